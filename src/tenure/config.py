@@ -1,0 +1,128 @@
+"""Settings: one pydantic-settings model, built by :func:`load_settings` and passed explicitly.
+
+Sources, strongest first: keyword overrides, ``TENURE_*`` environment variables,
+``tenure.toml`` in the working directory (or the file named by ``TENURE_CONFIG``), defaults.
+Nothing here connects to anything; a :class:`~tenure.store.Store` is opened from the settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from tenure.errors import ConfigError
+
+DEFAULT_STORE_URL = "duckdb://tenure.duckdb"
+CONFIG_FILE = "tenure.toml"
+
+
+class Settings(BaseSettings):
+    """Every setting Tenure reads. Each field's description is its documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="TENURE_", extra="forbid", frozen=True)
+
+    store_url: str = Field(
+        DEFAULT_STORE_URL,
+        description="Where the store lives: `duckdb://tenure.duckdb` (the embedded default, a file "
+        "relative to the working directory), `duckdb:///abs/path.duckdb` for an absolute path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]` for "
+        "PySpark in local mode, or any URL `ibis.connect` accepts.",
+    )
+    reporting_currency: str = Field(
+        "USD",
+        description="ISO 4217 code all money is reported in; other currencies are converted "
+        "with the `fx_rates` table and never summed unconverted.",
+    )
+    accepted_currencies: list[str] = Field(
+        default_factory=lambda: ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "SEK", "DKK", "NOK",
+                                 "JPY", "PLN", "CZK", "NZD"],
+        description="Currency codes an import accepts; a row in any other currency is "
+        "quarantined with reason `unknown currency`.",
+    )
+    timezone: str = Field(
+        "UTC",
+        description="IANA time zone of the store; naive timestamps in input files are read in "
+        "it and every timestamp is stored in UTC.",
+    )
+    default_region: str = Field(
+        "US", description="Region used to read phone numbers written without a country code."
+    )
+    quarantine_threshold: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="Largest share of quarantined rows an import accepts before it exits "
+        "non-zero (0.01 = 1%).",
+    )
+    default_margin: float = Field(
+        0.30,
+        ge=0.0,
+        le=1.0,
+        description="Gross margin assumed for products without a unit cost (0.30 = 30%).",
+    )
+    new_customer_days: int = Field(
+        30, ge=1, description="A customer is `new` for this many days after the first order."
+    )
+    at_risk_factor: float = Field(
+        2.0,
+        gt=0.0,
+        description="A customer is `at risk` when days since the last order exceed this many "
+        "times the usual gap between orders of the customer's segment.",
+    )
+    lapsed_days: int = Field(
+        365, ge=1, description="A customer with no order for this many days is `lapsed`."
+    )
+    vip_share: float = Field(
+        0.05,
+        gt=0.0,
+        le=1.0,
+        description="Share of customers, by margin, that forms the VIP tier (0.05 = top 5%).",
+    )
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"must be a 3-letter ISO 4217 code, got {value!r}")
+        return value.upper()
+
+    @field_validator("accepted_currencies")
+    @classmethod
+    def _upper_currencies(cls, value: list[str]) -> list[str]:
+        return [v.upper() for v in value]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("TENURE_CONFIG", CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_path))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from overrides, ``TENURE_*`` variables and ``tenure.toml``."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"Invalid settings: {problems}",
+            hint=f"Fix {CONFIG_FILE} or the TENURE_* environment variables.",
+        ) from None

@@ -1,0 +1,93 @@
+"""One error hierarchy for Tenure.
+
+Every error a user can cause derives from :class:`TenureError`. Errors are either
+*terminal* (retrying the same thing gives the same failure: bad input, bad settings)
+or *transient* (a later retry may succeed: a locked store file, a busy network peer).
+The outbox and the CLI decide what to do from ``error.transient``, never from the text.
+"""
+
+from __future__ import annotations
+
+
+class TenureError(Exception):
+    """Root of every error Tenure raises on purpose."""
+
+    transient: bool = False
+    #: Exit code the CLI uses for this error.
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}\nHint: {hint}")
+
+
+class TerminalError(TenureError):
+    """An error that a retry of the same operation cannot fix."""
+
+    transient = False
+
+
+class TransientError(TenureError):
+    """An error that may go away if the same operation is retried later."""
+
+    transient = True
+
+
+class ConfigError(TerminalError):
+    """A setting or a parameter has an invalid value."""
+
+    exit_code = 2
+
+
+class StoreError(TerminalError):
+    """The store cannot be opened or used as asked."""
+
+
+class StoreLockedError(TransientError):
+    """Another process holds the store file open for writing."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer Tenure than this one."""
+
+
+class UnknownTableError(StoreError):
+    """A canonical table name was asked for that the data model does not have."""
+
+
+class IngestError(TerminalError):
+    """An input file cannot be imported at all (missing, unreadable, wrong shape)."""
+
+
+class MappingError(IngestError):
+    """A column mapping or preset is invalid for the file it is applied to."""
+
+
+class QuarantineThresholdError(IngestError):
+    """More rows were quarantined than the allowed share."""
+
+    exit_code = 3
+
+
+def translate_driver_error(exc: BaseException, *, store_url: str) -> TenureError | None:
+    """Map a database driver exception to a Tenure error, by type, in one place.
+
+    Returns ``None`` when the exception is not one Tenure knows how to explain.
+    """
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a hard dependency
+        return None
+    if isinstance(exc, duckdb.IOException):
+        return StoreLockedError(
+            f"Cannot open the store {store_url!r}: {exc}",
+            hint="Another process (a running `tenure serve` or CLI command) holds the file; "
+            "stop it or point TENURE_STORE_URL at another file.",
+        )
+    if isinstance(exc, duckdb.SerializationException | duckdb.InvalidInputException):
+        return StoreError(
+            f"The store {store_url!r} cannot be read: {exc}",
+            hint="Is it a DuckDB file written by a compatible DuckDB version?",
+        )
+    return None

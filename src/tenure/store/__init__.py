@@ -1,0 +1,7 @@
+"""The store: canonical tables on an Ibis backend (DuckDB file by default), with migrations."""
+
+from tenure.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from tenure.store.schema import TABLES, TableSpec
+from tenure.store.store import Store, connect
+
+__all__ = ["LATEST_VERSION", "MIGRATIONS", "TABLES", "Store", "TableSpec", "connect", "migrate"]

@@ -1,0 +1,257 @@
+"""The canonical data model: every table Tenure stores, its columns and its natural key.
+
+This module is the single source of truth; ``docs/data-model.md`` documents it column by
+column and a test checks that the two agree. Conventions:
+
+* timestamps are stored in UTC without a zone (``timestamp``), dates as ``date``;
+* money is ``decimal(18, 4)`` next to an ISO 4217 ``currency`` column, never a float;
+* free-form structures (traits, event properties and context) are JSON text;
+* every imported table records the ``source`` it came from (file or preset) and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+
+MONEY = dt.Decimal(18, 4)
+RATE = dt.Decimal(18, 8)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A canonical table: its name, Ibis schema and natural key columns."""
+
+    name: str
+    schema: ibis.Schema
+    key: tuple[str, ...]
+    doc: str
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+
+def _spec(table_name: str, key: tuple[str, ...], doc: str, **columns: object) -> TableSpec:
+    return TableSpec(name=table_name, schema=ibis.schema(columns), key=key, doc=doc)
+
+
+_AUDIT = {"source": "string", "imported_at": "timestamp"}
+_UTM = {
+    "utm_source": "string",
+    "utm_medium": "string",
+    "utm_campaign": "string",
+    "utm_term": "string",
+    "utm_content": "string",
+}
+
+CUSTOMERS = _spec(
+    "customers",
+    ("customer_id",),
+    "Customer records as the store knows them (one row per store customer id).",
+    customer_id="string",
+    email="string",
+    phone="string",
+    first_name="string",
+    last_name="string",
+    country="string",
+    timezone="string",
+    created_at="timestamp",
+    accepts_marketing="boolean",
+    traits="string",
+    **_AUDIT,
+)
+
+IDENTITIES = _spec(
+    "identities",
+    ("kind", "value"),
+    "Every identifier seen (email, phone, user_id, anonymous_id, customer_id) and its person.",
+    kind="string",
+    value="string",
+    person_id="string",
+    first_seen="timestamp",
+    last_seen="timestamp",
+    source="string",
+)
+
+EVENTS = _spec(
+    "events",
+    ("message_id",),
+    "Behavioural events in Segment's spec (track, identify, page, screen, alias, group).",
+    message_id="string",
+    type="string",
+    event="string",
+    anonymous_id="string",
+    user_id="string",
+    previous_id="string",
+    timestamp="timestamp",
+    sent_at="timestamp",
+    received_at="timestamp",
+    properties="string",
+    traits="string",
+    context="string",
+    **_UTM,
+    **_AUDIT,
+)
+
+ORDERS = _spec(
+    "orders",
+    ("order_id",),
+    "Orders: one row per order, money in the order's currency.",
+    order_id="string",
+    customer_id="string",
+    email="string",
+    ordered_at="timestamp",
+    currency="string",
+    subtotal=MONEY,
+    discount=MONEY,
+    shipping=MONEY,
+    tax=MONEY,
+    total=MONEY,
+    refunded=MONEY,
+    status="string",
+    coupon="string",
+    channel="string",
+    utm_source="string",
+    utm_medium="string",
+    utm_campaign="string",
+    **_AUDIT,
+)
+
+ORDER_ITEMS = _spec(
+    "order_items",
+    ("order_id", "line"),
+    "Order lines: one row per product line of an order.",
+    order_id="string",
+    line="int64",
+    product_id="string",
+    sku="string",
+    title="string",
+    quantity="int64",
+    unit_price=MONEY,
+    currency="string",
+    category="string",
+    **_AUDIT,
+)
+
+PRODUCTS = _spec(
+    "products",
+    ("product_id",),
+    "The catalogue: price and unit cost (or margin) per product.",
+    product_id="string",
+    sku="string",
+    title="string",
+    category="string",
+    price=MONEY,
+    unit_cost=MONEY,
+    margin="float64",
+    currency="string",
+    **_AUDIT,
+)
+
+MARKETING_SPEND = _spec(
+    "marketing_spend",
+    ("date", "channel", "campaign"),
+    "Acquisition spend per day, channel and campaign.",
+    date="date",
+    channel="string",
+    campaign="string",
+    cost=MONEY,
+    currency="string",
+    **_AUDIT,
+)
+
+CONSENTS = _spec(
+    "consents",
+    ("identifier", "channel", "at"),
+    "Consent history: subscribed / unsubscribed per identifier and channel.",
+    identifier="string",
+    identifier_kind="string",
+    channel="string",
+    status="string",
+    source="string",
+    at="timestamp",
+)
+
+SUPPRESSIONS = _spec(
+    "suppressions",
+    ("identifier", "channel"),
+    "Identifiers that must never be messaged (or, for `all`, never stored again).",
+    identifier="string",
+    identifier_kind="string",
+    channel="string",
+    reason="string",
+    source="string",
+    at="timestamp",
+)
+
+FX_RATES = _spec(
+    "fx_rates",
+    ("date", "currency"),
+    "Optional FX rates: 1 unit of `currency` = `rate` units of the reporting currency.",
+    date="date",
+    currency="string",
+    rate=RATE,
+    source="string",
+)
+
+QUARANTINE = _spec(
+    "quarantine",
+    ("import_id", "line", "column"),
+    "Rejected input rows, kept with the reason so nothing is silently lost.",
+    import_id="string",
+    entity="string",
+    file="string",
+    line="int64",
+    column="string",
+    raw_value="string",
+    reason="string",
+    raw_row="string",
+    quarantined_at="timestamp",
+)
+
+IMPORTS = _spec(
+    "imports",
+    ("import_id",),
+    "One row per import run: what was read, stored, already present and quarantined.",
+    import_id="string",
+    entity="string",
+    file="string",
+    preset="string",
+    started_at="timestamp",
+    finished_at="timestamp",
+    rows_read="int64",
+    stored="int64",
+    already_present="int64",
+    quarantined="int64",
+)
+
+GENERATOR_TRUTH = _spec(
+    "generator_truth",
+    ("name", "scope"),
+    "The true parameters the demo generator drew the store from, to check models against.",
+    name="string",
+    scope="string",
+    value="float64",
+    description="string",
+)
+
+#: Tables created by migration 1 (the first data model).
+CORE_TABLES: tuple[TableSpec, ...] = (
+    CUSTOMERS,
+    IDENTITIES,
+    EVENTS,
+    ORDERS,
+    ORDER_ITEMS,
+    PRODUCTS,
+    MARKETING_SPEND,
+    CONSENTS,
+    SUPPRESSIONS,
+    QUARANTINE,
+)
+#: Tables added by migration 2.
+V2_TABLES: tuple[TableSpec, ...] = (FX_RATES, IMPORTS, GENERATOR_TRUTH)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES + V2_TABLES}

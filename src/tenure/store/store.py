@@ -1,0 +1,193 @@
+"""The project store: one Ibis backend holding the canonical tables.
+
+``Store()`` opens ``./tenure.duckdb`` (zero set-up); ``Store("pyspark://local[2]")`` a
+PySpark session in local mode; any other URL goes to ``ibis.connect``. Opening a store
+applies pending migrations, so an older file upgrades itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from tenure.config import Settings, load_settings
+from tenure.errors import StoreError, UnknownTableError, translate_driver_error
+from tenure.store.migrations import LATEST_VERSION, current_version, migrate
+from tenure.store.schema import TABLES, TableSpec
+
+
+def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
+    rest = url[len("duckdb://") :]
+    if rest in ("", ":memory:"):
+        return ibis.duckdb.connect(), ":memory:"
+    path = Path(rest).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return ibis.duckdb.connect(str(path)), str(path.resolve())
+
+
+def _connect_pyspark(url: str) -> tuple[BaseBackend, str]:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise StoreError(
+            f"The store URL {url!r} needs PySpark, which is not installed.",
+            hint="pip install 'tenure[spark]' (and Java 17).",
+        ) from exc
+    parts = urlsplit(url)
+    master = parts.netloc or "local[2]"
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    # Spark's Python workers must run this interpreter (ENGINE_NOTES.md).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("tenure")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", options.pop("shuffle_partitions", "4"))
+    )
+    if "warehouse" in options:
+        builder = builder.config("spark.sql.warehouse.dir", options.pop("warehouse"))
+    for key, value in options.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    return ibis.pyspark.connect(session), f"pyspark {master}"
+
+
+def connect(url: str) -> tuple[BaseBackend, str]:
+    """Open the Ibis backend a store URL names; return it and a human-readable location."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    try:
+        if scheme == "duckdb":
+            return _connect_duckdb(url)
+        if scheme in ("pyspark", "spark"):
+            return _connect_pyspark(url)
+        if not scheme and url.endswith((".duckdb", ".db")):
+            return _connect_duckdb("duckdb://" + url)
+        return ibis.connect(url), url
+    except Exception as exc:
+        translated = translate_driver_error(exc, store_url=url)
+        if translated is not None:
+            raise translated from exc
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(
+            f"Cannot open the store {url!r}: {exc}",
+            hint="Check TENURE_STORE_URL; supported: duckdb://file.duckdb, pyspark://local[2], "
+            "or any URL ibis.connect accepts.",
+        ) from exc
+
+
+class Store:
+    """A Tenure store: the canonical tables on one Ibis backend."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        backend: BaseBackend | None = None,
+        upgrade: bool = True,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.url = url or self.settings.store_url
+        if backend is not None:
+            self.con, self.location = backend, f"{backend.name} backend"
+        else:
+            self.con, self.location = connect(self.url)
+        self.migrations_applied = (
+            migrate(self.con, store_url=self.url) if upgrade else []
+        )
+
+    # -- information ------------------------------------------------------------------
+    @property
+    def backend_name(self) -> str:
+        """``duckdb``, ``pyspark``, ... (the Ibis backend's name)."""
+        return str(self.con.name)
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.backend_name == "duckdb"
+
+    @property
+    def version(self) -> int:
+        """The data-model version recorded in the store."""
+        return current_version(self.con)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.version == LATEST_VERSION
+
+    # -- tables -----------------------------------------------------------------------
+    @staticmethod
+    def spec(name: str) -> TableSpec:
+        """The canonical definition of table ``name``."""
+        try:
+            return TABLES[name]
+        except KeyError:
+            raise UnknownTableError(
+                f"No canonical table named {name!r}.",
+                hint=f"Known tables: {', '.join(sorted(TABLES))}.",
+            ) from None
+
+    def table(self, name: str) -> ibis.Table:
+        """The Ibis table expression of canonical table ``name``."""
+        self.spec(name)
+        return self.con.table(name)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every canonical table."""
+        return {name: self.count(name) for name in TABLES}
+
+    def insert(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
+        """Append rows to canonical table ``name``, cast to its schema, in its column order."""
+        spec = self.spec(name)
+        if isinstance(data, pd.DataFrame):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        if isinstance(data, pa.Table):
+            missing = [c for c in spec.columns if c not in data.column_names]
+            for column in missing:
+                data = data.append_column(
+                    column, pa.nulls(data.num_rows, spec.schema[column].to_pyarrow())
+                )
+            data = data.select(spec.columns).cast(spec.schema.to_pyarrow())
+            if data.num_rows == 0:
+                return
+            if self.backend_name == "pyspark":
+                data = ibis.memtable(data)
+            self.con.insert(name, data)
+            return
+        expr = data.select(
+            *[data[c].cast(spec.schema[c]).name(c) for c in spec.columns]
+        )
+        self.con.insert(name, expr)
+
+    def truncate(self, name: str) -> None:
+        """Delete every row of canonical table ``name`` (keeps the table)."""
+        spec = self.spec(name)
+        self.con.create_table(name, schema=spec.schema, overwrite=True)
+
+    # -- life cycle -------------------------------------------------------------------
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect is not None and self.backend_name == "duckdb":
+            disconnect()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r}, backend={self.backend_name}, version={self.version})"
