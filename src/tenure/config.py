@@ -32,9 +32,10 @@ class Settings(BaseSettings):
 
     store_url: str = Field(
         DEFAULT_STORE_URL,
-        description="Where the store lives: `duckdb://tenure.duckdb` (the embedded default, a file "
-        "relative to the working directory), `duckdb:///abs/path.duckdb` for an absolute path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]` for "
-        "PySpark in local mode, or any URL `ibis.connect` accepts.",
+        description="Where the store lives: `duckdb://tenure.duckdb` (the embedded default, a "
+        "file relative to the working directory), `duckdb:///abs/path.duckdb` for an absolute "
+        "path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]` for PySpark in "
+        "local mode, or any URL `ibis.connect` accepts.",
     )
     reporting_currency: str = Field(
         "USD",
@@ -42,8 +43,21 @@ class Settings(BaseSettings):
         "with the `fx_rates` table and never summed unconverted.",
     )
     accepted_currencies: list[str] = Field(
-        default_factory=lambda: ["USD", "EUR", "GBP", "CAD", "AUD", "CHF", "SEK", "DKK", "NOK",
-                                 "JPY", "PLN", "CZK", "NZD"],
+        default_factory=lambda: [
+            "USD",
+            "EUR",
+            "GBP",
+            "CAD",
+            "AUD",
+            "CHF",
+            "SEK",
+            "DKK",
+            "NOK",
+            "JPY",
+            "PLN",
+            "CZK",
+            "NZD",
+        ],
         description="Currency codes an import accepts; a row in any other currency is "
         "quarantined with reason `unknown currency`.",
     )

@@ -20,9 +20,7 @@ from tenure.errors import StoreVersionError
 from tenure.store.schema import CORE_TABLES, V2_TABLES, TableSpec
 
 MIGRATIONS_TABLE = "_tenure_migrations"
-_MIGRATIONS_SCHEMA = ibis.schema(
-    {"version": "int64", "name": "string", "applied_at": "timestamp"}
-)
+_MIGRATIONS_SCHEMA = ibis.schema({"version": "int64", "name": "string", "applied_at": "timestamp"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,9 @@ def _create_tables(con: BaseBackend, specs: tuple[TableSpec, ...]) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical data model", lambda con: _create_tables(con, CORE_TABLES)),
-    Migration(2, "fx rates, import log, generator truth", lambda con: _create_tables(con, V2_TABLES)),
+    Migration(
+        2, "fx rates, import log, generator truth", lambda con: _create_tables(con, V2_TABLES)
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

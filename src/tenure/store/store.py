@@ -102,9 +102,7 @@ class Store:
             self.con, self.location = backend, f"{backend.name} backend"
         else:
             self.con, self.location = connect(self.url)
-        self.migrations_applied = (
-            migrate(self.con, store_url=self.url) if upgrade else []
-        )
+        self.migrations_applied = migrate(self.con, store_url=self.url) if upgrade else []
 
     # -- information ------------------------------------------------------------------
     @property
@@ -167,9 +165,7 @@ class Store:
                 data = ibis.memtable(data)
             self.con.insert(name, data)
             return
-        expr = data.select(
-            *[data[c].cast(spec.schema[c]).name(c) for c in spec.columns]
-        )
+        expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
         self.con.insert(name, expr)
 
     def truncate(self, name: str) -> None:
