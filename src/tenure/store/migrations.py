@@ -82,6 +82,6 @@ def migrate(con: BaseBackend, *, store_url: str, target: int | None = None) -> l
                     ),
                 }
             )
-            con.insert(MIGRATIONS_TABLE, row)
+            con.insert(MIGRATIONS_TABLE, ibis.memtable(row))
             applied.append(migration)
     return applied

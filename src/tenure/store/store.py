@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import ibis
 import pandas as pd
@@ -41,9 +42,11 @@ def _connect_pyspark(url: str) -> tuple[BaseBackend, str]:
             f"The store URL {url!r} needs PySpark, which is not installed.",
             hint="pip install 'tenure[spark]' (and Java 17).",
         ) from exc
-    parts = urlsplit(url)
-    master = parts.netloc or "local[2]"
-    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    # Not urlsplit: it reads the brackets of ``local[2]`` as an IPv6 host.
+    rest = url.split("://", 1)[1]
+    master, _, query = rest.partition("?")
+    master = master.rstrip("/") or "local[2]"
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
     # Spark's Python workers must run this interpreter (ENGINE_NOTES.md).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
@@ -162,11 +165,22 @@ class Store:
             if data.num_rows == 0:
                 return
             if self.backend_name == "pyspark":
-                data = ibis.memtable(data)
-            self.con.insert(name, data)
+                self._insert_spark(name, data)
+            else:
+                self.con.insert(name, data)
             return
         expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
         self.con.insert(name, expr)
+
+    def _insert_spark(self, name: str, data: pa.Table) -> None:
+        """Arrow straight into Spark: Ibis 12's memtable path fails on null decimals."""
+        session = self.con._session  # type: ignore[attr-defined]
+        view = f"_tenure_insert_{uuid.uuid4().hex}"
+        session.createDataFrame(data).createOrReplaceTempView(view)
+        try:
+            self.con.insert(name, self.con.table(view))
+        finally:
+            session.catalog.dropTempView(view)
 
     def truncate(self, name: str) -> None:
         """Delete every row of canonical table ``name`` (keeps the table)."""

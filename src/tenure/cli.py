@@ -1,0 +1,305 @@
+"""The `tenure` command: one verb, two faces.
+
+Each command parses its options, calls one library function, and prints the result (a Rich
+table, or JSON with ``--json``). A :class:`~tenure.errors.TenureError` becomes a clean exit
+with its message, hint and exit code; nothing here holds business logic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from tenure import __version__
+from tenure.config import load_settings
+from tenure.errors import QuarantineThresholdError, TenureError
+from tenure.store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _report(exc: TenureError) -> None:
+    err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+    if exc.hint:
+        err_console.print(f"[bold]Hint:[/bold] {exc.hint}", highlight=False)
+
+
+class _TenureGroup(TyperGroup):
+    """The root command group: turns a TenureError into its message and exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TenureError as exc:
+            _report(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_TenureGroup,
+    name="tenure",
+    help="Tenure: the customer lifecycle engine for online stores.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(
+    help="Import orders, customers, events, products or spend, losing nothing.",
+    no_args_is_help=True,
+)
+store_app = typer.Typer(help="Inspect and upgrade the store.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(store_app, name="store")
+
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL or DuckDB file (default: TENURE_STORE_URL, tenure.toml, "
+        "or ./tenure.duckdb).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _open_store(url: str | None) -> Store:
+    settings = load_settings(store_url=_as_url(url) if url else None)
+    return Store(settings=settings)
+
+
+def _as_url(value: str) -> str:
+    """Accept a bare file path as well as a URL."""
+    return value if "://" in value else f"duckdb://{value}"
+
+
+class RichProgress:
+    """A :class:`~tenure.progress.ProgressCallback` drawing one Rich bar per task."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, task: str, completed: int, total: int | None) -> None:
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(task, total=total)
+        self._progress.update(self._tasks[task], completed=completed, total=total)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[RichProgress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:>12,}/{task.total:,}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield RichProgress(progress)
+
+
+def _print_json(payload: Any) -> None:
+    console.print_json(json.dumps(payload, default=str))
+
+
+def _kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in rows:
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    return table
+
+
+# --------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    store: StoreOpt = None,
+    customers: Annotated[int, typer.Option(min=1, help="Customers to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same store.")] = 7,
+    start: Annotated[str, typer.Option(help="First day of the store (YYYY-MM-DD).")] = "2024-01-01",
+    days: Annotated[int, typer.Option(min=30, help="Days of history.")] = 730,
+    replace: Annotated[bool, typer.Option(help="Overwrite a store that holds other data.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a realistic synthetic store (customers, events, orders, spend) to explore."""
+    from tenure.demo import generate_demo
+
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{start!r} is not a date (YYYY-MM-DD).", param_hint="--start"
+        ) from None
+    with _open_store(store) as st, _progress(not as_json) as bar:
+        summary = generate_demo(
+            st,
+            customers=customers,
+            seed=seed,
+            start=first_day,
+            days=days,
+            replace=replace,
+            progress=bar,
+        )
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    rows = [
+        ("Customers", summary.customers),
+        ("Prospects (no order)", summary.prospects),
+        ("Orders", summary.orders),
+        ("Revenue", f"{summary.revenue:,.2f} {summary.currency}"),
+        ("Average order value", f"{summary.aov:,.2f} {summary.currency}"),
+        ("Repeat purchase rate", f"{summary.repeat_rate:.1%}"),
+        ("Sessions", summary.sessions),
+        ("Events", summary.events),
+        ("Ad spend", f"{summary.spend:,.2f} {summary.currency}"),
+    ]
+    console.print(_kv_table(f"Demo store (seed {summary.seed})", rows))
+    console.print(f"Store: [bold]{summary.location}[/bold]")
+
+
+# --------------------------------------------------------------------------- import
+FilesArg = Annotated[
+    list[Path], typer.Argument(help="CSV, Parquet or JSON Lines files.", show_default=False)
+]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(help="A known file format: cdnow, shopify, online_retail."),
+]
+MappingOpt = Annotated[
+    Path | None, typer.Option(help="YAML column mapping (see docs/import-mapping.md).")
+]
+MaxQuarantineOpt = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Largest quarantined share accepted before exiting with code 3 "
+        "(default: the quarantine_threshold setting, 0.01).",
+    ),
+]
+
+
+def _run_import(
+    entity: str,
+    files: list[Path],
+    store: str | None,
+    preset: str | None,
+    mapping: Path | None,
+    max_quarantine: float | None,
+    as_json: bool,
+) -> None:
+    from tenure.ingest import import_file
+
+    with _open_store(store) as st, _progress(not as_json) as bar:
+        result = import_file(
+            st,
+            entity,
+            files,
+            preset=preset,
+            mapping=mapping,
+            max_quarantine=max_quarantine,
+            progress=bar,
+        )
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        rows = [
+            ("Read", result.rows_read),
+            ("Stored", result.stored),
+            ("Already present", result.already_present),
+            ("Quarantined", result.quarantined),
+        ]
+        rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
+        console.print(_kv_table(f"Import {result.import_id}: {entity}", rows))
+        if result.quarantined:
+            console.print(
+                "Quarantined rows are in the [bold]quarantine[/bold] table "
+                f"(import_id = '{result.import_id}') with their line and reason."
+            )
+    if result.over_threshold:
+        raise QuarantineThresholdError(
+            f"{result.quarantined_share:.2%} of the rows were quarantined, more than the "
+            f"{result.threshold:.2%} allowed. The good rows were stored.",
+            hint="Look at the quarantine table, fix the file and import it again "
+            "(stored rows are not duplicated), or raise --max-quarantine.",
+        )
+
+
+def _import_command(entity: str) -> None:
+    def command(
+        files: FilesArg,
+        store: StoreOpt = None,
+        preset: PresetOpt = None,
+        mapping: MappingOpt = None,
+        max_quarantine: MaxQuarantineOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        _run_import(entity, files, store, preset, mapping, max_quarantine, as_json)
+
+    command.__doc__ = f"Import {entity} from files; bad rows go to the quarantine table."
+    import_app.command(name=entity)(command)
+
+
+for _entity in ("orders", "customers", "events", "products", "spend"):
+    _import_command(_entity)
+
+
+# --------------------------------------------------------------------------- store
+@store_app.command("info")
+def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Show where the store is, its data-model version and its row counts."""
+    with _open_store(store) as st:
+        info = {
+            "url": st.url,
+            "location": st.location,
+            "backend": st.backend_name,
+            "version": st.version,
+            "tables": st.counts(),
+        }
+    if as_json:
+        _print_json(info)
+        return
+    rows = [("Location", info["location"]), ("Backend", info["backend"])]
+    rows.append(("Data-model version", info["version"]))
+    rows += [(f"  {name}", count) for name, count in info["tables"].items()]
+    console.print(_kv_table("Store", rows))
+
+
+@store_app.command("migrate")
+def store_migrate(store: StoreOpt = None) -> None:
+    """Apply pending data-model migrations (opening a store does this too)."""
+    with _open_store(store) as st:
+        applied = st.migrations_applied
+        version = st.version
+    if applied:
+        for migration in applied:
+            console.print(f"Applied migration {migration.version}: {migration.name}")
+    console.print(f"Store is at data-model version {version}.")
+
+
+@app.command()
+def version() -> None:
+    """Print Tenure's version."""
+    console.print(f"tenure {__version__}")
+
+
+def main() -> None:
+    """Entry point of the `tenure` command."""
+    app()

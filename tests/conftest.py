@@ -1,0 +1,44 @@
+"""Shared fixtures: real DuckDB files in a temporary directory, never the working directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tenure import Store, load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's tenure.toml or TENURE_* variables."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("TENURE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TENURE_CONFIG", str(tmp_path / "no-such-tenure.toml"))
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"duckdb://{tmp_path / 'store.duckdb'}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with Store(store_url, settings=load_settings(store_url=store_url)) as st:
+        yield st
+
+
+def comparable(schema: object) -> dict[str, str]:
+    """A schema as {column: type} with timestamp precision ignored (backends report 6 or None)."""
+    import ibis.expr.datatypes as dt
+
+    out = {}
+    for name, dtype in schema.items():  # type: ignore[attr-defined]
+        out[name] = "timestamp" if isinstance(dtype, dt.Timestamp) else str(dtype)
+    return out

@@ -1,0 +1,136 @@
+"""The store: opening, migrations, upgrades, refusals, inserts cast to the canonical schema."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import ibis
+import pyarrow as pa
+import pytest
+
+from tenure import Store
+from tenure.errors import StoreLockedError, StoreVersionError, UnknownTableError
+from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE, migrate
+from tests.conftest import comparable
+from tenure.store.schema import CORE_TABLES, TABLES, V2_TABLES
+
+
+def test_new_store_has_every_canonical_table_at_latest_version(store: Store) -> None:
+    assert store.version == LATEST_VERSION
+    assert store.up_to_date
+    assert set(TABLES) <= set(store.con.list_tables())
+    assert store.counts() == dict.fromkeys(TABLES, 0)
+    for name, spec in TABLES.items():
+        assert comparable(store.table(name).schema()) == comparable(spec.schema), name
+
+
+def test_default_store_is_tenure_duckdb_in_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Store() as st:
+        assert st.url == "duckdb://tenure.duckdb"
+        assert st.location == str(tmp_path / "tenure.duckdb")
+    assert (tmp_path / "tenure.duckdb").is_file()
+
+
+def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
+    with Store(store_url) as st:
+        assert [m.version for m in st.migrations_applied] == [1, 2]
+        st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
+    with Store(store_url) as st:
+        assert st.migrations_applied == []
+        assert st.count("fx_rates") == 1
+        log = st.con.table(MIGRATIONS_TABLE).to_pandas()
+        assert log.version.tolist() == [1, 2]
+
+
+def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    migrate(con, store_url=str(path), target=1)
+    assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
+    con.disconnect()
+    with Store(f"duckdb://{path}") as st:
+        assert [m.version for m in st.migrations_applied] == [2]
+        assert st.version == LATEST_VERSION
+        assert {t.name for t in CORE_TABLES + V2_TABLES} <= set(st.con.list_tables())
+
+
+def test_store_newer_than_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.duckdb"
+    with Store(f"duckdb://{path}") as st:
+        st.con.raw_sql(
+            f"INSERT INTO {MIGRATIONS_TABLE} VALUES ({LATEST_VERSION + 1}, 'future', now())"
+        )
+    with pytest.raises(StoreVersionError, match=f"version {LATEST_VERSION + 1}") as info:
+        Store(f"duckdb://{path}")
+    assert "Upgrade Tenure" in str(info.value.hint)
+
+
+def test_locked_store_is_a_transient_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "locked.duckdb"
+    Store(f"duckdb://{path}").close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); "
+         "print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError) as info:
+            Store(f"duckdb://{path}")
+        assert info.value.transient
+        assert "holds the file" in str(info.value.hint)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_insert_casts_to_schema_and_fills_missing_columns(store: Store) -> None:
+    rows = pa.table(
+        {
+            "total": ["12.3456", "7"],
+            "order_id": ["A", "B"],
+            "currency": ["USD", "USD"],
+        }
+    )
+    store.insert("orders", rows)
+    df = store.table("orders").order_by("order_id").to_pandas()
+    assert df.order_id.tolist() == ["A", "B"]
+    assert df.total.tolist() == [Decimal("12.3456"), Decimal("7.0000")]
+    assert df.customer_id.isna().all()
+    assert store.table("orders").schema()["total"] == TABLES["orders"].schema["total"]
+
+
+def test_money_is_decimal_never_float() -> None:
+    for spec in TABLES.values():
+        for column, dtype in spec.schema.items():
+            assert not (dtype.is_floating() and column in {"total", "cost", "price", "unit_price"})
+    assert TABLES["orders"].schema["total"].is_decimal()
+
+
+def test_unknown_table_names_the_known_ones(store: Store) -> None:
+    with pytest.raises(UnknownTableError, match="'ordres'") as info:
+        store.table("ordres")
+    assert "orders" in str(info.value.hint)
+
+
+def test_truncate_keeps_the_table(store: Store) -> None:
+    store.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.1")]}))
+    store.truncate("fx_rates")
+    assert store.count("fx_rates") == 0
+    assert store.table("fx_rates").schema() == TABLES["fx_rates"].schema
+
+
+def test_bare_duckdb_path_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bare.duckdb"
+    with Store(str(path)) as st:
+        assert st.is_duckdb
+    assert duckdb.connect(str(path)).sql(f"select count(*) from {MIGRATIONS_TABLE}").fetchone()
