@@ -13,8 +13,8 @@ import pytest
 from tenure import Store
 from tenure.errors import StoreLockedError, StoreVersionError, UnknownTableError
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE, migrate
-from tests.conftest import comparable
 from tenure.store.schema import CORE_TABLES, TABLES, V2_TABLES
+from tests.conftest import comparable
 
 
 def test_new_store_has_every_canonical_table_at_latest_version(store: Store) -> None:
@@ -77,8 +77,12 @@ def test_locked_store_is_a_transient_error(tmp_path: Path) -> None:
     path = tmp_path / "locked.duckdb"
     Store(f"duckdb://{path}").close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); "
-         "print('ready', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); "
+            "print('ready', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -11,8 +11,8 @@ import pytest
 
 from tenure import Store
 from tenure.store.migrations import LATEST_VERSION
-from tests.conftest import comparable
 from tenure.store.schema import TABLES
+from tests.conftest import comparable
 
 pytestmark = pytest.mark.spark
 pytest.importorskip("pyspark")
