@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
 from tenure import __version__
@@ -38,7 +39,7 @@ def _report(exc: TenureError) -> None:
 class _TenureGroup(TyperGroup):
     """The root command group: turns a TenureError into its message and exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except TenureError as exc:
@@ -266,7 +267,7 @@ for _entity in ("orders", "customers", "events", "products", "spend"):
 def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Show where the store is, its data-model version and its row counts."""
     with _open_store(store) as st:
-        info = {
+        info: dict[str, Any] = {
             "url": st.url,
             "location": st.location,
             "backend": st.backend_name,

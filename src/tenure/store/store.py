@@ -174,7 +174,7 @@ class Store:
 
     def _insert_spark(self, name: str, data: pa.Table) -> None:
         """Arrow straight into Spark: Ibis 12's memtable path fails on null decimals."""
-        session = self.con._session  # type: ignore[attr-defined]
+        session = self.con._session
         view = f"_tenure_insert_{uuid.uuid4().hex}"
         session.createDataFrame(data).createOrReplaceTempView(view)
         try:
