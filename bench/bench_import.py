@@ -1,0 +1,130 @@
+"""Benchmark: importing N order lines from CSV and Parquet, next to DuckDB's bare readers.
+
+    python bench/bench_import.py --rows 10000000
+
+For each format, in the same run and on the same file, each step in a fresh subprocess (so
+peak RSS is its own):
+
+* baseline: ``CREATE TABLE t AS SELECT * FROM read_csv/read_parquet(file)`` in a new DuckDB
+  file: the physical limit of this path;
+* tenure:   ``tenure.ingest.import_orders`` into a new store, validation and quarantine on.
+
+Prints a Markdown table (rows/s, wall time, peak RSS, ratio to the baseline) for
+docs/benchmarks.md. The generated files are cached in bench/data (gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+
+
+def generate(rows: int, fmt: str) -> Path:
+    """Write `rows` order lines (Shopify-like: several lines per order) with DuckDB."""
+    import duckdb
+
+    path = DATA / f"order_lines_{rows}.{fmt}"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    query = f"""
+        SELECT
+            'O' || (i // 3)::VARCHAR AS order_id,
+            (i % 3 + 1)::BIGINT AS line,
+            'C' || ((i // 3) % {max(rows // 10, 1)})::VARCHAR AS customer_id,
+            'c' || ((i // 3) % {max(rows // 10, 1)})::VARCHAR || '@example.com' AS email,
+            strftime(TIMESTAMP '2024-01-01' + to_seconds((i // 3) * 7 % 63072000),
+                     '%Y-%m-%dT%H:%M:%S') AS ordered_at,
+            'USD' AS currency,
+            'P' || (i * 7919 % 5000)::VARCHAR AS product_id,
+            'SKU-' || (i * 7919 % 5000)::VARCHAR AS sku,
+            (1 + i % 4)::BIGINT AS quantity,
+            round(5 + (i * 37 % 9000) / 100.0, 2)::DECIMAL(18,2) AS unit_price
+        FROM range({rows}) t(i)
+    """
+    tmp = path.with_suffix(".tmp")
+    option = "(FORMAT csv, HEADER)" if fmt == "csv" else "(FORMAT parquet)"
+    con.execute(f"COPY ({query}) TO '{tmp}' {option}")
+    tmp.rename(path)
+    return path
+
+
+def _baseline(path: Path, workdir: Path) -> dict[str, float]:
+    import duckdb
+
+    con = duckdb.connect(str(workdir / "bare.duckdb"))
+    reader = "read_csv" if path.suffix == ".csv" else "read_parquet"
+    start = time.perf_counter()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}(?)", [str(path)])
+    seconds = time.perf_counter() - start
+    n = con.execute("SELECT count(*) FROM t").fetchone()
+    return {"seconds": seconds, "rows": float(n[0] if n else 0)}
+
+
+def _tenure(path: Path, workdir: Path) -> dict[str, float]:
+    from tenure import Store, load_settings
+    from tenure.ingest import import_orders
+
+    url = f"duckdb://{workdir / 'store.duckdb'}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        start = time.perf_counter()
+        result = import_orders(store, [path])
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": float(result.rows_read), "stored": float(result.stored)}
+
+
+def _child(step: str, path: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+        out = (_baseline if step == "baseline" else _tenure)(path, Path(tmp))
+    print(json.dumps(out))
+
+
+def _measure(step: str, path: Path) -> dict[str, float]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", step, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    if status != 0:
+        raise SystemExit(f"{step} on {path} failed (status {status})")
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--formats", default="csv,parquet")
+    parser.add_argument("--child", nargs=2, metavar=("STEP", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], Path(args.child[1]))
+        return
+    print("| format | step | rows | seconds | rows/s | peak RSS (MB) | throughput vs bare |")
+    print("|---|---|---|---|---|---|---|")
+    for fmt in args.formats.split(","):
+        path = generate(args.rows, fmt)
+        base = _measure("baseline", path)
+        ours = _measure("tenure", path)
+        for name, r in (("bare DuckDB", base), ("tenure import", ours)):
+            ratio = base["seconds"] / r["seconds"]
+            print(
+                f"| {fmt} | {name} | {int(r['rows']):,} | {r['seconds']:.2f} | "
+                f"{r['rows'] / r['seconds']:,.0f} | {r['peak_rss_mb']:,.0f} | {ratio:.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
