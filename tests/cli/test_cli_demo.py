@@ -1,0 +1,47 @@
+"""`tenure demo`: the command prints the library's summary and where the store is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tenure import Store
+from tenure.cli import app
+from tenure.demo import generate_demo
+
+runner = CliRunner()
+
+
+def test_demo_json_equals_library_summary(tmp_path: Path) -> None:
+    cli_store = tmp_path / "cli.duckdb"
+    result = runner.invoke(
+        app, ["demo", "--store", str(cli_store), "--customers", "300", "--seed", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.stdout)
+    with Store(f"duckdb://{tmp_path / 'lib.duckdb'}") as st:
+        from_lib = json.loads(
+            json.dumps(generate_demo(st, customers=300, seed=3).to_dict(), default=str)
+        )
+    for key in ("customers", "orders", "revenue", "aov", "repeat_rate", "events", "tables"):
+        assert from_cli[key] == from_lib[key], key
+    assert from_cli["location"] == str(cli_store)
+
+
+def test_demo_prints_summary_and_location(tmp_path: Path) -> None:
+    store = tmp_path / "demo.duckdb"
+    result = runner.invoke(app, ["demo", "--store", str(store), "--customers", "200"])
+    assert result.exit_code == 0, result.output
+    for label in ("Customers", "Orders", "Revenue", "Average order value", "Repeat purchase rate"):
+        assert label in result.stdout
+    assert str(store) in result.stdout.replace("\n", "")
+
+
+def test_demo_bad_start_date(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["demo", "--store", str(tmp_path / "d.duckdb"), "--start", "2024-13-01"]
+    )
+    assert result.exit_code == 2
+    assert "not a date" in result.output

@@ -1,0 +1,86 @@
+"""`tenure import ...`: the command and the library give the same result; exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tenure import Store, load_settings
+from tenure.cli import app
+from tenure.ingest import import_orders
+
+runner = CliRunner()
+
+GOOD = (
+    "order_id,customer_id,email,ordered_at,currency,total\n"
+    "A1,C1,a@example.com,2024-03-01T10:00:00,USD,10.50\n"
+    "A2,C2,b@example.com,2024-03-02T11:00:00,USD,20.00\n"
+    "A3,C1,a@example.com,2024-03-05T12:00:00,USD,5.25\n"
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "orders.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_import_orders_json_matches_library(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD)
+    cli_store = tmp_path / "cli.duckdb"
+    result = runner.invoke(
+        app, ["import", "orders", str(path), "--store", str(cli_store), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.stdout)
+    lib_url = f"duckdb://{tmp_path / 'lib.duckdb'}"
+    with Store(lib_url, settings=load_settings(store_url=lib_url)) as st:
+        from_lib = import_orders(st, [path]).to_dict()
+    for key in ("rows_read", "stored", "already_present", "quarantined", "by_reason", "tables"):
+        assert from_cli[key] == from_lib[key], key
+    assert from_cli["rows_read"] == 3 and from_cli["stored"] == 3
+
+
+def test_import_summary_table_and_reimport_adds_nothing(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD)
+    store = str(tmp_path / "s.duckdb")
+    first = runner.invoke(app, ["import", "orders", str(path), "--store", store])
+    assert first.exit_code == 0, first.output
+    assert "Stored" in first.stdout and "Already present" in first.stdout
+    second = runner.invoke(app, ["import", "orders", str(path), "--store", store, "--json"])
+    data = json.loads(second.stdout)
+    assert (data["stored"], data["already_present"], data["quarantined"]) == (0, 3, 0)
+
+
+def test_import_over_threshold_exits_3_but_keeps_good_rows(tmp_path: Path) -> None:
+    bad = GOOD + "A4,C3,c@example.com,not a date,USD,1.00\n"
+    path = _write(tmp_path, bad)
+    store = str(tmp_path / "s.duckdb")
+    result = runner.invoke(app, ["import", "orders", str(path), "--store", store])
+    assert result.exit_code == 3
+    assert "25.00% of the rows were quarantined" in result.stderr
+    assert "unreadable date" in result.stdout
+    with Store(f"duckdb://{store}") as st:
+        assert st.count("orders") == 3
+        assert st.count("quarantine") == 1
+
+
+def test_import_threshold_flag_allows_more(tmp_path: Path) -> None:
+    bad = GOOD + "A4,C3,c@example.com,not a date,USD,1.00\n"
+    path = _write(tmp_path, bad)
+    store = str(tmp_path / "s.duckdb")
+    result = runner.invoke(
+        app, ["import", "orders", str(path), "--store", store, "--max-quarantine", "0.5"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.duckdb")
+    missing = tmp_path / "nope.csv"
+    result = runner.invoke(app, ["import", "orders", str(missing), "--store", store])
+    assert result.exit_code == 1
+    assert "nope.csv" in result.stderr
+    assert "Traceback" not in result.output
