@@ -1,0 +1,175 @@
+"""What each importable entity is made of: canonical fields, their kinds, keys and targets.
+
+A field's *kind* decides how its text is parsed and which quarantine reason a bad value gets:
+
+========== ====================================== ==========================
+kind       parsed as                              bad value
+========== ====================================== ==========================
+string     trimmed text, empty -> null            never
+timestamp  timestamp, naive UTC                   ``unreadable date``
+date       date                                   ``unreadable date``
+money      ``decimal(18,4)``                      ``unreadable number``
+int        ``bigint``                             ``unreadable number``
+float      ``double``                             ``unreadable number``
+bool       boolean (true/false/1/0/yes/no)        ``unreadable value``
+currency   upper-cased ISO code                   ``unknown currency``
+json       text that must be valid JSON           ``unreadable json``
+========== ====================================== ==========================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tenure.errors import IngestError
+
+# The order in which checks run; the first failing check names the row's reason.
+REASONS = (
+    "wrong column count",
+    "unreadable json",
+    "missing key",
+    "invalid event type",
+    "unreadable date",
+    "unreadable number",
+    "unreadable value",
+    "unknown currency",
+    "negative quantity outside a refund",
+    "same key with different content",
+)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An importable entity: its fields (canonical name -> kind), key and target table."""
+
+    name: str
+    table: str
+    key: tuple[str, ...]
+    fields: dict[str, str]
+    #: Fields that must be present and readable (besides the key).
+    required: tuple[str, ...] = ()
+
+
+_ORDER_FIELDS = {
+    "order_id": "string",
+    "customer_id": "string",
+    "email": "string",
+    "ordered_at": "timestamp",
+    "currency": "currency",
+    "subtotal": "money",
+    "discount": "money",
+    "shipping": "money",
+    "tax": "money",
+    "total": "money",
+    "refunded": "money",
+    "status": "string",
+    "coupon": "string",
+    "channel": "string",
+    "utm_source": "string",
+    "utm_medium": "string",
+    "utm_campaign": "string",
+}
+#: Order-line fields: an orders file with any of them has one row per order line.
+ITEM_FIELDS = {
+    "line": "int",
+    "product_id": "string",
+    "sku": "string",
+    "title": "string",
+    "quantity": "int",
+    "unit_price": "money",
+    "category": "string",
+}
+ORDER_LEVEL = tuple(_ORDER_FIELDS)
+
+ENTITIES: dict[str, Entity] = {
+    "orders": Entity(
+        "orders",
+        "orders",
+        ("order_id",),
+        {**_ORDER_FIELDS, **ITEM_FIELDS, "is_refund": "bool"},
+        required=("ordered_at", "currency"),
+    ),
+    "customers": Entity(
+        "customers",
+        "customers",
+        ("customer_id",),
+        {
+            "customer_id": "string",
+            "email": "string",
+            "phone": "string",
+            "first_name": "string",
+            "last_name": "string",
+            "country": "string",
+            "timezone": "string",
+            "created_at": "timestamp",
+            "accepts_marketing": "bool",
+            "traits": "json",
+        },
+    ),
+    "products": Entity(
+        "products",
+        "products",
+        ("product_id",),
+        {
+            "product_id": "string",
+            "sku": "string",
+            "title": "string",
+            "category": "string",
+            "price": "money",
+            "unit_cost": "money",
+            "margin": "float",
+            "currency": "currency",
+        },
+    ),
+    "spend": Entity(
+        "spend",
+        "marketing_spend",
+        ("date", "channel", "campaign"),
+        {
+            "date": "date",
+            "channel": "string",
+            "campaign": "string",
+            "cost": "money",
+            "currency": "currency",
+        },
+        required=("cost", "currency"),
+    ),
+    "events": Entity(
+        "events",
+        "events",
+        ("message_id",),
+        {
+            "message_id": "string",
+            "type": "string",
+            "event": "string",
+            "anonymous_id": "string",
+            "user_id": "string",
+            "previous_id": "string",
+            "timestamp": "timestamp",
+            "sent_at": "timestamp",
+            "received_at": "timestamp",
+            "properties": "json",
+            "traits": "json",
+            "context": "json",
+            "utm_source": "string",
+            "utm_medium": "string",
+            "utm_campaign": "string",
+            "utm_term": "string",
+            "utm_content": "string",
+        },
+        required=("type", "timestamp"),
+    ),
+}
+
+EVENT_TYPES = ("track", "identify", "page", "screen", "alias", "group")
+
+
+def entity(name: str) -> Entity:
+    """The entity called ``name``, or an error listing the known ones."""
+    try:
+        return ENTITIES[name]
+    except KeyError:
+        raise IngestError(
+            f"Cannot import {name!r}: unknown entity.",
+            hint=f"Choose one of: {', '.join(ENTITIES)}.",
+        ) from None

@@ -1,0 +1,183 @@
+"""How a file's columns become canonical fields: presets and YAML mappings.
+
+A mapping is a small YAML document (or dict)::
+
+    entity: orders                 # optional: checked against the command's entity
+    format: csv                    # csv | parquet | jsonl | whitespace (default: by extension)
+    delimiter: ","                 # csv only
+    header: true                   # csv only; false -> give `names`
+    names: [customer_id, date, n]  # column names of a headerless or whitespace file
+    columns:                       # source column -> canonical column
+      Name: order_id
+      Created at: ordered_at
+    date_format: "%Y-%m-%d %H:%M:%S %z"   # strptime format; default: ISO 8601
+    timezone: Europe/Paris         # zone of naive times; default: the store's setting
+    currency: EUR                  # currency of rows without a currency column
+    refund_prefix: {column: order_id, prefix: C}  # rows whose column starts with it are refunds
+    order_id_from: [customer_id, ordered_at]      # build order_id = values + occurrence number
+    fill_order_fields: true        # order-level columns only on an order's first line (Shopify)
+
+Without a mapping, a column whose header is a canonical column name maps to it (for JSON
+Lines events: Segment's camelCase names and `context.campaign.*`). Columns that map to
+nothing are not imported; the result lists them in ``ignored_columns``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenure.errors import MappingError
+
+FORMATS = ("csv", "parquet", "jsonl", "whitespace")
+_KEYS = {
+    "entity",
+    "format",
+    "delimiter",
+    "header",
+    "quote",
+    "names",
+    "columns",
+    "date_format",
+    "timezone",
+    "currency",
+    "refund_prefix",
+    "order_id_from",
+    "fill_order_fields",
+    "description",
+}
+
+SEGMENT_EVENT_COLUMNS = {
+    "messageId": "message_id",
+    "type": "type",
+    "event": "event",
+    "name": "event",
+    "anonymousId": "anonymous_id",
+    "userId": "user_id",
+    "previousId": "previous_id",
+    "timestamp": "timestamp",
+    "sentAt": "sent_at",
+    "receivedAt": "received_at",
+    "properties": "properties",
+    "traits": "traits",
+    "context": "context",
+    "context.campaign.source": "utm_source",
+    "context.campaign.medium": "utm_medium",
+    "context.campaign.name": "utm_campaign",
+    "context.campaign.term": "utm_term",
+    "context.campaign.content": "utm_content",
+}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A parsed mapping; ``columns`` maps canonical field -> source column."""
+
+    format: str | None = None
+    delimiter: str = ","
+    header: bool = True
+    quote: str = '"'
+    names: tuple[str, ...] = ()
+    columns: dict[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    refund_prefix: tuple[str, str] | None = None
+    order_id_from: tuple[str, ...] = ()
+    fill_order_fields: bool = False
+    entity: str | None = None
+    name: str = "default"
+
+
+def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
+    unknown = set(doc) - _KEYS
+    if unknown:
+        raise MappingError(
+            f"Mapping {name}: unknown key(s) {', '.join(sorted(unknown))}.",
+            hint=f"Known keys: {', '.join(sorted(_KEYS))}.",
+        )
+    fmt = doc.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise MappingError(
+            f"Mapping {name}: format {fmt!r} is not one of {', '.join(FORMATS)}.",
+        )
+    columns = doc.get("columns") or {}
+    if not isinstance(columns, dict):
+        raise MappingError(f"Mapping {name}: `columns` must map source column -> canonical.")
+    refund = doc.get("refund_prefix")
+    return Mapping(
+        format=fmt,
+        delimiter=str(doc.get("delimiter", ",")),
+        header=bool(doc.get("header", True)),
+        quote=str(doc.get("quote", '"')),
+        names=tuple(doc.get("names") or ()),
+        columns={str(canonical): str(source) for source, canonical in columns.items()},
+        date_format=doc.get("date_format"),
+        timezone=doc.get("timezone"),
+        currency=doc.get("currency"),
+        refund_prefix=(refund["column"], refund["prefix"]) if refund else None,
+        order_id_from=tuple(doc.get("order_id_from") or ()),
+        fill_order_fields=bool(doc.get("fill_order_fields", False)),
+        entity=doc.get("entity"),
+        name=name,
+    )
+
+
+def presets() -> list[str]:
+    """Names of the presets shipped with Tenure."""
+    folder = resources.files("tenure.ingest") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> Mapping:
+    """The preset called ``name``."""
+    known = presets()
+    if name not in known:
+        raise MappingError(f"Unknown preset {name!r}.", hint=f"Known presets: {', '.join(known)}.")
+    text = (resources.files("tenure.ingest") / "presets" / f"{name}.yaml").read_text()
+    return _as_mapping(yaml.safe_load(text), f"preset {name!r}")
+
+
+def load_mapping(mapping: str | Path | dict[str, Any]) -> Mapping:
+    """A mapping from a YAML file or a dict."""
+    if isinstance(mapping, dict):
+        return _as_mapping(mapping, "(dict)")
+    path = Path(mapping)
+    if not path.is_file():
+        raise MappingError(f"Mapping file {str(path)!r} does not exist.")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise MappingError(f"Mapping file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise MappingError(f"Mapping file {str(path)!r} must hold a YAML mapping (key: value).")
+    return _as_mapping(doc, repr(str(path)))
+
+
+def resolve(
+    mapping: Mapping, fields: dict[str, str], source_columns: list[str], file: str, fmt: str
+) -> dict[str, str]:
+    """Canonical field -> source column for this file; explicit columns must exist."""
+    if mapping.columns:
+        missing = [src for src in mapping.columns.values() if src not in source_columns]
+        if missing and fmt != "jsonl":
+            raise MappingError(
+                f"{file}: the mapping {mapping.name} names column(s) "
+                f"{', '.join(repr(m) for m in missing)} that the file does not have.",
+                hint=f"Columns found: {', '.join(repr(c) for c in source_columns)}.",
+            )
+        unknown = [c for c in mapping.columns if c not in fields]
+        if unknown:
+            raise MappingError(
+                f"Mapping {mapping.name}: {', '.join(repr(u) for u in unknown)} "
+                "is not a canonical column.",
+                hint=f"Canonical columns: {', '.join(fields)}.",
+            )
+        return dict(mapping.columns)
+    if fmt == "jsonl" and "message_id" in fields:
+        return {canonical: src for src, canonical in SEGMENT_EVENT_COLUMNS.items()}
+    return {c: c for c in source_columns if c in fields}

@@ -1,0 +1,283 @@
+"""Turn staged text into typed canonical fields, and name the first problem of each row.
+
+Builds one ``SELECT`` over a staged file (see :mod:`tenure.ingest.readers`) whose output has
+``__rn``, one typed column per canonical field, and ``__reason`` / ``__column`` /
+``__raw_value`` for rows that must be quarantined (null for good rows). Every value from the
+user (date formats, time zones, currencies, JSON paths) is a bound parameter; identifiers in
+the SQL are canonical field names or generated ones, never text from the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenure.ingest.entities import EVENT_TYPES, ITEM_FIELDS, ORDER_LEVEL, Entity
+from tenure.ingest.mapping import Mapping
+from tenure.ingest.readers import Staged
+
+TYPES = {
+    "money": "DECIMAL(18,4)",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+_OFFSET = r"[T ]\d\d?:\d\d.*(Z|[+-]\d\d:?\d\d)$"
+REFUND_STATUSES = ["refunded", "refund", "partially_refunded", "returned"]
+
+
+@dataclass
+class ParsePlan:
+    """The SQL of the parse step, its parameters, and what it found out about the file."""
+
+    sql: str
+    params: dict[str, Any]
+    fields: list[str]
+    key: tuple[str, ...]
+    has_items: bool
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def _json_path(source: str) -> str:
+    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in source.split("."))
+
+
+def _raw_columns(
+    staged: Staged, mapping: Mapping, field_map: dict[str, str], params: _Params
+) -> dict[str, str]:
+    """Canonical field -> SQL expression of its raw text (null when empty)."""
+    out: dict[str, str] = {}
+    for canonical, source in field_map.items():
+        if staged.fmt == "jsonl":
+            path = params.add(_json_path(source))
+            expr = f"CASE WHEN json_valid(raw) THEN json_extract_string(raw, {path}) END"
+        elif staged.fmt == "whitespace":
+            expr = f"__parts[{mapping.names.index(source) + 1}]"
+        else:
+            expr = f"s{staged.columns.index(source)}"
+        out[canonical] = f"nullif(trim({expr}), '')"
+    return out
+
+
+def _timestamp(v: str, mapping: Mapping, tz: str, params: _Params) -> str:
+    def local(expr: str) -> str:
+        return expr if tz == "UTC" else f"timezone('UTC', timezone({params.add(tz)}, {expr}))"
+
+    if mapping.date_format:
+        fmt = params.add(mapping.date_format)
+        if "%z" in mapping.date_format or "%Z" in mapping.date_format:
+            return f"timezone('UTC', try_strptime({v}, {fmt}))"
+        return local(f"try_strptime({v}, {fmt})")
+    offset = params.add(_OFFSET)
+    return (
+        f"CASE WHEN regexp_matches({v}, {offset}) "
+        f"THEN timezone('UTC', try_cast({v} AS TIMESTAMPTZ)) "
+        f"ELSE {local(f'try_cast({v} AS TIMESTAMP)')} END"
+    )
+
+
+def _typed(kind: str, v: str, mapping: Mapping, tz: str, params: _Params) -> str:
+    if kind == "timestamp":
+        return _timestamp(v, mapping, tz, params)
+    if kind == "date":
+        if mapping.date_format:
+            return f"CAST(try_strptime({v}, {params.add(mapping.date_format)}) AS DATE)"
+        return f"try_cast({v} AS DATE)"
+    if kind in TYPES:
+        return f"try_cast({v} AS {TYPES[kind]})"
+    if kind == "currency":
+        default = f", {params.add(mapping.currency.upper())}" if mapping.currency else ""
+        return f"coalesce(upper({v}){default})"
+    if kind == "json":
+        return f"CASE WHEN json_valid({v}) THEN {v} END"
+    return v
+
+
+def _derived_stages(
+    entity: Entity, mapping: Mapping, raw: dict[str, str], has_items: bool
+) -> tuple[list[str], list[str]]:
+    """SELECT lists (over the previous stage) adding generated order ids, order-level fill
+    and line numbers; and the raw fields they create."""
+    stages: list[str] = []
+    created: list[str] = []
+    if mapping.order_id_from:
+        parts = ", ".join(f"r_{f}" for f in mapping.order_id_from)
+        expr = (
+            f"concat_ws('-', {parts}, "
+            f"CAST(row_number() OVER (PARTITION BY {parts} ORDER BY __rn) AS VARCHAR))"
+        )
+        stages.append(f"*, {expr} AS r_order_id")
+        created.append("order_id")
+    fills = []
+    if mapping.fill_order_fields and "order_id" in raw:
+        for name in ORDER_LEVEL:
+            if name in raw and name != "order_id":
+                fills.append(
+                    f"coalesce(r_{name}, first_value(r_{name}) "
+                    f"OVER (PARTITION BY r_order_id ORDER BY __rn)) AS r_{name}"
+                )
+    if fills:
+        stages.append(f"* REPLACE ({', '.join(fills)})")
+    if entity.name == "orders" and "line" not in raw:
+        oid = "r_order_id" if ("order_id" in raw or created) else "NULL"
+        line = (
+            f"CAST(row_number() OVER (PARTITION BY {oid} ORDER BY __rn) AS VARCHAR)"
+            if has_items
+            else "'1'"
+        )
+        stages.append(f"*, {line} AS r_line")
+        created.append("line")
+    return stages, created
+
+
+def _checks(
+    entity: Entity,
+    mapping: Mapping,
+    staged: Staged,
+    kinds: dict[str, str],
+    mapped: set[str],
+    key: tuple[str, ...],
+    accepted: list[str],
+    params: _Params,
+) -> list[tuple[str, str, str | None, str]]:
+    """(condition, reason, column, raw value) in the order the checks run."""
+    out: list[tuple[str, str, str | None, str]] = []
+    if staged.fmt == "whitespace":
+        out.append((f"len(__parts) <> {len(mapping.names)}", "wrong column count", None, "raw"))
+    if staged.fmt == "jsonl":
+        out.append(("NOT json_valid(raw)", "unreadable json", None, "raw"))
+    out += [(f"{k} IS NULL", "missing key", k, f"r_{k}") for k in key]
+    if entity.name == "events":
+        types = params.add(list(EVENT_TYPES))
+        out.append(
+            (
+                f"NOT list_contains({types}, coalesce(type, ''))",
+                "invalid event type",
+                "type",
+                "r_type",
+            )
+        )
+    groups = (
+        (("timestamp", "date"), "unreadable date"),
+        (("money", "int", "float"), "unreadable number"),
+        (("bool",), "unreadable value"),
+        (("json",), "unreadable json"),
+    )
+    for group, reason in groups:
+        for name, kind in kinds.items():
+            if kind in group and name in mapped and name not in key:
+                out.append((f"r_{name} IS NOT NULL AND {name} IS NULL", reason, name, f"r_{name}"))
+                if name in entity.required:
+                    out.append((f"r_{name} IS NULL", "missing value", name, f"r_{name}"))
+    if "currency" in kinds:
+        acc = params.add(accepted)
+        raw = "r_currency" if "currency" in mapped else "NULL"
+        out.append(
+            (
+                f"currency IS NULL OR NOT list_contains({acc}, currency)",
+                "unknown currency",
+                "currency",
+                raw,
+            )
+        )
+    if entity.name == "orders" and "quantity" in mapped:
+        out.append(
+            (
+                f"quantity < 0 AND NOT ({_refund(mapping, mapped, params)})",
+                "negative quantity outside a refund",
+                "quantity",
+                "r_quantity",
+            )
+        )
+    return out
+
+
+def _refund(mapping: Mapping, mapped: set[str], params: _Params) -> str:
+    terms = ["coalesce(is_refund, false)"]
+    if "status" in mapped:
+        terms.append(f"list_contains({params.add(REFUND_STATUSES)}, lower(coalesce(status, '')))")
+    if mapping.refund_prefix:
+        column, prefix = mapping.refund_prefix
+        terms.append(f"coalesce(starts_with(r_{column}, {params.add(prefix)}), false)")
+    return " OR ".join(terms)
+
+
+def _case(checks: list[tuple[str, str, str | None, str]], pick: int, params: _Params) -> str:
+    if not checks:
+        return "NULL"
+    whens = []
+    for check in checks:
+        value = check[pick]
+        if pick in (1, 2):
+            value = "NULL" if value is None else params.add(value)
+        whens.append(f"WHEN {check[0]} THEN {value}")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def plan(
+    entity: Entity,
+    mapping: Mapping,
+    staged: Staged,
+    field_map: dict[str, str],
+    *,
+    timezone: str,
+    accepted: list[str],
+) -> ParsePlan:
+    """The parse step's SQL for one staged file."""
+    params = _Params()
+    mapped = set(field_map) | ({"order_id"} if mapping.order_id_from else set())
+    has_items = entity.name == "orders" and bool(mapped & set(ITEM_FIELDS) - {"line"})
+    key = ("order_id", "line") if has_items else entity.key
+    base = _raw_columns(staged, mapping, field_map, params)
+    stages, created = _derived_stages(entity, mapping, base, has_items)
+    raw = {**base, **dict.fromkeys(created, "")}
+    mapped |= set(raw)
+    kinds = dict(entity.fields)
+    fields = [f for f in kinds if f != "is_refund"]
+    extra = ""
+    if staged.fmt == "whitespace":
+        extra = r", regexp_split_to_array(trim(raw), '\s+') AS __parts"
+    keep = {"whitespace": ", __parts, raw", "jsonl": ", raw"}.get(staged.fmt, "")
+    raw_sql = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
+    typed = []
+    for name, kind in kinds.items():
+        cast = TYPES.get(kind, "DATE" if kind == "date" else "VARCHAR")
+        if kind == "timestamp":
+            cast = "TIMESTAMP"
+        expr = _typed(kind, f"r_{name}", mapping, timezone, params) if name in raw else "NULL"
+        if name not in raw and kind == "currency" and mapping.currency:
+            expr = params.add(mapping.currency.upper())
+        typed.append(f"CAST({expr} AS {cast}) AS {name}")
+    checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
+    outputs = list(fields)
+    if has_items:
+        for total in ("total", "subtotal"):
+            if total not in raw:
+                outputs[outputs.index(total)] = (
+                    "CAST(sum(quantity * unit_price) OVER (PARTITION BY order_id) "
+                    f"AS DECIMAL(18,4)) AS {total}"
+                )
+    sql = (
+        f"WITH src AS (SELECT *{extra} FROM {staged.table}), "
+        f"rawv0 AS (SELECT __rn{keep}, {raw_sql} FROM src), "
+        + "".join(f"rawv{i + 1} AS (SELECT {sel} FROM rawv{i}), " for i, sel in enumerate(stages))
+        + f"typed AS (SELECT *, {', '.join(typed)} FROM rawv{len(stages)}) "
+        f"SELECT __rn, {', '.join(outputs)}, "
+        f"{_case(checks, 1, params)} AS __reason, {_case(checks, 2, params)} AS __column, "
+        f"CAST({_case(checks, 3, params)} AS VARCHAR) AS __raw_value FROM typed"
+    )
+    ignored = []
+    if staged.fmt in ("csv", "parquet"):
+        used = set(field_map.values())
+        ignored = [c for c in staged.columns if c not in used]
+    return ParsePlan(sql, params.values, fields, key, has_items, ignored)

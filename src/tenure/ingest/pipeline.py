@@ -1,0 +1,357 @@
+"""One import run: stage each file, parse and check it, deduplicate, store, quarantine, log.
+
+Every staged row ends in exactly one status: ``stored``, ``present`` (identical to a stored
+row or to an earlier row of the same run), ``quarantined`` (a failed check) or ``conflict``
+(same key, different content; quarantined too). Rows DuckDB's reader rejects for their
+column count are quarantined as ``wrong column count``.
+
+On a DuckDB store the work happens in the store's own connection, in temporary tables, and
+rows move with ``INSERT ... SELECT``. On any other backend the files are parsed in an
+in-memory DuckDB, the existing rows with the same keys are fetched for comparison, and the
+new rows are uploaded with :meth:`Store.insert`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.datatypes as dt
+import pyarrow as pa
+
+from tenure.errors import MappingError
+from tenure.ingest.entities import Entity
+from tenure.ingest.mapping import Mapping, resolve
+from tenure.ingest.parse import ParsePlan, plan
+from tenure.ingest.readers import Staged, detect_format, stage_file
+from tenure.store import Store
+from tenure.store.schema import TABLES
+
+CONFLICT = "same key with different content"
+_AUDIT = ("source", "imported_at")
+
+
+@dataclass
+class FileOutcome:
+    """Counts of one file: rows read, per status, per quarantine reason, per table."""
+
+    rows_read: int = 0
+    stored: int = 0
+    present: int = 0
+    quarantined: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+    tables: Counter[str] = field(default_factory=Counter)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def _duck_type(dtype: dt.DataType) -> str:
+    if dtype.is_decimal():
+        return f"DECIMAL({dtype.precision},{dtype.scale})"  # type: ignore[attr-defined]
+    if dtype.is_timestamp():
+        return "TIMESTAMP"
+    names = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE", "boolean": "BOOLEAN"}
+    return names.get(str(dtype).rstrip("!").split("(")[0], str(dtype).upper())
+
+
+def _content(table: str, key: tuple[str, ...]) -> list[str]:
+    return [c for c in TABLES[table].columns if c not in key and c not in _AUDIT]
+
+
+def _hash(table: str, columns: list[str], prefix: str = "") -> str:
+    schema = TABLES[table].schema
+    parts = [f"CAST({prefix}{c} AS {_duck_type(schema[c])})" for c in columns]
+    return f"hash({', '.join(parts)})"
+
+
+@dataclass
+class _Targets:
+    """Which store tables a run compares with and writes to."""
+
+    main: str
+    key: tuple[str, ...]
+    items: bool
+
+    @property
+    def order_cols(self) -> list[str]:
+        return _content("orders", ("order_id",))
+
+    @property
+    def item_cols(self) -> list[str]:
+        return _content("order_items", ("order_id", "line"))
+
+    def row_hash(self, prefix: str = "") -> str:
+        if self.items:
+            return (
+                f"hash({self.order_hash(prefix)}, {_hash('order_items', self.item_cols, prefix)})"
+            )
+        return _hash(self.main, _content(self.main, self.key), prefix)
+
+    def order_hash(self, prefix: str = "") -> str:
+        return _hash("orders", self.order_cols, prefix)
+
+
+def _targets(entity: Entity, parsed: ParsePlan) -> _Targets:
+    if entity.name == "orders" and parsed.has_items:
+        return _Targets("order_items", ("order_id", "line"), True)
+    return _Targets(entity.table, entity.key, False)
+
+
+def _existing(
+    store: Store, work: duckdb.DuckDBPyConnection, t: _Targets, parsed: str
+) -> dict[str, str]:
+    """Names (in ``work``) of the store tables to compare with; copies them off non-DuckDB."""
+    names = {t.main: t.main}
+    if t.items:
+        names["orders"] = "orders"
+    if store.is_duckdb:
+        return names
+    keys = work.execute(
+        f"SELECT DISTINCT order_id AS k FROM {parsed}"
+        if t.items or t.main == "orders"
+        else f"SELECT DISTINCT {t.key[0]} AS k FROM {parsed}"
+    ).arrow()
+    for name in list(names):
+        table = store.table(name)
+        first = "order_id" if name in ("orders", "order_items") else t.key[0]
+        wanted = table.filter(table[first].isin(ibis.memtable(keys).k))
+        copy = f"__ex_{name}_{uuid.uuid4().hex[:8]}"
+        work.register(copy + "_arrow", wanted.to_pyarrow())
+        work.execute(f"CREATE TEMP TABLE {copy} AS SELECT * FROM {copy}_arrow")
+        work.unregister(copy + "_arrow")
+        names[name] = copy
+    return names
+
+
+def _classify(
+    work: duckdb.DuckDBPyConnection, t: _Targets, parsed: str, out: str, existing: dict[str, str]
+) -> None:
+    on = " AND ".join(f"p.{k} = x.{k}" for k in t.key)
+    keys = ", ".join(t.key)
+    ex_main = existing[t.main]
+    if t.items:
+        ex = _item_hash_sql(t, ex_main, existing["orders"])
+        eo = f", eo AS (SELECT order_id, {t.order_hash()} AS __eo FROM {existing['orders']})"
+        eo_join = "LEFT JOIN eo ON p.order_id = eo.order_id"
+        eo_col, ho = ", eo.__eo", f", {t.order_hash()} AS __ho"
+        eo_conflict = "WHEN eo.__eo IS NOT NULL AND eo.__eo <> p.__ho THEN 'conflict' "
+    else:
+        ex = f"SELECT {keys}, {t.row_hash()} AS __eh FROM {ex_main}"
+        eo = eo_join = eo_col = ho = eo_conflict = ""
+    work.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS "
+        f"WITH p AS (SELECT *, {t.row_hash()} AS __h{ho} FROM {parsed}), "
+        f"good AS (SELECT {keys}, __rn, __h FROM p WHERE __reason IS NULL), "
+        f"dup AS (SELECT {keys}, min(__rn) AS __first FROM good GROUP BY ALL HAVING count(*) > 1), "
+        f"dupf AS (SELECT d.*, g.__h AS __first_h FROM dup d JOIN good g "
+        f"ON d.__first = g.__rn), "
+        f"ex AS ({ex}){eo} "
+        f"SELECT p.*, x.__eh{eo_col}, CASE "
+        "WHEN p.__reason IS NOT NULL THEN 'quarantined' "
+        "WHEN f.__first IS NOT NULL AND p.__rn <> f.__first AND p.__h <> f.__first_h "
+        "THEN 'conflict' "
+        "WHEN x.__eh IS NOT NULL AND x.__eh <> p.__h THEN 'conflict' "
+        f"{eo_conflict}"
+        "WHEN x.__eh IS NOT NULL OR (f.__first IS NOT NULL AND p.__rn <> f.__first) "
+        "THEN 'present' ELSE 'stored' END AS __status "
+        f"FROM p LEFT JOIN dupf f ON {on.replace('x.', 'f.')} "
+        f"LEFT JOIN ex x ON {on} {eo_join}"
+    )
+
+
+def _item_hash_sql(t: _Targets, items: str, orders: str) -> str:
+    order_part = t.order_hash("o.")
+    item_part = _hash("order_items", t.item_cols, "i.")
+    return (
+        f"SELECT i.order_id, i.line, hash({order_part}, {item_part}) AS __eh "
+        f"FROM {items} i JOIN {orders} o ON i.order_id = o.order_id"
+    )
+
+
+def _emit(
+    store: Store, work: duckdb.DuckDBPyConnection, table: str, select: str, params: dict[str, Any]
+) -> int:
+    """Append the rows of ``select`` (run in ``work``) to store table ``table``."""
+    if store.is_duckdb:
+        row = work.execute(f"INSERT INTO {table} BY NAME {select}", params).fetchone()
+        return int(row[0]) if row else 0
+    data = work.execute(select, params).arrow()
+    if isinstance(data, pa.RecordBatchReader):
+        data = data.read_all()
+    store.insert(table, data)
+    return int(data.num_rows)
+
+
+def _store_rows(
+    store: Store, work: duckdb.DuckDBPyConnection, t: _Targets, cls: str, source: str, now: datetime
+) -> Counter[str]:
+    audit = {"src": source, "now": now}
+    counts: Counter[str] = Counter()
+    audit_sql = "$src AS source, $now AS imported_at"
+    if t.items:
+        item_cols = ", ".join(("order_id", "line", *t.item_cols))
+        counts["order_items"] = _emit(
+            store,
+            work,
+            "order_items",
+            f"SELECT {item_cols}, {audit_sql} FROM {cls} WHERE __status = 'stored'",
+            audit,
+        )
+        order_cols = ", ".join(("order_id", *t.order_cols))
+        counts["orders"] = _emit(
+            store,
+            work,
+            "orders",
+            f"SELECT DISTINCT ON (order_id) {order_cols}, {audit_sql} FROM {cls} "
+            "WHERE __status = 'stored' AND __eo IS NULL ORDER BY order_id, __rn",
+            audit,
+        )
+        return counts
+    cols = ", ".join((*t.key, *_content(t.main, t.key)))
+    counts[t.main] = _emit(
+        store,
+        work,
+        t.main,
+        f"SELECT {cols}, {audit_sql} FROM {cls} WHERE __status = 'stored'",
+        audit,
+    )
+    return counts
+
+
+def _quarantine(
+    store: Store,
+    work: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    t: _Targets,
+    cls: str,
+    meta: dict[str, Any],
+) -> None:
+    """Keep every rejected row of the file, with its line, column, value and reason."""
+    params = {**meta, "keyname": ",".join(t.key), "conflict": CONFLICT}
+    if staged.fmt in ("jsonl", "whitespace"):
+        raw_row = "s.raw"
+    else:
+        pairs = []
+        for i, name in enumerate(staged.columns):
+            params[f"h{i}"] = name
+            pairs.append(f"$h{i}, s.s{i}")
+        raw_row = f"json_object({', '.join(pairs)})" if pairs else "NULL"
+    key_text = " || '/' || ".join(f"CAST(c.{k} AS VARCHAR)" for k in t.key)
+    select = (
+        "SELECT $iid AS import_id, $entity AS entity, $file AS file, l.__line AS line, "
+        "CASE WHEN c.__status = 'conflict' THEN $keyname ELSE c.__column END AS \"column\", "
+        f"CASE WHEN c.__status = 'conflict' THEN {key_text} ELSE c.__raw_value END AS raw_value, "
+        f"coalesce(c.__reason, $conflict) AS reason, CAST({raw_row} AS VARCHAR) AS raw_row, "
+        f"$now AS quarantined_at FROM {cls} c JOIN {staged.table} s ON c.__rn = s.__rn "
+        f"JOIN {staged.table}_lines l ON c.__rn = l.__rn "
+        "WHERE c.__status IN ('quarantined', 'conflict')"
+    )
+    _emit(store, work, "quarantine", select, params)
+    if staged.rejects:
+        n = len(staged.rejects)
+        rows = pa.table(
+            {
+                "import_id": [meta["iid"]] * n,
+                "entity": [meta["entity"]] * n,
+                "file": [meta["file"]] * n,
+                "line": pa.array([r[0] for r in staged.rejects], pa.int64()),
+                "raw_value": [r[1] for r in staged.rejects],
+                "reason": ["wrong column count"] * n,
+                "raw_row": [r[1] for r in staged.rejects],
+                "quarantined_at": pa.array([meta["now"]] * n, pa.timestamp("us")),
+            }
+        )
+        store.insert("quarantine", rows)
+
+
+def _tally(work: duckdb.DuckDBPyConnection, cls: str, staged: Staged) -> FileOutcome:
+    outcome = FileOutcome(rows_read=staged.rows + len(staged.rejects))
+    rows = work.execute(
+        f"SELECT __status, coalesce(__reason, $c), count(*) FROM {cls} GROUP BY ALL",
+        {"c": CONFLICT},
+    ).fetchall()
+    for status, reason, n in rows:
+        if status == "stored":
+            outcome.stored += n
+        elif status == "present":
+            outcome.present += n
+        else:
+            outcome.quarantined += n
+            outcome.by_reason[reason] += n
+    if staged.rejects:
+        outcome.quarantined += len(staged.rejects)
+        outcome.by_reason["wrong column count"] += len(staged.rejects)
+    return outcome
+
+
+def import_one(
+    store: Store,
+    work: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    mapping: Mapping,
+    path: Path,
+    import_id: str,
+    now: datetime,
+) -> FileOutcome:
+    """Import one file into ``store``; ``work`` is the DuckDB connection doing the work."""
+    fmt = detect_format(path, mapping.format)
+    staged = stage_file(
+        work,
+        path,
+        fmt,
+        delim=mapping.delimiter,
+        quote=mapping.quote,
+        header=mapping.header,
+        names=mapping.names,
+    )
+    tmp = [staged.table]
+    try:
+        if mapping.names and fmt == "csv":
+            staged.columns = _named(staged, mapping, path)
+        sources = list(mapping.names) if fmt == "whitespace" else staged.columns
+        field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
+        parsed = plan(
+            entity,
+            mapping,
+            staged,
+            field_map,
+            timezone=mapping.timezone or store.settings.timezone,
+            accepted=list(store.settings.accepted_currencies),
+        )
+        p_table, c_table = staged.table + "_p", staged.table + "_c"
+        tmp += [p_table, c_table]
+        work.execute(f"CREATE OR REPLACE TEMP TABLE {p_table} AS {parsed.sql}", parsed.params)
+        targets = _targets(entity, parsed)
+        existing = _existing(store, work, targets, p_table)
+        tmp += [v for v in existing.values() if v.startswith("__ex_")]
+        _classify(work, targets, p_table, c_table, existing)
+        outcome = _tally(work, c_table, staged)
+        outcome.ignored_columns = parsed.ignored_columns
+        outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
+        meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
+        _quarantine(store, work, staged, targets, c_table, meta)
+        return outcome
+    finally:
+        work.execute(f"DROP VIEW IF EXISTS {staged.table}_lines")
+        for name in tmp:
+            work.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:
+    if len(mapping.names) != len(staged.columns):
+        raise MappingError(
+            f"{path}: the mapping names {len(mapping.names)} columns but the file has "
+            f"{len(staged.columns)}.",
+            hint="Fix `names` in the mapping.",
+        )
+    return list(mapping.names)
+
+
+def now_utc() -> datetime:
+    """Now, as the naive UTC timestamp the store keeps."""
+    return datetime.now(UTC).replace(tzinfo=None)

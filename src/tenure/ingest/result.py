@@ -1,0 +1,45 @@
+"""The outcome of one import run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import read, stored, found already present and quarantined.
+
+    ``rows_read == stored + already_present + quarantined`` always holds: every input row is
+    exactly one of the three.
+    """
+
+    import_id: str
+    entity: str
+    files: tuple[str, ...]
+    preset: str | None
+    rows_read: int
+    stored: int
+    already_present: int
+    quarantined: int
+    threshold: float
+    by_reason: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quarantined_share(self) -> float:
+        """Quarantined rows as a share of the rows read (0 for an empty input)."""
+        return self.quarantined / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def over_threshold(self) -> bool:
+        """Whether more rows were quarantined than the threshold allows."""
+        return self.quarantined_share > self.threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (with the share and the threshold verdict)."""
+        out = asdict(self)
+        out["files"] = list(self.files)
+        out["quarantined_share"] = self.quarantined_share
+        out["over_threshold"] = self.over_threshold
+        return out
