@@ -338,6 +338,7 @@ def import_one(
         return outcome
     finally:
         work.execute(f"DROP VIEW IF EXISTS {staged.table}_lines")
+        work.execute(f"DROP TABLE IF EXISTS {staged.table}_nl")
         for name in tmp:
             work.execute(f"DROP TABLE IF EXISTS {name}")
 

@@ -82,12 +82,15 @@ def _stage_csv(
         f"SELECT row_number() OVER () AS __rn, {cols} FROM {reader}",
         params,
     )
-    rejects = con.execute(f"SELECT line, csv_line FROM {rt} ORDER BY line").fetchall()
+    rejects = con.execute(
+        f"SELECT line, any_value(csv_line) FROM {rt} GROUP BY line ORDER BY line"
+    ).fetchall()
     con.execute(f"DROP TABLE IF EXISTS {rt}")
     con.execute(f"DROP TABLE IF EXISTS {rs}")
     rows = _count(con, table)
-    _add_line_numbers(con, table, path, int(header), rows, [int(r[0]) for r in rejects], columns)
-    return Staged(table, str(path), "csv", columns, rows, [(int(a), str(b)) for a, b in rejects])
+    found = [(int(a), str(b)) for a, b in rejects]
+    found = _add_line_numbers(con, table, path, int(header), rows, found, columns)
+    return Staged(table, str(path), "csv", columns, rows, found)
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -101,30 +104,44 @@ def _add_line_numbers(
     path: Path,
     header: int,
     rows: int,
-    rejected: list[int],
+    rejects: list[tuple[int, str]],
     columns: list[str],
-) -> None:
-    """A view ``{table}_lines(__rn, __line)``: each staged row's physical line in the file.
+) -> list[tuple[int, str]]:
+    """Create the view ``{table}_lines(__rn, __line)``; return the rejects with physical lines.
 
-    Computed only when quarantined rows need it. Allows for quoted fields holding newlines
-    (detected by counting the file's lines) and for rejected lines, which are not staged.
+    DuckDB numbers rejected rows by record (the header is record 1), not by physical line.
+    The j-th rejected record r_j comes before a staged row whose record would be b without
+    rejects iff r_j - j < b, so that row's record is b + #{j : r_j - j < b}. When quoted
+    fields hold newlines (the file has more lines than records), each record's physical line
+    adds the newlines inside the records before it.
     """
-    base = f"{header} + __rn"
-    if _physical_lines(path) > header + rows + len(rejected):
-        text = " || ".join(f"coalesce(s{i}, '')" for i in range(len(columns))) or "''"
-        nl = f"(length({text}) - length(replace({text}, chr(10), '')))"
-        base = (
-            f"{header} + __rn + coalesce(sum({nl}) OVER "
-            "(ORDER BY __rn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
-        )
-    # The j-th rejected line r_j (sorted) comes before a row whose line would be b without
-    # rejects iff r_j - j < b; so line = b + #{j : r_j - j < b}.
-    shifts = sorted(r - j for j, r in enumerate(rejected, start=1))
+    shifts = sorted(r - j for j, (r, _) in enumerate(rejects, start=1))
     shift_sql = " + ".join(f"(b > {int(s)})::BIGINT" for s in shifts) or "0"
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS "
-        f"SELECT __rn, b + {shift_sql} AS __line FROM (SELECT __rn, {base} AS b FROM {table})"
+    rec = (
+        f"SELECT __rn, b + {shift_sql} AS rec FROM (SELECT __rn, {header} + __rn AS b FROM {table})"
     )
+    if _physical_lines(path) <= header + rows + len(rejects):
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT __rn, rec AS __line FROM ({rec})"
+        )
+        return rejects
+    text = " || ".join(f"coalesce(s{i}, '')" for i in range(len(columns))) or "''"
+    nl = f"(length({text}) - length(replace({text}, chr(10), '')))"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_nl AS SELECT r.__rn, r.rec, {nl} AS nl "
+        f"FROM ({rec}) r JOIN {table} t ON r.__rn = t.__rn"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT __rn, rec + coalesce(sum(nl) "
+        "OVER (ORDER BY rec ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __line "
+        f"FROM {table}_nl"
+    )
+    fixed = []
+    for r, raw in rejects:
+        row = con.execute(f"SELECT coalesce(sum(nl), 0) FROM {table}_nl WHERE rec < ?", [r])
+        before = row.fetchone()
+        fixed.append((r + int(before[0] if before else 0), raw))
+    return fixed
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Staged:

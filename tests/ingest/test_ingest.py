@@ -1,0 +1,270 @@
+"""Importers that lose nothing: presets, planted bad rows, line numbers, re-imports."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tenure import Store
+from tenure.errors import IngestError, MappingError
+from tenure.ingest import PRESETS, import_events, import_file, import_orders
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CDNOW = Path(__file__).parents[1] / "fixtures" / "cdnow" / "CDNOW_master.txt"
+
+
+def _quarantine(store: Store) -> list[tuple[int, str, str | None, str | None]]:
+    rows = store.con.con.execute(
+        'SELECT line, reason, "column", raw_value FROM quarantine ORDER BY line'
+    ).fetchall()
+    return [(int(a), b, c, d) for a, b, c, d in rows]
+
+
+def test_presets_are_listed() -> None:
+    assert PRESETS == ["cdnow", "online_retail", "shopify"]
+
+
+def test_cdnow_master_gives_the_papers_customers_rows_and_dollars(store: Store) -> None:
+    """Fader & Hardie's CDNOW master: 23,570 customers; row count and dollars of the file."""
+    lines = [ln.split() for ln in CDNOW.read_text().splitlines() if ln.strip()]
+    data = [ln for ln in lines if ln[0] != "customer_id"]
+    dollars = sum(Decimal(ln[3]) for ln in data)
+    result = import_orders(store, [CDNOW], preset="cdnow")
+    assert result.rows_read == len(data) == 69_659
+    assert (result.stored, result.quarantined) == (69_659, 0)
+    con = store.con.con
+    n, customers, total = con.execute(
+        "SELECT count(*), count(DISTINCT customer_id), sum(total) FROM orders"
+    ).fetchone()
+    assert (n, customers, total) == (69_659, 23_570, dollars)
+    assert con.execute("SELECT sum(quantity) FROM order_items").fetchone()[0] == sum(
+        int(ln[2]) for ln in data
+    )
+    again = import_orders(store, [CDNOW], preset="cdnow")
+    assert (again.stored, again.already_present, again.quarantined) == (0, 69_659, 0)
+    assert store.count("orders") == 69_659
+
+
+HEADER = (
+    "order_id,line,customer_id,email,ordered_at,currency,product_id,quantity,unit_price,total\n"
+)
+PLANTED = {
+    # line: (row, reason, column)
+    2: ("A1,1,C1,a@x.com,2024-01-05 10:00:00,USD,P1,2,5.00,10.00", None, None),
+    3: ("A1,2,C1,a@x.com,2024-01-05 10:00:00,USD,P2,1,3.50,10.00", None, None),
+    4: ("A2,1,C2,b@x.com,31/02/2024,USD,P1,1,5.00,5.00", "unreadable date", "ordered_at"),
+    5: (
+        "A3,1,C3,c@x.com,2024-01-06,USD,P1,-2,5.00,-10.00",
+        "negative quantity outside a refund",
+        "quantity",
+    ),
+    6: (",1,C4,d@x.com,2024-01-06,USD,P1,1,5.00,5.00", "missing key", "order_id"),
+    7: ("A5,1,C5,e@x.com,2024-01-07,XYZ,P1,1,5.00,5.00", "unknown currency", "currency"),
+    8: (
+        "A1,1,C1,a@x.com,2024-01-05 10:00:00,USD,P9,7,5.00,10.00",
+        "same key with different content",
+        "order_id,line",
+    ),
+    9: ("A6,1,C6,f@x.com,2024-01-08,USD,P1,1", "wrong column count", None),
+    10: ('A7,1,C7,"g@x.com",2024-01-09 00:00:00,USD,"P1",1,5.00,5.00', None, None),
+    11: ("A1,2,C1,a@x.com,2024-01-05 10:00:00,USD,P2,1,3.50,10.00", None, None),  # repeat
+    12: ("A8,1,C8,h@x.com,2024-01-09,EUR,P1,1,not-a-price,5.00", "unreadable number", "unit_price"),
+}
+
+
+def _planted(tmp_path: Path) -> Path:
+    path = tmp_path / "planted.csv"
+    path.write_text(HEADER + "\n".join(row for row, _, _ in PLANTED.values()) + "\n")
+    return path
+
+
+def test_planted_bad_rows_are_quarantined_with_line_and_reason(
+    store: Store, tmp_path: Path
+) -> None:
+    path = _planted(tmp_path)
+    result = import_orders(store, [path], max_quarantine=1.0)
+    bad = {line: (reason, col) for line, (_, reason, col) in PLANTED.items() if reason}
+    assert result.rows_read == len(PLANTED)
+    assert result.quarantined == len(bad)
+    assert result.already_present == 1  # line 11 repeats line 3
+    assert result.stored == len(PLANTED) - len(bad) - 1
+    assert result.by_reason == {reason: 1 for reason, _ in bad.values()}
+    got = {line: (reason, col) for line, reason, col, _ in _quarantine(store)}
+    assert got == bad
+    assert store.count("order_items") == 3 and store.count("orders") == 2
+    raw = store.con.con.execute("SELECT raw_value FROM quarantine WHERE line = 4").fetchone()
+    assert raw == ("31/02/2024",)
+    again = import_orders(store, [path], max_quarantine=1.0)
+    assert (again.stored, again.already_present, again.quarantined) == (0, 4, len(bad))
+    assert store.count("order_items") == 3 and store.count("orders") == 2
+
+
+def test_line_numbers_survive_quoted_newlines_and_rejected_lines(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "customer_id,email,first_name,created_at\n"  # 1
+        'K1,a@x.com,"Ann\nMarie",2024-01-01\n'  # 2-3
+        "K2,b@x.com\n"  # 4: wrong column count
+        'K3,c@x.com,"Bo\n\nB",2024-01-01\n'  # 5-7
+        "K4,d@x.com,Cy,never\n"  # 8
+        "K5,e@x.com,Di,2024-01-02,extra\n"  # 9: wrong column count
+        "K6,f@x.com,Ed,someday\n"  # 10
+    )
+    result = import_file(store, "customers", [path], max_quarantine=1.0)
+    assert (result.rows_read, result.stored, result.quarantined) == (6, 2, 4)
+    got = [(line, reason) for line, reason, _, _ in _quarantine(store)]
+    assert got == [
+        (4, "wrong column count"),
+        (8, "unreadable date"),
+        (9, "wrong column count"),
+        (10, "unreadable date"),
+    ]
+    names = store.table("customers").order_by("customer_id").first_name.to_pyarrow().to_pylist()
+    assert names == ["Ann\nMarie", "Bo\n\nB"]
+
+
+def test_shopify_export(store: Store) -> None:
+    result = import_orders(store, [FIXTURES / "shopify_orders.csv"], preset="shopify")
+    assert (result.rows_read, result.stored, result.quarantined) == (4, 4, 0)
+    orders = store.table("orders").order_by("order_id").to_pyarrow().to_pylist()
+    assert [o["order_id"] for o in orders] == ["#1001", "#1002", "#1003"]
+    first = orders[0]
+    assert first["total"] == Decimal("49.0000") and first["coupon"] == "SPRING5"
+    assert str(first["ordered_at"]) == "2024-03-01 15:00:00"  # -0500 -> UTC
+    assert orders[1]["currency"] == "EUR" and orders[1]["refunded"] == Decimal("30.0000")
+    items = store.table("order_items").order_by(["order_id", "line"]).to_pyarrow().to_pylist()
+    assert [(i["order_id"], i["line"], i["sku"], i["quantity"]) for i in items] == [
+        ("#1001", 1, "MUG-BL", 1),
+        ("#1001", 2, "TEA-SMP", 2),
+        ("#1002", 1, "TEA-GRN", 3),
+        ("#1003", 1, "POT-1", 1),
+    ]
+    assert all(i["currency"] for i in items)
+
+
+def test_online_retail_refunds_may_be_negative(store: Store) -> None:
+    result = import_orders(
+        store, [FIXTURES / "online_retail.csv"], preset="online_retail", max_quarantine=1.0
+    )
+    assert (result.rows_read, result.stored, result.quarantined) == (6, 5, 1)
+    assert result.by_reason == {"negative quantity outside a refund": 1}
+    assert _quarantine(store)[0][:2] == (6, "negative quantity outside a refund")
+    orders = {o["order_id"]: o for o in store.table("orders").to_pyarrow().to_pylist()}
+    assert set(orders) == {"536365", "536366", "C536379", "536381"}
+    assert orders["536365"]["total"] == Decimal("35.6400")  # 6*2.55 + 6*3.39
+    assert orders["536365"]["currency"] == "GBP"
+    # 6/15/2011 09:41 in London (BST) is 08:41 UTC; 12/1/2010 08:26 (GMT) stays.
+    assert str(orders["536381"]["ordered_at"]) == "2011-06-15 08:41:00"
+    assert str(orders["536365"]["ordered_at"]) == "2010-12-01 08:26:00"
+
+
+def test_segment_events_jsonl(store: Store) -> None:
+    result = import_events(store, [FIXTURES / "events.jsonl"], max_quarantine=1.0)
+    assert (result.rows_read, result.stored, result.already_present) == (8, 3, 1)
+    assert result.by_reason == {
+        "unreadable json": 1,
+        "missing key": 1,
+        "invalid event type": 1,
+        "unreadable date": 1,
+    }
+    got = [(line, reason) for line, reason, _, _ in _quarantine(store)]
+    assert got == [
+        (4, "unreadable json"),
+        (5, "missing key"),
+        (6, "invalid event type"),
+        (7, "unreadable date"),
+    ]
+    events = {e["message_id"]: e for e in store.table("events").to_pyarrow().to_pylist()}
+    assert events["m1"]["utm_source"] == "google" and events["m1"]["utm_campaign"] == "spring"
+    assert events["m1"]["event"] == "Home"
+    assert '"product_id":"P1"' in events["m2"]["properties"].replace(" ", "")
+    assert str(events["m3"]["timestamp"]) == "2024-03-01 09:02:00"
+
+
+def test_spend_products_customers_with_canonical_headers(store: Store, tmp_path: Path) -> None:
+    spend = tmp_path / "spend.csv"
+    spend.write_text(
+        "date,channel,campaign,cost,currency\n2024-01-01,paid_search,brand,120.50,USD\n"
+        "2024-01-01,paid_social,spring,80,USD\n"
+    )
+    products = tmp_path / "products.csv"
+    products.write_text(
+        "product_id,title,category,price,unit_cost,currency\nP1,Mug,Kitchen,15,6,USD\n"
+    )
+    assert import_file(store, "spend", [spend]).stored == 2
+    assert import_file(store, "products", [products]).stored == 1
+    assert import_file(store, "spend", [spend]).already_present == 2
+    total = store.con.con.execute("SELECT sum(cost) FROM marketing_spend").fetchone()[0]
+    assert total == Decimal("200.5000")
+
+
+def test_parquet_input(store: Store, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "orders.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["P1", "P2", "P3"],
+                "ordered_at": ["2024-01-01", "x", "2024-01-02"],
+                "currency": ["USD"] * 3,
+                "total": [Decimal("1.50"), Decimal("2"), Decimal("3")],
+            }
+        ),
+        path,
+    )
+    result = import_orders(store, [path], max_quarantine=1.0)
+    assert (result.stored, result.quarantined) == (2, 1)
+    assert _quarantine(store)[0][:2] == (2, "unreadable date")  # Parquet: row number
+
+
+def test_yaml_mapping(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("Ref;Who;When;Amount\nX1;k1;05/01/2024 13:00;12,50\n".replace(",", "."))
+    mapping = tmp_path / "mine.yaml"
+    mapping.write_text(
+        "entity: orders\ndelimiter: ';'\ncolumns:\n  Ref: order_id\n  Who: customer_id\n"
+        "  When: ordered_at\n  Amount: total\ndate_format: '%d/%m/%Y %H:%M'\n"
+        "timezone: Europe/Paris\ncurrency: EUR\n"
+    )
+    result = import_orders(store, [path], mapping=mapping)
+    assert result.stored == 1
+    row = store.table("orders").to_pyarrow().to_pylist()[0]
+    assert str(row["ordered_at"]) == "2024-01-05 12:00:00"
+    assert row["currency"] == "EUR" and row["total"] == Decimal("12.5000")
+
+
+def test_mapping_naming_a_missing_column(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text("id,when\n1,2024-01-01\n")
+    with pytest.raises(MappingError, match="'Ref'") as info:
+        import_orders(store, [path], mapping={"columns": {"Ref": "order_id"}})
+    assert "'id'" in str(info.value.hint) and "o.csv" in str(info.value)
+
+
+def test_unknown_preset_and_missing_file(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="Unknown preset 'woo'") as info:
+        import_orders(store, [tmp_path / "x.csv"], preset="woo")
+    assert "cdnow" in str(info.value.hint)
+    with pytest.raises(IngestError, match="does not exist"):
+        import_orders(store, [tmp_path / "missing.csv"])
+
+
+def test_import_is_logged(store: Store, tmp_path: Path) -> None:
+    path = _planted(tmp_path)
+    result = import_orders(store, [path], max_quarantine=1.0)
+    log = store.table("imports").to_pyarrow().to_pylist()
+    assert len(log) == 1
+    assert log[0]["import_id"] == result.import_id
+    assert (log[0]["rows_read"], log[0]["stored"], log[0]["quarantined"]) == (
+        result.rows_read,
+        result.stored,
+        result.quarantined,
+    )
+    assert result.over_threshold is False
+    assert import_orders(store, [path]).over_threshold is True
