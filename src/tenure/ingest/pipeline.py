@@ -115,7 +115,7 @@ def _existing(
         f"SELECT DISTINCT order_id AS k FROM {parsed}"
         if t.items or t.main == "orders"
         else f"SELECT DISTINCT {t.key[0]} AS k FROM {parsed}"
-    ).arrow()
+    ).to_arrow_table()
     for name in list(names):
         table = store.table(name)
         first = "order_id" if name in ("orders", "order_items") else t.key[0]
@@ -180,9 +180,7 @@ def _emit(
     if store.is_duckdb:
         row = work.execute(f"INSERT INTO {table} BY NAME {select}", params).fetchone()
         return int(row[0]) if row else 0
-    data = work.execute(select, params).arrow()
-    if isinstance(data, pa.RecordBatchReader):
-        data = data.read_all()
+    data = work.execute(select, params).to_arrow_table()
     store.insert(table, data)
     return int(data.num_rows)
 

@@ -1,0 +1,54 @@
+"""The same import on a DuckDB store and on PySpark local mode gives the same counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tenure import Store, load_settings
+from tenure.ingest import import_orders
+
+pytest.importorskip("pyspark")
+
+ROWS = (
+    "order_id,line,customer_id,ordered_at,currency,product_id,quantity,unit_price\n"
+    "S1,1,C1,2024-01-01 10:00:00,USD,P1,2,5.00\n"
+    "S1,2,C1,2024-01-01 10:00:00,USD,P2,1,2.25\n"
+    "S2,1,C2,2024-01-02,USD,P1,1,5.00\n"
+    "S3,1,C3,not a date,USD,P1,1,5.00\n"
+)
+
+
+@pytest.fixture(scope="module")
+def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    url = f"pyspark://local[2]?warehouse={warehouse}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        yield store
+
+
+def _run(store: Store, path: Path) -> list[tuple[int, int, int]]:
+    out = []
+    for _ in range(2):
+        r = import_orders(store, [path], max_quarantine=1.0)
+        out.append((r.stored, r.already_present, r.quarantined))
+    return out
+
+
+@pytest.mark.spark
+def test_import_on_pyspark_matches_duckdb(spark_store: Store, store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(ROWS)
+    expected = [(3, 0, 1), (0, 3, 1)]
+    assert _run(store, path) == expected
+    assert _run(spark_store, path) == expected
+    for st in (store, spark_store):
+        assert st.count("orders") == 2 and st.count("order_items") == 3
+        assert st.count("quarantine") == 2
+        totals = st.table("orders").order_by("order_id").total.to_pyarrow().to_pylist()
+        assert totals == [Decimal("12.2500"), Decimal("5.0000")]
+        lines = st.table("quarantine").line.to_pyarrow().to_pylist()
+        assert lines == [5, 5]
