@@ -31,8 +31,8 @@ class EventBatch:
     cols: dict[str, list[np.ndarray]] = field(default_factory=dict)
     count: int = 0
 
-    def add(self, **columns: np.ndarray) -> None:
-        n = len(next(iter(columns.values())))
+    def add(self, **columns: np.ndarray | None) -> None:
+        n = len(next(v for v in columns.values() if v is not None))
         for name in (
             "type",
             "event",

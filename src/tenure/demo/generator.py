@@ -175,7 +175,7 @@ def other_sessions(
         before = day < b.acquired[person]
         chan = np.where(before, CHANNEL_NAMES[b.channel[person]], repeat_channels(rng, len(person)))
         logged_in = ~before & (rng.uniform(size=len(person)) < 0.6)
-        user = np.where(logged_in, pp.customer_id[person], None)
+        user = np.where(logged_in, pp.customer_id[person], np.asarray(None))
         s = Sessions(person, day, chan, user, _device(rng, pp, person))
         landing(batch, s)
         prod = rng.choice(len(cat.price), size=len(person), p=cat.weight)

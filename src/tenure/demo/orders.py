@@ -50,7 +50,7 @@ def catalog(rng: np.random.Generator) -> Catalog:
     price = np.round(base * rng.lognormal(0, 0.35, n) * 100).astype(np.int64) // 100 * 100 + 99
     cost = np.round(price * (1 - margin)).astype(np.int64)
     weight = 1.0 / (rng.permutation(n) + 5.0)
-    partner_cat = np.array([COMPANION[c] for c in category])
+    partner_cat = np.array([COMPANION[int(c)] for c in category])
     companion = partner_cat * PER_CATEGORY + rng.integers(0, PER_CATEGORY // 4, n)
     titles = [f"{P.CATEGORIES[c][0]} #{i % PER_CATEGORY + 1:02d}" for i, c in enumerate(category)]
     return Catalog(category, price, cost, weight / weight.sum(), companion, titles)
@@ -142,7 +142,7 @@ def order_money(rng: np.random.Generator, subtotal: np.ndarray, first: np.ndarra
     refunded = np.where(full, total, 0)
     refunded = np.where(partial, np.round(total * rng.uniform(0.2, 0.6, n)), refunded)
     status = np.where(full, "refunded", np.where(partial, "partially_refunded", "paid"))
-    code = np.where(coupon, np.where(first, "WELCOME10", "SAVE10"), None)
+    code = np.where(coupon, np.where(first, "WELCOME10", "SAVE10"), np.asarray(None))
     return Money(discount, shipping, tax, total, refunded.astype(np.int64), status, code)
 
 

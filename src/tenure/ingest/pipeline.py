@@ -52,7 +52,7 @@ class FileOutcome:
 
 def _duck_type(dtype: dt.DataType) -> str:
     if dtype.is_decimal():
-        return f"DECIMAL({dtype.precision},{dtype.scale})"  # type: ignore[attr-defined]
+        return f"DECIMAL({dtype.precision},{dtype.scale})"
     if dtype.is_timestamp():
         return "TIMESTAMP"
     names = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE", "boolean": "BOOLEAN"}
