@@ -35,6 +35,7 @@ class ParsePlan:
     fields: list[str]
     key: tuple[str, ...]
     has_items: bool
+    mapped: set[str]
     ignored_columns: list[str] = field(default_factory=list)
 
 
@@ -260,15 +261,8 @@ def plan(
         typed.append(f"CAST({expr} AS {cast}) AS {name}")
     checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
     outputs = list(fields)
-    if has_items:
-        for total in ("total", "subtotal"):
-            if total not in raw:
-                outputs[outputs.index(total)] = (
-                    "CAST(sum(quantity * unit_price) OVER (PARTITION BY order_id) "
-                    f"AS DECIMAL(18,4)) AS {total}"
-                )
     sql = (
-        f"WITH src AS (SELECT *{extra} FROM {staged.table}), "
+        f"WITH src AS (SELECT *{extra} FROM ({staged.reader})), "
         f"rawv0 AS (SELECT __rn{keep}, {raw_sql} FROM src), "
         + "".join(f"rawv{i + 1} AS (SELECT {sel} FROM rawv{i}), " for i, sel in enumerate(stages))
         + f"typed AS (SELECT *, {', '.join(typed)} FROM rawv{len(stages)}) "
@@ -280,4 +274,5 @@ def plan(
     if staged.fmt in ("csv", "parquet"):
         used = set(field_map.values())
         ignored = [c for c in staged.columns if c not in used]
-    return ParsePlan(sql, params.values, fields, key, has_items, ignored)
+    all_params = {**staged.params, **params.values}
+    return ParsePlan(sql, all_params, fields, key, has_items, mapped, ignored)

@@ -71,11 +71,15 @@ def _hash(table: str, columns: list[str], prefix: str = "") -> str:
 
 @dataclass
 class _Targets:
-    """Which store tables a run compares with and writes to."""
+    """Which store tables a run compares with and writes to; which columns it compares.
+
+    Only columns the file maps are compared: a file without a column cannot conflict on it.
+    """
 
     main: str
     key: tuple[str, ...]
     items: bool
+    mapped: set[str]
 
     @property
     def order_cols(self) -> list[str]:
@@ -85,21 +89,24 @@ class _Targets:
     def item_cols(self) -> list[str]:
         return _content("order_items", ("order_id", "line"))
 
+    def _compared(self, table: str, columns: list[str]) -> list[str]:
+        chosen = [c for c in columns if c in self.mapped]
+        return chosen or columns[:1]
+
     def row_hash(self, prefix: str = "") -> str:
         if self.items:
-            return (
-                f"hash({self.order_hash(prefix)}, {_hash('order_items', self.item_cols, prefix)})"
-            )
-        return _hash(self.main, _content(self.main, self.key), prefix)
+            items = _hash("order_items", self._compared("order_items", self.item_cols), prefix)
+            return f"hash({self.order_hash(prefix)}, {items})"
+        return _hash(self.main, self._compared(self.main, _content(self.main, self.key)), prefix)
 
     def order_hash(self, prefix: str = "") -> str:
-        return _hash("orders", self.order_cols, prefix)
+        return _hash("orders", self._compared("orders", self.order_cols), prefix)
 
 
 def _targets(entity: Entity, parsed: ParsePlan) -> _Targets:
     if entity.name == "orders" and parsed.has_items:
-        return _Targets("order_items", ("order_id", "line"), True)
-    return _Targets(entity.table, entity.key, False)
+        return _Targets("order_items", ("order_id", "line"), True, parsed.mapped)
+    return _Targets(entity.table, entity.key, False, parsed.mapped)
 
 
 def _existing(
@@ -166,7 +173,7 @@ def _classify(
 
 def _item_hash_sql(t: _Targets, items: str, orders: str) -> str:
     order_part = t.order_hash("o.")
-    item_part = _hash("order_items", t.item_cols, "i.")
+    item_part = _hash("order_items", t._compared("order_items", t.item_cols), "i.")
     return (
         f"SELECT i.order_id, i.line, hash({order_part}, {item_part}) AS __eh "
         f"FROM {items} i JOIN {orders} o ON i.order_id = o.order_id"
@@ -200,13 +207,18 @@ def _store_rows(
             f"SELECT {item_cols}, {audit_sql} FROM {cls} WHERE __status = 'stored'",
             audit,
         )
-        order_cols = ", ".join(("order_id", *t.order_cols))
+        picks = []
+        for c in t.order_cols:
+            if c in ("total", "subtotal") and c not in t.mapped:
+                picks.append(f"CAST(sum(quantity * unit_price) AS DECIMAL(18,4)) AS {c}")
+            else:
+                picks.append(f"arg_min({c}, __rn) AS {c}")
         counts["orders"] = _emit(
             store,
             work,
             "orders",
-            f"SELECT DISTINCT ON (order_id) {order_cols}, {audit_sql} FROM {cls} "
-            "WHERE __status = 'stored' AND __eo IS NULL ORDER BY order_id, __rn",
+            f"SELECT order_id, {', '.join(picks)}, {audit_sql} FROM {cls} "
+            "WHERE __status = 'stored' AND __eo IS NULL GROUP BY order_id",
             audit,
         )
         return counts
@@ -307,7 +319,9 @@ def import_one(
         header=mapping.header,
         names=mapping.names,
     )
-    tmp = [staged.table]
+    p_table = staged.table + "_p"
+    c_table = staged.table + "_c"
+    tmp = [p_table]
     try:
         if mapping.names and fmt == "csv":
             staged.columns = _named(staged, mapping, path)
@@ -321,24 +335,54 @@ def import_one(
             timezone=mapping.timezone or store.settings.timezone,
             accepted=list(store.settings.accepted_currencies),
         )
-        p_table, c_table = staged.table + "_p", staged.table + "_c"
-        tmp += [p_table, c_table]
         work.execute(f"CREATE OR REPLACE TEMP TABLE {p_table} AS {parsed.sql}", parsed.params)
+        staged.collect_rejects(work)
+        staged.rows = _count(work, p_table)
         targets = _targets(entity, parsed)
         existing = _existing(store, work, targets, p_table)
         tmp += [v for v in existing.values() if v.startswith("__ex_")]
-        _classify(work, targets, p_table, c_table, existing)
+        if _needs_dedup(work, targets, p_table, existing):
+            tmp.append(c_table)
+            _classify(work, targets, p_table, c_table, existing)
+        else:
+            work.execute(
+                f"CREATE OR REPLACE TEMP VIEW {c_table} AS SELECT *, CASE WHEN __reason IS NULL "
+                "THEN 'stored' ELSE 'quarantined' END AS __status, "
+                f"CAST(NULL AS UBIGINT) AS __eo FROM {p_table}"
+            )
         outcome = _tally(work, c_table, staged)
         outcome.ignored_columns = parsed.ignored_columns
         outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
-        meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
-        _quarantine(store, work, staged, targets, c_table, meta)
+        if outcome.quarantined:
+            staged.materialize(work)
+            meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
+            _quarantine(store, work, staged, targets, c_table, meta)
         return outcome
     finally:
-        work.execute(f"DROP VIEW IF EXISTS {staged.table}_lines")
-        work.execute(f"DROP TABLE IF EXISTS {staged.table}_nl")
+        if c_table not in tmp:
+            work.execute(f"DROP VIEW IF EXISTS {c_table}")
+        staged.drop(work)
         for name in tmp:
             work.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _count(work: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = work.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _needs_dedup(
+    work: duckdb.DuckDBPyConnection, t: _Targets, parsed: str, existing: dict[str, str]
+) -> bool:
+    """Whether any good row repeats a key of the file or of the store (else all are new)."""
+    keys = ", ".join(t.key)
+    dups = work.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {parsed} WHERE __reason IS NULL "
+        f"GROUP BY {keys} HAVING count(*) > 1)"
+    ).fetchone()
+    if dups and dups[0]:
+        return True
+    return any(_count(work, f"(SELECT 1 FROM {name} LIMIT 1)") for name in existing.values())
 
 
 def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:

@@ -1,10 +1,13 @@
-"""Read an input file into a staging table through DuckDB's streaming readers.
+"""Read input files through DuckDB's streaming readers.
 
-The staging table has ``__rn`` (the row's position among the rows read) and one text column
-``s{i}`` per source column (JSON Lines and whitespace files: one column ``raw``, the line).
-The view ``<table>_lines`` gives each row's 1-based physical line in the file (for Parquet,
-the row number); it is only evaluated for quarantined rows. Rows whose column count is
-wrong are not staged: DuckDB's reject tables give their line and raw text (``rejects``).
+A :class:`Staged` file is a *reader query*: ``__rn`` (the row's position among the rows
+read, deterministic for a given file) and one text column ``s{i}`` per source column (JSON
+Lines and whitespace files: one column ``raw``, the line). The parse step reads straight from
+it, so a file is scanned once. Only when rows are quarantined is the file read again into a
+table (:meth:`Staged.materialize`) to give each of them its raw row and physical line.
+
+CSV rows whose column count is wrong are not read: DuckDB's reject tables give their record
+number and raw text (``rejects``, known after the first scan).
 
 Paths, delimiters and JSON paths reach DuckDB as bound parameters; source columns are
 referred to by position (``#3``), so no text from the input ever becomes SQL.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -25,15 +29,55 @@ _CHUNK = 1 << 24
 
 @dataclass
 class Staged:
-    """A staged file: its table, the source columns and the rejected lines."""
+    """A file ready to be read: its reader query, source columns and, later, its rejects."""
 
-    table: str
-    path: str
+    path: Path
     fmt: str
     columns: list[str]
-    rows: int
+    reader: str  # SELECT __rn, s0.. | raw FROM <reader>
+    params: dict[str, Any]
+    header: int = 0
+    rejects_table: str | None = None
+    rows: int = 0
     rejects: list[tuple[int, str]] = field(default_factory=list)
-    json_paths: dict[str, str] = field(default_factory=dict)
+    table: str = field(default_factory=lambda: f"__stage_{uuid.uuid4().hex[:12]}")
+
+    def collect_rejects(self, con: duckdb.DuckDBPyConnection) -> None:
+        """After the first scan: the records DuckDB rejected (one per record)."""
+        if self.rejects_table is None:
+            return
+        found = con.execute(
+            f"SELECT line, any_value(csv_line) FROM {self.rejects_table} GROUP BY line "
+            "ORDER BY line"
+        ).fetchall()
+        self.rejects = [(int(a), str(b)) for a, b in found]
+        con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}")
+        con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}_scan")
+
+    def materialize(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Read the file again into ``table`` and create the view ``{table}_lines``."""
+        reader = self.reader
+        if self.rejects_table:  # the second scan rejects the same records, into new tables
+            again = f"__rej_{uuid.uuid4().hex[:12]}"
+            reader = reader.replace(self.rejects_table, again)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table} AS {reader}", self.params)
+        if self.rejects_table:
+            con.execute(f"DROP TABLE IF EXISTS {again}")
+            con.execute(f"DROP TABLE IF EXISTS {again}_scan")
+        if self.fmt == "csv":
+            self.rejects = _add_line_numbers(
+                con, self.table, self.path, self.header, self.rows, self.rejects, self.columns
+            )
+        else:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {self.table}_lines AS "
+                f"SELECT __rn, __rn AS __line FROM {self.table}"
+            )
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"DROP VIEW IF EXISTS {self.table}_lines")
+        con.execute(f"DROP TABLE IF EXISTS {self.table}_nl")
+        con.execute(f"DROP TABLE IF EXISTS {self.table}")
 
 
 def detect_format(path: Path, declared: str | None) -> str:
@@ -59,17 +103,16 @@ def _physical_lines(path: Path) -> int:
 
 
 def _stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, delim: str, quote: str, header: bool
+    con: duckdb.DuckDBPyConnection, path: Path, delim: str, quote: str, header: bool
 ) -> Staged:
-    tag = uuid.uuid4().hex[:12]
-    rt, rs = f"__rej_{tag}", f"__rejscan_{tag}"
+    rt = f"__rej_{uuid.uuid4().hex[:12]}"
     params = {"path": str(path), "header": header, "delim": delim, "quote": quote}
-    reader = (
+    source = (
         "read_csv($path, all_varchar=true, header=$header, delim=$delim, quote=$quote, "
-        f"store_rejects=true, rejects_table='{rt}', rejects_scan='{rs}')"
+        f"store_rejects=true, rejects_table='{rt}', rejects_scan='{rt}_scan')"
     )
     try:
-        desc = con.execute(f"SELECT * FROM {reader} LIMIT 0", params).description
+        desc = con.execute(f"SELECT * FROM {source} LIMIT 0", params).description
     except duckdb.Error as exc:
         raise IngestError(
             f"{path}: cannot read as CSV: {exc}",
@@ -77,25 +120,8 @@ def _stage_csv(
         ) from None
     columns = [d[0] for d in desc]
     cols = ", ".join(f"#{i + 1} AS s{i}" for i in range(len(columns)))
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS "
-        f"SELECT row_number() OVER () AS __rn, {cols} FROM {reader}",
-        params,
-    )
-    rejects = con.execute(
-        f"SELECT line, any_value(csv_line) FROM {rt} GROUP BY line ORDER BY line"
-    ).fetchall()
-    con.execute(f"DROP TABLE IF EXISTS {rt}")
-    con.execute(f"DROP TABLE IF EXISTS {rs}")
-    rows = _count(con, table)
-    found = [(int(a), str(b)) for a, b in rejects]
-    found = _add_line_numbers(con, table, path, int(header), rows, found, columns)
-    return Staged(table, str(path), "csv", columns, rows, found)
-
-
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
+    reader = f"SELECT row_number() OVER () AS __rn, {cols} FROM {source}"
+    return Staged(path, "csv", columns, reader, params, int(header), rt)
 
 
 def _add_line_numbers(
@@ -110,7 +136,7 @@ def _add_line_numbers(
     """Create the view ``{table}_lines(__rn, __line)``; return the rejects with physical lines.
 
     DuckDB numbers rejected rows by record (the header is record 1), not by physical line.
-    The j-th rejected record r_j comes before a staged row whose record would be b without
+    The j-th rejected record r_j comes before a read row whose record would be b without
     rejects iff r_j - j < b, so that row's record is b + #{j : r_j - j < b}. When quoted
     fields hold newlines (the file has more lines than records), each record's physical line
     adds the newlines inside the records before it.
@@ -144,7 +170,7 @@ def _add_line_numbers(
     return fixed
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Staged:
+def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
     params = {"path": str(path)}
     try:
         desc = con.execute("SELECT * FROM read_parquet($path) LIMIT 0", params).description
@@ -152,45 +178,35 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> St
         raise IngestError(f"{path}: cannot read as Parquet: {exc}") from None
     columns = [d[0] for d in desc]
     cols = ", ".join(f"CAST(#{i + 1} AS VARCHAR) AS s{i}" for i in range(len(columns)))
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT file_row_number + 1 AS __rn, {cols} "
-        "FROM read_parquet($path, file_row_number=true)",
-        params,
-    )
-    _lines_are_rows(con, table)
-    return Staged(table, str(path), "parquet", columns, _count(con, table))
-
-
-def _lines_are_rows(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT __rn, __rn AS __line FROM {table}"
-    )
-
-
-def _drop_header_line(con: duckdb.DuckDBPyConnection, table: str, names: tuple[str, ...]) -> None:
-    """Whitespace files: drop a first line that repeats the column names (a header)."""
-    row = con.execute(f"SELECT lower(trim(raw)) FROM {table} WHERE __rn = 1").fetchone()
-    if row and row[0] is not None and row[0].split() == [n.lower() for n in names]:
-        con.execute(f"DELETE FROM {table} WHERE __rn = 1")
-
-
-def _stage_lines(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, fmt: str, names: tuple[str, ...]
-) -> Staged:
-    """JSON Lines and whitespace-separated files: one raw text column per physical line."""
     reader = (
+        f"SELECT file_row_number + 1 AS __rn, {cols} FROM read_parquet($path, file_row_number=true)"
+    )
+    return Staged(path, "parquet", columns, reader, params)
+
+
+def _first_line(path: Path) -> str:
+    with path.open("rb") as fh:
+        return fh.readline().decode("utf-8", "replace")
+
+
+def _stage_lines(path: Path, fmt: str, names: tuple[str, ...]) -> Staged:
+    """JSON Lines and whitespace-separated files: one raw text column per physical line.
+
+    A whitespace file whose first line repeats the column names has it skipped (a header).
+    """
+    source = (
         "read_csv($path, columns={'raw': 'VARCHAR'}, header=false, delim=chr(31), quote='', "
         "escape='', auto_detect=false, strict_mode=false)"
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS "
-        f"SELECT row_number() OVER () AS __rn, raw FROM {reader}",
-        {"path": str(path)},
+    reader = f"SELECT row_number() OVER () AS __rn, raw FROM {source}"
+    header = (
+        fmt == "whitespace"
+        and bool(names)
+        and (_first_line(path).lower().split() == [n.lower() for n in names])
     )
-    if fmt == "whitespace" and names:
-        _drop_header_line(con, table, names)
-    _lines_are_rows(con, table)
-    return Staged(table, str(path), fmt, ["raw"], _count(con, table))
+    if header:
+        reader = f"SELECT * FROM ({reader}) WHERE __rn > 1"
+    return Staged(path, fmt, ["raw"], reader, {"path": str(path)})
 
 
 def stage_file(
@@ -203,14 +219,13 @@ def stage_file(
     header: bool = True,
     names: tuple[str, ...] = (),
 ) -> Staged:
-    """Stage ``path`` into a new temporary table of ``con``."""
+    """Prepare ``path`` for reading (the file is not scanned yet)."""
     if not path.is_file():
         raise IngestError(
             f"Input file {str(path)!r} does not exist.", hint="Check the path and try again."
         )
-    table = f"__stage_{uuid.uuid4().hex[:12]}"
     if fmt == "csv":
-        return _stage_csv(con, path, table, delim, quote, header)
+        return _stage_csv(con, path, delim, quote, header)
     if fmt == "parquet":
-        return _stage_parquet(con, path, table)
-    return _stage_lines(con, path, table, fmt, names)
+        return _stage_parquet(con, path)
+    return _stage_lines(path, fmt, names)
