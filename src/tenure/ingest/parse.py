@@ -36,6 +36,8 @@ class ParsePlan:
     key: tuple[str, ...]
     has_items: bool
     mapped: set[str]
+    #: False when the output has no ``__rn``: it is ``rowid + 1`` of the table created from it
+    has_rn: bool
     ignored_columns: list[str] = field(default_factory=list)
 
 
@@ -261,12 +263,15 @@ def plan(
         typed.append(f"CAST({expr} AS {cast}) AS {name}")
     checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
     outputs = list(fields)
+    has_rn = bool(stages) or staged.plain is None
+    reader = staged.reader if has_rn else staged.plain
     sql = (
-        f"WITH src AS (SELECT *{extra} FROM ({staged.reader})), "
-        f"rawv0 AS (SELECT __rn{keep}, {raw_sql} FROM src), "
+        f"WITH src AS (SELECT *{extra} FROM ({reader})), "
+        f"rawv0 AS (SELECT {'__rn, ' if has_rn else ''}{keep.lstrip(', ')}"
+        f"{', ' if keep else ''}{raw_sql} FROM src), "
         + "".join(f"rawv{i + 1} AS (SELECT {sel} FROM rawv{i}), " for i, sel in enumerate(stages))
         + f"typed AS (SELECT *, {', '.join(typed)} FROM rawv{len(stages)}) "
-        f"SELECT __rn, {', '.join(outputs)}, "
+        f"SELECT {'__rn, ' if has_rn else ''}{', '.join(outputs)}, "
         f"{_case(checks, 1, params)} AS __reason, {_case(checks, 2, params)} AS __column, "
         f"CAST({_case(checks, 3, params)} AS VARCHAR) AS __raw_value FROM typed"
     )
@@ -275,4 +280,4 @@ def plan(
         used = set(field_map.values())
         ignored = [c for c in staged.columns if c not in used]
     all_params = {**staged.params, **params.values}
-    return ParsePlan(sql, all_params, fields, key, has_items, mapped, ignored)
+    return ParsePlan(sql, all_params, fields, key, has_items, mapped, has_rn, ignored)

@@ -319,9 +319,9 @@ def import_one(
         header=mapping.header,
         names=mapping.names,
     )
-    p_table = staged.table + "_p"
+    p_table = raw_table = staged.table + "_p"
     c_table = staged.table + "_c"
-    tmp = [p_table]
+    tmp: list[str] = []
     try:
         if mapping.names and fmt == "csv":
             staged.columns = _named(staged, mapping, path)
@@ -335,7 +335,14 @@ def import_one(
             timezone=mapping.timezone or store.settings.timezone,
             accepted=list(store.settings.accepted_currencies),
         )
-        work.execute(f"CREATE OR REPLACE TEMP TABLE {p_table} AS {parsed.sql}", parsed.params)
+        raw_table = p_table if parsed.has_rn else p_table + "_raw"
+        tmp.append(raw_table)
+        work.execute(f"CREATE OR REPLACE TEMP TABLE {raw_table} AS {parsed.sql}", parsed.params)
+        if not parsed.has_rn:
+            work.execute(
+                f"CREATE OR REPLACE TEMP VIEW {p_table} AS SELECT rowid + 1 AS __rn, * "
+                f"FROM {raw_table}"
+            )
         staged.collect_rejects(work)
         staged.rows = _count(work, p_table)
         targets = _targets(entity, parsed)
@@ -361,6 +368,8 @@ def import_one(
     finally:
         if c_table not in tmp:
             work.execute(f"DROP VIEW IF EXISTS {c_table}")
+        if p_table != raw_table:
+            work.execute(f"DROP VIEW IF EXISTS {p_table}")
         staged.drop(work)
         for name in tmp:
             work.execute(f"DROP TABLE IF EXISTS {name}")

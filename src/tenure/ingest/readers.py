@@ -36,6 +36,9 @@ class Staged:
     columns: list[str]
     reader: str  # SELECT __rn, s0.. | raw FROM <reader>
     params: dict[str, Any]
+    #: the same without ``__rn`` (CSV): a table created from it in file order has
+    #: ``rowid + 1 == __rn``, which saves the cost of the window
+    plain: str | None = None
     header: int = 0
     rejects_table: str | None = None
     rows: int = 0
@@ -121,7 +124,8 @@ def _stage_csv(
     columns = [d[0] for d in desc]
     cols = ", ".join(f"#{i + 1} AS s{i}" for i in range(len(columns)))
     reader = f"SELECT row_number() OVER () AS __rn, {cols} FROM {source}"
-    return Staged(path, "csv", columns, reader, params, int(header), rt)
+    plain = f"SELECT {cols} FROM {source}"
+    return Staged(path, "csv", columns, reader, params, plain, int(header), rt)
 
 
 def _add_line_numbers(
