@@ -215,16 +215,23 @@ def _refund(mapping: Mapping, mapped: set[str], params: _Params) -> str:
     return " OR ".join(terms)
 
 
-def _case(checks: list[tuple[str, str, str | None, str]], pick: int, params: _Params) -> str:
+def _outcome(checks: list[tuple[str, str, str | None, str]], params: _Params) -> tuple[str, str]:
+    """``__reason``, ``__column``, ``__raw_value`` from one evaluation of the checks.
+
+    The checks run once, giving the index of the first that fails; the reason, column and raw
+    value are looked up by that index (cheap for the many good rows, whose index is null).
+    """
     if not checks:
-        return "NULL"
-    whens = []
-    for check in checks:
-        value = check[pick]
-        if pick in (1, 2):
-            value = "NULL" if value is None else params.add(value)
-        whens.append(f"WHEN {check[0]} THEN {value}")
-    return "CASE " + " ".join(whens) + " END"
+        nulls = "CAST(NULL AS VARCHAR)"
+        return f"{nulls} AS __reason, {nulls} AS __column, {nulls} AS __raw_value", "NULL"
+    index = "CASE " + " ".join(f"WHEN {c[0]} THEN {i + 1}" for i, c in enumerate(checks)) + " END"
+    reasons = params.add([c[1] for c in checks])
+    columns = params.add([c[2] for c in checks])
+    raws = " ".join(f"WHEN {i + 1} THEN CAST({c[3]} AS VARCHAR)" for i, c in enumerate(checks))
+    return (
+        f"{reasons}[__check] AS __reason, {columns}[__check] AS __column, "
+        f"CASE __check {raws} END AS __raw_value"
+    ), index
 
 
 def plan(
@@ -245,6 +252,7 @@ def plan(
     stages, created = _derived_stages(entity, mapping, base, has_items)
     raw = {**base, **dict.fromkeys(created, "")}
     mapped |= set(raw)
+    present = mapped | ({"currency"} if mapping.currency else set())
     kinds = dict(entity.fields)
     fields = [f for f in kinds if f != "is_refund"]
     extra = ""
@@ -262,7 +270,8 @@ def plan(
             expr = params.add(mapping.currency.upper())
         typed.append(f"CAST({expr} AS {cast}) AS {name}")
     checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
-    outputs = list(fields)
+    outputs = [f for f in fields if f in present]
+    outcome, index = _outcome(checks, params)
     has_rn = bool(stages) or staged.plain is None
     reader = staged.reader if has_rn else staged.plain
     sql = (
@@ -270,14 +279,14 @@ def plan(
         f"rawv0 AS (SELECT {'__rn, ' if has_rn else ''}{keep.lstrip(', ')}"
         f"{', ' if keep else ''}{raw_sql} FROM src), "
         + "".join(f"rawv{i + 1} AS (SELECT {sel} FROM rawv{i}), " for i, sel in enumerate(stages))
-        + f"typed AS (SELECT *, {', '.join(typed)} FROM rawv{len(stages)}) "
+        + f"typed AS (SELECT *, {', '.join(typed)} FROM rawv{len(stages)}), "
+        f"checked AS (SELECT *, {index} AS __check FROM typed) "
         f"SELECT {'__rn, ' if has_rn else ''}{', '.join(outputs)}, "
-        f"{_case(checks, 1, params)} AS __reason, {_case(checks, 2, params)} AS __column, "
-        f"CAST({_case(checks, 3, params)} AS VARCHAR) AS __raw_value FROM typed"
+        f"{outcome} FROM checked"
     )
     ignored = []
     if staged.fmt in ("csv", "parquet"):
         used = set(field_map.values())
         ignored = [c for c in staged.columns if c not in used]
     all_params = {**staged.params, **params.values}
-    return ParsePlan(sql, all_params, fields, key, has_items, mapped, has_rn, ignored)
+    return ParsePlan(sql, all_params, outputs, key, has_items, present, has_rn, ignored)

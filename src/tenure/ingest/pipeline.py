@@ -66,7 +66,7 @@ def _content(table: str, key: tuple[str, ...]) -> list[str]:
 def _hash(table: str, columns: list[str], prefix: str = "") -> str:
     schema = TABLES[table].schema
     parts = [f"CAST({prefix}{c} AS {_duck_type(schema[c])})" for c in columns]
-    return f"hash({', '.join(parts)})"
+    return f"hash({', '.join(parts) or 'NULL'})"
 
 
 @dataclass
@@ -90,8 +90,7 @@ class _Targets:
         return _content("order_items", ("order_id", "line"))
 
     def _compared(self, table: str, columns: list[str]) -> list[str]:
-        chosen = [c for c in columns if c in self.mapped]
-        return chosen or columns[:1]
+        return [c for c in columns if c in self.mapped]
 
     def row_hash(self, prefix: str = "") -> str:
         if self.items:
@@ -199,7 +198,7 @@ def _store_rows(
     counts: Counter[str] = Counter()
     audit_sql = "$src AS source, $now AS imported_at"
     if t.items:
-        item_cols = ", ".join(("order_id", "line", *t.item_cols))
+        item_cols = ", ".join(("order_id", "line", *t._compared("order_items", t.item_cols)))
         counts["order_items"] = _emit(
             store,
             work,
@@ -209,20 +208,23 @@ def _store_rows(
         )
         picks = []
         for c in t.order_cols:
-            if c in ("total", "subtotal") and c not in t.mapped:
+            computable = {"quantity", "unit_price"} <= t.mapped
+            if c in ("total", "subtotal") and c not in t.mapped and computable:
                 picks.append(f"CAST(sum(quantity * unit_price) AS DECIMAL(18,4)) AS {c}")
+            elif c not in t.mapped:
+                continue
             else:
                 picks.append(f"arg_min({c}, __rn) AS {c}")
         counts["orders"] = _emit(
             store,
             work,
             "orders",
-            f"SELECT order_id, {', '.join(picks)}, {audit_sql} FROM {cls} "
+            f"SELECT order_id, {', '.join([*picks, audit_sql])} FROM {cls} "
             "WHERE __status = 'stored' AND __eo IS NULL GROUP BY order_id",
             audit,
         )
         return counts
-    cols = ", ".join((*t.key, *_content(t.main, t.key)))
+    cols = ", ".join((*t.key, *t._compared(t.main, _content(t.main, t.key))))
     counts[t.main] = _emit(
         store,
         work,
