@@ -20,6 +20,7 @@ from tenure.demo.events import EventBatch
 from tenure.demo.generator import (
     consents_tables,
     customers_table,
+    new_buyers,
     order_sessions,
     orders_tables,
     other_sessions,
@@ -27,7 +28,8 @@ from tenure.demo.generator import (
     prospect_sessions,
     spend_table,
 )
-from tenure.demo.people import buyers, calendar, purchases
+from tenure.demo.orders import Catalog, catalog, products_table
+from tenure.demo.people import Calendar, buyers, calendar, purchases
 from tenure.errors import ConfigError, StoreError
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
@@ -91,6 +93,66 @@ def _check_store(store: Store, replace: bool) -> None:
             store.truncate(name)
 
 
+BATCH = 50_000
+
+
+@dataclass
+class _Totals:
+    buyers: int = 0
+    prospects: int = 0
+    orders: int = 0
+    revenue_cents: int = 0
+    repeaters: int = 0
+    events: int = 0
+    sessions: int = 0
+
+
+def _batch(
+    store: Store,
+    cal: Calendar,
+    cat: Catalog,
+    n: int,
+    index: int,
+    seed: int,
+    totals: _Totals,
+    currency: str,
+) -> np.ndarray:
+    """Generate and write one batch of buyers (and their prospects); return new buyers/day."""
+    rng = np.random.default_rng([seed, index])
+    b = buyers(rng, n, cal)
+    pur = purchases(rng, b, cal)
+    offset = totals.buyers + totals.prospects
+    pp = people(rng, b, round(n * P.PROSPECT_SHARE), cal, seed, offset)
+    orders, items, ln, channel, order_totals, order_ids = orders_tables(
+        rng, pp, b, pur, cat, cal.start, currency, totals.orders
+    )
+    batch = EventBatch()
+    n_orders = order_sessions(
+        rng, batch, pp, pur, ln, cat, channel, order_totals, order_ids, currency
+    )
+    carts, browse = other_sessions(rng, batch, pp, b, pur, cat, cal.days, currency)
+    n_prospect_sessions = prospect_sessions(rng, batch, pp)
+    events = batch.table(np.datetime64(cal.start), seed, totals.events)
+    consents, suppressions = consents_tables(rng, pp, cal.start, cal.days)
+    for name, table in (
+        ("customers", customers_table(pp, b, cal.start)),
+        ("orders", orders),
+        ("order_items", items),
+        ("events", events),
+        ("consents", consents),
+        ("suppressions", suppressions),
+    ):
+        store.insert(name, table)
+    totals.buyers += n
+    totals.prospects += len(pp.customer_id) - n
+    totals.orders += len(order_ids)
+    totals.revenue_cents += int(order_totals.sum())
+    totals.repeaters += int((np.bincount(pur.buyer, minlength=n) >= 2).sum())
+    totals.events += events.num_rows
+    totals.sessions += n_orders + carts + browse + n_prospect_sessions
+    return new_buyers(b, cal.days)
+
+
 def generate_demo(
     store: Store,
     *,
@@ -101,7 +163,10 @@ def generate_demo(
     replace: bool = False,
     progress: ProgressCallback | None = None,
 ) -> DemoSummary:
-    """Write a synthetic store of about ``customers`` buyers over ``days`` days into ``store``."""
+    """Write a synthetic store of ``customers`` buyers over ``days`` days into ``store``.
+
+    Buyers are generated and written in batches of 50,000, so memory stays flat.
+    """
     if customers < 1:
         raise ConfigError(f"The 'customers' parameter must be an int >= 1. Got {customers}.")
     if days < 30:
@@ -110,79 +175,35 @@ def generate_demo(
     _check_store(store, replace)
     currency = store.settings.reporting_currency
     rng = np.random.default_rng(seed)
-    steps = ["people", "orders", "events", "write"]
-    report("demo store", 0, len(steps))
     cal = calendar(start, days)
-    b = buyers(rng, customers, cal)
-    pur = purchases(rng, b, cal)
-    pp = people(rng, b, round(customers * P.PROSPECT_SHARE), cal, seed)
-    report("demo store", 1, len(steps))
-    orders, items, ln, cat, channel, totals, order_ids = orders_tables(
-        rng, pp, b, pur, start, currency
-    )
-    report("demo store", 2, len(steps))
-    batch = EventBatch()
-    n_orders = order_sessions(rng, batch, pp, pur, ln, cat, channel, totals, order_ids, currency)
-    carts, browse = other_sessions(rng, batch, pp, b, pur, cat, days, currency)
-    n_prospects = prospect_sessions(rng, batch, pp)
-    events = batch.table(np.datetime64(start), seed)
-    report("demo store", 3, len(steps))
-    spend, spend_by, acquired = spend_table(rng, b, start, days, currency)
-    consents, suppressions = consents_tables(rng, pp, start, days)
-    from tenure.demo.orders import products_table
-
-    tables = {
-        "customers": customers_table(pp, b, start),
-        "products": products_table(cat, currency),
-        "orders": orders,
-        "order_items": items,
-        "events": events,
-        "marketing_spend": spend,
-        "consents": consents,
-        "suppressions": suppressions,
-        "generator_truth": pa.Table.from_pylist(P.truth_rows(acquired, spend_by)),
-    }
-    for name, table in tables.items():
-        store.insert(name, table)
-    report("demo store", 4, len(steps))
-    return _summary(
-        store,
-        tables,
-        pur,
-        seed,
-        currency,
-        n_orders + carts + browse + n_prospects,
-        customers,
-        len(pp.customer_id) - customers,
-    )
-
-
-def _summary(
-    store: Store,
-    tables: dict[str, pa.Table],
-    pur: Any,
-    seed: int,
-    currency: str,
-    sessions: int,
-    n_buyers: int,
-    n_prospects: int,
-) -> DemoSummary:
-    revenue = sum((v for v in tables["orders"].column("total").to_pylist()), Decimal(0))
-    n_orders = tables["orders"].num_rows
-    per_buyer = np.bincount(pur.buyer, minlength=n_buyers)
-    spend = sum((v for v in tables["marketing_spend"].column("cost").to_pylist()), Decimal(0))
+    cat = catalog(rng)
+    store.insert("products", products_table(cat, currency))
+    totals = _Totals()
+    new = np.zeros((len(P.CHANNELS), days), dtype=np.int64)
+    sizes = [min(BATCH, customers - i) for i in range(0, customers, BATCH)]
+    report("demo customers", 0, customers)
+    for index, size in enumerate(sizes):
+        new += _batch(store, cal, cat, size, index, seed, totals, currency)
+        report("demo customers", totals.buyers, customers)
+    spend, spend_by, acquired = spend_table(rng, new, start, days, currency)
+    store.insert("marketing_spend", spend)
+    store.insert("generator_truth", pa.Table.from_pylist(P.truth_rows(acquired, spend_by)))
+    revenue = Decimal(totals.revenue_cents) / 100
+    tables = {name: store.count(name) for name in DEMO_TABLES}
     return DemoSummary(
-        customers=n_buyers,
-        prospects=n_prospects,
-        orders=n_orders,
-        revenue=revenue,
-        aov=(revenue / n_orders).quantize(Decimal("0.01")) if n_orders else Decimal(0),
-        repeat_rate=float((per_buyer >= 2).mean()) if n_buyers else 0.0,
-        events=tables["events"].num_rows,
-        sessions=sessions,
-        spend=spend,
+        customers=totals.buyers,
+        prospects=totals.prospects,
+        orders=totals.orders,
+        revenue=revenue.quantize(Decimal("0.0001")),
+        aov=(revenue / totals.orders).quantize(Decimal("0.01")) if totals.orders else Decimal(0),
+        repeat_rate=totals.repeaters / totals.buyers,
+        events=totals.events,
+        sessions=totals.sessions,
+        spend=(Decimal(sum(int(round(v * 100)) for v in spend_by.values())) / 100).quantize(
+            Decimal("0.0001")
+        ),
         currency=currency,
         seed=seed,
         location=store.location,
-        tables={k: v.num_rows for k, v in tables.items()},
+        tables=tables,
     )

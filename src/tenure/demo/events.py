@@ -52,7 +52,7 @@ class EventBatch:
             self.cols.setdefault(name, []).append(np.asarray(value))
         self.count += n
 
-    def table(self, start: np.datetime64, seed: int) -> pa.Table:
+    def table(self, start: np.datetime64, seed: int, offset: int = 0) -> pa.Table:
         data = {k: np.concatenate(v) for k, v in self.cols.items()}
         us = (data.pop("day") * _US_PER_DAY).astype(np.int64)
         ts = start.astype("datetime64[us]") + us.astype("timedelta64[us]")
@@ -60,7 +60,7 @@ class EventBatch:
         order = np.argsort(ts, kind="stable")
         out = {k: pa.array(v[order].tolist(), pa.string()) for k, v in data.items()}
         ts = ts[order]
-        ids = [f"demo-{seed}-{i:09d}" for i in range(n)]
+        ids = [f"demo-{seed}-{i:09d}" for i in range(offset, offset + n)]
         return pa.table(
             {
                 "message_id": pa.array(ids),

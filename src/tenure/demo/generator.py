@@ -14,7 +14,6 @@ from tenure.demo.events import EventBatch, Sessions, landing, product_events, si
 from tenure.demo.orders import (
     Catalog,
     Lines,
-    catalog,
     lines,
     money,
     order_money,
@@ -83,17 +82,27 @@ class People:
     signup: np.ndarray
     devices: list[list[str]]
     n_devices: np.ndarray
+    offset: int = 0
 
 
 def people(
-    rng: np.random.Generator, b: Buyers, n_prospects: int, cal: Calendar, seed: int
+    rng: np.random.Generator,
+    b: Buyers,
+    n_prospects: int,
+    cal: Calendar,
+    seed: int,
+    offset: int = 0,
 ) -> People:
+    """Buyers then prospects of one batch; ids and device names continue from ``offset``."""
     n = len(b.channel) + n_prospects
-    ids = np.asarray([f"C{i:07d}" for i in range(n)], dtype=object)
+    ids = np.asarray([f"C{i:07d}" for i in range(offset, offset + n)], dtype=object)
     f = np.asarray(FIRST, dtype=object)[rng.integers(0, len(FIRST), n)]
     last = np.asarray(LAST, dtype=object)[rng.integers(0, len(LAST), n)]
     email = np.asarray(
-        [f"{a}.{c}{i}@example.com" for i, (a, c) in enumerate(zip(f, last, strict=True))],
+        [
+            f"{a}.{c}{i}@example.com"
+            for i, (a, c) in enumerate(zip(f, last, strict=True), start=offset)
+        ],
         dtype=object,
     )
     signup = np.concatenate(
@@ -103,8 +112,11 @@ def people(
         ]
     )
     n_dev = 1 + rng.binomial(2, 0.35, n)
-    devices = [[f"anon-{seed}-{i}-{k}" for k in range(d)] for i, d in enumerate(n_dev.tolist())]
-    return People(len(b.channel), ids, email, f, last, signup, devices, n_dev)
+    devices = [
+        [f"anon-{seed}-{i}-{k}" for k in range(d)]
+        for i, d in enumerate(n_dev.tolist(), start=offset)
+    ]
+    return People(len(b.channel), ids, email, f, last, signup, devices, n_dev, offset)
 
 
 def _device(rng: np.random.Generator, pp: People, person: np.ndarray) -> np.ndarray:
@@ -214,7 +226,10 @@ def customers_table(pp: People, b: Buyers, start: date) -> pa.Table:
     n = len(pp.customer_id)
     traits = []
     for i in range(n):
-        doc: dict[str, object] = {"demo_person": f"person-{i}", "demo_devices": pp.devices[i]}
+        doc: dict[str, object] = {
+            "demo_person": f"person-{pp.offset + i}",
+            "demo_devices": pp.devices[i],
+        }
         if i < pp.n_buyers:
             doc["demo_truth"] = {
                 "channel": P.CHANNELS[int(b.channel[i])].name,
@@ -245,13 +260,21 @@ def _timestamps(start: date, day: np.ndarray) -> pa.Array:
 
 
 def orders_tables(
-    rng: np.random.Generator, pp: People, b: Buyers, pur: Purchases, start: date, currency: str
-) -> tuple[pa.Table, pa.Table, Lines, Catalog, np.ndarray, np.ndarray, np.ndarray]:
-    cat = catalog(rng)
+    rng: np.random.Generator,
+    pp: People,
+    b: Buyers,
+    pur: Purchases,
+    cat: Catalog,
+    start: date,
+    currency: str,
+    order_offset: int = 0,
+) -> tuple[pa.Table, pa.Table, Lines, np.ndarray, np.ndarray, np.ndarray]:
     ln = lines(rng, cat, pur.subtotal_cents)
     m = order_money(rng, pur.subtotal_cents, pur.first)
     n = len(pur.day)
-    order_ids = np.asarray([f"D{i:08d}" for i in range(n)], dtype=object)
+    order_ids = np.asarray(
+        [f"D{i:08d}" for i in range(order_offset, order_offset + n)], dtype=object
+    )
     channel = np.where(pur.first, CHANNEL_NAMES[b.channel[pur.buyer]], repeat_channels(rng, n))
     src, med, camp, _ = utm(channel)
     orders = pa.table(
@@ -290,7 +313,7 @@ def orders_tables(
             "source": pa.array(["demo"] * len(ln.order)),
         }
     )
-    return orders, items, ln, cat, channel, m.total, order_ids
+    return orders, items, ln, channel, m.total, order_ids
 
 
 def consents_tables(
@@ -328,21 +351,26 @@ def consents_tables(
     return consents, suppressions
 
 
+def new_buyers(b: Buyers, days: int) -> np.ndarray:
+    """New buyers per channel (rows) and day (columns)."""
+    out = np.zeros((len(P.CHANNELS), days), dtype=np.int64)
+    np.add.at(out, (b.channel, np.minimum(np.floor(b.acquired).astype(np.int64), days - 1)), 1)
+    return out
+
+
 def spend_table(
-    rng: np.random.Generator, b: Buyers, start: date, days: int, currency: str
+    rng: np.random.Generator, new: np.ndarray, start: date, days: int, currency: str
 ) -> tuple[pa.Table, dict[str, float], dict[str, int]]:
     """Daily spend per paid channel and campaign: true CAC x that day's new buyers, noisy."""
     rows_day, rows_chan, rows_camp, rows_cents = [], [], [], []
     spend: dict[str, float] = {}
     acquired: dict[str, int] = {}
-    day_of = np.floor(b.acquired).astype(np.int64)
     for k, ch in enumerate(P.CHANNELS):
-        mine = b.channel == k
-        acquired[ch.name] = int(mine.sum())
+        acquired[ch.name] = int(new[k].sum())
         if ch.cac <= 0:
             continue
-        new = np.bincount(day_of[mine], minlength=days)[:days]
-        cents = np.round(ch.cac * 100 * new * rng.lognormal(-0.03125, 0.25, days)).astype(np.int64)
+        noise = rng.lognormal(-0.03125, 0.25, days)
+        cents = np.round(ch.cac * 100 * new[k] * noise).astype(np.int64)
         cents = np.maximum(cents, 500)  # an always-on minimum budget
         spend[ch.name] = float(cents.sum()) / 100
         for j, camp in enumerate(ch.campaigns):
