@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tenure.demo import params as P
 from tenure.demo.events import EventBatch
@@ -199,9 +200,7 @@ def generate_demo(
         repeat_rate=totals.repeaters / totals.buyers,
         events=totals.events,
         sessions=totals.sessions,
-        spend=(Decimal(sum(int(round(v * 100)) for v in spend_by.values())) / 100).quantize(
-            Decimal("0.0001")
-        ),
+        spend=pc.sum(spend.column("cost")).as_py() or Decimal(0),
         currency=currency,
         seed=seed,
         location=store.location,
