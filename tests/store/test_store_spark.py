@@ -36,11 +36,12 @@ def test_spark_store_has_the_canonical_schema(spark_store: Store) -> None:
 def test_spark_store_insert_round_trips_decimals(spark_store: Store) -> None:
     spark_store.insert(
         "orders",
-        pa.table({"order_id": ["A"], "currency": ["USD"], "total": [Decimal("19.99")]}),
+        pa.table({"order_id": ["store-test"], "currency": ["USD"], "total": [Decimal("19.99")]}),
     )
     # to_pyarrow, not to_pandas: Ibis 12's pandas conversion fails on all-null decimal
     # columns (subtotal, tax... here) on PySpark.
-    got = spark_store.table("orders").to_pyarrow()
+    orders = spark_store.table("orders")  # the Spark session (and catalog) is shared
+    got = orders.filter(orders.order_id == "store-test").to_pyarrow()
     assert got.column("total").to_pylist() == [Decimal("19.9900")]
 
 
