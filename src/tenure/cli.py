@@ -228,7 +228,8 @@ def _run_import(
             ("Quarantined", result.quarantined),
         ]
         rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
-        console.print(_kv_table(f"Import {result.import_id}: {entity}", rows))
+        console.print(_kv_table(f"Import of {entity}", rows))
+        console.print(f"Import id: {result.import_id}")
         if result.quarantined:
             console.print(
                 "Quarantined rows are in the [bold]quarantine[/bold] table "

@@ -22,7 +22,7 @@ from tenure.ingest.entities import ENTITIES, REASONS, entity
 from tenure.ingest.mapping import Mapping, load_mapping, load_preset, presets
 from tenure.ingest.pipeline import import_one, now_utc
 from tenure.ingest.result import ImportResult
-from tenure.progress import ProgressCallback
+from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
 
 PRESETS = presets()
@@ -75,18 +75,16 @@ def import_file(
     totals = {"rows_read": 0, "stored": 0, "already_present": 0, "quarantined": 0}
     reasons: Counter[str] = Counter()
     tables: Counter[str] = Counter()
-    for i, path in enumerate(files):
-        if progress:
-            progress(f"import {path.name}", i, len(files))
-        out = import_one(store, work, spec, chosen, path, import_id, started)
+    for path in files:
+        out = import_one(
+            store, work, spec, chosen, path, import_id, started, progress or no_progress
+        )
         totals["rows_read"] += out.rows_read
         totals["stored"] += out.stored
         totals["already_present"] += out.present
         totals["quarantined"] += out.quarantined
         reasons.update(out.by_reason)
         tables.update(out.tables)
-    if progress:
-        progress(f"import {files[-1].name if files else ''}", len(files), len(files))
     result = ImportResult(
         import_id=import_id,
         entity=spec.name,

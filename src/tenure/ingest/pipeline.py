@@ -30,6 +30,7 @@ from tenure.ingest.entities import Entity
 from tenure.ingest.mapping import Mapping, resolve
 from tenure.ingest.parse import ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
+from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
 from tenure.store.schema import TABLES
 
@@ -309,8 +310,14 @@ def import_one(
     path: Path,
     import_id: str,
     now: datetime,
+    progress: ProgressCallback = no_progress,
 ) -> FileOutcome:
-    """Import one file into ``store``; ``work`` is the DuckDB connection doing the work."""
+    """Import one file into ``store``; ``work`` is the DuckDB connection doing the work.
+
+    Reports four steps to ``progress``: read and check, compare, store, quarantine.
+    """
+    task = f"import {path.name}"
+    progress(task, 0, 4)
     fmt = detect_format(path, mapping.format)
     staged = stage_file(
         work,
@@ -347,6 +354,7 @@ def import_one(
             )
         staged.collect_rejects(work)
         staged.rows = _count(work, p_table)
+        progress(task, 1, 4)
         targets = _targets(entity, parsed)
         existing = _existing(store, work, targets, p_table)
         tmp += [v for v in existing.values() if v.startswith("__ex_")]
@@ -359,13 +367,16 @@ def import_one(
                 "THEN 'stored' ELSE 'quarantined' END AS __status, "
                 f"CAST(NULL AS UBIGINT) AS __eo FROM {p_table}"
             )
+        progress(task, 2, 4)
         outcome = _tally(work, c_table, staged)
         outcome.ignored_columns = parsed.ignored_columns
         outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
+        progress(task, 3, 4)
         if outcome.quarantined:
             staged.materialize(work)
             meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
             _quarantine(store, work, staged, targets, c_table, meta)
+        progress(task, 4, 4)
         return outcome
     finally:
         if c_table not in tmp:
