@@ -230,6 +230,12 @@ def _run_import(
         rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
         console.print(_kv_table(f"Import of {entity}", rows))
         console.print(f"Import id: {result.import_id}")
+        if result.ignored_columns:
+            console.print(
+                "Columns not imported (no canonical column): "
+                + ", ".join(result.ignored_columns)
+                + ". Map them with --mapping to keep them."
+            )
         if result.quarantined:
             console.print(
                 "Quarantined rows are in the [bold]quarantine[/bold] table "

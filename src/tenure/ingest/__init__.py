@@ -75,6 +75,7 @@ def import_file(
     totals = {"rows_read": 0, "stored": 0, "already_present": 0, "quarantined": 0}
     reasons: Counter[str] = Counter()
     tables: Counter[str] = Counter()
+    ignored: dict[str, None] = {}
     for path in files:
         out = import_one(
             store, work, spec, chosen, path, import_id, started, progress or no_progress
@@ -85,6 +86,7 @@ def import_file(
         totals["quarantined"] += out.quarantined
         reasons.update(out.by_reason)
         tables.update(out.tables)
+        ignored.update(dict.fromkeys(out.ignored_columns))
     result = ImportResult(
         import_id=import_id,
         entity=spec.name,
@@ -93,6 +95,7 @@ def import_file(
         threshold=store.settings.quarantine_threshold if max_quarantine is None else max_quarantine,
         by_reason=dict(reasons),
         tables=dict(tables),
+        ignored_columns=tuple(ignored),
         **totals,
     )
     _log(store, result, started)

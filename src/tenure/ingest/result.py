@@ -25,6 +25,8 @@ class ImportResult:
     threshold: float
     by_reason: dict[str, int] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    #: source columns that map to no canonical column (not imported)
+    ignored_columns: tuple[str, ...] = ()
 
     @property
     def quarantined_share(self) -> float:
@@ -40,6 +42,7 @@ class ImportResult:
         """A JSON-ready dictionary (with the share and the threshold verdict)."""
         out = asdict(self)
         out["files"] = list(self.files)
+        out["ignored_columns"] = list(self.ignored_columns)
         out["quarantined_share"] = self.quarantined_share
         out["over_threshold"] = self.over_threshold
         return out
