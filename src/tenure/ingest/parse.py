@@ -67,9 +67,35 @@ def _raw_columns(
         elif staged.fmt == "whitespace":
             expr = f"__parts[{mapping.names.index(source) + 1}]"
         else:
-            expr = f"s{staged.columns.index(source)}"
+            index = staged.columns.index(source)
+            expr = f"s{index}"
+            if staged.types and staged.types[index] != "VARCHAR":
+                out[canonical] = expr  # a typed Parquet column: parsed by a cast, not as text
+                continue
         out[canonical] = f"nullif(trim({expr}), '')"
     return out
+
+
+def _source_type(staged: Staged, source: str | None) -> str | None:
+    """The DuckDB type of a typed (non-text) Parquet source column, else None."""
+    if source is None or not staged.types or source not in staged.columns:
+        return None
+    source_type = staged.types[staged.columns.index(source)]
+    return None if source_type == "VARCHAR" else source_type
+
+
+def _typed_source(kind: str, v: str, source_type: str, tz: str, params: _Params) -> str:
+    """Parse a typed (Parquet) source column: cast it, text only for text-like kinds."""
+    if kind == "timestamp":
+        if "WITH TIME ZONE" in source_type:
+            return f"timezone('UTC', {v})"
+        cast = f"try_cast({v} AS TIMESTAMP)"
+        return cast if tz == "UTC" else f"timezone('UTC', timezone({params.add(tz)}, {cast}))"
+    if kind == "date":
+        return f"try_cast({v} AS DATE)"
+    if kind in TYPES:
+        return f"try_cast({v} AS {TYPES[kind]})"
+    return f"nullif(trim(CAST({v} AS VARCHAR)), '')"
 
 
 def _timestamp(v: str, mapping: Mapping, tz: str, params: _Params) -> str:
@@ -266,6 +292,11 @@ def plan(
         if kind == "timestamp":
             cast = "TIMESTAMP"
         expr = _typed(kind, f"r_{name}", mapping, timezone, params) if name in raw else "NULL"
+        source_type = _source_type(staged, field_map.get(name))
+        if source_type:
+            inner = _typed_source(kind, f"r_{name}", source_type, timezone, params)
+            text_kinds = ("string", "currency", "json")
+            expr = _typed(kind, inner, mapping, timezone, params) if kind in text_kinds else inner
         if name not in raw and kind == "currency" and mapping.currency:
             expr = params.add(mapping.currency.upper())
         typed.append(f"CAST({expr} AS {cast}) AS {name}")

@@ -39,6 +39,8 @@ class Staged:
     #: the same without ``__rn`` (CSV): a table created from it in file order has
     #: ``rowid + 1 == __rn``, which saves the cost of the window
     plain: str | None = None
+    #: Parquet: DuckDB type of each source column (typed columns are not read as text)
+    types: list[str] = field(default_factory=list)
     header: int = 0
     rejects_table: str | None = None
     rows: int = 0
@@ -125,7 +127,9 @@ def _stage_csv(
     cols = ", ".join(f"#{i + 1} AS s{i}" for i in range(len(columns)))
     reader = f"SELECT row_number() OVER () AS __rn, {cols} FROM {source}"
     plain = f"SELECT {cols} FROM {source}"
-    return Staged(path, "csv", columns, reader, params, plain, int(header), rt)
+    return Staged(
+        path, "csv", columns, reader, params, plain=plain, header=int(header), rejects_table=rt
+    )
 
 
 def _add_line_numbers(
@@ -181,11 +185,13 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot read as Parquet: {exc}") from None
     columns = [d[0] for d in desc]
-    cols = ", ".join(f"CAST(#{i + 1} AS VARCHAR) AS s{i}" for i in range(len(columns)))
+    described = con.execute("DESCRIBE SELECT * FROM read_parquet($path)", params).fetchall()
+    types = [str(row[1]) for row in described]
+    cols = ", ".join(f"#{i + 1} AS s{i}" for i in range(len(columns)))
     reader = (
         f"SELECT file_row_number + 1 AS __rn, {cols} FROM read_parquet($path, file_row_number=true)"
     )
-    return Staged(path, "parquet", columns, reader, params)
+    return Staged(path, "parquet", columns, reader, params, types=types)
 
 
 def _first_line(path: Path) -> str:
