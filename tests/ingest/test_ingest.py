@@ -269,3 +269,31 @@ def test_import_is_logged(store: Store, tmp_path: Path) -> None:
     )
     assert result.over_threshold is False
     assert import_orders(store, [path]).over_threshold is True
+
+
+def test_typed_parquet_columns(store: Store, tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "typed.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": ["T1", "T2"],
+                "line": pa.array([1, 1], pa.int64()),
+                "ordered_at": pa.array([dt.datetime(2024, 5, 1, 12), None], pa.timestamp("us")),
+                "currency": ["EUR", "EUR"],
+                "quantity": pa.array([3, -1], pa.int32()),
+                "unit_price": pa.array([Decimal("2.50"), Decimal("1.00")], pa.decimal128(10, 2)),
+            }
+        ),
+        path,
+    )
+    result = import_orders(store, [path], max_quarantine=1.0, mapping={"timezone": "Europe/Paris"})
+    assert (result.stored, result.quarantined) == (1, 1)
+    assert _quarantine(store)[0][:2] == (2, "missing value")
+    order = store.table("orders").to_pyarrow().to_pylist()[0]
+    assert str(order["ordered_at"]) == "2024-05-01 10:00:00"  # Paris summer time -> UTC
+    assert order["total"] == Decimal("7.5000")

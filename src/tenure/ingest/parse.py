@@ -291,9 +291,10 @@ def plan(
         cast = TYPES.get(kind, "DATE" if kind == "date" else "VARCHAR")
         if kind == "timestamp":
             cast = "TIMESTAMP"
-        expr = _typed(kind, f"r_{name}", mapping, timezone, params) if name in raw else "NULL"
         source_type = _source_type(staged, field_map.get(name))
-        if source_type:
+        if not source_type:
+            expr = _typed(kind, f"r_{name}", mapping, timezone, params) if name in raw else "NULL"
+        else:
             inner = _typed_source(kind, f"r_{name}", source_type, timezone, params)
             text_kinds = ("string", "currency", "json")
             expr = _typed(kind, inner, mapping, timezone, params) if kind in text_kinds else inner
