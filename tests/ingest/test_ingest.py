@@ -165,19 +165,20 @@ def test_online_retail_refunds_may_be_negative(store: Store) -> None:
 
 def test_segment_events_jsonl(store: Store) -> None:
     result = import_events(store, [FIXTURES / "events.jsonl"], max_quarantine=1.0)
-    assert (result.rows_read, result.stored, result.already_present) == (8, 3, 1)
+    assert (result.rows_read, result.stored, result.already_present) == (9, 3, 1)
     assert result.by_reason == {
-        "unreadable json": 1,
+        "unreadable json": 2,
         "missing key": 1,
         "invalid event type": 1,
         "unreadable date": 1,
     }
     got = [(line, reason) for line, reason, _, _ in _quarantine(store)]
     assert got == [
-        (4, "unreadable json"),
-        (5, "missing key"),
-        (6, "invalid event type"),
-        (7, "unreadable date"),
+        (4, "unreadable json"),  # a blank line
+        (5, "unreadable json"),
+        (6, "missing key"),
+        (7, "invalid event type"),
+        (8, "unreadable date"),
     ]
     events = {e["message_id"]: e for e in store.table("events").to_pyarrow().to_pylist()}
     assert events["m1"]["utm_source"] == "google" and events["m1"]["utm_campaign"] == "spring"

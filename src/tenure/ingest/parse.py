@@ -184,7 +184,7 @@ def _checks(
     if staged.fmt == "whitespace":
         out.append((f"len(__parts) <> {len(mapping.names)}", "wrong column count", None, "raw"))
     if staged.fmt == "jsonl":
-        out.append(("NOT json_valid(raw)", "unreadable json", None, "raw"))
+        out.append(("NOT coalesce(json_valid(raw), false)", "unreadable json", None, "raw"))
     out += [(f"{k} IS NULL", "missing key", k, f"r_{k}") for k in key]
     if entity.name == "events":
         types = params.add(list(EVENT_TYPES))
