@@ -21,6 +21,7 @@ from tenure.demo.events import EventBatch
 from tenure.demo.generator import (
     consents_tables,
     customers_table,
+    login_events,
     new_buyers,
     order_sessions,
     orders_tables,
@@ -49,7 +50,7 @@ DEMO_TABLES = (
     "suppressions",
     "generator_truth",
 )
-_OTHER = ("identities", "quarantine", "imports", "fx_rates")
+_OTHER = ("identities", "identity_flags", "identity_merges", "quarantine", "imports", "fx_rates")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def _batch(
     )
     carts, browse = other_sessions(rng, batch, pp, b, pur, cat, cal.days, currency)
     n_prospect_sessions = prospect_sessions(rng, batch, pp)
+    login_events(rng, batch, pp, b, cal.days)
     events = batch.table(np.datetime64(cal.start), seed, totals.events)
     consents, suppressions = consents_tables(rng, pp, cal.start, cal.days)
     for name, table in (

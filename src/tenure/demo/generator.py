@@ -204,6 +204,26 @@ def other_sessions(
     return made[0], made[1]
 
 
+def login_events(
+    rng: np.random.Generator, batch: EventBatch, pp: People, b: Buyers, days: int
+) -> int:
+    """Every device of a buyer logs in once after the first order: an ``identify`` call."""
+    person = np.repeat(np.arange(pp.n_buyers), pp.n_devices[: pp.n_buyers])
+    first_index = np.concatenate([[0], np.cumsum(pp.n_devices[: pp.n_buyers])[:-1]])
+    k = np.arange(len(person)) - first_index[person]
+    device = np.asarray(
+        [pp.devices[p][i] for p, i in zip(person.tolist(), k.tolist(), strict=True)], dtype=object
+    )
+    start = b.acquired[person]
+    day = start + rng.uniform(size=len(person)) * np.maximum(days - 1e-3 - start, 0)
+    traits = [json.dumps({"email": e}) for e in pp.email[person]]
+    s = Sessions(
+        person, day, np.full(len(person), None, dtype=object), pp.customer_id[person], device
+    )
+    simple_events(batch, "identify", None, s, 0.0, traits=traits)
+    return len(person)
+
+
 def prospect_sessions(rng: np.random.Generator, batch: EventBatch, pp: People) -> int:
     person = np.arange(pp.n_buyers, len(pp.customer_id))
     shares = np.array([c.share for c in P.CHANNELS])

@@ -238,6 +238,27 @@ GENERATOR_TRUTH = _spec(
     description="string",
 )
 
+IDENTITY_FLAGS = _spec(
+    "identity_flags",
+    ("node",),
+    "Identifiers not used to merge persons (shared or over-linked), with the reason.",
+    node="string",
+    kind="string",
+    value="string",
+    reason="string",
+    flagged_at="timestamp",
+)
+
+IDENTITY_MERGES = _spec(
+    "identity_merges",
+    ("merged_person_id", "merged_at"),
+    "Persons merged into an older person when new edges joined them.",
+    kept_person_id="string",
+    merged_person_id="string",
+    merged_at="timestamp",
+    reason="string",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -254,4 +275,7 @@ CORE_TABLES: tuple[TableSpec, ...] = (
 #: Tables added by migration 2.
 V2_TABLES: tuple[TableSpec, ...] = (FX_RATES, IMPORTS, GENERATOR_TRUTH)
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES + V2_TABLES}
+#: Tables added by migration 3 (identity resolution).
+V3_TABLES: tuple[TableSpec, ...] = (IDENTITY_FLAGS, IDENTITY_MERGES)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES}

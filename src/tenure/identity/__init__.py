@@ -1,0 +1,190 @@
+"""One customer, one profile: identity resolution over the store's identifiers.
+
+``resolve_identities(store)`` builds the identity graph (:mod:`tenure.identity.graph`),
+flags identifiers that must not merge people, computes persons as connected components in the
+engine, keeps person ids stable across runs (a merge keeps the oldest id and is logged), and
+writes every identifier with its person to ``identities``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.errors import ConfigError
+from tenure.identity.graph import (
+    components,
+    event_edges,
+    guest_nodes,
+    overlinked_nodes,
+    record_edges,
+    sightings_without_edges,
+)
+from tenure.identity.normalize import normalize_email, normalize_phone
+from tenure.store import Store
+
+__all__ = [
+    "IdentityResult",
+    "normalize_email",
+    "normalize_phone",
+    "person_of",
+    "resolve_identities",
+]
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    """What a resolution found."""
+
+    identifiers: int
+    persons: int
+    flagged: int
+    merges: int
+    iterations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _split(node: ir.StringValue) -> tuple[ir.StringValue, ir.StringValue]:
+    kind = node.re_extract(r"^([a-z_]+):", 1)
+    value = node.substr(kind.length() + 1)
+    return kind, value
+
+
+def resolve_identities(store: Store, *, max_customers: int = 1) -> IdentityResult:
+    """Resolve every identifier in the store to a person; rewrite ``identities``."""
+    if max_customers < 1:
+        raise ConfigError(
+            f"The 'max_customers' parameter must be an int >= 1. Got {max_customers}."
+        )
+    edges = event_edges(store).union(record_edges(store, store.settings.default_region))
+    edges = edges.filter(edges.a.notnull() & edges.b.notnull() & (edges.a != edges.b)).cache()
+    flags = guest_nodes(edges).union(overlinked_nodes(edges, max_customers))
+    flags = flags.group_by("node").agg(reason=flags.reason.min()).cache()
+    bad = flags.node
+    clean = edges.filter(~edges.a.isin(bad) & ~edges.b.isin(bad))
+    ts = "timestamp"  # one precision on every side of the union (cached tables report 6)
+    sightings = ibis.union(
+        edges.select("a", "source", at=edges.at.cast(ts)),
+        edges.select(a=edges.b, source=edges.source, at=edges.at.cast(ts)),
+        sightings_without_edges(store),
+    )
+    seen = (
+        sightings.group_by(node=sightings.a)
+        .agg(
+            first_seen=sightings.at.min(),
+            last_seen=sightings.at.max(),
+            source=sightings.source.min(),
+        )
+        .cache()
+    )
+    nodes = seen.filter(~seen.node.isin(bad)).select("node")
+    comp = components(clean, nodes, cache=lambda t: t.cache())
+    persons, merges = _person_ids(store, comp.labels, seen)
+    _write(store, persons, seen, flags, merges)
+    n_flagged = int(flags.count().execute())
+    return IdentityResult(
+        identifiers=int(seen.count().execute()),
+        persons=int(persons.person_id.nunique().execute()),
+        flagged=n_flagged,
+        merges=len(merges),
+        iterations=comp.iterations,
+    )
+
+
+def _person_ids(
+    store: Store, labels: ir.Table, seen: ir.Table
+) -> tuple[ir.Table, list[tuple[str, str]]]:
+    """node -> person_id: the oldest existing person id in the component, else ``P:<label>``."""
+    old = store.table("identities")
+    old = old.filter(old.person_id.notnull()).select(
+        node=old.kind + ":" + old.value, old_pid=old.person_id, old_seen=old.first_seen
+    )
+    with_old = labels.left_join(old, labels.node == old.node).select(
+        labels.node, labels.label, old.old_pid, old.old_seen
+    )
+    has = with_old.filter(with_old.old_pid.notnull())
+    pid_age = has.group_by(["label", "old_pid"]).agg(age=has.old_seen.min())
+    ranked = pid_age.mutate(
+        rank=ibis.row_number().over(group_by=pid_age.label, order_by=[pid_age.age, pid_age.old_pid])
+    ).cache()
+    keep = ranked.filter(ranked.rank == 0).select("label", kept=ranked.old_pid)
+    merged = ranked.filter(ranked.rank > 0).join(keep, "label")
+    merges = [(r["kept"], r["old_pid"]) for r in merged.to_pyarrow().to_pylist()]
+    persons = (
+        labels.left_join(keep, "label")
+        .select(labels.node, person_id=ibis.coalesce(keep.kept, ibis.literal("P:") + labels.label))
+        .cache()
+    )
+    return persons, merges
+
+
+def _write(
+    store: Store,
+    persons: ir.Table,
+    seen: ir.Table,
+    flags: ir.Table,
+    merges: list[tuple[str, str]],
+) -> None:
+    now = _now()
+    rows = seen.left_join(persons, seen.node == persons.node).select(
+        seen.node, persons.person_id, seen.first_seen, seen.last_seen, seen.source
+    )
+    kind, value = _split(rows.node)
+    out = rows.select(
+        kind=kind,
+        value=value,
+        person_id=rows.person_id,
+        first_seen=rows.first_seen,
+        last_seen=rows.last_seen,
+        source=rows.source,
+    ).to_pyarrow()
+    fkind, fvalue = _split(flags.node)
+    flag_rows = flags.select(
+        node=flags.node,
+        kind=fkind,
+        value=fvalue,
+        reason=flags.reason,
+        flagged_at=ibis.literal(now),
+    ).to_pyarrow()
+    store.truncate("identities")
+    store.insert("identities", out)
+    store.truncate("identity_flags")
+    store.insert("identity_flags", flag_rows)
+    if merges:
+        import pyarrow as pa
+
+        store.insert(
+            "identity_merges",
+            pa.table(
+                {
+                    "kept_person_id": [k for k, _ in merges],
+                    "merged_person_id": [m for _, m in merges],
+                    "merged_at": pa.array([now] * len(merges), pa.timestamp("us")),
+                    "reason": ["new edges joined their identifiers"] * len(merges),
+                }
+            ),
+        )
+
+
+def person_of(store: Store, identifier: str) -> str | None:
+    """The person of an identifier given as ``kind:value`` or as a bare email or id."""
+    ids = store.table("identities")
+    if ":" in identifier:
+        kind, _, value = identifier.partition(":")
+        found = ids.filter((ids.kind == kind) & (ids.value == value))
+    else:
+        email = normalize_email(identifier)
+        candidates = [v for v in (identifier.strip(), email) if v]
+        found = ids.filter(ids.value.isin(candidates))
+    rows = found.select("person_id").limit(1).to_pyarrow().column("person_id").to_pylist()
+    return rows[0] if rows else None

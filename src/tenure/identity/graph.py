@@ -1,0 +1,207 @@
+"""The identity graph: identifiers as nodes, "seen together" facts as edges, persons as
+connected components computed in the engine by set-based label propagation (Ibis, so the
+same code runs on DuckDB and on PySpark).
+
+A node is ``"<kind>:<value>"`` with kind ``customer_id`` (the store's customer id; Segment
+``userId`` is the same id space), ``email``, ``phone`` or ``anonymous_id``. Edges come from:
+
+* events carrying both ``anonymous_id`` and ``user_id`` (and ``alias`` calls);
+* ``identify`` calls whose traits carry an ``email``;
+* orders with a customer id and an email;
+* customer records (customer id with email and phone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from tenure.identity.normalize import SHARED_LOCAL_PARTS, email_expr, normalize_phone
+from tenure.store import Store
+
+_EMAIL_IN_TRAITS = r'"email"\s*:\s*"([^"]+)"'
+
+
+def _node(kind: str, value: ir.StringValue) -> ir.StringValue:
+    return ibis.literal(f"{kind}:") + value
+
+
+def _edge(a: ir.StringValue, b: ir.StringValue, source: str, at: ir.Value) -> dict[str, ir.Value]:
+    return {"a": a, "b": b, "source": ibis.literal(source), "at": at.cast("timestamp")}
+
+
+def event_edges(store: Store) -> ir.Table:
+    """anonymous_id ~ user_id, alias previous_id ~ user_id, identify traits email ~ caller."""
+    e = store.table("events")
+    anon = e.anonymous_id.strip()
+    user = e.user_id.strip()
+    both = e.filter(anon.notnull() & (anon != "") & user.notnull() & (user != ""))
+    parts = [
+        both.select(
+            **_edge(
+                _node("anonymous_id", anon), _node("customer_id", user), "events", both.timestamp
+            )
+        )
+    ]
+    alias = e.filter((e.type == "alias") & e.previous_id.notnull() & user.notnull())
+    parts.append(
+        alias.select(
+            **_edge(
+                _node("anonymous_id", alias.previous_id.strip()),
+                _node("customer_id", alias.user_id.strip()),
+                "alias",
+                alias.timestamp,
+            )
+        )
+    )
+    email = email_expr(e.traits.re_extract(_EMAIL_IN_TRAITS, 1).nullif(""))
+    ident = e.filter((e.type == "identify") & email.notnull())
+    caller = ibis.ifelse(
+        ident.user_id.strip().notnull() & (ident.user_id.strip() != ""),
+        _node("customer_id", ident.user_id.strip()),
+        _node("anonymous_id", ident.anonymous_id.strip()),
+    )
+    mail = email_expr(ident.traits.re_extract(_EMAIL_IN_TRAITS, 1).nullif(""))
+    parts.append(ident.select(**_edge(caller, _node("email", mail), "identify", ident.timestamp)))
+    return ibis.union(*parts)
+
+
+def record_edges(store: Store, region: str) -> ir.Table:
+    """Orders (customer id ~ email) and customer records (customer id ~ email, phone)."""
+    o = store.table("orders")
+    mail = email_expr(o.email)
+    with_both = o.filter(o.customer_id.notnull() & mail.notnull())
+    parts = [
+        with_both.select(
+            **_edge(
+                _node("customer_id", with_both.customer_id.strip()),
+                _node("email", email_expr(with_both.email)),
+                "orders",
+                with_both.ordered_at,
+            )
+        )
+    ]
+    c = store.table("customers")
+    cm = c.filter(c.customer_id.notnull() & email_expr(c.email).notnull())
+    parts.append(
+        cm.select(
+            **_edge(
+                _node("customer_id", cm.customer_id.strip()),
+                _node("email", email_expr(cm.email)),
+                "customers",
+                cm.created_at,
+            )
+        )
+    )
+    phones = _phone_table(store, region)
+    if phones is not None:
+        cp = c.filter(c.phone.notnull()).join(phones, c.phone == phones.raw)
+        parts.append(
+            cp.select(
+                **_edge(
+                    _node("customer_id", cp.customer_id.strip()),
+                    _node("phone", cp.e164),
+                    "customers",
+                    cp.created_at,
+                )
+            )
+        )
+    return ibis.union(*parts)
+
+
+def _phone_table(store: Store, region: str) -> ir.Table | None:
+    """Distinct raw phone numbers with their E.164 form (parsed in Python: few values)."""
+    c = store.table("customers")
+    raw = c.filter(c.phone.notnull()).select("phone").distinct().to_pyarrow()
+    values = raw.column("phone").to_pylist()
+    pairs = [(v, normalize_phone(v, region)) for v in values]
+    pairs = [(v, p) for v, p in pairs if p]
+    if not pairs:
+        return None
+    table = pa.table({"raw": [v for v, _ in pairs], "e164": [p for _, p in pairs]})
+    return ibis.memtable(table)
+
+
+def guest_nodes(edges: ir.Table) -> ir.Table:
+    """E-mail nodes whose local part stands for nobody in particular (guest@, test@...)."""
+    nodes = edges.select(node=edges.a).union(edges.select(node=edges.b)).distinct()
+    local = nodes.node.re_extract(r"^email:([^@]*)@", 1)
+    shared = nodes.filter(local.isin(list(SHARED_LOCAL_PARTS)))
+    return shared.select("node", reason=ibis.literal("shared address"))
+
+
+def overlinked_nodes(edges: ir.Table, max_customers: int) -> ir.Table:
+    """Non-customer identifiers directly linked to more than ``max_customers`` customer ids
+    (a kiosk's device, a family's shared e-mail): flagged, not used to merge."""
+    both = edges.select(x=edges.a, y=edges.b).union(edges.select(x=edges.b, y=edges.a))
+    links = both.filter(both.y.startswith("customer_id:") & ~both.x.startswith("customer_id:"))
+    counts = links.group_by("x").agg(customers=links.y.nunique())
+    over = counts.filter(counts.customers > max_customers)
+    return over.select(node=over.x, reason=ibis.literal("links several customers"))
+
+
+@dataclass
+class Components:
+    """node -> label (the smallest node of its component), and the iterations it took."""
+
+    labels: ir.Table
+    iterations: int
+
+
+def components(
+    edges: ir.Table, nodes: ir.Table, *, cache: Callable[[ir.Table], ir.Table], max_iter: int = 100
+) -> Components:
+    """Connected components by min-label propagation, one set-based step per iteration."""
+    both = edges.select(src=edges.a, dst=edges.b).union(edges.select(src=edges.b, dst=edges.a))
+    labels = cache(nodes.select(node=nodes.node, label=nodes.node).distinct())
+    for iteration in range(1, max_iter + 1):
+        step = both.join(labels, both.src == labels.node).select(node=both.dst, label=labels.label)
+        merged = step.union(labels, distinct=False)
+        new = cache(merged.group_by("node").agg(label=merged.label.min()))
+        joined = new.join(labels, new.node == labels.node)
+        changed = joined.filter(joined.label != joined.label_right).count().execute()
+        labels = new
+        if int(changed) == 0:
+            return Components(labels, iteration)
+    raise RuntimeError(f"identity graph did not converge in {max_iter} iterations")
+
+
+def sightings_without_edges(store: Store) -> ir.Table:
+    """Every identifier seen on its own (an anonymous visit, a guest order, a customer record),
+    as ``(a, source, at)``, so that a person of one identifier exists too."""
+    e = store.table("events")
+    o = store.table("orders")
+    c = store.table("customers")
+    ts = "timestamp"
+    parts = [
+        e.filter(e.anonymous_id.notnull() & (e.anonymous_id.strip() != "")).select(
+            a=_node("anonymous_id", e.anonymous_id.strip()),
+            source=ibis.literal("events"),
+            at=e.timestamp.cast(ts),
+        ),
+        e.filter(e.user_id.notnull() & (e.user_id.strip() != "")).select(
+            a=_node("customer_id", e.user_id.strip()),
+            source=ibis.literal("events"),
+            at=e.timestamp.cast(ts),
+        ),
+        o.filter(email_expr(o.email).notnull()).select(
+            a=_node("email", email_expr(o.email)),
+            source=ibis.literal("orders"),
+            at=o.ordered_at.cast(ts),
+        ),
+        o.filter(o.customer_id.notnull()).select(
+            a=_node("customer_id", o.customer_id.strip()),
+            source=ibis.literal("orders"),
+            at=o.ordered_at.cast(ts),
+        ),
+        c.filter(c.customer_id.notnull()).select(
+            a=_node("customer_id", c.customer_id.strip()),
+            source=ibis.literal("customers"),
+            at=c.created_at.cast(ts),
+        ),
+    ]
+    return ibis.union(*parts)
