@@ -36,7 +36,7 @@ def normalize_email(value: str | None, *, provider_rules: bool = False) -> str |
 
 def email_expr(column: ibis.Value) -> ibis.Value:
     """The engine-side version of :func:`normalize_email` (without provider rules)."""
-    cleaned = column.strip().lower()  # type: ignore[attr-defined]
+    cleaned = column.strip().lower()
     return ibis.ifelse(cleaned.contains("@"), cleaned, ibis.null())
 
 
