@@ -6,6 +6,7 @@ A mapping is a small YAML document (or dict)::
     format: csv                    # csv | parquet | jsonl | whitespace (default: by extension)
     delimiter: ","                 # csv only
     header: true                   # csv only; false -> give `names`
+    encoding: latin-1              # utf-8 (default), utf-16 or latin-1
     names: [customer_id, date, n]  # column names of a headerless or whitespace file
     columns:                       # source column -> canonical column
       Name: order_id
@@ -40,6 +41,7 @@ _KEYS = {
     "delimiter",
     "header",
     "quote",
+    "encoding",
     "names",
     "columns",
     "date_format",
@@ -81,6 +83,7 @@ class Mapping:
     delimiter: str = ","
     header: bool = True
     quote: str = '"'
+    encoding: str = "utf-8"
     names: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
@@ -114,6 +117,7 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
         delimiter=str(doc.get("delimiter", ",")),
         header=bool(doc.get("header", True)),
         quote=str(doc.get("quote", '"')),
+        encoding=str(doc.get("encoding", "utf-8")),
         names=tuple(doc.get("names") or ()),
         columns={str(canonical): str(source) for source, canonical in columns.items()},
         date_format=doc.get("date_format"),

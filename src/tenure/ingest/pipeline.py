@@ -2,8 +2,8 @@
 
 Every staged row ends in exactly one status: ``stored``, ``present`` (identical to a stored
 row or to an earlier row of the same run), ``quarantined`` (a failed check) or ``conflict``
-(same key, different content; quarantined too). Rows DuckDB's reader rejects for their
-column count are quarantined as ``wrong column count``.
+(same key, different content; quarantined too). Records DuckDB's CSV reader rejects
+are quarantined as ``wrong column count``, ``invalid encoding`` or ``unreadable row``.
 
 On a DuckDB store the work happens in the store's own connection, in temporary tables, and
 rows move with ``INSERT ... SELECT``. On any other backend the files are parsed in an
@@ -23,7 +23,6 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.datatypes as dt
-import pyarrow as pa
 
 from tenure.errors import MappingError
 from tenure.ingest.entities import Entity
@@ -265,25 +264,19 @@ def _quarantine(
         "WHERE c.__status IN ('quarantined', 'conflict')"
     )
     _emit(store, work, "quarantine", select, params)
-    if staged.rejects:
-        n = len(staged.rejects)
-        rows = pa.table(
-            {
-                "import_id": [meta["iid"]] * n,
-                "entity": [meta["entity"]] * n,
-                "file": [meta["file"]] * n,
-                "line": pa.array([r[0] for r in staged.rejects], pa.int64()),
-                "raw_value": [r[1] for r in staged.rejects],
-                "reason": ["wrong column count"] * n,
-                "raw_row": [r[1] for r in staged.rejects],
-                "quarantined_at": pa.array([meta["now"]] * n, pa.timestamp("us")),
-            }
+    if staged.rejected:
+        _emit(
+            store,
+            work,
+            "quarantine",
+            "SELECT $iid AS import_id, $entity AS entity, $file AS file, line, raw AS raw_value, "
+            f"reason, raw AS raw_row, $now AS quarantined_at FROM {staged.rejects}",
+            meta,
         )
-        store.insert("quarantine", rows)
 
 
 def _tally(work: duckdb.DuckDBPyConnection, cls: str, staged: Staged) -> FileOutcome:
-    outcome = FileOutcome(rows_read=staged.rows + len(staged.rejects))
+    outcome = FileOutcome(rows_read=staged.rows + sum(staged.rejected.values()))
     rows = work.execute(
         f"SELECT __status, coalesce(__reason, $c), count(*) FROM {cls} GROUP BY ALL",
         {"c": CONFLICT},
@@ -296,9 +289,8 @@ def _tally(work: duckdb.DuckDBPyConnection, cls: str, staged: Staged) -> FileOut
         else:
             outcome.quarantined += n
             outcome.by_reason[reason] += n
-    if staged.rejects:
-        outcome.quarantined += len(staged.rejects)
-        outcome.by_reason["wrong column count"] += len(staged.rejects)
+    outcome.quarantined += sum(staged.rejected.values())
+    outcome.by_reason.update(staged.rejected)
     return outcome
 
 
@@ -327,6 +319,7 @@ def import_one(
         quote=mapping.quote,
         header=mapping.header,
         names=mapping.names,
+        encoding=mapping.encoding,
     )
     p_table = raw_table = staged.table + "_p"
     c_table = staged.table + "_c"

@@ -6,8 +6,9 @@ Lines and whitespace files: one column ``raw``, the line). The parse step reads 
 it, so a file is scanned once. Only when rows are quarantined is the file read again into a
 table (:meth:`Staged.materialize`) to give each of them its raw row and physical line.
 
-CSV rows whose column count is wrong are not read: DuckDB's reject tables give their record
-number and raw text (``rejects``, known after the first scan).
+CSV records DuckDB cannot read (wrong column count, bad encoding, broken quoting) are not
+read: DuckDB's reject tables give their record number, raw text and error type (``rejects``,
+known after the first scan).
 
 Paths, delimiters and JSON paths reach DuckDB as bound parameters; source columns are
 referred to by position (``#3``), so no text from the input ever becomes SQL.
@@ -16,6 +17,7 @@ referred to by position (``#3``), so no text from the input ever becomes SQL.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,14 @@ import duckdb
 from tenure.errors import IngestError
 
 _CHUNK = 1 << 24
+#: DuckDB reject error types -> quarantine reason (anything else: ``unreadable row``)
+COUNT_ERRORS = ("MISSING COLUMNS", "TOO MANY COLUMNS")
+ENCODING_ERRORS = ("INVALID ENCODING", "INVALID UNICODE")
+_REJECT_REASON = (
+    "CASE WHEN bool_or(list_contains($count_errors, error_type)) THEN 'wrong column count' "
+    "WHEN bool_or(list_contains($encoding_errors, error_type)) THEN 'invalid encoding' "
+    "ELSE 'unreadable row' END"
+)
 
 
 @dataclass
@@ -44,23 +54,35 @@ class Staged:
     header: int = 0
     rejects_table: str | None = None
     rows: int = 0
-    rejects: list[tuple[int, str]] = field(default_factory=list)
+    #: records the reader rejected, per quarantine reason (known after the first scan)
+    rejected: Counter[str] = field(default_factory=Counter)
     table: str = field(default_factory=lambda: f"__stage_{uuid.uuid4().hex[:12]}")
 
+    @property
+    def rejects(self) -> str:
+        """Table of the rejected records: ``rec, raw, reason, j`` and, once materialized,
+        ``line`` (the physical line)."""
+        return f"{self.table}_rej"
+
     def collect_rejects(self, con: duckdb.DuckDBPyConnection) -> None:
-        """After the first scan: the records DuckDB rejected (one per record)."""
+        """After the first scan: keep the records DuckDB rejected (one row per record)."""
         if self.rejects_table is None:
             return
-        found = con.execute(
-            f"SELECT line, any_value(csv_line) FROM {self.rejects_table} GROUP BY line "
-            "ORDER BY line"
-        ).fetchall()
-        self.rejects = [(int(a), str(b)) for a, b in found]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self.rejects} AS "
+            f"SELECT line AS rec, any_value(csv_line) AS raw, {_REJECT_REASON} AS reason, "
+            f"row_number() OVER (ORDER BY line) AS j, line FROM {self.rejects_table} "
+            "GROUP BY line",
+            {"count_errors": list(COUNT_ERRORS), "encoding_errors": list(ENCODING_ERRORS)},
+        )
+        found = con.execute(f"SELECT reason, count(*) FROM {self.rejects} GROUP BY ALL")
+        self.rejected = Counter({str(reason): int(n) for reason, n in found.fetchall()})
         con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}")
         con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}_scan")
 
     def materialize(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Read the file again into ``table`` and create the view ``{table}_lines``."""
+        """Read the file again into ``table``; create the view ``{table}_lines`` and give the
+        rejected records their physical line."""
         reader = self.reader
         if self.rejects_table:  # the second scan rejects the same records, into new tables
             again = f"__rej_{uuid.uuid4().hex[:12]}"
@@ -70,9 +92,10 @@ class Staged:
             con.execute(f"DROP TABLE IF EXISTS {again}")
             con.execute(f"DROP TABLE IF EXISTS {again}_scan")
         if self.fmt == "csv":
-            self.rejects = _add_line_numbers(
-                con, self.table, self.path, self.header, self.rows, self.rejects, self.columns
-            )
+            records = self.header + self.rows + sum(self.rejected.values())
+            _add_line_numbers(con, self, multiline=_physical_lines(self.path) > records)
+        elif self.rejects_table:  # one record per line: only the rejects shift the numbers
+            _add_line_numbers(con, self, multiline=False)
         else:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {self.table}_lines AS "
@@ -81,7 +104,8 @@ class Staged:
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP VIEW IF EXISTS {self.table}_lines")
-        con.execute(f"DROP TABLE IF EXISTS {self.table}_nl")
+        for suffix in ("_nl", "_rec", "_rej"):
+            con.execute(f"DROP TABLE IF EXISTS {self.table}{suffix}")
         con.execute(f"DROP TABLE IF EXISTS {self.table}")
 
 
@@ -107,21 +131,35 @@ def _physical_lines(path: Path) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def _stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, delim: str, quote: str, header: bool
-) -> Staged:
+def _rejects_options() -> tuple[str, str]:
+    """A fresh name for DuckDB's reject tables, and the read_csv options that fill them."""
     rt = f"__rej_{uuid.uuid4().hex[:12]}"
+    return rt, f"store_rejects=true, rejects_table='{rt}', rejects_scan='{rt}_scan'"
+
+
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    delim: str,
+    quote: str,
+    header: bool,
+    encoding: str,
+) -> Staged:
+    rt, rejects = _rejects_options()
     params = {"path": str(path), "header": header, "delim": delim, "quote": quote}
+    params["encoding"] = encoding
     source = (
         "read_csv($path, all_varchar=true, header=$header, delim=$delim, quote=$quote, "
-        f"store_rejects=true, rejects_table='{rt}', rejects_scan='{rt}_scan')"
+        f"encoding=$encoding, {rejects})"
     )
     try:
         desc = con.execute(f"SELECT * FROM {source} LIMIT 0", params).description
     except duckdb.Error as exc:
         raise IngestError(
-            f"{path}: cannot read as CSV: {exc}",
-            hint="Check the delimiter and quoting (mapping keys `delimiter`, `quote`).",
+            f"{path}: cannot read as CSV (delimiter {delim!r}, quote {quote!r}, "
+            f"encoding {encoding!r}): {exc}",
+            hint="Set the mapping keys `delimiter`, `quote` or `encoding` "
+            "(see docs/import-mapping.md).",
         ) from None
     columns = [d[0] for d in desc]
     cols = ", ".join(f"#{i + 1} AS s{i}" for i in range(len(columns)))
@@ -132,50 +170,60 @@ def _stage_csv(
     )
 
 
-def _add_line_numbers(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    path: Path,
-    header: int,
-    rows: int,
-    rejects: list[tuple[int, str]],
-    columns: list[str],
-) -> list[tuple[int, str]]:
-    """Create the view ``{table}_lines(__rn, __line)``; return the rejects with physical lines.
+def _add_line_numbers(con: duckdb.DuckDBPyConnection, staged: Staged, multiline: bool) -> None:
+    """Create the view ``{table}_lines(__rn, __line)``; set ``line`` of the rejected records.
 
-    DuckDB numbers rejected rows by record (the header is record 1), not by physical line.
+    DuckDB numbers rejected records by record (the header is record 1), not by physical line.
     The j-th rejected record r_j comes before a read row whose record would be b without
-    rejects iff r_j - j < b, so that row's record is b + #{j : r_j - j < b}. When quoted
-    fields hold newlines (the file has more lines than records), each record's physical line
-    adds the newlines inside the records before it.
+    rejects iff r_j - j < b, so that row's record is b + #{j : r_j - j < b} (an as-of join on
+    the sorted shifts). When quoted fields hold newlines (``multiline``: the file has more
+    lines than records), each record's physical line adds the newlines inside the records
+    before it, read or rejected. All set-based: no per-row or per-reject Python.
     """
-    shifts = sorted(r - j for j, (r, _) in enumerate(rejects, start=1))
-    shift_sql = " + ".join(f"(b > {int(s)})::BIGINT" for s in shifts) or "0"
-    rec = (
-        f"SELECT __rn, b + {shift_sql} AS rec FROM (SELECT __rn, {header} + __rn AS b FROM {table})"
-    )
-    if _physical_lines(path) <= header + rows + len(rejects):
+    table, rej = staged.table, staged.rejects
+    base = f"SELECT __rn, {staged.header} + __rn AS b FROM {table}"
+    if staged.rejected:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT __rn, rec AS __line FROM ({rec})"
+            f"CREATE OR REPLACE TEMP TABLE {table}_rec AS "
+            f"WITH sh AS (SELECT DISTINCT rec - j AS s, count(*) OVER (ORDER BY rec - j "
+            f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n FROM {rej}) "
+            f"SELECT t.__rn, t.b + coalesce(sh.n, 0) AS rec FROM ({base}) t "
+            "ASOF LEFT JOIN sh ON t.b > sh.s"
         )
-        return rejects
-    text = " || ".join(f"coalesce(s{i}, '')" for i in range(len(columns))) or "''"
-    nl = f"(length({text}) - length(replace({text}, chr(10), '')))"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table}_nl AS SELECT r.__rn, r.rec, {nl} AS nl "
-        f"FROM ({rec}) r JOIN {table} t ON r.__rn = t.__rn"
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_rec AS SELECT __rn, b AS rec FROM ({base})"
+        )
+    if not multiline:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table}_lines AS "
+            f"SELECT __rn, rec AS __line FROM {table}_rec"
+        )
+        return
+    text = " || ".join(f"coalesce(t.s{i}, '')" for i in range(len(staged.columns))) or "''"
+    rejected = (
+        f"UNION ALL SELECT NULL, rec, {_newlines('raw')} FROM {rej}" if staged.rejected else ""
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT __rn, rec + coalesce(sum(nl) "
-        "OVER (ORDER BY rec ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __line "
-        f"FROM {table}_nl"
+        f"CREATE OR REPLACE TEMP TABLE {table}_nl AS "
+        f"WITH nl AS (SELECT r.__rn, r.rec, {_newlines(text)} AS nl "
+        f"FROM {table}_rec r JOIN {table} t ON r.__rn = t.__rn {rejected}) "
+        "SELECT __rn, rec, rec + coalesce(sum(nl) OVER (ORDER BY rec ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line FROM nl"
     )
-    fixed = []
-    for r, raw in rejects:
-        row = con.execute(f"SELECT coalesce(sum(nl), 0) FROM {table}_nl WHERE rec < ?", [r])
-        before = row.fetchone()
-        fixed.append((r + int(before[0] if before else 0), raw))
-    return fixed
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS "
+        f"SELECT __rn, line AS __line FROM {table}_nl WHERE __rn IS NOT NULL"
+    )
+    if staged.rejected:
+        con.execute(
+            f"UPDATE {rej} r SET line = n.line FROM {table}_nl n "
+            "WHERE n.__rn IS NULL AND n.rec = r.rec"
+        )
+
+
+def _newlines(text: str) -> str:
+    return f"(length({text}) - length(replace({text}, chr(10), '')))"
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
@@ -199,14 +247,16 @@ def _first_line(path: Path) -> str:
         return fh.readline().decode("utf-8", "replace")
 
 
-def _stage_lines(path: Path, fmt: str, names: tuple[str, ...]) -> Staged:
+def _stage_lines(path: Path, fmt: str, names: tuple[str, ...], encoding: str) -> Staged:
     """JSON Lines and whitespace-separated files: one raw text column per physical line.
 
     A whitespace file whose first line repeats the column names has it skipped (a header).
+    Lines DuckDB cannot read (bad encoding, too long) are rejected, as in a CSV file.
     """
+    rt, rejects = _rejects_options()
     source = (
         "read_csv($path, columns={'raw': 'VARCHAR'}, header=false, delim=chr(31), quote='', "
-        "escape='', auto_detect=false, strict_mode=false)"
+        f"escape='', auto_detect=false, strict_mode=false, encoding=$encoding, {rejects})"
     )
     reader = f"SELECT row_number() OVER () AS __rn, raw FROM {source}"
     header = (
@@ -216,7 +266,8 @@ def _stage_lines(path: Path, fmt: str, names: tuple[str, ...]) -> Staged:
     )
     if header:
         reader = f"SELECT * FROM ({reader}) WHERE __rn > 1"
-    return Staged(path, fmt, ["raw"], reader, {"path": str(path)})
+    params = {"path": str(path), "encoding": encoding}
+    return Staged(path, fmt, ["raw"], reader, params, rejects_table=rt)
 
 
 def stage_file(
@@ -228,6 +279,7 @@ def stage_file(
     quote: str = '"',
     header: bool = True,
     names: tuple[str, ...] = (),
+    encoding: str = "utf-8",
 ) -> Staged:
     """Prepare ``path`` for reading (the file is not scanned yet)."""
     if not path.is_file():
@@ -235,7 +287,7 @@ def stage_file(
             f"Input file {str(path)!r} does not exist.", hint="Check the path and try again."
         )
     if fmt == "csv":
-        return _stage_csv(con, path, delim, quote, header)
+        return _stage_csv(con, path, delim, quote, header, encoding)
     if fmt == "parquet":
         return _stage_parquet(con, path)
-    return _stage_lines(path, fmt, names)
+    return _stage_lines(path, fmt, names, encoding)
