@@ -19,7 +19,7 @@ import duckdb
 
 from tenure.errors import MappingError
 from tenure.ingest.entities import ENTITIES, REASONS, entity
-from tenure.ingest.mapping import Mapping, load_mapping, load_preset, presets
+from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
 from tenure.ingest.pipeline import import_one, now_utc
 from tenure.ingest.result import ImportResult
 from tenure.progress import ProgressCallback, no_progress
@@ -72,6 +72,7 @@ def import_file(
     import_id = f"imp-{now_utc():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started = now_utc()
     work = store.con.con if store.is_duckdb else duckdb.connect()
+    check_parsing(chosen, chosen.timezone or store.settings.timezone, work)
     totals = {"rows_read": 0, "stored": 0, "already_present": 0, "quarantined": 0}
     reasons: Counter[str] = Counter()
     tables: Counter[str] = Counter()

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 
 from tenure.errors import MappingError
@@ -185,3 +186,25 @@ def resolve(
     if fmt == "jsonl" and "message_id" in fields:
         return {canonical: src for src, canonical in SEGMENT_EVENT_COLUMNS.items()}
     return {c: c for c in source_columns if c in fields}
+
+
+def check_parsing(mapping: Mapping, timezone: str, con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a time zone or a date format DuckDB cannot use, before any file is read."""
+    try:
+        con.execute("SELECT timezone($tz, TIMESTAMP '2000-01-01')", {"tz": timezone})
+    except duckdb.Error:
+        where = f"The mapping {mapping.name}" if mapping.timezone else "The `timezone` setting"
+        raise MappingError(
+            f"{where} names the time zone {timezone!r}, which is not an IANA time zone.",
+            hint="Use a name such as UTC, Europe/Paris or America/New_York.",
+        ) from None
+    if mapping.date_format is None:
+        return
+    try:
+        con.execute("SELECT try_strptime('', $f)", {"f": mapping.date_format})
+    except duckdb.Error as exc:
+        raise MappingError(
+            f"The mapping {mapping.name} has the date format {mapping.date_format!r}, "
+            f"which cannot be used: {str(exc).splitlines()[0]}",
+            hint="Use strptime codes such as '%d/%m/%Y %H:%M' (%z reads a UTC offset).",
+        ) from None

@@ -311,6 +311,9 @@ def import_one(
     task = f"import {path.name}"
     progress(task, 0, 4)
     fmt = detect_format(path, mapping.format)
+    if fmt != "parquet" and path.is_file() and path.stat().st_size == 0:
+        progress(task, 4, 4)
+        return FileOutcome()  # an empty text file holds no rows (not even a header)
     staged = stage_file(
         work,
         path,
@@ -329,6 +332,7 @@ def import_one(
             staged.columns = _named(staged, mapping, path)
         sources = list(mapping.names) if fmt == "whitespace" else staged.columns
         field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
+        _require_keys(entity, mapping, field_map, sources, path)
         parsed = plan(
             entity,
             mapping,
@@ -398,6 +402,21 @@ def _needs_dedup(
     if dups and dups[0]:
         return True
     return any(_count(work, f"(SELECT 1 FROM {name} LIMIT 1)") for name in existing.values())
+
+
+def _require_keys(
+    entity: Entity, mapping: Mapping, field_map: dict[str, str], sources: list[str], path: Path
+) -> None:
+    """Refuse a file none of whose columns gives a key field (every row would be rejected)."""
+    derived = {"order_id"} if mapping.order_id_from else set()
+    missing = [k for k in entity.key if k not in field_map and k not in derived]
+    if missing:
+        raise MappingError(
+            f"{path}: no column gives {', '.join(repr(m) for m in missing)}, part of the "
+            f"{entity.name} key. Columns found: {', '.join(repr(c) for c in sources)}.",
+            hint="Name the column in the file's header, or map it with --mapping "
+            "(see docs/import-mapping.md); if the columns run together, set `delimiter`.",
+        )
 
 
 def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:

@@ -283,9 +283,8 @@ def stage_file(
 ) -> Staged:
     """Prepare ``path`` for reading (the file is not scanned yet)."""
     if not path.is_file():
-        raise IngestError(
-            f"Input file {str(path)!r} does not exist.", hint="Check the path and try again."
-        )
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise IngestError(f"Input file {str(path)!r} {what}.", hint="Check the path and try again.")
     if fmt == "csv":
         return _stage_csv(con, path, delim, quote, header, encoding)
     if fmt == "parquet":

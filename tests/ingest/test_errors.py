@@ -1,0 +1,70 @@
+"""Inputs that cannot be imported at all: errors that name the file, the column, the value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tenure import Store
+from tenure.errors import IngestError, MappingError
+from tenure.ingest import import_file, import_orders
+
+ORDERS = "order_id,ordered_at,currency,total\nA1,2024-01-01,USD,3\n"
+
+
+def _orders(tmp_path: Path, text: str = ORDERS, name: str = "orders.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_unknown_time_zone(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="'Mars/Base'") as info:
+        import_orders(store, [_orders(tmp_path)], mapping={"timezone": "Mars/Base"})
+    assert "Europe/Paris" in str(info.value.hint)
+
+
+def test_unusable_date_format(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="'%Q-%Y'"):
+        import_orders(store, [_orders(tmp_path)], mapping={"date_format": "%Q-%Y"})
+
+
+def test_file_without_its_key_column_names_the_columns_found(store: Store, tmp_path: Path) -> None:
+    path = _orders(tmp_path, ORDERS.replace(",", ";"), "semicolons.csv")
+    with pytest.raises(MappingError, match="'order_id'") as info:
+        import_orders(store, [path])
+    message = str(info.value)
+    assert "semicolons.csv" in message and "'order_id;ordered_at;currency;total'" in message
+    assert "delimiter" in str(info.value.hint)
+    assert store.count("imports") == 0
+
+
+def test_unknown_entity_and_mapping_key(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="'refunds'") as info:
+        import_file(store, "refunds", [_orders(tmp_path)])
+    assert "orders" in str(info.value.hint)
+    with pytest.raises(MappingError, match="delimeter"):
+        import_orders(store, [_orders(tmp_path)], mapping={"delimeter": ";"})
+
+
+def test_mapping_for_another_entity(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="for orders, not customers"):
+        import_file(store, "customers", [_orders(tmp_path)], preset="cdnow")
+
+
+def test_not_parquet_and_directory(store: Store, tmp_path: Path) -> None:
+    fake = _orders(tmp_path, "hello", "fake.parquet")
+    with pytest.raises(IngestError, match=r"fake\.parquet"):
+        import_orders(store, [fake])
+    with pytest.raises(IngestError, match="is a directory"):
+        import_orders(store, [tmp_path])
+
+
+def test_yaml_file_errors(store: Store, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns: [unclosed\n")
+    with pytest.raises(MappingError, match=r"bad\.yaml"):
+        import_orders(store, [_orders(tmp_path)], mapping=bad)
+    with pytest.raises(MappingError, match="does not exist"):
+        import_orders(store, [_orders(tmp_path)], mapping=tmp_path / "none.yaml")
