@@ -8,6 +8,7 @@ writes every identifier with its person to ``identities``.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,16 +61,44 @@ def _split(node: ir.StringValue) -> tuple[ir.StringValue, ir.StringValue]:
     return kind, value
 
 
+class _Scratch:
+    """Intermediate results written as real tables (temporary on DuckDB): this cuts the
+    query lineage, which on Spark otherwise grows with every label-propagation step."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.names: list[str] = []
+
+    def __call__(self, expr: ir.Table) -> ir.Table:
+        name = f"_tenure_tmp_{uuid.uuid4().hex[:12]}"
+        temp = self.store.is_duckdb
+        self.store.con.create_table(name, expr, temp=temp)
+        self.names.append(name)
+        return self.store.con.table(name)
+
+    def drop(self) -> None:
+        for name in self.names:
+            self.store.con.drop_table(name, force=True)
+
+
 def resolve_identities(store: Store, *, max_customers: int = 1) -> IdentityResult:
     """Resolve every identifier in the store to a person; rewrite ``identities``."""
+    scratch = _Scratch(store)
+    try:
+        return _resolve(store, max_customers, scratch)
+    finally:
+        scratch.drop()
+
+
+def _resolve(store: Store, max_customers: int, cache: _Scratch) -> IdentityResult:
     if max_customers < 1:
         raise ConfigError(
             f"The 'max_customers' parameter must be an int >= 1. Got {max_customers}."
         )
     edges = event_edges(store).union(record_edges(store, store.settings.default_region))
-    edges = edges.filter(edges.a.notnull() & edges.b.notnull() & (edges.a != edges.b)).cache()
+    edges = cache(edges.filter(edges.a.notnull() & edges.b.notnull() & (edges.a != edges.b)))
     flags = guest_nodes(edges).union(overlinked_nodes(edges, max_customers))
-    flags = flags.group_by("node").agg(reason=flags.reason.min()).cache()
+    flags = cache(flags.group_by("node").agg(reason=flags.reason.min()))
     bad = flags.node
     clean = edges.filter(~edges.a.isin(bad) & ~edges.b.isin(bad))
     ts = "timestamp"  # one precision on every side of the union (cached tables report 6)
@@ -78,18 +107,16 @@ def resolve_identities(store: Store, *, max_customers: int = 1) -> IdentityResul
         edges.select(a=edges.b, source=edges.source, at=edges.at.cast(ts)),
         sightings_without_edges(store),
     )
-    seen = (
-        sightings.group_by(node=sightings.a)
-        .agg(
+    seen = cache(
+        sightings.group_by(node=sightings.a).agg(
             first_seen=sightings.at.min(),
             last_seen=sightings.at.max(),
             source=sightings.source.min(),
         )
-        .cache()
     )
     nodes = seen.filter(~seen.node.isin(bad)).select("node")
-    comp = components(clean, nodes, cache=lambda t: t.cache())
-    persons, merges = _person_ids(store, comp.labels, seen)
+    comp = components(clean, nodes, cache=cache)
+    persons, merges = _person_ids(store, comp.labels, seen, cache)
     _write(store, persons, seen, flags, merges)
     n_flagged = int(flags.count().execute())
     return IdentityResult(
@@ -102,7 +129,7 @@ def resolve_identities(store: Store, *, max_customers: int = 1) -> IdentityResul
 
 
 def _person_ids(
-    store: Store, labels: ir.Table, seen: ir.Table
+    store: Store, labels: ir.Table, seen: ir.Table, cache: _Scratch
 ) -> tuple[ir.Table, list[tuple[str, str]]]:
     """node -> person_id: the oldest existing person id in the component, else ``P:<label>``."""
     old = store.table("identities")
@@ -114,16 +141,20 @@ def _person_ids(
     )
     has = with_old.filter(with_old.old_pid.notnull())
     pid_age = has.group_by(["label", "old_pid"]).agg(age=has.old_seen.min())
-    ranked = pid_age.mutate(
-        rank=ibis.row_number().over(group_by=pid_age.label, order_by=[pid_age.age, pid_age.old_pid])
-    ).cache()
+    ranked = cache(
+        pid_age.mutate(
+            rank=ibis.row_number().over(
+                group_by=pid_age.label, order_by=[pid_age.age, pid_age.old_pid]
+            )
+        )
+    )
     keep = ranked.filter(ranked.rank == 0).select("label", kept=ranked.old_pid)
     merged = ranked.filter(ranked.rank > 0).join(keep, "label")
     merges = [(r["kept"], r["old_pid"]) for r in merged.to_pyarrow().to_pylist()]
-    persons = (
-        labels.left_join(keep, "label")
-        .select(labels.node, person_id=ibis.coalesce(keep.kept, ibis.literal("P:") + labels.label))
-        .cache()
+    persons = cache(
+        labels.left_join(keep, "label").select(
+            labels.node, person_id=ibis.coalesce(keep.kept, ibis.literal("P:") + labels.label)
+        )
     )
     return persons, merges
 

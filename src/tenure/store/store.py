@@ -185,6 +185,10 @@ class Store:
     def truncate(self, name: str) -> None:
         """Delete every row of canonical table ``name`` (keeps the table)."""
         spec = self.spec(name)
+        if self.backend_name == "pyspark":  # Ibis 12 cannot overwrite a table on Spark
+            self.con.drop_table(name, force=True)
+            self.con.create_table(name, schema=spec.schema)
+            return
         self.con.create_table(name, schema=spec.schema, overwrite=True)
 
     # -- life cycle -------------------------------------------------------------------
