@@ -68,3 +68,12 @@ def test_yaml_file_errors(store: Store, tmp_path: Path) -> None:
         import_orders(store, [_orders(tmp_path)], mapping=bad)
     with pytest.raises(MappingError, match="does not exist"):
         import_orders(store, [_orders(tmp_path)], mapping=tmp_path / "none.yaml")
+
+
+def test_every_reason_and_mapping_key_is_documented() -> None:
+    from tenure.ingest import REASONS
+    from tenure.ingest.mapping import _KEYS
+
+    doc = (Path(__file__).parents[2] / "docs" / "import-mapping.md").read_text()
+    assert [r for r in REASONS if f"`{r}`" not in doc] == []
+    assert [k for k in sorted(_KEYS - {"description"}) if f"\n{k}:" not in doc] == []

@@ -26,11 +26,14 @@ from tenure.errors import IngestError
 # The order in which checks run; the first failing check names the row's reason.
 REASONS = (
     "wrong column count",
+    "invalid encoding",
+    "unreadable row",
     "unreadable json",
     "missing key",
     "invalid event type",
     "unreadable date",
     "unreadable number",
+    "missing value",
     "unreadable value",
     "unknown currency",
     "negative quantity outside a refund",
