@@ -13,7 +13,7 @@ import pytest
 from tenure import Store
 from tenure.errors import StoreLockedError, StoreVersionError, UnknownTableError
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE, migrate
-from tenure.store.schema import CORE_TABLES, TABLES, V2_TABLES, V3_TABLES
+from tenure.store.schema import CORE_TABLES, TABLES, V2_TABLES, V3_TABLES, V4_TABLES
 from tests.conftest import comparable
 
 
@@ -38,13 +38,13 @@ def test_default_store_is_tenure_duckdb_in_working_directory(
 
 def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
     with Store(store_url) as st:
-        assert [m.version for m in st.migrations_applied] == [1, 2, 3]
+        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4]
         st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
     with Store(store_url) as st:
         assert st.migrations_applied == []
         assert st.count("fx_rates") == 1
         log = st.con.table(MIGRATIONS_TABLE).to_pandas()
-        assert log.version.tolist() == [1, 2, 3]
+        assert log.version.tolist() == [1, 2, 3, 4]
 
 
 def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
@@ -54,9 +54,9 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [2, 3]
+        assert [m.version for m in st.migrations_applied] == [2, 3, 4]
         assert st.version == LATEST_VERSION
-        assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES} <= set(st.con.list_tables())
+        assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(st.con.list_tables())
 
 
 def test_store_newer_than_code_is_refused(tmp_path: Path) -> None:

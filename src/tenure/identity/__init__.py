@@ -131,7 +131,9 @@ def _resolve(store: Store, max_customers: int, cache: _Scratch) -> IdentityResul
 def _person_ids(
     store: Store, labels: ir.Table, seen: ir.Table, cache: _Scratch
 ) -> tuple[ir.Table, list[tuple[str, str]]]:
-    """node -> person_id: the oldest existing person id in the component, else ``P:<label>``."""
+    """node -> person_id: the oldest existing person id in the component, else a new one,
+    ``P-`` + the first 16 hex digits of md5(label): the same on every engine, and holding no
+    personal data (labels are identifiers)."""
     old = store.table("identities")
     old = old.filter(old.person_id.notnull()).select(
         node=old.kind + ":" + old.value, old_pid=old.person_id, old_seen=old.first_seen
@@ -153,7 +155,10 @@ def _person_ids(
     merges = [(r["kept"], r["old_pid"]) for r in merged.to_pyarrow().to_pylist()]
     persons = cache(
         labels.left_join(keep, "label").select(
-            labels.node, person_id=ibis.coalesce(keep.kept, ibis.literal("P:") + labels.label)
+            labels.node,
+            person_id=ibis.coalesce(
+                keep.kept, ibis.literal("P-") + labels.label.hexdigest("md5").substr(0, 16)
+            ),
         )
     )
     return persons, merges

@@ -17,7 +17,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from tenure.errors import StoreVersionError
-from tenure.store.schema import CORE_TABLES, V2_TABLES, V3_TABLES, TableSpec
+from tenure.store.schema import CORE_TABLES, V2_TABLES, V3_TABLES, V4_TABLES, TableSpec
 
 MIGRATIONS_TABLE = "_tenure_migrations"
 _MIGRATIONS_SCHEMA = ibis.schema({"version": "int64", "name": "string", "applied_at": "timestamp"})
@@ -45,6 +45,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "fx rates, import log, generator truth", lambda con: _create_tables(con, V2_TABLES)
     ),
     Migration(3, "identity flags and merge log", lambda con: _create_tables(con, V3_TABLES)),
+    Migration(4, "privacy audit", lambda con: _create_tables(con, V4_TABLES)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -259,6 +259,18 @@ IDENTITY_MERGES = _spec(
     reason="string",
 )
 
+PRIVACY_AUDIT = _spec(
+    "privacy_audit",
+    ("audit_id",),
+    "Privacy requests carried out (export, delete): what and when, no personal data.",
+    audit_id="string",
+    action="string",
+    person_id="string",
+    identifiers="int64",
+    rows_deleted="string",
+    at="timestamp",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -277,5 +289,9 @@ V2_TABLES: tuple[TableSpec, ...] = (FX_RATES, IMPORTS, GENERATOR_TRUTH)
 
 #: Tables added by migration 3 (identity resolution).
 V3_TABLES: tuple[TableSpec, ...] = (IDENTITY_FLAGS, IDENTITY_MERGES)
+#: Tables added by migration 4 (privacy requests).
+V4_TABLES: tuple[TableSpec, ...] = (PRIVACY_AUDIT,)
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES}
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES
+}

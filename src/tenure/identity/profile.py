@@ -1,0 +1,77 @@
+"""The 360-degree profile of a person: identities, traits, consents, orders and timeline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ibis.expr.types as ir
+
+from tenure.errors import TenureError
+from tenure.identity import person_of
+from tenure.store import Store
+
+
+class UnknownIdentifierError(TenureError):
+    """No person holds the identifier asked for."""
+
+
+def _rows(table: ir.Table, limit: int | None = None) -> list[dict[str, Any]]:
+    expr = table if limit is None else table.limit(limit)
+    return [
+        {
+            k: (str(v) if v is not None and not isinstance(v, (int, float, str, bool)) else v)
+            for k, v in row.items()
+        }
+        for row in expr.to_pyarrow().to_pylist()
+    ]
+
+
+def person_identifiers(store: Store, person_id: str) -> dict[str, list[str]]:
+    """Every identifier of the person, by kind."""
+    ids = store.table("identities")
+    rows = ids.filter(ids.person_id == person_id).select("kind", "value").to_pyarrow().to_pylist()
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["kind"], []).append(r["value"])
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, Any]:
+    """Everything known about the person holding ``identifier`` (``kind:value``, an email, an id).
+
+    ``computed`` is where customer analytics and predictions (CLV, RFM, status, risk) appear
+    once they have been computed for the store.
+    """
+    person = person_of(store, identifier)
+    if person is None:
+        raise UnknownIdentifierError(
+            f"No person holds the identifier {identifier!r}.",
+            hint="Run `tenure identity resolve` after importing, or check the spelling "
+            "(kind:value, e.g. email:ann@example.com).",
+        )
+    ids = person_identifiers(store, person)
+    customers = ids.get("customer_id", [])
+    emails = ids.get("email", [])
+    anon = ids.get("anonymous_id", [])
+    c = store.table("customers")
+    records = _rows(c.filter(c.customer_id.isin(customers)).order_by(c.created_at.desc()))
+    traits: dict[str, Any] = {}
+    for record in reversed(records):  # oldest first, so the latest value wins
+        extra = json.loads(record.get("traits") or "{}")
+        traits.update({k: v for k, v in record.items() if v is not None and k != "traits"})
+        traits.update(extra)
+    o = store.table("orders")
+    orders = o.filter(o.customer_id.isin(customers) | o.email.lower().isin(emails))
+    e = store.table("events")
+    events = e.filter(e.anonymous_id.isin(anon) | e.user_id.isin(customers))
+    consents = store.table("consents")
+    return {
+        "person_id": person,
+        "identities": ids,
+        "traits": traits,
+        "consents": _rows(consents.filter(consents.identifier.isin(emails + customers))),
+        "orders": _rows(orders.order_by(orders.ordered_at)),
+        "timeline": _rows(events.order_by(events.timestamp.desc()), timeline),
+        "computed": {},
+    }
