@@ -77,3 +77,14 @@ def test_every_reason_and_mapping_key_is_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "import-mapping.md").read_text()
     assert [r for r in REASONS if f"`{r}`" not in doc] == []
     assert [k for k in sorted(_KEYS - {"description"}) if f"\n{k}:" not in doc] == []
+
+
+def test_derived_fields_must_name_mapped_canonical_columns(store: Store, tmp_path: Path) -> None:
+    path = _orders(tmp_path)
+    for mapping in (
+        {"refund_prefix": {"column": "order_id; DROP TABLE orders", "prefix": "C"}},
+        {"order_id_from": ["customer_id"]},
+    ):
+        with pytest.raises(MappingError, match="does not give"):
+            import_orders(store, [path], mapping=mapping)
+    assert store.count("orders") == 0

@@ -136,6 +136,8 @@ def test_shopify_export(store: Store) -> None:
     assert first["total"] == Decimal("49.0000") and first["coupon"] == "SPRING5"
     assert str(first["ordered_at"]) == "2024-03-01 15:00:00"  # -0500 -> UTC
     assert orders[1]["currency"] == "EUR" and orders[1]["refunded"] == Decimal("30.0000")
+    assert orders[1]["status"] == "refunded" and orders[1]["channel"] == "pos"
+    assert {"Billing Name", "Notes", "Lineitem discount"} <= set(result.ignored_columns)
     items = store.table("order_items").order_by(["order_id", "line"]).to_pyarrow().to_pylist()
     assert [(i["order_id"], i["line"], i["sku"], i["quantity"]) for i in items] == [
         ("#1001", 1, "MUG-BL", 1),
@@ -158,6 +160,7 @@ def test_online_retail_refunds_may_be_negative(store: Store) -> None:
     assert set(orders) == {"536365", "536366", "C536379", "536381"}
     assert orders["536365"]["total"] == Decimal("35.6400")  # 6*2.55 + 6*3.39
     assert orders["536365"]["currency"] == "GBP"
+    assert orders["C536379"]["status"] == "refunded" and orders["536365"]["status"] is None
     # 6/15/2011 09:41 in London (BST) is 08:41 UTC; 12/1/2010 08:26 (GMT) stays.
     assert str(orders["536381"]["ordered_at"]) == "2011-06-15 08:41:00"
     assert str(orders["536365"]["ordered_at"]) == "2010-12-01 08:26:00"

@@ -182,10 +182,27 @@ def resolve(
                 "is not a canonical column.",
                 hint=f"Canonical columns: {', '.join(fields)}.",
             )
-        return dict(mapping.columns)
-    if fmt == "jsonl" and "message_id" in fields:
-        return {canonical: src for src, canonical in SEGMENT_EVENT_COLUMNS.items()}
-    return {c: c for c in source_columns if c in fields}
+        field_map = dict(mapping.columns)
+    elif fmt == "jsonl" and "message_id" in fields:
+        field_map = {canonical: src for src, canonical in SEGMENT_EVENT_COLUMNS.items()}
+    else:
+        field_map = {c: c for c in source_columns if c in fields}
+    _check_derived(mapping, field_map, file)
+    return field_map
+
+
+def _check_derived(mapping: Mapping, field_map: dict[str, str], file: str) -> None:
+    """`order_id_from` and `refund_prefix` must name canonical fields the file gives."""
+    derived = {"order_id"} if mapping.order_id_from else set()
+    named = [*mapping.order_id_from, *(mapping.refund_prefix or ())[:1]]
+    bad = [n for n in named if n not in field_map and n not in derived]
+    if bad:
+        raise MappingError(
+            f"{file}: the mapping {mapping.name} builds on {', '.join(repr(b) for b in bad)} "
+            "(in `order_id_from` or `refund_prefix`), which the file does not give.",
+            hint="Name canonical columns the file maps: "
+            f"{', '.join(repr(f) for f in field_map) or '(none)'}.",
+        )
 
 
 def check_parsing(mapping: Mapping, timezone: str, con: duckdb.DuckDBPyConnection) -> None:

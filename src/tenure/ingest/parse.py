@@ -260,6 +260,40 @@ def _outcome(checks: list[tuple[str, str, str | None, str]], params: _Params) ->
     ), index
 
 
+def _typed_columns(
+    kinds: dict[str, str],
+    raw: dict[str, str],
+    staged: Staged,
+    field_map: dict[str, str],
+    mapping: Mapping,
+    timezone: str,
+    params: _Params,
+) -> list[str]:
+    """``CAST(<parsed> AS <type>) AS <field>`` for every field of the entity."""
+    typed = []
+    for name, kind in kinds.items():
+        cast = TYPES.get(kind, "DATE" if kind == "date" else "VARCHAR")
+        if kind == "timestamp":
+            cast = "TIMESTAMP"
+        source_type = _source_type(staged, field_map.get(name))
+        if not source_type:
+            expr = _typed(kind, f"r_{name}", mapping, timezone, params) if name in raw else "NULL"
+        else:
+            inner = _typed_source(kind, f"r_{name}", source_type, timezone, params)
+            text_kinds = ("string", "currency", "json")
+            expr = _typed(kind, inner, mapping, timezone, params) if kind in text_kinds else inner
+        if name not in raw and kind == "currency" and mapping.currency:
+            expr = params.add(mapping.currency.upper())
+        if name == "status" and mapping.refund_prefix and "order_id" in kinds:
+            column, prefix = mapping.refund_prefix
+            expr = (
+                f"CASE WHEN coalesce(starts_with(r_{column}, {params.add(prefix)}), false) "
+                f"THEN coalesce({expr}, 'refunded') ELSE {expr} END"
+            )
+        typed.append(f"CAST({expr} AS {cast}) AS {name}")
+    return typed
+
+
 def plan(
     entity: Entity,
     mapping: Mapping,
@@ -279,6 +313,8 @@ def plan(
     raw = {**base, **dict.fromkeys(created, "")}
     mapped |= set(raw)
     present = mapped | ({"currency"} if mapping.currency else set())
+    if entity.name == "orders" and mapping.refund_prefix:
+        present.add("status")  # rows with the refund prefix are `refunded`
     kinds = dict(entity.fields)
     fields = [f for f in kinds if f != "is_refund"]
     extra = ""
@@ -286,21 +322,7 @@ def plan(
         extra = r", regexp_split_to_array(trim(raw), '\s+') AS __parts"
     keep = {"whitespace": ", __parts, raw", "jsonl": ", raw"}.get(staged.fmt, "")
     raw_sql = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
-    typed = []
-    for name, kind in kinds.items():
-        cast = TYPES.get(kind, "DATE" if kind == "date" else "VARCHAR")
-        if kind == "timestamp":
-            cast = "TIMESTAMP"
-        source_type = _source_type(staged, field_map.get(name))
-        if not source_type:
-            expr = _typed(kind, f"r_{name}", mapping, timezone, params) if name in raw else "NULL"
-        else:
-            inner = _typed_source(kind, f"r_{name}", source_type, timezone, params)
-            text_kinds = ("string", "currency", "json")
-            expr = _typed(kind, inner, mapping, timezone, params) if kind in text_kinds else inner
-        if name not in raw and kind == "currency" and mapping.currency:
-            expr = params.add(mapping.currency.upper())
-        typed.append(f"CAST({expr} AS {cast}) AS {name}")
+    typed = _typed_columns(kinds, raw, staged, field_map, mapping, timezone, params)
     checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
     outputs = [f for f in fields if f in present]
     outcome, index = _outcome(checks, params)
