@@ -88,3 +88,25 @@ def test_derived_fields_must_name_mapped_canonical_columns(store: Store, tmp_pat
         with pytest.raises(MappingError, match="does not give"):
             import_orders(store, [path], mapping=mapping)
     assert store.count("orders") == 0
+
+
+def test_every_path_is_checked_before_any_file_is_imported(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match=r"missing\.csv"):
+        import_orders(store, [_orders(tmp_path), tmp_path / "missing.csv"])
+    assert store.count("orders") == 0 and store.count("imports") == 0
+
+
+def test_files_imported_before_a_refused_one_are_logged(store: Store, tmp_path: Path) -> None:
+    good = _orders(tmp_path)
+    other = _orders(tmp_path, "id,when\n1,2024-01-01\n", "other.csv")
+    with pytest.raises(MappingError, match=r"other\.csv"):
+        import_orders(store, [good, other])
+    log = store.table("imports").to_pyarrow().to_pylist()
+    assert [(r["file"], r["rows_read"], r["stored"]) for r in log] == [(str(good), 1, 1)]
+
+
+def test_max_quarantine_out_of_range(store: Store, tmp_path: Path) -> None:
+    from tenure.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[0, 1\]\. Got 5 instead"):
+        import_orders(store, [_orders(tmp_path)], max_quarantine=5)

@@ -10,17 +10,17 @@ reason. Every input row is exactly one of stored / already present / quarantined
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from tenure.errors import MappingError
+from tenure.errors import ConfigError, MappingError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS, entity
 from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
-from tenure.ingest.pipeline import import_one, now_utc
+from tenure.ingest.pipeline import FileOutcome, import_one, now_utc
+from tenure.ingest.readers import check_file
 from tenure.ingest.result import ImportResult
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
@@ -65,42 +65,78 @@ def import_file(
     max_quarantine: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Import ``paths`` as ``entity_name`` (orders, customers, events, products, spend)."""
+    """Import ``paths`` as ``entity_name`` (orders, customers, events, products, spend).
+
+    Files are imported one after another under one ``import_id``. If a file is refused (an
+    error is raised), the files imported before it stay imported and are logged in
+    ``imports``; the error names the file.
+    """
     spec = entity(entity_name)
     chosen = _mapping(spec.name, preset, mapping)
+    threshold = _threshold(store, max_quarantine)
     files = [Path(p) for p in paths]
+    for path in files:
+        check_file(path)
     import_id = f"imp-{now_utc():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started = now_utc()
     work = store.con.con if store.is_duckdb else duckdb.connect()
-    check_parsing(chosen, chosen.timezone or store.settings.timezone, work)
-    totals = {"rows_read": 0, "stored": 0, "already_present": 0, "quarantined": 0}
-    reasons: Counter[str] = Counter()
-    tables: Counter[str] = Counter()
-    ignored: dict[str, None] = {}
-    for path in files:
-        out = import_one(
-            store, work, spec, chosen, path, import_id, started, progress or no_progress
-        )
-        totals["rows_read"] += out.rows_read
-        totals["stored"] += out.stored
-        totals["already_present"] += out.present
-        totals["quarantined"] += out.quarantined
-        reasons.update(out.by_reason)
-        tables.update(out.tables)
-        ignored.update(dict.fromkeys(out.ignored_columns))
-    result = ImportResult(
-        import_id=import_id,
-        entity=spec.name,
-        files=tuple(str(f) for f in files),
-        preset=preset or (str(mapping) if mapping and not isinstance(mapping, dict) else None),
-        threshold=store.settings.quarantine_threshold if max_quarantine is None else max_quarantine,
-        by_reason=dict(reasons),
-        tables=dict(tables),
-        ignored_columns=tuple(ignored),
-        **totals,
-    )
+    total, done = FileOutcome(), []
+    name = preset or (str(mapping) if mapping and not isinstance(mapping, dict) else None)
+    try:
+        check_parsing(chosen, chosen.timezone or store.settings.timezone, work)
+        for path in files:
+            total.add(
+                import_one(
+                    store, work, spec, chosen, path, import_id, started, progress or no_progress
+                )
+            )
+            done.append(str(path))
+    except TenureError:
+        if done:
+            _log(store, _result(import_id, spec.name, done, name, threshold, total), started)
+        raise
+    finally:
+        if not store.is_duckdb:
+            work.close()
+    result = _result(import_id, spec.name, done, name, threshold, total)
     _log(store, result, started)
     return result
+
+
+def _threshold(store: Store, max_quarantine: float | None) -> float:
+    if max_quarantine is None:
+        return store.settings.quarantine_threshold
+    if not 0.0 <= max_quarantine <= 1.0:
+        raise ConfigError(
+            "The 'max_quarantine' parameter of import_file must be a float in the range "
+            f"[0, 1]. Got {max_quarantine!r} instead.",
+            hint="0.01 accepts up to 1% quarantined rows; 1.0 accepts any share.",
+        )
+    return max_quarantine
+
+
+def _result(
+    import_id: str,
+    entity_name: str,
+    files: list[str],
+    preset: str | None,
+    threshold: float,
+    total: FileOutcome,
+) -> ImportResult:
+    return ImportResult(
+        import_id=import_id,
+        entity=entity_name,
+        files=tuple(files),
+        preset=preset,
+        rows_read=total.rows_read,
+        stored=total.stored,
+        already_present=total.present,
+        quarantined=total.quarantined,
+        threshold=threshold,
+        by_reason=dict(total.by_reason),
+        tables=dict(total.tables),
+        ignored_columns=tuple(dict.fromkeys(total.ignored_columns)),
+    )
 
 
 def _log(store: Store, result: ImportResult, started: Any) -> None:

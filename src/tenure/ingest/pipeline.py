@@ -49,6 +49,16 @@ class FileOutcome:
     tables: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
 
+    def add(self, other: FileOutcome) -> None:
+        """Add another file's counts to these."""
+        self.rows_read += other.rows_read
+        self.stored += other.stored
+        self.present += other.present
+        self.quarantined += other.quarantined
+        self.by_reason.update(other.by_reason)
+        self.tables.update(other.tables)
+        self.ignored_columns += other.ignored_columns
+
 
 def _duck_type(dtype: dt.DataType) -> str:
     if dtype.is_decimal():

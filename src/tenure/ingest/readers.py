@@ -270,6 +270,13 @@ def _stage_lines(path: Path, fmt: str, names: tuple[str, ...], encoding: str) ->
     return Staged(path, fmt, ["raw"], reader, params, rejects_table=rt)
 
 
+def check_file(path: Path) -> None:
+    """Refuse a path that is not a readable file."""
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise IngestError(f"Input file {str(path)!r} {what}.", hint="Check the path and try again.")
+
+
 def stage_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -282,9 +289,7 @@ def stage_file(
     encoding: str = "utf-8",
 ) -> Staged:
     """Prepare ``path`` for reading (the file is not scanned yet)."""
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise IngestError(f"Input file {str(path)!r} {what}.", hint="Check the path and try again.")
+    check_file(path)
     if fmt == "csv":
         return _stage_csv(con, path, delim, quote, header, encoding)
     if fmt == "parquet":
