@@ -348,6 +348,28 @@ def identity_resolve(
     console.print(_kv_table("Identity resolution", rows))
 
 
+@identity_app.command("unmerge")
+def identity_unmerge(
+    a: Annotated[str, typer.Argument(help="One end of the wrong edge, kind:value.")],
+    b: Annotated[str, typer.Argument(help="The other end, kind:value.")],
+    store: StoreOpt = None,
+    reason: Annotated[str, typer.Option(help="Why the merge is wrong.")] = "wrong merge",
+    max_customers: Annotated[
+        int, typer.Option(min=1, help="As for `tenure identity resolve`.")
+    ] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split a wrong merge along the edge A ~ B, and never use that edge again."""
+    from tenure.identity import unmerge
+
+    with _open_store(store) as st:
+        result = unmerge(st, a, b, reason=reason, max_customers=max_customers)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    console.print(f"Blocked {a} ~ {b}; {result.persons:,} persons after resolving again.")
+
+
 @profile_app.command("show")
 def profile_show(
     identifier: IdentifierArg, store: StoreOpt = None, as_json: JsonOpt = False

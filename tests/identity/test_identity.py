@@ -9,7 +9,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from tenure import Store
-from tenure.demo import generate_demo
 from tenure.identity import normalize_email, normalize_phone, person_of, resolve_identities
 from tenure.ingest import import_events, import_orders
 
@@ -195,6 +194,8 @@ def _pairs(groups: Counter[object]) -> int:
 
 def test_demo_persons_match_the_generator_truth(tmp_path: Path) -> None:
     """Precision and recall of same-person pairs against the demo's true persons."""
+    from tenure.demo import generate_demo
+
     url = f"duckdb://{tmp_path / 'demo.duckdb'}"
     with Store(url) as store:
         generate_demo(store, customers=1500, seed=5)
@@ -221,3 +222,58 @@ def test_demo_persons_match_the_generator_truth(tmp_path: Path) -> None:
     precision = both / _pairs(Counter(found[n] for n in seen))
     recall = both / _pairs(Counter(truth[n] for n in seen))
     assert precision >= 0.99 and recall >= 0.99, (precision, recall)
+
+
+def test_unmerge_splits_a_wrong_merge_along_the_named_edge(store: Store) -> None:
+    from datetime import datetime
+
+    from tenure.identity import unmerge
+
+    ts = pa.timestamp("us")
+    store.insert(
+        "customers",
+        pa.table(
+            {
+                "customer_id": ["mum", "dad"],
+                "email": ["mum@example.com", "dad@example.com"],
+                "created_at": pa.array([datetime(2024, 1, 1), datetime(2024, 2, 1)], ts),
+            }
+        ),
+    )
+    store.insert(
+        "events",
+        pa.table(
+            {
+                "message_id": ["m1", "d1"],
+                "type": ["track", "track"],
+                "anonymous_id": ["mum-phone", "dad-phone"],
+                "user_id": ["mum", "dad"],
+                "timestamp": pa.array([datetime(2024, 1, 2), datetime(2024, 2, 2)], ts),
+            }
+        ),
+    )
+    # dad checks out with mum's address: with the guard relaxed, the two merge
+    store.insert(
+        "orders",
+        pa.table(
+            {
+                "order_id": ["o1"],
+                "customer_id": ["dad"],
+                "email": ["mum@example.com"],
+                "currency": ["USD"],
+                "ordered_at": pa.array([datetime(2024, 3, 1)], ts),
+            }
+        ),
+    )
+    resolve_identities(store, max_customers=2)
+    merged = person_of(store, "customer_id:mum")
+    assert person_of(store, "customer_id:dad") == merged
+    result = unmerge(store, "email:mum@example.com", "customer_id:dad", max_customers=2)
+    mum, dad = person_of(store, "customer_id:mum"), person_of(store, "customer_id:dad")
+    assert mum == merged and dad != mum  # the part with the oldest identifier keeps the id
+    assert person_of(store, "anonymous_id:mum-phone") == mum
+    assert person_of(store, "anonymous_id:dad-phone") == dad
+    assert result.persons == 2
+    # the blocked edge stays blocked on the next resolution
+    resolve_identities(store, max_customers=2)
+    assert person_of(store, "customer_id:dad") == dad

@@ -34,6 +34,7 @@ __all__ = [
     "normalize_phone",
     "person_of",
     "resolve_identities",
+    "unmerge",
 ]
 
 
@@ -101,6 +102,9 @@ def _resolve(store: Store, max_customers: int, cache: _Scratch) -> IdentityResul
     flags = cache(flags.group_by("node").agg(reason=flags.reason.min()))
     bad = flags.node
     clean = edges.filter(~edges.a.isin(bad) & ~edges.b.isin(bad))
+    blocked = store.table("identity_blocked_edges")
+    pairs = blocked.select("a", "b").union(blocked.select(a=blocked.b, b=blocked.a))
+    clean = clean.anti_join(pairs, [clean.a == pairs.a, clean.b == pairs.b])
     ts = "timestamp"  # one precision on every side of the union (cached tables report 6)
     sightings = ibis.union(
         edges.select("a", "source", at=edges.at.cast(ts)),
@@ -132,8 +136,8 @@ def _person_ids(
     store: Store, labels: ir.Table, seen: ir.Table, cache: _Scratch
 ) -> tuple[ir.Table, list[tuple[str, str]]]:
     """node -> person_id: the oldest existing person id in the component, else a new one,
-    ``P-`` + the first 16 hex digits of md5(label): the same on every engine, and holding no
-    personal data (labels are identifiers)."""
+    ``P-`` + 16 hex digits of md5(label and the time of this run): computed the same on every
+    engine, never equal to an id given before, and holding no personal data."""
     old = store.table("identities")
     old = old.filter(old.person_id.notnull()).select(
         node=old.kind + ":" + old.value, old_pid=old.person_id, old_seen=old.first_seen
@@ -143,11 +147,15 @@ def _person_ids(
     )
     has = with_old.filter(with_old.old_pid.notnull())
     pid_age = has.group_by(["label", "old_pid"]).agg(age=has.old_seen.min())
+    # after a split (unmerge) an old id is kept by one component only: the one holding its
+    # oldest identifier; the others get new ids
+    owner = pid_age.mutate(
+        own=ibis.row_number().over(group_by=pid_age.old_pid, order_by=[pid_age.age, pid_age.label])
+    )
+    owned = owner.filter(owner.own == 0)
     ranked = cache(
-        pid_age.mutate(
-            rank=ibis.row_number().over(
-                group_by=pid_age.label, order_by=[pid_age.age, pid_age.old_pid]
-            )
+        owned.mutate(
+            rank=ibis.row_number().over(group_by=owned.label, order_by=[owned.age, owned.old_pid])
         )
     )
     keep = ranked.filter(ranked.rank == 0).select("label", kept=ranked.old_pid)
@@ -157,7 +165,11 @@ def _person_ids(
         labels.left_join(keep, "label").select(
             labels.node,
             person_id=ibis.coalesce(
-                keep.kept, ibis.literal("P-") + labels.label.hexdigest("md5").substr(0, 16)
+                keep.kept,
+                ibis.literal("P-")
+                + (labels.label + ibis.literal(f"|{_now().isoformat()}"))
+                .hexdigest("md5")
+                .substr(0, 16),
             ),
         )
     )
@@ -224,3 +236,33 @@ def person_of(store: Store, identifier: str) -> str | None:
         found = ids.filter(ids.value.isin(candidates))
     rows = found.select("person_id").limit(1).to_pyarrow().column("person_id").to_pylist()
     return rows[0] if rows else None
+
+
+def unmerge(
+    store: Store, a: str, b: str, *, reason: str = "wrong merge", max_customers: int = 1
+) -> IdentityResult:
+    """Split a wrong merge along the edge between identifiers ``a`` and ``b`` (``kind:value``).
+
+    The edge is recorded in ``identity_blocked_edges`` so later resolutions never use it
+    again, and persons are resolved anew: the part holding the person's oldest identifier
+    keeps its id, the other part gets a new one.
+    """
+    import pyarrow as pa
+
+    from tenure.errors import TenureError
+
+    ids = store.table("identities")
+    for node in (a, b):
+        kind, _, value = node.partition(":")
+        if ids.filter((ids.kind == kind) & (ids.value == value)).count().execute() == 0:
+            raise TenureError(
+                f"No identifier {node!r} is known.",
+                hint="Give both ends as kind:value, e.g. email:ann@example.com.",
+            )
+    store.insert(
+        "identity_blocked_edges",
+        pa.table(
+            {"a": [a], "b": [b], "reason": [reason], "at": pa.array([_now()], pa.timestamp("us"))}
+        ),
+    )
+    return resolve_identities(store, max_customers=max_customers)

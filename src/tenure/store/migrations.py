@@ -45,7 +45,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "fx rates, import log, generator truth", lambda con: _create_tables(con, V2_TABLES)
     ),
     Migration(3, "identity flags and merge log", lambda con: _create_tables(con, V3_TABLES)),
-    Migration(4, "privacy audit", lambda con: _create_tables(con, V4_TABLES)),
+    Migration(
+        4, "privacy audit, blocked identity edges", lambda con: _create_tables(con, V4_TABLES)
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

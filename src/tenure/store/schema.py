@@ -271,6 +271,16 @@ PRIVACY_AUDIT = _spec(
     at="timestamp",
 )
 
+IDENTITY_BLOCKED_EDGES = _spec(
+    "identity_blocked_edges",
+    ("a", "b"),
+    "Edges an unmerge ruled out: never used to join persons again.",
+    a="string",
+    b="string",
+    reason="string",
+    at="timestamp",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -289,9 +299,7 @@ V2_TABLES: tuple[TableSpec, ...] = (FX_RATES, IMPORTS, GENERATOR_TRUTH)
 
 #: Tables added by migration 3 (identity resolution).
 V3_TABLES: tuple[TableSpec, ...] = (IDENTITY_FLAGS, IDENTITY_MERGES)
-#: Tables added by migration 4 (privacy requests).
-V4_TABLES: tuple[TableSpec, ...] = (PRIVACY_AUDIT,)
+#: Tables added by migration 4 (privacy requests, unmerges).
+V4_TABLES: tuple[TableSpec, ...] = (PRIVACY_AUDIT, IDENTITY_BLOCKED_EDGES)
 
-TABLES: dict[str, TableSpec] = {
-    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES
-}
+TABLES: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES}
