@@ -103,12 +103,15 @@ def test_devices_signup_guest_order_and_login_are_one_person(store: Store, tmp_p
     assert person_of(store, "anonymous_id:other-1") not in (None, person)
     assert result.persons == 2 and result.flagged == 0
     # first touch survives the merge: the person's earliest event carries the paid-social UTM
-    ids = store.table("identities")
-    anon = ids.filter((ids.person_id == person) & (ids.kind == "anonymous_id")).value
-    devices = anon.to_pyarrow().to_pylist()
-    e = store.table("events")
-    first = e.filter(e.anonymous_id.isin(devices)).order_by("timestamp").limit(1).to_pyarrow()
+    from tenure.identity import attributed
+
+    e = attributed(store, "events")
+    mine = e.filter(e.person_id == person)
+    assert mine.count().execute() == 5
+    first = mine.order_by("timestamp").limit(1).to_pyarrow()
     assert first.column("utm_medium").to_pylist() == ["paid_social"]
+    o = attributed(store, "orders")
+    assert o.filter(o.person_id == person).order_id.to_pyarrow().to_pylist() == ["G1"]
 
 
 def test_person_ids_are_stable_and_merges_keep_the_oldest(store: Store, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from tenure.store import Store
 
 __all__ = [
     "IdentityResult",
+    "attributed",
     "normalize_email",
     "normalize_phone",
     "person_of",
@@ -266,3 +267,30 @@ def unmerge(
         ),
     )
     return resolve_identities(store, max_customers=max_customers)
+
+
+def attributed(store: Store, table: str) -> ir.Table:
+    """``events`` or ``orders`` with the ``person_id`` of each row, through the identities.
+
+    Events go by their device (``anonymous_id``) first, so events from before a person
+    identified belong to them once the device is stitched; then by ``user_id``. Orders go by
+    customer id, then by e-mail (guest orders). Rows of no known person get a null person.
+    """
+    ids = store.table("identities")
+    if table == "events":
+        e = store.table("events")
+        anon = ids.filter(ids.kind == "anonymous_id").select(a_value="value", a_pid="person_id")
+        user = ids.filter(ids.kind == "customer_id").select(u_value="value", u_pid="person_id")
+        joined = e.left_join(anon, e.anonymous_id == anon.a_value).left_join(
+            user, e.user_id == user.u_value
+        )
+        return joined.select(*e.columns, person_id=ibis.coalesce(joined.a_pid, joined.u_pid))
+    if table == "orders":
+        o = store.table("orders")
+        cust = ids.filter(ids.kind == "customer_id").select(c_value="value", c_pid="person_id")
+        mail = ids.filter(ids.kind == "email").select(m_value="value", m_pid="person_id")
+        joined = o.left_join(cust, o.customer_id == cust.c_value).left_join(
+            mail, o.email.strip().lower() == mail.m_value
+        )
+        return joined.select(*o.columns, person_id=ibis.coalesce(joined.c_pid, joined.m_pid))
+    raise ConfigError(f"The 'table' parameter must be 'events' or 'orders'. Got {table!r}.")
