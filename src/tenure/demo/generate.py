@@ -1,0 +1,215 @@
+"""``generate_demo``: check the store, then generate and write the demo batch by batch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from tenure.demo import params as P
+from tenure.demo import touches as T
+from tenure.demo.buyers import draw_buyers, draw_purchases
+from tenure.demo.catalog import Catalog, make_catalog, products_table
+from tenure.demo.clock import Clock, clock
+from tenure.demo.events import EventLog, events_table
+from tenure.demo.marketing import consents_tables, spend_cents, spend_table
+from tenure.demo.orders import items_table, make_orders, orders_table
+from tenure.demo.people import customers_table, draw_people
+from tenure.demo.sessions import (
+    context,
+    login_sessions,
+    purchase_sessions,
+    signup_sessions,
+    visit_sessions,
+)
+from tenure.demo.truth import parameter_rows, realised_rows, truth_table
+from tenure.errors import ConfigError, StoreError
+from tenure.progress import ProgressCallback, no_progress
+from tenure.store import Store
+
+#: Tables the demo writes.
+DEMO_TABLES = (
+    "customers",
+    "products",
+    "orders",
+    "order_items",
+    "events",
+    "marketing_spend",
+    "consents",
+    "suppressions",
+    "generator_truth",
+)
+#: Buyers generated and written at a time (memory stays flat whatever the size).
+BATCH = 25_000
+_TASK = "Demo: customers"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """Headline numbers of the generated store, and where it is.
+
+    ``customers`` are buyers (at least one order); ``prospects`` are newsletter sign-ups
+    who never ordered (customer records without orders). ``revenue`` is the sum of order
+    totals (refunds not deducted); ``aov`` is revenue / orders; ``repeat_rate`` the share of
+    customers with two or more orders; ``spend`` the acquisition spend.
+    """
+
+    customers: int
+    prospects: int
+    orders: int
+    revenue: Decimal
+    aov: Decimal
+    repeat_rate: float
+    events: int
+    sessions: int
+    spend: Decimal
+    currency: str
+    seed: int
+    location: str
+    tables: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: money as exact decimal strings."""
+        out = asdict(self)
+        for key in ("revenue", "aov", "spend"):
+            out[key] = str(out[key])
+        return out
+
+
+def _prepare(store: Store, replace: bool) -> None:
+    """Empty the store for the demo, or refuse when it holds data that is not a demo."""
+    counts = store.counts()
+    if not replace:
+        has_data = any(n for name, n in counts.items() if name != "generator_truth")
+        is_demo = counts.get("generator_truth", 0) > 0 and counts.get("imports", 0) == 0
+        if has_data and not is_demo:
+            held = ", ".join(f"{name} ({n:,} rows)" for name, n in counts.items() if n)
+            raise StoreError(
+                f"The store {store.location} already holds data that is not a demo store: {held}.",
+                hint="Use --replace to overwrite it, or --store to write the demo elsewhere.",
+            )
+    for name, n in counts.items():
+        if n:
+            store.truncate(name)
+
+
+@dataclass
+class _Totals:
+    people: int = 0
+    buyers: int = 0
+    orders: int = 0
+    revenue_cents: int = 0
+    repeaters: int = 0
+    events: int = 0
+    sessions: int = 0
+
+
+@dataclass(frozen=True)
+class _Setup:
+    store: Store
+    cl: Clock
+    cat: Catalog
+    seed: int
+    currency: str
+
+
+def _batch(su: _Setup, n: int, index: int, totals: _Totals) -> np.ndarray:
+    """Generate and write ``n`` buyers and their prospects; return new buyers per touch/day."""
+    rng = np.random.default_rng([su.seed, index + 1])
+    cl = su.cl
+    b = draw_buyers(rng, n, cl)
+    pur = draw_purchases(rng, b, cl)
+    pp = draw_people(rng, b, round(n * P.PROSPECT_SHARE), cl, totals.people, su.seed)
+    o = make_orders(rng, pur, b, su.cat, totals.orders)
+    cx = context(pp, b, su.cat, cl, su.currency)
+    log = EventLog()
+    signup_sessions(rng, log, cx)
+    purchase_sessions(rng, log, cx, o)
+    visit_sessions(rng, log, cx, o)
+    login_sessions(rng, log, cx)
+    events = events_table(log, pp, rng, np.datetime64(cl.start), f"demo-{su.seed}-{index}-")
+    consents, suppressions, subscribed = consents_tables(rng, pp, cl)
+    for name, table in (
+        ("customers", customers_table(pp, b, cl, subscribed)),
+        ("orders", orders_table(o, pp, cl.start, su.currency)),
+        ("order_items", items_table(o, su.cat, su.currency)),
+        ("events", events),
+        ("consents", consents),
+        ("suppressions", suppressions),
+    ):
+        su.store.insert(name, table)
+    totals.people += len(pp)
+    totals.buyers += n
+    totals.orders += len(o)
+    totals.revenue_cents += int(o.total.sum())
+    totals.repeaters += int((np.bincount(o.buyer, minlength=n) >= 2).sum())
+    totals.events += events.num_rows
+    totals.sessions += log.sessions
+    new = np.zeros((len(T.TOUCHES), cl.days), dtype=np.int64)
+    np.add.at(new, (b.touch, np.minimum(b.acquired.astype(np.int64), cl.days - 1)), 1)
+    return new
+
+
+def _check(customers: int, days: int) -> None:
+    if customers < 1:
+        raise ConfigError(f"The 'customers' parameter must be an int >= 1. Got {customers}.")
+    if days < 30:
+        raise ConfigError(f"The 'days' parameter must be an int >= 30. Got {days}.")
+
+
+def generate_demo(
+    store: Store,
+    *,
+    customers: int = 20_000,
+    seed: int = 7,
+    start: date = date(2024, 1, 1),
+    days: int = 730,
+    replace: bool = False,
+    progress: ProgressCallback | None = None,
+) -> DemoSummary:
+    """Write a synthetic store of ``customers`` buyers over ``days`` days into ``store``.
+
+    Same arguments, same rows. A store holding a previous demo is emptied first; a store
+    holding other data is refused unless ``replace`` (then every table is emptied).
+    """
+    _check(customers, days)
+    report = progress or no_progress
+    _prepare(store, replace)
+    currency = store.settings.reporting_currency
+    rng = np.random.default_rng([seed, 0])
+    su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
+    store.insert("products", products_table(su.cat, currency))
+    store.insert("generator_truth", truth_table(parameter_rows(customers, days, seed)))
+    totals = _Totals()
+    new = np.zeros((len(T.TOUCHES), days), dtype=np.int64)
+    report(_TASK, 0, customers)
+    for index, first in enumerate(range(0, customers, BATCH)):
+        new += _batch(su, min(BATCH, customers - first), index, totals)
+        report(_TASK, totals.buyers, customers)
+    cents = spend_cents(rng, su.cl, customers, new)
+    store.insert("marketing_spend", spend_table(cents, su.cl, currency))
+    store.insert("generator_truth", truth_table(realised_rows(new, cents)))
+    revenue = Decimal(totals.revenue_cents) / 100
+    return DemoSummary(
+        customers=totals.buyers,
+        prospects=totals.people - totals.buyers,
+        orders=totals.orders,
+        revenue=revenue.quantize(Decimal("0.0001")),
+        aov=(revenue / totals.orders).quantize(Decimal("0.01")),
+        repeat_rate=totals.repeaters / totals.buyers,
+        events=totals.events,
+        sessions=totals.sessions,
+        spend=(Decimal(sum(int(v.sum()) for v in cents.values())) / 100).quantize(
+            Decimal("0.0001")
+        ),
+        currency=currency,
+        seed=seed,
+        location=store.location,
+        tables={name: store.count(name) for name in DEMO_TABLES},
+    )
+
+
+__all__ = ["BATCH", "DEMO_TABLES", "DemoSummary", "generate_demo"]

@@ -1,0 +1,105 @@
+"""Rows of ``generator_truth``: every generating parameter, then what was realised."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from tenure.demo import params as P
+from tenure.demo import touches as T
+
+Row = tuple[str, str, float, str]
+
+_GLOBAL: tuple[tuple[str, float, str], ...] = (
+    ("time_unit_days", 1.0, "BG/NBD rates are per day of operational time (docs/demo.md)"),
+    ("p", P.GG_P, "gamma-gamma: shape of an order subtotal's gamma distribution"),
+    ("q", P.GG_Q, "gamma-gamma: shape of the gamma population of spend rates nu"),
+    ("gamma", P.GG_GAMMA, "gamma-gamma: rate of the gamma population of spend rates nu"),
+    ("min_subtotal", P.MIN_SUBTOTAL_CENTS / 100, "subtotal draws below this are raised to it"),
+    ("prospect_share", P.PROSPECT_SHARE, "newsletter prospects (never buy) per buyer"),
+    ("email_signup_lead_days", P.EMAIL_SIGNUP_LEAD_DAYS, "mean days e-mail buyers subscribed "
+     "before their first order (operational time)"),
+    ("cart_abandonment", P.CART_ABANDONMENT, "visits with a cart and no order / all with a cart"),
+    ("checkout_abandoned", P.CHECKOUT_ABANDONED, "abandoned carts that reach Checkout Started"),
+    ("email_at_checkout", P.EMAIL_AT_CHECKOUT, "abandoned checkouts that leave an e-mail"),
+    ("browse_sessions_per_order", P.BROWSE_SESSIONS_PER_ORDER, "browse-only visits per order"),
+    ("prospect_browse_sessions", P.PROSPECT_BROWSE, "browse-only visits per prospect"),
+    ("prospect_carts", P.PROSPECT_CARTS, "abandoned carts per prospect"),
+    ("refund_full", P.REFUND_FULL, "share of orders fully refunded"),
+    ("refund_partial", P.REFUND_PARTIAL, "share of orders refunded 20-60%"),
+    ("coupon_first", P.COUPON_FIRST, "first orders with coupon WELCOME10"),
+    ("coupon_repeat", P.COUPON_REPEAT, "repeat orders with coupon SAVE10"),
+    ("coupon_rate", P.COUPON_RATE, "coupon discount as a share of the subtotal"),
+    ("tax_rate", P.TAX_RATE, "tax as a share of subtotal - discount"),
+    ("free_shipping_from", P.FREE_SHIPPING_FROM_CENTS / 100, "free shipping from this subtotal"),
+    ("shipping", P.SHIPPING_CENTS / 100, "shipping fee below free shipping"),
+    ("accepts_marketing", P.ACCEPTS_MARKETING, "buyers (not subscribed before) who opt in"),
+    ("unsubscribe", P.UNSUBSCRIBE, "e-mail subscribers who later unsubscribe"),
+    ("bounce", P.BOUNCE, "e-mail subscribers whose address bounces (suppressed)"),
+    ("complaint", P.COMPLAINT, "e-mail subscribers who complain (suppressed)"),
+    ("sms_subscribers", P.SMS_SUBSCRIBERS, "people who subscribe to SMS (phone only)"),
+    ("sms_stop", P.SMS_STOP, "SMS subscribers who later send STOP"),
+    ("companion_prob", P.COMPANION_PROB, "orders offered their primary product's companion"),
+    ("bundle_prob", P.BUNDLE_PROB, "orders that are a bundle (when the budget allows)"),
+    ("acquisition_growth", P.ACQUISITION_GROWTH, "growth of new buyers per day over the period"),
+    ("yearly_amplitude", P.YEARLY_AMPLITUDE, "amplitude of the yearly wave of activity"),
+    ("black_friday_factor", P.BLACK_FRIDAY_TO_CYBER_MONDAY, "activity factor Black Friday to "
+     "Cyber Monday"),
+    ("december_factor", P.CYBER_MONDAY_TO_DEC_20, "activity factor Cyber Monday to 20 December"),
+    ("spend_noise_sigma", P.SPEND_NOISE_SIGMA, "log-sd of daily bid spend around its mean"),
+)  # fmt: skip
+
+
+def parameter_rows(customers: int, days: int, seed: int) -> list[Row]:
+    """Every generating parameter, per channel, per campaign and global."""
+    rows: list[Row] = [
+        ("customers", "global", float(customers), "buyers asked for"),
+        ("days", "global", float(days), "days of history"),
+        ("seed", "global", float(seed), "random seed"),
+    ]
+    rows += [(name, "global", float(value), doc) for name, value, doc in _GLOBAL]
+    for ch in P.CHANNELS:
+        rows += [
+            ("acquisition_share", ch.name, ch.share, "share of new buyers from the channel"),
+            ("r", ch.name, ch.r, "BG/NBD: shape of the gamma population of purchase rates"),
+            ("alpha", ch.name, ch.alpha, "BG/NBD: scale (days) of the gamma population of rates"),
+            ("a", ch.name, ch.a, "BG/NBD: beta population of drop-out probabilities, a"),
+            ("b", ch.name, ch.b, "BG/NBD: beta population of drop-out probabilities, b"),
+            ("cac", ch.name, ch.cac, "target acquisition cost per new buyer"),
+        ]
+    for k, touch in enumerate(T.TOUCHES):
+        if touch.campaign and touch.acquisition > 0:
+            share = touch.acquisition / P.CHANNELS[T.CHANNEL_OF[k]].share
+            rows.append((f"share.{touch.campaign}", touch.channel, share, "campaign's share"))
+            rows.append((f"cac.{touch.campaign}", touch.channel, touch.cac, "campaign's CAC"))
+        if touch.repeat > 0:
+            name = f"repeat_share.{touch.campaign or 'none'}"
+            rows.append((name, touch.channel, touch.repeat, "share of repeat visits and orders"))
+    return rows
+
+
+def realised_rows(new: np.ndarray, spend: dict[int, np.ndarray]) -> list[Row]:
+    """What the draw produced: buyers and spend per channel, and the realised CAC."""
+    rows: list[Row] = []
+    for c, ch in enumerate(P.CHANNELS):
+        mine = np.asarray(T.CHANNEL_OF) == c
+        buyers = float(new[mine].sum())
+        cents = sum(float(v.sum()) for k, v in spend.items() if mine[k])
+        rows += [
+            ("buyers", ch.name, buyers, "new buyers acquired (realised)"),
+            ("spend", ch.name, cents / 100, "acquisition spend (realised)"),
+            ("cac_realised", ch.name, cents / 100 / max(buyers, 1.0), "spend / buyers"),
+        ]
+    return rows
+
+
+def truth_table(rows: list[Row]) -> pa.Table:
+    names, scopes, values, docs = zip(*rows, strict=True) if rows else ((), (), (), ())
+    return pa.table(
+        {
+            "name": pa.array(names, pa.string()),
+            "scope": pa.array(scopes, pa.string()),
+            "value": pa.array(values, pa.float64()),
+            "description": pa.array(docs, pa.string()),
+        }
+    )
