@@ -53,9 +53,19 @@ def context(pp: People, b: Buyers, cat: Catalog, cl: Clock, currency: str) -> Co
     return Context(pp, b, cat, cl, currency, prefixes)
 
 
+#: Visits end before the end of the period: at most ~10 events of at most 90 s each.
+_LAST_DAY = 0.01
+
+
 def _steps(rng: np.random.Generator, n: int) -> np.ndarray:
     """Time between consecutive events of a visit: 20 to 90 seconds."""
     return rng.integers(20, 91, n) * 1_000_000
+
+
+def _ending_at(end_us: np.ndarray, n_events: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Steps of visits whose last event is at ``end_us``, shortened so none starts before
+    the start of the period; the visits' first event is then at ``end_us - (n - 1) step``."""
+    return np.minimum(step, end_us // np.maximum(n_events - 1, 1))
 
 
 def _sessions(
@@ -71,7 +81,7 @@ def purchase_sessions(rng: np.random.Generator, log: EventLog, cx: Context, o: O
     ln = o.lines
     n_lines = np.bincount(ln.order, minlength=len(o))
     n_events = 2 * n_lines + 4
-    step = _steps(rng, len(o))
+    step = _ending_at(o.us, n_events, _steps(rng, len(o)))
     device = cx.pp.random_device(rng, o.buyer)
     s = Sessions(o.buyer, device, o.touch, o.us - (n_events - 1) * step, step)
     log.open(s)
@@ -124,7 +134,7 @@ def _windows(cx: Context, o: Orders) -> tuple[np.ndarray, np.ndarray, np.ndarray
     np.maximum.at(last, o.buyer, o.us / A.US_PER_DAY)
     lo = np.r_[np.maximum(cx.b.acquired - P.SESSION_BEFORE_DAYS, 0.0), pp.signup[nb:]]
     hi = np.r_[last, pp.signup[nb:]] + P.SESSION_AFTER_DAYS
-    return orders, lo, np.minimum(hi, cx.cl.days - 1e-4)
+    return orders, lo, np.minimum(hi, cx.cl.days - _LAST_DAY)
 
 
 def _visit_touch(
@@ -208,6 +218,7 @@ def signup_sessions(rng: np.random.Generator, log: EventLog, cx: Context) -> Non
     person = np.nonzero(pp.subscribed_first)[0]
     s = _sessions(rng, cx, person, pp.signup[person], pp.signup_touch[person])
     s.device = pp.first_device[person]
+    s.step_us = _ending_at(s.start_us, np.full(len(s), 3), s.step_us)
     s.start_us = s.start_us - 2 * s.step_us
     log.open(s)
     idx = np.arange(len(s))
@@ -223,7 +234,7 @@ def login_sessions(rng: np.random.Generator, log: EventLog, cx: Context) -> None
     device = np.nonzero(pp.device_owner < pp.n_buyers)[0]
     person = pp.device_owner[device]
     start = cx.b.acquired[person]
-    day = cx.cl.uniform(rng, start, np.full(len(person), cx.cl.days - 1e-4))
+    day = cx.cl.uniform(rng, start, np.full(len(person), cx.cl.days - _LAST_DAY))
     s = _sessions(rng, cx, person, day, T.draw(rng, T.REPEAT_P, len(person)))
     s.device = device
     log.open(s)
