@@ -40,7 +40,7 @@ def test_every_row_is_exactly_one_of_stored_present_quarantined(
     with tempfile.TemporaryDirectory() as tmp:
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
         with Store(url, settings=load_settings(store_url=url)) as store:
-            stored = 0
+            stored = quarantined_rows = 0
             for rows in (first, second, first):
                 path = Path(tmp) / "in.csv"
                 path.write_text(header + "".join(r + "\n" for r in rows))
@@ -49,10 +49,17 @@ def test_every_row_is_exactly_one_of_stored_present_quarantined(
                 assert r.stored + r.already_present + r.quarantined == r.rows_read
                 assert sum(r.by_reason.values()) == r.quarantined
                 stored += r.stored
+                quarantined_rows += r.quarantined
             # each stored row is in the store once; the last run (a re-import) stored nothing
             assert store.count("order_items") == stored
             assert r.stored == 0
-            quarantined = store.con.con.execute(
+            con = store.con.con
+            quarantined = con.execute(
                 "SELECT count(*), count(DISTINCT (import_id, line)) FROM quarantine"
             ).fetchone()
-            assert quarantined[0] == quarantined[1]
+            # one quarantine row per quarantined input row, never two for the same line
+            assert quarantined == (quarantined_rows, quarantined_rows)
+            keys = con.execute("SELECT count(DISTINCT (order_id, line)) FROM order_items")
+            assert keys.fetchone() == (stored,)
+            log = con.execute("SELECT sum(rows_read), sum(stored) FROM imports").fetchone()
+            assert log == (len(first) * 2 + len(second), stored)
