@@ -110,3 +110,21 @@ def test_max_quarantine_out_of_range(store: Store, tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"\[0, 1\]\. Got 5 instead"):
         import_orders(store, [_orders(tmp_path)], max_quarantine=5)
+
+
+def test_a_file_is_written_whole_or_not_at_all(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tenure.ingest.pipeline as pipeline
+
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "_quarantine", fail)
+    path = _orders(tmp_path, ORDERS + "A2,someday,USD,3\n")
+    with pytest.raises(OSError, match="disk full"):
+        import_orders(store, [path], max_quarantine=1.0)
+    assert store.count("orders") == 0 and store.count("quarantine") == 0
+    monkeypatch.undo()
+    result = import_orders(store, [path], max_quarantine=1.0)
+    assert (result.stored, result.quarantined) == (1, 1)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,6 +306,31 @@ def _tally(work: duckdb.DuckDBPyConnection, cls: str, staged: Staged) -> FileOut
     return outcome
 
 
+@dataclass
+class _Scratch:
+    """Temporary tables and views one file's import creates in ``work``; dropped at the end."""
+
+    work: duckdb.DuckDBPyConnection
+    tables: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+
+    def table(self, name: str, select: str, params: dict[str, Any] | None = None) -> str:
+        self.work.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
+        self.tables.append(name)
+        return name
+
+    def view(self, name: str, select: str) -> str:
+        self.work.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+        self.views.append(name)
+        return name
+
+    def drop(self) -> None:
+        for name in reversed(self.views):
+            self.work.execute(f"DROP VIEW IF EXISTS {name}")
+        for name in self.tables:
+            self.work.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 def import_one(
     store: Store,
     work: duckdb.DuckDBPyConnection,
@@ -316,7 +343,8 @@ def import_one(
 ) -> FileOutcome:
     """Import one file into ``store``; ``work`` is the DuckDB connection doing the work.
 
-    Reports four steps to ``progress``: read and check, compare, store, quarantine.
+    Reports four steps to ``progress``: read and check, compare, store, quarantine. On a
+    DuckDB store the file's rows, orders and quarantined rows are written in one transaction.
     """
     task = f"import {path.name}"
     progress(task, 0, 4)
@@ -334,65 +362,87 @@ def import_one(
         names=mapping.names,
         encoding=mapping.encoding,
     )
-    p_table = raw_table = staged.table + "_p"
-    c_table = staged.table + "_c"
-    tmp: list[str] = []
+    scratch = _Scratch(work)
     try:
-        if mapping.names and fmt == "csv":
-            staged.columns = _named(staged, mapping, path)
-        sources = list(mapping.names) if fmt == "whitespace" else staged.columns
-        field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
-        _require_keys(entity, mapping, field_map, sources, path)
-        parsed = plan(
-            entity,
-            mapping,
-            staged,
-            field_map,
-            timezone=mapping.timezone or store.settings.timezone,
-            accepted=list(store.settings.accepted_currencies),
-        )
-        raw_table = p_table if parsed.has_rn else p_table + "_raw"
-        tmp.append(raw_table)
-        work.execute(f"CREATE OR REPLACE TEMP TABLE {raw_table} AS {parsed.sql}", parsed.params)
-        if not parsed.has_rn:
-            work.execute(
-                f"CREATE OR REPLACE TEMP VIEW {p_table} AS SELECT rowid + 1 AS __rn, * "
-                f"FROM {raw_table}"
-            )
-        staged.collect_rejects(work)
-        staged.rows = _count(work, p_table)
+        parsed, p_table = _parse_file(store, scratch, entity, mapping, staged)
         progress(task, 1, 4)
         targets = _targets(entity, parsed)
         existing = _existing(store, work, targets, p_table)
-        tmp += [v for v in existing.values() if v.startswith("__ex_")]
-        if _needs_dedup(work, targets, p_table, existing):
-            tmp.append(c_table)
-            _classify(work, targets, p_table, c_table, existing)
-        else:
-            work.execute(
-                f"CREATE OR REPLACE TEMP VIEW {c_table} AS SELECT *, CASE WHEN __reason IS NULL "
-                "THEN 'stored' ELSE 'quarantined' END AS __status, "
-                f"CAST(NULL AS UBIGINT) AS __eo FROM {p_table}"
-            )
+        scratch.tables += [v for v in existing.values() if v.startswith("__ex_")]
+        c_table = _statuses(scratch, targets, p_table, existing)
         progress(task, 2, 4)
         outcome = _tally(work, c_table, staged)
         outcome.ignored_columns = parsed.ignored_columns
-        outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
-        progress(task, 3, 4)
-        if outcome.quarantined:
-            staged.materialize(work)
-            meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
-            _quarantine(store, work, staged, targets, c_table, meta)
+        with _transaction(store, work):
+            outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
+            progress(task, 3, 4)
+            if outcome.quarantined:
+                staged.materialize(work)
+                meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
+                _quarantine(store, work, staged, targets, c_table, meta)
         progress(task, 4, 4)
         return outcome
     finally:
-        if c_table not in tmp:
-            work.execute(f"DROP VIEW IF EXISTS {c_table}")
-        if p_table != raw_table:
-            work.execute(f"DROP VIEW IF EXISTS {p_table}")
+        scratch.drop()
         staged.drop(work)
-        for name in tmp:
-            work.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+@contextmanager
+def _transaction(store: Store, work: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around a file's writes on a DuckDB store (elsewhere: none)."""
+    if not store.is_duckdb:
+        yield
+        return
+    work.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        work.execute("ROLLBACK")
+        raise
+    work.execute("COMMIT")
+
+
+def _parse_file(
+    store: Store, scratch: _Scratch, entity: Entity, mapping: Mapping, staged: Staged
+) -> tuple[ParsePlan, str]:
+    """Read, parse and check the file in one scan into a temporary table; its name."""
+    path, fmt = staged.path, staged.fmt
+    if mapping.names and fmt == "csv":
+        staged.columns = _named(staged, mapping, path)
+    sources = list(mapping.names) if fmt == "whitespace" else staged.columns
+    field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
+    _require_keys(entity, mapping, field_map, sources, path)
+    parsed = plan(
+        entity,
+        mapping,
+        staged,
+        field_map,
+        timezone=mapping.timezone or store.settings.timezone,
+        accepted=list(store.settings.accepted_currencies),
+    )
+    p_table = staged.table + "_p"
+    if parsed.has_rn:
+        scratch.table(p_table, parsed.sql, parsed.params)
+    else:  # rows kept in file order: the table's rowid gives the row number
+        raw = scratch.table(p_table + "_raw", parsed.sql, parsed.params)
+        scratch.view(p_table, f"SELECT rowid + 1 AS __rn, * FROM {raw}")
+    staged.collect_rejects(scratch.work)
+    staged.rows = _count(scratch.work, p_table)
+    return parsed, p_table
+
+
+def _statuses(scratch: _Scratch, t: _Targets, p_table: str, existing: dict[str, str]) -> str:
+    """The parsed rows with their ``__status``: a full comparison only when keys repeat."""
+    c_table = p_table[:-2] + "_c"
+    if _needs_dedup(scratch.work, t, p_table, existing):
+        _classify(scratch.work, t, p_table, c_table, existing)
+        scratch.tables.append(c_table)
+        return c_table
+    return scratch.view(
+        c_table,
+        "SELECT *, CASE WHEN __reason IS NULL THEN 'stored' ELSE 'quarantined' END AS __status, "
+        f"CAST(NULL AS UBIGINT) AS __eo FROM {p_table}",
+    )
 
 
 def _count(work: duckdb.DuckDBPyConnection, table: str) -> int:
