@@ -56,7 +56,9 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     with Store(f"duckdb://{path}") as st:
         assert [m.version for m in st.migrations_applied] == [2, 3, 4]
         assert st.version == LATEST_VERSION
-        assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(st.con.list_tables())
+        assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(
+            st.con.list_tables()
+        )
 
 
 def test_store_newer_than_code_is_refused(tmp_path: Path) -> None:
