@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from tenure import Store
 from tenure.ingest import import_events, import_file, import_orders
 
@@ -19,19 +21,22 @@ def _quarantine(store: Store) -> list[tuple[int, str, str | None]]:
 CUSTOMERS = "customer_id,email,first_name,created_at\n"
 
 
+@pytest.mark.parametrize(("eol", "bom"), [("\n", b""), ("\r\n", b"\xef\xbb\xbf")])
 def test_rejected_records_get_reasons_by_error_and_exact_lines(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, eol: str, bom: bytes
 ) -> None:
     path = tmp_path / "c.csv"
+    text = (
+        CUSTOMERS  # 1
+        + 'K1,a@x.com,"Ann\nMarie",2024-01-01\n'  # 2-3
+        + 'K2,b@x.com,"two\nlines",2024-01-01,extra\n'  # 4-5: rejected, spans two lines
+        + "K3,c@x.com,Bo,never\n"  # 6
+    )
     path.write_bytes(
-        (
-            CUSTOMERS  # 1
-            + 'K1,a@x.com,"Ann\nMarie",2024-01-01\n'  # 2-3
-            + 'K2,b@x.com,"two\nlines",2024-01-01,extra\n'  # 4-5: rejected, spans two lines
-            + "K3,c@x.com,Bo,never\n"  # 6
-        ).encode()
-        + b"K4,d@x.com,Caf\xe9,2024-01-01\n"  # 7: not UTF-8
-        + b"K5,e@x.com,Ed,someday\n"  # 8
+        bom
+        + text.replace("\n", eol).encode()
+        + f"K4,d@x.com,Caf\xe9,2024-01-01{eol}".encode("latin-1")  # 7: not UTF-8
+        + f"K5,e@x.com,Ed,someday{eol}".encode()  # 8
     )
     result = import_file(store, "customers", [path], max_quarantine=1.0)
     assert (result.rows_read, result.stored, result.quarantined) == (5, 1, 4)
@@ -47,7 +52,7 @@ def test_rejected_records_get_reasons_by_error_and_exact_lines(
         (7, "invalid encoding"),
         (8, "unreadable date"),
     ]
-    assert got[0][2] == 'K2,b@x.com,"two\nlines",2024-01-01,extra'
+    assert got[0][2] == f'K2,b@x.com,"two{eol}lines",2024-01-01,extra'
 
 
 def test_latin1_file_with_an_encoding_mapping(store: Store, tmp_path: Path) -> None:

@@ -70,7 +70,8 @@ class Staged:
             return
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {self.rejects} AS "
-            f"SELECT line AS rec, any_value(csv_line) AS raw, {_REJECT_REASON} AS reason, "
+            f"SELECT line AS rec, trim(any_value(csv_line), chr(13) || chr(10)) AS raw, "
+            f"{_REJECT_REASON} AS reason, "
             f"row_number() OVER (ORDER BY line) AS j, line FROM {self.rejects_table} "
             "GROUP BY line",
             {"count_errors": list(COUNT_ERRORS), "encoding_errors": list(ENCODING_ERRORS)},
