@@ -89,7 +89,6 @@ def _contexts() -> list[str]:
             if campaign is not None:
                 doc["campaign"] = json.loads(campaign)
             doc["device"] = {"type": device_type}
-            doc["library"] = {"name": "analytics.js", "version": "5.2.0"}
             out.append(json.dumps(doc, separators=(",", ":")))
     return out
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from tenure.demo import params as P
 from tenure.demo import touches as T
@@ -96,6 +97,25 @@ def _prepare(store: Store, replace: bool) -> None:
             store.truncate(name)
 
 
+def _memtables(store: Store) -> set[str]:
+    sql = (
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE 'ibis_%memtable%'"
+    )
+    return {name for (name,) in store.con.con.execute(sql).fetchall()}
+
+
+def _insert(store: Store, name: str, table: pa.Table) -> None:
+    """``store.insert``, then release the Arrow table Ibis 12 leaves registered in DuckDB
+    until the process exits (otherwise every batch stays in memory)."""
+    if not store.is_duckdb:
+        store.insert(name, table)
+        return
+    before = _memtables(store)
+    store.insert(name, table)
+    for view in _memtables(store) - before:
+        store.con.con.unregister(view)
+
+
 @dataclass
 class _Totals:
     people: int = 0
@@ -140,7 +160,7 @@ def _batch(su: _Setup, n: int, index: int, totals: _Totals) -> np.ndarray:
         ("consents", consents),
         ("suppressions", suppressions),
     ):
-        su.store.insert(name, table)
+        _insert(su.store, name, table)
     totals.people += len(pp)
     totals.buyers += n
     totals.orders += len(o)
@@ -181,8 +201,8 @@ def generate_demo(
     currency = store.settings.reporting_currency
     rng = np.random.default_rng([seed, 0])
     su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
-    store.insert("products", products_table(su.cat, currency))
-    store.insert("generator_truth", truth_table(parameter_rows(customers, days, seed)))
+    _insert(store, "products", products_table(su.cat, currency))
+    _insert(store, "generator_truth", truth_table(parameter_rows(customers, days, seed)))
     totals = _Totals()
     new = np.zeros((len(T.TOUCHES), days), dtype=np.int64)
     report(_TASK, 0, customers)
@@ -190,8 +210,8 @@ def generate_demo(
         new += _batch(su, min(BATCH, customers - first), index, totals)
         report(_TASK, totals.buyers, customers)
     cents = spend_cents(rng, su.cl, customers, new)
-    store.insert("marketing_spend", spend_table(cents, su.cl, currency))
-    store.insert("generator_truth", truth_table(realised_rows(new, cents)))
+    _insert(store, "marketing_spend", spend_table(cents, su.cl, currency))
+    _insert(store, "generator_truth", truth_table(realised_rows(new, cents)))
     revenue = Decimal(totals.revenue_cents) / 100
     return DemoSummary(
         customers=totals.buyers,
