@@ -105,7 +105,7 @@ def _resolve(store: Store, max_customers: int, cache: _Scratch) -> IdentityResul
     clean = edges.filter(~edges.a.isin(bad) & ~edges.b.isin(bad))
     blocked = store.table("identity_blocked_edges")
     pairs = blocked.select("a", "b").union(blocked.select(a=blocked.b, b=blocked.a))
-    clean = clean.anti_join(pairs, [clean.a == pairs.a, clean.b == pairs.b])
+    clean = cache(clean.anti_join(pairs, [clean.a == pairs.a, clean.b == pairs.b]))
     ts = "timestamp"  # one precision on every side of the union (cached tables report 6)
     sightings = ibis.union(
         edges.select("a", "source", at=edges.at.cast(ts)),

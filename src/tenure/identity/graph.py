@@ -58,8 +58,10 @@ def event_edges(store: Store) -> ir.Table:
             )
         )
     )
-    email = email_expr(e.traits.re_extract(_EMAIL_IN_TRAITS, 1).nullif(""))
-    ident = e.filter((e.type == "identify") & email.notnull())
+    calls = e.filter((e.type == "identify") & e.traits.contains("email"))
+    ident = calls.filter(
+        email_expr(calls.traits.re_extract(_EMAIL_IN_TRAITS, 1).nullif("")).notnull()
+    )
     caller = ibis.ifelse(
         ident.user_id.strip().notnull() & (ident.user_id.strip() != ""),
         _node("customer_id", ident.user_id.strip()),
