@@ -201,8 +201,9 @@ def generate_demo(
     currency = store.settings.reporting_currency
     rng = np.random.default_rng([seed, 0])
     su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
-    _insert(store, "products", products_table(su.cat, currency))
+    # the parameters first: an interrupted run is still recognised as a demo
     _insert(store, "generator_truth", truth_table(parameter_rows(customers, days, seed)))
+    _insert(store, "products", products_table(su.cat, currency))
     totals = _Totals()
     new = np.zeros((len(T.TOUCHES), days), dtype=np.int64)
     report(_TASK, 0, customers)

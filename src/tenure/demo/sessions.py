@@ -147,8 +147,8 @@ def _visit_touch(
     return np.where(day < acquired, pp.signup_touch[person], later)
 
 
-def visit_sessions(rng: np.random.Generator, log: EventLog, cx: Context, o: Orders) -> int:
-    """Abandoned-cart and browse-only visits of buyers and prospects; returns the carts.
+def visit_sessions(rng: np.random.Generator, log: EventLog, cx: Context, o: Orders) -> None:
+    """Abandoned-cart and browse-only visits of buyers and prospects.
 
     Abandoned carts are calibrated so that CART_ABANDONMENT of all visits with a cart
     (purchase visits included) end without an order, in expectation.
@@ -164,7 +164,6 @@ def visit_sessions(rng: np.random.Generator, log: EventLog, cx: Context, o: Orde
             orders * P.BROWSE_SESSIONS_PER_ORDER, np.full(n_prospects, P.PROSPECT_BROWSE)
         ],
     }
-    carts = 0
     for kind, rate in rates.items():
         person = np.repeat(np.arange(len(pp)), rng.poisson(rate))
         day = cx.cl.uniform(rng, lo[person], hi[person])
@@ -174,10 +173,8 @@ def visit_sessions(rng: np.random.Generator, log: EventLog, cx: Context, o: Orde
         log.open(s)
         if kind == "cart":
             _cart(rng, log, cx, s, day)
-            carts = len(s)
         else:
             _browse(rng, log, cx, s)
-    return carts
 
 
 def _cart(
