@@ -58,7 +58,8 @@ def test_same_seed_same_store_other_seed_other_store(tmp_path: Path) -> None:
             generate_demo(st, customers=300, seed=seed)
             digests.append(_digest(st))
     assert digests[0] == digests[1]
-    assert all(x != y for x, y in zip(digests[0], digests[2], strict=True) if x[0] > 320)
+    for same_seed, other_seed in zip(digests[0], digests[2], strict=True):
+        assert same_seed[0] == 0 or same_seed != other_seed
 
 
 def test_summary_reconciles_with_tables(demo: tuple[Store, DemoSummary]) -> None:
