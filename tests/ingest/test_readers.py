@@ -99,11 +99,15 @@ def test_line_numbers_exact_in_a_large_file_with_multiline_fields_and_rejects(
         line += title.count("\n")
     path = tmp_path / "big.csv"
     path.write_text("".join(parts))
+    con = store.con.con
+    con.execute("SET threads = 8")  # more threads than cores: more chances to reorder
+    con.execute("SET preserve_insertion_order = false")  # the import turns it on, then back
     result = import_orders(store, [path], max_quarantine=1.0)
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (False,)
     assert result.rows_read == 300_000
     assert result.quarantined == len(expected) > 100
     assert {ln: reason for ln, reason, _ in _quarantine(store)} == expected
-    misnumbered = store.con.con.execute(
+    misnumbered = con.execute(
         "SELECT count(*) FROM order_items WHERE product_id <> 'P' || line AND order_id NOT IN "
         "(SELECT CASE WHEN raw_row LIKE '{%' THEN json_extract_string(raw_row, '$.order_id') "
         "ELSE split_part(raw_row, ',', 1) END FROM quarantine)"

@@ -14,12 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from tenure.errors import ConfigError, MappingError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS, entity
 from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
-from tenure.ingest.pipeline import FileOutcome, import_one, now_utc
+from tenure.ingest.pipeline import FileOutcome, import_one, now_utc, work_connection
 from tenure.ingest.readers import check_file
 from tenure.ingest.result import ImportResult
 from tenure.progress import ProgressCallback, no_progress
@@ -79,25 +77,22 @@ def import_file(
         check_file(path)
     import_id = f"imp-{now_utc():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started = now_utc()
-    work = store.con.con if store.is_duckdb else duckdb.connect()
     total, done = FileOutcome(), []
     name = preset or (str(mapping) if mapping and not isinstance(mapping, dict) else None)
-    try:
-        check_parsing(chosen, chosen.timezone or store.settings.timezone, work)
-        for path in files:
-            total.add(
-                import_one(
-                    store, work, spec, chosen, path, import_id, started, progress or no_progress
+    with work_connection(store) as work:
+        try:
+            check_parsing(chosen, chosen.timezone or store.settings.timezone, work)
+            for path in files:
+                total.add(
+                    import_one(
+                        store, work, spec, chosen, path, import_id, started, progress or no_progress
+                    )
                 )
-            )
-            done.append(str(path))
-    except TenureError:
-        if done:
-            _log(store, _result(import_id, spec.name, done, name, threshold, total), started)
-        raise
-    finally:
-        if not store.is_duckdb:
-            work.close()
+                done.append(str(path))
+        except TenureError:
+            if done:
+                _log(store, _result(import_id, spec.name, done, name, threshold, total), started)
+            raise
     result = _result(import_id, spec.name, done, name, threshold, total)
     _log(store, result, started)
     return result

@@ -388,6 +388,32 @@ def import_one(
 
 
 @contextmanager
+def work_connection(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB connection that reads and checks files for ``store``.
+
+    A DuckDB store's own connection (rows move with ``INSERT ... SELECT``), with
+    ``preserve_insertion_order`` on for the import, since row order gives line numbers; any
+    other store gets a private in-memory DuckDB, closed afterwards.
+    """
+    if not store.is_duckdb:
+        con = duckdb.connect()
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    con = store.con.con
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    before = bool(row[0]) if row else True
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield con
+    finally:
+        if not before:
+            con.execute("SET preserve_insertion_order = false")
+
+
+@contextmanager
 def _transaction(store: Store, work: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One transaction around a file's writes on a DuckDB store (elsewhere: none)."""
     if not store.is_duckdb:
