@@ -36,6 +36,7 @@ from tenure.store import Store
 from tenure.store.schema import TABLES
 
 CONFLICT = "same key with different content"
+_REJECTED = "__status IN ('quarantined', 'conflict')"
 _AUDIT = ("source", "imported_at")
 
 
@@ -273,7 +274,7 @@ def _quarantine(
         f"coalesce(c.__reason, $conflict) AS reason, CAST({raw_row} AS VARCHAR) AS raw_row, "
         f"$now AS quarantined_at FROM {cls} c JOIN {staged.table} s ON c.__rn = s.__rn "
         f"JOIN {staged.table}_lines l ON c.__rn = l.__rn "
-        "WHERE c.__status IN ('quarantined', 'conflict')"
+        f"WHERE c.{_REJECTED}"
     )
     _emit(store, work, "quarantine", select, params)
     if staged.rejected:
@@ -377,7 +378,7 @@ def import_one(
             outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
             progress(task, 3, 4)
             if outcome.quarantined:
-                staged.materialize(work)
+                staged.materialize(work, f"SELECT __rn FROM {c_table} WHERE {_REJECTED}")
                 meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
                 _quarantine(store, work, staged, targets, c_table, meta)
         progress(task, 4, 4)

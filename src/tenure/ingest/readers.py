@@ -81,23 +81,35 @@ class Staged:
         con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}")
         con.execute(f"DROP TABLE IF EXISTS {self.rejects_table}_scan")
 
-    def materialize(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Read the file again into ``table``; create the view ``{table}_lines`` and give the
-        rejected records their physical line."""
+    def materialize(self, con: duckdb.DuckDBPyConnection, wanted: str) -> None:
+        """Read the file again, keeping the rows whose ``__rn`` the query ``wanted`` gives
+        (the quarantined ones) in ``table``; create the view ``{table}_lines(__rn, __line)``
+        and give the rejected records their physical line.
+
+        The second scan keeps only what line numbers need besides those rows: the row
+        number and count of newlines of rows whose quoted fields hold newlines.
+        """
         reader = self.reader
         if self.rejects_table:  # the second scan rejects the same records, into new tables
             again = f"__rej_{uuid.uuid4().hex[:12]}"
             reader = reader.replace(self.rejects_table, again)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {self.table} AS {reader}", self.params)
+        records = self.header + self.rows + sum(self.rejected.values())
+        multiline = self.fmt == "csv" and _physical_lines(self.path) > records
+        nl = "0"
+        if multiline:
+            nl = " + ".join(_newlines(f"coalesce(r.s{i}, '')") for i in range(len(self.columns)))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {self.table} AS SELECT * FROM (SELECT r.*, "
+            f"CAST({nl} AS BIGINT) AS __nl, w.__rn IS NOT NULL AS __wanted "
+            f"FROM ({reader}) r LEFT JOIN ({wanted}) w ON r.__rn = w.__rn) "
+            "WHERE __wanted OR __nl > 0",
+            self.params,
+        )
         if self.rejects_table:
             con.execute(f"DROP TABLE IF EXISTS {again}")
             con.execute(f"DROP TABLE IF EXISTS {again}_scan")
-        if self.fmt == "csv":
-            records = self.header + self.rows + sum(self.rejected.values())
-            _add_line_numbers(con, self, multiline=_physical_lines(self.path) > records)
-        elif self.rejects_table:  # one record per line: only the rejects shift the numbers
-            _add_line_numbers(con, self, multiline=False)
-        else:
+            _add_line_numbers(con, self, multiline=multiline)
+        else:  # Parquet: the row number
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {self.table}_lines AS "
                 f"SELECT __rn, __rn AS __line FROM {self.table}"
@@ -179,21 +191,21 @@ def _add_line_numbers(con: duckdb.DuckDBPyConnection, staged: Staged, multiline:
     rejects iff r_j - j < b, so that row's record is b + #{j : r_j - j < b} (an as-of join on
     the sorted shifts). When quoted fields hold newlines (``multiline``: the file has more
     lines than records), each record's physical line adds the newlines inside the records
-    before it, read or rejected. All set-based: no per-row or per-reject Python.
+    before it, read (``__nl``) or rejected. All set-based: no per-row or per-reject Python.
     """
     table, rej = staged.table, staged.rejects
-    base = f"SELECT __rn, {staged.header} + __rn AS b FROM {table}"
+    base = f"SELECT __rn, __nl, {staged.header} + __rn AS b FROM {table}"
     if staged.rejected:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table}_rec AS "
             f"WITH sh AS (SELECT DISTINCT rec - j AS s, count(*) OVER (ORDER BY rec - j "
             f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n FROM {rej}) "
-            f"SELECT t.__rn, t.b + coalesce(sh.n, 0) AS rec FROM ({base}) t "
+            f"SELECT t.__rn, t.__nl, t.b + coalesce(sh.n, 0) AS rec FROM ({base}) t "
             "ASOF LEFT JOIN sh ON t.b > sh.s"
         )
     else:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_rec AS SELECT __rn, b AS rec FROM ({base})"
+            f"CREATE OR REPLACE TEMP TABLE {table}_rec AS SELECT __rn, __nl, b AS rec FROM ({base})"
         )
     if not multiline:
         con.execute(
@@ -201,14 +213,12 @@ def _add_line_numbers(con: duckdb.DuckDBPyConnection, staged: Staged, multiline:
             f"SELECT __rn, rec AS __line FROM {table}_rec"
         )
         return
-    text = " || ".join(f"coalesce(t.s{i}, '')" for i in range(len(staged.columns))) or "''"
     rejected = (
         f"UNION ALL SELECT NULL, rec, {_newlines('raw')} FROM {rej}" if staged.rejected else ""
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table}_nl AS "
-        f"WITH nl AS (SELECT r.__rn, r.rec, {_newlines(text)} AS nl "
-        f"FROM {table}_rec r JOIN {table} t ON r.__rn = t.__rn {rejected}) "
+        f"WITH nl AS (SELECT __rn, rec, __nl AS nl FROM {table}_rec {rejected}) "
         "SELECT __rn, rec, rec + coalesce(sum(nl) OVER (ORDER BY rec ROWS BETWEEN "
         "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line FROM nl"
     )
