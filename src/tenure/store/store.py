@@ -166,11 +166,23 @@ class Store:
                 return
             if self.backend_name == "pyspark":
                 self._insert_spark(name, data)
+            elif self.is_duckdb:
+                self._insert_duckdb(name, data)
             else:
                 self.con.insert(name, data)
             return
         expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
         self.con.insert(name, expr)
+
+    def _insert_duckdb(self, name: str, data: pa.Table) -> None:
+        """Arrow into DuckDB, unregistered afterwards (Ibis 12 keeps memtables until exit)."""
+        raw = self.con.con
+        view = f"_tenure_insert_{uuid.uuid4().hex}"
+        raw.register(view, data)
+        try:
+            raw.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {view}")
+        finally:
+            raw.unregister(view)
 
     def _insert_spark(self, name: str, data: pa.Table) -> None:
         """Arrow straight into Spark: Ibis 12's memtable path fails on null decimals."""
