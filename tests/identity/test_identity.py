@@ -213,6 +213,8 @@ def test_demo_persons_match_the_generator_truth(tmp_path: Path) -> None:
             doc = json.loads(traits)
             truth[f"customer_id:{cid}"] = doc["demo_person"]
             truth[f"email:{email}"] = doc["demo_person"]
+            if doc.get("demo_phone"):
+                truth[f"phone:{normalize_phone(doc['demo_phone'], 'US')}"] = doc["demo_person"]
             for device in doc["demo_devices"]:
                 truth[f"anonymous_id:{device}"] = doc["demo_person"]
         found = {

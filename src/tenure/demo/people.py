@@ -175,6 +175,7 @@ def customers_table(pp: People, b: Buyers, cl: Clock, subscribed: np.ndarray) ->
         {
             "customer_id": pp.customer_id,
             "email": pp.email,
+            "phone": pp.phone,
             "first_name": pc.utf8_capitalize(A.take(list(P.FIRST_NAMES), pp.first)),
             "last_name": pc.utf8_capitalize(A.take(list(P.LAST_NAMES), pp.last)),
             "country": A.constant("US", n),
