@@ -390,3 +390,6 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     with _open(tmp_path / "d.duckdb") as st:
         generate_demo(st, customers=30, progress=lambda t, d, n: calls.append((t, d, n)))
     assert calls[0][1] == 0 and calls[-1][1:] == (30, 30)
+    done = [d for _, d, _ in calls]
+    assert done == sorted(done) and len(set(done)) > 3  # it moves within the single batch
+    assert {t for t, _, _ in calls} == {"Demo: customers"}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from tenure.demo import params as P
 from tenure.demo import touches as T
@@ -46,6 +46,8 @@ DEMO_TABLES = (
 #: Buyers generated and written at a time (memory stays flat whatever the size).
 BATCH = 25_000
 _TASK = "Demo: customers"
+#: Share of a batch's time spent generating (the rest is writing), for progress reports.
+_GENERATE_SHARE = 0.35
 
 
 @dataclass(frozen=True)
@@ -97,25 +99,6 @@ def _prepare(store: Store, replace: bool) -> None:
             store.truncate(name)
 
 
-def _memtables(store: Store) -> set[str]:
-    sql = (
-        "SELECT view_name FROM duckdb_views() WHERE temporary AND view_name LIKE 'ibis_%memtable%'"
-    )
-    return {name for (name,) in store.con.con.execute(sql).fetchall()}
-
-
-def _insert(store: Store, name: str, table: pa.Table) -> None:
-    """``store.insert``, then release the Arrow table Ibis 12 leaves registered in DuckDB
-    until the process exits (otherwise every batch stays in memory)."""
-    if not store.is_duckdb:
-        store.insert(name, table)
-        return
-    before = _memtables(store)
-    store.insert(name, table)
-    for view in _memtables(store) - before:
-        store.con.con.unregister(view)
-
-
 @dataclass
 class _Totals:
     people: int = 0
@@ -136,8 +119,14 @@ class _Setup:
     currency: str
 
 
-def _batch(su: _Setup, n: int, index: int, totals: _Totals) -> np.ndarray:
-    """Generate and write ``n`` buyers and their prospects; return new buyers per touch/day."""
+def _batch(
+    su: _Setup, n: int, index: int, totals: _Totals, step: Callable[[float], None]
+) -> np.ndarray:
+    """Generate and write ``n`` buyers and their prospects; return new buyers per touch/day.
+
+    ``step(share)`` reports the share of the batch done: generating counts for
+    ``_GENERATE_SHARE``, writing for the rest, in proportion to the rows written.
+    """
     rng = np.random.default_rng([su.seed, index + 1])
     cl = su.cl
     b = draw_buyers(rng, n, cl)
@@ -152,15 +141,20 @@ def _batch(su: _Setup, n: int, index: int, totals: _Totals) -> np.ndarray:
     login_sessions(rng, log, cx)
     events = events_table(log, pp, rng, np.datetime64(cl.start), f"demo-{su.seed}-{index}-")
     consents, suppressions, subscribed = consents_tables(rng, pp, cl)
-    for name, table in (
-        ("customers", customers_table(pp, b, cl, subscribed)),
-        ("orders", orders_table(o, pp, cl.start, su.currency)),
-        ("order_items", items_table(o, su.cat, su.currency)),
-        ("events", events),
-        ("consents", consents),
-        ("suppressions", suppressions),
-    ):
-        _insert(su.store, name, table)
+    tables = {
+        "customers": customers_table(pp, b, cl, subscribed),
+        "orders": orders_table(o, pp, cl.start, su.currency),
+        "order_items": items_table(o, su.cat, su.currency),
+        "events": events,
+        "consents": consents,
+        "suppressions": suppressions,
+    }
+    step(_GENERATE_SHARE)
+    rows, written = sum(t.num_rows for t in tables.values()), 0
+    for name, table in tables.items():
+        su.store.insert(name, table)
+        written += table.num_rows
+        step(_GENERATE_SHARE + (1 - _GENERATE_SHARE) * written / max(rows, 1))
     totals.people += len(pp)
     totals.buyers += n
     totals.orders += len(o)
@@ -202,17 +196,21 @@ def generate_demo(
     rng = np.random.default_rng([seed, 0])
     su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
     # the parameters first: an interrupted run is still recognised as a demo
-    _insert(store, "generator_truth", truth_table(parameter_rows(customers, days, seed)))
-    _insert(store, "products", products_table(su.cat, currency))
+    store.insert("generator_truth", truth_table(parameter_rows(customers, days, seed)))
+    store.insert("products", products_table(su.cat, currency))
     totals = _Totals()
     new = np.zeros((len(T.TOUCHES), days), dtype=np.int64)
     report(_TASK, 0, customers)
     for index, first in enumerate(range(0, customers, BATCH)):
-        new += _batch(su, min(BATCH, customers - first), index, totals)
-        report(_TASK, totals.buyers, customers)
+        n = min(BATCH, customers - first)
+
+        def step(share: float, first: int = first, n: int = n) -> None:
+            report(_TASK, first + round(share * n), customers)
+
+        new += _batch(su, n, index, totals, step)
     cents = spend_cents(rng, su.cl, customers, new)
-    _insert(store, "marketing_spend", spend_table(cents, su.cl, currency))
-    _insert(store, "generator_truth", truth_table(realised_rows(new, cents)))
+    store.insert("marketing_spend", spend_table(cents, su.cl, currency))
+    store.insert("generator_truth", truth_table(realised_rows(new, cents)))
     revenue = Decimal(totals.revenue_cents) / 100
     return DemoSummary(
         customers=totals.buyers,
