@@ -31,7 +31,9 @@ def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
         return ibis.duckdb.connect(), ":memory:"
     path = Path(rest).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return ibis.duckdb.connect(str(path)), str(path.resolve())
+    con = ibis.duckdb.connect(str(path))
+    con.raw_sql("SET enable_progress_bar = false")  # the library never prints
+    return con, str(path.resolve())
 
 
 def _connect_pyspark(url: str) -> tuple[BaseBackend, str]:
