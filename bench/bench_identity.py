@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from measure import in_child
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -106,18 +106,8 @@ def _networkx(path: Path) -> dict[str, object]:
     }
 
 
-def _measure(step: str, path: Path) -> dict[str, object]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", step, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert proc.stdout is not None
-    output = proc.stdout.read()
-    if status != 0:
-        raise SystemExit(f"{step} failed (status {status})")
-    result: dict[str, object] = json.loads(output.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    return result
+def _measure(step: str, path: Path) -> dict[str, Any]:
+    return in_child(__file__, step, path)
 
 
 def main() -> None:
