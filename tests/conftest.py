@@ -23,6 +23,17 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TENURE_CONFIG", str(tmp_path / "no-such-tenure.toml"))
 
 
+@pytest.fixture(scope="session")
+def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One PySpark local-mode store for the whole run (a Spark session takes ~5 s to start;
+    its catalog is shared, so Spark tests look only at their own rows)."""
+    pytest.importorskip("pyspark")
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    url = f"pyspark://local[2]?warehouse={warehouse}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        yield store
+
+
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"duckdb://{tmp_path / 'store.duckdb'}"

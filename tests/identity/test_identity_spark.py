@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.identity import resolve_identities
 
 pytest.importorskip("pyspark")
@@ -39,14 +38,6 @@ ORDERS = pa.table(
         "currency": ["USD"],
     }
 )
-
-
-@pytest.fixture(scope="module")
-def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    url = f"pyspark://local[2]?warehouse={warehouse}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
-        yield store
 
 
 def _groups(store: Store) -> set[frozenset[str]]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.ingest import import_orders
 
 pytest.importorskip("pyspark")
@@ -21,14 +20,6 @@ ROWS = (
     "S3,1,C3,not a date,USD,P1,1,5.00\n"
     "S4,1,C4,2024-01-03,USD\n"
 )
-
-
-@pytest.fixture(scope="module")
-def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    url = f"pyspark://local[2]?warehouse={warehouse}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
-        yield store
 
 
 def _run(store: Store, path: Path) -> list[tuple[int, int, int]]:

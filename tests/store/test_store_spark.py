@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,14 +15,6 @@ from tests.conftest import comparable
 
 pytestmark = pytest.mark.spark
 pytest.importorskip("pyspark")
-
-
-@pytest.fixture(scope="module")
-def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    store = Store(f"pyspark://local[2]?warehouse={warehouse}")
-    yield store
-    store.close()
 
 
 def test_spark_store_has_the_canonical_schema(spark_store: Store) -> None:
