@@ -128,3 +128,11 @@ def test_a_file_is_written_whole_or_not_at_all(
     monkeypatch.undo()
     result = import_orders(store, [path], max_quarantine=1.0)
     assert (result.stored, result.quarantined) == (1, 1)
+
+
+def test_mixed_line_ends_are_named_in_the_hint(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"order_id,ordered_at,currency,total\nA1,2024-01-01,USD,3\r\nA2,x,USD,3\n")
+    with pytest.raises(IngestError, match=r"mixed\.csv: cannot read as CSV") as info:
+        import_orders(store, [path])
+    assert "CRLF and LF" in str(info.value.hint)

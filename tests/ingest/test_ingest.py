@@ -301,3 +301,27 @@ def test_typed_parquet_columns(store: Store, tmp_path: Path) -> None:
     order = store.table("orders").to_pyarrow().to_pylist()[0]
     assert str(order["ordered_at"]) == "2024-05-01 10:00:00"  # Paris summer time -> UTC
     assert order["total"] == Decimal("7.5000")
+
+
+def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) -> None:
+    """The CLI codes against this signature: keep it."""
+    import inspect
+
+    names = list(inspect.signature(import_file).parameters)
+    assert names == [
+        "store",
+        "entity",
+        "paths",
+        "preset",
+        "mapping",
+        "max_quarantine",
+        "progress",
+    ]
+    path = tmp_path / "spend.csv"
+    path.write_text("date,channel,campaign,cost,currency\n2024-01-01,email,news,3,USD\n")
+    seen: list[tuple[str, int, int | None]] = []
+    result = import_file(
+        store=store, entity="spend", paths=[path], progress=lambda *a: seen.append(a)
+    )
+    assert result.tables == {"marketing_spend": 1} and result.to_dict()["stored"] == 1
+    assert seen[-1] == ("import spend.csv", 4, 4)

@@ -136,3 +136,30 @@ def test_empty_and_header_only_files_import_nothing(store: Store, tmp_path: Path
     header.write_text(CUSTOMERS)
     result = import_file(store, "customers", [empty, header])
     assert (result.rows_read, result.stored, result.quarantined) == (0, 0, 0)
+
+
+def test_whitespace_file_with_tabs_blank_lines_and_a_header(store: Store, tmp_path: Path) -> None:
+    """CDNOW-style: any run of spaces or tabs separates fields; blank lines are no rows."""
+    path = tmp_path / "cdnow.txt"
+    path.write_bytes(
+        b"customer_id date number_of_cds dollar_value\n"  # 1: a header, skipped
+        b"00001 19970101 1 11.77\n"  # 2
+        b"\t00002  19970112\t1   12.00\r\n"  # 3: tabs, several spaces, CRLF
+        b"   \n"  # 4: blank
+        b"00001 19970101 2 20.76\n"  # 5: same customer and day: occurrence 2
+        b"\n"  # 6: blank
+        b"00004 19970102 x 20.76\n"  # 7
+        b"00005 19970102 1\n"  # 8
+    )
+    result = import_orders(store, [path], preset="cdnow", max_quarantine=1.0)
+    assert (result.rows_read, result.stored, result.quarantined) == (5, 3, 2)
+    assert [(line, reason) for line, reason, _ in _quarantine(store)] == [
+        (7, "unreadable number"),
+        (8, "wrong column count"),
+    ]
+    orders = store.table("orders").order_by("order_id").select("order_id", "total")
+    assert [(o["order_id"], str(o["total"])) for o in orders.to_pyarrow().to_pylist()] == [
+        ("00001-19970101-1", "11.7700"),
+        ("00001-19970101-2", "20.7600"),
+        ("00002-19970112-1", "12.0000"),
+    ]

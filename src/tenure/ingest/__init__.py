@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tenure.errors import ConfigError, MappingError, TenureError
-from tenure.ingest.entities import ENTITIES, REASONS, entity
+from tenure.ingest.entities import ENTITIES, REASONS
+from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc, work_connection
 from tenure.ingest.readers import check_file
@@ -55,7 +56,7 @@ def _mapping(entity_name: str, preset: str | None, mapping: Any) -> Mapping:
 
 def import_file(
     store: Store,
-    entity_name: str,
+    entity: str,
     paths: Sequence[str | Path],
     *,
     preset: str | None = None,
@@ -63,13 +64,13 @@ def import_file(
     max_quarantine: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Import ``paths`` as ``entity_name`` (orders, customers, events, products, spend).
+    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend).
 
     Files are imported one after another under one ``import_id``. If a file is refused (an
     error is raised), the files imported before it stay imported and are logged in
     ``imports``; the error names the file.
     """
-    spec = entity(entity_name)
+    spec = entity_spec(entity)
     chosen = _mapping(spec.name, preset, mapping)
     threshold = _threshold(store, max_quarantine)
     files = [Path(p) for p in paths]

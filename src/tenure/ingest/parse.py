@@ -319,7 +319,7 @@ def plan(
     fields = [f for f in kinds if f != "is_refund"]
     extra = ""
     if staged.fmt == "whitespace":
-        extra = r", regexp_split_to_array(trim(raw), '\s+') AS __parts"
+        extra = r", regexp_extract_all(raw, '\S+') AS __parts"
     keep = {"whitespace": ", __parts, raw", "jsonl": ", raw"}.get(staged.fmt, "")
     raw_sql = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
     typed = _typed_columns(kinds, raw, staged, field_map, mapping, timezone, params)

@@ -27,6 +27,13 @@ import duckdb
 from tenure.errors import IngestError
 
 _CHUNK = 1 << 24
+#: one text row ``raw`` per physical line (blank lines too: a one-column file has no empty
+#: records to skip). Lines end at LF, with or without CR, even mixed in one file.
+_LINES_READER = (
+    "read_csv($path, columns={{'raw': 'VARCHAR'}}, header=false, delim=chr(31), quote='', "
+    "escape='', new_line='\\r\\n', auto_detect=false, strict_mode=false, "
+    "encoding=$encoding{rejects})"
+)
 #: DuckDB reject error types -> quarantine reason (anything else: ``unreadable row``)
 COUNT_ERRORS = ("MISSING COLUMNS", "TOO MANY COLUMNS")
 ENCODING_ERRORS = ("INVALID ENCODING", "INVALID UNICODE")
@@ -85,39 +92,33 @@ class Staged:
         """Read the file again, keeping the rows whose ``__rn`` the query ``wanted`` gives
         (the quarantined ones) in ``table``; create the view ``{table}_lines(__rn, __line)``
         and give the rejected records their physical line.
-
-        The second scan keeps only what line numbers need besides those rows: the row
-        number and count of newlines of rows whose quoted fields hold newlines.
         """
         reader = self.reader
         if self.rejects_table:  # the second scan rejects the same records, into new tables
             again = f"__rej_{uuid.uuid4().hex[:12]}"
             reader = reader.replace(self.rejects_table, again)
-        records = self.header + self.rows + sum(self.rejected.values())
-        multiline = self.fmt == "csv" and _physical_lines(self.path) > records
-        nl = "0"
-        if multiline:
-            nl = " + ".join(_newlines(f"coalesce(r.s{i}, '')") for i in range(len(self.columns)))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {self.table} AS SELECT * FROM (SELECT r.*, "
-            f"CAST({nl} AS BIGINT) AS __nl, w.__rn IS NOT NULL AS __wanted "
-            f"FROM ({reader}) r LEFT JOIN ({wanted}) w ON r.__rn = w.__rn) "
-            "WHERE __wanted OR __nl > 0",
+            f"CREATE OR REPLACE TEMP TABLE {self.table} AS SELECT * FROM ({reader}) "
+            f"WHERE __rn IN ({wanted})",
             self.params,
         )
-        if self.rejects_table:
-            con.execute(f"DROP TABLE IF EXISTS {again}")
-            con.execute(f"DROP TABLE IF EXISTS {again}_scan")
-            _add_line_numbers(con, self, multiline=multiline)
-        else:  # Parquet: the row number
+        if not self.rejects_table:  # Parquet: the row number
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {self.table}_lines AS "
                 f"SELECT __rn, __rn AS __line FROM {self.table}"
             )
+            return
+        con.execute(f"DROP TABLE IF EXISTS {again}")
+        con.execute(f"DROP TABLE IF EXISTS {again}_scan")
+        records = self.header + self.rows + sum(self.rejected.values())
+        if self.fmt == "csv" and _physical_lines(self.path) > records:
+            _lines_by_quotes(con, self)  # blank lines, or quoted fields holding newlines
+        else:
+            _lines_by_records(con, self)
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP VIEW IF EXISTS {self.table}_lines")
-        for suffix in ("_nl", "_rec", "_rej"):
+        for suffix in ("_map", "_rec", "_rej"):
             con.execute(f"DROP TABLE IF EXISTS {self.table}{suffix}")
         con.execute(f"DROP TABLE IF EXISTS {self.table}")
 
@@ -144,6 +145,14 @@ def _physical_lines(path: Path) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
+def _mixed_line_ends(path: Path) -> bool:
+    """Whether the start of a file has both CRLF and bare LF line ends."""
+    with path.open("rb") as fh:
+        head = fh.read(_CHUNK)
+    crlf = head.count(b"\r\n")
+    return 0 < crlf < head.count(b"\n")
+
+
 def _rejects_options() -> tuple[str, str]:
     """A fresh name for DuckDB's reject tables, and the read_csv options that fill them."""
     rt = f"__rej_{uuid.uuid4().hex[:12]}"
@@ -168,11 +177,18 @@ def _stage_csv(
     try:
         desc = con.execute(f"SELECT * FROM {source} LIMIT 0", params).description
     except duckdb.Error as exc:
+        hint = (
+            "Set the mapping keys `delimiter`, `quote` or `encoding` (see docs/import-mapping.md)."
+        )
+        if _mixed_line_ends(path):
+            hint = (
+                "The file mixes CRLF and LF line ends, which DuckDB's CSV reader refuses: "
+                "convert it to one kind (e.g. `dos2unix`) and import it again."
+            )
         raise IngestError(
             f"{path}: cannot read as CSV (delimiter {delim!r}, quote {quote!r}, "
-            f"encoding {encoding!r}): {exc}",
-            hint="Set the mapping keys `delimiter`, `quote` or `encoding` "
-            "(see docs/import-mapping.md).",
+            f"encoding {encoding!r}): {str(exc).splitlines()[0]}",
+            hint=hint,
         ) from None
     columns = [d[0] for d in desc]
     cols = ", ".join(f"#{i + 1} AS s{i}" for i in range(len(columns)))
@@ -183,58 +199,70 @@ def _stage_csv(
     )
 
 
-def _add_line_numbers(con: duckdb.DuckDBPyConnection, staged: Staged, multiline: bool) -> None:
-    """Create the view ``{table}_lines(__rn, __line)``; set ``line`` of the rejected records.
+def _lines_by_records(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Create the view ``{table}_lines(__rn, __line)`` when every record is one line.
 
-    DuckDB numbers rejected records by record (the header is record 1), not by physical line.
-    The j-th rejected record r_j comes before a read row whose record would be b without
-    rejects iff r_j - j < b, so that row's record is b + #{j : r_j - j < b} (an as-of join on
-    the sorted shifts). When quoted fields hold newlines (``multiline``: the file has more
-    lines than records), each record's physical line adds the newlines inside the records
-    before it, read (``__nl``) or rejected. All set-based: no per-row or per-reject Python.
+    DuckDB numbers rejected records by record (the header is record 1). The j-th rejected
+    record r_j comes before a read row whose record would be b without rejects iff
+    r_j - j < b, so that row's record (here: its line) is b + #{j : r_j - j < b}: an as-of
+    join on the sorted shifts, set-based, no per-row or per-reject Python.
     """
     table, rej = staged.table, staged.rejects
-    base = f"SELECT __rn, __nl, {staged.header} + __rn AS b FROM {table}"
-    if staged.rejected:
+    base = f"SELECT __rn, {staged.header} + __rn AS b FROM {table}"
+    if not staged.rejected:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_rec AS "
-            f"WITH sh AS (SELECT DISTINCT rec - j AS s, count(*) OVER (ORDER BY rec - j "
-            f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n FROM {rej}) "
-            f"SELECT t.__rn, t.__nl, t.b + coalesce(sh.n, 0) AS rec FROM ({base}) t "
-            "ASOF LEFT JOIN sh ON t.b > sh.s"
-        )
-    else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_rec AS SELECT __rn, __nl, b AS rec FROM ({base})"
-        )
-    if not multiline:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {table}_lines AS "
-            f"SELECT __rn, rec AS __line FROM {table}_rec"
+            f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT __rn, b AS __line FROM ({base})"
         )
         return
-    rejected = (
-        f"UNION ALL SELECT NULL, rec, {_newlines('raw')} FROM {rej}" if staged.rejected else ""
-    )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table}_nl AS "
-        f"WITH nl AS (SELECT __rn, rec, __nl AS nl FROM {table}_rec {rejected}) "
-        "SELECT __rn, rec, rec + coalesce(sum(nl) OVER (ORDER BY rec ROWS BETWEEN "
-        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line FROM nl"
+        f"CREATE OR REPLACE TEMP TABLE {table}_map AS "
+        f"WITH sh AS (SELECT DISTINCT rec - j AS s, count(*) OVER (ORDER BY rec - j "
+        f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n FROM {rej}) "
+        f"SELECT t.__rn, t.b + coalesce(sh.n, 0) AS __line FROM ({base}) t "
+        "ASOF LEFT JOIN sh ON t.b > sh.s"
     )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT * FROM {table}_map")
+
+
+def _lines_by_quotes(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Create the view ``{table}_lines(__rn, __line)`` and set ``line`` of the rejected
+    records, for a file with more physical lines than records.
+
+    Such a file has quoted fields holding newlines, or blank lines (which DuckDB's reader
+    skips, yet counts as records). The file is read once more as physical lines; a line
+    starts a record when the quote characters before it are even in number (quotes inside a
+    field are doubled, RFC 4180). Record k (DuckDB's numbering, blank ones included) starts
+    on the k-th such line; the header is the first non-blank record; read rows are the
+    non-blank records DuckDB did not reject, in order.
+    """
+    table, rej = staged.table, staged.rejects
+    encoding = staged.params.get("encoding", "utf-8")
+    params = {
+        "path": str(staged.path),
+        # one byte per character keeps quotes and newlines where they are, whatever the text
+        "encoding": encoding if encoding.startswith("utf-16") else "latin-1",
+        "quote": staged.params.get("quote", '"'),
+    }
+    quotes = "length(raw) - length(replace(raw, $quote, ''))"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS "
-        f"SELECT __rn, line AS __line FROM {table}_nl WHERE __rn IS NOT NULL"
+        f"CREATE OR REPLACE TEMP TABLE {table}_rec AS "
+        f"WITH l AS (SELECT row_number() OVER () AS line, coalesce(raw, '') AS raw "
+        f"FROM {_LINES_READER.format(rejects='')}), "
+        f"s AS (SELECT line, raw, coalesce(sum({quotes}) OVER (ORDER BY line ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 0 AS start FROM l) "
+        "SELECT row_number() OVER (ORDER BY line) AS rec, line, "
+        "trim(raw, chr(13)) = '' AS blank FROM s WHERE start",
+        params,
     )
+    rejected = f"AND rec NOT IN (SELECT rec FROM {rej})" if staged.rejected else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_map AS SELECT * FROM ("
+        f"SELECT row_number() OVER (ORDER BY rec) - {staged.header} AS __rn, line AS __line "
+        f"FROM {table}_rec WHERE NOT blank {rejected}) WHERE __rn > 0"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT * FROM {table}_map")
     if staged.rejected:
-        con.execute(
-            f"UPDATE {rej} r SET line = n.line FROM {table}_nl n "
-            "WHERE n.__rn IS NULL AND n.rec = r.rec"
-        )
-
-
-def _newlines(text: str) -> str:
-    return f"(length({text}) - length(replace({text}, chr(10), '')))"
+        con.execute(f"UPDATE {rej} r SET line = m.line FROM {table}_rec m WHERE m.rec = r.rec")
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Staged:
@@ -261,22 +289,21 @@ def _first_line(path: Path) -> str:
 def _stage_lines(path: Path, fmt: str, names: tuple[str, ...], encoding: str) -> Staged:
     """JSON Lines and whitespace-separated files: one raw text column per physical line.
 
-    A whitespace file whose first line repeats the column names has it skipped (a header).
+    A whitespace file whose first line repeats the column names has it skipped (a header),
+    and so are its blank lines (only spaces or tabs), as DuckDB's CSV reader skips them.
     Lines DuckDB cannot read (bad encoding, too long) are rejected, as in a CSV file.
     """
     rt, rejects = _rejects_options()
-    source = (
-        "read_csv($path, columns={'raw': 'VARCHAR'}, header=false, delim=chr(31), quote='', "
-        f"escape='', auto_detect=false, strict_mode=false, encoding=$encoding, {rejects})"
-    )
+    source = _LINES_READER.format(rejects=", " + rejects)
     reader = f"SELECT row_number() OVER () AS __rn, raw FROM {source}"
     header = (
         fmt == "whitespace"
         and bool(names)
         and (_first_line(path).lower().split() == [n.lower() for n in names])
     )
-    if header:
-        reader = f"SELECT * FROM ({reader}) WHERE __rn > 1"
+    if fmt == "whitespace":  # blank lines are no rows (as in CSV); numbers stay physical
+        first = 2 if header else 1
+        reader = f"SELECT * FROM ({reader}) WHERE __rn >= {first} AND regexp_matches(raw, '\\S')"
     params = {"path": str(path), "encoding": encoding}
     return Staged(path, fmt, ["raw"], reader, params, rejects_table=rt)
 
