@@ -185,7 +185,8 @@ def test_segment_events_jsonl(store: Store) -> None:
     ]
     events = {e["message_id"]: e for e in store.table("events").to_pyarrow().to_pylist()}
     assert events["m1"]["utm_source"] == "google" and events["m1"]["utm_campaign"] == "spring"
-    assert events["m1"]["event"] == "Home"
+    assert events["m1"]["event"] == "Home"  # a page call's `name`
+    assert events["m2"]["event"] == "Product Added"  # a track call's `event`
     assert '"product_id":"P1"' in events["m2"]["properties"].replace(" ", "")
     assert str(events["m3"]["timestamp"]) == "2024-03-01 09:02:00"
 
@@ -325,3 +326,45 @@ def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) 
     )
     assert result.tables == {"marketing_spend": 1} and result.to_dict()["stored"] == 1
     assert seen[-1] == ("import spend.csv", 4, 4)
+
+
+def _canonical_csvs(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "customers": "customer_id,email,created_at,accepts_marketing,traits\n"
+        'K1,a@x.com,2024-01-01,yes,"{""plan"":""pro""}"\nK2,b@x.com,2024-01-02,no,\n',
+        "products": "product_id,title,price,unit_cost,margin,currency\nP1,Mug,15,6,,USD\n"
+        "P2,Pot,30,,0.4,EUR\n",
+        "spend": "date,channel,campaign,cost,currency\n2024-01-01,email,news,3,USD\n",
+    }
+    out = {}
+    for name, text in files.items():
+        out[name] = tmp_path / f"{name}.csv"
+        out[name].write_text(text)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("entity", "file", "preset"),
+    [
+        ("orders", "shopify_orders.csv", "shopify"),
+        ("orders", "online_retail.csv", "online_retail"),
+        ("events", "events.jsonl", None),
+        ("customers", None, None),
+        ("products", None, None),
+        ("spend", None, None),
+    ],
+)
+def test_a_second_import_of_any_file_stores_nothing(
+    store: Store, tmp_path: Path, entity: str, file: str | None, preset: str | None
+) -> None:
+    path = FIXTURES / file if file else _canonical_csvs(tmp_path)[entity]
+    first = import_file(store, entity, [path], preset=preset, max_quarantine=1.0)
+    counts = store.counts()
+    again = import_file(store, entity, [path], preset=preset, max_quarantine=1.0)
+    assert first.stored > 0 and again.stored == 0
+    assert again.already_present == first.stored + first.already_present
+    assert again.quarantined == first.quarantined
+    assert {k: v for k, v in store.counts().items() if k not in ("imports", "quarantine")} == {
+        k: v for k, v in counts.items() if k not in ("imports", "quarantine")
+    }
+    assert store.count("quarantine") == 2 * first.quarantined

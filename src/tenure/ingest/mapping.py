@@ -58,7 +58,6 @@ SEGMENT_EVENT_COLUMNS = {
     "messageId": "message_id",
     "type": "type",
     "event": "event",
-    "name": "event",
     "anonymousId": "anonymous_id",
     "userId": "user_id",
     "previousId": "previous_id",
@@ -74,6 +73,11 @@ SEGMENT_EVENT_COLUMNS = {
     "context.campaign.term": "utm_term",
     "context.campaign.content": "utm_content",
 }
+
+
+#: Segment fields read from another field when absent: page and screen calls name the page
+#: or screen in ``name``, track calls the event in ``event``.
+SEGMENT_FALLBACKS: dict[str, tuple[str, ...]] = {"event": ("name",)}
 
 
 @dataclass(frozen=True)

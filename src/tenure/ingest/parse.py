@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenure.ingest.entities import EVENT_TYPES, ITEM_FIELDS, ORDER_LEVEL, Entity
-from tenure.ingest.mapping import Mapping
+from tenure.ingest.mapping import SEGMENT_FALLBACKS, Mapping
 from tenure.ingest.readers import Staged
 
 TYPES = {
@@ -62,8 +62,10 @@ def _raw_columns(
     out: dict[str, str] = {}
     for canonical, source in field_map.items():
         if staged.fmt == "jsonl":
-            path = params.add(_json_path(source))
-            expr = f"CASE WHEN json_valid(raw) THEN json_extract_string(raw, {path}) END"
+            fallback = () if mapping.columns else SEGMENT_FALLBACKS.get(source, ())
+            paths = [params.add(_json_path(s)) for s in (source, *fallback)]
+            values = ", ".join(f"nullif(json_extract_string(raw, {p}), '')" for p in paths)
+            expr = f"CASE WHEN json_valid(raw) THEN coalesce({values}) END"
         elif staged.fmt == "whitespace":
             expr = f"__parts[{mapping.names.index(source) + 1}]"
         else:
