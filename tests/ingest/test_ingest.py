@@ -195,7 +195,7 @@ def test_spend_products_customers_with_canonical_headers(store: Store, tmp_path:
     spend = tmp_path / "spend.csv"
     spend.write_text(
         "date,channel,campaign,cost,currency\n2024-01-01,paid_search,brand,120.50,USD\n"
-        "2024-01-01,paid_social,spring,80,USD\n"
+        "2024-01-01, paid_social,spring ,  80 ,USD\n"  # surrounding spaces are trimmed
     )
     products = tmp_path / "products.csv"
     products.write_text(
@@ -206,6 +206,11 @@ def test_spend_products_customers_with_canonical_headers(store: Store, tmp_path:
     assert import_file(store, "spend", [spend]).already_present == 2
     total = store.con.con.execute("SELECT sum(cost) FROM marketing_spend").fetchone()[0]
     assert total == Decimal("200.5000")
+    campaigns = store.table("marketing_spend").select("channel", "campaign").to_pyarrow()
+    assert sorted(campaigns.to_pylist(), key=str) == [
+        {"channel": "paid_search", "campaign": "brand"},
+        {"channel": "paid_social", "campaign": "spring"},
+    ]
 
 
 def test_parquet_input(store: Store, tmp_path: Path) -> None:
@@ -368,3 +373,40 @@ def test_a_second_import_of_any_file_stores_nothing(
         k: v for k, v in counts.items() if k not in ("imports", "quarantine")
     }
     assert store.count("quarantine") == 2 * first.quarantined
+
+
+ISO_TIMES = {
+    # text: UTC as stored, with naive times read in Europe/Paris (None: unreadable date)
+    "2024-01-01 10:00:00": "2024-01-01 09:00:00",
+    "2024-07-01T10:00:00": "2024-07-01 08:00:00",  # summer time
+    "2024-01-01T10:00": "2024-01-01 09:00:00",
+    "2024-01-01T10:00:00.5": "2024-01-01 09:00:00.500000",
+    "2024-01-01": "2023-12-31 23:00:00",
+    "2024-01-01T10:00:00Z": "2024-01-01 10:00:00",
+    "2024-01-01T10:00Z": "2024-01-01 10:00:00",
+    "2024-01-01T10:00:00z": "2024-01-01 10:00:00",
+    "2024-01-01T10:00:00 GMT": "2024-01-01 10:00:00",
+    "2024-01-01T10:00:00-05": "2024-01-01 15:00:00",
+    "2024-01-01T10:00-05": "2024-01-01 15:00:00",
+    "2024-01-01T10:00+01:00": "2024-01-01 09:00:00",
+    "2024-01-01T10:00:00.123+0100": "2024-01-01 09:00:00.123000",
+    "2024-01-01 10:00:00 -0500": "2024-01-01 15:00:00",
+    "2024-02-30T10:00:00Z": None,
+    "2024-02-30 10:00:00 +0100": None,
+    "yesterday": None,
+}
+
+
+def test_iso_8601_variants_without_a_date_format(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    rows = "".join(f"K{i},{text}\n" for i, text in enumerate(ISO_TIMES))
+    path.write_text("customer_id,created_at\n" + rows)
+    result = import_file(
+        store, "customers", [path], mapping={"timezone": "Europe/Paris"}, max_quarantine=1.0
+    )
+    assert result.by_reason == {"unreadable date": 3}
+    stored = {
+        r["customer_id"]: r["created_at"] for r in store.table("customers").to_pyarrow().to_pylist()
+    }
+    got = {text: stored.get(f"K{i}") for i, text in enumerate(ISO_TIMES)}
+    assert {k: (str(v) if v else None) for k, v in got.items()} == ISO_TIMES

@@ -22,7 +22,11 @@ TYPES = {
     "float": "DOUBLE",
     "bool": "BOOLEAN",
 }
-_OFFSET = r"[T ]\d\d?:\d\d.*(Z|[+-]\d\d:?\d\d)$"
+#: a time followed by a zone: Z, +01, -05:00, +0100, UTC or GMT (with or without a space)
+_OFFSET = r"[Tt ]\d\d?:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
+#: zoned forms DuckDB's cast does not read (no seconds, a space before the offset); tried one
+#: by one: DuckDB 1.5's try_strptime with a list of formats rolls 2024-02-30 over to March
+_ZONED_FORMATS = [f"%Y-%m-%d{t}%H:%M{s}%z" for t in "T " for s in ("", " ", ":%S ", ":%S.%f ")]
 REFUND_STATUSES = ["refunded", "refund", "partially_refunded", "returned"]
 
 
@@ -65,17 +69,25 @@ def _raw_columns(
             fallback = () if mapping.columns else SEGMENT_FALLBACKS.get(source, ())
             paths = [params.add(_json_path(s)) for s in (source, *fallback)]
             values = ", ".join(f"nullif(json_extract_string(raw, {p}), '')" for p in paths)
-            expr = f"CASE WHEN json_valid(raw) THEN coalesce({values}) END"
-        elif staged.fmt == "whitespace":
-            expr = f"__parts[{mapping.names.index(source) + 1}]"
+            out[canonical] = (
+                f"nullif(trim(CASE WHEN json_valid(raw) THEN coalesce({values}) END), '')"
+            )
+        elif staged.fmt == "whitespace":  # fields hold no spaces: nothing to trim
+            out[canonical] = f"nullif(__parts[{mapping.names.index(source) + 1}], '')"
+        elif staged.types and staged.types[staged.columns.index(source)] != "VARCHAR":
+            out[canonical] = f"s{staged.columns.index(source)}"  # typed Parquet: cast later
         else:
-            index = staged.columns.index(source)
-            expr = f"s{index}"
-            if staged.types and staged.types[index] != "VARCHAR":
-                out[canonical] = expr  # a typed Parquet column: parsed by a cast, not as text
-                continue
-        out[canonical] = f"nullif(trim({expr}), '')"
+            out[canonical] = _trimmed(f"s{staged.columns.index(source)}")
     return out
+
+
+def _trimmed(column: str) -> str:
+    """A text column without surrounding spaces, null when empty. ``trim`` copies every
+    string, so it runs only on values that start or end with a space (2x faster parse)."""
+    return (
+        f"nullif(CASE WHEN {column} LIKE ' %' OR {column} LIKE '% ' THEN trim({column}) "
+        f"ELSE {column} END, '')"
+    )
 
 
 def _source_type(staged: Staged, source: str | None) -> str | None:
@@ -110,9 +122,15 @@ def _timestamp(v: str, mapping: Mapping, tz: str, params: _Params) -> str:
             return f"timezone('UTC', try_strptime({v}, {fmt}))"
         return local(f"try_strptime({v}, {fmt})")
     offset = params.add(_OFFSET)
+    utc = f"regexp_replace({v}, '[Zz]$', '+00:00')"
+    tries = [f"try_strptime({utc}, {params.add(f)})" for f in _ZONED_FORMATS]
+    zoned = f"coalesce(try_cast({utc} AS TIMESTAMPTZ), {', '.join(tries)})"
+    # the regex runs only on text that can hold a zone: 'YYYY-MM-DD HH:MM:SS' cannot, unless
+    # its 17th character starts an offset ('YYYY-MM-DDTHH:MM-05')
+    maybe = f"(length({v}) <> 19 OR {v}[17] IN ('+', '-'))"
     return (
-        f"CASE WHEN regexp_matches({v}, {offset}) "
-        f"THEN timezone('UTC', try_cast({v} AS TIMESTAMPTZ)) "
+        f"CASE WHEN {maybe} AND regexp_matches({v}, {offset}) "
+        f"THEN timezone('UTC', {zoned}) "
         f"ELSE {local(f'try_cast({v} AS TIMESTAMP)')} END"
     )
 
