@@ -410,3 +410,26 @@ def test_iso_8601_variants_without_a_date_format(store: Store, tmp_path: Path) -
     }
     got = {text: stored.get(f"K{i}") for i, text in enumerate(ISO_TIMES)}
     assert {k: (str(v) if v else None) for k, v in got.items()} == ISO_TIMES
+
+
+def test_negative_quantity_is_allowed_in_a_refund_only(store: Store, tmp_path: Path) -> None:
+    """A refund is a `status` of refunded/refund (any case) or a true `is_refund` column."""
+    path = tmp_path / "returns.csv"
+    path.write_text(
+        "order_id,ordered_at,currency,product_id,quantity,unit_price,status,is_refund\n"
+        "R1,2024-01-01,USD,P1,-1,5,Refunded,\n"  # 2
+        "R2,2024-01-01,USD,P1,-1,5,refund,false\n"  # 3
+        "R3,2024-01-01,USD,P1,-2,5,,true\n"  # 4
+        "R4,2024-01-01,USD,P1,-1,5,paid,false\n"  # 5: quarantined
+        "R5,2024-01-01,USD,P1,-1,5,,\n"  # 6: quarantined
+        "R6,2024-01-01,USD,P1,1,5,paid,maybe\n"  # 7: not a boolean
+    )
+    result = import_orders(store, [path], max_quarantine=1.0)
+    assert (result.stored, result.quarantined) == (3, 3)
+    assert [(line, reason) for line, reason, _, _ in _quarantine(store)] == [
+        (5, "negative quantity outside a refund"),
+        (6, "negative quantity outside a refund"),
+        (7, "unreadable value"),
+    ]
+    totals = store.table("orders").order_by("order_id").total.to_pyarrow().to_pylist()
+    assert totals == [Decimal("-5.0000"), Decimal("-5.0000"), Decimal("-10.0000")]
