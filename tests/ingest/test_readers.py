@@ -163,3 +163,23 @@ def test_whitespace_file_with_tabs_blank_lines_and_a_header(store: Store, tmp_pa
         ("00001-19970101-2", "20.7600"),
         ("00002-19970112-1", "12.0000"),
     ]
+
+
+def test_segment_event_without_timestamp_takes_original_timestamp_or_received_at(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        '{"messageId":"a","type":"track","event":"E","originalTimestamp":"2024-03-01T10:00:00Z",'
+        '"receivedAt":"2024-03-01T10:05:00Z"}\n'
+        '{"messageId":"b","type":"track","event":"E","receivedAt":"2024-03-01T11:00:00Z"}\n'
+        '{"messageId":"c","type":"track","event":"E","timestamp":"never",'
+        '"receivedAt":"2024-03-01T11:00:00Z"}\n'
+    )
+    result = import_events(store, [path], max_quarantine=1.0)
+    assert result.by_reason == {"unreadable date": 1}
+    events = store.table("events").order_by("message_id").select("message_id", "timestamp")
+    assert [(e["message_id"], str(e["timestamp"])) for e in events.to_pyarrow().to_pylist()] == [
+        ("a", "2024-03-01 10:00:00"),
+        ("b", "2024-03-01 11:00:00"),
+    ]

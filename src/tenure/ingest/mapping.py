@@ -75,9 +75,14 @@ SEGMENT_EVENT_COLUMNS = {
 }
 
 
-#: Segment fields read from another field when absent: page and screen calls name the page
-#: or screen in ``name``, track calls the event in ``event``.
-SEGMENT_FALLBACKS: dict[str, tuple[str, ...]] = {"event": ("name",)}
+#: Segment fields read from other fields when absent: page and screen calls name the page
+#: or screen in ``name`` (track calls the event in ``event``); a call sent without
+#: ``timestamp`` happened at its ``originalTimestamp`` (device clock), else when Segment
+#: received it.
+SEGMENT_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "event": ("name",),
+    "timestamp": ("originalTimestamp", "receivedAt"),
+}
 
 
 @dataclass(frozen=True)
