@@ -450,3 +450,7 @@ def version() -> None:
 def main() -> None:
     """Entry point of the `tenure` command."""
     app()
+
+
+# The analytics commands live in their own module; importing it registers them on `app`.
+from tenure import cli_analytics as _cli_analytics  # noqa: E402,F401

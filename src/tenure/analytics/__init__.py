@@ -1,0 +1,22 @@
+"""Customer analytics: customer facts, KPIs, RFM, statuses and cohorts, written once in Ibis.
+
+Every function takes a :class:`~tenure.store.Store` and returns an Ibis expression or a
+materialised table; the same code runs on DuckDB and on PySpark (docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+from tenure.analytics.base import orders_base
+from tenure.analytics.customers import customer_row
+from tenure.analytics.facts import customer_facts
+from tenure.analytics.refresh import RefreshResult, derived, materialise, refresh
+
+__all__ = [
+    "RefreshResult",
+    "customer_facts",
+    "customer_row",
+    "derived",
+    "materialise",
+    "orders_base",
+    "refresh",
+]

@@ -1,0 +1,126 @@
+"""The base every analytic builds on: purchases with their person, value and margin.
+
+Everything here is an Ibis expression, so it runs unchanged on DuckDB and on PySpark.
+Definitions (docs/metrics.md):
+
+* **person**: the resolved person of the order (``tenure.identity.attributed``), else the
+  store's customer id, else the order's normalised e-mail (guest order before resolution).
+* **purchase**: an order whose status is not cancelled/failed/voided/pending, whose total is
+  not negative (a free order counts) and that was not refunded in full. Fully refunded
+  orders and negative "return" rows still count in revenue (as refunds), not as purchases.
+* **revenue** (net): ``total - refunded`` converted to the reporting currency with the latest
+  ``fx_rates`` rate on or before the order day (1 for the reporting currency). An order in a
+  currency without a rate has a null revenue: it is never summed unconverted.
+* **margin**: revenue x the order's margin rate: ``1 - cost / price`` over its lines when every
+  line's product has a unit cost (or a margin), else the store's ``default_margin``.
+* **day**: the UTC calendar day of ``ordered_at``; days since an origin are whole days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.store import Store
+
+#: Order statuses that never count (the order did not happen).
+VOID_STATUSES = ("cancelled", "canceled", "failed", "voided", "void", "pending", "draft")
+F64 = "float64"
+
+
+def _fx_rate(store: Store, orders: ir.Table) -> ir.Table:
+    """order_id -> rate into the reporting currency, for orders in another currency."""
+    reporting = store.settings.reporting_currency
+    foreign = orders.filter(orders.currency.upper() != reporting).select(
+        "order_id", cur=orders.currency.upper(), day=orders.ordered_at.date()
+    )
+    fx = store.table("fx_rates")
+    fx = fx.select(fx_cur=fx.currency.upper(), fx_day=fx.date, rate=fx.rate.cast(F64))
+    pairs = foreign.join(fx, [foreign.cur == fx.fx_cur, fx.fx_day <= foreign.day])
+    latest = pairs.group_by(fx_order=pairs.order_id).agg(rate=pairs.rate.argmax(pairs.fx_day))
+    return latest
+
+
+def _margin_rate(store: Store, default: float) -> ir.Table:
+    """order_id -> margin rate from its lines' product costs (orders with full cost data)."""
+    items = store.table("order_items")
+    products = store.table("products").select(
+        p_id="product_id", unit_cost="unit_cost", p_margin="margin"
+    )
+    lines = items.left_join(products, items.product_id == products.p_id)
+    price = lines.quantity.cast(F64) * lines.unit_price.cast(F64)
+    cost = ibis.coalesce(
+        lines.quantity.cast(F64) * lines.unit_cost.cast(F64),
+        price * (ibis.literal(1.0) - lines.p_margin.cast(F64)),
+    )
+    per = lines.group_by("order_id").agg(
+        price=price.sum(), cost=cost.sum(), unknown=cost.isnull().cast("int64").sum()
+    )
+    rate = ibis.literal(1.0) - per.cost / per.price.nullif(0.0)
+    known = per.filter((per.unknown == 0) & (per.price > 0))
+    return known.select(m_order=known.order_id, m_rate=ibis.coalesce(rate, ibis.literal(default)))
+
+
+def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Table:
+    """Every order (purchases, refunds, void ones flagged) with person, revenue and margin.
+
+    Columns: order_id, person_id, ordered_at, day, currency, revenue, gross, margin,
+    is_purchase, channel, utm_source, utm_medium, utm_campaign, coupon, status.
+    """
+    from tenure.identity import attributed
+
+    settings = store.settings
+    o = attributed(store, "orders")
+    if as_of is not None:
+        o = o.filter(o.ordered_at.date() <= _as_date(as_of))
+    fx = _fx_rate(store, o)
+    margin = _margin_rate(store, settings.default_margin)
+    joined = o.left_join(fx, o.order_id == fx.fx_order).left_join(
+        margin, o.order_id == margin.m_order
+    )
+    reporting = o.currency.upper() == settings.reporting_currency
+    rate = ibis.ifelse(reporting, ibis.literal(1.0), joined.rate)
+    total = ibis.coalesce(o.total.cast(F64), ibis.literal(0.0))
+    refunded = ibis.coalesce(o.refunded.cast(F64), ibis.literal(0.0))
+    revenue = (total - refunded) * rate
+    status = ibis.coalesce(o.status.lower(), ibis.literal(""))
+    void = status.isin(VOID_STATUSES)
+    purchase = ~void & (total >= 0) & ~((refunded > 0) & (refunded >= total))
+    m_rate = ibis.coalesce(joined.m_rate, ibis.literal(settings.default_margin))
+    person = ibis.coalesce(
+        o.person_id, o.customer_id.strip().nullif(""), o.email.strip().lower().nullif("")
+    )
+    out = joined.select(
+        order_id=o.order_id,
+        person_id=person,
+        ordered_at=o.ordered_at,
+        day=o.ordered_at.date(),
+        currency=o.currency,
+        revenue=revenue,
+        gross=total * rate,
+        margin=revenue * m_rate,
+        is_purchase=purchase,
+        channel=o.channel,
+        utm_source=o.utm_source,
+        utm_medium=o.utm_medium,
+        utm_campaign=o.utm_campaign,
+        coupon=o.coupon,
+        status=status,
+        void=void,
+    )
+    return out.filter(~out.void & out.person_id.notnull()).drop("void")
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def store_end(store: Store) -> date:
+    """The default observation end: the day of the latest order in the store."""
+    o = store.table("orders")
+    value = o.ordered_at.max().execute()
+    if value is None:
+        return datetime.now().date()
+    return _as_date(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)

@@ -1,0 +1,119 @@
+"""The analytics commands of `tenure` (refresh, kpis, rfm, cohorts, customers): parse, call
+one library function, print a Rich table, or ``--json`` / ``--csv`` for machines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import date
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from tenure.cli import (
+    JsonOpt,
+    StoreOpt,
+    _kv_table,
+    _open_store,
+    _print_json,
+    _progress,
+    app,
+    console,
+)
+
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Observation end, YYYY-MM-DD (default: the latest order day)."),
+]
+customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+
+
+def parse_day(value: str | None, option: str = "--as-of") -> date | None:
+    """A YYYY-MM-DD option, or a clear error naming the option and the value."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{option} must be a date YYYY-MM-DD, got {value!r}.") from None
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [dict(zip(clean.columns, row, strict=True)) for row in clean.itertuples(index=False)]
+
+
+def emit(frame: pd.DataFrame, *, title: str, as_json: bool = False, as_csv: bool = False) -> None:
+    """Print a data frame as a Rich table, JSON records or CSV."""
+    if as_json:
+        _print_json(_records(frame))
+        return
+    if as_csv:
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+        console.print(buffer.getvalue(), end="", markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[_cell(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+def refresh(
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Rebuild the derived tables (customer_facts and what reads it)."""
+    from tenure.analytics import refresh as run_refresh
+
+    with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
+        result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    rows = [
+        (name, f"{result.rows[name]:,} rows in {result.seconds[name]:.2f} s")
+        for name in result.rows
+    ]
+    console.print(_kv_table(f"Refreshed as of {result.as_of}", rows))
+
+
+@customers_app.command("show")
+def customers_show(
+    person: Annotated[str, typer.Argument(help="A person id or any identifier (kind:value).")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The customer_facts row of one person."""
+    from tenure.analytics import customer_row
+
+    with _open_store(store) as st:
+        row = customer_row(st, person)
+    if as_json:
+        console.print_json(json.dumps(row, default=str))
+        return
+    console.print(
+        _kv_table(f"Customer {row['person_id']}", [(k, _cell(v)) for k, v in row.items()])
+    )

@@ -1,0 +1,59 @@
+"""customer_facts on CDNOW master against an independent pandas computation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from tenure import Store
+from tenure.analytics import customer_facts
+from tests.analytics.conftest import CDNOW
+
+END = date(1998, 6, 30)
+
+
+def _pandas_summary() -> pd.DataFrame:
+    raw = pd.read_csv(
+        CDNOW, sep=r"\s+", skiprows=1, names=["id", "date", "cds", "value"], dtype={"id": str}
+    )
+    raw["date"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
+    daily = raw.groupby(["id", "date"], as_index=False)["value"].sum()
+    g = daily.groupby("id")
+    first, last = g["date"].min(), g["date"].max()
+    out = pd.DataFrame({"frequency": g.size() - 1})
+    out["recency_days"] = (last - first).dt.days
+    out["T_days"] = (pd.Timestamp(END) - first).dt.days
+    daily["first"] = daily["id"].map(first)
+    repeat = daily[daily["date"] > daily["first"]].groupby("id")["value"].mean()
+    out["monetary"] = repeat.reindex(out.index).fillna(0.0)
+    out["revenue"] = raw.groupby("id")["value"].sum()
+    out["orders"] = raw.groupby("id").size()
+    return out
+
+
+def test_btyd_summary_matches_pandas_on_cdnow(cdnow: Store) -> None:
+    facts = customer_facts(cdnow, as_of=END).to_pandas().set_index("person_id").sort_index()
+    expected = _pandas_summary().sort_index()
+    assert len(facts) == len(expected) == 23_570
+    assert list(facts.index) == list(expected.index)
+    for column in ("frequency", "recency_days", "T_days", "orders"):
+        np.testing.assert_array_equal(facts[column].to_numpy(), expected[column].to_numpy())
+    for column in ("monetary", "revenue"):
+        np.testing.assert_allclose(facts[column], expected[column], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(facts["T_weeks"], expected["T_days"] / 7, atol=1e-9)
+    np.testing.assert_allclose(facts["recency_weeks"], expected["recency_days"] / 7, atol=1e-9)
+    assert (facts["repeat_orders"] == facts["orders"] - 1).all()
+    assert facts["is_buyer"].all()
+
+
+def test_gap_statistics_and_days_since_last_order(cdnow: Store) -> None:
+    facts = customer_facts(cdnow, as_of=END).to_pandas().set_index("person_id")
+    one = facts.loc[facts["frequency"] == 0]
+    assert one["gap_mean"].isna().all() and (one["monetary"] == 0).all()
+    many = facts.loc[facts["frequency"] >= 1]
+    np.testing.assert_allclose(
+        many["gap_mean"], many["recency_days"] / many["frequency"], rtol=1e-12
+    )
+    assert (facts["days_since_last_order"] == facts["T_days"] - facts["recency_days"]).all()
