@@ -53,3 +53,24 @@ def comparable(schema: object) -> dict[str, str]:
     for name, dtype in schema.items():  # type: ignore[attr-defined]
         out[name] = "timestamp" if isinstance(dtype, dt.Timestamp) else str(dtype)
     return out
+
+
+CDNOW_MASTER = FIXTURES / "cdnow" / "CDNOW_master.txt"
+
+
+@pytest.fixture(scope="session")
+def cdnow_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """CDNOW master imported once per run (``--preset cdnow``) into a real DuckDB file; tests
+    that change it work on a copy."""
+    from tenure.ingest import import_file
+
+    url = f"duckdb://{tmp_path_factory.mktemp('cdnow') / 'cdnow.duckdb'}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        import_file(store, "orders", [CDNOW_MASTER], preset="cdnow")
+    return url
+
+
+@pytest.fixture
+def cdnow(cdnow_url: str) -> Iterator[Store]:
+    with Store(cdnow_url, settings=load_settings(store_url=cdnow_url)) as store:
+        yield store

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,3 +59,23 @@ def test_gap_statistics_and_days_since_last_order(cdnow: Store) -> None:
         many["gap_mean"], many["recency_days"] / many["frequency"], rtol=1e-12
     )
     assert (facts["days_since_last_order"] == facts["T_days"] - facts["recency_days"]).all()
+
+
+def test_profile_shows_the_facts_after_refresh(cdnow_url: str, tmp_path: Path) -> None:
+    from tenure import load_settings
+    from tenure.analytics import customer_row, refresh
+    from tenure.identity import resolve_identities
+    from tenure.identity.profile import profile
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(cdnow_url.removeprefix("duckdb://"), copy)
+    url = f"duckdb://{copy}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        resolve_identities(store)
+        assert profile(store, "customer_id:00019")["computed"] == {}
+        result = refresh(store, as_of=END)
+        assert result.rows["customer_facts"] == 23_570
+        computed = profile(store, "customer_id:00019")["computed"]
+        assert computed["orders"] == 2 and computed["frequency"] == 1
+        assert computed["person_id"].startswith("P-")
+        assert customer_row(store, "customer_id:00019") == customer_row(store, "00019")

@@ -73,5 +73,26 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
         "consents": _rows(consents.filter(consents.identifier.isin(emails + customers))),
         "orders": _rows(orders.order_by(orders.ordered_at)),
         "timeline": _rows(events.order_by(events.timestamp.desc()), timeline),
-        "computed": {},
+        "computed": computed_values(store, person),
     }
+
+
+#: Derived tables whose row of the person appears under ``computed`` (first one wins on a
+#: shared column): the analytics and model issues add theirs here.
+COMPUTED_TABLES = ("customer_facts", "customer_status", "customer_rfm", "customer_predictions")
+
+
+def computed_values(store: Store, person_id: str) -> dict[str, Any]:
+    """The person's rows in the derived tables (``tenure refresh`` / ``tenure predict``), or
+    an empty dict before the first refresh."""
+    present = set(store.con.list_tables())
+    out: dict[str, Any] = {}
+    for name in COMPUTED_TABLES:
+        if name not in present:
+            continue
+        t = store.con.table(name)
+        if "person_id" not in t.columns:
+            continue
+        for row in _rows(t.filter(t.person_id == person_id), 1):
+            out.update({k: v for k, v in row.items() if k not in out})
+    return out

@@ -1,0 +1,60 @@
+"""`tenure refresh` and `tenure customers show`: the same as the library, through CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tenure import Store, load_settings
+from tenure.analytics import customer_row, refresh
+from tenure.cli import app
+
+runner = CliRunner()
+
+
+def _copy(cdnow_url: str, tmp_path: Path) -> str:
+    path = tmp_path / "cdnow.duckdb"
+    shutil.copy(cdnow_url.removeprefix("duckdb://"), path)
+    return str(path)
+
+
+def test_refresh_json_matches_library(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    result = runner.invoke(app, ["refresh", "--store", path, "--as-of", "1998-06-30", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["as_of"] == "1998-06-30"
+    assert doc["rows"]["customer_facts"] == 23_570
+    url = f"duckdb://{path}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        again = refresh(store)
+        assert again.rows == doc["rows"] and again.as_of.isoformat() == "1998-06-30"
+
+
+def test_refresh_rejects_a_bad_date(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    result = runner.invoke(app, ["refresh", "--store", path, "--as-of", "30/06/1998"])
+    assert result.exit_code == 2
+    assert "--as-of must be a date YYYY-MM-DD, got '30/06/1998'" in result.output
+
+
+def test_customers_show_json_matches_library(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    result = runner.invoke(app, ["customers", "show", "00019", "--store", path, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    url = f"duckdb://{path}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        row = customer_row(store, "00019")
+    assert doc == json.loads(json.dumps(row, default=str))
+    assert doc["orders"] == 2 and doc["frequency"] == 1 and doc["recency_days"] == 160
+
+
+def test_customers_show_unknown(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    result = runner.invoke(app, ["customers", "show", "nobody", "--store", path])
+    assert result.exit_code == 1
+    assert "No customer matches 'nobody'" in result.output
