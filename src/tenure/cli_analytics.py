@@ -117,3 +117,44 @@ def customers_show(
     console.print(
         _kv_table(f"Customer {row['person_id']}", [(k, _cell(v)) for k, v in row.items()])
     )
+
+
+@app.command("cohorts")
+def cohorts_command(
+    store: StoreOpt = None,
+    period: Annotated[str, typer.Option(help="Cohort grain: week, month or quarter.")] = "month",
+    by: Annotated[
+        str, typer.Option(help="acquisition, channel or first_category (x acquisition period).")
+    ] = "acquisition",
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="Matrix cells: retention, active, orders, revenue, margin, "
+            "cumulative_revenue, cumulative_margin (money per customer)."
+        ),
+    ] = "retention",
+    long: Annotated[
+        bool, typer.Option("--long", help="The tidy table (every metric) instead of a matrix.")
+    ] = False,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Acquisition cohorts x periods since acquisition: retention, orders, revenue, CLV curve."""
+    from tenure.analytics import cohort_matrix, cohorts
+
+    day = parse_day(as_of)
+    with _open_store(store) as st:
+        if long:
+            frame = cohorts(st, period=period, by=by, as_of=day)
+        else:
+            frame = cohort_matrix(st, period=period, by=by, as_of=day, metric=metric)
+    what = "all metrics" if long else metric
+    title = f"Cohorts by {by} ({period}), {what}, as of {frame.attrs['as_of']}"
+    if not long and frame.attrs["partial"]:
+        title += "; the last period of each row is partial"
+    if not long and metric == "retention" and not (as_json or as_csv):
+        periods = [c for c in frame.columns if isinstance(c, int)]
+        frame = frame.assign(**{str(c): frame[c] * 100 for c in periods}).drop(columns=periods)
+        title += " (% of the cohort active)"
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv)

@@ -7,12 +7,16 @@ materialised table; the same code runs on DuckDB and on PySpark (docs/metrics.md
 from __future__ import annotations
 
 from tenure.analytics.base import orders_base
+from tenure.analytics.cohorts import cohort_cells, cohort_matrix, cohorts
 from tenure.analytics.customers import customer_row
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.refresh import RefreshResult, derived, materialise, refresh
 
 __all__ = [
     "RefreshResult",
+    "cohort_cells",
+    "cohort_matrix",
+    "cohorts",
     "customer_facts",
     "customer_row",
     "derived",
