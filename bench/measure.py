@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 
-def in_child(script: str, step: str, path: Path) -> dict[str, Any]:
+def in_child(script: str, step: str, path: Path, *, python: str = sys.executable) -> dict[str, Any]:
     """Run ``python script --child step path``; its last stdout line is a JSON result.
 
-    Adds ``peak_rss_mb``, the child's own peak resident memory.
+    Adds ``peak_rss_mb``, the child's peak resident memory, unless the child reports its own
+    (:func:`own_peak_mb`): Linux carries the parent's peak across fork and exec into the
+    child's ``ru_maxrss``, so after a large parent only the child's own figure is right.
+    ``python``: another interpreter, e.g. a bench-only environment holding a library the
+    project does not depend on.
     """
     proc = subprocess.Popen(
-        [sys.executable, script, "--child", step, str(path)], stdout=subprocess.PIPE, text=True
+        [python, script, "--child", step, str(path)], stdout=subprocess.PIPE, text=True
     )
     _, status, usage = os.wait4(proc.pid, 0)
     assert proc.stdout is not None
@@ -24,5 +28,15 @@ def in_child(script: str, step: str, path: Path) -> dict[str, Any]:
     if status != 0:
         raise SystemExit(f"{step} on {path} failed (status {status})")
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result.setdefault("peak_rss_mb", usage.ru_maxrss / 1024)
     return result
+
+
+def own_peak_mb(reset: bool = False) -> float:
+    """This process's own peak RSS (VmHWM: since exec, or since the last ``reset``), in MB."""
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    if reset:  # Linux >= 4.0: the peak starts again from the current RSS
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    return kb / 1024
