@@ -75,7 +75,7 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     o = attributed(store, "orders")
     if as_of is not None:
         o = o.filter(o.ordered_at.date() <= _as_date(as_of))
-    fx = _fx_rate(store, o)
+    fx = _fx_rate(store, store.table("orders"))  # not ``o``: one pass over the orders
     margin = _margin_rate(store, settings.default_margin)
     joined = o.left_join(fx, o.order_id == fx.fx_order).left_join(
         margin, o.order_id == margin.m_order

@@ -108,6 +108,7 @@ def _first_order(store: Store, orders: ir.Table) -> ir.Table:
     p = orders.filter(orders.is_purchase)
     first = earliest(p, "person_id", "ordered_at", "order_id")
     items = store.table("order_items")
+    items = items.semi_join(first, items.order_id == first.order_id)  # before ranking lines
     line1 = earliest(items, "order_id", "line")
     j = first.left_join(line1, first.order_id == line1.order_id)
     return j.select(
@@ -124,9 +125,11 @@ def _first_order(store: Store, orders: ir.Table) -> ir.Table:
     )
 
 
-def buyer_facts(store: Store, end: date) -> ir.Table:
-    """One row per buyer (``orders`` >= 1) with every fact column."""
-    orders = orders_base(store, as_of=end)
+def buyer_facts(store: Store, end: date, orders: ir.Table | None = None) -> ir.Table:
+    """One row per buyer (``orders`` >= 1) with every fact column; ``orders``: the
+    :func:`orders_base` as of ``end`` when the caller has it already (refresh writes it once)."""
+    if orders is None:
+        orders = orders_base(store, as_of=end)
     btyd = _btyd(daily_purchases(orders), end)
     totals = _order_totals(orders)
     first = _first_order(store, orders)
@@ -200,13 +203,16 @@ def known_persons(store: Store, end: date) -> ir.Table:
     return both.group_by("k_person").agg(known_since=both.at.min())
 
 
-def customer_facts(store: Store, *, as_of: date | None = None) -> ir.Table:
+def customer_facts(
+    store: Store, *, as_of: date | None = None, orders: ir.Table | None = None
+) -> ir.Table:
     """The ``customer_facts`` expression: buyers and prospects, as of ``as_of`` (default:
-    the day of the latest order)."""
+    the day of the latest order). ``orders``: ``orders_base(store, as_of=as_of)`` already
+    materialised, if the caller has it."""
     from tenure.analytics.base import store_end
 
     end = as_of if as_of is not None else store_end(store)
-    buyers = buyer_facts(store, end)
+    buyers = buyer_facts(store, end, orders)
     known = known_persons(store, end)
     j = buyers.outer_join(known, buyers.person_id == known.k_person)
     zero = ibis.literal(0, "int64")
