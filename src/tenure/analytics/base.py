@@ -72,9 +72,9 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     from tenure.identity import attributed
 
     settings = store.settings
-    o = attributed(store, "orders")
-    if as_of is not None:
-        o = o.filter(o.ordered_at.date() <= _as_date(as_of))
+    # the as_of filter goes last: before the joins, DuckDB estimated 0.4M of 10M orders left
+    # and the joins ran ~1.5x slower
+    o = attributed(store, "orders").view()
     fx = _fx_rate(store, store.table("orders"))  # not ``o``: one pass over the orders
     margin = _margin_rate(store, settings.default_margin)
     joined = o.left_join(fx, o.order_id == fx.fx_order).left_join(
@@ -110,7 +110,10 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
         status=status,
         void=void,
     )
-    return out.filter(~out.void & out.person_id.notnull()).drop("void")
+    keep = ~out.void & out.person_id.notnull()
+    if as_of is not None:
+        keep = keep & (out.day <= _as_date(as_of))
+    return out.filter(keep).drop("void")
 
 
 def _as_date(value: date | datetime) -> date:
