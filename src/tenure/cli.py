@@ -233,6 +233,7 @@ def _run_import(
             ("Read", result.rows_read),
             ("Stored", result.stored),
             ("Already present", result.already_present),
+            ("Suppressed", result.suppressed),
             ("Quarantined", result.quarantined),
         ]
         rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
@@ -243,6 +244,11 @@ def _run_import(
                 "Columns not imported (no canonical column): "
                 + ", ".join(result.ignored_columns)
                 + ". Map them with --mapping to keep them."
+            )
+        if result.suppressed:
+            console.print(
+                "Suppressed: rows of persons deleted with `tenure privacy delete` "
+                "(not stored)."
             )
         if result.quarantined:
             console.print(

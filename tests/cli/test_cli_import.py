@@ -54,6 +54,61 @@ def test_import_summary_table_and_reimport_adds_nothing(tmp_path: Path) -> None:
     assert (data["stored"], data["already_present"], data["quarantined"]) == (0, 3, 0)
 
 
+def _suppress_email(store: str, email: str) -> None:
+    import pyarrow as pa
+
+    from tenure.identity.normalize import digest
+
+    url = f"duckdb://{store}"
+    with Store(url, settings=load_settings(store_url=url)) as st:
+        st.insert(
+            "suppressions",
+            pa.table(
+                {
+                    "identifier": [digest("email", email)],
+                    "identifier_kind": ["sha256:email"],
+                    "channel": ["all"],
+                }
+            ),
+        )
+
+
+def test_import_summary_counts_suppressed_rows(tmp_path: Path) -> None:
+    """A deleted person's rows: the summary shows them, the JSON matches the library."""
+    path = _write(tmp_path, GOOD)
+    store = str(tmp_path / "s.duckdb")
+    _suppress_email(store, "a@example.com")
+    result = runner.invoke(app, ["import", "orders", str(path), "--store", store])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2:8] == [
+        "│ Read            │ 3 │",
+        "│ Stored          │ 1 │",
+        "│ Already present │ 0 │",
+        "│ Suppressed      │ 2 │",
+        "│ Quarantined     │ 0 │",
+        "└─────────────────┴───┘",
+    ]
+    assert lines[-1] == (
+        "Suppressed: rows of persons deleted with `tenure privacy delete` (not stored)."
+    )
+    with Store(f"duckdb://{store}") as st:
+        assert st.table("orders").order_id.to_pyarrow().to_pylist() == ["A2"]
+    cli_store, lib_store = tmp_path / "cli.duckdb", tmp_path / "lib.duckdb"
+    for each in (cli_store, lib_store):
+        _suppress_email(str(each), "a@example.com")
+    as_json = runner.invoke(
+        app, ["import", "orders", str(path), "--store", str(cli_store), "--json"]
+    )
+    from_cli = json.loads(as_json.stdout)
+    lib_url = f"duckdb://{lib_store}"
+    with Store(lib_url, settings=load_settings(store_url=lib_url)) as st:
+        from_lib = import_orders(st, [path]).to_dict()
+    for key in ("rows_read", "stored", "already_present", "quarantined", "suppressed"):
+        assert from_cli[key] == from_lib[key], key
+    assert (from_cli["rows_read"], from_cli["stored"], from_cli["suppressed"]) == (3, 1, 2)
+
+
 def test_import_over_threshold_exits_3_but_keeps_good_rows(tmp_path: Path) -> None:
     bad = GOOD + "A4,C3,c@example.com,not a date,USD,1.00\n"
     path = _write(tmp_path, bad)

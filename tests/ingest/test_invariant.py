@@ -1,55 +1,87 @@
-"""Invariant: every input row is stored, already present, or quarantined: exactly one."""
+"""Invariant: every input row is stored, already present, quarantined or suppressed: exactly
+one of the four."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tenure import Store, load_settings
+from tenure.identity.normalize import digest
 from tenure.ingest import import_orders
 
+#: customer z is a deleted person: their rows, and every line of their orders, are suppressed
+SUPPRESSED = "z"
 GOOD = st.tuples(
     st.sampled_from(["A", "B", "C", "D"]),
     st.integers(1, 3),
     st.sampled_from(["2024-01-01", "2024-02-03 10:00:00"]),
     st.sampled_from(["USD", "EUR"]),
+    st.just("P"),
     st.integers(-2, 5),
     st.sampled_from(["1.00", "2.50"]),
-).map(lambda t: f"{t[0]},{t[1]},{t[2]},{t[3]},P,{t[4]},{t[5]}")
+    st.sampled_from(["x", "y", "z", ""]),
+).map(lambda t: ",".join(str(v) for v in t))
 BAD = st.sampled_from(
     [
-        ",1,2024-01-01,USD,P,1,1.00",  # missing key
-        "E,1,someday,USD,P,1,1.00",  # unreadable date
-        "F,1,2024-01-01,ZZZ,P,1,1.00",  # unknown currency
-        "G,1,2024-01-01,USD,P,1",  # wrong column count
-        "H,1,2024-01-01,USD,P,1,abc",  # unreadable number
+        ",1,2024-01-01,USD,P,1,1.00,x",  # missing key
+        ",1,2024-01-01,USD,P,1,1.00,z",  # missing key, of the deleted person: suppressed
+        "E,1,someday,USD,P,1,1.00,y",  # unreadable date
+        "E,2,someday,USD,P,1,1.00,z",  # unreadable date, of the deleted person: suppressed
+        "F,1,2024-01-01,ZZZ,P,1,1.00,",  # unknown currency
+        "G,1,2024-01-01,USD,P,1",  # wrong column count (unread: quarantined, never suppressed)
+        "H,1,2024-01-01,USD,P,1,abc,y",  # unreadable number
     ]
 )
 ROWS = st.lists(st.one_of(GOOD, BAD), min_size=0, max_size=25)
+HEADER = "order_id,line,ordered_at,currency,product_id,quantity,unit_price,customer_id\n"
+
+
+def _expected_suppressed(rows: list[str]) -> int:
+    """Rows the reader reads that are the deleted customer's, or lines of their orders."""
+    read = [r.split(",") for r in rows if r.count(",") == 7]
+    orders = {f[0] for f in read if f[7] == SUPPRESSED and f[0]}
+    return sum(1 for f in read if f[7] == SUPPRESSED or f[0] in orders)
+
+
+def _suppress(store: Store, customer_id: str) -> None:
+    store.insert(
+        "suppressions",
+        pa.table(
+            {
+                "identifier": [digest("customer_id", customer_id)],
+                "identifier_kind": ["sha256:customer_id"],
+                "channel": ["all"],
+            }
+        ),
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=ROWS, second=ROWS)
-def test_every_row_is_exactly_one_of_stored_present_quarantined(
+def test_every_row_is_exactly_one_of_stored_present_quarantined_suppressed(
     first: list[str], second: list[str]
 ) -> None:
-    header = "order_id,line,ordered_at,currency,product_id,quantity,unit_price\n"
     with tempfile.TemporaryDirectory() as tmp:
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
         with Store(url, settings=load_settings(store_url=url)) as store:
-            stored = quarantined_rows = 0
+            _suppress(store, SUPPRESSED)
+            stored = quarantined_rows = suppressed = 0
             for rows in (first, second, first):
                 path = Path(tmp) / "in.csv"
-                path.write_text(header + "".join(r + "\n" for r in rows))
+                path.write_text(HEADER + "".join(r + "\n" for r in rows))
                 r = import_orders(store, [path], max_quarantine=1.0)
                 assert r.rows_read == len(rows)
-                assert r.stored + r.already_present + r.quarantined == r.rows_read
+                assert r.stored + r.already_present + r.quarantined + r.suppressed == r.rows_read
                 assert sum(r.by_reason.values()) == r.quarantined
+                assert r.suppressed == _expected_suppressed(rows)
                 stored += r.stored
                 quarantined_rows += r.quarantined
+                suppressed += r.suppressed
             # each stored row is in the store once; the last run (a re-import) stored nothing
             assert store.count("order_items") == stored
             assert r.stored == 0
@@ -61,5 +93,16 @@ def test_every_row_is_exactly_one_of_stored_present_quarantined(
             assert quarantined == (quarantined_rows, quarantined_rows)
             keys = con.execute("SELECT count(DISTINCT (order_id, line)) FROM order_items")
             assert keys.fetchone() == (stored,)
-            log = con.execute("SELECT sum(rows_read), sum(stored) FROM imports").fetchone()
-            assert log == (len(first) * 2 + len(second), stored)
+            # nothing of the deleted customer is stored or quarantined
+            assert con.execute(
+                "SELECT count(*) FROM orders WHERE customer_id = $c", {"c": SUPPRESSED}
+            ).fetchone() == (0,)
+            assert con.execute(
+                "SELECT count(*) FROM quarantine WHERE json_valid(raw_row) "
+                "AND json_extract_string(raw_row, '$.customer_id') = $c",
+                {"c": SUPPRESSED},
+            ).fetchone() == (0,)
+            log = con.execute(
+                "SELECT sum(rows_read), sum(stored), sum(suppressed) FROM imports"
+            ).fetchone()
+            assert log == (len(first) * 2 + len(second), stored, suppressed)

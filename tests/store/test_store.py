@@ -12,7 +12,7 @@ import pytest
 
 from tenure import Store
 from tenure.errors import StoreLockedError, StoreVersionError, UnknownTableError
-from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE, migrate
+from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE, add_column, migrate
 from tenure.store.schema import CORE_TABLES, TABLES, V2_TABLES, V3_TABLES, V4_TABLES
 from tests.conftest import comparable
 
@@ -38,13 +38,13 @@ def test_default_store_is_tenure_duckdb_in_working_directory(
 
 def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
     with Store(store_url) as st:
-        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4]
+        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5]
         st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
     with Store(store_url) as st:
         assert st.migrations_applied == []
         assert st.count("fx_rates") == 1
         log = st.con.table(MIGRATIONS_TABLE).to_pandas()
-        assert log.version.tolist() == [1, 2, 3, 4]
+        assert log.version.tolist() == [1, 2, 3, 4, 5]
 
 
 def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
@@ -54,11 +54,58 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [2, 3, 4]
+        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5]
         assert st.version == LATEST_VERSION
         assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(
             st.con.list_tables()
         )
+
+
+def _v4_store_with_an_import(path: Path) -> None:
+    con = ibis.duckdb.connect(str(path))
+    migrate(con, store_url=str(path), target=4)
+    assert "suppressed" not in con.table("imports").columns  # as version 4 made it
+    row = {"import_id": "imp-old", "entity": "orders", "rows_read": 3, "stored": 2}
+    con.con.execute(
+        "INSERT INTO imports (import_id, entity, rows_read, stored, already_present, "
+        "quarantined) VALUES ($import_id, $entity, $rows_read, $stored, 0, 1)",
+        row,
+    )
+    con.disconnect()
+
+
+def test_version_4_import_log_gains_a_suppressed_column(tmp_path: Path) -> None:
+    path = tmp_path / "v4.duckdb"
+    _v4_store_with_an_import(path)
+    with Store(f"duckdb://{path}") as st:
+        assert [m.version for m in st.migrations_applied] == [5]
+        assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
+        rows = st.table("imports").to_pyarrow().to_pylist()
+        assert [(r["import_id"], r["stored"], r["quarantined"], r["suppressed"]) for r in rows] == [
+            ("imp-old", 2, 1, 0)
+        ]
+        assert "_tenure_migrate_imports" not in st.con.list_tables()
+
+
+@pytest.mark.parametrize("stop_after", ["copy", "drop", "create"])
+def test_interrupted_add_column_finishes_without_losing_rows(
+    tmp_path: Path, stop_after: str
+) -> None:
+    """The migration's steps, cut short after each one, then run again."""
+    path = tmp_path / "v4.duckdb"
+    _v4_store_with_an_import(path)
+    con = ibis.duckdb.connect(str(path))
+    old = con.table("imports")
+    con.create_table("_tenure_migrate_imports", old.mutate(suppressed=ibis.literal(0, "int64")))
+    if stop_after in ("drop", "create"):
+        con.drop_table("imports")
+    if stop_after == "create":
+        con.create_table("imports", schema=TABLES["imports"].schema)
+    add_column(con, "imports", "suppressed", "int64", 0)
+    rows = con.table("imports").to_pyarrow().to_pylist()
+    assert [(r["import_id"], r["suppressed"]) for r in rows] == [("imp-old", 0)]
+    assert "_tenure_migrate_imports" not in con.list_tables()
+    con.disconnect()
 
 
 def test_store_newer_than_code_is_refused(tmp_path: Path) -> None:

@@ -6,9 +6,14 @@
   read in the store's default region; unparseable numbers are dropped from matching (kept
   as given on the customer record);
 * ids (customer, user, anonymous): trimmed text.
+
+A deleted person's identifiers are kept only as digests (:func:`digest`), which the importer
+computes in the engine (:func:`digest_expr`) to recognise their data if it arrives again.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import ibis
 import phonenumbers
@@ -56,3 +61,14 @@ def normalize_phone(value: str | None, region: str = "US") -> str | None:
 def is_shared_email(email: str) -> bool:
     """Addresses like ``guest@…`` or ``test@…`` that stand for nobody in particular."""
     return email.split("@", 1)[0] in SHARED_LOCAL_PARTS
+
+
+def digest(kind: str, value: str) -> str:
+    """The suppression digest of a normalised identifier: SHA-256 of ``"<kind>:<value>"``, hex."""
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+def digest_expr(kind: str, value: ibis.Value) -> ibis.Value:
+    """The engine-side version of :func:`digest` (``sha256`` on DuckDB, ``sha2`` on Spark);
+    null for a null value."""
+    return (ibis.literal(f"{kind}:") + value).hexdigest("sha256")

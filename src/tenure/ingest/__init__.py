@@ -2,9 +2,10 @@
 
 ``import_file(store, "orders", ["orders.csv"])`` reads each file through DuckDB's streaming
 readers, parses it with a preset or mapping (:mod:`tenure.ingest.mapping`), checks every row,
-stores the good ones, counts rows identical to what is already stored as already present, and
+stores the good ones, counts rows identical to what is already stored as already present,
 keeps every rejected row in the ``quarantine`` table with its file, line, column, value and
-reason. Every input row is exactly one of stored / already present / quarantined.
+reason, and drops (and counts) the rows of persons deleted by ``tenure privacy delete``. Every
+input row is exactly one of stored / already present / quarantined / suppressed.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def _result(
         stored=total.stored,
         already_present=total.present,
         quarantined=total.quarantined,
+        suppressed=total.suppressed,
         threshold=threshold,
         by_reason=dict(total.by_reason),
         tables=dict(total.tables),
@@ -149,6 +151,7 @@ def _log(store: Store, result: ImportResult, started: Any) -> None:
         "stored": result.stored,
         "already_present": result.already_present,
         "quarantined": result.quarantined,
+        "suppressed": result.suppressed,
     }
     store.insert("imports", pa.Table.from_pylist([row]))
 

@@ -1,6 +1,7 @@
 """One import run: stage each file, parse and check it, deduplicate, store, quarantine, log.
 
-Every staged row ends in exactly one status: ``stored``, ``present`` (identical to a stored
+Every staged row ends in exactly one status: ``suppressed`` (it holds an identifier of a
+deleted person, :mod:`tenure.ingest.suppress`), ``stored``, ``present`` (identical to a stored
 row or to an earlier row of the same run), ``quarantined`` (a failed check) or ``conflict``
 (same key, different content; quarantined too). Records DuckDB's CSV reader rejects
 are quarantined as ``wrong column count``, ``invalid encoding`` or ``unreadable row``.
@@ -31,6 +32,7 @@ from tenure.ingest.entities import Entity
 from tenure.ingest.mapping import Mapping, resolve
 from tenure.ingest.parse import ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
+from tenure.ingest.suppress import active, suppressed_rows
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
 from tenure.store.schema import TABLES
@@ -48,6 +50,7 @@ class FileOutcome:
     stored: int = 0
     present: int = 0
     quarantined: int = 0
+    suppressed: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
     tables: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
@@ -58,6 +61,7 @@ class FileOutcome:
         self.stored += other.stored
         self.present += other.present
         self.quarantined += other.quarantined
+        self.suppressed += other.suppressed
         self.by_reason.update(other.by_reason)
         self.tables.update(other.tables)
         self.ignored_columns += other.ignored_columns
@@ -290,8 +294,12 @@ def _quarantine(
         )
 
 
-def _tally(work: duckdb.DuckDBPyConnection, cls: str, staged: Staged) -> FileOutcome:
-    outcome = FileOutcome(rows_read=staged.rows + sum(staged.rejected.values()))
+def _tally(
+    work: duckdb.DuckDBPyConnection, cls: str, staged: Staged, suppressed: int
+) -> FileOutcome:
+    outcome = FileOutcome(
+        rows_read=staged.rows + sum(staged.rejected.values()), suppressed=suppressed
+    )
     rows = work.execute(
         f"SELECT __status, coalesce(__reason, $c), count(*) FROM {cls} GROUP BY ALL",
         {"c": CONFLICT},
@@ -368,13 +376,14 @@ def import_one(
     scratch = _Scratch(work)
     try:
         parsed, p_table = _parse_file(store, scratch, entity, mapping, staged)
+        p_table, suppressed = _unsuppressed(store, scratch, entity, staged, p_table)
         progress(task, 1, 4)
         targets = _targets(entity, parsed)
         existing = _existing(store, work, targets, p_table)
         scratch.tables += [v for v in existing.values() if v.startswith("__ex_")]
         c_table = _statuses(scratch, targets, p_table, existing)
         progress(task, 2, 4)
-        outcome = _tally(work, c_table, staged)
+        outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
         with _transaction(store, work):
             outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
@@ -458,6 +467,23 @@ def _parse_file(
     staged.collect_rejects(scratch.work)
     staged.rows = _count(scratch.work, p_table)
     return parsed, p_table
+
+
+def _unsuppressed(
+    store: Store, scratch: _Scratch, entity: Entity, staged: Staged, p_table: str
+) -> tuple[str, int]:
+    """The parsed rows that are not suppressed (a view of ``p_table``), and how many are."""
+    if not active(store, entity.name):
+        return p_table, 0
+    hits = suppressed_rows(store, scratch.work, entity.name, p_table)
+    scratch.tables.append(hits)
+    n = _count(scratch.work, hits)
+    if not n:
+        return p_table, 0
+    kept = scratch.view(
+        staged.table + "_k", f"SELECT * FROM {p_table} WHERE __rn NOT IN (SELECT __rn FROM {hits})"
+    )
+    return kept, n
 
 
 def _statuses(scratch: _Scratch, t: _Targets, p_table: str, existing: dict[str, str]) -> str:

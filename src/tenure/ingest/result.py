@@ -8,10 +8,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import read, stored, found already present and quarantined.
+    """What an import read, stored, found already present, quarantined and suppressed.
 
-    ``rows_read == stored + already_present + quarantined`` always holds: every input row is
-    exactly one of the three.
+    ``rows_read == stored + already_present + quarantined + suppressed`` always holds: every
+    input row is exactly one of the four. A suppressed row holds an identifier of a person
+    deleted by ``tenure privacy delete``: it is neither stored nor quarantined.
     """
 
     import_id: str
@@ -22,6 +23,8 @@ class ImportResult:
     stored: int
     already_present: int
     quarantined: int
+    #: rows of deleted persons, dropped (neither stored nor quarantined)
+    suppressed: int
     threshold: float
     by_reason: dict[str, int] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)

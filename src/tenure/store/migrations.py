@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import ibis
+import ibis.expr.datatypes as dt
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from tenure.errors import StoreVersionError
-from tenure.store.schema import CORE_TABLES, V2_TABLES, V3_TABLES, V4_TABLES, TableSpec
+from tenure.store.schema import (
+    CORE_TABLES,
+    IMPORTS,
+    V2_TABLES,
+    V3_TABLES,
+    V4_TABLES,
+    TableSpec,
+)
 
 MIGRATIONS_TABLE = "_tenure_migrations"
 _MIGRATIONS_SCHEMA = ibis.schema({"version": "int64", "name": "string", "applied_at": "timestamp"})
@@ -39,14 +47,65 @@ def _create_tables(con: BaseBackend, specs: tuple[TableSpec, ...]) -> None:
             con.create_table(spec.name, schema=spec.schema)
 
 
+#: Columns added to a table by a later migration: (table, column) -> the migration adding it.
+#: Earlier migrations create the table without them, as the code of their time did.
+_ADDED = {("imports", "suppressed"): 5}
+
+
+def _as_of(spec: TableSpec, version: int) -> TableSpec:
+    """``spec`` as migration ``version`` created it (without the columns added later)."""
+    late = {col for (table, col), v in _ADDED.items() if table == spec.name and v > version}
+    if not late:
+        return spec
+    schema = ibis.schema({c: t for c, t in spec.schema.items() if c not in late})
+    return TableSpec(spec.name, schema, spec.key, spec.doc)
+
+
+def _create_tables_v(con: BaseBackend, specs: tuple[TableSpec, ...], version: int) -> None:
+    _create_tables(con, tuple(_as_of(spec, version) for spec in specs))
+
+
+def add_column(con: BaseBackend, table: str, column: str, dtype: str, fill: object) -> None:
+    """Add ``column`` to ``table`` (``fill`` in every existing row) with the Ibis backend API
+    only (Ibis 12 has no ALTER TABLE, nor a rename on DuckDB): the rows are copied, with the
+    new column, to ``_tenure_migrate_<table>``; the table is created again and filled from the
+    copy. Run again after an interruption, it finishes the job without losing a row."""
+    copy = f"_tenure_migrate_{table}"
+    tables = set(con.list_tables())
+    if copy not in tables:
+        if column in con.table(table).columns:
+            return
+        old = con.table(table)
+        con.create_table(copy, old.mutate(**{column: ibis.literal(fill, type=dtype)}))
+    saved = con.table(copy)
+    if table in tables and column not in con.table(table).columns:
+        con.drop_table(table)
+        tables.discard(table)
+    if table not in tables:
+        schema = {**dict(saved.schema().items()), column: dt.dtype(dtype)}
+        con.create_table(table, schema=ibis.schema(schema))
+    if int(con.table(table).count().execute()) == 0:
+        con.insert(table, saved)
+    con.drop_table(copy)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "canonical data model", lambda con: _create_tables(con, CORE_TABLES)),
+    Migration(1, "canonical data model", lambda con: _create_tables_v(con, CORE_TABLES, 1)),
     Migration(
-        2, "fx rates, import log, generator truth", lambda con: _create_tables(con, V2_TABLES)
+        2,
+        "fx rates, import log, generator truth",
+        lambda con: _create_tables_v(con, V2_TABLES, 2),
     ),
-    Migration(3, "identity flags and merge log", lambda con: _create_tables(con, V3_TABLES)),
+    Migration(3, "identity flags and merge log", lambda con: _create_tables_v(con, V3_TABLES, 3)),
     Migration(
-        4, "privacy audit, blocked identity edges", lambda con: _create_tables(con, V4_TABLES)
+        4,
+        "privacy audit, blocked identity edges",
+        lambda con: _create_tables_v(con, V4_TABLES, 4),
+    ),
+    Migration(
+        5,
+        "suppressed rows in the import log",
+        lambda con: add_column(con, IMPORTS.name, "suppressed", "int64", 0),
     ),
 )
 

@@ -215,7 +215,7 @@ QUARANTINE = _spec(
 IMPORTS = _spec(
     "imports",
     ("import_id",),
-    "One row per import run: what was read, stored, already present and quarantined.",
+    "One row per import run: what was read, stored, already present, quarantined, suppressed.",
     import_id="string",
     entity="string",
     file="string",
@@ -226,6 +226,7 @@ IMPORTS = _spec(
     stored="int64",
     already_present="int64",
     quarantined="int64",
+    suppressed="int64",
 )
 
 GENERATOR_TRUTH = _spec(
