@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     default_region: str = Field(
         "US", description="Region used to read phone numbers written without a country code."
     )
+    verified_emails_never_merge: bool = Field(
+        True,
+        description="Identity resolution flags, instead of using to merge, every identifier "
+        "that would put two different verified e-mails (a customer record's, an order's under "
+        "a customer id, an `identify` call's with `email_verified: true`) into one person; "
+        "the e-mails linked to one customer id count as one (docs/identity.md).",
+    )
     quarantine_threshold: float = Field(
         0.01,
         ge=0.0,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from tenure import Store
-from tenure.identity import resolve_identities
+from tenure.identity import person_of, resolve_identities
 from tenure.identity.privacy import delete_person, digest, export_person
 from tenure.identity.profile import UnknownIdentifierError, profile
+from tenure.ingest import import_orders
 from tests.identity.scan import mentions
 from tests.identity.test_identity import _scenario
 
@@ -60,3 +62,73 @@ def test_delete_leaves_no_row_of_the_person(store: Store, tmp_path: Path) -> Non
     assert audit[0]["action"] == "delete" and "ann" not in json.dumps(audit, default=str)
     # the other visitor is untouched
     assert store.count("events") == 1
+
+
+def _more_of_ann(store: Store, tmp_path: Path) -> None:
+    """Ann in the other tables too: a quarantined order, a consent, a channel suppression, an
+    unmerge (a blocked edge, a new person); and customer_facts after a refresh."""
+    from tenure.analytics.refresh import refresh
+    from tenure.identity import unmerge
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("order_id,email,ordered_at,currency,total\nG2,ann.smith@example.com,?,USD,1\n")
+    import_orders(store, [bad], max_quarantine=1.0)
+    store.insert(
+        "consents",
+        pa.table({"identifier": ["ann.smith@example.com"], "channel": ["email"]}),
+    )
+    store.insert(
+        "suppressions",
+        pa.table(
+            {"identifier": ["cust-9"], "identifier_kind": ["customer_id"], "channel": ["sms"]}
+        ),
+    )
+    resolve_identities(store)
+    unmerge(store, "anonymous_id:laptop-1", "customer_id:cust-9")
+    unmerge(store, "anonymous_id:laptop-1", "customer_id:cust-9")  # recorded twice
+    refresh(store)
+
+
+def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Path) -> None:
+    _scenario(store, tmp_path)
+    _more_of_ann(store, tmp_path)
+    person = person_of(store, "cust-9")
+    facts = store.con.table("customer_facts")
+    assert facts.filter(facts.person_id == person).count().execute() == 1
+    result = delete_person(store, "cust-9")
+    deleted = result["rows_deleted"]
+    assert deleted == {
+        "order_items": 0,
+        "orders": 1,
+        "events": 5,  # laptop-1's sign-up names cust-9 and the e-mail: Ann's too
+        "customers": 0,
+        "consents": 1,
+        "suppressions": 1,  # the sms suppression of cust-9, in clear
+        "quarantine": 1,
+        "identities": 4,
+        "identity_merges": 0,
+        "identity_blocked_edges": 2,
+        "customer_facts": 1,
+    }
+    assert store.table("events").message_id.to_pyarrow().to_pylist() == ["6"]
+    ids = ["phone-1", "tablet-1", "cust-9", "ann.smith@example.com"]
+    assert mentions(store, ids) == []
+    assert facts.filter(facts.person_id == person).count().execute() == 0
+    assert not [t for t in store.con.list_tables() if t.startswith("_tenure_keep")]
+
+
+def test_delete_is_one_transaction_on_duckdb(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scenario(store, tmp_path)
+    resolve_identities(store)
+    before = store.counts()
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("tenure.identity.privacy._audit", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        delete_person(store, "cust-9")
+    assert store.counts() == before
+    assert mentions(store, ["cust-9"]) != []

@@ -9,12 +9,18 @@ A node is ``"<kind>:<value>"`` with kind ``customer_id`` (the store's customer i
 * ``identify`` calls whose traits carry an ``email``;
 * orders with a customer id and an email;
 * customer records (customer id with email and phone).
+
+An edge is ``(a, b, source, at, verifies)``; the e-mail of an edge is always its ``b`` end, and
+``verifies`` says whether the row vouches for that address (docs/identity.md, "Verified
+e-mails"). The builders read a :class:`Sources`, so the same code builds the whole graph, the
+edges of rows imported since the last resolution, or the edges of a few persons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
@@ -24,26 +30,80 @@ from tenure.identity.normalize import SHARED_LOCAL_PARTS, email_expr, normalize_
 from tenure.store import Store
 
 _EMAIL_IN_TRAITS = r'"email"\s*:\s*"([^"]+)"'
+_EMAIL_VERIFIED = r'"email_verified"\s*:\s*true'
+#: The tables identifiers come from.
+SOURCE_TABLES = ("events", "orders", "customers")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The rows the graph is built from: the store's tables, or a filtered part of them."""
+
+    events: ir.Table
+    orders: ir.Table
+    customers: ir.Table
+
+    @classmethod
+    def of(cls, store: Store) -> Sources:
+        return cls(*(store.table(name) for name in SOURCE_TABLES))
+
+    def imported_after(self, watermark: datetime | None) -> Sources:
+        """Rows with an import time later than ``watermark`` (any import time when None)."""
+
+        def new(t: ir.Table) -> ir.Table:
+            if watermark is None:
+                return t.filter(t.imported_at.notnull())
+            return t.filter(t.imported_at > ibis.literal(watermark, type="timestamp"))
+
+        return Sources(new(self.events), new(self.orders), new(self.customers))
+
+    def touching(self, customers: ir.Table, devices: ir.Table) -> Sources:
+        """Rows that carry one of the given customer ids or anonymous ids (one-column tables
+        ``value``): every edge with an end among them is built from these rows."""
+        e, o, c = self.events, self.orders, self.customers
+        cust, dev = customers.value, devices.value
+        events = e.filter(
+            e.user_id.strip().isin(cust)
+            | e.anonymous_id.strip().isin(dev)
+            | e.previous_id.strip().isin(dev)
+        )
+        return Sources(
+            events,
+            o.filter(o.customer_id.strip().isin(cust)),
+            c.filter(c.customer_id.strip().isin(cust)),
+        )
 
 
 def _node(kind: str, value: ir.StringValue) -> ir.StringValue:
     return ibis.literal(f"{kind}:") + value
 
 
-def _edge(a: ir.StringValue, b: ir.StringValue, source: str, at: ir.Value) -> dict[str, ir.Value]:
-    return {"a": a, "b": b, "source": ibis.literal(source), "at": at.cast("timestamp")}
+def _edge(
+    a: ir.StringValue, b: ir.StringValue, source: str, at: ir.Value, verifies: ir.Value | bool
+) -> dict[str, ir.Value]:
+    return {
+        "a": a,
+        "b": b,
+        "source": ibis.literal(source),
+        "at": at.cast("timestamp"),
+        "verifies": ibis.literal(verifies) if isinstance(verifies, bool) else verifies,
+    }
 
 
-def event_edges(store: Store) -> ir.Table:
+def event_edges(src: Sources) -> ir.Table:
     """anonymous_id ~ user_id, alias previous_id ~ user_id, identify traits email ~ caller."""
-    e = store.table("events")
+    e = src.events
     anon = e.anonymous_id.strip()
     user = e.user_id.strip()
     both = e.filter(anon.notnull() & (anon != "") & user.notnull() & (user != ""))
     parts = [
         both.select(
             **_edge(
-                _node("anonymous_id", anon), _node("customer_id", user), "events", both.timestamp
+                _node("anonymous_id", anon),
+                _node("customer_id", user),
+                "events",
+                both.timestamp,
+                False,
             )
         )
     ]
@@ -55,6 +115,7 @@ def event_edges(store: Store) -> ir.Table:
                 _node("customer_id", alias.user_id.strip()),
                 "alias",
                 alias.timestamp,
+                False,
             )
         )
     )
@@ -68,13 +129,16 @@ def event_edges(store: Store) -> ir.Table:
         _node("anonymous_id", ident.anonymous_id.strip()),
     )
     mail = email_expr(ident.traits.re_extract(_EMAIL_IN_TRAITS, 1).nullif(""))
-    parts.append(ident.select(**_edge(caller, _node("email", mail), "identify", ident.timestamp)))
+    verified = ident.traits.re_search(_EMAIL_VERIFIED)
+    parts.append(
+        ident.select(**_edge(caller, _node("email", mail), "identify", ident.timestamp, verified))
+    )
     return ibis.union(*parts)
 
 
-def record_edges(store: Store, region: str) -> ir.Table:
+def record_edges(src: Sources, region: str) -> ir.Table:
     """Orders (customer id ~ email) and customer records (customer id ~ email, phone)."""
-    o = store.table("orders")
+    o = src.orders
     mail = email_expr(o.email)
     with_both = o.filter(o.customer_id.notnull() & mail.notnull())
     parts = [
@@ -84,10 +148,11 @@ def record_edges(store: Store, region: str) -> ir.Table:
                 _node("email", email_expr(with_both.email)),
                 "orders",
                 with_both.ordered_at,
+                True,
             )
         )
     ]
-    c = store.table("customers")
+    c = src.customers
     cm = c.filter(c.customer_id.notnull() & email_expr(c.email).notnull())
     parts.append(
         cm.select(
@@ -96,10 +161,11 @@ def record_edges(store: Store, region: str) -> ir.Table:
                 _node("email", email_expr(cm.email)),
                 "customers",
                 cm.created_at,
+                True,
             )
         )
     )
-    phones = _phone_table(store, region)
+    phones = _phone_table(c, region)
     if phones is not None:
         cp = c.filter(c.phone.notnull()).join(phones, c.phone == phones.raw)
         parts.append(
@@ -109,15 +175,22 @@ def record_edges(store: Store, region: str) -> ir.Table:
                     _node("phone", cp.e164),
                     "customers",
                     cp.created_at,
+                    False,
                 )
             )
         )
     return ibis.union(*parts)
 
 
-def _phone_table(store: Store, region: str) -> ir.Table | None:
+def all_edges(src: Sources, region: str) -> ir.Table:
+    """Every edge of the sources, without self-loops and edges with a missing end."""
+    edges = event_edges(src).union(record_edges(src, region))
+    return edges.filter(edges.a.notnull() & edges.b.notnull() & (edges.a != edges.b))
+
+
+def _phone_table(customers: ir.Table, region: str) -> ir.Table | None:
     """Distinct raw phone numbers with their E.164 form (parsed in Python: few values)."""
-    c = store.table("customers")
+    c = customers
     raw = c.filter(c.phone.notnull()).select("phone").distinct().to_pyarrow()
     values = raw.column("phone").to_pylist()
     pairs = [(v, normalize_phone(v, region)) for v in values]
@@ -128,22 +201,51 @@ def _phone_table(store: Store, region: str) -> ir.Table | None:
     return ibis.memtable(table)
 
 
+#: Flag reasons, strongest first: a node flagged for several keeps the first.
+SHARED = "shared address"
+OVERLINKED = "links several customers"
+TWO_VERIFIED = "links two verified emails"
+REASONS = (SHARED, OVERLINKED, TWO_VERIFIED)
+
+
 def guest_nodes(edges: ir.Table) -> ir.Table:
     """E-mail nodes whose local part stands for nobody in particular (guest@, test@...)."""
     nodes = edges.select(node=edges.a).union(edges.select(node=edges.b)).distinct()
     local = nodes.node.re_extract(r"^email:([^@]*)@", 1)
     shared = nodes.filter(local.isin(list(SHARED_LOCAL_PARTS)))
-    return shared.select("node", reason=ibis.literal("shared address"))
+    return shared.select("node", reason=ibis.literal(SHARED))
+
+
+def customer_links(edges: ir.Table) -> ir.Table:
+    """``(x, y)``: non-customer identifier x directly linked to customer id y."""
+    both = edges.select(x=edges.a, y=edges.b).union(edges.select(x=edges.b, y=edges.a))
+    return both.filter(both.y.startswith("customer_id:") & ~both.x.startswith("customer_id:"))
 
 
 def overlinked_nodes(edges: ir.Table, max_customers: int) -> ir.Table:
     """Non-customer identifiers directly linked to more than ``max_customers`` customer ids
     (a kiosk's device, a family's shared e-mail): flagged, not used to merge."""
-    both = edges.select(x=edges.a, y=edges.b).union(edges.select(x=edges.b, y=edges.a))
-    links = both.filter(both.y.startswith("customer_id:") & ~both.x.startswith("customer_id:"))
+    links = customer_links(edges)
     counts = links.group_by("x").agg(customers=links.y.nunique())
     over = counts.filter(counts.customers > max_customers)
-    return over.select(node=over.x, reason=ibis.literal("links several customers"))
+    return over.select(node=over.x, reason=ibis.literal(OVERLINKED))
+
+
+def one_reason(flags: ir.Table) -> ir.Table:
+    """One row per flagged node, with its strongest reason (the order of :data:`REASONS`)."""
+    rank = flags.reason.cases(*((r, i) for i, r in enumerate(REASONS)), else_=len(REASONS))
+    ranked = flags.mutate(rank=rank)
+    return ranked.group_by("node").agg(reason=ranked.reason.argmin(ranked.rank))
+
+
+def without(edges: ir.Table, flags: ir.Table, blocked: ir.Table | None = None) -> ir.Table:
+    """The edges with no flagged end (and, given ``identity_blocked_edges``, none blocked)."""
+    fa, fb = flags.select(fa=flags.node), flags.select(fb=flags.node)
+    clean = edges.anti_join(fa, edges.a == fa.fa).anti_join(fb, edges.b == fb.fb)
+    if blocked is None:
+        return clean
+    pairs = blocked.select(pa="a", pb="b").union(blocked.select(pa="b", pb="a"))
+    return clean.anti_join(pairs, [clean.a == pairs.pa, clean.b == pairs.pb])
 
 
 @dataclass
@@ -172,14 +274,15 @@ def components(
     raise RuntimeError(f"identity graph did not converge in {max_iter} iterations")
 
 
-def sightings_without_edges(store: Store) -> ir.Table:
-    """Every identifier seen on its own (an anonymous visit, a guest order, a customer record),
-    as ``(a, source, at)``, so that a person of one identifier exists too."""
-    e = store.table("events")
-    o = store.table("orders")
-    c = store.table("customers")
-    ts = "timestamp"
+def sightings(src: Sources, edges: ir.Table) -> ir.Table:
+    """Every identifier seen, as ``(a, source, at)``: both ends of every edge, and every
+    identifier seen on its own (an anonymous visit, a guest order, a customer record), so
+    that a person of one identifier exists too."""
+    e, o, c = src.events, src.orders, src.customers
+    ts = "timestamp"  # one precision on every side of the union (cached tables report 6)
     parts = [
+        edges.select("a", "source", at=edges.at.cast(ts)),
+        edges.select(a=edges.b, source=edges.source, at=edges.at.cast(ts)),
         e.filter(e.anonymous_id.notnull() & (e.anonymous_id.strip() != "")).select(
             a=_node("anonymous_id", e.anonymous_id.strip()),
             source=ibis.literal("events"),
@@ -206,4 +309,7 @@ def sightings_without_edges(store: Store) -> ir.Table:
             at=c.created_at.cast(ts),
         ),
     ]
-    return ibis.union(*parts)
+    seen = ibis.union(*parts)
+    return seen.group_by(node=seen.a).agg(
+        first_seen=seen.at.min(), last_seen=seen.at.max(), source=seen.source.min()
+    )

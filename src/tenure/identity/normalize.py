@@ -45,6 +45,15 @@ def email_expr(column: ibis.Value) -> ibis.Value:
     return ibis.ifelse(cleaned.contains("@"), cleaned, ibis.null())
 
 
+#: The ``email`` of a JSON traits object (as the identity graph reads ``identify`` calls).
+EMAIL_IN_TRAITS = r'"email"\s*:\s*"([^"]+)"'
+
+
+def traits_email(traits: ibis.Value) -> ibis.Value:
+    """The normalised ``email`` of a column of JSON traits (null when there is none)."""
+    return email_expr(traits.re_extract(EMAIL_IN_TRAITS, 1).nullif(""))
+
+
 def normalize_phone(value: str | None, region: str = "US") -> str | None:
     """``'(415) 555-2671'`` -> ``'+14155552671'``; None when it is not a valid number."""
     if value is None or not value.strip():

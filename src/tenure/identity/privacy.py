@@ -1,30 +1,39 @@
 """Privacy requests: export everything held on a person; delete every row of a person.
 
-A deletion removes the person's rows from every table, records the request in
-``privacy_audit`` (no personal data: a pseudonymous person id and counts), and adds a
-SHA-256 digest of each identifier to ``suppressions`` (channel ``all``), so the store keeps
-no identifier in clear yet can recognise the person if their data arrives again.
+A deletion removes the person's rows from every table (canonical and derived), records the
+request in ``privacy_audit`` (no personal data: a pseudonymous person id and counts), and adds
+a SHA-256 digest of each identifier to ``suppressions`` (channel ``all``), so the store keeps
+no identifier in clear yet the importer recognises the person's data if it arrives again
+(:mod:`tenure.ingest.suppress`). Written with Ibis expressions only: the same code runs on
+DuckDB (one transaction) and on PySpark.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from tenure.errors import StoreError
 from tenure.identity import person_of
-from tenure.identity.profile import UnknownIdentifierError, person_identifiers, profile
+from tenure.identity.normalize import digest, email_expr, traits_email
+from tenure.identity.profile import (
+    COMPUTED_TABLES,
+    UnknownIdentifierError,
+    person_identifiers,
+    profile,
+)
 from tenure.store import Store
+from tenure.store.schema import TABLES
 
-
-def digest(kind: str, value: str) -> str:
-    """The suppression digest of a normalised identifier."""
-    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+__all__ = ["delete_person", "digest", "export_person"]
 
 
 def _now() -> datetime:
@@ -62,73 +71,134 @@ def export_person(store: Store, identifier: str) -> dict[str, Any]:
     return json.loads(json.dumps(doc, default=str))
 
 
-# table -> list of (column, identifier kinds) whose rows belong to the person
-_OWNED: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    "events": [
-        ("anonymous_id", ("anonymous_id",)),
-        ("previous_id", ("anonymous_id",)),
-        ("user_id", ("customer_id",)),
-    ],
-    "orders": [("customer_id", ("customer_id",)), ("lower(email)", ("email",))],
-    "customers": [("customer_id", ("customer_id",)), ("lower(email)", ("email",))],
-    "consents": [("identifier", ("email", "phone", "customer_id"))],
-    "suppressions": [("identifier", ("email", "phone", "customer_id"))],
-}
-
-
 def delete_person(store: Store, identifier: str) -> dict[str, Any]:
-    """Delete every row of the person holding ``identifier``; return counts per table."""
-    if not store.is_duckdb:
-        raise StoreError(
-            f"Deleting rows needs a DuckDB store; {store.backend_name} tables here are "
-            "append-only.",
-            hint="Run the deletion on the DuckDB store, or rewrite the Spark tables.",
-        )
+    """Delete every row of the person holding ``identifier``; return counts per table.
+
+    Written with Ibis only, so it runs on DuckDB and PySpark: each table holding rows of the
+    person is rewritten without them (kept rows copied to a scratch table, the table emptied
+    and filled again from it). On DuckDB the whole deletion is one transaction.
+    """
     person = person_of(store, identifier)
     if person is None:
         raise UnknownIdentifierError(f"No person holds the identifier {identifier!r}.")
     ids = person_identifiers(store, person)
-    con = store.con.con
-    deleted: dict[str, int] = {}
-    orders = _person_orders(con, ids)
-    deleted["order_items"] = _delete(
-        con, "order_items", "order_id IN (SELECT unnest($v))", {"v": orders}
-    )
-    for table, rules in _OWNED.items():
-        clauses, params = [], {}
-        for i, (column, kinds) in enumerate(rules):
-            values = [v for k in kinds for v in ids.get(k, [])]
-            params[f"v{i}"] = values
-            clauses.append(f"{column} IN (SELECT unnest($v{i}))")
-        deleted[table] = _delete(con, table, " OR ".join(clauses), params)
     everything = [v for values in ids.values() for v in values]
-    deleted["quarantine"] = _delete(
-        con,
-        "quarantine",
-        "EXISTS (SELECT 1 FROM (SELECT unnest($v) AS x) WHERE contains(lower(raw_row), lower(x)))",
-        {"v": everything},
-    )
-    deleted["identities"] = _delete(con, "identities", "person_id = $p", {"p": person})
-    deleted["identity_merges"] = _delete(
-        con, "identity_merges", "kept_person_id = $p OR merged_person_id = $p", {"p": person}
-    )
-    _suppress(store, ids)
-    audit_id = _audit(store, "delete", person, len(everything), deleted)
+    deleted: dict[str, int] = {}
+    with _transaction(store):
+        for table, belongs in _owned_rows(store, person, ids).items():
+            deleted[table] = _delete_rows(store, table, belongs)
+        for table in _derived_tables(store):
+            deleted[table] = _delete_rows(store, table, lambda t: t.person_id == person)
+        _suppress(store, ids)
+        audit_id = _audit(store, "delete", person, len(everything), deleted)
     return {"audit_id": audit_id, "person_id": person, "rows_deleted": deleted}
 
 
-def _person_orders(con: Any, ids: dict[str, list[str]]) -> list[str]:
-    rows = con.execute(
-        "SELECT order_id FROM orders WHERE customer_id IN (SELECT unnest($c)) "
-        "OR lower(email) IN (SELECT unnest($e))",
-        {"c": ids.get("customer_id", []), "e": ids.get("email", [])},
-    ).fetchall()
-    return [r[0] for r in rows]
+Belongs = Callable[[ir.Table], ir.BooleanValue]
 
 
-def _delete(con: Any, table: str, where: str, params: dict[str, Any]) -> int:
-    row = con.execute(f"DELETE FROM {table} WHERE {where}", params).fetchone()
-    return int(row[0]) if row else 0
+def _isin(column: ir.StringValue, values: list[str]) -> ir.BooleanValue:
+    return column.isin(values) if values else ibis.literal(False)
+
+
+def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[str, Belongs]:
+    """Canonical table -> which of its rows are the person's. In this order: order lines are
+    found through their orders, so they go first."""
+    customers, emails = ids.get("customer_id", []), ids.get("email", [])
+    anon = ids.get("anonymous_id", [])
+    everything = [v for values in ids.values() for v in values]
+    nodes = [f"{kind}:{v}" for kind, values in ids.items() for v in values]
+
+    def orders(t: ir.Table) -> ir.BooleanValue:
+        return _isin(t.customer_id.strip(), customers) | _isin(email_expr(t.email), emails)
+
+    def order_items(t: ir.Table) -> ir.BooleanValue:
+        o = store.table("orders")
+        return t.order_id.isin(o.filter(_known(orders(o))).order_id)
+
+    return {
+        "order_items": order_items,
+        "orders": orders,
+        "events": lambda t: (
+            _isin(t.anonymous_id.strip(), anon)
+            | _isin(t.previous_id.strip(), anon)
+            | _isin(t.user_id.strip(), customers)
+            | _isin(traits_email(t.traits), emails)
+        ),
+        "customers": orders,  # customer_id and email, like orders
+        "consents": lambda t: _isin(t.identifier, everything),
+        "suppressions": lambda t: _isin(t.identifier, everything),
+        "quarantine": lambda t: ibis.or_(
+            ibis.literal(False), *(t.raw_row.lower().contains(v.lower()) for v in everything)
+        ),
+        "identities": lambda t: t.person_id == person,
+        "identity_merges": lambda t: (t.kept_person_id == person) | (t.merged_person_id == person),
+        "identity_blocked_edges": lambda t: _isin(t.a, nodes) | _isin(t.b, nodes),
+    }
+
+
+def _known(condition: ir.BooleanValue) -> ir.BooleanValue:
+    """``condition``, false where it is null (a null column matches nothing)."""
+    return ibis.coalesce(condition, ibis.literal(False))
+
+
+def _derived_tables(store: Store) -> list[str]:
+    """Derived tables (rebuilt by ``tenure refresh``) present in the store, with a person_id."""
+    from tenure.analytics.refresh import DERIVED_TABLES
+
+    present = set(store.con.list_tables())
+    names = dict.fromkeys((*DERIVED_TABLES, *COMPUTED_TABLES))
+    return [n for n in names if n in present and "person_id" in store.con.table(n).columns]
+
+
+def _delete_rows(store: Store, name: str, belongs: Belongs) -> int:
+    """Rewrite table ``name`` without the rows ``belongs`` picks; return how many there were.
+
+    The kept rows are written to a scratch table before the table is emptied, so an error
+    loses nothing: on DuckDB the transaction rolls back; elsewhere the error names the
+    scratch table holding the kept rows.
+    """
+    con = store.con
+    table = con.table(name)
+    mine = _known(belongs(table))
+    count = int(table.filter(mine).count().execute())
+    if not count:
+        return 0
+    scratch = f"_tenure_keep_{name}_{uuid.uuid4().hex[:8]}"
+    con.create_table(scratch, table.filter(~mine), temp=store.is_duckdb)
+    try:
+        if name in TABLES:
+            store.truncate(name)
+            store.insert(name, con.table(scratch))
+        else:
+            con.drop_table(name)
+            con.create_table(name, con.table(scratch))
+    except Exception as exc:
+        if store.is_duckdb:
+            raise
+        raise StoreError(
+            f"Deleting the person's rows from {name!r} failed after the table was emptied; "
+            f"its other rows are kept in {scratch!r}: {exc}",
+            hint=f"Insert the rows of {scratch!r} back into {name!r}, then run the deletion again.",
+        ) from exc
+    con.drop_table(scratch)
+    return count
+
+
+@contextmanager
+def _transaction(store: Store) -> Iterator[None]:
+    """One transaction around the deletion on a DuckDB store (elsewhere: none)."""
+    if not store.is_duckdb:
+        yield
+        return
+    raw = store.con.con
+    raw.begin()
+    try:
+        yield
+    except BaseException:
+        raw.rollback()
+        raise
+    raw.commit()
 
 
 def _suppress(store: Store, ids: dict[str, list[str]]) -> None:

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from tenure.identity.normalize import digest_expr, email_expr, normalize_phone
+from tenure.identity.normalize import digest_expr, email_expr, normalize_phone, traits_email
 from tenure.store import Store
 
 #: entity -> (identifier kind, column) pairs whose digests are looked up
@@ -99,10 +99,12 @@ def _digests(
             joined = p.join(phones, p.phone == phones.raw)
             parts.append(joined.select("__rn", d=digest_expr(kind, joined.e164)))
             continue
-        value = p[column]
         if column == "traits":
-            value = value.cast("json")["email"].str
-        value = email_expr(value) if kind == "email" else value.strip().nullif("")
+            value = traits_email(p.traits)
+        elif kind == "email":
+            value = email_expr(p[column])
+        else:
+            value = p[column].strip().nullif("")
         parts.append(p.select("__rn", d=digest_expr(kind, value)))
     if not parts:
         return None

@@ -1,0 +1,110 @@
+"""`privacy delete` on a PySpark store: the same Ibis code as on DuckDB leaves no row of the
+person, keeps everyone else's, and later imports of the person's rows are suppressed.
+
+The Spark session's catalog is shared by every Spark test: this one's identifiers start with
+``pdel-`` and it looks only at its own rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tenure import Store
+from tenure.identity import person_of, resolve_identities
+from tenure.identity.normalize import digest
+from tenure.identity.privacy import delete_person
+from tenure.ingest import import_customers, import_events, import_orders
+from tests.identity.scan import mentions
+
+pytestmark = pytest.mark.spark
+pytest.importorskip("pyspark")
+
+EVENTS = [
+    {"messageId": "pdel-m1", "type": "page", "anonymousId": "pdel-phone",
+     "timestamp": "2024-03-01T08:00:00Z"},
+    {"messageId": "pdel-m2", "type": "identify", "anonymousId": "pdel-laptop",
+     "userId": "pdel-cust", "traits": {"email": "PDel-Ann@example.com"},
+     "timestamp": "2024-03-02T20:00:00Z"},
+    {"messageId": "pdel-m3", "type": "identify", "anonymousId": "pdel-phone",
+     "traits": {"email": "pdel-ann@example.com"}, "timestamp": "2024-03-02T20:05:00Z"},
+    {"messageId": "pdel-m4", "type": "page", "anonymousId": "pdel-other",
+     "timestamp": "2024-03-05T10:00:00Z"},
+]  # fmt: skip
+ORDERS = (
+    "order_id,email,ordered_at,currency,product_id,quantity,unit_price\n"
+    "pdel-o1,pdel-ann@example.com,2024-03-03T12:00:00,USD,P1,1,40.00\n"
+    "pdel-o1,,2024-03-03T12:00:00,USD,P2,1,2.00\n"
+    "pdel-o2,pdel-bob@example.com,2024-03-04T12:00:00,USD,P1,1,40.00\n"
+    "pdel-o3,pdel-ann@example.com,not a date,USD,P1,1,40.00\n"
+)
+CUSTOMERS = (
+    "customer_id,email,phone\n"
+    "pdel-cust,pdel-ann@example.com,+1 415 555 2671\n"
+    "pdel-bob-c,pdel-bob@example.com,\n"
+)
+ANN = ["pdel-phone", "pdel-laptop", "pdel-cust", "pdel-ann@example.com", "+14155552671"]
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "events": tmp_path / "events.jsonl",
+        "orders": tmp_path / "orders.csv",
+        "customers": tmp_path / "customers.csv",
+    }
+    files["events"].write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+    files["orders"].write_text(ORDERS)
+    files["customers"].write_text(CUSTOMERS)
+    return files
+
+
+def _load(store: Store, files: dict[str, Path]) -> None:
+    import_events(store, [files["events"]])
+    import_orders(store, [files["orders"]], max_quarantine=1.0)
+    import_customers(store, [files["customers"]])
+    store.insert(
+        "consents", pa.table({"identifier": ["pdel-ann@example.com"], "channel": ["email"]})
+    )
+    resolve_identities(store)
+
+
+def _mine(store: Store, table: str, column: str) -> list[str]:
+    t = store.table(table)
+    values = t.filter(t[column].startswith("pdel-"))[column].to_pyarrow().to_pylist()
+    return sorted(values)
+
+
+def test_delete_on_spark_leaves_no_row_of_the_person(spark_store: Store, tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    _load(spark_store, files)
+    assert person_of(spark_store, "phone:+14155552671") == person_of(spark_store, "pdel-phone")
+    assert {v for _, _, v in mentions(spark_store, ANN)} == set(ANN)
+    result = delete_person(spark_store, "pdel-ann@example.com")
+    deleted = result["rows_deleted"]
+    assert (deleted["events"], deleted["orders"], deleted["order_items"]) == (3, 1, 2)
+    assert (deleted["customers"], deleted["consents"], deleted["quarantine"]) == (1, 1, 1)
+    assert deleted["identities"] == len(ANN)
+    assert mentions(spark_store, ANN) == []
+    # everyone else is still there
+    assert _mine(spark_store, "events", "message_id") == ["pdel-m4"]
+    assert _mine(spark_store, "orders", "order_id") == ["pdel-o2"]
+    assert _mine(spark_store, "customers", "customer_id") == ["pdel-bob-c"]
+    s = spark_store.table("suppressions")
+    digests = set(s.filter(s.channel == "all").identifier.to_pyarrow().to_pylist())
+    assert digest("phone", "+14155552671") in digests
+    assert not [t for t in spark_store.con.list_tables() if t.startswith("_tenure_keep")]
+
+    # re-importing the person's files stores nothing of theirs and counts it as suppressed
+    events = import_events(spark_store, [files["events"]])
+    assert (events.suppressed, events.already_present, events.stored) == (3, 1, 0)
+    orders = import_orders(spark_store, [files["orders"]], max_quarantine=1.0)
+    assert (orders.suppressed, orders.already_present, orders.stored) == (3, 1, 0)
+    customers = import_customers(spark_store, [files["customers"]])
+    assert (customers.suppressed, customers.already_present) == (1, 1)
+    assert mentions(spark_store, ANN) == []
+    log = spark_store.table("imports")
+    mine = log.filter(log.import_id.isin([events.import_id, orders.import_id]))
+    assert sorted(mine.suppressed.to_pyarrow().to_pylist()) == [3, 3]
