@@ -1,0 +1,83 @@
+"""The verified-email rule, and incremental resolution equal to the full one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+
+from tenure import Store, load_settings
+from tenure.identity import person_of, resolve_identities
+from tenure.ingest import import_events
+from tests.identity.test_identity import _scenario, flags_of
+
+
+def _family_computer(store: Store) -> None:
+    """Mum and dad log in on one computer, each with their own verified e-mail, no account."""
+    store.insert(
+        "events",
+        pa.table(
+            {
+                "message_id": ["f1", "f2"],
+                "type": ["identify", "identify"],
+                "anonymous_id": ["family-pc", "family-pc"],
+                "traits": [
+                    '{"email": "mum@example.com", "email_verified": true}',
+                    '{"email": "dad@example.com", "email_verified": true}',
+                ],
+            }
+        ),
+    )
+
+
+def test_two_verified_emails_never_merge(store: Store) -> None:
+    _family_computer(store)
+    resolve_identities(store)
+    assert person_of(store, "email:mum@example.com") != person_of(store, "email:dad@example.com")
+    assert flags_of(store)["anonymous_id:family-pc"] == "links two verified emails"
+
+
+def test_the_rule_can_be_turned_off(store: Store) -> None:
+    _family_computer(store)
+    resolve_identities(store, verified_emails_never_merge=False, incremental=False)
+    assert person_of(store, "email:mum@example.com") == person_of(store, "email:dad@example.com")
+
+
+def _partition(store: Store) -> set[frozenset[str]]:
+    rows = store.table("identities").to_pyarrow().to_pylist()
+    groups: dict[str, set[str]] = {}
+    for r in rows:
+        if r["person_id"] is not None:
+            groups.setdefault(r["person_id"], set()).add(f"{r['kind']}:{r['value']}")
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_incremental_resolution_equals_the_full_one(store_url: str, tmp_path: Path) -> None:
+    settings = load_settings(store_url=store_url)
+    with Store(store_url, settings=settings) as store:
+        _scenario(store, tmp_path)
+        first = resolve_identities(store)
+        more = tmp_path / "more.jsonl"
+        more.write_text(
+            '{"messageId": "n1", "type": "track", "event": "Signed In", "anonymousId": "other-1",'
+            ' "userId": "cust-9", "timestamp": "2024-03-06T09:00:00Z"}\n'
+            '{"messageId": "n2", "type": "identify", "anonymousId": "new-phone",'
+            ' "traits": {"email": "bob@example.com"}, "timestamp": "2024-03-06T10:00:00Z"}\n'
+        )
+        import_events(store, [more])
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(store_url.removeprefix("duckdb://"), copy)
+    with Store(store_url, settings=settings) as store:
+        inc = resolve_identities(store)
+        assert inc.mode == "incremental", inc
+        incremental = _partition(store)
+        ann = person_of(store, "anonymous_id:other-1")
+        assert ann == person_of(store, "customer_id:cust-9")
+    copy_url = f"duckdb://{copy}"
+    with Store(copy_url, settings=load_settings(store_url=copy_url)) as store:
+        full = resolve_identities(store, incremental=False)
+        assert full.mode == "full"
+        assert _partition(store) == incremental
+        assert person_of(store, "customer_id:cust-9") == ann
+    assert first.persons >= 1
