@@ -158,3 +158,25 @@ def cohorts_command(
         frame = frame.assign(**{str(c): frame[c] * 100 for c in periods}).drop(columns=periods)
         title += " (% of the cohort active)"
     emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+
+
+@app.command("rfm")
+def rfm_command(
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    customers: Annotated[
+        bool, typer.Option("--customers", help="One row per customer instead of per segment.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """RFM segments (sizes, shares, means), or every customer's scores with --customers."""
+    from tenure.analytics.rfm import rfm, rfm_segments
+
+    with _open_store(store) as st:
+        day = parse_day(as_of)
+        expr = (
+            rfm(st, as_of=day).order_by("person_id") if customers else rfm_segments(st, as_of=day)
+        )
+        frame = expr.to_pandas()
+    emit(frame, title="RFM", as_json=as_json, as_csv=as_csv)

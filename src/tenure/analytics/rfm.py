@@ -1,0 +1,125 @@
+"""RFM: quintile scores, named segments from a mapping table, and value tiers (docs/metrics.md).
+
+Scores are computed over buyers of ``customer_facts``: ``r_score`` from days since the last
+order (most recent = 5), ``f_score`` from purchases, ``m_score`` from margin. A score is the
+quintile of the person's row number in that order, ties broken by ``person_id``, so every
+quintile holds n/5 persons (±1) and the same person gets the same score on every engine. The
+segment comes from ``r_score`` and ``fm_score = (f_score + m_score + 1) // 2`` through
+:data:`SEGMENTS`, which a store can replace (``rfm(..., segments=...)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.errors import ConfigError
+from tenure.store import Store
+
+#: (segment, r_min, r_max, fm_min, fm_max): every (R, FM) pair of 1..5 falls in exactly one.
+SEGMENTS: tuple[tuple[str, int, int, int, int], ...] = (
+    ("Champions", 5, 5, 4, 5),
+    ("Loyal", 3, 4, 4, 5),
+    ("Potential loyalists", 4, 5, 2, 3),
+    ("New customers", 5, 5, 1, 1),
+    ("Promising", 4, 4, 1, 1),
+    ("Need attention", 3, 3, 3, 3),
+    ("About to sleep", 3, 3, 1, 2),
+    ("At risk", 1, 2, 3, 4),
+    ("Can't lose them", 1, 2, 5, 5),
+    ("Hibernating", 2, 2, 1, 2),
+    ("Lost", 1, 1, 1, 2),
+)
+
+Mapping = Sequence[tuple[str, int, int, int, int]]
+
+
+def check_segments(segments: Mapping) -> None:
+    """Every (R, FM) pair of 1..5 must map to exactly one segment."""
+    for r in range(1, 6):
+        for fm in range(1, 6):
+            hits = [s[0] for s in segments if s[1] <= r <= s[2] and s[3] <= fm <= s[4]]
+            if len(hits) != 1:
+                raise ConfigError(
+                    f"The RFM segment mapping must give exactly one segment for R={r}, FM={fm}; "
+                    f"it gives {hits or 'none'}.",
+                    hint="Each row is (segment, r_min, r_max, fm_min, fm_max) with scores 1-5.",
+                )
+
+
+def _quintile(t: ir.Table, *order: ir.Value) -> ir.IntegerValue:
+    rn = ibis.row_number().over(order_by=[*order, t.person_id])
+    n = t.count().over()
+    return (rn * 5 // n + 1).cast("int64")
+
+
+def rfm(
+    store: Store,
+    *,
+    as_of: date | None = None,
+    segments: Mapping = SEGMENTS,
+    vip_share: float | None = None,
+) -> ir.Table:
+    """person_id, recency/frequency/monetary, the three scores, fm_score, segment, tier."""
+    from tenure.analytics.facts import customer_facts
+
+    check_segments(segments)
+    share = store.settings.vip_share if vip_share is None else vip_share
+    if not 0 < share <= 1:
+        raise ConfigError(f"The 'vip_share' parameter must be in (0, 1]. Got {share!r}.")
+    facts = customer_facts(store, as_of=as_of)
+    b = facts.filter(facts.is_buyer).select(
+        "person_id",
+        recency=facts.days_since_last_order,
+        frequency=facts.orders,
+        monetary=facts.margin,
+    )
+    scored = b.mutate(
+        r_score=_quintile(b, ibis.desc(b.recency)),
+        f_score=_quintile(b, b.frequency),
+        m_score=_quintile(b, b.monetary),
+        value_rank=ibis.row_number().over(order_by=[ibis.desc(b.monetary), b.person_id]),
+        n=b.count().over(),
+    )
+    fm = (scored.f_score + scored.m_score + 1) // 2
+    cases = [
+        ((scored.r_score.between(r0, r1)) & (fm.between(f0, f1)), ibis.literal(name))
+        for name, r0, r1, f0, f1 in segments
+    ]
+    top = scored.value_rank.cast("float64") / scored.n.cast("float64")
+    tier = ibis.cases(
+        (top < share, "vip"),
+        (top < share + 0.20, "high"),
+        (top < share + 0.50, "mid"),
+        else_="low",
+    )
+    return scored.select(
+        "person_id",
+        "recency",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        fm_score=fm.cast("int64"),
+        segment=ibis.cases(*cases),
+        tier=tier,
+    )
+
+
+def rfm_segments(store: Store, *, as_of: date | None = None) -> ir.Table:
+    """One row per segment: customers, their share, mean recency, frequency and margin."""
+    t = rfm(store, as_of=as_of)
+    per = t.group_by("segment").agg(
+        customers=t.count(),
+        recency=t.recency.cast("float64").mean(),
+        frequency=t.frequency.cast("float64").mean(),
+        monetary=t.monetary.mean(),
+    )
+    total = per.customers.sum().over()
+    return per.mutate(share=per.customers.cast("float64") / total.cast("float64")).order_by(
+        ibis.desc("customers"), "segment"
+    )
