@@ -180,3 +180,21 @@ def rfm_command(
         )
         frame = expr.to_pandas()
     emit(frame, title="RFM", as_json=as_json, as_csv=as_csv)
+
+
+@app.command("channels")
+def channels_command(
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", help="Days after the first order the CLV counts.")
+    ] = 365,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Channel economics: new customers, spend, CAC, historical CLV, CLV:CAC, health, payback."""
+    from tenure.analytics.kpis import channel_economics
+
+    with _open_store(store) as st:
+        frame = channel_economics(st, as_of=parse_day(as_of), horizon_days=horizon_days)
+    emit(frame, title="Channel economics", as_json=as_json, as_csv=as_csv)

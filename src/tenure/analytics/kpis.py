@@ -1,0 +1,106 @@
+"""Channel economics: new customers, spend, CAC, historical CLV, CLV:CAC, health, payback.
+
+Definitions (docs/metrics.md, "KPIs"): a customer's channel is ``acquisition_channel`` of
+``customer_facts``; spend is ``marketing_spend.cost`` converted to the reporting currency at
+the latest ``fx_rates`` rate on or before its day (spend with no rate is left out and
+counted in ``unconverted_spend_rows``); CAC = spend / new customers; historical CLV = mean
+margin of the customer's orders within ``horizon_days`` of the first purchase, over customers
+acquired at least ``horizon_days`` before ``as_of`` (so every one had the full horizon).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from tenure.analytics.base import F64, orders_base, store_end
+from tenure.analytics.facts import customer_facts
+from tenure.store import Store
+
+HEALTHY, WATCH = 3.0, 1.0
+
+
+def _spend(store: Store, end: date) -> ir.Table:
+    s = store.table("marketing_spend")
+    s = s.filter(s.date <= end)
+    reporting = store.settings.reporting_currency
+    fx = store.table("fx_rates")
+    fx = fx.select(fx_cur=fx.currency.upper(), fx_day=fx.date, rate=fx.rate.cast(F64))
+    keyed = s.mutate(row=ibis.row_number().over(order_by=[s.date, s.channel, s.campaign]))
+    foreign = keyed.filter(keyed.currency.upper() != reporting)
+    pairs = foreign.join(fx, [foreign.currency.upper() == fx.fx_cur, fx.fx_day <= foreign.date])
+    rates = pairs.group_by(r_row=pairs.row).agg(rate=pairs.rate.argmax(pairs.fx_day))
+    j = keyed.left_join(rates, keyed.row == rates.r_row)
+    rate = ibis.ifelse(j.currency.upper() == reporting, ibis.literal(1.0), j.rate)
+    rows = j.select(channel=j.channel, cost=j.cost.cast(F64) * rate)
+    return rows.group_by("channel").agg(
+        spend=rows.cost.sum(), unconverted_spend_rows=rows.cost.isnull().cast("int64").sum()
+    )
+
+
+def _clv(store: Store, facts: ir.Table, end: date, horizon_days: int) -> ir.Table:
+    mature = facts.filter(
+        facts.is_buyer & (facts.first_order_at.date() <= end - timedelta(days=horizon_days))
+    ).select(m_person="person_id", m_channel="acquisition_channel", first="first_order_at")
+    o = orders_base(store, as_of=end)
+    j = o.join(mature, o.person_id == mature.m_person)
+    within = j.filter(j.day.delta(j.first.date(), unit="day") < horizon_days)
+    per = within.group_by(["m_person", "m_channel"]).agg(m=within.margin.sum())
+    people = mature.left_join(per, mature.m_person == per.m_person).select(
+        channel=mature.m_channel, m=ibis.coalesce(per.m, 0.0)
+    )
+    return people.group_by(c_channel=people.channel).agg(
+        clv=people.m.mean(), mature_customers=people.count()
+    )
+
+
+def channel_economics(
+    store: Store, *, as_of: date | None = None, horizon_days: int = 365
+) -> pd.DataFrame:
+    """One row per acquisition channel (or spend channel): new customers, spend, CAC, CLV,
+    CLV:CAC, its health flag and the CAC payback in months. The per-channel aggregates run
+    in the engine; the few channel rows are combined in pandas."""
+    end = as_of if as_of is not None else store_end(store)
+    facts = customer_facts(store, as_of=end)
+    buyers = facts.filter(facts.is_buyer)
+    new = buyers.group_by(channel=buyers.acquisition_channel).agg(new_customers=buyers.count())
+    spend = _spend(store, end).to_pandas()
+    clv = _clv(store, facts, end, horizon_days).rename(channel="c_channel").to_pandas()
+    out = (
+        new.to_pandas().merge(spend, on="channel", how="outer").merge(clv, on="channel", how="left")
+    )
+    out = out.fillna(
+        {"new_customers": 0, "spend": 0.0, "unconverted_spend_rows": 0, "mature_customers": 0}
+    )
+    out = out.astype(
+        {"new_customers": "int64", "unconverted_spend_rows": "int64", "mature_customers": "int64"}
+    )
+    out["cac"] = out["spend"] / out["new_customers"].where(out["new_customers"] > 0)
+    out["clv_cac"] = out["clv"] / out["cac"].where(out["cac"] > 0)
+    out["health"] = out["clv_cac"].map(_health)
+    monthly = out["clv"] / (horizon_days / 30.4375)
+    out["payback_months"] = out["cac"] / monthly.where(monthly > 0)
+    columns = [
+        "channel",
+        "new_customers",
+        "spend",
+        "unconverted_spend_rows",
+        "cac",
+        "clv",
+        "mature_customers",
+        "clv_cac",
+        "health",
+        "payback_months",
+    ]
+    return out[columns].sort_values("channel").reset_index(drop=True)
+
+
+def _health(ratio: float) -> str:
+    if pd.isna(ratio):
+        return "no spend or no CLV"
+    if ratio >= HEALTHY:
+        return "healthy"
+    return "watch" if ratio > WATCH else "losing money"
