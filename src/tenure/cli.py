@@ -180,7 +180,19 @@ def demo(
         ("Ad spend", f"{summary.spend:,.2f} {summary.currency}"),
     ]
     console.print(_kv_table(f"Demo store (seed {summary.seed})", rows))
+    _print_channels(store)
     console.print(f"Store: [bold]{summary.location}[/bold]")
+
+
+def _print_channels(store: str | None) -> None:
+    """The headline acquisition economics of the store: CAC and CLV:CAC per channel."""
+    from tenure.analytics.kpis import channel_economics
+    from tenure.cli_analytics import emit
+
+    with _open_store(store) as st:
+        eco = channel_economics(st)
+    shown = eco[["channel", "new_customers", "cac", "clv", "clv_cac", "health"]]
+    emit(shown, title="Acquisition channels: CAC and 12-month CLV:CAC")
 
 
 # --------------------------------------------------------------------------- import

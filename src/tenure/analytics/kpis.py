@@ -100,7 +100,7 @@ def channel_economics(
 
 def _health(ratio: float) -> str:
     if pd.isna(ratio):
-        return "no spend or no CLV"
+        return "no spend"
     if ratio >= HEALTHY:
         return "healthy"
     return "watch" if ratio > WATCH else "losing money"
