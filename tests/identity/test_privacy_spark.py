@@ -108,3 +108,15 @@ def test_delete_on_spark_leaves_no_row_of_the_person(spark_store: Store, tmp_pat
     log = spark_store.table("imports")
     mine = log.filter(log.import_id.isin([events.import_id, orders.import_id]))
     assert sorted(mine.suppressed.to_pyarrow().to_pylist()) == [3, 3]
+
+
+def test_engine_digest_is_the_python_digest_on_spark(spark_store: Store) -> None:
+    """`digest_expr` (Ibis `hexdigest('sha256')`: SHA2(..., 256) on Spark) matches `digest`."""
+    import ibis
+
+    from tenure.identity.normalize import digest_expr
+
+    values = ibis.memtable(pa.table({"v": ["pdel-ann@example.com", None]}))
+    expr = values.select(d=digest_expr("email", values.v))
+    got = spark_store.con.to_pyarrow(expr).column("d").to_pylist()
+    assert got == [digest("email", "pdel-ann@example.com"), None]
