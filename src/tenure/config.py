@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         gt=0.0,
         description="A customer is `at risk` when days since the last order exceed this many "
         "times the usual gap between orders of the customer's segment.",
+    )
+    status_segment_by: Literal["orders", "tier", "none"] = Field(
+        "orders",
+        description="How the usual gap between orders behind `at risk` is measured: `orders` "
+        "(the median gap after the same number of purchases: 1, 2, 3-4, 5+), `tier` (the "
+        "median gap of the customer's value tier) or `none` (the store's median gap).",
     )
     lapsed_days: int = Field(
         365, ge=1, description="A customer with no order for this many days is `lapsed`."

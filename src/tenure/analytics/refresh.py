@@ -21,7 +21,7 @@ from tenure.progress import ProgressCallback
 from tenure.store import Store
 
 #: Derived tables a refresh writes (privacy deletion and `store info` know them too).
-DERIVED_TABLES = ("customer_facts",)
+DERIVED_TABLES = ("customer_facts", "customer_rfm", "customer_status", "stage_history")
 #: The orders base (:func:`orders_base`) of a running refresh: written once, read by every
 #: step, dropped at the end (computing it inside each step cost more than writing it).
 SCRATCH_ORDERS = "_refresh_orders_base"
@@ -76,13 +76,33 @@ def refresh_orders(store: Store) -> ir.Table:
 
 
 def _steps() -> list[tuple[str, Step]]:
+    from tenure.analytics.rfm import rfm
+    from tenure.analytics.status import customer_status
+
     return [
         ("orders_base", lambda store, end: orders_base(store, as_of=end)),
         (
             "customer_facts",
             lambda store, end: customer_facts(store, as_of=end, orders=refresh_orders(store)),
         ),
+        (
+            "customer_rfm",
+            lambda store, end: rfm(store, as_of=end, facts=store.con.table("customer_facts")),
+        ),
+        (
+            "customer_status",
+            lambda store, end: customer_status(store, as_of=end, orders=refresh_orders(store)),
+        ),
     ]
+
+
+def _record_stages(store: Store, end: date, result: RefreshResult) -> None:
+    """The stage-history step: append the day's statuses (docs/metrics.md, "Stage history")."""
+    from tenure.analytics.stages import TABLE, record_stages
+
+    started = time.perf_counter()
+    result.rows[TABLE] = record_stages(store, store.con.table("customer_status"), end)
+    result.seconds[TABLE] = round(time.perf_counter() - started, 3)
 
 
 def refresh(
@@ -100,7 +120,10 @@ def refresh(
             result.rows[name] = int(table.count().execute())
             result.seconds[name] = round(time.perf_counter() - started, 3)
             if progress is not None:
-                progress("Refresh", done + 1, len(steps))
+                progress("Refresh", done + 1, len(steps) + 1)
+        _record_stages(store, end, result)
+        if progress is not None:
+            progress("Refresh", len(steps) + 1, len(steps) + 1)
     finally:
         store.con.drop_table(SCRATCH_ORDERS, force=True)
     return result

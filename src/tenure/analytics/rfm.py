@@ -16,6 +16,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from tenure.analytics.status import value_tier
 from tenure.errors import ConfigError
 from tenure.store import Store
 
@@ -62,15 +63,18 @@ def rfm(
     as_of: date | None = None,
     segments: Mapping = SEGMENTS,
     vip_share: float | None = None,
+    facts: ir.Table | None = None,
 ) -> ir.Table:
-    """person_id, recency/frequency/monetary, the three scores, fm_score, segment, tier."""
+    """person_id, recency/frequency/monetary, the three scores, fm_score, segment, tier.
+    ``facts``: the ``customer_facts`` table as of ``as_of`` if the caller has it."""
     from tenure.analytics.facts import customer_facts
 
     check_segments(segments)
     share = store.settings.vip_share if vip_share is None else vip_share
     if not 0 < share <= 1:
         raise ConfigError(f"The 'vip_share' parameter must be in (0, 1]. Got {share!r}.")
-    facts = customer_facts(store, as_of=as_of)
+    if facts is None:
+        facts = customer_facts(store, as_of=as_of)
     b = facts.filter(facts.is_buyer).select(
         "person_id",
         recency=facts.days_since_last_order,
@@ -89,13 +93,7 @@ def rfm(
         ((scored.r_score.between(r0, r1)) & (fm.between(f0, f1)), ibis.literal(name))
         for name, r0, r1, f0, f1 in segments
     ]
-    top = scored.value_rank.cast("float64") / scored.n.cast("float64")
-    tier = ibis.cases(
-        (top < share, "vip"),
-        (top < share + 0.20, "high"),
-        (top < share + 0.50, "mid"),
-        else_="low",
-    )
+    tier = value_tier(scored.value_rank, scored.n, share)
     return scored.select(
         "person_id",
         "recency",

@@ -1,0 +1,194 @@
+"""Customer statuses (MISSION.md section 3): prospect, new, active, at risk, lapsed, VIP.
+
+A person's status as of a day ``end`` is the first that applies (docs/metrics.md,
+"Statuses"):
+
+1. ``prospect``: known (a customer record or an identified e-mail), no purchase yet;
+2. ``new``: the first purchase is fewer than ``new_customer_days`` days old;
+3. ``lapsed``: no purchase for ``lapsed_days`` days or more;
+4. ``at_risk``: days since the last purchase exceed ``at_risk_factor`` x the expected gap
+   between purchases of the person's *rhythm segment*, measured from the data;
+5. ``vip``: in the VIP value tier (top ``vip_share`` of buyers by margin, as in RFM);
+6. ``active``: every other buyer.
+
+The rhythm segment (setting ``status_segment_by``) is ``orders`` (default): the number of
+purchase days so far, banded 1, 2, 3-4, 5+; the expected gap of a person with *n* purchase
+days is the median gap between purchase days *k* and *k + 1* over every buyer, for *k* in the
+same band as *n* (a one-time buyer waits for a second purchase: the median time to a second
+purchase). ``tier``: the value tier (vip/high/mid/low) and the median of every gap of its
+members. ``none``: the median of every gap of the store. A segment without any gap uses the
+store's median; a store without repeat purchases has no at-risk customers.
+Everything is one Ibis expression (same answer on DuckDB and PySpark).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.analytics.base import F64, orders_base, store_end
+from tenure.analytics.facts import _inner, _left, daily_purchases, known_persons
+from tenure.errors import ConfigError
+from tenure.store import Store
+
+#: Lifecycle statuses, in the order of precedence above.
+STATUSES = ("prospect", "new", "lapsed", "at_risk", "vip", "active")
+SEGMENT_BY = ("orders", "tier", "none")
+
+
+def _band(k: ir.IntegerValue) -> ir.StringValue:
+    return ibis.cases((k <= 1, "1"), (k == 2, "2"), (k <= 4, "3-4"), else_="5+")
+
+
+def value_tier(rank: ir.IntegerValue, n: ir.IntegerValue, share: float) -> ir.StringValue:
+    """vip / high / mid / low from a 0-based rank by margin (descending, ties by person id)
+    among ``n`` buyers: the RFM tiers (:func:`tenure.analytics.rfm.rfm`) use it too."""
+    top = rank.cast(F64) / n.cast(F64)
+    return ibis.cases(
+        (top < share, "vip"),
+        (top < share + 0.20, "high"),
+        (top < share + 0.50, "mid"),
+        else_="low",
+    )
+
+
+def _purchase_days(orders: ir.Table) -> ir.Table:
+    """person_id, day, k (1-based purchase-day number), gap (days to the next purchase)."""
+    d = daily_purchases(orders).select("person_id", "day")
+    w = ibis.window(group_by=d.person_id, order_by=d.day)
+    nxt = d.day.lead().over(w)
+    return d.mutate(
+        k=(ibis.row_number().over(w) + 1).cast("int64"),
+        gap=nxt.delta(d.day, unit="day").cast(F64),
+    )
+
+
+def _buyers(orders: ir.Table, days: ir.Table, end: date, share: float) -> ir.Table:
+    """One row per buyer: first/last purchase day, purchase days, margin, tier."""
+    per = days.group_by("person_id").agg(
+        first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count()
+    )
+    money = orders.group_by(m_person=orders.person_id).agg(margin=orders.margin.sum())
+    j = per.left_join(money, per.person_id == money.m_person)
+    b = j.select(
+        "person_id", "first_day", "last_day", "purchase_days", margin=ibis.coalesce(j.margin, 0.0)
+    )
+    rank = ibis.row_number().over(order_by=[ibis.desc(b.margin), b.person_id])
+    return b.mutate(
+        tier=value_tier(rank, b.count().over(), share),
+        days_since_last_order=ibis.literal(end).delta(b.last_day, unit="day"),
+        days_since_first_order=ibis.literal(end).delta(b.first_day, unit="day"),
+    )
+
+
+def _expected_gaps(days: ir.Table, buyers: ir.Table, segment_by: str) -> ir.Table:
+    """person_id, rhythm_segment, expected_gap_days."""
+    gaps = days.filter(days.gap.notnull())
+    overall = gaps.gap.median().as_scalar()
+    if segment_by == "orders":
+        seg_of_gap = gaps.mutate(seg=_band(gaps.k))
+        person_seg = buyers.select("person_id", seg=_band(buyers.purchase_days))
+    elif segment_by == "tier":
+        tiers = buyers.select("person_id", "tier")
+        seg_of_gap = _inner(gaps, tiers).rename(seg="tier")
+        person_seg = tiers.rename(seg="tier")
+    else:
+        seg_of_gap = gaps.mutate(seg=ibis.literal("all"))
+        person_seg = buyers.select("person_id", seg=ibis.literal("all"))
+    medians = seg_of_gap.group_by(s_seg=seg_of_gap.seg).agg(seg_gap=seg_of_gap.gap.median())
+    j = person_seg.left_join(medians, person_seg.seg == medians.s_seg)
+    return j.select(
+        "person_id",
+        rhythm_segment=j.seg,
+        expected_gap_days=ibis.coalesce(j.seg_gap, overall),
+    )
+
+
+def _check(store: Store, segment_by: str | None) -> str:
+    value = segment_by if segment_by is not None else store.settings.status_segment_by
+    if value not in SEGMENT_BY:
+        raise ConfigError(
+            f"The 'segment_by' parameter of customer_status must be one of "
+            f"{', '.join(SEGMENT_BY)}. Got {value!r} instead."
+        )
+    return value
+
+
+def customer_status(
+    store: Store,
+    *,
+    as_of: date | None = None,
+    orders: ir.Table | None = None,
+    segment_by: str | None = None,
+) -> ir.Table:
+    """One row per known person with their status as of ``as_of`` (default: the latest order
+    day). Columns: person_id, status, is_vip, tier, rhythm_segment, expected_gap_days,
+    at_risk_after_days, purchase_days, first_order_day, last_order_day,
+    days_since_last_order, as_of. ``orders``: :func:`orders_base` if the caller has it."""
+    s = store.settings
+    by = _check(store, segment_by)
+    end = as_of if as_of is not None else store_end(store)
+    if orders is None:
+        orders = orders_base(store, as_of=end)
+    else:
+        orders = orders.filter(orders.day <= ibis.literal(end))
+    days = _purchase_days(orders)
+    buyers = _buyers(orders, days, end, s.vip_share)
+    b = _left(buyers, _expected_gaps(days, buyers, by))
+    limit = b.expected_gap_days * ibis.literal(float(s.at_risk_factor))
+    since = b.days_since_last_order
+    status = ibis.cases(
+        (b.days_since_first_order < s.new_customer_days, "new"),
+        (since >= s.lapsed_days, "lapsed"),
+        (limit.notnull() & (since.cast(F64) > limit), "at_risk"),
+        (b.tier == "vip", "vip"),
+        else_="active",
+    )
+    rows = b.select(
+        "person_id",
+        status=status,
+        is_vip=b.tier == "vip",
+        tier=b.tier,
+        rhythm_segment=b.rhythm_segment,
+        expected_gap_days=b.expected_gap_days,
+        at_risk_after_days=limit,
+        purchase_days=b.purchase_days.cast("int64"),
+        first_order_day=b.first_day,
+        last_order_day=b.last_day,
+        days_since_last_order=since.cast("int64"),
+    )
+    return _with_prospects(store, rows, end)
+
+
+def _with_prospects(store: Store, buyers: ir.Table, end: date) -> ir.Table:
+    known = known_persons(store, end)
+    prospects = known.anti_join(buyers, known.k_person == buyers.person_id)
+    null = {
+        "is_vip": ibis.literal(False),
+        "tier": ibis.null("string"),
+        "rhythm_segment": ibis.null("string"),
+        "expected_gap_days": ibis.null(F64),
+        "at_risk_after_days": ibis.null(F64),
+        "purchase_days": ibis.literal(0, "int64"),
+        "first_order_day": ibis.null("date"),
+        "last_order_day": ibis.null("date"),
+        "days_since_last_order": ibis.null("int64"),
+    }
+    p = prospects.select(person_id=prospects.k_person, status=ibis.literal("prospect"), **null)
+    both = ibis.union(buyers, p.select(*buyers.columns))
+    return both.mutate(as_of=ibis.literal(end))
+
+
+def status_counts(store: Store, *, as_of: date | None = None) -> ir.Table:
+    """One row per status: persons, share of known persons, VIPs among them."""
+    t = customer_status(store, as_of=as_of)
+    per = t.group_by("status").agg(persons=t.count(), vips=t.is_vip.cast("int64").sum())
+    total = per.persons.sum().over()
+    order = ibis.cases(*((per.status == s, i) for i, s in enumerate(STATUSES)), else_=99)
+    return (
+        per.mutate(share=per.persons.cast(F64) / total.cast(F64), _o=order)
+        .order_by("_o")
+        .drop("_o")
+    )
