@@ -1,0 +1,252 @@
+"""The estimator contract shared by every customer-lifetime model (STYLE.md, scikit-learn).
+
+``__init__`` only stores its arguments; ``fit`` returns ``self`` and forgets any earlier fit;
+learned state ends in ``_``; no training data is kept, so a fitted model pickles small.
+
+Fitting is maximum likelihood in log-parameter space with an analytic gradient: L-BFGS-B
+from a data-based start, then up to a few Newton steps on a finite-difference Hessian (of
+the analytic gradient) to polish the optimum. The objective is the weighted mean negative
+log-likelihood per customer plus ``penalizer * sum(params ** 2)`` (the convention of the
+``lifetimes`` package, so the same penalizer means the same thing).
+
+Standard errors come from the inverse Hessian of the (penalised) negative log-likelihood at
+the optimum, taken in log-parameters and carried to the parameters by the delta method
+(``se(p) = p * se(log p)``). The 95% interval is the Wald interval of ``log p``,
+exponentiated: ``p * exp(+-1.96 se(log p))``; it stays positive and is asymmetric, as the
+likelihood of a positive parameter is.
+
+A subclass sets ``_param_names`` and implements ``_neg_log_likelihood`` (sum over rows of
+``-weight * log-likelihood`` and its gradient with respect to the log-parameters) and
+``_initial_log_params``; its ``fit`` validates and compresses the data and calls ``_fit``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+
+from tenure.models._data import FloatArray, check_scalar
+from tenure.models.errors import ConvergenceError, NotFittedError
+
+Data = tuple[FloatArray, ...]
+
+#: log-parameters are kept inside [-_LOG_BOUND, _LOG_BOUND] (about 2e-9 .. 5e8).
+_LOG_BOUND = 20.0
+#: Two-sided 95% normal quantile.
+_Z95 = 1.959963984540054
+
+
+class PurchaseModel(Protocol):
+    """What a purchase-count model offers to CLV (BetaGeo, ModifiedBetaGeo, ParetoNBD)."""
+
+    def conditional_expected_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """Expected purchases in (T, T + t] for each customer given their history."""
+        ...
+
+
+class BaseFitter(ABC):
+    """Maximum-likelihood fitter with the scikit-learn conventions of STYLE.md."""
+
+    _param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, penalizer: float = 0.0, tol: float = 1e-8, max_iter: int = 1000) -> None:
+        self.penalizer = penalizer
+        self.tol = tol
+        self.max_iter = max_iter
+
+    # -- scikit-learn conventions ------------------------------------------------------
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as stored."""
+        return {"penalizer": self.penalizer, "tol": self.tol, "max_iter": self.max_iter}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _validate_params(self) -> None:
+        name = type(self).__name__
+        check_scalar(name, "penalizer", self.penalizer, float, 0.0)
+        check_scalar(name, "tol", self.tol, float, 0.0, low_open=True)
+        check_scalar(name, "max_iter", self.max_iter, int, 1)
+
+    def _check_is_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this model."
+            )
+
+    def _forget(self) -> None:
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, key)
+
+    # -- what a model provides ----------------------------------------------------------
+
+    @abstractmethod
+    def _neg_log_likelihood(
+        self, log_params: FloatArray, data: Data, weights: FloatArray
+    ) -> tuple[float, FloatArray]:
+        """``-sum(weights * loglik)`` and its gradient with respect to ``log_params``."""
+
+    @abstractmethod
+    def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
+        """A starting point for the optimiser."""
+
+    # -- fitting -----------------------------------------------------------------------
+
+    def _objective(
+        self, log_params: FloatArray, data: Data, weights: FloatArray, total: float
+    ) -> tuple[float, FloatArray]:
+        value, grad = self._neg_log_likelihood(log_params, data, weights)
+        params = np.exp(log_params)
+        value = value / total + self.penalizer * float(np.sum(params**2))
+        grad = grad / total + 2.0 * self.penalizer * params**2
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(log_params)
+        return value, grad
+
+    def _fit(self, data: Data, weights: FloatArray) -> None:
+        """Maximise the likelihood of compressed ``data`` and set the learned attributes."""
+        self._validate_params()
+        self._forget()
+        total = float(np.sum(weights))
+        x0 = np.clip(self._initial_log_params(data, weights), -5.0, 5.0)
+        result = optimize.minimize(
+            self._objective,
+            x0,
+            args=(data, weights, total),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(x0),
+            options={"maxiter": self.max_iter, "ftol": 1e-15, "gtol": self.tol},
+        )
+        log_params, hessian = self._polish(result.x, data, weights, total)
+        self._check_converged(log_params, data, weights, total, result)
+        self._set_results(log_params, hessian * total, data, weights)
+
+    def _hessian(
+        self, log_params: FloatArray, data: Data, weights: FloatArray, total: float
+    ) -> FloatArray:
+        """Central differences of the analytic gradient (of the mean objective)."""
+        k = len(log_params)
+        step = 1e-5
+        hess = np.empty((k, k))
+        for i in range(k):
+            shift = np.zeros(k)
+            shift[i] = step
+            up = self._objective(log_params + shift, data, weights, total)[1]
+            down = self._objective(log_params - shift, data, weights, total)[1]
+            hess[i] = (up - down) / (2.0 * step)
+        return (hess + hess.T) / 2.0
+
+    def _polish(
+        self, log_params: FloatArray, data: Data, weights: FloatArray, total: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """A few damped Newton steps from the L-BFGS-B answer; returns point and Hessian."""
+        value, grad = self._objective(log_params, data, weights, total)
+        hessian = self._hessian(log_params, data, weights, total)
+        for _ in range(5):
+            if np.max(np.abs(grad)) <= self.tol:
+                break
+            try:
+                step = -np.linalg.solve(hessian, grad)
+            except np.linalg.LinAlgError:
+                break
+            if not np.all(np.isfinite(step)) or grad @ step >= 0:
+                break
+            candidate = np.clip(log_params + step, -_LOG_BOUND, _LOG_BOUND)
+            new_value, new_grad = self._objective(candidate, data, weights, total)
+            if not new_value <= value:
+                break
+            log_params, value, grad = candidate, new_value, new_grad
+            hessian = self._hessian(log_params, data, weights, total)
+        return log_params, hessian
+
+    def _check_converged(
+        self,
+        log_params: FloatArray,
+        data: Data,
+        weights: FloatArray,
+        total: float,
+        result: optimize.OptimizeResult,
+    ) -> None:
+        name = type(self).__name__
+        hint = (
+            f"Try {name}(penalizer=0.001) (or larger) to keep the parameters finite, "
+            "rescale time (weeks instead of days, so that T is in the tens or hundreds), "
+            f"or raise max_iter (now {self.max_iter})."
+        )
+        value, grad = self._objective(log_params, data, weights, total)
+        at_edge = np.abs(log_params) >= _LOG_BOUND - 1e-3
+        if at_edge.any():
+            names = [n for n, e in zip(self._param_names, at_edge, strict=True) if e]
+            raise ConvergenceError(
+                f"{name} did not converge: {', '.join(names)} ran to the edge of the search "
+                f"space (exp(+-{_LOG_BOUND:g})); the data carry no information to pin it down.",
+                hint=hint,
+            )
+        gmax = float(np.max(np.abs(grad)))
+        if not np.isfinite(value) or gmax > max(np.sqrt(self.tol), 1e-5):
+            raise ConvergenceError(
+                f"{name} did not converge after {result.nit} iterations "
+                f"({result.message}); the largest gradient component is {gmax:.3g}, "
+                f"the log-likelihood per customer {-value:.6g}.",
+                hint=hint,
+            )
+
+    def _set_results(
+        self, log_params: FloatArray, hessian: FloatArray, data: Data, weights: FloatArray
+    ) -> None:
+        names = list(self._param_names)
+        params = np.exp(log_params)
+        neg_ll, _ = self._neg_log_likelihood(log_params, data, weights)
+        try:
+            cov_log = np.linalg.inv(hessian)
+            if np.any(np.linalg.eigvalsh(hessian) <= 0):
+                raise np.linalg.LinAlgError("Hessian is not positive definite")
+        except np.linalg.LinAlgError:
+            cov_log = np.full_like(hessian, np.nan)
+        n = float(np.sum(weights))
+        k = len(names)
+        self.params_ = pd.Series(params, index=names, name="coef")
+        self.covariance_ = pd.DataFrame(cov_log * np.outer(params, params), names, names)
+        self.standard_errors_ = pd.Series(
+            params * np.sqrt(np.diag(cov_log)), index=names, name="se"
+        )
+        self.log_likelihood_ = -float(neg_ll)
+        self.n_customers_ = int(n) if float(n).is_integer() else n
+        self.aic_ = 2.0 * k - 2.0 * self.log_likelihood_
+        self.bic_ = k * float(np.log(n)) - 2.0 * self.log_likelihood_
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def summary(self) -> pd.DataFrame:
+        """One row per parameter: coef, se, lower 95%, upper 95% (log-scale Wald interval)."""
+        self._check_is_fitted()
+        coef = self.params_
+        se_log = self.standard_errors_ / coef
+        return pd.DataFrame(
+            {
+                "coef": coef,
+                "se": self.standard_errors_,
+                "lower 95%": coef * np.exp(-_Z95 * se_log),
+                "upper 95%": coef * np.exp(_Z95 * se_log),
+            }
+        )
+
+    def _param_values(self) -> tuple[float, ...]:
+        self._check_is_fitted()
+        return tuple(float(self.params_[n]) for n in self._param_names)
+
+
+def as_params(values: NDArray[np.float64]) -> tuple[float, ...]:
+    """Unpack exp(log-parameters) into floats."""
+    return tuple(float(v) for v in np.exp(values))
