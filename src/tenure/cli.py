@@ -472,3 +472,4 @@ def main() -> None:
 
 # The analytics commands live in their own module; importing it registers them on `app`.
 from tenure import cli_analytics as _cli_analytics  # noqa: E402,F401
+from tenure import cli_stages as _cli_stages  # noqa: E402,F401

@@ -1,0 +1,102 @@
+"""The status commands of `tenure`: ``tenure status`` and ``tenure stages backfill /
+transitions / entered``; each parses, calls one library function and prints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tenure.cli import JsonOpt, StoreOpt, _open_store, _print_json, _progress, app, console
+from tenure.cli_analytics import AsOfOpt, CsvOpt, emit, parse_day
+
+stages_app = typer.Typer(help="The stage history: entries, transitions, back-fill.")
+app.add_typer(stages_app, name="stages")
+
+StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD.")]
+
+
+@app.command("status")
+def status_command(
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    customers: Annotated[
+        bool, typer.Option("--customers", help="One row per person instead of per status.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Customer statuses (prospect, new, lapsed, at_risk, vip, active): counts and shares."""
+    from tenure.analytics.status import customer_status, status_counts
+
+    day = parse_day(as_of)
+    with _open_store(store) as st:
+        expr = (
+            customer_status(st, as_of=day).order_by("person_id")
+            if customers
+            else status_counts(st, as_of=day)
+        )
+        frame = expr.to_pandas()
+    emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv)
+
+
+@stages_app.command("backfill")
+def stages_backfill(
+    start: Annotated[str, typer.Option("--start", help="First day to replay, YYYY-MM-DD.")],
+    end: EndOpt = None,
+    every: Annotated[str, typer.Option(help="Replay step: day, week or month.")] = "day",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Rebuild stage_history by replaying the statuses of each past day (or week, month)."""
+    from tenure.analytics.stages import backfill_stages
+
+    first = parse_day(start, "--start")
+    assert first is not None
+    with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
+        rows = backfill_stages(
+            st, start=first, end=parse_day(end, "--end"), every=every, progress=bar
+        )
+    if as_json:
+        _print_json({"stage_history_rows": rows})
+        return
+    console.print(f"stage_history: {rows:,} rows")
+
+
+@stages_app.command("transitions")
+def stages_transitions(
+    start: StartOpt = None,
+    end: EndOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Moves between statuses dated within --start..--end, with their rates."""
+    from tenure.analytics.stages import transitions
+
+    with _open_store(store) as st:
+        frame = transitions(st, start=parse_day(start, "--start"), end=parse_day(end, "--end"))
+    emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv)
+
+
+@stages_app.command("entered")
+def stages_entered(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only this status (e.g. at_risk).")
+    ] = None,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Day, YYYY-MM-DD (default: the last refresh).")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """The persons who entered a status on a day ("entered at-risk today")."""
+    from tenure.analytics.stages import stage_entries
+
+    with _open_store(store) as st:
+        expr = stage_entries(st, status=status, on=parse_day(on, "--on"))
+        frame = expr.order_by(["status", "person_id"]).to_pandas()
+    emit(frame, title="Entered", as_json=as_json, as_csv=as_csv)
