@@ -1,0 +1,77 @@
+"""`tenure status` and `tenure stages ...`: the same as the library, through CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tenure import Store, load_settings
+from tenure.analytics.stages import transitions
+from tenure.analytics.status import status_counts
+from tenure.cli import app
+
+runner = CliRunner()
+
+
+def _copy(cdnow_url: str, tmp_path: Path) -> str:
+    path = tmp_path / "cdnow.duckdb"
+    shutil.copy(cdnow_url.removeprefix("duckdb://"), path)
+    return str(path)
+
+
+def test_status_json_matches_library(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    result = runner.invoke(app, ["status", "--store", path, "--as-of", "1998-06-30", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    url = f"duckdb://{path}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        expected = status_counts(store).to_pandas()
+    assert [d["status"] for d in doc] == list(expected["status"])
+    assert [d["persons"] for d in doc] == list(expected["persons"])
+    assert sum(d["persons"] for d in doc) == 23_570
+    table = runner.invoke(app, ["status", "--store", path])
+    assert table.exit_code == 0 and "Customer statuses" in table.output
+    assert "lapsed" in table.output and "15,238" in table.output
+
+
+def test_stages_backfill_entered_and_transitions(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    args = ["--store", path]
+    done = runner.invoke(
+        app,
+        ["stages", "backfill", "--start", "1998-05-01", "--every", "week", "--json", *args],
+    )
+    assert done.exit_code == 0, done.output
+    rows = json.loads(done.stdout)["stage_history_rows"]
+    assert rows > 23_570
+    entered = runner.invoke(
+        app, ["stages", "entered", "--status", "at_risk", "--on", "1998-06-30", "--csv", *args]
+    )
+    assert entered.exit_code == 0, entered.output
+    lines = entered.stdout.strip().splitlines()
+    assert lines[0] == "person_id,status,entered_at,left_at" and len(lines) > 1
+    assert all(",at_risk,1998-06-30," in line for line in lines[1:])
+    moved = runner.invoke(app, ["stages", "transitions", "--json", *args])
+    assert moved.exit_code == 0, moved.output
+    url = f"duckdb://{path}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        expected = transitions(store)
+    doc = json.loads(moved.stdout)
+    assert [(d["from_status"], d["to_status"], d["moves"]) for d in doc] == list(
+        zip(expected["from_status"], expected["to_status"], expected["moves"], strict=True)
+    )
+
+
+def test_stages_bad_arguments(cdnow_url: str, tmp_path: Path) -> None:
+    path = _copy(cdnow_url, tmp_path)
+    bad = runner.invoke(
+        app, ["stages", "backfill", "--start", "1998-05-01", "--every", "hour", "--store", path]
+    )
+    assert bad.exit_code != 0
+    assert "'every' parameter of backfill_stages must be one of day, week, month" in bad.output
+    bad = runner.invoke(app, ["stages", "entered", "--status", "sleepy", "--store", path])
+    assert bad.exit_code != 0 and "'status' parameter must be one of" in bad.output
