@@ -23,7 +23,10 @@ from tenure.store import Store
 HEALTHY, WATCH = 3.0, 1.0
 
 
-def _spend(store: Store, end: date) -> ir.Table:
+def spend_rows(store: Store, end: date) -> ir.Table:
+    """day, channel, cost: every ``marketing_spend`` row up to ``end``, its cost converted to
+    the reporting currency at the latest ``fx_rates`` rate on or before its day (null when
+    there is none: such rows are left out of sums and counted apart)."""
     s = store.table("marketing_spend")
     s = s.filter(s.date <= end)
     reporting = store.settings.reporting_currency
@@ -35,7 +38,11 @@ def _spend(store: Store, end: date) -> ir.Table:
     rates = pairs.group_by(r_row=pairs.row).agg(rate=pairs.rate.argmax(pairs.fx_day))
     j = keyed.left_join(rates, keyed.row == rates.r_row)
     rate = ibis.ifelse(j.currency.upper() == reporting, ibis.literal(1.0), j.rate)
-    rows = j.select(channel=j.channel, cost=j.cost.cast(F64) * rate)
+    return j.select(day=j.date, channel=j.channel, cost=j.cost.cast(F64) * rate)
+
+
+def _spend(store: Store, end: date) -> ir.Table:
+    rows = spend_rows(store, end)
     return rows.group_by("channel").agg(
         spend=rows.cost.sum(), unconverted_spend_rows=rows.cost.isnull().cast("int64").sum()
     )
