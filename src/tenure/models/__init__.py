@@ -7,13 +7,18 @@ Every model follows the estimator contract of STYLE.md: ``Model(penalizer=..., .
 from __future__ import annotations
 
 from tenure.models.base import BaseFitter, PurchaseModel
+from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ConvergenceError, ModelDataError, ModelError, NotFittedError
+from tenure.models.gamma_gamma import GammaGamma
 
 __all__ = [
     "BaseFitter",
+    "BetaGeo",
     "ConvergenceError",
+    "GammaGamma",
     "ModelDataError",
     "ModelError",
+    "ModifiedBetaGeo",
     "NotFittedError",
     "PurchaseModel",
 ]

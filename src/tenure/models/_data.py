@@ -212,3 +212,38 @@ def compress(
     unique = [col[new_group] for col in ordered]
     summed = np.asarray(np.bincount(group, weights=weights[order]), dtype=np.float64)
     return unique, summed, inverse
+
+
+def like_input(values: FloatArray, *inputs: Any) -> Any:
+    """``values`` as a pandas Series when a Series of the same length was passed, else array."""
+    for item in inputs:
+        if isinstance(item, pd.Series) and len(item) == np.size(values):
+            return pd.Series(np.reshape(values, -1), index=item.index)
+    return values
+
+
+def check_time(owner: str, name: str, t: ArrayLike) -> FloatArray:
+    """A non-negative, finite time span (a prediction horizon)."""
+    values = as_float_array(owner, name, t)
+    fail_rows(
+        owner,
+        ~np.isfinite(values) | (values < 0),
+        row_labels(t),
+        f"have a negative or non-finite {name}",
+        hint=f"{name} is a time span from now, in the unit the model was fitted in.",
+    )
+    return values
+
+
+def compressed_transactions(
+    owner: str,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None,
+) -> tuple[list[FloatArray], FloatArray]:
+    """Checked (frequency, recency, T) and weights, compressed to unique patterns."""
+    data = check_transactions(owner, frequency, recency, T)
+    w = check_weights(owner, weights, len(data.frequency))
+    columns, summed, _ = compress([data.frequency, data.recency, data.T], w)
+    return columns, summed

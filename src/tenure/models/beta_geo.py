@@ -1,0 +1,228 @@
+"""BG/NBD and MBG/NBD: repeat purchases of customers who may silently leave.
+
+While alive, a customer buys at a Poisson rate ``lambda ~ Gamma(r, alpha)``; right after each
+purchase they leave for good with probability ``p ~ Beta(a, b)``.
+
+- **BG/NBD** (Fader, Hardie & Lee 2005, "Counting your customers the easy way: an alternative
+  to the Pareto/NBD model", Marketing Science 24(2), 275-284): a customer can only leave
+  after a repeat purchase, so one with no repeat purchase is alive for sure.
+- **MBG/NBD** (Batislam, Denizel & Filiztekin 2007, "Empirical validation and comparison of
+  models for customer base analysis", International Journal of Research in Marketing 24(3),
+  201-209): a customer may also leave right after the first purchase, i.e. at time 0.
+
+Both are one model with ``k`` chances to leave so far: ``k = x`` (BG/NBD) or ``k = x + 1``
+(MBG/NBD) for a customer with ``x`` repeat purchases, the last at age ``t_x``, now aged ``T``:
+
+    L = B(a, b+k)/B(a, b) NB(T) + [k >= 1] B(a+1, b+k-1)/B(a, b) NB(t_x),
+    NB(s) = Gamma(r+x)/Gamma(r) alpha^r / (alpha + s)^(r+x).
+
+The first term is "still alive", the second "left right after the last chance". An alive
+customer's posterior is ``lambda ~ Gamma(r+x, alpha+T)``, ``p ~ Beta(a, b+k)``, and from there
+on behaves as a BG/NBD customer, which gives every conditional prediction. Time is in
+whatever unit frequency/recency/T are measured in (weeks in the papers).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import special, stats
+
+from tenure.models._data import (
+    FloatArray,
+    as_float_array,
+    check_time,
+    check_transactions,
+    compressed_transactions,
+    fail_rows,
+    like_input,
+    row_labels,
+)
+from tenure.models._special import log_abs_hyp2f1
+from tenure.models.base import BaseFitter, Data
+
+
+def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArray:
+    """Expected purchases in (0, t] of a BG/NBD customer alive at 0 (FHL 2005, eq. 9).
+
+    ``(a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; z)]``, ``z = t/(alpha+t)``,
+    evaluated after Euler's transformation as ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b-1; z)``:
+    the large ``r`` and ``b`` of a frequent buyer cancel out of the upper parameters.
+    ``a = 1`` is a removable singularity; ``a`` is moved 1e-7 away from it.
+    """
+    am1 = np.where(np.abs(a - 1.0) < 1e-7, 1e-7, a - 1.0)
+    z = t / (alpha + t)
+    c = am1 + b
+    log_f, sign = log_abs_hyp2f1(c - r, am1, c, z)
+    log_term = am1 * np.log1p(-z) + log_f
+    one_minus = np.where(sign > 0, -np.expm1(log_term), 1.0 - sign * np.exp(log_term))
+    return np.asarray(c / am1 * one_minus, dtype=np.float64)
+
+
+class _BetaGeoFamily(BaseFitter):
+    """BG/NBD and MBG/NBD differ only in ``_offset``: chances to leave before a repeat."""
+
+    _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _offset: ClassVar[int]
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Fit by maximum likelihood on the unique (frequency, recency, T) patterns.
+
+        frequency: repeat purchases (purchase days after the first); recency: age at the
+        last repeat purchase (0 without one); T: age at the end of the calibration period;
+        weights: how many customers each row stands for (default 1 each).
+        """
+        self._validate_params()
+        owner = f"{type(self).__name__}.fit"
+        columns, w = compressed_transactions(owner, frequency, recency, T, weights)
+        self._fit(tuple(columns), w)
+        return self
+
+    def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
+        x, _, age = data
+        rate = max(float(weights @ x) / max(float(weights @ age), 1e-9), 1e-6)
+        return np.log(np.array([1.0, 1.0 / rate, 1.0, 1.0]))
+
+    def _neg_log_likelihood(
+        self, log_params: FloatArray, data: Data, weights: FloatArray
+    ) -> tuple[float, FloatArray]:
+        r, alpha, a, b = np.exp(log_params)
+        x, t_x, age = data
+        k = x + self._offset
+        leave = k > 0
+        bk1 = b + np.maximum(k - 1.0, 0.0)  # b + k - 1 where the "left" term exists
+        log_at, log_atx = np.log(alpha + age), np.log(alpha + t_x)
+        alive = special.betaln(a, b + k) - (r + x) * log_at
+        left = np.where(leave, special.betaln(a + 1.0, bk1) - (r + x) * log_atx, -np.inf)
+        mix = np.logaddexp(alive, left)
+        ll = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+        ll += mix - special.betaln(a, b)
+        w_left = np.exp(left - mix)
+        w_alive = 1.0 - w_left
+        psi_ab, psi_abk = special.digamma(a + b), special.digamma(a + b + k)
+        d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha)
+        d_r -= w_alive * log_at + w_left * log_atx
+        d_alpha = r / alpha - (r + x) * (w_alive / (alpha + age) + w_left / (alpha + t_x))
+        d_a = psi_ab - psi_abk + w_left / a
+        d_b = psi_ab - psi_abk - special.digamma(b) + special.digamma(b + k)
+        d_b -= np.where(leave, w_left / bk1, 0.0)
+        grad = np.array([weights @ d for d in (d_r, d_alpha, d_a, d_b)])
+        return -float(weights @ ll), -grad * np.exp(log_params)
+
+    # -- predictions -----------------------------------------------------------------------
+
+    def _history(
+        self, owner: str, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Validated (x, t_x, T, k) for a prediction."""
+        data = check_transactions(f"{type(self).__name__}.{owner}", frequency, recency, T)
+        return data.frequency, data.recency, data.T, data.frequency + self._offset
+
+    def _log_odds_left(self, x: FloatArray, t_x: FloatArray, age: FloatArray) -> FloatArray:
+        """log(P(left after the last chance) / P(alive)) given the history."""
+        r, alpha, a, b = self._param_values()
+        k = x + self._offset
+        log_ratio = np.log(a) - np.log(b + np.maximum(k - 1.0, 0.0))
+        log_ratio += (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
+        return np.where(k > 0, log_ratio, -np.inf)
+
+    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Any:
+        """P(the customer is still alive at T | x, t_x, T) (FHL 2005, eq. 11)."""
+        self._check_is_fitted()
+        x, t_x, age, _ = self._history("p_alive", frequency, recency, T)
+        return like_input(special.expit(-self._log_odds_left(x, t_x, age)), frequency)
+
+    def expected_purchases(self, t: ArrayLike) -> Any:
+        """E[X(t)]: expected repeat purchases in (0, t] of a new customer (FHL 2005, eq. 9)."""
+        r, alpha, a, b = self._param_values()
+        span = check_time(f"{type(self).__name__}.expected_purchases", "t", t)
+        share = np.exp(special.betaln(a, b + self._offset) - special.betaln(a, b))
+        return like_input(share * bg_expected(span, r, alpha, a, b + self._offset), t)
+
+    def conditional_expected_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> Any:
+        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10).
+
+        ``t`` is a scalar or one horizon per customer. Stable for any number of purchases
+        (the hypergeometric is evaluated after Euler's transformation, in log space).
+        """
+        r, alpha, a, b = self._param_values()
+        x, t_x, age, k = self._history("conditional_expected_purchases", frequency, recency, T)
+        span = check_time(f"{type(self).__name__}.conditional_expected_purchases", "t", t)
+        alive = special.expit(-self._log_odds_left(x, t_x, age))
+        value = alive * bg_expected(span, r + x, alpha + age, a, b + k)
+        return like_input(value, frequency, t)
+
+    def p_purchases(self, x: ArrayLike, t: ArrayLike) -> Any:
+        """P(X(t) = x): probability that a new customer makes exactly x repeat purchases in t.
+
+        FHL 2005 eq. 8 (BG/NBD) and Batislam et al. 2007 (MBG/NBD), with the negative
+        binomial tail ``P(NB >= x)`` from scipy's regularised incomplete beta function.
+        """
+        r, alpha, a, b = self._param_values()
+        owner = f"{type(self).__name__}.p_purchases"
+        count = as_float_array(owner, "x", x)
+        fail_rows(
+            owner,
+            ~np.isfinite(count) | (count < 0) | (count != np.floor(count)),
+            row_labels(x),
+            "have an x that is not a whole number >= 0",
+            hint="x counts repeat purchases.",
+        )
+        span = check_time(owner, "t", t)
+        count, span = np.broadcast_arrays(count, span)
+        k = count + self._offset
+        p = alpha / (alpha + span)
+        log_nb = stats.nbinom.logpmf(count, r, p)
+        tail = np.where(count > 0, stats.nbinom.sf(count - 1.0, r, p), 1.0)
+        log_beta = special.betaln(a, b)
+        first = np.exp(special.betaln(a, b + k) - log_beta + log_nb)
+        second_w = np.exp(special.betaln(a + 1.0, b + np.maximum(k - 1.0, 0.0)) - log_beta)
+        value = first + np.where(k > 0, second_w * tail, 0.0)
+        return like_input(np.asarray(value, dtype=np.float64), x, t)
+
+    def expected_time_to_next_purchase(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> Any:
+        """Median time from T to the next purchase, for a customer who is still alive.
+
+        Definition: an alive customer's rate is ``Gamma(r+x, alpha+T)`` a posteriori and, as
+        leaving only happens right after a purchase, they will certainly buy again; the wait
+        ``W`` is Lomax (Pareto II) distributed, ``P(W > w) = ((alpha+T)/(alpha+T+w))^(r+x)``,
+        so its median is ``(alpha+T)(2^(1/(r+x)) - 1)``. The median is used because the mean,
+        ``(alpha+T)/(r+x-1)``, is infinite when ``r + x <= 1`` (new customers, as r < 1 in
+        most stores). Whether the customer is alive at all is ``p_alive``: the unconditional
+        wait is infinite with probability ``1 - p_alive``, so read the two together.
+        """
+        r, alpha, _, _ = self._param_values()
+        x, _, age, _ = self._history("expected_time_to_next_purchase", frequency, recency, T)
+        return like_input((alpha + age) * np.expm1(np.log(2.0) / (r + x)), frequency)
+
+
+class BetaGeo(_BetaGeoFamily):
+    """BG/NBD (Fader, Hardie & Lee 2005): customers may leave right after a repeat purchase.
+
+    Parameters: ``penalizer`` (>= 0, adds ``penalizer * sum(params**2)`` to the mean
+    negative log-likelihood), ``tol`` (largest allowed gradient component of that objective
+    with respect to the log-parameters), ``max_iter`` (L-BFGS-B iterations).
+    Learned: ``params_`` (r, alpha, a, b), ``standard_errors_``, ``covariance_``,
+    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``.
+    """
+
+    _offset: ClassVar[int] = 0
+
+
+class ModifiedBetaGeo(_BetaGeoFamily):
+    """MBG/NBD (Batislam, Denizel & Filiztekin 2007): customers may also leave at time 0,
+    so a customer without repeat purchases is not assumed alive. Same API as BetaGeo."""
+
+    _offset: ClassVar[int] = 1

@@ -1,0 +1,218 @@
+"""Gamma-Gamma spend model and customer lifetime value.
+
+Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves for customer base
+analysis", Journal of Marketing Research 42(4), 415-430, section "Spend". A customer's
+transaction values are ``Gamma(p, nu)`` around their own mean ``p / nu``, and ``nu`` varies
+across customers as ``Gamma(q, gamma)``. The model is fitted on the average value ``m`` of
+each customer's ``x >= 1`` repeat transactions, whose density is
+
+    f(m | x) = Gamma(px+q) / (Gamma(px) Gamma(q)) gamma^q m^(px-1) x^(px) / (gamma + m x)^(px+q).
+
+Spend is assumed independent of the purchase process (check it: the correlation between
+frequency and monetary value should be weak).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import special
+
+from tenure.models._data import (
+    FloatArray,
+    as_float_array,
+    check_scalar,
+    check_transactions,
+    check_weights,
+    compress,
+    fail_rows,
+    like_input,
+    row_labels,
+    same_lengths,
+)
+from tenure.models.base import BaseFitter, Data, PurchaseModel
+from tenure.models.errors import ModelError
+
+
+def _check_spend(
+    owner: str, frequency: ArrayLike, monetary: ArrayLike, *, fitting: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Validate (frequency, monetary). Fitting needs x >= 1; predictions accept x = 0,
+    whose monetary value is ignored (and may be missing)."""
+    labels = row_labels(frequency, monetary)
+    x = as_float_array(owner, "frequency", frequency)
+    m = as_float_array(owner, "monetary_value", monetary)
+    same_lengths(owner, {"frequency": x, "monetary_value": m})
+    if len(labels) != len(x):
+        labels = np.arange(len(x))
+    fail_rows(
+        owner,
+        ~np.isfinite(x) | (x < 0) | (x != np.floor(x)),
+        labels,
+        "have a frequency that is not a whole number >= 0",
+        hint="frequency counts repeat purchases.",
+    )
+    if fitting:
+        fail_rows(
+            owner,
+            x == 0,
+            labels,
+            "have frequency 0",
+            hint="Gamma-Gamma is fitted on customers with repeat purchases only "
+            "(their monetary value is the mean repeat-purchase value); pass the rows with "
+            "frequency > 0.",
+        )
+    used = x > 0
+    fail_rows(
+        owner,
+        used & ~(np.isfinite(m) & (m > 0)),
+        labels,
+        "have a monetary value that is missing or <= 0",
+        hint="monetary_value is the mean value of the repeat purchases; drop free or fully "
+        "refunded customers, or fix their values.",
+    )
+    return x, np.where(used, m, 1.0)
+
+
+class GammaGamma(BaseFitter):
+    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
+
+    Learned: ``params_`` (p, q, gamma), ``standard_errors_``, ``log_likelihood_``,
+    ``n_customers_``, ``aic_``, ``bic_``. Same constructor and penalizer as BetaGeo.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        monetary_value: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Fit on customers with ``frequency >= 1`` and their mean repeat-purchase value."""
+        owner = f"{type(self).__name__}.fit"
+        self._validate_params()
+        x, m = _check_spend(owner, frequency, monetary_value, fitting=True)
+        w = check_weights(owner, weights, len(x))
+        columns, w, _ = compress([x, m], w)
+        self._fit(tuple(columns), w)
+        return self
+
+    def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
+        _, m = data
+        mean = float(weights @ m) / float(np.sum(weights))
+        # p = 1, q = 2: population mean spend p * gamma / (q - 1) = gamma.
+        return np.log(np.array([1.0, 2.0, max(mean, 1e-6)]))
+
+    def _neg_log_likelihood(
+        self, log_params: FloatArray, data: Data, weights: FloatArray
+    ) -> tuple[float, FloatArray]:
+        p, q, gamma = np.exp(log_params)
+        x, m = data
+        px = p * x
+        log_gm = np.log(gamma + m * x)
+        ll = special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q)
+        ll += q * np.log(gamma) + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_gm
+        psi = special.digamma(px + q)
+        d_p = x * (psi - special.digamma(px) + np.log(m) + np.log(x) - log_gm)
+        d_q = psi - special.digamma(q) + np.log(gamma) - log_gm
+        d_gamma = q / gamma - (px + q) / (gamma + m * x)
+        grad = np.array([weights @ d for d in (d_p, d_q, d_gamma)])
+        return -float(weights @ ll), -grad * np.exp(log_params)
+
+    def conditional_expected_average_profit(
+        self, frequency: ArrayLike, monetary_value: ArrayLike
+    ) -> Any:
+        """E[spend per transaction | x, m] (FHL 2005, "RFM and CLV", eq. 5).
+
+        ``(gamma + m x) p / (p x + q - 1)``: a weighted average of the population mean
+        ``p gamma / (q - 1)`` and the customer's own mean ``m``. With ``x = 0`` it is the
+        population mean (``m`` is ignored). Needs ``q > 1`` (else the mean is infinite).
+        """
+        p, q, gamma = self._param_values()
+        if q <= 1.0:
+            raise ModelError(
+                f"GammaGamma: q = {q:.4g} <= 1, so the expected spend is infinite.",
+                hint="Spend has a very heavy tail; cap extreme monetary values before fitting.",
+            )
+        owner = f"{type(self).__name__}.conditional_expected_average_profit"
+        x, m = _check_spend(owner, frequency, monetary_value, fitting=False)
+        value = p * (gamma + m * x) / (p * x + q - 1.0)
+        return like_input(value, frequency, monetary_value)
+
+    def clv(
+        self,
+        purchase_model: PurchaseModel,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        monetary_value: ArrayLike,
+        *,
+        horizon: int,
+        discount_rate: float,
+        time_unit: float,
+        margin: ArrayLike = 1.0,
+    ) -> Any:
+        """Discounted expected margin over ``horizon`` periods, per customer.
+
+        ``CLV = sum_{k=1..horizon} [E[Y(k u)] - E[Y((k-1) u)]] * spend * margin / (1+d)^k``
+        with ``E[Y(s)]`` the purchase model's conditional expected purchases in (T, T + s],
+        ``spend`` :meth:`conditional_expected_average_profit`, ``u = time_unit`` and
+        ``d = discount_rate``. Purchases in period k are discounted by a full period.
+
+        horizon: number of periods (a whole number >= 1); discount_rate: per period, >= 0;
+        time_unit: the length of one period in the purchase model's time unit (4.348 for
+        months with a model fitted in weeks, 30.4375 for months in days); margin: share
+        of spend kept as margin, in [0, 1], one value or one per customer.
+        CLV is never negative and never decreases as the horizon grows.
+        """
+        name = type(self).__name__
+        check_scalar(name, "horizon", horizon, int, 1)
+        check_scalar(name, "discount_rate", discount_rate, float, 0.0)
+        check_scalar(name, "time_unit", time_unit, float, 0.0, low_open=True)
+        owner = f"{name}.clv"
+        shares = as_float_array(owner, "margin", margin)
+        fail_rows(
+            owner,
+            ~np.isfinite(shares) | (shares < 0) | (shares > 1),
+            row_labels(margin),
+            "have a margin outside [0, 1]",
+            hint="margin is the share of spend kept, e.g. 0.3 for 30%.",
+        )
+        spend = self.conditional_expected_average_profit(frequency, monetary_value)
+        per_period = discounted_purchases(
+            purchase_model, owner, frequency, recency, T, horizon, discount_rate, time_unit
+        )
+        value = per_period * np.asarray(spend, dtype=np.float64) * shares
+        return like_input(value, frequency)
+
+
+def discounted_purchases(
+    model: PurchaseModel,
+    owner: str,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    horizon: int,
+    discount_rate: float,
+    time_unit: float,
+) -> FloatArray:
+    """``sum_k [E[Y(k u)] - E[Y((k-1) u)]] / (1+d)^k`` per customer.
+
+    The model is evaluated once per period on the unique (x, t_x, T) patterns only.
+    Increments below 0 (rounding at ~1e-16) are set to 0, so the sum never decreases.
+    """
+    data = check_transactions(owner, frequency, recency, T)
+    n = len(data.frequency)
+    columns, _, inverse = compress([data.frequency, data.recency, data.T], np.ones(n))
+    total = np.zeros(len(columns[0]))
+    previous = np.zeros(len(columns[0]))
+    for k in range(1, horizon + 1):
+        current = np.asarray(
+            model.conditional_expected_purchases(k * time_unit, *columns), dtype=np.float64
+        )
+        total += np.maximum(current - previous, 0.0) / (1.0 + discount_rate) ** k
+        previous = np.maximum(current, previous)
+    return total[inverse]
