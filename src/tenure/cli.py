@@ -181,6 +181,7 @@ def demo(
     ]
     console.print(_kv_table(f"Demo store (seed {summary.seed})", rows))
     _print_channels(store)
+    _print_kpis(store)
     console.print(f"Store: [bold]{summary.location}[/bold]")
 
 
@@ -193,6 +194,31 @@ def _print_channels(store: str | None) -> None:
         eco = channel_economics(st)
     shown = eco[["channel", "new_customers", "cac", "clv", "clv_cac", "health"]]
     emit(shown, title="Acquisition channels: CAC and 12-month CLV:CAC")
+
+
+#: The headline KPIs `tenure demo` prints for the last twelve months.
+DEMO_KPIS = [
+    "period",
+    "revenue",
+    "orders",
+    "aov",
+    "customers",
+    "repeat_purchase_rate",
+    "retention_rate",
+]
+
+
+def _print_kpis(store: str | None) -> None:
+    """The store's last twelve months: revenue, orders, AOV, buyers, repeat rate, retention."""
+    from tenure.analytics.periods import kpis
+    from tenure.cli_analytics import emit, kpi_table
+
+    with _open_store(store) as st:
+        monthly = kpis(st, grain="month").tail(12)
+    title = f"Last 12 months, as of {monthly.attrs['as_of']}"
+    if monthly["partial"].any():
+        title += " (the last month is partial)"
+    emit(kpi_table(monthly, DEMO_KPIS), title=title)
 
 
 # --------------------------------------------------------------------------- import
@@ -259,8 +285,7 @@ def _run_import(
             )
         if result.suppressed:
             console.print(
-                "Suppressed: rows of persons deleted with `tenure privacy delete` "
-                "(not stored)."
+                "Suppressed: rows of persons deleted with `tenure privacy delete` (not stored)."
             )
         if result.quarantined:
             console.print(

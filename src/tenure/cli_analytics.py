@@ -198,3 +198,73 @@ def channels_command(
     with _open_store(store) as st:
         frame = channel_economics(st, as_of=parse_day(as_of), horizon_days=horizon_days)
     emit(frame, title="Channel economics", as_json=as_json, as_csv=as_csv)
+
+
+#: The columns `tenure kpis` shows in the terminal (every column with --wide, --json, --csv).
+KPI_HEADLINE = [
+    "period",
+    "revenue",
+    "orders",
+    "aov",
+    "customers",
+    "new_customers",
+    "repeat_purchase_rate",
+    "retention_rate",
+    "cac",
+    "clv",
+]
+#: Rates shown in % in the terminal, under a short name.
+_PERCENT = {
+    "repeat_purchase_rate": "repeat %",
+    "retention_rate": "retention %",
+    "churn_rate": "churn %",
+    "prospect_conversion": "conversion %",
+    "yearly_churn": "yearly churn %",
+}
+
+
+def kpi_table(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The terminal view of :func:`tenure.analytics.periods.kpis`: ``columns`` (and the group
+    column when split), rates in % under short names."""
+    by = frame.attrs.get("by")
+    shown = [*columns[:1], by, *columns[1:]] if by else list(columns)
+    view = frame[shown].copy()
+    for column in set(_PERCENT) & set(shown):
+        view[column] = view[column] * 100
+    return view.rename(columns=_PERCENT)
+
+
+@app.command("kpis")
+def kpis_command(
+    store: StoreOpt = None,
+    grain: Annotated[str, typer.Option(help="Period: day, week, month or quarter.")] = "month",
+    start: Annotated[
+        str | None, typer.Option(help="First period: the one holding this day, YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last period: the one holding this day (default: as of).")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="One row per period and channel, cohort, segment or status.")
+    ] = None,
+    as_of: AsOfOpt = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column in the table, not only the headline.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """KPIs per period: revenue, orders, AOV, buyers, new, repeat, retention, churn, CAC, CLV."""
+    from tenure.analytics.periods import kpis
+
+    first, last, day = parse_day(start, "--start"), parse_day(end, "--end"), parse_day(as_of)
+    with _open_store(store) as st:
+        frame = kpis(st, grain=grain, start=first, end=last, by=by, as_of=day)
+    if as_json or as_csv:
+        emit(frame, title="", as_json=as_json, as_csv=as_csv)
+        return
+    title = f"KPIs per {grain}" + (f" by {by}" if by else "") + f", as of {frame.attrs['as_of']}"
+    if frame["partial"].any():
+        title += "; the last period is partial"
+    columns = [c for c in frame.columns if c != by] if wide else KPI_HEADLINE
+    emit(kpi_table(frame, columns), title=title)
