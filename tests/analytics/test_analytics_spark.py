@@ -16,7 +16,7 @@ relative 1e-9 (sums run in a different order on each engine).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,11 @@ import pytest
 
 from tenure import Store, load_settings
 from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base, refresh
+from tenure.analytics.kpis import channel_economics
 from tenure.analytics.refresh import DERIVED_TABLES, SCRATCH_ORDERS
+from tenure.analytics.rfm import rfm
+from tenure.analytics.stages import backfill_stages, transitions
+from tenure.analytics.status import customer_status
 from tenure.demo import generate_demo
 from tenure.identity import resolve_identities
 from tenure.store.schema import TABLES
@@ -233,3 +237,29 @@ def test_cohort_table_is_the_same(engines: tuple[Store, Store]) -> None:
     d = cohorts(duck, period="quarter", by="first_category", as_of=END)
     s = cohorts(spark, period="quarter", by="first_category", as_of=END)
     assert_same(d, s, ["first_category", "cohort", "period"])
+
+
+def test_rfm_and_statuses_are_the_same(engines: tuple[Store, Store]) -> None:
+    duck, spark = engines
+    assert_same(rfm(duck, as_of=END), rfm(spark, as_of=END), ["person_id"])
+    for by in ("orders", "tier"):
+        d = customer_status(duck, as_of=END, segment_by=by)
+        s = customer_status(spark, as_of=END, segment_by=by)
+        assert_same(d, s, ["person_id"])
+    statuses = set(customer_status(duck, as_of=END).status.to_pandas())
+    assert {"prospect", "at_risk", "active"} <= statuses  # the fixture reaches the rules
+
+
+def test_channel_economics_are_the_same(engines: tuple[Store, Store]) -> None:
+    duck, spark = (channel_economics(store, as_of=END) for store in engines)
+    pd.testing.assert_frame_equal(duck, spark, check_exact=False, rtol=RTOL)
+    assert (duck["new_customers"] > 0).sum() >= 3
+
+
+def test_stage_backfill_and_transitions_are_the_same(engines: tuple[Store, Store]) -> None:
+    for store in engines:
+        backfill_stages(store, start=END - timedelta(days=2), end=END, every="day")
+    duck, spark = (store.con.table("stage_history") for store in engines)
+    assert_same(duck, spark, ["person_id", "entered_at"])
+    d, s = (transitions(store) for store in engines)
+    pd.testing.assert_frame_equal(d, s, check_exact=False, rtol=RTOL)
