@@ -311,7 +311,7 @@ def _spend_cells(store: Store, by: str | None, span: _Span) -> ir.Table:
     channel = ibis.coalesce(rows.channel, ibis.literal(NO_GROUP))
     grp = channel if by == "channel" else ibis.literal(_ALL)
     t = rows.select(grp=grp, pnum=_pnum(rows.day, span.grain), cost=rows.cost)
-    return t.group_by(["grp", "pnum"]).agg(spend=t.cost.sum(), rows=t.count())
+    return t.group_by(["grp", "pnum"]).agg(spend=t.cost.sum())
 
 
 # --------------------------------------------------------------------------- pandas part
