@@ -29,6 +29,7 @@ import pytest
 from tenure import Store, load_settings
 from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base, refresh
 from tenure.analytics.kpis import channel_economics
+from tenure.analytics.periods import kpis
 from tenure.analytics.refresh import DERIVED_TABLES, SCRATCH_ORDERS
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stages import backfill_stages, transitions
@@ -263,3 +264,22 @@ def test_stage_backfill_and_transitions_are_the_same(engines: tuple[Store, Store
     assert_same(duck, spark, ["person_id", "entered_at"])
     d, s = (transitions(store) for store in engines)
     pd.testing.assert_frame_equal(d, s, check_exact=False, rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    ("grain", "by"),
+    [
+        ("month", None),
+        ("week", "channel"),
+        ("day", "status"),
+        ("quarter", "segment"),
+        ("month", "cohort"),
+    ],
+)
+def test_kpis_are_the_same(engines: tuple[Store, Store], grain: str, by: str | None) -> None:
+    duck, spark = (kpis(store, grain=grain, by=by, as_of=END) for store in engines)
+    keys = ["period"] if by is None else ["period", by]
+    assert_same(duck, spark, keys)
+    if by is None:  # the fixture reaches every part: spend, prospects, a CLV
+        last = duck.iloc[-1]
+        assert last["spend"] > 0 and last["prospects"] > 0 and last["clv"] > 0

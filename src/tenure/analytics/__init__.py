@@ -10,6 +10,7 @@ from tenure.analytics.base import orders_base
 from tenure.analytics.cohorts import cohort_cells, cohort_matrix, cohorts
 from tenure.analytics.customers import customer_row
 from tenure.analytics.facts import customer_facts
+from tenure.analytics.periods import kpis
 from tenure.analytics.refresh import RefreshResult, derived, materialise, refresh
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "customer_facts",
     "customer_row",
     "derived",
+    "kpis",
     "materialise",
     "orders_base",
     "refresh",
