@@ -130,6 +130,7 @@ class BaseFitter(ABC):
         )
         log_params, hessian = self._polish(result.x, data, weights, total)
         self._check_converged(log_params, data, weights, total, result)
+        self._check_identified(hessian * total)
         self._set_results(log_params, hessian * total, data, weights)
 
     def _hessian(
@@ -179,11 +180,7 @@ class BaseFitter(ABC):
         result: optimize.OptimizeResult,
     ) -> None:
         name = type(self).__name__
-        hint = (
-            f"Try {name}(penalizer=0.001) (or larger) to keep the parameters finite, "
-            "rescale time (weeks instead of days, so that T is in the tens or hundreds), "
-            f"or raise max_iter (now {self.max_iter})."
-        )
+        hint = self._convergence_hint()
         value, grad = self._objective(log_params, data, weights, total)
         at_edge = np.abs(log_params) >= _LOG_BOUND - 1e-3
         if at_edge.any():
@@ -202,18 +199,42 @@ class BaseFitter(ABC):
                 hint=hint,
             )
 
+    def _convergence_hint(self) -> str:
+        name = type(self).__name__
+        more = f"{name}(penalizer={10 * self.penalizer:g})" if self.penalizer else ""
+        penalizer = more or f"{name}(penalizer=0.001)"
+        return (
+            f"Try {penalizer} (or larger) to keep the parameters "
+            "finite, rescale time (weeks instead of days, so that T is in the tens or "
+            f"hundreds), or raise max_iter (now {self.max_iter})."
+        )
+
+    def _check_identified(self, hessian: FloatArray) -> None:
+        """Raise ConvergenceError if the log-likelihood is flat along some direction.
+
+        An eigenvalue of the Hessian (in log-parameters) below 1e-8 of the largest means a
+        standard error of that combination more than 1e4 times the best-determined one:
+        the data cannot tell the parameters apart, and the numbers would be noise.
+        """
+        values, vectors = np.linalg.eigh(hessian)
+        if values[0] > 1e-8 * max(values[-1], 1e-300):
+            return
+        loading = np.abs(vectors[:, 0])
+        names = [n for n, v in zip(self._param_names, loading, strict=True) if v > 0.3]
+        raise ConvergenceError(
+            f"{type(self).__name__}: the data do not pin down {', '.join(names)}; the "
+            "log-likelihood is flat along that direction at the optimum (too few customers, "
+            "or too few repeat purchases, to estimate every parameter).",
+            hint=self._convergence_hint(),
+        )
+
     def _set_results(
         self, log_params: FloatArray, hessian: FloatArray, data: Data, weights: FloatArray
     ) -> None:
         names = list(self._param_names)
         params = np.exp(log_params)
         neg_ll, _ = self._neg_log_likelihood(log_params, data, weights)
-        try:
-            cov_log = np.linalg.inv(hessian)
-            if np.any(np.linalg.eigvalsh(hessian) <= 0):
-                raise np.linalg.LinAlgError("Hessian is not positive definite")
-        except np.linalg.LinAlgError:
-            cov_log = np.full_like(hessian, np.nan)
+        cov_log = np.linalg.inv(hessian)
         n = float(np.sum(weights))
         k = len(names)
         self.params_ = pd.Series(params, index=names, name="coef")

@@ -42,6 +42,7 @@ from tenure.models._data import (
 )
 from tenure.models._special import log_abs_hyp2f1
 from tenure.models.base import BaseFitter, Data
+from tenure.models.errors import ModelDataError
 
 
 def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArray:
@@ -59,6 +60,11 @@ def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArr
     log_term = am1 * np.log1p(-z) + log_f
     one_minus = np.where(sign > 0, -np.expm1(log_term), 1.0 - sign * np.exp(log_term))
     return np.asarray(c / am1 * one_minus, dtype=np.float64)
+
+
+def _count(weights: FloatArray) -> str:
+    total = float(np.sum(weights))
+    return f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
 
 
 class _BetaGeoFamily(BaseFitter):
@@ -83,6 +89,12 @@ class _BetaGeoFamily(BaseFitter):
         self._validate_params()
         owner = f"{type(self).__name__}.fit"
         columns, w = compressed_transactions(owner, frequency, recency, T, weights)
+        if not np.any((columns[0] > 0) & (w > 0)):
+            raise ModelDataError(
+                f"{owner}: none of the {_count(w)} customers has a repeat purchase, so no "
+                "purchase rate can be estimated.",
+                hint="Wait for more history, or use a longer calibration period.",
+            )
         self._fit(tuple(columns), w)
         return self
 

@@ -35,6 +35,9 @@ from tenure.models._data import (
 from tenure.models.base import BaseFitter, Data, PurchaseModel
 from tenure.models.errors import ModelError
 
+#: (customer pattern, period) cells evaluated per call of the purchase model.
+_CELLS_PER_CALL = 1_000_000
+
 
 def _check_spend(
     owner: str, frequency: ArrayLike, monetary: ArrayLike, *, fitting: bool
@@ -201,18 +204,21 @@ def discounted_purchases(
 ) -> FloatArray:
     """``sum_k [E[Y(k u)] - E[Y((k-1) u)]] / (1+d)^k`` per customer.
 
-    The model is evaluated once per period on the unique (x, t_x, T) patterns only.
-    Increments below 0 (rounding at ~1e-16) are set to 0, so the sum never decreases.
+    The model is evaluated on the unique (x, t_x, T) patterns only, for many periods per
+    call. Increments below 0 (rounding at ~1e-16) are set to 0, so the sum never decreases.
     """
     data = check_transactions(owner, frequency, recency, T)
     n = len(data.frequency)
     columns, _, inverse = compress([data.frequency, data.recency, data.T], np.ones(n))
-    total = np.zeros(len(columns[0]))
-    previous = np.zeros(len(columns[0]))
-    for k in range(1, horizon + 1):
-        current = np.asarray(
-            model.conditional_expected_purchases(k * time_unit, *columns), dtype=np.float64
-        )
-        total += np.maximum(current - previous, 0.0) / (1.0 + discount_rate) ** k
-        previous = np.maximum(current, previous)
+    m = len(columns[0])
+    total = np.zeros(m)
+    previous = np.zeros(m)
+    per_call = max(1, _CELLS_PER_CALL // max(m, 1))
+    for first in range(1, horizon + 1, per_call):
+        periods = np.arange(first, min(horizon, first + per_call - 1) + 1)
+        grid = [np.tile(col, len(periods)) for col in columns]
+        expected = model.conditional_expected_purchases(np.repeat(periods * time_unit, m), *grid)
+        for k, current in zip(periods, np.reshape(expected, (len(periods), m)), strict=True):
+            total += np.maximum(current - previous, 0.0) / (1.0 + discount_rate) ** k
+            previous = np.maximum(current, previous)
     return total[inverse]
