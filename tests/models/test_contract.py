@@ -17,6 +17,7 @@ from tenure.models import (
     ModifiedBetaGeo,
     NotFittedError,
 )
+from tenure.models.beta_geo import _pattern_data
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +92,16 @@ def test_penalizer_shrinks_the_parameters(cdnow: pd.DataFrame) -> None:
 
 
 def test_analytic_gradients_match_finite_differences(cdnow: pd.DataFrame) -> None:
-    columns = (
-        cdnow["frequency"].to_numpy(float),
-        cdnow["recency"].to_numpy(float),
-        cdnow["T"].to_numpy(float),
-    )
+    columns = [cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    ones = np.ones(len(cdnow))
     repeaters = cdnow[cdnow["frequency"] > 0]
     spend = (repeaters["frequency"].to_numpy(float), repeaters["monetary"].to_numpy(float))
-    for model, data in ((BetaGeo(), columns), (ModifiedBetaGeo(), columns), (GammaGamma(), spend)):
-        weights = np.ones(len(data[0]))
+    cases = [
+        (BetaGeo(), _pattern_data(columns, ones), ones),
+        (ModifiedBetaGeo(), _pattern_data(columns, ones), ones),
+        (GammaGamma(), spend, np.ones(len(repeaters))),
+    ]
+    for model, data, weights in cases:
         point = np.log(np.array([0.7, 3.0, 1.3, 2.2][: len(model._param_names)]))
         _, grad = model._neg_log_likelihood(point, data, weights)
         step = 1e-6
@@ -259,15 +261,32 @@ def test_gamma_gamma_data_errors() -> None:
     )
 
 
+HINT = (
+    "Hint: Try BetaGeo(penalizer=0.001) (or larger) to keep the parameters finite, rescale "
+    "time (weeks instead of days, so that T is in the tens or hundreds), or raise max_iter "
+    "(now 1000)."
+)
+
+
 def test_convergence_error_says_what_to_try() -> None:
+    """50 identical customers cannot identify four parameters: the search runs along a ridge
+    (to the edge of the search space, or stops where the likelihood is flat)."""
     with pytest.raises(ConvergenceError) as info:
         BetaGeo().fit([1] * 50, [5.0] * 50, [10.0] * 50)
+    first, hint = str(info.value).split("\n")
+    assert first.startswith(("BetaGeo did not converge: ", "BetaGeo: the data do not pin down"))
+    assert hint == HINT
+    with pytest.raises(ConvergenceError, match=r"Try BetaGeo\(penalizer=0.01\)"):
+        BetaGeo(penalizer=0.001).fit([1] * 50, [5.0] * 50, [10.0] * 50)
+
+
+def test_flat_likelihood_message() -> None:
+    with pytest.raises(ConvergenceError) as info:
+        BetaGeo()._check_identified(np.diag([3.0, 1e-12, 2.0, 5.0]))
     assert str(info.value) == (
-        "BetaGeo: the data do not pin down r, alpha; the log-likelihood is flat along that "
+        "BetaGeo: the data do not pin down alpha; the log-likelihood is flat along that "
         "direction at the optimum (too few customers, or too few repeat purchases, to "
-        "estimate every parameter).\nHint: Try BetaGeo(penalizer=0.001) (or larger) to keep "
-        "the parameters finite, rescale time (weeks instead of days, so that T is in the tens "
-        "or hundreds), or raise max_iter (now 1000)."
+        "estimate every parameter).\n" + HINT
     )
 
 

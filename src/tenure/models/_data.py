@@ -247,3 +247,9 @@ def compressed_transactions(
     w = check_weights(owner, weights, len(data.frequency))
     columns, summed, _ = compress([data.frequency, data.recency, data.T], w)
     return columns, summed
+
+
+def wsum(weights: NDArray[Any], values: NDArray[Any]) -> float:
+    """``sum(weights * values)`` without BLAS: a BLAS dot product of 1e5 values takes ~8 ms
+    instead of ~0.05 ms when its threads compete for two busy cores."""
+    return float(np.einsum("i,i->", weights, values))

@@ -33,7 +33,8 @@ from scipy import optimize
 from tenure.models._data import FloatArray, check_scalar
 from tenure.models.errors import ConvergenceError, NotFittedError
 
-Data = tuple[FloatArray, ...]
+#: Whatever a model's likelihood needs, prepared once per fit (arrays; indices allowed).
+Data = tuple[NDArray[Any], ...]
 
 #: log-parameters are kept inside [-_LOG_BOUND, _LOG_BOUND] (about 2e-9 .. 5e8).
 _LOG_BOUND = 20.0

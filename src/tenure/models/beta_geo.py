@@ -35,10 +35,12 @@ from tenure.models._data import (
     as_float_array,
     check_time,
     check_transactions,
+    compress,
     compressed_transactions,
     fail_rows,
     like_input,
     row_labels,
+    wsum,
 )
 from tenure.models._special import log_abs_hyp2f1
 from tenure.models.base import BaseFitter, Data
@@ -65,6 +67,16 @@ def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArr
 def _count(weights: FloatArray) -> str:
     total = float(np.sum(weights))
     return f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
+
+
+def _pattern_data(columns: list[FloatArray], weights: FloatArray) -> Data:
+    """(x, t_x, T) plus the distinct x and times, the index of each row into them, and the
+    weight of each distinct x."""
+    x, t_x, age = columns
+    ux, xi = np.unique(x, return_inverse=True)
+    times, ti = np.unique(np.concatenate([t_x, age]), return_inverse=True)
+    wx = np.bincount(xi, weights=weights, minlength=len(ux)).astype(np.float64)
+    return (x, t_x, age, ux, xi, times, ti[: len(x)], ti[len(x) :], wx)
 
 
 class _BetaGeoFamily(BaseFitter):
@@ -95,39 +107,46 @@ class _BetaGeoFamily(BaseFitter):
                 "purchase rate can be estimated.",
                 hint="Wait for more history, or use a longer calibration period.",
             )
-        self._fit(tuple(columns), w)
+        self._fit(_pattern_data(columns, w), w)
         return self
 
     def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
-        x, _, age = data
-        rate = max(float(weights @ x) / max(float(weights @ age), 1e-9), 1e-6)
+        x, _, age = data[:3]
+        rate = max(wsum(weights, x) / max(wsum(weights, age), 1e-9), 1e-6)
         return np.log(np.array([1.0, 1.0 / rate, 1.0, 1.0]))
 
     def _neg_log_likelihood(
         self, log_params: FloatArray, data: Data, weights: FloatArray
     ) -> tuple[float, FloatArray]:
+        """Terms of x alone are computed per distinct x, terms of alpha + time per distinct
+        time, then gathered: special functions run on hundreds of values, not millions."""
         r, alpha, a, b = np.exp(log_params)
-        x, t_x, age = data
-        k = x + self._offset
-        leave = k > 0
-        bk1 = b + np.maximum(k - 1.0, 0.0)  # b + k - 1 where the "left" term exists
-        log_at, log_atx = np.log(alpha + age), np.log(alpha + t_x)
-        alive = special.betaln(a, b + k) - (r + x) * log_at
-        left = np.where(leave, special.betaln(a + 1.0, bk1) - (r + x) * log_atx, -np.inf)
+        x, _, _, ux, xi, times, ti_x, ti_age, wx = data
+        n = float(np.sum(weights))
+        kx = ux + self._offset
+        inv_bk1 = np.where(kx > 0, 1.0 / (b + np.maximum(kx - 1.0, 0.0)), 0.0)
+        per_alive = special.betaln(a, b + kx)
+        per_left = np.where(kx > 0, special.betaln(a + 1.0, b + np.maximum(kx - 1.0, 0.0)), -np.inf)
+        log_t, inv_t = np.log(alpha + times), 1.0 / (alpha + times)
+        rx = r + x
+        log_at, log_atx = log_t[ti_age], log_t[ti_x]
+        alive = per_alive[xi] - rx * log_at
+        left = per_left[xi] - rx * log_atx
         mix = np.logaddexp(alive, left)
-        ll = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        ll += mix - special.betaln(a, b)
         w_left = np.exp(left - mix)
         w_alive = 1.0 - w_left
-        psi_ab, psi_abk = special.digamma(a + b), special.digamma(a + b + k)
-        d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha)
-        d_r -= w_alive * log_at + w_left * log_atx
-        d_alpha = r / alpha - (r + x) * (w_alive / (alpha + age) + w_left / (alpha + t_x))
-        d_a = psi_ab - psi_abk + w_left / a
-        d_b = psi_ab - psi_abk - special.digamma(b) + special.digamma(b + k)
-        d_b -= np.where(leave, w_left / bk1, 0.0)
-        grad = np.array([weights @ d for d in (d_r, d_alpha, d_a, d_b)])
-        return -float(weights @ ll), -grad * np.exp(log_params)
+        psi_ab, psi_abk = special.digamma(a + b), special.digamma(a + b + kx)
+        ll = wsum(wx, special.gammaln(r + ux)) + wsum(weights, mix)
+        ll += n * (r * np.log(alpha) - special.gammaln(r) - special.betaln(a, b))
+        d_r = wsum(wx, special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r))
+        d_r -= wsum(weights, w_alive * log_at + w_left * log_atx)
+        d_alpha = n * r / alpha - wsum(weights * rx, w_alive * inv_t[ti_age] + w_left * inv_t[ti_x])
+        left_share = weights * w_left
+        d_a = n * psi_ab - wsum(wx, psi_abk) + float(np.sum(left_share)) / a
+        d_b = n * (psi_ab - special.digamma(b)) + wsum(wx, special.digamma(b + kx) - psi_abk)
+        d_b -= wsum(left_share, inv_bk1[xi])
+        grad = np.array([d_r, d_alpha, d_a, d_b])
+        return -ll, -grad * np.exp(log_params)
 
     # -- predictions -----------------------------------------------------------------------
 
@@ -165,14 +184,17 @@ class _BetaGeoFamily(BaseFitter):
         """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10).
 
         ``t`` is a scalar or one horizon per customer. Stable for any number of purchases
-        (the hypergeometric is evaluated after Euler's transformation, in log space).
+        (the hypergeometric is evaluated after Euler's transformation, in log space), and
+        computed once per distinct (t, x, t_x, T).
         """
         r, alpha, a, b = self._param_values()
-        x, t_x, age, k = self._history("conditional_expected_purchases", frequency, recency, T)
+        x, t_x, age, _ = self._history("conditional_expected_purchases", frequency, recency, T)
         span = check_time(f"{type(self).__name__}.conditional_expected_purchases", "t", t)
-        alive = special.expit(-self._log_odds_left(x, t_x, age))
-        value = alive * bg_expected(span, r + x, alpha + age, a, b + k)
-        return like_input(value, frequency, t)
+        span, x, t_x, age = np.broadcast_arrays(span, x, t_x, age)
+        (u_span, ux, utx, uage), _, inverse = compress([span, x, t_x, age], np.zeros(len(x)))
+        alive = special.expit(-self._log_odds_left(ux, utx, uage))
+        value = alive * bg_expected(u_span, r + ux, alpha + uage, a, b + ux + self._offset)
+        return like_input(value[inverse], frequency, t)
 
     def p_purchases(self, x: ArrayLike, t: ArrayLike) -> Any:
         """P(X(t) = x): probability that a new customer makes exactly x repeat purchases in t.

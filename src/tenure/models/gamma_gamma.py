@@ -31,6 +31,7 @@ from tenure.models._data import (
     like_input,
     row_labels,
     same_lengths,
+    wsum,
 )
 from tenure.models.base import BaseFitter, Data, PurchaseModel
 from tenure.models.errors import ModelError
@@ -105,7 +106,7 @@ class GammaGamma(BaseFitter):
 
     def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
         _, m = data
-        mean = float(weights @ m) / float(np.sum(weights))
+        mean = wsum(weights, m) / float(np.sum(weights))
         # p = 1, q = 2: population mean spend p * gamma / (q - 1) = gamma.
         return np.log(np.array([1.0, 2.0, max(mean, 1e-6)]))
 
@@ -122,8 +123,8 @@ class GammaGamma(BaseFitter):
         d_p = x * (psi - special.digamma(px) + np.log(m) + np.log(x) - log_gm)
         d_q = psi - special.digamma(q) + np.log(gamma) - log_gm
         d_gamma = q / gamma - (px + q) / (gamma + m * x)
-        grad = np.array([weights @ d for d in (d_p, d_q, d_gamma)])
-        return -float(weights @ ll), -grad * np.exp(log_params)
+        grad = np.array([wsum(weights, d) for d in (d_p, d_q, d_gamma)])
+        return -wsum(weights, ll), -grad * np.exp(log_params)
 
     def conditional_expected_average_profit(
         self, frequency: ArrayLike, monetary_value: ArrayLike
