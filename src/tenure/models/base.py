@@ -56,6 +56,10 @@ class BaseFitter(ABC):
     """Maximum-likelihood fitter with the scikit-learn conventions of STYLE.md."""
 
     _param_names: ClassVar[tuple[str, ...]]
+    #: How to rescale the data when the search fails (part of the ConvergenceError hint).
+    _rescale_hint: ClassVar[str] = (
+        "rescale time (weeks instead of days, so that T is in the tens or hundreds)"
+    )
 
     def __init__(self, penalizer: float = 0.0, tol: float = 1e-8, max_iter: int = 1000) -> None:
         self.penalizer = penalizer
@@ -205,9 +209,8 @@ class BaseFitter(ABC):
         more = f"{name}(penalizer={10 * self.penalizer:g})" if self.penalizer else ""
         penalizer = more or f"{name}(penalizer=0.001)"
         return (
-            f"Try {penalizer} (or larger) to keep the parameters "
-            "finite, rescale time (weeks instead of days, so that T is in the tens or "
-            f"hundreds), or raise max_iter (now {self.max_iter})."
+            f"Try {penalizer} (or larger) to keep the parameters finite, {self._rescale_hint}, "
+            f"or raise max_iter (now {self.max_iter})."
         )
 
     def _check_identified(self, hessian: FloatArray) -> None:

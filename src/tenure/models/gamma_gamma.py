@@ -88,6 +88,7 @@ class GammaGamma(BaseFitter):
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+    _rescale_hint: ClassVar[str] = "rescale monetary values (e.g. to hundreds of the currency unit)"
 
     def fit(
         self,
