@@ -1,0 +1,554 @@
+"""``tenure predict``: CLV, P(alive), expected orders, next purchase and future-VIP odds.
+
+For every buyer of ``customer_facts`` (docs/models.md, "Predictions"):
+
+1. the store's purchase model (the backtest's choice, else BG/NBD) is fitted on the distinct
+   ``(frequency, recency_days, T_days)`` patterns and Gamma-Gamma on the distinct
+   ``(frequency, monetary)`` pairs, both counted in the engine (:mod:`tenure.models.scoring`);
+2. the patterns are scored here and joined back in the engine, where each buyer's expected
+   spend per purchase (Gamma-Gamma) and margin rate (their ``margin / revenue``, else the
+   store's ``default_margin``) turn expected purchases into margin;
+3. the rows go to table ``customer_predictions`` and their columns are attached to
+   ``customer_facts`` when it holds the same day.
+
+When the data are too thin (:class:`DataFloor`) or the model cannot be fitted, the numbers come
+from a transparent heuristic (the cadence of the customer's status segment) and every
+explanation says so. Prospects (no purchase) get a row without predictions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.analytics.base import F64, orders_base, store_end
+from tenure.analytics.facts import customer_facts
+from tenure.analytics.refresh import derived, materialise
+from tenure.errors import ConfigError
+from tenure.models._data import check_scalar
+from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
+from tenure.models.errors import ModelError
+from tenure.models.features import window_totals
+from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.scoring import (
+    KEYS,
+    MONTH_DAYS,
+    drop_upload,
+    expected_spend,
+    f64,
+    pattern_counts,
+    score_patterns,
+    spend_pairs,
+    upload,
+)
+from tenure.store import Store
+
+PREDICTIONS = "customer_predictions"
+FACTS = "customer_facts"
+HEURISTIC = "heuristic"
+DEFAULT_MODEL = "BetaGeo"
+#: The scored patterns while a prediction runs (a temporary table or Spark view).
+SCRATCH_SCORES = "_predict_scores"
+#: customer_facts of another day than the stored one, while a prediction runs.
+SCRATCH_FACTS = "_predict_facts"
+#: A buyer who would need more purchases than this to reach the VIP threshold has no chance.
+MAX_NEED = 10_000
+#: customer_predictions columns renamed when attached to customer_facts.
+ATTACHED_NAMES = {
+    "model": "prediction_model",
+    "method": "prediction_method",
+    "explanation": "prediction_explanation",
+}
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def purchase_models() -> dict[str, type]:
+    """The purchase models ``predict`` can fit, by name."""
+    models: dict[str, type] = {"BetaGeo": BetaGeo, "ModifiedBetaGeo": ModifiedBetaGeo}
+    try:
+        from tenure.models.pareto_nbd import ParetoNBD
+    except ImportError:  # pragma: no cover - Pareto/NBD lands with its own change
+        return models
+    models["ParetoNBD"] = ParetoNBD
+    return models
+
+
+@dataclass(frozen=True)
+class DataFloor:
+    """The least data a model is fitted on; below it predictions are heuristic.
+
+    Provisional, until the backtest (``tenure models backtest``) measures where the models
+    stop beating the heuristic: Klaviyo's floor for its predictive analytics (500 buyers,
+    180 days of orders) plus 100 repeat buyers, without which the drop-out parameters of a
+    BG/NBD are not identified.
+    """
+
+    buyers: int = 500
+    repeat_buyers: int = 100
+    history_days: int = 180
+
+
+@dataclass(frozen=True)
+class DataStats:
+    """What the floor is checked against."""
+
+    buyers: int
+    repeat_buyers: int
+    history_days: int
+
+    def shortfall(self, floor: DataFloor) -> str | None:
+        """Why the data are too thin for a model, or None."""
+        checks = (
+            (self.buyers, floor.buyers, "buyers"),
+            (self.repeat_buyers, floor.repeat_buyers, "repeat buyers"),
+            (self.history_days, floor.history_days, "days of history"),
+        )
+        for value, least, what in checks:
+            if value < least:
+                return f"{value:,} {what}, fewer than {least:,}"
+        return None
+
+
+@dataclass
+class PredictResult:
+    """What :func:`predict` wrote and how."""
+
+    as_of: date
+    model: str
+    method: str
+    horizon_months: int
+    discount_rate: float
+    reason: str | None = None
+    stats: DataStats | None = None
+    patterns: int = 0
+    parameters: dict[str, float] = field(default_factory=dict)
+    vip_threshold: float | None = None
+    rows: int = 0
+    attached: bool = False
+    totals: dict[str, float | None] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["as_of"] = self.as_of.isoformat()
+        return out
+
+
+def _as_date(value: Any) -> date:
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _facts_source(store: Store, as_of: date | None) -> tuple[ir.Table, date, bool]:
+    """(facts, their day, whether predictions may be attached to the stored table). Without
+    ``as_of`` the stored ``customer_facts`` are used, refreshed first if missing."""
+    if as_of is None and FACTS not in store.con.list_tables():
+        derived(store, FACTS)
+    if FACTS in store.con.list_tables():
+        table = store.con.table(FACTS)
+        stored = table.as_of.max().execute()
+        if stored is not None and (as_of is None or as_of == _as_date(stored)):
+            return table, _as_date(stored), True
+    end = as_of if as_of is not None else store_end(store)
+    return customer_facts(store, as_of=end), end, False
+
+
+def _buyers(facts: ir.Table, default_margin: float) -> ir.Table:
+    """The buyers with the columns prediction reads, typed the same on every engine."""
+    b = facts.filter(facts.is_buyer)
+    revenue = b.revenue.cast(F64)
+    rate = (b.margin.cast(F64) / revenue.nullif(0.0)).clip(0.0, 1.0)
+    return b.select(
+        "person_id",
+        frequency=b.frequency.cast("int64"),
+        recency_days=b.recency_days.cast("int64"),
+        T_days=b.T_days.cast("int64"),
+        monetary=b.monetary.cast(F64),
+        orders=b.orders.cast("int64"),
+        aov=b.aov.cast(F64),
+        gap_median=b.gap_median.cast(F64),
+        days_since=b.days_since_last_order.cast("int64"),
+        first_order_at=b.first_order_at,
+        rate=ibis.ifelse(revenue > 0, ibis.coalesce(rate, f64(default_margin)), default_margin),
+    )
+
+
+def data_stats(buyers: ir.Table, end: date) -> DataStats:
+    """Buyers, repeat buyers and days from the first order to ``end``."""
+    row = (
+        buyers.aggregate(
+            n=buyers.count(),
+            repeat=(buyers.frequency > 0).cast("int64").sum(),
+            first=buyers.first_order_at.min(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    first = row["first"]
+    history = (end - _as_date(first)).days if first is not None else 0
+    return DataStats(int(row["n"] or 0), int(row["repeat"] or 0), history)
+
+
+def _model_name(store: Store, model: str | None) -> str:
+    """The model asked for, else the backtest's choice, else BG/NBD."""
+    choices = [*purchase_models(), HEURISTIC]
+    if model is not None:
+        if model not in choices:
+            raise ConfigError(
+                f"The 'model' parameter of predict must be one of {', '.join(choices)}. "
+                f"Got {model!r} instead.",
+                hint="Leave it out to use the model the backtest chose for the store.",
+            )
+        return model
+    try:
+        from tenure.models.backtest import chosen_model
+    except ImportError:
+        return DEFAULT_MODEL
+    chosen = chosen_model(store)
+    return chosen if chosen in purchase_models() else DEFAULT_MODEL
+
+
+def vip_threshold(store: Store, buyers: ir.Table, end: date, days: int, n: int) -> float | None:
+    """The least trailing-``days`` margin inside the VIP tier (the top ``vip_share`` of buyers
+    by margin of the last ``days`` days); None when that tier holds no positive margin."""
+    k = max(1, math.ceil(store.settings.vip_share * n))
+    totals = window_totals(orders_base(store, as_of=end), end - timedelta(days=days), end)
+    totals = totals.semi_join(buyers, totals.w_person == buyers.person_id)
+    positive = totals.filter(totals.margin > 0)
+    top = positive.order_by(ibis.desc("margin")).limit(1, offset=k - 1).margin.to_pyarrow()
+    values = top.to_pylist()
+    return float(values[0]) if values else None
+
+
+def whole(value: ir.FloatingValue) -> ir.StringValue:
+    """A number rounded to a whole one, as text (the same on every engine)."""
+    return value.round().cast("int64").cast("string")
+
+
+def _money(value: ir.FloatingValue, currency: str) -> ir.StringValue:
+    amount = whole(value)
+    symbol = _SYMBOLS.get(currency)
+    return ibis.literal(symbol) + amount if symbol else amount + ibis.literal(f" {currency}")
+
+
+def fixed(value: ir.FloatingValue, digits: int) -> ir.StringValue:
+    """A non-negative number with ``digits`` decimals, the same text on every engine."""
+    scale = 10**digits
+    units = (value * f64(scale)).round().cast("int64")
+    whole = (units // scale).cast("string")
+    return whole + "." + (units % scale).cast("string").lpad(digits, "0")
+
+
+def history_text(b: ir.Table) -> ir.StringValue:
+    """'3 orders, usual gap 41 days, last order 97 days ago' (or '1 order, 97 days ago',
+    '2 orders on one day, today')."""
+    since = ibis.cases(
+        (b.days_since == 0, "today"),
+        (b.days_since == 1, "1 day ago"),
+        else_=b.days_since.cast("string") + " days ago",
+    )
+    gap = whole(b.gap_median)
+    return ibis.cases(
+        (b.orders <= 1, "1 order, " + since),
+        (b.frequency == 0, b.orders.cast("string") + " orders on one day, " + since),
+        else_=b.orders.cast("string") + " orders, usual gap " + gap + " days, last order " + since,
+    )
+
+
+def outlook_text(
+    p_alive: ir.FloatingValue,
+    orders: ir.FloatingValue,
+    margin: ir.FloatingValue,
+    horizon_months: int,
+    currency: str,
+) -> ir.StringValue:
+    """'-> P(alive) 0.31, 1.2 orders and $84 margin expected in 12 months'."""
+    return (
+        " -> P(alive) "
+        + fixed(p_alive, 2)
+        + ", "
+        + fixed(orders, 1)
+        + " orders and "
+        + _money(margin, currency)
+        + f" margin expected in {horizon_months} months"
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One prediction's settings, passed to the row builders."""
+
+    store: Store
+    end: date
+    model: str
+    horizon_months: int
+    monthly_rate: float
+    vip: float | None
+
+    @property
+    def currency(self) -> str:
+        return self.store.settings.reporting_currency
+
+    @property
+    def span_days(self) -> float:
+        return self.horizon_months * MONTH_DAYS
+
+    @property
+    def mean_discount(self) -> float:
+        """The mean of the monthly discount factors over the horizon (heuristic CLV)."""
+        months = range(1, self.horizon_months + 1)
+        return sum((1.0 + self.monthly_rate) ** -k for k in months) / self.horizon_months
+
+
+def _fit(name: str, buyers: ir.Table) -> tuple[Any, GammaGamma, int]:
+    """The purchase model fitted on the buyers' patterns, Gamma-Gamma on their spend."""
+    patterns = pattern_counts(buyers)
+    model = purchase_models()[name]()
+    model.fit(*(patterns[k].to_numpy(float) for k in KEYS), weights=patterns["n"].to_numpy(float))
+    pairs = spend_pairs(buyers)
+    gg = GammaGamma().fit(pairs["frequency"], pairs["monetary"], weights=pairs["n"])
+    if float(gg.params_["q"]) <= 1.0:
+        raise ModelError("GammaGamma: q <= 1, so the expected spend per purchase is infinite.")
+    return model, gg, len(patterns)
+
+
+def _model_rows(run: _Run, buyers: ir.Table, model: Any, gg: GammaGamma) -> ir.Table:
+    """Buyers scored by the purchase model and Gamma-Gamma (patterns scored locally)."""
+    spend = expected_spend(gg, buyers.frequency, buyers.monetary)
+    unit = spend * buyers.rate
+    if run.vip is None:
+        need = ibis.literal(0, "int64")
+    else:
+        count = (f64(run.vip) / unit.nullif(0.0)).ceil()
+        need = ibis.least(ibis.coalesce(count, f64(MAX_NEED)), f64(MAX_NEED)).cast("int64")
+    b = buyers.mutate(spend=spend, need=need)
+    patterns = pattern_counts(b, (*KEYS, "need"))
+    scored = score_patterns(
+        model, patterns, horizon_months=run.horizon_months, monthly_rate=run.monthly_rate
+    )
+    scores = upload(run.store, SCRATCH_SCORES, scored)
+    j = b.join(scores, [*KEYS, "need"])
+    margin = j.expected_orders * j.spend * j.rate
+    reach = j.p_reach if run.vip is not None else ibis.null(F64)
+    return j.select(
+        "person_id",
+        method=ibis.literal(run.model),
+        clv=j.discounted_orders * j.spend * j.rate,
+        p_alive=j.p_alive,
+        expected_orders=j.expected_orders,
+        expected_next_purchase_days=j.next_purchase_days,
+        future_vip_probability=reach,
+        explanation=history_text(j)
+        + outlook_text(j.p_alive, j.expected_orders, margin, run.horizon_months, run.currency),
+    )
+
+
+def segment_rhythm(orders: ir.Table) -> ir.Table:
+    """One row per purchase-count segment (purchase days 1, 2, 3-4, 5+: the status rhythm
+    segments): ``seg_gap``, the median days from a purchase day of the segment to the next,
+    and ``repeat_rate``, the share of its purchase days followed by another one."""
+    from tenure.analytics.status import _band, _purchase_days
+
+    days = _purchase_days(orders)
+    seg = days.mutate(seg=_band(days.k))
+    return seg.group_by(r_seg="seg").agg(
+        seg_gap=seg.gap.median(), repeat_rate=seg.gap.notnull().cast(F64).mean()
+    )
+
+
+def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
+    """Buyers projected at their segment's rhythm (docs/models.md, "Heuristic")."""
+    from tenure.analytics.status import _band
+
+    rhythm = segment_rhythm(orders_base(run.store, as_of=run.end))
+    b = buyers.mutate(seg=_band(buyers.frequency + 1))
+    j = b.left_join(rhythm, b.seg == rhythm.r_seg)
+    gap, since, rate = j.seg_gap.nullif(0.0), j.days_since.cast(F64), j.repeat_rate
+    at_risk = gap * f64(run.store.settings.at_risk_factor)
+    p_alive = ibis.ifelse(since <= at_risk, f64(1.0), at_risk / since.nullif(0.0))
+    steps = f64(run.span_days) / gap  # usual gaps in the horizon
+    chain = ibis.ifelse(rate < 1.0, rate * (f64(1.0) - rate.pow(steps)) / (f64(1.0) - rate), steps)
+    orders = p_alive * chain
+    margin = orders * j.aov * j.rate
+    if run.vip is None:
+        reach = ibis.null(F64)
+    else:
+        reach = ibis.ifelse(margin >= f64(run.vip), p_alive, f64(0.0))
+    prefix = f"Heuristic ({reason}): " + history_text(j)
+    segment = (
+        "; in the segment "
+        + whole(rate * f64(100.0))
+        + "% buy again, usually after "
+        + whole(gap)
+        + " days"
+    )
+    outlook = outlook_text(p_alive, orders, margin, run.horizon_months, run.currency)
+    no_rhythm = prefix + "; no repeat purchase in the segment yet to measure a rhythm"
+    return j.select(
+        "person_id",
+        method=ibis.literal(HEURISTIC),
+        clv=margin * f64(run.mean_discount),
+        p_alive=p_alive,
+        expected_orders=orders,
+        expected_next_purchase_days=ibis.greatest(gap - since, f64(0.0)),
+        future_vip_probability=reach,
+        explanation=ibis.coalesce(prefix + segment + outlook, no_rhythm),
+    )
+
+
+def _finish(run: _Run, facts: ir.Table, buyer_rows: ir.Table) -> ir.Table:
+    """Buyers and prospects with the final column names and order."""
+    h = run.horizon_months
+    prospects = facts.filter(~facts.is_buyer).select(
+        "person_id",
+        method=ibis.null("string"),
+        clv=ibis.null(F64),
+        p_alive=ibis.null(F64),
+        expected_orders=ibis.null(F64),
+        expected_next_purchase_days=ibis.null(F64),
+        future_vip_probability=ibis.null(F64),
+        explanation=ibis.literal("Prospect: no purchase yet, so no prediction."),
+    )
+    rows = ibis.union(buyer_rows, prospects.select(*buyer_rows.columns))
+    return rows.select(
+        "person_id",
+        model=ibis.ifelse(rows.method.isnull(), ibis.null("string"), ibis.literal(run.model)),
+        method=rows.method,
+        predicted_as_of=ibis.literal(run.end),
+        **{
+            f"clv_{h}m": rows.clv,
+            "p_alive": rows.p_alive,
+            f"expected_orders_{h}m": rows.expected_orders,
+            "expected_next_purchase_days": rows.expected_next_purchase_days,
+            "future_vip_probability": rows.future_vip_probability,
+            "explanation": rows.explanation,
+        },
+    )
+
+
+def attach(store: Store, predictions: ir.Table) -> None:
+    """Rewrite ``customer_facts`` with the prediction columns (replacing earlier ones)."""
+    facts = store.con.table(FACTS)
+    attached = {ATTACHED_NAMES.get(c, c) for c in predictions.columns if c != "person_id"}
+    pattern = re.compile(r"(clv|expected_orders)_\d+m")
+    stale = [c for c in facts.columns if c in attached or pattern.fullmatch(c)]
+    base = facts.drop(*stale) if stale else facts
+    p = predictions.rename({"p_person": "person_id", **{v: k for k, v in ATTACHED_NAMES.items()}})
+    j = base.left_join(p, base.person_id == p.p_person)
+    staged = f"{FACTS}__with_predictions"
+    materialise(store, staged, j.select(*base.columns, *[c for c in p.columns if c != "p_person"]))
+    try:
+        materialise(store, FACTS, store.con.table(staged))
+    finally:
+        store.con.drop_table(staged, force=True)
+
+
+def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
+    clv, orders = table[f"clv_{h}m"], table[f"expected_orders_{h}m"]
+    row = (
+        table.aggregate(
+            clv=clv.sum(),
+            mean_clv=clv.mean(),
+            expected_orders=orders.sum(),
+            mean_p_alive=table.p_alive.mean(),
+            future_vips=table.future_vip_probability.sum(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return {k: (None if v is None else float(v)) for k, v in row.items()}
+
+
+def _check(horizon_months: int, discount_rate: float) -> float:
+    check_scalar("predict", "horizon_months", horizon_months, int, 1, 1201)
+    check_scalar("predict", "discount_rate", discount_rate, float, 0.0)
+    return float((1.0 + discount_rate) ** (1.0 / 12.0) - 1.0)
+
+
+def predict(
+    store: Store,
+    *,
+    as_of: date | None = None,
+    model: str | None = None,
+    horizon_months: int = 12,
+    discount_rate: float = 0.10,
+    floor: DataFloor | None = None,
+) -> PredictResult:
+    """Write ``customer_predictions`` (and attach it to ``customer_facts``) as of ``as_of``.
+
+    as_of: the facts' day (default: the stored ``customer_facts``, refreshed if missing);
+    model: BetaGeo, ModifiedBetaGeo, ParetoNBD or heuristic (default: the backtest's choice,
+    else BetaGeo); horizon_months: CLV and expected orders cover this many months;
+    discount_rate: yearly, applied monthly as ``(1 + rate)^(1/12) - 1``; floor: the least
+    data a model is fitted on (:class:`DataFloor`).
+    """
+    started = time.perf_counter()
+    monthly = _check(horizon_months, discount_rate)
+    facts, end, attachable = _facts_source(store, as_of)
+    try:
+        if not attachable:  # an expression: computed once, not once per query below
+            facts = materialise(store, SCRATCH_FACTS, facts)
+        result, table = _write(store, facts, end, model, horizon_months, monthly, floor)
+        result.discount_rate = discount_rate
+    finally:
+        drop_upload(store, SCRATCH_SCORES)
+        store.con.drop_table(SCRATCH_FACTS, force=True)
+    if attachable:
+        attach(store, table)
+    result.rows, result.attached = int(table.count().execute()), attachable
+    result.totals = _totals(table, horizon_months)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _write(
+    store: Store,
+    facts: ir.Table,
+    end: date,
+    model: str | None,
+    horizon_months: int,
+    monthly: float,
+    floor: DataFloor | None,
+) -> tuple[PredictResult, ir.Table]:
+    """Fit (or fall back), score and write ``customer_predictions``."""
+    buyers = _buyers(facts, store.settings.default_margin)
+    name = _model_name(store, model)
+    stats = data_stats(buyers, end)
+    reason = stats.shortfall(floor or DataFloor())
+    why = f"too little data for a model: {reason}"
+    if name == HEURISTIC:
+        reason, why = "heuristic asked for", "asked for"
+    span = round(horizon_months * MONTH_DAYS)
+    vip = vip_threshold(store, buyers, end, span, stats.buyers) if stats.buyers else None
+    run = _Run(store, end, name, horizon_months, monthly, vip)
+    result = PredictResult(end, name, HEURISTIC, horizon_months, 0.0, reason, stats)
+    result.vip_threshold = vip
+    rows = _predicted_rows(run, buyers, result, why)
+    return result, materialise(store, PREDICTIONS, _finish(run, facts, rows))
+
+
+def _predicted_rows(run: _Run, buyers: ir.Table, result: PredictResult, why: str) -> ir.Table:
+    """The model's rows, or the heuristic's (saying ``why``) when the data are thin or the
+    fit fails."""
+    if result.reason is None:
+        try:
+            model, gg, result.patterns = _fit(run.model, buyers)
+        except ModelError as exc:
+            result.reason = f"{run.model} could not be fitted: {exc}"
+            why = f"{run.model} could not be fitted"
+        else:
+            result.method = run.model
+            result.parameters = {
+                **{str(k): float(v) for k, v in model.params_.items()},
+                **{f"gg_{k}": float(v) for k, v in gg.params_.items()},
+            }
+            return _model_rows(run, buyers, model, gg)
+    return _heuristic_rows(run, buyers, why)
