@@ -152,3 +152,14 @@ def test_conditional_expectation_for_heavy_buyers(x: int, t_x: float) -> None:
     model = with_params(BetaGeo(), CDNOW_BG)
     value = float(model.conditional_expected_purchases(39.0, x, t_x, 38.86)[0])
     assert value == pytest.approx(bgnbd_conditional_reference(39.0, x, t_x, 38.86), rel=1e-10)
+
+
+def test_expected_purchases_where_a_plus_b_is_one() -> None:
+    """a + b = 1 puts c = 0 in BG/NBD's 2F1 (a removable singularity, found by hypothesis):
+    the value is finite and continuous in b."""
+    model = with_params(BetaGeo(), {"r": 1.0, "alpha": 1.0, "a": 0.5, "b": 0.5})
+    at = np.asarray(model.expected_purchases([0.0, 1.0, 10.0]))
+    model.params_["b"] = 0.5 + 1e-6
+    near = np.asarray(model.expected_purchases([0.0, 1.0, 10.0]))
+    assert at[0] == 0.0
+    np.testing.assert_allclose(at, near, rtol=1e-5)

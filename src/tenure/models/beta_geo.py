@@ -53,15 +53,18 @@ def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArr
     ``(a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; z)]``, ``z = t/(alpha+t)``,
     evaluated after Euler's transformation as ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b-1; z)``:
     the large ``r`` and ``b`` of a frequent buyer cancel out of the upper parameters.
-    ``a = 1`` is a removable singularity; ``a`` is moved 1e-7 away from it.
+    ``a = 1`` and ``a + b = 1`` (2F1 with ``c = 0``) are removable singularities; ``a`` and
+    ``b`` are moved 1e-7 and 1e-8 away from them.
     """
     am1 = np.where(np.abs(a - 1.0) < 1e-7, 1e-7, a - 1.0)
+    b = np.where(np.abs(am1 + b) < 1e-8, b + 1e-8, b)
     z = t / (alpha + t)
     c = am1 + b
     log_f, sign = log_abs_hyp2f1(c - r, am1, c, z)
     log_term = am1 * np.log1p(-z) + log_f
     one_minus = np.where(sign > 0, -np.expm1(log_term), 1.0 - sign * np.exp(log_term))
-    return np.asarray(c / am1 * one_minus, dtype=np.float64)
+    # Rounding can leave -1e-16 for t near 0; the expectation is never negative.
+    return np.asarray(np.maximum(c / am1 * one_minus, 0.0), dtype=np.float64)
 
 
 def _count(weights: FloatArray) -> str:
