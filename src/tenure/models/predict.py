@@ -213,7 +213,7 @@ def _model_name(store: Store, model: str | None) -> str:
     except ImportError:
         return DEFAULT_MODEL
     chosen = chosen_model(store)
-    return chosen if chosen in purchase_models() else DEFAULT_MODEL
+    return chosen if chosen in choices else DEFAULT_MODEL
 
 
 def vip_threshold(store: Store, buyers: ir.Table, end: date, days: int, n: int) -> float | None:
@@ -455,6 +455,7 @@ def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
     clv, orders = table[f"clv_{h}m"], table[f"expected_orders_{h}m"]
     row = (
         table.aggregate(
+            rows=table.count(),
             clv=clv.sum(),
             mean_clv=clv.mean(),
             expected_orders=orders.sum(),
@@ -503,8 +504,8 @@ def predict(
         store.con.drop_table(SCRATCH_FACTS, force=True)
     if attachable:
         attach(store, table)
-    result.rows, result.attached = int(table.count().execute()), attachable
     result.totals = _totals(table, horizon_months)
+    result.rows, result.attached = int(result.totals.pop("rows") or 0), attachable
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
@@ -525,7 +526,9 @@ def _write(
     reason = stats.shortfall(floor or DataFloor())
     why = f"too little data for a model: {reason}"
     if name == HEURISTIC:
-        reason, why = "heuristic asked for", "asked for"
+        asked = model == HEURISTIC
+        reason = "heuristic asked for" if asked else "the backtest chose the heuristic"
+        why = "asked for" if asked else "chosen by the backtest"
     span = round(horizon_months * MONTH_DAYS)
     vip = vip_threshold(store, buyers, end, span, stats.buyers) if stats.buyers else None
     run = _Run(store, end, name, horizon_months, monthly, vip)

@@ -59,9 +59,11 @@ def spend_pairs(buyers: ir.Table, max_pairs: int = MAX_SPEND_PAIRS) -> pd.DataFr
     errors and bounds what is pulled."""
     repeat = buyers.filter((buyers.frequency > 0) & (buyers.monetary > 0))
     pairs = repeat.select("frequency", monetary=repeat.monetary.cast(F64))
-    if int(pairs.distinct().count().execute()) > max_pairs:
-        pairs = pairs.mutate(monetary=pairs.monetary.round(2))
-    return pattern_counts(pairs, ("frequency", "monetary"))
+    counted = pattern_counts(pairs, ("frequency", "monetary"))
+    if len(counted) > max_pairs:
+        rounded = pairs.mutate(monetary=pairs.monetary.round(2))
+        counted = pattern_counts(rounded, ("frequency", "monetary"))
+    return counted
 
 
 def expected_spend(gg: GammaGamma, frequency: ir.Value, monetary: ir.Value) -> ir.FloatingValue:
@@ -74,9 +76,11 @@ def expected_spend(gg: GammaGamma, frequency: ir.Value, monetary: ir.Value) -> i
     return (m * x + f64(gamma)) * f64(p) / (x * f64(p) + f64(q - 1.0))
 
 
-def upload(store: Store, name: str, frame: pd.DataFrame) -> ir.Table:
+def upload(store: Store, name: str, frame: pd.DataFrame | pa.Table) -> ir.Table:
     """``frame`` as a temporary table ``name`` of the store's engine (a Spark temp view)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
     if store.backend_name == "pyspark":
         store.con._session.createDataFrame(table).createOrReplaceTempView(name)
         return store.con.table(name)

@@ -1,0 +1,106 @@
+"""`tenure predict`: parse, call :func:`tenure.models.predict.predict`, print what it wrote."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import ibis
+import typer
+
+from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
+from tenure.cli_analytics import AsOfOpt, CsvOpt, _records, emit, parse_day
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="BetaGeo, ModifiedBetaGeo, ParetoNBD or heuristic (default: the model the "
+        "backtest chose for the store, else BetaGeo).",
+        show_default=False,
+    ),
+]
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def summary_rows(result: Any) -> list[tuple[str, Any]]:
+    """The terminal summary of a :class:`~tenure.models.predict.PredictResult`."""
+    h = result.horizon_months
+    stats, totals = result.stats, result.totals
+    rows: list[tuple[str, Any]] = [("method", result.method), ("model", result.model)]
+    if result.reason:
+        rows.append(
+            ("why not the model" if result.method != result.model else "note", result.reason)
+        )
+    if stats is not None:
+        rows += [
+            ("buyers", stats.buyers),
+            ("repeat buyers", stats.repeat_buyers),
+            ("days of history", stats.history_days),
+        ]
+    if result.patterns:
+        rows.append(("patterns scored", result.patterns))
+    rows += [
+        (f"VIP threshold ({h}-month margin)", _money(result.vip_threshold)),
+        (f"CLV {h} months, total", _money(totals.get("clv"))),
+        (f"CLV {h} months, mean per buyer", _money(totals.get("mean_clv"))),
+        (f"expected orders in {h} months", _money(totals.get("expected_orders"))),
+        ("mean P(alive)", _money(totals.get("mean_p_alive"))),
+        ("expected future VIPs", _money(totals.get("future_vips"))),
+        ("rows in customer_predictions", result.rows),
+        ("attached to customer_facts", "yes" if result.attached else "no (another day)"),
+        ("seconds", f"{result.seconds:.2f}"),
+    ]
+    return rows
+
+
+@app.command("predict")
+def predict_command(
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    model: ModelOpt = None,
+    horizon_months: Annotated[
+        int, typer.Option("--horizon-months", help="Months the CLV and expected orders cover.")
+    ] = 12,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", help="Yearly discount rate of the CLV.")
+    ] = 0.10,
+    top: Annotated[
+        int, typer.Option("--top", help="Show the N buyers with the highest CLV (0: none).")
+    ] = 10,
+    customers: Annotated[
+        bool, typer.Option("--customers", help="Print every person's predictions instead.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person."""
+    from tenure.models.predict import PREDICTIONS, predict
+
+    with _open_store(store) as st:
+        result = predict(
+            st,
+            as_of=parse_day(as_of),
+            model=model,
+            horizon_months=horizon_months,
+            discount_rate=discount_rate,
+        )
+        table = st.con.table(PREDICTIONS)
+        if customers:
+            frame = table.order_by("person_id").to_pandas()
+        else:
+            clv = table[f"clv_{horizon_months}m"]
+            best = table.filter(clv.notnull()).order_by([ibis.desc(clv), "person_id"])
+            frame = best.limit(top).to_pandas()
+    if customers:
+        emit(frame, title=f"Predictions as of {result.as_of}", as_json=as_json, as_csv=as_csv)
+        return
+    if as_json:
+        _print_json({**result.to_dict(), "top": _records(frame)})
+        return
+    console.print(_kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
+    if top > 0:
+        shown = ["person_id", f"clv_{horizon_months}m", "p_alive", "explanation"]
+        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV")

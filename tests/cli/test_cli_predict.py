@@ -1,0 +1,139 @@
+"""`tenure predict`: the same numbers as the library, through CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tenure import Store, load_settings
+from tenure.cli import app, console
+from tenure.demo import generate_demo
+from tenure.models.predict import PREDICTIONS, predict
+
+runner = CliRunner()
+
+
+def _demo(tmp_path_factory: pytest.TempPathFactory, customers: int) -> Path:
+    path = tmp_path_factory.mktemp("cli-predict") / f"demo{customers}.duckdb"
+    url = f"duckdb://{path}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        generate_demo(store, customers=customers, seed=5)
+    return path
+
+
+@pytest.fixture(scope="module")
+def six_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _demo(tmp_path_factory, 600)
+
+
+@pytest.fixture(scope="module")
+def hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _demo(tmp_path_factory, 100)
+
+
+def _copy(path: Path, tmp_path: Path, name: str) -> str:
+    target = tmp_path / name
+    shutil.copy(path, target)
+    return str(target)
+
+
+def _library(path: str, **kwargs: object) -> tuple[dict[str, object], list[dict[str, object]]]:
+    url = f"duckdb://{path}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        result = predict(store, **kwargs)  # type: ignore[arg-type]
+        rows = store.con.table(PREDICTIONS).order_by("person_id").to_pyarrow().to_pylist()
+    return result.to_dict(), rows
+
+
+def test_predict_json_matches_library(six_hundred: Path, tmp_path: Path) -> None:
+    cli_path = _copy(six_hundred, tmp_path, "cli.duckdb")
+    args = ["predict", "--store", cli_path, "--horizon-months", "6", "--top", "3", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    expected, rows = _library(_copy(six_hundred, tmp_path, "lib.duckdb"), horizon_months=6)
+    assert doc["method"] == expected["method"] == "BetaGeo"
+    for key in ("as_of", "model", "reason", "stats", "patterns", "rows", "attached"):
+        assert doc[key] == expected[key], key
+    assert doc["parameters"] == pytest.approx(expected["parameters"], rel=1e-9)
+    assert doc["totals"] == pytest.approx(expected["totals"], rel=1e-9)
+    buyers = sorted((r for r in rows if r["method"]), key=lambda r: -r["clv_6m"])
+    assert [r["person_id"] for r in doc["top"]] == [r["person_id"] for r in buyers[:3]]
+    assert doc["top"][0]["explanation"] == buyers[0]["explanation"]
+
+
+def test_predict_table_summarises_the_heuristic(
+    hundred: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _copy(hundred, tmp_path, "small.duckdb")
+    monkeypatch.setattr(console, "width", 120)
+    result = runner.invoke(app, ["predict", "--store", path, "--top", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    doc, rows = _library(_copy(hundred, tmp_path, "lib.duckdb"))
+    assert lines[0].strip() == f"Predictions as of {doc['as_of']}"
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.count("│") == 3]
+    summary = dict(cells[:15])
+    assert list(summary) == [
+        "method",
+        "model",
+        "why not the model",
+        "buyers",
+        "repeat buyers",
+        "days of history",
+        "VIP threshold (12-month margin)",
+        "CLV 12 months, total",
+        "CLV 12 months, mean per buyer",
+        "expected orders in 12 months",
+        "mean P(alive)",
+        "expected future VIPs",
+        "rows in customer_predictions",
+        "attached to customer_facts",
+        "seconds",
+    ]
+    assert summary["method"] == "heuristic" and summary["model"] == "BetaGeo"
+    buyers = doc["stats"]["buyers"]  # type: ignore[index]
+    assert summary["why not the model"] == doc["reason"] == f"{buyers} buyers, fewer than 500"
+    assert (
+        summary["buyers"] == f"{buyers}"
+        and summary["rows in customer_predictions"] == f"{len(rows)}"
+    )
+    assert summary["CLV 12 months, total"] == f"{doc['totals']['clv']:,.2f}"
+    assert summary["attached to customer_facts"] == "yes"
+    at = [i for i, line in enumerate(lines) if line.startswith("Top ")]
+    assert len(at) == 1 and lines[at[0]].strip() == "Top 2 buyers by CLV"
+    shown = [line.split("│")[1].strip() for line in lines[at[0] :] if line.startswith("│")]
+    best = sorted((r for r in rows if r["method"]), key=lambda r: (-r["clv_12m"], r["person_id"]))
+    assert [p for p in shown if p] == [r["person_id"] for r in best[:2]]
+
+
+def test_predict_customers_csv_gives_every_row(hundred: Path, tmp_path: Path) -> None:
+    path = _copy(hundred, tmp_path, "small.duckdb")
+    args = ["predict", "--store", path, "--model", "heuristic", "--customers", "--csv"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    _, rows = _library(_copy(hundred, tmp_path, "lib.duckdb"), model="heuristic")
+    assert [r["person_id"] for r in table] == [r["person_id"] for r in rows]
+    assert list(table[0]) == list(rows[0])
+    assert [r["explanation"] for r in table] == [r["explanation"] for r in rows]
+    heuristic = [r for r in table if r["method"] == "heuristic"]
+    assert len(heuristic) > 90 and heuristic[0]["explanation"].startswith("Heuristic (asked for)")
+
+
+def test_predict_rejects_bad_arguments(hundred: Path, tmp_path: Path) -> None:
+    path = _copy(hundred, tmp_path, "small.duckdb")
+    result = runner.invoke(app, ["predict", "--store", path, "--model", "lifetimes"])
+    assert result.exit_code == 2
+    assert "The 'model' parameter of predict must be one of BetaGeo, ModifiedBetaGeo" in (
+        result.output
+    )
+    result = runner.invoke(app, ["predict", "--store", path, "--as-of", "31/12/2025"])
+    assert result.exit_code == 2
+    assert "--as-of must be a date YYYY-MM-DD, got '31/12/2025'" in result.output
