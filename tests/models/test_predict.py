@@ -284,7 +284,7 @@ def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
     )
     assert (
         frame["explanation"]
-        .str.endswith("; no repeat purchase in the segment yet to measure a rhythm")
+        .str.endswith("; no repeat purchase in the store yet to measure a rhythm")
         .all()
     )
     assert frame["p_alive"].isna().all() and result.as_of == date(2025, 7, 23)

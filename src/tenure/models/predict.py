@@ -12,7 +12,7 @@ For every buyer of ``customer_facts`` (docs/models.md, "Predictions"):
    ``customer_facts`` when it holds the same day.
 
 When the data are too thin (:class:`DataFloor`) or the model cannot be fitted, the numbers come
-from a transparent heuristic (the cadence of the customer's status segment) and every
+from a transparent heuristic (the purchase rhythm of the customer's segment) and every
 explanation says so. Prospects (no purchase) get a row without predictions.
 """
 
@@ -365,13 +365,17 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
 
 
 def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
-    """Buyers projected at their segment's rhythm (docs/models.md, "Heuristic")."""
-    from tenure.analytics.status import _band
+    """Buyers projected at their segment's rhythm (docs/models.md, "Thin data and the
+    heuristic")."""
+    from tenure.analytics.status import _band, _purchase_days
 
-    rhythm = segment_rhythm(orders_base(run.store, as_of=run.end))
+    orders = orders_base(run.store, as_of=run.end)
+    rhythm = segment_rhythm(orders)
+    overall = _purchase_days(orders).gap.median().as_scalar()  # a segment without a gap
     b = buyers.mutate(seg=_band(buyers.frequency + 1))
     j = b.left_join(rhythm, b.seg == rhythm.r_seg)
-    gap, since, rate = j.seg_gap.nullif(0.0), j.days_since.cast(F64), j.repeat_rate
+    gap = ibis.coalesce(j.seg_gap, overall).nullif(0.0)
+    since, rate = j.days_since.cast(F64), ibis.coalesce(j.repeat_rate, f64(0.0))
     at_risk = gap * f64(run.store.settings.at_risk_factor)
     p_alive = ibis.ifelse(since <= at_risk, f64(1.0), at_risk / since.nullif(0.0))
     steps = f64(run.span_days) / gap  # usual gaps in the horizon
@@ -391,7 +395,7 @@ def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
         + " days"
     )
     outlook = outlook_text(p_alive, orders, margin, run.horizon_months, run.currency)
-    no_rhythm = prefix + "; no repeat purchase in the segment yet to measure a rhythm"
+    no_rhythm = prefix + "; no repeat purchase in the store yet to measure a rhythm"
     return j.select(
         "person_id",
         method=ibis.literal(HEURISTIC),
@@ -443,12 +447,8 @@ def attach(store: Store, predictions: ir.Table) -> None:
     base = facts.drop(*stale) if stale else facts
     p = predictions.rename({"p_person": "person_id", **{v: k for k, v in ATTACHED_NAMES.items()}})
     j = base.left_join(p, base.person_id == p.p_person)
-    staged = f"{FACTS}__with_predictions"
-    materialise(store, staged, j.select(*base.columns, *[c for c in p.columns if c != "p_person"]))
-    try:
-        materialise(store, FACTS, store.con.table(staged))
-    finally:
-        store.con.drop_table(staged, force=True)
+    # materialise writes a new table before it replaces the old one, so it may read it
+    materialise(store, FACTS, j.select(*base.columns, *[c for c in p.columns if c != "p_person"]))
 
 
 def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
