@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from tenure.models.base import BaseFitter, PurchaseModel
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
+from tenure.models.bgbb import BetaGeoBetaBinom
 from tenure.models.errors import ConvergenceError, ModelDataError, ModelError, NotFittedError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.pareto_nbd import ParetoNBD
 
 __all__ = [
     "BaseFitter",
     "BetaGeo",
+    "BetaGeoBetaBinom",
     "ConvergenceError",
     "GammaGamma",
     "ModelDataError",
     "ModelError",
     "ModifiedBetaGeo",
     "NotFittedError",
+    "ParetoNBD",
     "PurchaseModel",
 ]
