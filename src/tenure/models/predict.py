@@ -27,6 +27,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.facts import customer_facts
@@ -176,25 +177,17 @@ def _buyers(facts: ir.Table, default_margin: float) -> ir.Table:
         aov=b.aov.cast(F64),
         gap_median=b.gap_median.cast(F64),
         days_since=b.days_since_last_order.cast("int64"),
-        first_order_at=b.first_order_at,
         rate=ibis.ifelse(revenue > 0, ibis.coalesce(rate, f64(default_margin)), default_margin),
     )
 
 
-def data_stats(buyers: ir.Table, end: date) -> DataStats:
-    """Buyers, repeat buyers and days from the first order to ``end``."""
-    row = (
-        buyers.aggregate(
-            n=buyers.count(),
-            repeat=(buyers.frequency > 0).cast("int64").sum(),
-            first=buyers.first_order_at.min(),
-        )
-        .to_pyarrow()
-        .to_pylist()[0]
-    )
-    first = row["first"]
-    history = (end - _as_date(first)).days if first is not None else 0
-    return DataStats(int(row["n"] or 0), int(row["repeat"] or 0), history)
+def data_stats(patterns: pd.DataFrame) -> DataStats:
+    """Buyers, repeat buyers and days from the first purchase to the facts' day, from the
+    counted patterns (:func:`~tenure.models.scoring.pattern_counts`): the oldest buyer's
+    ``T_days`` is the store's history."""
+    n = patterns["n"]
+    history = int(patterns["T_days"].max()) if len(patterns) else 0
+    return DataStats(int(n.sum()), int(n[patterns["frequency"] > 0].sum()), history)
 
 
 def _model_name(store: Store, model: str | None) -> str:
@@ -308,9 +301,8 @@ class _Run:
         return sum((1.0 + self.monthly_rate) ** -k for k in months) / self.horizon_months
 
 
-def _fit(name: str, buyers: ir.Table) -> tuple[Any, GammaGamma, int]:
+def _fit(name: str, buyers: ir.Table, patterns: pd.DataFrame) -> tuple[Any, GammaGamma, int]:
     """The purchase model fitted on the buyers' patterns, Gamma-Gamma on their spend."""
-    patterns = pattern_counts(buyers)
     model = purchase_models()[name]()
     model.fit(*(patterns[k].to_numpy(float) for k in KEYS), weights=patterns["n"].to_numpy(float))
     pairs = spend_pairs(buyers)
@@ -522,7 +514,8 @@ def _write(
     """Fit (or fall back), score and write ``customer_predictions``."""
     buyers = _buyers(facts, store.settings.default_margin)
     name = _model_name(store, model)
-    stats = data_stats(buyers, end)
+    patterns = pattern_counts(buyers)
+    stats = data_stats(patterns)
     reason = stats.shortfall(floor or DataFloor())
     why = f"too little data for a model: {reason}"
     if name == HEURISTIC:
@@ -534,16 +527,18 @@ def _write(
     run = _Run(store, end, name, horizon_months, monthly, vip)
     result = PredictResult(end, name, HEURISTIC, horizon_months, 0.0, reason, stats)
     result.vip_threshold = vip
-    rows = _predicted_rows(run, buyers, result, why)
+    rows = _predicted_rows(run, buyers, patterns, result, why)
     return result, materialise(store, PREDICTIONS, _finish(run, facts, rows))
 
 
-def _predicted_rows(run: _Run, buyers: ir.Table, result: PredictResult, why: str) -> ir.Table:
+def _predicted_rows(
+    run: _Run, buyers: ir.Table, patterns: pd.DataFrame, result: PredictResult, why: str
+) -> ir.Table:
     """The model's rows, or the heuristic's (saying ``why``) when the data are thin or the
     fit fails."""
     if result.reason is None:
         try:
-            model, gg, result.patterns = _fit(run.model, buyers)
+            model, gg, result.patterns = _fit(run.model, buyers, patterns)
         except ModelError as exc:
             result.reason = f"{run.model} could not be fitted: {exc}"
             why = f"{run.model} could not be fitted"
