@@ -109,6 +109,9 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
         "identity_merges": 0,
         "identity_blocked_edges": 2,
         "customer_facts": 1,
+        "customer_rfm": 1,
+        "customer_status": 1,
+        "stage_history": 1,
     }
     assert store.table("events").message_id.to_pyarrow().to_pylist() == ["6"]
     ids = ["phone-1", "tablet-1", "cust-9", "ann.smith@example.com"]
