@@ -46,20 +46,20 @@ def _fx_rate(store: Store, orders: ir.Table) -> ir.Table:
 def _margin_rate(store: Store, default: float) -> ir.Table:
     """order_id -> margin rate from its lines' product costs (orders with full cost data)."""
     items = store.table("order_items")
-    products = store.table("products").select(
-        p_id="product_id", unit_cost="unit_cost", p_margin="margin"
+    p = store.table("products")
+    # cast once per product, not once per line
+    products = p.select(
+        p_id=p.product_id, unit_cost=p.unit_cost.cast(F64), p_margin=p.margin.cast(F64)
     )
     lines = items.left_join(products, items.product_id == products.p_id)
-    price = lines.quantity.cast(F64) * lines.unit_price.cast(F64)
-    cost = ibis.coalesce(
-        lines.quantity.cast(F64) * lines.unit_cost.cast(F64),
-        price * (ibis.literal(1.0) - lines.p_margin.cast(F64)),
-    )
+    quantity = lines.quantity.cast(F64)
+    price = quantity * lines.unit_price.cast(F64)
+    cost = ibis.coalesce(quantity * lines.unit_cost, price * (ibis.literal(1.0) - lines.p_margin))
     per = lines.group_by("order_id").agg(
-        price=price.sum(), cost=cost.sum(), unknown=cost.isnull().cast("int64").sum()
+        price=price.sum(), cost=cost.sum(), lines=lines.count(), costed=cost.count()
     )
     rate = ibis.literal(1.0) - per.cost / per.price.nullif(0.0)
-    known = per.filter((per.unknown == 0) & (per.price > 0))
+    known = per.filter((per.costed == per.lines) & (per.price > 0))
     return known.select(m_order=known.order_id, m_rate=ibis.coalesce(rate, ibis.literal(default)))
 
 
