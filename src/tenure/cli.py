@@ -497,5 +497,6 @@ def main() -> None:
 
 # The analytics commands live in their own module; importing it registers them on `app`.
 from tenure import cli_analytics as _cli_analytics  # noqa: E402,F401
+from tenure import cli_models as _cli_models  # noqa: E402,F401
 from tenure import cli_predict as _cli_predict  # noqa: E402,F401
 from tenure import cli_stages as _cli_stages  # noqa: E402,F401

@@ -1,0 +1,159 @@
+"""The model commands of `tenure` (``tenure models backtest|sufficiency|runs``): parse, call
+one library function of :mod:`tenure.models.backtest` or :mod:`tenure.models.holdout`, print
+a Rich table, or ``--json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
+from tenure.cli_analytics import CsvOpt, emit, parse_day
+
+models_app = typer.Typer(
+    help="Backtest the CLV models, check the data is enough, see the recorded choice.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+#: The columns of the terminal table (every figure is in --json).
+SHOWN = {
+    "model": "model",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "predicted": "predicted",
+    "actual": "actual",
+    "error_pct": "error %",
+    "mae_margin": "MAE margin",
+    "rmse_margin": "RMSE margin",
+    "margin_error_pct": "margin error %",
+    "chosen": "chosen",
+}
+
+
+def metrics_view(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The terminal view of a backtest's metrics: the :data:`SHOWN` columns, ``*`` for the
+    chosen row, the rows that failed without numbers."""
+    view = metrics.reindex(columns=list(SHOWN)).copy()
+    chosen = metrics["chosen"] if "chosen" in metrics else pd.Series(False, index=metrics.index)
+    view["chosen"] = ["*" if bool(c) else "" for c in chosen]
+    return view.rename(columns=SHOWN)
+
+
+@models_app.command("backtest")
+def backtest_command(
+    calibration_end: Annotated[
+        str,
+        typer.Option(
+            "--calibration-end", help="Last day the models see, YYYY-MM-DD.", show_default=False
+        ),
+    ],
+    holdout: Annotated[
+        str, typer.Option(help="Holdout after it: 26w, 180d, 6m (calendar months) or 1y.")
+    ] = "26w",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for the PNG charts and report.html [default: backtest-DATE]."),
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated: BetaGeo, ModifiedBetaGeo, ParetoNBD, BetaGeoBetaBinom, "
+            "GradientBoosting, heuristic [default: all]."
+        ),
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="Backtest this many buyers drawn at random.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of --sample.")] = 0,
+    record: Annotated[
+        bool, typer.Option("--record/--no-record", help="Record the run in model_runs.")
+    ] = True,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit every model up to --calibration-end, predict the holdout, compare, choose, chart."""
+    from tenure.models.backtest import backtest
+    from tenure.models.holdout import parse_holdout
+
+    end = parse_day(calibration_end, "--calibration-end")
+    assert end is not None
+    parse_holdout(holdout, end, option="--holdout")
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    directory = out if out is not None else Path(f"backtest-{end.isoformat()}")
+    with _open_store(store) as st:
+        result = backtest(
+            st,
+            calibration_end=end,
+            holdout=holdout,
+            models=names,
+            out=directory,
+            record=record,
+            sample=sample,
+            random_state=seed,
+        )
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    sampled = f", {result.sample:,} sampled" if result.sample else ""
+    title = (
+        f"Backtest: calibration to {end.isoformat()}, holdout {holdout} "
+        f"({result.holdout_days} days), {result.buyers:,} buyers{sampled}"
+    )
+    emit(metrics_view(result.metrics), title=title)
+    for row in result.metrics.itertuples():
+        if row.status != "ok":
+            console.print(f"{row.model} {row.status}", highlight=False)
+    console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
+    console.print(result.sufficiency.reason, highlight=False)
+    console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)
+    if result.recorded:
+        console.print(f"Recorded in model_runs as run {result.run_id}.", highlight=False)
+
+
+@models_app.command("sufficiency")
+def sufficiency_command(
+    store: StoreOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Count the data up to this day (default: the latest order)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Whether the store's data are enough for the models (buyers, repeat buyers, history)."""
+    from tenure.models.holdout import data_sufficiency
+
+    with _open_store(store) as st:
+        result = data_sufficiency(st, as_of=parse_day(as_of))
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    floor = result.floor
+    rows = [
+        ("Enough for a model", "yes" if result.enough else "no"),
+        ("Buyers", f"{result.buyers:,} (floor {floor.buyers:,})"),
+        ("Repeat buyers", f"{result.repeat_buyers:,} (floor {floor.repeat_buyers:,})"),
+        ("Days of history", f"{result.history_days:,} (floor {floor.history_days:,})"),
+    ]
+    console.print(_kv_table(f"Data as of {result.as_of.isoformat()}", rows))
+    console.print(result.reason, highlight=False)
+
+
+@models_app.command("runs")
+def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
+    import json
+
+    from tenure.models.backtest import model_runs
+
+    with _open_store(store) as st:
+        runs = model_runs(st)
+    rmse = [json.loads(m).get("rmse") for m in runs["metrics"]] if len(runs) else []
+    view = runs.drop(columns="metrics").assign(rmse=rmse)
+    view["rmse"] = pd.to_numeric(view["rmse"], errors="coerce")
+    view["created_at"] = view["created_at"].astype(str).str.slice(0, 19)
+    view["calibration_end"] = view["calibration_end"].astype(str)
+    emit(view, title="Recorded backtests (model_runs)", as_json=as_json, as_csv=as_csv)
