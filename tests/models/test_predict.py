@@ -131,6 +131,15 @@ def test_predicting_again_replaces_the_attached_columns(demo_copy: Store) -> Non
     ).all()
 
 
+def test_refresh_keeps_the_last_predictions_attached(demo_copy: Store) -> None:
+    before = demo_copy.con.table("customer_facts").to_pandas().set_index("person_id")
+    refresh(demo_copy)
+    after = demo_copy.con.table("customer_facts").to_pandas().set_index("person_id")
+    assert list(after.columns) == list(before.columns)
+    assert list(after.columns[-len(ATTACHED) :]) == ATTACHED
+    pd.testing.assert_frame_equal(after.loc[before.index, ATTACHED], before[ATTACHED])
+
+
 def test_expected_orders_and_p_alive_agree_with_the_generator_truth(demo: Store) -> None:
     """The generator's truth gives each buyer's expected purchases in the next year exactly:
     alive ones buy at rate lambda and leave after each purchase with probability p, so

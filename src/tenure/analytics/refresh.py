@@ -109,6 +109,16 @@ def _steps() -> list[tuple[str, Step]]:
     ]
 
 
+def _reattach_predictions(store: Store) -> None:
+    """Keep the last ``tenure predict`` columns on the rebuilt ``customer_facts``: the rows
+    of ``customer_predictions`` as they are (``predicted_as_of`` says their day; a person new
+    since then has none). Renewing them means fitting again: ``tenure predict``."""
+    from tenure.models.predict import PREDICTIONS, attach
+
+    if PREDICTIONS in store.con.list_tables():
+        attach(store, store.con.table(PREDICTIONS))
+
+
 def _record_stages(store: Store, end: date, result: RefreshResult) -> None:
     """The stage-history step: append the day's statuses (docs/metrics.md, "Stage history")."""
     from tenure.analytics.stages import TABLE, record_stages
@@ -134,6 +144,7 @@ def refresh(
             result.seconds[name] = round(time.perf_counter() - started, 3)
             if progress is not None:
                 progress("Refresh", done + 1, len(steps) + 1)
+        _reattach_predictions(store)
         _record_stages(store, end, result)
         if progress is not None:
             progress("Refresh", len(steps) + 1, len(steps) + 1)
