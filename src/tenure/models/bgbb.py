@@ -260,6 +260,52 @@ class BetaGeoBetaBinom(BaseFitter):
             value += np.where((k <= i) & (i < n), np.exp(np.where(k <= i, log_left, 0.0)), 0.0)
         return like_input(np.where(possible, value, 0.0), x, n_periods)
 
+    def expected_time_to_next_purchase(
+        self, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike
+    ) -> Any:
+        """Median number of opportunities from n to the next transaction, for a customer who is
+        still alive (a whole number >= 1: 1 means the next opportunity).
+
+        Definition (BetaGeo's, in discrete time, so the models compare): an alive customer's
+        transaction probability is ``Beta(alpha+x, beta+n-x)`` a posteriori, so the wait
+        ``W`` for their next transaction is beta-geometric,
+        ``P(W > w) = B(alpha+x, beta+n-x+w) / B(alpha+x, beta+n-x)``, and the median is the
+        smallest ``w >= 1`` with ``P(W > w) <= 1/2``. The median is used because the mean,
+        ``(alpha+beta+n-1)/(alpha+x-1)``, is infinite when ``alpha + x <= 1``. As with
+        Pareto/NBD, ``W`` is the wait while the customer stays: they may also leave first
+        (with probability ``theta`` at each opportunity), and whether they are alive at all is
+        ``p_alive``: read the two together.
+        """
+        alpha, beta, _, _ = self._params()
+        owner = f"{type(self).__name__}.expected_time_to_next_purchase"
+        data = check_periods(owner, frequency, recency, n_periods)
+        a, b = alpha + data.frequency, beta + data.T - data.frequency
+        half = np.log(0.5)
+
+        def waits_beyond(w: FloatArray) -> FloatArray:
+            """log P(W > w), falling from 0 at w = 0 towards -inf."""
+            return np.asarray(special.betaln(a, b + w) - special.betaln(a, b))
+
+        # Bracket the median by doubling (past 1e300 periods it is taken as infinite), bisect
+        # on log w, then settle on the whole number with P(W > w-1) > 1/2 >= P(W > w).
+        high = np.ones(len(a))
+        while True:
+            short = (waits_beyond(high) > half) & (high < 1e300)
+            if not short.any():
+                break
+            high = np.where(short, 2.0 * high, high)
+        low, top = np.log(high / 2.0), np.log(high)
+        for _ in range(64):
+            mid = 0.5 * (low + top)
+            above = waits_beyond(np.exp(mid)) > half
+            low, top = np.where(above, mid, low), np.where(above, top, mid)
+        median = np.maximum(np.ceil(np.exp(top)), 1.0)
+        median = np.where(waits_beyond(median) > half, median + 1.0, median)
+        earlier = np.maximum(median - 1.0, 1.0)
+        median = np.where((median > 1.0) & (waits_beyond(earlier) <= half), earlier, median)
+        median = np.where(waits_beyond(high) > half, np.inf, median)
+        return like_input(np.asarray(median, dtype=np.float64), frequency)
+
 
 def _log_binom(n: FloatArray | np.float64, k: FloatArray) -> FloatArray:
     """log C(n, k) for whole 0 <= k <= n."""
