@@ -279,3 +279,13 @@ def test_bad_horizon_is_named(fitted: BetaGeoBetaBinom) -> None:
         "BetaGeoBetaBinom.conditional_expected_purchases: 1 of 1 customers have an n_future "
         "that is not a whole number >= 0 (row 0)."
     )
+
+
+def test_no_repeat_transaction_is_a_data_error() -> None:
+    with pytest.raises(ModelDataError) as err:
+        BetaGeoBetaBinom().fit([0, 0, 0], [0, 0, 0], [6, 4, 6], weights=[10, 5, 1])
+    assert err.value.message == (
+        "BetaGeoBetaBinom.fit: none of the 16 customers has a repeat transaction, so no "
+        "transaction probability can be estimated and the drop-out probability is not "
+        "identified."
+    )

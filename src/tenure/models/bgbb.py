@@ -41,6 +41,7 @@ from tenure.models._data import (
     wsum,
 )
 from tenure.models.base import BaseFitter, Data
+from tenure.models.errors import ModelDataError
 
 Params = tuple[float, float, float, float]
 
@@ -180,6 +181,15 @@ class BetaGeoBetaBinom(BaseFitter):
         data = check_periods(owner, frequency, recency, n_periods)
         w = check_weights(owner, weights, len(data.frequency))
         columns, w, _ = compress([data.frequency, data.recency, data.T], w)
+        if not np.any((columns[0] > 0) & (w > 0)):
+            total = float(np.sum(w))
+            count = f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
+            raise ModelDataError(
+                f"{owner}: none of the {count} customers has a repeat transaction, so no "
+                "transaction probability can be estimated and the drop-out probability is "
+                "not identified.",
+                hint="Wait for more history, or use more periods of calibration.",
+            )
         self._fit(tuple(columns), w)
         return self
 
