@@ -20,6 +20,17 @@ ModelOpt = Annotated[
     ),
 ]
 
+ClvModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--clv-model",
+        help="GammaGamma (the purchase model's expected purchases x Gamma-Gamma spend, the "
+        "default) or GradientBoosting (margin predicted by gradient boosting trained on the "
+        "horizon before the facts' day).",
+        show_default=False,
+    ),
+]
+
 
 def _money(value: float | None) -> str:
     return "" if value is None else f"{value:,.2f}"
@@ -29,7 +40,11 @@ def summary_rows(result: Any) -> list[tuple[str, Any]]:
     """The terminal summary of a :class:`~tenure.models.predict.PredictResult`."""
     h = result.horizon_months
     stats, totals = result.stats, result.totals
-    rows: list[tuple[str, Any]] = [("method", result.method), ("model", result.model)]
+    rows: list[tuple[str, Any]] = [
+        ("method", result.method),
+        ("model", result.model),
+        ("CLV model", result.clv_model),
+    ]
     if result.reason:
         rows.append(
             ("why not the model" if result.method != result.model else "note", result.reason)
@@ -61,6 +76,7 @@ def predict_command(
     store: StoreOpt = None,
     as_of: AsOfOpt = None,
     model: ModelOpt = None,
+    clv_model: ClvModelOpt = None,
     horizon_months: Annotated[
         int, typer.Option("--horizon-months", help="Months the CLV and expected orders cover.")
     ] = 12,
@@ -86,6 +102,7 @@ def predict_command(
             model=model,
             horizon_months=horizon_months,
             discount_rate=discount_rate,
+            clv_model=clv_model,
         )
         table = st.con.table(PREDICTIONS)
         if customers:

@@ -33,6 +33,12 @@ def six_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def twelve_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough buyers a year before the end (544) for the gradient-boosted CLV's window."""
+    return _demo(tmp_path_factory, 1200)
+
+
+@pytest.fixture(scope="module")
 def hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _demo(tmp_path_factory, 100)
 
@@ -68,6 +74,29 @@ def test_predict_json_matches_library(six_hundred: Path, tmp_path: Path) -> None
     assert doc["top"][0]["explanation"] == buyers[0]["explanation"]
 
 
+def test_predict_gradient_boosted_clv_json_matches_library(
+    twelve_hundred: Path, tmp_path: Path
+) -> None:
+    cli_path = _copy(twelve_hundred, tmp_path, "cli.duckdb")
+    args = ["predict", "--store", cli_path, "--clv-model", "GradientBoosting", "--json"]
+    result = runner.invoke(app, [*args, "--top", "3"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    lib = _copy(twelve_hundred, tmp_path, "lib.duckdb")
+    expected, rows = _library(lib, clv_model="GradientBoosting")
+    assert doc["method"] == expected["method"] == "BetaGeo+GradientBoosting"
+    assert doc["clv_model"] == expected["clv_model"] == "GradientBoosting"
+    for key in ("as_of", "model", "reason", "stats", "patterns", "rows", "attached"):
+        assert doc[key] == expected[key], key
+    assert doc["parameters"] == pytest.approx(expected["parameters"], rel=1e-9)
+    assert doc["totals"] == pytest.approx(expected["totals"], rel=1e-9)
+    buyers = sorted((r for r in rows if r["method"]), key=lambda r: -r["clv_12m"])
+    assert [r["person_id"] for r in doc["top"]] == [r["person_id"] for r in buyers[:3]]
+    assert all(r["clv_12m"] >= 0 for r in buyers)
+    assert doc["top"][0]["explanation"] == buyers[0]["explanation"]
+    assert doc["top"][0]["explanation"].endswith("expected in 12 months (gradient boosting)")
+
+
 def test_predict_table_summarises_the_heuristic(
     hundred: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -79,10 +108,11 @@ def test_predict_table_summarises_the_heuristic(
     doc, rows = _library(_copy(hundred, tmp_path, "lib.duckdb"))
     assert lines[0].strip() == f"Predictions as of {doc['as_of']}"
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.count("│") == 3]
-    summary = dict(cells[:15])
+    summary = dict(cells[:16])
     assert list(summary) == [
         "method",
         "model",
+        "CLV model",
         "why not the model",
         "buyers",
         "repeat buyers",
@@ -98,6 +128,7 @@ def test_predict_table_summarises_the_heuristic(
         "seconds",
     ]
     assert summary["method"] == "heuristic" and summary["model"] == "BetaGeo"
+    assert summary["CLV model"] == "heuristic"
     buyers = doc["stats"]["buyers"]  # type: ignore[index]
     assert summary["why not the model"] == doc["reason"] == f"{buyers} buyers, fewer than 500"
     assert (
@@ -133,6 +164,11 @@ def test_predict_rejects_bad_arguments(hundred: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "The 'model' parameter of predict must be one of BetaGeo, ModifiedBetaGeo" in (
         result.output
+    )
+    result = runner.invoke(app, ["predict", "--store", path, "--clv-model", "xgboost"])
+    assert result.exit_code == 2
+    assert "The 'clv_model' parameter of predict must be one of GammaGamma, GradientBoosting." in (
+        " ".join(result.output.split())  # the error console wraps long lines
     )
     result = runner.invoke(app, ["predict", "--store", path, "--as-of", "31/12/2025"])
     assert result.exit_code == 2

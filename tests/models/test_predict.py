@@ -206,6 +206,47 @@ def test_result_reports_the_fit(demo_copy: Store) -> None:
     assert result.to_dict()["as_of"] == frame["predicted_as_of"].iloc[0].date().isoformat()
 
 
+def test_gradient_boosted_clv_replaces_only_the_clv(demo_copy: Store) -> None:
+    """clv_model="GradientBoosting": the CLV is the boosted margin of the next 365 days
+    (trained on the buyers a year before the facts' day), discounted by the mean monthly
+    factor; everything else is the purchase model's, unchanged. Measured (4,000 buyers, seed
+    11): CLV total 168,977 against Gamma-Gamma's 195,263, correlation 0.83 per buyer."""
+    before = _predictions(demo_copy)
+    result = predict(demo_copy, clv_model="GradientBoosting")
+    after = _predictions(demo_copy).loc[before.index]
+    assert (result.model, result.method, result.clv_model, result.reason) == (
+        "BetaGeo",
+        "BetaGeo+GradientBoosting",
+        "GradientBoosting",
+        None,
+    )
+    assert 1000 < result.parameters["gbm_training_buyers"] < result.stats.buyers  # type: ignore[union-attr]
+    buyers = before["method"].notna()
+    assert (after.loc[buyers, "method"] == "BetaGeo+GradientBoosting").all()
+    assert after.loc[~buyers, "method"].isna().all()
+    assert after.loc[~buyers, "clv_12m"].isna().all()
+    boosted, gamma = after.loc[buyers, "clv_12m"], before.loc[buyers, "clv_12m"]
+    assert boosted.notna().all() and (boosted >= 0).all()
+    assert (boosted - gamma).abs().mean() > 5.0
+    assert 0.7 < boosted.sum() / gamma.sum() < 1.1
+    assert np.corrcoef(boosted, gamma)[0, 1] > 0.6
+    assert result.totals["clv"] == pytest.approx(boosted.sum())
+    for column in ("p_alive", "expected_orders_12m", "expected_next_purchase_days"):
+        pd.testing.assert_series_equal(after[column], before[column])
+    pd.testing.assert_series_equal(
+        after["future_vip_probability"], before["future_vip_probability"]
+    )
+    discount = sum(1.1 ** (-k / 12) for k in range(1, 13)) / 12
+    for _, row in after[buyers].sample(200, random_state=2).iterrows():
+        text = row["explanation"]
+        assert text.endswith(" margin expected in 12 months (gradient boosting)"), text
+        match = MODEL_LINE.match(text.removesuffix(" (gradient boosting)"))
+        assert match, text
+        assert float(match["p"]) == pytest.approx(row["p_alive"], abs=0.0051)
+        # the margin is the undiscounted boosted prediction
+        assert abs(int(match["m"]) - row["clv_12m"] / discount) <= 0.51
+
+
 def test_another_day_is_predicted_without_touching_customer_facts(demo_copy: Store) -> None:
     facts = demo_copy.con.table("customer_facts").to_pandas()
     day = facts["as_of"].iloc[0].date() - timedelta(days=90)
@@ -218,6 +259,14 @@ def test_another_day_is_predicted_without_touching_customer_facts(demo_copy: Sto
 def test_bad_arguments_name_the_choices(demo: Store) -> None:
     with pytest.raises(ConfigError, match="must be one of BetaGeo, ModifiedBetaGeo"):
         predict(demo, model="lifetimes")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "'clv_model' parameter of predict must be one of GammaGamma, GradientBoosting. "
+            "Got 'XGBoost' instead."
+        ),
+    ):
+        predict(demo, clv_model="XGBoost")
     with pytest.raises(ConfigError, match="'horizon_months' parameter of predict must be an int"):
         predict(demo, horizon_months=0)
     with pytest.raises(ConfigError, match="'discount_rate' parameter of predict must be a float"):
@@ -260,6 +309,28 @@ def test_a_lower_floor_fits_the_model_on_the_same_store(small_url: str) -> None:
     with _open(small_url) as store:
         result = predict(store, floor=DataFloor(buyers=50, repeat_buyers=20, history_days=90))
     assert result.method == "BetaGeo" and result.reason is None
+
+
+def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: str) -> None:
+    """Below the floor the heuristic makes every number; above it, a training window (the
+    buyers a horizon before the facts' day) below the floor leaves Gamma-Gamma's CLV."""
+    with _open(small_url) as store:
+        thin = predict(store, clv_model="GradientBoosting")
+        low = DataFloor(buyers=50, repeat_buyers=20, history_days=90)
+        short = predict(store, floor=low, clv_model="GradientBoosting")
+        frame = _predictions(store).dropna(subset=["method"])
+    assert (thin.method, thin.clv_model) == ("heuristic", "heuristic")
+    assert thin.reason == "99 buyers, fewer than 500; no GradientBoosting CLV with the heuristic"
+    assert (short.method, short.clv_model) == ("BetaGeo", "GammaGamma")
+    start = (short.as_of - timedelta(days=365)).isoformat()
+    assert short.reason == (
+        "GradientBoosting CLV not used, GammaGamma instead: its training window (the buyers "
+        f"as of {start}, the facts' day minus the 12-month horizon) has too little data: "
+        "48 buyers, fewer than 50; use a shorter --horizon-months"
+    )
+    assert "gbm_training_buyers" not in short.parameters
+    assert (frame["method"] == "BetaGeo").all()
+    assert not frame["explanation"].str.contains("gradient boosting").any()
 
 
 def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:

@@ -11,6 +11,13 @@ For every buyer of ``customer_facts`` (docs/models.md, "Predictions"):
 3. the rows go to table ``customer_predictions`` and their columns are attached to
    ``customer_facts`` when it holds the same day.
 
+With ``clv_model="GradientBoosting"`` the CLV column comes instead from
+:class:`~tenure.models.ml.GradientBoostingCLV`, trained on the window before the facts' day
+(features as of the day minus the horizon, target the margin up to the day) and applied to
+every buyer's features as of the day; its predictions are uploaded and joined back in the
+engine like the scored patterns. P(alive), expected orders, the next purchase and the
+future-VIP odds still come from the purchase model and Gamma-Gamma.
+
 When the data are too thin (:class:`DataFloor`) or the model cannot be fitted, the numbers come
 from a transparent heuristic (the purchase rhythm of the customer's segment) and every
 explanation says so. Prospects (no purchase) get a row without predictions.
@@ -35,7 +42,7 @@ from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
 from tenure.models._data import check_scalar
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
-from tenure.models.errors import ModelError
+from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.features import window_totals
 from tenure.models.gamma_gamma import GammaGamma
 from tenure.models.scoring import (
@@ -59,6 +66,12 @@ DEFAULT_MODEL = "BetaGeo"
 SCRATCH_SCORES = "_predict_scores"
 #: customer_facts of another day than the stored one, while a prediction runs.
 SCRATCH_FACTS = "_predict_facts"
+#: The gradient-boosted margins while a prediction runs (a temporary table or Spark view).
+SCRATCH_MARGINS = "_predict_margins"
+#: The CLV models: the purchase model x Gamma-Gamma spend (default), or gradient boosting.
+GAMMA_GAMMA = "GammaGamma"
+BOOSTED = "GradientBoosting"
+CLV_MODELS = (GAMMA_GAMMA, BOOSTED)
 #: A buyer who would need more purchases than this to reach the VIP threshold has no chance.
 MAX_NEED = 10_000
 #: customer_predictions columns renamed when attached to customer_facts.
@@ -128,6 +141,8 @@ class PredictResult:
     discount_rate: float
     reason: str | None = None
     stats: DataStats | None = None
+    #: What made the CLV column: GammaGamma, GradientBoosting or heuristic.
+    clv_model: str = GAMMA_GAMMA
     patterns: int = 0
     parameters: dict[str, float] = field(default_factory=dict)
     vip_threshold: float | None = None
@@ -209,6 +224,19 @@ def _model_name(store: Store, model: str | None) -> str:
     return chosen if chosen in choices else DEFAULT_MODEL
 
 
+def _clv_model_name(clv_model: str | None) -> str:
+    """The CLV model asked for, else Gamma-Gamma."""
+    if clv_model is None:
+        return GAMMA_GAMMA
+    if clv_model not in CLV_MODELS:
+        raise ConfigError(
+            f"The 'clv_model' parameter of predict must be one of {', '.join(CLV_MODELS)}. "
+            f"Got {clv_model!r} instead.",
+            hint="Leave it out for the purchase model's CLV with Gamma-Gamma spend.",
+        )
+    return clv_model
+
+
 def vip_threshold(store: Store, buyers: ir.Table, end: date, days: int, n: int) -> float | None:
     """The least trailing-``days`` margin inside the VIP tier (the top ``vip_share`` of buyers
     by margin of the last ``days`` days); None when that tier holds no positive margin."""
@@ -285,6 +313,8 @@ class _Run:
     horizon_months: int
     monthly_rate: float
     vip: float | None
+    clv_model: str = GAMMA_GAMMA
+    floor: DataFloor = field(default_factory=DataFloor)
 
     @property
     def currency(self) -> str:
@@ -295,8 +325,15 @@ class _Run:
         return self.horizon_months * MONTH_DAYS
 
     @property
+    def horizon_days(self) -> int:
+        """The horizon in whole days (365 for 12 months): the VIP threshold's trailing window
+        and the gradient-boosted model's target window."""
+        return round(self.span_days)
+
+    @property
     def mean_discount(self) -> float:
-        """The mean of the monthly discount factors over the horizon (heuristic CLV)."""
+        """The mean of the monthly discount factors over the horizon (heuristic and
+        gradient-boosted CLV)."""
         months = range(1, self.horizon_months + 1)
         return sum((1.0 + self.monthly_rate) ** -k for k in months) / self.horizon_months
 
@@ -312,8 +349,41 @@ def _fit(name: str, buyers: ir.Table, patterns: pd.DataFrame) -> tuple[Any, Gamm
     return model, gg, len(patterns)
 
 
-def _model_rows(run: _Run, buyers: ir.Table, model: Any, gg: GammaGamma) -> ir.Table:
-    """Buyers scored by the purchase model and Gamma-Gamma (patterns scored locally)."""
+def boosted_margins(run: _Run) -> tuple[ir.Table, int]:
+    """(g_person, g_margin) of every buyer, uploaded as :data:`SCRATCH_MARGINS`, and the
+    number of buyers trained on: :class:`~tenure.models.ml.GradientBoostingCLV` trained on
+    the buyers as of the facts' day minus the horizon and their margin up to the day, applied
+    to the features as of the day (the undiscounted margin of the next horizon, >= 0).
+
+    Raises :class:`ModelDataError` when the training window is below the data floor (the
+    same buyers, repeat buyers and days of history, counted as of the window's start).
+    """
+    from tenure.models.features import scoring_frame, training_frame
+    from tenure.models.ml import GradientBoostingCLV
+
+    days = run.horizon_days
+    start = run.end - timedelta(days=days)
+    train = training_frame(run.store, run.end, days).to_pandas()
+    history = int(train["T_days"].max()) if len(train) else 0
+    stats = DataStats(len(train), int((train["frequency"] > 0).sum()), history)
+    short = stats.shortfall(run.floor)
+    if short is not None:
+        raise ModelDataError(
+            f"its training window (the buyers as of {start.isoformat()}, the facts' day minus "
+            f"the {run.horizon_months}-month horizon) has too little data: {short}; use a "
+            "shorter --horizon-months"
+        )
+    model = GradientBoostingCLV(horizon_days=days).fit(train, train["target"].to_numpy())
+    now = scoring_frame(run.store, run.end).to_pandas()
+    margins = pd.DataFrame({"g_person": now["person_id"], "g_margin": model.predict(now)})
+    return upload(run.store, SCRATCH_MARGINS, margins), len(train)
+
+
+def _model_rows(
+    run: _Run, buyers: ir.Table, model: Any, gg: GammaGamma, margins: ir.Table | None = None
+) -> ir.Table:
+    """Buyers scored by the purchase model and Gamma-Gamma (patterns scored locally); with
+    ``margins`` (:func:`boosted_margins`) the CLV is the gradient-boosted margin instead."""
     spend = expected_spend(gg, buyers.frequency, buyers.monetary)
     unit = spend * buyers.rate
     if run.vip is None:
@@ -329,17 +399,25 @@ def _model_rows(run: _Run, buyers: ir.Table, model: Any, gg: GammaGamma) -> ir.T
     scores = upload(run.store, SCRATCH_SCORES, scored)
     j = b.join(scores, [*KEYS, "need"])
     margin = j.expected_orders * j.spend * j.rate
+    clv = j.discounted_orders * j.spend * j.rate
+    method, source = run.model, ibis.literal("")
+    if margins is not None:
+        j = j.left_join(margins, j.person_id == margins.g_person)
+        margin = ibis.greatest(j.g_margin, f64(0.0))
+        clv = margin * f64(run.mean_discount)
+        method, source = f"{run.model}+{BOOSTED}", ibis.literal(" (gradient boosting)")
     reach = j.p_reach if run.vip is not None else ibis.null(F64)
     return j.select(
         "person_id",
-        method=ibis.literal(run.model),
-        clv=j.discounted_orders * j.spend * j.rate,
+        method=ibis.literal(method),
+        clv=clv,
         p_alive=j.p_alive,
         expected_orders=j.expected_orders,
         expected_next_purchase_days=j.next_purchase_days,
         future_vip_probability=reach,
         explanation=history_text(j)
-        + outlook_text(j.p_alive, j.expected_orders, margin, run.horizon_months, run.currency),
+        + outlook_text(j.p_alive, j.expected_orders, margin, run.horizon_months, run.currency)
+        + source,
     )
 
 
@@ -474,6 +552,7 @@ def predict(
     horizon_months: int = 12,
     discount_rate: float = 0.10,
     floor: DataFloor | None = None,
+    clv_model: str | None = None,
 ) -> PredictResult:
     """Write ``customer_predictions`` (and attach it to ``customer_facts``) as of ``as_of``.
 
@@ -481,18 +560,22 @@ def predict(
     model: BetaGeo, ModifiedBetaGeo, ParetoNBD or heuristic (default: the backtest's choice,
     else BetaGeo); horizon_months: CLV and expected orders cover this many months;
     discount_rate: yearly, applied monthly as ``(1 + rate)^(1/12) - 1``; floor: the least
-    data a model is fitted on (:class:`DataFloor`).
+    data a model is fitted on (:class:`DataFloor`); clv_model: GammaGamma (default: the
+    purchase model's expected purchases x Gamma-Gamma spend x margin rate) or
+    GradientBoosting (:func:`boosted_margins`, discounted by the mean monthly factor).
     """
     started = time.perf_counter()
     monthly = _check(horizon_months, discount_rate)
+    clv = _clv_model_name(clv_model)
     facts, end, attachable = _facts_source(store, as_of)
     try:
         if not attachable:  # an expression: computed once, not once per query below
             facts = materialise(store, SCRATCH_FACTS, facts)
-        result, table = _write(store, facts, end, model, horizon_months, monthly, floor)
+        result, table = _write(store, facts, end, model, horizon_months, monthly, floor, clv)
         result.discount_rate = discount_rate
     finally:
         drop_upload(store, SCRATCH_SCORES)
+        drop_upload(store, SCRATCH_MARGINS)
         store.con.drop_table(SCRATCH_FACTS, force=True)
     if attachable:
         attach(store, table)
@@ -510,13 +593,15 @@ def _write(
     horizon_months: int,
     monthly: float,
     floor: DataFloor | None,
+    clv_model: str = GAMMA_GAMMA,
 ) -> tuple[PredictResult, ir.Table]:
     """Fit (or fall back), score and write ``customer_predictions``."""
     buyers = _buyers(facts, store.settings.default_margin)
     name = _model_name(store, model)
     patterns = pattern_counts(buyers)
     stats = data_stats(patterns)
-    reason = stats.shortfall(floor or DataFloor())
+    floor = floor or DataFloor()
+    reason = stats.shortfall(floor)
     why = f"too little data for a model: {reason}"
     if name == HEURISTIC:
         asked = model == HEURISTIC
@@ -524,7 +609,7 @@ def _write(
         why = "asked for" if asked else "chosen by the backtest"
     span = round(horizon_months * MONTH_DAYS)
     vip = vip_threshold(store, buyers, end, span, stats.buyers) if stats.buyers else None
-    run = _Run(store, end, name, horizon_months, monthly, vip)
+    run = _Run(store, end, name, horizon_months, monthly, vip, clv_model, floor)
     result = PredictResult(end, name, HEURISTIC, horizon_months, 0.0, reason, stats)
     result.vip_threshold = vip
     rows = _predicted_rows(run, buyers, patterns, result, why)
@@ -535,7 +620,8 @@ def _predicted_rows(
     run: _Run, buyers: ir.Table, patterns: pd.DataFrame, result: PredictResult, why: str
 ) -> ir.Table:
     """The model's rows, or the heuristic's (saying ``why``) when the data are thin or the
-    fit fails."""
+    fit fails. A gradient-boosted CLV that cannot be trained leaves Gamma-Gamma's CLV, and
+    the reason, in ``result``."""
     if result.reason is None:
         try:
             model, gg, result.patterns = _fit(run.model, buyers, patterns)
@@ -548,5 +634,17 @@ def _predicted_rows(
                 **{str(k): float(v) for k, v in model.params_.items()},
                 **{f"gg_{k}": float(v) for k, v in gg.params_.items()},
             }
-            return _model_rows(run, buyers, model, gg)
+            margins = None
+            if run.clv_model == BOOSTED:
+                try:
+                    margins, trained = boosted_margins(run)
+                except ModelError as exc:
+                    result.reason = f"{BOOSTED} CLV not used, {GAMMA_GAMMA} instead: {exc}"
+                else:
+                    result.method, result.clv_model = f"{run.model}+{BOOSTED}", BOOSTED
+                    result.parameters["gbm_training_buyers"] = float(trained)
+            return _model_rows(run, buyers, model, gg, margins)
+    result.clv_model = HEURISTIC
+    if run.clv_model == BOOSTED:
+        result.reason = f"{result.reason}; no {BOOSTED} CLV with the heuristic"
     return _heuristic_rows(run, buyers, why)
