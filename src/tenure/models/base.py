@@ -23,12 +23,14 @@ A subclass sets ``_param_names`` and implements ``_neg_log_likelihood`` (sum ove
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
+from threadpoolctl import ThreadpoolController
 
 from tenure.models._data import FloatArray, check_scalar
 from tenure.models.errors import ConvergenceError, NotFittedError
@@ -40,6 +42,21 @@ Data = tuple[NDArray[Any], ...]
 _LOG_BOUND = 20.0
 #: Two-sided 95% normal quantile.
 _Z95 = 1.959963984540054
+#: Made by the first :func:`one_blas_thread` (finding the loaded BLAS libraries takes ms).
+_controller: ThreadpoolController | None = None
+
+
+def one_blas_thread() -> AbstractContextManager[Any]:
+    """A context in which BLAS (OpenBLAS, MKL) runs on one thread, restored on exit.
+
+    The models' BLAS work is tiny (L-BFGS-B on 3-5 parameters, 4 x 4 solves, dot products),
+    and a multi-threaded BLAS makes its threads spin on busy cores: a CDNOW fit took 0.18 s
+    with OpenBLAS's default threads on a loaded 2-core machine and 0.0044 s on one.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 class PurchaseModel(Protocol):
@@ -107,12 +124,12 @@ class BaseFitter(ABC):
 
     # -- fitting -----------------------------------------------------------------------
 
-    def _objective(
-        self, log_params: FloatArray, data: Data, weights: FloatArray, total: float
+    def _penalised(
+        self, log_params: FloatArray, neg_ll: float, grad: FloatArray, total: float
     ) -> tuple[float, FloatArray]:
-        value, grad = self._neg_log_likelihood(log_params, data, weights)
+        """The objective (mean penalised negative log-likelihood) and its gradient."""
         params = np.exp(log_params)
-        value = value / total + self.penalizer * float(np.sum(params**2))
+        value = neg_ll / total + self.penalizer * float(np.sum(params**2))
         grad = grad / total + 2.0 * self.penalizer * params**2
         if not np.isfinite(value):
             return np.inf, np.zeros_like(log_params)
@@ -122,25 +139,24 @@ class BaseFitter(ABC):
         """Maximise the likelihood of compressed ``data`` and set the learned attributes."""
         self._validate_params()
         self._forget()
-        total = float(np.sum(weights))
-        x0 = np.clip(self._initial_log_params(data, weights), -5.0, 5.0)
-        result = optimize.minimize(
-            self._objective,
-            x0,
-            args=(data, weights, total),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(x0),
-            options={"maxiter": self.max_iter, "ftol": 1e-15, "gtol": self.tol},
-        )
-        log_params, hessian = self._polish(result.x, data, weights, total)
-        self._check_converged(log_params, data, weights, total, result)
-        self._check_identified(hessian * total)
-        self._set_results(log_params, hessian * total, data, weights)
+        with one_blas_thread():
+            objective = _Objective(self, data, weights)
+            x0 = np.clip(self._initial_log_params(data, weights), -5.0, 5.0)
+            result = optimize.minimize(
+                objective,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(x0),
+                options={"maxiter": self.max_iter, "ftol": 1e-15, "gtol": self.tol},
+            )
+            log_params, hessian = self._polish(objective, result.x)
+            self._check_converged(objective, log_params, result)
+            total = objective.total
+            self._check_identified(hessian * total)
+            self._set_results(log_params, hessian * total, objective.neg_ll(log_params), total)
 
-    def _hessian(
-        self, log_params: FloatArray, data: Data, weights: FloatArray, total: float
-    ) -> FloatArray:
+    def _hessian(self, objective: _Objective, log_params: FloatArray) -> FloatArray:
         """Central differences of the analytic gradient (of the mean objective)."""
         k = len(log_params)
         step = 1e-5
@@ -148,17 +164,17 @@ class BaseFitter(ABC):
         for i in range(k):
             shift = np.zeros(k)
             shift[i] = step
-            up = self._objective(log_params + shift, data, weights, total)[1]
-            down = self._objective(log_params - shift, data, weights, total)[1]
+            up = objective(log_params + shift)[1]
+            down = objective(log_params - shift)[1]
             hess[i] = (up - down) / (2.0 * step)
         return (hess + hess.T) / 2.0
 
     def _polish(
-        self, log_params: FloatArray, data: Data, weights: FloatArray, total: float
+        self, objective: _Objective, log_params: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
         """A few damped Newton steps from the L-BFGS-B answer; returns point and Hessian."""
-        value, grad = self._objective(log_params, data, weights, total)
-        hessian = self._hessian(log_params, data, weights, total)
+        value, grad = objective(log_params)
+        hessian = self._hessian(objective, log_params)
         for _ in range(5):
             if np.max(np.abs(grad)) <= self.tol:
                 break
@@ -169,24 +185,19 @@ class BaseFitter(ABC):
             if not np.all(np.isfinite(step)) or grad @ step >= 0:
                 break
             candidate = np.clip(log_params + step, -_LOG_BOUND, _LOG_BOUND)
-            new_value, new_grad = self._objective(candidate, data, weights, total)
+            new_value, new_grad = objective(candidate)
             if not new_value <= value:
                 break
             log_params, value, grad = candidate, new_value, new_grad
-            hessian = self._hessian(log_params, data, weights, total)
+            hessian = self._hessian(objective, log_params)
         return log_params, hessian
 
     def _check_converged(
-        self,
-        log_params: FloatArray,
-        data: Data,
-        weights: FloatArray,
-        total: float,
-        result: optimize.OptimizeResult,
+        self, objective: _Objective, log_params: FloatArray, result: optimize.OptimizeResult
     ) -> None:
         name = type(self).__name__
         hint = self._convergence_hint()
-        value, grad = self._objective(log_params, data, weights, total)
+        value, grad = objective(log_params)
         at_edge = np.abs(log_params) >= _LOG_BOUND - 1e-3
         if at_edge.any():
             names = [n for n, e in zip(self._param_names, at_edge, strict=True) if e]
@@ -233,13 +244,11 @@ class BaseFitter(ABC):
         )
 
     def _set_results(
-        self, log_params: FloatArray, hessian: FloatArray, data: Data, weights: FloatArray
+        self, log_params: FloatArray, hessian: FloatArray, neg_ll: float, n: float
     ) -> None:
         names = list(self._param_names)
         params = np.exp(log_params)
-        neg_ll, _ = self._neg_log_likelihood(log_params, data, weights)
         cov_log = np.linalg.inv(hessian)
-        n = float(np.sum(weights))
         k = len(names)
         self.params_ = pd.Series(params, index=names, name="coef")
         self.covariance_ = pd.DataFrame(cov_log * np.outer(params, params), names, names)
@@ -270,6 +279,33 @@ class BaseFitter(ABC):
     def _param_values(self) -> tuple[float, ...]:
         self._check_is_fitted()
         return tuple(float(self.params_[n]) for n in self._param_names)
+
+
+class _Objective:
+    """A fit's objective, remembering every point it was evaluated at (the optimiser's last
+    point is evaluated again by the polish, the convergence check and the results)."""
+
+    def __init__(self, model: BaseFitter, data: Data, weights: FloatArray) -> None:
+        self.model, self.data, self.weights = model, data, weights
+        self.total = float(np.sum(weights))
+        self._seen: dict[bytes, tuple[float, float, FloatArray]] = {}
+
+    def _evaluate(self, log_params: FloatArray) -> tuple[float, float, FloatArray]:
+        key = np.asarray(log_params, dtype=np.float64).tobytes()
+        if key not in self._seen:
+            neg_ll, grad = self.model._neg_log_likelihood(log_params, self.data, self.weights)
+            value, penalised = self.model._penalised(log_params, neg_ll, grad, self.total)
+            self._seen[key] = (float(neg_ll), value, penalised)
+        return self._seen[key]
+
+    def __call__(self, log_params: FloatArray) -> tuple[float, FloatArray]:
+        """The mean penalised negative log-likelihood and its gradient (a copy)."""
+        _, value, grad = self._evaluate(log_params)
+        return value, grad.copy()
+
+    def neg_ll(self, log_params: FloatArray) -> float:
+        """``-sum(weights * loglik)`` (unpenalised)."""
+        return self._evaluate(log_params)[0]
 
 
 def as_params(values: NDArray[np.float64]) -> tuple[float, ...]:

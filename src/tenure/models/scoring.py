@@ -27,6 +27,7 @@ from scipy import special, stats
 
 from tenure.analytics.base import F64
 from tenure.models._data import FloatArray
+from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
 from tenure.store import Store
@@ -191,14 +192,17 @@ def score_patterns(
     x, t_x, age = (patterns[k].to_numpy(dtype=np.float64) for k in KEYS)
     span = horizon_months * MONTH_DAYS
     out = patterns[[*KEYS, "need"]].copy()
-    out["p_alive"] = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
-    out["expected_orders"] = np.asarray(
-        model.conditional_expected_purchases(span, x, t_x, age), dtype=np.float64
-    )
-    out["discounted_orders"] = discounted_purchases(
-        model, "predict", x, t_x, age, horizon_months, monthly_rate, MONTH_DAYS
-    )
-    out["next_purchase_days"] = median_wait(model, x, t_x, age)
-    need = patterns["need"].to_numpy(dtype=np.float64)
-    out["p_reach"] = p_at_least(model, need, span, x, t_x, age)
+    # BLAS on one thread: the Pareto/NBD tail's matrix products are small, and BLAS threads
+    # spinning on busy cores cost more than they bring (base.one_blas_thread).
+    with one_blas_thread():
+        out["p_alive"] = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
+        out["expected_orders"] = np.asarray(
+            model.conditional_expected_purchases(span, x, t_x, age), dtype=np.float64
+        )
+        out["discounted_orders"] = discounted_purchases(
+            model, "predict", x, t_x, age, horizon_months, monthly_rate, MONTH_DAYS
+        )
+        out["next_purchase_days"] = median_wait(model, x, t_x, age)
+        need = patterns["need"].to_numpy(dtype=np.float64)
+        out["p_reach"] = p_at_least(model, need, span, x, t_x, age)
     return out
