@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from tenure.models._data import (
@@ -73,13 +73,71 @@ def _count(weights: FloatArray) -> str:
 
 
 def _pattern_data(columns: list[FloatArray], weights: FloatArray) -> Data:
-    """(x, t_x, T) plus the distinct x and times, the index of each row into them, and the
-    weight of each distinct x."""
+    """What the likelihood needs of the patterns, prepared once per fit.
+
+    (x, t_x, T); the distinct x, each pattern's index into them (``xi``) and the weight of
+    each distinct x; the distinct times (recency and T together), each pattern's index into
+    them for t_x and T; per distinct time, the weight of the patterns whose T it is and that
+    weight times x (the terms of ``(r + x) log(alpha + T)`` summed per time).
+    """
     x, t_x, age = columns
-    ux, xi = np.unique(x, return_inverse=True)
-    times, ti = np.unique(np.concatenate([t_x, age]), return_inverse=True)
-    wx = np.bincount(xi, weights=weights, minlength=len(ux)).astype(np.float64)
-    return (x, t_x, age, ux, xi, times, ti[: len(x)], ti[len(x) :], wx)
+    (ux,), wx, xi = compress([x], weights)
+    (times,), _, ti = compress([np.concatenate([t_x, age])], np.zeros(2 * len(x)))
+    ti_x, ti_age = ti[: len(x)], ti[len(x) :]
+    w_age = np.bincount(ti_age, weights=weights, minlength=len(times))
+    wx_age = np.bincount(ti_age, weights=weights * x, minlength=len(times))
+    return (x, t_x, age, ux, xi, times, ti_x, ti_age, wx, w_age, wx_age)
+
+
+#: Patterns per block of the likelihood: the block's arrays stay in the CPU cache.
+_CHUNK = 1 << 16
+
+
+def _mixture_sums(
+    r: float,
+    tables: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    x: FloatArray,
+    xi: NDArray[np.intp],
+    ti_x: NDArray[np.intp],
+    ti_age: NDArray[np.intp],
+    weights: FloatArray,
+) -> FloatArray:
+    """The per-pattern sums of the likelihood over a block of patterns.
+
+    ``d = log(B(a+1, b+k-1)/B(a, b+k)) + (r+x) log((alpha+T)/(alpha+t_x))`` is the log-odds
+    of "left" against "alive"; with ``e = exp(-|d|)``, ``softplus(d) = max(d, 0) +
+    log(1 + e)`` and the share of "left" is ``expit(d) = (1 if d >= 0 else e) / (1 + e)``.
+    Returns the weighted sums of softplus(d), of the share of "left" ``s``, and of ``s``
+    times ``log((alpha+T)/(alpha+t_x))``, ``(r+x)(1/(alpha+t_x) - 1/(alpha+T))`` and
+    ``1/(b+k-1)``. ``tables`` are per distinct x (the first and last) or time.
+    """
+    odds, log_t, inv_t, inv_bk1 = tables
+    rx = x + r
+    gap = np.take(log_t, ti_age)
+    gap -= np.take(log_t, ti_x)  # >= 0
+    d = rx * gap
+    d += np.take(odds, xi)
+    e = np.abs(d)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    one_e = e + 1.0
+    softplus = np.maximum(d, 0.0)
+    softplus += np.log(one_e)
+    share = np.where(d >= 0.0, 1.0, e)
+    share /= one_e
+    share *= weights
+    inv_gap = np.take(inv_t, ti_x)
+    inv_gap -= np.take(inv_t, ti_age)  # >= 0
+    inv_gap *= rx
+    return np.array(
+        [
+            wsum(weights, softplus),
+            float(np.sum(share)),
+            wsum(share, gap),
+            wsum(share, inv_gap),
+            wsum(share, np.take(inv_bk1, xi)),
+        ]
+    )
 
 
 class _BetaGeoFamily(BaseFitter):
@@ -122,32 +180,42 @@ class _BetaGeoFamily(BaseFitter):
         self, log_params: FloatArray, data: Data, weights: FloatArray
     ) -> tuple[float, FloatArray]:
         """Terms of x alone are computed per distinct x, terms of alpha + time per distinct
-        time, then gathered: special functions run on hundreds of values, not millions."""
+        time, then gathered: special functions run on hundreds of values, not millions.
+
+        Per pattern, with ``A = log B(a, b+k)/B(a, b) - (r+x) log(alpha+T)`` ("alive") and
+        ``A + d`` ("left"), ``d = log(B(a+1, b+k-1)/B(a, b+k)) + (r+x) log((alpha+T)/(alpha+t_x))``:
+        ``log L = A + softplus(d)`` and the share of "left" is ``expit(d)``, both from one
+        ``e = exp(-|d|)``, summed over blocks of patterns (:func:`_mixture_sums`). The parts
+        of A and of the gradient that do not involve ``d`` are sums per distinct x or per
+        distinct T (prepared by :func:`_pattern_data`).
+        """
         r, alpha, a, b = np.exp(log_params)
-        x, _, _, ux, xi, times, ti_x, ti_age, wx = data
+        x, _, _, ux, xi, times, ti_x, ti_age, wx, w_age, wx_age = data
         n = float(np.sum(weights))
         kx = ux + self._offset
         inv_bk1 = np.where(kx > 0, 1.0 / (b + np.maximum(kx - 1.0, 0.0)), 0.0)
         per_alive = special.betaln(a, b + kx)
         per_left = np.where(kx > 0, special.betaln(a + 1.0, b + np.maximum(kx - 1.0, 0.0)), -np.inf)
         log_t, inv_t = np.log(alpha + times), 1.0 / (alpha + times)
-        rx = r + x
-        log_at, log_atx = log_t[ti_age], log_t[ti_x]
-        alive = per_alive[xi] - rx * log_at
-        left = per_left[xi] - rx * log_atx
-        mix = np.logaddexp(alive, left)
-        w_left = np.exp(left - mix)
-        w_alive = 1.0 - w_left
-        psi_ab, psi_abk = special.digamma(a + b), special.digamma(a + b + kx)
-        ll = wsum(wx, special.gammaln(r + ux)) + wsum(weights, mix)
+        tables = (per_left - per_alive, log_t, inv_t, inv_bk1)
+        sums = np.zeros(5)
+        for start in range(0, len(x), _CHUNK):
+            rows = slice(start, start + _CHUNK)
+            sums += _mixture_sums(
+                r, tables, x[rows], xi[rows], ti_x[rows], ti_age[rows], weights[rows]
+            )
+        softplus, left, left_gap, left_inv_gap, left_inv_bk1 = sums
+        # The "alive" part, A, summed per distinct x and per distinct T.
+        by_age = r * w_age + wx_age  # sum of weight * (r + x) per T
+        ll = wsum(wx, special.gammaln(r + ux) + per_alive) - wsum(by_age, log_t) + softplus
         ll += n * (r * np.log(alpha) - special.gammaln(r) - special.betaln(a, b))
+        psi_ab, psi_abk = special.digamma(a + b), special.digamma(a + b + kx)
         d_r = wsum(wx, special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r))
-        d_r -= wsum(weights, w_alive * log_at + w_left * log_atx)
-        d_alpha = n * r / alpha - wsum(weights * rx, w_alive * inv_t[ti_age] + w_left * inv_t[ti_x])
-        left_share = weights * w_left
-        d_a = n * psi_ab - wsum(wx, psi_abk) + float(np.sum(left_share)) / a
+        d_r -= wsum(w_age, log_t) - left_gap
+        d_alpha = n * r / alpha - wsum(by_age, inv_t) - left_inv_gap
+        d_a = n * psi_ab - wsum(wx, psi_abk) + left / a
         d_b = n * (psi_ab - special.digamma(b)) + wsum(wx, special.digamma(b + kx) - psi_abk)
-        d_b -= wsum(left_share, inv_bk1[xi])
+        d_b -= left_inv_bk1
         grad = np.array([d_r, d_alpha, d_a, d_b])
         return -ll, -grad * np.exp(log_params)
 
@@ -187,17 +255,19 @@ class _BetaGeoFamily(BaseFitter):
         """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL 2005, eq. 10).
 
         ``t`` is a scalar or one horizon per customer. Stable for any number of purchases
-        (the hypergeometric is evaluated after Euler's transformation, in log space), and
-        computed once per distinct (t, x, t_x, T).
+        (the hypergeometric is evaluated after Euler's transformation, in log space). The
+        expectation of an alive customer depends on (t, x, T) only, so it is computed once
+        per distinct (t, x, T) (with whole days, a few thousand for millions of customers)
+        and times P(alive) per row.
         """
         r, alpha, a, b = self._param_values()
         x, t_x, age, _ = self._history("conditional_expected_purchases", frequency, recency, T)
         span = check_time(f"{type(self).__name__}.conditional_expected_purchases", "t", t)
         span, x, t_x, age = np.broadcast_arrays(span, x, t_x, age)
-        (u_span, ux, utx, uage), _, inverse = compress([span, x, t_x, age], np.zeros(len(x)))
-        alive = special.expit(-self._log_odds_left(ux, utx, uage))
-        value = alive * bg_expected(u_span, r + ux, alpha + uage, a, b + ux + self._offset)
-        return like_input(value[inverse], frequency, t)
+        (u_span, ux, uage), _, inverse = compress([span, x, age], np.zeros(len(x)))
+        if_alive = bg_expected(u_span, r + ux, alpha + uage, a, b + ux + self._offset)
+        value = special.expit(-self._log_odds_left(x, t_x, age)) * if_alive[inverse]
+        return like_input(np.asarray(value, dtype=np.float64), frequency, t)
 
     def p_purchases(self, x: ArrayLike, t: ArrayLike) -> Any:
         """P(X(t) = x): probability that a new customer makes exactly x repeat purchases in t.
