@@ -156,7 +156,13 @@ def _series(p: Decimal, c: Decimal, z: Decimal) -> Decimal:
 @pytest.mark.parametrize(
     ("p", "c", "z"),
     [
+        # z <= 0.5: by the power series.
         (0.5, 2.1, 0.3),
+        (0.55, 2.16, 0.02),
+        (30.0, 31.6, 0.45),
+        (1e4, 10040.0, 0.2),
+        (0.01, 1.02, 1e-12),
+        # 0.5 < z <= 0.99: by continued fraction.
         (0.55, 2.16, 0.9),
         (1.6, 3.2, 0.99),
         (2000.5, 2002.1, 0.5),
@@ -189,6 +195,23 @@ def test_hypergeometric_matches_a_50_digit_series(p: float, c: float, z: float) 
     got = hyp2f1_one(p, c, z)
     for value, reference in zip(got, want, strict=True):
         assert float(value) == pytest.approx(float(reference), rel=1e-12, abs=1e-14)
+
+
+def test_hypergeometric_paths_agree_in_one_batch() -> None:
+    """One call mixing series (z <= 0.5), continued fraction and quadrature (z near 1) and
+    invalid points gives each element what it gets alone; series and fraction agree where
+    they meet."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 40.0, 60)
+    c = p + 1.0 + rng.uniform(0.05, 3.0, 60)
+    z = np.concatenate([rng.uniform(0.0, 0.5, 30), rng.uniform(0.5, 0.999, 28), [1.0, -0.1]])
+    together = np.array(hyp2f1_one(p, c, z))
+    alone = np.array([hyp2f1_one(*v) for v in zip(p, c, z, strict=True)]).T
+    assert np.isnan(together[:, -2:]).all()
+    assert together[:, :-2] == pytest.approx(alone[:, :-2], rel=1e-13)
+    edge = np.array(hyp2f1_one([0.7, 25.0], [2.3, 27.0], 0.5))
+    above = np.array(hyp2f1_one([0.7, 25.0], [2.3, 27.0], 0.5 + 1e-15))
+    assert edge == pytest.approx(above, rel=1e-12)
 
 
 def test_thousands_of_purchases_stay_finite() -> None:

@@ -11,6 +11,14 @@ power ``(1-z)^(1-b)`` is taken in logs by the caller, and what is left is bounde
 so ``1 <= G <= 1/(1-z)`` whatever the number of purchases: nothing can overflow, which is
 what makes scipy's ``hyp2f1`` fail on the untransformed function (ENGINE_NOTES.md).
 
+For ``z <= 0.5`` (where a fit spends its time: ``z = |alpha - beta| / (max(alpha, beta) + t)``
+is below 0.1 at the CDNOW optimum) ``G`` and its partials come from the power series
+``sum_n (p)_n / (c)_n z^n``, whose terms are positive and fall at least as fast as ``z^n``
+(at most 64 terms), evaluated for the whole batch at once with one number of terms
+(``_series``): several times faster there than the fraction, and more accurate (2e-16
+against 50-digit arithmetic, the fraction's z-derivative 2e-14). The fraction takes over
+above 0.5, the quadrature near 1.
+
 ``G`` is a Stieltjes function, so Gauss's continued fraction
 
     G = 1 / (1 - k1 z / (1 - k2 z / (1 - ...))),
@@ -61,6 +69,12 @@ _QUAD_MIN_C1 = 0.05
 #: Elements integrated at once (each takes 396 nodes).
 _QUAD_CHUNK = 2048
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
+#: The power series instead of the fraction where z is at most this (<= 64 terms).
+_SERIES_MAX_Z = 0.5
+#: Relative truncation error aimed at by the series (of G and of each partial derivative).
+_SERIES_AIM = 1e-17
+#: Terms x elements of the series evaluated at once (arrays of 512 kB, which stay in cache).
+_SERIES_BLOCK = 65536
 #: Panel edges of the tail, in v = (c - 1)(y - log(1/w)); e^-48 ends it.
 _TAIL_EDGES = np.array([0, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16, 32, 48])
 #: Head panels: equal ones on [0, log(1/w)], plus geometric ones in (a - 1) y from 0 where
@@ -78,18 +92,77 @@ def hyp2f1_one(
     """
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (p, c, z)))
     shape = arrays[0].shape
-    pp, cc, zz = (np.ravel(v).copy() for v in arrays)
-    out = np.full((4, pp.size), np.nan)
+    pp, cc, zz = (np.ravel(v) for v in arrays)
     valid = (cc > pp) & (pp > 0) & (cc > 1) & (zz >= 0) & (zz < 1)
-    near_one = valid & (zz > 1.0 - _NEAR_ONE) & (cc > 1.0 + _QUAD_MIN_C1)
-    by_cf = valid & ~near_one
-    out[:, by_cf] = _continued_fraction(pp[by_cf], cc[by_cf], zz[by_cf])
-    where = np.flatnonzero(near_one)
-    for start in range(0, len(where), _QUAD_CHUNK):
-        part = where[start : start + _QUAD_CHUNK]
-        out[:, part] = _quadrature(pp[part], cc[part], zz[part])
+    by_series = valid & (zz <= _SERIES_MAX_Z)
+    if by_series.all():  # the common case in a fit: no masks, no scatter
+        out = _series(pp, cc, zz)
+    else:
+        out = np.full((4, pp.size), np.nan)
+        near_one = valid & (zz > 1.0 - _NEAR_ONE) & (cc > 1.0 + _QUAD_MIN_C1)
+        by_cf = valid & ~near_one & ~by_series
+        out[:, by_series] = _series(pp[by_series], cc[by_series], zz[by_series])
+        out[:, by_cf] = _continued_fraction(pp[by_cf], cc[by_cf], zz[by_cf])
+        where = np.flatnonzero(near_one)
+        for start in range(0, len(where), _QUAD_CHUNK):
+            part = where[start : start + _QUAD_CHUNK]
+            out[:, part] = _quadrature(pp[part], cc[part], zz[part])
     g, dp, dc, dz = (row.reshape(shape) for row in out)
     return g, dp, dc, dz
+
+
+def _series_terms(z: float) -> int:
+    """Terms ``N`` after which ``z^N (N+1) / (1-z) <= _SERIES_AIM``.
+
+    Term ``n`` of ``G`` is ``t_n = (p)_n / (c)_n z^n <= (p/c) z^n`` (``c > p``); the partials
+    of ``log t_n`` in ``p`` and ``c`` are at most ``n/p`` and ``n/c`` in size, and
+    ``dt_n/dz = n t_n / z``. Set against the first term of each (``G >= 1``, ``dG/dp >= z/c``,
+    ``|dG/dc| >= z p/c^2``, ``dG/dz >= p/c``), the tails after ``N`` terms are at most
+    ``z^N (N+1) / (1-z)`` relative.
+    """
+    if z <= 0.0:
+        return 1
+    log_z = np.log(z)
+    target = np.log(_SERIES_AIM) + np.log1p(-z)
+    first = target / log_z
+    return max(int(np.ceil((target - np.log(first + 2.0)) / log_z)), 1)
+
+
+def _series(p: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    """G and its partials by the power series ``sum_n (p)_n / (c)_n z^n`` (``z <= 0.5``).
+
+    Every term is positive (no cancellation), and one number of terms ``N``, bounded from the
+    largest ``z`` (:func:`_series_terms`), serves the whole batch, held as an ``N`` x elements
+    block. With ``v_n = t_n / z`` (``v_1 = p/c``) and the tail sums ``R_k = sum_(n>k) v_n``:
+    ``G = 1 + z R_0``, ``dG/dz = sum_n n v_n = sum_k R_k``, and, as ``d log t_n / dp =
+    sum_(k<n) 1/(p+k)`` (``-1/(c+k)`` for ``c``), ``dG/dp = z sum_k R_k / (p+k)`` and
+    ``dG/dc = -z sum_k R_k / (c+k)``. The running product and the tail sums are loops over the
+    ``N`` rows (whole-row operations: several times faster than ``cumprod`` / ``cumsum`` along
+    the first axis), the rest whole-block operations.
+    """
+    out = np.empty((4, p.size))
+    if p.size == 0:
+        return out
+    terms = _series_terms(float(z.max()))
+    k = np.arange(terms, dtype=np.float64)[:, None]
+    width = max(_SERIES_BLOCK // terms, 1)
+    for start in range(0, p.size, width):
+        part = slice(start, start + width)
+        inv_p, inv_c, zp = p[part] + k, c[part] + k, z[part]
+        tail = np.multiply(inv_p, zp)  # (p+k) z: t_(k+1) / t_k times (c+k)
+        tail[0] = inv_p[0]
+        np.reciprocal(inv_c, out=inv_c)
+        np.reciprocal(inv_p, out=inv_p)
+        tail *= inv_c
+        for n in range(1, terms):
+            tail[n] *= tail[n - 1]
+        for n in range(terms - 2, -1, -1):
+            tail[n] += tail[n + 1]
+        out[0, part] = 1.0 + zp * tail[0]
+        out[1, part] = zp * np.einsum("ij,ij->j", tail, inv_p)
+        out[2, part] = -zp * np.einsum("ij,ij->j", tail, inv_c)
+        out[3, part] = tail.sum(axis=0)
+    return out
 
 
 def _level(
