@@ -80,7 +80,10 @@ def test_backtest_table_records_and_says_where_the_charts_went(
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines[4:6]]
     assert [r[0] for r in rows] == ["BetaGeo", "heuristic"] and rows[1][-1] == "*"
     assert "Chosen: heuristic. Below the data floor the heuristic;" in result.stdout
-    assert "Too little data for a model: 236 buyers (fewer than 500)." in result.stdout
+    assert (
+        "Too little data for a model: 236 buyers (fewer than 1,000); 100 repeat buyers (fewer "
+        "than 400)."
+    ) in result.stdout
     assert "Charts: backtest-1997-12-26/report.html and PNGs in backtest-1997-12-26" in (
         result.stdout
     )
@@ -137,13 +140,13 @@ def test_sufficiency_json_and_table(thin_path: str, monkeypatch: pytest.MonkeyPa
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.stdout.splitlines()]
     assert [c for c in cells if c] == [
         ["Enough for a model", "no"],
-        ["Buyers", "80 (floor 500)"],
-        ["Repeat buyers", "3 (floor 100)"],
+        ["Buyers", "80 (floor 1,000)"],
+        ["Repeat buyers", "3 (floor 400)"],
         ["Days of history", "31 (floor 180)"],
     ]
     assert table.stdout.rstrip().endswith(
-        "Too little data for a model: 80 buyers (fewer than 500); 3 repeat buyers (fewer than "
-        "100); 31 days of history (fewer than 180)."
+        "Too little data for a model: 80 buyers (fewer than 1,000); 3 repeat buyers (fewer "
+        "than 400); 31 days of history (fewer than 180)."
     )
 
 

@@ -28,14 +28,16 @@ def _demo(tmp_path_factory: pytest.TempPathFactory, customers: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def six_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _demo(tmp_path_factory, 600)
+def twelve_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Above the data floor: 1,190 buyers, 785 repeat buyers."""
+    return _demo(tmp_path_factory, 1200)
 
 
 @pytest.fixture(scope="module")
-def twelve_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Enough buyers a year before the end (544) for the gradient-boosted CLV's window."""
-    return _demo(tmp_path_factory, 1200)
+def twenty_five_hundred(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough buyers a year before the end (1,116, 566 repeat buyers) for the
+    gradient-boosted CLV's window to clear the data floor."""
+    return _demo(tmp_path_factory, 2500)
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +59,13 @@ def _library(path: str, **kwargs: object) -> tuple[dict[str, object], list[dict[
     return result.to_dict(), rows
 
 
-def test_predict_json_matches_library(six_hundred: Path, tmp_path: Path) -> None:
-    cli_path = _copy(six_hundred, tmp_path, "cli.duckdb")
+def test_predict_json_matches_library(twelve_hundred: Path, tmp_path: Path) -> None:
+    cli_path = _copy(twelve_hundred, tmp_path, "cli.duckdb")
     args = ["predict", "--store", cli_path, "--horizon-months", "6", "--top", "3", "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    expected, rows = _library(_copy(six_hundred, tmp_path, "lib.duckdb"), horizon_months=6)
+    expected, rows = _library(_copy(twelve_hundred, tmp_path, "lib.duckdb"), horizon_months=6)
     assert doc["method"] == expected["method"] == "BetaGeo"
     for key in ("as_of", "model", "reason", "stats", "patterns", "rows", "attached"):
         assert doc[key] == expected[key], key
@@ -75,14 +77,14 @@ def test_predict_json_matches_library(six_hundred: Path, tmp_path: Path) -> None
 
 
 def test_predict_gradient_boosted_clv_json_matches_library(
-    twelve_hundred: Path, tmp_path: Path
+    twenty_five_hundred: Path, tmp_path: Path
 ) -> None:
-    cli_path = _copy(twelve_hundred, tmp_path, "cli.duckdb")
+    cli_path = _copy(twenty_five_hundred, tmp_path, "cli.duckdb")
     args = ["predict", "--store", cli_path, "--clv-model", "GradientBoosting", "--json"]
     result = runner.invoke(app, [*args, "--top", "3"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    lib = _copy(twelve_hundred, tmp_path, "lib.duckdb")
+    lib = _copy(twenty_five_hundred, tmp_path, "lib.duckdb")
     expected, rows = _library(lib, clv_model="GradientBoosting")
     assert doc["method"] == expected["method"] == "BetaGeo+GradientBoosting"
     assert doc["clv_model"] == expected["clv_model"] == "GradientBoosting"
@@ -130,7 +132,7 @@ def test_predict_table_summarises_the_heuristic(
     assert summary["method"] == "heuristic" and summary["model"] == "BetaGeo"
     assert summary["CLV model"] == "heuristic"
     buyers = doc["stats"]["buyers"]  # type: ignore[index]
-    assert summary["why not the model"] == doc["reason"] == f"{buyers} buyers, fewer than 500"
+    assert summary["why not the model"] == doc["reason"] == f"{buyers} buyers, fewer than 1,000"
     assert (
         summary["buyers"] == f"{buyers}"
         and summary["rows in customer_predictions"] == f"{len(rows)}"

@@ -267,7 +267,10 @@ def test_thin_store_uses_the_heuristic(thin_url: str, tmp_path: Path) -> None:
         result = backtest(store, calibration_end=THIN_END, holdout="26w")
         assert chosen_model(store) == "heuristic"
     assert not enough.enough
-    assert enough.reason == "Too little data for a model: 236 buyers (fewer than 500)."
+    assert enough.reason == (
+        "Too little data for a model: 236 buyers (fewer than 1,000); 107 repeat buyers "
+        "(fewer than 400)."
+    )
     assert (result.buyers, result.holdout_days, result.chosen) == (236, 182, "heuristic")
     assert result.sufficiency.reason.startswith("Too little data for a model: 236 buyers")
     assert (result.metrics["status"] == "ok").all()

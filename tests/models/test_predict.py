@@ -289,10 +289,10 @@ def test_thin_data_fall_back_to_the_heuristic_and_say_so(small_url: str) -> None
         result = predict(store)
         frame = _predictions(store)
     assert result.method == "heuristic" and result.model == "BetaGeo"
-    assert result.reason == "99 buyers, fewer than 500" and not result.parameters
+    assert result.reason == "99 buyers, fewer than 1,000" and not result.parameters
     buyers = frame.dropna(subset=["method"])  # one of the 100 only has a refunded order
     assert len(buyers) == 99 and (buyers["method"] == "heuristic").all()
-    prefix = "Heuristic (too little data for a model: 99 buyers, fewer than 500): "
+    prefix = "Heuristic (too little data for a model: 99 buyers, fewer than 1,000): "
     assert buyers["explanation"].str.startswith(prefix).all()
     assert (
         buyers["explanation"].str.contains(r"; in the segment \d+% buy again, usually after ").all()
@@ -320,7 +320,7 @@ def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: st
         short = predict(store, floor=low, clv_model="GradientBoosting")
         frame = _predictions(store).dropna(subset=["method"])
     assert (thin.method, thin.clv_model) == ("heuristic", "heuristic")
-    assert thin.reason == "99 buyers, fewer than 500; no GradientBoosting CLV with the heuristic"
+    assert thin.reason == "99 buyers, fewer than 1,000; no GradientBoosting CLV with the heuristic"
     assert (short.method, short.clv_model) == ("BetaGeo", "GammaGamma")
     start = (short.as_of - timedelta(days=365)).isoformat()
     assert short.reason == (
