@@ -102,8 +102,11 @@ def attributed(store: Store, table: str) -> ir.Table:
         o = store.table("orders")
         cust = ids.filter(ids.kind == "customer_id").select(c_value="value", c_pid="person_id")
         mail = ids.filter(ids.kind == "email").select(m_value="value", m_pid="person_id")
-        joined = o.left_join(cust, o.customer_id == cust.c_value).left_join(
-            mail, o.email.strip().lower() == mail.m_value
-        )
+        by_id = o.left_join(cust, o.customer_id == cust.c_value)
+        # the e-mail is looked up only for orders no customer id placed (guest orders): a null
+        # key matches nothing, and normalising every e-mail of 10M orders cost ~0.7 s
+        key = ibis.ifelse(by_id.c_pid.isnull(), by_id.email.strip().lower(), ibis.null("string"))
+        keyed = by_id.mutate(_mail_key=key)
+        joined = keyed.left_join(mail, keyed._mail_key == mail.m_value)
         return joined.select(*o.columns, person_id=ibis.coalesce(joined.c_pid, joined.m_pid))
     raise ConfigError(f"The 'table' parameter must be 'events' or 'orders'. Got {table!r}.")
