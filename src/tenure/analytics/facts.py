@@ -16,7 +16,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from tenure.analytics.base import F64, orders_base
+from tenure.analytics.base import F64, money_sum, orders_base
 from tenure.analytics.touch import (
     attributed_events,
     first_touch,
@@ -30,7 +30,7 @@ def daily_purchases(orders: ir.Table) -> ir.Table:
     """person_id, day -> purchases that day merged: revenue, margin, orders."""
     p = orders.filter(orders.is_purchase)
     return p.group_by(["person_id", "day"]).agg(
-        value=p.revenue.sum(), day_margin=p.margin.sum(), n_orders=p.count()
+        value=money_sum(p.revenue), day_margin=money_sum(p.margin), n_orders=p.count()
     )
 
 
@@ -46,7 +46,7 @@ def _btyd(daily: ir.Table, end: date) -> ir.Table:
         first_day=g.day.min(),
         last_day=g.day.max(),
         purchase_days=g.count(),
-        repeat_value_sum=repeat_value.sum(),
+        repeat_value_sum=money_sum(repeat_value),
         **_gap_stats(gap),
     )
     return per.select("person_id", "first_day", "last_day", *_GAPS, **_summary(per, end))
@@ -108,15 +108,15 @@ def _buyers(orders: ir.Table, end: date) -> ir.Table:
     first = bought & (r._rank == 0)
     per = r.group_by("person_id").agg(
         orders=r.count(where=bought),
-        revenue=r.revenue.sum(),
-        margin=r.margin.sum(),
-        purchase_revenue=r.revenue.sum(where=bought),
+        revenue=money_sum(r.revenue),
+        margin=money_sum(r.margin),
+        purchase_revenue=money_sum(r.revenue, where=bought),
         first_order_at=r.ordered_at.min(where=bought),
         last_order_at=r.ordered_at.max(where=bought),
         first_day=r.day.min(where=bought),
         last_day=r.day.max(where=bought),
         purchase_days=r.count(where=new_day),
-        repeat_value_sum=r.revenue.sum(where=bought & (r.day > r._first)),
+        repeat_value_sum=money_sum(r.revenue, where=bought & (r.day > r._first)),
         first_order_id=r.order_id.max(where=first),
         first_order_value=r.revenue.max(where=first),
         **_gap_stats(gap),

@@ -28,7 +28,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from tenure.analytics.base import F64, orders_base, store_end
+from tenure.analytics.base import F64, money_sum, orders_base, store_end
 from tenure.analytics.facts import _inner, _left, daily_purchases, known_persons
 from tenure.errors import ConfigError
 from tenure.store import Store
@@ -70,7 +70,7 @@ def _buyers(orders: ir.Table, days: ir.Table, end: date, share: float) -> ir.Tab
     per = days.group_by("person_id").agg(
         first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count()
     )
-    money = orders.group_by(m_person=orders.person_id).agg(margin=orders.margin.sum())
+    money = orders.group_by(m_person=orders.person_id).agg(margin=money_sum(orders.margin))
     j = per.left_join(money, per.person_id == money.m_person)
     b = j.select(
         "person_id", "first_day", "last_day", "purchase_days", margin=ibis.coalesce(j.margin, 0.0)
