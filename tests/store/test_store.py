@@ -38,13 +38,13 @@ def test_default_store_is_tenure_duckdb_in_working_directory(
 
 def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
     with Store(store_url) as st:
-        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5]
+        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5, 6]
         st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
     with Store(store_url) as st:
         assert st.migrations_applied == []
         assert st.count("fx_rates") == 1
         log = st.con.table(MIGRATIONS_TABLE).to_pandas()
-        assert log.version.tolist() == [1, 2, 3, 4, 5]
+        assert log.version.tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5]
+        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5, 6]
         assert st.version == LATEST_VERSION
         assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(
             st.con.list_tables()
@@ -78,7 +78,7 @@ def test_version_4_import_log_gains_a_suppressed_column(tmp_path: Path) -> None:
     path = tmp_path / "v4.duckdb"
     _v4_store_with_an_import(path)
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [5]
+        assert [m.version for m in st.migrations_applied] == [5, 6]
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["quarantined"], r["suppressed"]) for r in rows] == [
@@ -187,3 +187,16 @@ def test_bare_duckdb_path_is_accepted(tmp_path: Path) -> None:
     with Store(str(path)) as st:
         assert st.is_duckdb
     assert duckdb.connect(str(path)).sql(f"select count(*) from {MIGRATIONS_TABLE}").fetchone()
+
+
+def test_store_facts_are_set_replaced_and_removed(tmp_path: Path) -> None:
+    path = tmp_path / "meta.duckdb"
+    with Store(f"duckdb://{path}") as st:
+        assert st.meta("reporting_currency") is None
+        st.set_meta("reporting_currency", "GBP", by="first import")
+        st.set_meta("as_of", "2025-12-31", by="demo")
+        st.set_meta("reporting_currency", "EUR", by="tenure store set")
+    with Store(f"duckdb://{path}") as st:
+        assert st.metas() == {"as_of": "2025-12-31", "reporting_currency": "EUR"}
+        st.set_meta("as_of", None, by="test")
+        assert st.metas() == {"reporting_currency": "EUR"}

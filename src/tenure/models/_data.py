@@ -411,3 +411,16 @@ def wsum(weights: NDArray[Any], values: NDArray[Any]) -> float:
     """``sum(weights * values)`` without BLAS: a BLAS dot product of 1e5 values takes ~8 ms
     instead of ~0.05 ms when its threads compete for two busy cores."""
     return float(np.einsum("i,i->", weights, values))
+
+
+def require_repeats(owner: str, frequency: FloatArray, weights: FloatArray, why: str) -> None:
+    """Raise :class:`ModelDataError` unless a customer with weight > 0 has a repeat purchase;
+    ``why`` ends the message: what cannot be estimated without one."""
+    if np.any((frequency > 0) & (weights > 0)):
+        return
+    total = float(np.sum(weights))
+    count = f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
+    raise ModelDataError(
+        f"{owner}: none of the {count} customers has a {why}.",
+        hint="Wait for more history, or use a longer calibration period.",
+    )

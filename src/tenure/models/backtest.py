@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -206,7 +207,7 @@ def _fit_spend(data: _Data) -> None:
 # -- the candidates ------------------------------------------------------------------------------
 
 
-class _Candidate:
+class _Candidate(ABC):
     """One row of the backtest: fitted on the calibration data, predicting purchase days."""
 
     name: str = ""
@@ -215,9 +216,9 @@ class _Candidate:
         """Fit; return the parameters to report."""
         return {}
 
+    @abstractmethod
     def purchases(self, data: _Data, span: float) -> FloatArray:
         """Expected purchase days of each buyer in ``(E, E + span]``."""
-        raise NotImplementedError
 
     def totals(self, data: _Data, spans: FloatArray) -> FloatArray:
         """Expected purchase days of all buyers in ``(E, E + span]``, per span."""

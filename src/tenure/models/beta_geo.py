@@ -39,12 +39,12 @@ from tenure.models._data import (
     compressed_transactions,
     fail_rows,
     like_input,
+    require_repeats,
     row_labels,
     wsum,
 )
 from tenure.models._special import log_abs_hyp2f1
 from tenure.models.base import BaseFitter, Data
-from tenure.models.errors import ModelDataError
 
 
 def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArray:
@@ -65,11 +65,6 @@ def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArr
     one_minus = np.where(sign > 0, -np.expm1(log_term), 1.0 - sign * np.exp(log_term))
     # Rounding can leave -1e-16 for t near 0; the expectation is never negative.
     return np.asarray(np.maximum(c / am1 * one_minus, 0.0), dtype=np.float64)
-
-
-def _count(weights: FloatArray) -> str:
-    total = float(np.sum(weights))
-    return f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
 
 
 def _pattern_data(columns: list[FloatArray], weights: FloatArray) -> Data:
@@ -162,12 +157,9 @@ class _BetaGeoFamily(BaseFitter):
         self._validate_params()
         owner = f"{type(self).__name__}.fit"
         columns, w = compressed_transactions(owner, frequency, recency, T, weights)
-        if not np.any((columns[0] > 0) & (w > 0)):
-            raise ModelDataError(
-                f"{owner}: none of the {_count(w)} customers has a repeat purchase, so no "
-                "purchase rate can be estimated.",
-                hint="Wait for more history, or use a longer calibration period.",
-            )
+        require_repeats(
+            owner, columns[0], w, "repeat purchase, so no purchase rate can be estimated"
+        )
         self._fit(_pattern_data(columns, w), w)
         return self
 

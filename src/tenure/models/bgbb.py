@@ -37,11 +37,11 @@ from tenure.models._data import (
     compress,
     fail_rows,
     like_input,
+    require_repeats,
     row_labels,
     wsum,
 )
 from tenure.models.base import BaseFitter, Data
-from tenure.models.errors import ModelDataError
 
 Params = tuple[float, float, float, float]
 
@@ -181,15 +181,13 @@ class BetaGeoBetaBinom(BaseFitter):
         data = check_periods(owner, frequency, recency, n_periods)
         w = check_weights(owner, weights, len(data.frequency))
         columns, w, _ = compress([data.frequency, data.recency, data.T], w)
-        if not np.any((columns[0] > 0) & (w > 0)):
-            total = float(np.sum(w))
-            count = f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
-            raise ModelDataError(
-                f"{owner}: none of the {count} customers has a repeat transaction, so no "
-                "transaction probability can be estimated and the drop-out probability is "
-                "not identified.",
-                hint="Wait for more history, or use more periods of calibration.",
-            )
+        require_repeats(
+            owner,
+            columns[0],
+            w,
+            "repeat transaction, so no transaction probability can be estimated and the "
+            "drop-out probability is not identified",
+        )
         self._fit(tuple(columns), w)
         return self
 

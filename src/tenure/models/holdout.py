@@ -185,7 +185,7 @@ def weekly_repeats(orders: ir.Table, *, calibration_end: date, holdout_days: int
 #: segment-rhythm heuristic on holdout purchases in at least 90% of the random CDNOW and demo
 #: subsamples of every setting (98% of them all); below it in 64%, by little and unreliably,
 #: so ``tenure predict`` falls back to the heuristic there.
-FLOOR = DataFloor(buyers=1000, repeat_buyers=400, history_days=180)
+FLOOR = DataFloor()
 
 
 @dataclass(frozen=True)
@@ -211,12 +211,8 @@ def sufficiency_of(
 ) -> Sufficiency:
     """Check counts against ``floor`` (default :data:`FLOOR`)."""
     floor = floor or FLOOR
-    checks = (
-        (buyers, floor.buyers, "buyers"),
-        (repeat_buyers, floor.repeat_buyers, "repeat buyers"),
-        (history_days, floor.history_days, "days of history"),
-    )
-    short = [f"{v:,} {what} (fewer than {least:,})" for v, least, what in checks if v < least]
+    below = floor.short(buyers, repeat_buyers, history_days)
+    short = [f"{v:,} {what} (fewer than {least:,})" for v, least, what in below]
     if short:
         reason = "Too little data for a model: " + "; ".join(short) + "."
     else:

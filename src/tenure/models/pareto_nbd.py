@@ -47,12 +47,12 @@ from tenure.models._data import (
     compressed_transactions,
     fail_rows,
     like_input,
+    require_repeats,
     row_labels,
     wsum,
 )
 from tenure.models._hyp2f1 import hyp2f1_one
 from tenure.models.base import BaseFitter, Data
-from tenure.models.errors import ModelDataError
 
 #: (r, alpha, s, beta)
 Params = tuple[float, float, float, float]
@@ -304,14 +304,13 @@ class ParetoNBD(BaseFitter):
         self._validate_params()
         owner = f"{type(self).__name__}.fit"
         (x, t_x, age), w = compressed_transactions(owner, frequency, recency, T, weights)
-        if not np.any((x > 0) & (w > 0)):
-            total = float(np.sum(w))
-            count = f"{total:,.0f}" if total.is_integer() else f"{total:,.2f}"
-            raise ModelDataError(
-                f"{owner}: none of the {count} customers has a repeat purchase, so no "
-                "purchase rate can be estimated and the drop-out rate is not identified.",
-                hint="Wait for more history, or use a longer calibration period.",
-            )
+        require_repeats(
+            owner,
+            x,
+            w,
+            "repeat purchase, so no purchase rate can be estimated and the drop-out rate is "
+            "not identified",
+        )
         self._fit(_pattern_data(x, t_x, age, w), w)
         return self
 

@@ -45,6 +45,7 @@ from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.features import window_totals
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.pareto_nbd import ParetoNBD
 from tenure.models.scoring import (
     KEYS,
     MONTH_DAYS,
@@ -85,13 +86,7 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 def purchase_models() -> dict[str, type]:
     """The purchase models ``predict`` can fit, by name."""
-    models: dict[str, type] = {"BetaGeo": BetaGeo, "ModifiedBetaGeo": ModifiedBetaGeo}
-    try:
-        from tenure.models.pareto_nbd import ParetoNBD
-    except ImportError:  # pragma: no cover - Pareto/NBD lands with its own change
-        return models
-    models["ParetoNBD"] = ParetoNBD
-    return models
+    return {"BetaGeo": BetaGeo, "ModifiedBetaGeo": ModifiedBetaGeo, "ParetoNBD": ParetoNBD}
 
 
 @dataclass(frozen=True)
@@ -111,6 +106,17 @@ class DataFloor:
     repeat_buyers: int = 400
     history_days: int = 180
 
+    def short(
+        self, buyers: int, repeat_buyers: int, history_days: int
+    ) -> list[tuple[int, int, str]]:
+        """(count, its floor, what) of every count below the floor."""
+        checks = (
+            (buyers, self.buyers, "buyers"),
+            (repeat_buyers, self.repeat_buyers, "repeat buyers"),
+            (history_days, self.history_days, "days of history"),
+        )
+        return [check for check in checks if check[0] < check[1]]
+
 
 @dataclass(frozen=True)
 class DataStats:
@@ -122,15 +128,11 @@ class DataStats:
 
     def shortfall(self, floor: DataFloor) -> str | None:
         """Why the data are too thin for a model, or None."""
-        checks = (
-            (self.buyers, floor.buyers, "buyers"),
-            (self.repeat_buyers, floor.repeat_buyers, "repeat buyers"),
-            (self.history_days, floor.history_days, "days of history"),
-        )
-        for value, least, what in checks:
-            if value < least:
-                return f"{value:,} {what}, fewer than {least:,}"
-        return None
+        short = floor.short(self.buyers, self.repeat_buyers, self.history_days)
+        if not short:
+            return None
+        value, least, what = short[0]
+        return f"{value:,} {what}, fewer than {least:,}"
 
 
 @dataclass
@@ -219,10 +221,8 @@ def _model_name(store: Store, model: str | None) -> str:
                 hint="Leave it out to use the model the backtest chose for the store.",
             )
         return model
-    try:
-        from tenure.models.backtest import chosen_model
-    except ImportError:
-        return DEFAULT_MODEL
+    from tenure.models.backtest import chosen_model  # backtest imports this module
+
     chosen = chosen_model(store)
     return chosen if chosen in choices else DEFAULT_MODEL
 

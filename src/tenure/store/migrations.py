@@ -24,6 +24,7 @@ from tenure.store.schema import (
     V2_TABLES,
     V3_TABLES,
     V4_TABLES,
+    V6_TABLES,
     TableSpec,
 )
 
@@ -106,6 +107,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "suppressed rows in the import log",
         lambda con: add_column(con, IMPORTS.name, "suppressed", "int64", 0),
+    ),
+    Migration(
+        6,
+        "store facts, flagged values, replaced rows",
+        lambda con: _create_tables_v(con, V6_TABLES, 6),
     ),
 )
 

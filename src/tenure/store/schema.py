@@ -282,6 +282,45 @@ IDENTITY_BLOCKED_EDGES = _spec(
     at="timestamp",
 )
 
+STORE_META = _spec(
+    "store_meta",
+    ("name",),
+    "Facts about the store itself, one value per key (e.g. `reporting_currency`, decided at "
+    "the first import; `as_of`, the frozen clock of a synthetic store).",
+    name="string",
+    value="string",
+    set_at="timestamp",
+    set_by="string",
+)
+
+FLAGGED_VALUES = _spec(
+    "flagged_values",
+    ("import_id", "entity", "record_key", "column"),
+    "Stored values an import flagged as implausible (e.g. an amount far beyond the store's "
+    "own distribution): the row is kept, the flag says why it deserves a look.",
+    import_id="string",
+    entity="string",
+    file="string",
+    line="int64",
+    record_key="string",
+    column="string",
+    value="string",
+    reason="string",
+    flagged_at="timestamp",
+)
+
+ROW_HISTORY = _spec(
+    "row_history",
+    ("entity", "record_key", "replaced_at"),
+    "Previous versions of rows that an import with the update path replaced by a newer "
+    "version with the same natural key.",
+    entity="string",
+    record_key="string",
+    row="string",
+    replaced_at="timestamp",
+    import_id="string",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -303,4 +342,9 @@ V3_TABLES: tuple[TableSpec, ...] = (IDENTITY_FLAGS, IDENTITY_MERGES)
 #: Tables added by migration 4 (privacy requests, unmerges).
 V4_TABLES: tuple[TableSpec, ...] = (PRIVACY_AUDIT, IDENTITY_BLOCKED_EDGES)
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES}
+#: Tables added by migration 6 (store facts, flagged values, replaced rows).
+V6_TABLES: tuple[TableSpec, ...] = (STORE_META, FLAGGED_VALUES, ROW_HISTORY)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES
+}

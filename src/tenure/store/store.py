@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -204,6 +205,30 @@ class Store:
             self.con.create_table(name, schema=spec.schema)
             return
         self.con.create_table(name, schema=spec.schema, overwrite=True)
+
+    # -- facts about the store ------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        """The value of store fact ``key`` (table ``store_meta``), or None when unset."""
+        t = self.table("store_meta")
+        rows = t.filter(t.name == key).select("value").to_pyarrow().column("value").to_pylist()
+        return rows[-1] if rows else None
+
+    def metas(self) -> dict[str, str]:
+        """Every store fact, key -> value."""
+        t = self.table("store_meta").to_pyarrow()
+        return dict(zip(t.column("name").to_pylist(), t.column("value").to_pylist(), strict=True))
+
+    def set_meta(self, key: str, value: str | None, *, by: str) -> None:
+        """Set (or, with ``value=None``, remove) store fact ``key``; ``by`` says what set it."""
+        t = self.table("store_meta")
+        kept = t.filter(t.name != key).to_pyarrow()
+        rows = kept.to_pylist()
+        if value is not None:
+            now = datetime.now(UTC).replace(tzinfo=None)
+            rows.append({"name": key, "value": value, "set_at": now, "set_by": by})
+        self.truncate("store_meta")
+        if rows:
+            self.insert("store_meta", pa.Table.from_pylist(rows, schema=kept.schema))
 
     # -- life cycle -------------------------------------------------------------------
     def close(self) -> None:
