@@ -4,8 +4,10 @@
 readers, parses it with a preset or mapping (:mod:`tenure.ingest.mapping`), checks every row,
 stores the good ones, counts rows identical to what is already stored as already present,
 keeps every rejected row in the ``quarantine`` table with its file, line, column, value and
-reason, and drops (and counts) the rows of persons deleted by ``tenure privacy delete``. Every
-input row is exactly one of stored / already present / quarantined / suppressed.
+reason, and drops (and counts) the rows of persons deleted by ``tenure privacy delete``. With
+``update=True``, a row whose key is stored with other content replaces the stored row, whose
+previous version goes to ``row_history`` (:mod:`tenure.ingest.update`). Every input row is
+exactly one of stored / updated / already present / quarantined / suppressed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_pre
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc, work_connection
 from tenure.ingest.readers import check_file
 from tenure.ingest.result import ImportResult
+from tenure.ingest.update import check_updatable
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
 
@@ -64,14 +67,22 @@ def import_file(
     mapping: str | Path | dict[str, Any] | None = None,
     max_quarantine: float | None = None,
     progress: ProgressCallback | None = None,
+    update: bool = False,
 ) -> ImportResult:
     """Import ``paths`` as ``entity`` (orders, customers, events, products, spend).
 
     Files are imported one after another under one ``import_id``. If a file is refused (an
     error is raised), the files imported before it stay imported and are logged in
     ``imports``; the error names the file.
+
+    ``update=True`` applies newer versions of stored rows (same natural key, other content)
+    instead of quarantining them: the row of this import, or of a later file of the run,
+    replaces the stored one, whose previous version is kept in ``row_history``; they are
+    counted in ``updated``. Not for events. Run ``tenure refresh`` afterwards.
     """
     spec = entity_spec(entity)
+    if update:
+        check_updatable(spec.name)
     chosen = _mapping(spec.name, preset, mapping)
     threshold = _threshold(store, max_quarantine)
     files = [Path(p) for p in paths]
@@ -87,7 +98,15 @@ def import_file(
             for path in files:
                 total.add(
                     import_one(
-                        store, work, spec, chosen, path, import_id, started, progress or no_progress
+                        store,
+                        work,
+                        spec,
+                        chosen,
+                        path,
+                        import_id,
+                        started,
+                        progress or no_progress,
+                        update=update,
                     )
                 )
                 done.append(str(path))
@@ -127,6 +146,7 @@ def _result(
         preset=preset,
         rows_read=total.rows_read,
         stored=total.stored,
+        updated=total.updated,
         already_present=total.present,
         quarantined=total.quarantined,
         suppressed=total.suppressed,
@@ -149,6 +169,7 @@ def _log(store: Store, result: ImportResult, started: Any) -> None:
         "finished_at": now_utc(),
         "rows_read": result.rows_read,
         "stored": result.stored,
+        "updated": result.updated,
         "already_present": result.already_present,
         "quarantined": result.quarantined,
         "suppressed": result.suppressed,

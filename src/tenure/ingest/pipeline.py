@@ -33,6 +33,9 @@ from tenure.ingest.mapping import Mapping, resolve
 from tenure.ingest.parse import ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
 from tenure.ingest.suppress import active, suppressed_rows
+from tenure.ingest.update import CHANGED, UpdatePlan
+from tenure.ingest.update import apply as apply_updates
+from tenure.ingest.update import resolve as resolve_updates
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
 from tenure.store.schema import TABLES
@@ -48,6 +51,7 @@ class FileOutcome:
 
     rows_read: int = 0
     stored: int = 0
+    updated: int = 0
     present: int = 0
     quarantined: int = 0
     suppressed: int = 0
@@ -59,6 +63,7 @@ class FileOutcome:
         """Add another file's counts to these."""
         self.rows_read += other.rows_read
         self.stored += other.stored
+        self.updated += other.updated
         self.present += other.present
         self.quarantined += other.quarantined
         self.suppressed += other.suppressed
@@ -152,9 +157,18 @@ def _existing(
 
 
 def _classify(
-    work: duckdb.DuckDBPyConnection, t: _Targets, parsed: str, out: str, existing: dict[str, str]
+    work: duckdb.DuckDBPyConnection,
+    t: _Targets,
+    parsed: str,
+    out: str,
+    existing: dict[str, str],
+    update: bool = False,
 ) -> None:
     on = " AND ".join(f"p.{k} = x.{k}" for k in t.key)
+    # with update, a row differing from the stored one is `changed` (ingest/update.py
+    # resolves it), and a repeat of the file's first version of a key is present
+    changed = f"'{CHANGED}'" if update else "'conflict'"
+    repeat = "WHEN f.__first IS NOT NULL AND p.__rn <> f.__first THEN 'present' " if update else ""
     keys = ", ".join(t.key)
     ex_main = existing[t.main]
     if t.items:
@@ -162,7 +176,7 @@ def _classify(
         eo = f", eo AS (SELECT order_id, {t.order_hash()} AS __eo FROM {existing['orders']})"
         eo_join = "LEFT JOIN eo ON p.order_id = eo.order_id"
         eo_col, ho = ", eo.__eo", f", {t.order_hash()} AS __ho"
-        eo_conflict = "WHEN eo.__eo IS NOT NULL AND eo.__eo <> p.__ho THEN 'conflict' "
+        eo_conflict = f"WHEN eo.__eo IS NOT NULL AND eo.__eo <> p.__ho THEN {changed} "
     else:
         ex = f"SELECT {keys}, {t.row_hash()} AS __eh FROM {ex_main}"
         eo = eo_join = eo_col = ho = eo_conflict = ""
@@ -177,8 +191,8 @@ def _classify(
         f"SELECT p.*, x.__eh{eo_col}, CASE "
         "WHEN p.__reason IS NOT NULL THEN 'quarantined' "
         "WHEN f.__first IS NOT NULL AND p.__rn <> f.__first AND p.__h <> f.__first_h "
-        "THEN 'conflict' "
-        "WHEN x.__eh IS NOT NULL AND x.__eh <> p.__h THEN 'conflict' "
+        f"THEN 'conflict' {repeat}"
+        f"WHEN x.__eh IS NOT NULL AND x.__eh <> p.__h THEN {changed} "
         f"{eo_conflict}"
         "WHEN x.__eh IS NOT NULL OR (f.__first IS NOT NULL AND p.__rn <> f.__first) "
         "THEN 'present' ELSE 'stored' END AS __status "
@@ -307,6 +321,8 @@ def _tally(
     for status, reason, n in rows:
         if status == "stored":
             outcome.stored += n
+        elif status == "updated":
+            outcome.updated += n
         elif status == "present":
             outcome.present += n
         else:
@@ -351,8 +367,12 @@ def import_one(
     import_id: str,
     now: datetime,
     progress: ProgressCallback = no_progress,
+    update: bool = False,
 ) -> FileOutcome:
     """Import one file into ``store``; ``work`` is the DuckDB connection doing the work.
+
+    With ``update``, rows that differ from the stored row with their key replace it
+    (:mod:`tenure.ingest.update`), in the same transaction as the file's other writes.
 
     Reports four steps to ``progress``: read and check, compare, store, quarantine. On a
     DuckDB store the file's rows, orders and quarantined rows are written in one transaction.
@@ -381,12 +401,20 @@ def import_one(
         targets = _targets(entity, parsed)
         existing = _existing(store, work, targets, p_table)
         scratch.tables += [v for v in existing.values() if v.startswith("__ex_")]
-        c_table = _statuses(scratch, targets, p_table, existing)
+        c_table = _statuses(scratch, targets, p_table, existing, update)
+        plan_u = UpdatePlan(
+            targets.main, targets.key, targets.items, frozenset(targets.mapped), existing
+        )
+        if update:
+            c_table = resolve_updates(scratch, plan_u, c_table)
         progress(task, 2, 4)
         outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
         with _transaction(store, work):
             outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
+            if outcome.updated:
+                audit = {"src": str(path), "now": now, "iid": import_id}
+                outcome.tables.update(apply_updates(store, work, plan_u, c_table, _emit, audit))
             progress(task, 3, 4)
             if outcome.quarantined:
                 staged.materialize(work, f"SELECT __rn FROM {c_table} WHERE {_REJECTED}")
@@ -486,11 +514,13 @@ def _unsuppressed(
     return kept, n
 
 
-def _statuses(scratch: _Scratch, t: _Targets, p_table: str, existing: dict[str, str]) -> str:
+def _statuses(
+    scratch: _Scratch, t: _Targets, p_table: str, existing: dict[str, str], update: bool
+) -> str:
     """The parsed rows with their ``__status``: a full comparison only when keys repeat."""
     c_table = p_table[:-2] + "_c"
     if _needs_dedup(scratch.work, t, p_table, existing):
-        _classify(scratch.work, t, p_table, c_table, existing)
+        _classify(scratch.work, t, p_table, c_table, existing, update)
         scratch.tables.append(c_table)
         return c_table
     return scratch.view(

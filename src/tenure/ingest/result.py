@@ -8,11 +8,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import read, stored, found already present, quarantined and suppressed.
+    """What an import read, stored, updated, found already present, quarantined, suppressed.
 
-    ``rows_read == stored + already_present + quarantined + suppressed`` always holds: every
-    input row is exactly one of the four. A suppressed row holds an identifier of a person
-    deleted by ``tenure privacy delete``: it is neither stored nor quarantined.
+    ``rows_read == stored + updated + already_present + quarantined + suppressed`` always
+    holds: every input row is exactly one of the five. A suppressed row holds an identifier of
+    a person deleted by ``tenure privacy delete``: it is neither stored nor quarantined. An
+    updated row replaced the stored row with its key (only with ``update=True``).
     """
 
     import_id: str
@@ -21,6 +22,8 @@ class ImportResult:
     preset: str | None
     rows_read: int
     stored: int
+    #: rows that replaced the stored row with their key (import with ``update=True``)
+    updated: int
     already_present: int
     quarantined: int
     #: rows of deleted persons, dropped (neither stored nor quarantined)

@@ -50,7 +50,7 @@ def _create_tables(con: BaseBackend, specs: tuple[TableSpec, ...]) -> None:
 
 #: Columns added to a table by a later migration: (table, column) -> the migration adding it.
 #: Earlier migrations create the table without them, as the code of their time did.
-_ADDED = {("imports", "suppressed"): 5}
+_ADDED = {("imports", "suppressed"): 5, ("imports", "updated"): 7}
 
 
 def _as_of(spec: TableSpec, version: int) -> TableSpec:
@@ -112,6 +112,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "store facts, flagged values, replaced rows",
         lambda con: _create_tables_v(con, V6_TABLES, 6),
+    ),
+    Migration(
+        7,
+        "updated rows in the import log",
+        lambda con: add_column(con, IMPORTS.name, "updated", "int64", 0),
     ),
 )
 

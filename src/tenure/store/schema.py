@@ -215,7 +215,8 @@ QUARANTINE = _spec(
 IMPORTS = _spec(
     "imports",
     ("import_id",),
-    "One row per import run: what was read, stored, already present, quarantined, suppressed.",
+    "One row per import run: what was read, stored, updated, already present, quarantined, "
+    "suppressed.",
     import_id="string",
     entity="string",
     file="string",
@@ -227,6 +228,7 @@ IMPORTS = _spec(
     already_present="int64",
     quarantined="int64",
     suppressed="int64",
+    updated="int64",
 )
 
 GENERATOR_TRUTH = _spec(
