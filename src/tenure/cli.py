@@ -241,6 +241,14 @@ MaxQuarantineOpt = Annotated[
         "(default: the quarantine_threshold setting, 0.01).",
     ),
 ]
+UpdateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--update",
+        help="Apply newer versions of stored rows (same key, other content) instead of "
+        "quarantining them; the previous versions go to row_history. Not for events.",
+    ),
+]
 
 
 def _run_import(
@@ -251,6 +259,7 @@ def _run_import(
     mapping: Path | None,
     max_quarantine: float | None,
     as_json: bool,
+    update: bool = False,
 ) -> None:
     from tenure.ingest import import_file
 
@@ -263,6 +272,7 @@ def _run_import(
             mapping=mapping,
             max_quarantine=max_quarantine,
             progress=bar,
+            update=update,
         )
     if as_json:
         _print_json(result.to_dict())
@@ -270,6 +280,7 @@ def _run_import(
         rows = [
             ("Read", result.rows_read),
             ("Stored", result.stored),
+            *([("Updated", result.updated)] if update else []),
             ("Already present", result.already_present),
             ("Suppressed", result.suppressed),
             ("Quarantined", result.quarantined),
@@ -282,6 +293,11 @@ def _run_import(
                 "Columns not imported (no canonical column): "
                 + ", ".join(result.ignored_columns)
                 + ". Map them with --mapping to keep them."
+            )
+        if result.updated:
+            console.print(
+                "Updated rows replaced the stored ones; the previous versions are in the "
+                "[bold]row_history[/bold] table. Run `tenure refresh` to rebuild the analytics."
             )
         if result.suppressed:
             console.print(
@@ -297,8 +313,22 @@ def _run_import(
             f"{result.quarantined_share:.2%} of the rows were quarantined, more than the "
             f"{result.threshold:.2%} allowed. The good rows were stored.",
             hint="Look at the quarantine table, fix the file and import it again "
-            "(stored rows are not duplicated), or raise --max-quarantine.",
+            "(stored rows are not duplicated), or raise --max-quarantine."
+            + _update_hint(result.by_reason, update),
         )
+
+
+def _update_hint(by_reason: dict[str, int], update: bool) -> str:
+    """A pointer to --update when rows were quarantined for holding a stored key."""
+    from tenure.ingest.pipeline import CONFLICT
+
+    n = by_reason.get(CONFLICT, 0)
+    if not n or update:
+        return ""
+    return (
+        f" {n:,} of them: a stored key with other content ({CONFLICT!r}); if they are newer "
+        "versions (a later export), import again with --update to apply them."
+    )
 
 
 def _import_command(entity: str) -> None:
@@ -309,8 +339,9 @@ def _import_command(entity: str) -> None:
         mapping: MappingOpt = None,
         max_quarantine: MaxQuarantineOpt = None,
         as_json: JsonOpt = False,
+        update: UpdateOpt = False,
     ) -> None:
-        _run_import(entity, files, store, preset, mapping, max_quarantine, as_json)
+        _run_import(entity, files, store, preset, mapping, max_quarantine, as_json, update)
 
     command.__doc__ = f"Import {entity} from files; bad rows go to the quarantine table."
     import_app.command(name=entity)(command)

@@ -60,12 +60,19 @@ def _audit(store: Store, action: str, person: str, n_ids: int, deleted: dict[str
 
 def export_person(store: Store, identifier: str) -> dict[str, Any]:
     """Everything held on the person: identities, traits, consents, orders and lines, every
-    event, quarantined rows mentioning them."""
+    event, quarantined rows mentioning them, previous versions of their rows (row_history)."""
     doc = profile(store, identifier, timeline=1_000_000_000)
     doc["events"] = doc.pop("timeline")
     orders = [o["order_id"] for o in doc["orders"]]
     items = store.table("order_items")
     doc["order_items"] = items.filter(items.order_id.isin(orders)).to_pyarrow().to_pylist()
+    ids = person_identifiers(store, doc["person_id"])
+    history = store.table("row_history")
+    mine = history.filter(_known(_owned_rows(store, doc["person_id"], ids)["row_history"](history)))
+    doc["row_history"] = [
+        {**r, "row": json.loads(r["row"])}
+        for r in mine.order_by("replaced_at", "entity", "record_key").to_pyarrow().to_pylist()
+    ]
     n_ids = sum(len(v) for v in doc["identities"].values())
     _audit(store, "export", doc["person_id"], n_ids, {})
     return json.loads(json.dumps(doc, default=str))
@@ -116,7 +123,28 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         o = store.table("orders")
         return t.order_id.isin(o.filter(_known(orders(o))).order_id)
 
+    def history(t: ir.Table) -> ir.BooleanValue:
+        """Previous versions of the person's orders, customer records and order lines."""
+
+        def theirs(h: ir.Table) -> ir.BooleanValue:
+            return h.entity.isin(("orders", "customers")) & (
+                _isin(_field(h.row, "customer_id").strip(), customers)
+                | _isin(email_expr(_field(h.row, "email")), emails)
+            )
+
+        o, h = store.table("orders"), store.table("row_history")
+        replaced = h.filter(_known(theirs(h)) & (h.entity == "orders"))
+        line_of = _field(t.row, "order_id")
+        return theirs(t) | (
+            (t.entity == "order_items")
+            & (
+                line_of.isin(o.filter(_known(orders(o))).order_id)
+                | line_of.isin(replaced.select(order_id=_field(replaced.row, "order_id")).order_id)
+            )
+        )
+
     return {
+        "row_history": history,  # first: its order lines are found through the orders
         "order_items": order_items,
         "orders": orders,
         "events": lambda t: (
@@ -135,6 +163,12 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         "identity_merges": lambda t: (t.kept_person_id == person) | (t.merged_person_id == person),
         "identity_blocked_edges": lambda t: _isin(t.a, nodes) | _isin(t.b, nodes),
     }
+
+
+def _field(row: ir.StringValue, name: str) -> ir.StringValue:
+    """Text field ``name`` of a JSON object written by DuckDB's ``to_json`` ('' when absent);
+    a regular expression, so that DuckDB and Spark read it alike."""
+    return row.re_extract(rf'"{name}":"((?:[^"\\]|\\.)*)"', 1)
 
 
 def _known(condition: ir.BooleanValue) -> ir.BooleanValue:
