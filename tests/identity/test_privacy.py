@@ -98,6 +98,7 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     result = delete_person(store, "cust-9")
     deleted = result["rows_deleted"]
     assert deleted == {
+        "row_history": 0,
         "order_items": 0,
         "orders": 1,
         "events": 5,  # laptop-1's sign-up names cust-9 and the e-mail: Ann's too
@@ -135,3 +136,60 @@ def test_delete_is_one_transaction_on_duckdb(
         delete_person(store, "cust-9")
     assert store.counts() == before
     assert mentions(store, ["cust-9"]) != []
+
+
+def _updated_orders_of_ann_and_bob(store: Store, tmp_path: Path) -> None:
+    """Previous versions in row_history: Ann's guest order G1 (refunded later), Ann's order L1
+    whose second line (no e-mail, like a Shopify line) changed, and Bob's order B1."""
+    lines = "order_id,email,ordered_at,currency,product_id,quantity,unit_price,status\n"
+    first = tmp_path / "first.csv"
+    first.write_text(
+        lines + "L1,ann.smith@example.com,2024-03-04,USD,P1,1,5.00,paid\n"
+        "L1,,2024-03-04,USD,P2,1,2.00,paid\n"
+        "B1,bob@example.com,2024-03-04,USD,P1,1,5.00,paid\n"
+    )
+    later = tmp_path / "later.csv"
+    later.write_text(
+        lines + "L1,ann.smith@example.com,2024-03-04,USD,P1,1,5.00,paid\n"
+        "L1,,2024-03-04,USD,P2,2,2.00,paid\n"
+        "B1,bob@example.com,2024-03-04,USD,P1,1,5.00,refunded\n"
+    )
+    import_orders(store, [first])
+    assert import_orders(store, [later], update=True).updated == 2
+    refund = tmp_path / "refund.csv"
+    refund.write_text(GUEST_ORDER_REFUNDED)
+    assert import_orders(store, [refund], update=True).updated == 1
+
+
+GUEST_ORDER_REFUNDED = (
+    "order_id,email,ordered_at,currency,total,refunded\n"
+    "G1,ANN.SMITH@example.com,2024-03-03T12:00:00,USD,42.00,42.00\n"
+)
+
+
+def test_export_and_delete_cover_the_row_history(store: Store, tmp_path: Path) -> None:
+    _scenario(store, tmp_path)
+    _updated_orders_of_ann_and_bob(store, tmp_path)
+    resolve_identities(store)
+    history = store.table("row_history").to_pyarrow().to_pylist()
+    assert sorted((h["entity"], h["record_key"]) for h in history) == [
+        ("order_items", '{"order_id":"L1","line":2}'),
+        ("orders", '{"order_id":"B1"}'),
+        ("orders", '{"order_id":"G1"}'),
+        ("orders", '{"order_id":"L1"}'),
+    ]
+    doc = export_person(store, "ann.smith@example.com")
+    got = [(h["entity"], h["record_key"], h["row"]["order_id"]) for h in doc["row_history"]]
+    assert sorted(got) == [
+        ("order_items", '{"order_id":"L1","line":2}', "L1"),
+        ("orders", '{"order_id":"G1"}', "G1"),
+        ("orders", '{"order_id":"L1"}', "L1"),
+    ]
+    g1 = next(h for h in doc["row_history"] if h["record_key"] == '{"order_id":"G1"}')
+    assert g1["row"]["refunded"] is None and g1["row"]["email"] == "ANN.SMITH@example.com"
+    result = delete_person(store, "ann.smith@example.com")
+    assert result["rows_deleted"]["row_history"] == 3
+    assert result["rows_deleted"]["orders"] == 2 and result["rows_deleted"]["order_items"] == 2
+    left = store.table("row_history").to_pyarrow().to_pylist()
+    assert [h["record_key"] for h in left] == ['{"order_id":"B1"}']  # Bob's stays
+    assert mentions(store, ["ann.smith@example.com", "cust-9", "laptop-1"]) == []
