@@ -1,5 +1,5 @@
-"""Invariant: every input row is stored, already present, quarantined or suppressed: exactly
-one of the four."""
+"""Invariant: every input row is stored, updated, already present, quarantined or suppressed:
+exactly one of the five; an update adds no key and is applied once."""
 
 from __future__ import annotations
 
@@ -63,28 +63,37 @@ def _suppress(store: Store, customer_id: str) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=ROWS, second=ROWS)
-def test_every_row_is_exactly_one_of_stored_present_quarantined_suppressed(
+def test_every_row_is_exactly_one_of_stored_updated_present_quarantined_suppressed(
     first: list[str], second: list[str]
 ) -> None:
+    """first, second, first again: changed rows quarantined; then second twice with update:
+    the first applies second's versions, the second finds nothing left to update."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
         with Store(url, settings=load_settings(store_url=url)) as store:
             _suppress(store, SUPPRESSED)
-            stored = quarantined_rows = suppressed = 0
-            for rows in (first, second, first):
+            stored = updated = quarantined_rows = suppressed = 0
+            runs = [(first, False), (second, False), (first, False), (second, True)]
+            for rows, update in [*runs, (second, True)]:
                 path = Path(tmp) / "in.csv"
                 path.write_text(HEADER + "".join(r + "\n" for r in rows))
-                r = import_orders(store, [path], max_quarantine=1.0)
+                r = import_orders(store, [path], max_quarantine=1.0, update=update)
                 assert r.rows_read == len(rows)
-                assert r.stored + r.already_present + r.quarantined + r.suppressed == r.rows_read
+                assert (
+                    r.stored + r.updated + r.already_present + r.quarantined + r.suppressed
+                    == r.rows_read
+                )
                 assert sum(r.by_reason.values()) == r.quarantined
                 assert r.suppressed == _expected_suppressed(rows)
+                assert update or r.updated == 0
                 stored += r.stored
+                updated += r.updated
                 quarantined_rows += r.quarantined
                 suppressed += r.suppressed
-            # each stored row is in the store once; the last run (a re-import) stored nothing
+            # each stored row is in the store once (an update adds no key); the last run (a
+            # re-import of what was just applied) stored and updated nothing
             assert store.count("order_items") == stored
-            assert r.stored == 0
+            assert (r.stored, r.updated) == (0, 0)
             con = store.con.con
             quarantined = con.execute(
                 "SELECT count(*), count(DISTINCT (import_id, line)) FROM quarantine"
@@ -103,6 +112,15 @@ def test_every_row_is_exactly_one_of_stored_present_quarantined_suppressed(
                 {"c": SUPPRESSED},
             ).fetchone() == (0,)
             log = con.execute(
-                "SELECT sum(rows_read), sum(stored), sum(suppressed) FROM imports"
+                "SELECT sum(rows_read), sum(stored), sum(updated), sum(suppressed) FROM imports"
             ).fetchone()
-            assert log == (len(first) * 2 + len(second), stored, suppressed)
+            assert log == (len(first) * 2 + len(second) * 3, stored, updated, suppressed)
+            # every replaced row still has its key in the store (replaced, never removed)
+            assert con.execute(
+                "SELECT count(*) FROM row_history h WHERE NOT EXISTS (SELECT 1 FROM order_items i "
+                "WHERE h.entity = 'order_items' "
+                "AND i.order_id = json_extract_string(h.record_key, 'order_id') "
+                "AND i.line = CAST(json_extract_string(h.record_key, 'line') AS BIGINT)) "
+                "AND NOT EXISTS (SELECT 1 FROM orders o WHERE h.entity = 'orders' "
+                "AND o.order_id = json_extract_string(h.record_key, 'order_id'))"
+            ).fetchone() == (0,)

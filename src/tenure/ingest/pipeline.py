@@ -412,7 +412,7 @@ def import_one(
         outcome.ignored_columns = parsed.ignored_columns
         with _transaction(store, work):
             outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
-            if outcome.updated:
+            if update:
                 audit = {"src": str(path), "now": now, "iid": import_id}
                 outcome.tables.update(apply_updates(store, work, plan_u, c_table, _emit, audit))
             progress(task, 3, 4)
