@@ -139,3 +139,72 @@ def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "nope.csv" in result.stderr
     assert "Traceback" not in result.output
+
+
+LATER = (
+    "order_id,customer_id,email,ordered_at,currency,total,status,refunded\n"
+    "A1,C1,a@example.com,2024-03-01T10:00:00,USD,10.50,refunded,10.50\n"
+    "A2,C2,b@example.com,2024-03-02T11:00:00,USD,20.00,,\n"
+    "A3,C1,a@example.com,2024-03-05T12:00:00,USD,5.25,,\n"
+)
+
+
+def test_import_update_applies_a_changed_order(tmp_path: Path) -> None:
+    """Issue 11, item 5: a later export with a refunded order exits 3 without --update (the
+    hint points to it); with --update the order is replaced, the summary shows it, exit 0."""
+    first, later = _write(tmp_path, GOOD), _write(tmp_path, LATER, "later.csv")
+    store = str(tmp_path / "s.duckdb")
+    assert runner.invoke(app, ["import", "orders", str(first), "--store", store]).exit_code == 0
+    safe = runner.invoke(app, ["import", "orders", str(later), "--store", store])
+    assert safe.exit_code == 3
+    assert "same key with different content │ 1" in safe.stdout
+    assert "import again with --update to apply them" in " ".join(safe.stderr.split())
+    result = runner.invoke(app, ["import", "orders", str(later), "--store", store, "--update"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2:9] == [
+        "│ Read            │ 3 │",
+        "│ Stored          │ 0 │",
+        "│ Updated         │ 1 │",
+        "│ Already present │ 2 │",
+        "│ Suppressed      │ 0 │",
+        "│ Quarantined     │ 0 │",
+        "└─────────────────┴───┘",
+    ]
+    assert "Run `tenure refresh` to rebuild the analytics." in " ".join(lines[-2:])
+    with Store(f"duckdb://{store}") as st:
+        orders = st.table("orders").order_by("order_id").to_pyarrow().to_pylist()
+        assert [o["status"] for o in orders] == ["refunded", None, None]
+        history = st.table("row_history").to_pyarrow().to_pylist()
+        assert [(h["entity"], h["record_key"]) for h in history] == [
+            ("orders", '{"order_id":"A1"}')
+        ]
+        assert st.table("imports").updated.to_pyarrow().to_pylist() == [0, 0, 1]
+
+
+def test_import_update_json_matches_library(tmp_path: Path) -> None:
+    first, later = _write(tmp_path, GOOD), _write(tmp_path, LATER, "later.csv")
+    cli_store = tmp_path / "cli.duckdb"
+    runner.invoke(app, ["import", "orders", str(first), "--store", str(cli_store)])
+    result = runner.invoke(
+        app, ["import", "orders", str(later), "--store", str(cli_store), "--update", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    from_cli = json.loads(result.stdout)
+    lib_url = f"duckdb://{tmp_path / 'lib.duckdb'}"
+    with Store(lib_url, settings=load_settings(store_url=lib_url)) as st:
+        import_orders(st, [first])
+        from_lib = import_orders(st, [later], update=True).to_dict()
+    for key in ("rows_read", "stored", "updated", "already_present", "quarantined", "tables"):
+        assert from_cli[key] == from_lib[key], key
+    assert (from_cli["updated"], from_cli["tables"]) == (1, {"orders": 1, "row_history": 1})
+
+
+def test_import_update_refuses_events(tmp_path: Path) -> None:
+    path = _write(tmp_path, '{"type":"track","messageId":"m1"}\n', "e.jsonl")
+    result = runner.invoke(
+        app, ["import", "events", str(path), "--store", str(tmp_path / "s.duckdb"), "--update"]
+    )
+    assert result.exit_code == 1
+    assert "Events cannot be updated" in result.stderr
+    assert "Traceback" not in result.output
