@@ -53,3 +53,55 @@ def test_import_on_pyspark_matches_duckdb(spark_store: Store, store: Store, tmp_
             (6, "wrong column count"),
             (6, "wrong column count"),
         ]
+
+
+UPDATE_FIRST = (
+    "order_id,line,email,ordered_at,currency,product_id,quantity,unit_price,status\n"
+    "U1,1,upd-ann@example.com,2024-01-01,USD,P1,1,5.00,paid\n"
+    "U1,2,,2024-01-01,USD,P2,2,1.00,paid\n"
+    "U2,1,upd-bob@example.com,2024-01-02,USD,P1,1,5.00,paid\n"
+)
+UPDATE_LATER = (
+    "order_id,line,email,ordered_at,currency,product_id,quantity,unit_price,status\n"
+    "U1,1,upd-ann@example.com,2024-01-01,USD,P1,1,5.00,refunded\n"
+    "U1,2,,2024-01-01,USD,P2,3,1.00,refunded\n"
+    "U2,1,upd-bob@example.com,2024-01-02,USD,P1,1,5.00,paid\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_update_on_pyspark_matches_duckdb(spark_store: Store, store: Store, tmp_path: Path) -> None:
+    """--update on Spark (the table rewritten) gives DuckDB's counts, rows and history; a
+    privacy deletion then removes the person's previous versions (regex on the JSON)."""
+    from tenure.identity import resolve_identities
+    from tenure.identity.privacy import delete_person
+
+    first, later = tmp_path / "first.csv", tmp_path / "later.csv"
+    first.write_text(UPDATE_FIRST)
+    later.write_text(UPDATE_LATER)
+    for st in (store, spark_store):
+        import_orders(st, [first])
+        r = import_orders(st, [later], update=True)
+        assert (r.stored, r.updated, r.already_present, r.quarantined) == (0, 2, 1, 0)
+        assert r.tables == {"order_items": 1, "orders": 1, "row_history": 2}
+        orders = st.table("orders")
+        ours = orders.filter(orders.order_id.isin(["U1", "U2"])).order_by("order_id")
+        got = [(o["status"], o["total"]) for o in ours.to_pyarrow().to_pylist()]
+        assert got == [("refunded", Decimal("8.0000")), ("paid", Decimal("5.0000"))]
+        items = st.table("order_items")
+        mine = items.filter(items.order_id == "U1").order_by("line").quantity.to_pyarrow()
+        assert mine.to_pylist() == [1, 3]
+        h = st.table("row_history")
+        keys = h.filter(h.record_key.contains('"U1"')).order_by("entity").record_key
+        assert keys.to_pyarrow().to_pylist() == [
+            '{"order_id":"U1","line":2}',
+            '{"order_id":"U1"}',
+        ]
+        again = import_orders(st, [later], update=True)
+        assert (again.updated, again.already_present) == (0, 3)
+        resolve_identities(st)
+        deleted = delete_person(st, "upd-ann@example.com")["rows_deleted"]
+        assert deleted["row_history"] == 2
+        assert h.filter(h.record_key.contains('"U1"')).count().execute() == 0
+    assert not [t for t in spark_store.con.list_tables() if t.startswith("_tenure_update")]
