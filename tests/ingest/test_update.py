@@ -17,7 +17,7 @@ import pytest
 
 from tenure import Store
 from tenure.errors import IngestError
-from tenure.ingest import import_customers, import_events, import_orders
+from tenure.ingest import import_customers, import_events, import_orders, import_spend
 
 FIRST = (
     "order_id,customer_id,email,ordered_at,currency,total,status\n"
@@ -154,6 +154,36 @@ def test_order_lines_update_the_line_and_the_order(store: Store, tmp_path: Path)
     again = import_orders(store, [path], update=True)
     assert (again.stored, again.updated, again.already_present) == (0, 0, 4)
     assert import_orders(store, [path]).already_present == 4  # nothing left to update
+
+
+def test_a_new_line_of_a_changed_order_is_stored_and_the_order_updated(
+    store: Store, tmp_path: Path
+) -> None:
+    """The only line in the file is new, but it brings the order a new status and total."""
+    import_orders(store, [_write(tmp_path, LINES + "O1,1,2024-01-01,USD,P1,1,2.00,c1,paid\n", "a")])
+    later = LINES + "O1,2,2024-01-01,USD,P2,1,3.00,c1,shipped\n"
+    r = import_orders(store, [_write(tmp_path, later, "b")], update=True)
+    assert (r.stored, r.updated, r.tables) == (
+        1,
+        0,
+        {"order_items": 1, "orders": 1, "row_history": 1},
+    )
+    (order,) = store.table("orders").to_pyarrow().to_pylist()
+    assert (order["status"], order["total"]) == ("shipped", Decimal("5.0000"))
+    assert _history(store)[0]["row"]["status"] == "paid"
+
+
+def test_spend_is_updated_by_its_three_column_key(store: Store, tmp_path: Path) -> None:
+    head = "date,channel,campaign,cost,currency\n"
+    import_spend(store, [_write(tmp_path, head + "2024-01-01,ads,spring,10.00,USD\n", "a.csv")])
+    r = import_spend(
+        store, [_write(tmp_path, head + "2024-01-01,ads,spring,11.00,USD\n", "b.csv")], update=True
+    )
+    assert (r.updated, r.tables) == (1, {"marketing_spend": 1, "row_history": 1})
+    assert store.table("marketing_spend").cost.to_pyarrow().to_pylist() == [Decimal("11.0000")]
+    (old,) = _history(store)
+    assert old["record_key"] == '{"date":"2024-01-01","channel":"ads","campaign":"spring"}'
+    assert (old["entity"], old["row"]["cost"]) == ("marketing_spend", 10.0)
 
 
 def test_conflicting_versions_in_one_file_stay_quarantined(store: Store, tmp_path: Path) -> None:
