@@ -322,6 +322,7 @@ def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) 
         "mapping",
         "max_quarantine",
         "progress",
+        "update",
     ]
     path = tmp_path / "spend.csv"
     path.write_text("date,channel,campaign,cost,currency\n2024-01-01,email,news,3,USD\n")
