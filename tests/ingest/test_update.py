@@ -45,7 +45,8 @@ def _orders(store: Store) -> list[tuple[str, str, Decimal | None]]:
 
 
 def _history(store: Store) -> list[dict[str, object]]:
-    rows = store.table("row_history").order_by("entity", "record_key").to_pyarrow().to_pylist()
+    history = store.table("row_history").order_by("entity", "record_key", "replaced_at")
+    rows = history.to_pyarrow().to_pylist()
     return [{**r, "row": json.loads(r["row"])} for r in rows]
 
 
@@ -204,7 +205,10 @@ def test_a_later_file_of_the_run_wins(store: Store, tmp_path: Path) -> None:
     r = import_orders(store, files, update=True)
     assert (r.stored, r.updated, r.already_present) == (1, 3, 1)
     assert [s for _, s, _ in _orders(store)] == ["shipped", "shipped", "paid"]
-    assert [h["row"]["status"] for h in _history(store)] == ["paid", "refunded", "paid"]
+    history = _history(store)
+    assert [h["row"]["status"] for h in history] == ["paid", "refunded", "paid"]
+    # A1, replaced by both files: two versions, apart in time (row_history's key)
+    assert history[0]["replaced_at"] < history[1]["replaced_at"]  # type: ignore[operator]
 
 
 def test_events_are_not_updatable(store: Store, tmp_path: Path) -> None:

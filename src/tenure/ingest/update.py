@@ -29,6 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import duckdb
@@ -211,8 +212,10 @@ def apply(
 ) -> Counter[str]:
     """Replace the stored rows the file updates; keep their previous versions in
     ``row_history``. ``audit`` holds ``src`` (the file), ``now`` and ``iid`` (the import).
-    Returns the rows written per table."""
-    w = _Write(store, work, emit, audit)
+    Returns the rows written per table. ``replaced_at`` is the time of this file's writes,
+    so a row replaced by two files of one run keeps both previous versions apart."""
+    replaced = datetime.now(UTC).replace(tzinfo=None)
+    w = _Write(store, work, emit, {**audit, "replaced": replaced})
     counts: Counter[str] = Counter()
     if not plan.items:
         rows = f"SELECT * FROM {resolved} WHERE __status = 'updated'"
@@ -245,7 +248,7 @@ def _replace(
         record_key = ", ".join(f"'{k}', e.{_q(k)}" for k in key)
         history = (
             f"SELECT $table AS entity, json_object({record_key}) AS record_key, "
-            'CAST(to_json(e) AS VARCHAR) AS "row", $now AS replaced_at, $iid AS import_id '
+            'CAST(to_json(e) AS VARCHAR) AS "row", $replaced AS replaced_at, $iid AS import_id '
             f"FROM {old} e WHERE EXISTS (SELECT 1 FROM {new} n WHERE {_on(key, 'n', 'e')})"
         )
         params = _used(history, {**w.params, "table": table})
