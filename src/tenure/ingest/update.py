@@ -56,6 +56,8 @@ class Scratch(Protocol):
 
     def table(self, name: str, select: str, params: dict[str, Any] | None = None) -> str: ...
 
+    def view(self, name: str, select: str) -> str: ...
+
 
 @dataclass(frozen=True)
 class UpdatePlan:
@@ -117,7 +119,7 @@ def resolve(scratch: Scratch, plan: UpdatePlan, classified: str) -> str:
     own columns differ (it replaces the stored line).
     """
     if not plan.items:
-        return scratch.table(
+        return scratch.view(
             classified + "_u",
             f"SELECT * REPLACE (CASE WHEN __status = '{CHANGED}' THEN 'updated' "
             f"ELSE __status END AS __status) FROM {classified}",
