@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tenure.ingest.readers import check_file
 from tenure.ingest.result import ImportResult
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
+from tenure.store.currency import settle_reporting_currency
 
 PRESETS = presets()
 
@@ -97,6 +99,8 @@ def import_file(
             raise
     result = _result(import_id, spec.name, done, name, threshold, total)
     _log(store, result, started)
+    if spec.name == "orders" and result.stored:
+        result = replace(result, currency_note=settle_reporting_currency(store))
     return result
 
 
