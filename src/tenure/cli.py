@@ -57,7 +57,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 import_app = typer.Typer(
-    help="Import orders, customers, events, products or spend, losing nothing.",
+    help="Import orders, customers, events, products, spend or fx_rates, losing nothing.",
     no_args_is_help=True,
 )
 store_app = typer.Typer(help="Inspect and upgrade the store.", no_args_is_help=True)
@@ -278,6 +278,8 @@ def _run_import(
         rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
         console.print(_kv_table(f"Import of {entity}", rows))
         console.print(f"Import id: {result.import_id}")
+        if result.currency_note:
+            console.print(result.currency_note, markup=False, highlight=False)
         if result.ignored_columns:
             console.print(
                 "Columns not imported (no canonical column): "
@@ -293,8 +295,6 @@ def _run_import(
                 "Quarantined rows are in the [bold]quarantine[/bold] table "
                 f"(import_id = '{result.import_id}') with their line and reason."
             )
-        if result.currency_note:
-            console.print(result.currency_note, markup=False, highlight=False)
     if result.over_threshold:
         raise QuarantineThresholdError(
             f"{result.quarantined_share:.2%} of the rows were quarantined, more than the "
@@ -319,7 +319,7 @@ def _import_command(entity: str) -> None:
     import_app.command(name=entity)(command)
 
 
-for _entity in ("orders", "customers", "events", "products", "spend"):
+for _entity in ("orders", "customers", "events", "products", "spend", "fx_rates"):
     _import_command(_entity)
 
 

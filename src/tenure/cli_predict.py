@@ -38,9 +38,9 @@ def _number(value: float | None) -> str:
 
 
 def _money(value: float | None, currency: str) -> str:
-    """An amount at its currency's minor unit, with the code; blank when unknown."""
+    """An amount at its currency's minor unit; blank when unknown."""
     amount = round_money(value, currency)
-    return "" if amount is None else f"{amount:,} {currency}"
+    return "" if amount is None else f"{amount:,}"
 
 
 def _rounded(result: Any) -> dict[str, Any]:
@@ -146,4 +146,4 @@ def predict_command(
     console.print(_kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
     if top > 0:
         shown = ["person_id", f"clv_{horizon_months}m", "p_alive", "explanation"]
-        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV ({result.currency})")
+        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV")

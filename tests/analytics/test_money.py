@@ -143,8 +143,8 @@ def test_unconvertible_orders_are_null_and_named(store: Store) -> None:
     expected = (
         "2 of 5 orders could not be converted to GBP (2 in EUR): no fx_rates rate on or before "
         "their day. Their revenue and margin are blank and left out of every money figure. "
-        "Import fx_rates for EUR, or report in their currency (`tenure store set "
-        "reporting-currency EUR` or TENURE_REPORTING_CURRENCY=EUR)."
+        "Import fx_rates for EUR (`tenure import fx_rates FILE`), or report in their currency "
+        "(`tenure store set reporting-currency EUR` or TENURE_REPORTING_CURRENCY=EUR)."
     )
     assert k.attrs["warnings"][0] == expected
     assert money_warnings(store) == [expected]
@@ -185,3 +185,19 @@ def test_flagged_values_are_reported(store: Store) -> None:
         "1 spend row has an implausible cost (flagged at import, kept in the sums): see "
         "table flagged_values for the file and line.",
     ]
+
+
+def test_fx_rates_import_converts_the_other_currency(tmp_path: Path, store: Store) -> None:
+    _mixed(store)
+    set_reporting_currency(store, "GBP")
+    rates = tmp_path / "fx.csv"
+    rates.write_text(
+        "date,currency,rate,source\n2024-03-01,eur,0.85123456,ecb\n2024-03-02,EUR,x,\n"
+    )
+    result = import_file(store, "fx_rates", [rates], max_quarantine=1.0)
+    assert (result.stored, result.by_reason) == (1, {"unreadable number": 1})
+    stored = store.table("fx_rates").to_pyarrow().to_pylist()
+    assert [(r["currency"], r["rate"]) for r in stored] == [("EUR", Decimal("0.85123456"))]
+    assert money_warnings(store) == []
+    facts = customer_facts(store).to_pandas().set_index("person_id")
+    assert facts.loc["eve", "revenue"] == pytest.approx(12 * 0.85123456)

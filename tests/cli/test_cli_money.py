@@ -157,3 +157,15 @@ def test_store_set_reporting_currency(tmp_path: Path) -> None:
     assert "3-letter ISO 4217 code" in bad.stderr
     unknown = runner.invoke(app, ["store", "set", "colour", "red", "--store", store])
     assert unknown.exit_code == 2 and "Unknown store fact 'colour'" in unknown.stderr
+
+
+def test_import_fx_rates_clears_the_warning(tmp_path: Path) -> None:
+    store = _mixed_store(tmp_path)
+    rates = tmp_path / "fx.csv"
+    rates.write_text("date,currency,rate\n2024-01-01,EUR,0.85\n")
+    result = runner.invoke(app, ["import", "fx_rates", str(rates), "--store", store])
+    assert result.exit_code == 0, result.output
+    assert "│ Stored          │ 1 │" in result.stdout
+    kpis = runner.invoke(app, ["kpis", "--store", store, "--json"])
+    assert json.loads(kpis.stdout)[-1]["revenue"] == 10.2  # 12 EUR x 0.85
+    assert "could not be converted" not in kpis.stderr

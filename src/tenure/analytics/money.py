@@ -70,8 +70,9 @@ class MoneyReport:
             f"{sum(self.unconverted_orders.values()):,} of {self.orders:,} orders could not be "
             f"converted to {self.currency} ({', '.join(parts)}): no fx_rates rate on or before "
             "their day. Their revenue and margin are blank and left out of every money figure. "
-            f"Import fx_rates for {codes}, or report in their currency (`tenure store set "
-            f"reporting-currency {first}` or TENURE_REPORTING_CURRENCY={first})."
+            f"Import fx_rates for {codes} (`tenure import fx_rates FILE`), or report in their "
+            f"currency (`tenure store set reporting-currency {first}` or "
+            f"TENURE_REPORTING_CURRENCY={first})."
         )
 
     def _spend_messages(self) -> list[str]:
@@ -86,7 +87,7 @@ class MoneyReport:
         return [
             f"{sum(self.unconverted_spend.values()):,} marketing spend rows could not be "
             f"converted to {self.currency} ({parts}): left out of spend and CAC. Import "
-            "fx_rates for their currencies."
+            "fx_rates for their currencies (`tenure import fx_rates FILE`)."
         ]
 
 

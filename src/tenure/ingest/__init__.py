@@ -67,7 +67,7 @@ def import_file(
     max_quarantine: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend).
+    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend, fx_rates).
 
     Files are imported one after another under one ``import_id``. If a file is refused (an
     error is raised), the files imported before it stay imported and are logged in
