@@ -8,13 +8,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tenure import Store, load_settings
 from tenure.analytics import customer_facts, kpis
@@ -201,3 +203,16 @@ def test_fx_rates_import_converts_the_other_currency(tmp_path: Path, store: Stor
     assert money_warnings(store) == []
     facts = customer_facts(store).to_pandas().set_index("person_id")
     assert facts.loc["eve", "revenue"] == pytest.approx(12 * 0.85123456)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(10**9), 10**9), min_size=1, max_size=400))
+def test_a_float_sum_of_cents_leaves_as_the_exact_decimal(pence: list[int]) -> None:
+    """However the engine's float sum lands, the printed figure is the decimal sum."""
+    total = 0.0
+    for p in pence:
+        total += p / 100
+    assert round_money(total, "GBP") == Decimal(sum(pence)) / 100
+    assert round_money(total, "JPY") == (Decimal(sum(pence)) / 100).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )

@@ -139,6 +139,12 @@ def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     assert "2 in EUR" in " ".join(rfm.stderr.split())
     eve = [line for line in rfm.stdout.splitlines() if line.startswith("eve,")]
     assert eve[0].split(",")[3] == ""  # monetary unknown: blank, not 0.00
+    status = runner.invoke(app, ["status", "--store", store, "--json"])
+    assert "2 in EUR" in " ".join(status.stderr.split())
+    assert json.loads(status.stdout)  # stdout stays one JSON document
+    channels = runner.invoke(app, ["channels", "--store", store, "--csv"])
+    assert channels.stdout.splitlines()[1] == "direct,3,,0,,,0,,no spend,"
+    assert "No marketing spend recorded" in channels.stderr
 
 
 def test_store_set_reporting_currency(tmp_path: Path) -> None:
