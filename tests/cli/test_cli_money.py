@@ -139,6 +139,8 @@ def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     assert "2 in EUR" in " ".join(rfm.stderr.split())
     eve = [line for line in rfm.stdout.splitlines() if line.startswith("eve,")]
     assert eve[0].split(",")[3] == ""  # monetary unknown: blank, not 0.00
+    refreshed = runner.invoke(app, ["refresh", "--store", store, "--json"])
+    assert json.loads(refreshed.stdout)["warnings"][0].startswith("2 of 5 orders")
     status = runner.invoke(app, ["status", "--store", store, "--json"])
     assert "2 in EUR" in " ".join(status.stderr.split())
     assert json.loads(status.stdout)  # stdout stays one JSON document
