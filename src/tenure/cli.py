@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer._click.core import Context as ClickContext
@@ -23,7 +24,7 @@ from typer.core import TyperGroup
 
 from tenure import __version__
 from tenure.config import load_settings
-from tenure.errors import QuarantineThresholdError, TenureError
+from tenure.errors import ConfigError, QuarantineThresholdError, TenureError
 from tenure.store import Store
 
 console = Console()
@@ -56,7 +57,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 import_app = typer.Typer(
-    help="Import orders, customers, events, products or spend, losing nothing.",
+    help="Import orders, customers, events, products, spend or fx_rates, losing nothing.",
     no_args_is_help=True,
 )
 store_app = typer.Typer(help="Inspect and upgrade the store.", no_args_is_help=True)
@@ -288,6 +289,8 @@ def _run_import(
         rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
         console.print(_kv_table(f"Import of {entity}", rows))
         console.print(f"Import id: {result.import_id}")
+        if result.currency_note:
+            console.print(result.currency_note, markup=False, highlight=False)
         if result.ignored_columns:
             console.print(
                 "Columns not imported (no canonical column): "
@@ -347,29 +350,65 @@ def _import_command(entity: str) -> None:
     import_app.command(name=entity)(command)
 
 
-for _entity in ("orders", "customers", "events", "products", "spend"):
+for _entity in ("orders", "customers", "events", "products", "spend", "fx_rates"):
     _import_command(_entity)
 
 
 # --------------------------------------------------------------------------- store
 @store_app.command("info")
 def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Show where the store is, its data-model version and its row counts."""
+    """Show where the store is, its data-model version, reporting currency, row counts, and
+    the money warnings (unconvertible orders, flagged values)."""
+    from tenure.analytics.money import money_warnings
+    from tenure.store.currency import resolve_reporting_currency
+
     with _open_store(store) as st:
+        currency = resolve_reporting_currency(st)
         info: dict[str, Any] = {
             "url": st.url,
             "location": st.location,
             "backend": st.backend_name,
             "version": st.version,
+            "reporting_currency": currency.code,
+            "reporting_currency_source": currency.source,
             "tables": st.counts(),
+            "warnings": money_warnings(st, spend=False),
         }
     if as_json:
         _print_json(info)
         return
     rows = [("Location", info["location"]), ("Backend", info["backend"])]
     rows.append(("Data-model version", info["version"]))
+    rows.append(("Reporting currency", currency.describe()))
     rows += [(f"  {name}", count) for name, count in info["tables"].items()]
     console.print(_kv_table("Store", rows))
+    for message in info["warnings"]:
+        console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
+
+
+@store_app.command("set")
+def store_set(
+    name: Annotated[str, typer.Argument(help="The store fact: reporting-currency.")],
+    value: Annotated[str, typer.Argument(help="Its value, e.g. GBP.")],
+    store: StoreOpt = None,
+) -> None:
+    """Record a fact about the store: `reporting-currency GBP` (the setting still wins)."""
+    from tenure.store.currency import resolve_reporting_currency, set_reporting_currency
+
+    if name.replace("_", "-") != "reporting-currency":
+        raise ConfigError(
+            f"Unknown store fact {name!r}.", hint="Known: reporting-currency (e.g. GBP)."
+        )
+    with _open_store(store) as st:
+        code = set_reporting_currency(st, value)
+        effective = resolve_reporting_currency(st)
+    console.print(f"Reporting currency recorded in the store: {code}.")
+    if effective.code != code:
+        console.print(
+            f"The reporting_currency setting ({effective.code}) wins over it: remove it from "
+            "tenure.toml / TENURE_REPORTING_CURRENCY to report in the store's currency."
+        )
+    console.print("Run `tenure refresh` to rebuild the derived tables in it.")
 
 
 @store_app.command("migrate")

@@ -7,11 +7,15 @@ import csv
 import io
 import json
 import math
+import re
+from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tenure.cli import (
@@ -23,7 +27,9 @@ from tenure.cli import (
     _progress,
     app,
     console,
+    err_console,
 )
+from tenure.store import round_money
 
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 AsOfOpt = Annotated[
@@ -47,6 +53,8 @@ def parse_day(value: str | None, option: str = "--as-of") -> date | None:
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, Decimal):  # money, already at its minor unit
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -56,24 +64,64 @@ def _cell(value: Any) -> str:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
-    return [dict(zip(clean.columns, row, strict=True)) for row in clean.itertuples(index=False)]
+    return [
+        {
+            k: float(v) if isinstance(v, Decimal) else v
+            for k, v in zip(clean.columns, row, strict=True)
+        }
+        for row in clean.itertuples(index=False)
+    ]
 
 
-def emit(frame: pd.DataFrame, *, title: str, as_json: bool = False, as_csv: bool = False) -> None:
-    """Print a data frame as a Rich table, JSON records or CSV."""
+def warn(messages: Sequence[str]) -> None:
+    """Print warnings (e.g. the money warnings) on stderr, never in the --json/--csv output."""
+    for message in messages:
+        err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
+
+
+def money_frame(
+    frame: pd.DataFrame, money: Sequence[str] | None = None, currency: str | None = None
+) -> pd.DataFrame:
+    """``frame`` with its money columns as decimals rounded to the currency's minor unit
+    (None where unknown). ``money`` and ``currency`` default to ``frame.attrs`` (``money``:
+    the result's declared money columns, ``currency``: the reporting currency)."""
+    columns = frame.attrs.get("money", ()) if money is None else money
+    code = currency or frame.attrs.get("currency") or ""
+    out = frame.copy()
+    for column in columns:
+        if column in out.columns:
+            out[column] = pd.Series(
+                [round_money(v, code) for v in out[column]], index=out.index, dtype=object
+            )
+    return out
+
+
+def emit(
+    frame: pd.DataFrame,
+    *,
+    title: str,
+    as_json: bool = False,
+    as_csv: bool = False,
+    money: Sequence[str] | None = None,
+    currency: str | None = None,
+) -> None:
+    """Print a data frame as a Rich table, JSON records or CSV; money columns (``money``, else
+    ``frame.attrs["money"]``) as decimals at the minor unit of ``currency`` (else
+    ``frame.attrs["currency"]``): blank / null when unknown, never 0."""
+    shown = money_frame(frame, money, currency)
     if as_json:
-        _print_json(_records(frame))
+        _print_json(_records(shown))
         return
     if as_csv:
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+        shown.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
         console.print(buffer.getvalue(), end="", markup=False, highlight=False, soft_wrap=True)
         return
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
         table.add_column(str(column), justify="right" if numeric else "left")
-    for row in frame.itertuples(index=False):
+    for row in shown.itertuples(index=False):
         table.add_row(*[_cell(v) for v in row])
     console.print(table)
 
@@ -90,6 +138,7 @@ def refresh(
 
     with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
+    warn(result.warnings)
     if as_json:
         _print_json(result.to_dict())
         return
@@ -108,15 +157,22 @@ def customers_show(
 ) -> None:
     """The customer_facts row of one person."""
     from tenure.analytics import customer_row
+    from tenure.analytics.facts import MONEY_COLUMNS
+    from tenure.analytics.money import money_warnings
+    from tenure.store import reporting_currency
 
     with _open_store(store) as st:
         row = customer_row(st, person)
+        code, warnings = reporting_currency(st), money_warnings(st)
+    money = [*MONEY_COLUMNS, *(k for k in row if re.fullmatch(r"clv_\d+m", k))]
+    shown = {k: round_money(v, code) if k in money else v for k, v in row.items()}
+    warn(warnings)
     if as_json:
-        console.print_json(json.dumps(row, default=str))
+        doc = {k: float(v) if isinstance(v, Decimal) else v for k, v in shown.items()}
+        console.print_json(json.dumps({**doc, "warnings": warnings}, default=str))
         return
-    console.print(
-        _kv_table(f"Customer {row['person_id']}", [(k, _cell(v)) for k, v in row.items()])
-    )
+    title = f"Customer {row['person_id']} (money in {code})"
+    console.print(_kv_table(title, [(k, _cell(v)) for k, v in shown.items()]))
 
 
 @app.command("cohorts")
@@ -149,6 +205,8 @@ def cohorts_command(
             frame = cohorts(st, period=period, by=by, as_of=day)
         else:
             frame = cohort_matrix(st, period=period, by=by, as_of=day, metric=metric)
+    if long or frame.attrs["money"]:
+        warn(frame.attrs["warnings"])
     what = "all metrics" if long else metric
     title = f"Cohorts by {by} ({period}), {what}, as of {frame.attrs['as_of']}"
     if not long and frame.attrs["partial"]:
@@ -171,7 +229,9 @@ def rfm_command(
     as_csv: CsvOpt = False,
 ) -> None:
     """RFM segments (sizes, shares, means), or every customer's scores with --customers."""
-    from tenure.analytics.rfm import rfm, rfm_segments
+    from tenure.analytics.money import money_warnings
+    from tenure.analytics.rfm import MONEY_COLUMNS, rfm, rfm_segments
+    from tenure.store import reporting_currency
 
     with _open_store(store) as st:
         day = parse_day(as_of)
@@ -179,7 +239,10 @@ def rfm_command(
             rfm(st, as_of=day).order_by("person_id") if customers else rfm_segments(st, as_of=day)
         )
         frame = expr.to_pandas()
-    emit(frame, title="RFM", as_json=as_json, as_csv=as_csv)
+        code, warnings = reporting_currency(st), money_warnings(st, as_of=day)
+    warn(warnings)
+    title = f"RFM (monetary: margin in {code})"
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, money=MONEY_COLUMNS, currency=code)
 
 
 @app.command("channels")
@@ -197,7 +260,9 @@ def channels_command(
 
     with _open_store(store) as st:
         frame = channel_economics(st, as_of=parse_day(as_of), horizon_days=horizon_days)
-    emit(frame, title="Channel economics", as_json=as_json, as_csv=as_csv)
+    warn(frame.attrs["warnings"])
+    title = f"Channel economics ({frame.attrs['currency']})"
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
 
 
 #: The columns `tenure kpis` shows in the terminal (every column with --wide, --json, --csv).
@@ -260,10 +325,12 @@ def kpis_command(
     first, last, day = parse_day(start, "--start"), parse_day(end, "--end"), parse_day(as_of)
     with _open_store(store) as st:
         frame = kpis(st, grain=grain, start=first, end=last, by=by, as_of=day)
+    warn(frame.attrs["warnings"])
     if as_json or as_csv:
         emit(frame, title="", as_json=as_json, as_csv=as_csv)
         return
     title = f"KPIs per {grain}" + (f" by {by}" if by else "") + f", as of {frame.attrs['as_of']}"
+    title += f", in {frame.attrs['currency']}"
     if frame["partial"].any():
         title += "; the last period is partial"
     columns = [c for c in frame.columns if c != by] if wide else KPI_HEADLINE

@@ -8,7 +8,8 @@ import ibis
 import typer
 
 from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
-from tenure.cli_analytics import AsOfOpt, CsvOpt, _records, emit, parse_day
+from tenure.cli_analytics import AsOfOpt, CsvOpt, _records, emit, money_frame, parse_day, warn
+from tenure.store import round_money
 
 ModelOpt = Annotated[
     str | None,
@@ -32,8 +33,29 @@ ClvModelOpt = Annotated[
 ]
 
 
-def _money(value: float | None) -> str:
+def _number(value: float | None) -> str:
     return "" if value is None else f"{value:,.2f}"
+
+
+def _money(value: float | None, currency: str) -> str:
+    """An amount at its currency's minor unit; blank when unknown."""
+    amount = round_money(value, currency)
+    return "" if amount is None else f"{amount:,}"
+
+
+def _rounded(result: Any) -> dict[str, Any]:
+    """``result.to_dict()`` with its money (CLV totals, VIP threshold) at the minor unit."""
+    doc = result.to_dict()
+
+    def at_minor(value: float | None) -> float | None:
+        amount = round_money(value, result.currency)
+        return None if amount is None else float(amount)
+
+    doc["vip_threshold"] = at_minor(doc["vip_threshold"])
+    for key in ("clv", "mean_clv"):
+        if key in doc["totals"]:
+            doc["totals"][key] = at_minor(doc["totals"][key])
+    return doc
 
 
 def summary_rows(result: Any) -> list[tuple[str, Any]]:
@@ -57,13 +79,14 @@ def summary_rows(result: Any) -> list[tuple[str, Any]]:
         ]
     if result.patterns:
         rows.append(("patterns scored", result.patterns))
+    code = result.currency
     rows += [
-        (f"VIP threshold ({h}-month margin)", _money(result.vip_threshold)),
-        (f"CLV {h} months, total", _money(totals.get("clv"))),
-        (f"CLV {h} months, mean per buyer", _money(totals.get("mean_clv"))),
-        (f"expected orders in {h} months", _money(totals.get("expected_orders"))),
-        ("mean P(alive)", _money(totals.get("mean_p_alive"))),
-        ("expected future VIPs", _money(totals.get("future_vips"))),
+        (f"VIP threshold ({h}-month margin)", _money(result.vip_threshold, code)),
+        (f"CLV {h} months, total", _money(totals.get("clv"), code)),
+        (f"CLV {h} months, mean per buyer", _money(totals.get("mean_clv"), code)),
+        (f"expected orders in {h} months", _number(totals.get("expected_orders"))),
+        ("mean P(alive)", _number(totals.get("mean_p_alive"))),
+        ("expected future VIPs", _number(totals.get("future_vips"))),
         ("rows in customer_predictions", result.rows),
         ("attached to customer_facts", "yes" if result.attached else "no (another day)"),
         ("seconds", f"{result.seconds:.2f}"),
@@ -111,11 +134,14 @@ def predict_command(
             clv = table[f"clv_{horizon_months}m"]
             best = table.filter(clv.notnull()).order_by([ibis.desc(clv), "person_id"])
             frame = best.limit(top).to_pandas()
+    warn(result.warnings)
+    money = [f"clv_{horizon_months}m"]
+    frame.attrs.update(money=money, currency=result.currency)
     if customers:
         emit(frame, title=f"Predictions as of {result.as_of}", as_json=as_json, as_csv=as_csv)
         return
     if as_json:
-        _print_json({**result.to_dict(), "top": _records(frame)})
+        _print_json({**_rounded(result), "top": _records(money_frame(frame))})
         return
     console.print(_kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
     if top > 0:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tenure.cli import JsonOpt, StoreOpt, _open_store, _print_json, _progress, app, console
-from tenure.cli_analytics import AsOfOpt, CsvOpt, emit, parse_day
+from tenure.cli_analytics import AsOfOpt, CsvOpt, emit, parse_day, warn
 
 stages_app = typer.Typer(help="The stage history: entries, transitions, back-fill.")
 app.add_typer(stages_app, name="stages")
@@ -28,6 +28,7 @@ def status_command(
     as_csv: CsvOpt = False,
 ) -> None:
     """Customer statuses (prospect, new, lapsed, at_risk, vip, active): counts and shares."""
+    from tenure.analytics.money import money_warnings
     from tenure.analytics.status import customer_status, status_counts
 
     day = parse_day(as_of)
@@ -38,6 +39,8 @@ def status_command(
             else status_counts(st, as_of=day)
         )
         frame = expr.to_pandas()
+        warnings = money_warnings(st, as_of=day)  # tiers and VIPs rank by margin
+    warn(warnings)
     emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv)
 
 

@@ -37,10 +37,13 @@ class Settings(BaseSettings):
         "path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]` for PySpark in "
         "local mode, or any URL `ibis.connect` accepts.",
     )
-    reporting_currency: str = Field(
-        "USD",
+    reporting_currency: str | None = Field(
+        None,
         description="ISO 4217 code all money is reported in; other currencies are converted "
-        "with the `fx_rates` table and never summed unconverted.",
+        "with the `fx_rates` table and never summed unconverted. Unset (the default), the "
+        "store's own currency is used: the one its first import of orders recorded (the "
+        "single currency of its orders, else the currency of most orders), else USD. A value "
+        'here wins over what the store recorded (docs/metrics.md, "Currency").',
     )
     accepted_currencies: list[str] = Field(
         default_factory=lambda: [
@@ -116,7 +119,9 @@ class Settings(BaseSettings):
 
     @field_validator("reporting_currency")
     @classmethod
-    def _upper_currency(cls, value: str) -> str:
+    def _upper_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if len(value) != 3 or not value.isalpha():
             raise ValueError(f"must be a 3-letter ISO 4217 code, got {value!r}")
         return value.upper()

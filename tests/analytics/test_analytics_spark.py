@@ -283,3 +283,12 @@ def test_kpis_are_the_same(engines: tuple[Store, Store], grain: str, by: str | N
     if by is None:  # the fixture reaches every part: spend, prospects, a CLV
         last = duck.iloc[-1]
         assert last["spend"] > 0 and last["prospects"] > 0 and last["clv"] > 0
+
+
+def test_money_warnings_are_the_same(engines: tuple[Store, Store]) -> None:
+    from tenure.analytics.money import money_report
+
+    duck, spark = engines
+    report = money_report(duck, as_of=END)
+    assert report == money_report(spark, as_of=END)
+    assert report.currency == "USD" and report.unconverted_orders == {"GBP": 1}  # no GBP rate

@@ -33,10 +33,10 @@ def test_kpis_csv_exact(store_url: str) -> None:
     header, jan, feb = result.stdout.splitlines()
     assert header.split(",") == COLUMNS
     assert jan == (
-        "2025-01,2025-01-01,2025-01-31,False,60.0,18.0,1,60.0,1,1.0,0,1,1,1.0,2,0,,,1,0,0.0,,,"
-        "24.0,0.5,2.0,48.0"
+        "2025-01,2025-01-01,2025-01-31,False,60.00,18.00,1,60.00,1,1.0,0,1,1,1.0,2,0,,,1,0,0.0,,,"
+        "24.00,0.5,2.0,48.00"
     )
-    assert feb.startswith("2025-02,2025-02-01,2025-02-15,True,90.0,27.0,1,90.0,1,1.0,1,0,0,0.0,")
+    assert feb.startswith("2025-02,2025-02-01,2025-02-15,True,90.00,27.00,1,90.00,1,1.0,1,0,0,0.0,")
 
 
 def test_kpis_table_headline_in_percent(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,7 +45,9 @@ def test_kpis_table_headline_in_percent(store_url: str, monkeypatch: pytest.Monk
     result = runner.invoke(app, ["kpis", "--store", path, *AS_OF, "--start", "2024-12-01"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].strip() == "KPIs per month, as of 2025-02-15; the last period is partial"
+    assert lines[0].strip() == (
+        "KPIs per month, as of 2025-02-15, in USD; the last period is partial"
+    )
     header = [cell.strip() for cell in lines[2].split("┃")[1:-1]]
     assert " | ".join(header) == (
         "period | revenue | orders | aov | customers | new_customers | repeat % | retention % | "

@@ -32,7 +32,10 @@ def test_store_info_json_matches_library(tmp_path: Path) -> None:
             "location": str(path),
             "backend": "duckdb",
             "version": LATEST_VERSION,
+            "reporting_currency": "USD",
+            "reporting_currency_source": "default",
             "tables": st.counts(),
+            "warnings": [],
         }
     assert set(info["tables"]) == set(TABLES)
 

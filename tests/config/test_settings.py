@@ -13,7 +13,7 @@ from tenure.errors import ConfigError
 def test_defaults() -> None:
     s = load_settings()
     assert s.store_url == "duckdb://tenure.duckdb"
-    assert s.reporting_currency == "USD"
+    assert s.reporting_currency is None  # unset: the store's own currency (issue 11)
     assert s.quarantine_threshold == 0.01
 
 

@@ -10,6 +10,7 @@ from tenure.analytics.base import orders_base
 from tenure.analytics.cohorts import cohort_cells, cohort_matrix, cohorts
 from tenure.analytics.customers import customer_row
 from tenure.analytics.facts import customer_facts
+from tenure.analytics.money import money_warnings
 from tenure.analytics.periods import kpis
 from tenure.analytics.refresh import RefreshResult, derived, materialise, refresh
 
@@ -23,6 +24,7 @@ __all__ = [
     "derived",
     "kpis",
     "materialise",
+    "money_warnings",
     "orders_base",
     "refresh",
 ]

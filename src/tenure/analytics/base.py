@@ -8,9 +8,11 @@ Definitions (docs/metrics.md):
 * **purchase**: an order whose status is not cancelled/failed/voided/pending, whose total is
   not negative (a free order counts) and that was not refunded in full. Fully refunded
   orders and negative "return" rows still count in revenue (as refunds), not as purchases.
-* **revenue** (net): ``total - refunded`` converted to the reporting currency with the latest
-  ``fx_rates`` rate on or before the order day (1 for the reporting currency). An order in a
-  currency without a rate has a null revenue: it is never summed unconverted.
+* **revenue** (net): ``total - refunded`` converted to the reporting currency
+  (:func:`tenure.store.reporting_currency`) with the latest ``fx_rates`` rate on or before the
+  order day (1 for the reporting currency). An order in a currency without a rate, or without
+  a total, has a null revenue (and margin): it is never summed unconverted, never taken as 0,
+  and :func:`tenure.analytics.money.money_warnings` counts it.
 * **margin**: revenue x the order's margin rate: ``1 - cost / price`` over its lines when every
   line's product has a unit cost (or a margin), else the store's ``default_margin``.
 * **day**: the UTC calendar day of ``ordered_at``; days since an origin are whole days.
@@ -23,7 +25,7 @@ from datetime import date, datetime
 import ibis
 import ibis.expr.types as ir
 
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 #: Order statuses that never count (the order did not happen).
 VOID_STATUSES = ("cancelled", "canceled", "failed", "voided", "void", "pending", "draft")
@@ -39,9 +41,8 @@ def money_sum(value: ir.FloatingValue, where: ir.BooleanValue | None = None) -> 
     return value.sum(where=where).round(MONEY_DIGITS)
 
 
-def _fx_rate(store: Store, orders: ir.Table) -> ir.Table:
-    """order_id -> rate into the reporting currency, for orders in another currency."""
-    reporting = store.settings.reporting_currency
+def _fx_rate(store: Store, orders: ir.Table, reporting: str) -> ir.Table:
+    """order_id -> rate into the ``reporting`` currency, for orders in another currency."""
     foreign = orders.filter(orders.currency.upper() != reporting).select(
         "order_id", cur=orders.currency.upper(), day=orders.ordered_at.date()
     )
@@ -84,16 +85,18 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     # the as_of filter goes last: before the joins, DuckDB estimated 0.4M of 10M orders left
     # and the joins ran ~1.5x slower
     o = attributed(store, "orders").view()
-    fx = _fx_rate(store, store.table("orders"))  # not ``o``: one pass over the orders
+    code = reporting_currency(store)
+    fx = _fx_rate(store, store.table("orders"), code)  # not ``o``: one pass over the orders
     margin = _margin_rate(store, settings.default_margin)
     joined = o.left_join(fx, o.order_id == fx.fx_order).left_join(
         margin, o.order_id == margin.m_order
     )
-    reporting = o.currency.upper() == settings.reporting_currency
+    reporting = o.currency.upper() == code
     rate = ibis.ifelse(reporting, ibis.literal(1.0), joined.rate)
+    # an unknown total is not 0: the revenue stays null (the purchase still counts)
     total = ibis.coalesce(o.total.cast(F64), ibis.literal(0.0))
     refunded = ibis.coalesce(o.refunded.cast(F64), ibis.literal(0.0))
-    revenue = (total - refunded) * rate
+    revenue = (o.total.cast(F64) - refunded) * rate
     status = ibis.coalesce(o.status.lower(), ibis.literal(""))
     void = status.isin(VOID_STATUSES)
     purchase = ~void & (total >= 0) & ~((refunded > 0) & (refunded >= total))
@@ -108,7 +111,7 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
         day=o.ordered_at.date(),
         currency=o.currency,
         revenue=revenue,
-        gross=total * rate,
+        gross=o.total.cast(F64) * rate,
         margin=revenue * m_rate,
         is_purchase=purchase,
         channel=o.channel,

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from tenure.analytics.base import _as_date, orders_base, store_end
+from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 PERIODS = ("week", "month", "quarter")
 BY = ("acquisition", "channel", "first_category")
@@ -42,6 +43,17 @@ METRICS = {
     "cumulative_revenue": "cumulative_revenue_per_customer",
     "cumulative_margin": "cumulative_margin_per_customer",
 }
+#: The money columns of :func:`cohorts` (reporting currency); in :func:`cohort_matrix` every
+#: period column is money when the metric is one of :data:`MONEY_METRICS`.
+MONEY_COLUMNS = (
+    "revenue",
+    "margin",
+    "revenue_per_customer",
+    "margin_per_customer",
+    "cumulative_revenue_per_customer",
+    "cumulative_margin_per_customer",
+)
+MONEY_METRICS = ("revenue", "margin", "cumulative_revenue", "cumulative_margin")
 #: The group column of a split cohort (``by`` other than acquisition).
 GROUP_COLUMNS = {"channel": "channel", "first_category": "first_category"}
 #: Monday 1 January 1900: week numbers count from it, so they are never negative.
@@ -166,12 +178,7 @@ _LONG_COLUMNS = [
     "active",
     "retention",
     "orders",
-    "revenue",
-    "margin",
-    "revenue_per_customer",
-    "margin_per_customer",
-    "cumulative_revenue_per_customer",
-    "cumulative_margin_per_customer",
+    *MONEY_COLUMNS,
 ]
 
 
@@ -184,10 +191,12 @@ def _dense(cells: pd.DataFrame, end: date, period: str) -> pd.DataFrame:
     grid["period"] = np.concatenate([np.arange(n) for n in spans]).astype("int64")
     values = cells.drop(columns="customers")
     out = grid.merge(values, on=["grp", "cohort_num", "period"], how="left")
+    # a cell without orders has 0 revenue; one whose orders could not be converted, null
+    empty = out["orders"].isna()
     for column in ("active", "orders"):
         out[column] = out[column].fillna(0).astype("int64")
     for column in ("revenue", "margin"):
-        out[column] = out[column].astype("float64").fillna(0.0)
+        out[column] = out[column].astype("float64").mask(empty, 0.0)
     return out
 
 
@@ -229,20 +238,25 @@ def cohorts(
     names it). ``as_of`` defaults to the day of the latest order. Columns: cohort, cohort_start,
     period, period_start, partial, customers, active, retention, orders, revenue, margin,
     revenue_per_customer, margin_per_customer, cumulative_revenue_per_customer,
-    cumulative_margin_per_customer. Empty cells are 0, never missing. ``attrs["as_of"]`` holds
-    the observation end used.
+    cumulative_margin_per_customer. Empty cells are 0, never missing; money is null where
+    the orders could not be converted. ``attrs``: ``as_of`` (the observation end used),
+    ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the money warnings).
     """
     end = _as_date(as_of) if as_of is not None else store_end(store)
     cells = cohort_cells(store, period=period, by=by, as_of=end).to_pandas()
     if cells.empty:
         columns = ([GROUP_COLUMNS[by]] if by != "acquisition" else []) + _LONG_COLUMNS
-        empty = pd.DataFrame(columns=columns)
-        empty.attrs["as_of"] = end
-        return empty
-    dense = _dense(cells, end, period)
-    dense = dense.sort_values(["grp", "cohort_num", "period"], kind="stable")
-    out = _finish(dense.reset_index(drop=True), end, period, by)
-    out.attrs["as_of"] = end
+        out = pd.DataFrame(columns=columns)
+    else:
+        dense = _dense(cells, end, period)
+        dense = dense.sort_values(["grp", "cohort_num", "period"], kind="stable")
+        out = _finish(dense.reset_index(drop=True), end, period, by)
+    out.attrs.update(
+        as_of=end,
+        money=MONEY_COLUMNS,
+        currency=reporting_currency(store),
+        warnings=money_warnings(store, as_of=end),
+    )
     return out
 
 
@@ -260,8 +274,9 @@ def cohort_matrix(
     ``metric``: retention (share active), active, orders, revenue, margin (per customer),
     cumulative_revenue, cumulative_margin (per customer: the CLV curve). A cell a cohort has not
     reached yet is missing (NaN); a reached cell where nothing happened is 0. Pivoted in pandas
-    after the engine aggregates (the table is small). ``attrs``: ``as_of``, and ``partial``
-    (true when the last cell of each row is a partial period).
+    after the engine aggregates (the table is small). ``attrs``: ``as_of``, ``partial``
+    (true when the last cell of each row is a partial period), ``money`` (the period columns
+    for a money metric), ``currency`` and ``warnings``.
     """
     _check("metric", metric, list(METRICS))
     long = cohorts(store, period=period, by=by, as_of=as_of)
@@ -273,5 +288,12 @@ def cohort_matrix(
         wide = wide.reindex(columns=range(int(long["period"].max()) + 1))
         wide.columns.name = None
         wide = wide.reset_index()
-    wide.attrs.update(as_of=long.attrs["as_of"], partial=bool(long["partial"].any()))
+    periods = [c for c in wide.columns if isinstance(c, int)]
+    wide.attrs.update(
+        as_of=long.attrs["as_of"],
+        partial=bool(long["partial"].any()),
+        money=periods if metric in MONEY_METRICS else [],
+        currency=long.attrs["currency"],
+        warnings=long.attrs["warnings"],
+    )
     return wide

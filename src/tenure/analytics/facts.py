@@ -197,6 +197,9 @@ def buyer_facts(store: Store, end: date, orders: ir.Table | None = None) -> ir.T
     )
 
 
+#: The money columns of ``customer_facts`` (reporting currency; null when unconvertible).
+MONEY_COLUMNS = ("revenue", "margin", "aov", "monetary", "first_order_value")
+
 _BUYER_COLUMNS = (
     "first_order_at",
     "last_order_at",
@@ -259,8 +262,9 @@ def customer_facts(
         is_buyer=ibis.coalesce(j.is_buyer, False),
         orders=ibis.coalesce(j.orders, zero),
         repeat_orders=ibis.coalesce(j.repeat_orders, zero),
-        revenue=ibis.coalesce(j.revenue, 0.0),
-        margin=ibis.coalesce(j.margin, 0.0),
+        # a prospect spent 0; a buyer whose orders could not be converted has null money
+        revenue=ibis.ifelse(j.is_buyer.isnull(), ibis.literal(0.0), j.revenue),
+        margin=ibis.ifelse(j.is_buyer.isnull(), ibis.literal(0.0), j.margin),
         as_of=ibis.literal(end),
     )
     since = ibis.coalesce(j.known_since, j.first_order_at)

@@ -18,9 +18,12 @@ import pandas as pd
 
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.facts import customer_facts
-from tenure.store import Store
+from tenure.analytics.money import money_warnings
+from tenure.store import Store, reporting_currency
 
 HEALTHY, WATCH = 3.0, 1.0
+#: The money columns of :func:`channel_economics` (reporting currency).
+MONEY_COLUMNS = ("spend", "cac", "clv")
 
 
 def spend_rows(store: Store, end: date) -> ir.Table:
@@ -29,7 +32,7 @@ def spend_rows(store: Store, end: date) -> ir.Table:
     there is none: such rows are left out of sums and counted apart)."""
     s = store.table("marketing_spend")
     s = s.filter(s.date <= end)
-    reporting = store.settings.reporting_currency
+    reporting = reporting_currency(store)
     fx = store.table("fx_rates")
     fx = fx.select(fx_cur=fx.currency.upper(), fx_day=fx.date, rate=fx.rate.cast(F64))
     keyed = s.mutate(row=ibis.row_number().over(order_by=[s.date, s.channel, s.campaign]))
@@ -68,8 +71,10 @@ def channel_economics(
     store: Store, *, as_of: date | None = None, horizon_days: int = 365
 ) -> pd.DataFrame:
     """One row per acquisition channel (or spend channel): new customers, spend, CAC, CLV,
-    CLV:CAC, its health flag and the CAC payback in months. The per-channel aggregates run
-    in the engine; the few channel rows are combined in pandas."""
+    CLV:CAC, its health flag and the CAC payback in months (blank without spend). The
+    per-channel aggregates run in the engine; the few channel rows are combined in pandas.
+    ``attrs``: ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the money
+    warnings)."""
     end = as_of if as_of is not None else store_end(store)
     facts = customer_facts(store, as_of=end)
     buyers = facts.filter(facts.is_buyer)
@@ -79,9 +84,8 @@ def channel_economics(
     out = (
         new.to_pandas().merge(spend, on="channel", how="outer").merge(clv, on="channel", how="left")
     )
-    out = out.fillna(
-        {"new_customers": 0, "spend": 0.0, "unconverted_spend_rows": 0, "mature_customers": 0}
-    )
+    # a channel without spend rows has unknown spend (null), so no CAC, CLV:CAC or payback
+    out = out.fillna({"new_customers": 0, "unconverted_spend_rows": 0, "mature_customers": 0})
     out = out.astype(
         {"new_customers": "int64", "unconverted_spend_rows": "int64", "mature_customers": "int64"}
     )
@@ -102,7 +106,13 @@ def channel_economics(
         "health",
         "payback_months",
     ]
-    return out[columns].sort_values("channel").reset_index(drop=True)
+    result = out[columns].sort_values("channel").reset_index(drop=True)
+    result.attrs.update(
+        money=MONEY_COLUMNS,
+        currency=reporting_currency(store),
+        warnings=money_warnings(store, as_of=end, spend=True),
+    )
+    return result
 
 
 def _health(ratio: float) -> str:

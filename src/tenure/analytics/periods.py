@@ -35,8 +35,9 @@ from tenure.analytics.base import F64, _as_date, orders_base, store_end
 from tenure.analytics.cohorts import _WEEK_EPOCH, _label, _number_of, _period_number, _start_of
 from tenure.analytics.facts import customer_facts, known_persons
 from tenure.analytics.kpis import spend_rows
+from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 GRAINS = ("day", "week", "month", "quarter")
 BY = ("channel", "cohort", "segment", "status")
@@ -80,6 +81,8 @@ COLUMNS = [
     "retention_years",
     "clv",
 ]
+#: The money columns of :func:`kpis` (in the reporting currency; printed at its minor unit).
+MONEY_COLUMNS = ("revenue", "margin", "aov", "spend", "cac", "yearly_margin_per_customer", "clv")
 _COUNTS = (
     "orders",
     "customers",
@@ -343,10 +346,12 @@ def _grid(cells: pd.DataFrame, groups: list[str], span: _Span) -> pd.DataFrame:
         index=False
     )
     out = grid.merge(cells, on=["grp", "pnum"], how="left")
+    # a period without orders has 0 revenue; one whose orders could not be converted, null
+    empty = out["orders"].isna()
     for column in _COUNTS:
         out[column] = out[column].fillna(0).astype("int64")
     for column in _MONEY:
-        out[column] = out[column].astype("float64").fillna(0.0)
+        out[column] = out[column].astype("float64").mask(empty, 0.0)
     previous = out.groupby("grp", sort=False)["customers"].shift(1)
     out = out.assign(prev_customers=previous)
     return out[out["pnum"] >= first].reset_index(drop=True)
@@ -419,9 +424,13 @@ def _prospects(f: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
 def _spend(f: pd.DataFrame, spend: pd.DataFrame | None) -> pd.DataFrame:
     if spend is None or spend.empty:  # split that spend cannot follow, or no spend data
         return f.assign(spend=np.nan, cac=np.nan)
-    j = f[["grp", "pnum"]].merge(spend, on=["grp", "pnum"], how="left")
-    amount = j["spend"].astype("float64").fillna(0.0).to_numpy()
-    amount_s = pd.Series(amount, index=f.index)
+    # 0 between a group's first and last period with spend rows; unknown (null) outside
+    spans = spend.groupby("grp")["pnum"].agg(s_first="min", s_last="max").reset_index()
+    j = f[["grp", "pnum"]].merge(spend, on=["grp", "pnum"], how="left", indicator=True)
+    j = j.merge(spans, on="grp", how="left")
+    covered = (j["pnum"] >= j["s_first"]) & (j["pnum"] <= j["s_last"])
+    amount = j["spend"].astype("float64").mask(covered & (j["_merge"] == "left_only"), 0.0)
+    amount_s = pd.Series(amount.to_numpy(), index=f.index)
     return f.assign(spend=amount_s, cac=_ratio(amount_s, f["new_customers"]))
 
 
@@ -443,7 +452,8 @@ def kpis(
     ``grain``: day, week (from Monday), month or quarter. ``as_of``: observation end, default
     the day of the latest order; orders after it are ignored and the period holding it is
     ``partial`` unless it ends there. Columns: :data:`COLUMNS` (docs/metrics.md, "KPIs per
-    period"). ``attrs``: ``as_of``, ``grain``, ``by``.
+    period"). ``attrs``: ``as_of``, ``grain``, ``by``, ``money`` (:data:`MONEY_COLUMNS`),
+    ``currency`` (the reporting currency), ``warnings`` (the money warnings).
     """
     _choice("grain", grain, GRAINS)
     if by is not None:
@@ -465,7 +475,13 @@ def kpis(
     frame = _trailing(frame, events)
     frame = _prospects(frame, prospects)
     frame = _spend(frame, spend)
-    return _finish(frame, span, by)
+    out = _finish(frame, span, by)
+    out.attrs.update(
+        money=MONEY_COLUMNS,
+        currency=reporting_currency(store),
+        warnings=money_warnings(store, as_of=span.as_of, spend=by in (None, "channel")),
+    )
+    return out
 
 
 def _finish(frame: pd.DataFrame, span: _Span, by: str | None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 
 from tenure.analytics.base import orders_base, store_end
 from tenure.analytics.facts import customer_facts
+from tenure.analytics.money import money_warnings
 from tenure.progress import ProgressCallback
 from tenure.store import Store
 
@@ -33,11 +34,13 @@ SCRATCH_COLUMNS = ("order_id", "person_id", "ordered_at", "day", "revenue", "mar
 
 @dataclass
 class RefreshResult:
-    """What a refresh wrote: rows per table and seconds per step."""
+    """What a refresh wrote: rows per table and seconds per step, and the money warnings
+    (:func:`tenure.analytics.money.money_warnings`) of the figures it wrote."""
 
     as_of: date
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -150,4 +153,5 @@ def refresh(
             progress("Refresh", len(steps) + 1, len(steps) + 1)
     finally:
         store.con.drop_table(SCRATCH_ORDERS, force=True)
+    result.warnings = money_warnings(store, as_of=end)
     return result

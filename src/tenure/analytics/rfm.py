@@ -121,3 +121,7 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> ir.Table:
     return per.mutate(share=per.customers.cast("float64") / total.cast("float64")).order_by(
         ibis.desc("customers"), "segment"
     )
+
+
+#: The money columns of :func:`rfm` and :func:`rfm_segments` (reporting currency).
+MONEY_COLUMNS = ("monetary",)

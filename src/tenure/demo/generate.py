@@ -29,7 +29,7 @@ from tenure.demo.sessions import (
 from tenure.demo.truth import parameter_rows, realised_rows, truth_table
 from tenure.errors import ConfigError, StoreError
 from tenure.progress import ProgressCallback, no_progress
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 #: Tables the demo writes.
 DEMO_TABLES = (
@@ -192,7 +192,7 @@ def generate_demo(
     _check(customers, days)
     report = progress or no_progress
     _prepare(store, replace)
-    currency = store.settings.reporting_currency
+    currency = reporting_currency(store)
     rng = np.random.default_rng([seed, 0])
     su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
     # the parameters first: an interrupted run is still recognised as a demo

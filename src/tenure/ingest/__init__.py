@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tenure.ingest.result import ImportResult
 from tenure.ingest.update import check_updatable
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
+from tenure.store.currency import settle_reporting_currency
 
 PRESETS = presets()
 
@@ -69,7 +71,7 @@ def import_file(
     progress: ProgressCallback | None = None,
     update: bool = False,
 ) -> ImportResult:
-    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend).
+    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend, fx_rates).
 
     Files are imported one after another under one ``import_id``. If a file is refused (an
     error is raised), the files imported before it stay imported and are logged in
@@ -116,6 +118,8 @@ def import_file(
             raise
     result = _result(import_id, spec.name, done, name, threshold, total)
     _log(store, result, started)
+    if spec.name == "orders" and result.stored:
+        result = replace(result, currency_note=settle_reporting_currency(store))
     return result
 
 

@@ -9,6 +9,7 @@ string     trimmed text, empty -> null            never
 timestamp  timestamp, naive UTC                   ``unreadable date``
 date       date                                   ``unreadable date``
 money      ``decimal(18,4)``                      ``unreadable number``
+rate       ``decimal(18,8)`` (FX rates)           ``unreadable number``
 int        ``bigint``                             ``unreadable number``
 float      ``double``                             ``unreadable number``
 bool       boolean (true/false/1/0/yes/no)        ``unreadable value``
@@ -136,6 +137,13 @@ ENTITIES: dict[str, Entity] = {
             "currency": "currency",
         },
         required=("cost", "currency"),
+    ),
+    "fx_rates": Entity(
+        "fx_rates",
+        "fx_rates",
+        ("date", "currency"),
+        {"date": "date", "currency": "currency", "rate": "rate"},
+        required=("rate",),
     ),
     "events": Entity(
         "events",

@@ -18,6 +18,7 @@ from tenure.ingest.readers import Staged
 
 TYPES = {
     "money": "DECIMAL(18,4)",
+    "rate": "DECIMAL(18,8)",
     "int": "BIGINT",
     "float": "DOUBLE",
     "bool": "BOOLEAN",
@@ -218,7 +219,7 @@ def _checks(
         )
     groups = (
         (("timestamp", "date"), "unreadable date"),
-        (("money", "int", "float"), "unreadable number"),
+        (("money", "rate", "int", "float"), "unreadable number"),
         (("bool",), "unreadable value"),
         (("json",), "unreadable json"),
     )

@@ -240,12 +240,17 @@ def _store_rows(
         counts["orders"] = _emit(store, work, "orders", _orders_select(t, cls, audit_sql), audit)
         return counts
     cols = ", ".join((*t.key, *t._compared(t.main, _content(t.main, t.key))))
+    # the audit columns the table has (fx_rates: `source` only)
+    kept = {
+        c: p for c, p in (("source", "src"), ("imported_at", "now")) if c in TABLES[t.main].columns
+    }
+    audit_sql = ", ".join(f"${p} AS {c}" for c, p in kept.items())
     counts[t.main] = _emit(
         store,
         work,
         t.main,
         f"SELECT {cols}, {audit_sql} FROM {cls} WHERE __status = 'stored'",
-        audit,
+        {p: audit[p] for p in kept.values()},
     )
     return counts
 

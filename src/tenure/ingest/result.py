@@ -33,6 +33,9 @@ class ImportResult:
     tables: dict[str, int] = field(default_factory=dict)
     #: source columns that map to no canonical column (not imported)
     ignored_columns: tuple[str, ...] = ()
+    #: what the import decided about the store's reporting currency (the first import of
+    #: orders records it: :func:`tenure.store.currency.settle_reporting_currency`), else None
+    currency_note: str | None = None
 
     @property
     def quarantined_share(self) -> float:

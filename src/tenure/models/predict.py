@@ -38,6 +38,7 @@ import pandas as pd
 
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.facts import customer_facts
+from tenure.analytics.money import money_warnings
 from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
 from tenure.models._data import check_scalar
@@ -57,7 +58,7 @@ from tenure.models.scoring import (
     spend_pairs,
     upload,
 )
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 PREDICTIONS = "customer_predictions"
 FACTS = "customer_facts"
@@ -155,6 +156,10 @@ class PredictResult:
     attached: bool = False
     totals: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the reporting currency of the CLV and the VIP threshold
+    currency: str = ""
+    #: the money warnings (:func:`tenure.analytics.money.money_warnings`) of the facts' day
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -321,7 +326,7 @@ class _Run:
 
     @property
     def currency(self) -> str:
-        return self.store.settings.reporting_currency
+        return reporting_currency(self.store)
 
     @property
     def span_days(self) -> float:
@@ -584,6 +589,8 @@ def predict(
         attach(store, table)
     result.totals = _totals(table, horizon_months)
     result.rows, result.attached = int(result.totals.pop("rows") or 0), attachable
+    result.currency = reporting_currency(store)
+    result.warnings = money_warnings(store, as_of=end)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 

@@ -1,7 +1,19 @@
 """The store: canonical tables on an Ibis backend (DuckDB file by default), with migrations."""
 
+from tenure.store.currency import minor_unit, reporting_currency, round_money
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from tenure.store.schema import TABLES, TableSpec
 from tenure.store.store import Store, connect
 
-__all__ = ["LATEST_VERSION", "MIGRATIONS", "TABLES", "Store", "TableSpec", "connect", "migrate"]
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "TABLES",
+    "Store",
+    "TableSpec",
+    "connect",
+    "migrate",
+    "minor_unit",
+    "reporting_currency",
+    "round_money",
+]
