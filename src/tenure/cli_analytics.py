@@ -23,12 +23,16 @@ from tenure.cli import (
     _progress,
     app,
     console,
+    err_console,
 )
+from tenure.store import Store
 
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Observation end, YYYY-MM-DD (default: the latest order day)."),
+    typer.Option(
+        "--as-of", help="Observation end, YYYY-MM-DD (default: today, or a frozen as_of)."
+    ),
 ]
 customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
@@ -42,6 +46,15 @@ def parse_day(value: str | None, option: str = "--as-of") -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{option} must be a date YYYY-MM-DD, got {value!r}.") from None
+
+
+def note_as_of(store: Store, day: date | None) -> None:
+    """Print :func:`tenure.analytics.as_of_note` for the as-of ``day`` on stderr, if any."""
+    from tenure.analytics import as_of_note
+
+    note = as_of_note(store, day)
+    if note:
+        err_console.print(f"[bold]Note:[/bold] {note}", highlight=False)
 
 
 def _cell(value: Any) -> str:
@@ -90,6 +103,7 @@ def refresh(
 
     with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
+        note_as_of(st, result.as_of)
     if as_json:
         _print_json(result.to_dict())
         return
@@ -149,6 +163,7 @@ def cohorts_command(
             frame = cohorts(st, period=period, by=by, as_of=day)
         else:
             frame = cohort_matrix(st, period=period, by=by, as_of=day, metric=metric)
+        note_as_of(st, frame.attrs["as_of"])
     what = "all metrics" if long else metric
     title = f"Cohorts by {by} ({period}), {what}, as of {frame.attrs['as_of']}"
     if not long and frame.attrs["partial"]:
@@ -179,6 +194,7 @@ def rfm_command(
             rfm(st, as_of=day).order_by("person_id") if customers else rfm_segments(st, as_of=day)
         )
         frame = expr.to_pandas()
+        note_as_of(st, day)
     emit(frame, title="RFM", as_json=as_json, as_csv=as_csv)
 
 
@@ -197,6 +213,7 @@ def channels_command(
 
     with _open_store(store) as st:
         frame = channel_economics(st, as_of=parse_day(as_of), horizon_days=horizon_days)
+        note_as_of(st, parse_day(as_of))
     emit(frame, title="Channel economics", as_json=as_json, as_csv=as_csv)
 
 
@@ -260,6 +277,7 @@ def kpis_command(
     first, last, day = parse_day(start, "--start"), parse_day(end, "--end"), parse_day(as_of)
     with _open_store(store) as st:
         frame = kpis(st, grain=grain, start=first, end=last, by=by, as_of=day)
+        note_as_of(st, frame.attrs["as_of"])
     if as_json or as_csv:
         emit(frame, title="", as_json=as_json, as_csv=as_csv)
         return
