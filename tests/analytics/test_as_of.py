@@ -131,3 +131,13 @@ def test_commands_use_today_and_print_the_note_on_stderr(shop_path: Path) -> Non
     assert "lapsed" not in {d["status"] for d in doc}
     refreshed = json.loads(runner.invoke(app, ["refresh", "--json", "--store", store]).stdout)
     assert refreshed["as_of"] == "2025-07-15"
+
+
+def test_the_demo_records_its_last_day_as_the_frozen_clock(tmp_path: Path) -> None:
+    from tenure.demo import generate_demo
+
+    url = f"duckdb://{tmp_path / 'demo.duckdb'}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        generate_demo(store, customers=30, seed=2, start=date(2024, 3, 1), days=60)
+        assert store.meta("as_of") == "2024-04-29"
+        assert store_end(store) == date(2024, 4, 29) and as_of_note(store) is None
