@@ -61,13 +61,23 @@ CDNOW_MASTER = FIXTURES / "cdnow" / "CDNOW_master.txt"
 @pytest.fixture(scope="session")
 def cdnow_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """CDNOW master imported once per run (``--preset cdnow``) into a real DuckDB file; tests
-    that change it work on a copy."""
+    that change it work on a copy. Its clock is frozen at the data's end (store fact
+    ``as_of`` = 1998-06-30, as the literature analyses it), so the published numbers hold
+    whatever day the tests run; a real user passes ``--as-of`` or sets ``as_of``."""
     from tenure.ingest import import_file
 
     url = f"duckdb://{tmp_path_factory.mktemp('cdnow') / 'cdnow.duckdb'}"
     with Store(url, settings=load_settings(store_url=url)) as store:
         import_file(store, "orders", [CDNOW_MASTER], preset="cdnow")
+        freeze_clock(store)
     return url
+
+
+def freeze_clock(store: Store) -> None:
+    """Record the day of the store's latest order as its frozen clock (store fact ``as_of``):
+    a historical export analysed as of its end, not as of today."""
+    latest = store.table("orders").ordered_at.max().execute()
+    store.set_meta("as_of", latest.date().isoformat(), by="tests: historical export")
 
 
 @pytest.fixture

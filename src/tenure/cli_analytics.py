@@ -29,12 +29,14 @@ from tenure.cli import (
     console,
     err_console,
 )
-from tenure.store import round_money
+from tenure.store import Store, round_money
 
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Observation end, YYYY-MM-DD (default: the latest order day)."),
+    typer.Option(
+        "--as-of", help="Observation end, YYYY-MM-DD (default: today, or a frozen as_of)."
+    ),
 ]
 customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
@@ -48,6 +50,15 @@ def parse_day(value: str | None, option: str = "--as-of") -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{option} must be a date YYYY-MM-DD, got {value!r}.") from None
+
+
+def note_as_of(store: Store, day: date | None) -> None:
+    """Print :func:`tenure.analytics.as_of_note` for the as-of ``day`` on stderr, if any."""
+    from tenure.analytics import as_of_note
+
+    note = as_of_note(store, day)
+    if note:
+        err_console.print(f"[bold]Note:[/bold] {note}", highlight=False)
 
 
 def _cell(value: Any) -> str:
@@ -138,6 +149,7 @@ def refresh(
 
     with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
+        note_as_of(st, result.as_of)
     warn(result.warnings)
     if as_json:
         _print_json(result.to_dict())
@@ -205,6 +217,7 @@ def cohorts_command(
             frame = cohorts(st, period=period, by=by, as_of=day)
         else:
             frame = cohort_matrix(st, period=period, by=by, as_of=day, metric=metric)
+        note_as_of(st, frame.attrs["as_of"])
     if long or frame.attrs["money"]:
         warn(frame.attrs["warnings"])
     what = "all metrics" if long else metric
@@ -239,9 +252,10 @@ def rfm_command(
             rfm(st, as_of=day).order_by("person_id") if customers else rfm_segments(st, as_of=day)
         )
         frame = expr.to_pandas()
+        note_as_of(st, day)
         code, warnings = reporting_currency(st), money_warnings(st, as_of=day)
     warn(warnings)
-    title = f"RFM (monetary: margin in {code})"
+    title = f"RFM (margin in {code})"
     emit(frame, title=title, as_json=as_json, as_csv=as_csv, money=MONEY_COLUMNS, currency=code)
 
 
@@ -260,6 +274,7 @@ def channels_command(
 
     with _open_store(store) as st:
         frame = channel_economics(st, as_of=parse_day(as_of), horizon_days=horizon_days)
+        note_as_of(st, parse_day(as_of))
     warn(frame.attrs["warnings"])
     title = f"Channel economics ({frame.attrs['currency']})"
     emit(frame, title=title, as_json=as_json, as_csv=as_csv)
@@ -325,6 +340,7 @@ def kpis_command(
     first, last, day = parse_day(start, "--start"), parse_day(end, "--end"), parse_day(as_of)
     with _open_store(store) as st:
         frame = kpis(st, grain=grain, start=first, end=last, by=by, as_of=day)
+        note_as_of(st, frame.attrs["as_of"])
     warn(frame.attrs["warnings"])
     if as_json or as_csv:
         emit(frame, title="", as_json=as_json, as_csv=as_csv)

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
-from tenure.cli_analytics import CsvOpt, emit, parse_day
+from tenure.cli_analytics import CsvOpt, emit, note_as_of, parse_day
 
 models_app = typer.Typer(
     help="Backtest the CLV models, check the data is enough, see the recorded choice.",
@@ -119,7 +119,9 @@ def sufficiency_command(
     store: StoreOpt = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Count the data up to this day (default: the latest order)."),
+        typer.Option(
+            "--as-of", help="Count the data up to this day (default: today, or a frozen as_of)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -128,6 +130,7 @@ def sufficiency_command(
 
     with _open_store(store) as st:
         result = data_sufficiency(st, as_of=parse_day(as_of))
+        note_as_of(st, result.as_of)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -8,7 +8,16 @@ import ibis
 import typer
 
 from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
-from tenure.cli_analytics import AsOfOpt, CsvOpt, _records, emit, money_frame, parse_day, warn
+from tenure.cli_analytics import (
+    AsOfOpt,
+    CsvOpt,
+    _records,
+    emit,
+    money_frame,
+    note_as_of,
+    parse_day,
+    warn,
+)
 from tenure.store import round_money
 
 ModelOpt = Annotated[
@@ -127,6 +136,7 @@ def predict_command(
             discount_rate=discount_rate,
             clv_model=clv_model,
         )
+        note_as_of(st, result.as_of)
         table = st.con.table(PREDICTIONS)
         if customers:
             frame = table.order_by("person_id").to_pandas()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tenure.cli import JsonOpt, StoreOpt, _open_store, _print_json, _progress, app, console
-from tenure.cli_analytics import AsOfOpt, CsvOpt, emit, parse_day, warn
+from tenure.cli_analytics import AsOfOpt, CsvOpt, emit, note_as_of, parse_day, warn
 
 stages_app = typer.Typer(help="The stage history: entries, transitions, back-fill.")
 app.add_typer(stages_app, name="stages")
@@ -39,6 +39,7 @@ def status_command(
             else status_counts(st, as_of=day)
         )
         frame = expr.to_pandas()
+        note_as_of(st, day)
         warnings = money_warnings(st, as_of=day)  # tiers and VIPs rank by margin
     warn(warnings)
     emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv)

@@ -8,6 +8,7 @@ Nothing here connects to anything; a :class:`~tenure.store.Store` is opened from
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
         "UTC",
         description="IANA time zone of the store; naive timestamps in input files are read in "
         "it and every timestamp is stored in UTC.",
+    )
+    as_of: date | None = Field(
+        None,
+        description="Freezes the as-of day of every analytic (YYYY-MM-DD), to analyse a "
+        "historical export (e.g. CDNOW: `1998-06-30`) as of its end. Unset, the as-of day "
+        "is the store's frozen clock (store fact `as_of`, recorded by `tenure demo`), else "
+        "today (UTC); never the latest date in the data. `--as-of` overrides it.",
     )
     default_region: str = Field(
         "US", description="Region used to read phone numbers written without a country code."

@@ -78,8 +78,8 @@ def test_one_currency_store_reports_in_it(gbp: tuple[Store, Path]) -> None:
         assert round_money(facts.loc[person, "revenue"], "GBP") == total
         assert facts.loc[person, "margin"] == pytest.approx(float(total) * 0.3, abs=1e-6)
     scored = rfm(store).to_pandas().set_index("person_id")
-    assert scored["monetary"].notna().all()
-    assert scored["monetary"].to_dict() == pytest.approx(facts["margin"].to_dict(), abs=1e-9)
+    assert scored["margin"].notna().all()
+    assert scored["margin"].to_dict() == pytest.approx(facts["margin"].to_dict(), abs=1e-9)
     assert money_warnings(store) == []
     assert money_warnings(store, spend=True) == [
         "No marketing spend recorded: spend, CAC, CLV:CAC and payback are blank. "

@@ -113,7 +113,7 @@ def test_backtest_table_records_and_says_where_the_charts_went(
         ),
         (
             ["--calibration-end", "1998-03-01"],
-            "The holdout ends on 1998-08-30, after the latest order (1998-06-27)",
+            "The holdout ends on 1998-08-30, after the as-of day (1998-06-27)",
         ),
         (
             ["--calibration-end", "1997-12-26", "--models", "BetaGeo,Nope"],

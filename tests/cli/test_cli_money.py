@@ -122,15 +122,15 @@ def _mixed_store(tmp_path: Path) -> str:
 
 def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     store = _mixed_store(tmp_path)
-    result = runner.invoke(app, ["kpis", "--store", store, "--json"])
+    result = runner.invoke(app, ["kpis", "--store", store, "--as-of", "2024-03-31", "--json"])
     assert result.exit_code == 0, result.output
     march = json.loads(result.stdout)[-1]
     assert (march["period"], march["orders"], march["revenue"]) == ("2024-03", 2, None)
     warning = " ".join(result.stderr.split())
     assert "2 of 5 orders could not be converted to GBP (2 in EUR)" in warning
     assert "Import fx_rates for EUR" in warning
-    csv_out = runner.invoke(app, ["kpis", "--store", store, "--csv"]).stdout
-    assert csv_out.splitlines()[-1].startswith("2024-03,2024-03-01,2024-03-09,True,,,2,,")
+    csv_out = runner.invoke(app, ["kpis", "--store", store, "--as-of", "2024-03-31", "--csv"]).stdout
+    assert csv_out.splitlines()[-1].startswith("2024-03,2024-03-01,2024-03-31,False,,,2,,")
     shown = runner.invoke(app, ["customers", "show", "eve", "--store", store, "--json"])
     doc = json.loads(shown.stdout)
     assert doc["revenue"] is None and doc["margin"] is None
@@ -138,7 +138,7 @@ def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     rfm = runner.invoke(app, ["rfm", "--store", store, "--customers", "--csv"])
     assert "2 in EUR" in " ".join(rfm.stderr.split())
     eve = [line for line in rfm.stdout.splitlines() if line.startswith("eve,")]
-    assert eve[0].split(",")[3] == ""  # monetary unknown: blank, not 0.00
+    assert eve[0].split(",")[3] == ""  # margin unknown: blank, not 0.00
     refreshed = runner.invoke(app, ["refresh", "--store", store, "--json"])
     assert json.loads(refreshed.stdout)["warnings"][0].startswith("2 of 5 orders")
     status = runner.invoke(app, ["status", "--store", store, "--json"])
@@ -174,6 +174,6 @@ def test_import_fx_rates_clears_the_warning(tmp_path: Path) -> None:
     result = runner.invoke(app, ["import", "fx_rates", str(rates), "--store", store])
     assert result.exit_code == 0, result.output
     assert "│ Stored          │ 1 │" in result.stdout
-    kpis = runner.invoke(app, ["kpis", "--store", store, "--json"])
+    kpis = runner.invoke(app, ["kpis", "--store", store, "--as-of", "2024-03-31", "--json"])
     assert json.loads(kpis.stdout)[-1]["revenue"] == 10.2  # 12 EUR x 0.85
     assert "could not be converted" not in kpis.stderr

@@ -37,7 +37,7 @@ from tenure.models.holdout import (
     data_sufficiency,
     parse_holdout,
 )
-from tests.conftest import CDNOW_MASTER
+from tests.conftest import CDNOW_MASTER, freeze_clock
 
 END = date(1997, 9, 30)
 HOLDOUT_DAYS = 273
@@ -53,7 +53,8 @@ def copy_store(url: str, tmp: Path, name: str) -> str:
 
 
 def thin_cdnow(url: str, every: int = 100) -> str:
-    """A store of the CDNOW customers whose id is 7 modulo ``every`` (236 of 23,570)."""
+    """A store of the CDNOW customers whose id is 7 modulo ``every`` (236 of 23,570), its
+    clock frozen at its latest order (1998-06-27)."""
     from tenure.ingest import import_file
 
     source = Path(url.removeprefix("duckdb://")).with_suffix(".txt")
@@ -61,6 +62,7 @@ def thin_cdnow(url: str, every: int = 100) -> str:
     source.write_text("\n".join(line for line in lines if int(line.split()[0]) % every == 7))
     with Store(url, settings=load_settings(store_url=url)) as store:
         import_file(store, "orders", [source], preset="cdnow")
+        freeze_clock(store)
     return url
 
 
@@ -331,7 +333,7 @@ def test_parse_holdout_refuses(text: str) -> None:
 
 
 def test_bad_windows_and_models_are_refused(master: Store) -> None:
-    with pytest.raises(ConfigError, match="after the latest order"):
+    with pytest.raises(ConfigError, match=r"after the as-of day \(1998-06-30\)"):
         backtest(master, calibration_end=date(1998, 1, 1), holdout="26w", record=False)
     with pytest.raises(ConfigError, match="No order on or before the calibration end 1996-12-01"):
         backtest(master, calibration_end=date(1996, 12, 1), holdout="26w", record=False)

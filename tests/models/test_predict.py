@@ -26,6 +26,7 @@ from tenure.errors import ConfigError
 from tenure.models import BetaGeo, ModifiedBetaGeo
 from tenure.models.predict import PREDICTIONS, DataFloor, PredictResult, predict
 from tenure.models.scoring import MONTH_DAYS, p_at_least, score_patterns
+from tests.conftest import freeze_clock
 from tests.models.test_invariants import histories, purchase_model, purchase_params
 
 COLUMNS = [
@@ -352,6 +353,7 @@ def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
             }
         ),
     )
+    freeze_clock(store)  # a historical store, analysed as of its latest order
     result = predict(store, floor=DataFloor(0, 0, 0))
     assert result.method == "heuristic"
     assert result.reason is not None

@@ -6,7 +6,7 @@ materialised table; the same code runs on DuckDB and on PySpark (docs/metrics.md
 
 from __future__ import annotations
 
-from tenure.analytics.base import orders_base
+from tenure.analytics.base import as_of_note, orders_base, store_end
 from tenure.analytics.cohorts import cohort_cells, cohort_matrix, cohorts
 from tenure.analytics.customers import customer_row
 from tenure.analytics.facts import customer_facts
@@ -16,6 +16,7 @@ from tenure.analytics.refresh import RefreshResult, derived, materialise, refres
 
 __all__ = [
     "RefreshResult",
+    "as_of_note",
     "cohort_cells",
     "cohort_matrix",
     "cohorts",
@@ -27,4 +28,5 @@ __all__ = [
     "money_warnings",
     "orders_base",
     "refresh",
+    "store_end",
 ]

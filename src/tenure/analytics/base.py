@@ -20,11 +20,12 @@ Definitions (docs/metrics.md):
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import ibis
 import ibis.expr.types as ir
 
+from tenure.errors import StoreError
 from tenure.store import Store, reporting_currency
 
 #: Order statuses that never count (the order did not happen).
@@ -132,10 +133,68 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+#: Days between the latest order and the as-of day past which :func:`as_of_note` speaks.
+STALE_DAYS = 90
+
+
+def today() -> date:
+    """Today's date in UTC: the as-of day when nothing else is said (the one clock every
+    default reads, so a test freezes time here)."""
+    return datetime.now(UTC).date()
+
+
 def store_end(store: Store) -> date:
-    """The default observation end: the day of the latest order in the store."""
+    """The default as-of day of every analytic: the ``as_of`` setting (``TENURE_AS_OF``), else
+    the store's frozen clock (store fact ``as_of``, recorded by ``tenure demo``), else today
+    (UTC). Never the latest date in the data: one order typed as 2099 must not move the
+    present (orders after the as-of day are left out by :func:`orders_base`)."""
+    frozen = store.settings.as_of
+    if frozen is not None:
+        return frozen
+    fact = store.meta("as_of")
+    if not fact:
+        return today()
+    try:
+        return date.fromisoformat(fact)
+    except ValueError:
+        raise StoreError(
+            f"The store fact `as_of` of {store.location} is {fact!r}, not a date YYYY-MM-DD.",
+            hint="Pass --as-of, or set `as_of` (tenure.toml or TENURE_AS_OF) to override it.",
+        ) from None
+
+
+def as_of_note(store: Store, as_of: date | None = None) -> str | None:
+    """A warning about the as-of day, or None: the latest order on or before it is more
+    than :data:`STALE_DAYS` days older (a historical export analysed as of today: every
+    customer looks lapsed), or orders are dated after today (a typo'd date; they are left
+    out). ``as_of``: the day the command used (default :func:`store_end`)."""
+    end = as_of if as_of is not None else store_end(store)
     o = store.table("orders")
-    value = o.ordered_at.max().execute()
-    if value is None:
-        return datetime.now().date()
-    return _as_date(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
+    day = o.ordered_at.date()
+    now = today()
+    row = (
+        o.aggregate(
+            latest=o.ordered_at.max(where=day <= ibis.literal(end)),
+            future=o.count(where=day > ibis.literal(now)),
+            last=o.ordered_at.max(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    notes = []
+    latest = row["latest"]
+    if latest is not None and (end - _as_date(latest)).days > STALE_DAYS:
+        last_day = _as_date(latest).isoformat()
+        notes.append(
+            f"The latest order ({last_day}) is {(end - _as_date(latest)).days:,} days before "
+            f"the as-of day {end.isoformat()}: customers are judged as of that day, so most "
+            f"look lapsed. To analyse the data as of its end, pass --as-of {last_day} (or set "
+            "`as_of` in tenure.toml or TENURE_AS_OF)."
+        )
+    if row["future"]:
+        notes.append(
+            f"{row['future']:,} order(s) are dated after today ({now.isoformat()}), the latest "
+            f"on {_as_date(row['last']).isoformat()}: they are not analysed. Fix their dates "
+            "and import them again."
+        )
+    return " ".join(notes) or None

@@ -235,7 +235,7 @@ def cohorts(
 
     ``period``: week, month or quarter. ``by``: acquisition (cohort = acquisition period),
     channel or first_category (cohort = that value x acquisition period; a leading column
-    names it). ``as_of`` defaults to the day of the latest order. Columns: cohort, cohort_start,
+    names it). ``as_of`` defaults to :func:`store_end`. Columns: cohort, cohort_start,
     period, period_start, partial, customers, active, retention, orders, revenue, margin,
     revenue_per_customer, margin_per_customer, cumulative_revenue_per_customer,
     cumulative_margin_per_customer. Empty cells are 0, never missing; money is null where

@@ -247,7 +247,7 @@ def customer_facts(
     store: Store, *, as_of: date | None = None, orders: ir.Table | None = None
 ) -> ir.Table:
     """The ``customer_facts`` expression: buyers and prospects, as of ``as_of`` (default:
-    the day of the latest order). ``orders``: ``orders_base(store, as_of=as_of)`` already
+    the as-of day of :func:`store_end`). ``orders``: ``orders_base(store, as_of=as_of)`` already
     materialised, if the caller has it."""
     from tenure.analytics.base import store_end
 

@@ -450,7 +450,7 @@ def kpis(
     group (as of ``as_of``), so counts and money of the groups add up to the overall row.
 
     ``grain``: day, week (from Monday), month or quarter. ``as_of``: observation end, default
-    the day of the latest order; orders after it are ignored and the period holding it is
+    the as-of day of :func:`store_end`; orders after it are ignored and the period holding it is
     ``partial`` unless it ends there. Columns: :data:`COLUMNS` (docs/metrics.md, "KPIs per
     period"). ``attrs``: ``as_of``, ``grain``, ``by``, ``money`` (:data:`MONEY_COLUMNS`),
     ``currency`` (the reporting currency), ``warnings`` (the money warnings).

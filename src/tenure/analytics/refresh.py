@@ -134,7 +134,7 @@ def _record_stages(store: Store, end: date, result: RefreshResult) -> None:
 def refresh(
     store: Store, *, as_of: date | None = None, progress: ProgressCallback | None = None
 ) -> RefreshResult:
-    """Rebuild every derived table as of ``as_of`` (default: the day of the latest order)."""
+    """Rebuild every derived table as of ``as_of`` (default: :func:`store_end`)."""
     end = as_of if as_of is not None else store_end(store)
     result = RefreshResult(as_of=end)
     steps = _steps()

@@ -1,11 +1,14 @@
 """RFM: quintile scores, named segments from a mapping table, and value tiers (docs/metrics.md).
 
-Scores are computed over buyers of ``customer_facts``: ``r_score`` from days since the last
-order (most recent = 5), ``f_score`` from purchases, ``m_score`` from margin. A score is the
-quintile of the person's row number in that order, ties broken by ``person_id``, so every
-quintile holds n/5 persons (±1) and the same person gets the same score on every engine. The
-segment comes from ``r_score`` and ``fm_score = (f_score + m_score + 1) // 2`` through
-:data:`SEGMENTS`, which a store can replace (``rfm(..., segments=...)``).
+Scores are computed over buyers of ``customer_facts``, from three of its columns under their
+own names: ``r_score`` from ``days_since_last_order`` (most recent = 5), ``f_score`` from
+``orders`` (purchases), ``m_score`` from ``margin`` (total). A score is the quintile of the
+value's lowest rank, ``rank * 5 // n + 1`` (``rank``: how many buyers have a worse value), so
+equal values get equal scores on every engine and the quintiles hold about n/5 buyers only
+when values are distinct (on CDNOW every one-time buyer has F = 1 and F = 2 is empty). An
+unknown value (null) has a null score. The segment comes from ``r_score`` and
+``fm_score = (f_score + m_score + 1) // 2`` through :data:`SEGMENTS`, which a store can
+replace (``rfm(..., segments=...)``).
 """
 
 from __future__ import annotations
@@ -51,10 +54,14 @@ def check_segments(segments: Mapping) -> None:
                 )
 
 
-def _quintile(t: ir.Table, *order: ir.Value) -> ir.IntegerValue:
-    rn = ibis.row_number().over(order_by=[*order, t.person_id])
-    n = t.count().over()
-    return (rn * 5 // n + 1).cast("int64")
+def _score(value: ir.Value, *, descending: bool = False) -> ir.IntegerValue:
+    """The quintile of the value's lowest rank among the known values: ``rank * 5 // n + 1``
+    with ``rank`` the number of buyers with a worse value (ties share the lowest rank, so
+    equal values get equal scores), null for a null value."""
+    order = ibis.desc(value) if descending else ibis.asc(value)
+    rank = ibis.rank().over(order_by=order)  # 0-based; nulls sort last on both engines
+    known = value.count().over().nullif(0)
+    return ibis.ifelse(value.isnull(), ibis.null("int64"), (rank * 5 // known + 1).cast("int64"))
 
 
 def rfm(
@@ -65,7 +72,8 @@ def rfm(
     vip_share: float | None = None,
     facts: ir.Table | None = None,
 ) -> ir.Table:
-    """person_id, recency/frequency/monetary, the three scores, fm_score, segment, tier.
+    """person_id, days_since_last_order, orders, margin (the ``customer_facts`` columns
+    scored, same names, same meaning), the three scores, fm_score, segment, tier.
     ``facts``: the ``customer_facts`` table as of ``as_of`` if the caller has it."""
     from tenure.analytics.facts import customer_facts
 
@@ -76,16 +84,15 @@ def rfm(
     if facts is None:
         facts = customer_facts(store, as_of=as_of)
     b = facts.filter(facts.is_buyer).select(
-        "person_id",
-        recency=facts.days_since_last_order,
-        frequency=facts.orders,
-        monetary=facts.margin,
+        "person_id", "days_since_last_order", "orders", "margin"
     )
     scored = b.mutate(
-        r_score=_quintile(b, ibis.desc(b.recency)),
-        f_score=_quintile(b, b.frequency),
-        m_score=_quintile(b, b.monetary),
-        value_rank=ibis.row_number().over(order_by=[ibis.desc(b.monetary), b.person_id]),
+        r_score=_score(b.days_since_last_order, descending=True),
+        f_score=_score(b.orders),
+        m_score=_score(b.margin),
+        value_rank=ibis.row_number().over(
+            order_by=[ibis.desc(b.margin, nulls_first=False), b.person_id]
+        ),
         n=b.count().over(),
     )
     fm = (scored.f_score + scored.m_score + 1) // 2
@@ -96,9 +103,9 @@ def rfm(
     tier = value_tier(scored.value_rank, scored.n, share)
     return scored.select(
         "person_id",
-        "recency",
-        "frequency",
-        "monetary",
+        "days_since_last_order",
+        "orders",
+        "margin",
         "r_score",
         "f_score",
         "m_score",
@@ -109,13 +116,14 @@ def rfm(
 
 
 def rfm_segments(store: Store, *, as_of: date | None = None) -> ir.Table:
-    """One row per segment: customers, their share, mean recency, frequency and margin."""
+    """One row per segment: customers, their share, and their mean days since the last
+    order, orders and margin."""
     t = rfm(store, as_of=as_of)
     per = t.group_by("segment").agg(
         customers=t.count(),
-        recency=t.recency.cast("float64").mean(),
-        frequency=t.frequency.cast("float64").mean(),
-        monetary=t.monetary.mean(),
+        mean_days_since_last_order=t.days_since_last_order.cast("float64").mean(),
+        mean_orders=t.orders.cast("float64").mean(),
+        mean_margin=t.margin.mean(),
     )
     total = per.customers.sum().over()
     return per.mutate(share=per.customers.cast("float64") / total.cast("float64")).order_by(
@@ -124,4 +132,4 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> ir.Table:
 
 
 #: The money columns of :func:`rfm` and :func:`rfm_segments` (reporting currency).
-MONEY_COLUMNS = ("monetary",)
+MONEY_COLUMNS = ("margin", "mean_margin")

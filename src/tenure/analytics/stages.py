@@ -113,7 +113,7 @@ def backfill_stages(
     progress: ProgressCallback | None = None,
 ) -> int:
     """Rebuild ``stage_history`` by replaying a status refresh at each day from ``start`` to
-    ``end`` (default: the latest order day) with the orders known on that day. Returns the
+    ``end`` (default: the default as-of day) with the orders known on that day. Returns the
     number of history rows. Replaces the history from ``start`` on; earlier stays are kept."""
     last = end if end is not None else store_end(store)
     days = _days(start, last, every)

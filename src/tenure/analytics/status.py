@@ -123,7 +123,7 @@ def customer_status(
     orders: ir.Table | None = None,
     segment_by: str | None = None,
 ) -> ir.Table:
-    """One row per known person with their status as of ``as_of`` (default: the latest order
+    """One row per known person with their status as of ``as_of`` (default: the as-of
     day). Columns: person_id, status, is_vip, tier, rhythm_segment, expected_gap_days,
     at_risk_after_days, purchase_days, first_order_day, last_order_day,
     days_since_last_order, as_of. ``orders``: :func:`orders_base` if the caller has it."""

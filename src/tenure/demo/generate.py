@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -197,6 +197,8 @@ def generate_demo(
     su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
     # the parameters first: an interrupted run is still recognised as a demo
     store.insert("generator_truth", truth_table(parameter_rows(customers, days, seed)))
+    # the frozen clock: the analytics see the demo as of its last day, not as of today
+    store.set_meta("as_of", (start + timedelta(days=days - 1)).isoformat(), by="demo")
     store.insert("products", products_table(su.cat, currency))
     totals = _Totals()
     new = np.zeros((len(T.TOUCHES), days), dtype=np.int64)

@@ -597,7 +597,7 @@ def _check_window(store: Store, end: date, stop: date, orders: ir.Table) -> None
     latest = store_end(store)
     if stop > latest:
         raise ConfigError(
-            f"The holdout ends on {stop.isoformat()}, after the latest order "
+            f"The holdout ends on {stop.isoformat()}, after the as-of day "
             f"({latest.isoformat()}), so its purchases are not all known yet.",
             hint="Choose an earlier --calibration-end or a shorter --holdout.",
         )

@@ -227,7 +227,7 @@ def sufficiency_of(
 def data_sufficiency(
     store: Store, *, as_of: date | None = None, floor: DataFloor | None = None
 ) -> Sufficiency:
-    """Whether the store's purchases up to ``as_of`` (default: the latest order day) are
+    """Whether the store's purchases up to ``as_of`` (default: the default as-of day) are
     enough for the purchase models: buyers, repeat buyers (a second purchase day) and days
     from the first purchase to ``as_of``, against ``floor``."""
     end = as_of if as_of is not None else store_end(store)
