@@ -145,7 +145,7 @@ def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     assert "2 in EUR" in " ".join(status.stderr.split())
     assert json.loads(status.stdout)  # stdout stays one JSON document
     channels = runner.invoke(app, ["channels", "--store", store, "--csv"])
-    assert channels.stdout.splitlines()[1] == "direct,3,,0,,,0,,no spend,"
+    assert channels.stdout.splitlines()[1] == "direct,3,,0,,4.59,3,,no spend,"
     assert "No marketing spend recorded" in channels.stderr
 
 

@@ -60,7 +60,9 @@ def _clv(store: Store, facts: ir.Table, end: date, horizon_days: int) -> ir.Tabl
     within = j.filter(j.day.delta(j.first.date(), unit="day") < horizon_days)
     per = within.group_by(["m_person", "m_channel"]).agg(m=within.margin.sum())
     people = mature.left_join(per, mature.m_person == per.m_person).select(
-        channel=mature.m_channel, m=ibis.coalesce(per.m, 0.0)
+        # no order within the horizon is 0; orders whose money is unknown stay unknown
+        channel=mature.m_channel,
+        m=ibis.ifelse(per.m_person.isnull(), ibis.literal(0.0), per.m),
     )
     return people.group_by(c_channel=people.channel).agg(
         clv=people.m.mean(), mature_customers=people.count()
