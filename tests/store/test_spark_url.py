@@ -144,11 +144,21 @@ def test_cli_on_a_locked_warehouse_prints_the_message(
     assert "Traceback" not in result.output
 
 
-def test_in_memory_catalog_refuses_tables_it_cannot_reopen(tmp_path: Path) -> None:
-    """In a new process (this one may already run a Spark session): refused before Spark."""
+@pytest.mark.parametrize(
+    ("catalog", "message"),
+    [
+        ("in-memory", "uses the in-memory catalog, which cannot reopen the tables already in"),
+        ("hive", "holds tables (_tenure_migrations, orders) but no catalog (metastore_db)"),
+    ],
+)
+def test_tables_the_catalog_cannot_reopen_are_refused(
+    tmp_path: Path, catalog: str, message: str
+) -> None:
+    """Refused before Spark starts; in a new process (this one may run a Spark session)."""
     pytest.importorskip("pyspark")
-    (tmp_path / "wh" / "orders").mkdir(parents=True)
-    url = f"pyspark://local[2]?catalog=in-memory&warehouse={tmp_path / 'wh'}"
+    for table in ("orders", "_tenure_migrations"):
+        (tmp_path / "wh" / table).mkdir(parents=True)
+    url = f"pyspark://local[2]?catalog={catalog}&warehouse={tmp_path / 'wh'}"
     code = "import sys; from tenure.cli import main; sys.argv[0] = 'tenure'; main()"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     env["TENURE_CONFIG"] = str(tmp_path / "none.toml")
@@ -161,5 +171,5 @@ def test_in_memory_catalog_refuses_tables_it_cannot_reopen(tmp_path: Path) -> No
         timeout=120,
     )
     assert done.returncode == 1
-    assert "in-memory catalog, which cannot reopen the tables already in" in done.stderr
+    assert message in done.stderr
     assert "Traceback" not in done.stderr

@@ -92,11 +92,12 @@ def _local_path(warehouse: str) -> Path | None:
     return Path(warehouse).expanduser().resolve()
 
 
-def hold_warehouse_lock(warehouse: Path, *, store_url: str) -> None:
-    """Lock ``warehouse`` for this process (until it ends), or raise StoreLockedError."""
+def hold_warehouse_lock(warehouse: Path, *, store_url: str) -> bool:
+    """Lock ``warehouse`` for this process (until it ends), or raise StoreLockedError.
+    Returns False when this process held the lock already."""
     path = warehouse / LOCK_FILE
     if path in _HELD:
-        return
+        return False
     warehouse.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+", encoding="utf-8")
     try:
@@ -116,6 +117,7 @@ def hold_warehouse_lock(warehouse: Path, *, store_url: str) -> None:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     _HELD[path] = handle
+    return True
 
 
 def release_warehouse_lock(warehouse: Path) -> None:
@@ -146,20 +148,38 @@ def _temporary_warehouse() -> Path:
     return path
 
 
-def _refuse_stale_tables(location: str, *, store_url: str) -> None:
-    """An in-memory catalog cannot take over tables another process left in ``location``."""
-    warehouse = _local_path(location)
+def _table_dirs(warehouse: Path) -> list[str]:
+    return sorted(p.name for p in warehouse.iterdir() if p.is_dir() and p.name[0] != ".")
+
+
+def _refuse_orphan_tables(plan: SparkPlan, *, store_url: str) -> None:
+    """Refuse, before Spark starts, table directories the catalog cannot reopen: any in an
+    in-memory store's warehouse, and those of a warehouse without its metastore (written with
+    the in-memory catalog, e.g. by Tenure before the catalog persisted)."""
+    warehouse = _local_path(plan.warehouse)
     if warehouse is None or not warehouse.is_dir():
         return
-    left = sorted(p.name for p in warehouse.iterdir() if p.is_dir() and p.name[0] != ".")
-    if left:
-        shown = ", ".join(left[:3]) + (", ..." if len(left) > 3 else "")
+    in_memory = plan.url.catalog == "in-memory"
+    derby = "derby" in plan.settings.get("spark.hadoop.javax.jdo.option.ConnectionURL", "")
+    if not in_memory and not (derby and not (warehouse / METASTORE_DIR).exists()):
+        return
+    left = [name for name in _table_dirs(warehouse) if name != METASTORE_DIR]
+    if not left:
+        return
+    shown = ", ".join(left[:3]) + (", ..." if len(left) > 3 else "")
+    if in_memory:
         raise StoreError(
             f"The store {store_url!r} uses the in-memory catalog, which cannot reopen the "
             f"tables already in {warehouse} ({shown}).",
             hint="Drop `catalog=in-memory` from the URL (the default Hive catalog reopens a "
             "warehouse it created), or point `warehouse=` at an empty directory.",
         )
+    raise StoreError(
+        f"The Spark warehouse {warehouse} holds tables ({shown}) but no catalog "
+        f"({METASTORE_DIR}): it was written with Spark's in-memory catalog, whose tables "
+        "cannot be reopened.",
+        hint="Import the files again into a new warehouse (`warehouse=` another directory).",
+    )
 
 
 def _hive_settings(warehouse: Path, settings: dict[str, str]) -> dict[str, str]:
@@ -258,16 +278,15 @@ def connect_pyspark(url: str) -> tuple[BaseBackend, str]:
             hint="pip install 'tenure[spark]' (and Java 17).",
         ) from exc
     plan = plan_spark(url)
-    if plan.lock is not None:
-        hold_warehouse_lock(plan.lock, store_url=url)
+    locked = plan.lock is not None and hold_warehouse_lock(plan.lock, store_url=url)
     running = SparkSession.getActiveSession()
     try:
         if running is not None:
             _check_session(running, plan.settings, url)
-        elif plan.url.catalog == "in-memory":
-            _refuse_stale_tables(plan.warehouse, store_url=url)
+        else:
+            _refuse_orphan_tables(plan, store_url=url)
     except StoreError:
-        if plan.lock is not None and running is not None:
+        if locked and plan.lock is not None:
             release_warehouse_lock(plan.lock)
         raise
     # Spark's Python workers must run this interpreter (ENGINE_NOTES.md).
