@@ -35,8 +35,9 @@ class Settings(BaseSettings):
         DEFAULT_STORE_URL,
         description="Where the store lives: `duckdb://tenure.duckdb` (the embedded default, a "
         "file relative to the working directory), `duckdb:///abs/path.duckdb` for an absolute "
-        "path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]` for PySpark in "
-        "local mode, or any URL `ibis.connect` accepts.",
+        "path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]?warehouse=DIR` "
+        "for PySpark in local mode (the tables and their catalog in DIR, default "
+        '`./tenure-warehouse`; see "Spark stores"), or any URL `ibis.connect` accepts.',
     )
     reporting_currency: str | None = Field(
         None,

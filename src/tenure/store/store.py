@@ -1,19 +1,17 @@
 """The project store: one Ibis backend holding the canonical tables.
 
 ``Store()`` opens ``./tenure.duckdb`` (zero set-up); ``Store("pyspark://local[2]")`` a
-PySpark session in local mode; any other URL goes to ``ibis.connect``. Opening a store
+PySpark session in local mode on the warehouse ``./tenure-warehouse``, whose catalog persists
+(:mod:`tenure.store.spark`); any other URL goes to ``ibis.connect``. Opening a store
 applies pending migrations, so an older file upgrades itself.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import ibis
 import pandas as pd
@@ -21,9 +19,10 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from tenure.config import Settings, load_settings
-from tenure.errors import StoreError, UnknownTableError, translate_driver_error
+from tenure.errors import StoreError, TenureError, UnknownTableError, translate_driver_error
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.schema import TABLES, TableSpec
+from tenure.store.spark import connect_pyspark
 
 
 def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
@@ -37,36 +36,6 @@ def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
     return con, str(path.resolve())
 
 
-def _connect_pyspark(url: str) -> tuple[BaseBackend, str]:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise StoreError(
-            f"The store URL {url!r} needs PySpark, which is not installed.",
-            hint="pip install 'tenure[spark]' (and Java 17).",
-        ) from exc
-    # Not urlsplit: it reads the brackets of ``local[2]`` as an IPv6 host.
-    rest = url.split("://", 1)[1]
-    master, _, query = rest.partition("?")
-    master = master.rstrip("/") or "local[2]"
-    options = {k: v[-1] for k, v in parse_qs(query).items()}
-    # Spark's Python workers must run this interpreter (ENGINE_NOTES.md).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("tenure")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", options.pop("shuffle_partitions", "4"))
-    )
-    if "warehouse" in options:
-        builder = builder.config("spark.sql.warehouse.dir", options.pop("warehouse"))
-    for key, value in options.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    return ibis.pyspark.connect(session), f"pyspark {master}"
-
-
 def connect(url: str) -> tuple[BaseBackend, str]:
     """Open the Ibis backend a store URL names; return it and a human-readable location."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
@@ -74,7 +43,7 @@ def connect(url: str) -> tuple[BaseBackend, str]:
         if scheme == "duckdb":
             return _connect_duckdb(url)
         if scheme in ("pyspark", "spark"):
-            return _connect_pyspark(url)
+            return connect_pyspark(url)
         if not scheme and url.endswith((".duckdb", ".db")):
             return _connect_duckdb("duckdb://" + url)
         return ibis.connect(url), url
@@ -82,11 +51,12 @@ def connect(url: str) -> tuple[BaseBackend, str]:
         translated = translate_driver_error(exc, store_url=url)
         if translated is not None:
             raise translated from exc
-        if isinstance(exc, StoreError):
+        if isinstance(exc, TenureError):
             raise
         raise StoreError(
             f"Cannot open the store {url!r}: {exc}",
-            hint="Check TENURE_STORE_URL; supported: duckdb://file.duckdb, pyspark://local[2], "
+            hint="Check TENURE_STORE_URL; supported: duckdb://file.duckdb, "
+            "pyspark://local[2]?warehouse=DIR, "
             "or any URL ibis.connect accepts.",
         ) from exc
 
