@@ -133,6 +133,6 @@ def store_end(store: Store) -> date:
     """The default observation end: the day of the latest order in the store."""
     o = store.table("orders")
     value = o.ordered_at.max().execute()
-    if value is None:
+    if value is None or value != value:  # no order: None, or NaT (which is unequal to itself)
         return datetime.now().date()
     return _as_date(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
