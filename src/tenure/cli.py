@@ -8,6 +8,7 @@ with its message, hint and exit code; nothing here holds business logic.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from tenure import __version__
 from tenure.config import load_settings
@@ -37,8 +39,35 @@ def _report(exc: TenureError) -> None:
         err_console.print(f"[bold]Hint:[/bold] {exc.hint}", highlight=False)
 
 
+#: Exit code of an unexpected failure (a bug: every failure should be a TenureError).
+INTERNAL_ERROR_EXIT = 1
+
+
+def debug_enabled() -> bool:
+    """Whether ``TENURE_DEBUG`` asks for the traceback of an unexpected failure."""
+    return os.environ.get("TENURE_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _report_internal(exc: Exception) -> None:
+    """The last line of defence: one line naming the failure, not a traceback."""
+    message = " ".join(str(exc).split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    err_console.print(
+        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {escape(message)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    err_console.print(
+        "[bold]Hint:[/bold] this is a bug in Tenure. Run the command again with "
+        "`tenure --debug ...` (or TENURE_DEBUG=1) for the traceback, and report it.",
+        highlight=False,
+    )
+
+
 class _TenureGroup(TyperGroup):
-    """The root command group: turns a TenureError into its message and exit code."""
+    """The root command group: turns a TenureError into its message and exit code, and any
+    other exception into one "Internal error" line (the traceback only with ``--debug``)."""
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:
@@ -46,6 +75,13 @@ class _TenureGroup(TyperGroup):
         except TenureError as exc:
             _report(exc)
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # the command line's own exits, usage errors and aborts
+        except Exception as exc:
+            if ctx.params.get("debug") or debug_enabled():
+                raise
+            _report_internal(exc)
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
 
 app = typer.Typer(
@@ -66,6 +102,21 @@ profile_app = typer.Typer(help="The 360-degree profile of a person.", no_args_is
 privacy_app = typer.Typer(
     help="Export or delete everything held on a person.", no_args_is_help=True
 )
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the Python traceback of an unexpected failure (also TENURE_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    """Tenure: the customer lifecycle engine for online stores."""
+
+
 app.add_typer(import_app, name="import")
 app.add_typer(store_app, name="store")
 app.add_typer(identity_app, name="identity")
