@@ -24,8 +24,6 @@ from tests.gbp_shop import Shop, write_gbp_shop
 
 runner = CliRunner()
 CALIBRATION_WEEKS = 26
-ITEM_1 = pytest.mark.xfail(strict=True, reason="issue 11 item 1: fixed on branch money")
-ITEM_6 = pytest.mark.xfail(strict=True, reason="issue 11 item 6: fixed on branch money/boundary")
 ITEM_7 = pytest.mark.xfail(strict=True, reason="issue 11 item 7: fixed on branch boundary")
 
 
@@ -116,7 +114,6 @@ def test_the_shop_is_like_the_real_one(shop_store: ShopStore) -> None:
     assert result["tables"] == {"order_items": shop.lines, "orders": shop.invoices + shop.refunds}
 
 
-@ITEM_1
 def test_store_info_shows_the_shops_currency(shop_store: ShopStore, tmp_path: Path) -> None:
     store = _copy(shop_store, tmp_path)
     table = tenure("store", "info", "--store", store)
@@ -125,7 +122,6 @@ def test_store_info_shows_the_shops_currency(shop_store: ShopStore, tmp_path: Pa
     assert "GBP" in table.stdout and "GBP" in as_json.stdout, table
 
 
-@ITEM_1
 def test_kpis_revenue_is_the_gbp_sum_of_the_invoices(shop_store: ShopStore, tmp_path: Path) -> None:
     shop = shop_store.shop
     run = tenure(
@@ -161,7 +157,6 @@ def test_the_backtest_exits_cleanly_or_with_the_error_trees_message(backtest_run
     assert backtest_run.exit_code in {0, 1, 2, 3}, backtest_run
 
 
-@ITEM_6
 def test_the_backtest_ends_without_an_internal_error(backtest_run: Run) -> None:
     _no_traceback(backtest_run)
 

@@ -129,7 +129,8 @@ def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     warning = " ".join(result.stderr.split())
     assert "2 of 5 orders could not be converted to GBP (2 in EUR)" in warning
     assert "Import fx_rates for EUR" in warning
-    csv_out = runner.invoke(app, ["kpis", "--store", store, "--as-of", "2024-03-31", "--csv"]).stdout
+    args = ["kpis", "--store", store, "--as-of", "2024-03-31", "--csv"]
+    csv_out = runner.invoke(app, args).stdout
     assert csv_out.splitlines()[-1].startswith("2024-03,2024-03-01,2024-03-31,False,,,2,,")
     shown = runner.invoke(app, ["customers", "show", "eve", "--store", store, "--json"])
     doc = json.loads(shown.stdout)
