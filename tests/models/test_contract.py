@@ -44,8 +44,11 @@ def test_fit_returns_self_and_learned_state_ends_in_underscore(cdnow: pd.DataFra
         "n_customers_",
         "aic_",
         "bic_",
+        "boundary_",
+        "nested_",
     }
     assert list(model.params_.index) == ["r", "alpha", "a", "b"]
+    assert model.boundary_ is False and model.nested_ is None  # an interior fit
 
 
 def test_refit_forgets_the_last_fit(cdnow: pd.DataFrame) -> None:

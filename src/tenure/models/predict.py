@@ -41,6 +41,7 @@ from tenure.analytics.facts import customer_facts
 from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
 from tenure.models._data import check_scalar
+from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.features import window_totals
@@ -634,15 +635,18 @@ def _predicted_rows(
         else:
             result.method = run.model
             result.parameters = {
-                **{str(k): float(v) for k, v in model.params_.items()},
+                **reported_params(model),
                 **{f"gg_{k}": float(v) for k, v in gg.params_.items()},
             }
+            if model.boundary_:
+                result.reason = f"{run.model}: {fit_note(model)}, so P(alive) is 1 for every buyer"
             margins = None
             if run.clv_model == BOOSTED:
                 try:
                     margins, trained = boosted_margins(run)
                 except ModelError as exc:
-                    result.reason = f"{BOOSTED} CLV not used, {GAMMA_GAMMA} instead: {exc}"
+                    why_not = f"{BOOSTED} CLV not used, {GAMMA_GAMMA} instead: {exc}"
+                    result.reason = "; ".join(filter(None, [result.reason, why_not]))
                 else:
                     result.method, result.clv_model = f"{run.model}+{BOOSTED}", BOOSTED
                     result.parameters["gbm_training_buyers"] = float(trained)
