@@ -155,3 +155,35 @@ def test_runs_without_any(thin_path: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "runs", "--store", path, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
+
+
+def test_backtest_of_a_shop_whose_every_amount_is_0(tmp_path: Path) -> None:
+    """Issue 11, item 6: every spend 0 made Gamma-Gamma's starting values divide by zero and
+    the command end in a traceback. Now the purchase models run, the margin figures are
+    missing and the note says why."""
+    import numpy as np
+
+    from tenure.ingest import import_file
+    from tests.models._simulate import write_store_orders
+
+    source = tmp_path / "orders.txt"
+    rng = np.random.default_rng(2)
+    write_store_orders(source, rng, 300, r=0.8, alpha=40.0, mean_amount=0.0)
+    url = f"duckdb://{tmp_path / 'free.duckdb'}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        import_file(store, "orders", [source], preset="cdnow")
+    args = ["models", "backtest", "--store", url.removeprefix("duckdb://")]
+    window = ["--calibration-end", "2024-06-29", "--holdout", "26w", "--models", "BetaGeo"]
+    result = runner.invoke(app, [*args, *window, "--no-record", "--json", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    row = json.loads(result.stdout)["metrics"][0]
+    assert row["model"] == "BetaGeo" and row["status"] == "ok"
+    assert row["note"] == (
+        "GammaGamma could not be fitted (GammaGamma.fit: no customer to fit spend on: "
+        "Gamma-Gamma needs customers with a repeat purchase of positive value (frequency > 0, "
+        "monetary value > 0).); no margin figures."
+    )
+    assert row["predicted_margin"] is None or np.isnan(row["predicted_margin"])
+    table = runner.invoke(app, [*args, *window, "--no-record", "--out", str(tmp_path)])
+    assert table.exit_code == 0 and "Traceback" not in table.output

@@ -299,3 +299,16 @@ def test_iteration_limit_is_a_convergence_error(cdnow: pd.DataFrame) -> None:
     text = str(info.value)
     assert text.startswith("BetaGeo did not converge after 1 iterations (")
     assert text.endswith("or raise max_iter (now 1).")
+
+
+def test_gamma_gamma_without_a_customer_to_fit() -> None:
+    """Issue 11, item 6: every spend 0 leaves no customer, which divided by zero in the
+    starting values (a ZeroDivisionError); now a ModelDataError says why."""
+    with pytest.raises(ModelDataError) as info:
+        GammaGamma().fit(np.array([]), np.array([]))
+    assert str(info.value) == (
+        "GammaGamma.fit: no customer to fit spend on: Gamma-Gamma needs customers with a "
+        "repeat purchase of positive value (frequency > 0, monetary value > 0).\nHint: With "
+        "every amount 0 (free orders, or order totals not imported) there is no spend to "
+        "model: import the order amounts."
+    )

@@ -238,7 +238,8 @@ class BaseFitter(ABC):
         """The fitted nested model when it is the maximum, else None and why not.
 
         ``ll`` is the full model's log-likelihood where the search ended. The nested model is
-        the maximum when it fits as well (likelihood ratio ``2 (ll - nested) <= LR_LIMIT``)
+        the maximum when its own parameters are identified (standard errors of their logs at
+        most WEAK_DROPOUT), it fits as well (likelihood ratio ``2 (ll - nested) <= LR_LIMIT``)
         and the full model predicts there what it predicts (total expected purchases over the
         longest T within SAME_PREDICTIONS, mean P(alive) >= 1 - SAME_PREDICTIONS)."""
         try:
@@ -248,11 +249,19 @@ class BaseFitter(ABC):
                 None,
                 f"Without drop-out ({self._nested_name}) it cannot be fitted either: {exc.message}",
             )
+        se_log = nested.standard_errors_ / nested.params_
+        loose = [str(k) for k, v in se_log.items() if not v <= WEAK_DROPOUT]
+        if loose:
+            return None, (
+                f"Without drop-out ({self._nested_name}) the data do not pin down "
+                f"{', '.join(loose)} either, so there is no boundary fit."
+            )
         ratio = 2.0 * (ll - float(nested.log_likelihood_))
         if ratio > LR_LIMIT:
             return None, (
-                f"Drop-out is visible in the data: the model without it ({self._nested_name}) "
-                f"fits worse (likelihood ratio {ratio:.3g}), so there is no boundary fit."
+                f"The model without drop-out ({self._nested_name}) fits worse (likelihood "
+                f"ratio {ratio:.3g}): drop-out is visible in the data, so there is no boundary "
+                "fit."
             )
         horizon, full, bare, alive = self._compare_predictions(log_params, nested, boundary)
         if abs(full - bare) > SAME_PREDICTIONS * max(bare, 1e-12) or alive < 1 - SAME_PREDICTIONS:
