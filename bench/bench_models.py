@@ -541,15 +541,18 @@ def _small_cases(baseline: str, args: argparse.Namespace) -> list[dict[str, Any]
 def _large_cases(baseline: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     cases = []
     specs = [
-        ("bg", dataset("bgnbd_days", args.bg_customers), args.bg_customers, "days"),
-        ("pnbd", dataset("pnbd_weeks", args.pareto_customers), args.pareto_customers, "weeks"),
+        ("bg", "bgnbd_days", args.bg_customers, "days"),
+        ("pnbd", "pnbd_weeks", args.pareto_customers, "weeks"),
     ]
-    for model, path, customers, unit in specs:
+    for model, name, customers, unit in specs:
+        if not customers:  # --pareto-customers 0 (or --bg-customers 0): left out
+            continue
         case = {
             "label": f"simulated {MODEL_NAMES[model]}, {unit}",
             "customers": customers,
             "target": 10.0,
         }
+        path = dataset(name, customers)
         fast = f"tenure:{model}:{args.repeats}:{args.budget}"
         case["tenure"] = _run(fast, path, sys.executable)
         if args.compare_src:
@@ -643,7 +646,9 @@ def main() -> None:
         help="comma-separated: small (CDNOW, donations), large, scale, boundary",
     )
     parser.add_argument("--bg-customers", type=int, default=1_000_000)
-    parser.add_argument("--pareto-customers", type=int, default=100_000)
+    parser.add_argument(
+        "--pareto-customers", type=int, default=100_000, help="0 leaves the case out"
+    )
     parser.add_argument("--scale-customers", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5, help="runs of a fast fit (median)")
     parser.add_argument("--slow-repeats", type=int, default=3)
