@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from tenure import Store, load_settings
@@ -271,3 +273,26 @@ def test_shop_with_very_slow_dropout_backtests(tmp_path: Path) -> None:
     a year, so every model is again its boundary fit (BG/NBD +3.0%, BG/BB +6.8%). With seed 3
     BG/BB finds an interior optimum instead (-0.3%), which is a fit of its own."""
     _check_backtest(_shop(tmp_path, 1, 40 * 365.0), NESTED)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(0.05, 50.0),
+    st.floats(0.1, 500.0),
+    st.integers(0, 10_000),
+    st.floats(0.0, 500.0),
+    st.lists(st.floats(0.0, 1_000.0), min_size=2, max_size=6),
+)
+def test_nbd_invariants(r: float, alpha: float, x: int, age: float, times: list[float]) -> None:
+    """Expected purchases never decrease with t; the tail P(N >= n) is a probability that
+    never increases with n."""
+    model = NBD()
+    model.params_ = pd.Series({"r": r, "alpha": alpha})
+    t = np.sort(np.array(times))
+    n = len(t)
+    ahead = model.conditional_expected_purchases(t, np.full(n, x), np.zeros(n), np.full(n, age))
+    assert np.all(np.diff(ahead) >= 0) and np.all(ahead >= 0)
+    assert np.all(np.diff(model.expected_purchases(t)) >= 0)
+    need = np.arange(1.0, 8.0)
+    tail = model.p_at_least(need, float(t[-1]), np.full(7, float(x)), np.full(7, age))
+    assert np.all((tail >= 0) & (tail <= 1)) and np.all(np.diff(tail) <= 1e-15)
