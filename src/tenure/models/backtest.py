@@ -9,7 +9,9 @@ For a calibration end ``E`` and a holdout of ``h`` days (docs/models.md, "Backte
    compressed ``(frequency, recency, T)`` patterns in days, BG/BB on weekly opportunities,
    Gamma-Gamma on the repeat buyers' spend, the gradient-boosted model on the window before
    ``E``; the segment-rhythm heuristic of ``tenure predict`` needs no fit) and predicts each
-   person's holdout purchase days and margin;
+   person's holdout purchase days and margin; a model without visible drop-out is its
+   boundary fit (the NBD, or the beta-binomial: docs/models.md, "Boundary fits"), which its
+   row's ``fitted_as`` says;
 3. per model: per-customer MAE and RMSE, totals, a decile calibration table, the weekly
    cumulative tracking series (Fader, Hardie & Lee 2005, Figure 1) and the holdout
    repeat-frequency histogram;

@@ -24,13 +24,15 @@ model without it (the NBD; for BG/BB the beta-binomial) as the limit where the d
 shape parameter (``a``, ``s``, ``gamma``) goes to 0. When no drop-out is visible in the data
 the maximum likelihood lies on that boundary: the search runs to the edge, or stops where the
 likelihood is flat, and the drop-out parameters are not identified, but the predictions are.
-The subclass then passes a :class:`Boundary` to ``_fit``: if the search fails, the nested
-model is fitted; when it fits as well (likelihood ratio below :data:`LR_LIMIT`) and the full
-model's predictions at the end of the search are its own (:data:`SAME_PREDICTIONS`), it is
-the fit: ``boundary_`` is True, ``nested_`` holds the fitted nested model, ``params_`` the
-drop-out shape at 0 and its partner NaN (not identified), and every prediction comes from
-``nested_`` (P(alive) = 1). Otherwise the search's error stands, saying which predictions
-are undetermined. An interior fit has ``boundary_`` False and ``nested_`` None.
+The subclass then passes a :class:`Boundary` to ``_fit``: if the search fails, or converges
+with the drop-out parameters unidentified in effect (:data:`WEAK_DROPOUT`), the nested model
+is fitted; when it is identified, fits as well (likelihood ratio below :data:`LR_LIMIT`) and
+the full model's predictions where its search ended are its own (:data:`SAME_PREDICTIONS`),
+it is the fit: ``boundary_`` is True, ``nested_`` holds the fitted nested model, ``params_``
+the drop-out shape at 0 and its partner NaN (not identified), and every prediction comes from
+``nested_`` (P(alive) = 1). Otherwise a failed search's error stands, saying why there is no
+boundary fit either (e.g. which predictions are undetermined), and a converged one is kept.
+An interior fit has ``boundary_`` False and ``nested_`` None.
 """
 
 from __future__ import annotations
@@ -184,8 +186,8 @@ class BaseFitter(ABC):
         """Maximise the likelihood of compressed ``data`` and set the learned attributes.
 
         With ``boundary``, a search that fails (runs to the edge, or ends where the
-        likelihood is flat) falls back to the nested model when that is the maximum
-        (:meth:`_fit_boundary`)."""
+        likelihood is flat) or leaves the drop-out unidentified in effect falls back to the
+        nested model when that is the maximum (:meth:`_try_boundary`)."""
         self._validate_params()
         self._forget()
         with one_blas_thread():
@@ -442,7 +444,7 @@ class BaseFitter(ABC):
                 "upper 95%": coef * np.exp(_Z95 * se_log),
             }
         )
-        if self._dropout is not None and self.boundary_:
+        if self._dropout is not None and getattr(self, "boundary_", False):
             shape, partner = self._dropout
             table["note"] = ""
             table.loc[shape, "note"] = fit_note(self)
@@ -499,8 +501,8 @@ def reported_params(model: BaseFitter) -> dict[str, float]:
 
 
 def fit_note(model: BaseFitter) -> str:
-    """ "no dropout (boundary fit: the NBD)" (or the beta-binomial) for a boundary fit, else
-    an empty string."""
+    """The note on a boundary fit, "no dropout (boundary fit: the NBD)" (or the
+    beta-binomial); an empty string for any other fit."""
     if not getattr(model, "boundary_", False):
         return ""
     return f"no dropout (boundary fit: {model._nested_name})"
