@@ -19,6 +19,14 @@ repeated (``--repeats``, within ``--budget`` seconds) and its median reported. C
   purchases in the next 365 days of every customer, in a fresh process whose peak RSS is
   reported; through the public API on the 10M rows, and the way ``tenure.models.scoring``
   works (compress once, fit and score the distinct patterns, gather back).
+* **Boundary fit, 1M customers** (issue 11): customers simulated without drop-out (the NBD,
+  ``NBD_TRUTH``, the same ages as the 1M BG/NBD case), fitted by BG/NBD, which returns its
+  boundary fit (the NBD); its time against the regular 1M BG/NBD fit of the same run (target:
+  at most twice), and lifetimes' BG/NBD on the same data.
+
+``--compare-src DIR`` also runs every Tenure fit of the small and large cases with another
+Tenure's source first on the path (e.g. the previous commit's ``src``, from ``git archive``),
+in the same run, so a change can be told from the machine's noise.
 
 How each library is given the data: Tenure takes the per-customer arrays and compresses them
 itself (inside the timed fit); lifetimes takes the distinct patterns with their counts, made
@@ -59,6 +67,8 @@ CALIBRATION_END = "1997-09-30"
 #: Parameters the simulated customers are drawn from (time in days).
 BG_TRUTH = {"r": 0.25, "alpha": 30.0, "a": 0.8, "b": 2.4}
 PNBD_TRUTH = {"r": 0.55, "alpha": 74.0, "s": 0.61, "beta": 82.0}
+#: Customers who never leave (the boundary case): BG_TRUTH's purchase rates, no drop-out.
+NBD_TRUTH = {"r": 0.25, "alpha": 30.0}
 #: First purchases spread over this many days: T is uniform on whole days 1..MAX_AGE.
 MAX_AGE = 730
 #: Scoring horizon of the 10M case, in days.
@@ -148,6 +158,20 @@ def _simulate_pnbd(n: int, seed: int) -> dict[str, Any]:
     return {"frequency": x, "recency": recency / 7.0, "T": age / 7.0}
 
 
+def _simulate_nbd(n: int, seed: int) -> dict[str, Any]:
+    """Customers who never leave, ages uniform on whole days 1..MAX_AGE: ``x ~ Poisson(lambda
+    T)``, the last of x uniform purchase times ``T Beta(x, 1)``, rounded up to a day."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = NBD_TRUTH
+    age = rng.integers(1, MAX_AGE + 1, n).astype(np.float64)
+    x = rng.poisson(rng.gamma(t["r"], 1.0 / t["alpha"], n) * age).astype(np.float64)
+    last = rng.beta(np.maximum(x, 1.0), 1.0) * age
+    recency = np.where(x > 0, np.minimum(np.ceil(last), age), 0.0)
+    return {"frequency": x, "recency": recency, "T": age}
+
+
 def _donations() -> dict[str, Any]:
     import pandas as pd
 
@@ -169,6 +193,7 @@ def dataset(name: str, n: int = 0) -> Path:
         "donations": _donations,
         "bgnbd_days": lambda: _simulate_bg(n, seed=5),
         "pnbd_weeks": lambda: _simulate_pnbd(n, seed=6),
+        "nbd_days": lambda: _simulate_nbd(n, seed=7),
     }
     data = make[name]()
     if name == "cdnow":  # Gamma-Gamma is fitted on the repeat buyers only
@@ -222,6 +247,7 @@ def _tenure(model: str, data: dict[str, Any], repeats: int, budget: float) -> di
         "seconds": seconds,
         "params": {k: float(v) for k, v in fitted.params_.items()},
         "ll": fitted.log_likelihood_,
+        "boundary": bool(getattr(fitted, "boundary_", False)),
     }
 
 
@@ -499,6 +525,9 @@ def _small_cases(baseline: str, args: argparse.Namespace) -> list[dict[str, Any]
         case = {"label": label, "customers": customers, "target": 5.0}
         fast = f":{args.repeats}:{args.budget}"
         case["tenure"] = _run(f"tenure:{model}{fast}", path, sys.executable)
+        if args.compare_src:
+            env = {"PYTHONPATH": args.compare_src}
+            case["tenure_compare"] = _run(f"tenure:{model}{fast}", path, sys.executable, env)
         case["lifetimes"] = _run(f"lifetimes:{model}{fast}", path, baseline)
         if args.pymc:
             case["pymc"] = _run(f"pymc:{model}:{args.slow_repeats}:{args.budget}", path, baseline)
@@ -512,17 +541,23 @@ def _small_cases(baseline: str, args: argparse.Namespace) -> list[dict[str, Any]
 def _large_cases(baseline: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     cases = []
     specs = [
-        ("bg", dataset("bgnbd_days", args.bg_customers), args.bg_customers, "days"),
-        ("pnbd", dataset("pnbd_weeks", args.pareto_customers), args.pareto_customers, "weeks"),
+        ("bg", "bgnbd_days", args.bg_customers, "days"),
+        ("pnbd", "pnbd_weeks", args.pareto_customers, "weeks"),
     ]
-    for model, path, customers, unit in specs:
+    for model, name, customers, unit in specs:
+        if not customers:  # --pareto-customers 0 (or --bg-customers 0): left out
+            continue
         case = {
             "label": f"simulated {MODEL_NAMES[model]}, {unit}",
             "customers": customers,
             "target": 10.0,
         }
+        path = dataset(name, customers)
         fast = f"tenure:{model}:{args.repeats}:{args.budget}"
         case["tenure"] = _run(fast, path, sys.executable)
+        if args.compare_src:
+            env = {"PYTHONPATH": args.compare_src}
+            case["tenure_compare"] = _run(fast, path, sys.executable, env)
         if args.single_blas:
             case["tenure_blas1"] = _run(fast, path, sys.executable, ONE)
         slow = f":{args.slow_repeats}:{args.budget}"
@@ -531,6 +566,53 @@ def _large_cases(baseline: str, args: argparse.Namespace) -> list[dict[str, Any]
             case["pymc"] = _run(f"pymc:{model}{slow}", path, baseline)
         cases.append(case)
     return cases
+
+
+def _boundary_case(baseline: str, args: argparse.Namespace) -> dict[str, Any]:
+    """BG/NBD on customers who never leave: Tenure's boundary fit, and lifetimes' BG/NBD."""
+    path = dataset("nbd_days", args.bg_customers)
+    case: dict[str, Any] = {
+        "label": "BG/NBD boundary fit (no drop-out), days",
+        "customers": args.bg_customers,
+    }
+    case["tenure"] = _run(f"tenure:bg:{args.repeats}:{args.budget}", path, sys.executable)
+    case["lifetimes"] = _run(f"lifetimes:bg:{args.slow_repeats}:{args.budget}", path, baseline)
+    return case
+
+
+def boundary_report(case: dict[str, Any], cases: list[dict[str, Any]]) -> str:
+    """The boundary fit against the regular 1M BG/NBD fit of the same run (<= 2x)."""
+    regular = next((c for c in cases if c["label"] == "simulated BG/NBD, days"), None)
+    t, lt = case["tenure"], case["lifetimes"]
+    ratio = t["median"] / regular["tenure"]["median"] if regular else float("nan")
+    lines = [
+        "| case | customers | boundary fit | Tenure s (runs) | regular BG/NBD fit s "
+        "| boundary / regular | <= 2x | LL Tenure | lifetimes s (runs) | LL lifetimes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {case['label']} | {case['customers']:,} | {'yes' if t.get('boundary') else 'no'} "
+        f"| {_seconds(t)} | {_seconds(regular['tenure'] if regular else None)} | {ratio:.2f} "
+        f"| {'yes' if ratio <= 2 else 'no'} | {t['ll']:,.2f} | {_seconds(lt)} "
+        f"| {_ll_text(lt, t['ll'])} |",
+    ]
+    return "\n".join(lines)
+
+
+def compare_report(cases: list[dict[str, Any]]) -> str:
+    """Tenure against ``--compare-src`` in the same run."""
+    lines = [
+        "| case | Tenure s (runs) | compare-src s (runs) | Tenure / compare-src | same LL |",
+        "|---|---|---|---|---|",
+    ]
+    for c in cases:
+        if "tenure_compare" not in c:
+            continue
+        t, b = c["tenure"], c["tenure_compare"]
+        same = abs(t["ll"] - b["ll"]) <= LL_TOLERANCE
+        lines.append(
+            f"| {c['label']} | {_seconds(t)} | {_seconds(b)} | {t['median'] / b['median']:.2f} "
+            f"| {'yes' if same else 'no'} |"
+        )
+    return "\n".join(lines)
 
 
 def blas_report(cases: list[dict[str, Any]]) -> str:
@@ -561,10 +643,12 @@ def main() -> None:
     parser.add_argument(
         "--cases",
         default="small,large,scale",
-        help="comma-separated: small (CDNOW, donations), large, scale",
+        help="comma-separated: small (CDNOW, donations), large, scale, boundary",
     )
     parser.add_argument("--bg-customers", type=int, default=1_000_000)
-    parser.add_argument("--pareto-customers", type=int, default=100_000)
+    parser.add_argument(
+        "--pareto-customers", type=int, default=100_000, help="0 leaves the case out"
+    )
     parser.add_argument("--scale-customers", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5, help="runs of a fast fit (median)")
     parser.add_argument("--slow-repeats", type=int, default=3)
@@ -582,13 +666,18 @@ def main() -> None:
         help="skip the second pass with OPENBLAS_NUM_THREADS=1 (Tenure; lifetimes "
         "on the small cases)",
     )
+    parser.add_argument(
+        "--compare-src",
+        default=None,
+        help="another Tenure's src directory whose fits run too, in the same run",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], Path(args.child[1]))))
         return
     wanted = set(args.cases.split(","))
-    if wanted & {"small", "large"} and not args.baseline_python:
+    if wanted & {"small", "large", "boundary"} and not args.baseline_python:
         parser.error("--baseline-python: a Python with lifetimes and pymc-marketing installed")
     results: dict[str, Any] = {"versions": _versions(args.baseline_python or sys.executable)}
     results["load_start"] = os.getloadavg()
@@ -597,21 +686,27 @@ def main() -> None:
         cases += _small_cases(args.baseline_python, args)
     if "large" in wanted:
         cases += _large_cases(args.baseline_python, args)
+    boundary = _boundary_case(args.baseline_python, args) if "boundary" in wanted else None
     scale: dict[str, dict[str, Any]] = {}
     if "scale" in wanted:
         path = dataset("bgnbd_days", args.scale_customers)
         for variant in ("api", "patterns"):
             scale[variant] = _run(f"scale:{variant}:1:0", path, sys.executable)
-    results.update(cases=cases, scale=scale, load_end=os.getloadavg())
+    results.update(cases=cases, scale=scale, boundary=boundary, load_end=os.getloadavg())
     OUT.mkdir(exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H%M")
     (OUT / f"models_{stamp}.json").write_text(json.dumps(results, indent=1))
-    loads = [x for c in [*cases, *scale.values()] for r in _results(c) for x in r["load"]]
+    every = [*cases, *scale.values(), *([boundary] if boundary else [])]
+    loads = [x for c in every for r in _results(c) for x in r["load"]]
     print(f"\n{date.today().isoformat()}; versions: {json.dumps(results['versions'])}")
     if loads:
         print(f"load average (1 min) during the run: {min(loads):.1f} .. {max(loads):.1f}\n")
     if cases:
         print(report(cases), "\n", blas_report(cases), sep="\n")
+    if args.compare_src and cases:
+        print("", compare_report(cases), sep="\n")
+    if boundary:
+        print("", boundary_report(boundary, cases), sep="\n")
     if scale:
         print("", report_scale(scale, args.scale_customers), sep="\n")
 

@@ -107,6 +107,8 @@ def backtest_command(
     for row in result.metrics.itertuples():
         if row.status != "ok":
             console.print(f"{row.model} {row.status}", highlight=False)
+        elif isinstance(fitted_as := getattr(row, "fitted_as", None), str) and fitted_as:
+            console.print(f"{row.model!s}: {fitted_as}", highlight=False)
     console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
     console.print(result.sufficiency.reason, highlight=False)
     console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)

@@ -155,3 +155,57 @@ def test_runs_without_any(thin_path: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "runs", "--store", path, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
+
+
+@pytest.fixture(scope="module")
+def free_shop(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A one-year shop of 1,500 customers whose every order is free (amount 0)."""
+    import numpy as np
+
+    from tenure.ingest import import_file
+    from tests.models._simulate import write_store_orders
+
+    tmp = tmp_path_factory.mktemp("free")
+    source = tmp / "orders.txt"
+    write_store_orders(source, np.random.default_rng(2), 1500, r=0.8, alpha=40.0, mean_amount=0)
+    url = f"duckdb://{tmp / 'free.duckdb'}"
+    with Store(url, settings=load_settings(store_url=url)) as store:
+        import_file(store, "orders", [source], preset="cdnow")
+    return url
+
+
+def test_backtest_of_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Path) -> None:
+    """Issue 11, item 6: every spend 0 made Gamma-Gamma's starting values divide by zero and
+    the command end in a traceback. Now the purchase models run, the margin figures are
+    missing and the note says why."""
+    import numpy as np
+
+    url = copy_store(free_shop, tmp_path, "free.duckdb")
+    args = ["models", "backtest", "--store", url.removeprefix("duckdb://")]
+    window = ["--calibration-end", "2024-06-29", "--holdout", "26w", "--models", "BetaGeo"]
+    result = runner.invoke(app, [*args, *window, "--no-record", "--json", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    row = json.loads(result.stdout)["metrics"][0]
+    assert row["model"] == "BetaGeo" and row["status"] == "ok"
+    assert row["note"] == (
+        "GammaGamma could not be fitted (GammaGamma.fit: no customer to fit spend on: "
+        "Gamma-Gamma needs customers with a repeat purchase of positive value (frequency > 0, "
+        "monetary value > 0).); no margin figures."
+    )
+    assert row["predicted_margin"] is None or np.isnan(row["predicted_margin"])
+    table = runner.invoke(app, [*args, *window, "--no-record", "--out", str(tmp_path)])
+    assert table.exit_code == 0 and "Traceback" not in table.output
+
+
+def test_predict_on_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Path) -> None:
+    """The same store through ``tenure predict``: the heuristic, and the reason names
+    Gamma-Gamma (not the purchase model, which fits)."""
+    path = copy_store(free_shop, tmp_path, "free.duckdb").removeprefix("duckdb://")
+    result = runner.invoke(app, ["predict", "--store", path, "--json"])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    payload = json.loads(result.stdout)
+    assert payload["method"] == "heuristic" and payload["model"] == "BetaGeo"
+    assert payload["reason"].startswith(
+        "GammaGamma could not be fitted: GammaGamma.fit: no customer to fit spend on"
+    )

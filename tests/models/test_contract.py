@@ -44,8 +44,11 @@ def test_fit_returns_self_and_learned_state_ends_in_underscore(cdnow: pd.DataFra
         "n_customers_",
         "aic_",
         "bic_",
+        "boundary_",
+        "nested_",
     }
     assert list(model.params_.index) == ["r", "alpha", "a", "b"]
+    assert model.boundary_ is False and model.nested_ is None  # an interior fit
 
 
 def test_refit_forgets_the_last_fit(cdnow: pd.DataFrame) -> None:
@@ -296,3 +299,16 @@ def test_iteration_limit_is_a_convergence_error(cdnow: pd.DataFrame) -> None:
     text = str(info.value)
     assert text.startswith("BetaGeo did not converge after 1 iterations (")
     assert text.endswith("or raise max_iter (now 1).")
+
+
+def test_gamma_gamma_without_a_customer_to_fit() -> None:
+    """Issue 11, item 6: every spend 0 leaves no customer, which divided by zero in the
+    starting values (a ZeroDivisionError); now a ModelDataError says why."""
+    with pytest.raises(ModelDataError) as info:
+        GammaGamma().fit(np.array([]), np.array([]))
+    assert str(info.value) == (
+        "GammaGamma.fit: no customer to fit spend on: Gamma-Gamma needs customers with a "
+        "repeat purchase of positive value (frequency > 0, monetary value > 0).\nHint: With "
+        "every amount 0 (free orders, or order totals not imported) there is no spend to "
+        "model: import the order amounts."
+    )

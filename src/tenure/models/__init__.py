@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from tenure.models.base import BaseFitter, PurchaseModel
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
-from tenure.models.bgbb import BetaGeoBetaBinom
+from tenure.models.bgbb import BetaBinomial, BetaGeoBetaBinom
 from tenure.models.errors import ConvergenceError, ModelDataError, ModelError, NotFittedError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.nbd import NBD
 from tenure.models.pareto_nbd import ParetoNBD
 
 __all__ = [
+    "NBD",
     "BaseFitter",
+    "BetaBinomial",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "ConvergenceError",

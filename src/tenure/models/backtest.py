@@ -9,7 +9,9 @@ For a calibration end ``E`` and a holdout of ``h`` days (docs/models.md, "Backte
    compressed ``(frequency, recency, T)`` patterns in days, BG/BB on weekly opportunities,
    Gamma-Gamma on the repeat buyers' spend, the gradient-boosted model on the window before
    ``E``; the segment-rhythm heuristic of ``tenure predict`` needs no fit) and predicts each
-   person's holdout purchase days and margin;
+   person's holdout purchase days and margin; a model without visible drop-out is its
+   boundary fit (the NBD, or the beta-binomial: docs/models.md, "Boundary fits"), which its
+   row's ``fitted_as`` says;
 3. per model: per-customer MAE and RMSE, totals, a decile calibration table, the weekly
    cumulative tracking series (Fader, Hardie & Lee 2005, Figure 1) and the holdout
    repeat-frequency histogram;
@@ -37,6 +39,7 @@ from scipy import stats
 from tenure.analytics.base import orders_base
 from tenure.errors import ConfigError
 from tenure.models._data import FloatArray, compress
+from tenure.models.base import fit_note, reported_params
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
 from tenure.models.holdout import (
@@ -211,6 +214,8 @@ class _Candidate(ABC):
     """One row of the backtest: fitted on the calibration data, predicting purchase days."""
 
     name: str = ""
+    #: What the fit was, when not the model itself ("no dropout (boundary fit: the NBD)").
+    fitted_as: str = ""
 
     def fit(self, data: _Data) -> dict[str, float]:
         """Fit; return the parameters to report."""
@@ -247,7 +252,8 @@ class _Btyd(_Candidate):
     def fit(self, data: _Data) -> dict[str, float]:
         x, t_x, age = data.patterns
         self.model = self.model_class().fit(x, t_x, age, weights=data.weights)
-        return {str(k): float(v) for k, v in self.model.params_.items()}
+        self.fitted_as = fit_note(self.model)
+        return reported_params(self.model)
 
     def _on_patterns(self, data: _Data, span: float) -> FloatArray:
         values = self.model.conditional_expected_purchases(span, *data.patterns)
@@ -289,7 +295,8 @@ class _WeeklyBgbb(_Candidate):
             del self._factor
         weeks = float(data.weekly_weights @ x)
         self.days_per_week = float(data.frame["frequency"].sum()) / weeks if weeks else 1.0
-        params = {str(k): float(v) for k, v in self.model.params_.items()}
+        self.fitted_as = fit_note(self.model)
+        params = reported_params(self.model)
         return {**params, "days_per_week": self.days_per_week}
 
     def _interpolate(self, weeks: float | FloatArray, at: Any) -> FloatArray:
@@ -305,6 +312,9 @@ class _WeeklyBgbb(_Candidate):
         from tenure.models.bgbb import future_alive_sum
 
         x, t_x, n = data.weekly
+        if self.model.boundary_:  # without drop-out, a constant rate per week: linear in k
+            one = np.asarray(self.model.conditional_expected_purchases(1.0, x, t_x, n))
+            return self._interpolate(span / WEEK, lambda k: one * k)
         gamma, delta = (float(self.model.params_[k]) for k in ("gamma", "delta"))
         if not hasattr(self, "_factor"):
             one = np.asarray(self.model.conditional_expected_purchases(1.0, x, t_x, n))
@@ -569,7 +579,12 @@ def _evaluate(candidate: _Candidate, data: _Data, base: pd.DataFrame, tables: _T
     note = ""
     if isinstance(candidate, _Btyd | _WeeklyBgbb):
         params, note = {**params, **data.spend_params}, data.spend_note
-    row.update(seconds=round(time.perf_counter() - started, 3), params=params, note=note)
+    row.update(
+        seconds=round(time.perf_counter() - started, 3),
+        params=params,
+        note=note,
+        fitted_as=candidate.fitted_as,
+    )
     tables.metrics.append(row)
     tables.deciles.append(_deciles(name, data, purchases))
     tables.tracking.append(tracking)

@@ -18,12 +18,29 @@ likelihood of a positive parameter is.
 A subclass sets ``_param_names`` and implements ``_neg_log_likelihood`` (sum over rows of
 ``-weight * log-likelihood`` and its gradient with respect to the log-parameters) and
 ``_initial_log_params``; its ``fit`` validates and compresses the data and calls ``_fit``.
+
+**Boundary fits.** A model with drop-out (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) contains the
+model without it (the NBD; for BG/BB the beta-binomial) as the limit where the drop-out
+shape parameter (``a``, ``s``, ``gamma``) goes to 0. When no drop-out is visible in the data
+the maximum likelihood lies on that boundary: the search runs to the edge, or stops where the
+likelihood is flat, and the drop-out parameters are not identified, but the predictions are.
+The subclass then passes a :class:`Boundary` to ``_fit``: if the search fails, or converges
+with the drop-out parameters unidentified in effect (:data:`WEAK_DROPOUT`), the nested model
+is fitted; when it is identified, fits as well (likelihood ratio below :data:`LR_LIMIT`) and
+the full model's predictions where its search ended are its own (:data:`SAME_PREDICTIONS`),
+it is the fit: ``boundary_`` is True, ``nested_`` holds the fitted nested model, ``params_``
+the drop-out shape at 0 and its partner NaN (not identified), and every prediction comes from
+``nested_`` (P(alive) = 1). Otherwise a failed search's error stands, saying why there is no
+boundary fit either (e.g. which predictions are undetermined), and a converged one is kept.
+An interior fit has ``boundary_`` False and ``nested_`` None.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -33,7 +50,7 @@ from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
 from tenure.models._data import FloatArray, check_scalar
-from tenure.models.errors import ConvergenceError, NotFittedError
+from tenure.models.errors import ConvergenceError, ModelError, NotFittedError
 
 #: Whatever a model's likelihood needs, prepared once per fit (arrays; indices allowed).
 Data = tuple[NDArray[Any], ...]
@@ -44,6 +61,18 @@ _LOG_BOUND = 20.0
 _Z95 = 1.959963984540054
 #: Made by the first :func:`one_blas_thread` (finding the loaded BLAS libraries takes ms).
 _controller: ThreadpoolController | None = None
+#: The boundary fit is taken only when the full model's best point found is not better than
+#: the nested model by more than this likelihood ratio (chi-square, 1 df, 95%: 3.84).
+LR_LIMIT = 3.841458820694124
+#: ... and when its predictions there are the nested model's: the total expected purchases
+#: within this relative difference, and the mean P(alive) at least ``1 -`` it. 5% is well
+#: inside what a holdout forecast misses by (the backtest asks for 10%); a flat direction that
+#: moves the predictions more leaves them undetermined.
+SAME_PREDICTIONS = 0.05
+#: An interior optimum whose drop-out parameters have a standard error of their log above
+#: this (a 95% interval spanning a factor of more than 2,500) is also tried against the
+#: boundary: the drop-out is not identified in effect.
+WEAK_DROPOUT = 2.0
 
 
 def one_blas_thread() -> AbstractContextManager[Any]:
@@ -69,10 +98,28 @@ class PurchaseModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """What a model with drop-out needs to fall back to its nested model without drop-out.
+
+    ``fit_nested`` fits the nested model (with the model's own settings) on the same data;
+    ``patterns`` are the compressed ``(frequency, recency, T)`` (or ``n_periods``) with their
+    ``weights``, on which the two models' predictions are compared over the longest ``T``.
+    """
+
+    fit_nested: Callable[[], BaseFitter]
+    patterns: tuple[FloatArray, FloatArray, FloatArray]
+    weights: FloatArray
+
+
 class BaseFitter(ABC):
     """Maximum-likelihood fitter with the scikit-learn conventions of STYLE.md."""
 
     _param_names: ClassVar[tuple[str, ...]]
+    #: Models with drop-out: (the shape parameter that is 0 without drop-out, its partner,
+    #: which is then not identified), and the nested model's name ("the NBD").
+    _dropout: ClassVar[tuple[str, str] | None] = None
+    _nested_name: ClassVar[str] = ""
     #: How to rescale the data when the search fails (part of the ConvergenceError hint).
     _rescale_hint: ClassVar[str] = (
         "rescale time (weeks instead of days, so that T is in the tens or hundreds)"
@@ -135,8 +182,12 @@ class BaseFitter(ABC):
             return np.inf, np.zeros_like(log_params)
         return value, grad
 
-    def _fit(self, data: Data, weights: FloatArray) -> None:
-        """Maximise the likelihood of compressed ``data`` and set the learned attributes."""
+    def _fit(self, data: Data, weights: FloatArray, boundary: Boundary | None = None) -> None:
+        """Maximise the likelihood of compressed ``data`` and set the learned attributes.
+
+        With ``boundary``, a search that fails (runs to the edge, or ends where the
+        likelihood is flat) or leaves the drop-out unidentified in effect falls back to the
+        nested model when that is the maximum (:meth:`_try_boundary`)."""
         self._validate_params()
         self._forget()
         with one_blas_thread():
@@ -151,10 +202,124 @@ class BaseFitter(ABC):
                 options={"maxiter": self.max_iter, "ftol": 1e-15, "gtol": self.tol},
             )
             log_params, hessian = self._polish(objective, result.x)
-            self._check_converged(objective, log_params, result)
             total = objective.total
-            self._check_identified(hessian * total)
-            self._set_results(log_params, hessian * total, objective.neg_ll(log_params), total)
+            neg_ll = objective.neg_ll(log_params)
+            try:
+                self._check_converged(objective, log_params, result)
+                self._check_identified(hessian * total)
+            except ConvergenceError as exc:
+                if boundary is None:
+                    raise
+                nested, why_not = self._try_boundary(boundary, log_params, -neg_ll)
+                if nested is None:
+                    raise ConvergenceError(f"{exc.message} {why_not}", hint=exc.hint) from exc
+                self._set_boundary(nested)
+                return
+            if boundary is not None and self._weak_dropout(hessian * total):
+                nested, _ = self._try_boundary(boundary, log_params, -neg_ll)
+                if nested is not None:
+                    self._set_boundary(nested)
+                    return
+            self._set_results(log_params, hessian * total, neg_ll, total)
+        if self._dropout is not None:  # models with drop-out say whether it is a boundary fit
+            self.boundary_ = False
+            self.nested_: BaseFitter | None = None
+
+    def _weak_dropout(self, hessian: FloatArray) -> bool:
+        """Whether an interior optimum leaves the drop-out parameters unidentified in effect:
+        the standard error of the log of either is above :data:`WEAK_DROPOUT`."""
+        assert self._dropout is not None
+        try:
+            variances = np.diag(np.linalg.inv(hessian))
+        except np.linalg.LinAlgError:
+            return True
+        where = [self._param_names.index(name) for name in self._dropout]
+        return bool(np.any(~(variances[where] <= WEAK_DROPOUT**2)))
+
+    def _try_boundary(
+        self, boundary: Boundary, log_params: FloatArray, ll: float
+    ) -> tuple[BaseFitter | None, str]:
+        """The fitted nested model when it is the maximum, else None and why not.
+
+        ``ll`` is the full model's log-likelihood where the search ended. The nested model is
+        the maximum when its own parameters are identified (standard errors of their logs at
+        most WEAK_DROPOUT), it fits as well (likelihood ratio ``2 (ll - nested) <= LR_LIMIT``)
+        and the full model predicts there what it predicts (total expected purchases over the
+        longest T within SAME_PREDICTIONS, mean P(alive) >= 1 - SAME_PREDICTIONS)."""
+        try:
+            nested = boundary.fit_nested()
+        except ModelError as exc:
+            return (
+                None,
+                f"Without drop-out ({self._nested_name}) it cannot be fitted either: {exc.message}",
+            )
+        se_log = nested.standard_errors_ / nested.params_
+        loose = [str(k) for k, v in se_log.items() if not v <= WEAK_DROPOUT]
+        if loose:
+            return None, (
+                f"Without drop-out ({self._nested_name}) the data do not pin down "
+                f"{', '.join(loose)} either, so there is no boundary fit."
+            )
+        ratio = 2.0 * (ll - float(nested.log_likelihood_))
+        if ratio > LR_LIMIT:
+            return None, (
+                f"The model without drop-out ({self._nested_name}) fits worse (likelihood "
+                f"ratio {ratio:.3g}): drop-out is visible in the data, so there is no boundary "
+                "fit."
+            )
+        horizon, full, bare, alive = self._compare_predictions(log_params, nested, boundary)
+        if abs(full - bare) > SAME_PREDICTIONS * max(bare, 1e-12) or alive < 1 - SAME_PREDICTIONS:
+            return None, (
+                f"The predictions are not determined either: over the next {horizon:g} time "
+                f"units these customers' expected purchases total {full:,.1f} where the search "
+                f"ended (mean P(alive) {alive:.3f}) and {bare:,.1f} without drop-out "
+                f"({self._nested_name}); the data cannot tell which."
+            )
+        return nested, ""
+
+    def _compare_predictions(
+        self, log_params: FloatArray, nested: BaseFitter, boundary: Boundary
+    ) -> tuple[float, float, float, float]:
+        """(horizon, total expected purchases of the full model at ``log_params``, of the
+        nested model, mean P(alive) of the full model) over the longest T of the data."""
+        x, t_x, age = boundary.patterns
+        w = boundary.weights
+        horizon = float(np.max(age)) if len(age) else 1.0
+        self.params_ = pd.Series(np.exp(log_params), index=list(self._param_names))
+        self.nested_ = None
+        model: Any = self  # a purchase model (the classes with drop-out all are)
+        try:
+            full = float(w @ np.asarray(model.conditional_expected_purchases(horizon, x, t_x, age)))
+            alive = float(w @ np.asarray(model.p_alive(x, t_x, age))) / float(np.sum(w))
+        finally:
+            self._forget()
+        bare_model: Any = nested
+        bare = float(
+            w @ np.asarray(bare_model.conditional_expected_purchases(horizon, x, t_x, age))
+        )
+        return horizon, full, bare, alive
+
+    def _set_boundary(self, nested: Any) -> None:
+        """The learned attributes of a boundary fit: the nested model's, the drop-out shape
+        at 0 and its partner NaN."""
+        assert self._dropout is not None
+        names = list(self._param_names)
+        params = pd.Series(np.nan, index=names, name="coef")
+        errors = pd.Series(np.nan, index=names, name="se")
+        kept = list(nested.params_.index)
+        params[kept] = nested.params_.to_numpy()
+        errors[kept] = nested.standard_errors_.to_numpy()
+        where = [names.index(k) for k in kept]
+        cov = np.full((len(names), len(names)), np.nan)
+        cov[np.ix_(where, where)] = nested.covariance_.to_numpy()
+        covariance = pd.DataFrame(cov, index=names, columns=names)
+        params[self._dropout[0]] = 0.0
+        self.params_, self.standard_errors_, self.covariance_ = params, errors, covariance
+        self.log_likelihood_ = nested.log_likelihood_
+        self.n_customers_ = nested.n_customers_
+        self.aic_, self.bic_ = nested.aic_, nested.bic_
+        self.boundary_ = True
+        self.nested_ = nested
 
     def _hessian(self, objective: _Objective, log_params: FloatArray) -> FloatArray:
         """Central differences of the analytic gradient (of the mean objective)."""
@@ -263,11 +428,15 @@ class BaseFitter(ABC):
     # -- reporting -----------------------------------------------------------------------
 
     def summary(self) -> pd.DataFrame:
-        """One row per parameter: coef, se, lower 95%, upper 95% (log-scale Wald interval)."""
+        """One row per parameter: coef, se, lower 95%, upper 95% (log-scale Wald interval).
+
+        A boundary fit adds a ``note`` column: the drop-out shape reads "no dropout (boundary
+        fit: the NBD)" (coef 0, no standard error), its partner "not identified" (NaN); the
+        other parameters are the nested model's, with its standard errors."""
         self._check_is_fitted()
         coef = self.params_
         se_log = self.standard_errors_ / coef
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "coef": coef,
                 "se": self.standard_errors_,
@@ -275,6 +444,18 @@ class BaseFitter(ABC):
                 "upper 95%": coef * np.exp(_Z95 * se_log),
             }
         )
+        if self._dropout is not None and getattr(self, "boundary_", False):
+            shape, partner = self._dropout
+            table["note"] = ""
+            table.loc[shape, "note"] = fit_note(self)
+            table.loc[partner, "note"] = "not identified (no dropout)"
+        return table
+
+    def _nested_model(self) -> Any:
+        """The fitted nested model of a boundary fit (None for an interior fit); raises
+        NotFittedError before a fit."""
+        self._check_is_fitted()
+        return getattr(self, "nested_", None)
 
     def _param_values(self) -> tuple[float, ...]:
         self._check_is_fitted()
@@ -311,3 +492,17 @@ class _Objective:
 def as_params(values: NDArray[np.float64]) -> tuple[float, ...]:
     """Unpack exp(log-parameters) into floats."""
     return tuple(float(v) for v in np.exp(values))
+
+
+def reported_params(model: BaseFitter) -> dict[str, float]:
+    """A fitted model's parameters as floats, without the ones a boundary fit leaves
+    unidentified (NaN): what the backtest and ``tenure predict`` report and record."""
+    return {str(k): float(v) for k, v in model.params_.items() if np.isfinite(v)}
+
+
+def fit_note(model: BaseFitter) -> str:
+    """The note on a boundary fit, "no dropout (boundary fit: the NBD)" (or the
+    beta-binomial); an empty string for any other fit."""
+    if not getattr(model, "boundary_", False):
+        return ""
+    return f"no dropout (boundary fit: {model._nested_name})"

@@ -45,6 +45,7 @@ from tenure.models._data import (
 )
 from tenure.models._special import log_abs_hyp2f1
 from tenure.models.base import BaseFitter, Data
+from tenure.models.nbd import nbd_boundary
 
 
 def bg_expected(t: FloatArray, r: Any, alpha: Any, a: float, b: Any) -> FloatArray:
@@ -139,6 +140,8 @@ class _BetaGeoFamily(BaseFitter):
     """BG/NBD and MBG/NBD differ only in ``_offset``: chances to leave before a repeat."""
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _dropout: ClassVar[tuple[str, str] | None] = ("a", "b")
+    _nested_name: ClassVar[str] = "the NBD"
     _offset: ClassVar[int]
 
     def fit(
@@ -153,6 +156,9 @@ class _BetaGeoFamily(BaseFitter):
         frequency: repeat purchases (purchase days after the first); recency: age at the
         last repeat purchase (0 without one); T: age at the end of the calibration period;
         weights: how many customers each row stands for (default 1 each).
+
+        Without visible drop-out (the search runs ``a`` to 0 or ``b`` to infinity) the fit
+        is the NBD, its boundary (``boundary_``, ``nested_``; docs/models.md, "Boundary fits").
         """
         self._validate_params()
         owner = f"{type(self).__name__}.fit"
@@ -160,7 +166,7 @@ class _BetaGeoFamily(BaseFitter):
         require_repeats(
             owner, columns[0], w, "repeat purchase, so no purchase rate can be estimated"
         )
-        self._fit(_pattern_data(columns, w), w)
+        self._fit(_pattern_data(columns, w), w, nbd_boundary(self, columns, w))
         return self
 
     def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
@@ -230,12 +236,15 @@ class _BetaGeoFamily(BaseFitter):
 
     def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Any:
         """P(the customer is still alive at T | x, t_x, T) (FHL 2005, eq. 11)."""
-        self._check_is_fitted()
+        if (nested := self._nested_model()) is not None:
+            return nested.p_alive(frequency, recency, T)
         x, t_x, age, _ = self._history("p_alive", frequency, recency, T)
         return like_input(special.expit(-self._log_odds_left(x, t_x, age)), frequency)
 
     def expected_purchases(self, t: ArrayLike) -> Any:
         """E[X(t)]: expected repeat purchases in (0, t] of a new customer (FHL 2005, eq. 9)."""
+        if (nested := self._nested_model()) is not None:
+            return nested.expected_purchases(t)
         r, alpha, a, b = self._param_values()
         span = check_time(f"{type(self).__name__}.expected_purchases", "t", t)
         share = np.exp(special.betaln(a, b + self._offset) - special.betaln(a, b))
@@ -252,6 +261,8 @@ class _BetaGeoFamily(BaseFitter):
         per distinct (t, x, T) (with whole days, a few thousand for millions of customers)
         and times P(alive) per row.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.conditional_expected_purchases(t, frequency, recency, T)
         r, alpha, a, b = self._param_values()
         x, t_x, age, _ = self._history("conditional_expected_purchases", frequency, recency, T)
         span = check_time(f"{type(self).__name__}.conditional_expected_purchases", "t", t)
@@ -267,6 +278,8 @@ class _BetaGeoFamily(BaseFitter):
         FHL 2005 eq. 8 (BG/NBD) and Batislam et al. 2007 (MBG/NBD), with the negative
         binomial tail ``P(NB >= x)`` from scipy's regularised incomplete beta function.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.p_purchases(x, t)
         r, alpha, a, b = self._param_values()
         owner = f"{type(self).__name__}.p_purchases"
         count = as_float_array(owner, "x", x)
@@ -302,6 +315,8 @@ class _BetaGeoFamily(BaseFitter):
         most stores). Whether the customer is alive at all is ``p_alive``: the unconditional
         wait is infinite with probability ``1 - p_alive``, so read the two together.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.expected_time_to_next_purchase(frequency, recency, T)
         r, alpha, _, _ = self._param_values()
         x, _, age, _ = self._history("expected_time_to_next_purchase", frequency, recency, T)
         return like_input((alpha + age) * np.expm1(np.log(2.0) / (r + x)), frequency)
@@ -314,7 +329,8 @@ class BetaGeo(_BetaGeoFamily):
     negative log-likelihood), ``tol`` (largest allowed gradient component of that objective
     with respect to the log-parameters), ``max_iter`` (L-BFGS-B iterations).
     Learned: ``params_`` (r, alpha, a, b), ``standard_errors_``, ``covariance_``,
-    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``.
+    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``, ``boundary_`` (True for the
+    boundary fit without drop-out) and ``nested_`` (that fitted nested model, else None).
     """
 
     _offset: ClassVar[int] = 0

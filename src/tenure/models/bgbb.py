@@ -41,7 +41,7 @@ from tenure.models._data import (
     row_labels,
     wsum,
 )
-from tenure.models.base import BaseFitter, Data
+from tenure.models.base import BaseFitter, Boundary, Data
 
 Params = tuple[float, float, float, float]
 
@@ -158,10 +158,13 @@ class BetaGeoBetaBinom(BaseFitter):
     negative log-likelihood), ``tol`` (largest allowed gradient component of that objective
     with respect to the log-parameters), ``max_iter`` (L-BFGS-B iterations).
     Learned: ``params_`` (alpha, beta, gamma, delta), ``standard_errors_``, ``covariance_``,
-    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``.
+    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``, ``boundary_`` (True for the
+    boundary fit without drop-out) and ``nested_`` (that fitted nested model, else None).
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
+    _dropout: ClassVar[tuple[str, str] | None] = ("gamma", "delta")
+    _nested_name: ClassVar[str] = "the beta-binomial"
 
     def fit(
         self,
@@ -175,6 +178,10 @@ class BetaGeoBetaBinom(BaseFitter):
         frequency: repeat transactions; recency: the opportunity of the last one (0 without
         one); n_periods: opportunities after the first transaction; weights: how many
         customers each row stands for (default 1 each).
+
+        Without visible drop-out (the search runs ``gamma`` to 0 or ``delta`` to infinity)
+        the fit is the beta-binomial, its boundary (:class:`BetaBinomial`; ``boundary_``,
+        ``nested_``; docs/models.md, "Boundary fits").
         """
         owner = f"{type(self).__name__}.fit"
         self._validate_params()
@@ -188,7 +195,10 @@ class BetaGeoBetaBinom(BaseFitter):
             "repeat transaction, so no transaction probability can be estimated and the "
             "drop-out probability is not identified",
         )
-        self._fit(tuple(columns), w)
+        x, t_x, n = columns
+        nested = BetaBinomial(**self.get_params())
+        boundary = Boundary(lambda: nested.fit(x, t_x, n, weights=w), (x, t_x, n), w)
+        self._fit(tuple(columns), w, boundary)
         return self
 
     def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
@@ -220,6 +230,8 @@ class BetaGeoBetaBinom(BaseFitter):
     def p_alive(self, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike) -> Any:
         """P(alive at opportunity n+1 | x, t_x, n) (FHS 2010, eq. 11):
         ``B(alpha+x, beta+n-x)/B(alpha, beta) B(gamma, delta+n+1)/B(gamma, delta) / L``."""
+        if (nested := self._nested_model()) is not None:
+            return nested.p_alive(frequency, recency, n_periods)
         alpha, beta, gamma, delta = self._params()
         x, _, n, ll = self._history("p_alive", frequency, recency, n_periods)
         log_alive = special.betaln(alpha + x, beta + n - x) - special.betaln(alpha, beta)
@@ -229,6 +241,8 @@ class BetaGeoBetaBinom(BaseFitter):
     def expected_purchases(self, n_future: ArrayLike) -> Any:
         """E[X(n)]: expected repeat transactions of a new customer in their first ``n_future``
         opportunities (FHS 2010, eq. 8): ``alpha/(alpha+beta) sum_j B(gamma, delta+j)/B``."""
+        if (nested := self._nested_model()) is not None:
+            return nested.expected_purchases(n_future)
         alpha, beta, gamma, delta = self._params()
         horizon = check_count(f"{type(self).__name__}.expected_purchases", "n_future", n_future)
         value = alpha / (alpha + beta) * future_alive_sum(gamma, delta, np.zeros(1), horizon)
@@ -241,6 +255,8 @@ class BetaGeoBetaBinom(BaseFitter):
         opportunities (FHS 2010, eq. 13):
         ``B(alpha+x+1, beta+n-x)/B(alpha, beta) sum_j B(gamma, delta+n+j)/B(gamma, delta) / L``.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.conditional_expected_purchases(n_future, frequency, recency, n_periods)
         alpha, beta, gamma, delta = self._params()
         owner = "conditional_expected_purchases"
         x, _, n, ll = self._history(owner, frequency, recency, n_periods)
@@ -252,6 +268,8 @@ class BetaGeoBetaBinom(BaseFitter):
     def p_purchases(self, x: ArrayLike, n_periods: ArrayLike) -> Any:
         """P(X(n) = x): probability that a new customer makes exactly ``x`` repeat transactions
         in their first ``n`` opportunities (FHS 2010, eq. 7)."""
+        if (nested := self._nested_model()) is not None:
+            return nested.p_purchases(x, n_periods)
         alpha, beta, gamma, delta = self._params()
         owner = f"{type(self).__name__}.p_purchases"
         count = check_count(owner, "x", x)
@@ -284,35 +302,147 @@ class BetaGeoBetaBinom(BaseFitter):
         (with probability ``theta`` at each opportunity), and whether they are alive at all is
         ``p_alive``: read the two together.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.expected_time_to_next_purchase(frequency, recency, n_periods)
         alpha, beta, _, _ = self._params()
         owner = f"{type(self).__name__}.expected_time_to_next_purchase"
         data = check_periods(owner, frequency, recency, n_periods)
         a, b = alpha + data.frequency, beta + data.T - data.frequency
-        half = np.log(0.5)
+        return like_input(median_wait_periods(a, b), frequency)
 
-        def waits_beyond(w: FloatArray) -> FloatArray:
-            """log P(W > w), falling from 0 at w = 0 towards -inf."""
-            return np.asarray(special.betaln(a, b + w) - special.betaln(a, b))
 
-        # Bracket the median by doubling (past 1e300 periods it is taken as infinite), bisect
-        # on log w, then settle on the whole number with P(W > w-1) > 1/2 >= P(W > w).
-        high = np.ones(len(a))
-        while True:
-            short = (waits_beyond(high) > half) & (high < 1e300)
-            if not short.any():
-                break
-            high = np.where(short, 2.0 * high, high)
-        low, top = np.log(high / 2.0), np.log(high)
-        for _ in range(64):
-            mid = 0.5 * (low + top)
-            above = waits_beyond(np.exp(mid)) > half
-            low, top = np.where(above, mid, low), np.where(above, top, mid)
-        median = np.maximum(np.ceil(np.exp(top)), 1.0)
-        median = np.where(waits_beyond(median) > half, median + 1.0, median)
-        earlier = np.maximum(median - 1.0, 1.0)
-        median = np.where((median > 1.0) & (waits_beyond(earlier) <= half), earlier, median)
-        median = np.where(waits_beyond(high) > half, np.inf, median)
-        return like_input(np.asarray(median, dtype=np.float64), frequency)
+class BetaBinomial(BaseFitter):
+    """The beta-binomial: transactions at discrete opportunities by customers who never
+    leave, the boundary of BG/BB without drop-out (``gamma -> 0``).
+
+    A customer transacts at each opportunity with probability ``p ~ Beta(alpha, beta)``. The
+    likelihood of ``x`` transactions at given opportunities out of ``n`` is
+    ``B(alpha+x, beta+n-x) / B(alpha, beta)`` (BG/BB's "alive through n" term with no
+    drop-out, without the binomial coefficient, as BG/BB writes it: at the boundary the two
+    log-likelihoods are equal). Recency does not enter; P(alive) is 1. Same constructor,
+    learned attributes and prediction methods as BetaGeoBetaBinom, ``params_`` (alpha, beta).
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta")
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        n_periods: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Fit by maximum likelihood on the unique (frequency, n_periods) pairs."""
+        owner = f"{type(self).__name__}.fit"
+        self._validate_params()
+        data = check_periods(owner, frequency, recency, n_periods)
+        w = check_weights(owner, weights, len(data.frequency))
+        require_repeats(
+            owner,
+            data.frequency,
+            w,
+            "repeat transaction, so no transaction probability can be estimated",
+        )
+        columns, w, _ = compress([data.frequency, data.T], w)
+        self._fit(tuple(columns), w)
+        return self
+
+    def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
+        return np.zeros(2)
+
+    def _neg_log_likelihood(
+        self, log_params: FloatArray, data: Data, weights: FloatArray
+    ) -> tuple[float, FloatArray]:
+        alpha, beta = (float(v) for v in np.exp(log_params))
+        x, n = data
+        ll = special.betaln(alpha + x, beta + n - x) - special.betaln(alpha, beta)
+        d_alpha, d_beta = _digamma_pair(alpha + x, beta + n - x)
+        n_alpha, n_beta = _digamma_pair(alpha, beta)
+        grad = np.array([wsum(weights, d_alpha - n_alpha), wsum(weights, d_beta - n_beta)])
+        return -wsum(weights, ll), -grad * np.exp(log_params)
+
+    def _history(
+        self, owner: str, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike
+    ) -> Transactions:
+        self._check_is_fitted()
+        return check_periods(f"{type(self).__name__}.{owner}", frequency, recency, n_periods)
+
+    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike) -> Any:
+        """1 for every customer: nobody leaves."""
+        data = self._history("p_alive", frequency, recency, n_periods)
+        return like_input(np.ones(len(data.frequency)), frequency)
+
+    def expected_purchases(self, n_future: ArrayLike) -> Any:
+        """E[X(n)] = alpha / (alpha + beta) n: a new customer's expected transactions in
+        their first ``n_future`` opportunities."""
+        alpha, beta = self._param_values()
+        horizon = check_count(f"{type(self).__name__}.expected_purchases", "n_future", n_future)
+        return like_input(alpha / (alpha + beta) * horizon, n_future)
+
+    def conditional_expected_purchases(
+        self, n_future: ArrayLike, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike
+    ) -> Any:
+        """E[X(n, n+n*) | x, n] = (alpha + x) / (alpha + beta + n) n*: the posterior mean
+        transaction probability times the next ``n_future`` opportunities."""
+        alpha, beta = self._param_values()
+        owner = "conditional_expected_purchases"
+        data = self._history(owner, frequency, recency, n_periods)
+        horizon = check_count(f"{type(self).__name__}.{owner}", "n_future", n_future)
+        value = (alpha + data.frequency) / (alpha + beta + data.T) * horizon
+        return like_input(np.asarray(value, dtype=np.float64), frequency, n_future)
+
+    def p_purchases(self, x: ArrayLike, n_periods: ArrayLike) -> Any:
+        """P(X(n) = x) = C(n, x) B(alpha+x, beta+n-x) / B(alpha, beta)."""
+        alpha, beta = self._param_values()
+        owner = f"{type(self).__name__}.p_purchases"
+        count = check_count(owner, "x", x)
+        n = check_count(owner, "n_periods", n_periods)
+        count, n = np.broadcast_arrays(count, n)
+        k = np.minimum(count, n)
+        log_p = _log_binom(n, k) + special.betaln(alpha + k, beta + n - k)
+        value = np.where(count <= n, np.exp(log_p - special.betaln(alpha, beta)), 0.0)
+        return like_input(value, x, n_periods)
+
+    def expected_time_to_next_purchase(
+        self, frequency: ArrayLike, recency: ArrayLike, n_periods: ArrayLike
+    ) -> Any:
+        """Median opportunities to the next transaction (:func:`median_wait_periods` of the
+        posterior ``Beta(alpha+x, beta+n-x)``), as BetaGeoBetaBinom's; everyone is alive."""
+        alpha, beta = self._param_values()
+        data = self._history("expected_time_to_next_purchase", frequency, recency, n_periods)
+        a, b = alpha + data.frequency, beta + data.T - data.frequency
+        return like_input(median_wait_periods(a, b), frequency)
+
+
+def median_wait_periods(a: FloatArray, b: FloatArray) -> FloatArray:
+    """The median of a beta-geometric wait with transaction probability ``Beta(a, b)``: the
+    smallest whole ``w >= 1`` with ``P(W > w) = B(a, b+w) / B(a, b) <= 1/2`` (infinite past
+    1e300 periods); see :meth:`BetaGeoBetaBinom.expected_time_to_next_purchase`."""
+    half = np.log(0.5)
+
+    def waits_beyond(w: FloatArray) -> FloatArray:
+        """log P(W > w), falling from 0 at w = 0 towards -inf."""
+        return np.asarray(special.betaln(a, b + w) - special.betaln(a, b))
+
+    # Bracket the median by doubling (past 1e300 periods it is taken as infinite), bisect
+    # on log w, then settle on the whole number with P(W > w-1) > 1/2 >= P(W > w).
+    high = np.ones(len(a))
+    while True:
+        short = (waits_beyond(high) > half) & (high < 1e300)
+        if not short.any():
+            break
+        high = np.where(short, 2.0 * high, high)
+    low, top = np.log(high / 2.0), np.log(high)
+    for _ in range(64):
+        mid = 0.5 * (low + top)
+        above = waits_beyond(np.exp(mid)) > half
+        low, top = np.where(above, mid, low), np.where(above, top, mid)
+    median = np.maximum(np.ceil(np.exp(top)), 1.0)
+    median = np.where(waits_beyond(median) > half, median + 1.0, median)
+    earlier = np.maximum(median - 1.0, 1.0)
+    median = np.where((median > 1.0) & (waits_beyond(earlier) <= half), earlier, median)
+    median = np.where(waits_beyond(high) > half, np.inf, median)
+    return np.asarray(median, dtype=np.float64)
 
 
 def _log_binom(n: FloatArray | np.float64, k: FloatArray) -> FloatArray:

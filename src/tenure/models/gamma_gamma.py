@@ -34,7 +34,7 @@ from tenure.models._data import (
     wsum,
 )
 from tenure.models.base import BaseFitter, Data, PurchaseModel
-from tenure.models.errors import ModelError
+from tenure.models.errors import ModelDataError, ModelError
 
 #: (customer pattern, period) cells evaluated per call of the purchase model.
 _CELLS_PER_CALL = 1_000_000
@@ -100,6 +100,13 @@ class GammaGamma(BaseFitter):
         owner = f"{type(self).__name__}.fit"
         self._validate_params()
         x, m = _check_spend(owner, frequency, monetary_value, fitting=True)
+        if len(x) == 0:
+            raise ModelDataError(
+                f"{owner}: no customer to fit spend on: Gamma-Gamma needs customers with a "
+                "repeat purchase of positive value (frequency > 0, monetary value > 0).",
+                hint="With every amount 0 (free orders, or order totals not imported) there is "
+                "no spend to model: import the order amounts.",
+            )
         w = check_weights(owner, weights, len(x))
         columns, w, _ = compress([x, m], w)
         self._fit(tuple(columns), w)

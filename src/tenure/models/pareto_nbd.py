@@ -53,6 +53,7 @@ from tenure.models._data import (
 )
 from tenure.models._hyp2f1 import hyp2f1_one
 from tenure.models.base import BaseFitter, Data
+from tenure.models.nbd import nbd_boundary
 
 #: (r, alpha, s, beta)
 Params = tuple[float, float, float, float]
@@ -283,10 +284,13 @@ class ParetoNBD(BaseFitter):
     negative log-likelihood), ``tol`` (largest allowed gradient component of that objective
     with respect to the log-parameters), ``max_iter`` (L-BFGS-B iterations).
     Learned: ``params_`` (r, alpha, s, beta), ``standard_errors_``, ``covariance_``,
-    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``.
+    ``log_likelihood_``, ``n_customers_``, ``aic_``, ``bic_``, ``boundary_`` (True for the
+    boundary fit without drop-out) and ``nested_`` (that fitted nested model, else None).
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
+    _dropout: ClassVar[tuple[str, str] | None] = ("s", "beta")
+    _nested_name: ClassVar[str] = "the NBD"
 
     def fit(
         self,
@@ -300,6 +304,10 @@ class ParetoNBD(BaseFitter):
         frequency: repeat purchases (purchase days after the first); recency: age at the
         last repeat purchase (0 without one); T: age at the end of the calibration period;
         weights: how many customers each row stands for (default 1 each).
+
+        Without visible drop-out (the search runs ``s`` to 0 or ``beta`` to infinity) the
+        fit is the NBD, its boundary (``boundary_``, ``nested_``; docs/models.md, "Boundary
+        fits").
         """
         self._validate_params()
         owner = f"{type(self).__name__}.fit"
@@ -311,7 +319,7 @@ class ParetoNBD(BaseFitter):
             "repeat purchase, so no purchase rate can be estimated and the drop-out rate is "
             "not identified",
         )
-        self._fit(_pattern_data(x, t_x, age, w), w)
+        self._fit(_pattern_data(x, t_x, age, w), w, nbd_boundary(self, [x, t_x, age], w))
         return self
 
     def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
@@ -365,6 +373,8 @@ class ParetoNBD(BaseFitter):
     def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Any:
         """P(the customer is still alive at T | x, t_x, T) (Fader & Hardie 2005 note, eq. 18):
         the likelihood's "alive at T" term over the whole likelihood."""
+        if (nested := self._nested_model()) is not None:
+            return nested.p_alive(frequency, recency, T)
         params = _as_params(self._param_values())
         x, t_x, age = self._history("p_alive", frequency, recency, T)
         alive = special.expit(-_log_odds_left(params, x, t_x, age))
@@ -373,6 +383,8 @@ class ParetoNBD(BaseFitter):
     def expected_purchases(self, t: ArrayLike) -> Any:
         """E[X(t)]: expected repeat purchases in (0, t] of a new customer (note, eq. 17):
         ``r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]``."""
+        if (nested := self._nested_model()) is not None:
+            return nested.expected_purchases(t)
         r, alpha, s, beta = self._param_values()
         span = check_time(f"{type(self).__name__}.expected_purchases", "t", t)
         return like_input(r / alpha * _span_factor(span, s, beta), t)
@@ -385,6 +397,8 @@ class ParetoNBD(BaseFitter):
 
         ``t`` is a scalar or one horizon per customer.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.conditional_expected_purchases(t, frequency, recency, T)
         params = _as_params(self._param_values())
         r, alpha, s, beta = params
         x, t_x, age = self._history("conditional_expected_purchases", frequency, recency, T)
@@ -412,6 +426,8 @@ class ParetoNBD(BaseFitter):
         ~1e-12 (relative) from x = 0 to thousands of purchases, and ``sum_x P = 1``,
         ``sum_x x P = expected_purchases(t)``.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.p_purchases(x, t)
         params = _as_params(self._param_values())
         r, alpha, s, beta = params
         owner = f"{type(self).__name__}.p_purchases"
@@ -452,6 +468,8 @@ class ParetoNBD(BaseFitter):
         their purchase clock while they stay. Whether the customer is alive at all is
         ``p_alive``: read the two together.
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.expected_time_to_next_purchase(frequency, recency, T)
         r, alpha, _, _ = self._param_values()
         x, _, age = self._history("expected_time_to_next_purchase", frequency, recency, T)
         return like_input((alpha + age) * np.expm1(np.log(2.0) / (r + x)), frequency)

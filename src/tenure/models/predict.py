@@ -42,6 +42,7 @@ from tenure.analytics.money import money_warnings
 from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
 from tenure.models._data import check_scalar
+from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.features import window_totals
@@ -346,15 +347,22 @@ class _Run:
         return sum((1.0 + self.monthly_rate) ** -k for k in months) / self.horizon_months
 
 
-def _fit(name: str, buyers: ir.Table, patterns: pd.DataFrame) -> tuple[Any, GammaGamma, int]:
-    """The purchase model fitted on the buyers' patterns, Gamma-Gamma on their spend."""
+def _fit_purchases(name: str, patterns: pd.DataFrame) -> Any:
+    """The purchase model fitted on the buyers' patterns (a boundary fit without visible
+    drop-out: docs/models.md, "Boundary fits")."""
     model = purchase_models()[name]()
     model.fit(*(patterns[k].to_numpy(float) for k in KEYS), weights=patterns["n"].to_numpy(float))
+    return model
+
+
+def _fit_spend(buyers: ir.Table) -> GammaGamma:
+    """Gamma-Gamma fitted on the repeat buyers' spend (raises ModelError without any, e.g.
+    when every amount is 0, or with q <= 1)."""
     pairs = spend_pairs(buyers)
     gg = GammaGamma().fit(pairs["frequency"], pairs["monetary"], weights=pairs["n"])
     if float(gg.params_["q"]) <= 1.0:
         raise ModelError("GammaGamma: q <= 1, so the expected spend per purchase is infinite.")
-    return model, gg, len(patterns)
+    return gg
 
 
 def boosted_margins(run: _Run) -> tuple[ir.Table, int]:
@@ -633,23 +641,29 @@ def _predicted_rows(
     fit fails. A gradient-boosted CLV that cannot be trained leaves Gamma-Gamma's CLV, and
     the reason, in ``result``."""
     if result.reason is None:
+        failed = run.model
         try:
-            model, gg, result.patterns = _fit(run.model, buyers, patterns)
+            model = _fit_purchases(run.model, patterns)
+            failed = GAMMA_GAMMA
+            gg = _fit_spend(buyers)
         except ModelError as exc:
-            result.reason = f"{run.model} could not be fitted: {exc}"
-            why = f"{run.model} could not be fitted"
+            result.reason = f"{failed} could not be fitted: {exc}"
+            why = f"{failed} could not be fitted"
         else:
-            result.method = run.model
+            result.method, result.patterns = run.model, len(patterns)
             result.parameters = {
-                **{str(k): float(v) for k, v in model.params_.items()},
+                **reported_params(model),
                 **{f"gg_{k}": float(v) for k, v in gg.params_.items()},
             }
+            if model.boundary_:
+                result.reason = f"{run.model}: {fit_note(model)}, so P(alive) is 1 for every buyer"
             margins = None
             if run.clv_model == BOOSTED:
                 try:
                     margins, trained = boosted_margins(run)
                 except ModelError as exc:
-                    result.reason = f"{BOOSTED} CLV not used, {GAMMA_GAMMA} instead: {exc}"
+                    why_not = f"{BOOSTED} CLV not used, {GAMMA_GAMMA} instead: {exc}"
+                    result.reason = "; ".join(filter(None, [result.reason, why_not]))
                 else:
                     result.method, result.clv_model = f"{run.model}+{BOOSTED}", BOOSTED
                     result.parameters["gbm_training_buyers"] = float(trained)

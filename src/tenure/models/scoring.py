@@ -30,6 +30,7 @@ from tenure.models._data import FloatArray
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
+from tenure.models.nbd import NBD
 from tenure.store import Store
 
 #: The pattern a purchase model sees, in whole days.
@@ -119,6 +120,7 @@ def p_at_least(
     ``P(N >= n | alive) = int_0^span u^(n-1)/Gamma(n) Gamma(r+x+n)/Gamma(r+x)
     (alpha+T)^(r+x) (alpha+T+u)^-(r+x+n) ((beta+T)/(beta+T+u))^s du`` (the n-th arrival comes
     before the span ends and before the customer leaves), by Gauss-Legendre quadrature.
+    A boundary fit (no drop-out, the NBD): the negative binomial tail of the posterior rate.
     ``need <= 0`` gives 1. Other models: NaN.
     """
     need = np.asarray(need, dtype=np.float64)
@@ -130,6 +132,11 @@ def p_at_least(
 def _tail_given_alive(
     model: Any, n: FloatArray, span: float, x: FloatArray, age: FloatArray
 ) -> FloatArray:
+    nested = getattr(model, "nested_", None)
+    if nested is not None:  # a boundary fit: no drop-out, the nested model's tail
+        model = nested
+    if isinstance(model, NBD):
+        return model.p_at_least(n, span, x, age)
     params = _params(model)
     if isinstance(model, BetaGeo | ModifiedBetaGeo):
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
