@@ -24,7 +24,6 @@ from tests.gbp_shop import Shop, write_gbp_shop
 
 runner = CliRunner()
 CALIBRATION_WEEKS = 26
-ITEM_7 = pytest.mark.xfail(strict=True, reason="issue 11 item 7: fixed on branch boundary")
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,6 @@ def test_the_backtest_ends_without_an_internal_error(backtest_run: Run) -> None:
     _no_traceback(backtest_run)
 
 
-@ITEM_7
 def test_the_backtest_chooses_a_model_within_10_percent_of_the_holdout(
     backtest_run: Run,
 ) -> None:
@@ -172,7 +170,6 @@ def test_the_backtest_chooses_a_model_within_10_percent_of_the_holdout(
     assert chosen["predicted"] == pytest.approx(chosen["actual"], rel=0.10)
 
 
-@ITEM_7
 def test_predict_uses_a_model_not_the_heuristic(shop_store: ShopStore, tmp_path: Path) -> None:
     run = tenure("predict", "--store", _copy(shop_store, tmp_path), "--json")
     _no_traceback(run)
