@@ -19,7 +19,7 @@ json       text that must be valid JSON           ``unreadable json``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenure.errors import IngestError
 
@@ -49,8 +49,12 @@ class Entity:
     table: str
     key: tuple[str, ...]
     fields: dict[str, str]
-    #: Fields that must be present and readable (besides the key).
+    #: Fields that must be present and readable (besides the key): a file without a column
+    #: for one is refused before any row is read; an empty value is a ``missing value``.
     required: tuple[str, ...] = ()
+    #: Required fields another set of fields can stand in for (orders: the ``total`` of an
+    #: order file with lines is the sum of ``quantity`` x ``unit_price``).
+    stand_ins: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _ORDER_FIELDS = {
@@ -90,7 +94,8 @@ ENTITIES: dict[str, Entity] = {
         "orders",
         ("order_id",),
         {**_ORDER_FIELDS, **ITEM_FIELDS, "is_refund": "bool"},
-        required=("ordered_at", "currency"),
+        required=("ordered_at", "currency", "total"),
+        stand_ins={"total": ("quantity", "unit_price")},
     ),
     "customers": Entity(
         "customers",

@@ -34,6 +34,7 @@ import duckdb
 import yaml
 
 from tenure.errors import MappingError
+from tenure.ingest.entities import Entity
 
 FORMATS = ("csv", "parquet", "jsonl", "whitespace")
 _KEYS = {
@@ -212,6 +213,43 @@ def _check_derived(mapping: Mapping, field_map: dict[str, str], file: str) -> No
             hint="Name canonical columns the file maps: "
             f"{', '.join(repr(f) for f in field_map) or '(none)'}.",
         )
+
+
+def require_fields(
+    entity: Entity, mapping: Mapping, field_map: dict[str, str], sources: list[str], file: str
+) -> None:
+    """Refuse a file that gives no column for a required field (before any row is read).
+
+    A required field is given by a mapped column, by a stand-in (orders: ``quantity`` and
+    ``unit_price`` give the total), or, for the currency, by the mapping's ``currency``.
+    """
+    given = set(field_map) | ({"order_id"} if mapping.order_id_from else set())
+    for name in entity.required:
+        stand_in = entity.stand_ins.get(name, ())
+        if name in given or (stand_in and set(stand_in) <= given):
+            continue
+        if entity.fields[name] == "currency" and mapping.currency:
+            continue
+        raise MappingError(
+            f"{file}: no column gives {name!r}, a field {entity.name} require (mapping: "
+            f"{mapping.name}). Columns found: "
+            f"{', '.join(repr(c) for c in sources) or '(none)'}.",
+            hint=_required_hint(name, entity, stand_in, sources),
+        )
+
+
+def _required_hint(name: str, entity: Entity, stand_in: tuple[str, ...], sources: list[str]) -> str:
+    column = next((c for c in sources if name.replace("_", "") in c.lower()), "Source column")
+    ways = [
+        f"Name a column `{name}` in the file's header",
+        f"or map one with --mapping: a line `  {column}: {name}` under `columns:` "
+        "(docs/import-mapping.md)",
+    ]
+    if entity.fields[name] == "currency":
+        ways.append("or give every row's currency with a mapping line such as `currency: USD`")
+    if stand_in:
+        ways.append(f"or give the order lines' {' and '.join(f'`{s}`' for s in stand_in)}")
+    return "; ".join(ways) + "."
 
 
 def check_parsing(mapping: Mapping, timezone: str, con: duckdb.DuckDBPyConnection) -> None:

@@ -226,7 +226,8 @@ def _checks(
         for name, kind in kinds.items():
             if kind in group and name in mapped and name not in key:
                 out.append((f"r_{name} IS NOT NULL AND {name} IS NULL", reason, name, f"r_{name}"))
-                if name in entity.required:
+                stand_in = entity.stand_ins.get(name)
+                if name in entity.required and not (stand_in and set(stand_in) <= mapped):
                     out.append((f"r_{name} IS NULL", "missing value", name, f"r_{name}"))
     if "currency" in kinds:
         acc = params.add(accepted)

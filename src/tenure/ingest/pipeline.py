@@ -29,7 +29,7 @@ import ibis.expr.datatypes as dt
 
 from tenure.errors import MappingError
 from tenure.ingest.entities import Entity
-from tenure.ingest.mapping import Mapping, resolve
+from tenure.ingest.mapping import Mapping, require_fields, resolve
 from tenure.ingest.parse import ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
 from tenure.ingest.suppress import active, suppressed_rows
@@ -450,6 +450,7 @@ def _parse_file(
     sources = list(mapping.names) if fmt == "whitespace" else staged.columns
     field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
     _require_keys(entity, mapping, field_map, sources, path)
+    require_fields(entity, mapping, field_map, sources, str(path))
     parsed = plan(
         entity,
         mapping,
