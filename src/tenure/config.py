@@ -8,6 +8,7 @@ Nothing here connects to anything; a :class:`~tenure.store.Store` is opened from
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,6 +83,17 @@ class Settings(BaseSettings):
         le=1.0,
         description="Largest share of quarantined rows an import accepts before it exits "
         "non-zero (0.01 = 1%).",
+    )
+    future_tolerance_hours: float = Field(
+        24.0,
+        ge=0.0,
+        description="An imported date later than the import time plus this many hours (clock "
+        "skew between the source and this machine) is quarantined as `date in the future`.",
+    )
+    earliest_date: date = Field(
+        date(1990, 1, 1),
+        description="An imported date before this day is quarantined as `date before the "
+        "floor` (a typo'd or placeholder date such as 1900-01-01).",
     )
     default_margin: float = Field(
         0.30,

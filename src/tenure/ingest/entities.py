@@ -32,6 +32,8 @@ REASONS = (
     "missing key",
     "invalid event type",
     "unreadable date",
+    "date in the future",
+    "date before the floor",
     "unreadable number",
     "missing value",
     "unreadable value",
@@ -55,6 +57,8 @@ class Entity:
     #: Required fields another set of fields can stand in for (orders: the ``total`` of an
     #: order file with lines is the sum of ``quantity`` x ``unit_price``).
     stand_ins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The field that dates a record: outside the date bounds, the row is quarantined.
+    dated: str | None = None
 
 
 _ORDER_FIELDS = {
@@ -96,6 +100,7 @@ ENTITIES: dict[str, Entity] = {
         {**_ORDER_FIELDS, **ITEM_FIELDS, "is_refund": "bool"},
         required=("ordered_at", "currency", "total"),
         stand_ins={"total": ("quantity", "unit_price")},
+        dated="ordered_at",
     ),
     "customers": Entity(
         "customers",
@@ -113,6 +118,7 @@ ENTITIES: dict[str, Entity] = {
             "accepts_marketing": "bool",
             "traits": "json",
         },
+        dated="created_at",
     ),
     "products": Entity(
         "products",
@@ -141,6 +147,7 @@ ENTITIES: dict[str, Entity] = {
             "currency": "currency",
         },
         required=("cost", "currency"),
+        dated="date",
     ),
     "events": Entity(
         "events",
@@ -166,6 +173,7 @@ ENTITIES: dict[str, Entity] = {
             "utm_content": "string",
         },
         required=("type", "timestamp"),
+        dated="timestamp",
     ),
 }
 

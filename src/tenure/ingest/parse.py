@@ -10,6 +10,7 @@ the SQL are canonical field names or generated ones, never text from the input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tenure.ingest.entities import EVENT_TYPES, ITEM_FIELDS, ORDER_LEVEL, Entity
@@ -28,6 +29,14 @@ _OFFSET = r"[Tt ]\d\d?:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
 #: by one: DuckDB 1.5's try_strptime with a list of formats rolls 2024-02-30 over to March
 _ZONED_FORMATS = [f"%Y-%m-%d{t}%H:%M{s}%z" for t in "T " for s in ("", " ", ":%S ", ":%S.%f ")]
 REFUND_STATUSES = ["refunded", "refund", "partially_refunded", "returned"]
+
+
+@dataclass(frozen=True)
+class DateBounds:
+    """The dates an import accepts: from ``earliest`` to ``latest`` (naive UTC)."""
+
+    earliest: datetime
+    latest: datetime
 
 
 @dataclass
@@ -198,6 +207,7 @@ def _checks(
     key: tuple[str, ...],
     accepted: list[str],
     params: _Params,
+    bounds: DateBounds | None = None,
 ) -> list[tuple[str, str, str | None, str]]:
     """(condition, reason, column, raw value) in the order the checks run."""
     out: list[tuple[str, str, str | None, str]] = []
@@ -229,6 +239,8 @@ def _checks(
                 stand_in = entity.stand_ins.get(name)
                 if name in entity.required and not (stand_in and set(stand_in) <= mapped):
                     out.append((f"r_{name} IS NULL", "missing value", name, f"r_{name}"))
+        if reason == "unreadable date":
+            out += _date_bounds(entity, mapped, bounds, params)
     if "currency" in kinds:
         acc = params.add(accepted)
         raw = "r_currency" if "currency" in mapped else "NULL"
@@ -250,6 +262,20 @@ def _checks(
             )
         )
     return out
+
+
+def _date_bounds(
+    entity: Entity, mapped: set[str], bounds: DateBounds | None, params: _Params
+) -> list[tuple[str, str, str | None, str]]:
+    """The checks that the field dating a record lies between the floor and now (+ skew)."""
+    name = entity.dated
+    if bounds is None or name is None or name not in mapped:
+        return []
+    latest, earliest = params.add(bounds.latest), params.add(bounds.earliest)
+    return [
+        (f"{name} > {latest}", "date in the future", name, f"r_{name}"),
+        (f"{name} < {earliest}", "date before the floor", name, f"r_{name}"),
+    ]
 
 
 def _refund(mapping: Mapping, mapped: set[str], params: _Params) -> str:
@@ -323,8 +349,9 @@ def plan(
     *,
     timezone: str,
     accepted: list[str],
+    bounds: DateBounds | None = None,
 ) -> ParsePlan:
-    """The parse step's SQL for one staged file."""
+    """The parse step's SQL for one staged file; ``bounds``: the dates it accepts."""
     params = _Params()
     mapped = set(field_map) | ({"order_id"} if mapping.order_id_from else set())
     has_items = entity.name == "orders" and bool(mapped & set(ITEM_FIELDS) - {"line"})
@@ -344,7 +371,7 @@ def plan(
     keep = {"whitespace": ", __parts, raw", "jsonl": ", raw"}.get(staged.fmt, "")
     raw_sql = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
     typed = _typed_columns(kinds, raw, staged, field_map, mapping, timezone, params)
-    checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
+    checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params, bounds)
     outputs = [f for f in fields if f in present]
     outcome, index = _outcome(checks, params)
     has_rn = bool(stages) or staged.plain is None

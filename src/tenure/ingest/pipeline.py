@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import ibis.expr.datatypes as dt
 from tenure.errors import MappingError
 from tenure.ingest.entities import Entity
 from tenure.ingest.mapping import Mapping, require_fields, resolve
-from tenure.ingest.parse import ParsePlan, plan
+from tenure.ingest.parse import DateBounds, ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
 from tenure.ingest.suppress import active, suppressed_rows
 from tenure.progress import ProgressCallback, no_progress
@@ -375,7 +375,7 @@ def import_one(
     )
     scratch = _Scratch(work)
     try:
-        parsed, p_table = _parse_file(store, scratch, entity, mapping, staged)
+        parsed, p_table = _parse_file(store, scratch, entity, mapping, staged, now)
         p_table, suppressed = _unsuppressed(store, scratch, entity, staged, p_table)
         progress(task, 1, 4)
         targets = _targets(entity, parsed)
@@ -441,7 +441,12 @@ def _transaction(store: Store, work: duckdb.DuckDBPyConnection) -> Iterator[None
 
 
 def _parse_file(
-    store: Store, scratch: _Scratch, entity: Entity, mapping: Mapping, staged: Staged
+    store: Store,
+    scratch: _Scratch,
+    entity: Entity,
+    mapping: Mapping,
+    staged: Staged,
+    now: datetime,
 ) -> tuple[ParsePlan, str]:
     """Read, parse and check the file in one scan into a temporary table; its name."""
     path, fmt = staged.path, staged.fmt
@@ -458,6 +463,7 @@ def _parse_file(
         field_map,
         timezone=mapping.timezone or store.settings.timezone,
         accepted=list(store.settings.accepted_currencies),
+        bounds=date_bounds(store, now),
     )
     p_table = staged.table + "_p"
     if parsed.has_rn:
@@ -544,6 +550,15 @@ def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:
             hint="Fix `names` in the mapping.",
         )
     return list(mapping.names)
+
+
+def date_bounds(store: Store, now: datetime) -> DateBounds:
+    """The dates an import at ``now`` accepts, from the store's settings."""
+    settings = store.settings
+    return DateBounds(
+        earliest=datetime.combine(settings.earliest_date, datetime.min.time()),
+        latest=now + timedelta(hours=settings.future_tolerance_hours),
+    )
 
 
 def now_utc() -> datetime:

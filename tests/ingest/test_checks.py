@@ -1,0 +1,86 @@
+"""Issue 11's import checks: dates out of bounds, impossible amounts, export layouts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tenure import Store, load_settings
+from tenure.ingest import import_file, import_orders
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _quarantined(store: Store) -> list[tuple[str, int, str, str, str]]:
+    rows = store.con.con.execute(
+        'SELECT entity, line, reason, "column", raw_value FROM quarantine ORDER BY entity, line'
+    ).fetchall()
+    return [(e, int(n), r, c, v) for e, n, r, c, v in rows]
+
+
+def test_dates_in_the_future_or_before_the_floor_are_quarantined(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 11, item 2: 2099-01-05 and 1900-01-01 are quarantined with their own reasons, in
+    every entity's date; a date a few hours ahead (clock skew) is accepted."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    skew = (now + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+    late = (now + timedelta(hours=30)).strftime("%Y-%m-%d %H:%M:%S")
+    orders = _write(
+        tmp_path,
+        "orders.csv",
+        "order_id,ordered_at,currency,total\n"
+        "A1,2024-01-05,USD,10\n"
+        "A2,2099-01-05,USD,10\n"
+        "A3,1900-01-01,USD,10\n"
+        f"A4,{skew},USD,10\n"
+        f"A5,{late},USD,10\n"
+        "A6,1990-01-01,USD,10\n",
+    )
+    result = import_orders(store, [orders], max_quarantine=1.0)
+    assert (result.stored, result.quarantined) == (3, 3)
+    assert result.by_reason == {"date in the future": 2, "date before the floor": 1}
+    customers = _write(
+        tmp_path, "c.csv", "customer_id,created_at\nK1,2024-01-01\nK2,2099-01-01 10:00\n"
+    )
+    assert import_file(store, "customers", [customers], max_quarantine=1.0).quarantined == 1
+    events = _write(
+        tmp_path,
+        "e.jsonl",
+        '{"messageId": "m1", "type": "track", "event": "x", "timestamp": "1900-01-01T00:00:00Z"}\n'
+        '{"messageId": "m2", "type": "track", "event": "x", "timestamp": "2024-01-01T00:00:00Z"}\n',
+    )
+    assert import_file(store, "events", [events], max_quarantine=1.0).stored == 1
+    spend = _write(
+        tmp_path,
+        "s.csv",
+        "date,channel,campaign,cost,currency\n2024-01-01,a,b,5,USD\n2099-01-01,a,b,5,USD\n",
+    )
+    assert import_file(store, "spend", [spend], max_quarantine=1.0).stored == 1
+    assert _quarantined(store) == [
+        ("customers", 3, "date in the future", "created_at", "2099-01-01 10:00"),
+        ("events", 1, "date before the floor", "timestamp", "1900-01-01T00:00:00Z"),
+        ("orders", 3, "date in the future", "ordered_at", "2099-01-05"),
+        ("orders", 4, "date before the floor", "ordered_at", "1900-01-01"),
+        ("orders", 6, "date in the future", "ordered_at", late),
+        ("spend", 3, "date in the future", "date", "2099-01-01"),
+    ]
+
+
+def test_date_bounds_follow_the_settings(tmp_path: Path) -> None:
+    url = f"duckdb://{tmp_path / 's.duckdb'}"
+    settings = load_settings(store_url=url, earliest_date="2000-01-01", future_tolerance_hours=48)
+    late = (datetime.now(UTC) + timedelta(hours=30)).strftime("%Y-%m-%d %H:%M:%S")
+    path = _write(
+        tmp_path,
+        "o.csv",
+        f"order_id,ordered_at,currency,total\nA1,1997-01-01,USD,1\nA2,{late},USD,1\n",
+    )
+    with Store(url, settings=settings) as store:
+        result = import_orders(store, [path], max_quarantine=1.0)
+    assert result.by_reason == {"date before the floor": 1}
+    assert result.stored == 1
