@@ -139,3 +139,14 @@ def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "nope.csv" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_cdnow_sample_with_the_cdnow_preset_is_a_clean_error(tmp_path: Path) -> None:
+    sample = Path(__file__).parents[1] / "fixtures" / "cdnow" / "CDNOW_sample.txt"
+    store = str(tmp_path / "s.duckdb")
+    result = runner.invoke(
+        app, ["import", "orders", str(sample), "--preset", "cdnow", "--store", store]
+    )
+    assert result.exit_code == 1, result.output
+    assert "customer_id date(%Y%m%d) number_of_cds dollar_value" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output

@@ -84,3 +84,78 @@ def test_date_bounds_follow_the_settings(tmp_path: Path) -> None:
         result = import_orders(store, [path], max_quarantine=1.0)
     assert result.by_reason == {"date before the floor": 1}
     assert result.stored == 1
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CDNOW_SAMPLE = Path(__file__).parents[1] / "fixtures" / "cdnow" / "CDNOW_sample.txt"
+
+
+def _spreadsheet_copy(tmp_path: Path) -> Path:
+    """The online_retail fixture as a spreadsheet tool saves it: ISO dates, float ids."""
+    lines = (FIXTURES / "online_retail.csv").read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        month, day, rest = cells[4].split("/")
+        year, clock = rest.split()
+        hour, minute = clock.split(":")
+        cells[4] = f"{year}-{int(month):02}-{int(day):02} {int(hour):02}:{minute}:00"
+        cells[6] += ".0"
+        out.append(",".join(cells))
+    return _write(tmp_path, "online_retail_iso.csv", "\n".join(out) + "\n")
+
+
+def test_preset_detects_each_files_date_layout_and_float_ids(store: Store, tmp_path: Path) -> None:
+    """Issue 11, item 8: a spreadsheet-saved online_retail export (ISO dates, `17850.0`)
+    imports like the original, in the same store, with the same orders and customers."""
+    iso = _spreadsheet_copy(tmp_path)
+    assert "2010-12-01 08:26:00" in iso.read_text() and ",17850.0," in iso.read_text()
+    result = import_orders(store, [iso], preset="online_retail", max_quarantine=1.0)
+    assert (result.rows_read, result.stored, result.quarantined) == (6, 5, 1)
+    assert result.by_reason == {"negative quantity outside a refund": 1}
+    original = import_orders(
+        store, [FIXTURES / "online_retail.csv"], preset="online_retail", max_quarantine=1.0
+    )
+    assert (original.stored, original.already_present, original.quarantined) == (0, 5, 1)
+    orders = {o["order_id"]: o for o in store.table("orders").to_pyarrow().to_pylist()}
+    assert orders["536365"]["customer_id"] == "17850"
+    assert str(orders["536381"]["ordered_at"]) == "2011-06-15 08:41:00"
+
+
+def test_whole_number_ids_written_as_floats_are_normalised(store: Store, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    customers = _write(
+        tmp_path,
+        "c.csv",
+        "customer_id,email\n17850.0,a@x.com\n 14527.00 ,b@x.com\n12.5,c@x.com\nX1.0,d@x.com\n",
+    )
+    import_file(store, "customers", [customers])
+    ids = sorted(store.table("customers").customer_id.to_pyarrow().to_pylist())
+    assert ids == ["12.5", "14527", "17850", "X1.0"]
+    events = _write(
+        tmp_path,
+        "e.jsonl",
+        '{"messageId": 7.0, "type": "identify", "userId": "42.0", '
+        '"anonymousId": "a1", "timestamp": "2024-01-01T00:00:00Z"}\n',
+    )
+    import_file(store, "events", [events])
+    event = store.table("events").to_pyarrow().to_pylist()[0]
+    assert (event["message_id"], event["user_id"]) == ("7", "42")
+    parquet = tmp_path / "o.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": [536365.0],
+                "customer_id": [17850.0],
+                "ordered_at": ["2024-01-01"],
+                "currency": ["GBP"],
+                "total": [3.5],
+            }
+        ),
+        parquet,
+    )
+    import_orders(store, [parquet])
+    order = store.table("orders").to_pyarrow().to_pylist()[0]
+    assert (order["order_id"], order["customer_id"]) == ("536365", "17850")

@@ -177,6 +177,15 @@ ENTITIES: dict[str, Entity] = {
     ),
 }
 
+#: Identifier fields of every entity: text, but often written by spreadsheet tools as
+#: whole-number floats (``17850.0``), which the import reads as ``17850``.
+ID_FIELDS = frozenset(
+    name
+    for spec in ENTITIES.values()
+    for name, kind in spec.fields.items()
+    if name.endswith("_id") and kind == "string"
+)
+
 EVENT_TYPES = ("track", "identify", "page", "screen", "alias", "group")
 
 

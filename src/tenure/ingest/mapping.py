@@ -47,6 +47,7 @@ _KEYS = {
     "names",
     "columns",
     "date_format",
+    "date_formats",
     "timezone",
     "currency",
     "refund_prefix",
@@ -98,6 +99,8 @@ class Mapping:
     names: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    #: the date layouts the source is known to use; each file's is detected (one per file)
+    date_formats: tuple[str, ...] = ()
     timezone: str | None = None
     currency: str | None = None
     refund_prefix: tuple[str, str] | None = None
@@ -123,6 +126,11 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
     if not isinstance(columns, dict):
         raise MappingError(f"Mapping {name}: `columns` must map source column -> canonical.")
     refund = doc.get("refund_prefix")
+    if doc.get("date_format") and doc.get("date_formats"):
+        raise MappingError(
+            f"Mapping {name}: give `date_format` (the layout) or `date_formats` (the layouts "
+            "to detect, one per file), not both.",
+        )
     return Mapping(
         format=fmt,
         delimiter=str(doc.get("delimiter", ",")),
@@ -132,6 +140,7 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
         names=tuple(doc.get("names") or ()),
         columns={str(canonical): str(source) for source, canonical in columns.items()},
         date_format=doc.get("date_format"),
+        date_formats=tuple(str(f) for f in doc.get("date_formats") or ()),
         timezone=doc.get("timezone"),
         currency=doc.get("currency"),
         refund_prefix=(refund["column"], refund["prefix"]) if refund else None,
@@ -262,13 +271,14 @@ def check_parsing(mapping: Mapping, timezone: str, con: duckdb.DuckDBPyConnectio
             f"{where} names the time zone {timezone!r}, which is not an IANA time zone.",
             hint="Use a name such as UTC, Europe/Paris or America/New_York.",
         ) from None
-    if mapping.date_format is None:
-        return
-    try:
-        con.execute("SELECT try_strptime('', $f)", {"f": mapping.date_format})
-    except duckdb.Error as exc:
-        raise MappingError(
-            f"The mapping {mapping.name} has the date format {mapping.date_format!r}, "
-            f"which cannot be used: {str(exc).splitlines()[0]}",
-            hint="Use strptime codes such as '%d/%m/%Y %H:%M' (%z reads a UTC offset).",
-        ) from None
+    for layout in (mapping.date_format, *mapping.date_formats):
+        if layout is None:
+            continue
+        try:
+            con.execute("SELECT try_strptime('', $f)", {"f": layout})
+        except duckdb.Error as exc:
+            raise MappingError(
+                f"The mapping {mapping.name} has the date format {layout!r}, "
+                f"which cannot be used: {str(exc).splitlines()[0]}",
+                hint="Use strptime codes such as '%d/%m/%Y %H:%M' (%z reads a UTC offset).",
+            ) from None

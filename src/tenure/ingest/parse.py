@@ -9,11 +9,11 @@ the SQL are canonical field names or generated ones, never text from the input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from tenure.ingest.entities import EVENT_TYPES, ITEM_FIELDS, ORDER_LEVEL, Entity
+from tenure.ingest.entities import EVENT_TYPES, ID_FIELDS, ITEM_FIELDS, ORDER_LEVEL, Entity
 from tenure.ingest.mapping import SEGMENT_FALLBACKS, Mapping
 from tenure.ingest.readers import Staged
 
@@ -71,23 +71,34 @@ def _json_path(source: str) -> str:
 def _raw_columns(
     staged: Staged, mapping: Mapping, field_map: dict[str, str], params: _Params
 ) -> dict[str, str]:
-    """Canonical field -> SQL expression of its raw text (null when empty)."""
+    """Canonical field -> SQL expression of its raw text (null when empty); ids written as
+    whole-number floats are read as integers here, for every entity (:func:`_whole_id`)."""
     out: dict[str, str] = {}
     for canonical, source in field_map.items():
         if staged.fmt == "jsonl":
             fallback = () if mapping.columns else SEGMENT_FALLBACKS.get(source, ())
             paths = [params.add(_json_path(s)) for s in (source, *fallback)]
             values = ", ".join(f"nullif(json_extract_string(raw, {p}), '')" for p in paths)
-            out[canonical] = (
-                f"nullif(trim(CASE WHEN json_valid(raw) THEN coalesce({values}) END), '')"
-            )
+            text = f"nullif(trim(CASE WHEN json_valid(raw) THEN coalesce({values}) END), '')"
         elif staged.fmt == "whitespace":  # fields hold no spaces: nothing to trim
-            out[canonical] = f"nullif(__parts[{mapping.names.index(source) + 1}], '')"
+            text = f"nullif(__parts[{mapping.names.index(source) + 1}], '')"
         elif staged.types and staged.types[staged.columns.index(source)] != "VARCHAR":
-            out[canonical] = f"s{staged.columns.index(source)}"  # typed Parquet: cast later
+            text = f"s{staged.columns.index(source)}"  # typed Parquet: cast later
+            if canonical in ID_FIELDS:
+                text = f"CAST({text} AS VARCHAR)"
         else:
-            out[canonical] = _trimmed(f"s{staged.columns.index(source)}")
+            text = _trimmed(f"s{staged.columns.index(source)}")
+        out[canonical] = _whole_id(text) if canonical in ID_FIELDS else text
     return out
+
+
+def _whole_id(text: str) -> str:
+    """An id written as a whole-number float (``17850.0``, as spreadsheet tools save
+    numbers) as the integer it is (``17850``); any other text unchanged."""
+    return (
+        f"CASE WHEN contains({text}, '.') "
+        f"THEN regexp_replace({text}, '^(-?[0-9]+)\\.0+$', '\\1') ELSE {text} END"
+    )
 
 
 def _trimmed(column: str) -> str:
@@ -339,6 +350,36 @@ def _typed_columns(
             )
         typed.append(f"CAST({expr} AS {cast}) AS {name}")
     return typed
+
+
+def date_trials(
+    staged: Staged,
+    mapping: Mapping,
+    field_map: dict[str, str],
+    dates: dict[str, str],
+    timezone: str,
+    layouts: list[str | None],
+    head: str,
+) -> tuple[str, dict[str, Any]]:
+    """SQL over ``head`` (a reader query of the first rows) and its parameters: the raw text
+    of each date field of ``dates`` (field -> kind), then, for each layout in turn (None:
+    ISO 8601), whether each field's text reads as a date with it."""
+    params = _Params()
+    raw = _raw_columns(staged, mapping, {f: field_map[f] for f in dates}, params)
+    extra = r", regexp_extract_all(raw, '\S+') AS __parts" if staged.fmt == "whitespace" else ""
+    tries = [
+        f"r_{f} IS NOT NULL AND "
+        f"{_typed(kind, f'r_{f}', replace(mapping, date_format=layout), timezone, params)} "
+        "IS NOT NULL"
+        for layout in layouts
+        for f, kind in dates.items()
+    ]
+    sql = (
+        f"WITH src AS (SELECT *{extra} FROM ({head})), "
+        f"r AS (SELECT {', '.join(f'{e} AS r_{f}' for f, e in raw.items())} FROM src) "
+        f"SELECT {', '.join([*(f'r_{f}' for f in dates), *tries])} FROM r"
+    )
+    return sql, params.values
 
 
 def plan(

@@ -29,6 +29,7 @@ import ibis.expr.datatypes as dt
 
 from tenure.errors import MappingError
 from tenure.ingest.entities import Entity
+from tenure.ingest.layouts import fit_layout
 from tenure.ingest.mapping import Mapping, require_fields, resolve
 from tenure.ingest.parse import DateBounds, ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
@@ -456,12 +457,14 @@ def _parse_file(
     field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
     _require_keys(entity, mapping, field_map, sources, path)
     require_fields(entity, mapping, field_map, sources, str(path))
+    timezone = mapping.timezone or store.settings.timezone
+    mapping = fit_layout(scratch.work, entity, mapping, staged, field_map, timezone)
     parsed = plan(
         entity,
         mapping,
         staged,
         field_map,
-        timezone=mapping.timezone or store.settings.timezone,
+        timezone=timezone,
         accepted=list(store.settings.accepted_currencies),
         bounds=date_bounds(store, now),
     )
