@@ -95,6 +95,19 @@ class Settings(BaseSettings):
         description="An imported date before this day is quarantined as `date before the "
         "floor` (a typo'd or placeholder date such as 1900-01-01).",
     )
+    amount_flag_factor: float = Field(
+        10.0,
+        gt=0.0,
+        description="An imported order total (or line unit price) more than this many times "
+        "the 99th percentile of the store's own values (stored and incoming) is stored but "
+        "recorded in `flagged_values` as implausible.",
+    )
+    amount_flag_limit: float = Field(
+        1_000_000.0,
+        gt=0.0,
+        description="The fixed bound above which an imported amount is flagged while the "
+        "store has fewer than 1,000 values to compare it with (a new or small store).",
+    )
     default_margin: float = Field(
         0.30,
         ge=0.0,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tenure import Store, load_settings
-from tenure.ingest import import_file, import_orders
+from tenure.ingest import flagged_counts, import_file, import_orders
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -159,3 +159,99 @@ def test_whole_number_ids_written_as_floats_are_normalised(store: Store, tmp_pat
     import_orders(store, [parquet])
     order = store.table("orders").to_pyarrow().to_pylist()[0]
     assert (order["order_id"], order["customer_id"]) == ("536365", "17850")
+
+
+def test_negative_totals_outside_refunds_are_quarantined(store: Store, tmp_path: Path) -> None:
+    """Issue 11, item 4: a total of -50 without a refund status is quarantined with its own
+    reason; the same total on a refund is stored."""
+    path = _write(
+        tmp_path,
+        "o.csv",
+        "order_id,ordered_at,currency,total,status\n"
+        "A1,2024-01-01,USD,-50,\n"
+        "A2,2024-01-01,USD,-50,refunded\n"
+        "A3,2024-01-01,USD,50,paid\n"
+        "A4,2024-01-01,USD,-0.01,paid\n",
+    )
+    result = import_orders(store, [path], max_quarantine=1.0)
+    assert (result.stored, result.quarantined) == (2, 2)
+    assert result.by_reason == {"negative amount outside a refund": 2}
+    assert [q[1:4] for q in _quarantined(store)] == [
+        (2, "negative amount outside a refund", "total"),
+        (5, "negative amount outside a refund", "total"),
+    ]
+    lines = _write(
+        tmp_path,
+        "l.csv",
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "A563186,B,Adjust bad debt,1,8/12/2011 14:51,-11062.06,,United Kingdom\n"
+        "C536379,D,Discount,-1,12/1/2010 9:41,27.50,14527,United Kingdom\n",
+    )
+    again = import_orders(store, [lines], preset="online_retail", max_quarantine=1.0)
+    assert (again.stored, again.by_reason) == (1, {"negative amount outside a refund": 1})
+
+
+def _flags(store: Store) -> list[tuple[str, int, str, str, str]]:
+    rows = store.con.con.execute(
+        'SELECT entity, line, record_key, "column", value FROM flagged_values ORDER BY line'
+    ).fetchall()
+    return [(e, int(n), k, c, v) for e, n, k, c, v in rows]
+
+
+def test_implausible_amounts_are_stored_and_flagged(store: Store, tmp_path: Path) -> None:
+    """Issue 11, item 4: 99,999,999,999,999.99 in a small store (under 1,000 amounts) is
+    beyond the fixed `amount_flag_limit`: stored, and recorded in `flagged_values`."""
+    path = _write(
+        tmp_path,
+        "o.csv",
+        "order_id,ordered_at,currency,total\n"
+        "A1,2024-01-01,USD,10\n"
+        "A2,2024-01-01,USD,99999999999999.99\n"
+        "A3,2024-01-01,USD,999999\n",
+    )
+    result = import_orders(store, [path])
+    assert (result.rows_read, result.stored, result.flagged, result.quarantined) == (3, 3, 1, 0)
+    assert result.to_dict()["flagged"] == 1
+    assert _flags(store) == [
+        ("orders", 3, '{"order_id":"A2"}', "total", "99999999999999.9900"),
+    ]
+    reason = store.con.con.execute("SELECT reason FROM flagged_values").fetchone()
+    assert reason == ("above the fixed bound 1000000 (amount_flag_limit): under 1,000 amounts",)
+    assert flagged_counts(store) == {("orders", "total"): 1}
+    again = import_orders(store, [path])  # already present: not flagged twice
+    assert (again.already_present, again.flagged) == (3, 0)
+    assert flagged_counts(store) == {("orders", "total"): 1}
+
+
+def test_amounts_far_beyond_the_stores_distribution_are_flagged(
+    store: Store, tmp_path: Path
+) -> None:
+    """With 1,000+ amounts, the bound is `amount_flag_factor` (10) x their 99th percentile:
+    the 1,202 totals (1..1,200 stored, 2 incoming) have p99 1,190 (the 1,190th), so the
+    bound is 11,900; unit prices are compared with unit prices, line by line."""
+    rows = "".join(f"A{i},2024-01-01,USD,{i}\n" for i in range(1, 1201))
+    first = _write(tmp_path, "a.csv", "order_id,ordered_at,currency,total\n" + rows)
+    assert import_orders(store, [first]).flagged == 0
+    more = _write(
+        tmp_path,
+        "b.csv",
+        "order_id,ordered_at,currency,total\n"
+        "B1,2024-01-02,USD,11000\n"
+        "B2,2024-01-02,USD,12000\n"
+        "B3,2024-01-02,USD,-900000\n",
+    )
+    result = import_orders(store, [more], max_quarantine=1.0)
+    assert (result.stored, result.flagged, result.quarantined) == (2, 1, 1)
+    assert [f[2:4] for f in _flags(store)] == [('{"order_id":"B2"}', "total")]
+    reason = store.con.con.execute("SELECT reason FROM flagged_values").fetchone()
+    assert reason == ("above 10 x the 99th percentile of the store's totals (1190.0000)",)
+    lines = _write(
+        tmp_path,
+        "l.csv",
+        "order_id,ordered_at,currency,product_id,quantity,unit_price\n"
+        "L1,2024-01-03,USD,P1,1,5\nL1,2024-01-03,USD,P2,1,2000000\n",
+    )
+    lined = import_orders(store, [lines])
+    assert (lined.stored, lined.flagged) == (2, 1)
+    assert _flags(store)[-1][2:4] == ('{"order_id":"L1","line":2}', "unit_price")
+    assert flagged_counts(store) == {("orders", "total"): 1, ("orders", "unit_price"): 1}

@@ -5,7 +5,9 @@ readers, parses it with a preset or mapping (:mod:`tenure.ingest.mapping`), chec
 stores the good ones, counts rows identical to what is already stored as already present,
 keeps every rejected row in the ``quarantine`` table with its file, line, column, value and
 reason, and drops (and counts) the rows of persons deleted by ``tenure privacy delete``. Every
-input row is exactly one of stored / already present / quarantined / suppressed.
+input row is exactly one of stored / already present / quarantined / suppressed. Stored
+amounts far beyond the store's own distribution are kept and recorded in ``flagged_values``
+(:func:`flagged_counts`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from tenure.errors import ConfigError, MappingError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
+from tenure.ingest.flags import flagged_counts
 from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc, work_connection
 from tenure.ingest.readers import check_file
@@ -32,6 +35,7 @@ __all__ = [
     "PRESETS",
     "REASONS",
     "ImportResult",
+    "flagged_counts",
     "import_customers",
     "import_events",
     "import_file",
@@ -134,6 +138,7 @@ def _result(
         by_reason=dict(total.by_reason),
         tables=dict(total.tables),
         ignored_columns=tuple(dict.fromkeys(total.ignored_columns)),
+        flagged=total.flagged,
     )
 
 

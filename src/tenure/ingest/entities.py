@@ -39,6 +39,7 @@ REASONS = (
     "unreadable value",
     "unknown currency",
     "negative quantity outside a refund",
+    "negative amount outside a refund",
     "same key with different content",
 )
 

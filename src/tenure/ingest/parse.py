@@ -272,6 +272,16 @@ def _checks(
                 "r_quantity",
             )
         )
+    for name in ("total", "subtotal", "unit_price"):
+        if entity.name == "orders" and name in mapped:
+            out.append(
+                (
+                    f"{name} < 0 AND NOT ({_refund(mapping, mapped, params)})",
+                    "negative amount outside a refund",
+                    name,
+                    f"r_{name}",
+                )
+            )
     return out
 
 

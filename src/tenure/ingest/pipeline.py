@@ -29,6 +29,7 @@ import ibis.expr.datatypes as dt
 
 from tenure.errors import MappingError
 from tenure.ingest.entities import Entity
+from tenure.ingest.flags import AmountCheck, amount_check, flag_select, flagged_rows
 from tenure.ingest.layouts import fit_layout
 from tenure.ingest.mapping import Mapping, require_fields, resolve
 from tenure.ingest.parse import DateBounds, ParsePlan, plan
@@ -52,6 +53,8 @@ class FileOutcome:
     present: int = 0
     quarantined: int = 0
     suppressed: int = 0
+    #: stored records recorded in ``flagged_values`` (a subset of ``stored``)
+    flagged: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
     tables: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
@@ -63,6 +66,7 @@ class FileOutcome:
         self.present += other.present
         self.quarantined += other.quarantined
         self.suppressed += other.suppressed
+        self.flagged += other.flagged
         self.by_reason.update(other.by_reason)
         self.tables.update(other.tables)
         self.ignored_columns += other.ignored_columns
@@ -386,13 +390,22 @@ def import_one(
         progress(task, 2, 4)
         outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
+        check, flagged = _flagged(store, scratch, entity, targets, c_table)
+        outcome.flagged = _count(work, flagged) if flagged else 0
         with _transaction(store, work):
             outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
             progress(task, 3, 4)
+            meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
+            if outcome.quarantined or outcome.flagged:
+                wanted = f"SELECT __rn FROM {c_table} WHERE {_REJECTED}"
+                if outcome.flagged:
+                    wanted += f" UNION ALL SELECT __rn FROM {flagged}"
+                staged.materialize(work, wanted)
             if outcome.quarantined:
-                staged.materialize(work, f"SELECT __rn FROM {c_table} WHERE {_REJECTED}")
-                meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
                 _quarantine(store, work, staged, targets, c_table, meta)
+            if check and outcome.flagged:
+                select, params = flag_select(check, flagged, f"{staged.table}_lines", meta)
+                _emit(store, work, "flagged_values", select, params)
         progress(task, 4, 4)
         return outcome
     finally:
@@ -508,6 +521,19 @@ def _statuses(scratch: _Scratch, t: _Targets, p_table: str, existing: dict[str, 
         "SELECT *, CASE WHEN __reason IS NULL THEN 'stored' ELSE 'quarantined' END AS __status, "
         f"CAST(NULL AS UBIGINT) AS __eo FROM {p_table}",
     )
+
+
+def _flagged(
+    store: Store, scratch: _Scratch, entity: Entity, t: _Targets, c_table: str
+) -> tuple[AmountCheck | None, str]:
+    """The amount check of an orders file, and the table of the rows it flags (else "")."""
+    if entity.name != "orders":
+        return None, ""
+    check = amount_check(store, scratch.work, t.mapped, t.items, c_table)
+    if check is None:
+        return None, ""
+    select, params = flagged_rows(check, c_table)
+    return check, scratch.table(c_table + "_f", select, params)
 
 
 def _count(work: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -12,7 +12,8 @@ class ImportResult:
 
     ``rows_read == stored + already_present + quarantined + suppressed`` always holds: every
     input row is exactly one of the four. A suppressed row holds an identifier of a person
-    deleted by ``tenure privacy delete``: it is neither stored nor quarantined.
+    deleted by ``tenure privacy delete``: it is neither stored nor quarantined. ``flagged``
+    counts stored records also recorded in ``flagged_values`` (an implausible amount, kept).
     """
 
     import_id: str
@@ -30,6 +31,9 @@ class ImportResult:
     tables: dict[str, int] = field(default_factory=dict)
     #: source columns that map to no canonical column (not imported)
     ignored_columns: tuple[str, ...] = ()
+    #: stored records with an implausible value, recorded in ``flagged_values`` (a subset
+    #: of ``stored``: a flagged row is stored)
+    flagged: int = 0
 
     @property
     def quarantined_share(self) -> float:
