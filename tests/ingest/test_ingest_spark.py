@@ -53,3 +53,30 @@ def test_import_on_pyspark_matches_duckdb(spark_store: Store, store: Store, tmp_
             (6, "wrong column count"),
             (6, "wrong column count"),
         ]
+
+
+@pytest.mark.spark
+def test_flagged_amounts_on_pyspark_match_duckdb(
+    spark_store: Store, store: Store, tmp_path: Path
+) -> None:
+    """Issue 11, item 4 on another backend: the stored values' percentile is computed in the
+    engine, the flagged row uploaded to `flagged_values`."""
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "order_id,ordered_at,currency,total\n"
+        "FL1,2024-01-01,USD,10\n"
+        "FL2,2024-01-01,USD,99999999999999.99\n"
+    )
+    for st in (store, spark_store):
+        result = import_orders(st, [path])
+        assert (result.stored, result.flagged) == (2, 1)
+        flags = st.table("flagged_values")
+        ours = flags.filter(flags.import_id == result.import_id)
+        assert ours.select("line", "record_key", "column", "value").to_pyarrow().to_pylist() == [
+            {
+                "line": 3,
+                "record_key": '{"order_id":"FL2"}',
+                "column": "total",
+                "value": "99999999999999.9900",
+            }
+        ]
