@@ -44,45 +44,89 @@ class AmountCheck:
 def amount_check(
     store: Store, work: duckdb.DuckDBPyConnection, mapped: set[str], items: bool, rows: str
 ) -> AmountCheck | None:
-    """The check for an orders file whose classified rows are ``rows`` (in ``work``)."""
+    """The check for an orders file whose classified rows are ``rows`` (in ``work``); None
+    when the file has no amount column or none of its values can exceed the bound.
+
+    The percentile (a sort) is computed only when needed: when more than 1% of the values
+    reach the largest incoming one divided by the factor, the percentile does too, and
+    nothing can be flagged (two scans instead of a sort, for the common case).
+    """
     if "total" in mapped:
         column, table = "total", "orders"
     elif items and "unit_price" in mapped:
         column, table = "unit_price", "order_items"
     else:
         return None
-    incoming = f"SELECT abs({column}) AS v FROM {rows} WHERE __status = 'stored'"
-    if store.is_duckdb:
-        union = f"{incoming} AND {column} IS NOT NULL UNION ALL SELECT abs({column}) FROM {table}"
-        n, q = _quantile(work, f"SELECT v FROM ({union}) WHERE v IS NOT NULL")
-    else:  # the stored values stay in the engine: the larger of the two percentiles
-        n, q = _quantile(work, f"SELECT v FROM ({incoming}) WHERE v IS NOT NULL")
-        stored = store.table(table)[column].abs()
-        n_stored = int(stored.count().to_pyarrow().as_py())
-        if n_stored:
-            q_stored = stored.quantile(QUANTILE).to_pyarrow().as_py()
-            q = max(q or Decimal(0), Decimal(str(q_stored)))
-        n += n_stored
+    incoming = (
+        f"SELECT abs({column}) AS v FROM {rows} WHERE __status = 'stored' AND {column} IS NOT NULL"
+    )
+    row = work.execute(f"SELECT max(v) FROM ({incoming})").fetchone()
+    top = row[0] if row else None
+    if top is None:
+        return None
     settings = store.settings
+    factor = Decimal(str(settings.amount_flag_factor))
+    limit = Decimal(str(settings.amount_flag_limit))
+    n, near = _reaching(store, work, (table, column), incoming, top / factor)
     key = ("order_id", "line") if column == "unit_price" else ("order_id",)
-    if n < MIN_AMOUNTS or q is None:
-        limit = Decimal(str(settings.amount_flag_limit))
+    per_order = items and column == "total"
+    if n < MIN_AMOUNTS:
+        if top <= limit:
+            return None
         reason = (
             f"above the fixed bound {limit.normalize():f} (amount_flag_limit): "
             f"under {MIN_AMOUNTS:,} amounts"
         )
-        return AmountCheck(column, key, limit, reason, per_order=items and column == "total")
-    factor = Decimal(str(settings.amount_flag_factor))
+        return AmountCheck(column, key, limit, reason, per_order)
+    if near > (1 - QUANTILE) * n + 1:
+        return None
+    q = _percentile(store, work, (table, column), incoming)
+    if factor * q >= top:
+        return None
     reason = (
         f"above {factor.normalize():f} x the {QUANTILE * 100:.0f}th percentile of the store's "
         f"{_NOUNS[column]} ({q})"
     )
-    return AmountCheck(column, key, factor * q, reason, per_order=items and column == "total")
+    return AmountCheck(column, key, factor * q, reason, per_order)
 
 
-def _quantile(work: duckdb.DuckDBPyConnection, values: str) -> tuple[int, Decimal | None]:
-    row = work.execute(f"SELECT count(*), quantile_disc(v, {QUANTILE}) FROM ({values})").fetchone()
-    return (int(row[0]), row[1]) if row else (0, None)
+def _reaching(
+    store: Store,
+    work: duckdb.DuckDBPyConnection,
+    stored: tuple[str, str],
+    incoming: str,
+    floor: Decimal,
+) -> tuple[int, int]:
+    """How many stored and incoming values there are, and how many are ``floor`` or more."""
+    table, column = stored
+    count = "SELECT count(*), count_if(v >= $floor) FROM "
+    if store.is_duckdb:
+        union = f"{incoming} UNION ALL SELECT abs({column}) FROM {table} WHERE {column} IS NOT NULL"
+        row = work.execute(f"{count}({union})", {"floor": floor}).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+    row = work.execute(f"{count}({incoming})", {"floor": floor}).fetchone()
+    n, near = (int(row[0]), int(row[1])) if row else (0, 0)
+    values = store.table(table)[column].abs()
+    both = values.count().name("n"), (values >= ibis.literal(floor)).sum().name("near")
+    got = store.table(table).aggregate(list(both)).to_pyarrow().to_pylist()[0]
+    return n + int(got["n"] or 0), near + int(got["near"] or 0)
+
+
+def _percentile(
+    store: Store, work: duckdb.DuckDBPyConnection, stored: tuple[str, str], incoming: str
+) -> Decimal:
+    """The 99th percentile of the stored and incoming values (on other backends than
+    DuckDB, the larger of the two percentiles: the stored values stay in the engine)."""
+    table, column = stored
+    sql = f"SELECT quantile_disc(v, {QUANTILE}) FROM "
+    if store.is_duckdb:
+        union = f"{incoming} UNION ALL SELECT abs({column}) FROM {table} WHERE {column} IS NOT NULL"
+        row = work.execute(f"{sql}({union})").fetchone()
+        return Decimal(row[0]) if row and row[0] is not None else Decimal(0)
+    row = work.execute(f"{sql}({incoming})").fetchone()
+    mine = Decimal(row[0]) if row and row[0] is not None else Decimal(0)
+    theirs = store.table(table)[column].abs().quantile(QUANTILE).to_pyarrow().as_py()
+    return max(mine, Decimal(str(theirs)) if theirs is not None else Decimal(0))
 
 
 def flagged_rows(check: AmountCheck, rows: str) -> tuple[str, dict[str, Any]]:
