@@ -255,3 +255,21 @@ def test_amounts_far_beyond_the_stores_distribution_are_flagged(
     assert (lined.stored, lined.flagged) == (2, 1)
     assert _flags(store)[-1][2:4] == ('{"order_id":"L1","line":2}', "unit_price")
     assert flagged_counts(store) == {("orders", "total"): 1, ("orders", "unit_price"): 1}
+
+
+def test_an_order_total_on_every_line_is_flagged_once(store: Store, tmp_path: Path) -> None:
+    """In an order file with lines and a `total`, the order (built from its first line) is
+    flagged once, on that line."""
+    path = _write(
+        tmp_path,
+        "lines.csv",
+        "order_id,line,ordered_at,currency,product_id,quantity,unit_price,total\n"
+        "T1,1,2024-01-01,USD,P1,1,5,50000000000000\n"
+        "T1,2,2024-01-01,USD,P2,1,5,50000000000000\n"
+        "T2,1,2024-01-01,USD,P1,1,5,5\n",
+    )
+    result = import_orders(store, [path])
+    assert (result.stored, result.flagged) == (3, 1)
+    assert _flags(store) == [
+        ("orders", 2, '{"order_id":"T1"}', "total", "50000000000000.0000"),
+    ]
