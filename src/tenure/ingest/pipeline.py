@@ -299,6 +299,30 @@ def _quarantine(
         )
 
 
+def _keep_rejects_and_flags(
+    store: Store,
+    work: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    t: _Targets,
+    cls: str,
+    outcome: FileOutcome,
+    flags: tuple[AmountCheck | None, str],
+    meta: dict[str, Any],
+) -> None:
+    """Read the lines of the quarantined and flagged rows (one more scan of the file), then
+    write their ``quarantine`` and ``flagged_values`` rows."""
+    check, flagged = flags
+    wanted = f"SELECT __rn FROM {cls} WHERE {_REJECTED}"
+    if check and outcome.flagged:
+        wanted += f" UNION ALL SELECT __rn FROM {flagged}"
+    staged.materialize(work, wanted)
+    if outcome.quarantined:
+        _quarantine(store, work, staged, t, cls, meta)
+    if check and outcome.flagged:
+        select, params = flag_select(check, flagged, f"{staged.table}_lines", meta)
+        _emit(store, work, "flagged_values", select, params)
+
+
 def _tally(
     work: duckdb.DuckDBPyConnection, cls: str, staged: Staged, suppressed: int
 ) -> FileOutcome:
@@ -397,15 +421,8 @@ def import_one(
             progress(task, 3, 4)
             meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
             if outcome.quarantined or outcome.flagged:
-                wanted = f"SELECT __rn FROM {c_table} WHERE {_REJECTED}"
-                if outcome.flagged:
-                    wanted += f" UNION ALL SELECT __rn FROM {flagged}"
-                staged.materialize(work, wanted)
-            if outcome.quarantined:
-                _quarantine(store, work, staged, targets, c_table, meta)
-            if check and outcome.flagged:
-                select, params = flag_select(check, flagged, f"{staged.table}_lines", meta)
-                _emit(store, work, "flagged_values", select, params)
+                flags = (check, flagged)
+                _keep_rejects_and_flags(store, work, staged, targets, c_table, outcome, flags, meta)
         progress(task, 4, 4)
         return outcome
     finally:
