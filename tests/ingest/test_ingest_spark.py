@@ -80,3 +80,20 @@ def test_flagged_amounts_on_pyspark_match_duckdb(
                 "value": "99999999999999.9900",
             }
         ]
+    # with 1,000+ amounts, the bound follows the stored distribution (computed in the engine)
+    many = tmp_path / "many.csv"
+    many.write_text(
+        "order_id,ordered_at,currency,total\n"
+        + "".join(f"SP{i},2024-01-01,USD,{i}\n" for i in range(1, 1201))
+    )
+    big = tmp_path / "big2.csv"
+    big.write_text(
+        "order_id,ordered_at,currency,total\nSPB1,2024-01-02,USD,11000\nSPB2,2024-01-02,USD,12000\n"
+    )
+    for st in (store, spark_store):
+        assert import_orders(st, [many]).flagged == 0
+        result = import_orders(st, [big])
+        assert (result.stored, result.flagged) == (2, 1)
+        flags = st.table("flagged_values")
+        ours = flags.filter(flags.import_id == result.import_id)
+        assert ours.record_key.to_pyarrow().to_pylist() == ['{"order_id":"SPB2"}']

@@ -115,18 +115,26 @@ def _reaching(
 def _percentile(
     store: Store, work: duckdb.DuckDBPyConnection, stored: tuple[str, str], incoming: str
 ) -> Decimal:
-    """The 99th percentile of the stored and incoming values (on other backends than
-    DuckDB, the larger of the two percentiles: the stored values stay in the engine)."""
+    """The 99th percentile of the stored and incoming values. On other backends than
+    DuckDB the stored values stay in the engine: the percentile of the larger of the two
+    sets (a small batch's own percentile would follow its outlier)."""
     table, column = stored
-    sql = f"SELECT quantile_disc(v, {QUANTILE}) FROM "
+    sql = f"SELECT count(*), quantile_disc(v, {QUANTILE}) FROM "
     if store.is_duckdb:
         union = f"{incoming} UNION ALL SELECT abs({column}) FROM {table} WHERE {column} IS NOT NULL"
         row = work.execute(f"{sql}({union})").fetchone()
-        return Decimal(row[0]) if row and row[0] is not None else Decimal(0)
+        return Decimal(row[1]) if row and row[1] is not None else Decimal(0)
     row = work.execute(f"{sql}({incoming})").fetchone()
-    mine = Decimal(row[0]) if row and row[0] is not None else Decimal(0)
-    theirs = store.table(table)[column].abs().quantile(QUANTILE).to_pyarrow().as_py()
-    return max(mine, Decimal(str(theirs)) if theirs is not None else Decimal(0))
+    n, mine = (int(row[0]), row[1]) if row else (0, None)
+    values = store.table(table)[column].abs()
+    got = (
+        store.table(table)
+        .aggregate([values.count().name("n"), values.quantile(QUANTILE).name("q")])
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    theirs = got["q"] if int(got["n"] or 0) > n else mine
+    return Decimal(str(theirs)) if theirs is not None else Decimal(0)
 
 
 def flagged_rows(check: AmountCheck, rows: str) -> tuple[str, dict[str, Any]]:
