@@ -11,12 +11,21 @@ peak RSS is its own):
 
 Prints a Markdown table (rows/s, wall time, peak RSS, ratio to the baseline) for
 docs/benchmarks.md. The generated files are cached in bench/data (gitignored).
+
+    python bench/bench_import.py --rows 3000000 --against 622cbc2 --repeat 3
+
+also imports the same file with the source of another revision (``git archive`` of its
+``src/`` into bench/data, run with ``PYTHONPATH`` pointing at it), alternating with the
+working tree's, ``--repeat`` times each, and prints the median times and their ratio: what
+the checks added since that revision cost (issue 11: the date and amount checks).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -71,7 +80,8 @@ def _baseline(path: Path, workdir: Path) -> dict[str, float]:
     return {"seconds": seconds, "rows": float(n[0] if n else 0)}
 
 
-def _tenure(path: Path, workdir: Path) -> dict[str, float]:
+def _tenure(path: Path, workdir: Path) -> dict[str, Any]:
+    import tenure
     from tenure import Store, load_settings
     from tenure.ingest import import_orders
 
@@ -80,7 +90,12 @@ def _tenure(path: Path, workdir: Path) -> dict[str, float]:
         start = time.perf_counter()
         result = import_orders(store, [path])
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": float(result.rows_read), "stored": float(result.stored)}
+    return {
+        "seconds": seconds,
+        "rows": float(result.rows_read),
+        "stored": float(result.stored),
+        "source": str(Path(tenure.__file__).parents[1]),
+    }
 
 
 def _child(step: str, path: Path) -> None:
@@ -89,18 +104,57 @@ def _child(step: str, path: Path) -> None:
     print(json.dumps(out))
 
 
-def _measure(step: str, path: Path) -> dict[str, Any]:
-    return in_child(__file__, step, path)
+def _measure(step: str, path: Path, src: Path | None = None) -> dict[str, Any]:
+    return in_child(__file__, step, path, env={"PYTHONPATH": str(src)} if src else None)
+
+
+def _source_of(rev: str) -> Path:
+    """The ``src/`` of revision ``rev``, extracted once into bench/data."""
+    out = DATA / f"src-{rev}"
+    if not (out / "src" / "tenure").is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(HERE.parent), "archive", rev, "src"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out / "src"
+
+
+def _against(fmt: str, path: Path, rev: str, repeat: int) -> None:
+    """Alternate imports with ``rev``'s source and the working tree's; print the medians."""
+    src = _source_of(rev)
+    runs: dict[str, list[dict[str, Any]]] = {rev: [], "working tree": []}
+    for _ in range(repeat):
+        runs[rev].append(_measure("tenure", path, src))
+        runs["working tree"].append(_measure("tenure", path))
+    assert runs[rev][0]["source"] == str(src), runs[rev][0]["source"]
+    medians = {name: statistics.median(r["seconds"] for r in rs) for name, rs in runs.items()}
+    for name, rs in runs.items():
+        times = ", ".join(f"{r['seconds']:.2f}" for r in rs)
+        peak = max(r["peak_rss_mb"] for r in rs)
+        print(
+            f"| {fmt} | tenure import ({name}) | {int(rs[0]['rows']):,} | {times} | "
+            f"{medians[name]:.2f} | {peak:,.0f} |"
+        )
+    print(f"\n{fmt}: working tree / {rev} = {medians['working tree'] / medians[rev]:.3f}\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--formats", default="csv,parquet")
+    parser.add_argument("--against", metavar="REV", help="also time REV's importer")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (with --against)")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args.child[0], Path(args.child[1]))
+        return
+    if args.against:
+        print("| format | step | rows | seconds (each run) | median | peak RSS (MB) |")
+        print("|---|---|---|---|---|---|")
+        for fmt in args.formats.split(","):
+            _against(fmt, generate(args.rows, fmt), args.against, args.repeat)
         return
     print("| format | step | rows | seconds | rows/s | peak RSS (MB) | throughput vs bare |")
     print("|---|---|---|---|---|---|---|")

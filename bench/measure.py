@@ -10,17 +10,28 @@ from pathlib import Path
 from typing import Any
 
 
-def in_child(script: str, step: str, path: Path, *, python: str = sys.executable) -> dict[str, Any]:
+def in_child(
+    script: str,
+    step: str,
+    path: Path,
+    *,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run ``python script --child step path``; its last stdout line is a JSON result.
 
     Adds ``peak_rss_mb``, the child's peak resident memory, unless the child reports its own
     (:func:`own_peak_mb`): Linux carries the parent's peak across fork and exec into the
     child's ``ru_maxrss``, so after a large parent only the child's own figure is right.
     ``python``: another interpreter, e.g. a bench-only environment holding a library the
-    project does not depend on.
+    project does not depend on. ``env``: variables to set in the child (e.g. ``PYTHONPATH``
+    pointing at another revision's source).
     """
     proc = subprocess.Popen(
-        [python, script, "--child", step, str(path)], stdout=subprocess.PIPE, text=True
+        [python, script, "--child", step, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env} if env else None,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     assert proc.stdout is not None

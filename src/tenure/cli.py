@@ -329,10 +329,10 @@ def _run_import(
     if as_json:
         _print_json(result.to_dict())
     else:
-        rows = [
-            ("Read", result.rows_read),
-            ("Stored", result.stored),
-            *([("Updated", result.updated)] if update else []),
+        rows = [("Read", result.rows_read), ("Stored", result.stored)]
+        rows += [("  of them flagged", result.flagged)] if result.flagged else []
+        rows += [("Updated", result.updated)] if update else []
+        rows += [
             ("Already present", result.already_present),
             ("Suppressed", result.suppressed),
             ("Quarantined", result.quarantined),
@@ -356,6 +356,15 @@ def _run_import(
         if result.suppressed:
             console.print(
                 "Suppressed: rows of persons deleted with `tenure privacy delete` (not stored)."
+            )
+        if result.flagged:
+            one = result.flagged == 1
+            console.print(
+                f"Flagged: {result.flagged:,} stored value{'' if one else 's'} "
+                f"look{'s' if one else ''} implausible (far beyond the store's usual "
+                "amounts); they are in the [bold]flagged_values[/bold] table "
+                f"(import_id = '{result.import_id}') with their line, key and reason, and "
+                "`tenure store info` counts them."
             )
         if result.quarantined:
             console.print(

@@ -95,6 +95,30 @@ class Settings(BaseSettings):
         description="Largest share of quarantined rows an import accepts before it exits "
         "non-zero (0.01 = 1%).",
     )
+    future_tolerance_hours: float = Field(
+        24.0,
+        ge=0.0,
+        description="An imported date later than the import time plus this many hours (clock "
+        "skew between the source and this machine) is quarantined as `date in the future`.",
+    )
+    earliest_date: date = Field(
+        date(1990, 1, 1),
+        description="An imported date before this day is quarantined as `date before the "
+        "floor` (a typo'd or placeholder date such as 1900-01-01).",
+    )
+    amount_flag_factor: float = Field(
+        10.0,
+        gt=0.0,
+        description="An imported order total (or line unit price) more than this many times "
+        "the 99th percentile of the store's own values (stored and incoming) is stored but "
+        "recorded in `flagged_values` as implausible.",
+    )
+    amount_flag_limit: float = Field(
+        1_000_000.0,
+        gt=0.0,
+        description="The fixed bound above which an imported amount is flagged while the "
+        "store has fewer than 1,000 values to compare it with (a new or small store).",
+    )
     default_margin: float = Field(
         0.30,
         ge=0.0,

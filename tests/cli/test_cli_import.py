@@ -208,3 +208,33 @@ def test_import_update_refuses_events(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Events cannot be updated" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_cdnow_sample_with_the_cdnow_preset_is_a_clean_error(tmp_path: Path) -> None:
+    sample = Path(__file__).parents[1] / "fixtures" / "cdnow" / "CDNOW_sample.txt"
+    store = str(tmp_path / "s.duckdb")
+    result = runner.invoke(
+        app, ["import", "orders", str(sample), "--preset", "cdnow", "--store", store]
+    )
+    assert result.exit_code == 1, result.output
+    assert "customer_id date(%Y%m%d) number_of_cds dollar_value" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_import_summary_counts_flagged_amounts(tmp_path: Path) -> None:
+    """An implausible total is stored; the summary says how many were flagged and where."""
+    path = _write(
+        tmp_path, GOOD + "A4,C3,c@example.com,2024-03-06T10:00:00,USD,99999999999999.99\n"
+    )
+    store = str(tmp_path / "s.duckdb")
+    result = runner.invoke(app, ["import", "orders", str(path), "--store", store])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[3:5] == ["│ Stored            │ 4 │", "│   of them flagged │ 1 │"]
+    text = " ".join(result.stdout.split())
+    assert "Flagged: 1 stored value looks implausible" in text
+    assert "flagged_values table (import_id = 'imp-" in text and "tenure store info" in text
+    as_json = runner.invoke(
+        app, ["import", "orders", str(path), "--store", str(tmp_path / "j.duckdb"), "--json"]
+    )
+    assert json.loads(as_json.stdout)["flagged"] == 1

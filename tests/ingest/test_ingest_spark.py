@@ -105,3 +105,47 @@ def test_update_on_pyspark_matches_duckdb(spark_store: Store, store: Store, tmp_
         assert deleted["row_history"] == 2
         assert h.filter(h.record_key.contains('"U1"')).count().execute() == 0
     assert not [t for t in spark_store.con.list_tables() if t.startswith("_tenure_update")]
+
+
+@pytest.mark.spark
+def test_flagged_amounts_on_pyspark_match_duckdb(
+    spark_store: Store, store: Store, tmp_path: Path
+) -> None:
+    """Issue 11, item 4 on another backend: the stored values' percentile is computed in the
+    engine, the flagged row uploaded to `flagged_values`."""
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "order_id,ordered_at,currency,total\n"
+        "FL1,2024-01-01,USD,10\n"
+        "FL2,2024-01-01,USD,99999999999999.99\n"
+    )
+    for st in (store, spark_store):
+        result = import_orders(st, [path])
+        assert (result.stored, result.flagged) == (2, 1)
+        flags = st.table("flagged_values")
+        ours = flags.filter(flags.import_id == result.import_id)
+        assert ours.select("line", "record_key", "column", "value").to_pyarrow().to_pylist() == [
+            {
+                "line": 3,
+                "record_key": '{"order_id":"FL2"}',
+                "column": "total",
+                "value": "99999999999999.9900",
+            }
+        ]
+    # with 1,000+ amounts, the bound follows the stored distribution (computed in the engine)
+    many = tmp_path / "many.csv"
+    many.write_text(
+        "order_id,ordered_at,currency,total\n"
+        + "".join(f"SP{i},2024-01-01,USD,{i}\n" for i in range(1, 1201))
+    )
+    big = tmp_path / "big2.csv"
+    big.write_text(
+        "order_id,ordered_at,currency,total\nSPB1,2024-01-02,USD,11000\nSPB2,2024-01-02,USD,12000\n"
+    )
+    for st in (store, spark_store):
+        assert import_orders(st, [many]).flagged == 0
+        result = import_orders(st, [big])
+        assert (result.stored, result.flagged) == (2, 1)
+        flags = st.table("flagged_values")
+        ours = flags.filter(flags.import_id == result.import_id)
+        assert ours.record_key.to_pyarrow().to_pylist() == ['{"order_id":"SPB2"}']

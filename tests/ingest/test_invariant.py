@@ -23,7 +23,7 @@ GOOD = st.tuples(
     st.sampled_from(["USD", "EUR"]),
     st.just("P"),
     st.integers(-2, 5),
-    st.sampled_from(["1.00", "2.50"]),
+    st.sampled_from(["1.00", "2.50", "2000000.00"]),  # the last is flagged (and stored)
     st.sampled_from(["x", "y", "z", ""]),
 ).map(lambda t: ",".join(str(v) for v in t))
 BAD = st.sampled_from(
@@ -35,6 +35,8 @@ BAD = st.sampled_from(
         "F,1,2024-01-01,ZZZ,P,1,1.00,",  # unknown currency
         "G,1,2024-01-01,USD,P,1",  # wrong column count (unread: quarantined, never suppressed)
         "H,1,2024-01-01,USD,P,1,abc,y",  # unreadable number
+        "I,1,2099-01-01,USD,P,1,1.00,y",  # date in the future
+        "J,1,2024-01-01,USD,P,1,-1.00,x",  # negative amount outside a refund
     ]
 )
 ROWS = st.lists(st.one_of(GOOD, BAD), min_size=0, max_size=25)
@@ -72,7 +74,7 @@ def test_every_row_is_exactly_one_of_stored_updated_present_quarantined_suppress
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
         with Store(url, settings=load_settings(store_url=url)) as store:
             _suppress(store, SUPPRESSED)
-            stored = updated = quarantined_rows = suppressed = 0
+            stored = updated = quarantined_rows = suppressed = flagged = 0
             runs = [(first, False), (second, False), (first, False), (second, True)]
             for rows, update in [*runs, (second, True)]:
                 path = Path(tmp) / "in.csv"
@@ -86,6 +88,8 @@ def test_every_row_is_exactly_one_of_stored_updated_present_quarantined_suppress
                 assert sum(r.by_reason.values()) == r.quarantined
                 assert r.suppressed == _expected_suppressed(rows)
                 assert update or r.updated == 0
+                assert 0 <= r.flagged <= r.stored  # a flagged row is stored
+                flagged += r.flagged
                 stored += r.stored
                 updated += r.updated
                 quarantined_rows += r.quarantined
@@ -100,6 +104,12 @@ def test_every_row_is_exactly_one_of_stored_updated_present_quarantined_suppress
             ).fetchone()
             # one quarantine row per quarantined input row, never two for the same line
             assert quarantined == (quarantined_rows, quarantined_rows)
+            # one flagged_values row per flagged record, each a stored line
+            assert con.execute(
+                "SELECT count(*), count(i.order_id) FROM flagged_values f LEFT JOIN order_items i "
+                "ON i.order_id = json_extract_string(f.record_key, '$.order_id') "
+                "AND i.line = CAST(json_extract(f.record_key, '$.line') AS BIGINT)"
+            ).fetchone() == (flagged, flagged)
             keys = con.execute("SELECT count(DISTINCT (order_id, line)) FROM order_items")
             assert keys.fetchone() == (stored,)
             # nothing of the deleted customer is stored or quarantined

@@ -130,6 +130,6 @@ def test_no_suppression_without_an_all_channel_entry(store: Store, tmp_path: Pat
         ),
     )
     path = tmp_path / "orders.csv"
-    path.write_text("order_id,customer_id,ordered_at,currency\nO1,C1,2024-01-01,USD\n")
+    path.write_text("order_id,customer_id,ordered_at,currency,total\nO1,C1,2024-01-01,USD,5\n")
     result = import_orders(store, [path])
     assert (result.stored, result.suppressed) == (1, 0)

@@ -7,7 +7,9 @@ keeps every rejected row in the ``quarantine`` table with its file, line, column
 reason, and drops (and counts) the rows of persons deleted by ``tenure privacy delete``. With
 ``update=True``, a row whose key is stored with other content replaces the stored row, whose
 previous version goes to ``row_history`` (:mod:`tenure.ingest.update`). Every input row is
-exactly one of stored / updated / already present / quarantined / suppressed.
+exactly one of stored / updated / already present / quarantined / suppressed. Stored
+amounts far beyond the store's own distribution are kept and recorded in ``flagged_values``
+(:func:`flagged_counts`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from tenure.errors import ConfigError, MappingError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
+from tenure.ingest.flags import flagged_counts
 from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc, work_connection
 from tenure.ingest.readers import check_file
@@ -37,6 +40,7 @@ __all__ = [
     "PRESETS",
     "REASONS",
     "ImportResult",
+    "flagged_counts",
     "import_customers",
     "import_events",
     "import_file",
@@ -158,6 +162,7 @@ def _result(
         by_reason=dict(total.by_reason),
         tables=dict(total.tables),
         ignored_columns=tuple(dict.fromkeys(total.ignored_columns)),
+        flagged=total.flagged,
     )
 
 

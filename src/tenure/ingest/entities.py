@@ -20,7 +20,7 @@ json       text that must be valid JSON           ``unreadable json``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenure.errors import IngestError
 
@@ -33,11 +33,14 @@ REASONS = (
     "missing key",
     "invalid event type",
     "unreadable date",
+    "date in the future",
+    "date before the floor",
     "unreadable number",
     "missing value",
     "unreadable value",
     "unknown currency",
     "negative quantity outside a refund",
+    "negative amount outside a refund",
     "same key with different content",
 )
 
@@ -50,8 +53,14 @@ class Entity:
     table: str
     key: tuple[str, ...]
     fields: dict[str, str]
-    #: Fields that must be present and readable (besides the key).
+    #: Fields that must be present and readable (besides the key): a file without a column
+    #: for one is refused before any row is read; an empty value is a ``missing value``.
     required: tuple[str, ...] = ()
+    #: Required fields another set of fields can stand in for (orders: the ``total`` of an
+    #: order file with lines is the sum of ``quantity`` x ``unit_price``).
+    stand_ins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The field that dates a record: outside the date bounds, the row is quarantined.
+    dated: str | None = None
 
 
 _ORDER_FIELDS = {
@@ -91,7 +100,9 @@ ENTITIES: dict[str, Entity] = {
         "orders",
         ("order_id",),
         {**_ORDER_FIELDS, **ITEM_FIELDS, "is_refund": "bool"},
-        required=("ordered_at", "currency"),
+        required=("ordered_at", "currency", "total"),
+        stand_ins={"total": ("quantity", "unit_price")},
+        dated="ordered_at",
     ),
     "customers": Entity(
         "customers",
@@ -109,6 +120,7 @@ ENTITIES: dict[str, Entity] = {
             "accepts_marketing": "bool",
             "traits": "json",
         },
+        dated="created_at",
     ),
     "products": Entity(
         "products",
@@ -137,6 +149,7 @@ ENTITIES: dict[str, Entity] = {
             "currency": "currency",
         },
         required=("cost", "currency"),
+        dated="date",
     ),
     "fx_rates": Entity(
         "fx_rates",
@@ -169,8 +182,18 @@ ENTITIES: dict[str, Entity] = {
             "utm_content": "string",
         },
         required=("type", "timestamp"),
+        dated="timestamp",
     ),
 }
+
+#: Identifier fields of every entity: text, but often written by spreadsheet tools as
+#: whole-number floats (``17850.0``), which the import reads as ``17850``.
+ID_FIELDS = frozenset(
+    name
+    for spec in ENTITIES.values()
+    for name, kind in spec.fields.items()
+    if name.endswith("_id") and kind == "string"
+)
 
 EVENT_TYPES = ("track", "identify", "page", "screen", "alias", "group")
 

@@ -34,6 +34,7 @@ import duckdb
 import yaml
 
 from tenure.errors import MappingError
+from tenure.ingest.entities import Entity
 
 FORMATS = ("csv", "parquet", "jsonl", "whitespace")
 _KEYS = {
@@ -46,6 +47,7 @@ _KEYS = {
     "names",
     "columns",
     "date_format",
+    "date_formats",
     "timezone",
     "currency",
     "refund_prefix",
@@ -97,6 +99,8 @@ class Mapping:
     names: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    #: the date layouts the source is known to use; each file's is detected (one per file)
+    date_formats: tuple[str, ...] = ()
     timezone: str | None = None
     currency: str | None = None
     refund_prefix: tuple[str, str] | None = None
@@ -122,6 +126,11 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
     if not isinstance(columns, dict):
         raise MappingError(f"Mapping {name}: `columns` must map source column -> canonical.")
     refund = doc.get("refund_prefix")
+    if doc.get("date_format") and doc.get("date_formats"):
+        raise MappingError(
+            f"Mapping {name}: give `date_format` (the layout) or `date_formats` (the layouts "
+            "to detect, one per file), not both.",
+        )
     return Mapping(
         format=fmt,
         delimiter=str(doc.get("delimiter", ",")),
@@ -131,6 +140,7 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
         names=tuple(doc.get("names") or ()),
         columns={str(canonical): str(source) for source, canonical in columns.items()},
         date_format=doc.get("date_format"),
+        date_formats=tuple(str(f) for f in doc.get("date_formats") or ()),
         timezone=doc.get("timezone"),
         currency=doc.get("currency"),
         refund_prefix=(refund["column"], refund["prefix"]) if refund else None,
@@ -214,6 +224,43 @@ def _check_derived(mapping: Mapping, field_map: dict[str, str], file: str) -> No
         )
 
 
+def require_fields(
+    entity: Entity, mapping: Mapping, field_map: dict[str, str], sources: list[str], file: str
+) -> None:
+    """Refuse a file that gives no column for a required field (before any row is read).
+
+    A required field is given by a mapped column, by a stand-in (orders: ``quantity`` and
+    ``unit_price`` give the total), or, for the currency, by the mapping's ``currency``.
+    """
+    given = set(field_map) | ({"order_id"} if mapping.order_id_from else set())
+    for name in entity.required:
+        stand_in = entity.stand_ins.get(name, ())
+        if name in given or (stand_in and set(stand_in) <= given):
+            continue
+        if entity.fields[name] == "currency" and mapping.currency:
+            continue
+        raise MappingError(
+            f"{file}: no column gives {name!r}, a field {entity.name} require (mapping: "
+            f"{mapping.name}). Columns found: "
+            f"{', '.join(repr(c) for c in sources) or '(none)'}.",
+            hint=_required_hint(name, entity, stand_in, sources),
+        )
+
+
+def _required_hint(name: str, entity: Entity, stand_in: tuple[str, ...], sources: list[str]) -> str:
+    column = next((c for c in sources if name.replace("_", "") in c.lower()), "Source column")
+    ways = [
+        f"Name a column `{name}` in the file's header",
+        f"or map one with --mapping: a line `  {column}: {name}` under `columns:` "
+        "(docs/import-mapping.md)",
+    ]
+    if entity.fields[name] == "currency":
+        ways.append("or give every row's currency with a mapping line such as `currency: USD`")
+    if stand_in:
+        ways.append(f"or give the order lines' {' and '.join(f'`{s}`' for s in stand_in)}")
+    return "; ".join(ways) + "."
+
+
 def check_parsing(mapping: Mapping, timezone: str, con: duckdb.DuckDBPyConnection) -> None:
     """Refuse a time zone or a date format DuckDB cannot use, before any file is read."""
     try:
@@ -224,13 +271,14 @@ def check_parsing(mapping: Mapping, timezone: str, con: duckdb.DuckDBPyConnectio
             f"{where} names the time zone {timezone!r}, which is not an IANA time zone.",
             hint="Use a name such as UTC, Europe/Paris or America/New_York.",
         ) from None
-    if mapping.date_format is None:
-        return
-    try:
-        con.execute("SELECT try_strptime('', $f)", {"f": mapping.date_format})
-    except duckdb.Error as exc:
-        raise MappingError(
-            f"The mapping {mapping.name} has the date format {mapping.date_format!r}, "
-            f"which cannot be used: {str(exc).splitlines()[0]}",
-            hint="Use strptime codes such as '%d/%m/%Y %H:%M' (%z reads a UTC offset).",
-        ) from None
+    for layout in (mapping.date_format, *mapping.date_formats):
+        if layout is None:
+            continue
+        try:
+            con.execute("SELECT try_strptime('', $f)", {"f": layout})
+        except duckdb.Error as exc:
+            raise MappingError(
+                f"The mapping {mapping.name} has the date format {layout!r}, "
+                f"which cannot be used: {str(exc).splitlines()[0]}",
+                hint="Use strptime codes such as '%d/%m/%Y %H:%M' (%z reads a UTC offset).",
+            ) from None

@@ -9,10 +9,11 @@ the SQL are canonical field names or generated ones, never text from the input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from tenure.ingest.entities import EVENT_TYPES, ITEM_FIELDS, ORDER_LEVEL, Entity
+from tenure.ingest.entities import EVENT_TYPES, ID_FIELDS, ITEM_FIELDS, ORDER_LEVEL, Entity
 from tenure.ingest.mapping import SEGMENT_FALLBACKS, Mapping
 from tenure.ingest.readers import Staged
 
@@ -29,6 +30,14 @@ _OFFSET = r"[Tt ]\d\d?:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?|UTC|GMT)$"
 #: by one: DuckDB 1.5's try_strptime with a list of formats rolls 2024-02-30 over to March
 _ZONED_FORMATS = [f"%Y-%m-%d{t}%H:%M{s}%z" for t in "T " for s in ("", " ", ":%S ", ":%S.%f ")]
 REFUND_STATUSES = ["refunded", "refund", "partially_refunded", "returned"]
+
+
+@dataclass(frozen=True)
+class DateBounds:
+    """The dates an import accepts: from ``earliest`` to ``latest`` (naive UTC)."""
+
+    earliest: datetime
+    latest: datetime
 
 
 @dataclass
@@ -63,23 +72,34 @@ def _json_path(source: str) -> str:
 def _raw_columns(
     staged: Staged, mapping: Mapping, field_map: dict[str, str], params: _Params
 ) -> dict[str, str]:
-    """Canonical field -> SQL expression of its raw text (null when empty)."""
+    """Canonical field -> SQL expression of its raw text (null when empty); ids written as
+    whole-number floats are read as integers here, for every entity (:func:`_whole_id`)."""
     out: dict[str, str] = {}
     for canonical, source in field_map.items():
         if staged.fmt == "jsonl":
             fallback = () if mapping.columns else SEGMENT_FALLBACKS.get(source, ())
             paths = [params.add(_json_path(s)) for s in (source, *fallback)]
             values = ", ".join(f"nullif(json_extract_string(raw, {p}), '')" for p in paths)
-            out[canonical] = (
-                f"nullif(trim(CASE WHEN json_valid(raw) THEN coalesce({values}) END), '')"
-            )
+            text = f"nullif(trim(CASE WHEN json_valid(raw) THEN coalesce({values}) END), '')"
         elif staged.fmt == "whitespace":  # fields hold no spaces: nothing to trim
-            out[canonical] = f"nullif(__parts[{mapping.names.index(source) + 1}], '')"
+            text = f"nullif(__parts[{mapping.names.index(source) + 1}], '')"
         elif staged.types and staged.types[staged.columns.index(source)] != "VARCHAR":
-            out[canonical] = f"s{staged.columns.index(source)}"  # typed Parquet: cast later
+            text = f"s{staged.columns.index(source)}"  # typed Parquet: cast later
+            if canonical in ID_FIELDS:
+                text = f"CAST({text} AS VARCHAR)"
         else:
-            out[canonical] = _trimmed(f"s{staged.columns.index(source)}")
+            text = _trimmed(f"s{staged.columns.index(source)}")
+        out[canonical] = _whole_id(text) if canonical in ID_FIELDS else text
     return out
+
+
+def _whole_id(text: str) -> str:
+    """An id written as a whole-number float (``17850.0``, as spreadsheet tools save
+    numbers) as the integer it is (``17850``); any other text unchanged."""
+    return (
+        f"CASE WHEN contains({text}, '.') "
+        f"THEN regexp_replace({text}, '^(-?[0-9]+)\\.0+$', '\\1') ELSE {text} END"
+    )
 
 
 def _trimmed(column: str) -> str:
@@ -199,6 +219,7 @@ def _checks(
     key: tuple[str, ...],
     accepted: list[str],
     params: _Params,
+    bounds: DateBounds | None = None,
 ) -> list[tuple[str, str, str | None, str]]:
     """(condition, reason, column, raw value) in the order the checks run."""
     out: list[tuple[str, str, str | None, str]] = []
@@ -227,8 +248,11 @@ def _checks(
         for name, kind in kinds.items():
             if kind in group and name in mapped and name not in key:
                 out.append((f"r_{name} IS NOT NULL AND {name} IS NULL", reason, name, f"r_{name}"))
-                if name in entity.required:
+                stand_in = entity.stand_ins.get(name)
+                if name in entity.required and not (stand_in and set(stand_in) <= mapped):
                     out.append((f"r_{name} IS NULL", "missing value", name, f"r_{name}"))
+        if reason == "unreadable date":
+            out += _date_bounds(entity, mapped, bounds, params)
     if "currency" in kinds:
         acc = params.add(accepted)
         raw = "r_currency" if "currency" in mapped else "NULL"
@@ -249,7 +273,31 @@ def _checks(
                 "r_quantity",
             )
         )
+    for name in ("total", "subtotal", "unit_price"):
+        if entity.name == "orders" and name in mapped:
+            out.append(
+                (
+                    f"{name} < 0 AND NOT ({_refund(mapping, mapped, params)})",
+                    "negative amount outside a refund",
+                    name,
+                    f"r_{name}",
+                )
+            )
     return out
+
+
+def _date_bounds(
+    entity: Entity, mapped: set[str], bounds: DateBounds | None, params: _Params
+) -> list[tuple[str, str, str | None, str]]:
+    """The checks that the field dating a record lies between the floor and now (+ skew)."""
+    name = entity.dated
+    if bounds is None or name is None or name not in mapped:
+        return []
+    latest, earliest = params.add(bounds.latest), params.add(bounds.earliest)
+    return [
+        (f"{name} > {latest}", "date in the future", name, f"r_{name}"),
+        (f"{name} < {earliest}", "date before the floor", name, f"r_{name}"),
+    ]
 
 
 def _refund(mapping: Mapping, mapped: set[str], params: _Params) -> str:
@@ -315,6 +363,36 @@ def _typed_columns(
     return typed
 
 
+def date_trials(
+    staged: Staged,
+    mapping: Mapping,
+    field_map: dict[str, str],
+    dates: dict[str, str],
+    timezone: str,
+    layouts: list[str | None],
+    head: str,
+) -> tuple[str, dict[str, Any]]:
+    """SQL over ``head`` (a reader query of the first rows) and its parameters: the raw text
+    of each date field of ``dates`` (field -> kind), then, for each layout in turn (None:
+    ISO 8601), whether each field's text reads as a date with it."""
+    params = _Params()
+    raw = _raw_columns(staged, mapping, {f: field_map[f] for f in dates}, params)
+    extra = r", regexp_extract_all(raw, '\S+') AS __parts" if staged.fmt == "whitespace" else ""
+    tries = [
+        f"r_{f} IS NOT NULL AND "
+        f"{_typed(kind, f'r_{f}', replace(mapping, date_format=layout), timezone, params)} "
+        "IS NOT NULL"
+        for layout in layouts
+        for f, kind in dates.items()
+    ]
+    sql = (
+        f"WITH src AS (SELECT *{extra} FROM ({head})), "
+        f"r AS (SELECT {', '.join(f'{e} AS r_{f}' for f, e in raw.items())} FROM src) "
+        f"SELECT {', '.join([*(f'r_{f}' for f in dates), *tries])} FROM r"
+    )
+    return sql, params.values
+
+
 def plan(
     entity: Entity,
     mapping: Mapping,
@@ -323,8 +401,9 @@ def plan(
     *,
     timezone: str,
     accepted: list[str],
+    bounds: DateBounds | None = None,
 ) -> ParsePlan:
-    """The parse step's SQL for one staged file."""
+    """The parse step's SQL for one staged file; ``bounds``: the dates it accepts."""
     params = _Params()
     mapped = set(field_map) | ({"order_id"} if mapping.order_id_from else set())
     has_items = entity.name == "orders" and bool(mapped & set(ITEM_FIELDS) - {"line"})
@@ -344,7 +423,7 @@ def plan(
     keep = {"whitespace": ", __parts, raw", "jsonl": ", raw"}.get(staged.fmt, "")
     raw_sql = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
     typed = _typed_columns(kinds, raw, staged, field_map, mapping, timezone, params)
-    checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params)
+    checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params, bounds)
     outputs = [f for f in fields if f in present]
     outcome, index = _outcome(checks, params)
     has_rn = bool(stages) or staged.plain is None

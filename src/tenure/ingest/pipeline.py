@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ import ibis.expr.datatypes as dt
 
 from tenure.errors import MappingError
 from tenure.ingest.entities import Entity
-from tenure.ingest.mapping import Mapping, resolve
-from tenure.ingest.parse import ParsePlan, plan
+from tenure.ingest.flags import AmountCheck, amount_check, flag_select, flagged_rows
+from tenure.ingest.layouts import fit_layout
+from tenure.ingest.mapping import Mapping, require_fields, resolve
+from tenure.ingest.parse import DateBounds, ParsePlan, plan
 from tenure.ingest.readers import Staged, detect_format, stage_file
 from tenure.ingest.suppress import active, suppressed_rows
 from tenure.ingest.update import CHANGED, UpdatePlan
@@ -55,6 +57,8 @@ class FileOutcome:
     present: int = 0
     quarantined: int = 0
     suppressed: int = 0
+    #: stored records recorded in ``flagged_values`` (a subset of ``stored``)
+    flagged: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
     tables: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
@@ -67,6 +71,7 @@ class FileOutcome:
         self.present += other.present
         self.quarantined += other.quarantined
         self.suppressed += other.suppressed
+        self.flagged += other.flagged
         self.by_reason.update(other.by_reason)
         self.tables.update(other.tables)
         self.ignored_columns += other.ignored_columns
@@ -313,6 +318,30 @@ def _quarantine(
         )
 
 
+def _keep_rejects_and_flags(
+    store: Store,
+    work: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    t: _Targets,
+    cls: str,
+    outcome: FileOutcome,
+    flags: tuple[AmountCheck | None, str],
+    meta: dict[str, Any],
+) -> None:
+    """Read the lines of the quarantined and flagged rows (one more scan of the file), then
+    write their ``quarantine`` and ``flagged_values`` rows."""
+    check, flagged = flags
+    wanted = f"SELECT __rn FROM {cls} WHERE {_REJECTED}"
+    if check and outcome.flagged:
+        wanted += f" UNION ALL SELECT __rn FROM {flagged}"
+    staged.materialize(work, wanted)
+    if outcome.quarantined:
+        _quarantine(store, work, staged, t, cls, meta)
+    if check and outcome.flagged:
+        select, params = flag_select(check, flagged, f"{staged.table}_lines", meta)
+        _emit(store, work, "flagged_values", select, params)
+
+
 def _tally(
     work: duckdb.DuckDBPyConnection, cls: str, staged: Staged, suppressed: int
 ) -> FileOutcome:
@@ -400,7 +429,7 @@ def import_one(
     )
     scratch = _Scratch(work)
     try:
-        parsed, p_table = _parse_file(store, scratch, entity, mapping, staged)
+        parsed, p_table = _parse_file(store, scratch, entity, mapping, staged, now)
         p_table, suppressed = _unsuppressed(store, scratch, entity, staged, p_table)
         progress(task, 1, 4)
         targets = _targets(entity, parsed)
@@ -415,16 +444,18 @@ def import_one(
         progress(task, 2, 4)
         outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
+        check, flagged = _flagged(store, scratch, entity, targets, c_table)
+        outcome.flagged = _count(work, flagged) if flagged else 0
         with _transaction(store, work):
             outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
             if update:
                 audit = {"src": str(path), "now": now, "iid": import_id}
                 outcome.tables.update(apply_updates(store, work, plan_u, c_table, _emit, audit))
             progress(task, 3, 4)
-            if outcome.quarantined:
-                staged.materialize(work, f"SELECT __rn FROM {c_table} WHERE {_REJECTED}")
-                meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
-                _quarantine(store, work, staged, targets, c_table, meta)
+            meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
+            if outcome.quarantined or outcome.flagged:
+                flags = (check, flagged)
+                _keep_rejects_and_flags(store, work, staged, targets, c_table, outcome, flags, meta)
         progress(task, 4, 4)
         return outcome
     finally:
@@ -474,7 +505,12 @@ def _transaction(store: Store, work: duckdb.DuckDBPyConnection) -> Iterator[None
 
 
 def _parse_file(
-    store: Store, scratch: _Scratch, entity: Entity, mapping: Mapping, staged: Staged
+    store: Store,
+    scratch: _Scratch,
+    entity: Entity,
+    mapping: Mapping,
+    staged: Staged,
+    now: datetime,
 ) -> tuple[ParsePlan, str]:
     """Read, parse and check the file in one scan into a temporary table; its name."""
     path, fmt = staged.path, staged.fmt
@@ -483,13 +519,17 @@ def _parse_file(
     sources = list(mapping.names) if fmt == "whitespace" else staged.columns
     field_map = resolve(mapping, entity.fields, sources, str(path), fmt)
     _require_keys(entity, mapping, field_map, sources, path)
+    require_fields(entity, mapping, field_map, sources, str(path))
+    timezone = mapping.timezone or store.settings.timezone
+    mapping = fit_layout(scratch.work, entity, mapping, staged, field_map, timezone)
     parsed = plan(
         entity,
         mapping,
         staged,
         field_map,
-        timezone=mapping.timezone or store.settings.timezone,
+        timezone=timezone,
         accepted=list(store.settings.accepted_currencies),
+        bounds=date_bounds(store, now),
     )
     p_table = staged.table + "_p"
     if parsed.has_rn:
@@ -535,6 +575,19 @@ def _statuses(
     )
 
 
+def _flagged(
+    store: Store, scratch: _Scratch, entity: Entity, t: _Targets, c_table: str
+) -> tuple[AmountCheck | None, str]:
+    """The amount check of an orders file, and the table of the rows it flags (else "")."""
+    if entity.name != "orders":
+        return None, ""
+    check = amount_check(store, scratch.work, t.mapped, t.items, c_table)
+    if check is None:
+        return None, ""
+    select, params = flagged_rows(check, c_table)
+    return check, scratch.table(c_table + "_f", select, params)
+
+
 def _count(work: duckdb.DuckDBPyConnection, table: str) -> int:
     row = work.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(row[0]) if row else 0
@@ -578,6 +631,15 @@ def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:
             hint="Fix `names` in the mapping.",
         )
     return list(mapping.names)
+
+
+def date_bounds(store: Store, now: datetime) -> DateBounds:
+    """The dates an import at ``now`` accepts, from the store's settings."""
+    settings = store.settings
+    return DateBounds(
+        earliest=datetime.combine(settings.earliest_date, datetime.min.time()),
+        latest=now + timedelta(hours=settings.future_tolerance_hours),
+    )
 
 
 def now_utc() -> datetime:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,22 @@ class Staged:
             _lines_by_quotes(con, self)  # blank lines, or quoted fields holding newlines
         else:
             _lines_by_records(con, self)
+
+    @contextmanager
+    def head(self, con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[str]:
+        """A reader query for the first ``rows`` rows (the same columns as ``reader``).
+
+        Records it rejects go to fresh reject tables, dropped afterwards, so the main scan's
+        rejects stay its own.
+        """
+        reader, again = self.reader, f"__rej_{uuid.uuid4().hex[:12]}"
+        if self.rejects_table:
+            reader = reader.replace(self.rejects_table, again)
+        try:
+            yield f"SELECT * FROM ({reader}) LIMIT {int(rows)}"
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {again}")
+            con.execute(f"DROP TABLE IF EXISTS {again}_scan")
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP VIEW IF EXISTS {self.table}_lines")

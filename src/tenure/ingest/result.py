@@ -14,6 +14,8 @@ class ImportResult:
     holds: every input row is exactly one of the five. A suppressed row holds an identifier of
     a person deleted by ``tenure privacy delete``: it is neither stored nor quarantined. An
     updated row replaced the stored row with its key (only with ``update=True``).
+    ``flagged`` counts stored records also recorded in ``flagged_values`` (an implausible
+    amount, kept).
     """
 
     import_id: str
@@ -36,6 +38,9 @@ class ImportResult:
     #: what the import decided about the store's reporting currency (the first import of
     #: orders records it: :func:`tenure.store.currency.settle_reporting_currency`), else None
     currency_note: str | None = None
+    #: stored records with an implausible value, recorded in ``flagged_values`` (a subset
+    #: of ``stored``: a flagged row is stored)
+    flagged: int = 0
 
     @property
     def quarantined_share(self) -> float:
