@@ -63,7 +63,13 @@ class NBD(BaseFitter):
         owner = f"{type(self).__name__}.fit"
         (x, _, age), w = compressed_transactions(owner, frequency, recency, T, weights)
         require_repeats(owner, x, w, "repeat purchase, so no purchase rate can be estimated")
-        (ux, uage), uw, _ = compress([x, age], w)
+        return self._fit_checked(x, age, w)
+
+    def _fit_checked(self, x: FloatArray, age: FloatArray, weights: FloatArray) -> Self:
+        """Fit on (frequency, T) already checked (by ``fit``, or by the model whose boundary
+        this is, which validated and compressed the same data)."""
+        self._validate_params()
+        (ux, uage), uw, _ = compress([x, age], weights)
         self._fit((ux, uage), uw)
         return self
 
@@ -156,6 +162,5 @@ def nbd_boundary(model: BaseFitter, columns: list[FloatArray], weights: FloatArr
     """The :class:`Boundary` of a model whose no-drop-out limit is the NBD, on the compressed
     ``(frequency, recency, T)`` ``columns``; the NBD gets the model's own settings."""
     x, t_x, age = columns
-    return Boundary(
-        lambda: NBD(**model.get_params()).fit(x, t_x, age, weights=weights), (x, t_x, age), weights
-    )
+    nested = NBD(**model.get_params())
+    return Boundary(lambda: nested._fit_checked(x, age, weights), (x, t_x, age), weights)
