@@ -38,7 +38,7 @@ def heterogeneous(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.gamma(6.0 * x, 1.0 / (nu * x))
 
 
-@pytest.mark.parametrize("seed", [1, 3, 4])
+@pytest.mark.parametrize("seed", [1, 3, 7])  # 7: an optimum at q = 3e6 before FLAT_Q
 def test_without_heterogeneity_the_fit_is_the_boundary(seed: int) -> None:
     x, m = homogeneous(seed)
     model = GammaGamma().fit(x, m)
@@ -56,8 +56,8 @@ def test_without_heterogeneity_the_fit_is_the_boundary(seed: int) -> None:
 def test_without_heterogeneity_every_fit_predicts_the_common_mean() -> None:
     """Over 12 draws without heterogeneity: every fit succeeds (before the boundary fit, 3
     failed with "the data do not pin down q, gamma"); most are boundary fits, the others
-    interior optima where chance shows a little heterogeneity (q of 100-400, or one far out
-    and as flat); the mean expected spend is within 3% of p / nu every time."""
+    interior optima where chance shows a little heterogeneity (q of 100-400); the mean expected
+    spend is within 3% of p / nu every time."""
     boundary = 0
     for seed in range(1, 13):
         x, m = homogeneous(seed)
@@ -65,7 +65,7 @@ def test_without_heterogeneity_every_fit_predicts_the_common_mean() -> None:
         boundary += model.boundary_
         spend = np.asarray(model.conditional_expected_average_profit(x, m))
         assert spend.mean() == pytest.approx(P / NU, rel=0.03), seed
-    assert boundary >= 6
+    assert boundary == 7
 
 
 def test_a_boundary_fit_reports_and_predicts_with_the_nested_model() -> None:

@@ -227,7 +227,7 @@ class BaseFitter(ABC):
                     raise ConvergenceError(f"{exc.message} {why_not}", hint=exc.hint) from exc
                 self._set_boundary(nested)
                 return
-            if boundary is not None and self._weak_dropout(hessian * total):
+            if boundary is not None and self._weak_dropout(log_params, hessian * total):
                 nested, _ = self._try_boundary(boundary, log_params, -neg_ll)
                 if nested is not None:
                     self._set_boundary(nested)
@@ -237,9 +237,10 @@ class BaseFitter(ABC):
             self.boundary_ = False
             self.nested_: BaseFitter | None = None
 
-    def _weak_dropout(self, hessian: FloatArray) -> bool:
+    def _weak_dropout(self, log_params: FloatArray, hessian: FloatArray) -> bool:
         """Whether an interior optimum leaves the drop-out parameters unidentified in effect:
-        the standard error of the log of either is above :data:`WEAK_DROPOUT`."""
+        the standard error of the log of either is above :data:`WEAK_DROPOUT` (Gamma-Gamma
+        adds its own rule on ``log_params``)."""
         assert self._dropout is not None
         try:
             variances = np.diag(np.linalg.inv(hessian))
@@ -256,8 +257,9 @@ class BaseFitter(ABC):
         ``ll`` is the full model's log-likelihood where the search ended. The nested model is
         the maximum when its own parameters are identified (standard errors of their logs at
         most WEAK_DROPOUT), it fits as well (likelihood ratio ``2 (ll - nested) <= LR_LIMIT``)
-        and the full model predicts there what it predicts (total expected purchases over the
-        longest T within SAME_PREDICTIONS, mean P(alive) >= 1 - SAME_PREDICTIONS)."""
+        and the full model predicts there what it predicts (:meth:`_predictions_differ`: total
+        expected purchases over the longest T within SAME_PREDICTIONS, mean P(alive) >= 1 -
+        SAME_PREDICTIONS; Gamma-Gamma: every customer's expected spend within it)."""
         try:
             nested = boundary.fit_nested()
         except ModelError as exc:

@@ -44,6 +44,9 @@ from tenure.models.errors import ModelDataError, ModelError
 
 #: (customer pattern, period) cells evaluated per call of the purchase model.
 _CELLS_PER_CALL = 1_000_000
+#: An interior optimum with q above this is also tried against the boundary: nu's coefficient
+#: of variation across customers, 1 / sqrt(q), is then below 1% (no heterogeneity in effect).
+FLAT_Q = 1e4
 
 
 def _check_spend(
@@ -199,6 +202,12 @@ class GammaGamma(BaseFitter):
         boundary = Boundary(lambda: GammaSpend(**self.get_params()).fit(x, m, weights=w), (x, m), w)
         self._fit((x, m), w, boundary)
         return self
+
+    def _weak_dropout(self, log_params: FloatArray, hessian: FloatArray) -> bool:
+        """Whether to try the boundary from an interior optimum: q, gamma unidentified in
+        effect, or q above :data:`FLAT_Q` (found at q = 2e7 on a shop without heterogeneity)."""
+        q = float(np.exp(log_params[self._param_names.index("q")]))
+        return q > FLAT_Q or super()._weak_dropout(log_params, hessian)
 
     def _predictions_differ(
         self, log_params: FloatArray, nested: BaseFitter, boundary: Boundary
