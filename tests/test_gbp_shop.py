@@ -176,3 +176,17 @@ def test_predict_uses_a_model_not_the_heuristic(shop_store: ShopStore, tmp_path:
     assert run.exit_code == 0, run
     result = run.json()
     assert not result["method"].startswith("heuristic"), result["reason"]
+    # every customer's spend comes from one distribution: Gamma-Gamma's boundary fit, p / nu
+    assert "GammaGamma: no heterogeneity in spend (boundary fit)" in result["reason"]
+    assert {"gg_p", "gg_nu"} <= set(result["parameters"])
+    assert not {"gg_q", "gg_gamma"} & set(result["parameters"])
+
+
+def test_the_backtest_fits_spend_without_heterogeneity(backtest_run: Run) -> None:
+    """Every customer's lines come from one catalogue: Gamma-Gamma's q, gamma run to
+    infinity; its boundary fit gives every buyer p / nu per purchase day."""
+    result = backtest_run.json()
+    chosen = next(row for row in result["metrics"] if row["model"] == result["chosen"])
+    assert chosen["note"] == "GammaGamma: no heterogeneity in spend (boundary fit)"
+    assert {"gg_p", "gg_nu"} <= set(chosen["params"])
+    assert chosen["margin_error_pct"] == pytest.approx(0.0, abs=10.0)

@@ -252,17 +252,23 @@ NESTED = {**{m: "the NBD" for m in MODELS[:3]}, "BetaGeoBetaBinom": "the beta-bi
 def test_shop_without_dropout_backtests_and_predicts(tmp_path: Path) -> None:
     """No customer ever leaves (seed 1: 2,985 buyers, 1,609 repeat buyers): every model is
     its boundary fit, the holdout total within 10% (BG/NBD -0.4%, BG/BB +3.4%), while the
-    heuristic is 62% under; ``tenure predict`` then uses the chosen boundary fit."""
+    heuristic is 62% under; ``tenure predict`` then uses the chosen boundary fit. Every amount
+    is Gamma(2, mean 40): Gamma-Gamma is its boundary fit in the backtest (p / nu for every
+    buyer); on the whole year an interior optimum (q = 814) that chance allows, mean 40.5."""
     url = _shop(tmp_path, 1, None)
     rows = _check_backtest(url, NESTED)
     assert rows.loc["heuristic", "error_pct"] < -40.0
-    assert rows.loc["BetaGeo", "params"].keys() == {"r", "alpha", "a", "gg_p", "gg_q", "gg_gamma"}
+    assert rows.loc["BetaGeo", "params"].keys() == {"r", "alpha", "a", "gg_p", "gg_nu"}
+    assert rows.loc["BetaGeo", "note"] == "GammaGamma: no heterogeneity in spend (boundary fit)"
     with Store(url, settings=load_settings(store_url=url)) as store:
-        result = predict(store)
-    assert result.method == result.model == "BetaGeo"
+        result = predict(store, as_of=date(2024, 12, 31))  # the shop's last day, not today
+    assert result.method == result.model == "BetaGeo", result.reason
     assert result.reason == (
         "BetaGeo: no dropout (boundary fit: the NBD), so P(alive) is 1 for every buyer"
     )
+    gg = result.parameters
+    mean = gg["gg_p"] / gg["gg_nu"] if "gg_nu" in gg else gg["gg_p"] * gg["gg_gamma"] / gg["gg_q"]
+    assert mean == pytest.approx(40.0, rel=0.05)
     assert result.totals["mean_p_alive"] == pytest.approx(1.0)
     assert result.parameters["a"] == 0.0 and "b" not in result.parameters
 

@@ -204,7 +204,9 @@ def _fit_spend(data: _Data) -> None:
     except ModelError as exc:
         data.spend_note = f"GammaGamma could not be fitted ({exc.message}); no margin figures."
         return
-    data.spend_params = {f"gg_{k}": float(v) for k, v in gg.params_.items()}
+    data.spend_params = {f"gg_{k}": v for k, v in reported_params(gg).items()}
+    if gg.boundary_:
+        data.spend_note = f"GammaGamma: {fit_note(gg)}"
 
 
 # -- the candidates ------------------------------------------------------------------------------

@@ -33,6 +33,11 @@ the drop-out shape at 0 and its partner NaN (not identified), and every predicti
 ``nested_`` (P(alive) = 1). Otherwise a failed search's error stands, saying why there is no
 boundary fit either (e.g. which predictions are undetermined), and a converged one is kept.
 An interior fit has ``boundary_`` False and ``nested_`` None.
+
+Gamma-Gamma uses the same mechanism on the spend side: its nested model is spend without
+heterogeneity between customers (``q, gamma -> infinity`` with ``gamma / q = 1 / nu``), its
+boundary values are ``q = gamma = inf``, and it compares expected spend, not purchases
+(:meth:`BaseFitter._predictions_differ`).
 """
 
 from __future__ import annotations
@@ -103,12 +108,13 @@ class Boundary:
     """What a model with drop-out needs to fall back to its nested model without drop-out.
 
     ``fit_nested`` fits the nested model (with the model's own settings) on the same data;
-    ``patterns`` are the compressed ``(frequency, recency, T)`` (or ``n_periods``) with their
-    ``weights``, on which the two models' predictions are compared over the longest ``T``.
+    ``patterns`` are the compressed ``(frequency, recency, T)`` (or ``n_periods``; Gamma-Gamma:
+    ``(frequency, monetary)``) with their ``weights``, on which the two models' predictions are
+    compared (:meth:`BaseFitter._predictions_differ`).
     """
 
     fit_nested: Callable[[], BaseFitter]
-    patterns: tuple[FloatArray, FloatArray, FloatArray]
+    patterns: tuple[FloatArray, ...]
     weights: FloatArray
 
 
@@ -120,6 +126,12 @@ class BaseFitter(ABC):
     #: which is then not identified), and the nested model's name ("the NBD").
     _dropout: ClassVar[tuple[str, str] | None] = None
     _nested_name: ClassVar[str] = ""
+    #: What the nested model is without (in messages), the values of the two ``_dropout``
+    #: parameters in ``params_`` of a boundary fit, and the summary's notes on them ("" for
+    #: :func:`fit_note`'s default).
+    _without: ClassVar[str] = "drop-out"
+    _boundary_at: ClassVar[tuple[float, float]] = (0.0, np.nan)
+    _boundary_notes: ClassVar[tuple[str, str]] = ("", "not identified (no dropout)")
     #: How to rescale the data when the search fails (part of the ConvergenceError hint).
     _rescale_hint: ClassVar[str] = (
         "rescale time (weeks instead of days, so that T is in the tens or hundreds)"
@@ -215,7 +227,7 @@ class BaseFitter(ABC):
                     raise ConvergenceError(f"{exc.message} {why_not}", hint=exc.hint) from exc
                 self._set_boundary(nested)
                 return
-            if boundary is not None and self._weak_dropout(hessian * total):
+            if boundary is not None and self._weak_dropout(log_params, hessian * total):
                 nested, _ = self._try_boundary(boundary, log_params, -neg_ll)
                 if nested is not None:
                     self._set_boundary(nested)
@@ -225,9 +237,10 @@ class BaseFitter(ABC):
             self.boundary_ = False
             self.nested_: BaseFitter | None = None
 
-    def _weak_dropout(self, hessian: FloatArray) -> bool:
+    def _weak_dropout(self, log_params: FloatArray, hessian: FloatArray) -> bool:
         """Whether an interior optimum leaves the drop-out parameters unidentified in effect:
-        the standard error of the log of either is above :data:`WEAK_DROPOUT`."""
+        the standard error of the log of either is above :data:`WEAK_DROPOUT` (Gamma-Gamma
+        adds its own rule on ``log_params``)."""
         assert self._dropout is not None
         try:
             variances = np.diag(np.linalg.inv(hessian))
@@ -244,38 +257,49 @@ class BaseFitter(ABC):
         ``ll`` is the full model's log-likelihood where the search ended. The nested model is
         the maximum when its own parameters are identified (standard errors of their logs at
         most WEAK_DROPOUT), it fits as well (likelihood ratio ``2 (ll - nested) <= LR_LIMIT``)
-        and the full model predicts there what it predicts (total expected purchases over the
-        longest T within SAME_PREDICTIONS, mean P(alive) >= 1 - SAME_PREDICTIONS)."""
+        and the full model predicts there what it predicts (:meth:`_predictions_differ`: total
+        expected purchases over the longest T within SAME_PREDICTIONS, mean P(alive) >= 1 -
+        SAME_PREDICTIONS; Gamma-Gamma: every customer's expected spend within it)."""
         try:
             nested = boundary.fit_nested()
         except ModelError as exc:
             return (
                 None,
-                f"Without drop-out ({self._nested_name}) it cannot be fitted either: {exc.message}",
+                f"Without {self._without} ({self._nested_name}) it cannot be fitted either: "
+                f"{exc.message}",
             )
         se_log = nested.standard_errors_ / nested.params_
         loose = [str(k) for k, v in se_log.items() if not v <= WEAK_DROPOUT]
         if loose:
             return None, (
-                f"Without drop-out ({self._nested_name}) the data do not pin down "
+                f"Without {self._without} ({self._nested_name}) the data do not pin down "
                 f"{', '.join(loose)} either, so there is no boundary fit."
             )
         ratio = 2.0 * (ll - float(nested.log_likelihood_))
         if ratio > LR_LIMIT:
             return None, (
-                f"The model without drop-out ({self._nested_name}) fits worse (likelihood "
-                f"ratio {ratio:.3g}): drop-out is visible in the data, so there is no boundary "
-                "fit."
+                f"The model without {self._without} ({self._nested_name}) fits worse "
+                f"(likelihood ratio {ratio:.3g}): {self._without} is visible in the data, so "
+                "there is no boundary fit."
             )
+        differ = self._predictions_differ(log_params, nested, boundary)
+        return (None, differ) if differ else (nested, "")
+
+    def _predictions_differ(
+        self, log_params: FloatArray, nested: BaseFitter, boundary: Boundary
+    ) -> str:
+        """Why the full model at ``log_params`` does not predict what ``nested`` does ("" when
+        it does): over the longest T of the data, the customers' total expected purchases
+        differ by more than SAME_PREDICTIONS, or their mean P(alive) is below 1 minus it."""
         horizon, full, bare, alive = self._compare_predictions(log_params, nested, boundary)
         if abs(full - bare) > SAME_PREDICTIONS * max(bare, 1e-12) or alive < 1 - SAME_PREDICTIONS:
-            return None, (
+            return (
                 f"The predictions are not determined either: over the next {horizon:g} time "
                 f"units these customers' expected purchases total {full:,.1f} where the search "
                 f"ended (mean P(alive) {alive:.3f}) and {bare:,.1f} without drop-out "
                 f"({self._nested_name}); the data cannot tell which."
             )
-        return nested, ""
+        return ""
 
     def _compare_predictions(
         self, log_params: FloatArray, nested: BaseFitter, boundary: Boundary
@@ -300,20 +324,21 @@ class BaseFitter(ABC):
         return horizon, full, bare, alive
 
     def _set_boundary(self, nested: Any) -> None:
-        """The learned attributes of a boundary fit: the nested model's, the drop-out shape
-        at 0 and its partner NaN."""
+        """The learned attributes of a boundary fit: the nested model's (those of its
+        parameters the full model has), the drop-out shape at 0 and its partner NaN
+        (:attr:`_boundary_at`)."""
         assert self._dropout is not None
         names = list(self._param_names)
         params = pd.Series(np.nan, index=names, name="coef")
         errors = pd.Series(np.nan, index=names, name="se")
-        kept = list(nested.params_.index)
-        params[kept] = nested.params_.to_numpy()
-        errors[kept] = nested.standard_errors_.to_numpy()
+        kept = [k for k in nested.params_.index if k in names]
+        params[kept] = nested.params_[kept].to_numpy()
+        errors[kept] = nested.standard_errors_[kept].to_numpy()
         where = [names.index(k) for k in kept]
         cov = np.full((len(names), len(names)), np.nan)
-        cov[np.ix_(where, where)] = nested.covariance_.to_numpy()
+        cov[np.ix_(where, where)] = nested.covariance_.loc[kept, kept].to_numpy()
         covariance = pd.DataFrame(cov, index=names, columns=names)
-        params[self._dropout[0]] = 0.0
+        params[list(self._dropout)] = np.array(self._boundary_at)
         self.params_, self.standard_errors_, self.covariance_ = params, errors, covariance
         self.log_likelihood_ = nested.log_likelihood_
         self.n_customers_ = nested.n_customers_
@@ -432,7 +457,8 @@ class BaseFitter(ABC):
 
         A boundary fit adds a ``note`` column: the drop-out shape reads "no dropout (boundary
         fit: the NBD)" (coef 0, no standard error), its partner "not identified" (NaN); the
-        other parameters are the nested model's, with its standard errors."""
+        other parameters are the nested model's, with its standard errors, followed by those
+        of its parameters the full model does not have (Gamma-Gamma's ``nu``)."""
         self._check_is_fitted()
         coef = self.params_
         se_log = self.standard_errors_ / coef
@@ -448,7 +474,10 @@ class BaseFitter(ABC):
             shape, partner = self._dropout
             table["note"] = ""
             table.loc[shape, "note"] = fit_note(self)
-            table.loc[partner, "note"] = "not identified (no dropout)"
+            table.loc[partner, "note"] = self._boundary_notes[1]
+            nested = self._nested_model().summary()
+            extra = nested.loc[[k not in table.index for k in nested.index]]
+            table = pd.concat([table, extra.assign(note="")])
         return table
 
     def _nested_model(self) -> Any:
@@ -496,13 +525,20 @@ def as_params(values: NDArray[np.float64]) -> tuple[float, ...]:
 
 def reported_params(model: BaseFitter) -> dict[str, float]:
     """A fitted model's parameters as floats, without the ones a boundary fit leaves
-    unidentified (NaN): what the backtest and ``tenure predict`` report and record."""
-    return {str(k): float(v) for k, v in model.params_.items() if np.isfinite(v)}
+    unidentified or infinite (NaN, inf) and with its nested model's parameters the full
+    model does not have (Gamma-Gamma's ``nu``): what the backtest and ``tenure predict``
+    report and record."""
+    params = {str(k): float(v) for k, v in model.params_.items() if np.isfinite(v)}
+    nested = getattr(model, "nested_", None)
+    if nested is not None:
+        params.update({str(k): float(v) for k, v in nested.params_.items() if k not in params})
+    return params
 
 
 def fit_note(model: BaseFitter) -> str:
     """The note on a boundary fit, "no dropout (boundary fit: the NBD)" (or the
-    beta-binomial); an empty string for any other fit."""
+    beta-binomial; Gamma-Gamma: "no heterogeneity in spend (boundary fit)"); an empty
+    string for any other fit."""
     if not getattr(model, "boundary_", False):
         return ""
-    return f"no dropout (boundary fit: {model._nested_name})"
+    return model._boundary_notes[0] or f"no dropout (boundary fit: {model._nested_name})"

@@ -10,6 +10,12 @@ each customer's ``x >= 1`` repeat transactions, whose density is
 
 Spend is assumed independent of the purchase process (check it: the correlation between
 frequency and monetary value should be weak).
+
+When every customer's spend comes from the same distribution (no heterogeneity), ``q`` and
+``gamma`` run to infinity with ``gamma / q`` fixed: ``nu`` is then the same ``nu = q / gamma``
+for every customer, ``m | x ~ Gamma(p x, nu x)``, and the expected spend per transaction is
+``p / nu`` for every customer. That limit is the nested :class:`GammaSpend`, fitted instead
+as Gamma-Gamma's boundary fit (docs/models.md, "Boundary fits").
 """
 
 from __future__ import annotations
@@ -33,11 +39,14 @@ from tenure.models._data import (
     same_lengths,
     wsum,
 )
-from tenure.models.base import BaseFitter, Data, PurchaseModel
+from tenure.models.base import SAME_PREDICTIONS, BaseFitter, Boundary, Data, PurchaseModel
 from tenure.models.errors import ModelDataError, ModelError
 
 #: (customer pattern, period) cells evaluated per call of the purchase model.
 _CELLS_PER_CALL = 1_000_000
+#: An interior optimum with q above this is also tried against the boundary: nu's coefficient
+#: of variation across customers, 1 / sqrt(q), is then below 1% (no heterogeneity in effect).
+FLAT_Q = 1e4
 
 
 def _check_spend(
@@ -80,14 +89,38 @@ def _check_spend(
     return x, np.where(used, m, 1.0)
 
 
-class GammaGamma(BaseFitter):
-    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
+def _spend_data(
+    owner: str, frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike | None
+) -> tuple[list[FloatArray], FloatArray]:
+    """The compressed (frequency, monetary) of the customers to fit spend on, and weights."""
+    x, m = _check_spend(owner, frequency, monetary_value, fitting=True)
+    if len(x) == 0:
+        raise ModelDataError(
+            f"{owner}: no customer to fit spend on: Gamma-Gamma needs customers with a "
+            "repeat purchase of positive value (frequency > 0, monetary value > 0).",
+            hint="With every amount 0 (free orders, or order totals not imported) there is "
+            "no spend to model: import the order amounts.",
+        )
+    w = check_weights(owner, weights, len(x))
+    columns, w, _ = compress([x, m], w)
+    return columns, w
 
-    Learned: ``params_`` (p, q, gamma), ``standard_errors_``, ``log_likelihood_``,
-    ``n_customers_``, ``aic_``, ``bic_``. Same constructor and penalizer as BetaGeo.
+
+class GammaSpend(BaseFitter):
+    """Spend without heterogeneity: Gamma-Gamma's boundary (``q, gamma -> inf``).
+
+    Every customer's transaction values are ``Gamma(p, nu)`` (shape ``p``, rate ``nu``), so
+    the mean ``m`` of ``x`` of them is ``Gamma(p x, nu x)``:
+
+        log f(m | x) = p x log(nu x) + (p x - 1) log m - nu x m - log Gamma(p x),
+
+    the limit of Gamma-Gamma's density as ``q, gamma -> inf`` with ``q / gamma = nu``. The
+    expected spend per transaction is ``p / nu`` for every customer. Same constructor and
+    learned attributes as GammaGamma, with ``params_`` (p, nu). Fitted on its own, or by
+    GammaGamma as its boundary fit (its ``nested_``).
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+    _param_names: ClassVar[tuple[str, ...]] = ("p", "nu")
     _rescale_hint: ClassVar[str] = "rescale monetary values (e.g. to hundreds of the currency unit)"
 
     def fit(
@@ -97,20 +130,104 @@ class GammaGamma(BaseFitter):
         weights: ArrayLike | None = None,
     ) -> Self:
         """Fit on customers with ``frequency >= 1`` and their mean repeat-purchase value."""
-        owner = f"{type(self).__name__}.fit"
         self._validate_params()
-        x, m = _check_spend(owner, frequency, monetary_value, fitting=True)
-        if len(x) == 0:
-            raise ModelDataError(
-                f"{owner}: no customer to fit spend on: Gamma-Gamma needs customers with a "
-                "repeat purchase of positive value (frequency > 0, monetary value > 0).",
-                hint="With every amount 0 (free orders, or order totals not imported) there is "
-                "no spend to model: import the order amounts.",
-            )
-        w = check_weights(owner, weights, len(x))
-        columns, w, _ = compress([x, m], w)
+        columns, w = _spend_data(f"{type(self).__name__}.fit", frequency, monetary_value, weights)
         self._fit(tuple(columns), w)
         return self
+
+    def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
+        # moments: E[m] = p / nu and x Var(m | x) = p / nu^2
+        x, m = data
+        total = float(np.sum(weights))
+        mean = wsum(weights, m) / total
+        spread = max(wsum(weights, x * (m - mean) ** 2) / total, 1e-12 * mean**2)
+        return np.log(np.array([max(mean**2 / spread, 1e-6), max(mean / spread, 1e-12)]))
+
+    def _neg_log_likelihood(
+        self, log_params: FloatArray, data: Data, weights: FloatArray
+    ) -> tuple[float, FloatArray]:
+        p, nu = np.exp(log_params)
+        x, m = data
+        px = p * x
+        log_nux = np.log(nu * x)
+        ll = px * log_nux + (px - 1.0) * np.log(m) - nu * x * m - special.gammaln(px)
+        d_p = x * (log_nux + np.log(m) - special.digamma(px))
+        d_nu = px / nu - x * m
+        grad = np.array([wsum(weights, d_p), wsum(weights, d_nu)])
+        return -wsum(weights, ll), -grad * np.exp(log_params)
+
+    def conditional_expected_average_profit(
+        self, frequency: ArrayLike, monetary_value: ArrayLike
+    ) -> Any:
+        """E[spend per transaction | x, m] = ``p / nu`` for every customer (a customer's own
+        mean tells nothing more when every customer spends alike)."""
+        p, nu = self._param_values()
+        owner = f"{type(self).__name__}.conditional_expected_average_profit"
+        x, _ = _check_spend(owner, frequency, monetary_value, fitting=False)
+        return like_input(np.full(len(x), p / nu), frequency, monetary_value)
+
+
+class GammaGamma(BaseFitter):
+    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
+
+    Learned: ``params_`` (p, q, gamma), ``standard_errors_``, ``log_likelihood_``,
+    ``n_customers_``, ``aic_``, ``bic_``, ``boundary_`` (True for the boundary fit without
+    heterogeneity in spend: ``q = gamma = inf``) and ``nested_`` (that fitted
+    :class:`GammaSpend`, else None). Same constructor and penalizer as BetaGeo.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+    _rescale_hint: ClassVar[str] = GammaSpend._rescale_hint
+    _dropout: ClassVar[tuple[str, str] | None] = ("q", "gamma")
+    _nested_name: ClassVar[str] = "Gamma(p, nu) spend"
+    _without: ClassVar[str] = "heterogeneity in spend"
+    _boundary_at: ClassVar[tuple[float, float]] = (np.inf, np.inf)
+    _boundary_notes: ClassVar[tuple[str, str]] = (
+        "no heterogeneity in spend (boundary fit)",
+        "infinite with q (gamma / q = 1 / nu)",
+    )
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        monetary_value: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Fit on customers with ``frequency >= 1`` and their mean repeat-purchase value.
+        When the data show no heterogeneity in spend the fit is :class:`GammaSpend`, its
+        boundary (``boundary_``, ``nested_``; docs/models.md, "Boundary fits")."""
+        self._validate_params()
+        columns, w = _spend_data(f"{type(self).__name__}.fit", frequency, monetary_value, weights)
+        x, m = columns
+        boundary = Boundary(lambda: GammaSpend(**self.get_params()).fit(x, m, weights=w), (x, m), w)
+        self._fit((x, m), w, boundary)
+        return self
+
+    def _weak_dropout(self, log_params: FloatArray, hessian: FloatArray) -> bool:
+        """Whether to try the boundary from an interior optimum: q, gamma unidentified in
+        effect, or q above :data:`FLAT_Q` (found at q = 2e7 on a shop without heterogeneity)."""
+        q = float(np.exp(log_params[self._param_names.index("q")]))
+        return q > FLAT_Q or super()._weak_dropout(log_params, hessian)
+
+    def _predictions_differ(
+        self, log_params: FloatArray, nested: BaseFitter, boundary: Boundary
+    ) -> str:
+        """Why Gamma-Gamma at ``log_params`` does not predict the nested model's spend ("" when
+        it does): some customer's expected spend per transaction differs from ``p / nu`` by
+        more than SAME_PREDICTIONS."""
+        p, q, gamma = np.exp(log_params)
+        x, m = boundary.patterns
+        full = p * (gamma + m * x) / (p * x + q - 1.0) if q > 1.0 else np.full(len(x), np.inf)
+        bare = float(nested.params_["p"] / nested.params_["nu"])
+        gap = float(np.max(np.abs(full - bare))) / bare
+        if gap <= SAME_PREDICTIONS:
+            return ""
+        return (
+            "The predictions are not determined either: where the search ended the expected "
+            f"spend per transaction ranges from {np.min(full):,.4g} to {np.max(full):,.4g} "
+            f"across these customers, and is {bare:,.4g} for every one without heterogeneity "
+            f"({self._nested_name}); the data cannot tell which."
+        )
 
     def _initial_log_params(self, data: Data, weights: FloatArray) -> FloatArray:
         _, m = data
@@ -142,7 +259,10 @@ class GammaGamma(BaseFitter):
         ``(gamma + m x) p / (p x + q - 1)``: a weighted average of the population mean
         ``p gamma / (q - 1)`` and the customer's own mean ``m``. With ``x = 0`` it is the
         population mean (``m`` is ignored). Needs ``q > 1`` (else the mean is infinite).
+        A boundary fit gives ``p / nu`` for every customer (the limit as ``q, gamma -> inf``).
         """
+        if (nested := self._nested_model()) is not None:
+            return nested.conditional_expected_average_profit(frequency, monetary_value)
         p, q, gamma = self._param_values()
         if q <= 1.0:
             raise ModelError(

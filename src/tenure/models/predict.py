@@ -653,10 +653,18 @@ def _predicted_rows(
             result.method, result.patterns = run.model, len(patterns)
             result.parameters = {
                 **reported_params(model),
-                **{f"gg_{k}": float(v) for k, v in gg.params_.items()},
+                **{f"gg_{k}": v for k, v in reported_params(gg).items()},
             }
-            if model.boundary_:
-                result.reason = f"{run.model}: {fit_note(model)}, so P(alive) is 1 for every buyer"
+            notes = [
+                f"{run.model}: {fit_note(model)}, so P(alive) is 1 for every buyer"
+                if model.boundary_
+                else "",
+                f"{GAMMA_GAMMA}: {fit_note(gg)}, so every buyer's expected spend per purchase "
+                "is the same"
+                if gg.boundary_
+                else "",
+            ]
+            result.reason = "; ".join(filter(None, notes)) or None
             margins = None
             if run.clv_model == BOOSTED:
                 try:

@@ -73,7 +73,10 @@ def spend_pairs(buyers: ir.Table, max_pairs: int = MAX_SPEND_PAIRS) -> pd.DataFr
 def expected_spend(gg: GammaGamma, frequency: ir.Value, monetary: ir.Value) -> ir.FloatingValue:
     """Gamma-Gamma's E[spend per purchase | x, m] as an engine expression (Fader, Hardie &
     Lee 2005, "RFM and CLV", eq. 5): ``p (gamma + m x) / (p x + q - 1)``, ``m`` taken as 0
-    when missing or negative (the population mean when ``x = 0``)."""
+    when missing or negative (the population mean when ``x = 0``). A boundary fit (no
+    heterogeneity in spend) gives ``p / nu`` for every customer."""
+    if (nested := gg.nested_) is not None:
+        return f64(float(nested.params_["p"] / nested.params_["nu"])) + frequency.cast(F64) * 0.0
     p, q, gamma = (float(gg.params_[name]) for name in ("p", "q", "gamma"))
     x = frequency.cast(F64)
     m = ibis.greatest(ibis.coalesce(monetary.cast(F64), f64(0.0)), f64(0.0))
