@@ -291,12 +291,8 @@ EXTRA: dict[str, list[list[str]]] = {
 }
 
 
-#: Failures being fixed on another branch: (shape, command) -> why.
-KNOWN = {
-    # Every spend is 0 (in the GBP store: every revenue is null without fx_rates, then 0).
-    ("zero_amounts", "models backtest"): "Gamma-Gamma all-zero spends: fixed on branch boundary",
-    ("gbp_only", "models backtest"): "Gamma-Gamma all-zero spends: fixed on branch boundary",
-}
+#: Known failures, marked xfail: (shape, command) -> why (none today).
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[Any]:

@@ -377,7 +377,8 @@ class _Boosted(_Candidate):
 
         end, h = data.calibration_end, data.holdout_days
         start = end - timedelta(days=h)
-        if start < pd.Timestamp(data.frame["first_day"].min()).date():
+        first = pd.Timestamp(data.frame["first_day"].min())  # NaT: no buyer at all
+        if pd.isna(first) or start < first.date():
             raise ModelDataError(
                 f"{self.name}: no buyer before {start.isoformat()} (the calibration end minus "
                 "the holdout), so there is no past window to train on.",
@@ -627,8 +628,8 @@ def _check_window(store: Store, end: date, stop: date, orders: ir.Table) -> None
 
 def _sufficiency(data: _Data, floor: DataFloor | None) -> Sufficiency:
     f = data.frame
-    first = pd.Timestamp(f["first_day"].min()).date()
-    history = (data.calibration_end - first).days
+    first = pd.Timestamp(f["first_day"].min())  # NaT: no buyer (e.g. every order a refund)
+    history = 0 if pd.isna(first) else (data.calibration_end - first.date()).days
     repeat = int((f["frequency"] > 0).sum())
     return sufficiency_of(data.calibration_end, data.n, repeat, history, floor)
 
@@ -666,6 +667,13 @@ def backtest(
             _check_sample(sample)
             orders, persons = _sample_orders(store, orders, calibration_end, sample, random_state)
         frame = _collect(store, orders, calibration_end, holdout_days)
+        if frame.empty:
+            raise ModelDataError(
+                f"No buyer on or before the calibration end {calibration_end.isoformat()}: "
+                "every order then is void, a refund or refunded in full, so there is nothing "
+                "to fit.",
+                hint="Choose a later --calibration-end, or check the orders' status and totals.",
+            )
         weekly = weekly_repeats(orders, calibration_end=calibration_end, holdout_days=holdout_days)
         settings = store.settings
         data = _Data(frame, calibration_end, holdout_days, settings.at_risk_factor, store, persons)

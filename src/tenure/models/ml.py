@@ -38,6 +38,10 @@ from tenure.store import Store
 LOSSES = ("poisson", "squared_error", "absolute_error")
 
 
+#: The one level of a categorical feature that no training row knows.
+UNKNOWN_LEVEL = "(unknown)"
+
+
 class GradientBoostingCLV:
     """Next-``horizon_days`` margin per buyer, by gradient boosting on their facts.
 
@@ -134,6 +138,10 @@ class GradientBoostingCLV:
         for column in CATEGORICAL_FEATURES:
             values = design[column].astype(object).where(design[column].notna(), None)
             known = levels[column] if levels else sorted(values.dropna().unique().tolist())
+            if not known:  # no level at all (e.g. no order lines): one level for "unknown"
+                known = [UNKNOWN_LEVEL]
+            if known == [UNKNOWN_LEVEL]:
+                values = values.where(values.notna(), UNKNOWN_LEVEL)
             design[column] = pd.Categorical(values, categories=known)
         return design
 
@@ -169,6 +177,9 @@ class GradientBoostingCLV:
                 hint="Train on a window in which customers bought, or use loss='squared_error'.",
             )
         design = self._design(features, owner)
+        for column in NUMERIC_FEATURES:  # a feature never known (all missing) carries nothing;
+            if design[column].isna().all():  # scikit-learn cannot bin a column with no value
+                design[column] = 0.0
         categories = {c: list(design[c].cat.categories) for c in CATEGORICAL_FEATURES}
         estimator = HistGradientBoostingRegressor(
             loss=self.loss,
