@@ -199,6 +199,8 @@ def generate_demo(
     store.insert("generator_truth", truth_table(parameter_rows(customers, days, seed)))
     # the frozen clock: the analytics see the demo as of its last day, not as of today
     store.set_meta("as_of", (start + timedelta(days=days - 1)).isoformat(), by="demo")
+    if store.meta("reporting_currency") is None:  # the demo's orders are all in it
+        store.set_meta("reporting_currency", currency, by="demo")
     store.insert("products", products_table(su.cat, currency))
     totals = _Totals()
     new = np.zeros((len(T.TOUCHES), days), dtype=np.int64)
