@@ -17,7 +17,7 @@ repeated (``--repeats``, within ``--budget`` seconds) and its median reported. C
   of the papers, and the one in which pymc-marketing's MAP fit is fastest).
 * **BG/NBD fit + scoring, 10M customers** (Tenure only): fit, P(alive) and the expected
   purchases in the next 365 days of every customer, in a fresh process whose peak RSS is
-  reported; through the public API on the 10M rows, and the way ``tenure.models.scoring``
+  reported; through the public API on the 10M rows, and the way ``tenure.predictions.scoring``
   works (compress once, fit and score the distinct patterns, gather back).
 * **Boundary fit, 1M customers** (issue 11): customers simulated without drop-out (the NBD,
   ``NBD_TRUTH``, the same ages as the 1M BG/NBD case), fitted by BG/NBD, which returns its

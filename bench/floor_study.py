@@ -4,8 +4,8 @@
     .venv/bin/python bench/floor_study.py --models BetaGeo ModifiedBetaGeo ParetoNBD  # ~9 min
     .venv/bin/python bench/floor_study.py --summarise bench/out/floor_study_<time>.json
 
-The data floor of ``tenure predict`` (:class:`tenure.models.predict.DataFloor`,
-:data:`tenure.models.holdout.FLOOR`) says below how many buyers, repeat buyers and days of
+The data floor of ``tenure predict`` (:class:`tenure.predictions.predict.DataFloor`,
+:data:`tenure.predictions.holdout.FLOOR`) says below how many buyers, repeat buyers and days of
 history the models are not fitted and every buyer gets the heuristic (docs/models.md, "Thin
 data and the heuristic"). This measures it. For each store, each history ``H`` (the
 calibration end is ``H`` days after the store's first purchase) and each buyer count ``n``,
@@ -25,8 +25,8 @@ continuous acquisition, BG/NBD buyers by construction).
 
 Speed: the store is read once per history (``calibration_holdout`` for every buyer and each
 purchase day's segment and gap); each draw is a row subset of those, fitted and scored with
-the backtest's own candidates (``tenure.models.backtest``). ``--check`` draws are also run
-through :func:`tenure.models.backtest.backtest` itself and must give the same RMSEs (to 1e-9).
+the backtest's own candidates (``tenure.predictions.backtest``). ``--check`` draws are also run
+through :func:`tenure.predictions.backtest.backtest` itself and must give the same RMSEs (to 1e-9).
 
 Output: a Markdown table per store and history (share of draws in which each model's RMSE
 is below the heuristic's, median RMSE ratio model/heuristic), the same shares by the draws'
@@ -125,7 +125,7 @@ class History:
 def read_history(store: Any, end: date) -> History:
     from tenure.analytics.base import orders_base
     from tenure.analytics.status import _purchase_days
-    from tenure.models.holdout import calibration_holdout, parse_holdout
+    from tenure.predictions.holdout import calibration_holdout, parse_holdout
 
     h = parse_holdout(HOLDOUT, end)
     orders = orders_base(store, as_of=end + timedelta(days=h))
@@ -138,7 +138,7 @@ def read_history(store: Any, end: date) -> History:
 
 def with_rhythm(hist: History, frame: pd.DataFrame, ids: pd.Series | None) -> pd.DataFrame:
     """The drawn buyers with their segment's usual gap and repeat rate measured on their own
-    purchase days (:func:`tenure.models.predict.segment_rhythm`, in pandas)."""
+    purchase days (:func:`tenure.predictions.predict.segment_rhythm`, in pandas)."""
     days = hist.days if ids is None else hist.days[hist.days["person_id"].isin(ids)]
     seg = band(days["k"])
     gaps = days["gap"].astype(np.float64)
@@ -168,9 +168,9 @@ def run_draw(
     store: Any, hist: History, size: int, seed: int, models: tuple[str, ...]
 ) -> dict[str, Any]:
     """One draw: every model and the heuristic on the same buyers."""
-    from tenure.models.backtest import _candidates, _Data, _errors
     from tenure.models.errors import ModelError
-    from tenure.models.predict import HEURISTIC
+    from tenure.predictions.backtest import _candidates, _Data, _errors
+    from tenure.predictions.predict import HEURISTIC
 
     full = hist.frame
     if size:
@@ -223,8 +223,8 @@ def run_draw(
 def check_against_backtest(
     store: Any, hist: History, size: int, seed: int, models: tuple[str, ...]
 ) -> dict[str, Any]:
-    """The same draw through :func:`tenure.models.backtest.backtest`: the RMSEs must agree."""
-    from tenure.models.backtest import backtest
+    """The same draw through :func:`tenure.predictions.backtest.backtest`: the RMSEs must agree."""
+    from tenure.predictions.backtest import backtest
 
     mine = run_draw(store, hist, size, seed, models)
     result = backtest(
@@ -363,8 +363,8 @@ def floor_check(results: list[dict[str, Any]], floor: Any, model: str) -> dict[s
 
 def conclude(results: list[dict[str, Any]], models: tuple[str, ...]) -> dict[str, Any]:
     """Print the pooled tables and the check of the floor in force; return them."""
-    from tenure.models.holdout import FLOOR
-    from tenure.models.predict import DataFloor
+    from tenure.predictions.holdout import FLOOR
+    from tenure.predictions.predict import DataFloor
 
     out: dict[str, Any] = {}
     for model in models:

@@ -28,7 +28,7 @@ import pytest
 
 from tenure import Store, load_settings
 from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base, refresh
-from tenure.analytics.kpis import channel_economics
+from tenure.analytics.channels import channels
 from tenure.analytics.periods import kpis
 from tenure.analytics.refresh import DERIVED_TABLES, SCRATCH_ORDERS
 from tenure.analytics.rfm import rfm
@@ -252,7 +252,7 @@ def test_rfm_and_statuses_are_the_same(engines: tuple[Store, Store]) -> None:
 
 
 def test_channel_economics_are_the_same(engines: tuple[Store, Store]) -> None:
-    duck, spark = (channel_economics(store, as_of=END) for store in engines)
+    duck, spark = (channels(store, as_of=END) for store in engines)
     pd.testing.assert_frame_equal(duck, spark, check_exact=False, rtol=RTOL)
     assert (duck["new_customers"] > 0).sum() >= 3
 

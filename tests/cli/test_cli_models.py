@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from tenure import Store, load_settings
 from tenure.cli import app, console
-from tenure.models.backtest import backtest
-from tenure.models.holdout import data_sufficiency
+from tenure.predictions.backtest import backtest
+from tenure.predictions.holdout import data_sufficiency
 from tests.models.test_backtest import THIN_END, copy_store, thin_cdnow
 
 runner = CliRunner()

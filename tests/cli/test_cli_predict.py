@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tenure import Store, load_settings
 from tenure.cli import app, console
 from tenure.demo import generate_demo
-from tenure.models.predict import PREDICTIONS, predict
+from tenure.predictions.predict import PREDICTIONS, predict
 from tenure.store import round_money
 
 runner = CliRunner()

@@ -21,7 +21,7 @@ import pytest
 
 from tenure import Store, load_settings
 from tenure.errors import ConfigError
-from tenure.models.backtest import (
+from tenure.predictions.backtest import (
     MODELS,
     BacktestResult,
     _collect,
@@ -31,7 +31,7 @@ from tenure.models.backtest import (
     chosen_model,
     model_runs,
 )
-from tenure.models.holdout import (
+from tenure.predictions.holdout import (
     FLOOR,
     calibration_holdout,
     data_sufficiency,
@@ -240,7 +240,7 @@ def test_calibration_holdout_matches_pandas(master: Store) -> None:
 def test_heuristic_is_the_one_predict_falls_back_to(thin_url: str, tmp_path: Path) -> None:
     """The backtest's heuristic row gives each buyer the expected orders `tenure predict`'s
     heuristic gives over the same span (9 months of 30.4375 days)."""
-    from tenure.models.predict import predict
+    from tenure.predictions.predict import predict
 
     url = copy_store(thin_url, tmp_path, "thin.duckdb")
     with Store(url, settings=load_settings(store_url=url)) as store:

@@ -22,12 +22,12 @@ from scipy import stats
 
 from tenure import Store, load_settings
 from tenure.models import BetaGeo, BetaGeoBetaBinom, ConvergenceError, ModifiedBetaGeo, ParetoNBD
-from tenure.models.backtest import backtest
 from tenure.models.base import Boundary
 from tenure.models.bgbb import BetaBinomial
 from tenure.models.nbd import NBD
-from tenure.models.predict import predict
-from tenure.models.scoring import p_at_least, score_patterns
+from tenure.predictions.backtest import backtest
+from tenure.predictions.predict import predict
+from tenure.predictions.scoring import p_at_least, score_patterns
 from tests.models._simulate import write_store_orders
 
 PURCHASE = [BetaGeo, ModifiedBetaGeo, ParetoNBD]

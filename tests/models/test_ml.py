@@ -15,14 +15,15 @@ from tenure import Store, load_settings
 from tenure.analytics.base import orders_base, store_end
 from tenure.errors import ConfigError
 from tenure.models import ModelDataError, NotFittedError
-from tenure.models.features import (
+from tenure.models.ml import GradientBoostingCLV
+from tenure.predictions.boosted import predict_on_store, train_on_store
+from tenure.predictions.features import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
     scoring_frame,
     training_frame,
     window_totals,
 )
-from tenure.models.ml import GradientBoostingCLV, predict_on_store, train_on_store
 
 CHANNELS = ["email", "organic_search", "paid_social"]
 

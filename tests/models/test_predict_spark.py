@@ -13,8 +13,8 @@ import pytest
 
 from tenure import Store
 from tenure.analytics import customer_facts, materialise
-from tenure.models.predict import PREDICTIONS, DataFloor, predict
-from tenure.models.scoring import drop_upload, upload
+from tenure.predictions.predict import PREDICTIONS, DataFloor, predict
+from tenure.predictions.scoring import drop_upload, upload
 from tests.analytics.test_analytics_spark import END, assert_same, engines
 
 pytest.importorskip("pyspark")

@@ -18,7 +18,7 @@ import pytest
 from tenure.models import GammaGamma
 from tenure.models.base import Boundary, reported_params
 from tenure.models.gamma_gamma import GammaSpend, discounted_purchases
-from tenure.models.scoring import expected_spend
+from tenure.predictions.scoring import expected_spend
 
 P, NU = 3.0, 0.15  # mean spend per transaction p / nu = 20
 

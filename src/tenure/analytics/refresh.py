@@ -116,7 +116,7 @@ def _reattach_predictions(store: Store) -> None:
     """Keep the last ``tenure predict`` columns on the rebuilt ``customer_facts``: the rows
     of ``customer_predictions`` as they are (``predicted_as_of`` says their day; a person new
     since then has none). Renewing them means fitting again: ``tenure predict``."""
-    from tenure.models.predict import PREDICTIONS, attach
+    from tenure.predictions.predict import PREDICTIONS, attach
 
     if PREDICTIONS in store.con.list_tables():
         attach(store, store.con.table(PREDICTIONS))

@@ -1,22 +1,21 @@
 """Gradient-boosted CLV: next-``horizon`` margin per buyer from their facts (scikit-learn).
 
 The model is scikit-learn's ``HistGradientBoostingRegressor`` on the features of
-:mod:`tenure.models.features` (RFM numbers, orders, revenue, margin, tenure, recency, gap
+:mod:`tenure.predictions.features` (RFM numbers, orders, revenue, margin, tenure, recency, gap
 statistics, first order value, trailing 90/365-day margin and orders; acquisition channel and
 first category as native categorical features). It is trained on a past window: features as
 of ``cutoff - horizon``, target the margin of ``(cutoff - horizon, cutoff]``
-(:func:`~tenure.models.features.training_frame`), then applied to the features as of the
+(:func:`~tenure.predictions.features.training_frame`), then applied to the features as of the
 cutoff. With the default Poisson loss (log link) predictions are never negative and their
 total matches the training total; targets below 0 (net refunds) are counted as 0.
 
-Unlike the buy-till-you-die models it needs one row per buyer, so :func:`train_on_store` and
-:func:`predict_on_store` pull the feature table of every buyer into memory (a few hundred
-bytes per buyer).
+Unlike the buy-till-you-die models it needs one row per buyer, so training and scoring on a
+store (:mod:`tenure.predictions.boosted`) pull the feature table of every buyer into memory
+(a few hundred bytes per buyer). This module never imports the store.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Self
 
 import numpy as np
@@ -27,13 +26,29 @@ from threadpoolctl import threadpool_limits
 from tenure.errors import ConfigError
 from tenure.models._data import FloatArray, as_float_array, check_scalar, fail_rows
 from tenure.models.errors import ModelDataError, NotFittedError
-from tenure.models.features import (
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    scoring_frame,
-    training_frame,
+
+#: Numeric features, in model order (``customer_facts`` columns and trailing windows).
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "frequency",
+    "recency_days",
+    "T_days",
+    "days_since_last_order",
+    "orders",
+    "revenue",
+    "margin",
+    "aov",
+    "monetary",
+    "gap_mean",
+    "gap_median",
+    "gap_std",
+    "first_order_value",
+    "margin_90d",
+    "margin_365d",
+    "orders_90d",
+    "orders_365d",
 )
-from tenure.store import Store
+#: Categorical features (strings; an unseen value is treated as missing).
+CATEGORICAL_FEATURES: tuple[str, ...] = ("acquisition_channel", "first_category")
 
 LOSSES = ("poisson", "squared_error", "absolute_error")
 
@@ -98,7 +113,7 @@ class GradientBoostingCLV:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _validate_params(self) -> None:
+    def validate_params(self) -> None:
         name = type(self).__name__
         check_scalar(name, "horizon_days", self.horizon_days, int, 1)
         check_scalar(name, "learning_rate", self.learning_rate, float, 0.0, low_open=True)
@@ -128,7 +143,7 @@ class GradientBoostingCLV:
         if missing:
             raise ModelDataError(
                 f"{owner}: the features lack {len(missing)} column(s): {', '.join(missing)}.",
-                hint="Build them with tenure.models.features.feature_table (or "
+                hint="Build them with tenure.predictions.features.feature_table (or "
                 "training_frame / scoring_frame).",
             )
         design = features[expected].copy()
@@ -147,11 +162,11 @@ class GradientBoostingCLV:
 
     def fit(self, features: pd.DataFrame, target: ArrayLike) -> Self:
         """Fit on one row per buyer: ``features`` (the columns of
-        :data:`~tenure.models.features.NUMERIC_FEATURES` and ``CATEGORICAL_FEATURES``) and
+        :data:`~tenure.predictions.features.NUMERIC_FEATURES` and ``CATEGORICAL_FEATURES``) and
         ``target``, the margin of the following ``horizon_days`` (negative values count as 0)."""
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        self._validate_params()
+        self.validate_params()
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, key)
         owner = f"{type(self).__name__}.fit"
@@ -207,27 +222,3 @@ class GradientBoostingCLV:
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             values = np.asarray(self.estimator_.predict(design), dtype=np.float64)
         return np.maximum(values, 0.0)
-
-
-def train_on_store(
-    store: Store, *, cutoff: date, model: GradientBoostingCLV | None = None
-) -> GradientBoostingCLV:
-    """Fit ``model`` (default ``GradientBoostingCLV()``) on the store's buyers as of
-    ``cutoff - horizon_days`` and their margin up to ``cutoff``."""
-    model = model if model is not None else GradientBoostingCLV()
-    model._validate_params()
-    frame = training_frame(store, cutoff, model.horizon_days).to_pandas()
-    if len(frame) < 2:
-        raise ModelDataError(
-            f"GradientBoostingCLV: only {len(frame)} buyer(s) before "
-            f"{cutoff.isoformat()} minus {model.horizon_days} days; nothing to train on.",
-            hint="Use a later cutoff or a shorter horizon_days.",
-        )
-    return model.fit(frame, frame["target"].to_numpy())
-
-
-def predict_on_store(model: GradientBoostingCLV, store: Store, *, as_of: date) -> pd.DataFrame:
-    """person_id, predicted_margin: the next ``horizon_days`` margin of every buyer as of
-    ``as_of`` (their features then)."""
-    frame = scoring_frame(store, as_of).to_pandas()
-    return pd.DataFrame({"person_id": frame["person_id"], "predicted_margin": model.predict(frame)})

@@ -9,6 +9,8 @@ applies pending migrations, so an older file upgrades itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from tenure.errors import StoreError, TenureError, UnknownTableError, translate_
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.schema import TABLES, TableSpec
 from tenure.store.spark import connect_pyspark
+from tenure.store.tables import create_scratch, duckdb_settings, replace_table, scratch_name
 
 
 def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
@@ -175,6 +178,63 @@ class Store:
             self.con.create_table(name, schema=spec.schema)
             return
         self.con.create_table(name, schema=spec.schema, overwrite=True)
+
+    # -- any table: derived, internal, scratch -------------------------------------------
+    def exists(self, name: str) -> bool:
+        """Whether table ``name`` (canonical, derived or internal) is in the store."""
+        return name in self.con.list_tables()
+
+    def read(self, name: str) -> ibis.Table:
+        """Any stored table by name (canonical, derived, internal); a clear error if absent."""
+        if not self.exists(name):
+            raise UnknownTableError(
+                f"The store has no table {name!r} yet.",
+                hint="Derived tables are built by `tenure run` (or `tenure refresh`).",
+            )
+        return self.con.table(name)
+
+    def replace(self, name: str, expr: ibis.Table, *, scratch: bool = False) -> ibis.Table:
+        """Write ``expr`` as table ``name``, replacing it; return the stored table.
+        ``scratch``: read for a short while and dropped (stored without compression)."""
+        return replace_table(self.con, name, expr, scratch=scratch)
+
+    def create(self, name: str, schema: ibis.Schema) -> ibis.Table:
+        """Create empty table ``name`` with ``schema`` if it does not exist; return it."""
+        if not self.exists(name):
+            self.con.create_table(name, schema=schema)
+        return self.con.table(name)
+
+    def append(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
+        """Append rows to a (non-canonical) table, in its column order."""
+        if isinstance(data, pd.DataFrame):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        if isinstance(data, pa.Table):
+            if data.num_rows == 0:
+                return
+            data = ibis.memtable(data)
+        self.con.insert(name, data)
+
+    def drop(self, name: str) -> None:
+        """Drop table ``name`` if it exists."""
+        self.con.drop_table(name, force=True)
+
+    @contextmanager
+    def scratch(self, prefix: str, expr: ibis.Table | None = None, **kw: Any) -> Iterator[str]:
+        """A scratch table for the duration of the block (temporary on DuckDB, dropped at
+        the end everywhere); yields its name. ``expr`` fills it, or ``schema=`` makes it empty."""
+        name = scratch_name(prefix)
+        create_scratch(self.con, name, expr, **kw)
+        try:
+            yield name
+        finally:
+            self.drop(name)
+
+    @contextmanager
+    def engine_settings(self, **settings: str) -> Iterator[None]:
+        """Engine settings for the duration of the block (DuckDB ``SET``; ignored elsewhere).
+        Values are Tenure's own constants, never user input."""
+        with duckdb_settings(self.con, settings):
+            yield
 
     # -- facts about the store ------------------------------------------------------------
     def meta(self, key: str) -> str | None:

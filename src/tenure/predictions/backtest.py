@@ -3,7 +3,7 @@ compare the predictions with what happened, choose the store's model and record 
 
 For a calibration end ``E`` and a holdout of ``h`` days (docs/models.md, "Backtest"):
 
-1. :func:`~tenure.models.holdout.calibration_holdout` summarises each person who bought by
+1. :func:`~tenure.predictions.holdout.calibration_holdout` summarises each person who bought by
    ``E`` (in the engine) and counts their purchase days and margin in ``(E, E + h]``;
 2. each model is fitted on the calibration data (BG/NBD, MBG/NBD and Pareto/NBD on the
    compressed ``(frequency, recency, T)`` patterns in days, BG/BB on weekly opportunities,
@@ -42,7 +42,7 @@ from tenure.models._data import FloatArray, compress
 from tenure.models.base import fit_note, reported_params
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
-from tenure.models.holdout import (
+from tenure.predictions.holdout import (
     WEEK,
     DataFloor,
     Sufficiency,
@@ -51,8 +51,8 @@ from tenure.models.holdout import (
     sufficiency_of,
     weekly_repeats,
 )
-from tenure.models.predict import HEURISTIC, purchase_models, segment_rhythm
-from tenure.models.scoring import drop_upload, p_at_least, upload
+from tenure.predictions.predict import HEURISTIC, purchase_models, segment_rhythm
+from tenure.predictions.scoring import drop_upload, p_at_least, upload
 from tenure.store import Store
 
 #: The table of recorded runs: one row per model per run.
@@ -372,8 +372,8 @@ class _Boosted(_Candidate):
     name = BOOSTED
 
     def fit(self, data: _Data) -> dict[str, float]:
-        from tenure.models.features import scoring_frame, training_frame
         from tenure.models.ml import GradientBoostingCLV
+        from tenure.predictions.features import scoring_frame, training_frame
 
         end, h = data.calibration_end, data.holdout_days
         start = end - timedelta(days=h)
@@ -653,7 +653,7 @@ def backtest(
     the charts (PNG and one HTML page), none written without it; record: append the run to
     ``model_runs`` (never for a sample); sample: backtest ``sample`` buyers drawn at random
     (``random_state``) among the calibration buyers; floor: the data floor of the choice
-    (default :data:`tenure.models.holdout.FLOOR`).
+    (default :data:`tenure.predictions.holdout.FLOOR`).
     """
     started = time.perf_counter()
     names = tuple(dict.fromkeys([*_check_models(models), HEURISTIC]))
@@ -683,7 +683,7 @@ def backtest(
             drop_upload(store, SCRATCH_SAMPLE)
     result.holdout, result.sample = str(holdout), sample
     if out is not None:
-        from tenure.models.charts import write_charts
+        from tenure.predictions.charts import write_charts
 
         result.charts = write_charts(result, Path(out))
     if record and sample is None:

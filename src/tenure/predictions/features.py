@@ -19,30 +19,9 @@ import ibis.expr.types as ir
 
 from tenure.analytics.base import F64, orders_base
 from tenure.analytics.facts import customer_facts
+from tenure.models.ml import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from tenure.store import Store
 
-#: Numeric features, in model order (``customer_facts`` columns and trailing windows).
-NUMERIC_FEATURES: tuple[str, ...] = (
-    "frequency",
-    "recency_days",
-    "T_days",
-    "days_since_last_order",
-    "orders",
-    "revenue",
-    "margin",
-    "aov",
-    "monetary",
-    "gap_mean",
-    "gap_median",
-    "gap_std",
-    "first_order_value",
-    "margin_90d",
-    "margin_365d",
-    "orders_90d",
-    "orders_365d",
-)
-#: Categorical features (strings; an unseen value is treated as missing).
-CATEGORICAL_FEATURES: tuple[str, ...] = ("acquisition_channel", "first_category")
 #: Trailing windows (days) of margin and purchase counts.
 WINDOWS = (90, 365)
 

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.facts import _btyd, _left, daily_purchases
 from tenure.errors import ConfigError
-from tenure.models.predict import DataFloor
+from tenure.predictions.predict import DataFloor
 from tenure.store import Store
 
 #: Days per week; the discrete BG/BB periods and the tracking chart count weeks.

@@ -4,7 +4,7 @@ For every buyer of ``customer_facts`` (docs/models.md, "Predictions"):
 
 1. the store's purchase model (the backtest's choice, else BG/NBD) is fitted on the distinct
    ``(frequency, recency_days, T_days)`` patterns and Gamma-Gamma on the distinct
-   ``(frequency, monetary)`` pairs, both counted in the engine (:mod:`tenure.models.scoring`);
+   ``(frequency, monetary)`` pairs, both counted in the engine (:mod:`tenure.predictions.scoring`);
 2. the patterns are scored here and joined back in the engine, where each buyer's expected
    spend per purchase (Gamma-Gamma) and margin rate (their ``margin / revenue``, else the
    store's ``default_margin``) turn expected purchases into margin;
@@ -45,10 +45,10 @@ from tenure.models._data import check_scalar
 from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
-from tenure.models.features import window_totals
 from tenure.models.gamma_gamma import GammaGamma
 from tenure.models.pareto_nbd import ParetoNBD
-from tenure.models.scoring import (
+from tenure.predictions.features import window_totals
+from tenure.predictions.scoring import (
     KEYS,
     MONTH_DAYS,
     drop_upload,
@@ -209,7 +209,7 @@ def _buyers(facts: ir.Table, default_margin: float) -> ir.Table:
 
 def data_stats(patterns: pd.DataFrame) -> DataStats:
     """Buyers, repeat buyers and days from the first purchase to the facts' day, from the
-    counted patterns (:func:`~tenure.models.scoring.pattern_counts`): the oldest buyer's
+    counted patterns (:func:`~tenure.predictions.scoring.pattern_counts`): the oldest buyer's
     ``T_days`` is the store's history."""
     n = patterns["n"]
     history = int(patterns["T_days"].max()) if len(patterns) else 0
@@ -227,7 +227,7 @@ def _model_name(store: Store, model: str | None) -> str:
                 hint="Leave it out to use the model the backtest chose for the store.",
             )
         return model
-    from tenure.models.backtest import chosen_model  # backtest imports this module
+    from tenure.predictions.backtest import chosen_model  # backtest imports this module
 
     chosen = chosen_model(store)
     return chosen if chosen in choices else DEFAULT_MODEL
@@ -374,8 +374,8 @@ def boosted_margins(run: _Run) -> tuple[ir.Table, int]:
     Raises :class:`ModelDataError` when the training window is below the data floor (the
     same buyers, repeat buyers and days of history, counted as of the window's start).
     """
-    from tenure.models.features import scoring_frame, training_frame
     from tenure.models.ml import GradientBoostingCLV
+    from tenure.predictions.features import scoring_frame, training_frame
 
     days = run.horizon_days
     start = run.end - timedelta(days=days)

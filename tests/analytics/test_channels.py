@@ -13,7 +13,7 @@ from scipy.special import hyp2f1
 from typer.testing import CliRunner
 
 from tenure import Store, load_settings
-from tenure.analytics.kpis import channel_economics
+from tenure.analytics.channels import channels
 from tenure.cli import app
 from tenure.demo import generate_demo
 
@@ -41,7 +41,7 @@ def _expected_repeats(r: float, alpha: float, a: float, b: float, t: float) -> f
 
 
 def test_cac_times_new_customers_is_spend(demo: Store) -> None:
-    eco = channel_economics(demo).set_index("channel")
+    eco = channels(demo).set_index("channel")
     spend = demo.table("marketing_spend").to_pandas()
     per = spend.assign(cost=spend["cost"].astype(float)).groupby("channel")["cost"].sum()
     for channel, row in eco.iterrows():
@@ -63,14 +63,14 @@ def test_paid_channel_ranking_matches_the_truth(demo: Store) -> None:
         / value.loc[c, "cac"]
         for c in PAID
     }
-    eco = channel_economics(demo).set_index("channel")
+    eco = channels(demo).set_index("channel")
     ours = eco.loc[PAID, "clv_cac"]
     assert np.isfinite(ours).all()
     assert sorted(PAID, key=lambda c: -ours[c]) == sorted(PAID, key=lambda c: -true_ratio[c])
 
 
 def test_cli_channels_json_matches_library(demo: Store, demo_url: str) -> None:
-    expected = channel_economics(demo)
+    expected = channels(demo)
     demo.close()
     path = demo_url.removeprefix("duckdb://")
     result = CliRunner().invoke(app, ["channels", "--store", path, "--json"])

@@ -1,140 +1,40 @@
-"""The analytics commands of `tenure` (refresh, kpis, rfm, cohorts, customers): parse, call
+"""The analytics commands (refresh, kpis, rfm, channels, cohorts, customers): parse, call
 one library function, print a Rich table, or ``--json`` / ``--csv`` for machines."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import re
-from collections.abc import Sequence
-from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from tenure.cli import (
+from tenure.cli.common import (
     JsonOpt,
     StoreOpt,
-    _kv_table,
-    _open_store,
-    _print_json,
-    _progress,
     app,
     console,
-    err_console,
+    kv_table,
+    open_store,
+    print_json,
+    progress_bar,
 )
-from tenure.store import Store, round_money
+from tenure.cli.output import (
+    KPI_HEADLINE,
+    AsOfOpt,
+    CsvOpt,
+    cell,
+    emit,
+    kpi_table,
+    note_as_of,
+    parse_day,
+    warn,
+)
+from tenure.store import round_money
 
-CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of", help="Observation end, YYYY-MM-DD (default: today, or a frozen as_of)."
-    ),
-]
 customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
-
-
-def parse_day(value: str | None, option: str = "--as-of") -> date | None:
-    """A YYYY-MM-DD option, or a clear error naming the option and the value."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{option} must be a date YYYY-MM-DD, got {value!r}.") from None
-
-
-def note_as_of(store: Store, day: date | None) -> None:
-    """Print :func:`tenure.analytics.as_of_note` for the as-of ``day`` on stderr, if any."""
-    from tenure.analytics import as_of_note
-
-    note = as_of_note(store, day)
-    if note:
-        err_console.print(f"[bold]Note:[/bold] {note}", highlight=False)
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, Decimal):  # money, already at its minor unit
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [
-        {
-            k: float(v) if isinstance(v, Decimal) else v
-            for k, v in zip(clean.columns, row, strict=True)
-        }
-        for row in clean.itertuples(index=False)
-    ]
-
-
-def warn(messages: Sequence[str]) -> None:
-    """Print warnings (e.g. the money warnings) on stderr, never in the --json/--csv output."""
-    for message in messages:
-        err_console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
-
-
-def money_frame(
-    frame: pd.DataFrame, money: Sequence[str] | None = None, currency: str | None = None
-) -> pd.DataFrame:
-    """``frame`` with its money columns as decimals rounded to the currency's minor unit
-    (None where unknown). ``money`` and ``currency`` default to ``frame.attrs`` (``money``:
-    the result's declared money columns, ``currency``: the reporting currency)."""
-    columns = frame.attrs.get("money", ()) if money is None else money
-    code = currency or frame.attrs.get("currency") or ""
-    out = frame.copy()
-    for column in columns:
-        if column in out.columns:
-            out[column] = pd.Series(
-                [round_money(v, code) for v in out[column]], index=out.index, dtype=object
-            )
-    return out
-
-
-def emit(
-    frame: pd.DataFrame,
-    *,
-    title: str,
-    as_json: bool = False,
-    as_csv: bool = False,
-    money: Sequence[str] | None = None,
-    currency: str | None = None,
-) -> None:
-    """Print a data frame as a Rich table, JSON records or CSV; money columns (``money``, else
-    ``frame.attrs["money"]``) as decimals at the minor unit of ``currency`` (else
-    ``frame.attrs["currency"]``): blank / null when unknown, never 0."""
-    shown = money_frame(frame, money, currency)
-    if as_json:
-        _print_json(_records(shown))
-        return
-    if as_csv:
-        buffer = io.StringIO()
-        shown.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
-        console.print(buffer.getvalue(), end="", markup=False, highlight=False, soft_wrap=True)
-        return
-    table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
-    for row in shown.itertuples(index=False):
-        table.add_row(*[_cell(v) for v in row])
-    console.print(table)
 
 
 @app.command()
@@ -147,18 +47,18 @@ def refresh(
     """Rebuild the derived tables (customer_facts and what reads it)."""
     from tenure.analytics import refresh as run_refresh
 
-    with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
         note_as_of(st, result.as_of)
     warn(result.warnings)
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     rows = [
         (name, f"{result.rows[name]:,} rows in {result.seconds[name]:.2f} s")
         for name in result.rows
     ]
-    console.print(_kv_table(f"Refreshed as of {result.as_of}", rows))
+    console.print(kv_table(f"Refreshed as of {result.as_of}", rows))
 
 
 @customers_app.command("show")
@@ -173,7 +73,7 @@ def customers_show(
     from tenure.analytics.money import money_warnings
     from tenure.store import reporting_currency
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         row = customer_row(st, person)
         code, warnings = reporting_currency(st), money_warnings(st)
     money = [*MONEY_COLUMNS, *(k for k in row if re.fullmatch(r"clv_\d+m", k))]
@@ -184,7 +84,7 @@ def customers_show(
         console.print_json(json.dumps({**doc, "warnings": warnings}, default=str))
         return
     title = f"Customer {row['person_id']} (money in {code})"
-    console.print(_kv_table(title, [(k, _cell(v)) for k, v in shown.items()]))
+    console.print(kv_table(title, [(k, cell(v)) for k, v in shown.items()]))
 
 
 @app.command("cohorts")
@@ -212,7 +112,7 @@ def cohorts_command(
     from tenure.analytics import cohort_matrix, cohorts
 
     day = parse_day(as_of)
-    with _open_store(store) as st:
+    with open_store(store) as st:
         if long:
             frame = cohorts(st, period=period, by=by, as_of=day)
         else:
@@ -246,7 +146,7 @@ def rfm_command(
     from tenure.analytics.rfm import MONEY_COLUMNS, rfm, rfm_segments
     from tenure.store import reporting_currency
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         day = parse_day(as_of)
         expr = (
             rfm(st, as_of=day).order_by("person_id") if customers else rfm_segments(st, as_of=day)
@@ -270,10 +170,10 @@ def channels_command(
     as_csv: CsvOpt = False,
 ) -> None:
     """Channel economics: new customers, spend, CAC, historical CLV, CLV:CAC, health, payback."""
-    from tenure.analytics.kpis import channel_economics
+    from tenure.analytics.channels import channels
 
-    with _open_store(store) as st:
-        frame = channel_economics(st, as_of=parse_day(as_of), horizon_days=horizon_days)
+    with open_store(store) as st:
+        frame = channels(st, as_of=parse_day(as_of), horizon_days=horizon_days)
         note_as_of(st, parse_day(as_of))
     warn(frame.attrs["warnings"])
     title = f"Channel economics ({frame.attrs['currency']})"
@@ -281,39 +181,6 @@ def channels_command(
 
 
 #: The columns `tenure kpis` shows in the terminal (every column with --wide, --json, --csv).
-KPI_HEADLINE = [
-    "period",
-    "revenue",
-    "orders",
-    "aov",
-    "customers",
-    "new_customers",
-    "repeat_purchase_rate",
-    "retention_rate",
-    "cac",
-    "clv",
-]
-#: Rates shown in % in the terminal, under a short name.
-_PERCENT = {
-    "repeat_purchase_rate": "repeat %",
-    "retention_rate": "retention %",
-    "churn_rate": "churn %",
-    "prospect_conversion": "conversion %",
-    "yearly_churn": "yearly churn %",
-}
-
-
-def kpi_table(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The terminal view of :func:`tenure.analytics.periods.kpis`: ``columns`` (and the group
-    column when split), rates in % under short names."""
-    by = frame.attrs.get("by")
-    shown = [*columns[:1], by, *columns[1:]] if by else list(columns)
-    view = frame[shown].copy()
-    for column in set(_PERCENT) & set(shown):
-        view[column] = view[column] * 100
-    return view.rename(columns=_PERCENT)
-
-
 @app.command("kpis")
 def kpis_command(
     store: StoreOpt = None,
@@ -338,7 +205,7 @@ def kpis_command(
     from tenure.analytics.periods import kpis
 
     first, last, day = parse_day(start, "--start"), parse_day(end, "--end"), parse_day(as_of)
-    with _open_store(store) as st:
+    with open_store(store) as st:
         frame = kpis(st, grain=grain, start=first, end=last, by=by, as_of=day)
         note_as_of(st, frame.attrs["as_of"])
     warn(frame.attrs["warnings"])

@@ -7,8 +7,23 @@ from typing import Annotated
 
 import typer
 
-from tenure.cli import JsonOpt, StoreOpt, _open_store, _print_json, _progress, app, console
-from tenure.cli_analytics import AsOfOpt, CsvOpt, emit, note_as_of, parse_day, warn
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    open_store,
+    print_json,
+    progress_bar,
+)
+from tenure.cli.output import (
+    AsOfOpt,
+    CsvOpt,
+    emit,
+    note_as_of,
+    parse_day,
+    warn,
+)
 
 stages_app = typer.Typer(help="The stage history: entries, transitions, back-fill.")
 app.add_typer(stages_app, name="stages")
@@ -32,7 +47,7 @@ def status_command(
     from tenure.analytics.status import customer_status, status_counts
 
     day = parse_day(as_of)
-    with _open_store(store) as st:
+    with open_store(store) as st:
         expr = (
             customer_status(st, as_of=day).order_by("person_id")
             if customers
@@ -59,12 +74,12 @@ def stages_backfill(
 
     first = parse_day(start, "--start")
     assert first is not None
-    with _open_store(store) as st, _progress(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
         rows = backfill_stages(
             st, start=first, end=parse_day(end, "--end"), every=every, progress=bar
         )
     if as_json:
-        _print_json({"stage_history_rows": rows})
+        print_json({"stage_history_rows": rows})
         return
     console.print(f"stage_history: {rows:,} rows")
 
@@ -80,7 +95,7 @@ def stages_transitions(
     """Moves between statuses dated within --start..--end, with their rates."""
     from tenure.analytics.stages import transitions
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         frame = transitions(st, start=parse_day(start, "--start"), end=parse_day(end, "--end"))
     emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv)
 
@@ -100,7 +115,7 @@ def stages_entered(
     """The persons who entered a status on a day ("entered at-risk today")."""
     from tenure.analytics.stages import stage_entries
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         expr = stage_entries(st, status=status, on=parse_day(on, "--on"))
         frame = expr.order_by(["status", "person_id"]).to_pandas()
     emit(frame, title="Entered", as_json=as_json, as_csv=as_csv)

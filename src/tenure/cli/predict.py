@@ -1,4 +1,4 @@
-"""`tenure predict`: parse, call :func:`tenure.models.predict.predict`, print what it wrote."""
+"""`tenure predict`: parse, call :func:`tenure.predictions.predict.predict`, print what it wrote."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from typing import Annotated, Any
 import ibis
 import typer
 
-from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
-from tenure.cli_analytics import (
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    kv_table,
+    open_store,
+    print_json,
+)
+from tenure.cli.output import (
     AsOfOpt,
     CsvOpt,
-    _records,
     emit,
     money_frame,
     note_as_of,
     parse_day,
+    records,
     warn,
 )
 from tenure.store import round_money
@@ -68,7 +76,7 @@ def _rounded(result: Any) -> dict[str, Any]:
 
 
 def summary_rows(result: Any) -> list[tuple[str, Any]]:
-    """The terminal summary of a :class:`~tenure.models.predict.PredictResult`."""
+    """The terminal summary of a :class:`~tenure.predictions.predict.PredictResult`."""
     h = result.horizon_months
     stats, totals = result.stats, result.totals
     rows: list[tuple[str, Any]] = [
@@ -125,9 +133,9 @@ def predict_command(
     as_csv: CsvOpt = False,
 ) -> None:
     """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person."""
-    from tenure.models.predict import PREDICTIONS, predict
+    from tenure.predictions.predict import PREDICTIONS, predict
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         result = predict(
             st,
             as_of=parse_day(as_of),
@@ -151,9 +159,9 @@ def predict_command(
         emit(frame, title=f"Predictions as of {result.as_of}", as_json=as_json, as_csv=as_csv)
         return
     if as_json:
-        _print_json({**_rounded(result), "top": _records(money_frame(frame))})
+        print_json({**_rounded(result), "top": records(money_frame(frame))})
         return
-    console.print(_kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
+    console.print(kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
     if top > 0:
         shown = ["person_id", f"clv_{horizon_months}m", "p_alive", "explanation"]
         emit(frame[shown], title=f"Top {len(frame)} buyers by CLV")

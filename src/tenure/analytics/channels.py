@@ -22,7 +22,7 @@ from tenure.analytics.money import money_warnings
 from tenure.store import Store, reporting_currency
 
 HEALTHY, WATCH = 3.0, 1.0
-#: The money columns of :func:`channel_economics` (reporting currency).
+#: The money columns of :func:`channels` (reporting currency).
 MONEY_COLUMNS = ("spend", "cac", "clv")
 
 
@@ -69,7 +69,7 @@ def _clv(store: Store, facts: ir.Table, end: date, horizon_days: int) -> ir.Tabl
     )
 
 
-def channel_economics(
+def channels(
     store: Store, *, as_of: date | None = None, horizon_days: int = 365
 ) -> pd.DataFrame:
     """One row per acquisition channel (or spend channel): new customers, spend, CAC, CLV,

@@ -1,17 +1,31 @@
 """The model commands of `tenure` (``tenure models backtest|sufficiency|runs``): parse, call
-one library function of :mod:`tenure.models.backtest` or :mod:`tenure.models.holdout`, print
-a Rich table, or ``--json``."""
+one library function of :mod:`tenure.predictions.backtest` or
+:mod:`tenure.predictions.holdout`, print a Rich table, or ``--json``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
 
-from tenure.cli import JsonOpt, StoreOpt, _kv_table, _open_store, _print_json, app, console
-from tenure.cli_analytics import CsvOpt, emit, note_as_of, parse_day
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    kv_table,
+    open_store,
+    print_json,
+)
+from tenure.cli.output import (
+    CsvOpt,
+    emit,
+    note_as_of,
+    parse_day,
+)
 
 models_app = typer.Typer(
     help="Backtest the CLV models, check the data is enough, see the recorded choice.",
@@ -76,15 +90,15 @@ def backtest_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every model up to --calibration-end, predict the holdout, compare, choose, chart."""
-    from tenure.models.backtest import backtest
-    from tenure.models.holdout import parse_holdout
+    from tenure.predictions.backtest import backtest
+    from tenure.predictions.holdout import parse_holdout
 
     end = parse_day(calibration_end, "--calibration-end")
     assert end is not None
     parse_holdout(holdout, end, option="--holdout")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     directory = out if out is not None else Path(f"backtest-{end.isoformat()}")
-    with _open_store(store) as st:
+    with open_store(store) as st:
         result = backtest(
             st,
             calibration_end=end,
@@ -96,7 +110,7 @@ def backtest_command(
             random_state=seed,
         )
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     sampled = f", {result.sample:,} sampled" if result.sample else ""
     title = (
@@ -131,13 +145,13 @@ def sufficiency_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Whether the store's data are enough for the models (buyers, repeat buyers, history)."""
-    from tenure.models.holdout import data_sufficiency
+    from tenure.predictions.holdout import data_sufficiency
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         result = data_sufficiency(st, as_of=parse_day(as_of))
         note_as_of(st, result.as_of)
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     floor = result.floor
     rows = [
@@ -146,18 +160,17 @@ def sufficiency_command(
         ("Repeat buyers", f"{result.repeat_buyers:,} (floor {floor.repeat_buyers:,})"),
         ("Days of history", f"{result.history_days:,} (floor {floor.history_days:,})"),
     ]
-    console.print(_kv_table(f"Data as of {result.as_of.isoformat()}", rows))
+    console.print(kv_table(f"Data as of {result.as_of.isoformat()}", rows))
     console.print(result.reason, highlight=False)
 
 
 @models_app.command("runs")
 def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
-    import json
 
-    from tenure.models.backtest import model_runs
+    from tenure.predictions.backtest import model_runs
 
-    with _open_store(store) as st:
+    with open_store(store) as st:
         runs = model_runs(st)
     rmse = [json.loads(m).get("rmse") for m in runs["metrics"]] if len(runs) else []
     view = runs.drop(columns="metrics").assign(rmse=rmse)

@@ -1,0 +1,180 @@
+"""What every command shares: the app and its command groups, the error handling of the
+root group, the common options, opening the store, progress bars and JSON/key-value output."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer._click.core import Context as ClickContext
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from tenure.config import load_settings
+from tenure.errors import TenureError
+from tenure.store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def report_error(exc: TenureError) -> None:
+    err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+    if exc.hint:
+        err_console.print(f"[bold]Hint:[/bold] {exc.hint}", highlight=False)
+
+
+#: Exit code of an unexpected failure (a bug: every failure should be a TenureError).
+INTERNAL_ERROR_EXIT = 1
+
+
+def debug_enabled() -> bool:
+    """Whether ``TENURE_DEBUG`` asks for the traceback of an unexpected failure."""
+    return os.environ.get("TENURE_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def report_internal(exc: Exception) -> None:
+    """The last line of defence: one line naming the failure, not a traceback."""
+    message = " ".join(str(exc).split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    err_console.print(
+        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {escape(message)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    err_console.print(
+        "[bold]Hint:[/bold] this is a bug in Tenure. Run the command again with "
+        "`tenure --debug ...` (or TENURE_DEBUG=1) for the traceback, and report it.",
+        highlight=False,
+    )
+
+
+class TenureGroup(TyperGroup):
+    """The root command group: turns a TenureError into its message and exit code, and any
+    other exception into one "Internal error" line (the traceback only with ``--debug``)."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TenureError as exc:
+            report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # the command line's own exits, usage errors and aborts
+        except Exception as exc:
+            if ctx.params.get("debug") or debug_enabled():
+                raise
+            report_internal(exc)
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
+
+
+app = typer.Typer(
+    cls=TenureGroup,
+    name="tenure",
+    help="Tenure: the customer lifecycle engine for online stores.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(
+    help="Import orders, customers, events, products, spend or fx_rates, losing nothing.",
+    no_args_is_help=True,
+)
+store_app = typer.Typer(help="Inspect and upgrade the store.", no_args_is_help=True)
+identity_app = typer.Typer(help="Resolve identifiers to persons.", no_args_is_help=True)
+profile_app = typer.Typer(help="The 360-degree profile of a person.", no_args_is_help=True)
+privacy_app = typer.Typer(
+    help="Export or delete everything held on a person.", no_args_is_help=True
+)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the Python traceback of an unexpected failure (also TENURE_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    """Tenure: the customer lifecycle engine for online stores."""
+
+
+app.add_typer(import_app, name="import")
+app.add_typer(store_app, name="store")
+app.add_typer(identity_app, name="identity")
+app.add_typer(profile_app, name="profile")
+app.add_typer(privacy_app, name="privacy")
+
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL or DuckDB file (default: TENURE_STORE_URL, tenure.toml, "
+        "or ./tenure.duckdb).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def open_store(url: str | None) -> Store:
+    settings = load_settings(store_url=as_url(url) if url else None)
+    return Store(settings=settings)
+
+
+def as_url(value: str) -> str:
+    """Accept a bare file path as well as a URL."""
+    return value if "://" in value else f"duckdb://{value}"
+
+
+class RichProgress:
+    """A :class:`~tenure.progress.ProgressCallback` drawing one Rich bar per task."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, task: str, completed: int, total: int | None) -> None:
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(task, total=total)
+        self._progress.update(self._tasks[task], completed=completed, total=total)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:>12,}/{task.total:,}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield RichProgress(progress)
+
+
+def print_json(payload: Any) -> None:
+    console.print_json(json.dumps(payload, default=str))
+
+
+def kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in rows:
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    return table

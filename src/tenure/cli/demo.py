@@ -1,0 +1,106 @@
+"""`tenure demo`: generate the synthetic store and print its headline figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    kv_table,
+    open_store,
+    print_json,
+    progress_bar,
+)
+from tenure.cli.output import (
+    emit,
+    kpi_table,
+)
+
+
+@app.command()
+def demo(
+    store: StoreOpt = None,
+    customers: Annotated[int, typer.Option(min=1, help="Customers to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same store.")] = 7,
+    start: Annotated[str, typer.Option(help="First day of the store (YYYY-MM-DD).")] = "2024-01-01",
+    days: Annotated[int, typer.Option(min=30, help="Days of history.")] = 730,
+    replace: Annotated[bool, typer.Option(help="Overwrite a store that holds other data.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate a realistic synthetic store (customers, events, orders, spend) to explore."""
+    from tenure.demo import generate_demo
+
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{start!r} is not a date (YYYY-MM-DD).", param_hint="--start"
+        ) from None
+    with open_store(store) as st, progress_bar(not as_json) as bar:
+        summary = generate_demo(
+            st,
+            customers=customers,
+            seed=seed,
+            start=first_day,
+            days=days,
+            replace=replace,
+            progress=bar,
+        )
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    rows = [
+        ("Customers", summary.customers),
+        ("Prospects (no order)", summary.prospects),
+        ("Orders", summary.orders),
+        ("Revenue", f"{summary.revenue:,.2f} {summary.currency}"),
+        ("Average order value", f"{summary.aov:,.2f} {summary.currency}"),
+        ("Repeat purchase rate", f"{summary.repeat_rate:.1%}"),
+        ("Sessions", summary.sessions),
+        ("Events", summary.events),
+        ("Ad spend", f"{summary.spend:,.2f} {summary.currency}"),
+    ]
+    console.print(kv_table(f"Demo store (seed {summary.seed})", rows))
+    _print_channels(store)
+    _print_kpis(store)
+    console.print(f"Store: [bold]{summary.location}[/bold]")
+
+
+def _print_channels(store: str | None) -> None:
+    """The headline acquisition economics of the store: CAC and CLV:CAC per channel."""
+    from tenure.analytics.channels import channels
+
+    with open_store(store) as st:
+        eco = channels(st)
+    shown = eco[["channel", "new_customers", "cac", "clv", "clv_cac", "health"]]
+    emit(shown, title="Acquisition channels: CAC and 12-month CLV:CAC")
+
+
+#: The headline KPIs `tenure demo` prints for the last twelve months.
+DEMO_KPIS = [
+    "period",
+    "revenue",
+    "orders",
+    "aov",
+    "customers",
+    "repeat_purchase_rate",
+    "retention_rate",
+]
+
+
+def _print_kpis(store: str | None) -> None:
+    """The store's last twelve months: revenue, orders, AOV, buyers, repeat rate, retention."""
+    from tenure.analytics.periods import kpis
+
+    with open_store(store) as st:
+        monthly = kpis(st, grain="month").tail(12)
+    title = f"Last 12 months, as of {monthly.attrs['as_of']}"
+    if monthly["partial"].any():
+        title += " (the last month is partial)"
+    emit(kpi_table(monthly, DEMO_KPIS), title=title)

@@ -1,0 +1,151 @@
+"""`tenure identity`, `tenure profile` and `tenure privacy`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    console,
+    identity_app,
+    kv_table,
+    open_store,
+    print_json,
+    privacy_app,
+    profile_app,
+    progress_bar,
+)
+
+IdentifierArg = Annotated[
+    str,
+    typer.Argument(
+        help="kind:value (email:ann@x.com, anonymous_id:..., customer_id:...) "
+        "or a bare email or id."
+    ),
+]
+
+
+@identity_app.command("resolve")
+def identity_resolve(
+    store: StoreOpt = None,
+    max_customers: Annotated[
+        int, typer.Option(min=1, help="An identifier linking more customer ids is flagged.")
+    ] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the identity graph and (re)assign every identifier to its person."""
+    from tenure.identity import resolve_identities
+
+    with open_store(store) as st, progress_bar(not as_json) as bar:
+        if bar:
+            bar("resolve identities", 0, 1)
+        result = resolve_identities(st, max_customers=max_customers)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = [
+        ("Identifiers", result.identifiers),
+        ("Persons", result.persons),
+        ("Flagged (not merged)", result.flagged),
+        ("Merges", result.merges),
+        ("Iterations", result.iterations),
+    ]
+    console.print(kv_table("Identity resolution", rows))
+
+
+@identity_app.command("unmerge")
+def identity_unmerge(
+    a: Annotated[str, typer.Argument(help="One end of the wrong edge, kind:value.")],
+    b: Annotated[str, typer.Argument(help="The other end, kind:value.")],
+    store: StoreOpt = None,
+    reason: Annotated[str, typer.Option(help="Why the merge is wrong.")] = "wrong merge",
+    max_customers: Annotated[
+        int, typer.Option(min=1, help="As for `tenure identity resolve`.")
+    ] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split a wrong merge along the edge A ~ B, and never use that edge again."""
+    from tenure.identity import unmerge
+
+    with open_store(store) as st:
+        result = unmerge(st, a, b, reason=reason, max_customers=max_customers)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(f"Blocked {a} ~ {b}; {result.persons:,} persons after resolving again.")
+
+
+@profile_app.command("show")
+def profile_show(
+    identifier: IdentifierArg, store: StoreOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Show a person's identities, traits, consents, orders and latest events."""
+    from tenure.identity.profile import profile
+
+    with open_store(store) as st:
+        doc = profile(st, identifier, timeline=20)
+    if as_json:
+        print_json(doc)
+        return
+    from rich.panel import Panel
+
+    ids = "\n".join(f"{k}: {', '.join(v)}" for k, v in doc["identities"].items())
+    traits = "\n".join(f"{k}: {v}" for k, v in doc["traits"].items() if k != "demo_truth")
+    orders = "\n".join(
+        f"{o['ordered_at']}  {o['order_id']}  {o['total']} {o['currency']}" for o in doc["orders"]
+    )
+    timeline = "\n".join(
+        f"{e['timestamp']}  {e['type']}  {e['event'] or ''}" for e in doc["timeline"]
+    )
+    body = (
+        f"[bold]Identities[/bold]\n{ids}\n\n[bold]Traits[/bold]\n{traits}\n\n"
+        f"[bold]Orders[/bold] ({len(doc['orders'])})\n{orders}\n\n"
+        f"[bold]Latest events[/bold]\n{timeline}"
+    )
+    console.print(Panel(body, title=f"Person {doc['person_id']}", expand=False))
+
+
+@privacy_app.command("export")
+def privacy_export(
+    identifier: IdentifierArg,
+    store: StoreOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON here (default: stdout).")] = None,
+) -> None:
+    """Write everything held on the person as JSON."""
+    from tenure.identity.privacy import export_person
+
+    with open_store(store) as st:
+        doc = export_person(st, identifier)
+    text = json.dumps(doc, indent=2, default=str)
+    if out is None:
+        console.print_json(text)
+    else:
+        out.write_text(text)
+        console.print(f"Wrote {out}")
+
+
+@privacy_app.command("delete")
+def privacy_delete(
+    identifier: IdentifierArg,
+    store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete every row of the person in every table; keep only a suppression digest."""
+    from tenure.identity.privacy import delete_person
+
+    if not yes:
+        typer.confirm(f"Delete every row of the person holding {identifier}?", abort=True)
+    with open_store(store) as st:
+        result = delete_person(st, identifier)
+    if as_json:
+        print_json(result)
+        return
+    rows = [(f"  {t}", n) for t, n in result["rows_deleted"].items()]
+    console.print(kv_table(f"Deleted person {result['person_id']}", rows))
+    console.print(f"Audit id: {result['audit_id']}")

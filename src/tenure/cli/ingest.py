@@ -1,0 +1,159 @@
+"""`tenure import ENTITY FILES...`: import files, losing nothing (docs/import-mapping.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    console,
+    import_app,
+    kv_table,
+    open_store,
+    print_json,
+    progress_bar,
+)
+from tenure.errors import QuarantineThresholdError
+
+FilesArg = Annotated[
+    list[Path], typer.Argument(help="CSV, Parquet or JSON Lines files.", show_default=False)
+]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(help="A known file format: cdnow, shopify, online_retail."),
+]
+MappingOpt = Annotated[
+    Path | None, typer.Option(help="YAML column mapping (see docs/import-mapping.md).")
+]
+MaxQuarantineOpt = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Largest quarantined share accepted before exiting with code 3 "
+        "(default: the quarantine_threshold setting, 0.01).",
+    ),
+]
+UpdateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--update",
+        help="Apply newer versions of stored rows (same key, other content) instead of "
+        "quarantining them; the previous versions go to row_history. Not for events.",
+    ),
+]
+
+
+def _run_import(
+    entity: str,
+    files: list[Path],
+    store: str | None,
+    preset: str | None,
+    mapping: Path | None,
+    max_quarantine: float | None,
+    as_json: bool,
+    update: bool = False,
+) -> None:
+    from tenure.ingest import import_file
+
+    with open_store(store) as st, progress_bar(not as_json) as bar:
+        result = import_file(
+            st,
+            entity,
+            files,
+            preset=preset,
+            mapping=mapping,
+            max_quarantine=max_quarantine,
+            progress=bar,
+            update=update,
+        )
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        rows = [("Read", result.rows_read), ("Stored", result.stored)]
+        rows += [("  of them flagged", result.flagged)] if result.flagged else []
+        rows += [("Updated", result.updated)] if update else []
+        rows += [
+            ("Already present", result.already_present),
+            ("Suppressed", result.suppressed),
+            ("Quarantined", result.quarantined),
+        ]
+        rows += [(f"  {reason}", count) for reason, count in sorted(result.by_reason.items())]
+        console.print(kv_table(f"Import of {entity}", rows))
+        console.print(f"Import id: {result.import_id}")
+        if result.currency_note:
+            console.print(result.currency_note, markup=False, highlight=False)
+        if result.ignored_columns:
+            console.print(
+                "Columns not imported (no canonical column): "
+                + ", ".join(result.ignored_columns)
+                + ". Map them with --mapping to keep them."
+            )
+        if result.updated:
+            console.print(
+                "Updated rows replaced the stored ones; the previous versions are in the "
+                "[bold]row_history[/bold] table. Run `tenure refresh` to rebuild the analytics."
+            )
+        if result.suppressed:
+            console.print(
+                "Suppressed: rows of persons deleted with `tenure privacy delete` (not stored)."
+            )
+        if result.flagged:
+            one = result.flagged == 1
+            console.print(
+                f"Flagged: {result.flagged:,} stored value{'' if one else 's'} "
+                f"look{'s' if one else ''} implausible (far beyond the store's usual "
+                "amounts); they are in the [bold]flagged_values[/bold] table "
+                f"(import_id = '{result.import_id}') with their line, key and reason, and "
+                "`tenure store info` counts them."
+            )
+        if result.quarantined:
+            console.print(
+                "Quarantined rows are in the [bold]quarantine[/bold] table "
+                f"(import_id = '{result.import_id}') with their line and reason."
+            )
+    if result.over_threshold:
+        raise QuarantineThresholdError(
+            f"{result.quarantined_share:.2%} of the rows were quarantined, more than the "
+            f"{result.threshold:.2%} allowed. The good rows were stored.",
+            hint="Look at the quarantine table, fix the file and import it again "
+            "(stored rows are not duplicated), or raise --max-quarantine."
+            + _update_hint(result.by_reason, update),
+        )
+
+
+def _update_hint(by_reason: dict[str, int], update: bool) -> str:
+    """A pointer to --update when rows were quarantined for holding a stored key."""
+    from tenure.ingest.pipeline import CONFLICT
+
+    n = by_reason.get(CONFLICT, 0)
+    if not n or update:
+        return ""
+    return (
+        f" {n:,} of them: a stored key with other content ({CONFLICT!r}); if they are newer "
+        "versions (a later export), import again with --update to apply them."
+    )
+
+
+def _import_command(entity: str) -> None:
+    def command(
+        files: FilesArg,
+        store: StoreOpt = None,
+        preset: PresetOpt = None,
+        mapping: MappingOpt = None,
+        max_quarantine: MaxQuarantineOpt = None,
+        as_json: JsonOpt = False,
+        update: UpdateOpt = False,
+    ) -> None:
+        _run_import(entity, files, store, preset, mapping, max_quarantine, as_json, update)
+
+    command.__doc__ = f"Import {entity} from files; bad rows go to the quarantine table."
+    import_app.command(name=entity)(command)
+
+
+for _entity in ("orders", "customers", "events", "products", "spend", "fx_rates"):
+    _import_command(_entity)

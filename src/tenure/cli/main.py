@@ -1,0 +1,34 @@
+"""The `tenure` entry point: importing the command modules registers their commands, in the
+order `tenure --help` lists them."""
+
+from __future__ import annotations
+
+import importlib
+
+from tenure import __version__
+from tenure.cli.common import app, console
+
+#: The command modules, in help order.
+COMMAND_MODULES = (
+    "demo",
+    "ingest",
+    "store",
+    "identity",
+    "analytics",
+    "stages",
+    "predict",
+    "models",
+)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"tenure.cli.{_name}")
+
+
+@app.command()
+def version() -> None:
+    """Print Tenure's version."""
+    console.print(f"tenure {__version__}")
+
+
+def main() -> None:
+    """Entry point of the `tenure` command."""
+    app()

@@ -1,0 +1,72 @@
+"""The one list of derived tables: what each is, which pipeline step builds it, its key and
+what it is built from (docs/ARCHITECTURE.md, "Derived tables").
+
+Derived tables are caches of Ibis expressions over the canonical tables, never edited by
+hand: a step of :mod:`tenure.pipeline` builds them, privacy deletion removes a person's rows
+from them, ``tenure store info`` counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DerivedTable:
+    """One derived table: ``name``, the ``step`` that builds it, its ``key`` (the columns
+    that identify a row), the tables it is ``built_from``, and one line on what it holds.
+    ``person_column``: the column holding the person id (privacy deletion), if any."""
+
+    name: str
+    step: str
+    key: tuple[str, ...]
+    built_from: tuple[str, ...]
+    doc: str
+    person_column: str | None = "person_id"
+
+
+DERIVED: dict[str, DerivedTable] = {
+    t.name: t
+    for t in (
+        DerivedTable(
+            "customer_facts",
+            "customer_facts",
+            ("person_id",),
+            ("orders", "order_items", "events", "customers", "identities"),
+            "One row per person: BTYD summary, gaps, acquisition, value.",
+        ),
+        DerivedTable(
+            "customer_rfm",
+            "customer_rfm",
+            ("person_id",),
+            ("customer_facts",),
+            "RFM scores, segment and value tier per buyer.",
+        ),
+        DerivedTable(
+            "customer_status",
+            "customer_status",
+            ("person_id",),
+            ("customer_facts", "orders"),
+            "The lifecycle status of every person (prospect ... vip).",
+        ),
+        DerivedTable(
+            "stage_history",
+            "stage_history",
+            ("person_id", "entered_at"),
+            ("customer_status",),
+            "Status spells: the day a person entered each status and the day they left it.",
+        ),
+        DerivedTable(
+            "customer_predictions",
+            "predictions",
+            ("person_id",),
+            ("customer_facts", "orders"),
+            "CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
+        ),
+    )
+}
+
+
+def derived_table(name: str) -> DerivedTable:
+    """The registry entry of derived table ``name`` (KeyError if it is not one)."""
+    return DERIVED[name]
