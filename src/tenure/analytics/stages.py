@@ -24,7 +24,6 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.base import F64, orders_base, store_end
-from tenure.analytics.refresh import materialise
 from tenure.analytics.status import STATUSES, customer_status
 from tenure.errors import ConfigError
 from tenure.progress import ProgressCallback
@@ -80,7 +79,7 @@ def record_stages(store: Store, status: ir.Table, day: date) -> int:
     store.con.drop_table(scratch, force=True)
     store.con.create_table(scratch, next_history(history, status, day))
     try:
-        table = materialise(store, TABLE, store.con.table(scratch))
+        table = store.replace(TABLE, store.con.table(scratch))
         return int(table.count().execute())
     finally:
         store.con.drop_table(scratch, force=True)

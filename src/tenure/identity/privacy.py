@@ -177,11 +177,11 @@ def _known(condition: ir.BooleanValue) -> ir.BooleanValue:
 
 
 def _derived_tables(store: Store) -> list[str]:
-    """Derived tables (rebuilt by ``tenure refresh``) present in the store, with a person_id."""
-    from tenure.analytics.refresh import DERIVED_TABLES
+    """Derived tables (built by the pipeline) present in the store, with a person_id."""
+    from tenure.store.derived import DERIVED
 
     present = set(store.con.list_tables())
-    names = dict.fromkeys((*DERIVED_TABLES, *COMPUTED_TABLES))
+    names = dict.fromkeys((*DERIVED, *COMPUTED_TABLES))
     return [n for n in names if n in present and "person_id" in store.con.table(n).columns]
 
 
