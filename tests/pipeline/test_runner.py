@@ -99,6 +99,7 @@ def test_new_data_another_day_and_an_upstream_run_make_steps_stale(demo: Store) 
     assert why_stale(demo, "customer_status") == "customer_status: customer_facts ran since"
 
 
+@pytest.mark.slow  # a full run or a model fit: 10-20 s on the shared machine
 def test_identity_resolution_outside_the_pipeline_makes_the_facts_stale(demo: Store) -> None:
     refresh(demo)
     assert demo.read("customer_facts").person_id.min().execute().startswith("C")
@@ -154,6 +155,7 @@ def test_a_failed_step_keeps_its_previous_table_and_skips_what_comes_after(
     assert _outcomes(run(demo, steps=ANALYTICS)) == dict.fromkeys(ANALYTICS, "ok")
 
 
+@pytest.mark.slow  # a full run or a model fit: 10-20 s on the shared machine
 def test_refresh_and_predict_are_recorded_runs_of_their_steps(demo: Store) -> None:
     result = refresh(demo)
     assert result.as_of == END and list(result.rows) == ANALYTICS

@@ -38,6 +38,8 @@ def customer_row(store: Store, identifier: str) -> dict[str, Any]:
 
     facts = store.read(FACTS)
     candidates = [identifier]
+    if ":" in identifier:  # before resolution a customer's person is their customer id
+        candidates.append(identifier.split(":", 1)[1])
     person = person_of(store, identifier)
     if person is not None:
         candidates.insert(0, person)

@@ -42,6 +42,8 @@ from tenure.models._data import FloatArray, compress
 from tenure.models.base import fit_note, reported_params
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.predictions.choice import RUNS
+from tenure.predictions.choice import chosen_model as chosen_model  # re-exported
 from tenure.predictions.holdout import (
     WEEK,
     DataFloor,
@@ -55,8 +57,6 @@ from tenure.predictions.predict import HEURISTIC, purchase_models, segment_rhyth
 from tenure.predictions.scoring import drop_upload, p_at_least, upload
 from tenure.store import Store
 
-#: The table of recorded runs: one row per model per run.
-RUNS = "model_runs"
 RUNS_SCHEMA = ibis.schema(
     {
         "run_id": "string",
@@ -771,17 +771,3 @@ def model_runs(store: Store) -> pd.DataFrame:
     t = store.con.table(RUNS)
     order = [ibis.desc("created_at"), ibis.desc("run_id"), "model"]
     return t.order_by(order).to_pyarrow().to_pandas()
-
-
-def chosen_model(store: Store) -> str | None:
-    """The model the latest recorded backtest chose for the store (None without a recorded
-    run, or when no model of the latest run could be chosen)."""
-    if RUNS not in store.con.list_tables():
-        return None
-    t = store.con.table(RUNS)
-    latest = t.order_by([ibis.desc("created_at"), ibis.desc("run_id")]).limit(1)
-    run = latest.run_id.to_pyarrow().to_pylist()
-    if not run:
-        return None
-    chosen = t.filter((t.run_id == run[0]) & t.chosen).model.to_pyarrow().to_pylist()
-    return str(chosen[0]) if chosen else None

@@ -45,6 +45,7 @@ from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
 from tenure.models.pareto_nbd import ParetoNBD
+from tenure.predictions.choice import chosen_model
 from tenure.predictions.features import window_totals
 from tenure.predictions.scoring import (
     KEYS,
@@ -219,8 +220,6 @@ def _model_name(store: Store, model: str | None) -> str:
                 hint="Leave it out to use the model the backtest chose for the store.",
             )
         return model
-    from tenure.predictions.backtest import chosen_model  # backtest imports this module
-
     chosen = chosen_model(store)
     return chosen if chosen in choices else DEFAULT_MODEL
 
