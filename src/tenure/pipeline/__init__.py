@@ -6,7 +6,15 @@ from __future__ import annotations
 from tenure.pipeline.info import store_info
 from tenure.pipeline.jobs import RefreshResult, predict, refresh
 from tenure.pipeline.records import data_clock, last_runs
-from tenure.pipeline.runner import RunResult, StepRun, ensure_current, plan, run, why_stale
+from tenure.pipeline.runner import (
+    RunResult,
+    StepRun,
+    ensure_current,
+    plan,
+    reader_day,
+    run,
+    why_stale,
+)
 from tenure.pipeline.steps import STEPS, Step, StepContext, StepFn, step
 
 __all__ = [
@@ -22,6 +30,7 @@ __all__ = [
     "last_runs",
     "plan",
     "predict",
+    "reader_day",
     "refresh",
     "run",
     "step",

@@ -55,9 +55,14 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _naive(value: datetime) -> datetime:
+    """A time as UTC without a zone (an engine may hand one back with its zone)."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
 def _latest(store: Store, table: str, column: str) -> datetime | None:
     value = store.table(table)[column].max().to_pyarrow().as_py()
-    return value if isinstance(value, datetime) else None
+    return _naive(value) if isinstance(value, datetime) else None
 
 
 def clock_sources(reads: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -140,7 +145,7 @@ def _plain(value: Any) -> Any:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+        return _naive(value.to_pydatetime())
     if hasattr(value, "item"):
         return value.item()
     return value

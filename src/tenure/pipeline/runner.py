@@ -303,24 +303,39 @@ def _failure(failed: StepRun, result: RunResult) -> PipelineStepError:
     return error
 
 
-def ensure_current(store: Store, *tables: str, as_of: date | None = None) -> RunResult:
-    """Bring derived ``tables`` (and what they are built from) up to date as of ``as_of``
-    (default: the store's as-of day), running only the stale steps: what a reader calls
-    before it reads them. Raises PipelineStepError when a step fails."""
-    from tenure.pipeline.steps import builder_of
-
-    names = list(dict.fromkeys(builder_of(t).name for t in tables))
-    return run(store, steps=names, as_of=as_of)
-
-
-def why_stale(store: Store, table: str, *, as_of: date | None = None) -> str | None:
-    """Why derived ``table`` is not current as of ``as_of`` (None: it is): the first stale
-    step it depends on and why, without running anything."""
+def reader_day(store: Store, table: str, as_of: date | None = None) -> date:
+    """The day a reader of derived ``table`` reads it as of: ``as_of`` when given, else the
+    day its last successful build was as of (a ``tenure refresh --as-of`` is kept), else the
+    store's as-of day (:func:`~tenure.analytics.base.store_end`)."""
     from tenure.analytics.base import store_end
     from tenure.pipeline.steps import builder_of
 
-    end = as_of if as_of is not None else store_end(store)
-    for s, why in plan(store, steps=[builder_of(table).name], as_of=end):
+    if as_of is not None:
+        return as_of
+    last = last_runs(store, ok_only=True).get(builder_of(table).name)
+    day = _as_date(last["as_of"]) if last is not None else None
+    return day if day is not None else store_end(store)
+
+
+def ensure_current(store: Store, *tables: str, as_of: date | None = None) -> RunResult:
+    """Bring derived ``tables`` (and the derived tables they are built from) up to date as
+    of ``as_of`` (default: :func:`reader_day` of the first table), running only the stale
+    steps: what a reader calls before it reads them. Raises PipelineStepError when a step
+    fails."""
+    from tenure.pipeline.steps import builder_of
+
+    names = list(dict.fromkeys(builder_of(t).name for t in tables))
+    day = reader_day(store, tables[0], as_of) if tables else as_of
+    return run(store, steps=names, as_of=day)
+
+
+def why_stale(store: Store, table: str, *, as_of: date | None = None) -> str | None:
+    """Why derived ``table`` is not current as of ``as_of`` (default: :func:`reader_day`)
+    (None: it is): the first stale step it depends on and why, without running anything."""
+    from tenure.pipeline.steps import builder_of
+
+    day = reader_day(store, table, as_of)
+    for s, why in plan(store, steps=[builder_of(table).name], as_of=day):
         if why is not None:
             return f"{s.name}: {why}"
     return None
