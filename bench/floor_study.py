@@ -105,7 +105,7 @@ def demo_store(folder: Path, customers: int, seed: int) -> str:
 
 
 def band(k: pd.Series) -> pd.Series:
-    """The status rhythm segments of :func:`tenure.analytics.status._band`."""
+    """The status rhythm segments of :func:`tenure.analytics.status.purchase_band`."""
     return pd.Series(
         np.select([k <= 1, k == 2, k <= 4], ["1", "2", "3-4"], "5+"), index=k.index, dtype=object
     )
@@ -124,14 +124,14 @@ class History:
 
 def read_history(store: Any, end: date) -> History:
     from tenure.analytics.base import orders_base
-    from tenure.analytics.status import _purchase_days
+    from tenure.analytics.status import purchase_day_gaps
     from tenure.predictions.holdout import calibration_holdout, parse_holdout
 
     h = parse_holdout(HOLDOUT, end)
     orders = orders_base(store, as_of=end + timedelta(days=h))
     table = calibration_holdout(store, calibration_end=end, holdout_days=h, orders=orders)
     frame = table.to_pyarrow().to_pandas().sort_values("person_id", ignore_index=True)
-    days = _purchase_days(orders.filter(orders.day <= end)).select("person_id", "k", "gap")
+    days = purchase_day_gaps(orders.filter(orders.day <= end)).select("person_id", "k", "gap")
     days_frame = days.to_pyarrow().to_pandas()
     return History(end, h, frame, days_frame, store.settings.at_risk_factor)
 

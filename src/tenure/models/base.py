@@ -54,8 +54,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
-from tenure.models._data import FloatArray, check_scalar
 from tenure.models.errors import ConvergenceError, ModelError, NotFittedError
+from tenure.models.inputs import FloatArray, check_scalar
 
 #: Whatever a model's likelihood needs, prepared once per fit (arrays; indices allowed).
 Data = tuple[NDArray[Any], ...]

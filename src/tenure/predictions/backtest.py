@@ -38,10 +38,10 @@ from scipy import stats
 
 from tenure.analytics.base import orders_base
 from tenure.errors import ConfigError
-from tenure.models._data import FloatArray, compress
 from tenure.models.base import fit_note, reported_params
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.inputs import FloatArray, compress
 from tenure.predictions.holdout import (
     WEEK,
     DataFloor,
@@ -179,13 +179,13 @@ def _sample_orders(
 
 def _collect(store: Store, orders: ir.Table, end: date, holdout_days: int) -> pd.DataFrame:
     """calibration_holdout with each buyer's segment rhythm (seg_gap, repeat_rate), here."""
-    from tenure.analytics.status import _band
+    from tenure.analytics.status import purchase_band
 
     frame = calibration_holdout(
         store, calibration_end=end, holdout_days=holdout_days, orders=orders
     )
     rhythm = segment_rhythm(orders.filter(orders.day <= ibis.literal(end)))
-    f = frame.mutate(seg=_band(frame.frequency + 1))
+    f = frame.mutate(seg=purchase_band(frame.frequency + 1))
     j = f.left_join(rhythm, f.seg == rhythm.r_seg)
     rows = j.select(*frame.columns, "seg_gap", "repeat_rate").to_pyarrow().to_pandas()
     return rows.sort_values("person_id", ignore_index=True)
@@ -694,7 +694,7 @@ def backtest(
 
 
 def _check_sample(sample: int) -> None:
-    from tenure.models._data import check_scalar
+    from tenure.models.inputs import check_scalar
 
     check_scalar("backtest", "sample", sample, int, 1)
 

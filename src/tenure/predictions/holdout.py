@@ -24,7 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from tenure.analytics.base import F64, orders_base, store_end
-from tenure.analytics.facts import _btyd, _left, daily_purchases
+from tenure.analytics.facts import btyd_summary, daily_purchases, left_join_on_person
 from tenure.errors import ConfigError
 from tenure.predictions.predict import DataFloor
 from tenure.store import Store
@@ -111,7 +111,7 @@ def calibration_holdout(
     cal_orders = _within(orders, end)
     daily = daily_purchases(orders)
     cal = _within(daily, end)
-    summary = _btyd(cal, end)
+    summary = btyd_summary(cal, end)
     spent = cal.group_by(p_person="person_id").agg(
         orders=cal.n_orders.sum(), purchase_revenue=cal.value.sum()
     )
@@ -126,8 +126,10 @@ def calibration_holdout(
     counts = repeat_days.group_by(c_person="person_id").agg(holdout_purchases=repeat_days.count())
     j = summary
     for table, key in ((spent, "p_person"), (money, "m_person"), (held, "h_person")):
-        j = _left(j, table, key)
-    j = _left(_left(j, counts, "c_person"), _discrete_weeks(cal, summary, end), "w_person")
+        j = left_join_on_person(j, table, key)
+    j = left_join_on_person(
+        left_join_on_person(j, counts, "c_person"), _discrete_weeks(cal, summary, end), "w_person"
+    )
     return _columns(j, store.settings.default_margin)
 
 

@@ -41,11 +41,11 @@ from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
 from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
-from tenure.models._data import check_scalar
 from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.inputs import check_scalar
 from tenure.models.pareto_nbd import ParetoNBD
 from tenure.predictions.features import window_totals
 from tenure.predictions.scoring import (
@@ -441,10 +441,10 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
     """One row per purchase-count segment (purchase days 1, 2, 3-4, 5+: the status rhythm
     segments): ``seg_gap``, the median days from a purchase day of the segment to the next,
     and ``repeat_rate``, the share of its purchase days followed by another one."""
-    from tenure.analytics.status import _band, _purchase_days
+    from tenure.analytics.status import purchase_band, purchase_day_gaps
 
-    days = _purchase_days(orders)
-    seg = days.mutate(seg=_band(days.k))
+    days = purchase_day_gaps(orders)
+    seg = days.mutate(seg=purchase_band(days.k))
     return seg.group_by(r_seg="seg").agg(
         seg_gap=seg.gap.median(), repeat_rate=seg.gap.notnull().cast(F64).mean()
     )
@@ -453,12 +453,12 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
 def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
     """Buyers projected at their segment's rhythm (docs/models.md, "Thin data and the
     heuristic")."""
-    from tenure.analytics.status import _band, _purchase_days
+    from tenure.analytics.status import purchase_band, purchase_day_gaps
 
     orders = orders_base(run.store, as_of=run.end)
     rhythm = segment_rhythm(orders)
-    overall = _purchase_days(orders).gap.median().as_scalar()  # a segment without a gap
-    b = buyers.mutate(seg=_band(buyers.frequency + 1))
+    overall = purchase_day_gaps(orders).gap.median().as_scalar()  # a segment without a gap
+    b = buyers.mutate(seg=purchase_band(buyers.frequency + 1))
     j = b.left_join(rhythm, b.seg == rhythm.r_seg)
     gap = ibis.coalesce(j.seg_gap, overall).nullif(0.0)
     since, rate = j.days_since.cast(F64), ibis.coalesce(j.repeat_rate, f64(0.0))
