@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from tenure.errors import StoreError
-from tenure.identity import person_of
+from tenure.identity.lookup import person_of
 from tenure.identity.normalize import digest, email_expr, traits_email
 from tenure.identity.profile import (
     COMPUTED_TABLES,
