@@ -12,9 +12,9 @@ same persons as resolving everything again.
 from __future__ import annotations
 
 from tenure.identity.lookup import attributed, person_of
-from tenure.identity.normalize import normalize_email, normalize_phone
 from tenure.identity.persons import IdentityResult
 from tenure.identity.resolve import resolve_identities, unmerge
+from tenure.ingest.identifiers import normalize_email, normalize_phone
 
 __all__ = [
     "IdentityResult",

@@ -7,7 +7,7 @@ import ibis
 import ibis.expr.types as ir
 
 from tenure.errors import ConfigError
-from tenure.identity.normalize import normalize_email
+from tenure.ingest.identifiers import normalize_email
 from tenure.store import Store
 
 
