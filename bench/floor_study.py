@@ -4,7 +4,7 @@
     .venv/bin/python bench/floor_study.py --models BetaGeo ModifiedBetaGeo ParetoNBD  # ~9 min
     .venv/bin/python bench/floor_study.py --summarise bench/out/floor_study_<time>.json
 
-The data floor of ``tenure predict`` (:class:`tenure.predictions.predict.DataFloor`,
+The data floor of ``tenure predict`` (:class:`tenure.predictions.holdout.DataFloor`,
 :data:`tenure.predictions.holdout.FLOOR`) says below how many buyers, repeat buyers and days of
 history the models are not fitted and every buyer gets the heuristic (docs/models.md, "Thin
 data and the heuristic"). This measures it. For each store, each history ``H`` (the
@@ -363,8 +363,7 @@ def floor_check(results: list[dict[str, Any]], floor: Any, model: str) -> dict[s
 
 def conclude(results: list[dict[str, Any]], models: tuple[str, ...]) -> dict[str, Any]:
     """Print the pooled tables and the check of the floor in force; return them."""
-    from tenure.predictions.holdout import FLOOR
-    from tenure.predictions.predict import DataFloor
+    from tenure.predictions.holdout import FLOOR, DataFloor
 
     out: dict[str, Any] = {}
     for model in models:
