@@ -1,4 +1,4 @@
-"""Customer statuses (MISSION.md section 3): prospect, new, active, at risk, lapsed, VIP.
+"""Customer statuses: prospect, new, active, at risk, lapsed, VIP.
 
 A person's status as of a day ``end`` is the first that applies (docs/metrics.md,
 "Statuses"):

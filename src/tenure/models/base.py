@@ -1,4 +1,5 @@
-"""The estimator contract shared by every customer-lifetime model (STYLE.md, scikit-learn).
+"""The estimator contract shared by every customer-lifetime model (scikit-learn's; docs/models.md,
+"The estimator contract").
 
 ``__init__`` only stores its arguments; ``fit`` returns ``self`` and forgets any earlier fit;
 learned state ends in ``_``; no training data is kept, so a fitted model pickles small.
@@ -119,7 +120,7 @@ class Boundary:
 
 
 class BaseFitter(ABC):
-    """Maximum-likelihood fitter with the scikit-learn conventions of STYLE.md."""
+    """Maximum-likelihood fitter with the scikit-learn conventions (docs/models.md)."""
 
     _param_names: ClassVar[tuple[str, ...]]
     #: Models with drop-out: (the shape parameter that is 0 without drop-out, its partner,
