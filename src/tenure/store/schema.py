@@ -368,6 +368,5 @@ V6_TABLES: tuple[TableSpec, ...] = (STORE_META, FLAGGED_VALUES, ROW_HISTORY)
 V8_TABLES: tuple[TableSpec, ...] = (PIPELINE_RUNS,)
 
 TABLES: dict[str, TableSpec] = {
-    t.name: t
-    for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES + V8_TABLES
+    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES + V8_TABLES
 }
