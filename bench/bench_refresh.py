@@ -14,7 +14,7 @@ refreshing. The store and a Parquet copy of the orders are cached in bench/data 
 
 Each step runs in a fresh process (peak RSS is its own), in the same run:
 
-* ``refresh``: ``tenure.analytics.refresh`` (what ``tenure refresh`` calls), wall time and
+* ``refresh``: ``tenure.pipeline.refresh`` (what ``tenure refresh`` calls), wall time and
   peak RSS of each of its steps (peak reset between steps through /proc/self/clear_refs);
 * ``summary``: Tenure's Ibis code for the summary columns only, as a refresh runs it: the
   orders base written once (person, net revenue, margin, purchase flag), then the same-day
