@@ -64,6 +64,7 @@ def gbp(tmp_path: Path, store: Store) -> Iterator[tuple[Store, Path]]:
     yield store, path
 
 
+@pytest.mark.slow
 def test_one_currency_store_reports_in_it(gbp: tuple[Store, Path]) -> None:
     store, path = gbp
     exact = exact_totals(path)
