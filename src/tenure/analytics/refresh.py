@@ -21,8 +21,6 @@ from tenure.analytics.money import money_warnings
 from tenure.progress import ProgressCallback
 from tenure.store import Store
 
-#: Derived tables a refresh writes (privacy deletion and `store info` know them too).
-DERIVED_TABLES = ("customer_facts", "customer_rfm", "customer_status", "stage_history")
 #: The orders base (:func:`orders_base`) of a running refresh: written once, read by every
 #: step, dropped at the end (computing it inside each step cost more than writing it).
 SCRATCH_ORDERS = "_refresh_orders_base"

@@ -145,7 +145,7 @@ def predict_command(
             clv_model=clv_model,
         )
         note_as_of(st, result.as_of)
-        table = st.con.table(PREDICTIONS)
+        table = st.read(PREDICTIONS)
         if customers:
             frame = table.order_by("person_id").to_pandas()
         else:

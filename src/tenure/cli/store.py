@@ -36,6 +36,7 @@ def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             "reporting_currency": currency.code,
             "reporting_currency_source": currency.source,
             "tables": st.counts(),
+            "derived": st.derived_counts(),
             "warnings": money_warnings(st, spend=False),
         }
     if as_json:
@@ -45,6 +46,11 @@ def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     rows.append(("Data-model version", info["version"]))
     rows.append(("Reporting currency", currency.describe()))
     rows += [(f"  {name}", count) for name, count in info["tables"].items()]
+    rows.append(("Derived tables", ""))
+    rows += [
+        (f"  {name}", "not built" if count is None else count)
+        for name, count in info["derived"].items()
+    ]
     console.print(kv_table("Store", rows))
     for message in info["warnings"]:
         console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
