@@ -43,15 +43,19 @@ def money_sum(value: ir.FloatingValue, where: ir.BooleanValue | None = None) -> 
 
 
 def _fx_rate(store: Store, orders: ir.Table, reporting: str) -> ir.Table:
-    """order_id -> rate into the ``reporting`` currency, for orders in another currency."""
-    foreign = orders.filter(orders.currency.upper() != reporting).select(
-        "order_id", cur=orders.currency.upper(), day=orders.ordered_at.date()
-    )
+    """(fx_cur, fx_on) -> rate into the ``reporting`` currency, for every currency and day
+    of the orders in another currency: the latest rate on or before that day.
+
+    The rates are looked up per distinct (currency, day), not per order: a range join of every
+    foreign order with every earlier rate of its currency paired 110M rows at 2M orders."""
+    foreign = orders.filter(orders.currency.upper() != reporting)
+    days = foreign.select(cur=foreign.currency.upper(), day=foreign.ordered_at.date()).distinct()
     fx = store.table("fx_rates")
     fx = fx.select(fx_cur=fx.currency.upper(), fx_day=fx.date, rate=fx.rate.cast(F64))
-    pairs = foreign.join(fx, [foreign.cur == fx.fx_cur, fx.fx_day <= foreign.day])
-    latest = pairs.group_by(fx_order=pairs.order_id).agg(rate=pairs.rate.argmax(pairs.fx_day))
-    return latest
+    pairs = days.join(fx, [days.cur == fx.fx_cur, fx.fx_day <= days.day])
+    return pairs.group_by(fx_cur=pairs.cur, fx_on=pairs.day).agg(
+        rate=pairs.rate.argmax(pairs.fx_day)
+    )
 
 
 def _margin_rate(store: Store, default: float) -> ir.Table:
@@ -89,7 +93,8 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     code = reporting_currency(store)
     fx = _fx_rate(store, store.table("orders"), code)  # not ``o``: one pass over the orders
     margin = _margin_rate(store, settings.default_margin)
-    joined = o.left_join(fx, o.order_id == fx.fx_order).left_join(
+    day = o.ordered_at.date()
+    joined = o.left_join(fx, [o.currency.upper() == fx.fx_cur, day == fx.fx_on]).left_join(
         margin, o.order_id == margin.m_order
     )
     reporting = o.currency.upper() == code
@@ -109,7 +114,7 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
         order_id=o.order_id,
         person_id=person,
         ordered_at=o.ordered_at,
-        day=o.ordered_at.date(),
+        day=day,
         currency=o.currency,
         revenue=revenue,
         gross=o.total.cast(F64) * rate,
