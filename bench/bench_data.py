@@ -47,6 +47,8 @@ EVENTS_PER_ORDER, TAGGED, LOGGED_IN = 5, 0.6, 0.5
 #: Orders and events of the appended day (:func:`append_day`).
 DAY_ORDERS, DAY_EVENTS = 10_000, 50_000
 US_PER_MINUTE = 60_000_000
+#: The store's reporting currency (recorded in the store), of every order not in EUR/GBP/JPY.
+CURRENCY = "USD"
 
 
 def _orders(o: Any, pp: Any, cl: Any, rng: np.random.Generator, currency: str) -> pa.Table:
@@ -122,7 +124,7 @@ def _write_batch(store: Any, cat: Any, cl: Any, index: int, n: int, offsets: lis
     pur = draw_purchases(rng, b, cl)
     pp = draw_people(rng, b, round(n * P.PROSPECT_SHARE), cl, offsets[0], SEED)
     o = make_orders(rng, pur, b, cat, offsets[1])
-    currency = store.settings.reporting_currency
+    currency = CURRENCY
     store.insert("customers", customers_table(pp, b, cl, np.zeros(len(pp), dtype=bool)))
     store.insert("orders", _orders(o, pp, cl, rng, currency))
     store.insert("order_items", items_table(o, cat, currency))
@@ -161,6 +163,7 @@ def generate_store(path: Path) -> dict[str, Any]:
     from tenure.demo.catalog import make_catalog
     from tenure.demo.clock import clock
     from tenure.demo.generate import BATCH
+    from tenure.store.currency import set_reporting_currency
 
     customers = int(path.stem.rsplit("_", 1)[1])
     DATA.mkdir(parents=True, exist_ok=True)
@@ -171,8 +174,8 @@ def generate_store(path: Path) -> dict[str, Any]:
         cl = clock(START, DAYS)
         rng = np.random.default_rng([SEED, 0])
         cat = make_catalog(rng)
-        currency = store.settings.reporting_currency
-        store.insert("products", _products(cat, currency, rng))
+        set_reporting_currency(store, CURRENCY, by="bench")
+        store.insert("products", _products(cat, CURRENCY, rng))
         store.insert("fx_rates", _fx_rates(rng))
         offsets = [0, 0]
         for index, first in enumerate(range(0, customers, BATCH)):
