@@ -27,16 +27,17 @@ import pyarrow.compute as pc
 import pytest
 
 from tenure import Store, load_settings
-from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base, refresh
+from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base
 from tenure.analytics.channels import channels
 from tenure.analytics.periods import kpis
-from tenure.analytics.refresh import SCRATCH_ORDERS
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stages import backfill_stages, transitions
 from tenure.analytics.status import customer_status
 from tenure.demo import generate_demo
 from tenure.identity import resolve_identities
-from tenure.store.derived import DERIVED
+from tenure.pipeline import refresh
+from tenure.pipeline.steps import REFRESH_STEPS as DERIVED_TABLES
+from tenure.pipeline.steps import SCRATCH_ORDERS
 from tenure.store.schema import TABLES
 from tests.conftest import comparable
 
@@ -214,7 +215,7 @@ def test_refresh_writes_the_same_tables(engines: tuple[Store, Store]) -> None:
     done = [refresh(store, as_of=END) for store in engines]
     assert done[0].rows == done[1].rows
     assert set(done[0].seconds) == set(done[1].seconds)
-    for name in (n for n, t in DERIVED.items() if t.step != "predictions"):  # refresh's
+    for name in DERIVED_TABLES:
         assert_same(duck.con.table(name), spark.con.table(name), _key(duck.con.table(name)))
     for store in engines:  # the refresh's scratch copy of the orders base is gone
         assert SCRATCH_ORDERS not in store.con.list_tables()

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from tenure import Store, __version__
 from tenure.cli import app
-from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE
 from tenure.store.schema import TABLES
 
@@ -36,7 +35,6 @@ def test_store_info_json_matches_library(tmp_path: Path) -> None:
             "reporting_currency": "USD",
             "reporting_currency_source": "default",
             "tables": st.counts(),
-            "derived": dict.fromkeys(DERIVED),
             "warnings": [],
         }
     assert set(info["tables"]) == set(TABLES)
@@ -47,7 +45,6 @@ def test_store_info_table(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "Data-model version" in result.stdout
     assert "quarantine" in result.stdout
-    assert "customer_facts" in result.stdout and "not built" in result.stdout
 
 
 def test_store_migrate_reports_applied_then_nothing(tmp_path: Path) -> None:
