@@ -69,9 +69,7 @@ def _clv(store: Store, facts: ir.Table, end: date, horizon_days: int) -> ir.Tabl
     )
 
 
-def channels(
-    store: Store, *, as_of: date | None = None, horizon_days: int = 365
-) -> pd.DataFrame:
+def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365) -> pd.DataFrame:
     """One row per acquisition channel (or spend channel): new customers, spend, CAC, CLV,
     CLV:CAC, its health flag and the CAC payback in months (blank without spend). The
     per-channel aggregates run in the engine; the few channel rows are combined in pandas.
