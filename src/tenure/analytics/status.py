@@ -177,9 +177,7 @@ def status_from_facts(
     return ibis.union(rows, prospects).mutate(as_of=ibis.literal(end))
 
 
-def _status_rows(
-    store: Store, buyers: ir.Table, days: ir.Table, end: date, by: str
-) -> ir.Table:
+def _status_rows(store: Store, buyers: ir.Table, days: ir.Table, end: date, by: str) -> ir.Table:
     """The buyers' status rows (``buyers``: person_id, first_day, last_day, purchase_days,
     margin; ``days``: person_id, k, gap)."""
     s = store.settings

@@ -138,6 +138,21 @@ class DataStats:
 
 
 @dataclass
+class Fit:
+    """What a prediction fitted: enough to score every buyer again without fitting
+    (:func:`score_with_fit`; stored by :mod:`tenure.predictions.rescore`). The VIP threshold
+    is part of it (it reads the orders): it is renewed with the fit."""
+
+    as_of: date
+    model: str
+    purchase: Any
+    spend: GammaGamma
+    vip: float | None
+    horizon_months: int
+    monthly_rate: float
+
+
+@dataclass
 class PredictResult:
     """What :func:`predict` wrote and how."""
 
@@ -161,9 +176,16 @@ class PredictResult:
     currency: str = ""
     #: the money warnings (:func:`tenure.analytics.money.money_warnings`) of the facts' day
     warnings: list[str] = field(default_factory=list)
+    #: the fitted models (None for the heuristic and gradient boosting: those fit each time)
+    fit: Fit | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        fit, self.fit = self.fit, None
+        try:
+            out = asdict(self)
+        finally:
+            self.fit = fit
+        out.pop("fit", None)
         out["as_of"] = self.as_of.isoformat()
         return out
 
@@ -569,6 +591,7 @@ def predict(
     discount_rate: float = 0.10,
     floor: DataFloor | None = None,
     clv_model: str | None = None,
+    attach_to_facts: bool = True,
 ) -> PredictResult:
     """Write ``customer_predictions`` (and attach it to ``customer_facts``) as of ``as_of``.
 
@@ -578,7 +601,8 @@ def predict(
     discount_rate: yearly, applied monthly as ``(1 + rate)^(1/12) - 1``; floor: the least
     data a model is fitted on (:class:`DataFloor`); clv_model: GammaGamma (default: the
     purchase model's expected purchases x Gamma-Gamma spend x margin rate) or
-    GradientBoosting (:func:`boosted_margins`, discounted by the mean monthly factor).
+    GradientBoosting (:func:`boosted_margins`, discounted by the mean monthly factor);
+    attach_to_facts: False leaves ``customer_facts`` as it is (the pipeline's step).
     """
     started = time.perf_counter()
     monthly = _check(horizon_months, discount_rate)
@@ -593,7 +617,7 @@ def predict(
         drop_upload(store, SCRATCH_SCORES)
         drop_upload(store, SCRATCH_MARGINS)
         store.con.drop_table(SCRATCH_FACTS, force=True)
-    if attachable:
+    if attachable and attach_to_facts:
         attach(store, table)
     result.totals = _totals(table, horizon_months)
     result.rows, result.attached = int(result.totals.pop("rows") or 0), attachable
@@ -666,6 +690,8 @@ def _predicted_rows(
             ]
             result.reason = "; ".join(filter(None, notes)) or None
             margins = None
+            fit = Fit(run.end, run.model, model, gg, run.vip, run.horizon_months, run.monthly_rate)
+            result.fit = fit if run.clv_model != BOOSTED else None
             if run.clv_model == BOOSTED:
                 try:
                     margins, trained = boosted_margins(run)
@@ -680,3 +706,11 @@ def _predicted_rows(
     if run.clv_model == BOOSTED:
         result.reason = f"{result.reason}; no {BOOSTED} CLV with the heuristic"
     return _heuristic_rows(run, buyers, why)
+
+
+def score_with_fit(store: Store, facts: ir.Table, end: date, fit: Fit) -> ir.Table:
+    """The ``customer_predictions`` rows of ``facts`` (as of ``end``) scored with ``fit``,
+    without fitting: what :func:`predict` writes with the same fitted models."""
+    buyers = _buyers(facts, store.settings.default_margin)
+    run = _Run(store, end, fit.model, fit.horizon_months, fit.monthly_rate, fit.vip)
+    return _finish(run, facts, _model_rows(run, buyers, fit.purchase, fit.spend))

@@ -36,6 +36,20 @@ DERIVED: dict[str, DerivedTable] = {
             "One row per person: BTYD summary, gaps, acquisition, value.",
         ),
         DerivedTable(
+            "purchase_gaps",
+            "customer_facts",
+            ("person_id", "k"),
+            ("orders", "order_items", "identities"),
+            "Days between a buyer's purchase days k and k + 1: the input of the status rhythm.",
+        ),
+        DerivedTable(
+            "facts_identities",
+            "customer_facts",
+            ("kind", "value"),
+            ("identities",),
+            "The identifiers customer_facts was built with (the incremental run's baseline).",
+        ),
+        DerivedTable(
             "customer_rfm",
             "customer_rfm",
             ("person_id",),
@@ -46,7 +60,7 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_status",
             "customer_status",
             ("person_id",),
-            ("customer_facts", "orders"),
+            ("customer_facts", "purchase_gaps"),
             "The lifecycle status of every person (prospect ... vip).",
         ),
         DerivedTable(
@@ -62,6 +76,14 @@ DERIVED: dict[str, DerivedTable] = {
             ("person_id",),
             ("customer_facts", "orders"),
             "CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
+        ),
+        DerivedTable(
+            "prediction_fits",
+            "predictions",
+            ("fitted_at",),
+            ("customer_facts", "orders"),
+            "The fitted prediction models, re-used by the daily run until a refit is due.",
+            person_column=None,
         ),
     )
 }

@@ -27,7 +27,6 @@ from tenure.store.schema import TABLES, TableSpec
 from tenure.store.spark import connect_pyspark
 from tenure.store.tables import create_scratch, duckdb_settings, replace_table, scratch_name
 
-
 #: The column holding a canonical row's load time (when it was stored).
 LOAD_TIME = "imported_at"
 
