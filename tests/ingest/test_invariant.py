@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tenure import Store, load_settings
-from tenure.identity.normalize import digest
 from tenure.ingest import import_orders
+from tenure.ingest.identifiers import digest
 
 #: customer z is a deleted person: their rows, and every line of their orders, are suppressed
 SUPPRESSED = "z"

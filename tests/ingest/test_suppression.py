@@ -9,9 +9,9 @@ import pyarrow as pa
 
 from tenure import Store
 from tenure.identity import resolve_identities
-from tenure.identity.normalize import digest
 from tenure.identity.privacy import delete_person
 from tenure.ingest import import_customers, import_events, import_orders
+from tenure.ingest.identifiers import digest
 from tests.identity.scan import mentions
 from tests.identity.test_identity import GUEST_ORDER, SCENARIO
 

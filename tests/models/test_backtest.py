@@ -23,13 +23,10 @@ from tenure import Store, load_settings
 from tenure.errors import ConfigError
 from tenure.predictions.backtest import (
     MODELS,
-    BacktestResult,
     _collect,
     _Data,
     _Heuristic,
     backtest,
-    chosen_model,
-    model_runs,
 )
 from tenure.predictions.holdout import (
     FLOOR,
@@ -37,6 +34,7 @@ from tenure.predictions.holdout import (
     data_sufficiency,
     parse_holdout,
 )
+from tenure.predictions.runs import BacktestResult, chosen_model, model_runs
 from tests.conftest import CDNOW_MASTER, freeze_clock
 
 END = date(1997, 9, 30)

@@ -17,8 +17,7 @@ import pytest
 
 from tenure import Store, load_settings
 from tenure.predictions.backtest import backtest
-from tenure.predictions.holdout import FLOOR
-from tenure.predictions.predict import DataFloor
+from tenure.predictions.holdout import FLOOR, DataFloor
 from tests.models.test_backtest import copy_store
 
 #: 360 and 180 days after CDNOW's first order (1997-01-01); both leave a 26-week holdout.

@@ -24,7 +24,8 @@ from tenure.analytics import refresh
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
 from tenure.models import BetaGeo, ModifiedBetaGeo
-from tenure.predictions.predict import PREDICTIONS, DataFloor, PredictResult, predict
+from tenure.predictions.holdout import DataFloor
+from tenure.predictions.predict import PREDICTIONS, PredictResult, predict
 from tenure.predictions.scoring import MONTH_DAYS, p_at_least, score_patterns
 from tests.conftest import freeze_clock
 from tests.models.test_invariants import histories, purchase_model, purchase_params

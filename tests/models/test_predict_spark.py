@@ -13,7 +13,8 @@ import pytest
 
 from tenure import Store
 from tenure.analytics import customer_facts, materialise
-from tenure.predictions.predict import PREDICTIONS, DataFloor, predict
+from tenure.predictions.holdout import DataFloor
+from tenure.predictions.predict import PREDICTIONS, predict
 from tenure.predictions.scoring import drop_upload, upload
 from tests.analytics.test_analytics_spark import END, assert_same, engines
 

@@ -125,11 +125,12 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     )
     keep = ~out.void & out.person_id.notnull()
     if as_of is not None:
-        keep = keep & (out.day <= _as_date(as_of))
+        keep = keep & (out.day <= as_date(as_of))
     return out.filter(keep).drop("void")
 
 
-def _as_date(value: date | datetime) -> date:
+def as_date(value: date | datetime) -> date:
+    """The day of ``value`` (a datetime's date; a date as it is)."""
     return value.date() if isinstance(value, datetime) else value
 
 
@@ -183,10 +184,10 @@ def as_of_note(store: Store, as_of: date | None = None) -> str | None:
     )
     notes = []
     latest = row["latest"]
-    if latest is not None and (end - _as_date(latest)).days > STALE_DAYS:
-        last_day = _as_date(latest).isoformat()
+    if latest is not None and (end - as_date(latest)).days > STALE_DAYS:
+        last_day = as_date(latest).isoformat()
         notes.append(
-            f"The latest order ({last_day}) is {(end - _as_date(latest)).days:,} days before "
+            f"The latest order ({last_day}) is {(end - as_date(latest)).days:,} days before "
             f"the as-of day {end.isoformat()}: customers are judged as of that day, so most "
             f"look lapsed. To analyse the data as of its end, pass --as-of {last_day} (or set "
             "`as_of` in tenure.toml or TENURE_AS_OF)."
@@ -194,7 +195,7 @@ def as_of_note(store: Store, as_of: date | None = None) -> str | None:
     if row["future"]:
         notes.append(
             f"{row['future']:,} order(s) are dated after today ({now.isoformat()}), the latest "
-            f"on {_as_date(row['last']).isoformat()}: they are not analysed. Fix their dates "
+            f"on {as_date(row['last']).isoformat()}: they are not analysed. Fix their dates "
             "and import them again."
         )
     return " ".join(notes) or None

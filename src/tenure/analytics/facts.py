@@ -34,7 +34,7 @@ def daily_purchases(orders: ir.Table) -> ir.Table:
     )
 
 
-def _btyd(daily: ir.Table, end: date) -> ir.Table:
+def btyd_summary(daily: ir.Table, end: date) -> ir.Table:
     """The per-person summary from merged purchase days (:func:`daily_purchases`), with gap
     statistics."""
     w = ibis.window(group_by=daily.person_id, order_by=daily.day)
@@ -86,9 +86,9 @@ def _buyers(orders: ir.Table, end: date) -> ir.Table:
 
     Each person's orders are ranked purchases first, by time, then order id. A purchase whose
     previous purchase fell on another day starts a purchase day (same-day purchases merge) and
-    the days between the two are a gap; rank 0 is the first purchase. This is what
-    :func:`_btyd` computes from :func:`daily_purchases`, without grouping the orders by person
-    and day first: that aggregate (9.6M groups at 10M orders) and a second sort cost about
+    the days between the two are a gap; rank 0 is the first purchase. This is
+    what :func:`btyd_summary` computes from :func:`daily_purchases`, without grouping the orders by
+    person and day first: that aggregate (9.6M groups at 10M orders) and a second sort cost about
     half of ``customer_facts``."""
     o = orders.select(
         "person_id", "order_id", "ordered_at", "day", "revenue", "margin", "is_purchase"
@@ -187,7 +187,7 @@ def buyer_facts(
     events = events.filter(events.timestamp.date() <= ibis.literal(end))
     ft = first_touch(events)
     lt = last_touch_before(events, buyers.select(f_person="person_id", f_at="first_order_at"))
-    j = _left(_left(first, ft), lt)
+    j = left_join_on_person(left_join_on_person(first, ft), lt)
     order_touch = ibis.ifelse(
         j.o_source.notnull() | j.o_medium.notnull(),
         utm_channel(j.o_medium, j.o_source),
@@ -297,13 +297,17 @@ def _rekey(t: ir.Table, key: str) -> tuple[ir.Table, str]:
     return t, key
 
 
-def _inner(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+def join_on_person(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+    """``left`` (keyed by ``person_id``) inner-joined with ``right`` on its column ``key``:
+    ``left``'s columns, then ``right``'s without the key."""
     right, key = _rekey(right, key)
     j = left.join(right, left.person_id == right[key])
     return j.select(*left.columns, *[c for c in right.columns if c != key])
 
 
-def _left(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+def left_join_on_person(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+    """As :func:`join_on_person`, keeping every row of ``left`` (nulls where ``right`` has
+    no row)."""
     right, key = _rekey(right, key)
     j = left.left_join(right, left.person_id == right[key])
     return j.select(*left.columns, *[c for c in right.columns if c != key])

@@ -1,4 +1,4 @@
-"""Customer statuses (MISSION.md section 3): prospect, new, active, at risk, lapsed, VIP.
+"""Customer statuses: prospect, new, active, at risk, lapsed, VIP.
 
 A person's status as of a day ``end`` is the first that applies (docs/metrics.md,
 "Statuses"):
@@ -29,7 +29,12 @@ import ibis
 import ibis.expr.types as ir
 
 from tenure.analytics.base import F64, money_sum, orders_base, store_end
-from tenure.analytics.facts import _inner, _left, daily_purchases, known_persons
+from tenure.analytics.facts import (
+    daily_purchases,
+    join_on_person,
+    known_persons,
+    left_join_on_person,
+)
 from tenure.errors import ConfigError
 from tenure.store import Store
 
@@ -38,7 +43,9 @@ STATUSES = ("prospect", "new", "lapsed", "at_risk", "vip", "active")
 SEGMENT_BY = ("orders", "tier", "none")
 
 
-def _band(k: ir.IntegerValue) -> ir.StringValue:
+def purchase_band(k: ir.IntegerValue) -> ir.StringValue:
+    """The purchase-count segment of the status rhythm: ``1``, ``2``, ``3-4`` or ``5+``
+    purchase days (predictions read their segment's rhythm by it too)."""
     return ibis.cases((k <= 1, "1"), (k == 2, "2"), (k <= 4, "3-4"), else_="5+")
 
 
@@ -54,7 +61,7 @@ def value_tier(rank: ir.IntegerValue, n: ir.IntegerValue, share: float) -> ir.St
     )
 
 
-def _purchase_days(orders: ir.Table) -> ir.Table:
+def purchase_day_gaps(orders: ir.Table) -> ir.Table:
     """person_id, day, k (1-based purchase-day number), gap (days to the next purchase)."""
     d = daily_purchases(orders).select("person_id", "day")
     w = ibis.window(group_by=d.person_id, order_by=d.day)
@@ -69,7 +76,7 @@ def purchase_gaps(orders: ir.Table) -> ir.Table:
     """person_id, k, gap: every gap between a buyer's purchase days *k* and *k + 1* (the
     per-person input of the rhythm medians; table ``purchase_gaps``, built with
     ``customer_facts``)."""
-    days = _purchase_days(orders)
+    days = purchase_day_gaps(orders)
     gaps = days.filter(days.gap.notnull())
     return gaps.select("person_id", k=gaps.k.cast("int64"), gap=gaps.gap)
 
@@ -102,11 +109,11 @@ def _expected_gaps(days: ir.Table, buyers: ir.Table, segment_by: str) -> ir.Tabl
     gaps = days.filter(days.gap.notnull())
     overall = gaps.gap.median().as_scalar()
     if segment_by == "orders":
-        seg_of_gap = gaps.mutate(seg=_band(gaps.k))
-        person_seg = buyers.select("person_id", seg=_band(buyers.purchase_days))
+        seg_of_gap = gaps.mutate(seg=purchase_band(gaps.k))
+        person_seg = buyers.select("person_id", seg=purchase_band(buyers.purchase_days))
     elif segment_by == "tier":
         tiers = buyers.select("person_id", "tier")
-        seg_of_gap = _inner(gaps, tiers).rename(seg="tier")
+        seg_of_gap = join_on_person(gaps, tiers).rename(seg="tier")
         person_seg = tiers.rename(seg="tier")
     else:
         seg_of_gap = gaps.mutate(seg=ibis.literal("all"))
@@ -147,7 +154,7 @@ def customer_status(
         orders = orders_base(store, as_of=end)
     else:
         orders = orders.filter(orders.day <= ibis.literal(end))
-    days = _purchase_days(orders)
+    days = purchase_day_gaps(orders)
     rows = _status_rows(store, _buyers(orders, days), days, end, by)
     return _with_prospects(store, rows, end)
 
@@ -182,7 +189,7 @@ def _status_rows(store: Store, buyers: ir.Table, days: ir.Table, end: date, by: 
     margin; ``days``: person_id, k, gap)."""
     s = store.settings
     ranked = _ranked(buyers, end, s.vip_share)
-    b = _left(ranked, _expected_gaps(days, ranked, by))
+    b = left_join_on_person(ranked, _expected_gaps(days, ranked, by))
     limit = b.expected_gap_days * ibis.literal(float(s.at_risk_factor))
     since = b.days_since_last_order
     status = ibis.cases(

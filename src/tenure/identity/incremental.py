@@ -37,7 +37,7 @@ from tenure.identity.graph import (
     sightings,
     without,
 )
-from tenure.identity.resolve import (
+from tenure.identity.persons import (
     IdentityResult,
     Scratch,
     count,

@@ -22,14 +22,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from tenure.errors import StoreError
-from tenure.identity import person_of
-from tenure.identity.normalize import digest, email_expr, traits_email
+from tenure.identity.lookup import person_of
 from tenure.identity.profile import (
     COMPUTED_TABLES,
     UnknownIdentifierError,
     person_identifiers,
     profile,
 )
+from tenure.ingest.identifiers import digest, email_expr, traits_email
 from tenure.store import Store
 from tenure.store.schema import TABLES
 

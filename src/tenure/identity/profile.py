@@ -8,7 +8,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from tenure.errors import TenureError
-from tenure.identity import person_of
+from tenure.identity.lookup import person_of
 from tenure.store import Store
 
 

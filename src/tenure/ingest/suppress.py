@@ -4,7 +4,7 @@
 identifiers in ``suppressions`` (channel ``all``, kind ``sha256:<kind>``). An import
 normalises the identifiers of every parsed row as identity resolution does (ids trimmed,
 emails trimmed and lower-cased, phones in E.164), digests them in the engine
-(:func:`tenure.identity.normalize.digest_expr`), and looks them up in ``suppressions``. A row
+(:func:`tenure.ingest.identifiers.digest_expr`), and looks them up in ``suppressions``. A row
 holding a suppressed identifier is **suppressed**: neither stored nor quarantined (a
 quarantined row keeps its raw text, identifiers included), only counted. Every line of an
 order one of whose lines is suppressed is suppressed too.
@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from tenure.identity.normalize import digest_expr, email_expr, normalize_phone, traits_email
+from tenure.ingest.identifiers import digest_expr, email_expr, normalize_phone, traits_email
 from tenure.store import Store
 
 #: entity -> (identifier kind, column) pairs whose digests are looked up

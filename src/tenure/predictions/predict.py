@@ -41,13 +41,15 @@ from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
 from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
-from tenure.models._data import check_scalar
 from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.inputs import check_scalar
 from tenure.models.pareto_nbd import ParetoNBD
 from tenure.predictions.features import window_totals
+from tenure.predictions.holdout import DataFloor
+from tenure.predictions.runs import chosen_model
 from tenure.predictions.scoring import (
     KEYS,
     MONTH_DAYS,
@@ -89,35 +91,6 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 def purchase_models() -> dict[str, type]:
     """The purchase models ``predict`` can fit, by name."""
     return {"BetaGeo": BetaGeo, "ModifiedBetaGeo": ModifiedBetaGeo, "ParetoNBD": ParetoNBD}
-
-
-@dataclass(frozen=True)
-class DataFloor:
-    """The least data a model is fitted on; below it predictions are heuristic.
-
-    Measured (bench/floor_study.py; docs/models.md, "Thin data and the heuristic"): random
-    draws of n buyers from CDNOW and the demo store, backtested with a 26-week holdout after
-    90 to 360 days of history. With at least 1,000 buyers, 400 repeat buyers and 180 days,
-    BG/NBD had a lower per-customer RMSE than the segment-rhythm heuristic in at least 90% of
-    the draws of every setting (98% of all such draws); at Klaviyo's 500 buyers / 100 repeat
-    buyers / 180 days, the earlier provisional floor, in only 67% of the CDNOW draws of
-    500 buyers after 180 days.
-    """
-
-    buyers: int = 1000
-    repeat_buyers: int = 400
-    history_days: int = 180
-
-    def short(
-        self, buyers: int, repeat_buyers: int, history_days: int
-    ) -> list[tuple[int, int, str]]:
-        """(count, its floor, what) of every count below the floor."""
-        checks = (
-            (buyers, self.buyers, "buyers"),
-            (repeat_buyers, self.repeat_buyers, "repeat buyers"),
-            (history_days, self.history_days, "days of history"),
-        )
-        return [check for check in checks if check[0] < check[1]]
 
 
 @dataclass(frozen=True)
@@ -249,7 +222,6 @@ def _model_name(store: Store, model: str | None) -> str:
                 hint="Leave it out to use the model the backtest chose for the store.",
             )
         return model
-    from tenure.predictions.backtest import chosen_model  # backtest imports this module
 
     chosen = chosen_model(store)
     return chosen if chosen in choices else DEFAULT_MODEL
@@ -463,10 +435,10 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
     """One row per purchase-count segment (purchase days 1, 2, 3-4, 5+: the status rhythm
     segments): ``seg_gap``, the median days from a purchase day of the segment to the next,
     and ``repeat_rate``, the share of its purchase days followed by another one."""
-    from tenure.analytics.status import _band, _purchase_days
+    from tenure.analytics.status import purchase_band, purchase_day_gaps
 
-    days = _purchase_days(orders)
-    seg = days.mutate(seg=_band(days.k))
+    days = purchase_day_gaps(orders)
+    seg = days.mutate(seg=purchase_band(days.k))
     return seg.group_by(r_seg="seg").agg(
         seg_gap=seg.gap.median(), repeat_rate=seg.gap.notnull().cast(F64).mean()
     )
@@ -475,12 +447,12 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
 def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
     """Buyers projected at their segment's rhythm (docs/models.md, "Thin data and the
     heuristic")."""
-    from tenure.analytics.status import _band, _purchase_days
+    from tenure.analytics.status import purchase_band, purchase_day_gaps
 
     orders = orders_base(run.store, as_of=run.end)
     rhythm = segment_rhythm(orders)
-    overall = _purchase_days(orders).gap.median().as_scalar()  # a segment without a gap
-    b = buyers.mutate(seg=_band(buyers.frequency + 1))
+    overall = purchase_day_gaps(orders).gap.median().as_scalar()  # a segment without a gap
+    b = buyers.mutate(seg=purchase_band(buyers.frequency + 1))
     j = b.left_join(rhythm, b.seg == rhythm.r_seg)
     gap = ibis.coalesce(j.seg_gap, overall).nullif(0.0)
     since, rate = j.days_since.cast(F64), ibis.coalesce(j.repeat_rate, f64(0.0))

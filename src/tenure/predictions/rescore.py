@@ -18,11 +18,11 @@ from typing import Any, Protocol
 import ibis
 import pyarrow as pa
 
+from tenure.predictions.holdout import DataFloor
 from tenure.predictions.predict import (
     FACTS,
     PREDICTIONS,
     SCRATCH_SCORES,
-    DataFloor,
     Fit,
     predict,
     score_with_fit,

@@ -26,10 +26,10 @@ import pyarrow as pa
 from scipy import special, stats
 
 from tenure.analytics.base import F64
-from tenure.models._data import FloatArray
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
+from tenure.models.inputs import FloatArray
 from tenure.models.nbd import NBD
 from tenure.store import Store
 
