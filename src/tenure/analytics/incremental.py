@@ -72,16 +72,24 @@ def seen_identities(store: Store) -> ir.Table:
 
 # -- customer_facts --------------------------------------------------------------------------
 def build_facts(store: Store, ctx: Context) -> dict[str, int]:
-    """The full ``customer_facts`` step: facts, purchase gaps and the identities seen."""
-    end = ctx.as_of
-    base = orders_base(store, as_of=end).select(*BASE_COLUMNS)
-    with store.scratch("facts_orders", base) as name:
-        orders = store.read(name)
-        facts = store.replace(FACTS, customer_facts(store, as_of=end, orders=orders))
-        gaps = store.replace(GAPS, purchase_gaps(orders))
-        out = {FACTS: _rows(facts), GAPS: _rows(gaps)}
+    """The full ``customer_facts`` step: facts, purchase gaps and the identities seen. The
+    orders base of the run (``ctx.shared["orders"]``, as of ``ctx.as_of``) when the runner
+    shares one, else a scratch copy."""
+    shared = (getattr(ctx, "shared", None) or {}).get("orders")
+    if shared is not None:
+        out = _write_facts(store, ctx.as_of, store.read(shared))
+    else:
+        base = orders_base(store, as_of=ctx.as_of).select(*BASE_COLUMNS)
+        with store.scratch("facts_orders", base) as name:
+            out = _write_facts(store, ctx.as_of, store.read(name))
     store.replace(SEEN, seen_identities(store))
     return out
+
+
+def _write_facts(store: Store, end: date, orders: ir.Table) -> dict[str, int]:
+    facts = store.replace(FACTS, customer_facts(store, as_of=end, orders=orders))
+    gaps = store.replace(GAPS, purchase_gaps(orders))
+    return {FACTS: _rows(facts), GAPS: _rows(gaps)}
 
 
 def update_facts(store: Store, ctx: Context) -> dict[str, int]:

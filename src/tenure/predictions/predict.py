@@ -551,6 +551,11 @@ def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
 def _check(horizon_months: int, discount_rate: float) -> float:
     check_scalar("predict", "horizon_months", horizon_months, int, 1, 1201)
     check_scalar("predict", "discount_rate", discount_rate, float, 0.0)
+    return monthly_rate(discount_rate)
+
+
+def monthly_rate(discount_rate: float) -> float:
+    """The monthly discount rate of a yearly one: ``(1 + rate)^(1/12) - 1``."""
     return float((1.0 + discount_rate) ** (1.0 / 12.0) - 1.0)
 
 

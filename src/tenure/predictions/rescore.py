@@ -21,9 +21,11 @@ import pyarrow as pa
 from tenure.predictions.holdout import DataFloor
 from tenure.predictions.predict import (
     FACTS,
+    GAMMA_GAMMA,
     PREDICTIONS,
     SCRATCH_SCORES,
     Fit,
+    monthly_rate,
     predict,
     score_with_fit,
 )
@@ -31,6 +33,9 @@ from tenure.predictions.scoring import drop_upload
 from tenure.store import Store
 
 FITS = "prediction_fits"
+#: predict's defaults (a step without options predicts with these)
+DEFAULT_HORIZON = 12
+DEFAULT_DISCOUNT = 0.10
 FITS_SCHEMA = ibis.schema(
     {
         "fitted_at": "timestamp",
@@ -114,15 +119,34 @@ def _day(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def refit_due(store: Store, end: date) -> str | None:
+def _asked_otherwise(fit: Fit, options: dict[str, Any]) -> str | None:
+    """Why the step's options (those of ``tenure predict``) ask for another fit, or None."""
+    if options.get("clv_model") not in (None, GAMMA_GAMMA):
+        return f"CLV model {options['clv_model']} (fitted at every run)"
+    if options.get("model") not in (None, fit.model):
+        return f"model {options['model']} asked for, the fit is {fit.model}"
+    horizon = options.get("horizon_months", DEFAULT_HORIZON)
+    if horizon != fit.horizon_months:
+        return f"horizon {horizon} months asked for, the fit's is {fit.horizon_months}"
+    rate = monthly_rate(options.get("discount_rate", DEFAULT_DISCOUNT))
+    if abs(rate - fit.monthly_rate) > 1e-15:
+        return "another discount rate asked for"
+    return None
+
+
+def refit_due(store: Store, end: date, options: dict[str, Any] | None = None) -> str | None:
     """Why the predictions must be fitted again as of ``end`` (None: re-score with the
-    stored fit). The rule (docs/incremental.md): no fit recorded; the fit is
-    ``refit_days`` days old or more (or dated after ``end``); buyers or orders grew by
+    stored fit). The rule (docs/incremental.md): no fit recorded; other prediction options
+    than the fit's (``options``: model, clv_model, horizon_months, discount_rate); the fit
+    is ``refit_days`` days old or more (or dated after ``end``); buyers or orders grew by
     ``refit_growth`` or more since the fit."""
     found = last_fit(store)
     if found is None:
         return "no stored fit"
     fit, buyers, orders = found
+    other = _asked_otherwise(fit, options or {})
+    if other is not None:
+        return other
     s = store.settings
     age = (end - fit.as_of).days
     if age < 0 or age >= s.refit_days:
@@ -134,13 +158,24 @@ def refit_due(store: Store, end: date) -> str | None:
     return None
 
 
+def _options(ctx: Context) -> dict[str, Any]:
+    return dict(getattr(ctx, "options", None) or {})
+
+
 def build_predictions(
     store: Store, ctx: Context, *, floor: DataFloor | None = None
 ) -> dict[str, int]:
-    """The full predictions step: fit, score, write ``customer_predictions``; record the fit."""
-    result = predict(store, as_of=ctx.as_of, floor=floor, attach_to_facts=False)
+    """The full predictions step: fit, score, write ``customer_predictions``; record the fit.
+    ``ctx.options``: the arguments of :func:`~tenure.predictions.predict.predict`."""
+    options = _options(ctx)
+    if floor is not None:
+        options["floor"] = floor
+    result = predict(store, as_of=ctx.as_of, attach_to_facts=False, **options)
     if result.fit is not None:
         save_fit(store, result.fit)
+    outputs = getattr(ctx, "outputs", None)
+    if outputs is not None:
+        outputs["result"] = result
     return {PREDICTIONS: result.rows}
 
 
@@ -149,10 +184,9 @@ def update_predictions(
 ) -> dict[str, int]:
     """The incremental predictions step: every buyer of the stored facts re-scored with the
     stored fit, unless a refit is due (:func:`refit_due`), then the full step."""
-    if refit_due(store, ctx.as_of) is not None:
-        return build_predictions(store, ctx, floor=floor)
     found = last_fit(store)
-    assert found is not None  # refit_due said there is one
+    if found is None or refit_due(store, ctx.as_of, _options(ctx)) is not None:
+        return build_predictions(store, ctx, floor=floor)
     try:
         expr = score_with_fit(store, store.read(FACTS), ctx.as_of, found[0])
         table = store.replace(PREDICTIONS, expr)
