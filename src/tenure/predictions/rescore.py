@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import ibis
 import pyarrow as pa
 
+from tenure.models.base import reported_params
 from tenure.predictions.holdout import DataFloor
 from tenure.predictions.predict import (
     FACTS,
@@ -25,17 +26,21 @@ from tenure.predictions.predict import (
     PREDICTIONS,
     SCRATCH_SCORES,
     Fit,
+    PredictResult,
+    model_name,
     monthly_rate,
     predict,
     score_with_fit,
 )
 from tenure.predictions.scoring import drop_upload
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 FITS = "prediction_fits"
 #: predict's defaults (a step without options predicts with these)
 DEFAULT_HORIZON = 12
 DEFAULT_DISCOUNT = 0.10
+#: The step option asking for a fit whatever the rule says (``tenure predict``).
+REFIT = "refit"
 FITS_SCHEMA = ibis.schema(
     {
         "fitted_at": "timestamp",
@@ -119,12 +124,17 @@ def _day(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _asked_otherwise(fit: Fit, options: dict[str, Any]) -> str | None:
-    """Why the step's options (those of ``tenure predict``) ask for another fit, or None."""
+def _asked_otherwise(store: Store, fit: Fit, options: dict[str, Any]) -> str | None:
+    """Why the step's options (those of ``tenure predict``) ask for another fit, or None:
+    a refit asked for, another CLV model, another purchase model (asked for, or chosen by a
+    backtest since), horizon or discount rate."""
+    if options.get(REFIT):
+        return "a refit asked for"
     if options.get("clv_model") not in (None, GAMMA_GAMMA):
         return f"CLV model {options['clv_model']} (fitted at every run)"
-    if options.get("model") not in (None, fit.model):
-        return f"model {options['model']} asked for, the fit is {fit.model}"
+    model = model_name(store, options.get("model"))
+    if model != fit.model:
+        return f"model {model}, the fit is {fit.model}"
     horizon = options.get("horizon_months", DEFAULT_HORIZON)
     if horizon != fit.horizon_months:
         return f"horizon {horizon} months asked for, the fit's is {fit.horizon_months}"
@@ -144,7 +154,7 @@ def refit_due(store: Store, end: date, options: dict[str, Any] | None = None) ->
     if found is None:
         return "no stored fit"
     fit, buyers, orders = found
-    other = _asked_otherwise(fit, options or {})
+    other = _asked_otherwise(store, fit, options or {})
     if other is not None:
         return other
     s = store.settings
@@ -162,20 +172,29 @@ def _options(ctx: Context) -> dict[str, Any]:
     return dict(getattr(ctx, "options", None) or {})
 
 
+def _predict_options(ctx: Context) -> dict[str, Any]:
+    """The step's options that are :func:`~tenure.predictions.predict.predict`'s arguments."""
+    return {k: v for k, v in _options(ctx).items() if k != REFIT}
+
+
+def _report(ctx: Context, result: PredictResult) -> None:
+    outputs = getattr(ctx, "outputs", None)
+    if outputs is not None:
+        outputs["result"] = result
+
+
 def build_predictions(
     store: Store, ctx: Context, *, floor: DataFloor | None = None
 ) -> dict[str, int]:
     """The full predictions step: fit, score, write ``customer_predictions``; record the fit.
     ``ctx.options``: the arguments of :func:`~tenure.predictions.predict.predict`."""
-    options = _options(ctx)
+    options = _predict_options(ctx)
     if floor is not None:
         options["floor"] = floor
-    result = predict(store, as_of=ctx.as_of, attach_to_facts=False, **options)
+    result = predict(store, as_of=ctx.as_of, **options)
     if result.fit is not None:
         save_fit(store, result.fit)
-    outputs = getattr(ctx, "outputs", None)
-    if outputs is not None:
-        outputs["result"] = result
+    _report(ctx, result)
     return {PREDICTIONS: result.rows}
 
 
@@ -187,9 +206,20 @@ def update_predictions(
     found = last_fit(store)
     if found is None or refit_due(store, ctx.as_of, _options(ctx)) is not None:
         return build_predictions(store, ctx, floor=floor)
+    fit = found[0]
     try:
-        expr = score_with_fit(store, store.read(FACTS), ctx.as_of, found[0])
-        table = store.replace(PREDICTIONS, expr)
-        return {PREDICTIONS: int(table.count().execute())}
+        table = store.replace(PREDICTIONS, score_with_fit(store, store.read(FACTS), ctx.as_of, fit))
+        rows = int(table.count().execute())
     finally:
         drop_upload(store, SCRATCH_SCORES)
+    yearly = (1.0 + fit.monthly_rate) ** 12 - 1.0
+    result = PredictResult(ctx.as_of, fit.model, fit.model, fit.horizon_months, yearly)
+    result.reason = f"re-scored with the fit of {fit.as_of.isoformat()}"
+    result.parameters = {
+        **reported_params(fit.purchase),
+        **{f"gg_{k}": v for k, v in reported_params(fit.spend).items()},
+    }
+    result.vip_threshold, result.rows, result.fit = fit.vip, rows, fit
+    result.currency = reporting_currency(store)
+    _report(ctx, result)
+    return {PREDICTIONS: rows}

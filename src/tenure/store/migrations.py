@@ -26,6 +26,7 @@ from tenure.store.schema import (
     V3_TABLES,
     V4_TABLES,
     V6_TABLES,
+    V8_TABLES,
     TableSpec,
 )
 
@@ -123,7 +124,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "updated rows in the import log",
         lambda con: add_column(con, IMPORTS.name, "updated", "int64", 0),
     ),
-    # 8 is the pipeline's run log (pipeline_runs), added on its own branch
+    Migration(8, "pipeline run records", lambda con: _create_tables_v(con, V8_TABLES, 8)),
     Migration(
         9,
         "load time of fx rates (incremental runs)",
