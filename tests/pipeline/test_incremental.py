@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -57,6 +58,7 @@ COMPARED = (
 class Ctx:
     as_of: date
     since: datetime | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -383,8 +385,9 @@ def test_a_quiet_day_touches_nobody(demo: dict[str, pa.Table]) -> None:
         _append(store, demo, runs, 0)
         resolve_identities(store)
         inc.build_facts(store, Ctx(days[0]))
-        rows = inc.update_facts(store, Ctx(days[0], _now()))
-        assert rows["touched_persons"] == 0
+        ctx = Ctx(days[0], _now())
+        rows = inc.update_facts(store, ctx)
+        assert ctx.outputs["touched_persons"] == 0
         assert rows["customer_facts"] == store.read("customer_facts").count().execute() > 0
 
 
@@ -416,3 +419,37 @@ def test_refit_rule(demo: dict[str, pa.Table]) -> None:
         assert refit_due(store, day) == (
             f"orders grew from {orders:,} to {2 * orders:,} (refit_growth 0.1)"
         )
+
+
+def test_the_daily_run_is_incremental_and_equals_a_full_rebuild(demo_path: Path) -> None:
+    """Through :func:`tenure.pipeline.run`: a run after new data and another day runs the
+    facts incrementally (and the steps after them), with the rows a full rebuild gives."""
+    from tenure.analytics.facts import customer_facts
+    from tenure.analytics.rfm import rfm
+    from tenure.pipeline import run
+    from tests.pipeline.conftest import END, open_store
+
+    steps = ["customer_facts", "customer_rfm", "customer_status", "stage_history"]
+    with open_store(demo_path) as store:
+        first = run(store, steps=steps, as_of=END - timedelta(days=7))
+        assert {s.step: s.mode for s in first.steps} == dict.fromkeys(steps, "full")
+        order = store.table("orders").limit(1).to_pyarrow().to_pylist()[0]
+        order.update(order_id="NEW-1", ordered_at=datetime(2025, 2, 1, 10), imported_at=None)
+        store.insert("orders", pa.Table.from_pylist([order]).drop_columns(["imported_at"]))
+        second = run(store, steps=steps, as_of=END)
+        assert {s.step: s.mode for s in second.steps} == dict.fromkeys(steps, "incremental")
+        facts = second.get("customer_facts")
+        assert facts is not None
+        assert facts.rows["customer_facts"] == store.read("customer_facts").count().execute()
+        full = {
+            "customer_facts": customer_facts(store, as_of=END),
+            "customer_status": customer_status(store, as_of=END),
+        }
+        full["customer_rfm"] = rfm(store, as_of=END, facts=full["customer_facts"])
+        for name, expr in full.items():
+            expected = expr.to_pandas()
+            expected = expected[sorted(expected.columns)]
+            expected = expected.sort_values(list(expected.columns)).reset_index(drop=True)
+            pd.testing.assert_frame_equal(
+                _frame(store, name), expected, check_exact=False, rtol=1e-9, atol=1e-9, obj=name
+            )

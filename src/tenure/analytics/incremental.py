@@ -82,8 +82,8 @@ def build_facts(store: Store, ctx: Context) -> dict[str, int]:
         base = orders_base(store, as_of=ctx.as_of).select(*BASE_COLUMNS)
         with store.scratch("facts_orders", base) as name:
             out = _write_facts(store, ctx.as_of, store.read(name))
-    store.replace(SEEN, seen_identities(store))
-    return out
+    seen = store.replace(SEEN, seen_identities(store))
+    return {**out, SEEN: _rows(seen)}
 
 
 def _write_facts(store: Store, end: date, orders: ir.Table) -> dict[str, int]:
@@ -95,8 +95,13 @@ def _write_facts(store: Store, end: date, orders: ir.Table) -> dict[str, int]:
 def update_facts(store: Store, ctx: Context) -> dict[str, int]:
     """The incremental ``customer_facts`` step: the touched persons' rows computed again
     from their own orders, the others' as-of columns projected to ``ctx.as_of``; a full
-    build when there is nothing to build on (no watermark, or a table missing)."""
+    build when there is nothing to build on (no watermark, or a table missing) or when a
+    store fact changed since (the reporting currency: every amount). How many persons were
+    touched goes to ``ctx.outputs["touched_persons"]`` (when the context has outputs)."""
     if ctx.since is None or not all(store.exists(t) for t in (FACTS, GAPS, SEEN)):
+        return build_facts(store, ctx)
+    meta = store.table("store_meta")
+    if int(meta.filter(meta.set_at > ibis.literal(ctx.since, type="timestamp")).count().execute()):
         return build_facts(store, ctx)
     end = ctx.as_of
     stored = store.read(FACTS)
@@ -112,9 +117,12 @@ def update_facts(store: Store, ctx: Context) -> dict[str, int]:
             new_gaps = purchase_gaps(orders)
             old_gaps = _others(store.read(GAPS), touched)
             gaps = store.replace(GAPS, ibis.union(_like(old_gaps, new_gaps), new_gaps))
-            out = {FACTS: _rows(facts), GAPS: _rows(gaps), "touched_persons": _rows(touched)}
-    store.replace(SEEN, seen_identities(store))
-    return out
+            out = {FACTS: _rows(facts), GAPS: _rows(gaps)}
+            outputs = getattr(ctx, "outputs", None)
+            if outputs is not None:
+                outputs["touched_persons"] = _rows(touched)
+    seen = store.replace(SEEN, seen_identities(store))
+    return {**out, SEEN: _rows(seen)}
 
 
 def _others(table: ir.Table, touched: ir.Table) -> ir.Table:
