@@ -208,6 +208,9 @@ def _delete_a_buyer(store: Store, rng: random.Random) -> None:
 
 def _frame(store: Store, name: str) -> pd.DataFrame:
     df = store.read(name).to_pandas()
+    for column in df.columns:  # engines differ in the unit of a timestamp, not its value
+        if pd.api.types.is_datetime64_any_dtype(df[column]):
+            df[column] = df[column].astype("datetime64[ns]")
     df = df[sorted(df.columns)]
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 import ibis
 import ibis.expr.types as ir
 
+from tenure.analytics import facts as person_facts
 from tenure.analytics.base import F64, orders_base
-from tenure.analytics.facts import customer_facts, only
+from tenure.analytics.facts import only
 from tenure.analytics.status import purchase_gaps, status_from_facts
 from tenure.analytics.touch import attributed_events
 from tenure.store import Store
@@ -87,7 +88,7 @@ def build_facts(store: Store, ctx: Context) -> dict[str, int]:
 
 
 def _write_facts(store: Store, end: date, orders: ir.Table) -> dict[str, int]:
-    facts = store.replace(FACTS, customer_facts(store, as_of=end, orders=orders))
+    facts = store.replace(FACTS, person_facts.customer_facts(store, as_of=end, orders=orders))
     gaps = store.replace(GAPS, purchase_gaps(orders))
     return {FACTS: _rows(facts), GAPS: _rows(gaps)}
 
@@ -111,7 +112,7 @@ def update_facts(store: Store, ctx: Context) -> dict[str, int]:
         base = only(orders_base(store, as_of=end), touched).select(*BASE_COLUMNS)
         with store.scratch("facts_orders", base) as o_name:
             orders = store.read(o_name)
-            fresh = customer_facts(store, as_of=end, orders=orders, persons=touched)
+            fresh = person_facts.customer_facts(store, as_of=end, orders=orders, persons=touched)
             kept = as_of_projection(_others(stored, touched), end)
             facts = store.replace(FACTS, ibis.union(_like(kept, fresh), fresh))
             new_gaps = purchase_gaps(orders)
