@@ -38,6 +38,9 @@ from tenure.store.tables import (
     upload_table,
 )
 
+#: The column holding a canonical row's load time (when it was stored).
+LOAD_TIME = "imported_at"
+
 
 def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
     rest = url[len("duckdb://") :]
@@ -153,11 +156,18 @@ class Store:
         }
 
     def insert(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
-        """Append rows to canonical table ``name``, cast to its schema, in its column order."""
+        """Append rows to canonical table ``name``, cast to its schema, in its column order.
+        Rows without an ``imported_at`` column (where the table has one) are stamped with
+        the time of this insert: the load time the incremental run reads (importers set it
+        themselves, to the start of the import)."""
         spec = self.spec(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
+        loaded = datetime.now(UTC).replace(tzinfo=None)
         if isinstance(data, pa.Table):
+            if LOAD_TIME in spec.columns and LOAD_TIME not in data.column_names:
+                stamp = pa.array([loaded] * data.num_rows, pa.timestamp("us"))
+                data = data.append_column(LOAD_TIME, stamp)
             missing = [c for c in spec.columns if c not in data.column_names]
             for column in missing:
                 data = data.append_column(
@@ -173,6 +183,8 @@ class Store:
             else:
                 self.con.insert(name, data)
             return
+        if LOAD_TIME in spec.columns and LOAD_TIME not in data.columns:
+            data = data.mutate(**{LOAD_TIME: ibis.literal(loaded, type="timestamp")})
         expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
         self.con.insert(name, expr)
 
