@@ -14,7 +14,7 @@ refreshing. The store and a Parquet copy of the orders are cached in bench/data 
 
 Each step runs in a fresh process (peak RSS is its own), in the same run:
 
-* ``refresh``: ``tenure.analytics.refresh`` (what ``tenure refresh`` calls), wall time and
+* ``refresh``: ``tenure.pipeline.refresh`` (what ``tenure refresh`` calls), wall time and
   peak RSS of each of its steps (peak reset between steps through /proc/self/clear_refs);
 * ``summary``: Tenure's Ibis code for the summary columns only, as a refresh runs it: the
   orders base written once (person, net revenue, margin, purchase flag), then the same-day
@@ -94,7 +94,7 @@ def _digest_sql(raw: Any, table: str, recency: str, t: str, where: str = "TRUE")
 
 def _refresh(path: Path) -> dict[str, Any]:
     from tenure import Store, load_settings
-    from tenure.analytics import refresh
+    from tenure.pipeline import refresh
 
     url = f"duckdb://{path}"
     peaks: dict[str, float] = {}
@@ -126,23 +126,21 @@ def _summary(path: Path) -> dict[str, Any]:
     the orders base written once, then the summary read from it."""
     from tenure import Store, load_settings
     from tenure.analytics.facts import _buyers
-    from tenure.analytics.refresh import _steps, materialise, refresh_orders
+    from tenure.pipeline.steps import SCRATCH_ORDERS, StepContext, shared_orders
 
     url = f"duckdb://{path}"
     end = _end(path)
     with Store(url, settings=load_settings(store_url=url)) as store:
         started = time.perf_counter()
-        name, build = _steps()[0]
-        assert name == "orders_base"
-        materialise(store, "_refresh_orders_base", build(store, end))
+        orders = shared_orders(store, StepContext(as_of=end))
         base_seconds = time.perf_counter() - started
         # the code the customer_facts step runs for these columns (one window pass, one
         # aggregate over the orders base)
-        b = _buyers(refresh_orders(store), end)
+        b = _buyers(orders, end)
         expr = b.select("person_id", "frequency", "recency_days", "T_days", "monetary", "revenue")
-        materialise(store, "bench_summary_tenure", expr)
+        store.replace("bench_summary_tenure", expr)
         seconds = time.perf_counter() - started
-        store.con.drop_table("_refresh_orders_base")
+        store.drop(SCRATCH_ORDERS)
         digest = _digest_sql(store.con.con, "bench_summary_tenure", "recency_days", "T_days")
     return {"seconds": seconds, "base_seconds": base_seconds, "digest": digest}
 

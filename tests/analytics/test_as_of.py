@@ -15,11 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tenure import Store, load_settings
-from tenure.analytics import as_of_note, customer_facts, kpis, refresh, store_end
+from tenure.analytics import as_of_note, customer_facts, kpis, store_end
 from tenure.analytics import base as analytics_base
 from tenure.analytics.status import status_counts
 from tenure.cli import app
 from tenure.errors import StoreError
+from tenure.pipeline import refresh
 
 TODAY = date(2025, 7, 15)
 LAST = date(2025, 6, 30)

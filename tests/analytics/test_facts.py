@@ -63,9 +63,10 @@ def test_gap_statistics_and_days_since_last_order(cdnow: Store) -> None:
 
 def test_profile_shows_the_facts_after_refresh(cdnow_url: str, tmp_path: Path) -> None:
     from tenure import load_settings
-    from tenure.analytics import customer_row, refresh
+    from tenure.analytics import customer_row
     from tenure.identity import resolve_identities
     from tenure.identity.profile import profile
+    from tenure.pipeline import refresh
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(cdnow_url.removeprefix("duckdb://"), copy)

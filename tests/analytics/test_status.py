@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 
 from tenure import Store, load_settings
-from tenure.analytics import refresh
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stages import backfill_stages, stage_entries, transitions
 from tenure.analytics.status import STATUSES, customer_status, status_counts
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
+from tenure.pipeline import refresh
 from tests.analytics.conftest import CDNOW
 
 END = date(1998, 6, 30)

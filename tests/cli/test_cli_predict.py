@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from tenure import Store, load_settings
 from tenure.cli import app, console
 from tenure.demo import generate_demo
-from tenure.predictions.predict import PREDICTIONS, predict
+from tenure.pipeline import predict
+from tenure.predictions.predict import PREDICTIONS
 from tenure.store import round_money
 
 runner = CliRunner()
@@ -75,7 +76,7 @@ def test_predict_json_matches_library(twelve_hundred: Path, tmp_path: Path) -> N
 def _same_run(doc: Any, expected: Any, rows: list[Any], clv: str) -> list[Any]:
     """The CLI's JSON and the library's result describe the same prediction run; returns the
     library's buyer rows by descending ``clv``."""
-    for key in ("as_of", "model", "reason", "stats", "patterns", "rows", "attached"):
+    for key in ("as_of", "model", "reason", "stats", "patterns", "rows"):
         assert doc[key] == expected[key], key
     assert doc["parameters"] == pytest.approx(expected["parameters"], rel=1e-9)
     money = {"clv", "mean_clv"}  # at the minor unit (cents: issue 11)
@@ -118,7 +119,7 @@ def test_predict_table_summarises_the_heuristic(
     doc, rows = _library(_copy(hundred, tmp_path, "lib.duckdb"))
     assert lines[0].strip() == f"Predictions as of {doc['as_of']}"
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.count("│") == 3]
-    summary = dict(cells[:16])
+    summary = dict(cells[:15])
     assert list(summary) == [
         "method",
         "model",
@@ -134,7 +135,6 @@ def test_predict_table_summarises_the_heuristic(
         "mean P(alive)",
         "expected future VIPs",
         "rows in customer_predictions",
-        "attached to customer_facts",
         "seconds",
     ]
     assert summary["method"] == "heuristic" and summary["model"] == "BetaGeo"
@@ -146,7 +146,6 @@ def test_predict_table_summarises_the_heuristic(
         and summary["rows in customer_predictions"] == f"{len(rows)}"
     )
     assert summary["CLV 12 months, total"] == f"{doc['totals']['clv']:,.2f}"
-    assert summary["attached to customer_facts"] == "yes"
     at = [i for i, line in enumerate(lines) if line.startswith("Top ")]
     assert len(at) == 1 and lines[at[0]].strip() == "Top 2 buyers by CLV"
     shown = [line.split("│")[1].strip() for line in lines[at[0] :] if line.startswith("│")]

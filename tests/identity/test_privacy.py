@@ -67,8 +67,8 @@ def test_delete_leaves_no_row_of_the_person(store: Store, tmp_path: Path) -> Non
 def _more_of_ann(store: Store, tmp_path: Path) -> None:
     """Ann in the other tables too: a quarantined order, a consent, a channel suppression, an
     unmerge (a blocked edge, a new person); and customer_facts after a refresh."""
-    from tenure.analytics.refresh import refresh
     from tenure.identity import unmerge
+    from tenure.pipeline import refresh
 
     bad = tmp_path / "bad.csv"
     bad.write_text("order_id,email,ordered_at,currency,total\nG2,ann.smith@example.com,?,USD,1\n")

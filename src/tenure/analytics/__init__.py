@@ -1,7 +1,8 @@
 """Customer analytics: customer facts, KPIs, RFM, statuses and cohorts, written once in Ibis.
 
 Every function takes a :class:`~tenure.store.Store` and returns an Ibis expression or a
-materialised table; the same code runs on DuckDB and on PySpark (docs/metrics.md).
+DataFrame; the same code runs on DuckDB and on PySpark (docs/metrics.md). The derived tables
+are built by the steps of :mod:`tenure.pipeline` (``tenure run`` / ``tenure refresh``).
 """
 
 from __future__ import annotations
@@ -12,21 +13,16 @@ from tenure.analytics.customers import customer_row
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
 from tenure.analytics.periods import kpis
-from tenure.analytics.refresh import RefreshResult, derived, materialise, refresh
 
 __all__ = [
-    "RefreshResult",
     "as_of_note",
     "cohort_cells",
     "cohort_matrix",
     "cohorts",
     "customer_facts",
     "customer_row",
-    "derived",
     "kpis",
-    "materialise",
     "money_warnings",
     "orders_base",
-    "refresh",
     "store_end",
 ]

@@ -28,6 +28,7 @@ from tenure.cli.output import (
     emit,
     kpi_table,
     note_as_of,
+    note_stale,
     parse_day,
     warn,
 )
@@ -45,7 +46,7 @@ def refresh(
     show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Rebuild the derived tables (customer_facts and what reads it)."""
-    from tenure.analytics import refresh as run_refresh
+    from tenure.pipeline import refresh as run_refresh
 
     with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
@@ -67,13 +68,17 @@ def customers_show(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The customer_facts row of one person."""
+    """The customer_facts row of one person, with their predictions (brought up to date
+    first when stale; stale predictions are noted, `tenure predict` renews them)."""
     from tenure.analytics import customer_row
     from tenure.analytics.facts import MONEY_COLUMNS
     from tenure.analytics.money import money_warnings
+    from tenure.pipeline import ensure_current
     from tenure.store import reporting_currency
 
     with open_store(store) as st:
+        ensure_current(st, "customer_facts")
+        note_stale(st, "customer_predictions")
         row = customer_row(st, person)
         code, warnings = reporting_currency(st), money_warnings(st)
     money = [*MONEY_COLUMNS, *(k for k in row if re.fullmatch(r"clv_\d+m", k))]

@@ -8,8 +8,8 @@ For every buyer of ``customer_facts`` (docs/models.md, "Predictions"):
 2. the patterns are scored here and joined back in the engine, where each buyer's expected
    spend per purchase (Gamma-Gamma) and margin rate (their ``margin / revenue``, else the
    store's ``default_margin``) turn expected purchases into margin;
-3. the rows go to table ``customer_predictions`` and their columns are attached to
-   ``customer_facts`` when it holds the same day.
+3. the rows go to table ``customer_predictions``, keyed by ``person_id``: whoever needs
+   them joins it (nothing rewrites ``customer_facts`` after its pipeline step built it).
 
 With ``clv_model="GradientBoosting"`` the CLV column comes instead from
 :class:`~tenure.models.ml.GradientBoostingCLV`, trained on the window before the facts' day
@@ -26,7 +26,6 @@ explanation says so. Prospects (no purchase) get a row without predictions.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,7 +38,6 @@ import pandas as pd
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
-from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
 from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
@@ -69,7 +67,8 @@ HEURISTIC = "heuristic"
 DEFAULT_MODEL = "BetaGeo"
 #: The scored patterns while a prediction runs (a temporary table or Spark view).
 SCRATCH_SCORES = "_predict_scores"
-#: customer_facts of another day than the stored one, while a prediction runs.
+#: customer_facts of another day than the stored one (or before it is stored), while a
+#: prediction runs.
 SCRATCH_FACTS = "_predict_facts"
 #: The gradient-boosted margins while a prediction runs (a temporary table or Spark view).
 SCRATCH_MARGINS = "_predict_margins"
@@ -79,12 +78,6 @@ BOOSTED = "GradientBoosting"
 CLV_MODELS = (GAMMA_GAMMA, BOOSTED)
 #: A buyer who would need more purchases than this to reach the VIP threshold has no chance.
 MAX_NEED = 10_000
-#: customer_predictions columns renamed when attached to customer_facts.
-ATTACHED_NAMES = {
-    "model": "prediction_model",
-    "method": "prediction_method",
-    "explanation": "prediction_explanation",
-}
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
@@ -127,7 +120,6 @@ class PredictResult:
     parameters: dict[str, float] = field(default_factory=dict)
     vip_threshold: float | None = None
     rows: int = 0
-    attached: bool = False
     totals: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
     #: the reporting currency of the CLV and the VIP threshold
@@ -148,12 +140,12 @@ def _as_date(value: Any) -> date:
 
 
 def _facts_source(store: Store, as_of: date | None) -> tuple[ir.Table, date, bool]:
-    """(facts, their day, whether predictions may be attached to the stored table). Without
-    ``as_of`` the stored ``customer_facts`` are used, refreshed first if missing."""
-    if as_of is None and FACTS not in store.con.list_tables():
-        derived(store, FACTS)
-    if FACTS in store.con.list_tables():
-        table = store.con.table(FACTS)
+    """(facts, their day, whether they are the stored table). The stored ``customer_facts``
+    when they hold ``as_of`` (without ``as_of``: whatever day they hold), else the facts
+    computed as of ``as_of`` (default: :func:`store_end`). Keeping the stored table current
+    is the pipeline's job (:func:`tenure.pipeline.predict` runs its step first)."""
+    if store.exists(FACTS):
+        table = store.read(FACTS)
         stored = table.as_of.max().execute()
         if stored is not None and (as_of is None or as_of == _as_date(stored)):
             return table, _as_date(stored), True
@@ -200,7 +192,6 @@ def _model_name(store: Store, model: str | None) -> str:
                 hint="Leave it out to use the model the backtest chose for the store.",
             )
         return model
-
     chosen = chosen_model(store)
     return chosen if chosen in choices else DEFAULT_MODEL
 
@@ -496,19 +487,6 @@ def _finish(run: _Run, facts: ir.Table, buyer_rows: ir.Table) -> ir.Table:
     )
 
 
-def attach(store: Store, predictions: ir.Table) -> None:
-    """Rewrite ``customer_facts`` with the prediction columns (replacing earlier ones)."""
-    facts = store.con.table(FACTS)
-    attached = {ATTACHED_NAMES.get(c, c) for c in predictions.columns if c != "person_id"}
-    pattern = re.compile(r"(clv|expected_orders)_\d+m")
-    stale = [c for c in facts.columns if c in attached or pattern.fullmatch(c)]
-    base = facts.drop(*stale) if stale else facts
-    p = predictions.rename({"p_person": "person_id", **{v: k for k, v in ATTACHED_NAMES.items()}})
-    j = base.left_join(p, base.person_id == p.p_person)
-    # materialise writes a new table before it replaces the old one, so it may read it
-    materialise(store, FACTS, j.select(*base.columns, *[c for c in p.columns if c != "p_person"]))
-
-
 def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
     clv, orders = table[f"clv_{h}m"], table[f"expected_orders_{h}m"]
     row = (
@@ -542,9 +520,10 @@ def predict(
     floor: DataFloor | None = None,
     clv_model: str | None = None,
 ) -> PredictResult:
-    """Write ``customer_predictions`` (and attach it to ``customer_facts``) as of ``as_of``.
+    """Write ``customer_predictions`` as of ``as_of``.
 
-    as_of: the facts' day (default: the stored ``customer_facts``, refreshed if missing);
+    as_of: the facts' day (default: the day of the stored ``customer_facts``, else
+    :func:`store_end`);
     model: BetaGeo, ModifiedBetaGeo, ParetoNBD or heuristic (default: the backtest's choice,
     else BetaGeo); horizon_months: CLV and expected orders cover this many months;
     discount_rate: yearly, applied monthly as ``(1 + rate)^(1/12) - 1``; floor: the least
@@ -555,20 +534,18 @@ def predict(
     started = time.perf_counter()
     monthly = _check(horizon_months, discount_rate)
     clv = _clv_model_name(clv_model)
-    facts, end, attachable = _facts_source(store, as_of)
+    facts, end, stored = _facts_source(store, as_of)
     try:
-        if not attachable:  # an expression: computed once, not once per query below
-            facts = materialise(store, SCRATCH_FACTS, facts)
+        if not stored:  # an expression: computed once, not once per query below
+            facts = store.replace(SCRATCH_FACTS, facts, scratch=True)
         result, table = _write(store, facts, end, model, horizon_months, monthly, floor, clv)
         result.discount_rate = discount_rate
     finally:
         drop_upload(store, SCRATCH_SCORES)
         drop_upload(store, SCRATCH_MARGINS)
-        store.con.drop_table(SCRATCH_FACTS, force=True)
-    if attachable:
-        attach(store, table)
+        store.drop(SCRATCH_FACTS)
     result.totals = _totals(table, horizon_months)
-    result.rows, result.attached = int(result.totals.pop("rows") or 0), attachable
+    result.rows = int(result.totals.pop("rows") or 0)
     result.currency = reporting_currency(store)
     result.warnings = money_warnings(store, as_of=end)
     result.seconds = round(time.perf_counter() - started, 3)
@@ -603,7 +580,7 @@ def _write(
     result = PredictResult(end, name, HEURISTIC, horizon_months, 0.0, reason, stats)
     result.vip_threshold = vip
     rows = _predicted_rows(run, buyers, patterns, result, why)
-    return result, materialise(store, PREDICTIONS, _finish(run, facts, rows))
+    return result, store.replace(PREDICTIONS, _finish(run, facts, rows))
 
 
 def _predicted_rows(

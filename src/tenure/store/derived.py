@@ -25,6 +25,11 @@ class DerivedTable:
     person_column: str | None = "person_id"
 
 
+#: The canonical tables the orders base (:func:`tenure.analytics.base.orders_base`) reads:
+#: orders attributed to persons through the identities, margins from the lines and products,
+#: amounts converted with the FX rates.
+ORDERS_BASE = ("orders", "order_items", "products", "fx_rates", "identities")
+
 DERIVED: dict[str, DerivedTable] = {
     t.name: t
     for t in (
@@ -32,7 +37,7 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_facts",
             "customer_facts",
             ("person_id",),
-            ("orders", "order_items", "events", "customers", "identities"),
+            (*ORDERS_BASE, "events", "customers"),
             "One row per person: BTYD summary, gaps, acquisition, value.",
         ),
         DerivedTable(
@@ -46,7 +51,7 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_status",
             "customer_status",
             ("person_id",),
-            ("customer_facts", "orders"),
+            (*ORDERS_BASE, "customers"),
             "The lifecycle status of every person (prospect ... vip).",
         ),
         DerivedTable(
@@ -60,10 +65,19 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_predictions",
             "predictions",
             ("person_id",),
-            ("customer_facts", "orders"),
+            ("customer_facts", *ORDERS_BASE),
             "CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
         ),
     )
+}
+
+
+#: Tables of the store that are neither canonical nor derived: bookkeeping, with no person
+#: column (privacy deletion leaves them alone). Scratch tables (``_tenure_<prefix>_<hex>``,
+#: :meth:`tenure.store.Store.scratch`) live only while the work that made them runs.
+INTERNAL: dict[str, str] = {
+    "_tenure_migrations": "the data-model migrations applied (tenure.store.migrations)",
+    "model_runs": "one row per model of each recorded backtest (tenure.predictions.backtest)",
 }
 
 

@@ -25,6 +25,7 @@ from tenure.store.schema import (
     V3_TABLES,
     V4_TABLES,
     V6_TABLES,
+    V8_TABLES,
     TableSpec,
 )
 
@@ -118,6 +119,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "updated rows in the import log",
         lambda con: add_column(con, IMPORTS.name, "updated", "int64", 0),
     ),
+    Migration(8, "pipeline run records", lambda con: _create_tables_v(con, V8_TABLES, 8)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
