@@ -78,7 +78,10 @@ def _tenure(path: Path) -> dict[str, Any]:
     from tenure import Store, load_settings
     from tenure.analytics.base import orders_base
     from tenure.analytics.facts import customer_facts
-    from tenure.analytics.refresh import SCRATCH_COLUMNS
+    try:  # the columns the pipeline's scratch orders base holds
+        from tenure.pipeline.steps import SCRATCH_COLUMNS
+    except ImportError:  # a revision before the pipeline (--before)
+        from tenure.analytics.refresh import SCRATCH_COLUMNS  # type: ignore[no-redef]
 
     url = f"duckdb://{path}"
     end = _end(path)
