@@ -69,6 +69,7 @@ def shop(shop_path: Path) -> Store:
     return Store(url, settings=load_settings(store_url=url))
 
 
+@pytest.mark.slow
 def test_a_2099_order_does_not_move_the_present(shop: Store) -> None:
     with shop:
         assert store_end(shop) == TODAY
@@ -120,6 +121,7 @@ def test_stale_data_is_named_once_with_the_as_of_to_pass(shop: Store) -> None:
     )
 
 
+@pytest.mark.slow
 def test_commands_use_today_and_print_the_note_on_stderr(shop_path: Path) -> None:
     runner = CliRunner()
     store = str(shop_path)

@@ -84,6 +84,7 @@ def test_counts_sum_to_the_persons_and_vips_match_rfm(cdnow: Store) -> None:
     assert (status["tier"] == tiers.reindex(status.index)).all()
 
 
+@pytest.mark.slow
 def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
     def at_risk(**settings: object) -> int:
         with Store(cdnow_url, settings=load_settings(store_url=cdnow_url, **settings)) as st:
@@ -138,6 +139,7 @@ def _history_on(history: pd.DataFrame, day: date) -> pd.Series:
     return on.set_index("person_id")["status"].sort_index()
 
 
+@pytest.mark.slow
 def test_backfill_reproduces_each_days_statuses(demo: Store) -> None:
     end = demo.con.table("orders").ordered_at.max().execute().date()
     start = end - timedelta(days=12)
@@ -159,6 +161,7 @@ def test_backfill_reproduces_each_days_statuses(demo: Store) -> None:
     assert (moves["from_status"] != moves["to_status"]).all()
 
 
+@pytest.mark.slow
 def test_refresh_appends_and_is_idempotent(demo: Store) -> None:
     end = demo.con.table("orders").ordered_at.max().execute().date()
     first = end - timedelta(days=30)

@@ -91,6 +91,7 @@ def _same_run(doc: Any, expected: Any, rows: list[Any], clv: str) -> list[Any]:
     return buyers
 
 
+@pytest.mark.slow
 def test_predict_gradient_boosted_clv_json_matches_library(
     twenty_five_hundred: Path, tmp_path: Path
 ) -> None:
@@ -108,6 +109,7 @@ def test_predict_gradient_boosted_clv_json_matches_library(
     assert doc["top"][0]["explanation"].endswith("expected in 12 months (gradient boosting)")
 
 
+@pytest.mark.slow
 def test_predict_table_summarises_the_heuristic(
     hundred: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,6 +155,7 @@ def test_predict_table_summarises_the_heuristic(
     assert [p for p in shown if p] == [r["person_id"] for r in best[:2]]
 
 
+@pytest.mark.slow
 def test_predict_customers_csv_gives_every_row(hundred: Path, tmp_path: Path) -> None:
     path = _copy(hundred, tmp_path, "small.duckdb")
     args = ["predict", "--store", path, "--model", "heuristic", "--customers", "--csv"]

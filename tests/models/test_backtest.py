@@ -93,6 +93,7 @@ def _row(result: BacktestResult, model: str) -> pd.Series:
     return result.metrics.set_index("model").loc[model]
 
 
+@pytest.mark.slow
 def test_cdnow_totals_and_errors_are_the_measured_ones(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -119,6 +120,7 @@ def test_cdnow_totals_and_errors_are_the_measured_ones(
     assert list(result.metrics["model"]) == list(MODELS)
 
 
+@pytest.mark.slow
 def test_cdnow_chooses_the_lowest_rmse_and_records_it(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -134,6 +136,7 @@ def test_cdnow_chooses_the_lowest_rmse_and_records_it(
     assert int(runs["chosen"].sum()) == 1 and set(runs["run_id"]) == {result.run_id}
 
 
+@pytest.mark.slow
 def test_boosting_without_a_past_window_fails_with_its_reason(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -145,6 +148,7 @@ def test_boosting_without_a_past_window_fails_with_its_reason(
     )
 
 
+@pytest.mark.slow
 def test_deciles_reconcile_with_the_totals(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     sums = result.deciles.groupby("model")[["customers", "predicted", "actual"]].sum()
@@ -162,6 +166,7 @@ def test_deciles_reconcile_with_the_totals(cdnow_run: tuple[BacktestResult, str,
     assert bg["predicted_mean"].iloc[0] == pytest.approx(bg["actual_mean"].iloc[0], rel=0.02)
 
 
+@pytest.mark.slow
 def test_tracking_ends_at_the_totals(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     calibration_repeats = 24_337
@@ -185,6 +190,7 @@ def test_tracking_ends_at_the_totals(cdnow_run: tuple[BacktestResult, str, Path]
     assert boosted["unconditional"].isna().all()
 
 
+@pytest.mark.slow
 def test_histograms_sum_to_the_buyers(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     for model, rows in result.histogram.groupby("model"):
@@ -196,6 +202,7 @@ def test_histograms_sum_to_the_buyers(cdnow_run: tuple[BacktestResult, str, Path
     assert bg.loc["0", "predicted"] == pytest.approx(17_309.9, abs=0.5)
 
 
+@pytest.mark.slow
 def test_charts_are_written(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, out = cdnow_run
     assert set(result.charts) == {"tracking", "histogram", "deciles", "html"}
@@ -235,6 +242,7 @@ def test_calibration_holdout_matches_pandas(master: Store) -> None:
     assert (got["repeat_weeks"] == repeat_weeks.reindex(per.index, fill_value=0)).all()
 
 
+@pytest.mark.slow
 def test_heuristic_is_the_one_predict_falls_back_to(thin_url: str, tmp_path: Path) -> None:
     """The backtest's heuristic row gives each buyer the expected orders `tenure predict`'s
     heuristic gives over the same span (9 months of 30.4375 days)."""
@@ -277,6 +285,7 @@ def test_thin_store_uses_the_heuristic(thin_url: str, tmp_path: Path) -> None:
     assert _row(result, "GradientBoosting")["params"]["training_buyers"] == 236
 
 
+@pytest.mark.slow
 def test_sample_is_reproducible_and_never_recorded(thin_url: str, tmp_path: Path) -> None:
     url = copy_store(thin_url, tmp_path, "thin.duckdb")
     with Store(url, settings=load_settings(store_url=url)) as store:

@@ -200,6 +200,7 @@ def test_result_reports_the_fit(demo_copy: Store) -> None:
     assert result.to_dict()["as_of"] == frame["predicted_as_of"].iloc[0].date().isoformat()
 
 
+@pytest.mark.slow
 def test_gradient_boosted_clv_replaces_only_the_clv(demo_copy: Store) -> None:
     """clv_model="GradientBoosting": the CLV is the boosted margin of the next 365 days
     (trained on the buyers a year before the facts' day), discounted by the mean monthly
@@ -327,6 +328,7 @@ def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: st
     assert not frame["explanation"].str.contains("gradient boosting").any()
 
 
+@pytest.mark.slow
 def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
     """One order per customer: BG/NBD cannot estimate a purchase rate."""
     n = 30
@@ -368,7 +370,9 @@ def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
 # -- the pattern scoring: invariants -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [BetaGeo, ModifiedBetaGeo, "ParetoNBD"])
+@pytest.mark.parametrize(
+    "model", [BetaGeo, ModifiedBetaGeo, pytest.param("ParetoNBD", marks=pytest.mark.slow)]
+)
 def test_count_tail_sums_to_the_expected_purchases(cdnow: pd.DataFrame, model: object) -> None:
     """sum_{n>=1} P(N >= n) = E[N]: the tail behind future_vip_probability is the model's."""
     if model == "ParetoNBD":

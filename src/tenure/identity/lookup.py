@@ -37,9 +37,12 @@ def attributed(store: Store, table: str) -> ir.Table:
         e = store.table("events")
         anon = ids.filter(ids.kind == "anonymous_id").select(a_value="value", a_pid="person_id")
         user = ids.filter(ids.kind == "customer_id").select(u_value="value", u_pid="person_id")
-        joined = e.left_join(anon, e.anonymous_id == anon.a_value).left_join(
-            user, e.user_id == user.u_value
-        )
+        by_device = e.left_join(anon, e.anonymous_id == anon.a_value)
+        # the user id is looked up only for events no device placed: a null key matches
+        # nothing (as for the e-mails of orders below)
+        key = ibis.ifelse(by_device.a_pid.isnull(), by_device.user_id, ibis.null("string"))
+        keyed = by_device.mutate(_user_key=key)
+        joined = keyed.left_join(user, keyed._user_key == user.u_value)
         return joined.select(*e.columns, person_id=ibis.coalesce(joined.a_pid, joined.u_pid))
     if table == "orders":
         o = store.table("orders")

@@ -8,7 +8,6 @@ component survives, the others are logged as merges), the writes (``identities``
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,14 +66,13 @@ class Scratch:
         self.names: list[str] = []
 
     def __call__(self, expr: ir.Table) -> ir.Table:
-        name = f"_tenure_tmp_{uuid.uuid4().hex[:12]}"
-        self.store.con.create_table(name, expr, temp=self.store.is_duckdb)
-        self.names.append(name)
-        return self.store.con.table(name)
+        table = self.store.scratch_table("tmp", expr)
+        self.names.append(table.get_name())
+        return table
 
     def drop(self) -> None:
         for name in self.names:
-            self.store.con.drop_table(name, force=True)
+            self.store.drop(name)
 
 
 def count(table: ir.Table) -> int:

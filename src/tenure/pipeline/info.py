@@ -7,7 +7,6 @@ from typing import Any
 from tenure.pipeline.records import last_runs
 from tenure.pipeline.steps import STEPS
 from tenure.store import Store
-from tenure.store.derived import DERIVED
 
 
 def _iso(value: Any) -> Any:
@@ -22,10 +21,7 @@ def store_info(store: Store) -> dict[str, Any]:
     from tenure.store.currency import resolve_reporting_currency
 
     currency = resolve_reporting_currency(store)
-    derived = {
-        name: int(store.read(name).count().execute()) if store.exists(name) else None
-        for name in DERIVED
-    }
+    derived = store.derived_counts()
     runs = last_runs(store)
     return {
         "url": store.url,

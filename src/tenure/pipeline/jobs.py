@@ -63,14 +63,15 @@ def predict(
     """Run the ``predictions`` step as of ``as_of``, after bringing ``customer_facts`` up to
     date if it is stale; return what the step wrote. ``options``: the keyword arguments of
     :func:`tenure.predictions.predict.predict` (model, horizon_months, discount_rate, floor,
-    clv_model); a bad one raises its ConfigError."""
+    clv_model). Asked for, the models are fitted again (the daily run re-scores with the
+    stored fit: docs/incremental.md). A bad parameter raises its ConfigError."""
     try:
         done = run(
             store,
             steps=["predictions"],
             as_of=as_of,
             force=True,
-            options={"predictions": options},
+            options={"predictions": {**options, "refit": True}},  # asked for: fit again
             progress=progress,
         )
     except PipelineStepError as exc:

@@ -98,8 +98,7 @@ def _json_value(value: Any) -> Any:
 
 def record_run(store: Store, result: BacktestResult) -> None:
     """Append one ``model_runs`` row per model of ``result`` (created on first use)."""
-    if RUNS not in store.con.list_tables():
-        store.con.create_table(RUNS, schema=RUNS_SCHEMA)
+    store.create(RUNS, RUNS_SCHEMA)
     now = datetime.now()
     rows = []
     for row in result.metrics.to_dict("records"):
@@ -118,14 +117,14 @@ def record_run(store: Store, result: BacktestResult) -> None:
             }
         )
     table = pd.DataFrame(rows)
-    store.con.insert(RUNS, ibis.memtable(table, schema=RUNS_SCHEMA))
+    store.append(RUNS, ibis.memtable(table, schema=RUNS_SCHEMA))
 
 
 def model_runs(store: Store) -> pd.DataFrame:
     """Every recorded run, newest first (empty when none was recorded)."""
-    if RUNS not in store.con.list_tables():
+    if not store.exists(RUNS):
         return pd.DataFrame(columns=list(RUNS_SCHEMA.names))
-    t = store.con.table(RUNS)
+    t = store.read(RUNS)
     order = [ibis.desc("created_at"), ibis.desc("run_id"), "model"]
     return t.order_by(order).to_pyarrow().to_pandas()
 
@@ -133,9 +132,9 @@ def model_runs(store: Store) -> pd.DataFrame:
 def chosen_model(store: Store) -> str | None:
     """The model the latest recorded backtest chose for the store (None without a recorded
     run, or when no model of the latest run could be chosen)."""
-    if RUNS not in store.con.list_tables():
+    if not store.exists(RUNS):
         return None
-    t = store.con.table(RUNS)
+    t = store.read(RUNS)
     latest = t.order_by([ibis.desc("created_at"), ibis.desc("run_id")]).limit(1)
     run = latest.run_id.to_pyarrow().to_pylist()
     if not run:
