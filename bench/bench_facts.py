@@ -78,6 +78,7 @@ def _tenure(path: Path) -> dict[str, Any]:
     from tenure import Store, load_settings
     from tenure.analytics.base import orders_base
     from tenure.analytics.facts import customer_facts
+
     try:  # the columns the pipeline's scratch orders base holds
         from tenure.pipeline.steps import SCRATCH_COLUMNS
     except ImportError:  # a revision before the pipeline (--before)
