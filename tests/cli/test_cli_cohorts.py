@@ -50,6 +50,7 @@ def test_cohorts_table_shows_retention_in_percent(store_url: str) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_cohorts_long_json_matches_library(store_url: str) -> None:
     path = _small(store_url)
     args = ["cohorts", "--store", path, "--long", "--by", "channel", "--json"]

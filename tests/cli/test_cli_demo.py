@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tenure import Store
@@ -30,6 +31,7 @@ def test_demo_json_equals_library_summary(tmp_path: Path) -> None:
     assert from_cli["location"] == str(cli_store)
 
 
+@pytest.mark.slow
 def test_demo_prints_summary_and_location(tmp_path: Path) -> None:
     store = tmp_path / "demo.duckdb"
     result = runner.invoke(app, ["demo", "--store", str(store), "--customers", "200"])

@@ -99,6 +99,7 @@ def test_kpis_bad_date_exits_2(store_url: str) -> None:
     assert "--start must be a date YYYY-MM-DD, got '2024-13-01'" in " ".join(result.output.split())
 
 
+@pytest.mark.slow
 def test_demo_prints_the_last_twelve_months(tmp_path: Path) -> None:
     store = tmp_path / "demo.duckdb"
     result = runner.invoke(app, ["demo", "--store", str(store), "--customers", "200"])

@@ -28,6 +28,7 @@ def _copy(url: str, tmp_path: Path) -> str:
     return copy_store(url, tmp_path, "store.duckdb").removeprefix("duckdb://")
 
 
+@pytest.mark.slow
 def test_backtest_json_is_the_library_result(thin_path: str, tmp_path: Path) -> None:
     path = _copy(thin_path, tmp_path)
     out = tmp_path / "charts"
@@ -200,6 +201,7 @@ def test_backtest_of_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Pa
     assert table.exit_code == 0 and "Traceback" not in table.output
 
 
+@pytest.mark.slow
 def test_predict_on_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Path) -> None:
     """The same store through ``tenure predict``: the heuristic, and the reason names
     Gamma-Gamma (not the purchase model, which fits)."""

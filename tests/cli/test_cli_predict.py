@@ -62,6 +62,7 @@ def _library(path: str, **kwargs: object) -> tuple[dict[str, object], list[dict[
     return result.to_dict(), rows
 
 
+@pytest.mark.slow
 def test_predict_json_matches_library(twelve_hundred: Path, tmp_path: Path) -> None:
     cli_path = _copy(twelve_hundred, tmp_path, "cli.duckdb")
     args = ["predict", "--store", cli_path, "--horizon-months", "6", "--top", "3", "--json"]

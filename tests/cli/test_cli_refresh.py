@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tenure import Store, load_settings
@@ -23,6 +24,7 @@ def _copy(cdnow_url: str, tmp_path: Path) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_refresh_json_matches_library(cdnow_url: str, tmp_path: Path) -> None:
     path = _copy(cdnow_url, tmp_path)
     result = runner.invoke(app, ["refresh", "--store", path, "--as-of", "1998-06-30", "--json"])
