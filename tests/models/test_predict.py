@@ -306,6 +306,7 @@ def test_a_lower_floor_fits_the_model_on_the_same_store(small_url: str) -> None:
     assert result.method == "BetaGeo" and result.reason is None
 
 
+@pytest.mark.slow
 def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: str) -> None:
     """Below the floor the heuristic makes every number; above it, a training window (the
     buyers a horizon before the facts' day) below the floor leaves Gamma-Gamma's CLV."""
