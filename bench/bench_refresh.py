@@ -90,12 +90,12 @@ def generate(customers: int) -> Path:
 
 def _identities(path: Path) -> dict[str, Any]:
     """Resolve identities (as a store would before refreshing); recorded in the meta file."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.identity import resolve_identities
 
     url = f"duckdb://{path}"
     started = time.perf_counter()
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         found = resolve_identities(store)
     info = _meta(path)
     info.update(persons=found.persons, identities_seconds=round(time.perf_counter() - started, 1))
@@ -107,7 +107,7 @@ def _generate(path: Path) -> dict[str, Any]:
     """Write the bench store: customers, products, orders and order lines."""
     import numpy as np
 
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.demo.catalog import make_catalog, products_table
     from tenure.demo.clock import clock
     from tenure.demo.generate import BATCH
@@ -118,7 +118,7 @@ def _generate(path: Path) -> dict[str, Any]:
     path.unlink(missing_ok=True)
     started = time.perf_counter()
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         cl = clock(START, DAYS)
         cat = make_catalog(np.random.default_rng([SEED, 0]))
         store.insert("products", products_table(cat, store.settings.reporting_currency))
@@ -153,12 +153,12 @@ def _digest_sql(raw: Any, table: str, recency: str, t: str, where: str = "TRUE")
 
 
 def _refresh(path: Path) -> dict[str, Any]:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.analytics import refresh
 
     url = f"duckdb://{path}"
     peaks: dict[str, float] = {}
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
 
         def step_done(task: str, done: int, total: int) -> None:
             peaks[str(done)] = own_peak_mb(reset=True)
@@ -184,13 +184,13 @@ def _refresh(path: Path) -> dict[str, Any]:
 def _summary(path: Path) -> dict[str, Any]:
     """Tenure's Ibis code for the summary columns, in two timed parts as a refresh runs them:
     the orders base written once, then the summary read from it."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.analytics.facts import _buyers
     from tenure.analytics.refresh import _steps, materialise, refresh_orders
 
     url = f"duckdb://{path}"
     end = _end(path)
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         started = time.perf_counter()
         name, build = _steps()[0]
         assert name == "orders_base"

@@ -12,7 +12,7 @@ import pytest
 from scipy.special import hyp2f1
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics.channels import channels
 from tenure.cli import app
 from tenure.demo import generate_demo
@@ -23,14 +23,14 @@ PAID = ["paid_search", "paid_social", "referral"]
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb://{tmp_path_factory.mktemp('kpi') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=4000, seed=11)
     return url
 
 
 @pytest.fixture
 def demo(demo_url: str) -> Iterator[Store]:
-    with Store(demo_url, settings=load_settings(store_url=demo_url)) as store:
+    with Store(demo_url) as store:
         yield store
 
 

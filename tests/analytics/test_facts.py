@@ -62,7 +62,6 @@ def test_gap_statistics_and_days_since_last_order(cdnow: Store) -> None:
 
 
 def test_profile_shows_the_facts_after_refresh(cdnow_url: str, tmp_path: Path) -> None:
-    from tenure import load_settings
     from tenure.analytics import customer_row, refresh
     from tenure.identity import resolve_identities
     from tenure.identity.profile import profile
@@ -70,7 +69,7 @@ def test_profile_shows_the_facts_after_refresh(cdnow_url: str, tmp_path: Path) -
     copy = tmp_path / "copy.duckdb"
     shutil.copy(cdnow_url.removeprefix("duckdb://"), copy)
     url = f"duckdb://{copy}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         resolve_identities(store)
         assert profile(store, "customer_id:00019")["computed"] == {}
         result = refresh(store, as_of=END)

@@ -92,7 +92,7 @@ def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
 
     base = at_risk()
     assert at_risk(at_risk_factor=4.0) < base < at_risk(at_risk_factor=1.0)
-    with Store(cdnow_url, settings=load_settings(store_url=cdnow_url)) as st:
+    with Store(cdnow_url) as st:
         for by in ("tier", "none"):
             t = customer_status(st, as_of=END, segment_by=by).to_pandas()
             assert t["rhythm_segment"].nunique() == (4 if by == "tier" else 1)
@@ -103,7 +103,7 @@ def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb://{tmp_path_factory.mktemp('status') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=1500, seed=5)
     return url
 
@@ -113,7 +113,7 @@ def demo(demo_url: str, tmp_path: Path) -> Iterator[Store]:
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_url.removeprefix("duckdb://"), path)
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         yield store
 
 

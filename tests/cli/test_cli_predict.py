@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.cli import app, console
 from tenure.demo import generate_demo
 from tenure.predictions.predict import PREDICTIONS, predict
@@ -24,7 +24,7 @@ runner = CliRunner()
 def _demo(tmp_path_factory: pytest.TempPathFactory, customers: int) -> Path:
     path = tmp_path_factory.mktemp("cli-predict") / f"demo{customers}.duckdb"
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=customers, seed=5)
     return path
 
@@ -55,7 +55,7 @@ def _copy(path: Path, tmp_path: Path, name: str) -> str:
 
 def _library(path: str, **kwargs: object) -> tuple[dict[str, object], list[dict[str, object]]]:
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         result = predict(store, **kwargs)  # type: ignore[arg-type]
         rows = store.con.table(PREDICTIONS).order_by("person_id").to_pyarrow().to_pylist()
     return result.to_dict(), rows

@@ -75,7 +75,7 @@ def test_incremental_resolution_equals_the_full_one(store_url: str, tmp_path: Pa
         ann = person_of(store, "anonymous_id:other-1")
         assert ann == person_of(store, "customer_id:cust-9")
     copy_url = f"duckdb://{copy}"
-    with Store(copy_url, settings=load_settings(store_url=copy_url)) as store:
+    with Store(copy_url) as store:
         full = resolve_identities(store, incremental=False)
         assert full.mode == "full"
         assert _partition(store) == incremental

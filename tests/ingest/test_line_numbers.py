@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.ingest import import_file
 
 HEADER = "customer_id,email,first_name,created_at"
@@ -63,7 +63,7 @@ def test_quarantined_rows_have_their_physical_line(kinds: list[str], eol: str) -
         path = Path(tmp) / "c.csv"
         path.write_bytes(text.encode())
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
-        with Store(url, settings=load_settings(store_url=url)) as store:
+        with Store(url) as store:
             result = import_file(store, "customers", [path], max_quarantine=1.0)
             got = store.con.con.execute("SELECT line, reason FROM quarantine").fetchall()
     assert dict(got) == expected
