@@ -29,7 +29,6 @@ from tenure.predictions.backtest import (
     _Heuristic,
     backtest,
     chosen_model,
-    model_runs,
 )
 from tenure.predictions.holdout import (
     FLOOR,
@@ -37,6 +36,7 @@ from tenure.predictions.holdout import (
     data_sufficiency,
     parse_holdout,
 )
+from tenure.predictions.results import model_runs
 from tests.conftest import CDNOW_MASTER, freeze_clock
 
 END = date(1997, 9, 30)
@@ -134,6 +134,11 @@ def test_cdnow_chooses_the_lowest_rmse_and_records_it(
     assert sorted(runs["model"]) == sorted(MODELS)
     assert runs.set_index("model")["chosen"].to_dict()["ParetoNBD"]
     assert int(runs["chosen"].sum()) == 1 and set(runs["run_id"]) == {result.run_id}
+    # the recorded metrics come back parsed, one column each
+    for metric in ("rmse", "mae", "status"):
+        recorded = runs.set_index("model")[metric].to_dict()
+        expected = result.metrics.set_index("model")[metric].to_dict()
+        assert recorded == pytest.approx(expected, nan_ok=True), metric
 
 
 def test_boosting_without_a_past_window_fails_with_its_reason(

@@ -1,10 +1,9 @@
 """The model commands of `tenure` (``tenure models backtest|sufficiency|runs``): parse, call
-one library function of :mod:`tenure.predictions.backtest` or
-:mod:`tenure.predictions.holdout`, print a Rich table, or ``--json``."""
+one library function of :mod:`tenure.predictions.backtest`, :mod:`tenure.predictions.holdout`
+or :mod:`tenure.predictions.results`, print a Rich table, or ``--json``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +32,17 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+#: The columns `tenure models runs` shows of each recorded run (and its RMSE).
+RUN_COLUMNS = [
+    "run_id",
+    "created_at",
+    "calibration_end",
+    "holdout",
+    "holdout_days",
+    "buyers",
+    "model",
+    "chosen",
+]
 #: The columns of the terminal table (every figure is in --json).
 SHOWN = {
     "model": "model",
@@ -167,13 +177,11 @@ def sufficiency_command(
 @models_app.command("runs")
 def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
-
-    from tenure.predictions.backtest import model_runs
+    from tenure.predictions.results import model_runs
 
     with open_store(store) as st:
         runs = model_runs(st)
-    rmse = [json.loads(m).get("rmse") for m in runs["metrics"]] if len(runs) else []
-    view = runs.drop(columns="metrics").assign(rmse=rmse)
+    view = runs[[*RUN_COLUMNS, "rmse"]].copy()
     view["rmse"] = pd.to_numeric(view["rmse"], errors="coerce")
     view["created_at"] = view["created_at"].astype(str).str.slice(0, 19)
     view["calibration_end"] = view["calibration_end"].astype(str)

@@ -764,15 +764,6 @@ def record_run(store: Store, result: BacktestResult) -> None:
     store.con.insert(RUNS, ibis.memtable(table, schema=RUNS_SCHEMA))
 
 
-def model_runs(store: Store) -> pd.DataFrame:
-    """Every recorded run, newest first (empty when none was recorded)."""
-    if RUNS not in store.con.list_tables():
-        return pd.DataFrame(columns=list(RUNS_SCHEMA.names))
-    t = store.con.table(RUNS)
-    order = [ibis.desc("created_at"), ibis.desc("run_id"), "model"]
-    return t.order_by(order).to_pyarrow().to_pandas()
-
-
 def chosen_model(store: Store) -> str | None:
     """The model the latest recorded backtest chose for the store (None without a recorded
     run, or when no model of the latest run could be chosen)."""
