@@ -73,7 +73,7 @@ def test_a_2099_order_does_not_move_the_present(shop: Store) -> None:
         assert store_end(shop) == TODAY
         result = refresh(shop)
         assert result.as_of == TODAY
-        rows = status_counts(shop).to_pyarrow().to_pylist()
+        rows = status_counts(shop).to_dict("records")
         statuses = {r["status"]: r["persons"] for r in rows}
         assert "lapsed" not in statuses and sum(statuses.values()) == 20, statuses
         facts = customer_facts(shop).to_pandas().set_index("person_id")

@@ -77,4 +77,7 @@ def test_profile_shows_the_facts_after_refresh(cdnow_url: str, tmp_path: Path) -
         computed = profile(store, "customer_id:00019")["computed"]
         assert computed["orders"] == 2 and computed["frequency"] == 1
         assert computed["person_id"].startswith("P-")
-        assert customer_row(store, "customer_id:00019") == customer_row(store, "00019")
+        row = customer_row(store, "00019")
+        pd.testing.assert_frame_equal(customer_row(store, "customer_id:00019"), row)
+        assert row.attrs["money"] == ["revenue", "margin", "aov", "monetary", "first_order_value"]
+        assert (row.attrs["currency"], row.attrs["warnings"]) == ("USD", [])

@@ -54,7 +54,7 @@ def test_customers_show_json_matches_library(cdnow_url: str, tmp_path: Path) -> 
     doc = json.loads(result.stdout)
     url = f"duckdb://{path}"
     with Store(url) as store:
-        row = customer_row(store, "00019")
+        row = customer_row(store, "00019").iloc[0].to_dict()
     assert doc.pop("warnings") == []
     money = {"revenue", "margin", "aov", "monetary", "first_order_value"}  # at the minor unit
     expected = json.loads(json.dumps(row, default=str))

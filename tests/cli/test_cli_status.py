@@ -29,7 +29,7 @@ def test_status_json_matches_library(cdnow_url: str, tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     url = f"duckdb://{path}"
     with Store(url) as store:
-        expected = status_counts(store).to_pandas()
+        expected = status_counts(store)
     assert [d["status"] for d in doc] == list(expected["status"])
     assert [d["persons"] for d in doc] == list(expected["persons"])
     assert sum(d["persons"] for d in doc) == 23_570

@@ -32,17 +32,6 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
-#: The columns `tenure models runs` shows of each recorded run (and its RMSE).
-RUN_COLUMNS = [
-    "run_id",
-    "created_at",
-    "calibration_end",
-    "holdout",
-    "holdout_days",
-    "buyers",
-    "model",
-    "chosen",
-]
 #: The columns of the terminal table (every figure is in --json).
 SHOWN = {
     "model": "model",
@@ -177,7 +166,7 @@ def sufficiency_command(
 @models_app.command("runs")
 def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
-    from tenure.predictions.results import model_runs
+    from tenure.predictions.results import RUN_COLUMNS, model_runs
 
     with open_store(store) as st:
         runs = model_runs(st)

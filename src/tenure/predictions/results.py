@@ -19,6 +19,8 @@ from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
 _CLV = re.compile(r"clv_\d+m")
+#: The columns of a recorded run in :func:`model_runs` (its metrics follow them).
+RUN_COLUMNS = [c for c in RUNS_SCHEMA.names if c != "metrics"]
 
 
 def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
@@ -59,8 +61,7 @@ def model_runs(store: Store) -> pd.DataFrame:
     run's columns, ``chosen``, then each metric the run recorded as its own column (``mae``,
     ``rmse``, ``status``...; null where a model has none). Empty (with the run's columns and
     ``rmse``) when no run was recorded."""
-    run_columns = [c for c in RUNS_SCHEMA.names if c != "metrics"]
-    empty = pd.DataFrame(columns=[*run_columns, "rmse"])
+    empty = pd.DataFrame(columns=[*RUN_COLUMNS, "rmse"])
     if not store.exists(RUNS):
         return empty
     t = store.read(RUNS)
@@ -70,6 +71,6 @@ def model_runs(store: Store) -> pd.DataFrame:
         return empty
     metrics = pd.DataFrame.from_records(
         [json.loads(m) for m in runs["metrics"]], index=runs.index
-    ).drop(columns=run_columns, errors="ignore")
-    out = pd.concat([runs[run_columns], metrics], axis=1)
+    ).drop(columns=RUN_COLUMNS, errors="ignore")
+    out = pd.concat([runs[RUN_COLUMNS], metrics], axis=1)
     return out if "rmse" in out.columns else out.assign(rmse=float("nan"))
