@@ -120,3 +120,36 @@ def test_model_runs_parses_the_recorded_metrics(store: Store) -> None:
     assert runs["rmse"].tolist()[::2] == [1.25, 1.5] and pd.isna(runs["rmse"].iloc[1])
     assert runs["mae"].tolist()[::2] == [0.25, 0.5] and pd.isna(runs["mae"].iloc[1])
     assert list(runs["chosen"]) == [True, False, True]
+
+
+def test_backtest_notes_name_failures_boundary_fits_and_spend_notes_once() -> None:
+    """What `tenure models backtest` prints under its table (:attr:`BacktestResult.notes`)."""
+    from tenure.predictions.backtest import BacktestResult
+
+    spend = "GammaGamma: no heterogeneity in spend (boundary fit)"
+    metrics = pd.DataFrame(
+        {
+            "model": ["BetaGeo", "ParetoNBD", "BetaGeoBetaBinom", "heuristic"],
+            "status": ["ok", "failed: no fit", "ok", "ok"],
+            "fitted_as": ["no dropout (boundary fit: the NBD)", None, "", None],
+            "note": [spend, None, spend, ""],
+        }
+    )
+    result = BacktestResult(
+        run_id="r",
+        calibration_end=date(2025, 6, 30),
+        holdout="26w",
+        holdout_days=182,
+        buyers=10,
+        sufficiency=None,  # type: ignore[arg-type]
+        metrics=metrics,
+        deciles=pd.DataFrame(),
+        tracking=pd.DataFrame(),
+        histogram=pd.DataFrame(),
+        chosen="BetaGeo",
+    )
+    assert result.notes == [
+        "BetaGeo: no dropout (boundary fit: the NBD)",
+        "ParetoNBD failed: no fit",
+        spend,
+    ]

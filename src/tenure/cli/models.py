@@ -5,7 +5,7 @@ or :mod:`tenure.predictions.results`, print a Rich table, or ``--json``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -117,14 +117,8 @@ def backtest_command(
         f"({result.holdout_days} days), {result.buyers:,} buyers{sampled}"
     )
     emit(metrics_view(result.metrics), title=title)
-    for row in result.metrics.itertuples():
-        if row.status != "ok":
-            console.print(f"{row.model} {row.status}", highlight=False)
-        elif isinstance(fitted_as := getattr(row, "fitted_as", None), str) and fitted_as:
-            console.print(f"{row.model!s}: {fitted_as}", highlight=False)
-    spend_notes: Any = result.metrics.get("note", [])
-    for spend_note in dict.fromkeys(n for n in spend_notes if isinstance(n, str) and n):
-        console.print(spend_note, highlight=False)  # Gamma-Gamma's, once
+    for note in result.notes:
+        console.print(note, highlight=False)
     console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
     console.print(result.sufficiency.reason, highlight=False)
     console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)

@@ -108,6 +108,22 @@ class BacktestResult:
     charts: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
+    @property
+    def notes(self) -> list[str]:
+        """What to tell about the models: each one that failed (with its status) or was
+        fitted as a boundary fit (``BetaGeo: no dropout (...)``), then each distinct note of
+        the spend model, once."""
+        lines: list[str] = []
+        for row in self.metrics.itertuples():
+            fitted_as = getattr(row, "fitted_as", None)
+            if row.status != "ok":
+                lines.append(f"{row.model} {row.status}")
+            elif isinstance(fitted_as, str) and fitted_as:
+                lines.append(f"{row.model!s}: {fitted_as}")
+        spend: Any = self.metrics.get("note", [])
+        lines += dict.fromkeys(n for n in spend if isinstance(n, str) and n)
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tables as lists of records)."""
 
