@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from tenure.analytics.base import F64, _as_date, orders_base, store_end
+from tenure.analytics.channels import spend_rows
 from tenure.analytics.cohorts import _WEEK_EPOCH, _label, _number_of, _period_number, _start_of
 from tenure.analytics.facts import customer_facts, known_persons
-from tenure.analytics.channels import spend_rows
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
 from tenure.store import Store, reporting_currency
