@@ -18,7 +18,7 @@ from tenure.analytics import orders_base
 from tenure.analytics.periods import BY, COLUMNS, kpis
 from tenure.errors import ConfigError
 from tests.analytics.conftest import CDNOW
-from tests.analytics.test_kpis import demo, demo_url
+from tests.analytics.test_channels import demo, demo_url
 
 __all__ = ["demo", "demo_url"]  # fixtures shared with the channel economics tests
 
