@@ -373,7 +373,7 @@ def _scale(variant: str, data: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from tenure.models import BetaGeo
-    from tenure.models._data import compress
+    from tenure.models.inputs import compress
 
     x, t_x, age = data["frequency"], data["recency"], data["T"]
     steps: dict[str, float] = {}

@@ -14,7 +14,7 @@ refreshing. The store and a Parquet copy of the orders are cached in bench/data 
 
 Each step runs in a fresh process (peak RSS is its own), in the same run:
 
-* ``refresh``: ``tenure.analytics.refresh`` (what ``tenure refresh`` calls), wall time and
+* ``refresh``: ``tenure.pipeline.refresh`` (what ``tenure refresh`` calls), wall time and
   peak RSS of each of its steps (peak reset between steps through /proc/self/clear_refs);
 * ``summary``: Tenure's Ibis code for the summary columns only, as a refresh runs it: the
   orders base written once (person, net revenue, margin, purchase flag), then the same-day
@@ -41,45 +41,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench_data import DATA, HERE, generate_store
 from measure import in_child, own_peak_mb
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
 OUT = HERE / "out"
-#: Bench-only: purchase rate x RATE and drop-out probability x DROPOUT: ~10 orders per buyer.
-RATE, DROPOUT = 4.2, 0.2
-START, DAYS, SEED = date(2024, 1, 1), 730, 7
 VOID = ("cancelled", "canceled", "failed", "voided", "void", "pending", "draft")
 DIGEST = ("buyers", "frequency", "recency", "T", "monetary", "revenue")
 
 
 # -- the store ---------------------------------------------------------------------------
-def _write_batch(store: Any, cat: Any, cl: Any, index: int, n: int, offsets: list[int]) -> None:
-    import numpy as np
-
-    from tenure.demo import params as P
-    from tenure.demo.buyers import draw_buyers, draw_purchases
-    from tenure.demo.orders import items_table, make_orders, orders_table
-    from tenure.demo.people import customers_table, draw_people
-
-    rng = np.random.default_rng([SEED, index + 1])
-    b = draw_buyers(rng, n, cl)
-    b.lam *= RATE
-    b.p *= DROPOUT
-    pur = draw_purchases(rng, b, cl)
-    pp = draw_people(rng, b, round(n * P.PROSPECT_SHARE), cl, offsets[0], SEED)
-    o = make_orders(rng, pur, b, cat, offsets[1])
-    currency = store.settings.reporting_currency
-    store.insert("customers", customers_table(pp, b, cl, np.zeros(len(pp), dtype=bool)))
-    store.insert("orders", orders_table(o, pp, cl.start, currency))
-    store.insert("order_items", items_table(o, cat, currency))
-    offsets[0] += len(pp)
-    offsets[1] += len(o)
-
-
 def generate(customers: int) -> Path:
-    """The bench store's path, generated in a child process the first time (so this process
-    stays small: a child inherits its parent's peak RSS in ``ru_maxrss``)."""
+    """The bench store's path (:mod:`bench_data`), generated in a child process the first time
+    (so this process stays small: a child inherits its parent's peak RSS in ``ru_maxrss``)."""
     path = DATA / f"refresh_{customers}.duckdb"
     if not path.with_suffix(".json").exists():
         print(json.dumps(in_child(__file__, "generate", path)), flush=True)
@@ -103,39 +76,6 @@ def _identities(path: Path) -> dict[str, Any]:
     return info
 
 
-def _generate(path: Path) -> dict[str, Any]:
-    """Write the bench store: customers, products, orders and order lines."""
-    import numpy as np
-
-    from tenure import Store
-    from tenure.demo.catalog import make_catalog, products_table
-    from tenure.demo.clock import clock
-    from tenure.demo.generate import BATCH
-
-    customers = int(path.stem.rsplit("_", 1)[1])
-    meta = path.with_suffix(".json")
-    DATA.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    url = f"duckdb://{path}"
-    with Store(url) as store:
-        cl = clock(START, DAYS)
-        cat = make_catalog(np.random.default_rng([SEED, 0]))
-        store.insert("products", products_table(cat, store.settings.reporting_currency))
-        offsets = [0, 0]
-        for index, first in enumerate(range(0, customers, BATCH)):
-            _write_batch(store, cat, cl, index, min(BATCH, customers - first), offsets)
-        raw = store.con.con
-        end = raw.execute("SELECT max(ordered_at)::DATE FROM orders").fetchone()[0]
-        raw.execute(f"""COPY (SELECT customer_id, ordered_at, total::DOUBLE AS total,
-            refunded::DOUBLE AS refunded, status FROM orders)
-            TO '{path.with_suffix(".parquet")}' (FORMAT parquet)""")
-        counts = {name: store.count(name) for name in ("customers", "orders", "order_items")}
-    info = {"end": end.isoformat(), "seconds": round(time.perf_counter() - started, 1), **counts}
-    meta.write_text(json.dumps(info))
-    return info
-
-
 def _meta(path: Path) -> dict[str, Any]:
     info: dict[str, Any] = json.loads(path.with_suffix(".json").read_text())
     return info
@@ -154,7 +94,7 @@ def _digest_sql(raw: Any, table: str, recency: str, t: str, where: str = "TRUE")
 
 def _refresh(path: Path) -> dict[str, Any]:
     from tenure import Store
-    from tenure.analytics import refresh
+    from tenure.pipeline import refresh
 
     url = f"duckdb://{path}"
     peaks: dict[str, float] = {}
@@ -186,23 +126,21 @@ def _summary(path: Path) -> dict[str, Any]:
     the orders base written once, then the summary read from it."""
     from tenure import Store
     from tenure.analytics.facts import _buyers
-    from tenure.analytics.refresh import _steps, materialise, refresh_orders
+    from tenure.pipeline.steps import SCRATCH_ORDERS, StepContext, shared_orders
 
     url = f"duckdb://{path}"
     end = _end(path)
     with Store(url) as store:
         started = time.perf_counter()
-        name, build = _steps()[0]
-        assert name == "orders_base"
-        materialise(store, "_refresh_orders_base", build(store, end))
+        orders = shared_orders(store, StepContext(as_of=end))
         base_seconds = time.perf_counter() - started
         # the code the customer_facts step runs for these columns (one window pass, one
         # aggregate over the orders base)
-        b = _buyers(refresh_orders(store), end)
+        b = _buyers(orders, end)
         expr = b.select("person_id", "frequency", "recency_days", "T_days", "monetary", "revenue")
-        materialise(store, "bench_summary_tenure", expr)
+        store.replace("bench_summary_tenure", expr)
         seconds = time.perf_counter() - started
-        store.con.drop_table("_refresh_orders_base")
+        store.drop(SCRATCH_ORDERS)
         digest = _digest_sql(store.con.con, "bench_summary_tenure", "recency_days", "T_days")
     return {"seconds": seconds, "base_seconds": base_seconds, "digest": digest}
 
@@ -315,7 +253,7 @@ def _digest_frame(out: Any) -> list[float]:
 
 
 STEPS = {
-    "generate": _generate,
+    "generate": generate_store,
     "identities": _identities,
     "refresh": _refresh,
     "summary": _summary,

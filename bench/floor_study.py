@@ -4,7 +4,7 @@
     .venv/bin/python bench/floor_study.py --models BetaGeo ModifiedBetaGeo ParetoNBD  # ~9 min
     .venv/bin/python bench/floor_study.py --summarise bench/out/floor_study_<time>.json
 
-The data floor of ``tenure predict`` (:class:`tenure.predictions.predict.DataFloor`,
+The data floor of ``tenure predict`` (:class:`tenure.predictions.holdout.DataFloor`,
 :data:`tenure.predictions.holdout.FLOOR`) says below how many buyers, repeat buyers and days of
 history the models are not fitted and every buyer gets the heuristic (docs/models.md, "Thin
 data and the heuristic"). This measures it. For each store, each history ``H`` (the
@@ -105,7 +105,7 @@ def demo_store(folder: Path, customers: int, seed: int) -> str:
 
 
 def band(k: pd.Series) -> pd.Series:
-    """The status rhythm segments of :func:`tenure.analytics.status._band`."""
+    """The status rhythm segments of :func:`tenure.analytics.status.purchase_band`."""
     return pd.Series(
         np.select([k <= 1, k == 2, k <= 4], ["1", "2", "3-4"], "5+"), index=k.index, dtype=object
     )
@@ -124,14 +124,14 @@ class History:
 
 def read_history(store: Any, end: date) -> History:
     from tenure.analytics.base import orders_base
-    from tenure.analytics.status import _purchase_days
+    from tenure.analytics.status import purchase_day_gaps
     from tenure.predictions.holdout import calibration_holdout, parse_holdout
 
     h = parse_holdout(HOLDOUT, end)
     orders = orders_base(store, as_of=end + timedelta(days=h))
     table = calibration_holdout(store, calibration_end=end, holdout_days=h, orders=orders)
     frame = table.to_pyarrow().to_pandas().sort_values("person_id", ignore_index=True)
-    days = _purchase_days(orders.filter(orders.day <= end)).select("person_id", "k", "gap")
+    days = purchase_day_gaps(orders.filter(orders.day <= end)).select("person_id", "k", "gap")
     days_frame = days.to_pyarrow().to_pandas()
     return History(end, h, frame, days_frame, store.settings.at_risk_factor)
 
@@ -363,8 +363,7 @@ def floor_check(results: list[dict[str, Any]], floor: Any, model: str) -> dict[s
 
 def conclude(results: list[dict[str, Any]], models: tuple[str, ...]) -> dict[str, Any]:
     """Print the pooled tables and the check of the floor in force; return them."""
-    from tenure.predictions.holdout import FLOOR
-    from tenure.predictions.predict import DataFloor
+    from tenure.predictions.holdout import FLOOR, DataFloor
 
     out: dict[str, Any] = {}
     for model in models:

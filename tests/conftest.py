@@ -84,3 +84,25 @@ def freeze_clock(store: Store) -> None:
 def cdnow(cdnow_url: str) -> Iterator[Store]:
     with Store(cdnow_url) as store:
         yield store
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A Spark test is a slow test: each pays a Spark session's start and Spark's per-query
+    overhead (seconds), so the fast lane (``pytest -m "not slow"``, docs/testing.md) leaves
+    them to the full run."""
+    for item in items:
+        if item.get_closest_marker("spark") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
+def examples(full: int, fast: int = 5) -> pytest.MarkDecorator:
+    """Parametrize a property test's ``examples``: ``fast`` Hypothesis examples in the fast
+    lane, ``full`` in the full suite (that case is marked slow). The test applies them with
+    ``settings(max_examples=examples)`` to its ``@given`` check."""
+    return pytest.mark.parametrize(
+        "examples",
+        [
+            pytest.param(fast, id=f"{fast}-examples"),
+            pytest.param(full, id=f"{full}-examples", marks=pytest.mark.slow),
+        ],
+    )

@@ -151,6 +151,18 @@ class Settings(BaseSettings):
         le=1.0,
         description="Share of customers, by margin, that forms the VIP tier (0.05 = top 5%).",
     )
+    refit_days: int = Field(
+        30,
+        ge=0,
+        description="The daily run re-scores every buyer with the stored prediction fit; it "
+        "fits again once the fit is this many days old (docs/incremental.md).",
+    )
+    refit_growth: float = Field(
+        0.10,
+        ge=0.0,
+        description="The daily run also fits the predictions again once buyers or orders grew "
+        "by this share since the fit (0.10 = 10%).",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

@@ -70,6 +70,14 @@ class QuarantineThresholdError(IngestError):
     exit_code = 3
 
 
+class PipelineStepError(TerminalError):
+    """A pipeline step failed: its previous tables are kept, the steps after it skipped."""
+
+    #: the step that failed, and the run's result (every step's outcome)
+    step: str = ""
+    result: object = None
+
+
 def translate_driver_error(exc: BaseException, *, store_url: str) -> TenureError | None:
     """Map a database driver exception to a Tenure error, by type, in one place.
 

@@ -27,15 +27,17 @@ import pyarrow.compute as pc
 import pytest
 
 from tenure import Store
-from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base, refresh
+from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base
 from tenure.analytics.channels import channels
 from tenure.analytics.periods import kpis
-from tenure.analytics.refresh import DERIVED_TABLES, SCRATCH_ORDERS
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stages import backfill_stages, transitions
 from tenure.analytics.status import customer_status
 from tenure.demo import generate_demo
 from tenure.identity import resolve_identities
+from tenure.pipeline import refresh
+from tenure.pipeline.steps import REFRESH_STEPS as DERIVED_TABLES
+from tenure.pipeline.steps import SCRATCH_ORDERS
 from tenure.store.schema import TABLES
 from tests.conftest import comparable
 

@@ -15,11 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tenure import Store, load_settings
-from tenure.analytics import as_of_note, customer_facts, kpis, refresh, store_end
+from tenure.analytics import as_of_note, customer_facts, kpis, store_end
 from tenure.analytics import base as analytics_base
 from tenure.analytics.status import status_counts
 from tenure.cli import app
 from tenure.errors import StoreError
+from tenure.pipeline import refresh
 
 TODAY = date(2025, 7, 15)
 LAST = date(2025, 6, 30)
@@ -68,6 +69,7 @@ def shop(shop_path: Path) -> Store:
     return Store(url)
 
 
+@pytest.mark.slow
 def test_a_2099_order_does_not_move_the_present(shop: Store) -> None:
     with shop:
         assert store_end(shop) == TODAY
@@ -119,6 +121,7 @@ def test_stale_data_is_named_once_with_the_as_of_to_pass(shop: Store) -> None:
     )
 
 
+@pytest.mark.slow
 def test_commands_use_today_and_print_the_note_on_stderr(shop_path: Path) -> None:
     runner = CliRunner()
     store = str(shop_path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tenure import Store
 from tenure.analytics import customer_facts
@@ -61,10 +62,12 @@ def test_gap_statistics_and_days_since_last_order(cdnow: Store) -> None:
     assert (facts["days_since_last_order"] == facts["T_days"] - facts["recency_days"]).all()
 
 
+@pytest.mark.slow
 def test_profile_shows_the_facts_after_refresh(cdnow_url: str, tmp_path: Path) -> None:
-    from tenure.analytics import customer_row, refresh
+    from tenure.analytics import customer_row
     from tenure.identity import resolve_identities
     from tenure.identity.profile import profile
+    from tenure.pipeline import refresh
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(cdnow_url.removeprefix("duckdb://"), copy)

@@ -64,6 +64,7 @@ def gbp(tmp_path: Path, store: Store) -> Iterator[tuple[Store, Path]]:
     yield store, path
 
 
+@pytest.mark.slow
 def test_one_currency_store_reports_in_it(gbp: tuple[Store, Path]) -> None:
     store, path = gbp
     exact = exact_totals(path)
@@ -158,6 +159,18 @@ def test_unconvertible_orders_are_null_and_named(store: Store) -> None:
     assert money_report(store).unconverted_orders == {"EUR": 1}
     facts = customer_facts(store).to_pandas().set_index("person_id")
     assert facts.loc["eve", "revenue"] == pytest.approx(5.95)
+
+
+def test_orders_without_a_currency_are_unconverted_not_a_crash(store: Store) -> None:
+    """An order stored without a currency has a null revenue: the warnings count it (they
+    raised a TypeError on it before)."""
+    at = pa.array([datetime(2024, 3, 1), datetime(2024, 3, 2)], pa.timestamp("us"))
+    orders = {"order_id": ["n1", "n2"], "customer_id": ["a", "b"], "ordered_at": at}
+    store.insert("orders", pa.table({**orders, "currency": [None, "USD"], "total": [5.0, 7.0]}))
+    set_reporting_currency(store, "USD")
+    assert money_report(store).unconverted_orders == {"no currency": 1}
+    facts = customer_facts(store, as_of=date(2024, 3, 31)).to_pandas().set_index("person_id")
+    assert pd.isna(facts.loc["a", "revenue"]) and facts.loc["b", "revenue"] == 7.0
 
 
 def test_flagged_values_are_reported(store: Store) -> None:

@@ -18,6 +18,7 @@ from tenure import Store
 from tenure.analytics.rfm import SEGMENTS, check_segments, rfm, rfm_segments
 from tenure.cli import app
 from tenure.errors import ConfigError
+from tests.conftest import examples
 
 END = date(1998, 6, 30)
 
@@ -51,6 +52,7 @@ def test_mapping_must_cover_every_pair_once() -> None:
         check_segments(SEGMENTS[:-1])
 
 
+@pytest.mark.slow
 def test_a_store_can_override_the_mapping(cdnow: Store) -> None:
     two = [("Recent", 3, 5, 1, 5), ("Old", 1, 2, 1, 5)]
     t = rfm(cdnow, as_of=END, segments=two).to_pandas()
@@ -58,6 +60,7 @@ def test_a_store_can_override_the_mapping(cdnow: Store) -> None:
     assert (t["segment"] == "Recent").sum() == 4702 + 4720 + 4701
 
 
+@pytest.mark.slow
 def test_cli_rfm_json_matches_library(cdnow: Store, cdnow_url: str) -> None:
     expected = rfm_segments(cdnow, as_of=END)
     cdnow.close()
@@ -90,17 +93,21 @@ def _facts(triples: list[tuple[int, int, float]]) -> ibis.Table:
     )
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    st.lists(st.tuples(_TRIPLE, st.integers(1, 4)), min_size=1, max_size=25),
-    st.randoms(use_true_random=False),
-)
-def test_equal_values_get_equal_scores_and_segments(
-    drawn: list[tuple[tuple[int, int, float], int]], rnd: random.Random
-) -> None:
+@examples(40)
+def test_equal_values_get_equal_scores_and_segments(examples: int) -> None:
     """Scores depend on the value only, never on the person id: each drawn triple is given to
     1-4 persons with shuffled ids, and every person with the same triple gets the same R, F,
     M, FM and segment; a larger value never gets a lower score."""
+    draws = given(
+        st.lists(st.tuples(_TRIPLE, st.integers(1, 4)), min_size=1, max_size=25),
+        st.randoms(use_true_random=False),
+    )
+    settings(max_examples=examples, deadline=None)(draws(_scores_follow_values))()
+
+
+def _scores_follow_values(
+    drawn: list[tuple[tuple[int, int, float], int]], rnd: random.Random
+) -> None:
     triples = [triple for triple, copies in drawn for _ in range(copies)]
     rnd.shuffle(triples)
     with Store("duckdb://:memory:") as store:

@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 
 from tenure import Store, load_settings
-from tenure.analytics import refresh
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stages import backfill_stages, stage_entries, transitions
 from tenure.analytics.status import STATUSES, customer_status, status_counts
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
+from tenure.pipeline import refresh
 from tests.analytics.conftest import CDNOW
 
 END = date(1998, 6, 30)
@@ -98,6 +98,7 @@ def test_status_customers_is_every_person_by_id(cdnow: Store) -> None:
     assert every.groupby("status").size().to_dict() == counts
 
 
+@pytest.mark.slow
 def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
     def at_risk(**settings: object) -> int:
         with Store(cdnow_url, settings=load_settings(store_url=cdnow_url, **settings)) as st:
@@ -152,6 +153,7 @@ def _history_on(history: pd.DataFrame, day: date) -> pd.Series:
     return on.set_index("person_id")["status"].sort_index()
 
 
+@pytest.mark.slow
 def test_backfill_reproduces_each_days_statuses(demo: Store) -> None:
     end = demo.con.table("orders").ordered_at.max().execute().date()
     start = end - timedelta(days=12)
@@ -173,6 +175,7 @@ def test_backfill_reproduces_each_days_statuses(demo: Store) -> None:
     assert (moves["from_status"] != moves["to_status"]).all()
 
 
+@pytest.mark.slow
 def test_refresh_appends_and_is_idempotent(demo: Store) -> None:
     end = demo.con.table("orders").ordered_at.max().execute().date()
     first = end - timedelta(days=30)

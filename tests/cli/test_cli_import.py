@@ -57,7 +57,7 @@ def test_import_summary_table_and_reimport_adds_nothing(tmp_path: Path) -> None:
 def _suppress_email(store: str, email: str) -> None:
     import pyarrow as pa
 
-    from tenure.identity.normalize import digest
+    from tenure.ingest.identifiers import digest
 
     url = f"duckdb://{store}"
     with Store(url) as st:

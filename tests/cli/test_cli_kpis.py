@@ -61,6 +61,7 @@ def test_kpis_table_headline_in_percent(store_url: str, monkeypatch: pytest.Monk
     ]
 
 
+@pytest.mark.slow
 def test_kpis_json_by_segment_matches_library(cdnow_url: str, tmp_path: Path) -> None:
     path = tmp_path / "cdnow.duckdb"
     shutil.copy(cdnow_url.removeprefix("duckdb://"), path)

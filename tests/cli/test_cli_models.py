@@ -51,6 +51,7 @@ def test_backtest_json_is_the_library_result(thin_path: str, tmp_path: Path) -> 
     assert len(payload["histogram"]) == 8 * 3 and len(payload["deciles"]) == 10 * 3
 
 
+@pytest.mark.slow
 def test_backtest_table_records_and_says_where_the_charts_went(
     thin_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,6 +175,7 @@ def free_shop(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.mark.slow
 def test_backtest_of_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Path) -> None:
     """Issue 11, item 6: every spend 0 made Gamma-Gamma's starting values divide by zero and
     the command end in a traceback. Now the purchase models run, the margin figures are

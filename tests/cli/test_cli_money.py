@@ -120,6 +120,7 @@ def _mixed_store(tmp_path: Path) -> str:
     return store
 
 
+@pytest.mark.slow
 def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     store = _mixed_store(tmp_path)
     result = runner.invoke(app, ["kpis", "--store", store, "--as-of", "2024-03-31", "--json"])

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tenure import Store
 from tenure.cli import app, console
 from tenure.demo import generate_demo
-from tenure.predictions.predict import predict
+from tenure.pipeline import predict
 from tenure.predictions.results import top_customers
 from tenure.store import round_money
 
@@ -84,7 +84,7 @@ def test_predict_json_matches_library(twelve_hundred: Path, tmp_path: Path) -> N
 def _same_run(doc: Any, expected: Any, rows: list[Any], top: list[str]) -> None:
     """The CLI's JSON and the library's result describe the same prediction run; ``top``: the
     library's top buyers by CLV."""
-    for key in ("as_of", "model", "reason", "stats", "patterns", "rows", "attached"):
+    for key in ("as_of", "model", "reason", "stats", "patterns", "rows"):
         assert doc[key] == expected[key], key
     assert doc["parameters"] == pytest.approx(expected["parameters"], rel=1e-9)
     money = {"clv", "mean_clv"}  # at the minor unit (cents: issue 11)
@@ -98,6 +98,7 @@ def _same_run(doc: Any, expected: Any, rows: list[Any], top: list[str]) -> None:
     assert doc["top"][0]["explanation"] == best["explanation"]
 
 
+@pytest.mark.slow
 def test_predict_gradient_boosted_clv_json_matches_library(
     twenty_five_hundred: Path, tmp_path: Path
 ) -> None:
@@ -115,6 +116,7 @@ def test_predict_gradient_boosted_clv_json_matches_library(
     assert doc["top"][0]["explanation"].endswith("expected in 12 months (gradient boosting)")
 
 
+@pytest.mark.slow
 def test_predict_table_summarises_the_heuristic(
     hundred: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,7 +129,7 @@ def test_predict_table_summarises_the_heuristic(
     doc, rows = _library(lib)
     assert lines[0].strip() == f"Predictions as of {doc['as_of']}"
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.count("│") == 3]
-    summary = dict(cells[:16])
+    summary = dict(cells[:15])
     assert list(summary) == [
         "method",
         "model",
@@ -143,7 +145,6 @@ def test_predict_table_summarises_the_heuristic(
         "mean P(alive)",
         "expected future VIPs",
         "rows in customer_predictions",
-        "attached to customer_facts",
         "seconds",
     ]
     assert summary["method"] == "heuristic" and summary["model"] == "BetaGeo"
@@ -155,13 +156,13 @@ def test_predict_table_summarises_the_heuristic(
         and summary["rows in customer_predictions"] == f"{len(rows)}"
     )
     assert summary["CLV 12 months, total"] == f"{doc['totals']['clv']:,.2f}"
-    assert summary["attached to customer_facts"] == "yes"
     at = [i for i, line in enumerate(lines) if line.startswith("Top ")]
     assert len(at) == 1 and lines[at[0]].strip() == "Top 2 buyers by CLV"
     shown = [line.split("│")[1].strip() for line in lines[at[0] :] if line.startswith("│")]
     assert [p for p in shown if p] == _top(lib, 2)
 
 
+@pytest.mark.slow
 def test_predict_customers_csv_gives_every_row(hundred: Path, tmp_path: Path) -> None:
     path = _copy(hundred, tmp_path, "small.duckdb")
     args = ["predict", "--store", path, "--model", "heuristic", "--customers", "--csv"]

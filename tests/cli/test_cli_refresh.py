@@ -9,8 +9,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tenure import Store
-from tenure.analytics import customer_row, refresh
+from tenure.analytics import customer_row
 from tenure.cli import app
+from tenure.pipeline import refresh
 from tenure.store import round_money
 
 runner = CliRunner()

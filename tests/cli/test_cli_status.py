@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tenure import Store
@@ -38,6 +39,7 @@ def test_status_json_matches_library(cdnow_url: str, tmp_path: Path) -> None:
     assert "lapsed" in table.output and "15,238" in table.output
 
 
+@pytest.mark.slow
 def test_stages_backfill_entered_and_transitions(cdnow_url: str, tmp_path: Path) -> None:
     path = _copy(cdnow_url, tmp_path)
     args = ["--store", path]

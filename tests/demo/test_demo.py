@@ -51,6 +51,7 @@ def _digest(store: Store) -> tuple[Any, ...]:
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_store_other_seed_other_store(tmp_path: Path) -> None:
     digests = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):

@@ -67,8 +67,8 @@ def test_delete_leaves_no_row_of_the_person(store: Store, tmp_path: Path) -> Non
 def _more_of_ann(store: Store, tmp_path: Path) -> None:
     """Ann in the other tables too: a quarantined order, a consent, a channel suppression, an
     unmerge (a blocked edge, a new person); and customer_facts after a refresh."""
-    from tenure.analytics.refresh import refresh
     from tenure.identity import unmerge
+    from tenure.pipeline import refresh
 
     bad = tmp_path / "bad.csv"
     bad.write_text("order_id,email,ordered_at,currency,total\nG2,ann.smith@example.com,?,USD,1\n")
@@ -89,6 +89,7 @@ def _more_of_ann(store: Store, tmp_path: Path) -> None:
     refresh(store)
 
 
+@pytest.mark.slow
 def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Path) -> None:
     _scenario(store, tmp_path)
     _more_of_ann(store, tmp_path)
@@ -121,6 +122,7 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     assert not [t for t in store.con.list_tables() if t.startswith("_tenure_keep")]
 
 
+@pytest.mark.slow
 def test_delete_is_one_transaction_on_duckdb(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,6 +169,7 @@ GUEST_ORDER_REFUNDED = (
 )
 
 
+@pytest.mark.slow
 def test_export_and_delete_cover_the_row_history(store: Store, tmp_path: Path) -> None:
     _scenario(store, tmp_path)
     _updated_orders_of_ann_and_bob(store, tmp_path)

@@ -15,9 +15,9 @@ import pytest
 
 from tenure import Store
 from tenure.identity import person_of, resolve_identities
-from tenure.identity.normalize import digest
 from tenure.identity.privacy import delete_person
 from tenure.ingest import import_customers, import_events, import_orders
+from tenure.ingest.identifiers import digest
 from tests.identity.scan import mentions
 
 pytestmark = pytest.mark.spark
@@ -114,7 +114,7 @@ def test_engine_digest_is_the_python_digest_on_spark(spark_store: Store) -> None
     """`digest_expr` (Ibis `hexdigest('sha256')`: SHA2(..., 256) on Spark) matches `digest`."""
     import ibis
 
-    from tenure.identity.normalize import digest_expr
+    from tenure.ingest.identifiers import digest_expr
 
     values = ibis.memtable(pa.table({"v": ["pdel-ann@example.com", None]}))
     expr = values.select(d=digest_expr("email", values.v))

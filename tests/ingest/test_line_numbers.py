@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from tenure import Store
 from tenure.ingest import import_file
+from tests.conftest import examples
 
 HEADER = "customer_id,email,first_name,created_at"
+EOLS = ["\n", "\r\n"]
 KINDS = st.sampled_from(
     [
         *("good", "good", "bad date", "short", "long", "blank", "spaces"),
@@ -55,9 +57,16 @@ def _file(kinds: list[str], eol: str) -> tuple[str, dict[int, str], int]:
     return "".join(parts), expected, rows
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kinds=st.lists(KINDS, min_size=1, max_size=30), eol=st.sampled_from(["\n", "\r\n"]))
-def test_quarantined_rows_have_their_physical_line(kinds: list[str], eol: str) -> None:
+@examples(40)
+def test_quarantined_rows_have_their_physical_line(examples: int) -> None:
+    files = given(kinds=st.lists(KINDS, min_size=1, max_size=30), eol=st.sampled_from(EOLS))
+    slow_ok = [HealthCheck.too_slow]
+    settings(max_examples=examples, deadline=None, suppress_health_check=slow_ok)(
+        files(_lines_are_physical)
+    )()
+
+
+def _lines_are_physical(kinds: list[str], eol: str) -> None:
     text, expected, rows = _file(kinds, eol)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.csv"

@@ -226,16 +226,16 @@ def test_an_update_that_fails_leaves_nothing(
     import_orders(store, [_write(tmp_path, FIRST, "first.csv")])
     before = (_orders(store), store.count("row_history"), store.count("quarantine"))
 
-    import tenure.ingest.pipeline as pipeline
+    from tenure.store.staging import Staging
 
-    real = pipeline._emit
+    real = Staging.emit
 
-    def emit(store: Store, work: object, table: str, select: str, params: object) -> int:
+    def emit(self: Staging, table: str, select: str, params: object = None) -> int:
         if select.startswith("SELECT * FROM __upd_"):  # the new versions, after the delete
             raise RuntimeError("disk full")
-        return real(store, work, table, select, params)  # type: ignore[arg-type]
+        return real(self, table, select, params)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "_emit", emit)
+    monkeypatch.setattr(Staging, "emit", emit)
     with pytest.raises(RuntimeError, match="disk full"):
         import_orders(store, [_write(tmp_path, LATER, "later.csv")], update=True)
     assert (_orders(store), store.count("row_history"), store.count("quarantine")) == before
@@ -243,24 +243,25 @@ def test_an_update_that_fails_leaves_nothing(
 
 KILLED = """
 import os, signal, sys
-import tenure.ingest.pipeline as pipeline
 from tenure import Store, load_settings
 from tenure.ingest import import_orders
+from tenure.store.staging import Staging
 
-real = pipeline._emit
+real = Staging.emit
 
-def emit(store, work, table, select, params):
+def emit(self, table, select, params=None):
     if select.startswith("SELECT * FROM __upd_"):  # the new versions, after the delete
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(store, work, table, select, params)
+    return real(self, table, select, params)
 
-pipeline._emit = emit
+Staging.emit = emit
 url = sys.argv[1]
 with Store(url) as st:
     import_orders(st, [sys.argv[2]], update=True)
 """
 
 
+@pytest.mark.slow
 def test_kill_during_an_update_leaves_the_store_as_before(store_url: str, tmp_path: Path) -> None:
     """kill -9 in the middle of an update: DuckDB drops the uncommitted transaction when the
     file is opened again, so the stored row, the history and the log are as before."""

@@ -23,12 +23,10 @@ from tenure import Store
 from tenure.errors import ConfigError
 from tenure.predictions.backtest import (
     MODELS,
-    BacktestResult,
     _collect,
     _Data,
     _Heuristic,
     backtest,
-    chosen_model,
 )
 from tenure.predictions.holdout import (
     FLOOR,
@@ -36,7 +34,7 @@ from tenure.predictions.holdout import (
     data_sufficiency,
     parse_holdout,
 )
-from tenure.predictions.results import model_runs
+from tenure.predictions.runs import BacktestResult, chosen_model, model_runs
 from tests.conftest import CDNOW_MASTER, freeze_clock
 
 END = date(1997, 9, 30)
@@ -95,6 +93,7 @@ def _row(result: BacktestResult, model: str) -> pd.Series:
     return result.metrics.set_index("model").loc[model]
 
 
+@pytest.mark.slow
 def test_cdnow_totals_and_errors_are_the_measured_ones(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -121,6 +120,7 @@ def test_cdnow_totals_and_errors_are_the_measured_ones(
     assert list(result.metrics["model"]) == list(MODELS)
 
 
+@pytest.mark.slow
 def test_cdnow_chooses_the_lowest_rmse_and_records_it(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -141,6 +141,7 @@ def test_cdnow_chooses_the_lowest_rmse_and_records_it(
         assert recorded == pytest.approx(expected, nan_ok=True), metric
 
 
+@pytest.mark.slow
 def test_boosting_without_a_past_window_fails_with_its_reason(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -152,6 +153,7 @@ def test_boosting_without_a_past_window_fails_with_its_reason(
     )
 
 
+@pytest.mark.slow
 def test_deciles_reconcile_with_the_totals(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     sums = result.deciles.groupby("model")[["customers", "predicted", "actual"]].sum()
@@ -169,6 +171,7 @@ def test_deciles_reconcile_with_the_totals(cdnow_run: tuple[BacktestResult, str,
     assert bg["predicted_mean"].iloc[0] == pytest.approx(bg["actual_mean"].iloc[0], rel=0.02)
 
 
+@pytest.mark.slow
 def test_tracking_ends_at_the_totals(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     calibration_repeats = 24_337
@@ -192,6 +195,7 @@ def test_tracking_ends_at_the_totals(cdnow_run: tuple[BacktestResult, str, Path]
     assert boosted["unconditional"].isna().all()
 
 
+@pytest.mark.slow
 def test_histograms_sum_to_the_buyers(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     for model, rows in result.histogram.groupby("model"):
@@ -203,6 +207,7 @@ def test_histograms_sum_to_the_buyers(cdnow_run: tuple[BacktestResult, str, Path
     assert bg.loc["0", "predicted"] == pytest.approx(17_309.9, abs=0.5)
 
 
+@pytest.mark.slow
 def test_charts_are_written(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, out = cdnow_run
     assert set(result.charts) == {"tracking", "histogram", "deciles", "html"}
@@ -242,6 +247,7 @@ def test_calibration_holdout_matches_pandas(master: Store) -> None:
     assert (got["repeat_weeks"] == repeat_weeks.reindex(per.index, fill_value=0)).all()
 
 
+@pytest.mark.slow
 def test_heuristic_is_the_one_predict_falls_back_to(thin_url: str, tmp_path: Path) -> None:
     """The backtest's heuristic row gives each buyer the expected orders `tenure predict`'s
     heuristic gives over the same span (9 months of 30.4375 days)."""
@@ -284,6 +290,7 @@ def test_thin_store_uses_the_heuristic(thin_url: str, tmp_path: Path) -> None:
     assert _row(result, "GradientBoosting")["params"]["training_buyers"] == 236
 
 
+@pytest.mark.slow
 def test_sample_is_reproducible_and_never_recorded(thin_url: str, tmp_path: Path) -> None:
     url = copy_store(thin_url, tmp_path, "thin.duckdb")
     with Store(url) as store:

@@ -120,7 +120,7 @@ def test_the_nested_log_likelihood_is_the_full_one_at_the_boundary(
 def _prepared(model: object, frame: pd.DataFrame) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """The compressed data a model's likelihood takes (as its ``fit`` prepares it)."""
     from tenure.models import beta_geo, pareto_nbd
-    from tenure.models._data import compress
+    from tenure.models.inputs import compress
 
     cols = [frame[c].to_numpy(float) for c in frame.columns]
     columns, weights, _ = compress(cols, np.ones(len(frame)))

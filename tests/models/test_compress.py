@@ -10,31 +10,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure.models import _data
-from tenure.models._data import compress
+from tenure.models import inputs
+from tenure.models.inputs import compress
 
 
 def lexsorted(columns: list[np.ndarray], weights: np.ndarray) -> Any:
     """compress with the fast paths switched off (the lexsort fallback)."""
-    saved = _data._keys
-    _data._keys = lambda columns: None
+    saved = inputs._keys
+    inputs._keys = lambda columns: None
     try:
         return compress(columns, weights)
     finally:
-        _data._keys = saved
+        inputs._keys = saved
 
 
 def compressed(columns: list[np.ndarray], weights: np.ndarray, *, path: str) -> Any:
     """compress with keys counted (when few enough), or always sorted: radix or np.sort."""
-    saved = _data._COUNTED_KEYS, _data._COUNTED_PER_ROW, _data._RADIX_ROWS
+    saved = inputs._COUNTED_KEYS, inputs._COUNTED_PER_ROW, inputs._RADIX_ROWS
     if path != "counted":
-        _data._COUNTED_KEYS, _data._COUNTED_PER_ROW = -1, -1
+        inputs._COUNTED_KEYS, inputs._COUNTED_PER_ROW = -1, -1
     if path == "np.sort":
-        _data._RADIX_ROWS = -1
+        inputs._RADIX_ROWS = -1
     try:
         return compress(columns, weights)
     finally:
-        _data._COUNTED_KEYS, _data._COUNTED_PER_ROW, _data._RADIX_ROWS = saved
+        inputs._COUNTED_KEYS, inputs._COUNTED_PER_ROW, inputs._RADIX_ROWS = saved
 
 
 def assert_identical(got: Any, want: Any) -> None:
@@ -99,16 +99,16 @@ def test_fast_paths_equal_lexsort(table: tuple[list[np.ndarray], np.ndarray], pa
 def test_fast_path_is_taken_for_days_and_weeks() -> None:
     rng = np.random.default_rng(0)
     days = rng.integers(0, 730, 1000).astype(float)
-    keys = _data._keys([days, days / 7.0, rng.integers(0, 50, 1000) * 1.0])
+    keys = inputs._keys([days, days / 7.0, rng.integers(0, 50, 1000) * 1.0])
     assert keys is not None and keys.sizes[1] <= 730 and keys.scales == [1.0, 7.0, 1.0]
-    assert _data._keys([days * (1.0 / 7.0)]) is None  # not exactly days / 7
-    assert _data._keys([days + 0.5]) is None
+    assert inputs._keys([days * (1.0 / 7.0)]) is None  # not exactly days / 7
+    assert inputs._keys([days + 0.5]) is None
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 2.0**60])
 def test_unusual_values_fall_back(bad: float) -> None:
     col = np.array([3.0, bad, 1.0, 3.0, bad])
-    assert _data._keys([col]) is None
+    assert inputs._keys([col]) is None
     got = compress([col, np.zeros(5)], np.arange(5.0))
     assert_identical(got, lexsorted([col, np.zeros(5)], np.arange(5.0)))
 
@@ -116,7 +116,7 @@ def test_unusual_values_fall_back(bad: float) -> None:
 def test_negative_zero_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     """-0.0 cannot be given back from a key: its group's first row must be sorted to."""
     col = np.array([1.0, -0.0, 0.0, 1.0])
-    monkeypatch.setattr(_data, "_count_keys", None)  # would raise if called
+    monkeypatch.setattr(inputs, "_count_keys", None)  # would raise if called
     (unique,), summed, inverse = compress([col], np.ones(4))
     assert np.signbit(unique[0]) and unique.tolist() == [0.0, 1.0]
     assert summed.tolist() == [2.0, 2.0] and inverse.tolist() == [1, 0, 0, 1]

@@ -75,6 +75,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Dat
     return buyers.join(recorded[["channel", "T", "repeats"]], rsuffix="_true"), truth
 
 
+@pytest.mark.slow
 def test_observables_are_the_generators_draws(demo: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     """Orders through the clock give back each buyer's T and repeat count as drawn."""
     buyers, _ = demo
@@ -92,6 +93,7 @@ def _rows(scope: str, table: pd.DataFrame, truth: pd.Series) -> list[tuple[objec
     ]
 
 
+@pytest.mark.slow
 def test_demo_truth_inside_the_95_percent_intervals(
     demo: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:

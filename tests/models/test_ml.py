@@ -133,6 +133,7 @@ def three_years(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         yield store
 
 
+@pytest.mark.slow
 def test_training_frame_targets_the_window_before_the_cutoff(three_years: Store) -> None:
     end = store_end(three_years)
     frame = training_frame(three_years, end, 200).to_pandas().set_index("person_id")
@@ -150,6 +151,7 @@ def test_training_frame_targets_the_window_before_the_cutoff(three_years: Store)
     np.testing.assert_array_equal(frame["orders_90d"], counts)
 
 
+@pytest.mark.slow
 def test_beats_last_years_margin_on_the_holdout(three_years: Store) -> None:
     """Trained on (cutoff - 2 years, cutoff - 1 year] -> the year before the cutoff, applied at
     the cutoff (one year before the end), scored on the last year. Measured (4,000 buyers,

@@ -20,11 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenure import Store
-from tenure.analytics import refresh
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
 from tenure.models import BetaGeo, ModifiedBetaGeo
-from tenure.predictions.predict import PREDICTIONS, DataFloor, PredictResult, predict
+from tenure.pipeline import refresh
+from tenure.predictions.holdout import DataFloor
+from tenure.predictions.predict import PREDICTIONS, PredictResult, predict
 from tenure.predictions.scoring import MONTH_DAYS, p_at_least, score_patterns
 from tests.conftest import freeze_clock
 from tests.models.test_invariants import histories, purchase_model, purchase_params
@@ -41,7 +42,6 @@ COLUMNS = [
     "future_vip_probability",
     "explanation",
 ]
-ATTACHED = ["prediction_model", "prediction_method", *COLUMNS[3:-1], "prediction_explanation"]
 MODEL_LINE = re.compile(
     r"^(?P<history>1 order, .+|\d+ orders on one day, .+|\d+ orders, usual gap \d+ days, "
     r"last order .+) -> P\(alive\) (?P<p>\d\.\d\d), (?P<n>\d+\.\d) orders and "
@@ -94,7 +94,7 @@ def _truth(store: Store) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def test_one_row_per_person_attached_to_customer_facts(demo: Store) -> None:
+def test_one_row_per_person_of_customer_facts(demo: Store) -> None:
     predictions = demo.con.table(PREDICTIONS)
     assert predictions.columns == tuple(COLUMNS)
     frame = _predictions(demo)
@@ -107,23 +107,18 @@ def test_one_row_per_person_attached_to_customer_facts(demo: Store) -> None:
     assert len(prospects) > 1000
     assert prospects.drop(columns=["predicted_as_of", "explanation"]).isna().all().all()
     assert set(prospects["explanation"]) == {"Prospect: no purchase yet, so no prediction."}
-    assert list(facts.columns[-len(ATTACHED) :]) == ATTACHED
-    pd.testing.assert_series_equal(
-        facts.loc[frame.index, "clv_12m"], frame["clv_12m"], check_names=False
-    )
-    assert (facts.loc[buyers.index, "prediction_explanation"] == buyers["explanation"]).all()
+    # predictions live in their own table: customer_facts holds none of their columns
+    assert not set(COLUMNS[1:]) & set(facts.columns)
 
 
-def test_predicting_again_replaces_the_attached_columns(demo_copy: Store) -> None:
-    before = demo_copy.con.table("customer_facts").columns
-    result = predict(demo_copy, horizon_months=6)
-    facts = demo_copy.con.table("customer_facts")
-    assert result.attached and "clv_6m" in facts.columns and "clv_12m" not in facts.columns
-    assert len(facts.columns) == len(before)
+def test_predicting_again_replaces_the_predictions_not_the_facts(demo_copy: Store) -> None:
+    facts = demo_copy.con.table("customer_facts").to_pandas()
+    predict(demo_copy, horizon_months=6)
+    assert "clv_6m" in demo_copy.con.table(PREDICTIONS).columns
     six = _predictions(demo_copy)
     predict(demo_copy)
     twelve = _predictions(demo_copy).loc[six.index]
-    assert demo_copy.con.table("customer_facts").columns == before
+    pd.testing.assert_frame_equal(demo_copy.con.table("customer_facts").to_pandas(), facts)
     buyers = twelve["method"].notna()
     # CLV and expected orders never decrease with the horizon, person by person
     assert (twelve.loc[buyers, "clv_12m"] >= six.loc[buyers, "clv_6m"] - 1e-9).all()
@@ -132,13 +127,11 @@ def test_predicting_again_replaces_the_attached_columns(demo_copy: Store) -> Non
     ).all()
 
 
-def test_refresh_keeps_the_last_predictions_attached(demo_copy: Store) -> None:
-    before = demo_copy.con.table("customer_facts").to_pandas().set_index("person_id")
+def test_refresh_leaves_the_predictions_alone(demo_copy: Store) -> None:
+    before = _predictions(demo_copy)
     refresh(demo_copy)
-    after = demo_copy.con.table("customer_facts").to_pandas().set_index("person_id")
-    assert list(after.columns) == list(before.columns)
-    assert list(after.columns[-len(ATTACHED) :]) == ATTACHED
-    pd.testing.assert_frame_equal(after.loc[before.index, ATTACHED], before[ATTACHED])
+    pd.testing.assert_frame_equal(_predictions(demo_copy), before)
+    assert "clv_12m" not in demo_copy.con.table("customer_facts").columns
 
 
 def test_expected_orders_and_p_alive_agree_with_the_generator_truth(demo: Store) -> None:
@@ -207,6 +200,7 @@ def test_result_reports_the_fit(demo_copy: Store) -> None:
     assert result.to_dict()["as_of"] == frame["predicted_as_of"].iloc[0].date().isoformat()
 
 
+@pytest.mark.slow
 def test_gradient_boosted_clv_replaces_only_the_clv(demo_copy: Store) -> None:
     """clv_model="GradientBoosting": the CLV is the boosted margin of the next 365 days
     (trained on the buyers a year before the facts' day), discounted by the mean monthly
@@ -252,7 +246,7 @@ def test_another_day_is_predicted_without_touching_customer_facts(demo_copy: Sto
     facts = demo_copy.con.table("customer_facts").to_pandas()
     day = facts["as_of"].iloc[0].date() - timedelta(days=90)
     result = predict(demo_copy, as_of=day)
-    assert result.as_of == day and not result.attached
+    assert result.as_of == day
     assert (_predictions(demo_copy)["predicted_as_of"] == pd.Timestamp(day)).all()
     pd.testing.assert_frame_equal(demo_copy.con.table("customer_facts").to_pandas(), facts)
 
@@ -334,6 +328,7 @@ def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: st
     assert not frame["explanation"].str.contains("gradient boosting").any()
 
 
+@pytest.mark.slow
 def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
     """One order per customer: BG/NBD cannot estimate a purchase rate."""
     n = 30
@@ -375,7 +370,9 @@ def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
 # -- the pattern scoring: invariants -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [BetaGeo, ModifiedBetaGeo, "ParetoNBD"])
+@pytest.mark.parametrize(
+    "model", [BetaGeo, ModifiedBetaGeo, pytest.param("ParetoNBD", marks=pytest.mark.slow)]
+)
 def test_count_tail_sums_to_the_expected_purchases(cdnow: pd.DataFrame, model: object) -> None:
     """sum_{n>=1} P(N >= n) = E[N]: the tail behind future_vip_probability is the model's."""
     if model == "ParetoNBD":

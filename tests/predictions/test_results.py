@@ -13,9 +13,9 @@ import pytest
 from tenure import Store
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
-from tenure.predictions.backtest import RUNS, RUNS_SCHEMA
-from tenure.predictions.predict import predict
-from tenure.predictions.results import customer_predictions, model_runs, top_customers
+from tenure.pipeline import predict
+from tenure.predictions.results import customer_predictions, top_customers
+from tenure.predictions.runs import RUNS, RUNS_SCHEMA, BacktestResult, model_runs
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +124,6 @@ def test_model_runs_parses_the_recorded_metrics(store: Store) -> None:
 
 def test_backtest_notes_name_failures_boundary_fits_and_spend_notes_once() -> None:
     """What `tenure models backtest` prints under its table (:attr:`BacktestResult.notes`)."""
-    from tenure.predictions.backtest import BacktestResult
-
     spend = "GammaGamma: no heterogeneity in spend (boundary fit)"
     metrics = pd.DataFrame(
         {

@@ -116,6 +116,7 @@ def locked(tmp_path: Path) -> Iterator[tuple[Path, int]]:
         holder.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_second_process_on_a_warehouse_is_told_who_holds_it(locked: tuple[Path, int]) -> None:
     pytest.importorskip("pyspark")
     warehouse, pid = locked
@@ -144,6 +145,7 @@ def test_cli_on_a_locked_warehouse_prints_the_message(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("catalog", "message"),
     [

@@ -5,7 +5,8 @@ command) is a pandas DataFrame, with ``attrs`` (``as_of``, ``currency``, ``money
 ``warnings``) where they apply; what a caller composes further (``orders_base``,
 ``customer_facts``, ``rfm``, ``customer_status``, ``cohort_cells``) is an Ibis expression.
 The same code runs on DuckDB and on PySpark (docs/metrics.md); docs/python-api.md lists each
-public function, its command and what it returns.
+public function, its command and what it returns. The derived tables are built by the steps
+of :mod:`tenure.pipeline` (``tenure run`` / ``tenure refresh``).
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ from tenure.analytics.demo_store import DemoReport, demo
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
 from tenure.analytics.periods import kpis
-from tenure.analytics.refresh import RefreshResult, derived, materialise, refresh
 from tenure.analytics.rfm import rfm, rfm_customers, rfm_segments
 from tenure.analytics.stages import backfill_stages, stage_entries, transitions
 from tenure.analytics.status import customer_status, status_counts, status_customers
 
 __all__ = [
     "DemoReport",
-    "RefreshResult",
     "as_of_note",
     "backfill_stages",
     "channels",
@@ -36,12 +35,9 @@ __all__ = [
     "customer_row",
     "customer_status",
     "demo",
-    "derived",
     "kpis",
-    "materialise",
     "money_warnings",
     "orders_base",
-    "refresh",
     "rfm",
     "rfm_customers",
     "rfm_segments",

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from tenure.analytics.base import _as_date, orders_base, store_end
+from tenure.analytics.base import as_date, orders_base, store_end
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
 from tenure.store import Store, reporting_currency
@@ -57,7 +57,7 @@ MONEY_METRICS = ("revenue", "margin", "cumulative_revenue", "cumulative_margin")
 #: The group column of a split cohort (``by`` other than acquisition).
 GROUP_COLUMNS = {"channel": "channel", "first_category": "first_category"}
 #: Monday 1 January 1900: week numbers count from it, so they are never negative.
-_WEEK_EPOCH = date(1900, 1, 1)
+WEEK_EPOCH = date(1900, 1, 1)
 _NO_CATEGORY = "(none)"
 
 
@@ -69,41 +69,41 @@ def _check(name: str, value: str, choices: tuple[str, ...] | list[str]) -> None:
         )
 
 
-def _period_number(day: ir.DateValue, period: str) -> ir.IntegerValue:
+def period_number(day: ir.DateValue, period: str) -> ir.IntegerValue:
     """An integer that grows by one per calendar period (the same on every engine)."""
     if period == "month":
         return day.year().cast("int64") * 12 + day.month().cast("int64") - 1
     if period == "quarter":
         return day.year().cast("int64") * 4 + day.quarter().cast("int64") - 1
-    days = day.delta(ibis.literal(_WEEK_EPOCH), unit="day").cast("int64")
+    days = day.delta(ibis.literal(WEEK_EPOCH), unit="day").cast("int64")
     return days // 7
 
 
-def _number_of(day: date, period: str) -> int:
-    """:func:`_period_number` in Python, for ``as_of``."""
+def period_number_of(day: date, period: str) -> int:
+    """:func:`period_number` in Python, for ``as_of``."""
     if period == "month":
         return day.year * 12 + day.month - 1
     if period == "quarter":
         return day.year * 4 + (day.month - 1) // 3
-    return (day - _WEEK_EPOCH).days // 7
+    return (day - WEEK_EPOCH).days // 7
 
 
-def _start_of(number: int, period: str) -> date:
+def period_start(number: int, period: str) -> date:
     """The first day of the calendar period ``number``."""
     if period == "month":
         return date(number // 12, number % 12 + 1, 1)
     if period == "quarter":
         return date(number // 4, (number % 4) * 3 + 1, 1)
-    return _WEEK_EPOCH + timedelta(weeks=number)
+    return WEEK_EPOCH + timedelta(weeks=number)
 
 
-def _label(number: int, period: str) -> str:
+def period_label(number: int, period: str) -> str:
     """A cohort's name: ``1997-01``, ``1997-Q1``, or the Monday of the week ``1997-01-06``."""
     if period == "month":
         return f"{number // 12:04d}-{number % 12 + 1:02d}"
     if period == "quarter":
         return f"{number // 4:04d}-Q{number % 4 + 1}"
-    return _start_of(number, period).isoformat()
+    return period_start(number, period).isoformat()
 
 
 def _members(store: Store, orders: ir.Table, by: str, end: date, period: str) -> ir.Table:
@@ -121,7 +121,7 @@ def _members(store: Store, orders: ir.Table, by: str, end: date, period: str) ->
         j = first.left_join(facts, first.m_person == facts.f_person)
         grp = ibis.coalesce(j.grp.cast("string"), ibis.literal(_NO_CATEGORY))
         first = j.select(m_person=j.m_person, first_day=j.first_day, grp=grp)
-    return first.select("m_person", "grp", cohort_num=_period_number(first.first_day, period))
+    return first.select("m_person", "grp", cohort_num=period_number(first.first_day, period))
 
 
 def cohort_cells(
@@ -139,12 +139,12 @@ def cohort_cells(
     period 0."""
     _check("period", period, PERIODS)
     _check("by", by, BY)
-    end = _as_date(as_of) if as_of is not None else store_end(store)
+    end = as_date(as_of) if as_of is not None else store_end(store)
     orders = orders_base(store, as_of=end)
     members = _members(store, orders, by, end, period)
     sizes = members.group_by(["grp", "cohort_num"]).agg(customers=members.count())
     j = orders.join(members, orders.person_id == members.m_person)
-    since = _period_number(j.day, period) - j.cohort_num
+    since = period_number(j.day, period) - j.cohort_num
     j = j.mutate(period=ibis.greatest(since, ibis.literal(0, "int64")))
     per_person = j.group_by(["grp", "cohort_num", "period", "person_id"]).agg(
         orders=j.is_purchase.cast("int64").sum(), revenue=j.revenue.sum(), margin=j.margin.sum()
@@ -184,7 +184,7 @@ _LONG_COLUMNS = [
 
 def _dense(cells: pd.DataFrame, end: date, period: str) -> pd.DataFrame:
     """Every cell from period 0 to the period holding ``end``, empty ones as 0."""
-    last = _number_of(end, period)
+    last = period_number_of(end, period)
     cohorts = cells[["grp", "cohort_num", "customers"]].drop_duplicates(["grp", "cohort_num"])
     spans = (last - cohorts["cohort_num"] + 1).clip(lower=1).to_numpy()
     grid = cohorts.loc[cohorts.index.repeat(spans)].reset_index(drop=True)
@@ -210,12 +210,12 @@ def _finish(frame: pd.DataFrame, end: date, period: str, by: str) -> pd.DataFram
     frame["cumulative_revenue_per_customer"] = g["revenue"].cumsum() / size
     frame["cumulative_margin_per_customer"] = g["margin"].cumsum() / size
     number = frame["cohort_num"] + frame["period"]
-    last = _number_of(end, period)
-    complete = _start_of(last + 1, period) - timedelta(days=1) <= end
+    last = period_number_of(end, period)
+    complete = period_start(last + 1, period) - timedelta(days=1) <= end
     frame["partial"] = (number == last) & (not complete)
-    frame["cohort"] = [_label(int(n), period) for n in frame["cohort_num"]]
-    frame["cohort_start"] = [_start_of(int(n), period) for n in frame["cohort_num"]]
-    frame["period_start"] = [_start_of(int(n), period) for n in number]
+    frame["cohort"] = [period_label(int(n), period) for n in frame["cohort_num"]]
+    frame["cohort_start"] = [period_start(int(n), period) for n in frame["cohort_num"]]
+    frame["period_start"] = [period_start(int(n), period) for n in number]
     columns = list(_LONG_COLUMNS)
     if by != "acquisition":
         frame = frame.rename(columns={"grp": GROUP_COLUMNS[by]})
@@ -242,7 +242,7 @@ def cohorts(
     the orders could not be converted. ``attrs``: ``as_of`` (the observation end used),
     ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the money warnings).
     """
-    end = _as_date(as_of) if as_of is not None else store_end(store)
+    end = as_date(as_of) if as_of is not None else store_end(store)
     cells = cohort_cells(store, period=period, by=by, as_of=end).to_pandas()
     if cells.empty:
         columns = ([GROUP_COLUMNS[by]] if by != "acquisition" else []) + _LONG_COLUMNS

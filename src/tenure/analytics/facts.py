@@ -34,7 +34,7 @@ def daily_purchases(orders: ir.Table) -> ir.Table:
     )
 
 
-def _btyd(daily: ir.Table, end: date) -> ir.Table:
+def btyd_summary(daily: ir.Table, end: date) -> ir.Table:
     """The per-person summary from merged purchase days (:func:`daily_purchases`), with gap
     statistics."""
     w = ibis.window(group_by=daily.person_id, order_by=daily.day)
@@ -86,9 +86,9 @@ def _buyers(orders: ir.Table, end: date) -> ir.Table:
 
     Each person's orders are ranked purchases first, by time, then order id. A purchase whose
     previous purchase fell on another day starts a purchase day (same-day purchases merge) and
-    the days between the two are a gap; rank 0 is the first purchase. This is what
-    :func:`_btyd` computes from :func:`daily_purchases`, without grouping the orders by person
-    and day first: that aggregate (9.6M groups at 10M orders) and a second sort cost about
+    the days between the two are a gap; rank 0 is the first purchase. This is
+    what :func:`btyd_summary` computes from :func:`daily_purchases`, without grouping the orders by
+    person and day first: that aggregate (9.6M groups at 10M orders) and a second sort cost about
     half of ``customer_facts``."""
     o = orders.select(
         "person_id", "order_id", "ordered_at", "day", "revenue", "margin", "is_purchase"
@@ -162,19 +162,32 @@ def _first_order(store: Store, buyers: ir.Table) -> ir.Table:
     return j.drop("l_order")
 
 
-def buyer_facts(store: Store, end: date, orders: ir.Table | None = None) -> ir.Table:
+def only(table: ir.Table, persons: ir.Table | None, column: str = "person_id") -> ir.Table:
+    """``table`` restricted to the persons of ``persons`` (column ``person_id``), or as it is
+    when ``persons`` is None."""
+    if persons is None:
+        return table
+    keys = persons.select(_only_person="person_id")
+    return table.semi_join(keys, table[column] == keys._only_person)
+
+
+def buyer_facts(
+    store: Store, end: date, orders: ir.Table | None = None, persons: ir.Table | None = None
+) -> ir.Table:
     """One row per buyer (``orders`` >= 1) with every fact column; ``orders``: the
     :func:`orders_base` as of ``end`` when the caller has it already (refresh writes it once:
-    order_id, person_id, ordered_at, day, revenue, margin and is_purchase are enough)."""
+    order_id, person_id, ordered_at, day, revenue, margin and is_purchase are enough).
+    ``persons``: only these persons (the incremental run; ``orders`` must hold all of their
+    orders)."""
     if orders is None:
-        orders = orders_base(store, as_of=end)
+        orders = only(orders_base(store, as_of=end), persons)
     buyers = _buyers(orders, end)
     first = _first_order(store, buyers)
-    events = attributed_events(store)
+    events = only(attributed_events(store), persons)
     events = events.filter(events.timestamp.date() <= ibis.literal(end))
     ft = first_touch(events)
     lt = last_touch_before(events, buyers.select(f_person="person_id", f_at="first_order_at"))
-    j = _left(_left(first, ft), lt)
+    j = left_join_on_person(left_join_on_person(first, ft), lt)
     order_touch = ibis.ifelse(
         j.o_source.notnull() | j.o_medium.notnull(),
         utm_channel(j.o_medium, j.o_source),
@@ -244,16 +257,21 @@ def known_persons(store: Store, end: date) -> ir.Table:
 
 
 def customer_facts(
-    store: Store, *, as_of: date | None = None, orders: ir.Table | None = None
+    store: Store,
+    *,
+    as_of: date | None = None,
+    orders: ir.Table | None = None,
+    persons: ir.Table | None = None,
 ) -> ir.Table:
     """The ``customer_facts`` expression: buyers and prospects, as of ``as_of`` (default:
     the as-of day of :func:`store_end`). ``orders``: ``orders_base(store, as_of=as_of)`` already
-    materialised, if the caller has it."""
+    materialised, if the caller has it. ``persons`` (a table with ``person_id``): the rows of
+    these persons only, the same as those of the whole table (the incremental run)."""
     from tenure.analytics.base import store_end
 
     end = as_of if as_of is not None else store_end(store)
-    buyers = buyer_facts(store, end, orders)
-    known = known_persons(store, end)
+    buyers = buyer_facts(store, end, orders, persons)
+    known = only(known_persons(store, end), persons, "k_person")
     j = buyers.outer_join(known, buyers.person_id == known.k_person)
     zero = ibis.literal(0, "int64")
     out = {c: j[c] for c in buyers.columns}
@@ -279,13 +297,17 @@ def _rekey(t: ir.Table, key: str) -> tuple[ir.Table, str]:
     return t, key
 
 
-def _inner(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+def join_on_person(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+    """``left`` (keyed by ``person_id``) inner-joined with ``right`` on its column ``key``:
+    ``left``'s columns, then ``right``'s without the key."""
     right, key = _rekey(right, key)
     j = left.join(right, left.person_id == right[key])
     return j.select(*left.columns, *[c for c in right.columns if c != key])
 
 
-def _left(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+def left_join_on_person(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+    """As :func:`join_on_person`, keeping every row of ``left`` (nulls where ``right`` has
+    no row)."""
     right, key = _rekey(right, key)
     j = left.left_join(right, left.person_id == right[key])
     return j.select(*left.columns, *[c for c in right.columns if c != key])

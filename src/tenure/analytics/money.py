@@ -24,6 +24,8 @@ from tenure.analytics.base import VOID_STATUSES
 from tenure.store import Store, reporting_currency
 
 I64 = "int64"
+#: How the warnings name the orders (or spend rows) stored without a currency.
+NO_CURRENCY = "no currency"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ def _unconverted(
 ) -> tuple[ir.Table, ir.BooleanValue]:
     t = rows.mutate(cur=rows.currency.upper(), _day=day)
     j = t.left_join(first, t.cur == first.f_cur)
-    return j, (j.cur != code) & (j.f_first.isnull() | (j._day < j.f_first))
+    # an order without a currency cannot be converted either (its revenue is null)
+    foreign = j.cur.isnull() | (j.cur != code)
+    return j, foreign & (j.f_first.isnull() | (j._day < j.f_first))
 
 
 def _order_counts(store: Store, code: str, as_of: date | None) -> list[dict[str, Any]]:
@@ -146,7 +150,7 @@ def flagged_counts(store: Store) -> dict[tuple[str, str], int]:
 
 
 def _by_currency(rows: list[dict[str, Any]], column: str) -> dict[str, int]:
-    pairs = [(str(r["cur"]), int(r[column])) for r in rows if int(r[column]) > 0]
+    pairs = [(str(r["cur"] or NO_CURRENCY), int(r[column])) for r in rows if r[column]]
     return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
 
 

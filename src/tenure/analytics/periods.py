@@ -31,9 +31,15 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from tenure.analytics.base import F64, _as_date, orders_base, store_end
+from tenure.analytics.base import F64, as_date, orders_base, store_end
 from tenure.analytics.channels import spend_rows
-from tenure.analytics.cohorts import _WEEK_EPOCH, _label, _number_of, _period_number, _start_of
+from tenure.analytics.cohorts import (
+    WEEK_EPOCH,
+    period_label,
+    period_number,
+    period_number_of,
+    period_start,
+)
 from tenure.analytics.facts import customer_facts, known_persons
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
@@ -106,23 +112,23 @@ class _Span:
 # --------------------------------------------------------------------------- periods
 def _num(day: date, grain: str) -> int:
     """The period number of a day (day numbers count from Monday 1900-01-01)."""
-    return (day - _WEEK_EPOCH).days if grain == "day" else _number_of(day, grain)
+    return (day - WEEK_EPOCH).days if grain == "day" else period_number_of(day, grain)
 
 
 def _first_day(number: int, grain: str) -> date:
-    return _WEEK_EPOCH + timedelta(days=number) if grain == "day" else _start_of(number, grain)
+    return WEEK_EPOCH + timedelta(days=number) if grain == "day" else period_start(number, grain)
 
 
 def _name(number: int, grain: str) -> str:
-    return _first_day(number, grain).isoformat() if grain == "day" else _label(number, grain)
+    return _first_day(number, grain).isoformat() if grain == "day" else period_label(number, grain)
 
 
 def _day_number(day: ir.DateValue) -> ir.IntegerValue:
-    return day.delta(ibis.literal(_WEEK_EPOCH), unit="day").cast(I64)
+    return day.delta(ibis.literal(WEEK_EPOCH), unit="day").cast(I64)
 
 
 def _pnum(day: ir.DateValue, grain: str) -> ir.IntegerValue:
-    return _day_number(day) if grain == "day" else _period_number(day, grain)
+    return _day_number(day) if grain == "day" else period_number(day, grain)
 
 
 def _cohort_grain(grain: str) -> str:
@@ -141,7 +147,7 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 def _day(name: str, value: DateLike) -> date | None:
     if value is None or isinstance(value, date):
-        return None if value is None else _as_date(value)
+        return None if value is None else as_date(value)
     try:
         return date.fromisoformat(str(value))
     except ValueError:
@@ -178,7 +184,7 @@ def _groups(store: Store, orders: ir.Table, by: str, span: _Span) -> ir.Table:
     if by == "cohort":
         p = orders.filter(orders.is_purchase)
         first = p.group_by(g_person=p.person_id).agg(first_day=p.day.min())
-        number = _period_number(first.first_day, _cohort_grain(span.grain))
+        number = period_number(first.first_day, _cohort_grain(span.grain))
         return first.select("g_person", grp=number.cast("string"))
     if by == "segment":
         from tenure.analytics.rfm import rfm

@@ -24,7 +24,6 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.base import F64, orders_base, store_end
-from tenure.analytics.refresh import materialise
 from tenure.analytics.status import STATUSES, customer_status
 from tenure.errors import ConfigError
 from tenure.progress import ProgressCallback
@@ -35,13 +34,10 @@ SCHEMA = ibis.schema(
     {"person_id": "string", "status": "string", "entered_at": "date", "left_at": "date"}
 )
 STEPS = {"day": 1, "week": 7}
-_SCRATCH = "_stages_orders_base"
 
 
 def _history(store: Store) -> ir.Table:
-    if TABLE not in store.con.list_tables():
-        store.con.create_table(TABLE, schema=SCHEMA)
-    return store.con.table(TABLE)
+    return store.create(TABLE, SCHEMA)
 
 
 def _rolled_back(h: ir.Table, day: date) -> ir.Table:
@@ -76,14 +72,10 @@ def next_history(history: ir.Table, status: ir.Table, day: date) -> ir.Table:
 def record_stages(store: Store, status: ir.Table, day: date) -> int:
     """Write ``status`` (as of ``day``) into ``stage_history``; return its row count."""
     history = _history(store)
-    scratch = f"{TABLE}__next"
-    store.con.drop_table(scratch, force=True)
-    store.con.create_table(scratch, next_history(history, status, day))
-    try:
-        table = materialise(store, TABLE, store.con.table(scratch))
+    # written first: the next history reads the current one, which replacing drops
+    with store.scratch("stages_next", next_history(history, status, day)) as scratch:
+        table = store.replace(TABLE, store.read(scratch))
         return int(table.count().execute())
-    finally:
-        store.con.drop_table(scratch, force=True)
 
 
 def _days(start: date, end: date, every: str) -> list[date]:
@@ -117,18 +109,13 @@ def backfill_stages(
     number of history rows. Replaces the history from ``start`` on; earlier stays are kept."""
     last = end if end is not None else store_end(store)
     days = _days(start, last, every)
-    con = store.con
-    con.drop_table(_SCRATCH, force=True)
-    con.create_table(_SCRATCH, orders_base(store, as_of=last))
     rows = 0
-    try:
-        orders = con.table(_SCRATCH)
+    with store.scratch("stages_orders_base", orders_base(store, as_of=last)) as scratch:
+        orders = store.read(scratch)
         for i, day in enumerate(days):
             rows = record_stages(store, customer_status(store, as_of=day, orders=orders), day)
             if progress is not None:
                 progress("Backfill", i + 1, len(days))
-    finally:
-        con.drop_table(_SCRATCH, force=True)
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Customer statuses (MISSION.md section 3): prospect, new, active, at risk, lapsed, VIP.
+"""Customer statuses: prospect, new, active, at risk, lapsed, VIP.
 
 A person's status as of a day ``end`` is the first that applies (docs/metrics.md,
 "Statuses"):
@@ -30,7 +30,12 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.base import F64, money_sum, orders_base, store_end
-from tenure.analytics.facts import _inner, _left, daily_purchases, known_persons
+from tenure.analytics.facts import (
+    daily_purchases,
+    join_on_person,
+    known_persons,
+    left_join_on_person,
+)
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
 from tenure.store import Store
@@ -40,7 +45,9 @@ STATUSES = ("prospect", "new", "lapsed", "at_risk", "vip", "active")
 SEGMENT_BY = ("orders", "tier", "none")
 
 
-def _band(k: ir.IntegerValue) -> ir.StringValue:
+def purchase_band(k: ir.IntegerValue) -> ir.StringValue:
+    """The purchase-count segment of the status rhythm: ``1``, ``2``, ``3-4`` or ``5+``
+    purchase days (predictions read their segment's rhythm by it too)."""
     return ibis.cases((k <= 1, "1"), (k == 2, "2"), (k <= 4, "3-4"), else_="5+")
 
 
@@ -56,7 +63,7 @@ def value_tier(rank: ir.IntegerValue, n: ir.IntegerValue, share: float) -> ir.St
     )
 
 
-def _purchase_days(orders: ir.Table) -> ir.Table:
+def purchase_day_gaps(orders: ir.Table) -> ir.Table:
     """person_id, day, k (1-based purchase-day number), gap (days to the next purchase)."""
     d = daily_purchases(orders).select("person_id", "day")
     w = ibis.window(group_by=d.person_id, order_by=d.day)
@@ -67,16 +74,30 @@ def _purchase_days(orders: ir.Table) -> ir.Table:
     )
 
 
-def _buyers(orders: ir.Table, days: ir.Table, end: date, share: float) -> ir.Table:
-    """One row per buyer: first/last purchase day, purchase days, margin, tier."""
+def purchase_gaps(orders: ir.Table) -> ir.Table:
+    """person_id, k, gap: every gap between a buyer's purchase days *k* and *k + 1* (the
+    per-person input of the rhythm medians; table ``purchase_gaps``, built with
+    ``customer_facts``)."""
+    days = purchase_day_gaps(orders)
+    gaps = days.filter(days.gap.notnull())
+    return gaps.select("person_id", k=gaps.k.cast("int64"), gap=gaps.gap)
+
+
+def _buyers(orders: ir.Table, days: ir.Table) -> ir.Table:
+    """One row per buyer: first/last purchase day, purchase days, margin."""
     per = days.group_by("person_id").agg(
         first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count()
     )
     money = orders.group_by(m_person=orders.person_id).agg(margin=money_sum(orders.margin))
     j = per.left_join(money, per.person_id == money.m_person)
-    b = j.select(
+    return j.select(
         "person_id", "first_day", "last_day", "purchase_days", margin=ibis.coalesce(j.margin, 0.0)
     )
+
+
+def _ranked(b: ir.Table, end: date, share: float) -> ir.Table:
+    """Buyers (person_id, first_day, last_day, purchase_days, margin) with their value tier
+    and the days since their first and last purchase."""
     rank = ibis.row_number().over(order_by=[ibis.desc(b.margin), b.person_id])
     return b.mutate(
         tier=value_tier(rank, b.count().over(), share),
@@ -86,15 +107,15 @@ def _buyers(orders: ir.Table, days: ir.Table, end: date, share: float) -> ir.Tab
 
 
 def _expected_gaps(days: ir.Table, buyers: ir.Table, segment_by: str) -> ir.Table:
-    """person_id, rhythm_segment, expected_gap_days."""
+    """person_id, rhythm_segment, expected_gap_days (``days``: person_id, k, gap)."""
     gaps = days.filter(days.gap.notnull())
     overall = gaps.gap.median().as_scalar()
     if segment_by == "orders":
-        seg_of_gap = gaps.mutate(seg=_band(gaps.k))
-        person_seg = buyers.select("person_id", seg=_band(buyers.purchase_days))
+        seg_of_gap = gaps.mutate(seg=purchase_band(gaps.k))
+        person_seg = buyers.select("person_id", seg=purchase_band(buyers.purchase_days))
     elif segment_by == "tier":
         tiers = buyers.select("person_id", "tier")
-        seg_of_gap = _inner(gaps, tiers).rename(seg="tier")
+        seg_of_gap = join_on_person(gaps, tiers).rename(seg="tier")
         person_seg = tiers.rename(seg="tier")
     else:
         seg_of_gap = gaps.mutate(seg=ibis.literal("all"))
@@ -129,16 +150,48 @@ def customer_status(
     day). Columns: person_id, status, is_vip, tier, rhythm_segment, expected_gap_days,
     at_risk_after_days, purchase_days, first_order_day, last_order_day,
     days_since_last_order, as_of. ``orders``: :func:`orders_base` if the caller has it."""
-    s = store.settings
     by = _check(store, segment_by)
     end = as_of if as_of is not None else store_end(store)
     if orders is None:
         orders = orders_base(store, as_of=end)
     else:
         orders = orders.filter(orders.day <= ibis.literal(end))
-    days = _purchase_days(orders)
-    buyers = _buyers(orders, days, end, s.vip_share)
-    b = _left(buyers, _expected_gaps(days, buyers, by))
+    days = purchase_day_gaps(orders)
+    rows = _status_rows(store, _buyers(orders, days), days, end, by)
+    return _with_prospects(store, rows, end)
+
+
+def status_from_facts(
+    store: Store, facts: ir.Table, gaps: ir.Table, end: date, *, segment_by: str | None = None
+) -> ir.Table:
+    """:func:`customer_status` from ``customer_facts`` and ``purchase_gaps`` (the pipeline's
+    step: no orders read). The same rows: a buyer's purchase days are ``frequency + 1``, the
+    first and last purchase days those of ``first_order_at`` and ``last_order_at``, the
+    margin the facts' total margin (0 when unknown); the prospects are the facts' persons
+    without a purchase. ``end``: the facts' as-of day."""
+    by = _check(store, segment_by)
+    f = facts.filter(facts.is_buyer)
+    buyers = f.select(
+        "person_id",
+        first_day=f.first_order_at.date(),
+        last_day=f.last_order_at.date(),
+        purchase_days=(f.frequency + 1).cast("int64"),
+        margin=ibis.coalesce(f.margin.cast(F64), 0.0),
+    )
+    rows = _status_rows(store, buyers, gaps, end, by)
+    p = facts.filter(~facts.is_buyer)
+    prospects = p.select(
+        person_id=p.person_id, status=ibis.literal("prospect"), **_PROSPECT
+    ).select(*rows.columns)
+    return ibis.union(rows, prospects).mutate(as_of=ibis.literal(end))
+
+
+def _status_rows(store: Store, buyers: ir.Table, days: ir.Table, end: date, by: str) -> ir.Table:
+    """The buyers' status rows (``buyers``: person_id, first_day, last_day, purchase_days,
+    margin; ``days``: person_id, k, gap)."""
+    s = store.settings
+    ranked = _ranked(buyers, end, s.vip_share)
+    b = left_join_on_person(ranked, _expected_gaps(days, ranked, by))
     limit = b.expected_gap_days * ibis.literal(float(s.at_risk_factor))
     since = b.days_since_last_order
     status = ibis.cases(
@@ -148,7 +201,7 @@ def customer_status(
         (b.tier == "vip", "vip"),
         else_="active",
     )
-    rows = b.select(
+    return b.select(
         "person_id",
         status=status,
         is_vip=b.tier == "vip",
@@ -161,24 +214,26 @@ def customer_status(
         last_order_day=b.last_day,
         days_since_last_order=since.cast("int64"),
     )
-    return _with_prospects(store, rows, end)
+
+
+#: The status columns of a prospect (no purchase).
+_PROSPECT = {
+    "is_vip": ibis.literal(False),
+    "tier": ibis.null("string"),
+    "rhythm_segment": ibis.null("string"),
+    "expected_gap_days": ibis.null(F64),
+    "at_risk_after_days": ibis.null(F64),
+    "purchase_days": ibis.literal(0, "int64"),
+    "first_order_day": ibis.null("date"),
+    "last_order_day": ibis.null("date"),
+    "days_since_last_order": ibis.null("int64"),
+}
 
 
 def _with_prospects(store: Store, buyers: ir.Table, end: date) -> ir.Table:
     known = known_persons(store, end)
     prospects = known.anti_join(buyers, known.k_person == buyers.person_id)
-    null = {
-        "is_vip": ibis.literal(False),
-        "tier": ibis.null("string"),
-        "rhythm_segment": ibis.null("string"),
-        "expected_gap_days": ibis.null(F64),
-        "at_risk_after_days": ibis.null(F64),
-        "purchase_days": ibis.literal(0, "int64"),
-        "first_order_day": ibis.null("date"),
-        "last_order_day": ibis.null("date"),
-        "days_since_last_order": ibis.null("int64"),
-    }
-    p = prospects.select(person_id=prospects.k_person, status=ibis.literal("prospect"), **null)
+    p = prospects.select(person_id=prospects.k_person, status=ibis.literal("prospect"), **_PROSPECT)
     both = ibis.union(buyers, p.select(*buyers.columns))
     return both.mutate(as_of=ibis.literal(end))
 

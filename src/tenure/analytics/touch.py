@@ -11,6 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from tenure.analytics.base import coalesce_lazy
 from tenure.store import Store
 
 #: utm_medium (lower-cased) -> channel. Anything else with a UTM is ``other``.
@@ -49,29 +50,34 @@ def attributed_events(store: Store) -> ir.Table:
     from tenure.identity import attributed
 
     e = attributed(store, "events")
-    return e.mutate(person_id=ibis.coalesce(e.person_id, e.user_id.strip().nullif("")))
+    return e.mutate(person_id=coalesce_lazy(e.person_id, e.user_id.strip().nullif("")))
 
 
-def earliest(table: ir.Table, by: str, *order: str, last: bool = False) -> ir.Table:
-    """The first (or last) row per ``by`` in the given order, ties broken by every key given:
-    the same row on every engine.
+def earliest(
+    table: ir.Table, by: str, order: tuple[str, ...], values: tuple[str, ...], *, last: bool = False
+) -> ir.Table:
+    """``by`` and the ``values`` of the first (or last) row per ``by`` in the ``order`` given,
+    ties broken by every key given: the same row on every engine. The keys must not be null
+    (rows where one is are the caller's to leave out).
 
-    Only the rows holding their group's extreme of the first key (or every row of a group
-    where it is null throughout) are ranked: a hash aggregate and join instead of sorting the
-    whole table (10x faster on 10M orders)."""
-    head = table[order[0]]
-    ext = table.group_by(_e_by=table[by]).agg(_e_at=head.max() if last else head.min())
-    j = table.left_join(ext, table[by] == ext._e_by)
-    cand = j.filter(j._e_at.isnull() | (j[order[0]] == j._e_at)).select(*table.columns)
-    keys = [ibis.desc(cand[c]) if last else cand[c] for c in order]
-    ranked = cand.mutate(_rn=ibis.row_number().over(group_by=cand[by], order_by=keys))
-    return ranked.filter(ranked._rn == 0).drop("_rn")
+    One hash aggregate: ``argmin``/``argmax`` of the values over a struct of the keys (structs
+    compare field by field on DuckDB and Spark). Ranking the rows instead (even only those
+    holding their group's earliest first key, found by an aggregate and a join back) cost
+    about twice as much on 10M events."""
+    key = ibis.struct({f"k{i}": table[c] for i, c in enumerate(order)})
+    packed = ibis.struct({c: table[c] for c in values})
+    agg = table.group_by(by).agg(_picked=packed.argmax(key) if last else packed.argmin(key))
+    return agg.select(by, **{c: agg._picked[c] for c in values})
+
+
+_UTMS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 def first_touch(events: ir.Table) -> ir.Table:
-    """person_id -> the UTMs of the person's earliest event (``direct`` if it had none)."""
-    ev = events.filter(events.person_id.notnull())
-    first = earliest(ev, "person_id", "timestamp", "message_id")
+    """person_id -> the UTMs of the person's earliest event (``direct`` if it had none);
+    events without a person or a timestamp are left out."""
+    ev = events.filter(events.person_id.notnull() & events.timestamp.notnull())
+    first = earliest(ev, "person_id", ("timestamp", "message_id"), (*_UTMS, "timestamp"))
     return first.select(
         "person_id",
         ft_source=first.utm_source,
@@ -88,7 +94,7 @@ def last_touch_before(events: ir.Table, firsts: ir.Table) -> ir.Table:
     tagged = events.filter(events.utm_source.notnull() | events.utm_medium.notnull())
     joined = tagged.join(firsts, tagged.person_id == firsts.f_person)
     joined = joined.filter(joined.timestamp <= joined.f_at)
-    last = earliest(joined, "person_id", "timestamp", "message_id", last=True)
+    last = earliest(joined, "person_id", ("timestamp", "message_id"), _UTMS, last=True)
     return last.select(
         "person_id",
         lt_source=last.utm_source,

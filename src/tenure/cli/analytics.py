@@ -26,6 +26,7 @@ from tenure.cli.output import (
     kpi_table,
     money_frame,
     note_as_of,
+    note_stale,
     parse_day,
     records,
     warn,
@@ -43,7 +44,7 @@ def refresh(
     show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Rebuild the derived tables (customer_facts and what reads it)."""
-    from tenure.analytics import refresh as run_refresh
+    from tenure.pipeline import refresh as run_refresh
 
     with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
@@ -65,10 +66,14 @@ def customers_show(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The customer_facts row of one person."""
+    """The customer_facts row of one person, with their predictions (brought up to date
+    first when stale; stale predictions are noted, `tenure predict` renews them)."""
     from tenure.analytics import customer_row
+    from tenure.pipeline import ensure_current
 
     with open_store(store) as st:
+        ensure_current(st, "customer_facts")
+        note_stale(st, "customer_predictions")
         frame = customer_row(st, person)
     warnings = frame.attrs["warnings"]
     warn(warnings)

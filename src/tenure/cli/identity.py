@@ -85,10 +85,13 @@ def profile_show(
     identifier: IdentifierArg, store: StoreOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Show a person's identities, traits, consents, orders and latest events."""
+    from tenure.cli.output import note_stale
     from tenure.identity.profile import profile
 
     with open_store(store) as st:
         doc = profile(st, identifier, timeline=20)
+        for table in ("customer_facts", "customer_predictions"):  # its "computed" values
+            note_stale(st, table)
     if as_json:
         print_json(doc)
         return

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "ingest",
     "store",
     "identity",
+    "run",
     "analytics",
     "stages",
     "predict",

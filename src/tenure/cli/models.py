@@ -160,7 +160,7 @@ def sufficiency_command(
 @models_app.command("runs")
 def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
-    from tenure.predictions.results import RUN_COLUMNS, model_runs
+    from tenure.predictions.runs import RUN_COLUMNS, model_runs
 
     with open_store(store) as st:
         runs = model_runs(st)

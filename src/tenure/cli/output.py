@@ -42,6 +42,21 @@ def parse_day(value: str | None, option: str = "--as-of") -> date | None:
         raise typer.BadParameter(f"{option} must be a date YYYY-MM-DD, got {value!r}.") from None
 
 
+def note_stale(store: Store, table: str, day: date | None = None) -> None:
+    """Print on stderr that derived ``table`` is not current as of ``day`` and why, if so
+    (:func:`tenure.pipeline.why_stale`), when the store holds it."""
+    from tenure.pipeline import why_stale
+
+    if not store.exists(table):
+        return
+    why = why_stale(store, table, as_of=day)
+    if why:
+        err_console.print(
+            f"[bold]Note:[/bold] {table} is not current ({why}); `tenure run` updates it.",
+            highlight=False,
+        )
+
+
 def note_as_of(store: Store, day: date | None) -> None:
     """Print :func:`tenure.analytics.as_of_note` for the as-of ``day`` on stderr, if any."""
     from tenure.analytics import as_of_note

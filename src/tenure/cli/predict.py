@@ -105,7 +105,6 @@ def summary_rows(result: Any) -> list[tuple[str, Any]]:
         ("mean P(alive)", _number(totals.get("mean_p_alive"))),
         ("expected future VIPs", _number(totals.get("future_vips"))),
         ("rows in customer_predictions", result.rows),
-        ("attached to customer_facts", "yes" if result.attached else "no (another day)"),
         ("seconds", f"{result.seconds:.2f}"),
     ]
     return rows
@@ -132,8 +131,9 @@ def predict_command(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person."""
-    from tenure.predictions.predict import predict
+    """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person
+    (the pipeline's predictions step, after bringing stale customer facts up to date)."""
+    from tenure.pipeline import predict
     from tenure.predictions.results import customer_predictions, top_customers
 
     with open_store(store) as st:

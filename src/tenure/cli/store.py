@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from tenure.cli.common import (
     JsonOpt,
@@ -21,33 +22,49 @@ from tenure.errors import ConfigError
 
 @store_app.command("info")
 def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Show where the store is, its data-model version, reporting currency, row counts, and
-    the money warnings (unconvertible orders, flagged values)."""
-    from tenure.analytics.money import money_warnings
-    from tenure.store.currency import resolve_reporting_currency
+    """Show where the store is, its data-model version, reporting currency, row counts
+    (derived tables too), the money warnings, and the last run of each pipeline step."""
+    from tenure.pipeline import store_info as info_of
 
     with open_store(store) as st:
-        currency = resolve_reporting_currency(st)
-        info: dict[str, Any] = {
-            "url": st.url,
-            "location": st.location,
-            "backend": st.backend_name,
-            "version": st.version,
-            "reporting_currency": currency.code,
-            "reporting_currency_source": currency.source,
-            "tables": st.counts(),
-            "warnings": money_warnings(st, spend=False),
-        }
+        info = info_of(st)
     if as_json:
         print_json(info)
         return
-    rows = [("Location", info["location"]), ("Backend", info["backend"])]
+    rows: list[tuple[str, Any]] = [("Location", info["location"]), ("Backend", info["backend"])]
     rows.append(("Data-model version", info["version"]))
-    rows.append(("Reporting currency", currency.describe()))
+    rows.append(("Reporting currency", info["reporting_currency_text"]))
     rows += [(f"  {name}", count) for name, count in info["tables"].items()]
+    rows += [
+        (f"  {name} (derived)", "not built" if count is None else count)
+        for name, count in info["derived_tables"].items()
+    ]
     console.print(kv_table("Store", rows))
+    console.print(_runs_table(info["last_runs"]))
     for message in info["warnings"]:
         console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
+
+
+def _runs_table(runs: dict[str, Any]) -> Table:
+    """The last run of each pipeline step: when, as of, outcome, mode, rows, error."""
+    table = Table(title="Last pipeline runs", title_justify="left")
+    for column in ("step", "finished", "as of", "outcome", "mode", "rows", "error"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for step, last in runs.items():
+        if last is None:
+            table.add_row(step, "never", "", "", "", "", "")
+            continue
+        rows = last["rows"]
+        table.add_row(
+            step,
+            str(last["finished_at"] or last["started_at"])[:19].replace("T", " "),
+            str(last["as_of"] or ""),
+            last["outcome"],
+            last["mode"],
+            "" if rows is None else f"{rows:,}",
+            last["error"] or "",
+        )
+    return table
 
 
 @store_app.command("set")
@@ -72,7 +89,7 @@ def store_set(
             f"The reporting_currency setting ({effective.code}) wins over it: remove it from "
             "tenure.toml / TENURE_REPORTING_CURRENCY to report in the store's currency."
         )
-    console.print("Run `tenure refresh` to rebuild the derived tables in it.")
+    console.print("Run `tenure run` to rebuild the derived tables in it.")
 
 
 @store_app.command("migrate")

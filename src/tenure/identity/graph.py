@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from tenure.identity.normalize import SHARED_LOCAL_PARTS, email_expr, normalize_phone
+from tenure.ingest.identifiers import SHARED_LOCAL_PARTS, email_expr, normalize_phone
 from tenure.store import Store
 
 _EMAIL_IN_TRAITS = r'"email"\s*:\s*"([^"]+)"'

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,17 +20,15 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from tenure.errors import StoreError
-from tenure.identity import person_of
-from tenure.identity.normalize import digest, email_expr, traits_email
+from tenure.identity.lookup import person_of
 from tenure.identity.profile import (
-    COMPUTED_TABLES,
     UnknownIdentifierError,
     person_identifiers,
     profile,
 )
+from tenure.ingest.identifiers import digest, email_expr, traits_email
 from tenure.store import Store
-from tenure.store.schema import TABLES
+from tenure.store.derived import DERIVED
 
 __all__ = ["delete_person", "digest", "export_person"]
 
@@ -91,11 +88,11 @@ def delete_person(store: Store, identifier: str) -> dict[str, Any]:
     ids = person_identifiers(store, person)
     everything = [v for values in ids.values() for v in values]
     deleted: dict[str, int] = {}
-    with _transaction(store):
+    with store.transaction():
         for table, belongs in _owned_rows(store, person, ids).items():
-            deleted[table] = _delete_rows(store, table, belongs)
-        for table in _derived_tables(store):
-            deleted[table] = _delete_rows(store, table, lambda t: t.person_id == person)
+            deleted[table] = store.delete_where(table, belongs)
+        for table, column in _derived_tables(store).items():
+            deleted[table] = store.delete_where(table, _person_rows(column, person))
         _suppress(store, ids)
         audit_id = _audit(store, "delete", person, len(everything), deleted)
     return {"audit_id": audit_id, "person_id": person, "rows_deleted": deleted}
@@ -176,63 +173,19 @@ def _known(condition: ir.BooleanValue) -> ir.BooleanValue:
     return ibis.coalesce(condition, ibis.literal(False))
 
 
-def _derived_tables(store: Store) -> list[str]:
-    """Derived tables (rebuilt by ``tenure refresh``) present in the store, with a person_id."""
-    from tenure.analytics.refresh import DERIVED_TABLES
-
-    present = set(store.con.list_tables())
-    names = dict.fromkeys((*DERIVED_TABLES, *COMPUTED_TABLES))
-    return [n for n in names if n in present and "person_id" in store.con.table(n).columns]
+def _person_rows(column: str, person: str) -> Belongs:
+    return lambda t: t[column] == person
 
 
-def _delete_rows(store: Store, name: str, belongs: Belongs) -> int:
-    """Rewrite table ``name`` without the rows ``belongs`` picks; return how many there were.
-
-    The kept rows are written to a scratch table before the table is emptied, so an error
-    loses nothing: on DuckDB the transaction rolls back; elsewhere the error names the
-    scratch table holding the kept rows.
-    """
-    con = store.con
-    table = con.table(name)
-    mine = _known(belongs(table))
-    count = int(table.filter(mine).count().execute())
-    if not count:
-        return 0
-    scratch = f"_tenure_keep_{name}_{uuid.uuid4().hex[:8]}"
-    con.create_table(scratch, table.filter(~mine), temp=store.is_duckdb)
-    try:
-        if name in TABLES:
-            store.truncate(name)
-            store.insert(name, con.table(scratch))
-        else:
-            con.drop_table(name)
-            con.create_table(name, con.table(scratch))
-    except Exception as exc:
-        if store.is_duckdb:
-            raise
-        raise StoreError(
-            f"Deleting the person's rows from {name!r} failed after the table was emptied; "
-            f"its other rows are kept in {scratch!r}: {exc}",
-            hint=f"Insert the rows of {scratch!r} back into {name!r}, then run the deletion again.",
-        ) from exc
-    con.drop_table(scratch)
-    return count
-
-
-@contextmanager
-def _transaction(store: Store) -> Iterator[None]:
-    """One transaction around the deletion on a DuckDB store (elsewhere: none)."""
-    if not store.is_duckdb:
-        yield
-        return
-    raw = store.con.con
-    raw.begin()
-    try:
-        yield
-    except BaseException:
-        raw.rollback()
-        raise
-    raw.commit()
+def _derived_tables(store: Store) -> dict[str, str]:
+    """Derived tables (:data:`tenure.store.derived.DERIVED`) present in the store that hold
+    a person column: name -> column."""
+    present = set(store.tables())
+    return {
+        t.name: t.person_column
+        for t in DERIVED.values()
+        if t.person_column is not None and t.name in present
+    }
 
 
 def _suppress(store: Store, ids: dict[str, list[str]]) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import ibis.expr.types as ir
 
 from tenure.errors import TenureError
-from tenure.identity import person_of
+from tenure.identity.lookup import person_of
 from tenure.store import Store
+from tenure.store.derived import DERIVED
 
 
 class UnknownIdentifierError(TenureError):
@@ -77,22 +78,22 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
     }
 
 
-#: Derived tables whose row of the person appears under ``computed`` (first one wins on a
-#: shared column): the analytics and model issues add theirs here.
-COMPUTED_TABLES = ("customer_facts", "customer_status", "customer_rfm", "customer_predictions")
+#: Derived tables whose columns win over the others' on a shared column (the lifecycle
+#: status's ``tier`` over the RFM one); the others follow in registry order.
+FIRST = ("customer_facts", "customer_status")
 
 
 def computed_values(store: Store, person_id: str) -> dict[str, Any]:
-    """The person's rows in the derived tables (``tenure refresh`` / ``tenure predict``), or
-    an empty dict before the first refresh."""
-    present = set(store.con.list_tables())
+    """The person's row in each derived table with one row per person
+    (:data:`tenure.store.derived.DERIVED`; the first table wins on a shared column, see
+    :data:`FIRST`), or an empty dict before the first refresh."""
+    present = set(store.tables())
     out: dict[str, Any] = {}
-    for name in COMPUTED_TABLES:
-        if name not in present:
+    for entry in sorted(DERIVED.values(), key=lambda t: t.name not in FIRST):
+        column = entry.person_column
+        if entry.name not in present or column is None or entry.key != (column,):
             continue
-        t = store.con.table(name)
-        if "person_id" not in t.columns:
-            continue
-        for row in _rows(t.filter(t.person_id == person_id), 1):
+        t = store.read(entry.name)
+        for row in _rows(t.filter(t[column] == person_id), 1):
             out.update({k: v for k, v in row.items() if k not in out})
     return out

@@ -1,24 +1,21 @@
-"""``resolve_identities``: the full resolution, and what it shares with the incremental one.
+"""``resolve_identities``: choose the full or the incremental resolution, run the full one,
+and ``unmerge``.
 
 The full path builds every edge, flags the identifiers that must not merge people (shared
 addresses, over-linked identifiers, and with the rule on those that would join two verified
 e-mails), computes persons as connected components in the engine, keeps person ids stable
 (a merge keeps the oldest id and is logged) and rewrites ``identities`` and ``identity_flags``
-(with the state the next, incremental, run starts from: :mod:`tenure.identity.state`).
+(with the state the next, incremental, run starts from: :mod:`tenure.identity.state`). What
+it shares with the incremental path (:mod:`tenure.identity.incremental`) is in
+:mod:`tenure.identity.persons`, so the imports point one way: resolve -> incremental ->
+persons -> state.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
 
-from tenure.errors import ConfigError
+from tenure.errors import ConfigError, TenureError
 from tenure.identity.graph import (
     Sources,
     all_edges,
@@ -29,96 +26,21 @@ from tenure.identity.graph import (
     sightings,
     without,
 )
-from tenure.identity.rules import verified_email_flags
-from tenure.identity.state import (
-    STATE_KIND,
-    STATE_NODE,
-    STATE_REASON,
-    Params,
-    Snapshot,
-    State,
-    read_state,
-    why_full,
+from tenure.identity.incremental import resolve_incremental
+from tenure.identity.persons import (
+    IdentityResult,
+    Scratch,
+    count,
+    known,
+    log_merges,
+    now,
+    person_ids,
+    write_flags,
+    write_identities,
 )
+from tenure.identity.rules import verified_email_flags
+from tenure.identity.state import Params, Snapshot, State, read_state, why_full
 from tenure.store import Store
-
-MERGE_REASON = "new edges joined their identifiers"
-
-
-@dataclass(frozen=True)
-class IdentityResult:
-    """What a resolution found and how.
-
-    ``mode`` is ``full`` or ``incremental``; ``full_because`` says why a run was full.
-    ``edges`` counts the edge rows built from the source tables (all of them in a full run;
-    those of the new rows, and of the persons they touch when the verified-email rule is on,
-    in an incremental one); ``graph_edges`` the edges label propagation ran on.
-    """
-
-    identifiers: int
-    persons: int
-    flagged: int
-    merges: int
-    iterations: int
-    edges: int
-    graph_edges: int
-    mode: str
-    full_because: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def split(node: ir.StringValue) -> tuple[ir.StringValue, ir.StringValue]:
-    """``kind:value`` -> (kind, value)."""
-    kind = node.re_extract(r"^([a-z_]+):", 1)
-    value = node.substr(kind.length() + 1)
-    return kind, value
-
-
-class Scratch:
-    """Intermediate results written as real tables (temporary on DuckDB): this cuts the
-    query lineage, which on Spark otherwise grows with every label-propagation step."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.names: list[str] = []
-
-    def __call__(self, expr: ir.Table) -> ir.Table:
-        name = f"_tenure_tmp_{uuid.uuid4().hex[:12]}"
-        self.store.con.create_table(name, expr, temp=self.store.is_duckdb)
-        self.names.append(name)
-        return self.store.con.table(name)
-
-    def drop(self) -> None:
-        for name in self.names:
-            self.store.con.drop_table(name, force=True)
-
-
-def count(table: ir.Table) -> int:
-    return int(table.count().execute())
-
-
-def known(store: Store) -> ir.Table:
-    """``identities`` keyed by node: node, pid, first_seen, last_seen, source."""
-    ids = store.table("identities")
-    return ids.select(
-        node=ids.kind + ":" + ids.value,
-        pid=ids.person_id,
-        first_seen=ids.first_seen,
-        last_seen=ids.last_seen,
-        source=ids.source,
-    )
-
-
-def current_flags(store: Store) -> ir.Table:
-    """The flagged identifiers of the last resolution (without the state row)."""
-    f = store.table("identity_flags")
-    return f.filter(f.kind != STATE_KIND).select("node", "reason", "flagged_at")
 
 
 def resolve_identities(
@@ -153,8 +75,6 @@ def resolve_identities(
             else "a full resolution was asked for"
         )
         if because is None and state is not None:
-            from tenure.identity.incremental import resolve_incremental
-
             outcome = resolve_incremental(store, params, state, snap, scratch)
             if isinstance(outcome, IdentityResult):
                 return outcome
@@ -202,101 +122,35 @@ def resolve_full(
     )
 
 
-def person_ids(
-    labels: ir.Table, old: ir.Table, cache: Scratch
-) -> tuple[ir.Table, list[tuple[str, str]]]:
-    """node -> person_id: the oldest existing person id in the component, else a new one,
-    ``P-`` + 16 hex digits of md5(label and the time of this run): computed the same on every
-    engine, never equal to an id given before, and holding no personal data.
+def unmerge(
+    store: Store,
+    a: str,
+    b: str,
+    *,
+    reason: str = "wrong merge",
+    max_customers: int = 1,
+    verified_emails_never_merge: bool | None = None,
+) -> IdentityResult:
+    """Split a wrong merge along the edge between identifiers ``a`` and ``b`` (``kind:value``).
 
-    ``old`` holds ``(node, old_pid, old_seen)`` for the nodes that had a person (the age of a
-    person id is the first sighting of its oldest identifier)."""
-    with_old = labels.join(old, labels.node == old.node).select(
-        labels.label, old.old_pid, old.old_seen
-    )
-    pid_age = with_old.group_by(["label", "old_pid"]).agg(age=with_old.old_seen.min())
-    # after a split (unmerge) an old id is kept by one component only: the one holding its
-    # oldest identifier; the others get new ids
-    owner = pid_age.mutate(
-        own=ibis.row_number().over(group_by=pid_age.old_pid, order_by=[pid_age.age, pid_age.label])
-    )
-    owned = owner.filter(owner.own == 0)
-    ranked = cache(
-        owned.mutate(
-            rank=ibis.row_number().over(group_by=owned.label, order_by=[owned.age, owned.old_pid])
-        )
-    )
-    keep = ranked.filter(ranked.rank == 0).select("label", kept=ranked.old_pid)
-    merged = ranked.filter(ranked.rank > 0).join(keep, "label")
-    merges = [(r["kept"], r["old_pid"]) for r in merged.to_pyarrow().to_pylist()]
-    fresh = (labels.label + ibis.literal(f"|{now().isoformat()}")).hexdigest("md5")
-    persons = cache(
-        labels.left_join(keep, "label").select(
-            labels.node,
-            person_id=ibis.coalesce(keep.kept, ibis.literal("P-") + fresh.substr(0, 16)),
-        )
-    )
-    return persons, merges
-
-
-def write_identities(store: Store, rows: ir.Table) -> None:
-    """Replace ``identities`` with ``rows`` (node, person_id, first_seen, last_seen, source),
-    which must not read ``identities`` itself (materialise them first)."""
-    kind, value = split(rows.node)
-    out = rows.select(
-        kind=kind,
-        value=value,
-        person_id=rows.person_id,
-        first_seen=rows.first_seen,
-        last_seen=rows.last_seen,
-        source=rows.source,
-    )
-    store.truncate("identities")
-    store.insert("identities", out)
-
-
-def write_flags(store: Store, flags: ir.Table, state: State) -> None:
-    """Replace ``identity_flags`` with ``flags`` (node, reason) and the state row; a node
-    flagged before keeps the time it was first flagged."""
-    before = current_flags(store).select(was="node", since="flagged_at").to_pyarrow()
-    known_since = ibis.memtable(before) if before.num_rows else None
-    kind, value = split(flags.node)
-    rows = flags.select(
-        "node", kind=kind, value=value, reason=flags.reason, flagged_at=ibis.literal(state.at)
-    )
-    if known_since is not None:
-        j = rows.left_join(known_since, rows.node == known_since.was)
-        rows = j.select(
-            "node", "kind", "value", "reason", flagged_at=ibis.coalesce(j.since, j.flagged_at)
-        )
-    out = rows.to_pyarrow()
-    store.truncate("identity_flags")
-    store.insert("identity_flags", out)
+    The edge is recorded in ``identity_blocked_edges`` so later resolutions never use it
+    again, and persons are resolved anew: the part holding the person's oldest identifier
+    keeps its id, the other part gets a new one.
+    """
+    ids = store.table("identities")
+    for node in (a, b):
+        kind, _, value = node.partition(":")
+        if ids.filter((ids.kind == kind) & (ids.value == value)).count().execute() == 0:
+            raise TenureError(
+                f"No identifier {node!r} is known.",
+                hint="Give both ends as kind:value, e.g. email:ann@example.com.",
+            )
     store.insert(
-        "identity_flags",
+        "identity_blocked_edges",
         pa.table(
-            {
-                "node": [STATE_NODE],
-                "kind": [STATE_KIND],
-                "value": [state.to_json()],
-                "reason": [STATE_REASON],
-                "flagged_at": pa.array([state.at], pa.timestamp("us")),
-            }
+            {"a": [a], "b": [b], "reason": [reason], "at": pa.array([now()], pa.timestamp("us"))}
         ),
     )
-
-
-def log_merges(store: Store, merges: list[tuple[str, str]], at: datetime) -> None:
-    if not merges:
-        return
-    store.insert(
-        "identity_merges",
-        pa.table(
-            {
-                "kept_person_id": [k for k, _ in merges],
-                "merged_person_id": [m for _, m in merges],
-                "merged_at": pa.array([at] * len(merges), pa.timestamp("us")),
-                "reason": [MERGE_REASON] * len(merges),
-            }
-        ),
+    return resolve_identities(
+        store, max_customers=max_customers, verified_emails_never_merge=verified_emails_never_merge
     )

@@ -25,7 +25,7 @@ from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.flags import flagged_counts
 from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
-from tenure.ingest.pipeline import FileOutcome, import_one, now_utc, work_connection
+from tenure.ingest.pipeline import FileOutcome, import_one, now_utc
 from tenure.ingest.readers import check_file
 from tenure.ingest.result import ImportResult
 from tenure.ingest.update import check_updatable
@@ -98,14 +98,13 @@ def import_file(
     started = now_utc()
     total, done = FileOutcome(), []
     name = preset or (str(mapping) if mapping and not isinstance(mapping, dict) else None)
-    with work_connection(store) as work:
+    with store.staging() as staging:
         try:
-            check_parsing(chosen, chosen.timezone or store.settings.timezone, work)
+            check_parsing(chosen, chosen.timezone or store.settings.timezone, staging.work)
             for path in files:
                 total.add(
                     import_one(
-                        store,
-                        work,
+                        staging,
                         spec,
                         chosen,
                         path,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import ibis
 
 from tenure.store import Store
+from tenure.store.staging import Staging
 
 #: the percentile of the store's amounts the bound is a multiple of
 QUANTILE = 0.99
@@ -41,11 +41,9 @@ class AmountCheck:
     per_order: bool = False
 
 
-def amount_check(
-    store: Store, work: duckdb.DuckDBPyConnection, mapped: set[str], items: bool, rows: str
-) -> AmountCheck | None:
-    """The check for an orders file whose classified rows are ``rows`` (in ``work``); None
-    when the file has no amount column or none of its values can exceed the bound.
+def amount_check(staging: Staging, mapped: set[str], items: bool, rows: str) -> AmountCheck | None:
+    """The check for an orders file whose classified rows are ``rows`` (in the staging
+    connection); None when the file has no amount column or none of its values can exceed the bound.
 
     The percentile (a sort) is computed only when needed: when more than 1% of the values
     reach the largest incoming one divided by the factor, the percentile does too, and
@@ -60,14 +58,14 @@ def amount_check(
     incoming = (
         f"SELECT abs({column}) AS v FROM {rows} WHERE __status = 'stored' AND {column} IS NOT NULL"
     )
-    row = work.execute(f"SELECT max(v) FROM ({incoming})").fetchone()
+    row = staging.work.execute(f"SELECT max(v) FROM ({incoming})").fetchone()
     top = row[0] if row else None
     if top is None:
         return None
-    settings = store.settings
+    settings = staging.store.settings
     factor = Decimal(str(settings.amount_flag_factor))
     limit = Decimal(str(settings.amount_flag_limit))
-    n, near = _reaching(store, work, (table, column), incoming, top / factor)
+    n, near = _reaching(staging, (table, column), incoming, top / factor)
     key = ("order_id", "line") if column == "unit_price" else ("order_id",)
     per_order = items and column == "total"
     if n < MIN_AMOUNTS:
@@ -80,7 +78,7 @@ def amount_check(
         return AmountCheck(column, key, limit, reason, per_order)
     if near > (1 - QUANTILE) * n + 1:
         return None
-    q = _percentile(store, work, (table, column), incoming)
+    q = _percentile(staging, (table, column), incoming)
     if factor * q >= top:
         return None
     reason = (
@@ -91,16 +89,13 @@ def amount_check(
 
 
 def _reaching(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
-    stored: tuple[str, str],
-    incoming: str,
-    floor: Decimal,
+    staging: Staging, stored: tuple[str, str], incoming: str, floor: Decimal
 ) -> tuple[int, int]:
     """How many stored and incoming values there are, and how many are ``floor`` or more."""
     table, column = stored
+    store, work = staging.store, staging.work
     count = "SELECT count(*), count_if(v >= $floor) FROM "
-    if store.is_duckdb:
+    if staging.reads_store:
         union = f"{incoming} UNION ALL SELECT abs({column}) FROM {table} WHERE {column} IS NOT NULL"
         row = work.execute(f"{count}({union})", {"floor": floor}).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
@@ -112,15 +107,15 @@ def _reaching(
     return n + int(got["n"] or 0), near + int(got["near"] or 0)
 
 
-def _percentile(
-    store: Store, work: duckdb.DuckDBPyConnection, stored: tuple[str, str], incoming: str
-) -> Decimal:
-    """The 99th percentile of the stored and incoming values. On other backends than
-    DuckDB the stored values stay in the engine: the percentile of the larger of the two
-    sets (a small batch's own percentile would follow its outlier)."""
+def _percentile(staging: Staging, stored: tuple[str, str], incoming: str) -> Decimal:
+    """The 99th percentile of the stored and incoming values. Where the store's tables are
+    not readable in the staging connection (another backend than DuckDB), the stored values
+    stay in the engine: the percentile of the larger of the two sets (a small batch's own
+    percentile would follow its outlier)."""
     table, column = stored
+    store, work = staging.store, staging.work
     sql = f"SELECT count(*), quantile_disc(v, {QUANTILE}) FROM "
-    if store.is_duckdb:
+    if staging.reads_store:
         union = f"{incoming} UNION ALL SELECT abs({column}) FROM {table} WHERE {column} IS NOT NULL"
         row = work.execute(f"{sql}({union})").fetchone()
         return Decimal(row[1]) if row and row[1] is not None else Decimal(0)

@@ -421,7 +421,7 @@ def plan(
     if staged.fmt == "whitespace":
         extra = r", regexp_extract_all(raw, '\S+') AS __parts"
     keep = {"whitespace": ", __parts, raw", "jsonl": ", raw"}.get(staged.fmt, "")
-    raw_sql = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
+    raw_select = ", ".join(f"{expr} AS r_{name}" for name, expr in base.items())
     typed = _typed_columns(kinds, raw, staged, field_map, mapping, timezone, params)
     checks = _checks(entity, mapping, staged, kinds, mapped, key, accepted, params, bounds)
     outputs = [f for f in fields if f in present]
@@ -431,7 +431,7 @@ def plan(
     sql = (
         f"WITH src AS (SELECT *{extra} FROM ({reader})), "
         f"rawv0 AS (SELECT {'__rn, ' if has_rn else ''}{keep.lstrip(', ')}"
-        f"{', ' if keep else ''}{raw_sql} FROM src), "
+        f"{', ' if keep else ''}{raw_select} FROM src), "
         + "".join(f"rawv{i + 1} AS (SELECT {sel} FROM rawv{i}), " for i, sel in enumerate(stages))
         + f"typed AS (SELECT *, {', '.join(typed)} FROM rawv{len(stages)}), "
         f"checked AS (SELECT *, {index} AS __check FROM typed) "

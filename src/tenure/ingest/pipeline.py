@@ -6,25 +6,20 @@ row or to an earlier row of the same run), ``quarantined`` (a failed check) or `
 (same key, different content; quarantined too). Records DuckDB's CSV reader rejects
 are quarantined as ``wrong column count``, ``invalid encoding`` or ``unreadable row``.
 
-On a DuckDB store the work happens in the store's own connection, in temporary tables, and
-rows move with ``INSERT ... SELECT``. On any other backend the files are parsed in an
-in-memory DuckDB, the existing rows with the same keys are fetched for comparison, and the
-new rows are uploaded with :meth:`Store.insert`.
+The work happens in DuckDB, in temporary tables of the connection the store lends
+(:meth:`Store.staging`, :mod:`tenure.store.staging`): the staging decides how the stored
+rows a file is compared with are read, and how its rows reach the store.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import ibis
 import ibis.expr.datatypes as dt
 
 from tenure.errors import MappingError
@@ -41,6 +36,7 @@ from tenure.ingest.update import resolve as resolve_updates
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
 from tenure.store.schema import TABLES
+from tenure.store.staging import Staging
 
 CONFLICT = "same key with different content"
 _REJECTED = "__status IN ('quarantined', 'conflict')"
@@ -135,30 +131,13 @@ def _targets(entity: Entity, parsed: ParsePlan) -> _Targets:
     return _Targets(entity.table, entity.key, False, parsed.mapped)
 
 
-def _existing(
-    store: Store, work: duckdb.DuckDBPyConnection, t: _Targets, parsed: str
-) -> dict[str, str]:
-    """Names (in ``work``) of the store tables to compare with; copies them off non-DuckDB."""
-    names = {t.main: t.main}
-    if t.items:
-        names["orders"] = "orders"
-    if store.is_duckdb:
-        return names
-    keys = work.execute(
-        f"SELECT DISTINCT order_id AS k FROM {parsed}"
-        if t.items or t.main == "orders"
-        else f"SELECT DISTINCT {t.key[0]} AS k FROM {parsed}"
-    ).to_arrow_table()
-    for name in list(names):
-        table = store.table(name)
-        first = "order_id" if name in ("orders", "order_items") else t.key[0]
-        wanted = table.filter(table[first].isin(ibis.memtable(keys).k))
-        copy = f"__ex_{name}_{uuid.uuid4().hex[:8]}"
-        work.register(copy + "_arrow", wanted.to_pyarrow())
-        work.execute(f"CREATE TEMP TABLE {copy} AS SELECT * FROM {copy}_arrow")
-        work.unregister(copy + "_arrow")
-        names[name] = copy
-    return names
+def _existing(staging: Staging, t: _Targets, parsed: str) -> dict[str, str]:
+    """Names (in the staging connection) of the store tables to compare with: the tables, or
+    their rows with the file's keys (:meth:`Staging.stored`)."""
+    column = "order_id" if t.main in ("orders", "order_items") else t.key[0]
+    keys = f"SELECT DISTINCT {column} AS k FROM {parsed}"
+    names = [t.main, "orders"] if t.items else [t.main]
+    return {name: staging.stored(name, column, keys) for name in names}
 
 
 def _classify(
@@ -215,34 +194,20 @@ def _item_hash_sql(t: _Targets, items: str, orders: str) -> str:
     )
 
 
-def _emit(
-    store: Store, work: duckdb.DuckDBPyConnection, table: str, select: str, params: dict[str, Any]
-) -> int:
-    """Append the rows of ``select`` (run in ``work``) to store table ``table``."""
-    if store.is_duckdb:
-        row = work.execute(f"INSERT INTO {table} BY NAME {select}", params).fetchone()
-        return int(row[0]) if row else 0
-    data = work.execute(select, params).to_arrow_table()
-    store.insert(table, data)
-    return int(data.num_rows)
-
-
 def _store_rows(
-    store: Store, work: duckdb.DuckDBPyConnection, t: _Targets, cls: str, source: str, now: datetime
+    staging: Staging, t: _Targets, cls: str, source: str, now: datetime
 ) -> Counter[str]:
     audit = {"src": source, "now": now}
     counts: Counter[str] = Counter()
     audit_sql = "$src AS source, $now AS imported_at"
     if t.items:
         item_cols = ", ".join(("order_id", "line", *t._compared("order_items", t.item_cols)))
-        counts["order_items"] = _emit(
-            store,
-            work,
+        counts["order_items"] = staging.emit(
             "order_items",
             f"SELECT {item_cols}, {audit_sql} FROM {cls} WHERE __status = 'stored'",
             audit,
         )
-        counts["orders"] = _emit(store, work, "orders", _orders_select(t, cls, audit_sql), audit)
+        counts["orders"] = staging.emit("orders", _orders_select(t, cls, audit_sql), audit)
         return counts
     cols = ", ".join((*t.key, *t._compared(t.main, _content(t.main, t.key))))
     # the audit columns the table has (fx_rates: `source` only)
@@ -250,9 +215,7 @@ def _store_rows(
         c: p for c, p in (("source", "src"), ("imported_at", "now")) if c in TABLES[t.main].columns
     }
     audit_sql = ", ".join(f"${p} AS {c}" for c, p in kept.items())
-    counts[t.main] = _emit(
-        store,
-        work,
+    counts[t.main] = staging.emit(
         t.main,
         f"SELECT {cols}, {audit_sql} FROM {cls} WHERE __status = 'stored'",
         {p: audit[p] for p in kept.values()},
@@ -279,8 +242,7 @@ def _orders_select(t: _Targets, cls: str, audit_sql: str) -> str:
 
 
 def _quarantine(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
+    staging: Staging,
     staged: Staged,
     t: _Targets,
     cls: str,
@@ -306,11 +268,9 @@ def _quarantine(
         f"JOIN {staged.table}_lines l ON c.__rn = l.__rn "
         f"WHERE c.{_REJECTED}"
     )
-    _emit(store, work, "quarantine", select, params)
+    staging.emit("quarantine", select, params)
     if staged.rejected:
-        _emit(
-            store,
-            work,
+        staging.emit(
             "quarantine",
             "SELECT $iid AS import_id, $entity AS entity, $file AS file, line, raw AS raw_value, "
             f"reason, raw AS raw_row, $now AS quarantined_at FROM {staged.rejects}",
@@ -319,8 +279,7 @@ def _quarantine(
 
 
 def _keep_rejects_and_flags(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
+    staging: Staging,
     staged: Staged,
     t: _Targets,
     cls: str,
@@ -334,12 +293,12 @@ def _keep_rejects_and_flags(
     wanted = f"SELECT __rn FROM {cls} WHERE {_REJECTED}"
     if check and outcome.flagged:
         wanted += f" UNION ALL SELECT __rn FROM {flagged}"
-    staged.materialize(work, wanted)
+    staged.materialize(staging.work, wanted)
     if outcome.quarantined:
-        _quarantine(store, work, staged, t, cls, meta)
+        _quarantine(staging, staged, t, cls, meta)
     if check and outcome.flagged:
         select, params = flag_select(check, flagged, f"{staged.table}_lines", meta)
-        _emit(store, work, "flagged_values", select, params)
+        staging.emit("flagged_values", select, params)
 
 
 def _tally(
@@ -393,8 +352,7 @@ class _Scratch:
 
 
 def import_one(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
+    staging: Staging,
     entity: Entity,
     mapping: Mapping,
     path: Path,
@@ -403,7 +361,7 @@ def import_one(
     progress: ProgressCallback = no_progress,
     update: bool = False,
 ) -> FileOutcome:
-    """Import one file into ``store``; ``work`` is the DuckDB connection doing the work.
+    """Import one file into the store of ``staging`` (the DuckDB connection doing the work).
 
     With ``update``, rows that differ from the stored row with their key replace it
     (:mod:`tenure.ingest.update`), in the same transaction as the file's other writes.
@@ -411,6 +369,7 @@ def import_one(
     Reports four steps to ``progress``: read and check, compare, store, quarantine. On a
     DuckDB store the file's rows, orders and quarantined rows are written in one transaction.
     """
+    store, work = staging.store, staging.work
     task = f"import {path.name}"
     progress(task, 0, 4)
     fmt = detect_format(path, mapping.format)
@@ -430,11 +389,10 @@ def import_one(
     scratch = _Scratch(work)
     try:
         parsed, p_table = _parse_file(store, scratch, entity, mapping, staged, now)
-        p_table, suppressed = _unsuppressed(store, scratch, entity, staged, p_table)
+        p_table, suppressed = _unsuppressed(staging, scratch, entity, staged, p_table)
         progress(task, 1, 4)
         targets = _targets(entity, parsed)
-        existing = _existing(store, work, targets, p_table)
-        scratch.tables += [v for v in existing.values() if v.startswith("__ex_")]
+        existing = _existing(staging, targets, p_table)
         c_table = _statuses(scratch, targets, p_table, existing, update)
         plan_u = UpdatePlan(
             targets.main, targets.key, targets.items, frozenset(targets.mapped), existing
@@ -444,64 +402,24 @@ def import_one(
         progress(task, 2, 4)
         outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
-        check, flagged = _flagged(store, scratch, entity, targets, c_table)
+        check, flagged = _flagged(staging, scratch, entity, targets, c_table)
         outcome.flagged = _count(work, flagged) if flagged else 0
-        with _transaction(store, work):
-            outcome.tables.update(_store_rows(store, work, targets, c_table, str(path), now))
+        with staging.transaction():
+            outcome.tables.update(_store_rows(staging, targets, c_table, str(path), now))
             if update:
                 audit = {"src": str(path), "now": now, "iid": import_id}
-                outcome.tables.update(apply_updates(store, work, plan_u, c_table, _emit, audit))
+                outcome.tables.update(apply_updates(staging, plan_u, c_table, audit))
             progress(task, 3, 4)
             meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
             if outcome.quarantined or outcome.flagged:
                 flags = (check, flagged)
-                _keep_rejects_and_flags(store, work, staged, targets, c_table, outcome, flags, meta)
+                _keep_rejects_and_flags(staging, staged, targets, c_table, outcome, flags, meta)
         progress(task, 4, 4)
         return outcome
     finally:
         scratch.drop()
+        staging.drop_copies()
         staged.drop(work)
-
-
-@contextmanager
-def work_connection(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The DuckDB connection that reads and checks files for ``store``.
-
-    A DuckDB store's own connection (rows move with ``INSERT ... SELECT``), with
-    ``preserve_insertion_order`` on for the import, since row order gives line numbers; any
-    other store gets a private in-memory DuckDB, closed afterwards.
-    """
-    if not store.is_duckdb:
-        con = duckdb.connect()
-        try:
-            yield con
-        finally:
-            con.close()
-        return
-    con = store.con.con
-    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    before = bool(row[0]) if row else True
-    con.execute("SET preserve_insertion_order = true")
-    try:
-        yield con
-    finally:
-        if not before:
-            con.execute("SET preserve_insertion_order = false")
-
-
-@contextmanager
-def _transaction(store: Store, work: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One transaction around a file's writes on a DuckDB store (elsewhere: none)."""
-    if not store.is_duckdb:
-        yield
-        return
-    work.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        work.execute("ROLLBACK")
-        raise
-    work.execute("COMMIT")
 
 
 def _parse_file(
@@ -543,12 +461,12 @@ def _parse_file(
 
 
 def _unsuppressed(
-    store: Store, scratch: _Scratch, entity: Entity, staged: Staged, p_table: str
+    staging: Staging, scratch: _Scratch, entity: Entity, staged: Staged, p_table: str
 ) -> tuple[str, int]:
     """The parsed rows that are not suppressed (a view of ``p_table``), and how many are."""
-    if not active(store, entity.name):
+    if not active(staging.store, entity.name):
         return p_table, 0
-    hits = suppressed_rows(store, scratch.work, entity.name, p_table)
+    hits = suppressed_rows(staging, entity.name, p_table)
     scratch.tables.append(hits)
     n = _count(scratch.work, hits)
     if not n:
@@ -576,12 +494,12 @@ def _statuses(
 
 
 def _flagged(
-    store: Store, scratch: _Scratch, entity: Entity, t: _Targets, c_table: str
+    staging: Staging, scratch: _Scratch, entity: Entity, t: _Targets, c_table: str
 ) -> tuple[AmountCheck | None, str]:
     """The amount check of an orders file, and the table of the rows it flags (else "")."""
     if entity.name != "orders":
         return None, ""
-    check = amount_check(store, scratch.work, t.mapped, t.items, c_table)
+    check = amount_check(staging, t.mapped, t.items, c_table)
     if check is None:
         return None, ""
     select, params = flagged_rows(check, c_table)

@@ -4,28 +4,27 @@
 identifiers in ``suppressions`` (channel ``all``, kind ``sha256:<kind>``). An import
 normalises the identifiers of every parsed row as identity resolution does (ids trimmed,
 emails trimmed and lower-cased, phones in E.164), digests them in the engine
-(:func:`tenure.identity.normalize.digest_expr`), and looks them up in ``suppressions``. A row
+(:func:`tenure.ingest.identifiers.digest_expr`), and looks them up in ``suppressions``. A row
 holding a suppressed identifier is **suppressed**: neither stored nor quarantined (a
 quarantined row keeps its raw text, identifiers included), only counted. Every line of an
 order one of whose lines is suppressed is suppressed too.
 
-The rows are read in the import's DuckDB connection. On a DuckDB store ``suppressions`` is
-read there directly; on another backend, the suppressions matching the file's digests are
-fetched from the store (a semi-join in the engine).
+The rows are read in the import's DuckDB connection (:meth:`Store.staging`), where
+``suppressions`` is readable directly on a DuckDB store; on another backend the suppressions
+matching the file's digests are fetched from the store (:meth:`Staging.stored`).
 """
 
 from __future__ import annotations
 
 import uuid
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from ibis.backends import BaseBackend
 
-from tenure.identity.normalize import digest_expr, email_expr, normalize_phone, traits_email
+from tenure.ingest.identifiers import digest_expr, email_expr, normalize_phone, traits_email
 from tenure.store import Store
+from tenure.store.staging import Staging
 
 #: entity -> (identifier kind, column) pairs whose digests are looked up
 SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -49,18 +48,18 @@ def active(store: Store, entity: str) -> bool:
     return bool(s.filter(s.channel == "all").limit(1).count().execute())
 
 
-def suppressed_rows(store: Store, work: duckdb.DuckDBPyConnection, entity: str, parsed: str) -> str:
-    """Create a temporary table in ``work`` holding the ``__rn`` of the rows of ``parsed``
-    (the parsed file, in ``work``) that must not be stored; return its name."""
-    w = store.con if store.is_duckdb else ibis.duckdb.from_connection(work)
+def suppressed_rows(staging: Staging, entity: str, parsed: str) -> str:
+    """Create a temporary table in the staging connection holding the ``__rn`` of the rows
+    of ``parsed`` (the parsed file, there) that must not be stored; return its name."""
+    w = staging.ibis
     registered: list[str] = []
     try:
         p = w.table(parsed)
-        digests = _digests(store, work, w, p, SOURCES[entity], registered)
+        digests = _digests(staging, p, SOURCES[entity], registered)
         if digests is None:
             hits = p.filter(ibis.literal(False)).select("__rn")
         else:
-            listed = _suppressions(store, work, w, digests, registered)
+            listed = _suppressions(staging, digests)
             hits = digests.semi_join(listed, digests.d == listed.identifier).select("__rn")
             if entity == "orders" and "order_id" in p.columns:
                 hits = _whole_orders(p, hits)
@@ -69,20 +68,18 @@ def suppressed_rows(store: Store, work: duckdb.DuckDBPyConnection, entity: str, 
         return name
     finally:
         for view in registered:
-            work.unregister(view)
+            staging.work.unregister(view)
 
 
-def _register(work: duckdb.DuckDBPyConnection, data: pa.Table, registered: list[str]) -> str:
+def _register(staging: Staging, data: pa.Table, registered: list[str]) -> str:
     name = f"__sup_{uuid.uuid4().hex[:12]}"
-    work.register(name, data)
+    staging.work.register(name, data)
     registered.append(name)
     return name
 
 
 def _digests(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
-    w: BaseBackend,
+    staging: Staging,
     p: ir.Table,
     sources: tuple[tuple[str, str], ...],
     registered: list[str],
@@ -93,7 +90,7 @@ def _digests(
         if column not in p.columns:
             continue
         if kind == "phone":
-            phones = _phones(store, work, w, p, registered)
+            phones = _phones(staging, p, registered)
             if phones is None:
                 continue
             joined = p.join(phones, p.phone == phones.raw)
@@ -112,42 +109,25 @@ def _digests(
     return every.filter(every.d.notnull())
 
 
-def _phones(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
-    w: BaseBackend,
-    p: ir.Table,
-    registered: list[str],
-) -> ir.Table | None:
+def _phones(staging: Staging, p: ir.Table, registered: list[str]) -> ir.Table | None:
     """The file's distinct phone numbers with their E.164 form (parsed in Python with
     ``phonenumbers``, as identity resolution does); None when none is valid."""
     raw = p.filter(p.phone.notnull()).select("phone").distinct().to_pyarrow()
-    region = store.settings.default_region
+    region = staging.store.settings.default_region
     pairs = [(v, normalize_phone(v, region)) for v in raw.column("phone").to_pylist()]
     valid = [(v, e) for v, e in pairs if e]
     if not valid:
         return None
     table = pa.table({"raw": [v for v, _ in valid], "e164": [e for _, e in valid]})
-    return w.table(_register(work, table, registered))
+    return staging.ibis.table(_register(staging, table, registered))
 
 
-def _suppressions(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
-    w: BaseBackend,
-    digests: ir.Table,
-    registered: list[str],
-) -> ir.Table:
-    """The store's ``all``-channel suppressions, readable in ``work``: the table itself on a
-    DuckDB store, else those among ``digests``, fetched from the store."""
-    if store.is_duckdb:
-        s = w.table("suppressions")
-        return s.filter(s.channel == "all").select("identifier")
-    wanted = w.to_pyarrow(digests.select("d").distinct())
-    s = store.table("suppressions")
-    found = s.filter((s.channel == "all") & s.identifier.isin(ibis.memtable(wanted).d))
-    fetched = found.select("identifier").distinct().to_pyarrow()
-    return w.table(_register(work, fetched, registered))
+def _suppressions(staging: Staging, digests: ir.Table) -> ir.Table:
+    """The store's ``all``-channel suppressions (at least those among ``digests``), readable
+    in the staging connection."""
+    name = staging.stored("suppressions", "identifier", digests.select("d").distinct())
+    s = staging.ibis.table(name)
+    return s.filter(s.channel == "all").select("identifier")
 
 
 def _whole_orders(p: ir.Table, hits: ir.Table) -> ir.Table:

@@ -19,25 +19,24 @@ stored row as ``changed`` (instead of ``conflict``) and hands it here:
 * :func:`resolve` turns ``changed`` into ``updated`` (or, for order lines, ``present`` when
   neither the line nor its order really changes, ``stored`` for a new line of a stored order);
 * :func:`apply` writes, inside the file's transaction on DuckDB: previous versions into
-  ``row_history``, then the stored rows replaced (``DELETE`` + ``INSERT``). On another backend
-  the table is rewritten (kept rows copied to a scratch table first, like a privacy deletion).
+  ``row_history``, then the stored rows replaced (:meth:`Staging.replace_rows`: ``DELETE`` +
+  ``INSERT`` on DuckDB; on another backend the table is rewritten, kept rows copied to a
+  scratch table first, like a privacy deletion).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import duckdb
-import ibis
 
-from tenure.errors import IngestError, StoreError
-from tenure.store import Store
+from tenure.errors import IngestError
 from tenure.store.schema import TABLES
+from tenure.store.staging import Staging
 
 #: Entities an import may update (events are immutable messages).
 UPDATABLE = ("orders", "customers", "products", "spend")
@@ -45,8 +44,6 @@ UPDATABLE = ("orders", "customers", "products", "spend")
 CHANGED = "changed"
 _AUDIT = ("source", "imported_at")
 _ORDER_TOTALS = ("total", "subtotal")
-
-Emit = Callable[[Store, duckdb.DuckDBPyConnection, str, str, dict[str, Any]], int]
 
 
 class Scratch(Protocol):
@@ -198,26 +195,17 @@ def _changed_orders_sql(
 class _Write:
     """One run's writes: where, and the audit values of the new rows and of the history."""
 
-    store: Store
-    work: duckdb.DuckDBPyConnection
-    emit: Emit
+    staging: Staging
     params: dict[str, Any]
 
 
-def apply(
-    store: Store,
-    work: duckdb.DuckDBPyConnection,
-    plan: UpdatePlan,
-    resolved: str,
-    emit: Emit,
-    audit: dict[str, Any],
-) -> Counter[str]:
+def apply(staging: Staging, plan: UpdatePlan, resolved: str, audit: dict[str, Any]) -> Counter[str]:
     """Replace the stored rows the file updates; keep their previous versions in
     ``row_history``. ``audit`` holds ``src`` (the file), ``now`` and ``iid`` (the import).
     Returns the rows written per table. ``replaced_at`` is the time of this file's writes,
     so a row replaced by two files of one run keeps both previous versions apart."""
     replaced = datetime.now(UTC).replace(tzinfo=None)
-    w = _Write(store, work, emit, {**audit, "replaced": replaced})
+    w = _Write(staging, {**audit, "replaced": replaced})
     counts: Counter[str] = Counter()
     if not plan.items:
         rows = f"SELECT * FROM {resolved} WHERE __status = 'updated'"
@@ -239,13 +227,13 @@ def _replace(
     counts: Counter[str],
 ) -> None:
     """Replace the stored rows of ``table`` with the keys of ``rows`` by their new version."""
+    work = w.staging.work
     old = plan.existing[table]
     new = f"__upd_{table}_{uuid.uuid4().hex[:8]}"
     select = _new_version(plan, table, key, rows, old)
-    w.work.execute(f"CREATE TEMP TABLE {new} AS {select}", _used(select, w.params))
+    work.execute(f"CREATE TEMP TABLE {new} AS {select}", _used(select, w.params))
     try:
-        n = _count(w.work, new)
-        if not n:
+        if not _count(work, new):
             return
         record_key = ", ".join(f"'{k}', e.{_q(k)}" for k in key)
         history = (
@@ -254,15 +242,10 @@ def _replace(
             f"FROM {old} e WHERE EXISTS (SELECT 1 FROM {new} n WHERE {_on(key, 'n', 'e')})"
         )
         params = _used(history, {**w.params, "table": table})
-        counts["row_history"] += w.emit(w.store, w.work, "row_history", history, params)
-        if w.store.is_duckdb:
-            w.work.execute(f"DELETE FROM {table} USING {new} n WHERE {_on(key, table, 'n')}")
-            counts[table] += w.emit(w.store, w.work, table, f"SELECT * FROM {new}", {})
-        else:
-            _rewrite(w, table, key, new)
-            counts[table] += n
+        counts["row_history"] += w.staging.emit("row_history", history, params)
+        counts[table] += w.staging.replace_rows(table, key, new)
     finally:
-        w.work.execute(f"DROP TABLE IF EXISTS {new}")
+        work.execute(f"DROP TABLE IF EXISTS {new}")
 
 
 def _new_version(plan: UpdatePlan, table: str, key: tuple[str, ...], rows: str, old: str) -> str:
@@ -277,32 +260,6 @@ def _new_version(plan: UpdatePlan, table: str, key: tuple[str, ...], rows: str, 
             cols.append(f"{'r' if c in given else 'e'}.{_q(c)}")
     cols += ["$src AS source", "$now AS imported_at"]
     return f"SELECT {', '.join(cols)} FROM ({rows}) r JOIN {old} e ON {_on(key, 'r', 'e')}"
-
-
-def _rewrite(w: _Write, table: str, key: tuple[str, ...], new: str) -> None:
-    """Another backend than DuckDB: rewrite ``table`` with the new versions of ``new``'s keys.
-
-    The kept rows are copied to a scratch table before the table is emptied; if writing fails
-    after that, the error names the scratch table (as a privacy deletion does)."""
-    con = w.store.con
-    keys = w.work.execute(f"SELECT {', '.join(_q(k) for k in key)} FROM {new}").to_arrow_table()
-    rows = w.work.execute(f"SELECT * FROM {new}").to_arrow_table()
-    t = w.store.table(table)
-    kept = t.anti_join(ibis.memtable(keys), list(key))
-    scratch = f"_tenure_update_{table}_{uuid.uuid4().hex[:8]}"
-    con.create_table(scratch, kept)
-    try:
-        w.store.truncate(table)
-        w.store.insert(table, con.table(scratch))
-        w.store.insert(table, rows)
-    except Exception as exc:
-        raise StoreError(
-            f"Updating {table!r} failed after the table was emptied; its other rows are kept "
-            f"in {scratch!r} and the new versions were not written: {exc}",
-            hint=f"Insert the rows of {scratch!r} back into {table!r}, then import again "
-            "with --update.",
-        ) from exc
-    con.drop_table(scratch)
 
 
 def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Customer-lifetime models: purchase counts (BG/NBD family), spend (Gamma-Gamma) and CLV.
 
-Every model follows the estimator contract of STYLE.md: ``Model(penalizer=..., ...)``,
-``fit(...)`` returns the model, learned state ends in ``_``, ``summary()`` gives the table.
+Every model follows the estimator contract (docs/models.md, "The estimator contract"):
+``Model(penalizer=..., ...)``, ``fit(...)`` returns the model, learned state ends in ``_``,
+``summary()`` gives the table.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ power ``(1-z)^(1-b)`` is taken in logs by the caller, and what is left is bounde
     G(p, c; z) = 2F1(1, p; c; z) = 1/B(p, c-p) int_0^1 u^(p-1) (1-u)^(c-p-1) / (1 - z u) du,
 
 so ``1 <= G <= 1/(1-z)`` whatever the number of purchases: nothing can overflow, which is
-what makes scipy's ``hyp2f1`` fail on the untransformed function (ENGINE_NOTES.md).
+what makes scipy's ``hyp2f1`` fail on the untransformed function (docs/models.md, "Numerics").
 
 For ``z <= 0.5`` (where a fit spends its time: ``z = |alpha - beta| / (max(alpha, beta) + t)``
 is below 0.1 at the CDNOW optimum) ``G`` and its partials come from the power series

@@ -2,7 +2,7 @@
 
 ``scipy.special.hyp2f1`` returns ``inf`` (or loses all digits) once ``a``, ``b`` and ``c``
 grow past a few thousand, which is where BG/NBD and Pareto/NBD put them for a customer
-with thousands of repeat purchases (ENGINE_NOTES.md, "BG/NBD numerics").
+with thousands of repeat purchases (docs/models.md, "Numerics").
 
 Method, for real ``a``, ``b``, ``c`` (not 0, -1, -2, ...) and ``z < 1``:
 

@@ -1,4 +1,5 @@
-"""The estimator contract shared by every customer-lifetime model (STYLE.md, scikit-learn).
+"""The estimator contract shared by every customer-lifetime model (scikit-learn's; docs/models.md,
+"The estimator contract").
 
 ``__init__`` only stores its arguments; ``fit`` returns ``self`` and forgets any earlier fit;
 learned state ends in ``_``; no training data is kept, so a fitted model pickles small.
@@ -54,8 +55,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
-from tenure.models._data import FloatArray, check_scalar
 from tenure.models.errors import ConvergenceError, ModelError, NotFittedError
+from tenure.models.inputs import FloatArray, check_scalar
 
 #: Whatever a model's likelihood needs, prepared once per fit (arrays; indices allowed).
 Data = tuple[NDArray[Any], ...]
@@ -119,7 +120,7 @@ class Boundary:
 
 
 class BaseFitter(ABC):
-    """Maximum-likelihood fitter with the scikit-learn conventions of STYLE.md."""
+    """Maximum-likelihood fitter with the scikit-learn conventions (docs/models.md)."""
 
     _param_names: ClassVar[tuple[str, ...]]
     #: Models with drop-out: (the shape parameter that is 0 without drop-out, its partner,

@@ -30,7 +30,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from tenure.models._data import (
+from tenure.models._special import log_abs_hyp2f1
+from tenure.models.base import BaseFitter, Data
+from tenure.models.inputs import (
     FloatArray,
     as_float_array,
     check_time,
@@ -43,8 +45,6 @@ from tenure.models._data import (
     row_labels,
     wsum,
 )
-from tenure.models._special import log_abs_hyp2f1
-from tenure.models.base import BaseFitter, Data
 from tenure.models.nbd import nbd_boundary
 
 

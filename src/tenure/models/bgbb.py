@@ -28,7 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from tenure.models._data import (
+from tenure.models.base import BaseFitter, Boundary, Data
+from tenure.models.inputs import (
     FloatArray,
     Transactions,
     as_float_array,
@@ -41,7 +42,6 @@ from tenure.models._data import (
     row_labels,
     wsum,
 )
-from tenure.models.base import BaseFitter, Boundary, Data
 
 Params = tuple[float, float, float, float]
 

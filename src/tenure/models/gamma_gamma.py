@@ -26,7 +26,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from tenure.models._data import (
+from tenure.models.base import SAME_PREDICTIONS, BaseFitter, Boundary, Data, PurchaseModel
+from tenure.models.errors import ModelDataError, ModelError
+from tenure.models.inputs import (
     FloatArray,
     as_float_array,
     check_scalar,
@@ -39,8 +41,6 @@ from tenure.models._data import (
     same_lengths,
     wsum,
 )
-from tenure.models.base import SAME_PREDICTIONS, BaseFitter, Boundary, Data, PurchaseModel
-from tenure.models.errors import ModelDataError, ModelError
 
 #: (customer pattern, period) cells evaluated per call of the purchase model.
 _CELLS_PER_CALL = 1_000_000

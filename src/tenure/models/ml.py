@@ -24,8 +24,8 @@ from numpy.typing import ArrayLike
 from threadpoolctl import threadpool_limits
 
 from tenure.errors import ConfigError
-from tenure.models._data import FloatArray, as_float_array, check_scalar, fail_rows
 from tenure.models.errors import ModelDataError, NotFittedError
+from tenure.models.inputs import FloatArray, as_float_array, check_scalar, fail_rows
 
 #: Numeric features, in model order (``customer_facts`` columns and trailing windows).
 NUMERIC_FEATURES: tuple[str, ...] = (

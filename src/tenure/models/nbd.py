@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from tenure.models._data import (
+from tenure.models.base import BaseFitter, Boundary, Data
+from tenure.models.inputs import (
     FloatArray,
     as_float_array,
     check_time,
@@ -37,7 +38,6 @@ from tenure.models._data import (
     row_labels,
     wsum,
 )
-from tenure.models.base import BaseFitter, Boundary, Data
 
 
 class NBD(BaseFitter):

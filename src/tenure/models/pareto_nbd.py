@@ -38,7 +38,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from tenure.models._data import (
+from tenure.models._hyp2f1 import hyp2f1_one
+from tenure.models.base import BaseFitter, Data
+from tenure.models.inputs import (
     FloatArray,
     as_float_array,
     check_time,
@@ -51,8 +53,6 @@ from tenure.models._data import (
     row_labels,
     wsum,
 )
-from tenure.models._hyp2f1 import hyp2f1_one
-from tenure.models.base import BaseFitter, Data
 from tenure.models.nbd import nbd_boundary
 
 #: (r, alpha, s, beta)

@@ -1,5 +1,5 @@
 """The steps of the pipeline, in dependency order: what each builds, what it reads, and the
-library function that does the work (the step owns no logic of its own).
+library function that does the work (the step owns no logic of its own; docs/pipeline.md).
 
 A step's ``full`` function rebuilds its tables from the canonical tables; its
 ``incremental`` function (optional) brings them up to date from the rows that arrived since
@@ -11,19 +11,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
+import ibis.expr.types as ir
+
+from tenure.errors import ConfigError
 from tenure.store import Store
+from tenure.store.derived import DERIVED
 
 
 @dataclass
 class StepContext:
     """What a step is run with: the as-of day, the watermark of its last successful run
     (None: never ran, or a full rebuild was asked for), and scratch names shared by steps of
-    one run (e.g. the orders base)."""
+    one run (e.g. the orders base).
+
+    ``last_as_of``: the as-of day of that last successful run (an incremental function
+    compares it with ``as_of``); ``options``: the step's own parameters (e.g. the model of
+    ``tenure predict``); ``outputs``: where a step leaves its library result for the caller
+    (``outputs["result"]``) and, when it chose by itself, the mode it ran in
+    (``outputs["mode"]``: full or incremental)."""
 
     as_of: date
     since: datetime | None = None
     shared: dict[str, str] = field(default_factory=dict)
+    last_as_of: date | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 StepFn = Callable[[Store, StepContext], dict[str, int]]
@@ -41,3 +55,200 @@ class Step:
     full: StepFn
     incremental: StepFn | None = None
     doc: str = ""
+
+    @property
+    def derived(self) -> bool:
+        """Whether the step builds derived tables (readers bring these up to date on their
+        own; the identity step, which rewrites who is who, runs only when asked)."""
+        return all(name in DERIVED for name in self.builds)
+
+
+#: The orders base (:func:`~tenure.analytics.base.orders_base`) of a running pipeline:
+#: written once by the first step that needs it, read by the others, dropped at the end of
+#: the run (computing it inside each step cost more than writing it).
+SCRATCH_ORDERS = "_refresh_orders_base"
+#: The columns of the orders base the steps read: the scratch copy holds only these. Writing a
+#: column costs (10M orders: 0.4-1.4 CPU-seconds per string column); a step that needs another
+#: one adds it here.
+SCRATCH_COLUMNS = ("order_id", "person_id", "ordered_at", "day", "revenue", "margin", "is_purchase")
+
+
+def shared_orders(store: Store, ctx: StepContext) -> ir.Table:
+    """The orders base of the run as of ``ctx.as_of``, written on first use and shared
+    through ``ctx.shared["orders"]`` (the runner drops it when the run ends)."""
+    from tenure.analytics.base import orders_base
+
+    name = ctx.shared.get("orders")
+    if name is None:
+        base = orders_base(store, as_of=ctx.as_of).select(*SCRATCH_COLUMNS)
+        store.replace(SCRATCH_ORDERS, base, scratch=True)
+        name = ctx.shared["orders"] = SCRATCH_ORDERS
+    return store.read(name)
+
+
+def _count(table: ir.Table) -> int:
+    return int(table.count().execute())
+
+
+def identity_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Resolve identifiers to persons (:func:`tenure.identity.resolve_identities`): only the
+    rows imported since the last resolution when that gives the same persons as a full run
+    (the resolution keeps its own state and says why it ran in full); every identifier anew
+    with ``ctx.options["incremental"] = False`` (``tenure run --full``)."""
+    from tenure.identity import resolve_identities
+
+    incremental = bool(ctx.options.get("incremental", True))
+    ctx.outputs["result"] = result = resolve_identities(store, incremental=incremental)
+    ctx.outputs["mode"] = result.mode
+    return {"identities": result.identifiers}
+
+
+def facts_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``customer_facts`` and ``purchase_gaps`` (:func:`tenure.analytics.incremental.build_facts`,
+    from the run's orders base)."""
+    from tenure.analytics.incremental import build_facts
+
+    shared_orders(store, ctx)
+    return build_facts(store, ctx)
+
+
+def facts_incremental(store: Store, ctx: StepContext) -> dict[str, int]:
+    """The touched persons' facts computed again, the others' moved to the day
+    (:func:`tenure.analytics.incremental.update_facts`; docs/incremental.md)."""
+    from tenure.analytics.incremental import update_facts
+
+    return update_facts(store, ctx)
+
+
+def rfm_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``customer_rfm`` from the stored facts (:func:`tenure.analytics.rfm.rfm`)."""
+    from tenure.analytics.rfm import rfm
+
+    expr = rfm(store, as_of=ctx.as_of, facts=store.read("customer_facts"))
+    return {"customer_rfm": _count(store.replace("customer_rfm", expr))}
+
+
+def status_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``customer_status`` from the facts and purchase gaps
+    (:func:`tenure.analytics.incremental.build_status`; no order read, so both modes)."""
+    from tenure.analytics.incremental import build_status
+
+    return build_status(store, ctx)
+
+
+def stages_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Append the day's statuses to ``stage_history`` (:func:`record_stages`)."""
+    from tenure.analytics.stages import TABLE, record_stages
+
+    return {TABLE: record_stages(store, store.read("customer_status"), ctx.as_of)}
+
+
+def predictions_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``customer_predictions`` fitted and scored, the fit recorded
+    (:func:`tenure.predictions.rescore.build_predictions`, with the step's ``options``:
+    model, clv_model, horizon_months, discount_rate, floor, refit)."""
+    from tenure.predictions.rescore import build_predictions
+
+    return build_predictions(store, ctx)
+
+
+def predictions_incremental(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Every buyer re-scored with the stored fit unless a refit is due
+    (:func:`tenure.predictions.rescore.update_predictions`; docs/incremental.md)."""
+    from tenure.predictions.rescore import update_predictions
+
+    return update_predictions(store, ctx)
+
+
+#: What new data makes the analytics stale: every table the orders base, the facts and the
+#: statuses read, the identities, and the store facts (reporting currency, frozen clock).
+ANALYTICS_READS = (
+    "orders",
+    "order_items",
+    "products",
+    "fx_rates",
+    "customers",
+    "events",
+    "identities",
+    "store_meta",
+)
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "identity",
+        ("identities",),
+        (),
+        ("customers", "orders", "events"),
+        identity_step,
+        doc="Resolve identifiers to persons (tenure identity resolve).",
+    ),
+    Step(
+        "customer_facts",
+        ("customer_facts", "purchase_gaps", "facts_identities"),
+        ("identity",),
+        ANALYTICS_READS,
+        facts_step,
+        facts_incremental,
+        doc="One row per person: BTYD summary, gaps, acquisition, value.",
+    ),
+    Step(
+        "customer_rfm",
+        ("customer_rfm",),
+        ("customer_facts",),
+        ANALYTICS_READS,
+        rfm_step,
+        rfm_step,  # the quintiles depend on everyone: from the facts, no order read
+        doc="RFM scores, segment and value tier per buyer.",
+    ),
+    Step(
+        "customer_status",
+        ("customer_status",),
+        ("customer_facts",),
+        ANALYTICS_READS,
+        status_step,
+        status_step,
+        doc="The lifecycle status of every person.",
+    ),
+    Step(
+        "stage_history",
+        ("stage_history",),
+        ("customer_status",),
+        ANALYTICS_READS,
+        stages_step,
+        stages_step,  # a daily append
+        doc="Status spells: the day the statuses of this run were recorded.",
+    ),
+    Step(
+        "predictions",
+        ("customer_predictions", "prediction_fits"),
+        ("customer_facts",),
+        ANALYTICS_READS,
+        predictions_step,
+        predictions_incremental,
+        doc="CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
+    ),
+)
+
+#: The steps ``tenure refresh`` runs.
+REFRESH_STEPS = ("customer_facts", "customer_rfm", "customer_status", "stage_history")
+
+
+def step(name: str) -> Step:
+    """The step called ``name``; a ConfigError naming the steps there are otherwise."""
+    for s in STEPS:
+        if s.name == name:
+            return s
+    raise ConfigError(
+        f"No pipeline step named {name!r}.",
+        hint=f"Steps: {', '.join(s.name for s in STEPS)}.",
+    )
+
+
+def builder_of(table: str) -> Step:
+    """The step that builds derived table ``table`` (its owner in :data:`DERIVED`)."""
+    if table not in DERIVED:
+        raise ConfigError(
+            f"{table!r} is not a derived table.",
+            hint=f"Derived tables: {', '.join(DERIVED)}.",
+        )
+    return step(DERIVED[table].step)

@@ -21,12 +21,11 @@ For a calibration end ``E`` and a holdout of ``h`` days (docs/models.md, "Backte
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,10 @@ from scipy import stats
 
 from tenure.analytics.base import orders_base
 from tenure.errors import ConfigError
-from tenure.models._data import FloatArray, compress
 from tenure.models.base import fit_note, reported_params
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.inputs import FloatArray, compress
 from tenure.predictions.holdout import (
     WEEK,
     DataFloor,
@@ -52,103 +51,20 @@ from tenure.predictions.holdout import (
     weekly_repeats,
 )
 from tenure.predictions.predict import HEURISTIC, purchase_models, segment_rhythm
+from tenure.predictions.runs import BacktestResult, record_run
 from tenure.predictions.scoring import drop_upload, p_at_least, upload
 from tenure.store import Store
 
-#: The table of recorded runs: one row per model per run.
-RUNS = "model_runs"
-RUNS_SCHEMA = ibis.schema(
-    {
-        "run_id": "string",
-        "created_at": "timestamp",
-        "calibration_end": "date",
-        "holdout": "string",
-        "holdout_days": "int64",
-        "buyers": "int64",
-        "model": "string",
-        "metrics": "string",
-        "chosen": "boolean",
-    }
-)
 BOOSTED = "GradientBoosting"
 BGBB = "BetaGeoBetaBinom"
 #: Every row a backtest can report, in table order.
 MODELS = ("BetaGeo", "ModifiedBetaGeo", "ParetoNBD", BGBB, BOOSTED, HEURISTIC)
 #: The rows ``tenure predict`` can use, in order of preference on a tie.
 ELIGIBLE = ("BetaGeo", "ModifiedBetaGeo", "ParetoNBD", HEURISTIC)
-RULE = (
-    "Below the data floor the heuristic; otherwise the model tenure predict can use "
-    "(BetaGeo, ModifiedBetaGeo, ParetoNBD, heuristic) with the lowest per-customer RMSE of "
-    "holdout purchase days; a tie goes to the earlier in that list."
-)
 #: Histogram bins: 0 .. TOP - 1 repeat purchase days, and TOP or more.
 TOP = 7
 DECILES = 10
 SCRATCH_SAMPLE = "_backtest_sample"
-
-
-@dataclass
-class BacktestResult:
-    """A backtest's figures: one row per model in ``metrics``, long tables for the rest."""
-
-    run_id: str
-    calibration_end: date
-    holdout: str
-    holdout_days: int
-    buyers: int
-    sufficiency: Sufficiency
-    metrics: pd.DataFrame
-    deciles: pd.DataFrame
-    tracking: pd.DataFrame
-    histogram: pd.DataFrame
-    chosen: str | None
-    rule: str = RULE
-    sample: int | None = None
-    recorded: bool = False
-    charts: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def notes(self) -> list[str]:
-        """What to tell about the models: each one that failed (with its status) or was
-        fitted as a boundary fit (``BetaGeo: no dropout (...)``), then each distinct note of
-        the spend model, once."""
-        lines: list[str] = []
-        for row in self.metrics.itertuples():
-            fitted_as = getattr(row, "fitted_as", None)
-            if row.status != "ok":
-                lines.append(f"{row.model} {row.status}")
-            elif isinstance(fitted_as, str) and fitted_as:
-                lines.append(f"{row.model!s}: {fitted_as}")
-        spend: Any = self.metrics.get("note", [])
-        lines += dict.fromkeys(n for n in spend if isinstance(n, str) and n)
-        return lines
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (tables as lists of records)."""
-
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            clean = frame.astype(object).where(frame.notna(), None)
-            return [dict(zip(clean.columns, r, strict=True)) for r in clean.itertuples(False)]
-
-        return {
-            "run_id": self.run_id,
-            "calibration_end": self.calibration_end.isoformat(),
-            "holdout": self.holdout,
-            "holdout_days": self.holdout_days,
-            "buyers": self.buyers,
-            "sample": self.sample,
-            "sufficiency": self.sufficiency.to_dict(),
-            "chosen": self.chosen,
-            "rule": self.rule,
-            "recorded": self.recorded,
-            "charts": self.charts,
-            "seconds": self.seconds,
-            "metrics": records(self.metrics),
-            "deciles": records(self.deciles),
-            "tracking": records(self.tracking.assign(day=self.tracking["day"].astype(str))),
-            "histogram": records(self.histogram),
-        }
 
 
 # -- the calibration data ----------------------------------------------------------------------
@@ -195,13 +111,13 @@ def _sample_orders(
 
 def _collect(store: Store, orders: ir.Table, end: date, holdout_days: int) -> pd.DataFrame:
     """calibration_holdout with each buyer's segment rhythm (seg_gap, repeat_rate), here."""
-    from tenure.analytics.status import _band
+    from tenure.analytics.status import purchase_band
 
     frame = calibration_holdout(
         store, calibration_end=end, holdout_days=holdout_days, orders=orders
     )
     rhythm = segment_rhythm(orders.filter(orders.day <= ibis.literal(end)))
-    f = frame.mutate(seg=_band(frame.frequency + 1))
+    f = frame.mutate(seg=purchase_band(frame.frequency + 1))
     j = f.left_join(rhythm, f.seg == rhythm.r_seg)
     rows = j.select(*frame.columns, "seg_gap", "repeat_rate").to_pyarrow().to_pandas()
     return rows.sort_values("person_id", ignore_index=True)
@@ -710,7 +626,7 @@ def backtest(
 
 
 def _check_sample(sample: int) -> None:
-    from tenure.models._data import check_scalar
+    from tenure.models.inputs import check_scalar
 
     check_scalar("backtest", "sample", sample, int, 1)
 
@@ -745,50 +661,3 @@ def _run(
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _json_value(value.item())
-    return value
-
-
-def record_run(store: Store, result: BacktestResult) -> None:
-    """Append one ``model_runs`` row per model of ``result`` (created on first use)."""
-    if RUNS not in store.con.list_tables():
-        store.con.create_table(RUNS, schema=RUNS_SCHEMA)
-    now = datetime.now()
-    rows = []
-    for row in result.metrics.to_dict("records"):
-        metrics = {k: _json_value(v) for k, v in row.items() if k not in ("model", "chosen")}
-        rows.append(
-            {
-                "run_id": result.run_id,
-                "created_at": now,
-                "calibration_end": result.calibration_end,
-                "holdout": result.holdout,
-                "holdout_days": result.holdout_days,
-                "buyers": result.buyers,
-                "model": row["model"],
-                "metrics": json.dumps(metrics, sort_keys=True, default=str),
-                "chosen": bool(row["model"] == result.chosen),
-            }
-        )
-    table = pd.DataFrame(rows)
-    store.con.insert(RUNS, ibis.memtable(table, schema=RUNS_SCHEMA))
-
-
-def chosen_model(store: Store) -> str | None:
-    """The model the latest recorded backtest chose for the store (None without a recorded
-    run, or when no model of the latest run could be chosen)."""
-    if RUNS not in store.con.list_tables():
-        return None
-    t = store.con.table(RUNS)
-    latest = t.order_by([ibis.desc("created_at"), ibis.desc("run_id")]).limit(1)
-    run = latest.run_id.to_pyarrow().to_pylist()
-    if not run:
-        return None
-    chosen = t.filter((t.run_id == run[0]) & t.chosen).model.to_pyarrow().to_pylist()
-    return str(chosen[0]) if chosen else None

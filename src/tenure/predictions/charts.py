@@ -18,7 +18,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from tenure.predictions.backtest import BacktestResult
+    from tenure.predictions.runs import BacktestResult
 
 #: One colour per model row, in the backtest's order (colour-blind-safe Okabe-Ito palette).
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")

@@ -8,8 +8,8 @@ For every buyer of ``customer_facts`` (docs/models.md, "Predictions"):
 2. the patterns are scored here and joined back in the engine, where each buyer's expected
    spend per purchase (Gamma-Gamma) and margin rate (their ``margin / revenue``, else the
    store's ``default_margin``) turn expected purchases into margin;
-3. the rows go to table ``customer_predictions`` and their columns are attached to
-   ``customer_facts`` when it holds the same day.
+3. the rows go to table ``customer_predictions``, keyed by ``person_id``: whoever needs
+   them joins it (nothing rewrites ``customer_facts`` after its pipeline step built it).
 
 With ``clv_model="GradientBoosting"`` the CLV column comes instead from
 :class:`~tenure.models.ml.GradientBoostingCLV`, trained on the window before the facts' day
@@ -26,7 +26,6 @@ explanation says so. Prospects (no purchase) get a row without predictions.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,15 +38,16 @@ import pandas as pd
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
-from tenure.analytics.refresh import derived, materialise
 from tenure.errors import ConfigError
-from tenure.models._data import check_scalar
 from tenure.models.base import fit_note, reported_params
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.inputs import check_scalar
 from tenure.models.pareto_nbd import ParetoNBD
 from tenure.predictions.features import window_totals
+from tenure.predictions.holdout import DataFloor
+from tenure.predictions.runs import chosen_model
 from tenure.predictions.scoring import (
     KEYS,
     MONTH_DAYS,
@@ -67,7 +67,8 @@ HEURISTIC = "heuristic"
 DEFAULT_MODEL = "BetaGeo"
 #: The scored patterns while a prediction runs (a temporary table or Spark view).
 SCRATCH_SCORES = "_predict_scores"
-#: customer_facts of another day than the stored one, while a prediction runs.
+#: customer_facts of another day than the stored one (or before it is stored), while a
+#: prediction runs.
 SCRATCH_FACTS = "_predict_facts"
 #: The gradient-boosted margins while a prediction runs (a temporary table or Spark view).
 SCRATCH_MARGINS = "_predict_margins"
@@ -77,47 +78,12 @@ BOOSTED = "GradientBoosting"
 CLV_MODELS = (GAMMA_GAMMA, BOOSTED)
 #: A buyer who would need more purchases than this to reach the VIP threshold has no chance.
 MAX_NEED = 10_000
-#: customer_predictions columns renamed when attached to customer_facts.
-ATTACHED_NAMES = {
-    "model": "prediction_model",
-    "method": "prediction_method",
-    "explanation": "prediction_explanation",
-}
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 def purchase_models() -> dict[str, type]:
     """The purchase models ``predict`` can fit, by name."""
     return {"BetaGeo": BetaGeo, "ModifiedBetaGeo": ModifiedBetaGeo, "ParetoNBD": ParetoNBD}
-
-
-@dataclass(frozen=True)
-class DataFloor:
-    """The least data a model is fitted on; below it predictions are heuristic.
-
-    Measured (bench/floor_study.py; docs/models.md, "Thin data and the heuristic"): random
-    draws of n buyers from CDNOW and the demo store, backtested with a 26-week holdout after
-    90 to 360 days of history. With at least 1,000 buyers, 400 repeat buyers and 180 days,
-    BG/NBD had a lower per-customer RMSE than the segment-rhythm heuristic in at least 90% of
-    the draws of every setting (98% of all such draws); at Klaviyo's 500 buyers / 100 repeat
-    buyers / 180 days, the earlier provisional floor, in only 67% of the CDNOW draws of
-    500 buyers after 180 days.
-    """
-
-    buyers: int = 1000
-    repeat_buyers: int = 400
-    history_days: int = 180
-
-    def short(
-        self, buyers: int, repeat_buyers: int, history_days: int
-    ) -> list[tuple[int, int, str]]:
-        """(count, its floor, what) of every count below the floor."""
-        checks = (
-            (buyers, self.buyers, "buyers"),
-            (repeat_buyers, self.repeat_buyers, "repeat buyers"),
-            (history_days, self.history_days, "days of history"),
-        )
-        return [check for check in checks if check[0] < check[1]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +104,21 @@ class DataStats:
 
 
 @dataclass
+class Fit:
+    """What a prediction fitted: enough to score every buyer again without fitting
+    (:func:`score_with_fit`; stored by :mod:`tenure.predictions.rescore`). The VIP threshold
+    is part of it (it reads the orders): it is renewed with the fit."""
+
+    as_of: date
+    model: str
+    purchase: Any
+    spend: GammaGamma
+    vip: float | None
+    horizon_months: int
+    monthly_rate: float
+
+
+@dataclass
 class PredictResult:
     """What :func:`predict` wrote and how."""
 
@@ -154,16 +135,22 @@ class PredictResult:
     parameters: dict[str, float] = field(default_factory=dict)
     vip_threshold: float | None = None
     rows: int = 0
-    attached: bool = False
     totals: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
     #: the reporting currency of the CLV and the VIP threshold
     currency: str = ""
     #: the money warnings (:func:`tenure.analytics.money.money_warnings`) of the facts' day
     warnings: list[str] = field(default_factory=list)
+    #: the fitted models (None for the heuristic and gradient boosting: those fit each time)
+    fit: Fit | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        fit, self.fit = self.fit, None
+        try:
+            out = asdict(self)
+        finally:
+            self.fit = fit
+        out.pop("fit", None)
         out["as_of"] = self.as_of.isoformat()
         return out
 
@@ -175,12 +162,12 @@ def _as_date(value: Any) -> date:
 
 
 def _facts_source(store: Store, as_of: date | None) -> tuple[ir.Table, date, bool]:
-    """(facts, their day, whether predictions may be attached to the stored table). Without
-    ``as_of`` the stored ``customer_facts`` are used, refreshed first if missing."""
-    if as_of is None and FACTS not in store.con.list_tables():
-        derived(store, FACTS)
-    if FACTS in store.con.list_tables():
-        table = store.con.table(FACTS)
+    """(facts, their day, whether they are the stored table). The stored ``customer_facts``
+    when they hold ``as_of`` (without ``as_of``: whatever day they hold), else the facts
+    computed as of ``as_of`` (default: :func:`store_end`). Keeping the stored table current
+    is the pipeline's job (:func:`tenure.pipeline.predict` runs its step first)."""
+    if store.exists(FACTS):
+        table = store.read(FACTS)
         stored = table.as_of.max().execute()
         if stored is not None and (as_of is None or as_of == _as_date(stored)):
             return table, _as_date(stored), True
@@ -216,7 +203,7 @@ def data_stats(patterns: pd.DataFrame) -> DataStats:
     return DataStats(int(n.sum()), int(n[patterns["frequency"] > 0].sum()), history)
 
 
-def _model_name(store: Store, model: str | None) -> str:
+def model_name(store: Store, model: str | None) -> str:
     """The model asked for, else the backtest's choice, else BG/NBD."""
     choices = [*purchase_models(), HEURISTIC]
     if model is not None:
@@ -227,8 +214,6 @@ def _model_name(store: Store, model: str | None) -> str:
                 hint="Leave it out to use the model the backtest chose for the store.",
             )
         return model
-    from tenure.predictions.backtest import chosen_model  # backtest imports this module
-
     chosen = chosen_model(store)
     return chosen if chosen in choices else DEFAULT_MODEL
 
@@ -441,10 +426,10 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
     """One row per purchase-count segment (purchase days 1, 2, 3-4, 5+: the status rhythm
     segments): ``seg_gap``, the median days from a purchase day of the segment to the next,
     and ``repeat_rate``, the share of its purchase days followed by another one."""
-    from tenure.analytics.status import _band, _purchase_days
+    from tenure.analytics.status import purchase_band, purchase_day_gaps
 
-    days = _purchase_days(orders)
-    seg = days.mutate(seg=_band(days.k))
+    days = purchase_day_gaps(orders)
+    seg = days.mutate(seg=purchase_band(days.k))
     return seg.group_by(r_seg="seg").agg(
         seg_gap=seg.gap.median(), repeat_rate=seg.gap.notnull().cast(F64).mean()
     )
@@ -453,12 +438,12 @@ def segment_rhythm(orders: ir.Table) -> ir.Table:
 def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
     """Buyers projected at their segment's rhythm (docs/models.md, "Thin data and the
     heuristic")."""
-    from tenure.analytics.status import _band, _purchase_days
+    from tenure.analytics.status import purchase_band, purchase_day_gaps
 
     orders = orders_base(run.store, as_of=run.end)
     rhythm = segment_rhythm(orders)
-    overall = _purchase_days(orders).gap.median().as_scalar()  # a segment without a gap
-    b = buyers.mutate(seg=_band(buyers.frequency + 1))
+    overall = purchase_day_gaps(orders).gap.median().as_scalar()  # a segment without a gap
+    b = buyers.mutate(seg=purchase_band(buyers.frequency + 1))
     j = b.left_join(rhythm, b.seg == rhythm.r_seg)
     gap = ibis.coalesce(j.seg_gap, overall).nullif(0.0)
     since, rate = j.days_since.cast(F64), ibis.coalesce(j.repeat_rate, f64(0.0))
@@ -524,19 +509,6 @@ def _finish(run: _Run, facts: ir.Table, buyer_rows: ir.Table) -> ir.Table:
     )
 
 
-def attach(store: Store, predictions: ir.Table) -> None:
-    """Rewrite ``customer_facts`` with the prediction columns (replacing earlier ones)."""
-    facts = store.con.table(FACTS)
-    attached = {ATTACHED_NAMES.get(c, c) for c in predictions.columns if c != "person_id"}
-    pattern = re.compile(r"(clv|expected_orders)_\d+m")
-    stale = [c for c in facts.columns if c in attached or pattern.fullmatch(c)]
-    base = facts.drop(*stale) if stale else facts
-    p = predictions.rename({"p_person": "person_id", **{v: k for k, v in ATTACHED_NAMES.items()}})
-    j = base.left_join(p, base.person_id == p.p_person)
-    # materialise writes a new table before it replaces the old one, so it may read it
-    materialise(store, FACTS, j.select(*base.columns, *[c for c in p.columns if c != "p_person"]))
-
-
 def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
     clv, orders = table[f"clv_{h}m"], table[f"expected_orders_{h}m"]
     row = (
@@ -557,6 +529,11 @@ def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
 def _check(horizon_months: int, discount_rate: float) -> float:
     check_scalar("predict", "horizon_months", horizon_months, int, 1, 1201)
     check_scalar("predict", "discount_rate", discount_rate, float, 0.0)
+    return monthly_rate(discount_rate)
+
+
+def monthly_rate(discount_rate: float) -> float:
+    """The monthly discount rate of a yearly one: ``(1 + rate)^(1/12) - 1``."""
     return float((1.0 + discount_rate) ** (1.0 / 12.0) - 1.0)
 
 
@@ -570,9 +547,10 @@ def predict(
     floor: DataFloor | None = None,
     clv_model: str | None = None,
 ) -> PredictResult:
-    """Write ``customer_predictions`` (and attach it to ``customer_facts``) as of ``as_of``.
+    """Write ``customer_predictions`` as of ``as_of``.
 
-    as_of: the facts' day (default: the stored ``customer_facts``, refreshed if missing);
+    as_of: the facts' day (default: the day of the stored ``customer_facts``, else
+    :func:`store_end`);
     model: BetaGeo, ModifiedBetaGeo, ParetoNBD or heuristic (default: the backtest's choice,
     else BetaGeo); horizon_months: CLV and expected orders cover this many months;
     discount_rate: yearly, applied monthly as ``(1 + rate)^(1/12) - 1``; floor: the least
@@ -583,20 +561,18 @@ def predict(
     started = time.perf_counter()
     monthly = _check(horizon_months, discount_rate)
     clv = _clv_model_name(clv_model)
-    facts, end, attachable = _facts_source(store, as_of)
+    facts, end, stored = _facts_source(store, as_of)
     try:
-        if not attachable:  # an expression: computed once, not once per query below
-            facts = materialise(store, SCRATCH_FACTS, facts)
+        if not stored:  # an expression: computed once, not once per query below
+            facts = store.replace(SCRATCH_FACTS, facts, scratch=True)
         result, table = _write(store, facts, end, model, horizon_months, monthly, floor, clv)
         result.discount_rate = discount_rate
     finally:
         drop_upload(store, SCRATCH_SCORES)
         drop_upload(store, SCRATCH_MARGINS)
-        store.con.drop_table(SCRATCH_FACTS, force=True)
-    if attachable:
-        attach(store, table)
+        store.drop(SCRATCH_FACTS)
     result.totals = _totals(table, horizon_months)
-    result.rows, result.attached = int(result.totals.pop("rows") or 0), attachable
+    result.rows = int(result.totals.pop("rows") or 0)
     result.currency = reporting_currency(store)
     result.warnings = money_warnings(store, as_of=end)
     result.seconds = round(time.perf_counter() - started, 3)
@@ -615,7 +591,7 @@ def _write(
 ) -> tuple[PredictResult, ir.Table]:
     """Fit (or fall back), score and write ``customer_predictions``."""
     buyers = _buyers(facts, store.settings.default_margin)
-    name = _model_name(store, model)
+    name = model_name(store, model)
     patterns = pattern_counts(buyers)
     stats = data_stats(patterns)
     floor = floor or DataFloor()
@@ -631,7 +607,7 @@ def _write(
     result = PredictResult(end, name, HEURISTIC, horizon_months, 0.0, reason, stats)
     result.vip_threshold = vip
     rows = _predicted_rows(run, buyers, patterns, result, why)
-    return result, materialise(store, PREDICTIONS, _finish(run, facts, rows))
+    return result, store.replace(PREDICTIONS, _finish(run, facts, rows))
 
 
 def _predicted_rows(
@@ -666,6 +642,8 @@ def _predicted_rows(
             ]
             result.reason = "; ".join(filter(None, notes)) or None
             margins = None
+            fit = Fit(run.end, run.model, model, gg, run.vip, run.horizon_months, run.monthly_rate)
+            result.fit = fit if run.clv_model != BOOSTED else None
             if run.clv_model == BOOSTED:
                 try:
                     margins, trained = boosted_margins(run)
@@ -680,3 +658,11 @@ def _predicted_rows(
     if run.clv_model == BOOSTED:
         result.reason = f"{result.reason}; no {BOOSTED} CLV with the heuristic"
     return _heuristic_rows(run, buyers, why)
+
+
+def score_with_fit(store: Store, facts: ir.Table, end: date, fit: Fit) -> ir.Table:
+    """The ``customer_predictions`` rows of ``facts`` (as of ``end``) scored with ``fit``,
+    without fitting: what :func:`predict` writes with the same fitted models."""
+    buyers = _buyers(facts, store.settings.default_margin)
+    run = _Run(store, end, fit.model, fit.horizon_months, fit.monthly_rate, fit.vip)
+    return _finish(run, facts, _model_rows(run, buyers, fit.purchase, fit.spend))

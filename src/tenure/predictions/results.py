@@ -1,5 +1,5 @@
 """Reading the predictions: the ``customer_predictions`` table as data frames (every person, or
-the top N by a column), and the recorded backtests (``model_runs``) with their metrics parsed.
+the top N by a column). The recorded backtests: :func:`tenure.predictions.runs.model_runs`.
 
 Each frame carries ``attrs``: ``money`` (its CLV columns, in the reporting currency) and
 ``currency``, as the analytics results do.
@@ -7,20 +7,16 @@ Each frame carries ``attrs``: ``money`` (its CLV columns, in the reporting curre
 
 from __future__ import annotations
 
-import json
 import re
 
 import ibis
 import pandas as pd
 
 from tenure.errors import ConfigError
-from tenure.predictions.backtest import RUNS, RUNS_SCHEMA
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
 _CLV = re.compile(r"clv_\d+m")
-#: The columns of a recorded run in :func:`model_runs` (its metrics follow them).
-RUN_COLUMNS = [c for c in RUNS_SCHEMA.names if c != "metrics"]
 
 
 def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
@@ -54,23 +50,3 @@ def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.Dat
     value = table[by]
     best = table.filter(value.notnull()).order_by([ibis.desc(value), "person_id"])
     return _with_money(best.limit(n).to_pandas(), store)
-
-
-def model_runs(store: Store) -> pd.DataFrame:
-    """Every recorded backtest (``model_runs``), newest first, one row per run and model: the
-    run's columns, ``chosen``, then each metric the run recorded as its own column (``mae``,
-    ``rmse``, ``status``...; null where a model has none). Empty (with the run's columns and
-    ``rmse``) when no run was recorded."""
-    empty = pd.DataFrame(columns=[*RUN_COLUMNS, "rmse"])
-    if not store.exists(RUNS):
-        return empty
-    t = store.read(RUNS)
-    order = [ibis.desc("created_at"), ibis.desc("run_id"), "model"]
-    runs = t.order_by(order).to_pyarrow().to_pandas()
-    if runs.empty:
-        return empty
-    metrics = pd.DataFrame.from_records(
-        [json.loads(m) for m in runs["metrics"]], index=runs.index
-    ).drop(columns=RUN_COLUMNS, errors="ignore")
-    out = pd.concat([runs[RUN_COLUMNS], metrics], axis=1)
-    return out if "rmse" in out.columns else out.assign(rmse=float("nan"))

@@ -26,10 +26,10 @@ import pyarrow as pa
 from scipy import special, stats
 
 from tenure.analytics.base import F64
-from tenure.models._data import FloatArray
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
+from tenure.models.inputs import FloatArray
 from tenure.models.nbd import NBD
 from tenure.store import Store
 
@@ -84,22 +84,13 @@ def expected_spend(gg: GammaGamma, frequency: ir.Value, monetary: ir.Value) -> i
 
 
 def upload(store: Store, name: str, frame: pd.DataFrame | pa.Table) -> ir.Table:
-    """``frame`` as a temporary table ``name`` of the store's engine (a Spark temp view)."""
-    table = (
-        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-    )
-    if store.backend_name == "pyspark":
-        store.con._session.createDataFrame(table).createOrReplaceTempView(name)
-        return store.con.table(name)
-    return store.con.create_table(name, table, temp=True, overwrite=True)
+    """``frame`` as a temporary table ``name`` of the store's engine (:meth:`Store.upload`)."""
+    return store.upload(name, frame)
 
 
 def drop_upload(store: Store, name: str) -> None:
     """Drop a table made by :func:`upload` (nothing happens when it is gone)."""
-    if store.backend_name == "pyspark":
-        store.con._session.catalog.dropTempView(name)
-    else:
-        store.con.drop_table(name, force=True)
+    store.drop_upload(name)
 
 
 # -- the distribution of future purchases -----------------------------------------------------

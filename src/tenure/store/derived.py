@@ -25,6 +25,11 @@ class DerivedTable:
     person_column: str | None = "person_id"
 
 
+#: The canonical tables the orders base (:func:`tenure.analytics.base.orders_base`) reads:
+#: orders attributed to persons through the identities, margins from the lines and products,
+#: amounts converted with the FX rates.
+ORDERS_BASE = ("orders", "order_items", "products", "fx_rates", "identities")
+
 DERIVED: dict[str, DerivedTable] = {
     t.name: t
     for t in (
@@ -32,8 +37,22 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_facts",
             "customer_facts",
             ("person_id",),
-            ("orders", "order_items", "events", "customers", "identities"),
+            (*ORDERS_BASE, "events", "customers"),
             "One row per person: BTYD summary, gaps, acquisition, value.",
+        ),
+        DerivedTable(
+            "purchase_gaps",
+            "customer_facts",
+            ("person_id", "k"),
+            ("orders", "order_items", "identities"),
+            "Days between a buyer's purchase days k and k + 1: the input of the status rhythm.",
+        ),
+        DerivedTable(
+            "facts_identities",
+            "customer_facts",
+            ("kind", "value"),
+            ("identities",),
+            "The identifiers customer_facts was built with (the incremental run's baseline).",
         ),
         DerivedTable(
             "customer_rfm",
@@ -46,7 +65,7 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_status",
             "customer_status",
             ("person_id",),
-            ("customer_facts", "orders"),
+            ("customer_facts", "purchase_gaps"),
             "The lifecycle status of every person (prospect ... vip).",
         ),
         DerivedTable(
@@ -60,10 +79,27 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_predictions",
             "predictions",
             ("person_id",),
-            ("customer_facts", "orders"),
+            ("customer_facts", *ORDERS_BASE),
             "CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
         ),
+        DerivedTable(
+            "prediction_fits",
+            "predictions",
+            ("fitted_at",),
+            ("customer_facts", "orders"),
+            "The fitted prediction models, re-used by the daily run until a refit is due.",
+            person_column=None,
+        ),
     )
+}
+
+
+#: Tables of the store that are neither canonical nor derived: bookkeeping, with no person
+#: column (privacy deletion leaves them alone). Scratch tables (``_tenure_<prefix>_<hex>``,
+#: :meth:`tenure.store.Store.scratch`) live only while the work that made them runs.
+INTERNAL: dict[str, str] = {
+    "_tenure_migrations": "the data-model migrations applied (tenure.store.migrations)",
+    "model_runs": "one row per model of each recorded backtest (tenure.predictions.backtest)",
 }
 
 

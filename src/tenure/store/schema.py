@@ -195,6 +195,7 @@ FX_RATES = _spec(
     currency="string",
     rate=RATE,
     source="string",
+    imported_at="timestamp",
 )
 
 QUARANTINE = _spec(
@@ -323,6 +324,23 @@ ROW_HISTORY = _spec(
     import_id="string",
 )
 
+PIPELINE_RUNS = _spec(
+    "pipeline_runs",
+    ("run_id", "step"),
+    "One row per pipeline step run (docs/pipeline.md): when, as of which day, the rows it "
+    "wrote, the newest data it consumed (watermark), full or incremental, and its outcome.",
+    run_id="string",
+    step="string",
+    started_at="timestamp",
+    finished_at="timestamp",
+    as_of="date",
+    rows="int64",
+    watermark="timestamp",
+    mode="string",
+    outcome="string",
+    error="string",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -347,6 +365,9 @@ V4_TABLES: tuple[TableSpec, ...] = (PRIVACY_AUDIT, IDENTITY_BLOCKED_EDGES)
 #: Tables added by migration 6 (store facts, flagged values, replaced rows).
 V6_TABLES: tuple[TableSpec, ...] = (STORE_META, FLAGGED_VALUES, ROW_HISTORY)
 
+#: Tables added by migration 8 (the pipeline's run records).
+V8_TABLES: tuple[TableSpec, ...] = (PIPELINE_RUNS,)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES
+    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES + V8_TABLES
 }

@@ -289,7 +289,7 @@ def connect_pyspark(url: str) -> tuple[BaseBackend, str]:
         if locked and plan.lock is not None:
             release_warehouse_lock(plan.lock)
         raise
-    # Spark's Python workers must run this interpreter (ENGINE_NOTES.md).
+    # Spark's Python workers must run this interpreter (docs/configuration.md, "Spark stores")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(plan.url.master).appName("tenure")
     for key, value in plan.settings.items():

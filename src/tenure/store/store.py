@@ -11,7 +11,7 @@ Opening a store applies pending migrations, so an older file upgrades itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +24,24 @@ from ibis.backends import BaseBackend
 
 from tenure.config import Settings, load_settings
 from tenure.errors import StoreError, TenureError, UnknownTableError, translate_driver_error
+from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
+from tenure.store.rows import Predicate, delete_where, upsert
 from tenure.store.schema import TABLES, TableSpec
 from tenure.store.spark import connect_pyspark
-from tenure.store.tables import create_scratch, duckdb_settings, replace_table, scratch_name
+from tenure.store.staging import Staging, open_staging
+from tenure.store.tables import (
+    create_scratch,
+    drop_upload_table,
+    duckdb_settings,
+    replace_table,
+    scratch_name,
+    transaction,
+    upload_table,
+)
+
+#: The column holding a canonical row's load time (when it was stored).
+LOAD_TIME = "imported_at"
 
 
 def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
@@ -109,6 +123,12 @@ class Store:
         return self.backend_name == "duckdb"
 
     @property
+    def transactional(self) -> bool:
+        """Whether the engine rolls a failed write back (DuckDB); elsewhere the writers keep
+        a copy of what they empty (:meth:`delete_where`, :meth:`upsert`)."""
+        return self.is_duckdb
+
+    @property
     def version(self) -> int:
         """The data-model version recorded in the store."""
         return current_version(self.con)
@@ -141,12 +161,28 @@ class Store:
         """Row count of every canonical table."""
         return {name: self.count(name) for name in TABLES}
 
+    def derived_counts(self) -> dict[str, int | None]:
+        """Row count of every derived table (:data:`tenure.store.derived.DERIVED`); None
+        for one not built yet."""
+        present = set(self.tables())
+        return {
+            name: int(self.con.table(name).count().execute()) if name in present else None
+            for name in DERIVED
+        }
+
     def insert(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
-        """Append rows to canonical table ``name``, cast to its schema, in its column order."""
+        """Append rows to canonical table ``name``, cast to its schema, in its column order.
+        Rows without an ``imported_at`` column (where the table has one) are stamped with
+        the time of this insert: the load time the incremental run reads (importers set it
+        themselves, to the start of the import)."""
         spec = self.spec(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
+        loaded = datetime.now(UTC).replace(tzinfo=None)
         if isinstance(data, pa.Table):
+            if LOAD_TIME in spec.columns and LOAD_TIME not in data.column_names:
+                stamp = pa.array([loaded] * data.num_rows, pa.timestamp("us"))
+                data = data.append_column(LOAD_TIME, stamp)
             missing = [c for c in spec.columns if c not in data.column_names]
             for column in missing:
                 data = data.append_column(
@@ -162,6 +198,8 @@ class Store:
             else:
                 self.con.insert(name, data)
             return
+        if LOAD_TIME in spec.columns and LOAD_TIME not in data.columns:
+            data = data.mutate(**{LOAD_TIME: ibis.literal(loaded, type="timestamp")})
         expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
         self.con.insert(name, expr)
 
@@ -233,16 +271,59 @@ class Store:
         """Drop table ``name`` if it exists."""
         self.con.drop_table(name, force=True)
 
+    def tables(self) -> list[str]:
+        """The names of every table in the store (canonical, derived, internal, scratch)."""
+        return list(self.con.list_tables())
+
+    def scratch_table(self, prefix: str, expr: ibis.Table | None = None, **kw: Any) -> ibis.Table:
+        """A new scratch table ``_tenure_<prefix>_<hex>`` (temporary on DuckDB, so a crash
+        leaves nothing; the caller drops it with :meth:`drop`). ``expr`` fills it, or
+        ``schema=`` makes it empty."""
+        name = scratch_name(prefix)
+        return create_scratch(self.con, name, expr, **kw)
+
     @contextmanager
     def scratch(self, prefix: str, expr: ibis.Table | None = None, **kw: Any) -> Iterator[str]:
         """A scratch table for the duration of the block (temporary on DuckDB, dropped at
         the end everywhere); yields its name. ``expr`` fills it, or ``schema=`` makes it empty."""
-        name = scratch_name(prefix)
-        create_scratch(self.con, name, expr, **kw)
+        name = self.scratch_table(prefix, expr, **kw).get_name()
         try:
             yield name
         finally:
             self.drop(name)
+
+    def upload(self, name: str, data: pa.Table | pd.DataFrame) -> ibis.Table:
+        """Local data as temporary table ``name`` of the engine (replacing one of that name),
+        to join with stored tables; :meth:`drop_upload` removes it."""
+        return upload_table(self.con, name, data)
+
+    def drop_upload(self, name: str) -> None:
+        """Drop a table made by :meth:`upload` (nothing happens when it is gone)."""
+        drop_upload_table(self.con, name)
+
+    # -- rewriting some rows ----------------------------------------------------------------
+    def delete_where(self, name: str, predicate: Predicate) -> int:
+        """Delete the rows of table ``name`` (canonical or derived) that ``predicate(table)``
+        picks (null picks nothing); return how many (:mod:`tenure.store.rows`)."""
+        return delete_where(self, name, predicate)
+
+    def upsert(self, name: str, key: Sequence[str], rows: pa.Table) -> int:
+        """Replace the rows of canonical table ``name`` with the ``key`` values of ``rows`` by
+        ``rows`` (new keys are added); return the rows written (:mod:`tenure.store.rows`)."""
+        return upsert(self, name, key, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around the block where the engine has them (DuckDB)."""
+        with transaction(self.con):
+            yield
+
+    @contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """The DuckDB connection an import reads and checks files in, and the ways its rows
+        reach the store (:mod:`tenure.store.staging`)."""
+        with open_staging(self) as staging:
+            yield staging
 
     @contextmanager
     def engine_settings(self, **settings: str) -> Iterator[None]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 
@@ -67,10 +69,48 @@ def create_scratch(
     a crash leaves nothing), a regular table elsewhere (dropped by the caller)."""
     temp = con.name == "duckdb"
     if expr is None:
-        return con.create_table(name, temp=temp, overwrite=temp, **kw)
-    return con.create_table(name, expr, temp=temp, overwrite=temp, **kw)
+        con.create_table(name, temp=temp, overwrite=temp, **kw)
+    else:
+        con.create_table(name, expr, temp=temp, overwrite=temp, **kw)
+    return con.table(name)  # (create_table's answer names a temporary table temp.main.x)
 
 
 def memtable(data: Any) -> ir.Table:
     """An in-memory table (pandas or Arrow) as an Ibis expression."""
     return ibis.memtable(data)
+
+
+def upload_table(con: BaseBackend, name: str, data: pa.Table | pd.DataFrame) -> ir.Table:
+    """Arrow or pandas data as temporary table ``name`` of the engine (replacing one of that
+    name): a temporary table on DuckDB, a temporary view on Spark (Ibis 12's memtable path
+    fails on null decimals there)."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    if con.name == "pyspark":
+        con._session.createDataFrame(table).createOrReplaceTempView(name)
+        return con.table(name)
+    return con.create_table(name, table, temp=True, overwrite=True)
+
+
+def drop_upload_table(con: BaseBackend, name: str) -> None:
+    """Drop a table made by :func:`upload_table` (nothing happens when it is gone)."""
+    if con.name == "pyspark":
+        con._session.catalog.dropTempView(name)
+    else:
+        con.drop_table(name, force=True)
+
+
+@contextmanager
+def transaction(con: BaseBackend) -> Iterator[None]:
+    """One transaction around the block on DuckDB (rolled back on any error); elsewhere
+    none: the callers keep what they need to recover (see :meth:`Store.delete_where`)."""
+    if con.name != "duckdb":
+        yield
+        return
+    raw = con.con
+    raw.begin()
+    try:
+        yield
+    except BaseException:
+        raw.rollback()
+        raise
+    raw.commit()

@@ -9,6 +9,9 @@
 
 A deleted person's identifiers are kept only as digests (:func:`digest`), which the importer
 computes in the engine (:func:`digest_expr`) to recognise their data if it arrives again.
+
+The importer (:mod:`tenure.ingest.suppress`) and identity resolution (:mod:`tenure.identity`,
+a layer above) spell identifiers the same way, so the spelling lives here, in the lower one.
 """
 
 from __future__ import annotations
