@@ -37,7 +37,9 @@ class Settings(BaseSettings):
         "file relative to the working directory), `duckdb:///abs/path.duckdb` for an absolute "
         "path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]?warehouse=DIR` "
         "for PySpark in local mode (the tables and their catalog in DIR, default "
-        '`./tenure-warehouse`; see "Spark stores"), or any URL `ibis.connect` accepts.',
+        '`./tenure-warehouse`; see "Spark stores"), or any URL `ibis.connect` accepts. A bare '
+        "path (no `scheme://`) is a DuckDB file, used as written: `shop` is `duckdb://shop`, "
+        "no suffix added.",
     )
     reporting_currency: str | None = Field(
         None,
@@ -148,6 +150,18 @@ class Settings(BaseSettings):
         gt=0.0,
         le=1.0,
         description="Share of customers, by margin, that forms the VIP tier (0.05 = top 5%).",
+    )
+    refit_days: int = Field(
+        30,
+        ge=0,
+        description="The daily run re-scores every buyer with the stored prediction fit; it "
+        "fits again once the fit is this many days old (docs/incremental.md).",
+    )
+    refit_growth: float = Field(
+        0.10,
+        ge=0.0,
+        description="The daily run also fits the predictions again once buyers or orders grew "
+        "by this share since the fit (0.10 = 10%).",
     )
 
     @field_validator("reporting_currency")

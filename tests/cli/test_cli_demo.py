@@ -47,3 +47,24 @@ def test_demo_bad_start_date(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "not a date" in result.output
+
+
+def test_demo_json_holds_the_library_report(tmp_path: Path) -> None:
+    """One call (:func:`tenure.analytics.demo_store.demo`): the summary, the channels and the
+    last twelve months' KPIs, money at the minor unit."""
+    from tenure.analytics.demo_store import demo
+
+    result = runner.invoke(
+        app, ["demo", "--store", str(tmp_path / "cli"), "--customers", "200", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    with Store(str(tmp_path / "lib")) as st:
+        report = demo(st, customers=200)
+    assert [r["channel"] for r in doc["channels"]] == list(report.channels["channel"])
+    assert [r["new_customers"] for r in doc["channels"]] == list(report.channels["new_customers"])
+    assert [r["period"] for r in doc["kpis"]] == list(report.kpis["period"])
+    assert [r["orders"] for r in doc["kpis"]] == list(report.kpis["orders"])
+    revenue = [round(float(v), 2) for v in report.kpis["revenue"]]
+    assert [r["revenue"] for r in doc["kpis"]] == revenue
+    assert doc["customers"] == report.summary.customers

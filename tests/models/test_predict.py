@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
 from tenure.models import BetaGeo, ModifiedBetaGeo
@@ -50,7 +50,7 @@ MODEL_LINE = re.compile(
 
 
 def _open(url: str) -> Store:
-    return Store(url, settings=load_settings(store_url=url))
+    return Store(url)
 
 
 @pytest.fixture(scope="module")

@@ -162,15 +162,28 @@ def _first_order(store: Store, buyers: ir.Table) -> ir.Table:
     return j.drop("l_order")
 
 
-def buyer_facts(store: Store, end: date, orders: ir.Table | None = None) -> ir.Table:
+def only(table: ir.Table, persons: ir.Table | None, column: str = "person_id") -> ir.Table:
+    """``table`` restricted to the persons of ``persons`` (column ``person_id``), or as it is
+    when ``persons`` is None."""
+    if persons is None:
+        return table
+    keys = persons.select(_only_person="person_id")
+    return table.semi_join(keys, table[column] == keys._only_person)
+
+
+def buyer_facts(
+    store: Store, end: date, orders: ir.Table | None = None, persons: ir.Table | None = None
+) -> ir.Table:
     """One row per buyer (``orders`` >= 1) with every fact column; ``orders``: the
     :func:`orders_base` as of ``end`` when the caller has it already (refresh writes it once:
-    order_id, person_id, ordered_at, day, revenue, margin and is_purchase are enough)."""
+    order_id, person_id, ordered_at, day, revenue, margin and is_purchase are enough).
+    ``persons``: only these persons (the incremental run; ``orders`` must hold all of their
+    orders)."""
     if orders is None:
-        orders = orders_base(store, as_of=end)
+        orders = only(orders_base(store, as_of=end), persons)
     buyers = _buyers(orders, end)
     first = _first_order(store, buyers)
-    events = attributed_events(store)
+    events = only(attributed_events(store), persons)
     events = events.filter(events.timestamp.date() <= ibis.literal(end))
     ft = first_touch(events)
     lt = last_touch_before(events, buyers.select(f_person="person_id", f_at="first_order_at"))
@@ -244,16 +257,21 @@ def known_persons(store: Store, end: date) -> ir.Table:
 
 
 def customer_facts(
-    store: Store, *, as_of: date | None = None, orders: ir.Table | None = None
+    store: Store,
+    *,
+    as_of: date | None = None,
+    orders: ir.Table | None = None,
+    persons: ir.Table | None = None,
 ) -> ir.Table:
     """The ``customer_facts`` expression: buyers and prospects, as of ``as_of`` (default:
     the as-of day of :func:`store_end`). ``orders``: ``orders_base(store, as_of=as_of)`` already
-    materialised, if the caller has it."""
+    materialised, if the caller has it. ``persons`` (a table with ``person_id``): the rows of
+    these persons only, the same as those of the whole table (the incremental run)."""
     from tenure.analytics.base import store_end
 
     end = as_of if as_of is not None else store_end(store)
-    buyers = buyer_facts(store, end, orders)
-    known = known_persons(store, end)
+    buyers = buyer_facts(store, end, orders, persons)
+    known = only(known_persons(store, end), persons, "k_person")
     j = buyers.outer_join(known, buyers.person_id == known.k_person)
     zero = ibis.literal(0, "int64")
     out = {c: j[c] for c in buyers.columns}

@@ -27,6 +27,7 @@ from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from tenure.analytics.base import F64, money_sum, orders_base, store_end
 from tenure.analytics.facts import (
@@ -35,6 +36,7 @@ from tenure.analytics.facts import (
     known_persons,
     left_join_on_person,
 )
+from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
 from tenure.store import Store
 
@@ -72,16 +74,30 @@ def purchase_day_gaps(orders: ir.Table) -> ir.Table:
     )
 
 
-def _buyers(orders: ir.Table, days: ir.Table, end: date, share: float) -> ir.Table:
-    """One row per buyer: first/last purchase day, purchase days, margin, tier."""
+def purchase_gaps(orders: ir.Table) -> ir.Table:
+    """person_id, k, gap: every gap between a buyer's purchase days *k* and *k + 1* (the
+    per-person input of the rhythm medians; table ``purchase_gaps``, built with
+    ``customer_facts``)."""
+    days = purchase_day_gaps(orders)
+    gaps = days.filter(days.gap.notnull())
+    return gaps.select("person_id", k=gaps.k.cast("int64"), gap=gaps.gap)
+
+
+def _buyers(orders: ir.Table, days: ir.Table) -> ir.Table:
+    """One row per buyer: first/last purchase day, purchase days, margin."""
     per = days.group_by("person_id").agg(
         first_day=days.day.min(), last_day=days.day.max(), purchase_days=days.count()
     )
     money = orders.group_by(m_person=orders.person_id).agg(margin=money_sum(orders.margin))
     j = per.left_join(money, per.person_id == money.m_person)
-    b = j.select(
+    return j.select(
         "person_id", "first_day", "last_day", "purchase_days", margin=ibis.coalesce(j.margin, 0.0)
     )
+
+
+def _ranked(b: ir.Table, end: date, share: float) -> ir.Table:
+    """Buyers (person_id, first_day, last_day, purchase_days, margin) with their value tier
+    and the days since their first and last purchase."""
     rank = ibis.row_number().over(order_by=[ibis.desc(b.margin), b.person_id])
     return b.mutate(
         tier=value_tier(rank, b.count().over(), share),
@@ -91,7 +107,7 @@ def _buyers(orders: ir.Table, days: ir.Table, end: date, share: float) -> ir.Tab
 
 
 def _expected_gaps(days: ir.Table, buyers: ir.Table, segment_by: str) -> ir.Table:
-    """person_id, rhythm_segment, expected_gap_days."""
+    """person_id, rhythm_segment, expected_gap_days (``days``: person_id, k, gap)."""
     gaps = days.filter(days.gap.notnull())
     overall = gaps.gap.median().as_scalar()
     if segment_by == "orders":
@@ -134,7 +150,6 @@ def customer_status(
     day). Columns: person_id, status, is_vip, tier, rhythm_segment, expected_gap_days,
     at_risk_after_days, purchase_days, first_order_day, last_order_day,
     days_since_last_order, as_of. ``orders``: :func:`orders_base` if the caller has it."""
-    s = store.settings
     by = _check(store, segment_by)
     end = as_of if as_of is not None else store_end(store)
     if orders is None:
@@ -142,8 +157,41 @@ def customer_status(
     else:
         orders = orders.filter(orders.day <= ibis.literal(end))
     days = purchase_day_gaps(orders)
-    buyers = _buyers(orders, days, end, s.vip_share)
-    b = left_join_on_person(buyers, _expected_gaps(days, buyers, by))
+    rows = _status_rows(store, _buyers(orders, days), days, end, by)
+    return _with_prospects(store, rows, end)
+
+
+def status_from_facts(
+    store: Store, facts: ir.Table, gaps: ir.Table, end: date, *, segment_by: str | None = None
+) -> ir.Table:
+    """:func:`customer_status` from ``customer_facts`` and ``purchase_gaps`` (the pipeline's
+    step: no orders read). The same rows: a buyer's purchase days are ``frequency + 1``, the
+    first and last purchase days those of ``first_order_at`` and ``last_order_at``, the
+    margin the facts' total margin (0 when unknown); the prospects are the facts' persons
+    without a purchase. ``end``: the facts' as-of day."""
+    by = _check(store, segment_by)
+    f = facts.filter(facts.is_buyer)
+    buyers = f.select(
+        "person_id",
+        first_day=f.first_order_at.date(),
+        last_day=f.last_order_at.date(),
+        purchase_days=(f.frequency + 1).cast("int64"),
+        margin=ibis.coalesce(f.margin.cast(F64), 0.0),
+    )
+    rows = _status_rows(store, buyers, gaps, end, by)
+    p = facts.filter(~facts.is_buyer)
+    prospects = p.select(
+        person_id=p.person_id, status=ibis.literal("prospect"), **_PROSPECT
+    ).select(*rows.columns)
+    return ibis.union(rows, prospects).mutate(as_of=ibis.literal(end))
+
+
+def _status_rows(store: Store, buyers: ir.Table, days: ir.Table, end: date, by: str) -> ir.Table:
+    """The buyers' status rows (``buyers``: person_id, first_day, last_day, purchase_days,
+    margin; ``days``: person_id, k, gap)."""
+    s = store.settings
+    ranked = _ranked(buyers, end, s.vip_share)
+    b = left_join_on_person(ranked, _expected_gaps(days, ranked, by))
     limit = b.expected_gap_days * ibis.literal(float(s.at_risk_factor))
     since = b.days_since_last_order
     status = ibis.cases(
@@ -153,7 +201,7 @@ def customer_status(
         (b.tier == "vip", "vip"),
         else_="active",
     )
-    rows = b.select(
+    return b.select(
         "person_id",
         status=status,
         is_vip=b.tier == "vip",
@@ -166,36 +214,55 @@ def customer_status(
         last_order_day=b.last_day,
         days_since_last_order=since.cast("int64"),
     )
-    return _with_prospects(store, rows, end)
+
+
+#: The status columns of a prospect (no purchase).
+_PROSPECT = {
+    "is_vip": ibis.literal(False),
+    "tier": ibis.null("string"),
+    "rhythm_segment": ibis.null("string"),
+    "expected_gap_days": ibis.null(F64),
+    "at_risk_after_days": ibis.null(F64),
+    "purchase_days": ibis.literal(0, "int64"),
+    "first_order_day": ibis.null("date"),
+    "last_order_day": ibis.null("date"),
+    "days_since_last_order": ibis.null("int64"),
+}
 
 
 def _with_prospects(store: Store, buyers: ir.Table, end: date) -> ir.Table:
     known = known_persons(store, end)
     prospects = known.anti_join(buyers, known.k_person == buyers.person_id)
-    null = {
-        "is_vip": ibis.literal(False),
-        "tier": ibis.null("string"),
-        "rhythm_segment": ibis.null("string"),
-        "expected_gap_days": ibis.null(F64),
-        "at_risk_after_days": ibis.null(F64),
-        "purchase_days": ibis.literal(0, "int64"),
-        "first_order_day": ibis.null("date"),
-        "last_order_day": ibis.null("date"),
-        "days_since_last_order": ibis.null("int64"),
-    }
-    p = prospects.select(person_id=prospects.k_person, status=ibis.literal("prospect"), **null)
+    p = prospects.select(person_id=prospects.k_person, status=ibis.literal("prospect"), **_PROSPECT)
     both = ibis.union(buyers, p.select(*buyers.columns))
     return both.mutate(as_of=ibis.literal(end))
 
 
-def status_counts(store: Store, *, as_of: date | None = None) -> ir.Table:
-    """One row per status: persons, share of known persons, VIPs among them."""
-    t = customer_status(store, as_of=as_of)
+def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """`tenure status`: one row per status (in :data:`STATUSES` order): persons, share of
+    known persons, VIPs among them. ``attrs``: ``as_of``, ``warnings`` (the money warnings:
+    tiers and VIPs rank by margin)."""
+    end = as_of if as_of is not None else store_end(store)
+    t = customer_status(store, as_of=end)
     per = t.group_by("status").agg(persons=t.count(), vips=t.is_vip.cast("int64").sum())
     total = per.persons.sum().over()
     order = ibis.cases(*((per.status == s, i) for i, s in enumerate(STATUSES)), else_=99)
-    return (
+    counts = (
         per.mutate(share=per.persons.cast(F64) / total.cast(F64), _o=order)
         .order_by("_o")
         .drop("_o")
     )
+    return _result(store, counts, end)
+
+
+def status_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """`tenure status --customers`: every known person's :func:`customer_status` row, by
+    ``person_id``; ``attrs`` as :func:`status_counts`."""
+    end = as_of if as_of is not None else store_end(store)
+    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end)
+
+
+def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
+    frame = expr.to_pandas()
+    frame.attrs.update(as_of=end, warnings=money_warnings(store, as_of=end))
+    return frame

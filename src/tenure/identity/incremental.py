@@ -206,7 +206,7 @@ def _updated_identities(
 ) -> ir.Table:
     """``identities`` after the run: new identifiers added, sightings widened, person ids of
     merged persons replaced, identifiers flagged now without a person."""
-    keys = ids.select("node").union(seen_new.select("node"))
+    keys = ids.select("node").union(seen_new.select("node"), distinct=True)
     j = keys.left_join(ids, "node").left_join(seen_new, "node")
     j = j.select(
         "node",

@@ -104,11 +104,20 @@ def identity_step(store: Store, ctx: StepContext) -> dict[str, int]:
 
 
 def facts_step(store: Store, ctx: StepContext) -> dict[str, int]:
-    """``customer_facts`` (:func:`tenure.analytics.facts.customer_facts`)."""
-    from tenure.analytics.facts import customer_facts
+    """``customer_facts`` and ``purchase_gaps`` (:func:`tenure.analytics.incremental.build_facts`,
+    from the run's orders base)."""
+    from tenure.analytics.incremental import build_facts
 
-    expr = customer_facts(store, as_of=ctx.as_of, orders=shared_orders(store, ctx))
-    return {"customer_facts": _count(store.replace("customer_facts", expr))}
+    shared_orders(store, ctx)
+    return build_facts(store, ctx)
+
+
+def facts_incremental(store: Store, ctx: StepContext) -> dict[str, int]:
+    """The touched persons' facts computed again, the others' moved to the day
+    (:func:`tenure.analytics.incremental.update_facts`; docs/incremental.md)."""
+    from tenure.analytics.incremental import update_facts
+
+    return update_facts(store, ctx)
 
 
 def rfm_step(store: Store, ctx: StepContext) -> dict[str, int]:
@@ -120,11 +129,11 @@ def rfm_step(store: Store, ctx: StepContext) -> dict[str, int]:
 
 
 def status_step(store: Store, ctx: StepContext) -> dict[str, int]:
-    """``customer_status`` (:func:`tenure.analytics.status.customer_status`)."""
-    from tenure.analytics.status import customer_status
+    """``customer_status`` from the facts and purchase gaps
+    (:func:`tenure.analytics.incremental.build_status`; no order read, so both modes)."""
+    from tenure.analytics.incremental import build_status
 
-    expr = customer_status(store, as_of=ctx.as_of, orders=shared_orders(store, ctx))
-    return {"customer_status": _count(store.replace("customer_status", expr))}
+    return build_status(store, ctx)
 
 
 def stages_step(store: Store, ctx: StepContext) -> dict[str, int]:
@@ -135,12 +144,20 @@ def stages_step(store: Store, ctx: StepContext) -> dict[str, int]:
 
 
 def predictions_step(store: Store, ctx: StepContext) -> dict[str, int]:
-    """``customer_predictions`` (:func:`tenure.predictions.predict.predict`, with the
-    step's ``options``: model, clv_model, horizon_months, discount_rate, floor)."""
-    from tenure.predictions.predict import PREDICTIONS, predict
+    """``customer_predictions`` fitted and scored, the fit recorded
+    (:func:`tenure.predictions.rescore.build_predictions`, with the step's ``options``:
+    model, clv_model, horizon_months, discount_rate, floor, refit)."""
+    from tenure.predictions.rescore import build_predictions
 
-    ctx.outputs["result"] = result = predict(store, as_of=ctx.as_of, **ctx.options)
-    return {PREDICTIONS: result.rows}
+    return build_predictions(store, ctx)
+
+
+def predictions_incremental(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Every buyer re-scored with the stored fit unless a refit is due
+    (:func:`tenure.predictions.rescore.update_predictions`; docs/incremental.md)."""
+    from tenure.predictions.rescore import update_predictions
+
+    return update_predictions(store, ctx)
 
 
 #: What new data makes the analytics stale: every table the orders base, the facts and the
@@ -167,10 +184,11 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "customer_facts",
-        ("customer_facts",),
+        ("customer_facts", "purchase_gaps", "facts_identities"),
         ("identity",),
         ANALYTICS_READS,
         facts_step,
+        facts_incremental,
         doc="One row per person: BTYD summary, gaps, acquisition, value.",
     ),
     Step(
@@ -179,6 +197,7 @@ STEPS: tuple[Step, ...] = (
         ("customer_facts",),
         ANALYTICS_READS,
         rfm_step,
+        rfm_step,  # the quintiles depend on everyone: from the facts, no order read
         doc="RFM scores, segment and value tier per buyer.",
     ),
     Step(
@@ -186,6 +205,7 @@ STEPS: tuple[Step, ...] = (
         ("customer_status",),
         ("customer_facts",),
         ANALYTICS_READS,
+        status_step,
         status_step,
         doc="The lifecycle status of every person.",
     ),
@@ -195,14 +215,16 @@ STEPS: tuple[Step, ...] = (
         ("customer_status",),
         ANALYTICS_READS,
         stages_step,
+        stages_step,  # a daily append
         doc="Status spells: the day the statuses of this run were recorded.",
     ),
     Step(
         "predictions",
-        ("customer_predictions",),
+        ("customer_predictions", "prediction_fits"),
         ("customer_facts",),
         ANALYTICS_READS,
         predictions_step,
+        predictions_incremental,
         doc="CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
     ),
 )

@@ -104,6 +104,21 @@ class DataStats:
 
 
 @dataclass
+class Fit:
+    """What a prediction fitted: enough to score every buyer again without fitting
+    (:func:`score_with_fit`; stored by :mod:`tenure.predictions.rescore`). The VIP threshold
+    is part of it (it reads the orders): it is renewed with the fit."""
+
+    as_of: date
+    model: str
+    purchase: Any
+    spend: GammaGamma
+    vip: float | None
+    horizon_months: int
+    monthly_rate: float
+
+
+@dataclass
 class PredictResult:
     """What :func:`predict` wrote and how."""
 
@@ -126,9 +141,16 @@ class PredictResult:
     currency: str = ""
     #: the money warnings (:func:`tenure.analytics.money.money_warnings`) of the facts' day
     warnings: list[str] = field(default_factory=list)
+    #: the fitted models (None for the heuristic and gradient boosting: those fit each time)
+    fit: Fit | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        fit, self.fit = self.fit, None
+        try:
+            out = asdict(self)
+        finally:
+            self.fit = fit
+        out.pop("fit", None)
         out["as_of"] = self.as_of.isoformat()
         return out
 
@@ -181,7 +203,7 @@ def data_stats(patterns: pd.DataFrame) -> DataStats:
     return DataStats(int(n.sum()), int(n[patterns["frequency"] > 0].sum()), history)
 
 
-def _model_name(store: Store, model: str | None) -> str:
+def model_name(store: Store, model: str | None) -> str:
     """The model asked for, else the backtest's choice, else BG/NBD."""
     choices = [*purchase_models(), HEURISTIC]
     if model is not None:
@@ -507,6 +529,11 @@ def _totals(table: ir.Table, h: int) -> dict[str, float | None]:
 def _check(horizon_months: int, discount_rate: float) -> float:
     check_scalar("predict", "horizon_months", horizon_months, int, 1, 1201)
     check_scalar("predict", "discount_rate", discount_rate, float, 0.0)
+    return monthly_rate(discount_rate)
+
+
+def monthly_rate(discount_rate: float) -> float:
+    """The monthly discount rate of a yearly one: ``(1 + rate)^(1/12) - 1``."""
     return float((1.0 + discount_rate) ** (1.0 / 12.0) - 1.0)
 
 
@@ -564,7 +591,7 @@ def _write(
 ) -> tuple[PredictResult, ir.Table]:
     """Fit (or fall back), score and write ``customer_predictions``."""
     buyers = _buyers(facts, store.settings.default_margin)
-    name = _model_name(store, model)
+    name = model_name(store, model)
     patterns = pattern_counts(buyers)
     stats = data_stats(patterns)
     floor = floor or DataFloor()
@@ -615,6 +642,8 @@ def _predicted_rows(
             ]
             result.reason = "; ".join(filter(None, notes)) or None
             margins = None
+            fit = Fit(run.end, run.model, model, gg, run.vip, run.horizon_months, run.monthly_rate)
+            result.fit = fit if run.clv_model != BOOSTED else None
             if run.clv_model == BOOSTED:
                 try:
                     margins, trained = boosted_margins(run)
@@ -629,3 +658,11 @@ def _predicted_rows(
     if run.clv_model == BOOSTED:
         result.reason = f"{result.reason}; no {BOOSTED} CLV with the heuristic"
     return _heuristic_rows(run, buyers, why)
+
+
+def score_with_fit(store: Store, facts: ir.Table, end: date, fit: Fit) -> ir.Table:
+    """The ``customer_predictions`` rows of ``facts`` (as of ``end``) scored with ``fit``,
+    without fitting: what :func:`predict` writes with the same fitted models."""
+    buyers = _buyers(facts, store.settings.default_margin)
+    run = _Run(store, end, fit.model, fit.horizon_months, fit.monthly_rate, fit.vip)
+    return _finish(run, facts, _model_rows(run, buyers, fit.purchase, fit.spend))

@@ -41,6 +41,20 @@ DERIVED: dict[str, DerivedTable] = {
             "One row per person: BTYD summary, gaps, acquisition, value.",
         ),
         DerivedTable(
+            "purchase_gaps",
+            "customer_facts",
+            ("person_id", "k"),
+            ("orders", "order_items", "identities"),
+            "Days between a buyer's purchase days k and k + 1: the input of the status rhythm.",
+        ),
+        DerivedTable(
+            "facts_identities",
+            "customer_facts",
+            ("kind", "value"),
+            ("identities",),
+            "The identifiers customer_facts was built with (the incremental run's baseline).",
+        ),
+        DerivedTable(
             "customer_rfm",
             "customer_rfm",
             ("person_id",),
@@ -51,7 +65,7 @@ DERIVED: dict[str, DerivedTable] = {
             "customer_status",
             "customer_status",
             ("person_id",),
-            (*ORDERS_BASE, "customers"),
+            ("customer_facts", "purchase_gaps"),
             "The lifecycle status of every person (prospect ... vip).",
         ),
         DerivedTable(
@@ -67,6 +81,14 @@ DERIVED: dict[str, DerivedTable] = {
             ("person_id",),
             ("customer_facts", *ORDERS_BASE),
             "CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
+        ),
+        DerivedTable(
+            "prediction_fits",
+            "predictions",
+            ("fitted_at",),
+            ("customer_facts", "orders"),
+            "The fitted prediction models, re-used by the daily run until a refit is due.",
+            person_column=None,
         ),
     )
 }

@@ -20,6 +20,7 @@ from ibis.backends import BaseBackend
 from tenure.errors import StoreVersionError
 from tenure.store.schema import (
     CORE_TABLES,
+    FX_RATES,
     IMPORTS,
     V2_TABLES,
     V3_TABLES,
@@ -51,7 +52,11 @@ def _create_tables(con: BaseBackend, specs: tuple[TableSpec, ...]) -> None:
 
 #: Columns added to a table by a later migration: (table, column) -> the migration adding it.
 #: Earlier migrations create the table without them, as the code of their time did.
-_ADDED = {("imports", "suppressed"): 5, ("imports", "updated"): 7}
+_ADDED = {
+    ("imports", "suppressed"): 5,
+    ("imports", "updated"): 7,
+    ("fx_rates", "imported_at"): 9,
+}
 
 
 def _as_of(spec: TableSpec, version: int) -> TableSpec:
@@ -120,6 +125,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         lambda con: add_column(con, IMPORTS.name, "updated", "int64", 0),
     ),
     Migration(8, "pipeline run records", lambda con: _create_tables_v(con, V8_TABLES, 8)),
+    Migration(
+        9,
+        "load time of fx rates (incremental runs)",
+        lambda con: add_column(con, FX_RATES.name, "imported_at", "timestamp", None),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -195,6 +195,7 @@ FX_RATES = _spec(
     currency="string",
     rate=RATE,
     source="string",
+    imported_at="timestamp",
 )
 
 QUARANTINE = _spec(

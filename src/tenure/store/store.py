@@ -2,8 +2,10 @@
 
 ``Store()`` opens ``./tenure.duckdb`` (zero set-up); ``Store("pyspark://local[2]")`` a
 PySpark session in local mode on the warehouse ``./tenure-warehouse``, whose catalog persists
-(:mod:`tenure.store.spark`); any other URL goes to ``ibis.connect``. Opening a store
-applies pending migrations, so an older file upgrades itself.
+(:mod:`tenure.store.spark`); any other URL goes to ``ibis.connect``. A bare path (no
+``scheme://``) is a DuckDB file, used as written: ``Store("shop")`` and ``tenure --store shop``
+open the file ``shop``, ``Store("shop.duckdb")`` the file ``shop.duckdb`` (no suffix is added).
+Opening a store applies pending migrations, so an older file upgrades itself.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from tenure.store.tables import (
     upload_table,
 )
 
+#: The column holding a canonical row's load time (when it was stored).
+LOAD_TIME = "imported_at"
+
 
 def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
     rest = url[len("duckdb://") :]
@@ -50,16 +55,22 @@ def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
     return con, str(path.resolve())
 
 
+def as_store_url(value: str) -> str:
+    """The store URL ``value`` names: a URL as is, a bare path (no ``scheme://``) as the
+    DuckDB file at that path, exactly (``shop`` -> ``duckdb://shop``; no suffix added)."""
+    return value if "://" in value else f"duckdb://{value}"
+
+
 def connect(url: str) -> tuple[BaseBackend, str]:
-    """Open the Ibis backend a store URL names; return it and a human-readable location."""
-    scheme = url.split("://", 1)[0] if "://" in url else ""
+    """Open the Ibis backend a store URL (or a bare DuckDB file path) names; return it and a
+    human-readable location."""
+    url = as_store_url(url)
+    scheme = url.split("://", 1)[0]
     try:
         if scheme == "duckdb":
             return _connect_duckdb(url)
         if scheme in ("pyspark", "spark"):
             return connect_pyspark(url)
-        if not scheme and url.endswith((".duckdb", ".db")):
-            return _connect_duckdb("duckdb://" + url)
         return ibis.connect(url), url
     except Exception as exc:
         translated = translate_driver_error(exc, store_url=url)
@@ -76,7 +87,12 @@ def connect(url: str) -> tuple[BaseBackend, str]:
 
 
 class Store:
-    """A Tenure store: the canonical tables on one Ibis backend."""
+    """A Tenure store: the canonical tables on one Ibis backend.
+
+    ``url``: a store URL (``duckdb://shop.duckdb``, ``pyspark://local[2]?warehouse=DIR``, any
+    ``ibis.connect`` URL) or a bare path to a DuckDB file; default: the ``store_url`` setting.
+    ``settings``: default ``load_settings(store_url=url)``, so ``tenure.toml`` and
+    ``TENURE_*`` apply and ``store.settings.store_url`` is this store's URL."""
 
     def __init__(
         self,
@@ -86,8 +102,10 @@ class Store:
         backend: BaseBackend | None = None,
         upgrade: bool = True,
     ) -> None:
-        self.settings = settings if settings is not None else load_settings()
-        self.url = url or self.settings.store_url
+        if settings is None:
+            settings = load_settings(store_url=as_store_url(url) if url else None)
+        self.settings = settings
+        self.url = as_store_url(url or settings.store_url)
         if backend is not None:
             self.con, self.location = backend, f"{backend.name} backend"
         else:
@@ -153,11 +171,18 @@ class Store:
         }
 
     def insert(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
-        """Append rows to canonical table ``name``, cast to its schema, in its column order."""
+        """Append rows to canonical table ``name``, cast to its schema, in its column order.
+        Rows without an ``imported_at`` column (where the table has one) are stamped with
+        the time of this insert: the load time the incremental run reads (importers set it
+        themselves, to the start of the import)."""
         spec = self.spec(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
+        loaded = datetime.now(UTC).replace(tzinfo=None)
         if isinstance(data, pa.Table):
+            if LOAD_TIME in spec.columns and LOAD_TIME not in data.column_names:
+                stamp = pa.array([loaded] * data.num_rows, pa.timestamp("us"))
+                data = data.append_column(LOAD_TIME, stamp)
             missing = [c for c in spec.columns if c not in data.column_names]
             for column in missing:
                 data = data.append_column(
@@ -173,6 +198,8 @@ class Store:
             else:
                 self.con.insert(name, data)
             return
+        if LOAD_TIME in spec.columns and LOAD_TIME not in data.columns:
+            data = data.mutate(**{LOAD_TIME: ibis.literal(loaded, type="timestamp")})
         expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
         self.con.insert(name, expr)
 
