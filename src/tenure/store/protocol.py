@@ -13,11 +13,14 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from tenure.config import Settings
+
 
 class StoreLike(Protocol):
     """The part of :class:`~tenure.store.Store` the row-rewriting and staging helpers use."""
 
     con: BaseBackend
+    settings: Settings
 
     @property
     def transactional(self) -> bool: ...
