@@ -34,7 +34,6 @@ from tenure.ingest.update import CHANGED, UpdatePlan
 from tenure.ingest.update import apply as apply_updates
 from tenure.ingest.update import resolve as resolve_updates
 from tenure.progress import ProgressCallback, no_progress
-from tenure.store import Store
 from tenure.store.protocol import StoreLike
 from tenure.store.schema import TABLES
 from tenure.store.staging import Staging
