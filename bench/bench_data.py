@@ -159,7 +159,7 @@ def _fx_rates(rng: np.random.Generator) -> pa.Table:
 def generate_store(path: Path) -> dict[str, Any]:
     """Write the bench store at ``path`` (``refresh_<customers>.duckdb``); its facts go to the
     ``.json`` file beside it."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.demo.catalog import make_catalog
     from tenure.demo.clock import clock
     from tenure.demo.generate import BATCH
@@ -170,7 +170,7 @@ def generate_store(path: Path) -> dict[str, Any]:
     path.unlink(missing_ok=True)
     started = time.perf_counter()
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         cl = clock(START, DAYS)
         rng = np.random.default_rng([SEED, 0])
         cat = make_catalog(rng)

@@ -75,9 +75,10 @@ def _digest_sql(raw: Any, table: str) -> dict[str, Any]:
 
 # -- Tenure -------------------------------------------------------------------------------
 def _tenure(path: Path) -> dict[str, Any]:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.analytics.base import orders_base
     from tenure.analytics.facts import customer_facts
+
     try:  # the columns the pipeline's scratch orders base holds
         from tenure.pipeline.steps import SCRATCH_COLUMNS
     except ImportError:  # a revision before the pipeline (--before)
@@ -85,7 +86,7 @@ def _tenure(path: Path) -> dict[str, Any]:
 
     url = f"duckdb://{path}"
     end = _end(path)
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         started, cpu = time.perf_counter(), time.process_time()
         base = store.replace(
             "_bench_orders_base",
@@ -239,11 +240,11 @@ def facts_sql(end: str, currency: str, default_margin: float) -> str:
 def store_facts(path: Path) -> tuple[date, str, float]:
     """(as-of day, reporting currency, default margin) of the bench store, read through
     Tenure (closed again before anything is timed)."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.store import reporting_currency
 
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         return _end(path), reporting_currency(store), store.settings.default_margin
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -30,7 +30,7 @@ def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     pytest.importorskip("pyspark")
     warehouse = tmp_path_factory.mktemp("warehouse")
     url = f"pyspark://local[2]?warehouse={warehouse}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         yield store
 
 
@@ -41,7 +41,7 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    with Store(store_url, settings=load_settings(store_url=store_url)) as st:
+    with Store(store_url) as st:
         yield st
 
 
@@ -67,7 +67,7 @@ def cdnow_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     from tenure.ingest import import_file
 
     url = f"duckdb://{tmp_path_factory.mktemp('cdnow') / 'cdnow.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [CDNOW_MASTER], preset="cdnow")
         freeze_clock(store)
     return url
@@ -82,7 +82,7 @@ def freeze_clock(store: Store) -> None:
 
 @pytest.fixture
 def cdnow(cdnow_url: str) -> Iterator[Store]:
-    with Store(cdnow_url, settings=load_settings(store_url=cdnow_url)) as store:
+    with Store(cdnow_url) as store:
         yield store
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import generate_demo
 from tests.conftest import CDNOW_MASTER as CDNOW
 
@@ -18,12 +18,12 @@ __all__ = ["CDNOW"]
 @pytest.fixture(scope="session")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb://{tmp_path_factory.mktemp('kpi') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=4000, seed=11)
     return url
 
 
 @pytest.fixture
 def demo(demo_url: str) -> Iterator[Store]:
-    with Store(demo_url, settings=load_settings(store_url=demo_url)) as store:
+    with Store(demo_url) as store:
         yield store

@@ -240,6 +240,7 @@ def test_cdnow_monthly_equals_pandas(cdnow: Store) -> None:
     np.testing.assert_allclose(k["repeat_purchase_rate"], repeat, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_cdnow_totals_reconcile(cdnow: Store) -> None:
     k = kpis(cdnow, as_of=CDNOW_END)
     base = orders_base(cdnow, as_of=CDNOW_END).to_pandas()

@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.ingest import import_orders
 from tenure.ingest.identifiers import digest
 from tests.conftest import examples
@@ -78,7 +78,7 @@ def test_every_row_is_exactly_one_of_stored_updated_present_quarantined_suppress
 def _imports_account_for_every_row(first: list[str], second: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
-        with Store(url, settings=load_settings(store_url=url)) as store:
+        with Store(url) as store:
             _suppress(store, SUPPRESSED)
             stored = updated = quarantined_rows = suppressed = flagged = 0
             runs = [(first, False), (second, False), (first, False), (second, True)]

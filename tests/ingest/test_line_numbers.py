@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.ingest import import_file
 from tests.conftest import examples
 
@@ -72,7 +72,7 @@ def _lines_are_physical(kinds: list[str], eol: str) -> None:
         path = Path(tmp) / "c.csv"
         path.write_bytes(text.encode())
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
-        with Store(url, settings=load_settings(store_url=url)) as store:
+        with Store(url) as store:
             result = import_file(store, "customers", [path], max_quarantine=1.0)
             got = store.con.con.execute("SELECT line, reason FROM quarantine").fetchall()
     assert dict(got) == expected

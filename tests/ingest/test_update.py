@@ -256,7 +256,7 @@ def emit(self, table, select, params=None):
 
 Staging.emit = emit
 url = sys.argv[1]
-with Store(url, settings=load_settings(store_url=url)) as st:
+with Store(url) as st:
     import_orders(st, [sys.argv[2]], update=True)
 """
 

@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.predictions.backtest import backtest
 from tenure.predictions.holdout import FLOOR, DataFloor
 from tests.models.test_backtest import copy_store
@@ -28,7 +28,7 @@ LATE, EARLY = date(1997, 12, 27), date(1997, 6, 30)
 def store(cdnow_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A copy of CDNOW master (a sample uploads a scratch table while it runs)."""
     url = copy_store(cdnow_url, tmp_path_factory.mktemp("floor"), "cdnow.duckdb")
-    with Store(url, settings=load_settings(store_url=url)) as s:
+    with Store(url) as s:
         yield s
 
 

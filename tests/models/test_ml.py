@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics.base import orders_base, store_end
 from tenure.errors import ConfigError
 from tenure.models import ModelDataError, NotFittedError
@@ -128,7 +128,7 @@ def three_years(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     from tenure.demo import generate_demo
 
     url = f"duckdb://{tmp_path_factory.mktemp('ml') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=4000, seed=11, days=1095)
         yield store
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
 from tenure.models import BetaGeo, ModifiedBetaGeo
@@ -50,7 +50,7 @@ MODEL_LINE = re.compile(
 
 
 def _open(url: str) -> Store:
-    return Store(url, settings=load_settings(store_url=url))
+    return Store(url)
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +306,7 @@ def test_a_lower_floor_fits_the_model_on_the_same_store(small_url: str) -> None:
     assert result.method == "BetaGeo" and result.reason is None
 
 
+@pytest.mark.slow
 def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: str) -> None:
     """Below the floor the heuristic makes every number; above it, a training window (the
     buyers a horizon before the facts' day) below the floor leaves Gamma-Gamma's CLV."""
