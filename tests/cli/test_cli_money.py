@@ -43,8 +43,11 @@ def _monthly_exact(csv_path: Path) -> dict[str, Decimal]:
     return exact.assign(month=months).groupby("month")["total"].sum().to_dict()
 
 
-def test_store_info_shows_the_recorded_currency(shop: tuple[str, Path]) -> None:
+def test_store_info_shows_the_recorded_currency(
+    shop: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, _ = shop
+    monkeypatch.setattr(console, "width", 200)  # the table's cells unwrapped
     result = runner.invoke(app, ["store", "info", "--store", store])
     assert result.exit_code == 0, result.output
     assert "GBP (recorded in the store by first import)" in result.stdout
@@ -151,7 +154,8 @@ def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     assert "No marketing spend recorded" in channels.stderr
 
 
-def test_store_set_reporting_currency(tmp_path: Path) -> None:
+def test_store_set_reporting_currency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "width", 200)  # the table's cells unwrapped
     store = _mixed_store(tmp_path)
     result = runner.invoke(app, ["store", "set", "reporting-currency", "eur", "--store", store])
     assert result.exit_code == 0, result.output
