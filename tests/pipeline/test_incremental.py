@@ -208,9 +208,11 @@ def _delete_a_buyer(store: Store, rng: random.Random) -> None:
 
 def _frame(store: Store, name: str) -> pd.DataFrame:
     df = store.read(name).to_pandas()
-    for column in df.columns:  # engines differ in the unit of a timestamp, not its value
+    for column in df.columns:  # engines differ in the width of a type, not its values
         if pd.api.types.is_datetime64_any_dtype(df[column]):
             df[column] = df[column].astype("datetime64[ns]")
+        elif pd.api.types.is_integer_dtype(df[column]):  # Spark's row_number is an int32
+            df[column] = df[column].astype("int64")
     df = df[sorted(df.columns)]
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
