@@ -159,7 +159,7 @@ def _fx_rates(rng: np.random.Generator) -> pa.Table:
 def generate_store(path: Path) -> dict[str, Any]:
     """Write the bench store at ``path`` (``refresh_<customers>.duckdb``); its facts go to the
     ``.json`` file beside it."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.demo.catalog import make_catalog
     from tenure.demo.clock import clock
     from tenure.demo.generate import BATCH
@@ -170,7 +170,7 @@ def generate_store(path: Path) -> dict[str, Any]:
     path.unlink(missing_ok=True)
     started = time.perf_counter()
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         cl = clock(START, DAYS)
         rng = np.random.default_rng([SEED, 0])
         cat = make_catalog(rng)
@@ -197,26 +197,27 @@ def append_day(store: Any, day: date, seed: int = 1) -> dict[str, int]:
     (copies of random earlier orders moved to ``day``, with their lines) and
     :data:`DAY_EVENTS` events (copies of random earlier events of the same customers)."""
     raw = store.con.con
-    tag = f"D{day:%Y%m%d}-"
+    tag = f"day{day:%Y%m%d}-"
     start = f"TIMESTAMP '{day.isoformat()}'"
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE _day_orders AS
         SELECT * REPLACE ('{tag}' || order_id AS order_id,
             {start} + to_microseconds(CAST(hash(order_id, {seed}) % 86400000000 AS BIGINT))
                 AS ordered_at, now()::TIMESTAMP AS imported_at)
-        FROM orders WHERE order_id NOT LIKE 'D%'
+        FROM orders WHERE ordered_at < {start}
         USING SAMPLE {DAY_ORDERS} ROWS (reservoir, {seed})""")
     raw.execute(f"""INSERT INTO order_items SELECT i.* REPLACE ('{tag}' || i.order_id AS order_id)
         FROM order_items i SEMI JOIN _day_orders d ON '{tag}' || i.order_id = d.order_id""")
     raw.execute("INSERT INTO orders SELECT * FROM _day_orders")
     per = DAY_EVENTS // DAY_ORDERS
-    raw.execute(f"""INSERT INTO events SELECT * REPLACE ('{tag}' || d.order_id || '-' || k
-            AS message_id, d.ordered_at - to_minutes(CAST({per} - k AS BIGINT)) AS timestamp,
-            now()::TIMESTAMP AS imported_at)
-        FROM (SELECT e.*, row_number() OVER (PARTITION BY e.user_id ORDER BY e.message_id) AS k
-              FROM events e WHERE e.user_id IN (SELECT customer_id FROM _day_orders)) e
+    raw.execute(f"""INSERT INTO events BY NAME
+        SELECT '{tag}' || d.order_id || '-' || e.k AS message_id, e.type, e.event,
+               e.anonymous_id, e.user_id, e.utm_source, e.utm_medium, e.utm_campaign,
+               d.ordered_at - to_minutes(CAST({per} - e.k AS BIGINT)) AS timestamp,
+               'bench' AS source, now()::TIMESTAMP AS imported_at
+        FROM (SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY message_id) AS k
+              FROM events WHERE user_id IN (SELECT customer_id FROM _day_orders)) e
         JOIN _day_orders d ON d.customer_id = e.user_id
-        WHERE k <= {per}
-        QUALIFY row_number() OVER (PARTITION BY d.order_id, k) = 1""")
+        WHERE e.k <= {per}""")
     orders = raw.execute(f"SELECT count(*) FROM orders WHERE order_id LIKE '{tag}%'").fetchone()
     events = raw.execute(f"SELECT count(*) FROM events WHERE message_id LIKE '{tag}%'").fetchone()
     raw.execute("DROP TABLE _day_orders")

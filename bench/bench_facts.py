@@ -75,15 +75,19 @@ def _digest_sql(raw: Any, table: str) -> dict[str, Any]:
 
 # -- Tenure -------------------------------------------------------------------------------
 def _tenure(path: Path) -> dict[str, Any]:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.analytics.base import orders_base
     from tenure.analytics.facts import customer_facts
-    from tenure.analytics.refresh import SCRATCH_COLUMNS
+
+    try:  # the columns the pipeline's scratch orders base holds
+        from tenure.pipeline.steps import SCRATCH_COLUMNS
+    except ImportError:  # a revision before the pipeline (--before)
+        from tenure.analytics.refresh import SCRATCH_COLUMNS  # type: ignore[no-redef]
 
     url = f"duckdb://{path}"
     end = _end(path)
-    with Store(url, settings=load_settings(store_url=url)) as store:
-        started = time.perf_counter()
+    with Store(url) as store:
+        started, cpu = time.perf_counter(), time.process_time()
         base = store.replace(
             "_bench_orders_base",
             orders_base(store, as_of=end).select(*SCRATCH_COLUMNS),
@@ -91,10 +95,10 @@ def _tenure(path: Path) -> dict[str, Any]:
         )
         base_seconds = time.perf_counter() - started
         store.replace("bench_facts_tenure", customer_facts(store, as_of=end, orders=base))
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         store.drop("_bench_orders_base")
         digest = _digest_sql(store.con.con, "bench_facts_tenure")
-    return {"seconds": seconds, "base_seconds": base_seconds, "digest": digest}
+    return {"seconds": seconds, "cpu": cpu, "base_seconds": base_seconds, "digest": digest}
 
 
 # -- hand-written DuckDB SQL ---------------------------------------------------------------
@@ -236,11 +240,11 @@ def facts_sql(end: str, currency: str, default_margin: float) -> str:
 def store_facts(path: Path) -> tuple[date, str, float]:
     """(as-of day, reporting currency, default margin) of the bench store, read through
     Tenure (closed again before anything is timed)."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.store import reporting_currency
 
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         return _end(path), reporting_currency(store), store.settings.default_margin
 
 
@@ -250,13 +254,13 @@ def _sql(path: Path) -> dict[str, Any]:
     end, code, default_margin = store_facts(path)
     sql = facts_sql(end.isoformat(), code, default_margin)
     raw = duckdb.connect(str(path))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     raw.execute("SET preserve_insertion_order = false")
     raw.execute(f"CREATE OR REPLACE TABLE bench_facts_sql AS {sql}")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     digest = _digest_sql(raw, "bench_facts_sql")
     raw.close()
-    return {"seconds": seconds, "digest": digest}
+    return {"seconds": seconds, "cpu": cpu, "digest": digest}
 
 
 STEPS = {"tenure": _tenure, "sql": _sql}
@@ -290,32 +294,37 @@ def report(results: dict[str, dict[str, Any]], info: dict[str, Any]) -> str:
         f"{info['orders']:,} orders, {info['order_items']:,} order lines, "
         f"{info['events']:,} events; as of {info['end']}.",
         "",
-        "| implementation | seconds | peak RSS (MB) | / SQL | same facts as SQL |",
-        "|---|---|---|---|---|",
+        "| implementation | seconds | / SQL | CPU-s | CPU / SQL | peak RSS (MB) | same facts "
+        "as SQL | load after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, label in (
         ("tenure", "Tenure (Ibis): orders base + customer_facts"),
         ("sql", "hand-written DuckDB SQL"),
         ("pandas", "pandas"),
+        ("before", "Tenure before this issue's changes"),
     ):
         if name not in results:
             continue
         r = results[name]
         same = _same(r["digest"], ref)
         lines.append(
-            f"| {label} | {r['seconds']:.2f} | {r['peak_rss_mb']:,.0f} | "
-            f"{r['seconds'] / sql:.2f} | {same} |"
+            f"| {label} | {r['seconds']:.2f} | {r['seconds'] / sql:.2f} | {r['cpu']:.2f} | "
+            f"{r['cpu'] / results['sql']['cpu']:.2f} | {r['peak_rss_mb']:,.0f} | {same} | "
+            f"{r['load']} |"
         )
     lines += [
         "",
         f"- of Tenure's time, the orders base: {t['base_seconds']:.2f} s, customer_facts "
         f"from it: {t['seconds'] - t['base_seconds']:.2f} s",
-        f"- Tenure / SQL: {t['seconds'] / sql:.2f}x (target <= 2)",
+        f"- Tenure / SQL: {t['seconds'] / sql:.2f}x wall, "
+        f"{t['cpu'] / results['sql']['cpu']:.2f}x CPU (target <= 2)",
     ]
     if "pandas" in results:
         p = results["pandas"]
         lines += [
-            f"- pandas / Tenure: {p['seconds'] / t['seconds']:.2f}x (target >= 3); pandas read "
+            f"- pandas / Tenure: {p['seconds'] / t['seconds']:.2f}x wall, "
+            f"{p['cpu'] / t['cpu']:.2f}x CPU (target >= 3); pandas read "
             f"its tables in {p['load_seconds']:.1f} s more (not counted)",
         ]
     return "\n".join(lines)
@@ -326,6 +335,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--no-pandas", action="store_true", help="skip pandas (large sizes)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each, the best kept")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also time Tenure from another revision's src/ (e.g. `git archive REV src`)",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -335,10 +349,14 @@ def main() -> None:
     path = generate(args.customers)
     info = {"customers": args.customers, **json.loads(path.with_suffix(".json").read_text())}
     names = ["sql", "tenure"] + ([] if args.no_pandas else ["pandas"])
+    names += ["before"] if args.before else []
     results: dict[str, dict[str, Any]] = {}
     for _ in range(args.repeat):
         for name in names:  # interleaved, so a noisy spell hits each alike
-            r = in_child(__file__, name, path)
+            env = {"PYTHONPATH": str(Path(args.before).resolve())} if name == "before" else None
+            step = "tenure" if name == "before" else name
+            r = in_child(__file__, step, path, env=env)
+            r["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
             print(name, json.dumps(r), flush=True)
             if name not in results or r["seconds"] < results[name]["seconds"]:
                 results[name] = r

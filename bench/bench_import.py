@@ -82,11 +82,11 @@ def _baseline(path: Path, workdir: Path) -> dict[str, float]:
 
 def _tenure(path: Path, workdir: Path) -> dict[str, Any]:
     import tenure
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.ingest import import_orders
 
     url = f"duckdb://{workdir / 'store.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         start = time.perf_counter()
         result = import_orders(store, [path])
         seconds = time.perf_counter() - start

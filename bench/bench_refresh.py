@@ -63,12 +63,12 @@ def generate(customers: int) -> Path:
 
 def _identities(path: Path) -> dict[str, Any]:
     """Resolve identities (as a store would before refreshing); recorded in the meta file."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.identity import resolve_identities
 
     url = f"duckdb://{path}"
     started = time.perf_counter()
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         found = resolve_identities(store)
     info = _meta(path)
     info.update(persons=found.persons, identities_seconds=round(time.perf_counter() - started, 1))
@@ -93,12 +93,12 @@ def _digest_sql(raw: Any, table: str, recency: str, t: str, where: str = "TRUE")
 
 
 def _refresh(path: Path) -> dict[str, Any]:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.pipeline import refresh
 
     url = f"duckdb://{path}"
     peaks: dict[str, float] = {}
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
 
         def step_done(task: str, done: int, total: int) -> None:
             peaks[str(done)] = own_peak_mb(reset=True)
@@ -124,13 +124,13 @@ def _refresh(path: Path) -> dict[str, Any]:
 def _summary(path: Path) -> dict[str, Any]:
     """Tenure's Ibis code for the summary columns, in two timed parts as a refresh runs them:
     the orders base written once, then the summary read from it."""
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.analytics.facts import _buyers
     from tenure.pipeline.steps import SCRATCH_ORDERS, StepContext, shared_orders
 
     url = f"duckdb://{path}"
     end = _end(path)
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         started = time.perf_counter()
         orders = shared_orders(store, StepContext(as_of=end))
         base_seconds = time.perf_counter() - started

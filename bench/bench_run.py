@@ -92,11 +92,11 @@ def full_run(url: str, end: date) -> dict[str, Any]:
 
 
 def _append(path: Path, day: date) -> dict[str, Any]:
-    from tenure import Store, load_settings
+    from tenure import Store
 
     url = f"duckdb://{path}"
     started = time.perf_counter()
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         added = append_day(store, day)
     return {**added, "seconds": round(time.perf_counter() - started, 2)}
 

@@ -82,21 +82,21 @@ HOLDOUT = "26w"
 
 
 def cdnow_store(folder: Path) -> str:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.ingest import import_file
 
     url = f"duckdb://{folder / 'cdnow.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [CDNOW_MASTER], preset="cdnow")
     return url
 
 
 def demo_store(folder: Path, customers: int, seed: int) -> str:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.demo import generate_demo
 
     url = f"duckdb://{folder / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=customers, seed=seed)
     return url
 
@@ -391,11 +391,11 @@ def conclude(results: list[dict[str, Any]], models: tuple[str, ...]) -> dict[str
 def study_store(
     label: str, url: str, args: argparse.Namespace, models: tuple[str, ...]
 ) -> dict[str, Any]:
-    from tenure import Store, load_settings
+    from tenure import Store
     from tenure.analytics.base import orders_base
 
     out: dict[str, Any] = {"store": label, "histories": []}
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         orders = orders_base(store)
         first = orders.filter(orders.is_purchase).day.min().execute()
         first = first.date() if hasattr(first, "date") else first

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -30,7 +30,7 @@ def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     pytest.importorskip("pyspark")
     warehouse = tmp_path_factory.mktemp("warehouse")
     url = f"pyspark://local[2]?warehouse={warehouse}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         yield store
 
 
@@ -41,7 +41,7 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    with Store(store_url, settings=load_settings(store_url=store_url)) as st:
+    with Store(store_url) as st:
         yield st
 
 
@@ -67,7 +67,7 @@ def cdnow_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     from tenure.ingest import import_file
 
     url = f"duckdb://{tmp_path_factory.mktemp('cdnow') / 'cdnow.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [CDNOW_MASTER], preset="cdnow")
         freeze_clock(store)
     return url
@@ -82,5 +82,27 @@ def freeze_clock(store: Store) -> None:
 
 @pytest.fixture
 def cdnow(cdnow_url: str) -> Iterator[Store]:
-    with Store(cdnow_url, settings=load_settings(store_url=cdnow_url)) as store:
+    with Store(cdnow_url) as store:
         yield store
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A Spark test is a slow test: each pays a Spark session's start and Spark's per-query
+    overhead (seconds), so the fast lane (``pytest -m "not slow"``, docs/testing.md) leaves
+    them to the full run."""
+    for item in items:
+        if item.get_closest_marker("spark") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
+def examples(full: int, fast: int = 5) -> pytest.MarkDecorator:
+    """Parametrize a property test's ``examples``: ``fast`` Hypothesis examples in the fast
+    lane, ``full`` in the full suite (that case is marked slow). The test applies them with
+    ``settings(max_examples=examples)`` to its ``@given`` check."""
+    return pytest.mark.parametrize(
+        "examples",
+        [
+            pytest.param(fast, id=f"{fast}-examples"),
+            pytest.param(full, id=f"{full}-examples", marks=pytest.mark.slow),
+        ],
+    )

@@ -22,6 +22,9 @@ from typer.testing import CliRunner
 from tenure.cli import app
 from tests.gbp_shop import Shop, write_gbp_shop
 
+#: The shop and its backtest take ~25 s each to build: the full run checks them.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 CALIBRATION_WEEKS = 26
 

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
         "file relative to the working directory), `duckdb:///abs/path.duckdb` for an absolute "
         "path, `duckdb://:memory:` for an in-memory store, `pyspark://local[2]?warehouse=DIR` "
         "for PySpark in local mode (the tables and their catalog in DIR, default "
-        '`./tenure-warehouse`; see "Spark stores"), or any URL `ibis.connect` accepts.',
+        '`./tenure-warehouse`; see "Spark stores"), or any URL `ibis.connect` accepts. A bare '
+        "path (no `scheme://`) is a DuckDB file, used as written: `shop` is `duckdb://shop`, "
+        "no suffix added.",
     )
     reporting_currency: str | None = Field(
         None,

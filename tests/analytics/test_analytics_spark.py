@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics import cohort_cells, cohorts, customer_facts, orders_base
 from tenure.analytics.channels import channels
 from tenure.analytics.periods import kpis
@@ -131,7 +131,7 @@ def engines(
 ) -> Iterator[tuple[Store, Store]]:
     """(DuckDB store, Spark store) holding the same rows."""
     url = f"duckdb://{tmp_path_factory.mktemp('two-engines') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as duck:
+    with Store(url) as duck:
         generate_demo(duck, customers=300, seed=11)
         _extra_rows(duck)
         resolve_identities(duck)

@@ -58,7 +58,7 @@ def _fill(store: Store) -> None:
 @pytest.fixture
 def shop_path(tmp_path: Path) -> Path:
     path = tmp_path / "shop.duckdb"
-    with Store(f"duckdb://{path}", settings=load_settings(store_url=f"duckdb://{path}")) as st:
+    with Store(f"duckdb://{path}") as st:
         _fill(st)
     return path
 
@@ -66,15 +66,16 @@ def shop_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def shop(shop_path: Path) -> Store:
     url = f"duckdb://{shop_path}"
-    return Store(url, settings=load_settings(store_url=url))
+    return Store(url)
 
 
+@pytest.mark.slow
 def test_a_2099_order_does_not_move_the_present(shop: Store) -> None:
     with shop:
         assert store_end(shop) == TODAY
         result = refresh(shop)
         assert result.as_of == TODAY
-        rows = status_counts(shop).to_pyarrow().to_pylist()
+        rows = status_counts(shop).to_dict("records")
         statuses = {r["status"]: r["persons"] for r in rows}
         assert "lapsed" not in statuses and sum(statuses.values()) == 20, statuses
         facts = customer_facts(shop).to_pandas().set_index("person_id")
@@ -92,7 +93,7 @@ def test_a_2099_order_does_not_move_the_present(shop: Store) -> None:
 
 def test_the_setting_and_the_store_fact_freeze_the_clock(tmp_path: Path) -> None:
     url = f"duckdb://{tmp_path / 's.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         _fill(store)
         store.set_meta("as_of", "2025-06-30", by="demo")
         assert store_end(store) == LAST
@@ -100,7 +101,7 @@ def test_the_setting_and_the_store_fact_freeze_the_clock(tmp_path: Path) -> None
         assert store_end(store) == date(2025, 1, 31)  # the setting beats the store fact
         store.set_meta("as_of", None, by="test")
         assert store_end(store) == date(2025, 1, 31)
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         assert store_end(store) == TODAY
         store.set_meta("as_of", "30/06/2025", by="test")
         with pytest.raises(StoreError, match="'30/06/2025', not a date"):
@@ -120,6 +121,7 @@ def test_stale_data_is_named_once_with_the_as_of_to_pass(shop: Store) -> None:
     )
 
 
+@pytest.mark.slow
 def test_commands_use_today_and_print_the_note_on_stderr(shop_path: Path) -> None:
     runner = CliRunner()
     store = str(shop_path)
@@ -138,7 +140,7 @@ def test_the_demo_records_its_last_day_as_the_frozen_clock(tmp_path: Path) -> No
     from tenure.demo import generate_demo
 
     url = f"duckdb://{tmp_path / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=30, seed=2, start=date(2024, 3, 1), days=60)
         assert store.meta("as_of") == "2024-04-29"
         assert store_end(store) == date(2024, 4, 29) and as_of_note(store) is None

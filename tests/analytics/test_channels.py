@@ -4,7 +4,6 @@ paid channels agrees with the generator's true per-channel value and cost."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -12,26 +11,11 @@ import pytest
 from scipy.special import hyp2f1
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics.channels import channels
 from tenure.cli import app
-from tenure.demo import generate_demo
 
 PAID = ["paid_search", "paid_social", "referral"]
-
-
-@pytest.fixture(scope="module")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"duckdb://{tmp_path_factory.mktemp('kpi') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
-        generate_demo(store, customers=4000, seed=11)
-    return url
-
-
-@pytest.fixture
-def demo(demo_url: str) -> Iterator[Store]:
-    with Store(demo_url, settings=load_settings(store_url=demo_url)) as store:
-        yield store
 
 
 def _expected_repeats(r: float, alpha: float, a: float, b: float, t: float) -> float:
@@ -55,6 +39,7 @@ def test_cac_times_new_customers_is_spend(demo: Store) -> None:
     assert set(eco.loc[eco["clv_cac"] >= 3, "health"]) <= {"healthy"}
 
 
+@pytest.mark.slow
 def test_paid_channel_ranking_matches_the_truth(demo: Store) -> None:
     truth = demo.table("generator_truth").to_pandas()
     value = truth.pivot_table(index="scope", columns="name", values="value")
@@ -69,6 +54,7 @@ def test_paid_channel_ranking_matches_the_truth(demo: Store) -> None:
     assert sorted(PAID, key=lambda c: -ours[c]) == sorted(PAID, key=lambda c: -true_ratio[c])
 
 
+@pytest.mark.slow
 def test_cli_channels_json_matches_library(demo: Store, demo_url: str) -> None:
     expected = channels(demo)
     demo.close()

@@ -97,6 +97,7 @@ def test_small_store_revenue_reconciles_with_buyers_orders(store: Store) -> None
     assert long.drop_duplicates("cohort")["customers"].sum() == len(buyers)
 
 
+@pytest.mark.slow
 def test_small_store_by_channel_splits_by_acquisition_period(store: Store) -> None:
     fill_small(store)
     long = cohorts(store, by="channel", as_of=SMALL_END)
@@ -108,6 +109,7 @@ def test_small_store_by_channel_splits_by_acquisition_period(store: Store) -> No
     assert np.isnan(matrix.loc[0, 3])  # the February cohort has not reached period 3
 
 
+@pytest.mark.slow
 def test_partial_flag_only_when_as_of_does_not_end_the_period(store: Store) -> None:
     fill_small(store)
     assert not cohorts(store, as_of=date(1997, 3, 31))["partial"].any()

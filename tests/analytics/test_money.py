@@ -64,6 +64,7 @@ def gbp(tmp_path: Path, store: Store) -> Iterator[tuple[Store, Path]]:
     yield store, path
 
 
+@pytest.mark.slow
 def test_one_currency_store_reports_in_it(gbp: tuple[Store, Path]) -> None:
     store, path = gbp
     exact = exact_totals(path)
@@ -92,7 +93,7 @@ def test_first_import_decides_once_and_the_setting_wins(tmp_path: Path, store_ur
     path = gbp_shop(tmp_path / "gbp.csv", orders=20)
     eur = tmp_path / "eur.csv"
     eur.write_text("order_id,customer_id,ordered_at,currency,total\nx1,z,2024-03-01,EUR,5.00\n")
-    with Store(store_url, settings=load_settings(store_url=store_url)) as store:
+    with Store(store_url) as store:
         assert reporting_currency(store) == "USD"  # nothing imported yet: the default
         result = import_file(store, "orders", [path])
         assert result.currency_note == (

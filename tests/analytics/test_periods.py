@@ -18,9 +18,6 @@ from tenure.analytics import orders_base
 from tenure.analytics.periods import BY, COLUMNS, kpis
 from tenure.errors import ConfigError
 from tests.analytics.conftest import CDNOW
-from tests.analytics.test_channels import demo, demo_url
-
-__all__ = ["demo", "demo_url"]  # fixtures shared with the channel economics tests
 
 CDNOW_END = date(1998, 6, 30)
 SMALL_END = date(2025, 2, 15)
@@ -243,6 +240,7 @@ def test_cdnow_monthly_equals_pandas(cdnow: Store) -> None:
     np.testing.assert_allclose(k["repeat_purchase_rate"], repeat, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_cdnow_totals_reconcile(cdnow: Store) -> None:
     k = kpis(cdnow, as_of=CDNOW_END)
     base = orders_base(cdnow, as_of=CDNOW_END).to_pandas()
@@ -254,6 +252,7 @@ def test_cdnow_totals_reconcile(cdnow: Store) -> None:
     assert k.set_index("period").loc["1997-12", "active_customers"] == 23_570
 
 
+@pytest.mark.slow
 def test_cdnow_segment_split_adds_up(cdnow: Store) -> None:
     overall = kpis(cdnow, grain="quarter", as_of=CDNOW_END)
     split = kpis(cdnow, grain="quarter", by="segment", as_of=CDNOW_END)
@@ -290,7 +289,9 @@ def test_demo_cac_is_spend_over_new_customers(demo: Store) -> None:
     assert k["clv"].iloc[-1] > 0  # two years of history: the last month has a CLV
 
 
-@pytest.mark.parametrize("by", BY)
+@pytest.mark.parametrize(
+    "by", [b if b == "cohort" else pytest.param(b, marks=pytest.mark.slow) for b in BY]
+)
 def test_demo_splits_add_up(demo: Store, by: str) -> None:
     overall = kpis(demo, grain="quarter")
     split = kpis(demo, grain="quarter", by=by)

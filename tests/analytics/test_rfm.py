@@ -8,6 +8,7 @@ import random
 from datetime import date
 
 import ibis
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from tenure import Store
 from tenure.analytics.rfm import SEGMENTS, check_segments, rfm, rfm_segments
 from tenure.cli import app
 from tenure.errors import ConfigError
+from tests.conftest import examples
 
 END = date(1998, 6, 30)
 
@@ -30,7 +32,7 @@ def test_scores_are_quintiles_and_segments_reconcile(cdnow: Store) -> None:
     assert sizes["r_score"] == {1: 4735, 2: 4712, 3: 4702, 4: 4720, 5: 4701}
     assert sizes["f_score"] == {1: 11_908, 3: 4079, 4: 3658, 5: 3925}
     assert t["m_score"].value_counts().sort_index().tolist() == [4817, 4615, 4710, 4715, 4713]
-    seg = rfm_segments(cdnow, as_of=END).to_pandas()
+    seg = rfm_segments(cdnow, as_of=END)
     assert seg["customers"].sum() == 23_570
     assert seg["share"].sum() == pytest.approx(1.0)
     assert (t["tier"] == "vip").sum() == pytest.approx(0.05 * 23_570, abs=1)
@@ -50,6 +52,7 @@ def test_mapping_must_cover_every_pair_once() -> None:
         check_segments(SEGMENTS[:-1])
 
 
+@pytest.mark.slow
 def test_a_store_can_override_the_mapping(cdnow: Store) -> None:
     two = [("Recent", 3, 5, 1, 5), ("Old", 1, 2, 1, 5)]
     t = rfm(cdnow, as_of=END, segments=two).to_pandas()
@@ -57,8 +60,9 @@ def test_a_store_can_override_the_mapping(cdnow: Store) -> None:
     assert (t["segment"] == "Recent").sum() == 4702 + 4720 + 4701
 
 
+@pytest.mark.slow
 def test_cli_rfm_json_matches_library(cdnow: Store, cdnow_url: str) -> None:
-    expected = rfm_segments(cdnow, as_of=END).to_pandas()
+    expected = rfm_segments(cdnow, as_of=END)
     cdnow.close()
     path = cdnow_url.removeprefix("duckdb://")
     result = CliRunner().invoke(app, ["rfm", "--store", path, "--as-of", "1998-06-30", "--json"])
@@ -89,17 +93,21 @@ def _facts(triples: list[tuple[int, int, float]]) -> ibis.Table:
     )
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    st.lists(st.tuples(_TRIPLE, st.integers(1, 4)), min_size=1, max_size=25),
-    st.randoms(use_true_random=False),
-)
-def test_equal_values_get_equal_scores_and_segments(
-    drawn: list[tuple[tuple[int, int, float], int]], rnd: random.Random
-) -> None:
+@examples(40)
+def test_equal_values_get_equal_scores_and_segments(examples: int) -> None:
     """Scores depend on the value only, never on the person id: each drawn triple is given to
     1-4 persons with shuffled ids, and every person with the same triple gets the same R, F,
     M, FM and segment; a larger value never gets a lower score."""
+    draws = given(
+        st.lists(st.tuples(_TRIPLE, st.integers(1, 4)), min_size=1, max_size=25),
+        st.randoms(use_true_random=False),
+    )
+    settings(max_examples=examples, deadline=None)(draws(_scores_follow_values))()
+
+
+def _scores_follow_values(
+    drawn: list[tuple[tuple[int, int, float], int]], rnd: random.Random
+) -> None:
     triples = [triple for triple, copies in drawn for _ in range(copies)]
     rnd.shuffle(triples)
     with Store("duckdb://:memory:") as store:
@@ -126,3 +134,32 @@ def test_one_time_buyers_share_one_f_score_on_cdnow(cdnow: Store) -> None:
     assert once["f_score"].unique().tolist() == [1]
     keys = ["days_since_last_order", "orders", "margin"]
     assert (t.groupby(keys)["segment"].nunique() == 1).all()
+
+
+def test_rfm_results_are_frames_with_their_context(cdnow: Store) -> None:
+    """`tenure rfm` (:func:`rfm_segments`) and `tenure rfm --customers` (:func:`rfm_customers`):
+    data frames with as_of, money columns, currency and the money warnings."""
+    from tenure.analytics.rfm import MONEY_COLUMNS, rfm_customers
+
+    every = rfm_customers(cdnow, as_of=END)
+    expected = rfm(cdnow, as_of=END).to_pandas().sort_values("person_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(every, expected)
+    segments = rfm_segments(cdnow, as_of=END)
+    assert list(segments.columns) == [
+        "segment",
+        "customers",
+        "mean_days_since_last_order",
+        "mean_orders",
+        "mean_margin",
+        "share",
+    ]
+    assert segments["customers"].is_monotonic_decreasing
+    by_segment = every.groupby("segment").size().to_dict()
+    assert dict(zip(segments["segment"], segments["customers"], strict=True)) == by_segment
+    for frame in (every, segments):
+        assert frame.attrs == {
+            "as_of": END,
+            "money": MONEY_COLUMNS,
+            "currency": "USD",
+            "warnings": [],
+        }

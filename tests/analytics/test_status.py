@@ -74,7 +74,7 @@ def test_statuses_match_pandas_on_cdnow(cdnow: Store, end: date) -> None:
 
 
 def test_counts_sum_to_the_persons_and_vips_match_rfm(cdnow: Store) -> None:
-    counts = status_counts(cdnow, as_of=END).to_pandas()
+    counts = status_counts(cdnow, as_of=END)
     assert counts["persons"].sum() == 23_570
     assert counts["share"].sum() == pytest.approx(1.0)
     assert list(counts["status"]) == [s for s in STATUSES if s in set(counts["status"])]
@@ -82,8 +82,23 @@ def test_counts_sum_to_the_persons_and_vips_match_rfm(cdnow: Store) -> None:
     tiers = rfm(cdnow, as_of=END).to_pandas().set_index("person_id")["tier"]
     assert (status["is_vip"] == (tiers.reindex(status.index) == "vip")).all()
     assert (status["tier"] == tiers.reindex(status.index)).all()
+    assert counts.attrs == {"as_of": END, "warnings": []}
 
 
+def test_status_customers_is_every_person_by_id(cdnow: Store) -> None:
+    """`tenure status --customers`: :func:`customer_status` read as a frame, by person."""
+    from tenure.analytics.status import status_customers
+
+    every = status_customers(cdnow, as_of=END)
+    expected = customer_status(cdnow, as_of=END).to_pandas()
+    expected = expected.sort_values("person_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(every, expected)
+    assert every.attrs == {"as_of": END, "warnings": []}
+    counts = status_counts(cdnow, as_of=END).set_index("status")["persons"].to_dict()
+    assert every.groupby("status").size().to_dict() == counts
+
+
+@pytest.mark.slow
 def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
     def at_risk(**settings: object) -> int:
         with Store(cdnow_url, settings=load_settings(store_url=cdnow_url, **settings)) as st:
@@ -92,7 +107,7 @@ def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
 
     base = at_risk()
     assert at_risk(at_risk_factor=4.0) < base < at_risk(at_risk_factor=1.0)
-    with Store(cdnow_url, settings=load_settings(store_url=cdnow_url)) as st:
+    with Store(cdnow_url) as st:
         for by in ("tier", "none"):
             t = customer_status(st, as_of=END, segment_by=by).to_pandas()
             assert t["rhythm_segment"].nunique() == (4 if by == "tier" else 1)
@@ -103,7 +118,7 @@ def test_segmentation_and_factor_are_settings(cdnow_url: str) -> None:
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb://{tmp_path_factory.mktemp('status') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=1500, seed=5)
     return url
 
@@ -113,7 +128,7 @@ def demo(demo_url: str, tmp_path: Path) -> Iterator[Store]:
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_url.removeprefix("duckdb://"), path)
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         yield store
 
 
@@ -138,6 +153,7 @@ def _history_on(history: pd.DataFrame, day: date) -> pd.Series:
     return on.set_index("person_id")["status"].sort_index()
 
 
+@pytest.mark.slow
 def test_backfill_reproduces_each_days_statuses(demo: Store) -> None:
     end = demo.con.table("orders").ordered_at.max().execute().date()
     start = end - timedelta(days=12)
@@ -152,13 +168,14 @@ def test_backfill_reproduces_each_days_statuses(demo: Store) -> None:
     before = _history_on(history, day - timedelta(days=1))
     after = _history_on(history, day)
     changed = after[after != before.reindex(after.index)]
-    entered = stage_entries(demo, status="at_risk", on=day).to_pandas()
+    entered = stage_entries(demo, status="at_risk", on=day)
     assert set(entered["person_id"]) == set(changed.index[changed == "at_risk"])
     moves = transitions(demo, start=start + timedelta(days=1), end=end)
     assert moves["moves"].sum() > 0 and (moves["rate"] <= 1).all()
     assert (moves["from_status"] != moves["to_status"]).all()
 
 
+@pytest.mark.slow
 def test_refresh_appends_and_is_idempotent(demo: Store) -> None:
     end = demo.con.table("orders").ordered_at.max().execute().date()
     first = end - timedelta(days=30)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics import cohort_matrix, cohorts
 from tenure.cli import app
 from tests.analytics.test_cohorts import fill_small
@@ -20,7 +20,7 @@ runner = CliRunner()
 
 
 def _small(store_url: str) -> str:
-    with Store(store_url, settings=load_settings(store_url=store_url)) as store:
+    with Store(store_url) as store:
         fill_small(store)
     return store_url.removeprefix("duckdb://")
 
@@ -50,13 +50,14 @@ def test_cohorts_table_shows_retention_in_percent(store_url: str) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_cohorts_long_json_matches_library(store_url: str) -> None:
     path = _small(store_url)
     args = ["cohorts", "--store", path, "--long", "--by", "channel", "--json"]
     result = runner.invoke(app, [*args, "--period", "quarter", "--as-of", "1997-04-15"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    with Store(f"duckdb://{path}", settings=load_settings(store_url=f"duckdb://{path}")) as st:
+    with Store(f"duckdb://{path}") as st:
         long = cohorts(st, by="channel", period="quarter", as_of=date(1997, 4, 15))
     expected = json.loads(long.to_json(orient="records", date_format="iso"))
     for row in expected:
@@ -79,7 +80,7 @@ def test_cohorts_json_matrix_matches_library_on_cdnow(cdnow_url: str, tmp_path: 
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         matrix = cohort_matrix(store, metric="cumulative_margin")
     assert [row["cohort"] for row in doc] == ["1997-01", "1997-02", "1997-03"]
     for row, (_, expected) in zip(doc, matrix.iterrows(), strict=True):

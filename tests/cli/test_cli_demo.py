@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tenure import Store
@@ -30,6 +31,7 @@ def test_demo_json_equals_library_summary(tmp_path: Path) -> None:
     assert from_cli["location"] == str(cli_store)
 
 
+@pytest.mark.slow
 def test_demo_prints_summary_and_location(tmp_path: Path) -> None:
     store = tmp_path / "demo.duckdb"
     result = runner.invoke(app, ["demo", "--store", str(store), "--customers", "200"])
@@ -45,3 +47,24 @@ def test_demo_bad_start_date(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "not a date" in result.output
+
+
+def test_demo_json_holds_the_library_report(tmp_path: Path) -> None:
+    """One call (:func:`tenure.analytics.demo_store.demo`): the summary, the channels and the
+    last twelve months' KPIs, money at the minor unit."""
+    from tenure.analytics.demo_store import demo
+
+    result = runner.invoke(
+        app, ["demo", "--store", str(tmp_path / "cli"), "--customers", "200", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    with Store(str(tmp_path / "lib")) as st:
+        report = demo(st, customers=200)
+    assert [r["channel"] for r in doc["channels"]] == list(report.channels["channel"])
+    assert [r["new_customers"] for r in doc["channels"]] == list(report.channels["new_customers"])
+    assert [r["period"] for r in doc["kpis"]] == list(report.kpis["period"])
+    assert [r["orders"] for r in doc["kpis"]] == list(report.kpis["orders"])
+    revenue = [round(float(v), 2) for v in report.kpis["revenue"]]
+    assert [r["revenue"] for r in doc["kpis"]] == revenue
+    assert doc["customers"] == report.summary.customers

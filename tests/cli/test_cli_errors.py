@@ -27,7 +27,7 @@ def _raise(exc: Exception) -> object:
 def broken(monkeypatch: pytest.MonkeyPatch) -> None:
     """Opening a store fails with an exception Tenure did not plan for."""
     bug = ZeroDivisionError("float division by zero\n  (in a [bold]starting value[/bold])")
-    monkeypatch.setattr(tenure.cli.common, "load_settings", _raise(bug))
+    monkeypatch.setattr(tenure.cli.common, "Store", _raise(bug))
 
 
 def test_an_unexpected_exception_is_one_line_and_exit_1(broken: None, tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_a_tenure_error_keeps_its_message_hint_and_exit_code(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     error = ConfigError("The 'x' setting must be positive. Got -1.", hint="Set it to 1.")
-    monkeypatch.setattr(tenure.cli.common, "load_settings", _raise(error))
+    monkeypatch.setattr(tenure.cli.common, "Store", _raise(error))
     result = runner.invoke(app, ["store", "info", "--store", str(tmp_path / "s.duckdb")])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.cli import app
 from tenure.ingest import import_orders
 
@@ -36,7 +36,7 @@ def test_import_orders_json_matches_library(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     from_cli = json.loads(result.stdout)
     lib_url = f"duckdb://{tmp_path / 'lib.duckdb'}"
-    with Store(lib_url, settings=load_settings(store_url=lib_url)) as st:
+    with Store(lib_url) as st:
         from_lib = import_orders(st, [path]).to_dict()
     for key in ("rows_read", "stored", "already_present", "quarantined", "by_reason", "tables"):
         assert from_cli[key] == from_lib[key], key
@@ -60,7 +60,7 @@ def _suppress_email(store: str, email: str) -> None:
     from tenure.ingest.identifiers import digest
 
     url = f"duckdb://{store}"
-    with Store(url, settings=load_settings(store_url=url)) as st:
+    with Store(url) as st:
         st.insert(
             "suppressions",
             pa.table(
@@ -102,7 +102,7 @@ def test_import_summary_counts_suppressed_rows(tmp_path: Path) -> None:
     )
     from_cli = json.loads(as_json.stdout)
     lib_url = f"duckdb://{lib_store}"
-    with Store(lib_url, settings=load_settings(store_url=lib_url)) as st:
+    with Store(lib_url) as st:
         from_lib = import_orders(st, [path]).to_dict()
     for key in ("rows_read", "stored", "already_present", "quarantined", "suppressed"):
         assert from_cli[key] == from_lib[key], key
@@ -192,7 +192,7 @@ def test_import_update_json_matches_library(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     from_cli = json.loads(result.stdout)
     lib_url = f"duckdb://{tmp_path / 'lib.duckdb'}"
-    with Store(lib_url, settings=load_settings(store_url=lib_url)) as st:
+    with Store(lib_url) as st:
         import_orders(st, [first])
         from_lib = import_orders(st, [later], update=True).to_dict()
     for key in ("rows_read", "stored", "updated", "already_present", "quarantined", "tables"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics.periods import COLUMNS, kpis
 from tenure.cli import app, console
 from tests.analytics.test_periods import SMALL_END, fill_small
@@ -21,7 +21,7 @@ AS_OF = ["--as-of", SMALL_END.isoformat()]
 
 
 def _small(store_url: str) -> str:
-    with Store(store_url, settings=load_settings(store_url=store_url)) as store:
+    with Store(store_url) as store:
         fill_small(store)
     return store_url.removeprefix("duckdb://")
 
@@ -61,6 +61,7 @@ def test_kpis_table_headline_in_percent(store_url: str, monkeypatch: pytest.Monk
     ]
 
 
+@pytest.mark.slow
 def test_kpis_json_by_segment_matches_library(cdnow_url: str, tmp_path: Path) -> None:
     path = tmp_path / "cdnow.duckdb"
     shutil.copy(cdnow_url.removeprefix("duckdb://"), path)
@@ -69,7 +70,7 @@ def test_kpis_json_by_segment_matches_library(cdnow_url: str, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         frame = kpis(store, grain="quarter", by="segment", start=date(1998, 1, 1))
     assert [(r["period"], r["segment"]) for r in doc] == list(
         zip(frame["period"], frame["segment"], strict=True)
@@ -98,6 +99,7 @@ def test_kpis_bad_date_exits_2(store_url: str) -> None:
     assert "--start must be a date YYYY-MM-DD, got '2024-13-01'" in " ".join(result.output.split())
 
 
+@pytest.mark.slow
 def test_demo_prints_the_last_twelve_months(tmp_path: Path) -> None:
     store = tmp_path / "demo.duckdb"
     result = runner.invoke(app, ["demo", "--store", str(store), "--customers", "200"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.cli import app, console
 from tenure.predictions.backtest import backtest
 from tenure.predictions.holdout import data_sufficiency
@@ -28,6 +28,7 @@ def _copy(url: str, tmp_path: Path) -> str:
     return copy_store(url, tmp_path, "store.duckdb").removeprefix("duckdb://")
 
 
+@pytest.mark.slow
 def test_backtest_json_is_the_library_result(thin_path: str, tmp_path: Path) -> None:
     path = _copy(thin_path, tmp_path)
     out = tmp_path / "charts"
@@ -36,7 +37,7 @@ def test_backtest_json_is_the_library_result(thin_path: str, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         library = backtest(
             store, calibration_end=THIN_END, holdout="26w", models=["BetaGeo", "ParetoNBD"]
         )
@@ -51,6 +52,7 @@ def test_backtest_json_is_the_library_result(thin_path: str, tmp_path: Path) -> 
     assert len(payload["histogram"]) == 8 * 3 and len(payload["deciles"]) == 10 * 3
 
 
+@pytest.mark.slow
 def test_backtest_table_records_and_says_where_the_charts_went(
     thin_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,7 +134,7 @@ def test_sufficiency_json_and_table(thin_path: str, monkeypatch: pytest.MonkeyPa
     path = thin_path.removeprefix("duckdb://")
     result = runner.invoke(app, ["models", "sufficiency", "--store", path, "--json"])
     assert result.exit_code == 0, result.output
-    with Store(thin_path, settings=load_settings(store_url=thin_path)) as store:
+    with Store(thin_path) as store:
         assert json.loads(result.stdout) == data_sufficiency(store).to_dict()
     monkeypatch.setattr(console, "width", 160)
     table = runner.invoke(app, ["models", "sufficiency", "--store", path, "--as-of", "1997-02-01"])
@@ -169,11 +171,12 @@ def free_shop(tmp_path_factory: pytest.TempPathFactory) -> str:
     source = tmp / "orders.txt"
     write_store_orders(source, np.random.default_rng(2), 1500, r=0.8, alpha=40.0, mean_amount=0)
     url = f"duckdb://{tmp / 'free.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [source], preset="cdnow")
     return url
 
 
+@pytest.mark.slow
 def test_backtest_of_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Path) -> None:
     """Issue 11, item 6: every spend 0 made Gamma-Gamma's starting values divide by zero and
     the command end in a traceback. Now the purchase models run, the margin figures are
@@ -198,6 +201,7 @@ def test_backtest_of_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Pa
     assert table.exit_code == 0 and "Traceback" not in table.output
 
 
+@pytest.mark.slow
 def test_predict_on_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Path) -> None:
     """The same store through ``tenure predict``: the heuristic, and the reason names
     Gamma-Gamma (not the purchase model, which fits)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics.periods import MONEY_COLUMNS
 from tenure.cli import app, console
 from tests.analytics.test_money import exact_totals, gbp_shop
@@ -120,6 +120,7 @@ def _mixed_store(tmp_path: Path) -> str:
     return store
 
 
+@pytest.mark.slow
 def test_unconvertible_orders_print_blank_and_a_warning(tmp_path: Path) -> None:
     store = _mixed_store(tmp_path)
     result = runner.invoke(app, ["kpis", "--store", store, "--as-of", "2024-03-31", "--json"])
@@ -156,7 +157,7 @@ def test_store_set_reporting_currency(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Reporting currency recorded in the store: EUR." in result.stdout
     url = f"duckdb://{store}"
-    with Store(url, settings=load_settings(store_url=url)) as st:
+    with Store(url) as st:
         assert st.meta("reporting_currency") == "EUR"
     info = runner.invoke(app, ["store", "info", "--store", store])
     assert "EUR (recorded in the store by tenure store set)" in info.stdout

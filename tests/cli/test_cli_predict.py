@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.cli import app, console
 from tenure.demo import generate_demo
 from tenure.pipeline import predict
-from tenure.predictions.predict import PREDICTIONS
+from tenure.predictions.results import top_customers
 from tenure.store import round_money
 
 runner = CliRunner()
@@ -25,7 +25,7 @@ runner = CliRunner()
 def _demo(tmp_path_factory: pytest.TempPathFactory, customers: int) -> Path:
     path = tmp_path_factory.mktemp("cli-predict") / f"demo{customers}.duckdb"
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=customers, seed=5)
     return path
 
@@ -55,27 +55,36 @@ def _copy(path: Path, tmp_path: Path, name: str) -> str:
 
 
 def _library(path: str, **kwargs: object) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The library's run and its ``customer_predictions`` rows, by person."""
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         result = predict(store, **kwargs)  # type: ignore[arg-type]
-        rows = store.con.table(PREDICTIONS).order_by("person_id").to_pyarrow().to_pylist()
+        rows = store.read("customer_predictions").order_by("person_id").to_pyarrow().to_pylist()
     return result.to_dict(), rows
 
 
+def _top(path: str, n: int) -> list[str]:
+    """The library's top ``n`` persons by CLV (:func:`top_customers`)."""
+    with Store(f"duckdb://{path}") as store:
+        return list(top_customers(store, n)["person_id"])
+
+
+@pytest.mark.slow
 def test_predict_json_matches_library(twelve_hundred: Path, tmp_path: Path) -> None:
     cli_path = _copy(twelve_hundred, tmp_path, "cli.duckdb")
     args = ["predict", "--store", cli_path, "--horizon-months", "6", "--top", "3", "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    expected, rows = _library(_copy(twelve_hundred, tmp_path, "lib.duckdb"), horizon_months=6)
+    lib = _copy(twelve_hundred, tmp_path, "lib.duckdb")
+    expected, rows = _library(lib, horizon_months=6)
     assert doc["method"] == expected["method"] == "BetaGeo"
-    _same_run(doc, expected, rows, "clv_6m")
+    _same_run(doc, expected, rows, _top(lib, 3))
 
 
-def _same_run(doc: Any, expected: Any, rows: list[Any], clv: str) -> list[Any]:
-    """The CLI's JSON and the library's result describe the same prediction run; returns the
-    library's buyer rows by descending ``clv``."""
+def _same_run(doc: Any, expected: Any, rows: list[Any], top: list[str]) -> None:
+    """The CLI's JSON and the library's result describe the same prediction run; ``top``: the
+    library's top buyers by CLV."""
     for key in ("as_of", "model", "reason", "stats", "patterns", "rows"):
         assert doc[key] == expected[key], key
     assert doc["parameters"] == pytest.approx(expected["parameters"], rel=1e-9)
@@ -85,12 +94,12 @@ def _same_run(doc: Any, expected: Any, rows: list[Any], clv: str) -> list[Any]:
     )
     for key in money:
         assert doc["totals"][key] == float(round_money(expected["totals"][key], "USD"))
-    buyers = sorted((r for r in rows if r["method"]), key=lambda r: -r[clv])
-    assert [r["person_id"] for r in doc["top"]] == [r["person_id"] for r in buyers[:3]]
-    assert doc["top"][0]["explanation"] == buyers[0]["explanation"]
-    return buyers
+    assert [r["person_id"] for r in doc["top"]] == top
+    best = next(r for r in rows if r["person_id"] == top[0])
+    assert doc["top"][0]["explanation"] == best["explanation"]
 
 
+@pytest.mark.slow
 def test_predict_gradient_boosted_clv_json_matches_library(
     twenty_five_hundred: Path, tmp_path: Path
 ) -> None:
@@ -103,11 +112,12 @@ def test_predict_gradient_boosted_clv_json_matches_library(
     expected, rows = _library(lib, clv_model="GradientBoosting")
     assert doc["method"] == expected["method"] == "BetaGeo+GradientBoosting"
     assert doc["clv_model"] == expected["clv_model"] == "GradientBoosting"
-    buyers = _same_run(doc, expected, rows, "clv_12m")
-    assert all(r["clv_12m"] >= 0 for r in buyers)
+    _same_run(doc, expected, rows, _top(lib, 3))
+    assert all(r["clv_12m"] >= 0 for r in rows if r["method"])
     assert doc["top"][0]["explanation"].endswith("expected in 12 months (gradient boosting)")
 
 
+@pytest.mark.slow
 def test_predict_table_summarises_the_heuristic(
     hundred: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,7 +126,8 @@ def test_predict_table_summarises_the_heuristic(
     result = runner.invoke(app, ["predict", "--store", path, "--top", "2"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    doc, rows = _library(_copy(hundred, tmp_path, "lib.duckdb"))
+    lib = _copy(hundred, tmp_path, "lib.duckdb")
+    doc, rows = _library(lib)
     assert lines[0].strip() == f"Predictions as of {doc['as_of']}"
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.count("│") == 3]
     summary = dict(cells[:15])
@@ -149,10 +160,10 @@ def test_predict_table_summarises_the_heuristic(
     at = [i for i, line in enumerate(lines) if line.startswith("Top ")]
     assert len(at) == 1 and lines[at[0]].strip() == "Top 2 buyers by CLV"
     shown = [line.split("│")[1].strip() for line in lines[at[0] :] if line.startswith("│")]
-    best = sorted((r for r in rows if r["method"]), key=lambda r: (-r["clv_12m"], r["person_id"]))
-    assert [p for p in shown if p] == [r["person_id"] for r in best[:2]]
+    assert [p for p in shown if p] == _top(lib, 2)
 
 
+@pytest.mark.slow
 def test_predict_customers_csv_gives_every_row(hundred: Path, tmp_path: Path) -> None:
     path = _copy(hundred, tmp_path, "small.duckdb")
     args = ["predict", "--store", path, "--model", "heuristic", "--customers", "--csv"]

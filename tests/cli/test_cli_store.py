@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from tenure import Store, __version__
 from tenure.cli import app
+from tenure.pipeline.steps import STEPS
+from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE
 from tenure.store.schema import TABLES
 
@@ -34,8 +36,11 @@ def test_store_info_json_matches_library(tmp_path: Path) -> None:
             "version": LATEST_VERSION,
             "reporting_currency": "USD",
             "reporting_currency_source": "default",
+            "reporting_currency_text": "USD (default: no currency recorded yet)",
             "tables": st.counts(),
+            "derived_tables": dict.fromkeys(DERIVED),
             "warnings": [],
+            "last_runs": dict.fromkeys(s.name for s in STEPS),
         }
     assert set(info["tables"]) == set(TABLES)
 

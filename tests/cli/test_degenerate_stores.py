@@ -27,7 +27,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.cli import app
 from tenure.ingest import import_file
 
@@ -153,7 +153,7 @@ def _build(shape: str, directory: Path) -> Built:
     source = _write_csv(directory / "orders.csv", rows)
     path = directory / "store.duckdb"
     url = f"duckdb://{path}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [source])
     # The store as a user has it after onboarding; a failure of these steps is reported by
     # their own cases, not here.

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from scipy.special import hyp2f1
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import DEMO_TABLES, DemoSummary, generate_demo
 from tenure.demo import params as P
 from tenure.errors import ConfigError, StoreError
@@ -24,7 +24,7 @@ SEED = 11
 
 def _open(path: Path) -> Store:
     url = f"duckdb://{path}"
-    return Store(url, settings=load_settings(store_url=url))
+    return Store(url)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def _digest(store: Store) -> tuple[Any, ...]:
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_store_other_seed_other_store(tmp_path: Path) -> None:
     digests = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from tenure import Store
 from tenure.identity import normalize_email, normalize_phone, person_of, resolve_identities
@@ -200,6 +201,7 @@ def _pairs(groups: Counter[object]) -> int:
     return sum(n * (n - 1) // 2 for n in groups.values())
 
 
+@pytest.mark.slow
 def test_demo_persons_match_the_generator_truth(tmp_path: Path) -> None:
     """Precision and recall of same-person pairs against the demo's true persons."""
     from tenure.demo import generate_demo

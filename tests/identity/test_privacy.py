@@ -89,6 +89,7 @@ def _more_of_ann(store: Store, tmp_path: Path) -> None:
     refresh(store)
 
 
+@pytest.mark.slow
 def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Path) -> None:
     _scenario(store, tmp_path)
     _more_of_ann(store, tmp_path)
@@ -121,6 +122,7 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     assert not [t for t in store.con.list_tables() if t.startswith("_tenure_keep")]
 
 
+@pytest.mark.slow
 def test_delete_is_one_transaction_on_duckdb(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,6 +169,7 @@ GUEST_ORDER_REFUNDED = (
 )
 
 
+@pytest.mark.slow
 def test_export_and_delete_cover_the_row_history(store: Store, tmp_path: Path) -> None:
     _scenario(store, tmp_path)
     _updated_orders_of_ann_and_bob(store, tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.identity import person_of, resolve_identities
 from tenure.ingest import import_events
 from tests.identity.test_identity import _scenario, flags_of
@@ -54,8 +54,7 @@ def _partition(store: Store) -> set[frozenset[str]]:
 
 
 def test_incremental_resolution_equals_the_full_one(store_url: str, tmp_path: Path) -> None:
-    settings = load_settings(store_url=store_url)
-    with Store(store_url, settings=settings) as store:
+    with Store(store_url) as store:
         _scenario(store, tmp_path)
         first = resolve_identities(store)
         more = tmp_path / "more.jsonl"
@@ -68,14 +67,14 @@ def test_incremental_resolution_equals_the_full_one(store_url: str, tmp_path: Pa
         import_events(store, [more])
     copy = tmp_path / "copy.duckdb"
     shutil.copy(store_url.removeprefix("duckdb://"), copy)
-    with Store(store_url, settings=settings) as store:
+    with Store(store_url) as store:
         inc = resolve_identities(store)
         assert inc.mode == "incremental", inc
         incremental = _partition(store)
         ann = person_of(store, "anonymous_id:other-1")
         assert ann == person_of(store, "customer_id:cust-9")
     copy_url = f"duckdb://{copy}"
-    with Store(copy_url, settings=load_settings(store_url=copy_url)) as store:
+    with Store(copy_url) as store:
         full = resolve_identities(store, incremental=False)
         assert full.mode == "full"
         assert _partition(store) == incremental

@@ -277,8 +277,46 @@ def test_import_is_logged(store: Store, tmp_path: Path) -> None:
         result.stored,
         result.quarantined,
     )
-    assert result.over_threshold is False
-    assert import_orders(store, [path]).over_threshold is True
+    assert result.over_threshold is False and result.threshold_error() is None
+    again = import_orders(store, [path])
+    assert again.over_threshold is True
+    error = again.threshold_error()
+    assert error is not None and error.exit_code == 3
+    assert error.message == (
+        f"{again.quarantined_share:.2%} of the rows were quarantined, more than the 1.00% "
+        "allowed. The good rows were stored."
+    )
+    assert error.hint is not None and error.hint.startswith("Look at the quarantine table")
+
+
+def test_threshold_error_points_to_update_for_changed_rows() -> None:
+    """Rows quarantined for holding a stored key with other content: the hint says --update
+    (unless the import ran with it)."""
+    from tenure.ingest.pipeline import CONFLICT
+    from tenure.ingest.result import ImportResult
+
+    result = ImportResult(
+        import_id="i",
+        entity="orders",
+        files=("o.csv",),
+        preset=None,
+        rows_read=10,
+        stored=5,
+        updated=0,
+        already_present=0,
+        quarantined=5,
+        suppressed=0,
+        threshold=0.01,
+        by_reason={CONFLICT: 4, "unreadable date": 1},
+    )
+    error = result.threshold_error()
+    assert error is not None and error.message.startswith("50.00% of the rows were quarantined")
+    assert error.hint is not None and error.hint.endswith(
+        " 4 of them: a stored key with other content ('same key with different content'); "
+        "if they are newer versions (a later export), import again with --update to apply them."
+    )
+    updated = result.threshold_error(update=True)
+    assert updated is not None and updated.hint is not None and "--update" not in updated.hint
 
 
 def test_typed_parquet_columns(store: Store, tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.ingest import import_orders
 from tenure.ingest.identifiers import digest
+from tests.conftest import examples
 
 #: customer z is a deleted person: their rows, and every line of their orders, are suppressed
 SUPPRESSED = "z"
@@ -63,16 +64,21 @@ def _suppress(store: Store, customer_id: str) -> None:
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(first=ROWS, second=ROWS)
+@examples(40, fast=3)
 def test_every_row_is_exactly_one_of_stored_updated_present_quarantined_suppressed(
-    first: list[str], second: list[str]
+    examples: int,
 ) -> None:
     """first, second, first again: changed rows quarantined; then second twice with update:
     the first applies second's versions, the second finds nothing left to update."""
+    check = given(first=ROWS, second=ROWS)(_imports_account_for_every_row)
+    slow_ok = [HealthCheck.too_slow]
+    settings(max_examples=examples, deadline=None, suppress_health_check=slow_ok)(check)()
+
+
+def _imports_account_for_every_row(first: list[str], second: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
-        with Store(url, settings=load_settings(store_url=url)) as store:
+        with Store(url) as store:
             _suppress(store, SUPPRESSED)
             stored = updated = quarantined_rows = suppressed = flagged = 0
             runs = [(first, False), (second, False), (first, False), (second, True)]

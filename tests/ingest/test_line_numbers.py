@@ -13,10 +13,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.ingest import import_file
+from tests.conftest import examples
 
 HEADER = "customer_id,email,first_name,created_at"
+EOLS = ["\n", "\r\n"]
 KINDS = st.sampled_from(
     [
         *("good", "good", "bad date", "short", "long", "blank", "spaces"),
@@ -55,15 +57,22 @@ def _file(kinds: list[str], eol: str) -> tuple[str, dict[int, str], int]:
     return "".join(parts), expected, rows
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kinds=st.lists(KINDS, min_size=1, max_size=30), eol=st.sampled_from(["\n", "\r\n"]))
-def test_quarantined_rows_have_their_physical_line(kinds: list[str], eol: str) -> None:
+@examples(40)
+def test_quarantined_rows_have_their_physical_line(examples: int) -> None:
+    files = given(kinds=st.lists(KINDS, min_size=1, max_size=30), eol=st.sampled_from(EOLS))
+    slow_ok = [HealthCheck.too_slow]
+    settings(max_examples=examples, deadline=None, suppress_health_check=slow_ok)(
+        files(_lines_are_physical)
+    )()
+
+
+def _lines_are_physical(kinds: list[str], eol: str) -> None:
     text, expected, rows = _file(kinds, eol)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.csv"
         path.write_bytes(text.encode())
         url = f"duckdb://{Path(tmp) / 's.duckdb'}"
-        with Store(url, settings=load_settings(store_url=url)) as store:
+        with Store(url) as store:
             result = import_file(store, "customers", [path], max_quarantine=1.0)
             got = store.con.con.execute("SELECT line, reason FROM quarantine").fetchall()
     assert dict(got) == expected

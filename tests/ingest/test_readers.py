@@ -74,6 +74,7 @@ def test_jsonl_line_that_is_not_utf8_is_quarantined(store: Store, tmp_path: Path
     assert [(line, reason) for line, reason, _ in _quarantine(store)] == [(2, "invalid encoding")]
 
 
+@pytest.mark.slow
 def test_line_numbers_exact_in_a_large_file_with_multiline_fields_and_rejects(
     store: Store, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from tenure import Store
 from tenure.identity import resolve_identities
@@ -85,6 +86,7 @@ def test_other_peoples_new_rows_are_still_stored(store: Store, tmp_path: Path) -
     assert sorted(stored) == ["6", "b1"]
 
 
+@pytest.mark.slow
 def test_every_line_of_a_suppressed_order_is_suppressed(store: Store, tmp_path: Path) -> None:
     _deleted_ann(store, tmp_path)
     lines = tmp_path / "lines.csv"

@@ -256,11 +256,12 @@ def emit(self, table, select, params=None):
 
 Staging.emit = emit
 url = sys.argv[1]
-with Store(url, settings=load_settings(store_url=url)) as st:
+with Store(url) as st:
     import_orders(st, [sys.argv[2]], update=True)
 """
 
 
+@pytest.mark.slow
 def test_kill_during_an_update_leaves_the_store_as_before(store_url: str, tmp_path: Path) -> None:
     """kill -9 in the middle of an update: DuckDB drops the uncommitted transaction when the
     file is opened again, so the stored row, the history and the log are as before."""

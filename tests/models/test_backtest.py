@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.errors import ConfigError
 from tenure.predictions.backtest import (
     MODELS,
@@ -58,7 +58,7 @@ def thin_cdnow(url: str, every: int = 100) -> str:
     source = Path(url.removeprefix("duckdb://")).with_suffix(".txt")
     lines = CDNOW_MASTER.read_text().splitlines()[1:]
     source.write_text("\n".join(line for line in lines if int(line.split()[0]) % every == 7))
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [source], preset="cdnow")
         freeze_clock(store)
     return url
@@ -72,7 +72,7 @@ def cdnow_run(
     tmp = tmp_path_factory.mktemp("backtest")
     url = copy_store(cdnow_url, tmp, "cdnow.duckdb")
     out = tmp / "charts"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         result = backtest(store, calibration_end=END, holdout="39w", out=out)
     yield result, url, out
 
@@ -85,7 +85,7 @@ def thin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def master(cdnow_url: str) -> Iterator[Store]:
     """The session's CDNOW master store (``cdnow`` is the sample's frame in this folder)."""
-    with Store(cdnow_url, settings=load_settings(store_url=cdnow_url)) as store:
+    with Store(cdnow_url) as store:
         yield store
 
 
@@ -93,6 +93,7 @@ def _row(result: BacktestResult, model: str) -> pd.Series:
     return result.metrics.set_index("model").loc[model]
 
 
+@pytest.mark.slow
 def test_cdnow_totals_and_errors_are_the_measured_ones(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -119,6 +120,7 @@ def test_cdnow_totals_and_errors_are_the_measured_ones(
     assert list(result.metrics["model"]) == list(MODELS)
 
 
+@pytest.mark.slow
 def test_cdnow_chooses_the_lowest_rmse_and_records_it(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -126,14 +128,20 @@ def test_cdnow_chooses_the_lowest_rmse_and_records_it(
     eligible = result.metrics[result.metrics["eligible"] & (result.metrics["status"] == "ok")]
     assert result.chosen == eligible.sort_values("rmse")["model"].iloc[0] == "ParetoNBD"
     assert result.sufficiency.enough and result.recorded
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         assert chosen_model(store) == "ParetoNBD"
         runs = model_runs(store)
     assert sorted(runs["model"]) == sorted(MODELS)
     assert runs.set_index("model")["chosen"].to_dict()["ParetoNBD"]
     assert int(runs["chosen"].sum()) == 1 and set(runs["run_id"]) == {result.run_id}
+    # the recorded metrics come back parsed, one column each
+    for metric in ("rmse", "mae", "status"):
+        recorded = runs.set_index("model")[metric].to_dict()
+        expected = result.metrics.set_index("model")[metric].to_dict()
+        assert recorded == pytest.approx(expected, nan_ok=True), metric
 
 
+@pytest.mark.slow
 def test_boosting_without_a_past_window_fails_with_its_reason(
     cdnow_run: tuple[BacktestResult, str, Path],
 ) -> None:
@@ -145,6 +153,7 @@ def test_boosting_without_a_past_window_fails_with_its_reason(
     )
 
 
+@pytest.mark.slow
 def test_deciles_reconcile_with_the_totals(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     sums = result.deciles.groupby("model")[["customers", "predicted", "actual"]].sum()
@@ -162,6 +171,7 @@ def test_deciles_reconcile_with_the_totals(cdnow_run: tuple[BacktestResult, str,
     assert bg["predicted_mean"].iloc[0] == pytest.approx(bg["actual_mean"].iloc[0], rel=0.02)
 
 
+@pytest.mark.slow
 def test_tracking_ends_at_the_totals(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     calibration_repeats = 24_337
@@ -185,6 +195,7 @@ def test_tracking_ends_at_the_totals(cdnow_run: tuple[BacktestResult, str, Path]
     assert boosted["unconditional"].isna().all()
 
 
+@pytest.mark.slow
 def test_histograms_sum_to_the_buyers(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, _ = cdnow_run
     for model, rows in result.histogram.groupby("model"):
@@ -196,6 +207,7 @@ def test_histograms_sum_to_the_buyers(cdnow_run: tuple[BacktestResult, str, Path
     assert bg.loc["0", "predicted"] == pytest.approx(17_309.9, abs=0.5)
 
 
+@pytest.mark.slow
 def test_charts_are_written(cdnow_run: tuple[BacktestResult, str, Path]) -> None:
     result, _, out = cdnow_run
     assert set(result.charts) == {"tracking", "histogram", "deciles", "html"}
@@ -235,13 +247,14 @@ def test_calibration_holdout_matches_pandas(master: Store) -> None:
     assert (got["repeat_weeks"] == repeat_weeks.reindex(per.index, fill_value=0)).all()
 
 
+@pytest.mark.slow
 def test_heuristic_is_the_one_predict_falls_back_to(thin_url: str, tmp_path: Path) -> None:
     """The backtest's heuristic row gives each buyer the expected orders `tenure predict`'s
     heuristic gives over the same span (9 months of 30.4375 days)."""
     from tenure.predictions.predict import predict
 
     url = copy_store(thin_url, tmp_path, "thin.duckdb")
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         predict(store, as_of=END, model="heuristic", horizon_months=9)
         theirs = store.con.table("customer_predictions").to_pandas()
         frame = _collect(store, _orders(store), END, HOLDOUT_DAYS)
@@ -262,7 +275,7 @@ def test_thin_store_uses_the_heuristic(thin_url: str, tmp_path: Path) -> None:
     """236 buyers (every CDNOW customer bought in 1997 Q1): below the floor, so the
     heuristic is chosen and recorded, whatever the models' errors; gradient boosting trains."""
     url = copy_store(thin_url, tmp_path, "thin.duckdb")
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         enough = data_sufficiency(store)
         result = backtest(store, calibration_end=THIN_END, holdout="26w")
         assert chosen_model(store) == "heuristic"
@@ -277,9 +290,10 @@ def test_thin_store_uses_the_heuristic(thin_url: str, tmp_path: Path) -> None:
     assert _row(result, "GradientBoosting")["params"]["training_buyers"] == 236
 
 
+@pytest.mark.slow
 def test_sample_is_reproducible_and_never_recorded(thin_url: str, tmp_path: Path) -> None:
     url = copy_store(thin_url, tmp_path, "thin.duckdb")
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         runs = [
             backtest(
                 store,

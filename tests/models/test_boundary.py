@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.models import BetaGeo, BetaGeoBetaBinom, ConvergenceError, ModifiedBetaGeo, ParetoNBD
 from tenure.models.base import Boundary
 from tenure.models.bgbb import BetaBinomial
@@ -227,13 +227,13 @@ def _shop(tmp: Path, seed: int, lifetime_days: float | None) -> str:
     rng = np.random.default_rng(seed)
     write_store_orders(source, rng, 3000, r=0.8, alpha=40.0, lifetime_days=lifetime_days)
     url = f"duckdb://{tmp / 'shop.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         import_file(store, "orders", [source], preset="cdnow")
     return url
 
 
 def _check_backtest(url: str, nested: dict[str, str]) -> pd.DataFrame:
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         result = backtest(store, calibration_end=CALIBRATION_END, holdout="26w", models=MODELS)
     rows = result.metrics.set_index("model")
     for name in MODELS:
@@ -260,7 +260,7 @@ def test_shop_without_dropout_backtests_and_predicts(tmp_path: Path) -> None:
     assert rows.loc["heuristic", "error_pct"] < -40.0
     assert rows.loc["BetaGeo", "params"].keys() == {"r", "alpha", "a", "gg_p", "gg_nu"}
     assert rows.loc["BetaGeo", "note"] == "GammaGamma: no heterogeneity in spend (boundary fit)"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         result = predict(store, as_of=date(2024, 12, 31))  # the shop's last day, not today
     assert result.method == result.model == "BetaGeo", result.reason
     assert result.reason == (

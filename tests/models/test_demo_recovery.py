@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import generate_demo
 from tenure.demo.clock import clock
 from tenure.models import BetaGeo, GammaGamma
@@ -47,7 +47,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Dat
     """Per buyer: channel, frequency, recency, T (operational days), orders, mean subtotal,
     and the recorded truth (demo_truth's T and repeats); and ``generator_truth``."""
     url = f"duckdb://{tmp_path_factory.mktemp('demo_recovery') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=BUYERS, seed=SEED, start=START, days=DAYS)
         orders = store.table("orders").select("customer_id", "ordered_at", "subtotal")
         orders = orders.to_pandas()
@@ -75,6 +75,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Dat
     return buyers.join(recorded[["channel", "T", "repeats"]], rsuffix="_true"), truth
 
 
+@pytest.mark.slow
 def test_observables_are_the_generators_draws(demo: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     """Orders through the clock give back each buyer's T and repeat count as drawn."""
     buyers, _ = demo
@@ -92,6 +93,7 @@ def _rows(scope: str, table: pd.DataFrame, truth: pd.Series) -> list[tuple[objec
     ]
 
 
+@pytest.mark.slow
 def test_demo_truth_inside_the_95_percent_intervals(
     demo: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:

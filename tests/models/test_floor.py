@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.predictions.backtest import backtest
 from tenure.predictions.holdout import FLOOR, DataFloor
 from tests.models.test_backtest import copy_store
@@ -28,7 +28,7 @@ LATE, EARLY = date(1997, 12, 27), date(1997, 6, 30)
 def store(cdnow_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A copy of CDNOW master (a sample uploads a scratch table while it runs)."""
     url = copy_store(cdnow_url, tmp_path_factory.mktemp("floor"), "cdnow.duckdb")
-    with Store(url, settings=load_settings(store_url=url)) as s:
+    with Store(url) as s:
         yield s
 
 
@@ -59,6 +59,7 @@ def test_the_floor_is_the_measured_one() -> None:
     assert FLOOR == DataFloor() == DataFloor(buyers=1000, repeat_buyers=400, history_days=180)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_at_the_floor_the_model_beats_the_heuristic(store: Store, seed: int) -> None:
     """1,000 buyers after 360 days (406-466 repeat buyers): the study's BG/NBD beat the
@@ -69,6 +70,7 @@ def test_at_the_floor_the_model_beats_the_heuristic(store: Store, seed: int) -> 
     assert chosen == "BetaGeo"
 
 
+@pytest.mark.slow
 def test_well_below_the_floor_the_model_is_not_reliable(store: Store) -> None:
     """50 buyers after 180 days (5-19 repeat buyers): below the floor, so the heuristic is
     chosen; BG/NBD is often not identified (the study: fitted in 57% of 40 draws) and beats

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.analytics.base import orders_base, store_end
 from tenure.errors import ConfigError
 from tenure.models import ModelDataError, NotFittedError
@@ -128,11 +128,12 @@ def three_years(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     from tenure.demo import generate_demo
 
     url = f"duckdb://{tmp_path_factory.mktemp('ml') / 'demo.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=4000, seed=11, days=1095)
         yield store
 
 
+@pytest.mark.slow
 def test_training_frame_targets_the_window_before_the_cutoff(three_years: Store) -> None:
     end = store_end(three_years)
     frame = training_frame(three_years, end, 200).to_pandas().set_index("person_id")
@@ -150,6 +151,7 @@ def test_training_frame_targets_the_window_before_the_cutoff(three_years: Store)
     np.testing.assert_array_equal(frame["orders_90d"], counts)
 
 
+@pytest.mark.slow
 def test_beats_last_years_margin_on_the_holdout(three_years: Store) -> None:
     """Trained on (cutoff - 2 years, cutoff - 1 year] -> the year before the cutoff, applied at
     the cutoff (one year before the end), scored on the last year. Measured (4,000 buyers,

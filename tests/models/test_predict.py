@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
 from tenure.models import BetaGeo, ModifiedBetaGeo
@@ -50,7 +50,7 @@ MODEL_LINE = re.compile(
 
 
 def _open(url: str) -> Store:
-    return Store(url, settings=load_settings(store_url=url))
+    return Store(url)
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +200,7 @@ def test_result_reports_the_fit(demo_copy: Store) -> None:
     assert result.to_dict()["as_of"] == frame["predicted_as_of"].iloc[0].date().isoformat()
 
 
+@pytest.mark.slow
 def test_gradient_boosted_clv_replaces_only_the_clv(demo_copy: Store) -> None:
     """clv_model="GradientBoosting": the CLV is the boosted margin of the next 365 days
     (trained on the buyers a year before the facts' day), discounted by the mean monthly
@@ -305,6 +306,7 @@ def test_a_lower_floor_fits_the_model_on_the_same_store(small_url: str) -> None:
     assert result.method == "BetaGeo" and result.reason is None
 
 
+@pytest.mark.slow
 def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: str) -> None:
     """Below the floor the heuristic makes every number; above it, a training window (the
     buyers a horizon before the facts' day) below the floor leaves Gamma-Gamma's CLV."""
@@ -327,6 +329,7 @@ def test_gradient_boosting_needs_a_training_window_above_the_floor(small_url: st
     assert not frame["explanation"].str.contains("gradient boosting").any()
 
 
+@pytest.mark.slow
 def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
     """One order per customer: BG/NBD cannot estimate a purchase rate."""
     n = 30
@@ -368,7 +371,9 @@ def test_a_failed_fit_falls_back_and_keeps_the_reason(store: Store) -> None:
 # -- the pattern scoring: invariants -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [BetaGeo, ModifiedBetaGeo, "ParetoNBD"])
+@pytest.mark.parametrize(
+    "model", [BetaGeo, ModifiedBetaGeo, pytest.param("ParetoNBD", marks=pytest.mark.slow)]
+)
 def test_count_tail_sums_to_the_expected_purchases(cdnow: pd.DataFrame, model: object) -> None:
     """sum_{n>=1} P(N >= n) = E[N]: the tail behind future_vip_probability is the model's."""
     if model == "ParetoNBD":

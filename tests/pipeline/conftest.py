@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.demo import generate_demo
 
 #: The demo's frozen clock: its last day.
@@ -18,7 +18,7 @@ END = date(2025, 2, 3)
 
 def open_store(path: Path) -> Store:
     url = f"duckdb://{path}"
-    return Store(url, settings=load_settings(store_url=url))
+    return Store(url)
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def _now() -> datetime:
 @pytest.fixture(scope="module")
 def demo() -> dict[str, pa.Table]:
     """The rows of a small demo store, by table (without their load time)."""
-    with Store(MEMORY, settings=load_settings(store_url=MEMORY)) as s:
+    with Store(MEMORY) as s:
         generate_demo(s, customers=60, days=DAYS, seed=5)
         names = ("customers", "orders", "order_items", "events", "products", "store_meta")
         out = {n: s.table(n).to_pyarrow() for n in names}

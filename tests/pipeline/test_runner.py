@@ -88,10 +88,8 @@ def test_new_data_another_day_and_an_upstream_run_make_steps_stale(demo: Store) 
     why = why_stale(demo, "customer_rfm")
     assert why is not None and why.startswith("customer_facts: new data since ")
     steps = [(s.name, reason) for s, reason in plan(demo, steps=["customer_rfm"], as_of=END)]
-    assert steps[0][0] == "customer_facts" and steps[1] == (
-        "customer_rfm",
-        "customer_facts runs first",
-    )
+    assert [name for name, _ in steps] == ["customer_facts", "customer_rfm"]
+    assert all(reason.startswith("new data since ") for _, reason in steps)
     assert _outcomes(ensure_current(demo, "customer_rfm")) == {
         "customer_facts": "ok",
         "customer_rfm": "ok",

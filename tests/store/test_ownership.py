@@ -81,14 +81,13 @@ def test_no_module_outside_the_store_touches_the_raw_connection() -> None:
 # -- every table a builder writes is registered -----------------------------------------------
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from tenure import load_settings
     from tenure.analytics.base import store_end
     from tenure.analytics.stages import backfill_stages
     from tenure.demo import generate_demo
     from tenure.pipeline import run
 
     url = f"duckdb://{tmp_path_factory.mktemp('own') / 'own.duckdb'}"
-    with Store(url, settings=load_settings(store_url=url)) as store:
+    with Store(url) as store:
         generate_demo(store, customers=100, seed=3)
         run(store)  # every step: identity, the analytics, predictions
         end = store_end(store)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenure import Store, load_settings
+from tenure import Store
 from tenure.cli import app, err_console
 from tenure.errors import ConfigError, StoreError, StoreLockedError
 from tenure.store.spark import (
@@ -116,12 +116,13 @@ def locked(tmp_path: Path) -> Iterator[tuple[Path, int]]:
         holder.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_second_process_on_a_warehouse_is_told_who_holds_it(locked: tuple[Path, int]) -> None:
     pytest.importorskip("pyspark")
     warehouse, pid = locked
     url = f"pyspark://local[2]?warehouse={warehouse}"
     with pytest.raises(StoreLockedError) as info:
-        Store(url, settings=load_settings(store_url=url))
+        Store(url)
     assert info.value.message == (
         f"Cannot open the store {url!r}: the Spark warehouse {warehouse} is in use by another "
         f"process (pid {pid})."
@@ -144,6 +145,7 @@ def test_cli_on_a_locked_warehouse_prints_the_message(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("catalog", "message"),
     [

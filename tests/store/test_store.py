@@ -218,3 +218,84 @@ def test_store_facts_are_set_replaced_and_removed(tmp_path: Path) -> None:
         assert st.metas() == {"as_of": "2025-12-31", "reporting_currency": "EUR"}
         st.set_meta("as_of", None, by="test")
         assert st.metas() == {"reporting_currency": "EUR"}
+
+
+# -- Store(url): the URL forms, and settings loaded for that store ---------------------------
+@pytest.mark.parametrize(
+    ("given", "url", "file"),
+    [
+        ("shop", "duckdb://shop", "shop"),  # a bare path is a DuckDB file, used as written
+        ("shop.duckdb", "duckdb://shop.duckdb", "shop.duckdb"),
+        ("duckdb://shop.duckdb", "duckdb://shop.duckdb", "shop.duckdb"),
+        ("data/shop.db", "duckdb://data/shop.db", "data/shop.db"),
+    ],
+)
+def test_store_url_forms_open_a_duckdb_file(
+    given: str, url: str, file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Store(given) as st:
+        assert (st.url, st.location) == (url, str(tmp_path / file))
+        assert st.settings.store_url == url
+        assert st.backend_name == "duckdb"
+        st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
+    assert (tmp_path / file).is_file()
+    with Store(url) as st:  # the same file under its URL
+        assert st.count("fx_rates") == 1
+
+
+def test_cli_store_option_and_library_open_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tenure.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    with Store("shop") as st:
+        st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
+    result = CliRunner().invoke(app, ["store", "info", "--store", "shop", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"location": "' + str(tmp_path / "shop") + '"' in result.output
+    assert '"fx_rates": 1' in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop"]
+
+
+def test_store_url_loads_the_settings_for_that_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Store(url)`` loads the settings for that store, as ``load_settings(store_url=url)``
+    does: tenure.toml and TENURE_* still apply; the URL given wins over the store_url
+    setting."""
+    from tenure import load_settings
+
+    config = tmp_path / "tenure.toml"
+    config.write_text('store_url = "duckdb://other.duckdb"\nreporting_currency = "EUR"\n')
+    monkeypatch.setenv("TENURE_CONFIG", str(config))
+    monkeypatch.setenv("TENURE_TIMEZONE", "Europe/Paris")
+    url = f"duckdb://{tmp_path / 'shop.duckdb'}"
+    with Store(url) as st:
+        assert st.settings == load_settings(store_url=url)
+        assert (st.url, st.settings.store_url) == (url, url)
+        assert (st.settings.reporting_currency, st.settings.timezone) == ("EUR", "Europe/Paris")
+    monkeypatch.chdir(tmp_path)
+    with Store() as st:  # no URL: the setting's
+        assert st.url == "duckdb://other.duckdb"
+        assert st.location == str(tmp_path / "other.duckdb")
+
+
+def test_bare_store_url_setting_is_a_duckdb_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TENURE_STORE_URL", "shop")
+    with Store() as st:
+        assert (st.url, st.location) == ("duckdb://shop", str(tmp_path / "shop"))
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_store_url_opens_a_spark_store(spark_store: Store) -> None:
+    assert spark_store.url.startswith("pyspark://local[2]?warehouse=")
+    assert spark_store.settings.store_url == spark_store.url
+    assert spark_store.backend_name == "pyspark"

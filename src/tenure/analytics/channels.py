@@ -73,8 +73,8 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
     """One row per acquisition channel (or spend channel): new customers, spend, CAC, CLV,
     CLV:CAC, its health flag and the CAC payback in months (blank without spend). The
     per-channel aggregates run in the engine; the few channel rows are combined in pandas.
-    ``attrs``: ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the money
-    warnings)."""
+    ``attrs``: ``as_of``, ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the
+    money warnings)."""
     end = as_of if as_of is not None else store_end(store)
     facts = customer_facts(store, as_of=end)
     buyers = facts.filter(facts.is_buyer)
@@ -108,6 +108,7 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
     ]
     result = out[columns].sort_values("channel").reset_index(drop=True)
     result.attrs.update(
+        as_of=end,
         money=MONEY_COLUMNS,
         currency=reporting_currency(store),
         warnings=money_warnings(store, as_of=end, spend=True),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 import ibis.expr.types as ir
+import pandas as pd
 
+from tenure.analytics.facts import MONEY_COLUMNS
+from tenure.analytics.money import money_warnings
 from tenure.errors import TenureError
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
+
+_CLV = re.compile(r"clv_\d+m")
 
 FACTS = "customer_facts"
 #: The predictions of ``tenure predict``, joined on ``person_id`` (never copied into the facts).
@@ -30,10 +35,13 @@ def _with_predictions(store: Store, facts: ir.Table) -> ir.Table:
     return j.select(*facts.columns, *extra)
 
 
-def customer_row(store: Store, identifier: str) -> dict[str, Any]:
-    """The ``customer_facts`` row of the person holding ``identifier`` (a person id, a
-    customer id, or ``kind:value``), with their ``customer_predictions`` columns. Reads the
-    stored tables as they are: :func:`tenure.pipeline.ensure_current` brings them up to date."""
+def customer_row(store: Store, identifier: str) -> pd.DataFrame:
+    """`tenure customers show`: the ``customer_facts`` row of the person holding
+    ``identifier`` (a person id, a customer id, or ``kind:value``), with their
+    ``customer_predictions`` columns, as a one-row frame whose values keep their Python types
+    (dates, decimals). ``attrs``: ``money`` (its money columns), ``currency``, ``warnings``
+    (the money warnings). Reads the stored tables as they are:
+    :func:`tenure.pipeline.ensure_current` brings them up to date."""
     from tenure.identity import person_of
 
     facts = store.read(FACTS)
@@ -50,4 +58,9 @@ def customer_row(store: Store, identifier: str) -> dict[str, Any]:
             f"No customer matches {identifier!r} in customer_facts.",
             hint="Give a person id, a customer id or kind:value (e.g. email:ann@example.com).",
         )
-    return dict(rows[0])
+    frame = pd.DataFrame([rows[0]], columns=list(rows[0]), dtype=object)
+    money = [c for c in frame.columns if c in MONEY_COLUMNS or _CLV.fullmatch(c)]
+    frame.attrs.update(
+        money=money, currency=reporting_currency(store), warnings=money_warnings(store)
+    )
+    return frame

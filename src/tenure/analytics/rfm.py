@@ -18,10 +18,13 @@ from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
+from tenure.analytics.base import store_end
+from tenure.analytics.money import money_warnings
 from tenure.analytics.status import value_tier
 from tenure.errors import ConfigError
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 #: (segment, r_min, r_max, fm_min, fm_max): every (R, FM) pair of 1..5 falls in exactly one.
 SEGMENTS: tuple[tuple[str, int, int, int, int], ...] = (
@@ -115,10 +118,12 @@ def rfm(
     )
 
 
-def rfm_segments(store: Store, *, as_of: date | None = None) -> ir.Table:
-    """One row per segment: customers, their share, and their mean days since the last
-    order, orders and margin."""
-    t = rfm(store, as_of=as_of)
+def rfm_segments(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """`tenure rfm`: one row per segment, largest first: customers, their share, and their
+    mean days since the last order, orders and margin. ``attrs``: ``as_of``, ``money``
+    (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the money warnings)."""
+    end = as_of if as_of is not None else store_end(store)
+    t = rfm(store, as_of=end)
     per = t.group_by("segment").agg(
         customers=t.count(),
         mean_days_since_last_order=t.days_since_last_order.cast("float64").mean(),
@@ -126,9 +131,26 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> ir.Table:
         mean_margin=t.margin.mean(),
     )
     total = per.customers.sum().over()
-    return per.mutate(share=per.customers.cast("float64") / total.cast("float64")).order_by(
-        ibis.desc("customers"), "segment"
+    shares = per.mutate(share=per.customers.cast("float64") / total.cast("float64"))
+    return _result(store, shares.order_by(ibis.desc("customers"), "segment"), end)
+
+
+def rfm_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``; ``attrs`` as
+    :func:`rfm_segments`."""
+    end = as_of if as_of is not None else store_end(store)
+    return _result(store, rfm(store, as_of=end).order_by("person_id"), end)
+
+
+def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
+    frame = expr.to_pandas()
+    frame.attrs.update(
+        as_of=end,
+        money=MONEY_COLUMNS,
+        currency=reporting_currency(store),
+        warnings=money_warnings(store, as_of=end),
     )
+    return frame
 
 
 #: The money columns of :func:`rfm` and :func:`rfm_segments` (reporting currency).

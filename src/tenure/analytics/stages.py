@@ -119,9 +119,11 @@ def backfill_stages(
     return rows
 
 
-def stage_entries(store: Store, *, status: str | None = None, on: date | None = None) -> ir.Table:
-    """The stays that began on ``on`` (default: the latest refresh day), of one status or all:
-    "who entered at-risk today"."""
+def stage_entries(
+    store: Store, *, status: str | None = None, on: date | None = None
+) -> pd.DataFrame:
+    """`tenure stages entered`: the stays that began on ``on`` (default: the latest refresh
+    day), of one status or all ("who entered at-risk today"), by status and person_id."""
     h = _history(store)
     if status is not None and status not in STATUSES:
         raise ConfigError(
@@ -131,7 +133,7 @@ def stage_entries(store: Store, *, status: str | None = None, on: date | None = 
     out = h.filter(h.entered_at == ibis.literal(day))
     if status is not None:
         out = out.filter(out.status == status)
-    return out
+    return out.order_by(["status", "person_id"]).to_pandas()
 
 
 def transitions(

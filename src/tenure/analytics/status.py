@@ -27,6 +27,7 @@ from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from tenure.analytics.base import F64, money_sum, orders_base, store_end
 from tenure.analytics.facts import (
@@ -35,6 +36,7 @@ from tenure.analytics.facts import (
     known_persons,
     left_join_on_person,
 )
+from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
 from tenure.store import Store
 
@@ -236,14 +238,31 @@ def _with_prospects(store: Store, buyers: ir.Table, end: date) -> ir.Table:
     return both.mutate(as_of=ibis.literal(end))
 
 
-def status_counts(store: Store, *, as_of: date | None = None) -> ir.Table:
-    """One row per status: persons, share of known persons, VIPs among them."""
-    t = customer_status(store, as_of=as_of)
+def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """`tenure status`: one row per status (in :data:`STATUSES` order): persons, share of
+    known persons, VIPs among them. ``attrs``: ``as_of``, ``warnings`` (the money warnings:
+    tiers and VIPs rank by margin)."""
+    end = as_of if as_of is not None else store_end(store)
+    t = customer_status(store, as_of=end)
     per = t.group_by("status").agg(persons=t.count(), vips=t.is_vip.cast("int64").sum())
     total = per.persons.sum().over()
     order = ibis.cases(*((per.status == s, i) for i, s in enumerate(STATUSES)), else_=99)
-    return (
+    counts = (
         per.mutate(share=per.persons.cast(F64) / total.cast(F64), _o=order)
         .order_by("_o")
         .drop("_o")
     )
+    return _result(store, counts, end)
+
+
+def status_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """`tenure status --customers`: every known person's :func:`customer_status` row, by
+    ``person_id``; ``attrs`` as :func:`status_counts`."""
+    end = as_of if as_of is not None else store_end(store)
+    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end)
+
+
+def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
+    frame = expr.to_pandas()
+    frame.attrs.update(as_of=end, warnings=money_warnings(store, as_of=end))
+    return frame

@@ -3,9 +3,6 @@ one library function, print a Rich table, or ``--json`` / ``--csv`` for machines
 
 from __future__ import annotations
 
-import json
-import re
-from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -27,12 +24,13 @@ from tenure.cli.output import (
     cell,
     emit,
     kpi_table,
+    money_frame,
     note_as_of,
     note_stale,
     parse_day,
+    records,
     warn,
 )
-from tenure.store import round_money
 
 customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
@@ -71,25 +69,20 @@ def customers_show(
     """The customer_facts row of one person, with their predictions (brought up to date
     first when stale; stale predictions are noted, `tenure predict` renews them)."""
     from tenure.analytics import customer_row
-    from tenure.analytics.facts import MONEY_COLUMNS
-    from tenure.analytics.money import money_warnings
     from tenure.pipeline import ensure_current
-    from tenure.store import reporting_currency
 
     with open_store(store) as st:
         ensure_current(st, "customer_facts")
         note_stale(st, "customer_predictions")
-        row = customer_row(st, person)
-        code, warnings = reporting_currency(st), money_warnings(st)
-    money = [*MONEY_COLUMNS, *(k for k in row if re.fullmatch(r"clv_\d+m", k))]
-    shown = {k: round_money(v, code) if k in money else v for k, v in row.items()}
+        frame = customer_row(st, person)
+    warnings = frame.attrs["warnings"]
     warn(warnings)
+    shown = money_frame(frame)
     if as_json:
-        doc = {k: float(v) if isinstance(v, Decimal) else v for k, v in shown.items()}
-        console.print_json(json.dumps({**doc, "warnings": warnings}, default=str))
+        print_json({**records(shown)[0], "warnings": warnings})
         return
-    title = f"Customer {row['person_id']} (money in {code})"
-    console.print(kv_table(title, [(k, cell(v)) for k, v in shown.items()]))
+    title = f"Customer {frame['person_id'].iloc[0]} (money in {frame.attrs['currency']})"
+    console.print(kv_table(title, [(str(k), cell(v)) for k, v in shown.iloc[0].items()]))
 
 
 @app.command("cohorts")
@@ -147,21 +140,15 @@ def rfm_command(
     as_csv: CsvOpt = False,
 ) -> None:
     """RFM segments (sizes, shares, means), or every customer's scores with --customers."""
-    from tenure.analytics.money import money_warnings
-    from tenure.analytics.rfm import MONEY_COLUMNS, rfm, rfm_segments
-    from tenure.store import reporting_currency
+    from tenure.analytics.rfm import rfm_customers, rfm_segments
 
+    day = parse_day(as_of)
     with open_store(store) as st:
-        day = parse_day(as_of)
-        expr = (
-            rfm(st, as_of=day).order_by("person_id") if customers else rfm_segments(st, as_of=day)
-        )
-        frame = expr.to_pandas()
+        frame = rfm_customers(st, as_of=day) if customers else rfm_segments(st, as_of=day)
         note_as_of(st, day)
-        code, warnings = reporting_currency(st), money_warnings(st, as_of=day)
-    warn(warnings)
-    title = f"RFM (margin in {code})"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv, money=MONEY_COLUMNS, currency=code)
+    warn(frame.attrs["warnings"])
+    title = f"RFM (margin in {frame.attrs['currency']})"
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
 
 
 @app.command("channels")

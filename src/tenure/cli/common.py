@@ -18,7 +18,6 @@ from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from tenure.config import load_settings
 from tenure.errors import TenureError
 from tenure.store import Store
 
@@ -130,13 +129,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def open_store(url: str | None) -> Store:
-    settings = load_settings(store_url=as_url(url) if url else None)
-    return Store(settings=settings)
-
-
-def as_url(value: str) -> str:
-    """Accept a bare file path as well as a URL."""
-    return value if "://" in value else f"duckdb://{value}"
+    """The store ``--store`` names (a URL or a bare DuckDB file path, as :class:`Store`
+    reads it), else the one the settings name."""
+    return Store(url)
 
 
 class RichProgress:

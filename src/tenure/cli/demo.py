@@ -1,4 +1,5 @@
-"""`tenure demo`: generate the synthetic store and print its headline figures."""
+"""`tenure demo`: generate the synthetic store and print its headline figures
+(:func:`tenure.analytics.demo_store.demo`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,20 @@ from tenure.cli.common import (
     print_json,
     progress_bar,
 )
-from tenure.cli.output import (
-    emit,
-    kpi_table,
-)
+from tenure.cli.output import emit, kpi_table, money_frame, records
+
+#: The channel columns `tenure demo` prints (every column with --json).
+DEMO_CHANNELS = ["channel", "new_customers", "cac", "clv", "clv_cac", "health"]
+#: The headline KPIs `tenure demo` prints for the last twelve months.
+DEMO_KPIS = [
+    "period",
+    "revenue",
+    "orders",
+    "aov",
+    "customers",
+    "repeat_purchase_rate",
+    "retention_rate",
+]
 
 
 @app.command()
@@ -34,7 +45,7 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a realistic synthetic store (customers, events, orders, spend) to explore."""
-    from tenure.demo import generate_demo
+    from tenure.analytics.demo_store import demo as run_demo
 
     try:
         first_day = date.fromisoformat(start)
@@ -43,7 +54,7 @@ def demo(
             f"{start!r} is not a date (YYYY-MM-DD).", param_hint="--start"
         ) from None
     with open_store(store) as st, progress_bar(not as_json) as bar:
-        summary = generate_demo(
+        report = run_demo(
             st,
             customers=customers,
             seed=seed,
@@ -52,8 +63,10 @@ def demo(
             replace=replace,
             progress=bar,
         )
+    summary = report.summary
     if as_json:
-        print_json(summary.to_dict())
+        channels, monthly = money_frame(report.channels), money_frame(report.kpis)
+        print_json({**summary.to_dict(), "channels": records(channels), "kpis": records(monthly)})
         return
     rows = [
         ("Customers", summary.customers),
@@ -67,40 +80,10 @@ def demo(
         ("Ad spend", f"{summary.spend:,.2f} {summary.currency}"),
     ]
     console.print(kv_table(f"Demo store (seed {summary.seed})", rows))
-    _print_channels(store)
-    _print_kpis(store)
-    console.print(f"Store: [bold]{summary.location}[/bold]")
-
-
-def _print_channels(store: str | None) -> None:
-    """The headline acquisition economics of the store: CAC and CLV:CAC per channel."""
-    from tenure.analytics.channels import channels
-
-    with open_store(store) as st:
-        eco = channels(st)
-    shown = eco[["channel", "new_customers", "cac", "clv", "clv_cac", "health"]]
-    emit(shown, title="Acquisition channels: CAC and 12-month CLV:CAC")
-
-
-#: The headline KPIs `tenure demo` prints for the last twelve months.
-DEMO_KPIS = [
-    "period",
-    "revenue",
-    "orders",
-    "aov",
-    "customers",
-    "repeat_purchase_rate",
-    "retention_rate",
-]
-
-
-def _print_kpis(store: str | None) -> None:
-    """The store's last twelve months: revenue, orders, AOV, buyers, repeat rate, retention."""
-    from tenure.analytics.periods import kpis
-
-    with open_store(store) as st:
-        monthly = kpis(st, grain="month").tail(12)
+    emit(report.channels[DEMO_CHANNELS], title="Acquisition channels: CAC and 12-month CLV:CAC")
+    monthly = report.kpis
     title = f"Last 12 months, as of {monthly.attrs['as_of']}"
     if monthly["partial"].any():
         title += " (the last month is partial)"
     emit(kpi_table(monthly, DEMO_KPIS), title=title)
+    console.print(f"Store: [bold]{summary.location}[/bold]")

@@ -17,7 +17,6 @@ from tenure.cli.common import (
     print_json,
     progress_bar,
 )
-from tenure.errors import QuarantineThresholdError
 
 FilesArg = Annotated[
     list[Path], typer.Argument(help="CSV, Parquet or JSON Lines files.", show_default=False)
@@ -116,27 +115,9 @@ def _run_import(
                 "Quarantined rows are in the [bold]quarantine[/bold] table "
                 f"(import_id = '{result.import_id}') with their line and reason."
             )
-    if result.over_threshold:
-        raise QuarantineThresholdError(
-            f"{result.quarantined_share:.2%} of the rows were quarantined, more than the "
-            f"{result.threshold:.2%} allowed. The good rows were stored.",
-            hint="Look at the quarantine table, fix the file and import it again "
-            "(stored rows are not duplicated), or raise --max-quarantine."
-            + _update_hint(result.by_reason, update),
-        )
-
-
-def _update_hint(by_reason: dict[str, int], update: bool) -> str:
-    """A pointer to --update when rows were quarantined for holding a stored key."""
-    from tenure.ingest.pipeline import CONFLICT
-
-    n = by_reason.get(CONFLICT, 0)
-    if not n or update:
-        return ""
-    return (
-        f" {n:,} of them: a stored key with other content ({CONFLICT!r}); if they are newer "
-        "versions (a later export), import again with --update to apply them."
-    )
+    error = result.threshold_error(update=update)
+    if error is not None:
+        raise error
 
 
 def _import_command(entity: str) -> None:

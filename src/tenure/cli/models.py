@@ -1,12 +1,11 @@
 """The model commands of `tenure` (``tenure models backtest|sufficiency|runs``): parse, call
-one library function of :mod:`tenure.predictions.backtest` or
-:mod:`tenure.predictions.holdout`, print a Rich table, or ``--json``."""
+one library function of :mod:`tenure.predictions.backtest`, :mod:`tenure.predictions.holdout`
+or :mod:`tenure.predictions.results`, print a Rich table, or ``--json``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -118,14 +117,8 @@ def backtest_command(
         f"({result.holdout_days} days), {result.buyers:,} buyers{sampled}"
     )
     emit(metrics_view(result.metrics), title=title)
-    for row in result.metrics.itertuples():
-        if row.status != "ok":
-            console.print(f"{row.model} {row.status}", highlight=False)
-        elif isinstance(fitted_as := getattr(row, "fitted_as", None), str) and fitted_as:
-            console.print(f"{row.model!s}: {fitted_as}", highlight=False)
-    spend_notes: Any = result.metrics.get("note", [])
-    for spend_note in dict.fromkeys(n for n in spend_notes if isinstance(n, str) and n):
-        console.print(spend_note, highlight=False)  # Gamma-Gamma's, once
+    for note in result.notes:
+        console.print(note, highlight=False)
     console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
     console.print(result.sufficiency.reason, highlight=False)
     console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)
@@ -167,13 +160,11 @@ def sufficiency_command(
 @models_app.command("runs")
 def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
-
-    from tenure.predictions.runs import model_runs
+    from tenure.predictions.runs import RUN_COLUMNS, model_runs
 
     with open_store(store) as st:
         runs = model_runs(st)
-    rmse = [json.loads(m).get("rmse") for m in runs["metrics"]] if len(runs) else []
-    view = runs.drop(columns="metrics").assign(rmse=rmse)
+    view = runs[[*RUN_COLUMNS, "rmse"]].copy()
     view["rmse"] = pd.to_numeric(view["rmse"], errors="coerce")
     view["created_at"] = view["created_at"].astype(str).str.slice(0, 19)
     view["calibration_end"] = view["calibration_end"].astype(str)

@@ -1,10 +1,10 @@
-"""`tenure predict`: parse, call :func:`tenure.predictions.predict.predict`, print what it wrote."""
+"""`tenure predict`: parse, call :func:`tenure.predictions.predict.predict`, print what it wrote
+(the top buyers or every person: :mod:`tenure.predictions.results`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import ibis
 import typer
 
 from tenure.cli.common import (
@@ -134,7 +134,7 @@ def predict_command(
     """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person
     (the pipeline's predictions step, after bringing stale customer facts up to date)."""
     from tenure.pipeline import predict
-    from tenure.predictions.predict import PREDICTIONS
+    from tenure.predictions.results import customer_predictions, top_customers
 
     with open_store(store) as st:
         result = predict(
@@ -146,16 +146,8 @@ def predict_command(
             clv_model=clv_model,
         )
         note_as_of(st, result.as_of)
-        table = st.read(PREDICTIONS)
-        if customers:
-            frame = table.order_by("person_id").to_pandas()
-        else:
-            clv = table[f"clv_{horizon_months}m"]
-            best = table.filter(clv.notnull()).order_by([ibis.desc(clv), "person_id"])
-            frame = best.limit(top).to_pandas()
+        frame = customer_predictions(st) if customers else top_customers(st, top)
     warn(result.warnings)
-    money = [f"clv_{horizon_months}m"]
-    frame.attrs.update(money=money, currency=result.currency)
     if customers:
         emit(frame, title=f"Predictions as of {result.as_of}", as_json=as_json, as_csv=as_csv)
         return

@@ -43,20 +43,13 @@ def status_command(
     as_csv: CsvOpt = False,
 ) -> None:
     """Customer statuses (prospect, new, lapsed, at_risk, vip, active): counts and shares."""
-    from tenure.analytics.money import money_warnings
-    from tenure.analytics.status import customer_status, status_counts
+    from tenure.analytics.status import status_counts, status_customers
 
     day = parse_day(as_of)
     with open_store(store) as st:
-        expr = (
-            customer_status(st, as_of=day).order_by("person_id")
-            if customers
-            else status_counts(st, as_of=day)
-        )
-        frame = expr.to_pandas()
+        frame = status_customers(st, as_of=day) if customers else status_counts(st, as_of=day)
         note_as_of(st, day)
-        warnings = money_warnings(st, as_of=day)  # tiers and VIPs rank by margin
-    warn(warnings)
+    warn(frame.attrs["warnings"])  # tiers and VIPs rank by margin
     emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv)
 
 
@@ -116,6 +109,5 @@ def stages_entered(
     from tenure.analytics.stages import stage_entries
 
     with open_store(store) as st:
-        expr = stage_entries(st, status=status, on=parse_day(on, "--on"))
-        frame = expr.order_by(["status", "person_id"]).to_pandas()
+        frame = stage_entries(st, status=status, on=parse_day(on, "--on"))
     emit(frame, title="Entered", as_json=as_json, as_csv=as_csv)

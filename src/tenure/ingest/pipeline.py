@@ -34,7 +34,7 @@ from tenure.ingest.update import CHANGED, UpdatePlan
 from tenure.ingest.update import apply as apply_updates
 from tenure.ingest.update import resolve as resolve_updates
 from tenure.progress import ProgressCallback, no_progress
-from tenure.store import Store
+from tenure.store.protocol import StoreLike
 from tenure.store.schema import TABLES
 from tenure.store.staging import Staging
 
@@ -423,7 +423,7 @@ def import_one(
 
 
 def _parse_file(
-    store: Store,
+    store: StoreLike,
     scratch: _Scratch,
     entity: Entity,
     mapping: Mapping,
@@ -551,7 +551,7 @@ def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:
     return list(mapping.names)
 
 
-def date_bounds(store: Store, now: datetime) -> DateBounds:
+def date_bounds(store: StoreLike, now: datetime) -> DateBounds:
     """The dates an import at ``now`` accepts, from the store's settings."""
     settings = store.settings
     return DateBounds(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tenure.errors import QuarantineThresholdError
+from tenure.ingest.pipeline import CONFLICT
+
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -51,6 +54,30 @@ class ImportResult:
     def over_threshold(self) -> bool:
         """Whether more rows were quarantined than the threshold allows."""
         return self.quarantined_share > self.threshold
+
+    def threshold_error(self, *, update: bool = False) -> QuarantineThresholdError | None:
+        """The error to raise when more rows were quarantined than the threshold allows
+        (None otherwise); ``update``: whether the import applied newer versions (without it,
+        the hint points to ``--update`` for rows quarantined for holding a stored key)."""
+        if not self.over_threshold:
+            return None
+        return QuarantineThresholdError(
+            f"{self.quarantined_share:.2%} of the rows were quarantined, more than the "
+            f"{self.threshold:.2%} allowed. The good rows were stored.",
+            hint="Look at the quarantine table, fix the file and import it again "
+            "(stored rows are not duplicated), or raise --max-quarantine."
+            + self._update_hint(update),
+        )
+
+    def _update_hint(self, update: bool) -> str:
+        """A pointer to --update when rows were quarantined for holding a stored key."""
+        n = self.by_reason.get(CONFLICT, 0)
+        if not n or update:
+            return ""
+        return (
+            f" {n:,} of them: a stored key with other content ({CONFLICT!r}); if they are "
+            "newer versions (a later export), import again with --update to apply them."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (with the share and the threshold verdict)."""

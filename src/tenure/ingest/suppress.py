@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from tenure.ingest.identifiers import digest_expr, email_expr, normalize_phone, traits_email
-from tenure.store import Store
+from tenure.store.protocol import StoreLike
 from tenure.store.staging import Staging
 
 #: entity -> (identifier kind, column) pairs whose digests are looked up
@@ -39,7 +39,7 @@ SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def active(store: Store, entity: str) -> bool:
+def active(store: StoreLike, entity: str) -> bool:
     """Whether rows of ``entity`` can be suppressed: it carries identifiers and the store
     suppresses something on every channel."""
     if entity not in SOURCES:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from tenure.errors import ConfigError, PipelineStepError
 from tenure.pipeline.runner import run
 from tenure.pipeline.steps import REFRESH_STEPS
 from tenure.progress import ProgressCallback
@@ -63,15 +64,20 @@ def predict(
     date if it is stale; return what the step wrote. ``options``: the keyword arguments of
     :func:`tenure.predictions.predict.predict` (model, horizon_months, discount_rate, floor,
     clv_model). Asked for, the models are fitted again (the daily run re-scores with the
-    stored fit: docs/incremental.md)."""
-    done = run(
-        store,
-        steps=["predictions"],
-        as_of=as_of,
-        force=True,
-        options={"predictions": {**options, "refit": True}},  # asked for: fit again
-        progress=progress,
-    )
+    stored fit: docs/incremental.md). A bad parameter raises its ConfigError."""
+    try:
+        done = run(
+            store,
+            steps=["predictions"],
+            as_of=as_of,
+            force=True,
+            options={"predictions": {**options, "refit": True}},  # asked for: fit again
+            progress=progress,
+        )
+    except PipelineStepError as exc:
+        if isinstance(exc.__cause__, ConfigError):  # a bad parameter: say it as it is
+            raise exc.__cause__ from None
+        raise
     step = done.get("predictions")
     assert step is not None and step.output is not None  # the step ran (force) or raised
     result: PredictResult = step.output

@@ -33,6 +33,8 @@ RUNS_SCHEMA = ibis.schema(
         "chosen": "boolean",
     }
 )
+#: The columns of a recorded run in :func:`model_runs` (its metrics follow them).
+RUN_COLUMNS = [c for c in RUNS_SCHEMA.names if c != "metrics"]
 RULE = (
     "Below the data floor the heuristic; otherwise the model tenure predict can use "
     "(BetaGeo, ModifiedBetaGeo, ParetoNBD, heuristic) with the lowest per-customer RMSE of "
@@ -60,6 +62,22 @@ class BacktestResult:
     recorded: bool = False
     charts: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def notes(self) -> list[str]:
+        """What to tell about the models: each one that failed (with its status) or was
+        fitted as a boundary fit (``BetaGeo: no dropout (...)``), then each distinct note of
+        the spend model, once."""
+        lines: list[str] = []
+        for row in self.metrics.itertuples():
+            fitted_as = getattr(row, "fitted_as", None)
+            if row.status != "ok":
+                lines.append(f"{row.model} {row.status}")
+            elif isinstance(fitted_as, str) and fitted_as:
+                lines.append(f"{row.model!s}: {fitted_as}")
+        spend: Any = self.metrics.get("note", [])
+        lines += dict.fromkeys(n for n in spend if isinstance(n, str) and n)
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tables as lists of records)."""
@@ -121,12 +139,23 @@ def record_run(store: Store, result: BacktestResult) -> None:
 
 
 def model_runs(store: Store) -> pd.DataFrame:
-    """Every recorded run, newest first (empty when none was recorded)."""
+    """Every recorded backtest (``model_runs``), newest first, one row per run and model: the
+    run's columns, ``chosen``, then each metric the run recorded as its own column (``mae``,
+    ``rmse``, ``status``...; null where a model has none). Empty (with the run's columns and
+    ``rmse``) when no run was recorded."""
+    empty = pd.DataFrame(columns=[*RUN_COLUMNS, "rmse"])
     if not store.exists(RUNS):
-        return pd.DataFrame(columns=list(RUNS_SCHEMA.names))
+        return empty
     t = store.read(RUNS)
     order = [ibis.desc("created_at"), ibis.desc("run_id"), "model"]
-    return t.order_by(order).to_pyarrow().to_pandas()
+    runs = t.order_by(order).to_pyarrow().to_pandas()
+    if runs.empty:
+        return empty
+    metrics = pd.DataFrame.from_records(
+        [json.loads(m) for m in runs["metrics"]], index=runs.index
+    ).drop(columns=RUN_COLUMNS, errors="ignore")
+    out = pd.concat([runs[RUN_COLUMNS], metrics], axis=1)
+    return out if "rmse" in out.columns else out.assign(rmse=float("nan"))
 
 
 def chosen_model(store: Store) -> str | None:

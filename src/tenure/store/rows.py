@@ -9,23 +9,20 @@ before the table is emptied, and an error after that names the scratch table hol
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from tenure.errors import StoreError
+from tenure.store.protocol import StoreLike
 from tenure.store.schema import TABLES
 from tenure.store.tables import scratch_name
-
-if TYPE_CHECKING:
-    from tenure.store.store import Store
 
 Predicate = Callable[[ir.Table], ir.BooleanValue]
 
 
-def delete_where(store: Store, name: str, predicate: Predicate) -> int:
+def delete_where(store: StoreLike, name: str, predicate: Predicate) -> int:
     """Delete the rows of table ``name`` that ``predicate`` picks (a null picks nothing);
     return how many there were. The kept rows go to a scratch table
     (``_tenure_keep_<name>_...``) and the table is rewritten from it."""
@@ -50,7 +47,7 @@ def delete_where(store: Store, name: str, predicate: Predicate) -> int:
     return count
 
 
-def _refill(store: Store, name: str, kept: ir.Table) -> None:
+def _refill(store: StoreLike, name: str, kept: ir.Table) -> None:
     if name in TABLES:
         store.truncate(name)
         store.insert(name, kept)
@@ -59,7 +56,7 @@ def _refill(store: Store, name: str, kept: ir.Table) -> None:
         store.replace(name, kept)
 
 
-def upsert(store: Store, name: str, key: Sequence[str], rows: pa.Table) -> int:
+def upsert(store: StoreLike, name: str, key: Sequence[str], rows: pa.Table) -> int:
     """Replace the rows of canonical table ``name`` whose ``key`` is in ``rows`` by ``rows``
     (new keys are added); return the rows written. On an engine without transactions the
     other rows go to a scratch table (``_tenure_update_<name>_...``) first; an error after the
@@ -91,7 +88,7 @@ def upsert(store: Store, name: str, key: Sequence[str], rows: pa.Table) -> int:
     return rows.num_rows
 
 
-def _delete_keys(store: Store, name: str, key: Sequence[str], keys: pa.Table) -> None:
+def _delete_keys(store: StoreLike, name: str, key: Sequence[str], keys: pa.Table) -> None:
     """DuckDB: ``DELETE`` the rows of ``name`` whose ``key`` is in ``keys``."""
     raw = store.con.con
     view = scratch_name("keys")

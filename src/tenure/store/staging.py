@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import ibis
@@ -23,8 +23,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-if TYPE_CHECKING:
-    from tenure.store.store import Store
+from tenure.store.protocol import StoreLike
 
 
 def _q(column: str) -> str:
@@ -35,7 +34,7 @@ class Staging:
     """The DuckDB connection an import works in (:attr:`work`), and the ways its rows reach
     the store. Get one from :meth:`Store.staging`."""
 
-    def __init__(self, store: Store, work: duckdb.DuckDBPyConnection, *, shared: bool) -> None:
+    def __init__(self, store: StoreLike, work: duckdb.DuckDBPyConnection, *, shared: bool) -> None:
         self.store = store
         #: the DuckDB connection the files are read and checked in
         self.work = work
@@ -118,7 +117,7 @@ class Staging:
 
 
 @contextmanager
-def open_staging(store: Store) -> Iterator[Staging]:
+def open_staging(store: StoreLike) -> Iterator[Staging]:
     """A :class:`Staging` for ``store``: on DuckDB the store's own connection, with
     ``preserve_insertion_order`` on for the import (row order gives line numbers); else a
     private in-memory DuckDB, closed afterwards."""

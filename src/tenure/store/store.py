@@ -2,8 +2,10 @@
 
 ``Store()`` opens ``./tenure.duckdb`` (zero set-up); ``Store("pyspark://local[2]")`` a
 PySpark session in local mode on the warehouse ``./tenure-warehouse``, whose catalog persists
-(:mod:`tenure.store.spark`); any other URL goes to ``ibis.connect``. Opening a store
-applies pending migrations, so an older file upgrades itself.
+(:mod:`tenure.store.spark`); any other URL goes to ``ibis.connect``. A bare path (no
+``scheme://``) is a DuckDB file, used as written: ``Store("shop")`` and ``tenure --store shop``
+open the file ``shop``, ``Store("shop.duckdb")`` the file ``shop.duckdb`` (no suffix is added).
+Opening a store applies pending migrations, so an older file upgrades itself.
 """
 
 from __future__ import annotations
@@ -53,16 +55,22 @@ def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
     return con, str(path.resolve())
 
 
+def as_store_url(value: str) -> str:
+    """The store URL ``value`` names: a URL as is, a bare path (no ``scheme://``) as the
+    DuckDB file at that path, exactly (``shop`` -> ``duckdb://shop``; no suffix added)."""
+    return value if "://" in value else f"duckdb://{value}"
+
+
 def connect(url: str) -> tuple[BaseBackend, str]:
-    """Open the Ibis backend a store URL names; return it and a human-readable location."""
-    scheme = url.split("://", 1)[0] if "://" in url else ""
+    """Open the Ibis backend a store URL (or a bare DuckDB file path) names; return it and a
+    human-readable location."""
+    url = as_store_url(url)
+    scheme = url.split("://", 1)[0]
     try:
         if scheme == "duckdb":
             return _connect_duckdb(url)
         if scheme in ("pyspark", "spark"):
             return connect_pyspark(url)
-        if not scheme and url.endswith((".duckdb", ".db")):
-            return _connect_duckdb("duckdb://" + url)
         return ibis.connect(url), url
     except Exception as exc:
         translated = translate_driver_error(exc, store_url=url)
@@ -79,7 +87,12 @@ def connect(url: str) -> tuple[BaseBackend, str]:
 
 
 class Store:
-    """A Tenure store: the canonical tables on one Ibis backend."""
+    """A Tenure store: the canonical tables on one Ibis backend.
+
+    ``url``: a store URL (``duckdb://shop.duckdb``, ``pyspark://local[2]?warehouse=DIR``, any
+    ``ibis.connect`` URL) or a bare path to a DuckDB file; default: the ``store_url`` setting.
+    ``settings``: default ``load_settings(store_url=url)``, so ``tenure.toml`` and
+    ``TENURE_*`` apply and ``store.settings.store_url`` is this store's URL."""
 
     def __init__(
         self,
@@ -89,8 +102,10 @@ class Store:
         backend: BaseBackend | None = None,
         upgrade: bool = True,
     ) -> None:
-        self.settings = settings if settings is not None else load_settings()
-        self.url = url or self.settings.store_url
+        if settings is None:
+            settings = load_settings(store_url=as_store_url(url) if url else None)
+        self.settings = settings
+        self.url = as_store_url(url or settings.store_url)
         if backend is not None:
             self.con, self.location = backend, f"{backend.name} backend"
         else:

@@ -1,0 +1,52 @@
+"""Reading the predictions: the ``customer_predictions`` table as data frames (every person, or
+the top N by a column). The recorded backtests: :func:`tenure.predictions.runs.model_runs`.
+
+Each frame carries ``attrs``: ``money`` (its CLV columns, in the reporting currency) and
+``currency``, as the analytics results do.
+"""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import pandas as pd
+
+from tenure.errors import ConfigError
+from tenure.predictions.predict import PREDICTIONS
+from tenure.store import Store, reporting_currency
+
+_CLV = re.compile(r"clv_\d+m")
+
+
+def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
+    money = [c for c in frame.columns if _CLV.fullmatch(str(c))]
+    frame.attrs.update(money=money, currency=reporting_currency(store))
+    return frame
+
+
+def customer_predictions(store: Store) -> pd.DataFrame:
+    """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
+    ``person_id``; prospects included, with null predictions."""
+    table = store.read(PREDICTIONS)
+    return _with_money(table.order_by("person_id").to_pandas(), store)
+
+
+def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.DataFrame:
+    """The ``n`` persons with the highest ``by`` in ``customer_predictions`` (default: its
+    CLV column, ``clv_12m`` for a 12-month horizon), highest first, ties by ``person_id``;
+    persons whose ``by`` is unknown (prospects) are left out."""
+    table = store.read(PREDICTIONS)
+    numeric = [c for c, t in table.schema().items() if t.is_numeric()]
+    if by is None:
+        by = next((c for c in table.columns if _CLV.fullmatch(c)), "p_alive")
+    if by not in numeric:
+        raise ConfigError(
+            f"Cannot rank the predictions by {by!r}: not a numeric column of {PREDICTIONS}.",
+            hint=f"Rank by one of: {', '.join(numeric)}.",
+        )
+    if n < 0:
+        raise ConfigError(f"The number of customers must be 0 or more. Got {n} instead.")
+    value = table[by]
+    best = table.filter(value.notnull()).order_by([ibis.desc(value), "person_id"])
+    return _with_money(best.limit(n).to_pandas(), store)
