@@ -10,8 +10,7 @@ heuristic (thin data) and gradient boosting keep no fit: they are computed again
 
 from __future__ import annotations
 
-import base64
-import pickle
+import json
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -19,6 +18,9 @@ import ibis
 import pyarrow as pa
 
 from tenure.models.base import reported_params
+from tenure.models.errors import ModelError
+from tenure.models.gamma_gamma import GammaGamma
+from tenure.models.state import model_from_state, model_state
 from tenure.predictions.holdout import DataFloor
 from tenure.predictions.predict import (
     FACTS,
@@ -76,10 +78,10 @@ def _size(store: Store) -> tuple[int, int]:
 
 def save_fit(store: Store, fit: Fit) -> None:
     """Record ``fit`` (the latest row of ``prediction_fits`` is the one re-scoring uses).
-    The fitted models are stored pickled (models pickle with the standard library): a
-    store's fits are read back only by the process that owns the store."""
+    The fitted models are stored as JSON (:func:`tenure.models.state.model_state`: their
+    parameters and learned values, no code)."""
     buyers, orders = _size(store)
-    state = base64.b64encode(pickle.dumps((fit.purchase, fit.spend))).decode("ascii")
+    state = json.dumps({"purchase": model_state(fit.purchase), "spend": model_state(fit.spend)})
     row = {
         "fitted_at": datetime.now(UTC).replace(tzinfo=None),
         "as_of": fit.as_of,
@@ -105,9 +107,12 @@ def last_fit(store: Store) -> tuple[Fit, int, int] | None:
         return None
     r = rows[0]
     try:
-        purchase, spend = pickle.loads(base64.b64decode(r["state"]))
-    except (ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
-        return None  # written by another version: fit again
+        doc = json.loads(r["state"])
+        purchase, spend = model_from_state(doc["purchase"]), model_from_state(doc["spend"])
+        if not isinstance(spend, GammaGamma):
+            return None
+    except (ValueError, TypeError, KeyError, ModelError):
+        return None  # unreadable (another version wrote it): fit again
     fit = Fit(
         _day(r["as_of"]),
         r["model"],
