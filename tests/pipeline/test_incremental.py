@@ -377,8 +377,13 @@ def test_incremental_equals_full_on_any_schedule(demo: dict[str, pa.Table], s: S
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_incremental_equals_full_on_spark(demo: dict[str, pa.Table], spark_store: Store) -> None:
+def test_incremental_equals_full_on_spark(
+    demo: dict[str, pa.Table], spark_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The incremental run on PySpark gives the rows of a full rebuild (on DuckDB)."""
+    # the refit rule of grow()'s own store: the stored fit is re-scored, never refitted
+    rule = {"refit_days": 10_000, "refit_growth": 1e6}
+    monkeypatch.setattr(spark_store, "settings", spark_store.settings.model_copy(update=rule))
     schedule = Schedule((30, 60, DAYS - 1), 11, 0.2, 0.05, update_at=1, merge_at=2, delete_at=2)
     grow(demo, schedule, assert_same, store=spark_store)
 

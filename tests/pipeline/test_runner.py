@@ -24,6 +24,9 @@ from tenure.pipeline.steps import SCRATCH_ORDERS, STEPS
 from tenure.store.derived import DERIVED
 from tests.pipeline.conftest import END
 
+#: canonical tables whose rows carry their load time
+STAMPED = ("customers", "orders", "order_items", "products", "events", "fx_rates")
+
 ANALYTICS = ["customer_facts", "customer_rfm", "customer_status", "stage_history"]
 
 
@@ -62,9 +65,13 @@ def test_a_run_builds_what_is_stale_records_it_and_then_nothing_is_stale(demo: S
     # customer_facts: its 405 rows with the purchase gaps and the identifiers seen
     assert [r["rows"] for r in records] == [774, 297, 405, 405]
     assert all(r["as_of"] == END and r["error"] is None for r in records)
-    # the demo has no import rows: its store facts (frozen clock, currency) date its data
+    # the demo has no import rows: its rows' load times and its store facts (frozen clock,
+    # currency) date its data
     facts = records[0]
-    assert facts["watermark"] == demo.table("store_meta").set_at.max().execute()
+    reads = next(s for s in STEPS if s.name == "customer_facts").reads
+    clocks = [demo.table("store_meta").set_at.max().execute()]
+    clocks += [demo.table(t).imported_at.max().execute() for t in reads if t in STAMPED]
+    assert facts["watermark"] == max(c for c in clocks if c is not None and c == c)
     assert SCRATCH_ORDERS not in demo.con.list_tables()
 
     again = run(demo, steps=ANALYTICS)
@@ -193,3 +200,20 @@ def test_store_info_counts_the_derived_tables_and_shows_the_last_runs(demo: Stor
     rfm = info["last_runs"]["customer_rfm"]
     assert rfm["outcome"] == "ok" and rfm["as_of"] == "2025-02-03" and rfm["rows"] == 297
     assert info["last_runs"]["identity"] is None and info["tables"]["pipeline_runs"] == 2
+
+
+def test_rows_stored_without_an_import_make_their_readers_stale(demo: Store) -> None:
+    """A loader writing with Store.insert (no `imports` row): the rows' own load time
+    (imported_at, stamped by Store.insert) makes identity and the facts stale."""
+    run(demo, steps=["identity", *ANALYTICS])
+    assert why_stale(demo, "customer_facts") is None
+    e = demo.table("events")
+    row = e.filter(e.anonymous_id.notnull()).limit(1).to_pyarrow().to_pylist()[0]
+    row["message_id"] = "loader-1"
+    del row["imported_at"]  # Store.insert stamps it
+    demo.insert("events", pa.Table.from_pylist([row]))
+    stale = why_stale(demo, "customer_facts")
+    assert stale is not None and stale.startswith("customer_facts: new data since")
+    again = run(demo, steps=["identity", *ANALYTICS])
+    assert again.get("identity").outcome == "ok"  # type: ignore[union-attr]
+    assert why_stale(demo, "customer_facts") is None

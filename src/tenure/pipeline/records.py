@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tenure.store import Store
+from tenure.store.schema import TABLES
 
 RUNS = "pipeline_runs"
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -65,11 +66,18 @@ def _latest(store: Store, table: str, column: str) -> datetime | None:
     return _naive(value) if isinstance(value, datetime) else None
 
 
+def _stamped(table: str) -> bool:
+    return "imported_at" in TABLES[table].columns
+
+
 def clock_sources(reads: tuple[str, ...]) -> list[tuple[str, str]]:
     """The (table, time column) pairs whose latest value is the data clock of ``reads``."""
     sources: list[tuple[str, str]] = []
     if any(name in IMPORTED for name in reads):
         sources.append(("imports", "finished_at"))
+        # rows written without an import (the library's Store.insert, a loader) carry their
+        # own load time, stamped by Store.insert
+        sources += [(t, "imported_at") for t in reads if t in IMPORTED and _stamped(t)]
     if "events" in reads:
         sources.append(("events", "received_at"))
     if "identities" in reads:
