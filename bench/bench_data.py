@@ -222,3 +222,19 @@ def append_day(store: Any, day: date, seed: int = 1) -> dict[str, int]:
     events = raw.execute(f"SELECT count(*) FROM events WHERE message_id LIKE '{tag}%'").fetchone()
     raw.execute("DROP TABLE _day_orders")
     return {"orders": int(orders[0]), "events": int(events[0])}
+
+
+def store_end_day(path: Path) -> date:
+    """The last day of the bench store at ``path`` (from its .json)."""
+    return date.fromisoformat(json.loads(path.with_suffix(".json").read_text())["end"])
+
+
+def store_facts(path: Path) -> tuple[date, str, float]:
+    """(as-of day, reporting currency, default margin) of the bench store, read through
+    Tenure (closed again before anything is timed)."""
+    from tenure import Store
+    from tenure.store import reporting_currency
+
+    url = f"duckdb://{path}"
+    with Store(url) as store:
+        return store_end_day(path), reporting_currency(store), store.settings.default_margin

@@ -35,7 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench_data import DATA
+from bench_data import DATA, store_end_day, store_facts
 from bench_refresh import generate
 from measure import in_child
 
@@ -52,10 +52,6 @@ SUMS = (
     "first_order_value",
 )
 CHANNELS = ("acquisition_channel", "first_touch_channel")
-
-
-def _end(path: Path) -> date:
-    return date.fromisoformat(json.loads(path.with_suffix(".json").read_text())["end"])
 
 
 def _digest_sql(raw: Any, table: str) -> dict[str, Any]:
@@ -85,7 +81,7 @@ def _tenure(path: Path) -> dict[str, Any]:
         from tenure.analytics.refresh import SCRATCH_COLUMNS  # type: ignore[no-redef]
 
     url = f"duckdb://{path}"
-    end = _end(path)
+    end = store_end_day(path)
     with Store(url) as store:
         started, cpu = time.perf_counter(), time.process_time()
         base = store.replace(
@@ -235,17 +231,6 @@ def facts_sql(end: str, currency: str, default_margin: float) -> str:
            least(coalesce(k.known_since, a.first_order_at), a.first_order_at) AS known_since
     FROM acq a FULL JOIN known k ON a.person_id = k.k_person
     """
-
-
-def store_facts(path: Path) -> tuple[date, str, float]:
-    """(as-of day, reporting currency, default margin) of the bench store, read through
-    Tenure (closed again before anything is timed)."""
-    from tenure import Store
-    from tenure.store import reporting_currency
-
-    url = f"duckdb://{path}"
-    with Store(url) as store:
-        return _end(path), reporting_currency(store), store.settings.default_margin
 
 
 def _sql(path: Path) -> dict[str, Any]:

@@ -199,7 +199,7 @@ def facts(t: dict[str, pd.DataFrame], end: pd.Timestamp, code: str, dm: float) -
 
 
 def pandas_facts(path: Path) -> dict[str, Any]:
-    from bench_facts import store_facts
+    from bench_data import store_facts
 
     end, code, dm = store_facts(path)
     started = time.perf_counter()
