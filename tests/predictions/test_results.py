@@ -151,3 +151,25 @@ def test_backtest_notes_name_failures_boundary_fits_and_spend_notes_once() -> No
         "ParetoNBD failed: no fit",
         spend,
     ]
+
+
+def test_a_buyer_without_a_measured_rhythm_has_no_next_purchase_day(tmp_path: object) -> None:
+    """One order in the whole store: no repeat purchase to measure a rhythm from, so the
+    expected days to the next purchase are unknown (null), not 0."""
+    import pyarrow as pa
+
+    with Store(f"duckdb://{tmp_path}/one.duckdb") as st:  # type: ignore[str-bytes-safe]
+        order = {
+            "order_id": "1",
+            "customer_id": "c1",
+            "ordered_at": datetime(2025, 3, 1),
+            "currency": "EUR",
+            "total": 10.0,
+        }
+        st.insert("orders", pa.Table.from_pylist([order]))
+        st.set_meta("reporting_currency", "EUR", by="test")
+        predict(st, as_of=date(2025, 6, 1))
+        row = customer_predictions(st).iloc[0]
+    assert row["method"] == "heuristic"
+    assert pd.isna(row["expected_next_purchase_days"])
+    assert "no repeat purchase in the store yet" in row["explanation"]

@@ -473,7 +473,10 @@ def _heuristic_rows(run: _Run, buyers: ir.Table, reason: str) -> ir.Table:
         clv=margin * f64(run.mean_discount),
         p_alive=p_alive,
         expected_orders=orders,
-        expected_next_purchase_days=ibis.greatest(gap - since, f64(0.0)),
+        # no rhythm measured: unknown, not 0 (greatest() skips nulls on both engines)
+        expected_next_purchase_days=ibis.ifelse(
+            gap.isnull(), ibis.null(F64), ibis.greatest(gap - since, f64(0.0))
+        ),
         future_vip_probability=reach,
         explanation=ibis.coalesce(prefix + segment + outlook, no_rhythm),
     )
