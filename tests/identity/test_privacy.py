@@ -111,6 +111,8 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
         "identity_merges": 0,
         "identity_blocked_edges": 2,
         "customer_facts": 1,
+        "purchase_gaps": 0,  # one purchase day: no gap
+        "facts_identities": 4,  # the identifiers the facts were built from
         "customer_rfm": 1,
         "customer_status": 1,
         "stage_history": 1,

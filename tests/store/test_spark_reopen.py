@@ -104,7 +104,7 @@ def assert_same(spark: Any, duck: Any, where: str = "") -> None:
 
 def run_sequence(url: str, orders: Path, cwd: Path) -> dict[str, Any]:
     """import, refresh, predict, kpis: four processes on the store ``url``."""
-    volatile = {"import_id", "seconds", "files"}
+    volatile = {"import_id", "seconds", "files", "run_id"}
     out = {
         "import": json_of(
             tenure("import", "orders", str(orders), "--store", url, "--json", cwd=cwd)
