@@ -369,7 +369,7 @@ def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) 
         store=store, entity="spend", paths=[path], progress=lambda *a: seen.append(a)
     )
     assert result.tables == {"marketing_spend": 1} and result.to_dict()["stored"] == 1
-    assert seen[-1] == ("import spend.csv", 4, 4)
+    assert seen[-1] == ("Import spend.csv: quarantine and flags", 4, 4)
 
 
 def _canonical_csvs(tmp_path: Path) -> dict[str, Path]:

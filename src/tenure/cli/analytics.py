@@ -9,6 +9,7 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
@@ -41,12 +42,12 @@ def refresh(
     store: StoreOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
-    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Rebuild the derived tables (customer_facts and what reads it)."""
     from tenure.pipeline import refresh as run_refresh
 
-    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
         note_as_of(st, result.as_of)
     warn(result.warnings)

@@ -12,13 +12,24 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from tenure.errors import TenureError
+from tenure.progress import split_task
 from tenure.store import Store
 
 console = Console()
@@ -135,30 +146,79 @@ def open_store(url: str | None) -> Store:
 
 
 class RichProgress:
-    """A :class:`~tenure.progress.ProgressCallback` drawing one Rich bar per task."""
+    """A :class:`~tenure.progress.ProgressCallback` drawing one Rich line per task group: a
+    task ``"Group: step"`` (:func:`tenure.progress.split_task`) shows the group's current
+    step and its count (``k/n`` steps); a plain task its units (rows, rounds, models)."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, task: str, completed: int, total: int | None) -> None:
-        if task not in self._tasks:
-            self._tasks[task] = self._progress.add_task(task, total=total)
-        self._progress.update(self._tasks[task], completed=completed, total=total)
+        group, step = split_task(task)
+        description = escape(task if step is None else f"{group}: {step}")
+        if group not in self._tasks:
+            self._tasks[group] = self._progress.add_task(description, total=total)
+        self._progress.update(
+            self._tasks[group], description=description, completed=completed, total=total
+        )
+
+
+class CountColumn(ProgressColumn):
+    """``completed/total`` with thousands separators; ``completed`` alone when the total is
+    unknown."""
+
+    def render(self, task: Task) -> Text:
+        done = f"{int(task.completed):,}"
+        text = done if task.total is None else f"{done}/{int(task.total):,}"
+        return Text(text, style="progress.download")
+
+
+#: ``TENURE_PROGRESS=1`` draws progress even when stderr is not a terminal; ``0`` never.
+PROGRESS_ENV = "TENURE_PROGRESS"
+
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Show what the command is doing and how far it is, on stderr [default: only "
+        "when stderr is a terminal; TENURE_PROGRESS=1 or 0 forces it on or off].",
+        show_default=False,
+    ),
+]
+
+
+def progress_wanted(flag: bool | None) -> bool | None:
+    """Whether to draw progress: ``--progress``/``--no-progress`` first, then
+    ``TENURE_PROGRESS``; None: only when stderr is a terminal."""
+    if flag is not None:
+        return flag
+    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    return None
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
-    if not enabled:
+def progress_bar(enabled: bool | None = None) -> Iterator[RichProgress | None]:
+    """A progress callback drawing on stderr, or None. ``enabled``: the ``--progress`` flag
+    (None: not given, so ``TENURE_PROGRESS``, else only on a terminal); True forces it even
+    when stderr is not a terminal (a log, a test)."""
+    wanted = progress_wanted(enabled)
+    if wanted is False or (wanted is None and not err_console.is_terminal):
         yield None
         return
     columns = (
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.completed:>12,}/{task.total:,}"),
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        CountColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    target = Console(stderr=True, force_terminal=True) if wanted else err_console
+    with Progress(*columns, console=target, transient=True) as progress:
         yield RichProgress(progress)
 
 

@@ -10,6 +10,7 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     console,
     identity_app,
@@ -37,14 +38,13 @@ def identity_resolve(
         int, typer.Option(min=1, help="An identifier linking more customer ids is flagged.")
     ] = 1,
     as_json: JsonOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Build the identity graph and (re)assign every identifier to its person."""
     from tenure.identity import resolve_identities
 
-    with open_store(store) as st, progress_bar(not as_json) as bar:
-        if bar:
-            bar("resolve identities", 0, 1)
-        result = resolve_identities(st, max_customers=max_customers)
+    with open_store(store) as st, progress_bar(show_progress) as bar:
+        result = resolve_identities(st, max_customers=max_customers, progress=bar)
     if as_json:
         print_json(result.to_dict())
         return

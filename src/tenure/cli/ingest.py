@@ -59,7 +59,8 @@ def _run_import(
 ) -> None:
     from tenure.ingest import import_file
 
-    with open_store(store) as st, progress_bar(not as_json) as bar:
+    # progress on a terminal (TENURE_PROGRESS=1 or 0 forces it on or off)
+    with open_store(store) as st, progress_bar() as bar:
         result = import_file(
             st,
             entity,

@@ -12,12 +12,14 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
     kv_table,
     open_store,
     print_json,
+    progress_bar,
 )
 from tenure.cli.output import (
     CsvOpt,
@@ -87,6 +89,7 @@ def backtest_command(
     ] = True,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Fit every model up to --calibration-end, predict the holdout, compare, choose, chart."""
     from tenure.predictions.backtest import backtest
@@ -97,7 +100,7 @@ def backtest_command(
     parse_holdout(holdout, end, option="--holdout")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     directory = out if out is not None else Path(f"backtest-{end.isoformat()}")
-    with open_store(store) as st:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         result = backtest(
             st,
             calibration_end=end,
@@ -107,6 +110,7 @@ def backtest_command(
             record=record,
             sample=sample,
             random_state=seed,
+            progress=bar,
         )
     if as_json:
         print_json(result.to_dict())

@@ -9,12 +9,14 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
     kv_table,
     open_store,
     print_json,
+    progress_bar,
 )
 from tenure.cli.output import (
     AsOfOpt,
@@ -130,6 +132,7 @@ def predict_command(
     ] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person
     (the pipeline's predictions step, after bringing stale customer facts up to date)."""
@@ -137,14 +140,16 @@ def predict_command(
     from tenure.predictions.results import customer_predictions, top_customers
 
     with open_store(store) as st:
-        result = predict(
-            st,
-            as_of=parse_day(as_of),
-            model=model,
-            horizon_months=horizon_months,
-            discount_rate=discount_rate,
-            clv_model=clv_model,
-        )
+        with progress_bar(show_progress) as bar:
+            result = predict(
+                st,
+                as_of=parse_day(as_of),
+                progress=bar,
+                model=model,
+                horizon_months=horizon_months,
+                discount_rate=discount_rate,
+                clv_model=clv_model,
+            )
         note_as_of(st, result.as_of)
         frame = customer_predictions(st) if customers else top_customers(st, top)
     warn(result.warnings)

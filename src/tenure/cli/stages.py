@@ -9,6 +9,7 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
@@ -60,14 +61,14 @@ def stages_backfill(
     every: Annotated[str, typer.Option(help="Replay step: day, week or month.")] = "day",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
-    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Rebuild stage_history by replaying the statuses of each past day (or week, month)."""
     from tenure.analytics.stages import backfill_stages
 
     first = parse_day(start, "--start")
     assert first is not None
-    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         rows = backfill_stages(
             st, start=first, end=parse_day(end, "--end"), every=every, progress=bar
         )

@@ -33,7 +33,7 @@ from tenure.ingest.suppress import active, suppressed_rows
 from tenure.ingest.update import CHANGED, UpdatePlan
 from tenure.ingest.update import apply as apply_updates
 from tenure.ingest.update import resolve as resolve_updates
-from tenure.progress import ProgressCallback, no_progress
+from tenure.progress import ProgressCallback, Steps, no_progress
 from tenure.store.protocol import StoreLike
 from tenure.store.schema import TABLES
 from tenure.store.staging import Staging
@@ -366,15 +366,33 @@ def import_one(
     With ``update``, rows that differ from the stored row with their key replace it
     (:mod:`tenure.ingest.update`), in the same transaction as the file's other writes.
 
-    Reports four steps to ``progress``: read and check, compare, store, quarantine. On a
-    DuckDB store the file's rows, orders and quarantined rows are written in one transaction.
+    Reports to ``progress`` the four named steps of task ``Import <file>`` (read and check,
+    compare, store, quarantine; the rows read once known) and how far the running step is
+    (percent, DuckDB's estimate). On a DuckDB store the file's rows, orders and quarantined
+    rows are written in one transaction.
     """
+    steps = Steps(progress, f"Import {path.name}", 4)
+    if progress is no_progress:
+        return _import_one(staging, entity, mapping, path, import_id, now, steps, update)
+    with staging.watch(lambda percent: steps.detail(f"{percent}%")):
+        return _import_one(staging, entity, mapping, path, import_id, now, steps, update)
+
+
+def _import_one(
+    staging: Staging,
+    entity: Entity,
+    mapping: Mapping,
+    path: Path,
+    import_id: str,
+    now: datetime,
+    steps: Steps,
+    update: bool,
+) -> FileOutcome:
     store, work = staging.store, staging.work
-    task = f"import {path.name}"
-    progress(task, 0, 4)
+    steps("read and check")
     fmt = detect_format(path, mapping.format)
     if fmt != "parquet" and path.is_file() and path.stat().st_size == 0:
-        progress(task, 4, 4)
+        steps.done()
         return FileOutcome()  # an empty text file holds no rows (not even a header)
     staged = stage_file(
         work,
@@ -390,7 +408,7 @@ def import_one(
     try:
         parsed, p_table = _parse_file(store, scratch, entity, mapping, staged, now)
         p_table, suppressed = _unsuppressed(staging, scratch, entity, staged, p_table)
-        progress(task, 1, 4)
+        steps(f"compare {staged.rows:,} rows with the store")
         targets = _targets(entity, parsed)
         existing = _existing(staging, targets, p_table)
         c_table = _statuses(scratch, targets, p_table, existing, update)
@@ -399,7 +417,7 @@ def import_one(
         )
         if update:
             c_table = resolve_updates(scratch, plan_u, c_table)
-        progress(task, 2, 4)
+        steps(f"store {staged.rows:,} rows")
         outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
         check, flagged = _flagged(staging, scratch, entity, targets, c_table)
@@ -409,12 +427,12 @@ def import_one(
             if update:
                 audit = {"src": str(path), "now": now, "iid": import_id}
                 outcome.tables.update(apply_updates(staging, plan_u, c_table, audit))
-            progress(task, 3, 4)
+            steps("quarantine and flags")
             meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
             if outcome.quarantined or outcome.flagged:
                 flags = (check, flagged)
                 _keep_rejects_and_flags(staging, staged, targets, c_table, outcome, flags, meta)
-        progress(task, 4, 4)
+        steps.done()
         return outcome
     finally:
         scratch.drop()

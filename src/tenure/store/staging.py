@@ -12,8 +12,9 @@ depends on the engine, and is decided here only:
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,6 +65,32 @@ class Staging:
         data = self.work.execute(select, params).to_arrow_table()
         self.store.insert(table, data)
         return int(data.num_rows)
+
+    @contextmanager
+    def watch(self, report: Callable[[int], None], *, every: float = 0.25) -> Iterator[None]:
+        """While the block runs, tell ``report`` how far (percent, DuckDB's own estimate)
+        the statement running in :attr:`work` is, from a background thread polling every
+        ``every`` seconds. DuckDB prints nothing (its own bar stays off)."""
+        self.work.execute("SET enable_progress_bar = true")
+        self.work.execute("SET enable_progress_bar_print = false")
+        stop = threading.Event()
+
+        def poll() -> None:
+            last = -1
+            while not stop.wait(every):
+                done = int(self.work.query_progress())
+                if done >= 0 and done != last:
+                    last = done
+                    report(done)
+
+        thread = threading.Thread(target=poll, name="tenure-import-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self.work.execute("SET enable_progress_bar = false")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
