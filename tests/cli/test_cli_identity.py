@@ -55,3 +55,24 @@ def test_delete_asks_for_confirmation(tmp_path: Path) -> None:
     assert refused.exit_code == 1
     with Store(f"duckdb://{store}") as st:
         assert st.count("orders") == 1
+
+
+def test_unmerging_two_persons_that_were_never_merged_says_so_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    runner.invoke(app, ["identity", "resolve", "--store", store])
+    args = ["identity", "unmerge", "customer_id:cust-9", "anonymous_id:other-1", "--store", store]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert said.startswith(
+        "Error: customer_id:cust-9 and anonymous_id:other-1 were never merged: "
+        "customer_id:cust-9 is person P-"
+    )
+    assert said.endswith(
+        "Nothing was recorded. Hint: Unmerge two identifiers of one person; `tenure profile "
+        "show ID` lists a person's identifiers."
+    )
+    with Store(f"duckdb://{store}") as st:
+        assert st.count("identity_blocked_edges") == 0

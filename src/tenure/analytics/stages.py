@@ -17,6 +17,7 @@ step longer than a day, a change is dated at the first replayed day that shows i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import ibis
@@ -134,6 +135,37 @@ def stage_entries(
     if status is not None:
         out = out.filter(out.status == status)
     return out.order_by(["status", "person_id"]).to_pandas()
+
+
+@dataclass(frozen=True)
+class HistorySpan:
+    """What ``stage_history`` holds: the first day a status was recorded (None: nothing
+    recorded), the moves between statuses (closed spells) and the first and last day of one."""
+
+    first_day: date | None
+    moves: int
+    first_move: date | None
+    last_move: date | None
+
+
+def history_span(store: Store) -> HistorySpan:
+    """The days and moves ``stage_history`` holds (why a transitions table may be empty)."""
+    if not store.exists(TABLE):
+        return HistorySpan(None, 0, None, None)
+    h = store.read(TABLE)
+    row = (
+        h.aggregate(
+            first_day=h.entered_at.min(),
+            moves=h.left_at.count(),
+            first_move=h.left_at.min(),
+            last_move=h.left_at.max(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return HistorySpan(
+        row["first_day"], int(row["moves"] or 0), row["first_move"], row["last_move"]
+    )
 
 
 def transitions(

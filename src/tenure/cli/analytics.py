@@ -73,7 +73,10 @@ def customers_show(
     from tenure.pipeline import ensure_current
 
     with open_store(store) as st:
-        ensure_current(st, "customer_facts")
+        if st.read_only:  # nothing can be brought up to date: say what is stale
+            note_stale(st, "customer_facts")
+        else:
+            ensure_current(st, "customer_facts")
         note_stale(st, "customer_predictions")
         frame = customer_row(st, person)
     warnings = frame.attrs["warnings"]

@@ -25,10 +25,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 from typer._click.core import Context as ClickContext
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from tenure.errors import TenureError
+from tenure.errors import StoreReadOnlyError, TenureError
 from tenure.progress import split_task
 from tenure.store import Store
 
@@ -76,7 +77,7 @@ class TenureGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except TenureError as exc:
-            report_error(exc)
+            report_error(with_command(exc, ctx.meta.get(COMMAND_KEY)))
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise  # the command line's own exits, usage errors and aborts
@@ -107,8 +108,17 @@ privacy_app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tenure import __version__
+
+        console.print(f"tenure {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[
         bool,
         typer.Option(
@@ -116,8 +126,27 @@ def _root(
             help="Show the Python traceback of an unexpected failure (also TENURE_DEBUG=1).",
         ),
     ] = False,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Open the store read-only (also TENURE_READ_ONLY=1): query a store you cannot "
+            "write, or read one store from several commands at once while none writes.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Tenure's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     """Tenure: the customer lifecycle engine for online stores."""
+    if read_only:
+        ctx.meta[READ_ONLY_KEY] = True
 
 
 app.add_typer(import_app, name="import")
@@ -139,10 +168,34 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
+#: ``ctx.meta`` keys (shared by every context of one command line): ``--read-only`` was
+#: given; the command that opened the store (``tenure run``), for the read-only message.
+READ_ONLY_KEY = "tenure.read_only"
+COMMAND_KEY = "tenure.command"
+
+
 def open_store(url: str | None) -> Store:
     """The store ``--store`` names (a URL or a bare DuckDB file path, as :class:`Store`
-    reads it), else the one the settings name."""
-    return Store(url)
+    reads it), else the one the settings name; read-only with ``tenure --read-only`` (else
+    as the ``read_only`` setting, TENURE_READ_ONLY, says)."""
+    ctx = get_current_context(silent=True)
+    read_only = None
+    if ctx is not None:
+        ctx.meta[COMMAND_KEY] = ctx.command_path
+        read_only = True if ctx.meta.get(READ_ONLY_KEY) else None
+    return Store(url, read_only=read_only)
+
+
+def with_command(exc: TenureError, command: str | None) -> TenureError:
+    """A write refused by a read-only store, told as the command that tried it."""
+    if not isinstance(exc, StoreReadOnlyError) or command is None:
+        return exc
+    return StoreReadOnlyError(
+        f"`{command}` writes to the store ({exc.table}), and the store is open read-only "
+        "(--read-only or TENURE_READ_ONLY).",
+        hint=f"Run `{command}` without --read-only (and with TENURE_READ_ONLY unset) on a "
+        "store you can write; read-only, only the commands that read work.",
+    )
 
 
 class RichProgress:

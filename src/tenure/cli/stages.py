@@ -3,16 +3,19 @@ transitions / entered``; each parses, calls one library function and prints."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
 
+from tenure.analytics.stages import HistorySpan
 from tenure.cli.common import (
     JsonOpt,
     ProgressOpt,
     StoreOpt,
     app,
     console,
+    err_console,
     open_store,
     print_json,
     progress_bar,
@@ -87,11 +90,38 @@ def stages_transitions(
     as_csv: CsvOpt = False,
 ) -> None:
     """Moves between statuses dated within --start..--end, with their rates."""
-    from tenure.analytics.stages import transitions
+    from tenure.analytics.stages import history_span, transitions
 
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
     with open_store(store) as st:
-        frame = transitions(st, start=parse_day(start, "--start"), end=parse_day(end, "--end"))
+        frame = transitions(st, start=first, end=last)
+        span = history_span(st) if frame.empty else None
+    if span is not None:
+        note = why_no_transitions(span, first, last)
+        err_console.print(f"[bold]Note:[/bold] {note}", highlight=False)
     emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv)
+
+
+def why_no_transitions(span: HistorySpan, start: date | None, end: date | None) -> str:
+    """Why the transitions table is empty, and what to run."""
+    if span.first_day is None:
+        return (
+            "No moves between statuses: stage_history is empty. `tenure run` (or `tenure "
+            "refresh`) records today's statuses; `tenure stages backfill --start YYYY-MM-DD` "
+            "replays past days."
+        )
+    if span.moves == 0 or span.first_move is None or span.last_move is None:
+        return (
+            "No moves between statuses yet: stage_history holds one status per person, "
+            f"recorded on {span.first_day}. Moves appear once statuses are recorded on later "
+            "days (`tenure run` each day), or replay past days: `tenure stages backfill "
+            f"--start {span.first_day - timedelta(days=90)} --every week`."
+        )
+    window = f"{start or 'the first day'}..{end or 'the last day'}"
+    return (
+        f"No moves between statuses dated within {window}; the {span.moves:,} moves recorded "
+        f"are dated {span.first_move}..{span.last_move}."
+    )
 
 
 @stages_app.command("entered")

@@ -166,16 +166,28 @@ def unmerge(
 
     The edge is recorded in ``identity_blocked_edges`` so later resolutions never use it
     again, and persons are resolved anew: the part holding the person's oldest identifier
-    keeps its id, the other part gets a new one.
+    keeps its id, the other part gets a new one. Two identifiers of different persons were
+    never merged: that is refused (a TenureError) and nothing is recorded.
     """
     ids = store.table("identities")
+    persons = []
     for node in (a, b):
         kind, _, value = node.partition(":")
-        if ids.filter((ids.kind == kind) & (ids.value == value)).count().execute() == 0:
+        found = ids.filter((ids.kind == kind) & (ids.value == value)).select("person_id")
+        rows = found.limit(1).to_pyarrow().column("person_id").to_pylist()
+        if not rows:
             raise TenureError(
                 f"No identifier {node!r} is known.",
                 hint="Give both ends as kind:value, e.g. email:ann@example.com.",
             )
+        persons.append(rows[0])
+    if persons[0] != persons[1]:
+        raise TenureError(
+            f"{a} and {b} were never merged: {a} is person {persons[0]}, {b} is person "
+            f"{persons[1]}. Nothing was recorded.",
+            hint="Unmerge two identifiers of one person; `tenure profile show ID` lists a "
+            "person's identifiers.",
+        )
     store.insert(
         "identity_blocked_edges",
         pa.table(

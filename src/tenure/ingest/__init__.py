@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tenure.errors import ConfigError, MappingError, TenureError
+from tenure.errors import ConfigError, MappingArgumentError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.flags import flagged_counts
@@ -52,12 +52,12 @@ __all__ = [
 
 def _mapping(entity_name: str, preset: str | None, mapping: Any) -> Mapping:
     if preset and mapping:
-        raise MappingError(
+        raise MappingArgumentError(
             "Give a preset or a mapping, not both.", hint="Drop --preset or --mapping."
         )
     result = load_preset(preset) if preset else load_mapping(mapping) if mapping else Mapping()
     if result.entity and result.entity != entity_name:
-        raise MappingError(
+        raise MappingArgumentError(
             f"The {result.name} mapping is for {result.entity}, not {entity_name}.",
             hint=f"Use `tenure import {result.entity}`.",
         )

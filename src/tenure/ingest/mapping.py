@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from tenure.errors import MappingError
+from tenure.errors import MappingArgumentError, MappingError
 from tenure.ingest.entities import Entity
 
 FORMATS = ("csv", "parquet", "jsonl", "whitespace")
@@ -161,7 +161,9 @@ def load_preset(name: str) -> Mapping:
     """The preset called ``name``."""
     known = presets()
     if name not in known:
-        raise MappingError(f"Unknown preset {name!r}.", hint=f"Known presets: {', '.join(known)}.")
+        raise MappingArgumentError(
+            f"Unknown preset {name!r}.", hint=f"Known presets: {', '.join(known)}."
+        )
     text = (resources.files("tenure.ingest") / "presets" / f"{name}.yaml").read_text()
     return _as_mapping(yaml.safe_load(text), f"preset {name!r}")
 
