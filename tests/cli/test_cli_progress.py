@@ -150,3 +150,42 @@ def test_the_progress_option_has_help_text() -> None:
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
         assert "--progress" in result.stdout
         assert "Show what the command is doing" in result.stdout, command
+
+
+@pytest.mark.slow  # a model fit and a backtest: ~20 s on the shared machine
+def test_predict_and_backtest_report_their_fits(demo_copy: Path) -> None:
+    from datetime import date
+
+    from tenure.pipeline import predict
+    from tenure.predictions.backtest import backtest
+    from tenure.predictions.holdout import DataFloor
+
+    calls, record = _recorder()
+    low = DataFloor(buyers=1, repeat_buyers=1, history_days=1)  # the small store is fitted
+    with Store(str(demo_copy)) as store:
+        predict(store, progress=record, floor=low)  # type: ignore[arg-type]
+        assert calls[0] == ("Pipeline: predictions", 0, 1)
+        assert [c for c in calls if c[0].startswith("Predict")] == [
+            ("Predict: customer facts", 0, 3),
+            ("Predict: fit BetaGeo and GammaGamma", 1, 3),
+            ("Predict: score and write", 2, 3),
+            ("Predict: score and write", 3, 3),
+        ]
+        assert calls[-1] == ("Pipeline: predictions", 1, 1)
+        calls.clear()
+        models = ["BetaGeo", "ParetoNBD"]
+        backtest(
+            store,
+            calibration_end=date(2024, 6, 30),
+            models=models,
+            record=False,
+            progress=record,  # type: ignore[arg-type]
+        )
+    assert calls == [
+        ("Backtest: read the orders", 0, 5),
+        ("Backtest: fit BetaGeo", 1, 5),
+        ("Backtest: fit ParetoNBD", 2, 5),
+        ("Backtest: fit heuristic", 3, 5),
+        ("Backtest: charts and record", 4, 5),
+        ("Backtest: charts and record", 5, 5),
+    ]
