@@ -149,7 +149,9 @@ def test_the_progress_option_has_help_text() -> None:
     for command in (["run"], ["refresh"], ["demo"], ["predict"], ["identity", "resolve"]):
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
         assert "--progress" in result.stdout
-        assert "Show what the command is doing" in result.stdout, command
+        said = " ".join(result.stdout.replace("│", " ").split())
+        assert "Show what the command is doing and how far it is, on stderr (by default" in said
+        assert "TENURE_PROGRESS=1 or 0 forces it on or off)" in said, command
 
 
 @pytest.mark.slow  # a model fit and a backtest: ~20 s on the shared machine

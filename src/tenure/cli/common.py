@@ -234,8 +234,8 @@ ProgressOpt = Annotated[
     bool | None,
     typer.Option(
         "--progress/--no-progress",
-        help="Show what the command is doing and how far it is, on stderr [default: only "
-        "when stderr is a terminal; TENURE_PROGRESS=1 or 0 forces it on or off].",
+        help="Show what the command is doing and how far it is, on stderr (by default only "
+        "when stderr is a terminal; TENURE_PROGRESS=1 or 0 forces it on or off).",
         show_default=False,
     ),
 ]
