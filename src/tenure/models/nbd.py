@@ -124,6 +124,16 @@ class NBD(BaseFitter):
         value = (r + x) / (alpha + age) * span
         return like_input(np.asarray(value, dtype=np.float64), frequency, t)
 
+    def expected_purchases_by_span(
+        self, spans: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """:meth:`conditional_expected_purchases` for each horizon of ``spans``: one row per
+        span, one column per customer (the same numbers, the history checked once)."""
+        r, alpha = self._param_values()
+        x, age = self._history("expected_purchases_by_span", frequency, recency, T)
+        span = check_time(f"{type(self).__name__}.expected_purchases_by_span", "t", spans)
+        return np.asarray((r + x) / (alpha + age) * span[:, None], dtype=np.float64)
+
     def p_purchases(self, x: ArrayLike, t: ArrayLike) -> Any:
         """P(X(t) = x): the negative binomial ``NB(x; r, alpha / (alpha + t))``."""
         r, alpha = self._param_values()
