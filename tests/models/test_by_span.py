@@ -1,6 +1,7 @@
 """``expected_purchases_by_span``: the conditional expectation at several horizons at once
 gives exactly the numbers of one call per horizon, and CLV's discounted purchases are the
-same with it as without it (the daily re-scoring relies on both)."""
+same with it as without it; the negative binomial tail without scipy.stats is scipy.stats'
+(the daily re-scoring relies on all three)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tenure.models import NBD, BetaGeo, ModifiedBetaGeo, ParetoNBD
 from tenure.models.gamma_gamma import discounted_purchases
+from tenure.models.nbd import nbinom_sf
 from tests.models.test_boundary import nbd_customers
 
 SPANS = np.array([0.0, 1.0, 4.348125, 39.0, 52.17857])
@@ -66,3 +69,13 @@ def test_boundary_fit_answers_with_its_nested_model(model_class: type) -> None:
     grid = model.expected_purchases_by_span(SPANS, *history)
     for row, span in zip(grid, SPANS, strict=True):
         assert np.array_equal(row, model.conditional_expected_purchases(span, *history))
+
+
+def test_nbinom_sf_is_scipy_stats_exactly() -> None:
+    rng = np.random.default_rng(11)
+    k = np.concatenate([rng.integers(0, 10_000, 5000).astype(float), [-1.0, -0.5, 2.5, np.inf]])
+    n = rng.uniform(0.01, 3000.0, len(k))
+    p = rng.uniform(0.0, 1.0, len(k))
+    n[:3], p[3:6] = [0.0, -1.0, np.nan], [0.0, 1.0, 1.5]
+    k[6] = np.nan
+    assert np.array_equal(nbinom_sf(k, n, p), stats.nbinom.sf(k, n, p), equal_nan=True)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 from tenure.models._special import log_abs_hyp2f1
 from tenure.models.base import BaseFitter, Data
@@ -313,6 +313,8 @@ class _BetaGeoFamily(BaseFitter):
         count, span = np.broadcast_arrays(count, span)
         k = count + self._offset
         p = alpha / (alpha + span)
+        from scipy import stats  # ~0.4 s to import: only where P(X(t) = x) is asked for
+
         log_nb = stats.nbinom.logpmf(count, r, p)
         tail = np.where(count > 0, stats.nbinom.sf(count - 1.0, r, p), 1.0)
         log_beta = special.betaln(a, b)

@@ -23,14 +23,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import special, stats
+from scipy import special
 
 from tenure.analytics.base import F64
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
 from tenure.models.inputs import FloatArray
-from tenure.models.nbd import NBD
+from tenure.models.nbd import NBD, nbinom_sf
 from tenure.store import Store
 
 #: The pattern a purchase model sees, in whole days.
@@ -135,7 +135,7 @@ def _tail_given_alive(
     if isinstance(model, BetaGeo | ModifiedBetaGeo):
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
         k = x + (1.0 if isinstance(model, ModifiedBetaGeo) else 0.0)
-        arrivals = stats.nbinom.sf(n - 1.0, r + x, (alpha + age) / (alpha + age + span))
+        arrivals = nbinom_sf(n - 1.0, r + x, (alpha + age) / (alpha + age + span))
         stay = np.exp(special.betaln(a, b + k + n - 1.0) - special.betaln(a, b + k))
         return np.asarray(arrivals * stay, dtype=np.float64)
     if set(params) == {"r", "alpha", "s", "beta"}:
