@@ -101,7 +101,13 @@ def _params(model: Any) -> dict[str, float]:
 
 
 def p_at_least(
-    model: Any, need: FloatArray, span: float, x: FloatArray, t_x: FloatArray, age: FloatArray
+    model: Any,
+    need: FloatArray,
+    span: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    alive: FloatArray | None = None,
 ) -> FloatArray:
     """P(at least ``need`` purchases in (T, T + span] | x, t_x, T), per row.
 
@@ -115,10 +121,12 @@ def p_at_least(
     (alpha+T)^(r+x) (alpha+T+u)^-(r+x+n) ((beta+T)/(beta+T+u))^s du`` (the n-th arrival comes
     before the span ends and before the customer leaves), by Gauss-Legendre quadrature.
     A boundary fit (no drop-out, the NBD): the negative binomial tail of the posterior rate.
-    ``need <= 0`` gives 1. Other models: NaN.
+    ``need <= 0`` gives 1. Other models: NaN. ``alive``: the model's P(alive) of the rows,
+    when the caller has it already.
     """
     need = np.asarray(need, dtype=np.float64)
-    alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
+    if alive is None:
+        alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
     values = _tail_given_alive(model, np.maximum(need, 1.0), span, x, age)
     return np.where(need <= 0, 1.0, alive * values)
 
@@ -196,7 +204,8 @@ def score_patterns(
     # BLAS on one thread: the Pareto/NBD tail's matrix products are small, and BLAS threads
     # spinning on busy cores cost more than they bring (base.one_blas_thread).
     with one_blas_thread():
-        out["p_alive"] = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
+        alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
+        out["p_alive"] = alive
         out["expected_orders"] = np.asarray(
             model.conditional_expected_purchases(span, x, t_x, age), dtype=np.float64
         )
@@ -205,5 +214,5 @@ def score_patterns(
         )
         out["next_purchase_days"] = median_wait(model, x, t_x, age)
         need = patterns["need"].to_numpy(dtype=np.float64)
-        out["p_reach"] = p_at_least(model, need, span, x, t_x, age)
+        out["p_reach"] = p_at_least(model, need, span, x, t_x, age, alive)
     return out
