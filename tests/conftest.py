@@ -86,6 +86,23 @@ def cdnow(cdnow_url: str) -> Iterator[Store]:
         yield store
 
 
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small demo store (800 customers, one year, seed 7) brought up to date by
+    ``tenure run`` once per test run: the store the CLI's rendering and lookup tests print
+    from. Tests that change it work on a copy (``shutil.copy`` of the file)."""
+    from datetime import date
+
+    from tenure.analytics.demo_store import demo
+    from tenure.pipeline import run
+
+    url = f"duckdb://{tmp_path_factory.mktemp('demo') / 'demo.duckdb'}"
+    with Store(url) as store:
+        demo(store, customers=800, seed=7, start=date(2024, 1, 1), days=365)
+        run(store)
+    return url
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A Spark test is a slow test: each pays a Spark session's start and Spark's per-query
     overhead (seconds), so the fast lane (``pytest -m "not slow"``, docs/testing.md) leaves
