@@ -337,12 +337,30 @@ def discounted_purchases(
     call (its ``expected_purchases_by_span`` when it has one). Increments below 0 (rounding
     at ~1e-16) are set to 0, so the sum never decreases.
     """
+    args = (frequency, recency, T, horizon, discount_rate, time_unit)
+    return expected_and_discounted(model, owner, *args)[1]
+
+
+def expected_and_discounted(
+    model: PurchaseModel,
+    owner: str,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    horizon: int,
+    discount_rate: float,
+    time_unit: float,
+) -> tuple[FloatArray, FloatArray]:
+    """``E[Y(horizon u)]`` (the model's ``conditional_expected_purchases`` over the whole
+    horizon, the same numbers) and :func:`discounted_purchases`, per customer, from one
+    evaluation of the model."""
     data = check_transactions(owner, frequency, recency, T)
     n = len(data.frequency)
     columns, _, inverse = compress([data.frequency, data.recency, data.T], np.ones(n))
     m = len(columns[0])
     total = np.zeros(m)
     previous = np.zeros(m)
+    current = np.zeros(m)
     per_call = max(1, _CELLS_PER_CALL // max(m, 1))
     for first in range(1, horizon + 1, per_call):
         periods = np.arange(first, min(horizon, first + per_call - 1) + 1)
@@ -350,7 +368,7 @@ def discounted_purchases(
         for k, current in zip(periods, expected, strict=True):
             total += np.maximum(current - previous, 0.0) / (1.0 + discount_rate) ** k
             previous = np.maximum(current, previous)
-    return total[inverse]
+    return current[inverse], total[inverse]
 
 
 def _by_period(model: PurchaseModel, spans: Any, columns: list[FloatArray]) -> FloatArray:

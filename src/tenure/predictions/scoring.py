@@ -28,7 +28,7 @@ from scipy import special
 from tenure.analytics.base import F64
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
-from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
+from tenure.models.gamma_gamma import GammaGamma, expected_and_discounted
 from tenure.models.inputs import FloatArray
 from tenure.models.nbd import NBD, nbinom_sf
 from tenure.store import Store
@@ -206,10 +206,8 @@ def score_patterns(
     with one_blas_thread():
         alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
         out["p_alive"] = alive
-        out["expected_orders"] = np.asarray(
-            model.conditional_expected_purchases(span, x, t_x, age), dtype=np.float64
-        )
-        out["discounted_orders"] = discounted_purchases(
+        # E[Y(span)] is the last month's expectation: span = horizon_months * MONTH_DAYS
+        out["expected_orders"], out["discounted_orders"] = expected_and_discounted(
             model, "predict", x, t_x, age, horizon_months, monthly_rate, MONTH_DAYS
         )
         out["next_purchase_days"] = median_wait(model, x, t_x, age)
