@@ -14,6 +14,7 @@ from scipy import stats
 
 from tenure.models import NBD, BetaGeo, ModifiedBetaGeo, ParetoNBD
 from tenure.models.gamma_gamma import discounted_purchases, expected_and_discounted
+from tenure.models.inputs import check_transactions
 from tenure.models.nbd import nbinom_sf
 from tests.models.test_boundary import nbd_customers
 
@@ -58,7 +59,7 @@ def test_discounted_purchases_same_with_and_without_by_span(
     plain = discounted_purchases(_OneSpanAtATime(fitted), "test", *history, *args)
     assert np.array_equal(fast, plain)
     assert (fast >= 0).all() and fast.max() > 0
-    expected, discounted = expected_and_discounted(fitted, "test", *history, *args)
+    expected, discounted = expected_and_discounted(fitted, check_transactions("t", *history), *args)
     assert np.array_equal(discounted, fast)
     whole = fitted.conditional_expected_purchases(12 * 4.348125, *history)
     assert np.array_equal(expected, np.asarray(whole))

@@ -30,6 +30,7 @@ from tenure.models.base import SAME_PREDICTIONS, BaseFitter, Boundary, Data, Pur
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.inputs import (
     FloatArray,
+    Transactions,
     as_float_array,
     check_scalar,
     check_transactions,
@@ -337,24 +338,16 @@ def discounted_purchases(
     call (its ``expected_purchases_by_span`` when it has one). Increments below 0 (rounding
     at ~1e-16) are set to 0, so the sum never decreases.
     """
-    args = (frequency, recency, T, horizon, discount_rate, time_unit)
-    return expected_and_discounted(model, owner, *args)[1]
+    data = check_transactions(owner, frequency, recency, T)
+    return expected_and_discounted(model, data, horizon, discount_rate, time_unit)[1]
 
 
 def expected_and_discounted(
-    model: PurchaseModel,
-    owner: str,
-    frequency: ArrayLike,
-    recency: ArrayLike,
-    T: ArrayLike,
-    horizon: int,
-    discount_rate: float,
-    time_unit: float,
+    model: PurchaseModel, data: Transactions, horizon: int, discount_rate: float, time_unit: float
 ) -> tuple[FloatArray, FloatArray]:
     """``E[Y(horizon u)]`` (the model's ``conditional_expected_purchases`` over the whole
-    horizon, the same numbers) and :func:`discounted_purchases`, per customer, from one
-    evaluation of the model."""
-    data = check_transactions(owner, frequency, recency, T)
+    horizon, the same numbers) and :func:`discounted_purchases`, per customer of ``data``
+    (:func:`~tenure.models.inputs.check_transactions`), from one evaluation of the model."""
     n = len(data.frequency)
     columns, _, inverse = compress([data.frequency, data.recency, data.T], np.ones(n))
     m = len(columns[0])

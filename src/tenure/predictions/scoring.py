@@ -29,7 +29,7 @@ from tenure.analytics.base import F64
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
 from tenure.models.gamma_gamma import GammaGamma, expected_and_discounted
-from tenure.models.inputs import FloatArray
+from tenure.models.inputs import FloatArray, check_transactions
 from tenure.models.nbd import NBD, nbinom_sf
 from tenure.store import Store
 
@@ -207,8 +207,9 @@ def score_patterns(
         alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
         out["p_alive"] = alive
         # E[Y(span)] is the last month's expectation: span = horizon_months * MONTH_DAYS
+        history = check_transactions("predict", x, t_x, age)
         out["expected_orders"], out["discounted_orders"] = expected_and_discounted(
-            model, "predict", x, t_x, age, horizon_months, monthly_rate, MONTH_DAYS
+            model, history, horizon_months, monthly_rate, MONTH_DAYS
         )
         out["next_purchase_days"] = median_wait(model, x, t_x, age)
         need = patterns["need"].to_numpy(dtype=np.float64)
