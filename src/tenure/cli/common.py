@@ -208,8 +208,8 @@ class RichProgress:
         self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, task: str, completed: int, total: int | None) -> None:
-        group, step = split_task(task)
-        description = escape(task if step is None else f"{group}: {step}")
+        group, _ = split_task(task)
+        description = escape(task)  # a file name or a step: never markup
         if group not in self._tasks:
             self._tasks[group] = self._progress.add_task(description, total=total)
         self._progress.update(
