@@ -38,6 +38,7 @@ from tenure.analytics.facts import (
 )
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
+from tenure.identity.lookup import with_labels
 from tenure.store import Store
 
 #: Lifecycle statuses, in the order of precedence above.
@@ -255,11 +256,15 @@ def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     return _result(store, counts, end)
 
 
-def status_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+def status_customers(
+    store: Store, *, as_of: date | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
-    ``person_id``; ``attrs`` as :func:`status_counts`."""
+    ``person_id``, with (unless ``with_identifiers`` is false) their customer id and e-mail
+    after it (:func:`tenure.identity.with_labels`); ``attrs`` as :func:`status_counts`."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end)
+    frame = _result(store, customer_status(store, as_of=end).order_by("person_id"), end)
+    return with_labels(store, frame) if with_identifiers else frame
 
 
 def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
