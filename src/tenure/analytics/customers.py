@@ -204,7 +204,8 @@ def list_customers(
     by ``sort`` (one of :data:`LIST_COLUMNS`; ``descending``: default highest first for
     orders, revenue and last order, A to Z otherwise; unknown values last, ties by person id).
     Columns :data:`LIST_COLUMNS`; at most ``limit`` rows (None: all); ``attrs``: ``total``
-    (every person of the segment and status), ``money``, ``currency``."""
+    (every person of the segment and status), ``segment`` and ``status`` (as the store spells
+    them: ``at-risk`` is ``at_risk``), ``money``, ``currency``."""
     _check_limit(limit)
     if sort not in LIST_COLUMNS:
         raise ConfigError(
@@ -212,12 +213,13 @@ def list_customers(
             hint=f"Sort by one of: {', '.join(LIST_COLUMNS)}.",
         )
     rows = _people(store)
+    status = None if status is None else _choice(store, "status", status)
+    segment = None if segment is None else _choice(store, "segment", segment)
     if status is not None:
-        rows = rows.filter(rows.status == _choice(store, "status", status))
+        rows = rows.filter(rows.status == status)
     if segment is not None:
         r = store.read(RFM)
-        chosen = r.filter(r.segment == _choice(store, "segment", segment))
-        rows = rows.filter(rows.person_id.isin(chosen.person_id))
+        rows = rows.filter(rows.person_id.isin(r.filter(r.segment == segment).person_id))
     early = sort in ("customer_id", "email", "name")  # sorted by a label: join them first
     names = person_names(store) if early else None
     if early:
@@ -235,7 +237,9 @@ def list_customers(
     ranked = rows.order_by([key, rows.person_id])
     frame = (ranked if limit is None else ranked.limit(limit)).to_pandas()
     total = int(frame["_total"].iloc[0]) if len(frame) else 0
-    return _finish(store, frame.drop(columns=["_total"]), total)
+    out = _finish(store, frame.drop(columns=["_total"]), total)
+    out.attrs.update(segment=segment, status=status)
+    return out
 
 
 def _choice(store: Store, what: str, value: str) -> str:
