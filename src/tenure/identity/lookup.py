@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from tenure.errors import ConfigError, NotFoundError
@@ -197,13 +198,11 @@ def person_labels(store: Store, persons: Sequence[str] | None = None) -> ir.Tabl
     if persons is not None:
         keep = keep & ids.person_id.isin(list(persons))
     ids = ids.filter(keep)
-    order = [ibis.asc(ids.first_seen, nulls_first=False), ids.value]
-    first = ids.mutate(
-        _n=ibis.row_number().over(group_by=[ids.person_id, ids.kind], order_by=order)
-    )
-    first = first.filter(first._n == 0)
-    per = first.group_by("person_id").agg(
-        **{k: first.value.max(where=first.kind == k) for k in LABEL_KINDS}
+    # the value of the earliest (first_seen, value) of each kind: one aggregation (a window
+    # numbering the rows of each person and kind took 3x longer on 780k identities)
+    first = ibis.struct({"at": ids.first_seen, "value": ids.value})
+    per = ids.group_by("person_id").agg(
+        **{k: ids.value.argmin(first, where=ids.kind == k) for k in LABEL_KINDS}
     )
     other = ibis.coalesce("phone:" + per.phone, "anonymous_id:" + per.anonymous_id)
     neither = per.customer_id.isnull() & per.email.isnull()
@@ -220,24 +219,27 @@ def with_labels(store: Store, frame: pd.DataFrame, column: str = "person_id") ->
     looked up for its persons only; ``attrs`` kept. A person that identity resolution has
     not seen keeps the id the analytics gave them (:mod:`tenure.analytics.base`): their
     e-mail when it holds an ``@``, else their customer id."""
-    persons = [p for p in frame[column].dropna().unique().tolist()]
-    if persons:
-        listed = persons if len(persons) <= _LISTED else None
-        labels = person_labels(store, listed).to_pandas()
-    else:
-        labels = pd.DataFrame(columns=["person_id", *LABEL_COLUMNS])
-    labels = labels.rename(columns={"person_id": "_labelled"})
-    found = frame[[column]].merge(labels, how="left", left_on=column, right_on="_labelled")
-    pid = frame[column].reset_index(drop=True)
-    unseen = found["_labelled"].isna() & pid.notna()
-    is_mail = pid.astype(str).str.contains("@", regex=False)
-    found.loc[unseen & is_mail, "email"] = pid[unseen & is_mail]
-    found.loc[unseen & ~is_mail, "customer_id"] = pid[unseen & ~is_mail]
+    pids = frame[column].to_numpy(dtype=object)
+    persons = list(dict.fromkeys(p for p in pids if p is not None and p == p))
+    listed = persons if len(persons) <= _LISTED else None
+    labels = person_labels(store, listed).to_pandas() if persons else None
+    if labels is None or labels.empty:
+        labels = pd.DataFrame({c: pd.Series(dtype=object) for c in ("person_id", *LABEL_COLUMNS)})
+    at = pd.Index(labels["person_id"]).get_indexer(pids)  # -1: not among the labels
+    columns = {}
+    for name in LABEL_COLUMNS:
+        known = labels[name].astype(object).where(labels[name].notna(), None).to_numpy()
+        values = known[at] if len(known) else np.full(len(pids), None, dtype=object)
+        values[at < 0] = None
+        columns[name] = values
+    for row in np.flatnonzero(at < 0):  # unresolved: the person id is the identifier
+        pid = pids[row]
+        if isinstance(pid, str):
+            columns["email" if "@" in pid else "customer_id"][row] = pid
     out = frame.drop(columns=[c for c in LABEL_COLUMNS if c in frame.columns])
-    at = list(out.columns).index(column) + 1
+    after = list(out.columns).index(column) + 1
     for offset, name in enumerate(LABEL_COLUMNS):
-        values = found[name].astype(object).where(found[name].notna(), None)
-        out.insert(at + offset, name, values.to_numpy())
+        out.insert(after + offset, name, columns[name])
     out.attrs.update(frame.attrs)
     return out
 
