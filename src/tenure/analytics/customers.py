@@ -148,7 +148,7 @@ def search_customers(store: Store, text: str, *, limit: int | None = 20) -> pd.D
     _check_limit(limit)
     ids = store.table("identities")
     ids = ids.filter(ids.person_id.notnull())
-    names = person_names(store)
+    names = person_names(store, containing=needle)
     o = attributed(store, "orders")
     owner = ibis.coalesce(
         o.person_id, o.customer_id.strip().nullif(""), o.email.strip().lower().nullif("")
