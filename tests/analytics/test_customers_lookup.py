@@ -278,3 +278,44 @@ def test_list_names_the_allowed_values(demo: Store, kwargs: dict, hint: str | No
         list_customers(demo, **kwargs)
     if hint is not None:
         assert info.value.hint is not None and info.value.hint.startswith(hint)
+
+
+@pytest.mark.spark
+def test_lookup_on_spark(spark_store: Store) -> None:
+    """The same labels, matches and suggestions on PySpark (the struct ``argmin``, the
+    phone spelling, ``levenshtein``); the catalog is shared, so the ids are this test's own."""
+    t0, t1 = datetime(2024, 1, 1), datetime(2024, 2, 1)
+    rows = [
+        ("customer_id", "lk-new", "P-lk-d", t1),
+        ("customer_id", "lk-old", "P-lk-d", t0),
+        ("phone", "+14155550199", "P-lk-c", t0),
+    ]
+    kind, value, person, seen = (list(c) for c in zip(*rows, strict=True))
+    spark_store.insert(
+        "identities",
+        pa.table(
+            {
+                "kind": kind,
+                "value": value,
+                "person_id": person,
+                "first_seen": pa.array(seen, pa.timestamp("us")),
+                "last_seen": pa.array(seen, pa.timestamp("us")),
+                "source": ["tests"] * len(rows),
+            }
+        ),
+    )
+    labels = person_labels(spark_store, ["P-lk-c", "P-lk-d"]).order_by("person_id")
+    assert labels.to_pyarrow().to_pylist() == [
+        {
+            "person_id": "P-lk-c",
+            "customer_id": None,
+            "email": None,
+            "other_id": "phone:+14155550199",
+        },
+        {"person_id": "P-lk-d", "customer_id": "lk-old", "email": None, "other_id": None},
+    ]
+    assert find_person(spark_store, "lk-new").person_id == "P-lk-d"
+    assert find_person(spark_store, "(415) 555-0199").person_id == "P-lk-c"
+    with pytest.raises(PersonNotFoundError) as info:
+        find_person(spark_store, "lk-ol")
+    assert info.value.hint is not None and "customer_id:lk-old" in info.value.hint
