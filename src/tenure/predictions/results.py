@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 
 from tenure.errors import ConfigError
-from tenure.identity.lookup import with_labels
+from tenure.identity.lookup import labelled, with_labels
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
@@ -30,9 +30,10 @@ def customer_predictions(store: Store, *, with_identifiers: bool = True) -> pd.D
     """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
     ``person_id``; prospects included, with null predictions. With ``with_identifiers``
     (default), each person's customer id and e-mail follow the person id
-    (:func:`tenure.identity.with_labels`)."""
-    frame = store.read(PREDICTIONS).order_by("person_id").to_pandas()
-    return _with_money(with_labels(store, frame) if with_identifiers else frame, store)
+    (:func:`tenure.identity.lookup.labelled`)."""
+    table = store.read(PREDICTIONS)
+    table = labelled(store, table) if with_identifiers else table
+    return _with_money(table.order_by("person_id").to_pandas(), store)
 
 
 def top_customers(
