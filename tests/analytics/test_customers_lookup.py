@@ -319,3 +319,16 @@ def test_lookup_on_spark(spark_store: Store) -> None:
     with pytest.raises(PersonNotFoundError) as info:
         find_person(spark_store, "lk-ol")
     assert info.value.hint is not None and "customer_id:lk-old" in info.value.hint
+
+
+def test_stage_entries_name_their_persons(demo: Store) -> None:
+    from tenure.analytics import stage_entries
+
+    entered = stage_entries(demo)
+    assert len(entered) > 0
+    assert list(entered.columns[:5]) == ["person_id", "customer_id", "email", "other_id", "status"]
+    labels = person_labels(demo, list(entered["person_id"])).to_pandas().set_index("person_id")
+    mine = entered.set_index("person_id")
+    assert (mine["customer_id"] == labels.loc[mine.index, "customer_id"]).all()
+    bare = stage_entries(demo, with_identifiers=False)
+    pd.testing.assert_frame_equal(entered.drop(columns=["customer_id", "email", "other_id"]), bare)
