@@ -40,6 +40,11 @@ class ConfigError(TerminalError):
     exit_code = 2
 
 
+class NotFoundError(TerminalError):
+    """A value the user gave (a person, an identifier, an id) names nothing in the store, or
+    names several things where one is needed."""
+
+
 class StoreError(TerminalError):
     """The store cannot be opened or used as asked."""
 

@@ -239,6 +239,7 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "privacy export": _person,
     "privacy delete": lambda _, __: ["customer_id:c1", "--yes"],
     "customers show": _person,
+    "customers search": lambda _, __: ["c1"],
     "models backtest": lambda s, tmp: [
         "--calibration-end",
         s.middle.isoformat(),
@@ -279,6 +280,7 @@ EXTRA: dict[str, list[list[str]]] = {
         ["--by", "status"],
     ],
     "cohorts": [["--by", "channel", "--long"], ["--by", "first_category"], ["--period", "week"]],
+    "customers list": [["--segment", "Champions", "--sort", "name"], ["--status", "vip"]],
     "rfm": [["--customers"]],
     "status": [["--customers"]],
     "predict": [

@@ -24,6 +24,7 @@ from tenure.analytics.base import store_end
 from tenure.analytics.money import money_warnings
 from tenure.analytics.status import value_tier
 from tenure.errors import ConfigError
+from tenure.identity.lookup import labelled
 from tenure.store import Store, reporting_currency
 
 #: (segment, r_min, r_max, fm_min, fm_max): every (R, FM) pair of 1..5 falls in exactly one.
@@ -135,11 +136,16 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     return _result(store, shares.order_by(ibis.desc("customers"), "segment"), end)
 
 
-def rfm_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
-    """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``; ``attrs`` as
-    :func:`rfm_segments`."""
+def rfm_customers(
+    store: Store, *, as_of: date | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
+    """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``, with (unless
+    ``with_identifiers`` is false) their customer id and e-mail after it
+    (:func:`tenure.identity.lookup.labelled`); ``attrs`` as :func:`rfm_segments`."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, rfm(store, as_of=end).order_by("person_id"), end)
+    expr = rfm(store, as_of=end)
+    expr = labelled(store, expr) if with_identifiers else expr
+    return _result(store, expr.order_by("person_id"), end)
 
 
 def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:

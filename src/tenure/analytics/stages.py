@@ -27,6 +27,7 @@ import pandas as pd
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.status import STATUSES, customer_status
 from tenure.errors import ConfigError
+from tenure.identity.lookup import with_labels
 from tenure.progress import ProgressCallback
 from tenure.store import Store
 
@@ -121,10 +122,16 @@ def backfill_stages(
 
 
 def stage_entries(
-    store: Store, *, status: str | None = None, on: date | None = None
+    store: Store,
+    *,
+    status: str | None = None,
+    on: date | None = None,
+    with_identifiers: bool = True,
 ) -> pd.DataFrame:
     """`tenure stages entered`: the stays that began on ``on`` (default: the latest refresh
-    day), of one status or all ("who entered at-risk today"), by status and person_id."""
+    day), of one status or all ("who entered at-risk today"), by status and person_id, with
+    (unless ``with_identifiers`` is false) each person's customer id and e-mail after the
+    person id (:func:`tenure.identity.with_labels`)."""
     h = _history(store)
     if status is not None and status not in STATUSES:
         raise ConfigError(
@@ -134,7 +141,8 @@ def stage_entries(
     out = h.filter(h.entered_at == ibis.literal(day))
     if status is not None:
         out = out.filter(out.status == status)
-    return out.order_by(["status", "person_id"]).to_pandas()
+    frame = out.order_by(["status", "person_id"]).to_pandas()
+    return with_labels(store, frame) if with_identifiers else frame
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from tenure.analytics.facts import (
 )
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
+from tenure.identity.lookup import labelled
 from tenure.store import Store
 
 #: Lifecycle statuses, in the order of precedence above.
@@ -255,11 +256,16 @@ def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     return _result(store, counts, end)
 
 
-def status_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+def status_customers(
+    store: Store, *, as_of: date | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
-    ``person_id``; ``attrs`` as :func:`status_counts`."""
+    ``person_id``, with (unless ``with_identifiers`` is false) their customer id and e-mail
+    after it (:func:`tenure.identity.lookup.labelled`); ``attrs`` as :func:`status_counts`."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end)
+    expr = customer_status(store, as_of=end)
+    expr = labelled(store, expr) if with_identifiers else expr
+    return _result(store, expr.order_by("person_id"), end)
 
 
 def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:

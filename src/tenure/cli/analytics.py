@@ -3,7 +3,7 @@ one library function, print a Rich table, or ``--json`` / ``--csv`` for machines
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,7 +33,9 @@ from tenure.cli.output import (
     warn,
 )
 
-customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
+customers_app = typer.Typer(
+    help="Find customers (search, list) and show one person's facts.", no_args_is_help=True
+)
 app.add_typer(customers_app, name="customers")
 
 
@@ -61,12 +63,28 @@ def refresh(
     console.print(kv_table(f"Refreshed as of {result.as_of}", rows))
 
 
+PersonArg = Annotated[
+    str,
+    typer.Argument(
+        help="A person id, customer id, e-mail, phone, anonymous id or order id, bare or as "
+        "kind:value (email:gus.clark1@example.com, order:D00000002)."
+    ),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=1,
+        help="Show at most N customers (default: 20 in the terminal, all with --json/--csv).",
+        show_default=False,
+    ),
+]
+#: Rows a customers table shows in the terminal without --limit.
+SCREEN = 20
+
+
 @customers_app.command("show")
-def customers_show(
-    person: Annotated[str, typer.Argument(help="A person id or any identifier (kind:value).")],
-    store: StoreOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+def customers_show(person: PersonArg, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """The customer_facts row of one person, with their predictions (brought up to date
     first when stale; stale predictions are noted, `tenure predict` renews them)."""
     from tenure.analytics import customer_row
@@ -83,10 +101,89 @@ def customers_show(
     warn(warnings)
     shown = money_frame(frame)
     if as_json:
-        print_json({**records(shown)[0], "warnings": warnings})
+        print_json({**records(shown)[0], "matched": frame.attrs["matched"], "warnings": warnings})
         return
     title = f"Customer {frame['person_id'].iloc[0]} (money in {frame.attrs['currency']})"
+    matched = frame.attrs["matched"]
+    if matched["kind"] != "person_id":
+        title += f", found by {matched['kind']} {matched['value']}"
     console.print(kv_table(title, [(str(k), cell(v)) for k, v in shown.iloc[0].items()]))
+
+
+def _customers_title(what: str, frame: Any) -> str:
+    total, shown = frame.attrs["total"], len(frame)
+    title = f"{what}: {total:,} customer{'s' if total != 1 else ''}"
+    if shown < total:
+        title += f", the first {shown:,} shown (--limit N shows more)"
+    return f"{title} (revenue in {frame.attrs['currency']})"
+
+
+@customers_app.command("search")
+def customers_search(
+    text: Annotated[
+        str, typer.Argument(help="Part of a customer id, e-mail, phone, name or order id.")
+    ],
+    store: StoreOpt = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Customers whose identifier, name or order id contains TEXT (any case): exact matches
+    first, then by revenue."""
+    from tenure.analytics import search_customers
+    from tenure.pipeline import ensure_current
+
+    rows = limit if limit is not None or as_json or as_csv else SCREEN
+    with open_store(store) as st:
+        ensure_current(st, "customer_status")
+        frame = search_customers(st, text, limit=rows)
+    title = _customers_title(f"Customers matching {text!r}", frame)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+
+
+@customers_app.command("list")
+def customers_list(
+    store: StoreOpt = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only this RFM segment (e.g. Champions, 'At risk').")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this lifecycle status (e.g. at_risk, vip).")
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="Sort by person_id, customer_id, email, name, status, orders, revenue or "
+            "last_order."
+        ),
+    ] = "revenue",
+    desc: Annotated[
+        bool | None,
+        typer.Option(
+            "--desc/--asc",
+            help="Highest (Z) first, or lowest (A) first (default: highest first for "
+            "orders, revenue and last_order, A first for text).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Customers of a segment and status, sorted by any column."""
+    from tenure.analytics import list_customers
+    from tenure.pipeline import ensure_current
+
+    rows = limit if limit is not None or as_json or as_csv else SCREEN
+    with open_store(store) as st:
+        ensure_current(st, "customer_status", "customer_rfm")
+        frame = list_customers(
+            st, segment=segment, status=status, sort=sort, descending=desc, limit=rows
+        )
+    which = [f"segment {frame.attrs['segment']}"] if segment else []
+    which += [f"status {frame.attrs['status']}"] if status else []
+    what = "Customers" + (f" of {' and '.join(which)}" if which else "") + f" by {sort}"
+    emit(frame, title=_customers_title(what, frame), as_json=as_json, as_csv=as_csv)
 
 
 @app.command("cohorts")

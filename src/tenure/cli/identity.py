@@ -25,10 +25,16 @@ from tenure.cli.common import (
 IdentifierArg = Annotated[
     str,
     typer.Argument(
-        help="kind:value (email:ann@x.com, anonymous_id:..., customer_id:...) "
-        "or a bare email or id."
+        help="A person id, customer id, e-mail, phone, anonymous id or order id, bare or as "
+        "kind:value (email:gus.clark1@example.com, phone:+16172493082, order:D00000002)."
     ),
 ]
+
+
+def _who(person_id: str, labels: dict[str, str | None]) -> str:
+    """``P-… (C0000001, gus.clark1@example.com)``: a person id and what a person reads."""
+    known = [v for v in labels.values() if v]
+    return f"{person_id} ({', '.join(known)})" if known else person_id
 
 
 @identity_app.command("resolve")
@@ -95,6 +101,7 @@ def profile_show(
     if as_json:
         print_json(doc)
         return
+    from rich.markup import escape
     from rich.panel import Panel
 
     ids = "\n".join(f"{k}: {', '.join(v)}" for k, v in doc["identities"].items())
@@ -105,12 +112,15 @@ def profile_show(
     timeline = "\n".join(
         f"{e['timestamp']}  {e['type']}  {e['event'] or ''}" for e in doc["timeline"]
     )
+    # data is never markup: a customer id "[/x]" is shown as written
+    ids, traits, orders, timeline = (escape(t) for t in (ids, traits, orders, timeline))
     body = (
         f"[bold]Identities[/bold]\n{ids}\n\n[bold]Traits[/bold]\n{traits}\n\n"
         f"[bold]Orders[/bold] ({len(doc['orders'])})\n{orders}\n\n"
         f"[bold]Latest events[/bold]\n{timeline}"
     )
-    console.print(Panel(body, title=f"Person {doc['person_id']}", expand=False))
+    who = escape(_who(doc["person_id"], doc["labels"]))
+    console.print(Panel(body, title=f"Person {who}", expand=False))
 
 
 @privacy_app.command("export")
@@ -140,12 +150,17 @@ def privacy_delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete every row of the person in every table; keep only a suppression digest."""
+    from tenure.identity import find_person
+    from tenure.identity.lookup import person_labels
     from tenure.identity.privacy import delete_person
 
-    if not yes:
-        typer.confirm(f"Delete every row of the person holding {identifier}?", abort=True)
     with open_store(store) as st:
-        result = delete_person(st, identifier)
+        person = find_person(st, identifier).person_id
+        if not yes:
+            rows = person_labels(st, [person]).to_pyarrow().to_pylist()
+            labels = {k: v for k, v in rows[0].items() if k != "person_id"} if rows else {}
+            typer.confirm(f"Delete every row of person {_who(person, labels)}?", abort=True)
+        result = delete_person(st, f"person_id:{person}")
     if as_json:
         print_json(result)
         return

@@ -161,5 +161,12 @@ def predict_command(
         return
     console.print(kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
     if top > 0:
-        shown = ["person_id", f"clv_{horizon_months}m", "p_alive", "explanation"]
+        shown = [
+            "person_id",
+            "customer_id",
+            "email",
+            f"clv_{horizon_months}m",
+            "p_alive",
+            "explanation",
+        ]
         emit(frame[shown], title=f"Top {len(frame)} buyers by CLV")

@@ -13,6 +13,7 @@ import ibis
 import pandas as pd
 
 from tenure.errors import ConfigError
+from tenure.identity.lookup import labelled, with_labels
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
@@ -25,17 +26,24 @@ def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     return frame
 
 
-def customer_predictions(store: Store) -> pd.DataFrame:
+def customer_predictions(store: Store, *, with_identifiers: bool = True) -> pd.DataFrame:
     """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
-    ``person_id``; prospects included, with null predictions."""
+    ``person_id``; prospects included, with null predictions. With ``with_identifiers``
+    (default), each person's customer id and e-mail follow the person id
+    (:func:`tenure.identity.lookup.labelled`)."""
     table = store.read(PREDICTIONS)
+    table = labelled(store, table) if with_identifiers else table
     return _with_money(table.order_by("person_id").to_pandas(), store)
 
 
-def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.DataFrame:
+def top_customers(
+    store: Store, n: int = 10, *, by: str | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
     """The ``n`` persons with the highest ``by`` in ``customer_predictions`` (default: its
     CLV column, ``clv_12m`` for a 12-month horizon), highest first, ties by ``person_id``;
-    persons whose ``by`` is unknown (prospects) are left out."""
+    persons whose ``by`` is unknown (prospects) are left out. With ``with_identifiers``
+    (default), each person's customer id and e-mail follow the person id, looked up for these
+    ``n`` persons only (:func:`tenure.identity.with_labels`)."""
     table = store.read(PREDICTIONS)
     numeric = [c for c, t in table.schema().items() if t.is_numeric()]
     if by is None:
@@ -49,4 +57,5 @@ def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.Dat
         raise ConfigError(f"The number of customers must be 0 or more. Got {n} instead.")
     value = table[by]
     best = table.filter(value.notnull()).order_by([ibis.desc(value), "person_id"])
-    return _with_money(best.limit(n).to_pandas(), store)
+    frame = best.limit(n).to_pandas()
+    return _with_money(with_labels(store, frame) if with_identifiers else frame, store)
