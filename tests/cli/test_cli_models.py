@@ -86,10 +86,10 @@ def test_backtest_table_records_and_says_where_the_charts_went(
         "Too little data for a model: 236 buyers (fewer than 1,000); 100 repeat buyers (fewer "
         "than 400)."
     ) in result.stdout
-    assert "Charts: backtest-1997-12-26/report.html and PNGs in backtest-1997-12-26" in (
-        result.stdout
-    )
-    assert (tmp_path / "backtest-1997-12-26" / "report.html").exists()
+    # by default next to the store's file (tmp_path/store.duckdb), not in the working directory
+    reports = tmp_path / "tenure-reports" / "backtest-1997-12-26"
+    assert f"Charts: report.html and PNGs in {reports}" in result.stdout
+    assert (reports / "report.html").exists() and not (tmp_path / "backtest-1997-12-26").exists()
     assert "Recorded in model_runs as run " in result.stdout
     runs = runner.invoke(app, ["models", "runs", "--store", path, "--json"])
     assert runs.exit_code == 0, runs.output

@@ -25,6 +25,7 @@ from tenure.cli.output import (
     note_as_of,
     parse_day,
 )
+from tenure.store import Store
 
 models_app = typer.Typer(
     help="Backtest the CLV models, check the data is enough, see the recorded choice.",
@@ -56,6 +57,22 @@ def metrics_view(metrics: pd.DataFrame) -> pd.DataFrame:
     return view.rename(columns=SHOWN)
 
 
+#: The folder of reports written by default, next to the store's file.
+REPORTS = "tenure-reports"
+
+
+def reports_dir(store: Store) -> Path:
+    """Where a command writes reports by default: ``tenure-reports`` next to the store's
+    DuckDB file, else (a store without a file: Spark, in memory) in the working directory."""
+    if (
+        store.is_duckdb
+        and store.location not in (":memory:", "")
+        and Path(store.location).is_file()
+    ):
+        return Path(store.location).parent / REPORTS
+    return Path.cwd() / REPORTS
+
+
 @models_app.command("backtest")
 def backtest_command(
     calibration_end: Annotated[
@@ -69,7 +86,10 @@ def backtest_command(
     ] = "26w",
     out: Annotated[
         Path | None,
-        typer.Option(help="Directory for the PNG charts and report.html [default: backtest-DATE]."),
+        typer.Option(
+            help="Directory for the PNG charts and report.html [default: "
+            "tenure-reports/backtest-DATE next to the store's file]."
+        ),
     ] = None,
     models: Annotated[
         str | None,
@@ -96,8 +116,8 @@ def backtest_command(
     assert end is not None
     parse_holdout(holdout, end, option="--holdout")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    directory = out if out is not None else Path(f"backtest-{end.isoformat()}")
     with open_store(store) as st:
+        directory = out if out is not None else reports_dir(st) / f"backtest-{end.isoformat()}"
         result = backtest(
             st,
             calibration_end=end,
@@ -121,7 +141,12 @@ def backtest_command(
         console.print(note, highlight=False)
     console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
     console.print(result.sufficiency.reason, highlight=False)
-    console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)
+    console.print(
+        f"Charts: report.html and PNGs in {directory.resolve()}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if result.recorded:
         console.print(f"Recorded in model_runs as run {result.run_id}.", highlight=False)
 
