@@ -286,7 +286,8 @@ def test_import_is_logged(store: Store, tmp_path: Path) -> None:
         f"{again.quarantined_share:.2%} of the rows were quarantined, more than the 1.00% "
         "allowed. The good rows were stored."
     )
-    assert error.hint is not None and error.hint.startswith(f"See them with `tenure quarantine list --import {again.import_id}`")
+    listing = f"See them with `tenure quarantine list --import {again.import_id}`"
+    assert error.hint is not None and error.hint.startswith(listing)
 
 
 def test_threshold_error_points_to_update_for_changed_rows() -> None:

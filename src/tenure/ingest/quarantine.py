@@ -301,7 +301,7 @@ def export_quarantine(
         writer.writerow(columns)
         for i, f in enumerate(fields):
             row = frame.iloc[i]
-            values = [(f or {}).get(name) for name in header]
+            values: list[object] = [(f or {}).get(name) for name in header]
             if raw_needed:
                 values.append(None if f is not None else _none(row["raw_row"]))
             values += [ids[i], int(row["line"]), _none(row["column"]), _none(row["raw_value"])]

@@ -262,6 +262,25 @@ def _rebuild(
     return files, skipped
 
 
+def _rebuild_all(
+    store: Store, rows: pd.DataFrame, chosen: dict[str, Any], folder: Path
+) -> tuple[list[_Rebuilt], list[tuple[str, str, int]], list[dict[str, str]]]:
+    """The temporary files of every (import, file) of ``rows``, the rows skipped (import,
+    file, line), and per (import, file) the mapping used."""
+    rebuilt: list[_Rebuilt] = []
+    skipped: list[tuple[str, str, int]] = []
+    sources: list[dict[str, str]] = []
+    for (iid, file), group in rows.groupby(["import_id", "file"], sort=False):
+        group = group.reset_index(drop=True)
+        entity_name = str(group["entity"].iloc[0])
+        chosen_map = _mapping_for(store, entity_name, str(iid), chosen)
+        parts, lost = _rebuild(folder, group, chosen_map)
+        rebuilt += parts
+        skipped += [(str(iid), str(file), line) for line in lost]
+        sources.append({"import_id": str(iid), "file": str(file), "mapping": chosen_map.name})
+    return rebuilt, skipped, sources
+
+
 def _selected(store: Store, selection: Selection) -> pd.DataFrame:
     t = selection.apply(store.read("quarantine"))
     return t.order_by("import_id", "file", "line").select(*_KEPT).to_pandas()
@@ -291,20 +310,11 @@ def retry_quarantined(
         "opts": {"delimiter": delimiter, "encoding": encoding},
     }
     started = now_utc()
-    total, skipped, sources = FileOutcome(), [], []
+    total = FileOutcome()
     entity_name = str(rows["entity"].iloc[0])
     with tempfile.TemporaryDirectory(prefix="tenure-retry-") as tmp:
-        rebuilt: list[_Rebuilt] = []
-        for (iid, file), group in rows.groupby(["import_id", "file"], sort=False):
-            group = group.reset_index(drop=True)
-            entity_name = str(group["entity"].iloc[0])
-            chosen_map = _mapping_for(store, entity_name, str(iid), chosen)
-            files, lost = _rebuild(Path(tmp), group, chosen_map)
-            rebuilt += files
-            skipped += [(str(iid), str(file), line) for line in lost]
-            sources.append({"import_id": str(iid), "file": str(file), "mapping": chosen_map.name})
-        outcomes = _run(store, rebuilt, retry_id, started, progress or no_progress)
-        for outcome in outcomes:
+        rebuilt, skipped, sources = _rebuild_all(store, rows, chosen, Path(tmp))
+        for outcome in _run(store, rebuilt, retry_id, started, progress or no_progress):
             total.add(outcome)
     retried = len(rows) - len(skipped)
     if total.rows_read != retried:
@@ -384,8 +394,10 @@ def _settle(
     t = store.read("quarantine")
     again = t.filter(t.import_id.isin(subs)).to_pandas() if subs else pd.DataFrame()
     kept_at = {
-        (str(r.import_id), str(r.file), int(r.line)): r.quarantined_at
-        for r in rows.itertuples(index=False)
+        (str(i), str(f), int(n)): q
+        for i, f, n, q in zip(
+            rows["import_id"], rows["file"], rows["line"], rows["quarantined_at"], strict=True
+        )
     }
     if not again.empty:
         by_sub = dict(zip(subs, rebuilt, strict=True))
