@@ -213,3 +213,17 @@ def test_predict_on_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Pat
     assert payload["reason"].startswith(
         "GammaGamma could not be fitted: GammaGamma.fit: no customer to fit spend on"
     )
+
+
+def test_reports_go_next_to_the_store_file_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenure.cli.models import reports_dir
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    with Store(str(folder / "shop.duckdb")) as store:
+        assert reports_dir(store) == folder / "tenure-reports"
+    with Store("duckdb://:memory:") as memory:
+        assert reports_dir(memory) == tmp_path / "tenure-reports"
