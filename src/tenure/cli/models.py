@@ -64,12 +64,8 @@ REPORTS = "tenure-reports"
 def reports_dir(store: Store) -> Path:
     """Where a command writes reports by default: ``tenure-reports`` next to the store's
     DuckDB file, else (a store without a file: Spark, in memory) in the working directory."""
-    if (
-        store.is_duckdb
-        and store.location not in (":memory:", "")
-        and Path(store.location).is_file()
-    ):
-        return Path(store.location).parent / REPORTS
+    if store.file is not None:
+        return store.file.parent / REPORTS
     return Path.cwd() / REPORTS
 
 
