@@ -79,7 +79,10 @@ def quarantine_list(
         console.print(f"No quarantined rows ({selection.describe()}).", markup=False)
         return
     emit(summary, title="Quarantined rows by import and reason")
-    emit(rows.drop(columns=["import_id"]), title=f"Quarantined rows ({selection.describe()})")
+    view = rows.drop(columns=["import_id", "entity"])
+    if summary["file"].nunique() == 1 and "more)" not in str(summary["file"].iloc[0]):
+        view = view.drop(columns=["file"])  # one file: named in the summary above
+    emit(view, title=f"Quarantined rows ({selection.describe()})")
     if len(rows) < total:
         console.print(
             f"Showing {len(rows):,} of {total:,} rows: --limit 0 shows all, "
@@ -111,8 +114,9 @@ def quarantine_show(
         print_json(row)
         return
     keys = ("id", "import_id", "entity", "file", "line", "column", "value", "reason")
-    pairs = [(k, "" if row[k] is None else row[k]) for k in (*keys, "quarantined_at")]
-    console.print(kv_table(f"Quarantined row {row['id']}", [(k, str(v)) for k, v in pairs]))
+    shown = [*keys, "quarantined_at"]
+    values = ["" if row[k] is None else str(row[k]) for k in shown]
+    emit(pd.DataFrame({"field": shown, "value": values}), title=f"Quarantined row {row['id']}")
     fields = row["raw_fields"]
     if fields is not None:
         frame = pd.DataFrame({"column": list(fields), "value": list(fields.values())})
