@@ -321,3 +321,25 @@ def test_retry_accounts_for_every_row(
             assert set(left["line"]) <= set(range(2, len(rows) + 2))
 
     check()
+
+
+def test_a_retry_that_fails_midway_settles_the_files_done(store: Store, tmp_path: Path) -> None:
+    """A mapping that fits the first import's rows but not the second's: the first's rows
+    are imported and leave the quarantine; the error names the second's file; nothing is
+    counted twice."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("Ref,Who,When,Cur,Total\nA1,C1,01/03/2024,EUR,10\n")
+    b.write_text(HEADER + "B1,C1,01/03/2024,EUR,1,ok\n")
+    first = import_orders(store, [a], mapping=_mapped_orders(tmp_path, "%Y"), max_quarantine=1.0)
+    second = import_orders(store, [b], max_quarantine=1.0)
+    assert first.quarantined == second.quarantined == 1
+    with pytest.raises(IngestError) as failed:
+        retry_quarantined(store, mapping=_mapped_orders(tmp_path, "%d/%m/%Y"))
+    assert failed.value.message.startswith(
+        f"{b} (its quarantined rows, import {second.import_id}): the mapping"
+    )
+    assert store.count("orders") == 1  # A1
+    left = quarantined_rows(store)
+    assert left[["import_id", "line", "reason"]].to_dict("records") == [
+        {"import_id": second.import_id, "line": 2, "reason": "unreadable date"}
+    ]

@@ -26,6 +26,7 @@ import io
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from tenure.errors import IngestError
+from tenure.errors import IngestError, TenureError
 from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.mapping import Mapping, check_parsing, choose_mapping, presets
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc
@@ -283,7 +284,7 @@ def _rebuild_all(
 
 def _selected(store: Store, selection: Selection) -> pd.DataFrame:
     t = selection.apply(store.read("quarantine"))
-    return t.order_by("import_id", "file", "line").select(*_KEPT).to_pandas()
+    return t.order_by("quarantined_at", "import_id", "file", "line").select(*_KEPT).to_pandas()
 
 
 def retry_quarantined(
@@ -312,10 +313,23 @@ def retry_quarantined(
     started = now_utc()
     total = FileOutcome()
     entity_name = str(rows["entity"].iloc[0])
+    files = sorted(set(rows["file"].astype(str)))
+    name = preset or (str(mapping) if mapping and not isinstance(mapping, dict) else None)
+    outcomes: list[FileOutcome] = []
     with tempfile.TemporaryDirectory(prefix="tenure-retry-") as tmp:
         rebuilt, skipped, sources = _rebuild_all(store, rows, chosen, Path(tmp))
-        for outcome in _run(store, rebuilt, retry_id, started, progress or no_progress):
-            total.add(outcome)
+        try:
+            _run(store, rebuilt, retry_id, started, progress or no_progress, outcomes)
+        except TenureError:
+            for outcome in outcomes:
+                total.add(outcome)
+            _settle_done(store, rows, rebuilt[: len(outcomes)], total.rows_read, retry_id)
+            log_import(
+                store, import_result(retry_id, entity_name, files, name, 1.0, total), started
+            )
+            raise
+    for outcome in outcomes:
+        total.add(outcome)
     retried = len(rows) - len(skipped)
     if total.rows_read != retried:
         _drop_sub_imports(store, retry_id, len(rebuilt))
@@ -325,9 +339,7 @@ def retry_quarantined(
             hint="Export the rows with `tenure quarantine export`, fix them and import the "
             "file; please report this.",
         )
-    _settle(store, selection, rows, rebuilt, retry_id, skipped)
-    files = sorted({s["file"] for s in sources})
-    name = preset or (str(mapping) if mapping and not isinstance(mapping, dict) else None)
+    _settle(store, _retried(selection, skipped), rows, rebuilt, retry_id)
     log_import(store, import_result(retry_id, entity_name, files, name, 1.0, total), started)
     return RetryResult(
         import_id=retry_id,
@@ -342,22 +354,38 @@ def retry_quarantined(
     )
 
 
+def _settle_done(
+    store: Store,
+    rows: pd.DataFrame,
+    done: list[_Rebuilt],
+    rows_read: int,
+    retry_id: str,
+) -> None:
+    """After a failure: settle the files imported before it (their rows that passed leave
+    the quarantine), so nothing is counted twice; the other rows stay as they were."""
+    if rows_read == sum(len(part.lines) for part in done):
+        _settle(store, _parts(done), rows, done, retry_id)
+    else:
+        _drop_sub_imports(store, retry_id, len(done))
+
+
 def _run(
     store: Store,
     rebuilt: list[_Rebuilt],
     retry_id: str,
     started: Any,
     progress: ProgressCallback,
-) -> list[FileOutcome]:
-    """Import each temporary file under a sub-id of the retry (``RETRY.k``)."""
-    outcomes = []
+    outcomes: list[FileOutcome],
+) -> None:
+    """Import each temporary file under a sub-id of the retry (``RETRY.k``); each file's
+    outcome is appended to ``outcomes`` (the files done when one fails)."""
     with store.staging() as staging:
         for k, part in enumerate(rebuilt):
             spec = entity_spec(part.entity)
             tz = part.mapping.timezone or store.settings.timezone
             check_parsing(part.mapping, tz, staging.work)
-            outcomes.append(
-                import_one(
+            try:
+                outcome = import_one(
                     staging,
                     spec,
                     part.mapping,
@@ -367,8 +395,11 @@ def _run(
                     progress,
                     source=part.source,
                 )
-            )
-    return outcomes
+            except TenureError as exc:  # name the file the rows come from, not the copy
+                kept = f"{part.source} (its quarantined rows, import {part.import_id})"
+                exc.message = exc.message.replace(str(part.path), kept)
+                raise
+            outcomes.append(outcome)
 
 
 def _sub_ids(retry_id: str, n: int) -> list[str]:
@@ -382,14 +413,13 @@ def _drop_sub_imports(store: Store, retry_id: str, n: int) -> None:
 
 def _settle(
     store: Store,
-    selection: Selection,
+    retried: Callable[[ibis.Table], Any],
     rows: pd.DataFrame,
     rebuilt: list[_Rebuilt],
     retry_id: str,
-    skipped: list[tuple[str, str, int]],
 ) -> None:
-    """Replace the retried rows of the quarantine by the ones still quarantined, under
-    their import, file and line (one transaction on DuckDB)."""
+    """Replace the retried rows of the quarantine (those ``retried`` picks) by the ones
+    still quarantined, under their import, file and line (one transaction on DuckDB)."""
     subs = _sub_ids(retry_id, len(rebuilt))
     t = store.read("quarantine")
     again = t.filter(t.import_id.isin(subs)).to_pandas() if subs else pd.DataFrame()
@@ -417,11 +447,24 @@ def _settle(
                 strict=True,
             )
         ]
-    retried = _retried(selection, skipped)
     with store.transaction():
         store.delete_where("quarantine", lambda q: retried(q) | q.import_id.isin(subs))
         if not again.empty:
             store.insert("quarantine", pa.Table.from_pandas(again, preserve_index=False))
+
+
+def _parts(parts: list[_Rebuilt]) -> Callable[[ibis.Table], Any]:
+    """The predicate picking the original rows of ``parts``."""
+
+    def predicate(t: ibis.Table) -> Any:
+        cond: Any = ibis.literal(False)
+        for part in parts:
+            lines = sorted(set(part.lines.values()))
+            mine = (t.import_id == part.import_id) & (t.file == part.source)
+            cond = cond | (mine & t.line.isin(lines))
+        return cond
+
+    return predicate
 
 
 def _retried(selection: Selection, skipped: list[tuple[str, str, int]]) -> Any:
