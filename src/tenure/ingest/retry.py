@@ -37,7 +37,13 @@ import pyarrow as pa
 
 from tenure.errors import IngestError, TenureError
 from tenure.ingest.entities import entity as entity_spec
-from tenure.ingest.mapping import Mapping, check_parsing, choose_mapping, presets
+from tenure.ingest.mapping import (
+    Mapping,
+    check_parsing,
+    check_reader_options,
+    choose_mapping,
+    presets,
+)
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc
 from tenure.ingest.quarantine import Selection, raw_fields
 from tenure.ingest.readers import detect_format
@@ -275,6 +281,8 @@ def _rebuild_all(
         group = group.reset_index(drop=True)
         entity_name = str(group["entity"].iloc[0])
         chosen_map = _mapping_for(store, entity_name, str(iid), chosen)
+        source = Path(str(file))
+        check_reader_options(chosen_map, source, detect_format(source, chosen_map.format))
         parts, lost = _rebuild(folder, group, chosen_map)
         rebuilt += parts
         skipped += [(str(iid), str(file), line) for line in lost]
