@@ -55,7 +55,7 @@ def test_an_import_with_rejects_names_the_list_command(tmp_path: Path, wide: Non
             app, ["quarantine", "list", "--store", str(tmp_path / "s.duckdb"), "--json"]
         ).stdout
     )["summary"][0]["import_id"]
-    assert f"`tenure quarantine list --import {iid}` lists them" in result.stdout
+    assert f"\n  tenure quarantine list --import {iid}\n" in result.stdout  # never wrapped
     hint = " ".join(result.stderr.split())
     assert f"See them with `tenure quarantine list --import {iid}`" in hint
 
@@ -129,6 +129,7 @@ def test_retry_prints_the_accounting(tmp_path: Path, wide: None) -> None:
     first = runner.invoke(app, ["import", "orders", str(path), "--store", store])
     assert first.exit_code == 3
     assert "Import it again with `--encoding latin-1`" in " ".join(first.stdout.split())
+    assert "  tenure quarantine retry --import imp-" in first.stdout
     got = runner.invoke(app, ["quarantine", "retry", "--store", store, "--json"])
     assert got.exit_code == 0, got.output
     payload = json.loads(got.stdout)

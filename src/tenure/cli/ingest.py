@@ -78,6 +78,13 @@ UpdateOpt = Annotated[
 ]
 
 
+def print_note(note: str) -> None:
+    """Print a note whose indented lines are commands: those are never wrapped, so they
+    can be copied whole."""
+    for line in note.split("\n"):
+        console.print(line, markup=False, highlight=False, soft_wrap=line.startswith("  "))
+
+
 def _run_import(
     entity: str,
     files: list[Path],
@@ -145,7 +152,7 @@ def _run_import(
                 "`tenure store info` counts them."
             )
         for note in result.quarantine_notes():
-            console.print(note, markup=False, highlight=False)
+            print_note(note)
     error = result.threshold_error(update=update)
     if error is not None:
         raise error

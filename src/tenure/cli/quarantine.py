@@ -20,7 +20,7 @@ from tenure.cli.common import (
     print_json,
     progress_bar,
 )
-from tenure.cli.ingest import DelimiterOpt, EncodingOpt, MappingOpt, PresetOpt
+from tenure.cli.ingest import DelimiterOpt, EncodingOpt, MappingOpt, PresetOpt, print_note
 from tenure.cli.output import CsvOpt, emit, records
 
 quarantine_app = typer.Typer(
@@ -125,7 +125,7 @@ def quarantine_show(
         console.print("Raw row:", markup=False, highlight=False)
         console.print(row["raw_row"] or "", markup=False, highlight=False, soft_wrap=True)
     if row["reason"] == INVALID_ENCODING:
-        console.print(encoding_note(1, row["import_id"]), markup=False, highlight=False)
+        print_note(encoding_note(1, row["import_id"]))
 
 
 @quarantine_app.command("export")

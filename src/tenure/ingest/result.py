@@ -81,12 +81,14 @@ class ImportResult:
 
     def quarantine_notes(self) -> list[str]:
         """What to do about the quarantined rows: where they are, and, for text that is not
-        in the file's encoding, the flag that reads it (empty without quarantined rows)."""
+        in the file's encoding, the flag that reads it (empty without quarantined rows). A
+        command to run is on a line of its own, indented by two spaces."""
         if not self.quarantined:
             return []
         notes = [
-            f"Quarantined rows are kept with their line and reason: `{self.list_command}` "
-            "lists them, `tenure quarantine export` writes them to a CSV file to fix."
+            "Quarantined rows are kept with their line and reason; list them (or write them "
+            "to a CSV file to fix with `tenure quarantine export`):\n"
+            f"  {self.list_command}"
         ]
         n = self.by_reason.get(INVALID_ENCODING, 0)
         if n:
@@ -120,7 +122,7 @@ def encoding_note(rows: int, import_id: str) -> str:
         f"{rows:,} row{'' if one else 's'} {'is' if one else 'are'} not UTF-8 text "
         f"({INVALID_ENCODING!r}): a file saved by Excel or Windows in Western Europe is "
         "usually Latin-1. Import it again with `--encoding latin-1`, or re-read the kept "
-        f"rows: `tenure quarantine retry --import {import_id} --encoding latin-1`."
+        f"rows:\n  tenure quarantine retry --import {import_id} --encoding latin-1"
     )
 
 
