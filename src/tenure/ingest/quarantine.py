@@ -282,8 +282,9 @@ def export_quarantine(
     )
     frame = t.to_pandas()
     ids = _ids(store, frame)
+    lines = {f for f in set(frame["file"]) if detect_format(Path(str(f)), None) == "jsonl"}
     fields = [
-        raw_fields(_none(r), str(reason), str(file))
+        None if file in lines else raw_fields(_none(r), str(reason))
         for r, reason, file in zip(frame["raw_row"], frame["reason"], frame["file"], strict=True)
     ]
     header: list[str] = []
@@ -299,12 +300,20 @@ def export_quarantine(
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        for i, f in enumerate(fields):
-            row = frame.iloc[i]
+        kept = zip(
+            fields,
+            ids,
+            frame["raw_row"],
+            frame["line"],
+            frame["column"],
+            frame["raw_value"],
+            frame["reason"],
+            strict=True,
+        )
+        for f, row_id, raw, line, column, value, reason in kept:
             values: list[object] = [(f or {}).get(name) for name in header]
             if raw_needed:
-                values.append(None if f is not None else _none(row["raw_row"]))
-            values += [ids[i], int(row["line"]), _none(row["column"]), _none(row["raw_value"])]
-            values.append(row["reason"])
+                values.append(None if f is not None else _none(raw))
+            values += [row_id, int(line), _none(column), _none(value), reason]
             writer.writerow([clean(None if v is None else str(v)) for v in values])
     return len(frame)

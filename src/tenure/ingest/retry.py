@@ -22,7 +22,6 @@ value. ``retried == imported + already_present + suppressed + still_quarantined`
 from __future__ import annotations
 
 import csv
-import io
 import tempfile
 import uuid
 from collections import Counter
@@ -136,18 +135,28 @@ def _skeleton(text: str) -> str:
     return "".join(c for c in text if c.isascii() and c != "?")
 
 
+class _LastWrite:
+    """A file-like object keeping only the last text written (one CSV row)."""
+
+    text = ""
+
+    def write(self, text: str) -> int:
+        self.text = text
+        return len(text)
+
+
 def _csv_text(header: list[str], rows: list[dict[str, str | None]]) -> tuple[str, list[int]]:
     """CSV text of ``rows`` under ``header`` and the line each row starts on."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    last = _LastWrite()
+    writer = csv.writer(last, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(header)
-    starts, line = [], 2
+    parts, starts, line = [last.text], [], 2
     for row in rows:
-        before = out.tell()
         writer.writerow([row.get(h) for h in header])
+        parts.append(last.text)
         starts.append(line)
-        line += out.getvalue()[before:].count("\n")
-    return out.getvalue(), starts
+        line += last.text.count("\n")
+    return "".join(parts), starts
 
 
 def _parsed_file(
@@ -250,8 +259,8 @@ def _rebuild(
     files: list[_Rebuilt] = []
     if fmt in ("jsonl", "whitespace"):
         return _line_files(folder, group, mapping, fmt, None)
-    fields = [
-        raw_fields(None if r is None else str(r), str(reason), str(source))
+    fields = [  # (the file is CSV or Parquet: its kept rows may hold columns)
+        raw_fields(None if r is None else str(r), str(reason))
         for r, reason in zip(group["raw_row"], group["reason"], strict=True)
     ]
     parsed = [f is not None for f in fields]
