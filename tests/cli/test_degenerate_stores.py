@@ -265,6 +265,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "stages entered": lambda s, _: ["--on", s.last.isoformat()],
     "import fx_rates": lambda _, tmp: [_fx_file(tmp)],
     "store set": lambda _, __: ["reporting-currency", "EUR"],
+    "quarantine show": lambda _, __: ["imp-none:2"],
+    "quarantine export": lambda _, tmp: ["--out", str(tmp / "quarantine.csv")],
 }
 
 COMMANDS = {path: _options(command) for path, command in every_command().items()}

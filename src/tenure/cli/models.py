@@ -27,6 +27,7 @@ from tenure.cli.output import (
     note_as_of,
     parse_day,
 )
+from tenure.store import Store
 
 models_app = typer.Typer(
     help="Backtest the CLV models, check the data is enough, see the recorded choice.",
@@ -58,6 +59,18 @@ def metrics_view(metrics: pd.DataFrame) -> pd.DataFrame:
     return view.rename(columns=SHOWN)
 
 
+#: The folder of reports written by default, next to the store's file.
+REPORTS = "tenure-reports"
+
+
+def reports_dir(store: Store) -> Path:
+    """Where a command writes reports by default: ``tenure-reports`` next to the store's
+    DuckDB file, else (a store without a file: Spark, in memory) in the working directory."""
+    if store.file is not None:
+        return store.file.parent / REPORTS
+    return Path.cwd() / REPORTS
+
+
 @models_app.command("backtest")
 def backtest_command(
     calibration_end: Annotated[
@@ -71,7 +84,10 @@ def backtest_command(
     ] = "26w",
     out: Annotated[
         Path | None,
-        typer.Option(help="Directory for the PNG charts and report.html [default: backtest-DATE]."),
+        typer.Option(
+            help="Directory for the PNG charts and report.html [default: "
+            "tenure-reports/backtest-DATE next to the store's file]."
+        ),
     ] = None,
     models: Annotated[
         str | None,
@@ -99,8 +115,8 @@ def backtest_command(
     assert end is not None
     parse_holdout(holdout, end, option="--holdout")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    directory = out if out is not None else Path(f"backtest-{end.isoformat()}")
     with open_store(store) as st, progress_bar(show_progress) as bar:
+        directory = out if out is not None else reports_dir(st) / f"backtest-{end.isoformat()}"
         result = backtest(
             st,
             calibration_end=end,
@@ -125,7 +141,12 @@ def backtest_command(
         console.print(note, highlight=False)
     console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
     console.print(result.sufficiency.reason, highlight=False)
-    console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)
+    console.print(
+        f"Charts: report.html and PNGs in {directory.resolve()}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if result.recorded:
         console.print(f"Recorded in model_runs as run {result.run_id}.", highlight=False)
 

@@ -136,7 +136,8 @@ class Staging:
         """Replace the stored rows of canonical ``table`` whose ``key`` is in table ``new`` (in
         :attr:`work`, with ``table``'s columns) by the rows of ``new``; return how many."""
         if self._shared:
-            on = " AND ".join(f"{table}.{_q(k)} = n.{_q(k)}" for k in key)
+            # null-safe: a key field may be empty (spend's campaign)
+            on = " AND ".join(f"{table}.{_q(k)} IS NOT DISTINCT FROM n.{_q(k)}" for k in key)
             self.work.execute(f"DELETE FROM {table} USING {new} n WHERE {on}")
             return self.emit(table, f"SELECT * FROM {new}")
         rows: pa.Table = self.work.execute(f"SELECT * FROM {new}").to_arrow_table()

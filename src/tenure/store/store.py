@@ -195,6 +195,14 @@ class Store:
         return self.backend_name == "duckdb"
 
     @property
+    def file(self) -> Path | None:
+        """The store's DuckDB file; None for a store without one (in memory, Spark)."""
+        if not self.is_duckdb or self.location == ":memory:":
+            return None
+        path = Path(self.location)
+        return path if path.is_file() else None
+
+    @property
     def transactional(self) -> bool:
         """Whether the engine rolls a failed write back (DuckDB); elsewhere the writers keep
         a copy of what they empty (:meth:`delete_where`, :meth:`upsert`)."""
