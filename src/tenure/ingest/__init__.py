@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tenure.errors import ConfigError, MappingArgumentError, TenureError
+from tenure.errors import ConfigError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.flags import flagged_counts
