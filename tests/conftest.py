@@ -98,17 +98,10 @@ def demo_url(ran_demo_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def ran_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The store of ``demo_url``."""
-    from datetime import date
+    """The store of ``demo_url`` (:func:`tests.cli.cli_examples.build_demo`)."""
+    from tests.cli.cli_examples import build_demo
 
-    from tenure.analytics.demo_store import demo
-    from tenure.pipeline import run
-
-    url = f"duckdb://{tmp_path_factory.mktemp('demo') / 'demo.duckdb'}"
-    with Store(url) as store:
-        demo(store, customers=800, seed=7, start=date(2024, 1, 1), days=365)
-        run(store)
-    return url
+    return build_demo(f"duckdb://{tmp_path_factory.mktemp('demo') / 'demo.duckdb'}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
