@@ -191,3 +191,23 @@ def test_predict_and_backtest_report_their_fits(demo_copy: Path) -> None:
         ("Backtest: charts and record", 4, 5),
         ("Backtest: charts and record", 5, 5),
     ]
+
+
+def test_commands_pass_the_progress_flag_or_nothing() -> None:
+    """`progress_bar(True)` forces progress even off a terminal: a command passes its
+    --progress flag (None when not given) or nothing, never a condition such as `not as_json`."""
+    import re
+
+    import tenure.cli
+
+    folder = Path(tenure.cli.__file__).parent
+    calls = [
+        (path.name, arg)
+        for path in folder.glob("*.py")
+        for arg in re.findall(r"progress_bar\(([^)]*)\)", path.read_text())
+    ]
+    assert calls and {arg for _, arg in calls} <= {
+        "",
+        "show_progress",
+        "enabled: bool | None = None",
+    }

@@ -175,7 +175,7 @@ def quarantine_retry(
     from tenure.ingest import Selection, retry_quarantined
 
     selection = Selection(import_id=import_id, reason=reason, entity=entity)
-    with open_store(store) as st, progress_bar(not as_json) as bar:
+    with open_store(store) as st, progress_bar() as bar:
         result = retry_quarantined(
             st,
             selection,

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from tenure.analytics.stages import HistorySpan
 from tenure.cli.common import (
@@ -98,7 +99,7 @@ def stages_transitions(
         span = history_span(st) if frame.empty else None
     if span is not None:
         note = why_no_transitions(span, first, last)
-        err_console.print(f"[bold]Note:[/bold] {note}", highlight=False)
+        err_console.print(Text.assemble(("Note:", "bold"), " ", note), highlight=False)
     emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv)
 
 
