@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.analytics.base import store_end
+from tenure.analytics.base import limited, store_end
 from tenure.analytics.money import money_warnings
 from tenure.analytics.status import value_tier
 from tenure.errors import ConfigError
@@ -135,15 +135,18 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     return _result(store, shares.order_by(ibis.desc("customers"), "segment"), end)
 
 
-def rfm_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+def rfm_customers(
+    store: Store, *, as_of: date | None = None, limit: int | None = None
+) -> pd.DataFrame:
     """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``; ``attrs`` as
-    :func:`rfm_segments`."""
+    :func:`rfm_segments`. With ``limit``, only the first ``limit`` rows (a terminal's
+    screen) and ``attrs["rows"]``, the count of them all."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, rfm(store, as_of=end).order_by("person_id"), end)
+    return _result(store, rfm(store, as_of=end).order_by("person_id"), end, limit)
 
 
-def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
-    frame = expr.to_pandas()
+def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:
+    frame = limited(expr, limit)
     frame.attrs.update(
         as_of=end,
         money=MONEY_COLUMNS,

@@ -29,7 +29,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.analytics.base import F64, money_sum, orders_base, store_end
+from tenure.analytics.base import F64, limited, money_sum, orders_base, store_end
 from tenure.analytics.facts import (
     daily_purchases,
     join_on_person,
@@ -255,14 +255,17 @@ def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     return _result(store, counts, end)
 
 
-def status_customers(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+def status_customers(
+    store: Store, *, as_of: date | None = None, limit: int | None = None
+) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
-    ``person_id``; ``attrs`` as :func:`status_counts`."""
+    ``person_id``; ``attrs`` as :func:`status_counts`. With ``limit``, the first ``limit``
+    rows and ``attrs["rows"]``, the count of them all."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end)
+    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end, limit)
 
 
-def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
-    frame = expr.to_pandas()
+def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:
+    frame = limited(expr, limit)
     frame.attrs.update(as_of=end, warnings=money_warnings(store, as_of=end))
     return frame

@@ -21,7 +21,7 @@ from tenure.cli.output import (
     KPI_HEADLINE,
     AsOfOpt,
     CsvOpt,
-    cell,
+    LimitOpt,
     emit,
     kpi_table,
     money_frame,
@@ -29,8 +29,10 @@ from tenure.cli.output import (
     note_stale,
     parse_day,
     records,
+    screen_rows,
     warn,
 )
+from tenure.cli.render import PERCENT, cell
 
 customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
@@ -82,7 +84,10 @@ def customers_show(
         print_json({**records(shown)[0], "warnings": warnings})
         return
     title = f"Customer {frame['person_id'].iloc[0]} (money in {frame.attrs['currency']})"
-    console.print(kv_table(title, [(str(k), cell(v)) for k, v in shown.iloc[0].items()]))
+    rows = [
+        (str(k), cell(v, "percent" if k in PERCENT else "value")) for k, v in shown.iloc[0].items()
+    ]
+    console.print(kv_table(title, rows))
 
 
 @app.command("cohorts")
@@ -103,6 +108,7 @@ def cohorts_command(
         bool, typer.Option("--long", help="The tidy table (every metric) instead of a matrix.")
     ] = False,
     as_of: AsOfOpt = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -122,11 +128,21 @@ def cohorts_command(
     title = f"Cohorts by {by} ({period}), {what}, as of {frame.attrs['as_of']}"
     if not long and frame.attrs["partial"]:
         title += "; the last period of each row is partial"
-    if not long and metric == "retention" and not (as_json or as_csv):
-        periods = [c for c in frame.columns if isinstance(c, int)]
-        frame = frame.assign(**{str(c): frame[c] * 100 for c in periods}).drop(columns=periods)
+    percent: list[str] = []
+    if not long and metric == "retention":
+        percent = [str(c) for c in frame.columns if isinstance(c, int)]
         title += " (% of the cohort active)"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    keys = ["cohort", by] if by != "acquisition" and by in frame.columns else ["cohort"]
+    emit(
+        frame,
+        title=title,
+        as_json=as_json,
+        as_csv=as_csv,
+        percent=percent,
+        limit=limit,
+        keys=[k for k in keys if k in frame.columns],
+        wrap=True,
+    )
 
 
 @app.command("rfm")
@@ -136,6 +152,7 @@ def rfm_command(
     customers: Annotated[
         bool, typer.Option("--customers", help="One row per customer instead of per segment.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -143,12 +160,16 @@ def rfm_command(
     from tenure.analytics.rfm import rfm_customers, rfm_segments
 
     day = parse_day(as_of)
+    rows = None if as_json or as_csv else screen_rows(limit)
     with open_store(store) as st:
-        frame = rfm_customers(st, as_of=day) if customers else rfm_segments(st, as_of=day)
+        if customers:
+            frame = rfm_customers(st, as_of=day, limit=rows)
+        else:
+            frame = rfm_segments(st, as_of=day)
         note_as_of(st, day)
     warn(frame.attrs["warnings"])
     title = f"RFM (margin in {frame.attrs['currency']})"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=limit)
 
 
 @app.command("channels")
@@ -158,6 +179,7 @@ def channels_command(
     horizon_days: Annotated[
         int, typer.Option("--horizon-days", help="Days after the first order the CLV counts.")
     ] = 365,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -169,10 +191,9 @@ def channels_command(
         note_as_of(st, parse_day(as_of))
     warn(frame.attrs["warnings"])
     title = f"Channel economics ({frame.attrs['currency']})"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=limit, keys=["channel"])
 
 
-#: The columns `tenure kpis` shows in the terminal (every column with --wide, --json, --csv).
 @app.command("kpis")
 def kpis_command(
     store: StoreOpt = None,
@@ -190,6 +211,7 @@ def kpis_command(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column in the table, not only the headline.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -209,4 +231,5 @@ def kpis_command(
     if frame["partial"].any():
         title += "; the last period is partial"
     columns = [c for c in frame.columns if c != by] if wide else KPI_HEADLINE
-    emit(kpi_table(frame, columns), title=title)
+    keys = ["period", by] if by else ["period"]
+    emit(kpi_table(frame, columns), title=title, limit=limit, keys=keys, wrap=True, tail=True)

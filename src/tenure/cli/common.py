@@ -11,24 +11,50 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from typer._click.core import Context as ClickContext
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from tenure.cli.render import plain, visible
 from tenure.errors import TenureError
 from tenure.store import Store
 
-console = Console()
-err_console = Console(stderr=True)
+#: stdout and stderr. Markup, emoji codes and highlighting are off: what is printed is the
+#: data as it is (a channel named "[/]" or ":smile:" prints so); styled words go through
+#: :func:`say` (or a Rich Text).
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+#: A part of a :func:`say` message: plain text, or (text, Rich style).
+Part = str | tuple[str, str]
+
+
+def say(*parts: Part, err: bool = False, soft: bool = False) -> None:
+    """Print one message made of ``parts`` (text, or (text, style) pairs), never read as
+    markup, control characters shown as escapes; on stderr with ``err``; wrapped at the
+    console's width unless ``soft`` (one line, the terminal wraps it)."""
+    text = Text()
+    for part in parts:
+        words, style = (part, "") if isinstance(part, str) else part
+        text.append(visible(words, newlines=True), style=style)
+    (err_console if err else console).print(text, soft_wrap=soft)
+
+
+def raw_csv() -> bool:
+    """Whether ``tenure --raw-csv`` asked for CSV cells exactly as stored (formula-leading
+    cells not neutralised)."""
+    ctx = get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("raw_csv"))
 
 
 def report_error(exc: TenureError) -> None:
-    err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+    say(("Error:", "bold red"), " ", exc.message, err=True)
     if exc.hint:
-        err_console.print(f"[bold]Hint:[/bold] {exc.hint}", highlight=False)
+        say(("Hint:", "bold"), " ", exc.hint, err=True)
 
 
 #: Exit code of an unexpected failure (a bug: every failure should be a TenureError).
@@ -45,15 +71,12 @@ def report_internal(exc: Exception) -> None:
     message = " ".join(str(exc).split())
     if len(message) > 300:
         message = message[:297] + "..."
-    err_console.print(
-        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {escape(message)}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    err_console.print(
-        "[bold]Hint:[/bold] this is a bug in Tenure. Run the command again with "
+    say(("Internal error:", "bold red"), f" {type(exc).__name__}: {message}", err=True, soft=True)
+    say(
+        ("Hint:", "bold"),
+        " this is a bug in Tenure. Run the command again with "
         "`tenure --debug ...` (or TENURE_DEBUG=1) for the traceback, and report it.",
-        highlight=False,
+        err=True,
     )
 
 
@@ -103,6 +126,14 @@ def _root(
         typer.Option(
             "--debug",
             help="Show the Python traceback of an unexpected failure (also TENURE_DEBUG=1).",
+        ),
+    ] = False,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="Write --csv cells exactly as stored: cells starting with = + - @ (a "
+            "spreadsheet formula) are not prefixed with '. For machines, not spreadsheets.",
         ),
     ] = False,
 ) -> None:
@@ -163,13 +194,19 @@ def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
 
 
 def print_json(payload: Any) -> None:
-    console.print_json(json.dumps(payload, default=str))
+    """``payload`` as indented JSON on stdout, exact: control characters escaped the JSON
+    way, never read as markup."""
+    text = json.dumps(payload, default=str, ensure_ascii=False, indent=2)
+    console.file.write(text + "\n")
 
 
 def kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    """A two-column table of names and values (plain text, folded to the terminal's width,
+    never cut)."""
+    table = Table(title=plain(title), show_header=False, title_justify="left")
+    table.add_column(style="bold", overflow="fold")
+    table.add_column(justify="right", overflow="fold")
     for key, value in rows:
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        table.add_row(plain(key), plain("" if shown is None else shown))
     return table

@@ -19,11 +19,13 @@ from tenure.cli.common import (
 from tenure.cli.output import (
     AsOfOpt,
     CsvOpt,
+    LimitOpt,
     emit,
     money_frame,
     note_as_of,
     parse_day,
     records,
+    screen_rows,
     warn,
 )
 from tenure.store import round_money
@@ -128,6 +130,7 @@ def predict_command(
     customers: Annotated[
         bool, typer.Option("--customers", help="Print every person's predictions instead.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -146,10 +149,15 @@ def predict_command(
             clv_model=clv_model,
         )
         note_as_of(st, result.as_of)
-        frame = customer_predictions(st) if customers else top_customers(st, top)
+        if customers:
+            rows = None if as_json or as_csv else screen_rows(limit)
+            frame = customer_predictions(st, limit=rows)
+        else:
+            frame = top_customers(st, top)
     warn(result.warnings)
     if customers:
-        emit(frame, title=f"Predictions as of {result.as_of}", as_json=as_json, as_csv=as_csv)
+        title = f"Predictions as of {result.as_of}"
+        emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=limit)
         return
     if as_json:
         print_json({**_rounded(result), "top": records(money_frame(frame))})
@@ -157,4 +165,4 @@ def predict_command(
     console.print(kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
     if top > 0:
         shown = ["person_id", f"clv_{horizon_months}m", "p_alive", "explanation"]
-        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV")
+        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV", limit=0)

@@ -19,9 +19,11 @@ from tenure.cli.common import (
 from tenure.cli.output import (
     AsOfOpt,
     CsvOpt,
+    LimitOpt,
     emit,
     note_as_of,
     parse_day,
+    screen_rows,
     warn,
 )
 
@@ -39,6 +41,7 @@ def status_command(
     customers: Annotated[
         bool, typer.Option("--customers", help="One row per person instead of per status.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -46,11 +49,15 @@ def status_command(
     from tenure.analytics.status import status_counts, status_customers
 
     day = parse_day(as_of)
+    rows = None if as_json or as_csv else screen_rows(limit)
     with open_store(store) as st:
-        frame = status_customers(st, as_of=day) if customers else status_counts(st, as_of=day)
+        if customers:
+            frame = status_customers(st, as_of=day, limit=rows)
+        else:
+            frame = status_counts(st, as_of=day)
         note_as_of(st, day)
     warn(frame.attrs["warnings"])  # tiers and VIPs rank by margin
-    emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv)
+    emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv, limit=limit)
 
 
 @stages_app.command("backfill")
@@ -82,6 +89,7 @@ def stages_transitions(
     start: StartOpt = None,
     end: EndOpt = None,
     store: StoreOpt = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -90,7 +98,7 @@ def stages_transitions(
 
     with open_store(store) as st:
         frame = transitions(st, start=parse_day(start, "--start"), end=parse_day(end, "--end"))
-    emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv)
+    emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv, limit=limit)
 
 
 @stages_app.command("entered")
@@ -102,6 +110,7 @@ def stages_entered(
         str | None, typer.Option("--on", help="Day, YYYY-MM-DD (default: the last refresh).")
     ] = None,
     store: StoreOpt = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -110,4 +119,4 @@ def stages_entered(
 
     with open_store(store) as st:
         frame = stage_entries(st, status=status, on=parse_day(on, "--on"))
-    emit(frame, title="Entered", as_json=as_json, as_csv=as_csv)
+    emit(frame, title="Entered", as_json=as_json, as_csv=as_csv, limit=limit)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from tenure.cli.common import (
@@ -15,6 +14,7 @@ from tenure.cli.common import (
     kv_table,
     open_store,
     print_json,
+    say,
     store_app,
 )
 from tenure.errors import ConfigError
@@ -42,7 +42,7 @@ def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     console.print(kv_table("Store", rows))
     console.print(_runs_table(info["last_runs"]))
     for message in info["warnings"]:
-        console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
+        say(("Warning:", "bold yellow"), " ", message)
 
 
 def _runs_table(runs: dict[str, Any]) -> Table:

@@ -12,6 +12,7 @@ import re
 import ibis
 import pandas as pd
 
+from tenure.analytics.base import limited
 from tenure.errors import ConfigError
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
@@ -25,11 +26,12 @@ def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     return frame
 
 
-def customer_predictions(store: Store) -> pd.DataFrame:
+def customer_predictions(store: Store, *, limit: int | None = None) -> pd.DataFrame:
     """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
-    ``person_id``; prospects included, with null predictions."""
+    ``person_id``; prospects included, with null predictions. With ``limit``, the first
+    ``limit`` rows and ``attrs["rows"]``, the count of them all."""
     table = store.read(PREDICTIONS)
-    return _with_money(table.order_by("person_id").to_pandas(), store)
+    return _with_money(limited(table.order_by("person_id"), limit), store)
 
 
 def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.DataFrame:
