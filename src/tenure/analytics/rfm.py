@@ -136,13 +136,16 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
 
 
 def rfm_customers(
-    store: Store, *, as_of: date | None = None, limit: int | None = None
+    store: Store, *, as_of: date | None = None, limit: int | None = None, stored: bool = False
 ) -> pd.DataFrame:
     """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``; ``attrs`` as
     :func:`rfm_segments`. With ``limit``, only the first ``limit`` rows (a terminal's
-    screen) and ``attrs["rows"]``, the count of them all."""
+    screen) and ``attrs["rows"]``, the count of them all. ``stored``: read the derived
+    ``customer_rfm`` table instead of computing it (the caller checked it is current as of
+    ``as_of``: :func:`tenure.pipeline.why_stale`; the same rows, read in a moment)."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, rfm(store, as_of=end).order_by("person_id"), end, limit)
+    expr = store.read("customer_rfm") if stored else rfm(store, as_of=end)
+    return _result(store, expr.order_by("person_id"), end, limit)
 
 
 def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:

@@ -256,13 +256,16 @@ def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
 
 
 def status_customers(
-    store: Store, *, as_of: date | None = None, limit: int | None = None
+    store: Store, *, as_of: date | None = None, limit: int | None = None, stored: bool = False
 ) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
     ``person_id``; ``attrs`` as :func:`status_counts`. With ``limit``, the first ``limit``
-    rows and ``attrs["rows"]``, the count of them all."""
+    rows and ``attrs["rows"]``, the count of them all. ``stored``: read the derived
+    ``customer_status`` table instead of computing it (the caller checked it is current as of
+    ``as_of``: :func:`tenure.pipeline.why_stale`; the same rows, read in a moment)."""
     end = as_of if as_of is not None else store_end(store)
-    return _result(store, customer_status(store, as_of=end).order_by("person_id"), end, limit)
+    expr = store.read("customer_status") if stored else customer_status(store, as_of=end)
+    return _result(store, expr.order_by("person_id"), end, limit)
 
 
 def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from tenure.cli.output import (
     CsvOpt,
     LimitOpt,
     emit,
+    is_current,
     kpi_table,
     money_frame,
     note_as_of,
@@ -163,7 +164,8 @@ def rfm_command(
     rows = None if as_json or as_csv else screen_rows(limit)
     with open_store(store) as st:
         if customers:
-            frame = rfm_customers(st, as_of=day, limit=rows)
+            stored = is_current(st, "customer_rfm", day)
+            frame = rfm_customers(st, as_of=day, limit=rows, stored=stored)
         else:
             frame = rfm_segments(st, as_of=day)
         note_as_of(st, day)

@@ -80,6 +80,16 @@ def note_stale(store: Store, table: str, day: date | None = None) -> None:
         )
 
 
+def is_current(store: Store, table: str, day: date | None) -> bool:
+    """Whether derived ``table`` is built and current as of ``day`` (default: the store's
+    as-of day), so a reader can read it rather than compute it again."""
+    from tenure.analytics.base import store_end
+    from tenure.pipeline import why_stale
+
+    end = day if day is not None else store_end(store)
+    return store.exists(table) and why_stale(store, table, as_of=end) is None
+
+
 def note_as_of(store: Store, day: date | None) -> None:
     """Print :func:`tenure.analytics.as_of_note` for the as-of ``day`` on stderr, if any."""
     from tenure.analytics import as_of_note

@@ -21,6 +21,7 @@ from tenure.cli.output import (
     CsvOpt,
     LimitOpt,
     emit,
+    is_current,
     note_as_of,
     parse_day,
     screen_rows,
@@ -52,7 +53,8 @@ def status_command(
     rows = None if as_json or as_csv else screen_rows(limit)
     with open_store(store) as st:
         if customers:
-            frame = status_customers(st, as_of=day, limit=rows)
+            stored = is_current(st, "customer_status", day)
+            frame = status_customers(st, as_of=day, limit=rows, stored=stored)
         else:
             frame = status_counts(st, as_of=day)
         note_as_of(st, day)
