@@ -22,7 +22,7 @@ from tenure.cli.common import (
     profile_app,
     progress_bar,
 )
-from tenure.cli.render import cell, plain, visible
+from tenure.cli.render import cell, plain, stamp, visible
 from tenure.store import round_money
 
 IdentifierArg = Annotated[
@@ -106,14 +106,14 @@ def profile_panel(doc: dict[str, Any]) -> Panel:
     """The terminal view of :func:`tenure.identity.profile.profile`: identities, traits,
     orders and latest events, as plain text (no value is read as markup)."""
     ids = "\n".join(f"{k}: {', '.join(map(str, v))}" for k, v in doc["identities"].items())
-    traits = "\n".join(f"{k}: {cell(v)}" for k, v in doc["traits"].items() if k != "demo_truth")
+    traits = "\n".join(f"{k}: {stamp(v)}" for k, v in doc["traits"].items() if k != "demo_truth")
     orders = "\n".join(
-        f"{cell(o['ordered_at'])}  {cell(o['order_id'])}  "
+        f"{stamp(o['ordered_at'])}  {cell(o['order_id'])}  "
         f"{cell(round_money(o['total'], str(o['currency'])))} {cell(o['currency'])}"
         for o in doc["orders"]
     )
     timeline = "\n".join(
-        f"{cell(e['timestamp'])}  {cell(e['type'])}  {cell(e['event'])}" for e in doc["timeline"]
+        f"{stamp(e['timestamp'])}  {cell(e['type'])}  {cell(e['event'])}" for e in doc["timeline"]
     )
     body = Text()
     sections = [

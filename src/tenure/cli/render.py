@@ -47,6 +47,8 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: What a spreadsheet runs as a formula when a cell starts with it (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+#: A timestamp written as text with its fraction of a second (cut in the terminal).
+FRACTION = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)\.\d+")
 #: Rows per CSV / JSON chunk written (the output never becomes one string).
 CHUNK = 10_000
 #: The width of a box table's borders and padding: 3 per column and 1.
@@ -103,6 +105,13 @@ def days(delta: dt.timedelta) -> str:
     clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}" if rest else ""
     day = f"{count:,} day{'' if count == 1 else 's'}" if count or not clock else ""
     return sign + " ".join(part for part in (day, clock) if part)
+
+
+def stamp(value: Any) -> str:
+    """:func:`cell`, and a timestamp held as text (a JSON document's) to the second."""
+    if isinstance(value, str):
+        return visible(FRACTION.sub(r"\1 \2", value))
+    return cell(value)
 
 
 def moment(value: dt.datetime, date_only: bool) -> str:
