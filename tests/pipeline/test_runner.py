@@ -216,3 +216,25 @@ def test_rows_stored_without_an_import_make_their_readers_stale(demo: Store) -> 
     again = run(demo, steps=["identity", *ANALYTICS])
     assert again.get("identity").outcome == "ok"  # type: ignore[union-attr]
     assert why_stale(demo, "customer_facts") is None
+
+
+def test_a_run_reads_the_data_clock_once(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One query for every step's clock sources (the identity step, which stamps its
+    resolution, makes the steps after it read them again: not run here, it is slow)."""
+    from tenure.pipeline import records
+
+    queries: list[int] = []
+    latest_times = records.latest_times
+
+    def counted(store: Store, sources: object) -> object:
+        found = latest_times(store, sources)  # type: ignore[arg-type]
+        queries.append(len(found))
+        return found
+
+    monkeypatch.setattr(records, "latest_times", counted)
+    first = run(demo, steps=ANALYTICS)
+    assert _outcomes(first) == dict.fromkeys(ANALYTICS, "ok")
+    assert [n for n in queries if n] == [len(records.clock_sources(STEPS[1].reads))]
+    for s in first.steps:
+        assert s.watermark is not None
+        assert s.watermark == records.data_clock(demo, STEPS[1].reads)

@@ -70,9 +70,13 @@ def _fx_rate(store: Store, orders: ir.Table, reporting: str) -> ir.Table:
     )
 
 
-def _margin_rate(store: Store, default: float) -> ir.Table:
-    """order_id -> margin rate from its lines' product costs (orders with full cost data)."""
+def _margin_rate(store: Store, default: float, orders: ir.Table | None = None) -> ir.Table:
+    """order_id -> margin rate from its lines' product costs (orders with full cost data);
+    ``orders`` (column ``order_id``): only the lines of these orders."""
     items = store.table("order_items")
+    if orders is not None:
+        wanted = orders.select(_m_order="order_id")
+        items = items.semi_join(wanted, items.order_id == wanted._m_order)
     p = store.table("products")
     # cast once per product, not once per line
     products = p.select(
@@ -90,12 +94,16 @@ def _margin_rate(store: Store, default: float) -> ir.Table:
     return known.select(m_order=known.order_id, m_rate=ibis.coalesce(rate, ibis.literal(default)))
 
 
-def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Table:
+def orders_base(
+    store: Store, *, as_of: date | datetime | None = None, persons: ir.Table | None = None
+) -> ir.Table:
     """Every order that happened (purchases and refunds; void ones left out) with person,
     revenue and margin.
 
     Columns: order_id, person_id, ordered_at, day, currency, revenue, gross, margin,
     is_purchase, channel, utm_source, utm_medium, utm_campaign, coupon, status.
+    ``persons`` (column ``person_id``): only their orders, chosen before the rates and the
+    lines are joined (the incremental run reads a few persons' orders, not everyone's).
     """
     from tenure.identity import attributed
 
@@ -108,8 +116,14 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     # anyway); kept as a flag instead, the status test ran twice (two hash joins of 10M rows)
     o = a.mutate(status=status).filter(~status.isin(VOID_STATUSES)).view()
     code = reporting_currency(store)
-    fx = _fx_rate(store, store.table("orders"), code)  # not ``o``: one pass over the orders
-    margin = _margin_rate(store, settings.default_margin)
+    if persons is None:
+        fx = _fx_rate(store, store.table("orders"), code)  # not ``o``: one pass over the orders
+        margin = _margin_rate(store, settings.default_margin)
+    else:
+        keys = persons.select(_b_person="person_id")
+        o = o.semi_join(keys, order_person(o) == keys._b_person).view()
+        fx = _fx_rate(store, o, code)
+        margin = _margin_rate(store, settings.default_margin, o)
     day = o.ordered_at.date()
     joined = o.left_join(fx, [o.currency.upper() == fx.fx_cur, day == fx.fx_on]).left_join(
         margin, o.order_id == margin.m_order
@@ -122,12 +136,9 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     revenue = (o.total.cast(F64) - refunded) * rate
     purchase = (total >= 0) & ~((refunded > 0) & (refunded >= total))
     m_rate = ibis.coalesce(joined.m_rate, ibis.literal(settings.default_margin))
-    person = coalesce_lazy(
-        o.person_id, o.customer_id.strip().nullif(""), o.email.strip().lower().nullif("")
-    )
     out = joined.select(
         order_id=o.order_id,
-        person_id=person,
+        person_id=order_person(o),
         ordered_at=o.ordered_at,
         day=day,
         currency=o.currency,
@@ -146,6 +157,14 @@ def orders_base(store: Store, *, as_of: date | datetime | None = None) -> ir.Tab
     if as_of is not None:
         keep = keep & (out.day <= as_date(as_of))
     return out.filter(keep)
+
+
+def order_person(o: ir.Table) -> ir.Value:
+    """The person of an attributed order: its resolved person, else its customer id, else its
+    normalised e-mail."""
+    return coalesce_lazy(
+        o.person_id, o.customer_id.strip().nullif(""), o.email.strip().lower().nullif("")
+    )
 
 
 def as_date(value: date | datetime) -> date:

@@ -25,8 +25,7 @@ import ibis
 import ibis.expr.types as ir
 
 from tenure.analytics import facts as person_facts
-from tenure.analytics.base import F64, orders_base
-from tenure.analytics.facts import only
+from tenure.analytics.base import F64, order_person, orders_base
 from tenure.analytics.status import purchase_gaps, status_from_facts
 from tenure.analytics.touch import attributed_events
 from tenure.store import Store
@@ -109,7 +108,7 @@ def update_facts(store: Store, ctx: Context) -> dict[str, int]:
     before = _as_date(stored.as_of.max().execute()) or end
     with store.scratch("touched", touched_persons(store, ctx.since, before, end)) as t_name:
         touched = store.read(t_name)
-        base = only(orders_base(store, as_of=end), touched).select(*BASE_COLUMNS)
+        base = orders_base(store, as_of=end, persons=touched).select(*BASE_COLUMNS)
         with store.scratch("facts_orders", base) as o_name:
             orders = store.read(o_name)
             fresh = person_facts.customer_facts(store, as_of=end, orders=orders, persons=touched)
@@ -181,14 +180,6 @@ def _within(day: ir.DateValue, lo: ir.DateValue, hi: ir.DateValue) -> ir.Boolean
     return (day > lo) & (day <= hi)
 
 
-def order_key(o: ir.Table) -> ir.StringValue:
-    """The person key of an attributed order, as :func:`~tenure.analytics.base.orders_base`
-    gives it: the resolved person, else the customer id, else the normalised e-mail."""
-    return ibis.coalesce(
-        o.person_id, o.customer_id.strip().nullif(""), o.email.strip().lower().nullif("")
-    )
-
-
 def _order_keys(
     store: Store, mark: ir.TimestampScalar, lo: ir.DateValue, hi: ir.DateValue
 ) -> ir.Table:
@@ -215,7 +206,7 @@ def _order_keys(
         | j.order_id.isin(lines.order_id)
         | (j.fx_from.notnull() & (j.ordered_at.date() >= j.fx_from))
     )
-    return j.filter(hit).select(person_id=order_key(j))
+    return j.filter(hit).select(person_id=order_person(j))
 
 
 def _event_keys(
@@ -285,7 +276,7 @@ def _replaced_order_keys(store: Store, mark: ir.TimestampScalar) -> ir.Table:
         raw.select(person_id=raw.mail),
         by_id.select("person_id"),
         by_mail.select("person_id"),
-        o.select(person_id=order_key(o)),
+        o.select(person_id=order_person(o)),
     )
 
 

@@ -26,7 +26,12 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from tenure.ingest.identifiers import SHARED_LOCAL_PARTS, email_expr, normalize_phone
+from tenure.ingest.identifiers import (
+    SHARED_LOCAL_PARTS,
+    email_expr,
+    normalize_phone,
+    traits_email,
+)
 from tenure.store import Store
 
 _EMAIL_IN_TRAITS = r'"email"\s*:\s*"([^"]+)"'
@@ -57,6 +62,11 @@ class Sources:
 
         return Sources(new(self.events), new(self.orders), new(self.customers))
 
+    def written(self, write: Callable[[ir.Table], ir.Table]) -> Sources:
+        """Each table written once (e.g. as a scratch table), so the edge builders, which
+        read the events three times, scan a filter's result instead of the whole table."""
+        return Sources(write(self.events), write(self.orders), write(self.customers))
+
     def touching(self, customers: ir.Table, devices: ir.Table) -> Sources:
         """Rows that carry one of the given customer ids or anonymous ids (one-column tables
         ``value``): every edge with an end among them is built from these rows."""
@@ -72,6 +82,29 @@ class Sources:
             o.filter(o.customer_id.strip().isin(cust)),
             c.filter(c.customer_id.strip().isin(cust)),
         )
+
+    def carrying(self, nodes: ir.Table) -> Sources:
+        """Rows that carry one of the given non-customer identifiers (one-column table
+        ``node``: anonymous ids, e-mails, phones): every edge with an end among them is built
+        from these rows. Phones are normalised in Python, so with any phone among the nodes
+        every customer record with a phone is kept."""
+        e, o, c = self.events, self.orders, self.customers
+        kind, value = (
+            nodes.node.re_extract(r"^([a-z_]+):", 1),
+            nodes.node.re_extract(r"^[a-z_]+:(.*)$", 1),
+        )
+        dev = nodes.filter(kind == "anonymous_id").select(value=value)
+        mail = nodes.filter(kind == "email").select(value=value)
+        phones = int(nodes.filter(kind == "phone").count().execute())
+        ident = e.filter(e.type == "identify")
+        events = ibis.union(
+            e.filter(e.anonymous_id.strip().isin(dev.value)),
+            e.filter(e.previous_id.strip().isin(dev.value)),
+            ident.filter(traits_email(ident.traits).isin(mail.value)),
+        )
+        by_mail = c.filter(email_expr(c.email).isin(mail.value))
+        customers = ibis.union(by_mail, c.filter(c.phone.notnull())) if phones else by_mail
+        return Sources(events, o.filter(email_expr(o.email).isin(mail.value)), customers)
 
 
 def _node(kind: str, value: ir.StringValue) -> ir.StringValue:

@@ -46,8 +46,8 @@ from tenure.identity.persons import (
     log_merges,
     now,
     person_ids,
+    update_identities,
     write_flags,
-    write_identities,
 )
 from tenure.identity.rules import verified_email_flags
 from tenure.identity.state import Params, Snapshot, State
@@ -59,7 +59,7 @@ def resolve_incremental(
 ) -> IdentityResult | str:
     """Add the rows imported after ``state``'s watermark; the reason to resolve in full
     instead when the result could differ from a full resolution."""
-    src = Sources.of(store).imported_after(state.seen.watermark)
+    src = Sources.of(store).imported_after(state.seen.watermark).written(cache)
     new_edges = cache(all_edges(src, params.default_region))
     ids = cache(known(store))
     old_flags = cache(current_flags(store))
@@ -76,7 +76,7 @@ def resolve_incremental(
     comp = components(graph, nodes, cache=cache)
     edges = count(new_edges)
     if params.verified_emails_never_merge:
-        checked = _rule_check(store, params, ends, new_nodes, ids, flags, cache)
+        checked = _rule_check(store, params, ends, new_nodes, comp.labels, ids, flags, cache)
         if isinstance(checked, str):
             return checked
         edges += checked
@@ -84,13 +84,15 @@ def resolve_incremental(
     old = ages.select(node=ages.pid, old_pid=ages.pid, old_seen=ages.age)
     persons, merges = person_ids(comp.labels, old, cache)
     at = now()
-    rows = cache(_updated_identities(ids, seen_new, persons, flags))
-    write_identities(store, rows)
+    keys = _changed_keys(ids, seen_new, persons, flags)
+    rows = cache(_updated_identities(ids, seen_new, persons, flags, keys))
+    update_identities(store, rows, ids)
     write_flags(store, flags, State(params, snap, at))
     log_merges(store, merges, at)
+    now_ids = store.table("identities")
     return IdentityResult(
-        identifiers=count(rows),
-        persons=int(rows.person_id.nunique().execute()),
+        identifiers=count(now_ids),
+        persons=int(now_ids.person_id.nunique().execute()),
         flagged=count(flags),
         merges=len(merges),
         iterations=comp.iterations,
@@ -162,51 +164,96 @@ def _rule_check(
     params: Params,
     ends: ir.Table,
     new_nodes: ir.Table,
+    labels: ir.Table,
     ids: ir.Table,
     flags: ir.Table,
     cache: Scratch,
 ) -> int | str:
-    """The verified-email rule on the raw edges of every person the new rows touch (and the
-    new identifiers): the number of edges read, or why a full resolution is needed."""
+    """The verified-email rule around the persons the new rows touch: the number of edges
+    read, or why a full resolution is needed.
+
+    Two checks. (1) No identifier flagged by the rule is linked to a touched person (its
+    flag could change): read from the rows carrying the flagged identifiers, few. (2) On the
+    raw edges of the touched persons whose component (after the new rows) holds two e-mails
+    or more, the rule flags nothing: every account holds a verified e-mail, so a component
+    with at most one e-mail holds at most one account, and the rule (an identifier reaching
+    two accounts) cannot fire there."""
     sup = ends.select(node=ends.a).union(ends.select(node=ends.b)).union(new_nodes)
-    members = ids.semi_join(sup, ids.pid == sup.node).select("node")
-    region = cache(members.union(sup.filter(sup.node.contains(":"))).distinct())
-    rule_flagged = flags.filter(flags.reason == TWO_VERIFIED)
-    value = region.node.re_extract(r"^[a-z_]+:(.*)$", 1)
-    cust = region.filter(region.node.startswith("customer_id:")).select(value=value)
-    rv = rule_flagged.node.re_extract(r"^[a-z_]+:(.*)$", 1)
-    dev = region.filter(region.node.startswith("anonymous_id:")).select(value=value)
-    dev = dev.union(
-        rule_flagged.filter(rule_flagged.node.startswith("anonymous_id:")).select(value=rv)
-    )
-    raw = cache(all_edges(Sources.of(store).touching(cust, dev), params.default_region))
+    region = cache(_members(ids, sup))
+    rule_flagged = cache(flags.filter(flags.reason == TWO_VERIFIED).select("node"))
     others = flags.filter(flags.reason != TWO_VERIFIED)
-    clean = cache(without(raw, others, store.table("identity_blocked_edges")))
-    a_in = clean.a.isin(region.node)
-    b_in = clean.b.isin(region.node)
-    a_rule = clean.a.isin(rule_flagged.node)
-    b_rule = clean.b.isin(rule_flagged.node)
-    if count(clean.filter((a_in & b_rule) | (b_in & a_rule))) > 0:
-        return (
-            "the persons new rows touch are linked to identifiers flagged for linking two "
-            "verified emails; the rule needs the whole graph"
-        )
-    inside = clean.filter(a_in & b_in)
+    blocked = store.table("identity_blocked_edges")
+    read = 0
+    if count(rule_flagged) > 0:
+        near = Sources.of(store).carrying(rule_flagged).written(cache)
+        near_edges = cache(without(all_edges(near, params.default_region), others, blocked))
+        read += count(near_edges)
+        a_in, b_in = near_edges.a.isin(region.node), near_edges.b.isin(region.node)
+        a_rule, b_rule = near_edges.a.isin(rule_flagged.node), near_edges.b.isin(rule_flagged.node)
+        if count(near_edges.filter((a_in & b_rule) | (b_in & a_rule))) > 0:
+            return (
+                "the persons new rows touch are linked to identifiers flagged for linking two "
+                "verified emails; the rule needs the whole graph"
+            )
+    heavy = cache(_members(ids, _with_two_emails(sup, labels, ids)))
+    if count(heavy) == 0:
+        return read
+    value = heavy.node.re_extract(r"^[a-z_]+:(.*)$", 1)
+    cust = heavy.filter(heavy.node.startswith("customer_id:")).select(value=value)
+    dev = heavy.filter(heavy.node.startswith("anonymous_id:")).select(value=value)
+    touching = Sources.of(store).touching(cache(cust), cache(dev)).written(cache)
+    raw = cache(all_edges(touching, params.default_region))
+    clean = cache(without(raw, others, blocked))
+    inside = clean.filter(clean.a.isin(heavy.node) & clean.b.isin(heavy.node))
     found = verified_email_flags(inside, cache).flags
     if (n := count(found)) > 0:
         return (
             f"new rows would put two verified emails into one person ({n:,} identifiers to "
             "flag, which can split persons)"
         )
-    return count(raw)
+    return read + count(raw)
+
+
+def _members(ids: ir.Table, sup: ir.Table) -> ir.Table:
+    """The identifiers of the super-nodes ``sup`` (``node``): the members of each person id,
+    and the new identifiers themselves."""
+    members = ids.semi_join(sup, ids.pid == sup.node).select("node")
+    return members.union(sup.filter(sup.node.contains(":")).select("node")).distinct()
+
+
+def _with_two_emails(sup: ir.Table, labels: ir.Table, ids: ir.Table) -> ir.Table:
+    """The super-nodes of ``sup`` whose component (``labels``: node, label; a super-node
+    without a label is a component of its own) holds two e-mails or more."""
+    lab = sup.distinct().left_join(labels, "node")
+    lab = lab.select("node", label=ibis.coalesce(lab.label, lab.node))
+    mails = ids.filter(ids.pid.notnull() & ids.node.startswith("email:"))
+    per_pid = mails.group_by("pid").agg(m=mails.count())
+    j = lab.left_join(per_pid, lab.node == per_pid.pid)
+    own = ibis.ifelse(j.node.startswith("email:"), 1, 0)
+    j = j.select("node", "label", m=ibis.coalesce(j.m, 0) + own)
+    heavy = j.group_by(h_label=j.label).agg(total=j.m.sum()).filter(lambda t: t.total >= 2)
+    return lab.filter(lab.label.isin(heavy.h_label)).select("node")
+
+
+def _changed_keys(
+    ids: ir.Table, seen_new: ir.Table, persons: ir.Table, flags: ir.Table
+) -> ir.Table:
+    """The identifiers whose row may change: those seen in the new rows, the members of a
+    person merged into another, those flagged now, and any identifier without a person that
+    the new edges reach. Every other row of ``identities`` stays as it is."""
+    moved = persons.filter(persons.node != persons.person_id).select(m_node="node")
+    members = ids.semi_join(moved, ids.pid == moved.m_node).select("node")
+    flagged = ids.filter(ids.pid.notnull()).semi_join(flags, "node").select("node")
+    loose = ids.filter(ids.pid.isnull()).semi_join(persons, "node").select("node")
+    return ibis.union(seen_new.select("node"), members, flagged, loose, distinct=True)
 
 
 def _updated_identities(
-    ids: ir.Table, seen_new: ir.Table, persons: ir.Table, flags: ir.Table
+    ids: ir.Table, seen_new: ir.Table, persons: ir.Table, flags: ir.Table, keys: ir.Table
 ) -> ir.Table:
-    """``identities`` after the run: new identifiers added, sightings widened, person ids of
-    merged persons replaced, identifiers flagged now without a person."""
-    keys = ids.select("node").union(seen_new.select("node"), distinct=True)
+    """The rows of ``keys`` (:func:`_changed_keys`) in ``identities`` after the run: new
+    identifiers added, sightings widened, person ids of merged persons replaced, identifiers
+    flagged now without a person."""
     j = keys.left_join(ids, "node").left_join(seen_new, "node")
     j = j.select(
         "node",

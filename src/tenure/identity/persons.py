@@ -137,8 +137,14 @@ def person_ids(
 def write_identities(store: Store, rows: ir.Table) -> None:
     """Replace ``identities`` with ``rows`` (node, person_id, first_seen, last_seen, source),
     which must not read ``identities`` itself (materialise them first)."""
+    store.truncate("identities")
+    store.insert("identities", _stored(rows))
+
+
+def _stored(rows: ir.Table) -> ir.Table:
+    """Rows keyed by node as ``identities`` stores them (kind, value, ...)."""
     kind, value = split(rows.node)
-    out = rows.select(
+    return rows.select(
         kind=kind,
         value=value,
         person_id=rows.person_id,
@@ -146,8 +152,20 @@ def write_identities(store: Store, rows: ir.Table) -> None:
         last_seen=rows.last_seen,
         source=rows.source,
     )
-    store.truncate("identities")
-    store.insert("identities", out)
+
+
+def update_identities(store: Store, rows: ir.Table, before: ir.Table) -> int:
+    """Bring ``identities`` from ``before`` (:func:`known`) to ``rows`` (node, person_id,
+    first_seen, last_seen, source: the new identifiers and the rows that may have changed)
+    by writing only the rows that differ (new identifiers, widened sightings, moved persons);
+    return how many. ``rows`` must not read ``identities`` itself (materialise them first)."""
+    old = before.select(
+        "node", person_id="pid", first_seen="first_seen", last_seen="last_seen", source="source"
+    )
+    wanted = rows.select(r_node="node")
+    old = old.semi_join(wanted, old.node == wanted.r_node)
+    changed = rows.difference(old.select(*rows.columns))
+    return store.upsert("identities", ("kind", "value"), _stored(changed).to_pyarrow())
 
 
 def write_flags(store: Store, flags: ir.Table, state: State) -> None:

@@ -47,16 +47,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
 from tenure.models.errors import ConvergenceError, ModelError, NotFittedError
 from tenure.models.inputs import FloatArray, check_scalar
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
 
 #: Whatever a model's likelihood needs, prepared once per fit (arrays; indices allowed).
 Data = tuple[NDArray[Any], ...]
@@ -203,6 +205,8 @@ class BaseFitter(ABC):
         nested model when that is the maximum (:meth:`_try_boundary`)."""
         self._validate_params()
         self._forget()
+        from scipy import optimize  # ~0.1 s to import: only when fitting
+
         with one_blas_thread():
             objective = _Objective(self, data, weights)
             x0 = np.clip(self._initial_log_params(data, weights), -5.0, 5.0)
@@ -384,7 +388,7 @@ class BaseFitter(ABC):
         return log_params, hessian
 
     def _check_converged(
-        self, objective: _Objective, log_params: FloatArray, result: optimize.OptimizeResult
+        self, objective: _Objective, log_params: FloatArray, result: OptimizeResult
     ) -> None:
         name = type(self).__name__
         hint = self._convergence_hint()

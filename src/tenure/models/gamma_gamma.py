@@ -30,6 +30,7 @@ from tenure.models.base import SAME_PREDICTIONS, BaseFitter, Boundary, Data, Pur
 from tenure.models.errors import ModelDataError, ModelError
 from tenure.models.inputs import (
     FloatArray,
+    Transactions,
     as_float_array,
     check_scalar,
     check_transactions,
@@ -334,20 +335,42 @@ def discounted_purchases(
     """``sum_k [E[Y(k u)] - E[Y((k-1) u)]] / (1+d)^k`` per customer.
 
     The model is evaluated on the unique (x, t_x, T) patterns only, for many periods per
-    call. Increments below 0 (rounding at ~1e-16) are set to 0, so the sum never decreases.
+    call (its ``expected_purchases_by_span`` when it has one). Increments below 0 (rounding
+    at ~1e-16) are set to 0, so the sum never decreases.
     """
     data = check_transactions(owner, frequency, recency, T)
+    return expected_and_discounted(model, data, horizon, discount_rate, time_unit)[1]
+
+
+def expected_and_discounted(
+    model: PurchaseModel, data: Transactions, horizon: int, discount_rate: float, time_unit: float
+) -> tuple[FloatArray, FloatArray]:
+    """``E[Y(horizon u)]`` (the model's ``conditional_expected_purchases`` over the whole
+    horizon, the same numbers) and :func:`discounted_purchases`, per customer of ``data``
+    (:func:`~tenure.models.inputs.check_transactions`), from one evaluation of the model."""
     n = len(data.frequency)
     columns, _, inverse = compress([data.frequency, data.recency, data.T], np.ones(n))
     m = len(columns[0])
     total = np.zeros(m)
     previous = np.zeros(m)
+    current = np.zeros(m)
     per_call = max(1, _CELLS_PER_CALL // max(m, 1))
     for first in range(1, horizon + 1, per_call):
         periods = np.arange(first, min(horizon, first + per_call - 1) + 1)
-        grid = [np.tile(col, len(periods)) for col in columns]
-        expected = model.conditional_expected_purchases(np.repeat(periods * time_unit, m), *grid)
-        for k, current in zip(periods, np.reshape(expected, (len(periods), m)), strict=True):
+        expected = _by_period(model, periods * float(time_unit), columns)
+        for k, current in zip(periods, expected, strict=True):
             total += np.maximum(current - previous, 0.0) / (1.0 + discount_rate) ** k
             previous = np.maximum(current, previous)
-    return total[inverse]
+    return current[inverse], total[inverse]
+
+
+def _by_period(model: PurchaseModel, spans: Any, columns: list[FloatArray]) -> FloatArray:
+    """The model's conditional expected purchases of each (x, t_x, T) of ``columns`` for each
+    horizon of ``spans``, one row per span."""
+    by_span = getattr(model, "expected_purchases_by_span", None)
+    if by_span is not None:
+        return np.asarray(by_span(spans, *columns), dtype=np.float64)
+    m = len(columns[0])
+    grid = [np.tile(col, len(spans)) for col in columns]
+    expected = model.conditional_expected_purchases(np.repeat(spans, m), *grid)
+    return np.reshape(np.asarray(expected, dtype=np.float64), (len(spans), m))

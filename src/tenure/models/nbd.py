@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import special
 
 from tenure.models.base import BaseFitter, Boundary, Data
 from tenure.models.inputs import (
@@ -38,6 +38,26 @@ from tenure.models.inputs import (
     row_labels,
     wsum,
 )
+
+
+def nbinom_sf(k: ArrayLike, n: ArrayLike, p: ArrayLike) -> FloatArray:
+    """``P(N > k)`` for ``N ~ NB(n, p)`` (failures before the ``n``-th success): the numbers
+    of ``scipy.stats.nbinom.sf`` (1 below the support, NaN for ``n <= 0`` or ``p`` outside
+    ``(0, 1]``), from the routine it calls, without importing ``scipy.stats`` (~0.4 s, paid
+    by every daily re-scoring otherwise)."""
+    try:  # scipy.stats.nbinom's own routine (Boost's complemented negative binomial cdf)
+        from scipy.special._ufuncs import _nbinom_sf as tail
+    except ImportError:  # a scipy without it: the public route
+        from scipy import stats
+
+        return np.asarray(stats.nbinom.sf(k, n, p), dtype=np.float64)
+    k, n, p = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (k, n, p)))
+    valid = (n > 0) & (p > 0) & (p <= 1)
+    inside = valid & (k >= 0) & np.isfinite(k)
+    out = np.where(valid & (k < 0), 1.0, 0.0)
+    out[~valid | np.isnan(k)] = np.nan
+    out[inside] = np.clip(tail(np.floor(k[inside]), n[inside], p[inside]), 0.0, 1.0)
+    return out
 
 
 class NBD(BaseFitter):
@@ -124,6 +144,16 @@ class NBD(BaseFitter):
         value = (r + x) / (alpha + age) * span
         return like_input(np.asarray(value, dtype=np.float64), frequency, t)
 
+    def expected_purchases_by_span(
+        self, spans: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """:meth:`conditional_expected_purchases` for each horizon of ``spans``: one row per
+        span, one column per customer (the same numbers, the history checked once)."""
+        r, alpha = self._param_values()
+        x, age = self._history("expected_purchases_by_span", frequency, recency, T)
+        span = check_time(f"{type(self).__name__}.expected_purchases_by_span", "t", spans)
+        return np.asarray((r + x) / (alpha + age) * span[:, None], dtype=np.float64)
+
     def p_purchases(self, x: ArrayLike, t: ArrayLike) -> Any:
         """P(X(t) = x): the negative binomial ``NB(x; r, alpha / (alpha + t))``."""
         r, alpha = self._param_values()
@@ -138,6 +168,8 @@ class NBD(BaseFitter):
         )
         span = check_time(owner, "t", t)
         count, span = np.broadcast_arrays(count, span)
+        from scipy import stats  # ~0.4 s to import: only where a pmf is asked for
+
         value = stats.nbinom.pmf(count, r, alpha / (alpha + span))
         return like_input(np.asarray(value, dtype=np.float64), x, t)
 
@@ -146,7 +178,7 @@ class NBD(BaseFitter):
         of the posterior rate ``Gamma(r+x, alpha+T)``."""
         r, alpha = self._param_values()
         p = (alpha + T) / (alpha + T + span)
-        return np.asarray(stats.nbinom.sf(need - 1.0, r + x, p), dtype=np.float64)
+        return nbinom_sf(need - 1.0, r + x, p)
 
     def expected_time_to_next_purchase(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike

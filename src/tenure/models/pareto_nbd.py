@@ -407,6 +407,22 @@ class ParetoNBD(BaseFitter):
         value = alive * (r + x) / (alpha + age) * _span_factor(span, s, beta + age)
         return like_input(np.asarray(value, dtype=np.float64), frequency, t)
 
+    def expected_purchases_by_span(
+        self, spans: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """:meth:`conditional_expected_purchases` for each horizon of ``spans``: one row per
+        span, one column per customer (the same numbers, the history checked and P(alive)
+        computed once)."""
+        if (nested := self._nested_model()) is not None:
+            return np.asarray(nested.expected_purchases_by_span(spans, frequency, recency, T))
+        params = _as_params(self._param_values())
+        r, alpha, s, beta = params
+        x, t_x, age = self._history("expected_purchases_by_span", frequency, recency, T)
+        span = check_time(f"{type(self).__name__}.expected_purchases_by_span", "t", spans)
+        alive = special.expit(-_log_odds_left(params, x, t_x, age))
+        factor = _span_factor(span[:, None], s, beta + age)
+        return np.asarray(alive * (r + x) / (alpha + age) * factor, dtype=np.float64)
+
     def p_purchases(self, x: ArrayLike, t: ArrayLike) -> Any:
         """P(X(t) = x): probability that a new customer makes exactly x repeat purchases in t.
 

@@ -13,6 +13,7 @@ starts; new data has arrived when the clock has moved past it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -61,11 +62,6 @@ def _naive(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _latest(store: Store, table: str, column: str) -> datetime | None:
-    value = store.table(table)[column].max().to_pyarrow().as_py()
-    return _naive(value) if isinstance(value, datetime) else None
-
-
 def _stamped(table: str) -> bool:
     return "imported_at" in TABLES[table].columns
 
@@ -87,13 +83,59 @@ def clock_sources(reads: tuple[str, ...]) -> list[tuple[str, str]]:
     return sources
 
 
+def latest_times(
+    store: Store, sources: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], datetime | None]:
+    """The latest value of each (canonical table, time column) of ``sources`` (None for an
+    empty one), read in one query."""
+    pairs = list(dict.fromkeys(sources))
+    if not pairs:
+        return {}
+    parts = []
+    for i, (table, column) in enumerate(pairs):
+        t = store.table(table)
+        parts.append(t.aggregate(source=ibis.literal(i, "int64"), at=t[column].max()))
+    rows = ibis.union(*parts).to_pyarrow().to_pylist()
+    found = {int(row["source"]): row["at"] for row in rows}
+    out: dict[tuple[str, str], datetime | None] = {}
+    for i, pair in enumerate(pairs):
+        value = found.get(i)
+        out[pair] = _naive(value) if isinstance(value, datetime) else None
+    return out
+
+
+class DataClock:
+    """The data clock of one run: each (table, time column) is read once, in one query for
+    all the steps a run considers (:meth:`read_ahead`), until :meth:`forget` (after a step
+    that writes canonical tables, e.g. the identity step's resolution time)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._latest: dict[tuple[str, str], datetime | None] = {}
+
+    def read_ahead(self, reads: Iterable[tuple[str, ...]]) -> None:
+        """Read the clock sources of every set of tables in ``reads`` (one query)."""
+        wanted = [p for r in reads for p in clock_sources(r) if p not in self._latest]
+        self._latest.update(latest_times(self.store, wanted))
+
+    def of(self, reads: tuple[str, ...]) -> datetime | None:
+        """The newest time data in the canonical tables ``reads`` arrived or changed, capped
+        at the present; None when nothing tells (an empty store)."""
+        self.read_ahead([reads])
+        present = now()
+        times = [self._latest[p] for p in clock_sources(reads)]
+        known = [min(t, present) for t in times if t is not None]
+        return max(known) if known else None
+
+    def forget(self) -> None:
+        """Read every source again at the next :meth:`of`."""
+        self._latest.clear()
+
+
 def data_clock(store: Store, reads: tuple[str, ...]) -> datetime | None:
     """The newest time data in the canonical tables ``reads`` arrived or changed, capped at
     the present; None when nothing tells (an empty store)."""
-    present = now()
-    times = [_latest(store, t, c) for t, c in clock_sources(reads)]
-    known = [min(t, present) for t in times if t is not None]
-    return max(known) if known else None
+    return DataClock(store).of(reads)
 
 
 @dataclass

@@ -26,8 +26,8 @@ from tenure.pipeline.records import (
     INCREMENTAL,
     OK,
     SKIPPED,
+    DataClock,
     RunRecord,
-    data_clock,
     last_runs,
     now,
     record,
@@ -106,10 +106,16 @@ def _as_date(value: Any) -> date | None:
 
 
 def staleness(
-    store: Store, s: Step, as_of: date, last: dict[str, Any] | None, ok: dict[str, dict[str, Any]]
+    store: Store,
+    s: Step,
+    as_of: date,
+    last: dict[str, Any] | None,
+    ok: dict[str, dict[str, Any]],
+    clock: DataClock | None = None,
 ) -> str | None:
     """Why step ``s`` is stale as of ``as_of`` (None: current). ``last``: its last
-    successful run; ``ok``: the last successful run of every step."""
+    successful run; ``ok``: the last successful run of every step; ``clock``: the run's
+    data clock (default: read now)."""
     if last is None:
         return "never ran"
     if s.derived and _as_date(last["as_of"]) != as_of:
@@ -118,10 +124,10 @@ def staleness(
         before = ok.get(up)
         if before is not None and before["finished_at"] > last["started_at"]:
             return f"{up} ran since"
-    clock = data_clock(store, s.reads) if s.reads else None
+    latest = (clock or DataClock(store)).of(s.reads) if s.reads else None
     mark = last["watermark"]
-    if clock is not None and (mark is None or clock > mark):
-        return f"new data since {mark or 'its last run'} (latest {clock})"
+    if latest is not None and (mark is None or latest > mark):
+        return f"new data since {mark or 'its last run'} (latest {latest})"
     return None
 
 
@@ -141,20 +147,27 @@ def plan(
     as_of: date,
     full: bool = False,
     force: bool = False,
+    ok: dict[str, dict[str, Any]] | None = None,
+    clock: DataClock | None = None,
 ) -> list[tuple[Step, str | None]]:
     """Each step the run considers, in order, with why it runs (None: it is current).
     ``steps``: the named steps and the derived steps they depend on (default: every step);
     ``full``/``force``: the named steps run whether stale or not (``full``: every
-    considered step)."""
+    considered step); ``ok`` and ``clock``: the last successful runs and the data clock,
+    when the caller has them (default: read here; the clock of every step in one query)."""
     named = list(steps) if steps is not None else [s.name for s in STEPS]
     for name in named:
         step(name)
-    ok = last_runs(store, ok_only=True)
+    if ok is None:
+        ok = last_runs(store, ok_only=True)
+    considered = [step(name) for name in upstream(named)]
+    clock = clock or DataClock(store)
+    clock.read_ahead(s.reads for s in considered)
     out: list[tuple[Step, str | None]] = []
     running: set[str] = set()
-    for name in upstream(named):
-        s = step(name)
-        why = staleness(store, s, as_of, ok.get(name), ok)
+    for s in considered:
+        name = s.name
+        why = staleness(store, s, as_of, ok.get(name), ok, clock)
         if why is None:
             why = next((f"{u} runs first" for u in s.after if u in running), None)
         if why is None and (full or (force and name in named)):
@@ -191,8 +204,9 @@ def run(
     if full:  # the identity step resolves incrementally unless told otherwise
         options = {**(options or {}), "identity": {"incremental": False}}
     result = RunResult(run_id=uuid.uuid4().hex[:16], as_of=end)
-    todo = plan(store, steps=steps, as_of=end, full=full, force=force)
     ok = last_runs(store, ok_only=True)
+    clock = DataClock(store)  # read once per run (again after a step writing canonical tables)
+    todo = plan(store, steps=steps, as_of=end, full=full, force=force, ok=ok, clock=clock)
     shared: dict[str, str] = {}
     total = sum(why is not None for _, why in todo)
     try:
@@ -205,7 +219,9 @@ def run(
                 result.steps.append(_skip(store, result, s, broken))
             else:
                 ctx = _context(s, end, ok.get(s.name), full, shared, options)
-                result.steps.append(_execute(store, result.run_id, s, ctx, why))
+                result.steps.append(_execute(store, result.run_id, s, ctx, why, clock))
+                if not s.derived:
+                    clock.forget()
             if progress is not None:
                 done = sum(r.outcome != CURRENT for r in result.steps)
                 progress("Pipeline", done, total)
@@ -244,19 +260,22 @@ def _broken_upstream(s: Step, result: RunResult) -> str | None:
     return None
 
 
-def _execute(store: Store, run_id: str, s: Step, ctx: StepContext, why: str) -> StepRun:
-    """Run step ``s`` (its incremental function when ``ctx.since`` is set) and record it."""
+def _execute(
+    store: Store, run_id: str, s: Step, ctx: StepContext, why: str, clock: DataClock
+) -> StepRun:
+    """Run step ``s`` (its incremental function when ``ctx.since`` is set) and record it;
+    its watermark is the run's data clock of what it reads (``clock``)."""
     mode = INCREMENTAL if ctx.since is not None and s.incremental is not None else FULL
     fn = s.incremental if mode == INCREMENTAL and s.incremental is not None else s.full
-    started, clock = now(), time.perf_counter()
-    watermark = data_clock(store, s.reads) if s.reads else None
+    started, timer = now(), time.perf_counter()
+    watermark = clock.of(s.reads) if s.reads else None
     out = StepRun(s.name, OK, mode=mode, reason=why, watermark=watermark)
     try:
         out.rows = fn(store, ctx)
     except Exception as exc:  # recorded, then raised as PipelineStepError by run()
         out.outcome, out.error = FAILED, _describe(exc)
         out.output = exc
-    out.seconds = round(time.perf_counter() - clock, 3)
+    out.seconds = round(time.perf_counter() - timer, 3)
     if out.outcome == OK:
         out.output = ctx.outputs.get("result")
         out.mode = mode = str(ctx.outputs.get("mode", mode))

@@ -33,7 +33,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tenure.analytics.base import orders_base
 from tenure.errors import ConfigError
@@ -439,6 +438,8 @@ def _histogram(
     actual = np.bincount(np.minimum(data.actual, TOP).astype(np.int64), minlength=TOP + 1)
     expected = candidate.counts(data, float(data.holdout_days))
     if expected is None:
+        from scipy import stats  # ~0.4 s to import: only when a backtest needs it
+
         k = np.arange(TOP)[:, None]
         pmf = stats.poisson.pmf(k, purchases[None, :]).sum(axis=1)
         expected = np.append(pmf, stats.poisson.sf(TOP - 1, purchases).sum())

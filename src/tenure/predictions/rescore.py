@@ -156,8 +156,13 @@ def refit_due(store: Store, end: date, options: dict[str, Any] | None = None) ->
     is ``refit_days`` days old or more (or dated after ``end``); buyers or orders grew by
     ``refit_growth`` or more since the fit."""
     found = last_fit(store)
-    if found is None:
-        return "no stored fit"
+    return "no stored fit" if found is None else _refit_reason(store, found, end, options)
+
+
+def _refit_reason(
+    store: Store, found: tuple[Fit, int, int], end: date, options: dict[str, Any] | None
+) -> str | None:
+    """:func:`refit_due` for the stored fit ``found`` (:func:`last_fit`)."""
     fit, buyers, orders = found
     other = _asked_otherwise(store, fit, options or {})
     if other is not None:
@@ -209,7 +214,7 @@ def update_predictions(
     """The incremental predictions step: every buyer of the stored facts re-scored with the
     stored fit, unless a refit is due (:func:`refit_due`), then the full step."""
     found = last_fit(store)
-    if found is None or refit_due(store, ctx.as_of, _options(ctx)) is not None:
+    if found is None or _refit_reason(store, found, ctx.as_of, _options(ctx)) is not None:
         return build_predictions(store, ctx, floor=floor)
     fit = found[0]
     try:

@@ -23,14 +23,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import special, stats
+from scipy import special
 
 from tenure.analytics.base import F64
 from tenure.models.base import one_blas_thread
 from tenure.models.beta_geo import BetaGeo, ModifiedBetaGeo
-from tenure.models.gamma_gamma import GammaGamma, discounted_purchases
-from tenure.models.inputs import FloatArray
-from tenure.models.nbd import NBD
+from tenure.models.gamma_gamma import GammaGamma, expected_and_discounted
+from tenure.models.inputs import FloatArray, check_transactions
+from tenure.models.nbd import NBD, nbinom_sf
 from tenure.store import Store
 
 #: The pattern a purchase model sees, in whole days.
@@ -101,7 +101,13 @@ def _params(model: Any) -> dict[str, float]:
 
 
 def p_at_least(
-    model: Any, need: FloatArray, span: float, x: FloatArray, t_x: FloatArray, age: FloatArray
+    model: Any,
+    need: FloatArray,
+    span: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    alive: FloatArray | None = None,
 ) -> FloatArray:
     """P(at least ``need`` purchases in (T, T + span] | x, t_x, T), per row.
 
@@ -115,10 +121,12 @@ def p_at_least(
     (alpha+T)^(r+x) (alpha+T+u)^-(r+x+n) ((beta+T)/(beta+T+u))^s du`` (the n-th arrival comes
     before the span ends and before the customer leaves), by Gauss-Legendre quadrature.
     A boundary fit (no drop-out, the NBD): the negative binomial tail of the posterior rate.
-    ``need <= 0`` gives 1. Other models: NaN.
+    ``need <= 0`` gives 1. Other models: NaN. ``alive``: the model's P(alive) of the rows,
+    when the caller has it already.
     """
     need = np.asarray(need, dtype=np.float64)
-    alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
+    if alive is None:
+        alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
     values = _tail_given_alive(model, np.maximum(need, 1.0), span, x, age)
     return np.where(need <= 0, 1.0, alive * values)
 
@@ -135,7 +143,7 @@ def _tail_given_alive(
     if isinstance(model, BetaGeo | ModifiedBetaGeo):
         r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
         k = x + (1.0 if isinstance(model, ModifiedBetaGeo) else 0.0)
-        arrivals = stats.nbinom.sf(n - 1.0, r + x, (alpha + age) / (alpha + age + span))
+        arrivals = nbinom_sf(n - 1.0, r + x, (alpha + age) / (alpha + age + span))
         stay = np.exp(special.betaln(a, b + k + n - 1.0) - special.betaln(a, b + k))
         return np.asarray(arrivals * stay, dtype=np.float64)
     if set(params) == {"r", "alpha", "s", "beta"}:
@@ -196,14 +204,14 @@ def score_patterns(
     # BLAS on one thread: the Pareto/NBD tail's matrix products are small, and BLAS threads
     # spinning on busy cores cost more than they bring (base.one_blas_thread).
     with one_blas_thread():
-        out["p_alive"] = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
-        out["expected_orders"] = np.asarray(
-            model.conditional_expected_purchases(span, x, t_x, age), dtype=np.float64
-        )
-        out["discounted_orders"] = discounted_purchases(
-            model, "predict", x, t_x, age, horizon_months, monthly_rate, MONTH_DAYS
+        alive = np.asarray(model.p_alive(x, t_x, age), dtype=np.float64)
+        out["p_alive"] = alive
+        # E[Y(span)] is the last month's expectation: span = horizon_months * MONTH_DAYS
+        history = check_transactions("predict", x, t_x, age)
+        out["expected_orders"], out["discounted_orders"] = expected_and_discounted(
+            model, history, horizon_months, monthly_rate, MONTH_DAYS
         )
         out["next_purchase_days"] = median_wait(model, x, t_x, age)
         need = patterns["need"].to_numpy(dtype=np.float64)
-        out["p_reach"] = p_at_least(model, need, span, x, t_x, age)
+        out["p_reach"] = p_at_least(model, need, span, x, t_x, age, alive)
     return out
