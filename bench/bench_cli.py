@@ -13,6 +13,8 @@ types it in an 120x40 terminal (``COLUMNS=120 LINES=40``, ``--limit 30``, a scre
 * ``seconds``: until the process ends (the first screen and its notes printed);
 * ``peak_rss_mb``: the process's peak memory.
 
+``tenure version`` is timed too: the process start and the imports every command pays.
+
 The same command with ``--csv`` (every row, streamed) is timed for comparison. ``--predict``
 adds ``predict --customers`` (it fits the models first: that time is the fit's, not the
 table's). The machine's load (``/proc/loadavg``) is recorded next to each figure; the best
@@ -106,6 +108,9 @@ def main() -> None:
         shutil.copyfile(args.store, copy)
         day = last_run_day(copy)
         results: dict[str, Any] = {"store": str(args.store), "as_of": day, "commands": []}
+        start_up = best(tenure("version"), env, args.repeat)
+        results["start_up"] = start_up
+        print(f"tenure version (Python and the imports): {start_up['seconds']} s")
         for command in commands:
             base = tenure(*command, "--store", str(copy), "--as-of", day)
             screen = best([*base, "--limit", "30"], env, args.repeat)
