@@ -214,3 +214,25 @@ def test_csv_neutralises_text_not_numbers_unless_raw() -> None:
     raw = io.StringIO()
     write_csv(frame, raw, raw=True)
     assert raw.getvalue().splitlines()[1] == "=cmd,-12.5,-1.50"
+
+
+def test_library_limit_and_stored_read_give_the_same_rows(demo_url: str) -> None:
+    """`limit` returns the first rows of the whole result and its count; `stored` (the
+    derived table, current after `tenure run`) the same rows as computing them again."""
+    from tenure.analytics.rfm import rfm_customers
+    from tenure.analytics.status import status_customers
+    from tenure.predictions.results import customer_predictions
+
+    with Store(demo_url) as store:
+        for fn in (rfm_customers, status_customers):
+            whole = fn(store)
+            first = fn(store, limit=5)
+            assert first.attrs["rows"] == len(whole) > 5
+            pd.testing.assert_frame_equal(first, whole.head(5), check_dtype=False)
+            stored = fn(store, stored=True)
+            pd.testing.assert_frame_equal(stored, whole, check_dtype=False)
+        every = customer_predictions(store)
+        some = customer_predictions(store, limit=3)
+        assert some.attrs["rows"] == len(every)
+        assert list(some.person_id) == list(every.person_id[:3])
+        assert "rows" not in every.attrs

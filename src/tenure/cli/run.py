@@ -9,6 +9,7 @@ from rich.table import Table
 
 from tenure.cli.common import JsonOpt, StoreOpt, app, console, open_store, print_json, progress_bar
 from tenure.cli.output import AsOfOpt, note_as_of, parse_day
+from tenure.cli.render import visible
 from tenure.errors import PipelineStepError
 
 
@@ -26,7 +27,7 @@ def steps_table(result: Any) -> Table:
             s.mode or "",
             f"{s.total_rows:,}" if ran else "",
             f"{s.seconds:.2f}" if ran or s.outcome == "failed" else "",
-            s.error if s.outcome != "ok" and s.error else (s.reason or ""),
+            visible(s.error if s.outcome != "ok" and s.error else (s.reason or "")),
         )
     return table
 

@@ -17,6 +17,7 @@ from tenure.cli.common import (
     say,
     store_app,
 )
+from tenure.cli.render import visible
 from tenure.errors import ConfigError
 
 
@@ -62,7 +63,7 @@ def _runs_table(runs: dict[str, Any]) -> Table:
             last["outcome"],
             last["mode"],
             "" if rows is None else f"{rows:,}",
-            last["error"] or "",
+            visible(str(last["error"] or "")),
         )
     return table
 
