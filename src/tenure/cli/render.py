@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 from rich import box
 from rich.cells import cell_len
@@ -175,6 +176,8 @@ def cell(value: Any, kind: str = "value", date_only: bool = False) -> str:
     """One value as the terminal shows it: blank when unknown, never ``nan``/``NaT``/``None``."""
     if unknown(value):
         return ""
+    if isinstance(value, np.generic):  # a numpy scalar (int64, float64, bool_) as Python's
+        value = value.item()
     if kind == "percent" and isinstance(value, int | float | Decimal):
         return f"{float(value) * 100:,.1f}%"
     if isinstance(value, bool):
