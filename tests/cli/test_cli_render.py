@@ -237,3 +237,26 @@ def test_library_limit_and_stored_read_give_the_same_rows(demo_url: str) -> None
         assert some.attrs["rows"] == len(every)
         assert list(some.person_id) == list(every.person_id[:3])
         assert "rows" not in every.attrs
+
+
+def test_blocks_and_choice_keep_within_the_width() -> None:
+    """Long identifiers as keys: the blocks never grow wider than the terminal, the key that
+    leaves no room is wrapped like any column, and the choice names what it left out."""
+    from tenure.cli.render import blocks, choose, columns_of, table_width
+
+    frame = pd.DataFrame(
+        {
+            "person_id": ["P-0123456789abcdef"],
+            "customer_id": ["C" * 38],
+            "email": ["e" * 39 + "@example.com"],
+            **{f"metric_{i}": [1.5 * i] for i in range(12)},
+        }
+    )
+    columns = columns_of(frame, (), ())
+    keys = ["person_id", "customer_id", "email"]
+    for part in blocks(columns, 80, keys):
+        assert table_width([c.least for c in part]) <= 80
+        assert part[0].name == "person_id"
+    chosen = choose(columns, 80, keys)
+    assert [c.name for c in chosen][:2] == ["person_id", "customer_id"]
+    assert table_width([c.least for c in chosen]) <= 80

@@ -276,8 +276,17 @@ def build(columns: list[Column], rows: int, width: int, title: str | None) -> Ta
 
 def blocks(columns: list[Column], width: int, keys: Sequence[str]) -> list[list[Column]]:
     """``columns`` cut into consecutive blocks that fit ``width``, each starting with the
-    ``keys`` (a long table wrapped, as R prints a wide data frame)."""
+    ``keys`` (a long table wrapped, as R prints a wide data frame); a key that would leave
+    no room for the other columns is wrapped like them."""
     head = [c for c in columns if c.name in keys]
+    rest = [c for c in columns if c not in head]
+    while (
+        len(head) > 1
+        and table_width([c.least for c in head]) + max([BORDER + c.least for c in rest] or [0])
+        > width
+    ):  # the keys leave no room for the widest other column: wrap the last key
+        rest.append(head.pop())
+    keys = [c.name for c in head]
     out: list[list[Column]] = []
     current: list[Column] = []
     for column in (c for c in columns if c.name not in keys):

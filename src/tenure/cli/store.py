@@ -48,7 +48,7 @@ def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 
 def runs_frame(runs: dict[str, Any]) -> pd.DataFrame:
     """The last run of each pipeline step: when, as of, outcome, mode, rows, error."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for step, last in runs.items():
         if last is None:
             rows.append({"step": step, "finished": "never"})
