@@ -28,6 +28,7 @@ from tenure.cli.output import (
     screen_rows,
     warn,
 )
+from tenure.cli.render import cell
 from tenure.store import round_money
 
 ModelOpt = Annotated[
@@ -104,7 +105,7 @@ def summary_rows(result: Any) -> list[tuple[str, Any]]:
         (f"CLV {h} months, total", _money(totals.get("clv"), code)),
         (f"CLV {h} months, mean per buyer", _money(totals.get("mean_clv"), code)),
         (f"expected orders in {h} months", _number(totals.get("expected_orders"))),
-        ("mean P(alive)", _number(totals.get("mean_p_alive"))),
+        ("mean P(alive)", cell(totals.get("mean_p_alive"), "percent")),
         ("expected future VIPs", _number(totals.get("future_vips"))),
         ("rows in customer_predictions", result.rows),
         ("seconds", f"{result.seconds:.2f}"),
