@@ -16,6 +16,7 @@ from tenure.cli.common import (
     open_store,
     print_json,
     progress_bar,
+    say,
 )
 from tenure.cli.output import (
     KPI_HEADLINE,
@@ -235,3 +236,6 @@ def kpis_command(
     columns = [c for c in frame.columns if c != by] if wide else KPI_HEADLINE
     keys = ["period", by] if by else ["period"]
     emit(kpi_table(frame, columns), title=title, limit=limit, keys=keys, wrap=True, tail=True)
+    if not wide:
+        hidden = len(frame.columns) - len(columns) - (1 if by else 0)
+        say((f"{hidden} more columns with --wide (or --json, --csv).", "dim"))
