@@ -174,19 +174,19 @@ def emit(
     rates (:data:`~tenure.cli.render.PERCENT` and ``percent``) are shown in percent. JSON and
     CSV stream every row in chunks (CSV neutralised against formulas unless
     ``tenure --raw-csv``). The terminal shows ``limit`` rows (:func:`screen_rows`; the first,
-    or the last with ``tail``) of ``frame.attrs["rows"]`` (the whole result's count when the
-    library returned a limited frame), says how many were left out, and fits the width:
-    ``wrap`` (default: when at most :data:`WRAP_ROWS` rows are shown) cuts the columns into
-    blocks repeating the ``keys`` (default: the first column and the identifier columns),
-    else the columns that do not fit are left out and named, with ``more``, the flag that
-    shows them."""
+    or the last with ``tail``) of ``frame.attrs["rows"]`` (or ``"total"``: the whole
+    result's count when the library returned a limited frame), says how many were left out,
+    and fits the width: ``wrap`` (default: when at most :data:`WRAP_ROWS` rows are shown)
+    cuts the columns into blocks repeating the ``keys`` (default: the first column and the
+    identifier columns), else the columns that do not fit are left out and named, with
+    ``more``, the flag that shows them."""
     if as_json:
         write_json(chunked_records(money_frame(frame, money, currency)), console.file)
         return
     if as_csv:
         write_csv(money_frame(frame, money, currency), console.file, raw=raw_csv())
         return
-    total = int(frame.attrs.get("rows", len(frame)))
+    total = int(frame.attrs.get("rows", frame.attrs.get("total", len(frame))))
     rows = screen_rows(limit)
     if rows is not None and len(frame) > rows:
         frame = frame.tail(rows) if tail else frame.head(rows)
