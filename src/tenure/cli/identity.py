@@ -102,9 +102,10 @@ def profile_show(
     console.print(profile_panel(doc))
 
 
-def profile_panel(doc: dict[str, Any]) -> Panel:
+def profile_panel(doc: dict[str, Any], title: str | None = None) -> Panel:
     """The terminal view of :func:`tenure.identity.profile.profile`: identities, traits,
-    orders and latest events, as plain text (no value is read as markup)."""
+    orders and latest events under ``title`` (default: the person id), as plain text (no
+    value is read as markup)."""
     ids = "\n".join(f"{k}: {', '.join(map(str, v))}" for k, v in doc["identities"].items())
     traits = "\n".join(f"{k}: {stamp(v)}" for k, v in doc["traits"].items() if k != "demo_truth")
     orders = "\n".join(
@@ -125,7 +126,7 @@ def profile_panel(doc: dict[str, Any]) -> Panel:
     for i, (name, text) in enumerate(sections):
         body.append(("\n\n" if i else "") + name, style="bold")
         body.append("\n" + visible(text, newlines=True))
-    return Panel(body, title=plain(f"Person {doc['person_id']}"), expand=False)
+    return Panel(body, title=plain(title or f"Person {doc['person_id']}"), expand=False)
 
 
 @privacy_app.command("export")
