@@ -50,8 +50,8 @@ def test_kpis_table_headline_in_percent(store_url: str, monkeypatch: pytest.Monk
     )
     header = [cell.strip() for cell in lines[2].split("┃")[1:-1]]
     assert " | ".join(header) == (
-        "period | revenue | orders | aov | customers | new customers | repeat % | retention % | "
-        "cac | clv"
+        "period | revenue | orders | AOV | customers | new customers | repeat % | retention % | "
+        "CAC | CLV"
     )
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines[4:7]]
     assert rows == [

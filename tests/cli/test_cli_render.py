@@ -146,7 +146,7 @@ def test_kpis_wide_is_wrapped_into_blocks_repeating_the_period(
     result = runner.invoke(app, ["kpis", "--wide", "--store", path])
     headers = [line for line in result.stdout.splitlines() if line.startswith("┃ period")]
     assert len(headers) >= 3  # every block starts with the period
-    for column in ("revenue", "churn %", "clv"):
+    for column in ("revenue", "churn %", "CLV"):
         assert column in result.stdout
 
 

@@ -39,6 +39,10 @@ PERCENT = {
     "p_alive": "P(alive) %",
     "future_vip_probability": "future VIP %",
 }
+#: Terminal headers of their own.
+HEADERS = {"clv_cac": "CLV:CAC", "T_days": "T days", "T_weeks": "T weeks"}
+#: Words of a column name shown in capitals.
+ACRONYMS = {"aov": "AOV", "cac": "CAC", "clv": "CLV", "rfm": "RFM", "vip": "VIP", "id": "id"}
 #: Columns holding identifiers a person copies: never cut (folded only past the terminal).
 ID_COLUMNS = frozenset(
     {"person_id", "customer_id", "order_id", "email", "identifier", "run_id", "import_id"}
@@ -200,9 +204,12 @@ def cell(value: Any, kind: str = "value", date_only: bool = False) -> str:
 
 
 def header(name: object) -> str:
-    """A column's terminal header: its short name, or its name with spaces to wrap at."""
+    """A column's terminal header: its short name, or its name with spaces to wrap at (and
+    the acronyms a store owner knows in capitals: ``clv_cac`` is "CLV:CAC")."""
     text = visible(str(name))
-    return PERCENT.get(text, text.replace("_", " "))
+    if text in PERCENT or text in HEADERS:
+        return PERCENT.get(text) or HEADERS[text]
+    return " ".join(ACRONYMS.get(word, word) for word in text.split("_"))
 
 
 def columns_of(frame: pd.DataFrame, money: Iterable[str], percent: Iterable[str]) -> list[Column]:
