@@ -260,3 +260,30 @@ def test_blocks_and_choice_keep_within_the_width() -> None:
     chosen = choose(columns, 80, keys)
     assert [c.name for c in chosen][:2] == ["person_id", "customer_id"]
     assert table_width([c.least for c in chosen]) <= 80
+
+
+def test_a_closed_pipe_ends_quietly(demo_url: str) -> None:
+    """`tenure status --customers --json | head -1`: the reader leaves early (the JSON,
+    ~300 KB, is more than a pipe holds); the command stops without an "Internal error" or a
+    traceback."""
+    import os
+    import subprocess
+    import sys
+
+    tenure = str(Path(sys.executable).parent / "tenure")
+    args = [
+        tenure,
+        "status",
+        "--customers",
+        "--json",
+        "--store",
+        demo_url.removeprefix("duckdb://"),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(1) == b"["
+    proc.stdout.close()
+    error = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert "Internal error" not in error and "Traceback" not in error

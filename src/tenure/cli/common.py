@@ -3,8 +3,10 @@ root group, the common options, opening the store, progress bars and JSON/key-va
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -80,6 +82,17 @@ def report_internal(exc: Exception) -> None:
     )
 
 
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (a closed pipe), so that Python's
+    last flush at exit does not fail again (the Python documentation's recipe, "Note on
+    SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's captured output)
+
+
 class TenureGroup(TyperGroup):
     """The root command group: turns a TenureError into its message and exit code, and any
     other exception into one "Internal error" line (the traceback only with ``--debug``)."""
@@ -92,6 +105,9 @@ class TenureGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise  # the command line's own exits, usage errors and aborts
+        except BrokenPipeError:  # `tenure rfm --customers --csv | head`: the reader left
+            quiet_stdout()
+            raise typer.Exit(1) from None
         except Exception as exc:
             if ctx.params.get("debug") or debug_enabled():
                 raise
