@@ -287,3 +287,14 @@ def test_a_closed_pipe_ends_quietly(demo_url: str) -> None:
     error = proc.stderr.read().decode()
     assert proc.wait() == 1
     assert "Internal error" not in error and "Traceback" not in error
+
+
+def test_a_column_alike_in_every_row_is_said_once(
+    demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "width", 80)
+    path = demo_url.removeprefix("duckdb://")
+    result = runner.invoke(app, ["status", "--customers", "--store", path])
+    assert "In every row shown: " in result.stdout and "as of 2024-12-30" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if "person id" in line)
+    assert "as of" not in header

@@ -141,6 +141,11 @@ def money_frame(
     return out
 
 
+def alike(column: Column) -> bool:
+    """Whether every cell of ``column`` shows the same known value."""
+    return bool(column.cells[0]) and all(c == column.cells[0] for c in column.cells)
+
+
 def screen_rows(limit: int | None) -> int | None:
     """The rows a terminal table shows: ``limit`` (0: all, None), else a screenful (the
     terminal's height less the title, header and notes; at least 10), else
@@ -201,11 +206,17 @@ def emit(
     if wrap if wrap is not None else len(shown) <= WRAP_ROWS:
         parts = blocks(columns, width, keys)
         left_out: list[Column] = []
-    else:
-        parts = [choose(columns, width, keys)]
-        left_out = [c for c in columns if c not in parts[0]]
+        same: list[Column] = []
+    else:  # a column alike in every row of a long table is said once, under the table
+        long = len(shown) > WRAP_ROWS
+        same = [c for c in columns if long and c.name not in keys and alike(c)]
+        varied = [c for c in columns if c not in same]
+        parts = [choose(varied, width, keys)]
+        left_out = [c for c in varied if c not in parts[0]]
     for i, part in enumerate(parts):
         console.print(build(part, len(shown), width, title if i == 0 else None))
+    if same:
+        say((f"In every row shown: {'; '.join(f'{c.header} {c.cells[0]}' for c in same)}.", "dim"))
     if len(shown) < total:
         which = "last" if tail else "first"
         say(
