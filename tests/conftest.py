@@ -87,10 +87,18 @@ def cdnow(cdnow_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def demo_url(ran_demo_url: str) -> str:
     """A small demo store (800 customers, one year, seed 7) brought up to date by
     ``tenure run`` once per test run: the store the CLI's rendering and lookup tests print
-    from. Tests that change it work on a copy (``shutil.copy`` of the file)."""
+    from. Tests that change it work on a copy (``shutil.copy`` of the file). The same store
+    is ``ran_demo_url``, its name where a package has a ``demo_url`` of its own
+    (tests/analytics)."""
+    return ran_demo_url
+
+
+@pytest.fixture(scope="session")
+def ran_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The store of ``demo_url``."""
     from datetime import date
 
     from tenure.analytics.demo_store import demo

@@ -31,6 +31,10 @@ ARGS: dict[str, Callable[[Store], tuple[tuple[Any, ...], dict[str, Any]]]] = {
     "tenure.analytics.customer_row": lambda s: ((_person(s),), {}),
     "tenure.analytics.backfill_stages": lambda s: ((), {"start": END, "end": END}),
     "tenure.predictions.top_customers": lambda s: ((5,), {}),
+    "tenure.analytics.search_customers": lambda s: (("example",), {}),
+    "tenure.identity.find_person": lambda s: ((_person(s),), {}),
+    "tenure.identity.person_of": lambda s: ((_person(s),), {}),
+    "tenure.identity.with_labels": lambda s: ((s.read("customer_facts").limit(3).to_pandas(),), {}),
 }
 SHAPES: dict[str, Callable[[Any], bool]] = {
     "DataFrame": lambda v: isinstance(v, pd.DataFrame),

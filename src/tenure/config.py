@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         "path (no `scheme://`) is a DuckDB file, used as written: `shop` is `duckdb://shop`, "
         "no suffix added.",
     )
+    read_only: bool = Field(
+        False,
+        description="Open the store read-only (also `tenure --read-only`): a DuckDB file is "
+        "opened in DuckDB's read-only mode, so a store you cannot write (a read-only file "
+        "system, no write permission) can be queried, and several commands may read one store "
+        "at once while none writes. A command that must write fails with a message naming it; "
+        "readers do not bring stale derived tables up to date, they say what is stale.",
+    )
     reporting_currency: str | None = Field(
         None,
         description="ISO 4217 code all money is reported in; other currencies are converted "

@@ -40,12 +40,30 @@ class ConfigError(TerminalError):
     exit_code = 2
 
 
+class NotFoundError(TerminalError):
+    """A value the user gave (a person, an identifier, an id) names nothing in the store, or
+    names several things where one is needed."""
+
+
 class StoreError(TerminalError):
     """The store cannot be opened or used as asked."""
 
 
 class StoreLockedError(TransientError):
     """Another process holds the store file open for writing."""
+
+
+class StoreReadOnlyError(StoreError):
+    """Something was to be written to a store opened read-only (``--read-only``)."""
+
+    #: what was to be written (a table name)
+    table: str = ""
+
+
+class StoreUrlError(StoreError):
+    """The store URL names no store that can be opened: a bad argument (exit code 2)."""
+
+    exit_code = 2
 
 
 class StoreVersionError(StoreError):
@@ -62,6 +80,13 @@ class IngestError(TerminalError):
 
 class MappingError(IngestError):
     """A column mapping or preset is invalid for the file it is applied to."""
+
+
+class MappingArgumentError(MappingError, ConfigError):
+    """The preset or mapping asked for cannot be used at all (an unknown preset, a preset and
+    a mapping together, another entity's mapping): a bad argument, exit code 2."""
+
+    exit_code = 2
 
 
 class QuarantineThresholdError(IngestError):
@@ -90,8 +115,8 @@ def translate_driver_error(exc: BaseException, *, store_url: str) -> TenureError
     if isinstance(exc, duckdb.IOException):
         return StoreLockedError(
             f"Cannot open the store {store_url!r}: {exc}",
-            hint="Another process (a running `tenure serve` or CLI command) holds the file; "
-            "stop it or point TENURE_STORE_URL at another file.",
+            hint="Another process may hold the file (another `tenure` command): wait for it "
+            "to finish, or stop it; or point --store at another file.",
         )
     if isinstance(exc, duckdb.SerializationException | duckdb.InvalidInputException):
         return StoreError(

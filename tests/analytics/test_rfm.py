@@ -143,7 +143,14 @@ def test_rfm_results_are_frames_with_their_context(cdnow: Store) -> None:
 
     every = rfm_customers(cdnow, as_of=END)
     expected = rfm(cdnow, as_of=END).to_pandas().sort_values("person_id").reset_index(drop=True)
-    pd.testing.assert_frame_equal(every, expected)
+    bare = rfm_customers(cdnow, as_of=END, with_identifiers=False)
+    pd.testing.assert_frame_equal(bare, expected)
+    # the customer id and e-mail after the person id: CDNOW is not resolved, so a person is
+    # their customer id
+    assert list(every.columns[:4]) == ["person_id", "customer_id", "email", "other_id"]
+    assert (every["customer_id"] == every["person_id"]).all()
+    assert every["email"].isna().all() and every["other_id"].isna().all()
+    pd.testing.assert_frame_equal(every.drop(columns=["customer_id", "email", "other_id"]), bare)
     segments = rfm_segments(cdnow, as_of=END)
     assert list(segments.columns) == [
         "segment",

@@ -45,7 +45,7 @@ def test_resolve_then_profile_then_export_then_delete(tmp_path: Path) -> None:
     assert json.loads(deleted.stdout)["rows_deleted"]["orders"] == 1
     gone = runner.invoke(app, ["profile", "show", "cust-9", "--store", store])
     assert gone.exit_code == 1
-    assert "No person holds the identifier 'cust-9'" in gone.stderr
+    assert "No person has 'cust-9' as a person id, customer id" in " ".join(gone.stderr.split())
 
 
 def test_delete_asks_for_confirmation(tmp_path: Path) -> None:
@@ -55,3 +55,24 @@ def test_delete_asks_for_confirmation(tmp_path: Path) -> None:
     assert refused.exit_code == 1
     with Store(f"duckdb://{store}") as st:
         assert st.count("orders") == 1
+
+
+def test_unmerging_two_persons_that_were_never_merged_says_so_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    runner.invoke(app, ["identity", "resolve", "--store", store])
+    args = ["identity", "unmerge", "customer_id:cust-9", "anonymous_id:other-1", "--store", store]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert said.startswith(
+        "Error: customer_id:cust-9 and anonymous_id:other-1 were never merged: "
+        "customer_id:cust-9 is person P-"
+    )
+    assert said.endswith(
+        "Nothing was recorded. Hint: Unmerge two identifiers of one person; `tenure profile "
+        "show ID` lists a person's identifiers."
+    )
+    with Store(f"duckdb://{store}") as st:
+        assert st.count("identity_blocked_edges") == 0

@@ -86,10 +86,10 @@ def test_backtest_table_records_and_says_where_the_charts_went(
         "Too little data for a model: 236 buyers (fewer than 1,000); 100 repeat buyers (fewer "
         "than 400)."
     ) in result.stdout
-    assert "Charts: backtest-1997-12-26/report.html and PNGs in backtest-1997-12-26" in (
-        result.stdout
-    )
-    assert (tmp_path / "backtest-1997-12-26" / "report.html").exists()
+    # by default next to the store's file (tmp_path/store.duckdb), not in the working directory
+    reports = tmp_path / "tenure-reports" / "backtest-1997-12-26"
+    assert f"Charts: report.html and PNGs in {reports}" in result.stdout
+    assert (reports / "report.html").exists() and not (tmp_path / "backtest-1997-12-26").exists()
     assert "Recorded in model_runs as run " in result.stdout
     runs = runner.invoke(app, ["models", "runs", "--store", path, "--json"])
     assert runs.exit_code == 0, runs.output
@@ -213,3 +213,17 @@ def test_predict_on_a_shop_whose_every_amount_is_0(free_shop: str, tmp_path: Pat
     assert payload["reason"].startswith(
         "GammaGamma could not be fitted: GammaGamma.fit: no customer to fit spend on"
     )
+
+
+def test_reports_go_next_to_the_store_file_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenure.cli.models import reports_dir
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    with Store(str(folder / "shop.duckdb")) as store:
+        assert reports_dir(store) == folder / "tenure-reports"
+    with Store("duckdb://:memory:") as memory:
+        assert reports_dir(memory) == tmp_path / "tenure-reports"

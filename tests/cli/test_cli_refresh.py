@@ -59,6 +59,9 @@ def test_customers_show_json_matches_library(cdnow_url: str, tmp_path: Path) -> 
     with Store(url) as store:
         row = customer_row(store, "00019").iloc[0].to_dict()
     assert doc.pop("warnings") == []
+    # CDNOW is not resolved: the person id is the customer id, and the text matched it
+    assert doc.pop("matched") == {"kind": "person_id", "value": "00019"}
+    assert (doc["customer_id"], doc["email"]) == ("00019", None)
     money = {"revenue", "margin", "aov", "monetary", "first_order_value"}  # at the minor unit
     expected = json.loads(json.dumps(row, default=str))
     assert {k: v for k, v in doc.items() if k not in money} == {
@@ -72,4 +75,4 @@ def test_customers_show_unknown(cdnow_url: str, tmp_path: Path) -> None:
     path = _copy(cdnow_url, tmp_path)
     result = runner.invoke(app, ["customers", "show", "nobody", "--store", path])
     assert result.exit_code == 1
-    assert "No customer matches 'nobody'" in result.output
+    assert "No person has 'nobody' as a person id, customer id" in " ".join(result.output.split())

@@ -77,3 +77,27 @@ def test_stages_bad_arguments(cdnow_url: str, tmp_path: Path) -> None:
     assert "'every' parameter of backfill_stages must be one of day, week, month" in bad.output
     bad = runner.invoke(app, ["stages", "entered", "--status", "sleepy", "--store", path])
     assert bad.exit_code != 0 and "'status' parameter must be one of" in bad.output
+
+
+def test_an_empty_transitions_table_says_why_and_what_to_run(demo_url: str, tmp_path: Path) -> None:
+    """The session demo store after one `tenure run`: one recorded day, so no moves yet."""
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_url.removeprefix("duckdb://"), path)
+    store = ["--store", str(path)]
+    first = runner.invoke(app, ["stages", "transitions", *store, "--json"])
+    assert first.exit_code == 0 and json.loads(first.stdout) == []
+    assert " ".join(first.stderr.split()) == (
+        "Note: No moves between statuses yet: stage_history holds one status per person, "
+        "recorded on 2024-12-30. Moves appear once statuses are recorded on later days "
+        "(`tenure run` each day), or replay past days: `tenure stages backfill --start "
+        "2024-10-01 --every week`."
+    )
+    runner.invoke(app, ["stages", "backfill", "--start", "2024-11-01", "--every", "month", *store])
+    window = ["--start", "2023-01-01", "--end", "2023-02-01"]
+    outside = runner.invoke(app, ["stages", "transitions", *window, *store, "--json"])
+    said = " ".join(outside.stderr.split())
+    assert said.startswith(
+        "Note: No moves between statuses dated within 2023-01-01..2023-02-01; the "
+    )
+    assert said.endswith("moves recorded are dated 2024-12-01..2024-12-30.")
+    assert json.loads(outside.stdout) == []

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from tenure import Store, __version__
 from tenure.cli import app
+from tenure.identity import resolve_identities
 from tenure.pipeline.steps import STEPS
 from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS_TABLE
@@ -91,3 +92,15 @@ def test_bad_setting_exits_2(monkeypatch: object, tmp_path: Path) -> None:
     result = runner.invoke(app, ["store", "info", "--store", str(tmp_path / "x.duckdb")])
     assert result.exit_code == 2
     assert "quarantine_threshold" in result.stderr
+
+
+def test_store_info_does_not_count_the_resolution_state_as_a_flag(tmp_path: Path) -> None:
+    from tests.identity.test_identity import _scenario
+
+    path = tmp_path / "s.duckdb"
+    with Store(f"duckdb://{path}") as st:
+        _scenario(st, tmp_path)
+        result = resolve_identities(st)
+        assert result.flagged == 0 and st.count("identity_flags") == 1  # the state row
+    doc = json.loads(runner.invoke(app, ["store", "info", "--store", str(path), "--json"]).stdout)
+    assert doc["tables"]["identity_flags"] == 0

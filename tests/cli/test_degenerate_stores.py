@@ -239,6 +239,7 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "privacy export": _person,
     "privacy delete": lambda _, __: ["customer_id:c1", "--yes"],
     "customers show": _person,
+    "customers search": lambda _, __: ["c1"],
     "models backtest": lambda s, tmp: [
         "--calibration-end",
         s.middle.isoformat(),
@@ -264,6 +265,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "stages entered": lambda s, _: ["--on", s.last.isoformat()],
     "import fx_rates": lambda _, tmp: [_fx_file(tmp)],
     "store set": lambda _, __: ["reporting-currency", "EUR"],
+    "quarantine show": lambda _, __: ["imp-none:2"],
+    "quarantine export": lambda _, tmp: ["--out", str(tmp / "quarantine.csv")],
 }
 
 COMMANDS = {path: _options(command) for path, command in every_command().items()}
@@ -279,6 +282,7 @@ EXTRA: dict[str, list[list[str]]] = {
         ["--by", "status"],
     ],
     "cohorts": [["--by", "channel", "--long"], ["--by", "first_category"], ["--period", "week"]],
+    "customers list": [["--segment", "Champions", "--sort", "name"], ["--status", "vip"]],
     "rfm": [["--customers"]],
     "status": [["--customers"]],
     "predict": [

@@ -85,7 +85,11 @@ def _more_of_ann(store: Store, tmp_path: Path) -> None:
     )
     resolve_identities(store)
     unmerge(store, "anonymous_id:laptop-1", "customer_id:cust-9")
-    unmerge(store, "anonymous_id:laptop-1", "customer_id:cust-9")  # recorded twice
+    # a second blocked edge naming cust-9 (unmerging split ones again is refused)
+    store.insert(
+        "identity_blocked_edges",
+        pa.table({"a": ["anonymous_id:laptop-1"], "b": ["customer_id:cust-9"], "reason": ["x"]}),
+    )
     refresh(store)
 
 

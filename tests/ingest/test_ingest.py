@@ -286,7 +286,8 @@ def test_import_is_logged(store: Store, tmp_path: Path) -> None:
         f"{again.quarantined_share:.2%} of the rows were quarantined, more than the 1.00% "
         "allowed. The good rows were stored."
     )
-    assert error.hint is not None and error.hint.startswith("Look at the quarantine table")
+    listing = f"See them with `tenure quarantine list --import {again.import_id}`"
+    assert error.hint is not None and error.hint.startswith(listing)
 
 
 def test_threshold_error_points_to_update_for_changed_rows() -> None:
@@ -361,6 +362,8 @@ def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) 
         "max_quarantine",
         "progress",
         "update",
+        "delimiter",
+        "encoding",
     ]
     path = tmp_path / "spend.csv"
     path.write_text("date,channel,campaign,cost,currency\n2024-01-01,email,news,3,USD\n")
@@ -369,7 +372,7 @@ def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) 
         store=store, entity="spend", paths=[path], progress=lambda *a: seen.append(a)
     )
     assert result.tables == {"marketing_spend": 1} and result.to_dict()["stored"] == 1
-    assert seen[-1] == ("import spend.csv", 4, 4)
+    assert seen[-1] == ("Import spend.csv: quarantine and flags", 4, 4)
 
 
 def _canonical_csvs(tmp_path: Path) -> dict[str, Path]:

@@ -149,3 +149,29 @@ def test_flagged_amounts_on_pyspark_match_duckdb(
         flags = st.table("flagged_values")
         ours = flags.filter(flags.import_id == result.import_id)
         assert ours.record_key.to_pyarrow().to_pylist() == ['{"order_id":"SPB2"}']
+
+
+@pytest.mark.spark
+def test_quarantine_list_and_retry_on_pyspark(spark_store: Store, tmp_path: Path) -> None:
+    """The quarantine commands' library on Spark: the rows of one import, and a retry that
+    stores the fixed ones and keeps the others (the shared catalog: one import's rows)."""
+    from tenure.ingest import Selection, quarantined_rows, retry_quarantined
+
+    path = tmp_path / "retry.csv"
+    path.write_text(
+        "order_id,customer_id,ordered_at,currency,total\n"
+        "Q1,C1,01/03/2024,USD,1\nQ2,C2,02/03/2024,ZZZ,2\n"
+    )
+    first = import_orders(spark_store, [path], max_quarantine=1.0)
+    assert first.by_reason == {"unreadable date": 2}
+    mine = Selection(import_id=first.import_id)
+    assert list(quarantined_rows(spark_store, mine)["line"]) == [2, 3]
+    fixed = {"entity": "orders", "date_format": "%d/%m/%Y"}
+    result = retry_quarantined(spark_store, mine, mapping=fixed)
+    assert (result.retried, result.imported, result.still_quarantined) == (2, 1, 1)
+    left = quarantined_rows(spark_store, mine)
+    assert left[["line", "reason"]].to_dict("records") == [
+        {"line": 3, "reason": "unknown currency"}
+    ]
+    orders = spark_store.table("orders")
+    assert orders.filter(orders.order_id == "Q1").count().execute() == 1

@@ -13,6 +13,7 @@ import pytest
 from tenure import Store
 from tenure.demo import generate_demo
 from tenure.errors import ConfigError
+from tenure.identity import person_labels
 from tenure.pipeline import predict
 from tenure.predictions.results import customer_predictions, top_customers
 from tenure.predictions.runs import RUNS, RUNS_SCHEMA, BacktestResult, model_runs
@@ -38,8 +39,17 @@ def test_customer_predictions_is_every_person_by_id(predicted: Store) -> None:
     table = predicted.read("customer_predictions").to_pandas()
     assert len(frame) == len(table) == predicted.read("customer_facts").count().execute()
     assert list(frame["person_id"]) == sorted(table["person_id"])
-    assert list(frame.columns) == list(table.columns)
-    assert frame.attrs == {"money": ["clv_6m"], "currency": "USD"}
+    labels = ["customer_id", "email", "other_id"]
+    assert list(frame.columns) == ["person_id", *labels, *list(table.columns)[1:]]
+    bare = customer_predictions(predicted, with_identifiers=False)
+    assert list(bare.columns) == list(table.columns)
+    assert frame.attrs == bare.attrs == {"money": ["clv_6m"], "currency": "USD"}
+    # the labels are the person's earliest customer id and e-mail (person_labels)
+    known = person_labels(predicted).to_pandas().set_index("person_id")
+    shown = frame.set_index("person_id")[labels]
+    pd.testing.assert_frame_equal(
+        shown.loc[known.index].sort_index(), known[labels].sort_index(), check_dtype=False
+    )
 
 
 def test_top_customers_ranks_by_clv_then_person(predicted: Store) -> None:
@@ -50,6 +60,10 @@ def test_top_customers_ranks_by_clv_then_person(predicted: Store) -> None:
     assert list(top["person_id"]) == list(expected["person_id"][:5])
     assert list(top["clv_6m"]) == list(expected["clv_6m"][:5])
     assert top.attrs == {"money": ["clv_6m"], "currency": "USD"}
+    # the labels of these five persons are the ones of the whole frame
+    labels = ["person_id", "customer_id", "email", "other_id"]
+    mine = every.set_index("person_id").loc[top["person_id"]].reset_index()[labels]
+    pd.testing.assert_frame_equal(top[labels], mine)
     assert top_customers(predicted, 0).empty
     assert len(top_customers(predicted, 10_000)) == len(buyers)  # prospects left out
 

@@ -158,7 +158,9 @@ def test_locked_store_is_a_transient_error(tmp_path: Path) -> None:
         with pytest.raises(StoreLockedError) as info:
             Store(f"duckdb://{path}")
         assert info.value.transient
-        assert "holds the file" in str(info.value.hint)
+        assert "another process holds the file" in info.value.message
+        assert f"PID {holder.pid})" in info.value.message  # DuckDB names the holder
+        assert "serve" not in str(info.value)  # no such command yet
     finally:
         holder.kill()
         holder.wait()

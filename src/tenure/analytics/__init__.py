@@ -14,7 +14,7 @@ from __future__ import annotations
 from tenure.analytics.base import as_of_note, orders_base, store_end
 from tenure.analytics.channels import channels
 from tenure.analytics.cohorts import cohort_cells, cohort_matrix, cohorts
-from tenure.analytics.customers import customer_row
+from tenure.analytics.customers import customer_row, list_customers, search_customers
 from tenure.analytics.demo_store import DemoReport, demo
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.money import money_warnings
@@ -36,11 +36,13 @@ __all__ = [
     "customer_status",
     "demo",
     "kpis",
+    "list_customers",
     "money_warnings",
     "orders_base",
     "rfm",
     "rfm_customers",
     "rfm_segments",
+    "search_customers",
     "stage_entries",
     "status_counts",
     "status_customers",

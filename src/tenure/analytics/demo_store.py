@@ -14,11 +14,13 @@ import pandas as pd
 from tenure.analytics.channels import channels
 from tenure.analytics.periods import kpis
 from tenure.demo import DemoSummary, generate_demo
-from tenure.progress import ProgressCallback
+from tenure.progress import ProgressCallback, no_progress, step_task
 from tenure.store import Store
 
 #: Months of KPIs a demo report holds (the last ones, up to the store's as-of day).
 DEMO_MONTHS = 12
+#: The progress step after the generation (whose step is ``Demo: customers``).
+FIGURES_TASK = step_task("Demo", "monthly KPIs and channel figures")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def demo(
     progress: ProgressCallback | None = None,
 ) -> DemoReport:
     """Write the demo store into ``store`` (:func:`tenure.demo.generate_demo`, same
-    arguments) and return it with its headline figures, read from the same store."""
+    arguments) and return it with its headline figures, read from the same store.
+    ``progress`` is told the customers generated (``Demo: customers``), then the figures."""
     summary = generate_demo(
         store,
         customers=customers,
@@ -54,5 +57,10 @@ def demo(
         replace=replace,
         progress=progress,
     )
+    report = progress or no_progress
+    report(FIGURES_TASK, 0, 2)
     monthly = kpis(store, grain="month").tail(DEMO_MONTHS).reset_index(drop=True)
-    return DemoReport(summary=summary, channels=channels(store), kpis=monthly)
+    report(FIGURES_TASK, 1, 2)
+    by_channel = channels(store)
+    report(FIGURES_TASK, 2, 2)
+    return DemoReport(summary=summary, channels=by_channel, kpis=monthly)

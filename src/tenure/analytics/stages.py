@@ -17,6 +17,7 @@ step longer than a day, a change is dated at the first replayed day that shows i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import ibis
@@ -26,6 +27,7 @@ import pandas as pd
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.status import STATUSES, customer_status
 from tenure.errors import ConfigError
+from tenure.identity.lookup import with_labels
 from tenure.progress import ProgressCallback
 from tenure.store import Store
 
@@ -120,10 +122,16 @@ def backfill_stages(
 
 
 def stage_entries(
-    store: Store, *, status: str | None = None, on: date | None = None
+    store: Store,
+    *,
+    status: str | None = None,
+    on: date | None = None,
+    with_identifiers: bool = True,
 ) -> pd.DataFrame:
     """`tenure stages entered`: the stays that began on ``on`` (default: the latest refresh
-    day), of one status or all ("who entered at-risk today"), by status and person_id."""
+    day), of one status or all ("who entered at-risk today"), by status and person_id, with
+    (unless ``with_identifiers`` is false) each person's customer id and e-mail after the
+    person id (:func:`tenure.identity.with_labels`)."""
     h = _history(store)
     if status is not None and status not in STATUSES:
         raise ConfigError(
@@ -133,7 +141,39 @@ def stage_entries(
     out = h.filter(h.entered_at == ibis.literal(day))
     if status is not None:
         out = out.filter(out.status == status)
-    return out.order_by(["status", "person_id"]).to_pandas()
+    frame = out.order_by(["status", "person_id"]).to_pandas()
+    return with_labels(store, frame) if with_identifiers else frame
+
+
+@dataclass(frozen=True)
+class HistorySpan:
+    """What ``stage_history`` holds: the first day a status was recorded (None: nothing
+    recorded), the moves between statuses (closed spells) and the first and last day of one."""
+
+    first_day: date | None
+    moves: int
+    first_move: date | None
+    last_move: date | None
+
+
+def history_span(store: Store) -> HistorySpan:
+    """The days and moves ``stage_history`` holds (why a transitions table may be empty)."""
+    if not store.exists(TABLE):
+        return HistorySpan(None, 0, None, None)
+    h = store.read(TABLE)
+    row = (
+        h.aggregate(
+            first_day=h.entered_at.min(),
+            moves=h.left_at.count(),
+            first_move=h.left_at.min(),
+            last_move=h.left_at.max(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return HistorySpan(
+        row["first_day"], int(row["moves"] or 0), row["first_move"], row["last_move"]
+    )
 
 
 def transitions(

@@ -38,6 +38,7 @@ from tenure.analytics.facts import (
 )
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
+from tenure.identity.lookup import read_with_labels
 from tenure.store import Store
 
 #: Lifecycle statuses, in the order of precedence above.
@@ -256,16 +257,29 @@ def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
 
 
 def status_customers(
-    store: Store, *, as_of: date | None = None, limit: int | None = None, stored: bool = False
+    store: Store,
+    *,
+    as_of: date | None = None,
+    limit: int | None = None,
+    stored: bool = False,
+    with_identifiers: bool = True,
 ) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
-    ``person_id``; ``attrs`` as :func:`status_counts`. With ``limit``, the first ``limit``
-    rows and ``attrs["rows"]``, the count of them all. ``stored``: read the derived
-    ``customer_status`` table instead of computing it (the caller checked it is current as of
-    ``as_of``: :func:`tenure.pipeline.why_stale`; the same rows, read in a moment)."""
+    ``person_id``, with (unless ``with_identifiers`` is false) their customer id and e-mail
+    after it (:func:`tenure.identity.lookup.read_with_labels`); ``attrs`` as
+    :func:`status_counts`. With ``limit``, the first ``limit`` rows and ``attrs["rows"]``,
+    the count of them all. ``stored``: read the derived ``customer_status`` table instead of
+    computing it (the caller checked it is current as of ``as_of``:
+    :func:`tenure.pipeline.why_stale`; the same rows, read in a moment)."""
     end = as_of if as_of is not None else store_end(store)
     expr = store.read("customer_status") if stored else customer_status(store, as_of=end)
-    return _result(store, expr.order_by("person_id"), end, limit)
+    return read_with_labels(
+        store,
+        expr,
+        lambda e: _result(store, e.order_by("person_id"), end, limit),
+        limited=limit is not None,
+        with_identifiers=with_identifiers,
+    )
 
 
 def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:

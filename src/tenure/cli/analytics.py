@@ -3,12 +3,13 @@ one library function, print a Rich table, or ``--json`` / ``--csv`` for machines
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
@@ -36,7 +37,9 @@ from tenure.cli.output import (
 )
 from tenure.cli.render import PERCENT, cell
 
-customers_app = typer.Typer(help="Customer facts, one person at a time.", no_args_is_help=True)
+customers_app = typer.Typer(
+    help="Find customers (search, list) and show one person's facts.", no_args_is_help=True
+)
 app.add_typer(customers_app, name="customers")
 
 
@@ -45,12 +48,12 @@ def refresh(
     store: StoreOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
-    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Rebuild the derived tables (customer_facts and what reads it)."""
     from tenure.pipeline import refresh as run_refresh
 
-    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         result = run_refresh(st, as_of=parse_day(as_of), progress=bar)
         note_as_of(st, result.as_of)
     warn(result.warnings)
@@ -64,32 +67,138 @@ def refresh(
     console.print(kv_table(f"Refreshed as of {result.as_of}", rows))
 
 
+PersonArg = Annotated[
+    str,
+    typer.Argument(
+        help="A person id, customer id, e-mail, phone, anonymous id or order id, bare or as "
+        "kind:value (email:gus.clark1@example.com, order:D00000002)."
+    ),
+]
+CustomersLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=0,
+        help="Customers shown (default: 20; 0: all). --json and --csv give every match "
+        "unless --limit is given.",
+        show_default=False,
+    ),
+]
+#: Rows a customers table shows in the terminal without --limit.
+SCREEN = 20
+
+
 @customers_app.command("show")
-def customers_show(
-    person: Annotated[str, typer.Argument(help="A person id or any identifier (kind:value).")],
-    store: StoreOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+def customers_show(person: PersonArg, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """The customer_facts row of one person, with their predictions (brought up to date
     first when stale; stale predictions are noted, `tenure predict` renews them)."""
     from tenure.analytics import customer_row
     from tenure.pipeline import ensure_current
 
     with open_store(store) as st:
-        ensure_current(st, "customer_facts")
+        if st.read_only:  # nothing can be brought up to date: say what is stale
+            note_stale(st, "customer_facts")
+        else:
+            ensure_current(st, "customer_facts")
         note_stale(st, "customer_predictions")
         frame = customer_row(st, person)
     warnings = frame.attrs["warnings"]
     warn(warnings)
     shown = money_frame(frame)
     if as_json:
-        print_json({**records(shown)[0], "warnings": warnings})
+        print_json({**records(shown)[0], "matched": frame.attrs["matched"], "warnings": warnings})
         return
     title = f"Customer {frame['person_id'].iloc[0]} (money in {frame.attrs['currency']})"
+    matched = frame.attrs["matched"]
+    if matched["kind"] != "person_id":
+        title += f", found by {matched['kind']} {matched['value']}"
     rows = [
         (str(k), cell(v, "percent" if k in PERCENT else "value")) for k, v in shown.iloc[0].items()
     ]
     console.print(kv_table(title, rows))
+
+
+def _customers_title(what: str, frame: Any) -> str:
+    """``what: 62 customers (revenue in USD)``; ``attrs["rows"]`` set to the total, so that
+    the table says how many it leaves out."""
+    total = frame.attrs["rows"] = frame.attrs["total"]
+    noun = "customer" if total == 1 else "customers"
+    return f"{what}: {total:,} {noun} (revenue in {frame.attrs['currency']})"
+
+
+def _rows(limit: int | None, every: bool) -> int | None:
+    """The rows a customers command asks for: ``--limit`` (0: all), else :data:`SCREEN` in
+    the terminal and all with ``--json``/``--csv`` (``every``)."""
+    if limit is not None:
+        return None if limit == 0 else limit
+    return None if every else SCREEN
+
+
+@customers_app.command("search")
+def customers_search(
+    text: Annotated[
+        str, typer.Argument(help="Part of a customer id, e-mail, phone, name or order id.")
+    ],
+    store: StoreOpt = None,
+    limit: CustomersLimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Customers whose identifier, name or order id contains TEXT (any case): exact matches
+    first, then by revenue."""
+    from tenure.analytics import search_customers
+    from tenure.pipeline import ensure_current
+
+    with open_store(store) as st:
+        ensure_current(st, "customer_status")
+        frame = search_customers(st, text, limit=_rows(limit, as_json or as_csv))
+    title = _customers_title(f"Customers matching {text!r}", frame)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=0)
+
+
+@customers_app.command("list")
+def customers_list(
+    store: StoreOpt = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only this RFM segment (e.g. Champions, 'At risk').")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this lifecycle status (e.g. at_risk, vip).")
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="Sort by person_id, customer_id, email, name, status, orders, revenue or "
+            "last_order."
+        ),
+    ] = "revenue",
+    desc: Annotated[
+        bool | None,
+        typer.Option(
+            "--desc/--asc",
+            help="Highest (Z) first, or lowest (A) first (default: highest first for "
+            "orders, revenue and last_order, A first for text).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: CustomersLimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Customers of a segment and status, sorted by any column."""
+    from tenure.analytics import list_customers
+    from tenure.pipeline import ensure_current
+
+    rows = _rows(limit, as_json or as_csv)
+    with open_store(store) as st:
+        ensure_current(st, "customer_status", "customer_rfm")
+        frame = list_customers(
+            st, segment=segment, status=status, sort=sort, descending=desc, limit=rows
+        )
+    which = [f"segment {frame.attrs['segment']}"] if segment else []
+    which += [f"status {frame.attrs['status']}"] if status else []
+    what = "Customers" + (f" of {' and '.join(which)}" if which else "") + f" by {sort}"
+    emit(frame, title=_customers_title(what, frame), as_json=as_json, as_csv=as_csv, limit=0)
 
 
 @app.command("cohorts")

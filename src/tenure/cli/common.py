@@ -13,7 +13,17 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 from typer._click.core import Context as ClickContext
@@ -22,7 +32,8 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from tenure.cli.render import plain, visible
-from tenure.errors import TenureError
+from tenure.errors import StoreReadOnlyError, TenureError
+from tenure.progress import split_task
 from tenure.store import Store
 
 #: stdout and stderr. Markup, emoji codes and highlighting are off: what is printed is the
@@ -101,7 +112,7 @@ class TenureGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except TenureError as exc:
-            report_error(exc)
+            report_error(with_command(exc, ctx.meta.get(COMMAND_KEY)))
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise  # the command line's own exits, usage errors and aborts
@@ -135,8 +146,17 @@ privacy_app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tenure import __version__
+
+        console.print(f"tenure {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[
         bool,
         typer.Option(
@@ -152,8 +172,27 @@ def _root(
             "spreadsheet formula) are not prefixed with '. For machines, not spreadsheets.",
         ),
     ] = False,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Open the store read-only (also TENURE_READ_ONLY=1): query a store you cannot "
+            "write, or read one store from several commands at once while none writes.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Tenure's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     """Tenure: the customer lifecycle engine for online stores."""
+    if read_only:
+        ctx.meta[READ_ONLY_KEY] = True
 
 
 app.add_typer(import_app, name="import")
@@ -175,37 +214,110 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
+#: ``ctx.meta`` keys (shared by every context of one command line): ``--read-only`` was
+#: given; the command that opened the store (``tenure run``), for the read-only message.
+READ_ONLY_KEY = "tenure.read_only"
+COMMAND_KEY = "tenure.command"
+
+
 def open_store(url: str | None) -> Store:
     """The store ``--store`` names (a URL or a bare DuckDB file path, as :class:`Store`
-    reads it), else the one the settings name."""
-    return Store(url)
+    reads it), else the one the settings name; read-only with ``tenure --read-only`` (else
+    as the ``read_only`` setting, TENURE_READ_ONLY, says)."""
+    ctx = get_current_context(silent=True)
+    read_only = None
+    if ctx is not None:
+        ctx.meta[COMMAND_KEY] = ctx.command_path
+        read_only = True if ctx.meta.get(READ_ONLY_KEY) else None
+    return Store(url, read_only=read_only)
+
+
+def with_command(exc: TenureError, command: str | None) -> TenureError:
+    """A write refused by a read-only store, told as the command that tried it."""
+    if not isinstance(exc, StoreReadOnlyError) or command is None:
+        return exc
+    return StoreReadOnlyError(
+        f"`{command}` writes to the store ({exc.table}), and the store is open read-only "
+        "(--read-only or TENURE_READ_ONLY).",
+        hint=f"Run `{command}` without --read-only (and with TENURE_READ_ONLY unset) on a "
+        "store you can write; read-only, only the commands that read work.",
+    )
 
 
 class RichProgress:
-    """A :class:`~tenure.progress.ProgressCallback` drawing one Rich bar per task."""
+    """A :class:`~tenure.progress.ProgressCallback` drawing one Rich line per task group: a
+    task ``"Group: step"`` (:func:`tenure.progress.split_task`) shows the group's current
+    step and its count (``k/n`` steps); a plain task its units (rows, rounds, models)."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, task: str, completed: int, total: int | None) -> None:
-        if task not in self._tasks:
-            self._tasks[task] = self._progress.add_task(task, total=total)
-        self._progress.update(self._tasks[task], completed=completed, total=total)
+        group, _ = split_task(task)
+        description = escape(task)  # a file name or a step: never markup
+        if group not in self._tasks:
+            self._tasks[group] = self._progress.add_task(description, total=total)
+        self._progress.update(
+            self._tasks[group], description=description, completed=completed, total=total
+        )
+
+
+class CountColumn(ProgressColumn):
+    """``completed/total`` with thousands separators; ``completed`` alone when the total is
+    unknown."""
+
+    def render(self, task: Task) -> Text:
+        done = f"{int(task.completed):,}"
+        text = done if task.total is None else f"{done}/{int(task.total):,}"
+        return Text(text, style="progress.download")
+
+
+#: ``TENURE_PROGRESS=1`` draws progress even when stderr is not a terminal; ``0`` never.
+PROGRESS_ENV = "TENURE_PROGRESS"
+
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Show what the command is doing and how far it is, on stderr (by default only "
+        "when stderr is a terminal; TENURE_PROGRESS=1 or 0 forces it on or off).",
+        show_default=False,
+    ),
+]
+
+
+def progress_wanted(flag: bool | None) -> bool | None:
+    """Whether to draw progress: ``--progress``/``--no-progress`` first, then
+    ``TENURE_PROGRESS``; None: only when stderr is a terminal."""
+    if flag is not None:
+        return flag
+    value = os.environ.get(PROGRESS_ENV, "").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    return None
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
-    if not enabled:
+def progress_bar(enabled: bool | None = None) -> Iterator[RichProgress | None]:
+    """A progress callback drawing on stderr, or None. ``enabled``: the ``--progress`` flag
+    (None: not given, so ``TENURE_PROGRESS``, else only on a terminal); True forces it even
+    when stderr is not a terminal (a log, a test)."""
+    wanted = progress_wanted(enabled)
+    if wanted is False or (wanted is None and not err_console.is_terminal):
         yield None
         return
     columns = (
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        TextColumn("{task.completed:>12,}/{task.total:,}"),
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        CountColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    target = Console(stderr=True, force_terminal=True) if wanted else err_console
+    with Progress(*columns, console=target, transient=True) as progress:
         yield RichProgress(progress)
 
 

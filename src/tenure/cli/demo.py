@@ -10,6 +10,7 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
@@ -44,6 +45,7 @@ def demo(
     days: Annotated[int, typer.Option(min=30, help="Days of history.")] = 730,
     replace: Annotated[bool, typer.Option(help="Overwrite a store that holds other data.")] = False,
     as_json: JsonOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Generate a realistic synthetic store (customers, events, orders, spend) to explore."""
     from tenure.analytics.demo_store import demo as run_demo
@@ -54,7 +56,7 @@ def demo(
         raise typer.BadParameter(
             f"{start!r} is not a date (YYYY-MM-DD).", param_hint="--start"
         ) from None
-    with open_store(store) as st, progress_bar(not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         report = run_demo(
             st,
             customers=customers,

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     console,
     identity_app,
@@ -28,10 +29,16 @@ from tenure.store import round_money
 IdentifierArg = Annotated[
     str,
     typer.Argument(
-        help="kind:value (email:ann@x.com, anonymous_id:..., customer_id:...) "
-        "or a bare email or id."
+        help="A person id, customer id, e-mail, phone, anonymous id or order id, bare or as "
+        "kind:value (email:gus.clark1@example.com, phone:+16172493082, order:D00000002)."
     ),
 ]
+
+
+def _who(person_id: str, labels: dict[str, str | None]) -> str:
+    """``P-… (C0000001, gus.clark1@example.com)``: a person id and what a person reads."""
+    known = [v for v in labels.values() if v]
+    return f"{person_id} ({', '.join(known)})" if known else person_id
 
 
 @identity_app.command("resolve")
@@ -41,14 +48,13 @@ def identity_resolve(
         int, typer.Option(min=1, help="An identifier linking more customer ids is flagged.")
     ] = 1,
     as_json: JsonOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Build the identity graph and (re)assign every identifier to its person."""
     from tenure.identity import resolve_identities
 
-    with open_store(store) as st, progress_bar(not as_json) as bar:
-        if bar:
-            bar("resolve identities", 0, 1)
-        result = resolve_identities(st, max_customers=max_customers)
+    with open_store(store) as st, progress_bar(show_progress) as bar:
+        result = resolve_identities(st, max_customers=max_customers, progress=bar)
     if as_json:
         print_json(result.to_dict())
         return
@@ -99,7 +105,8 @@ def profile_show(
     if as_json:
         print_json(doc)
         return
-    console.print(profile_panel(doc))
+    title = f"Person {_who(doc['person_id'], doc['labels'])}"
+    console.print(profile_panel(doc, title))
 
 
 def profile_panel(doc: dict[str, Any], title: str | None = None) -> Panel:
@@ -156,12 +163,17 @@ def privacy_delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete every row of the person in every table; keep only a suppression digest."""
+    from tenure.identity import find_person
+    from tenure.identity.lookup import person_labels
     from tenure.identity.privacy import delete_person
 
-    if not yes:
-        typer.confirm(f"Delete every row of the person holding {identifier}?", abort=True)
     with open_store(store) as st:
-        result = delete_person(st, identifier)
+        person = find_person(st, identifier).person_id
+        if not yes:
+            rows = person_labels(st, [person]).to_pyarrow().to_pylist()
+            labels = {k: v for k, v in rows[0].items() if k != "person_id"} if rows else {}
+            typer.confirm(f"Delete every row of person {_who(person, labels)}?", abort=True)
+        result = delete_person(st, f"person_id:{person}")
     if as_json:
         print_json(result)
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,13 +21,44 @@ from tenure.cli.common import (
 FilesArg = Annotated[
     list[Path], typer.Argument(help="CSV, Parquet or JSON Lines files.", show_default=False)
 ]
-PresetOpt = Annotated[
-    str | None,
-    typer.Option(help="A known file format: cdnow, shopify, online_retail."),
-]
 MappingOpt = Annotated[
     Path | None, typer.Option(help="YAML column mapping (see docs/import-mapping.md).")
 ]
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter",
+        help="CSV column delimiter, e.g. ';' or tab (default: the mapping's, else ',').",
+        show_default=False,
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of CSV and JSON Lines files: utf-8, utf-16 or latin-1 "
+        "(default: the mapping's, else utf-8).",
+        show_default=False,
+    ),
+]
+
+
+def preset_help(entity: str | None = None) -> str:
+    """The --preset help: the presets of ``entity`` (all when None), or that it has none."""
+    from tenure.ingest import PRESETS, presets_for
+
+    names = presets_for(entity) if entity else PRESETS
+    if not names:
+        return f"A known file format (none for {entity} yet: give --mapping)."
+    return f"A known file format: {', '.join(names)}."
+
+
+def preset_option(entity: str | None = None) -> Any:
+    """The --preset option, its help naming the presets of ``entity``."""
+    return typer.Option("--preset", help=preset_help(entity), show_default=False)
+
+
+PresetOpt = Annotated[str | None, preset_option()]
 MaxQuarantineOpt = Annotated[
     float | None,
     typer.Option(
@@ -47,6 +78,13 @@ UpdateOpt = Annotated[
 ]
 
 
+def print_note(note: str) -> None:
+    """Print a note whose indented lines are commands: those are never wrapped, so they
+    can be copied whole."""
+    for line in note.split("\n"):
+        console.print(line, markup=False, highlight=False, soft_wrap=line.startswith("  "))
+
+
 def _run_import(
     entity: str,
     files: list[Path],
@@ -56,10 +94,12 @@ def _run_import(
     max_quarantine: float | None,
     as_json: bool,
     update: bool = False,
+    reader: tuple[str | None, str | None] = (None, None),
 ) -> None:
     from tenure.ingest import import_file
 
-    with open_store(store) as st, progress_bar(not as_json) as bar:
+    # progress on a terminal (TENURE_PROGRESS=1 or 0 forces it on or off)
+    with open_store(store) as st, progress_bar() as bar:
         result = import_file(
             st,
             entity,
@@ -69,6 +109,8 @@ def _run_import(
             max_quarantine=max_quarantine,
             progress=bar,
             update=update,
+            delimiter=reader[0],
+            encoding=reader[1],
         )
     if as_json:
         print_json(result.to_dict())
@@ -110,11 +152,8 @@ def _run_import(
                 f"(import_id = '{result.import_id}') with their line, key and reason, and "
                 "`tenure store info` counts them."
             )
-        if result.quarantined:
-            console.print(
-                "Quarantined rows are in the quarantine table "
-                f"(import_id = '{result.import_id}') with their line and reason."
-            )
+        for note in result.quarantine_notes():
+            print_note(note)
     error = result.threshold_error(update=update)
     if error is not None:
         raise error
@@ -126,13 +165,28 @@ def _import_command(entity: str) -> None:
         store: StoreOpt = None,
         preset: PresetOpt = None,
         mapping: MappingOpt = None,
+        delimiter: DelimiterOpt = None,
+        encoding: EncodingOpt = None,
         max_quarantine: MaxQuarantineOpt = None,
         as_json: JsonOpt = False,
         update: UpdateOpt = False,
     ) -> None:
-        _run_import(entity, files, store, preset, mapping, max_quarantine, as_json, update)
+        _run_import(
+            entity,
+            files,
+            store,
+            preset,
+            mapping,
+            max_quarantine,
+            as_json,
+            update,
+            (delimiter, encoding),
+        )
 
-    command.__doc__ = f"Import {entity} from files; bad rows go to the quarantine table."
+    # the --preset help names this entity's presets (annotations are read as text, so the
+    # per-entity one is set here)
+    command.__annotations__["preset"] = Annotated[str | None, preset_option(entity)]
+    command.__doc__ = f"Import {entity} from files; bad rows are kept (`tenure quarantine list`)."
     import_app.command(name=entity)(command)
 
 

@@ -12,6 +12,7 @@ from tenure.cli.common import app, console
 COMMAND_MODULES = (
     "demo",
     "ingest",
+    "quarantine",
     "store",
     "identity",
     "run",

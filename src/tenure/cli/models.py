@@ -12,12 +12,14 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
     kv_table,
     open_store,
     print_json,
+    progress_bar,
 )
 from tenure.cli.output import (
     CsvOpt,
@@ -26,6 +28,7 @@ from tenure.cli.output import (
     note_as_of,
     parse_day,
 )
+from tenure.store import Store
 
 models_app = typer.Typer(
     help="Backtest the CLV models, check the data is enough, see the recorded choice.",
@@ -57,6 +60,18 @@ def metrics_view(metrics: pd.DataFrame) -> pd.DataFrame:
     return view.rename(columns=SHOWN)
 
 
+#: The folder of reports written by default, next to the store's file.
+REPORTS = "tenure-reports"
+
+
+def reports_dir(store: Store) -> Path:
+    """Where a command writes reports by default: ``tenure-reports`` next to the store's
+    DuckDB file, else (a store without a file: Spark, in memory) in the working directory."""
+    if store.file is not None:
+        return store.file.parent / REPORTS
+    return Path.cwd() / REPORTS
+
+
 @models_app.command("backtest")
 def backtest_command(
     calibration_end: Annotated[
@@ -70,7 +85,10 @@ def backtest_command(
     ] = "26w",
     out: Annotated[
         Path | None,
-        typer.Option(help="Directory for the PNG charts and report.html [default: backtest-DATE]."),
+        typer.Option(
+            help="Directory for the PNG charts and report.html [default: "
+            "tenure-reports/backtest-DATE next to the store's file]."
+        ),
     ] = None,
     models: Annotated[
         str | None,
@@ -88,6 +106,7 @@ def backtest_command(
     ] = True,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Fit every model up to --calibration-end, predict the holdout, compare, choose, chart."""
     from tenure.predictions.backtest import backtest
@@ -97,8 +116,8 @@ def backtest_command(
     assert end is not None
     parse_holdout(holdout, end, option="--holdout")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    directory = out if out is not None else Path(f"backtest-{end.isoformat()}")
-    with open_store(store) as st:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
+        directory = out if out is not None else reports_dir(st) / f"backtest-{end.isoformat()}"
         result = backtest(
             st,
             calibration_end=end,
@@ -108,6 +127,7 @@ def backtest_command(
             record=record,
             sample=sample,
             random_state=seed,
+            progress=bar,
         )
     if as_json:
         print_json(result.to_dict())
@@ -122,7 +142,12 @@ def backtest_command(
         console.print(note, highlight=False)
     console.print(f"Chosen: {result.chosen or 'none'}. {result.rule}", highlight=False)
     console.print(result.sufficiency.reason, highlight=False)
-    console.print(f"Charts: {result.charts['html']} and PNGs in {directory}", highlight=False)
+    console.print(
+        f"Charts: report.html and PNGs in {directory.resolve()}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if result.recorded:
         console.print(f"Recorded in model_runs as run {result.run_id}.", highlight=False)
 

@@ -9,12 +9,14 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
     kv_table,
     open_store,
     print_json,
+    progress_bar,
 )
 from tenure.cli.output import (
     AsOfOpt,
@@ -134,6 +136,7 @@ def predict_command(
     limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Predict CLV, P(alive), expected orders, next purchase and future-VIP odds per person
     (the pipeline's predictions step, after bringing stale customer facts up to date)."""
@@ -141,14 +144,16 @@ def predict_command(
     from tenure.predictions.results import customer_predictions, top_customers
 
     with open_store(store) as st:
-        result = predict(
-            st,
-            as_of=parse_day(as_of),
-            model=model,
-            horizon_months=horizon_months,
-            discount_rate=discount_rate,
-            clv_model=clv_model,
-        )
+        with progress_bar(show_progress) as bar:
+            result = predict(
+                st,
+                as_of=parse_day(as_of),
+                progress=bar,
+                model=model,
+                horizon_months=horizon_months,
+                discount_rate=discount_rate,
+                clv_model=clv_model,
+            )
         note_as_of(st, result.as_of)
         if customers:
             rows = None if as_json or as_csv else screen_rows(limit)
@@ -165,5 +170,12 @@ def predict_command(
         return
     console.print(kv_table(f"Predictions as of {result.as_of}", summary_rows(result)))
     if top > 0:
-        shown = ["person_id", f"clv_{horizon_months}m", "p_alive", "explanation"]
+        shown = [
+            "person_id",
+            "customer_id",
+            "email",
+            f"clv_{horizon_months}m",
+            "p_alive",
+            "explanation",
+        ]
         emit(frame[shown], title=f"Top {len(frame)} buyers by CLV", limit=0)

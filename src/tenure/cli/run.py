@@ -7,7 +7,15 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from tenure.cli.common import JsonOpt, StoreOpt, app, open_store, print_json, progress_bar
+from tenure.cli.common import (
+    JsonOpt,
+    ProgressOpt,
+    StoreOpt,
+    app,
+    open_store,
+    print_json,
+    progress_bar,
+)
 from tenure.cli.output import AsOfOpt, emit, note_as_of, parse_day
 from tenure.errors import PipelineStepError
 
@@ -50,13 +58,13 @@ def run_command(
         ),
     ] = None,
     as_json: JsonOpt = False,
-    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Bring every stale step up to date, in order (identity -> facts -> RFM -> statuses ->
     stage history -> predictions); each step's run is recorded."""
     from tenure.pipeline import run
 
-    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         try:
             result = run(st, steps=steps or None, as_of=parse_day(as_of), full=full, progress=bar)
         except PipelineStepError as exc:

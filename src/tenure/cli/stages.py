@@ -3,18 +3,22 @@ transitions / entered``; each parses, calls one library function and prints."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
 
+from tenure.analytics.stages import HistorySpan
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
     open_store,
     print_json,
     progress_bar,
+    say,
 )
 from tenure.cli.output import (
     AsOfOpt,
@@ -69,14 +73,14 @@ def stages_backfill(
     every: Annotated[str, typer.Option(help="Replay step: day, week or month.")] = "day",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
-    show_progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Rebuild stage_history by replaying the statuses of each past day (or week, month)."""
     from tenure.analytics.stages import backfill_stages
 
     first = parse_day(start, "--start")
     assert first is not None
-    with open_store(store) as st, progress_bar(show_progress and not as_json) as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         rows = backfill_stages(
             st, start=first, end=parse_day(end, "--end"), every=every, progress=bar
         )
@@ -96,11 +100,37 @@ def stages_transitions(
     as_csv: CsvOpt = False,
 ) -> None:
     """Moves between statuses dated within --start..--end, with their rates."""
-    from tenure.analytics.stages import transitions
+    from tenure.analytics.stages import history_span, transitions
 
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
     with open_store(store) as st:
-        frame = transitions(st, start=parse_day(start, "--start"), end=parse_day(end, "--end"))
+        frame = transitions(st, start=first, end=last)
+        span = history_span(st) if frame.empty else None
+    if span is not None:
+        say(("Note:", "bold"), " ", why_no_transitions(span, first, last), err=True)
     emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv, limit=limit)
+
+
+def why_no_transitions(span: HistorySpan, start: date | None, end: date | None) -> str:
+    """Why the transitions table is empty, and what to run."""
+    if span.first_day is None:
+        return (
+            "No moves between statuses: stage_history is empty. `tenure run` (or `tenure "
+            "refresh`) records today's statuses; `tenure stages backfill --start YYYY-MM-DD` "
+            "replays past days."
+        )
+    if span.moves == 0 or span.first_move is None or span.last_move is None:
+        return (
+            "No moves between statuses yet: stage_history holds one status per person, "
+            f"recorded on {span.first_day}. Moves appear once statuses are recorded on later "
+            "days (`tenure run` each day), or replay past days: `tenure stages backfill "
+            f"--start {span.first_day - timedelta(days=90)} --every week`."
+        )
+    window = f"{start or 'the first day'}..{end or 'the last day'}"
+    return (
+        f"No moves between statuses dated within {window}; the {span.moves:,} moves recorded "
+        f"are dated {span.first_move}..{span.last_move}."
+    )
 
 
 @stages_app.command("entered")

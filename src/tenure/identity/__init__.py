@@ -11,17 +11,34 @@ same persons as resolving everything again.
 
 from __future__ import annotations
 
-from tenure.identity.lookup import attributed, person_of
+from tenure.identity.lookup import (
+    AmbiguousPersonError,
+    PersonMatch,
+    PersonNotFoundError,
+    attributed,
+    find_person,
+    person_labels,
+    person_names,
+    person_of,
+    with_labels,
+)
 from tenure.identity.persons import IdentityResult
 from tenure.identity.resolve import resolve_identities, unmerge
 from tenure.ingest.identifiers import normalize_email, normalize_phone
 
 __all__ = [
+    "AmbiguousPersonError",
     "IdentityResult",
+    "PersonMatch",
+    "PersonNotFoundError",
     "attributed",
+    "find_person",
     "normalize_email",
     "normalize_phone",
+    "person_labels",
+    "person_names",
     "person_of",
     "resolve_identities",
     "unmerge",
+    "with_labels",
 ]

@@ -290,12 +290,20 @@ class Components:
 
 
 def components(
-    edges: ir.Table, nodes: ir.Table, *, cache: Callable[[ir.Table], ir.Table], max_iter: int = 100
+    edges: ir.Table,
+    nodes: ir.Table,
+    *,
+    cache: Callable[[ir.Table], ir.Table],
+    max_iter: int = 100,
+    on_round: Callable[[int], None] | None = None,
 ) -> Components:
-    """Connected components by min-label propagation, one set-based step per iteration."""
+    """Connected components by min-label propagation, one set-based step per iteration;
+    ``on_round(i)`` is told as round ``i`` starts."""
     both = edges.select(src=edges.a, dst=edges.b).union(edges.select(src=edges.b, dst=edges.a))
     labels = cache(nodes.select(node=nodes.node, label=nodes.node).distinct())
     for iteration in range(1, max_iter + 1):
+        if on_round is not None:
+            on_round(iteration)
         step = both.join(labels, both.src == labels.node).select(node=both.dst, label=labels.label)
         merged = step.union(labels, distinct=False)
         new = cache(merged.group_by("node").agg(label=merged.label.min()))

@@ -20,12 +20,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from tenure.identity.lookup import person_of
-from tenure.identity.profile import (
-    UnknownIdentifierError,
-    person_identifiers,
-    profile,
-)
+from tenure.identity.lookup import find_person
+from tenure.identity.profile import person_identifiers, profile
 from tenure.ingest.identifiers import digest, email_expr, traits_email
 from tenure.store import Store
 from tenure.store.derived import DERIVED
@@ -82,9 +78,7 @@ def delete_person(store: Store, identifier: str) -> dict[str, Any]:
     person is rewritten without them (kept rows copied to a scratch table, the table emptied
     and filled again from it). On DuckDB the whole deletion is one transaction.
     """
-    person = person_of(store, identifier)
-    if person is None:
-        raise UnknownIdentifierError(f"No person holds the identifier {identifier!r}.")
+    person = find_person(store, identifier).person_id
     ids = person_identifiers(store, person)
     everything = [v for values in ids.values() for v in values]
     deleted: dict[str, int] = {}

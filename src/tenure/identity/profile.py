@@ -7,14 +7,12 @@ from typing import Any
 
 import ibis.expr.types as ir
 
-from tenure.errors import TenureError
-from tenure.identity.lookup import person_of
+from tenure.identity.lookup import LABEL_COLUMNS, PersonNotFoundError, find_person, person_labels
 from tenure.store import Store
 from tenure.store.derived import DERIVED
 
-
-class UnknownIdentifierError(TenureError):
-    """No person holds the identifier asked for."""
+#: No person holds the identifier asked for (the name this module gave the error first).
+UnknownIdentifierError = PersonNotFoundError
 
 
 def _rows(table: ir.Table, limit: int | None = None) -> list[dict[str, Any]]:
@@ -39,18 +37,15 @@ def person_identifiers(store: Store, person_id: str) -> dict[str, list[str]]:
 
 
 def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, Any]:
-    """Everything known about the person holding ``identifier`` (``kind:value``, an email, an id).
+    """Everything known about the person ``identifier`` names (any identifier, bare or as
+    ``kind:value``, a person id or an order id: :func:`tenure.identity.find_person`).
+    ``labels``: the customer id and e-mail shown next to the person id
+    (:func:`tenure.identity.lookup.person_labels`).
 
     ``computed`` is where customer analytics and predictions (CLV, RFM, status, risk) appear
     once they have been computed for the store.
     """
-    person = person_of(store, identifier)
-    if person is None:
-        raise UnknownIdentifierError(
-            f"No person holds the identifier {identifier!r}.",
-            hint="Run `tenure identity resolve` after importing, or check the spelling "
-            "(kind:value, e.g. email:ann@example.com).",
-        )
+    person = find_person(store, identifier).person_id
     ids = person_identifiers(store, person)
     customers = ids.get("customer_id", [])
     emails = ids.get("email", [])
@@ -69,6 +64,7 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
     consents = store.table("consents")
     return {
         "person_id": person,
+        "labels": _labels(store, person),
         "identities": ids,
         "traits": traits,
         "consents": _rows(consents.filter(consents.identifier.isin(emails + customers))),
@@ -76,6 +72,11 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
         "timeline": _rows(events.order_by(events.timestamp.desc()), timeline),
         "computed": computed_values(store, person),
     }
+
+
+def _labels(store: Store, person: str) -> dict[str, Any]:
+    rows = person_labels(store, [person]).to_pyarrow().to_pylist()
+    return {k: (rows[0][k] if rows else None) for k in LABEL_COLUMNS}
 
 
 #: Derived tables whose columns win over the others' on a shared column (the lifecycle

@@ -40,7 +40,18 @@ from tenure.identity.persons import (
 )
 from tenure.identity.rules import verified_email_flags
 from tenure.identity.state import Params, Snapshot, State, read_state, why_full
+from tenure.progress import ProgressCallback, Steps
 from tenure.store import Store
+
+#: The progress task of a resolution, and the phases of a full one.
+IDENTITY_TASK = "Identity"
+FULL_PHASES = (
+    "read the state",
+    "edges and flags",
+    "connected components",
+    "person ids",
+    "write identities",
+)
 
 
 def resolve_identities(
@@ -49,6 +60,7 @@ def resolve_identities(
     max_customers: int = 1,
     verified_emails_never_merge: bool | None = None,
     incremental: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> IdentityResult:
     """Resolve every identifier in the store to a person; write ``identities``.
 
@@ -56,6 +68,8 @@ def resolve_identities(
     ``incremental`` (the default) only the rows imported since the last resolution are added
     to its persons, when that gives the same persons as a full run; otherwise (or with
     ``incremental=False``) every identifier is resolved again, and ``full_because`` says why.
+    ``progress`` is told the phases (:data:`FULL_PHASES`, or the incremental one) and the
+    label-propagation rounds.
     """
     if max_customers < 1:
         raise ConfigError(
@@ -66,7 +80,9 @@ def resolve_identities(
         rule = store.settings.verified_emails_never_merge
     params = Params(max_customers, bool(rule), store.settings.default_region)
     scratch = Scratch(store)
+    steps = Steps(progress, IDENTITY_TASK, len(FULL_PHASES))
     try:
+        steps("read the state")
         snap = Snapshot.take(store)
         state = read_state(store)
         because = (
@@ -75,19 +91,30 @@ def resolve_identities(
             else "a full resolution was asked for"
         )
         if because is None and state is not None:
+            steps("add the new rows")
             outcome = resolve_incremental(store, params, state, snap, scratch)
             if isinstance(outcome, IdentityResult):
+                steps.done()
                 return outcome
             because = outcome
-        return resolve_full(store, params, snap, scratch, because)
+        result = resolve_full(store, params, snap, scratch, because, steps)
+        steps.done()
+        return result
     finally:
         scratch.drop()
 
 
 def resolve_full(
-    store: Store, params: Params, snap: Snapshot, cache: Scratch, because: str | None
+    store: Store,
+    params: Params,
+    snap: Snapshot,
+    cache: Scratch,
+    because: str | None,
+    steps: Steps | None = None,
 ) -> IdentityResult:
-    """Resolve every identifier of the store anew."""
+    """Resolve every identifier of the store anew (telling ``steps`` the phases)."""
+    steps = steps or Steps(None, IDENTITY_TASK, len(FULL_PHASES))
+    steps(FULL_PHASES[1])
     src = Sources.of(store)
     edges = cache(all_edges(src, params.default_region))
     flags = guest_nodes(edges).union(overlinked_nodes(edges, params.max_customers))
@@ -98,7 +125,10 @@ def resolve_full(
         flags = cache(one_reason(flags.union(rule)))
         clean = cache(without(clean, rule))
     seen = cache(sightings(src, edges))
-    comp = components(clean, seen.anti_join(flags, "node").select("node"), cache=cache)
+    steps(FULL_PHASES[2])
+    nodes = seen.anti_join(flags, "node").select("node")
+    comp = components(clean, nodes, cache=cache, on_round=lambda i: steps.detail(f"round {i}"))
+    steps(FULL_PHASES[3])
     k = known(store)
     old = k.filter(k.pid.notnull()).select("node", old_pid=k.pid, old_seen=k.first_seen)
     persons, merges = person_ids(comp.labels, old, cache)
@@ -106,6 +136,7 @@ def resolve_full(
         seen.node, persons.person_id, seen.first_seen, seen.last_seen, seen.source
     )
     at = now()
+    steps(FULL_PHASES[4])
     write_identities(store, cache(rows))
     write_flags(store, flags, State(params, snap, at))
     log_merges(store, merges, at)
@@ -135,16 +166,28 @@ def unmerge(
 
     The edge is recorded in ``identity_blocked_edges`` so later resolutions never use it
     again, and persons are resolved anew: the part holding the person's oldest identifier
-    keeps its id, the other part gets a new one.
+    keeps its id, the other part gets a new one. Two identifiers of different persons were
+    never merged: that is refused (a TenureError) and nothing is recorded.
     """
     ids = store.table("identities")
+    persons = []
     for node in (a, b):
         kind, _, value = node.partition(":")
-        if ids.filter((ids.kind == kind) & (ids.value == value)).count().execute() == 0:
+        found = ids.filter((ids.kind == kind) & (ids.value == value)).select("person_id")
+        rows = found.limit(1).to_pyarrow().column("person_id").to_pylist()
+        if not rows:
             raise TenureError(
                 f"No identifier {node!r} is known.",
                 hint="Give both ends as kind:value, e.g. email:ann@example.com.",
             )
+        persons.append(rows[0])
+    if persons[0] != persons[1]:
+        raise TenureError(
+            f"{a} and {b} were never merged: {a} is person {persons[0]}, {b} is person "
+            f"{persons[1]}. Nothing was recorded.",
+            hint="Unmerge two identifiers of one person; `tenure profile show ID` lists a "
+            "person's identifiers.",
+        )
     store.insert(
         "identity_blocked_edges",
         pa.table(

@@ -20,14 +20,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tenure.errors import ConfigError, MappingError, TenureError
+from tenure.errors import ConfigError, TenureError
 from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.flags import flagged_counts
-from tenure.ingest.mapping import Mapping, check_parsing, load_mapping, load_preset, presets
+from tenure.ingest.mapping import (
+    check_parsing,
+    check_reader_options,
+    choose_mapping,
+    presets,
+    presets_for,
+)
 from tenure.ingest.pipeline import FileOutcome, import_one, now_utc
-from tenure.ingest.readers import check_file
-from tenure.ingest.result import ImportResult
+from tenure.ingest.quarantine import (
+    Selection,
+    export_quarantine,
+    quarantine_summary,
+    quarantined_row,
+    quarantined_rows,
+)
+from tenure.ingest.readers import check_file, detect_format
+from tenure.ingest.result import ImportResult, import_result, log_import
+from tenure.ingest.retry import RetryResult, retry_quarantined
 from tenure.ingest.update import check_updatable
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
@@ -40,6 +54,9 @@ __all__ = [
     "PRESETS",
     "REASONS",
     "ImportResult",
+    "RetryResult",
+    "Selection",
+    "export_quarantine",
     "flagged_counts",
     "import_customers",
     "import_events",
@@ -47,21 +64,12 @@ __all__ = [
     "import_orders",
     "import_products",
     "import_spend",
+    "presets_for",
+    "quarantine_summary",
+    "quarantined_row",
+    "quarantined_rows",
+    "retry_quarantined",
 ]
-
-
-def _mapping(entity_name: str, preset: str | None, mapping: Any) -> Mapping:
-    if preset and mapping:
-        raise MappingError(
-            "Give a preset or a mapping, not both.", hint="Drop --preset or --mapping."
-        )
-    result = load_preset(preset) if preset else load_mapping(mapping) if mapping else Mapping()
-    if result.entity and result.entity != entity_name:
-        raise MappingError(
-            f"The {result.name} mapping is for {result.entity}, not {entity_name}.",
-            hint=f"Use `tenure import {result.entity}`.",
-        )
-    return result
 
 
 def import_file(
@@ -74,6 +82,8 @@ def import_file(
     max_quarantine: float | None = None,
     progress: ProgressCallback | None = None,
     update: bool = False,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
     """Import ``paths`` as ``entity`` (orders, customers, events, products, spend, fx_rates).
 
@@ -85,15 +95,19 @@ def import_file(
     instead of quarantining them: the row of this import, or of a later file of the run,
     replaces the stored one, whose previous version is kept in ``row_history``; they are
     counted in ``updated``. Not for events. Run ``tenure refresh`` afterwards.
+
+    ``delimiter`` and ``encoding`` (CSV: the column delimiter, ``tab`` for a tab; CSV and
+    JSON Lines: utf-8, utf-16 or latin-1) replace the mapping's own.
     """
     spec = entity_spec(entity)
     if update:
         check_updatable(spec.name)
-    chosen = _mapping(spec.name, preset, mapping)
+    chosen = choose_mapping(spec.name, preset, mapping, delimiter=delimiter, encoding=encoding)
     threshold = _threshold(store, max_quarantine)
     files = [Path(p) for p in paths]
     for path in files:
         check_file(path)
+        check_reader_options(chosen, path, detect_format(path, chosen.format))
     import_id = f"imp-{now_utc():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started = now_utc()
     total, done = FileOutcome(), []
@@ -117,10 +131,14 @@ def import_file(
                 done.append(str(path))
         except TenureError:
             if done:
-                _log(store, _result(import_id, spec.name, done, name, threshold, total), started)
+                log_import(
+                    store,
+                    import_result(import_id, spec.name, done, name, threshold, total),
+                    started,
+                )
             raise
-    result = _result(import_id, spec.name, done, name, threshold, total)
-    _log(store, result, started)
+    result = import_result(import_id, spec.name, done, name, threshold, total)
+    log_import(store, result, started)
     if spec.name == "orders" and result.stored:
         result = replace(result, currency_note=settle_reporting_currency(store))
     return result
@@ -136,53 +154,6 @@ def _threshold(store: Store, max_quarantine: float | None) -> float:
             hint="0.01 accepts up to 1% quarantined rows; 1.0 accepts any share.",
         )
     return max_quarantine
-
-
-def _result(
-    import_id: str,
-    entity_name: str,
-    files: list[str],
-    preset: str | None,
-    threshold: float,
-    total: FileOutcome,
-) -> ImportResult:
-    return ImportResult(
-        import_id=import_id,
-        entity=entity_name,
-        files=tuple(files),
-        preset=preset,
-        rows_read=total.rows_read,
-        stored=total.stored,
-        updated=total.updated,
-        already_present=total.present,
-        quarantined=total.quarantined,
-        suppressed=total.suppressed,
-        threshold=threshold,
-        by_reason=dict(total.by_reason),
-        tables=dict(total.tables),
-        ignored_columns=tuple(dict.fromkeys(total.ignored_columns)),
-        flagged=total.flagged,
-    )
-
-
-def _log(store: Store, result: ImportResult, started: Any) -> None:
-    import pyarrow as pa
-
-    row = {
-        "import_id": result.import_id,
-        "entity": result.entity,
-        "file": ";".join(result.files),
-        "preset": result.preset,
-        "started_at": started,
-        "finished_at": now_utc(),
-        "rows_read": result.rows_read,
-        "stored": result.stored,
-        "updated": result.updated,
-        "already_present": result.already_present,
-        "quarantined": result.quarantined,
-        "suppressed": result.suppressed,
-    }
-    store.insert("imports", pa.Table.from_pylist([row]))
 
 
 def import_orders(store: Store, paths: Sequence[str | Path], **kw: Any) -> ImportResult:

@@ -61,6 +61,9 @@ class Entity:
     stand_ins: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: The field that dates a record: outside the date bounds, the row is quarantined.
     dated: str | None = None
+    #: Key fields that may be empty (spend's ``campaign``: one row per channel and day is
+    #: normal); an empty one is a key value like any other, not a ``missing key``.
+    optional_key: tuple[str, ...] = ()
 
 
 _ORDER_FIELDS = {
@@ -150,6 +153,7 @@ ENTITIES: dict[str, Entity] = {
         },
         required=("cost", "currency"),
         dated="date",
+        optional_key=("campaign",),
     ),
     "fx_rates": Entity(
         "fx_rates",
@@ -196,6 +200,18 @@ ID_FIELDS = frozenset(
 )
 
 EVENT_TYPES = ("track", "identify", "page", "screen", "alias", "group")
+
+#: Key fields that may be empty, in any entity: compared null-safe (two empty campaigns are
+#: the same key).
+OPTIONAL_KEYS = frozenset(k for spec in ENTITIES.values() for k in spec.optional_key)
+
+
+def key_equal(column: str, a: str, b: str, *, quote: bool = False) -> str:
+    """SQL: ``a.column`` and ``b.column`` are the same key value (null-safe for the key
+    fields that may be empty, plain ``=`` otherwise); ``quote``: quote the column name."""
+    op = "IS NOT DISTINCT FROM" if column in OPTIONAL_KEYS else "="
+    name = f'"{column}"' if quote else column
+    return f"{a}.{name} {op} {b}.{name}"
 
 
 def entity(name: str) -> Entity:

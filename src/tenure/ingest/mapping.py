@@ -25,7 +25,7 @@ nothing are not imported; the result lists them in ``ignored_columns``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,21 @@ from typing import Any
 import duckdb
 import yaml
 
-from tenure.errors import MappingError
+from tenure.errors import MappingArgumentError, MappingError
 from tenure.ingest.entities import Entity
 
 FORMATS = ("csv", "parquet", "jsonl", "whitespace")
+#: The text encodings DuckDB's readers decode (without an extension to download).
+ENCODINGS = ("utf-8", "utf-16", "latin-1")
+_ENCODING_NAMES = {
+    "utf8": "utf-8",
+    "utf16": "utf-16",
+    "latin1": "latin-1",
+    "iso88591": "latin-1",
+    "l1": "latin-1",
+}
+#: Spellings of the tab delimiter a shell passes through unchanged.
+_TAB = ("\\t", "tab", "\t")
 _KEYS = {
     "entity",
     "format",
@@ -108,6 +119,8 @@ class Mapping:
     fill_order_fields: bool = False
     entity: str | None = None
     name: str = "default"
+    #: whether ``delimiter`` was given for this import (``--delimiter``), not the default
+    delimiter_given: bool = False
 
 
 def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
@@ -133,10 +146,10 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
         )
     return Mapping(
         format=fmt,
-        delimiter=str(doc.get("delimiter", ",")),
+        delimiter=delimiter_value(str(doc.get("delimiter", ","))),
         header=bool(doc.get("header", True)),
         quote=str(doc.get("quote", '"')),
-        encoding=str(doc.get("encoding", "utf-8")),
+        encoding=encoding_name(str(doc.get("encoding", "utf-8"))),
         names=tuple(doc.get("names") or ()),
         columns={str(canonical): str(source) for source, canonical in columns.items()},
         date_format=doc.get("date_format"),
@@ -151,17 +164,112 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
     )
 
 
+def encoding_name(value: str) -> str:
+    """The encoding ``value`` names, as DuckDB spells it (``UTF8``, ``latin1`` and
+    ``ISO-8859-1`` -> ``utf-8``, ``latin-1``, ``latin-1``); an unknown name unchanged."""
+    key = value.strip().lower().replace("-", "").replace("_", "")
+    if key in ("utf8", "utf16"):
+        return f"utf-{key[3:]}"
+    return _ENCODING_NAMES.get(key, value.strip())
+
+
+def delimiter_value(value: str) -> str:
+    """The delimiter ``value`` names (``\\t`` and ``tab`` -> a tab character)."""
+    return "\t" if value.lower() in _TAB else value
+
+
+def with_reader_options(
+    mapping: Mapping, *, delimiter: str | None = None, encoding: str | None = None
+) -> Mapping:
+    """``mapping`` with the delimiter and encoding given on the command line (``--delimiter``,
+    ``--encoding``) instead of its own; each file checks them (:func:`check_reader_options`)."""
+    changes: dict[str, Any] = {}
+    if delimiter is not None:
+        changes["delimiter"] = delimiter_value(delimiter)
+        changes["delimiter_given"] = True
+    if encoding is not None:
+        changes["encoding"] = encoding_name(encoding)
+    return replace(mapping, **changes) if changes else mapping
+
+
+def check_reader_options(mapping: Mapping, path: Path, fmt: str) -> None:
+    """Refuse an encoding DuckDB cannot decode, a delimiter it cannot use, or a delimiter
+    given for a file that has none (Parquet, JSON Lines), naming the file and the value."""
+    if mapping.encoding not in ENCODINGS:
+        raise MappingError(
+            f"{path}: cannot read it with the encoding {mapping.encoding!r}: Tenure reads "
+            f"{', '.join(ENCODINGS)}.",
+            hint="Give --encoding (or the mapping's `encoding:`) one of these; a file saved "
+            "by Excel or Windows in Western Europe is usually latin-1. Another encoding: "
+            "convert the file to UTF-8 first (e.g. `iconv -f cp1252 -t utf-8`).",
+        )
+    if mapping.delimiter_given and fmt not in ("csv",):
+        raise MappingError(
+            f"{path}: --delimiter {mapping.delimiter!r} applies to CSV files, and this file is "
+            f"read as {fmt}.",
+            hint="Drop --delimiter, or give `format: csv` in a mapping if the file is CSV.",
+        )
+    if fmt != "csv":
+        return
+    delim = mapping.delimiter
+    if not delim or len(delim.encode()) > 4 or "\n" in delim or "\r" in delim:
+        raise MappingError(
+            f"{path}: cannot split the columns on the delimiter {delim!r}: a delimiter is 1 to "
+            "4 bytes, not a line end.",
+            hint="Common delimiters: , ; | and tab (--delimiter tab).",
+        )
+    if delim == mapping.quote:
+        raise MappingError(
+            f"{path}: the delimiter {delim!r} is also the quote character.",
+            hint="Give another --delimiter, or the mapping's `quote:`.",
+        )
+
+
 def presets() -> list[str]:
     """Names of the presets shipped with Tenure."""
     folder = resources.files("tenure.ingest") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def presets_for(entity_name: str) -> list[str]:
+    """Names of the presets for ``entity_name`` (a preset naming no entity fits any)."""
+    return [name for name in presets() if load_preset(name).entity in (None, entity_name)]
+
+
+def choose_mapping(
+    entity_name: str,
+    preset: str | None,
+    mapping: str | Path | dict[str, Any] | Mapping | None,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> Mapping:
+    """The mapping an import of ``entity_name`` uses: the preset, the mapping (a YAML file,
+    a dict or a :class:`Mapping`) or the default, with the ``delimiter`` and ``encoding``
+    given on the command line."""
+    if preset and mapping:
+        raise MappingArgumentError(
+            "Give a preset or a mapping, not both.", hint="Drop --preset or --mapping."
+        )
+    if isinstance(mapping, Mapping):
+        result = mapping
+    else:
+        result = load_preset(preset) if preset else load_mapping(mapping) if mapping else Mapping()
+    if result.entity and result.entity != entity_name:
+        raise MappingArgumentError(
+            f"The {result.name} mapping is for {result.entity}, not {entity_name}.",
+            hint=f"Use `tenure import {result.entity}`.",
+        )
+    return with_reader_options(result, delimiter=delimiter, encoding=encoding)
+
+
 def load_preset(name: str) -> Mapping:
     """The preset called ``name``."""
     known = presets()
     if name not in known:
-        raise MappingError(f"Unknown preset {name!r}.", hint=f"Known presets: {', '.join(known)}.")
+        raise MappingArgumentError(
+            f"Unknown preset {name!r}.", hint=f"Known presets: {', '.join(known)}."
+        )
     text = (resources.files("tenure.ingest") / "presets" / f"{name}.yaml").read_text()
     return _as_mapping(yaml.safe_load(text), f"preset {name!r}")
 

@@ -227,7 +227,9 @@ def _checks(
         out.append((f"len(__parts) <> {len(mapping.names)}", "wrong column count", None, "raw"))
     if staged.fmt == "jsonl":
         out.append(("NOT coalesce(json_valid(raw), false)", "unreadable json", None, "raw"))
-    out += [(f"{k} IS NULL", "missing key", k, f"r_{k}") for k in key]
+    out += [
+        (f"{k} IS NULL", "missing key", k, f"r_{k}") for k in key if k not in entity.optional_key
+    ]
     if entity.name == "events":
         types = params.add(list(EVENT_TYPES))
         out.append(

@@ -23,7 +23,7 @@ import duckdb
 import ibis.expr.datatypes as dt
 
 from tenure.errors import MappingError
-from tenure.ingest.entities import Entity
+from tenure.ingest.entities import Entity, key_equal
 from tenure.ingest.flags import AmountCheck, amount_check, flag_select, flagged_rows
 from tenure.ingest.layouts import fit_layout
 from tenure.ingest.mapping import Mapping, require_fields, resolve
@@ -33,7 +33,7 @@ from tenure.ingest.suppress import active, suppressed_rows
 from tenure.ingest.update import CHANGED, UpdatePlan
 from tenure.ingest.update import apply as apply_updates
 from tenure.ingest.update import resolve as resolve_updates
-from tenure.progress import ProgressCallback, no_progress
+from tenure.progress import ProgressCallback, Steps, no_progress
 from tenure.store.protocol import StoreLike
 from tenure.store.schema import TABLES
 from tenure.store.staging import Staging
@@ -148,7 +148,7 @@ def _classify(
     existing: dict[str, str],
     update: bool = False,
 ) -> None:
-    on = " AND ".join(f"p.{k} = x.{k}" for k in t.key)
+    on = " AND ".join(key_equal(k, "p", "x") for k in t.key)
     # with update, a row differing from the stored one is `changed` (ingest/update.py
     # resolves it), and a repeat of the file's first version of a key is present
     changed = f"'{CHANGED}'" if update else "'conflict'"
@@ -312,6 +312,7 @@ def _tally(
         {"c": CONFLICT},
     ).fetchall()
     for status, reason, n in rows:
+        status = _SUMMED.get(status, status)
         if status == "stored":
             outcome.stored += n
         elif status == "updated":
@@ -360,21 +361,46 @@ def import_one(
     now: datetime,
     progress: ProgressCallback = no_progress,
     update: bool = False,
+    source: str | None = None,
 ) -> FileOutcome:
     """Import one file into the store of ``staging`` (the DuckDB connection doing the work).
+
+    ``source``: the file the rows come from, when ``path`` holds a copy of some of them (a
+    retry of quarantined rows): the stored rows' ``source`` and the quarantine's ``file``.
 
     With ``update``, rows that differ from the stored row with their key replace it
     (:mod:`tenure.ingest.update`), in the same transaction as the file's other writes.
 
-    Reports four steps to ``progress``: read and check, compare, store, quarantine. On a
-    DuckDB store the file's rows, orders and quarantined rows are written in one transaction.
+    Reports to ``progress`` the four named steps of task ``Import <file>`` (read and check,
+    compare, store, quarantine; the rows read once known) and how far the running step is
+    (percent, DuckDB's estimate). On a DuckDB store the file's rows, orders and quarantined
+    rows are written in one transaction.
     """
+    origin = source or str(path)
+    steps = Steps(progress, f"Import {Path(origin).name}", 4)
+    args = (staging, entity, mapping, path, import_id, now, steps, update, origin)
+    if progress is no_progress:
+        return _import_one(*args)
+    with staging.watch(lambda percent: steps.detail(f"{percent}%")):
+        return _import_one(*args)
+
+
+def _import_one(
+    staging: Staging,
+    entity: Entity,
+    mapping: Mapping,
+    path: Path,
+    import_id: str,
+    now: datetime,
+    steps: Steps,
+    update: bool,
+    origin: str,
+) -> FileOutcome:
     store, work = staging.store, staging.work
-    task = f"import {path.name}"
-    progress(task, 0, 4)
+    steps("read and check")
     fmt = detect_format(path, mapping.format)
     if fmt != "parquet" and path.is_file() and path.stat().st_size == 0:
-        progress(task, 4, 4)
+        steps.done()
         return FileOutcome()  # an empty text file holds no rows (not even a header)
     staged = stage_file(
         work,
@@ -390,8 +416,9 @@ def import_one(
     try:
         parsed, p_table = _parse_file(store, scratch, entity, mapping, staged, now)
         p_table, suppressed = _unsuppressed(staging, scratch, entity, staged, p_table)
-        progress(task, 1, 4)
+        steps(f"compare {staged.rows:,} rows with the store")
         targets = _targets(entity, parsed)
+        p_table, members = _summed(scratch, entity, p_table)
         existing = _existing(staging, targets, p_table)
         c_table = _statuses(scratch, targets, p_table, existing, update)
         plan_u = UpdatePlan(
@@ -399,22 +426,24 @@ def import_one(
         )
         if update:
             c_table = resolve_updates(scratch, plan_u, c_table)
-        progress(task, 2, 4)
+        if members:
+            c_table = _with_members(scratch, c_table, members)
+        steps(f"store {staged.rows:,} rows")
         outcome = _tally(work, c_table, staged, suppressed)
         outcome.ignored_columns = parsed.ignored_columns
         check, flagged = _flagged(staging, scratch, entity, targets, c_table)
         outcome.flagged = _count(work, flagged) if flagged else 0
         with staging.transaction():
-            outcome.tables.update(_store_rows(staging, targets, c_table, str(path), now))
+            outcome.tables.update(_store_rows(staging, targets, c_table, origin, now))
             if update:
-                audit = {"src": str(path), "now": now, "iid": import_id}
+                audit = {"src": origin, "now": now, "iid": import_id}
                 outcome.tables.update(apply_updates(staging, plan_u, c_table, audit))
-            progress(task, 3, 4)
-            meta = {"iid": import_id, "entity": entity.name, "file": str(path), "now": now}
+            steps("quarantine and flags")
+            meta = {"iid": import_id, "entity": entity.name, "file": origin, "now": now}
             if outcome.quarantined or outcome.flagged:
                 flags = (check, flagged)
                 _keep_rejects_and_flags(staging, staged, targets, c_table, outcome, flags, meta)
-        progress(task, 4, 4)
+        steps.done()
         return outcome
     finally:
         scratch.drop()
@@ -493,6 +522,69 @@ def _statuses(
     )
 
 
+#: Status of a row added into an earlier row of its file (spend without a campaign) ->
+#: the status it counts as: the status of the row holding the sum.
+_SUMMED = {"summed": "stored", "summed_present": "present", "summed_updated": "updated"}
+
+
+def _summed(scratch: _Scratch, entity: Entity, p_table: str) -> tuple[str, str]:
+    """Spend rows of one file with the same day and channel and no campaign, added up.
+
+    A spend sheet may list a channel's costs of one day on several lines (invoices, ad
+    accounts) without a campaign: their sum is the channel's spend that day. The first such
+    row carries the sum; the others (the *members*) are kept aside and take its status
+    (:func:`_with_members`). Rows in different currencies are not added up (they are
+    compared as usual: same key, other content). Returns the rows to classify, and the
+    table of members ("" when there are none)."""
+    if not entity.optional_key:
+        return p_table, ""
+    empty = " AND ".join(f"{k} IS NULL" for k in entity.optional_key)
+    others = [k for k in entity.key if k not in entity.optional_key]
+    groups = scratch.table(
+        p_table + "_g",
+        f"SELECT {', '.join(others)}, min(__rn) AS __first, "
+        f"CAST(sum(cost) AS DECIMAL(18,4)) AS __sum FROM {p_table} "
+        f"WHERE __reason IS NULL AND {empty} GROUP BY ALL "
+        "HAVING count(*) > 1 AND count(DISTINCT currency) = 1",
+    )
+    if not _count(scratch.work, groups):
+        return p_table, ""
+    on = " AND ".join(f"p.{k} = g.{k}" for k in others)
+    empty_p = " AND ".join(f"p.{k} IS NULL" for k in entity.optional_key)
+    grouped = scratch.table(
+        p_table + "_sg",
+        "SELECT p.* REPLACE (CASE WHEN g.__first = p.__rn THEN g.__sum ELSE p.cost END AS cost), "
+        f"g.__first AS __group FROM {p_table} p LEFT JOIN {groups} g "
+        f"ON p.__reason IS NULL AND {empty_p} AND {on}",
+    )
+    heads = scratch.view(
+        p_table + "_h",
+        f"SELECT * EXCLUDE (__group) FROM {grouped} WHERE __group IS NULL OR __group = __rn",
+    )
+    members = scratch.view(
+        p_table + "_m",
+        f"SELECT __rn, __group FROM {grouped} WHERE __group IS NOT NULL AND __group <> __rn",
+    )
+    return heads, members
+
+
+def _with_members(scratch: _Scratch, c_table: str, members: str) -> str:
+    """The classified rows and the rows added into them (:func:`_summed`), each with the
+    status of the row holding the sum: ``summed`` (stored), ``summed_present``,
+    ``summed_updated``, or the quarantined head's status (the members are quarantined with
+    it, so no row of the sum is lost)."""
+    status = (
+        "CASE h.__status WHEN 'stored' THEN 'summed' WHEN 'present' THEN 'summed_present' "
+        "WHEN 'updated' THEN 'summed_updated' ELSE h.__status END"
+    )
+    return scratch.table(
+        c_table + "_all",
+        f"SELECT * FROM {c_table} UNION ALL BY NAME "
+        f"SELECT h.* REPLACE (m.__rn AS __rn, {status} AS __status) "
+        f"FROM {members} m JOIN {c_table} h ON h.__rn = m.__group",
+    )
+
+
 def _flagged(
     staging: Staging, scratch: _Scratch, entity: Entity, t: _Targets, c_table: str
 ) -> tuple[AmountCheck | None, str]:
@@ -537,8 +629,20 @@ def _require_keys(
             f"{path}: no column gives {', '.join(repr(m) for m in missing)}, part of the "
             f"{entity.name} key. Columns found: {', '.join(repr(c) for c in sources)}.",
             hint="Name the column in the file's header, or map it with --mapping "
-            "(see docs/import-mapping.md); if the columns run together, set `delimiter`.",
+            "(see docs/import-mapping.md)" + _delimiter_hint(sources, mapping.delimiter),
         )
+
+
+def _delimiter_hint(sources: list[str], delimiter: str) -> str:
+    """The end of the missing-key hint: the delimiter the one column seems to hold."""
+    if len(sources) == 1:
+        for candidate, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
+            if candidate != delimiter and candidate in sources[0]:
+                return (
+                    f"; the columns run together (read with the delimiter {delimiter!r}): "
+                    f"this file seems to use {name}, so pass --delimiter {name}."
+                )
+    return "; if the columns run together, pass --delimiter (e.g. --delimiter ';')."
 
 
 def _named(staged: Staged, mapping: Mapping, path: Path) -> list[str]:

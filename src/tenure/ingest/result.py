@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tenure.errors import QuarantineThresholdError
-from tenure.ingest.pipeline import CONFLICT
+from tenure.ingest.pipeline import CONFLICT, FileOutcome, now_utc
+from tenure.store.protocol import StoreLike
+
+#: The quarantine reason of records that are not text in the file's encoding.
+INVALID_ENCODING = "invalid encoding"
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,31 @@ class ImportResult:
         return QuarantineThresholdError(
             f"{self.quarantined_share:.2%} of the rows were quarantined, more than the "
             f"{self.threshold:.2%} allowed. The good rows were stored.",
-            hint="Look at the quarantine table, fix the file and import it again "
+            hint=f"See them with `{self.list_command}`; fix the file and import it again "
             "(stored rows are not duplicated), or raise --max-quarantine."
             + self._update_hint(update),
         )
+
+    @property
+    def list_command(self) -> str:
+        """The command listing this import's quarantined rows."""
+        return f"tenure quarantine list --import {self.import_id}"
+
+    def quarantine_notes(self) -> list[str]:
+        """What to do about the quarantined rows: where they are, and, for text that is not
+        in the file's encoding, the flag that reads it (empty without quarantined rows). A
+        command to run is on a line of its own, indented by two spaces."""
+        if not self.quarantined:
+            return []
+        notes = [
+            "Quarantined rows are kept with their line and reason; list them (or write them "
+            "to a CSV file to fix with `tenure quarantine export`):\n"
+            f"  {self.list_command}"
+        ]
+        n = self.by_reason.get(INVALID_ENCODING, 0)
+        if n:
+            notes.append(encoding_note(n, self.import_id))
+        return notes
 
     def _update_hint(self, update: bool) -> str:
         """A pointer to --update when rows were quarantined for holding a stored key."""
@@ -87,3 +113,63 @@ class ImportResult:
         out["quarantined_share"] = self.quarantined_share
         out["over_threshold"] = self.over_threshold
         return out
+
+
+def encoding_note(rows: int, import_id: str) -> str:
+    """The hint for ``rows`` rows quarantined as ``invalid encoding`` by ``import_id``."""
+    one = rows == 1
+    return (
+        f"{rows:,} row{'' if one else 's'} {'is' if one else 'are'} not UTF-8 text "
+        f"({INVALID_ENCODING!r}): a file saved by Excel or Windows in Western Europe is "
+        "usually Latin-1. Import it again with `--encoding latin-1`, or re-read the kept "
+        f"rows:\n  tenure quarantine retry --import {import_id} --encoding latin-1"
+    )
+
+
+def import_result(
+    import_id: str,
+    entity_name: str,
+    files: list[str],
+    preset: str | None,
+    threshold: float,
+    total: FileOutcome,
+) -> ImportResult:
+    """The :class:`ImportResult` of the files ``total`` counts."""
+    return ImportResult(
+        import_id=import_id,
+        entity=entity_name,
+        files=tuple(files),
+        preset=preset,
+        rows_read=total.rows_read,
+        stored=total.stored,
+        updated=total.updated,
+        already_present=total.present,
+        quarantined=total.quarantined,
+        suppressed=total.suppressed,
+        threshold=threshold,
+        by_reason=dict(total.by_reason),
+        tables=dict(total.tables),
+        ignored_columns=tuple(dict.fromkeys(total.ignored_columns)),
+        flagged=total.flagged,
+    )
+
+
+def log_import(store: StoreLike, result: ImportResult, started: datetime) -> None:
+    """Record one import run in ``imports``."""
+    import pyarrow as pa
+
+    row = {
+        "import_id": result.import_id,
+        "entity": result.entity,
+        "file": ";".join(result.files),
+        "preset": result.preset,
+        "started_at": started,
+        "finished_at": now_utc(),
+        "rows_read": result.rows_read,
+        "stored": result.stored,
+        "updated": result.updated,
+        "already_present": result.already_present,
+        "quarantined": result.quarantined,
+        "suppressed": result.suppressed,
+    }
+    store.insert("imports", pa.Table.from_pylist([row]))

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import duckdb
 
 from tenure.errors import IngestError
+from tenure.ingest.entities import key_equal
 from tenure.store.schema import TABLES
 from tenure.store.staging import Staging
 
@@ -98,7 +99,7 @@ def _q(column: str) -> str:
 
 
 def _on(key: tuple[str, ...], a: str, b: str) -> str:
-    return " AND ".join(f"{a}.{_q(k)} = {b}.{_q(k)}" for k in key)
+    return " AND ".join(key_equal(k, a, b, quote=True) for k in key)
 
 
 def _differs(columns: list[str], a: str, b: str) -> str:

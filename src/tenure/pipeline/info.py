@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenure.identity.state import STATE_KIND
 from tenure.pipeline.records import last_runs
 from tenure.pipeline.steps import STEPS
 from tenure.store import Store
@@ -11,6 +12,14 @@ from tenure.store import Store
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def flag_count(store: Store) -> int:
+    """The identifiers flagged in ``identity_flags``, without the row holding the state of
+    the last resolution (kind ``_resolution``: not a flag; :mod:`tenure.identity.state`)."""
+    flags = store.table("identity_flags")
+    real = flags.filter(flags.kind.isnull() | (flags.kind != STATE_KIND))
+    return int(real.count().execute())
 
 
 def store_info(store: Store) -> dict[str, Any]:
@@ -31,7 +40,7 @@ def store_info(store: Store) -> dict[str, Any]:
         "reporting_currency": currency.code,
         "reporting_currency_source": currency.source,
         "reporting_currency_text": currency.describe(),
-        "tables": store.counts(),
+        "tables": {**store.counts(), "identity_flags": flag_count(store)},
         "derived_tables": derived,
         "warnings": money_warnings(store, spend=False),
         "last_runs": {

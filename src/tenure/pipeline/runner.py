@@ -33,7 +33,7 @@ from tenure.pipeline.records import (
     record,
 )
 from tenure.pipeline.steps import STEPS, Step, StepContext, step
-from tenure.progress import ProgressCallback
+from tenure.progress import ProgressCallback, Steps
 from tenure.store import Store
 
 #: The outcome of a step a run left alone because it was current (never recorded).
@@ -208,23 +208,24 @@ def run(
     clock = DataClock(store)  # read once per run (again after a step writing canonical tables)
     todo = plan(store, steps=steps, as_of=end, full=full, force=force, ok=ok, clock=clock)
     shared: dict[str, str] = {}
-    total = sum(why is not None for _, why in todo)
+    report = Steps(progress, "Pipeline", sum(why is not None for _, why in todo))
     try:
         for s, why in todo:
             if why is None:
                 result.steps.append(StepRun(s.name, CURRENT, reason="current"))
                 continue
+            report(s.name)
             broken = _broken_upstream(s, result)
             if broken is not None:
                 result.steps.append(_skip(store, result, s, broken))
             else:
                 ctx = _context(s, end, ok.get(s.name), full, shared, options)
+                ctx.progress = progress
                 result.steps.append(_execute(store, result.run_id, s, ctx, why, clock))
                 if not s.derived:
                     clock.forget()
-            if progress is not None:
-                done = sum(r.outcome != CURRENT for r in result.steps)
-                progress("Pipeline", done, total)
+        if report.current is not None:
+            report.done()
     finally:
         for name in set(shared.values()):
             store.drop(name)

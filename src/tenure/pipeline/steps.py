@@ -16,6 +16,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from tenure.errors import ConfigError
+from tenure.progress import ProgressCallback
 from tenure.store import Store
 from tenure.store.derived import DERIVED
 
@@ -38,6 +39,8 @@ class StepContext:
     last_as_of: date | None = None
     options: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: where the step reports its own progress (the run's callback; None: nowhere)
+    progress: ProgressCallback | None = None
 
 
 StepFn = Callable[[Store, StepContext], dict[str, int]]
@@ -98,7 +101,9 @@ def identity_step(store: Store, ctx: StepContext) -> dict[str, int]:
     from tenure.identity import resolve_identities
 
     incremental = bool(ctx.options.get("incremental", True))
-    ctx.outputs["result"] = result = resolve_identities(store, incremental=incremental)
+    ctx.outputs["result"] = result = resolve_identities(
+        store, incremental=incremental, progress=ctx.progress
+    )
     ctx.outputs["mode"] = result.mode
     return {"identities": result.identifiers}
 

@@ -52,6 +52,7 @@ from tenure.predictions.holdout import (
 from tenure.predictions.predict import HEURISTIC, purchase_models, segment_rhythm
 from tenure.predictions.runs import BacktestResult, record_run
 from tenure.predictions.scoring import drop_upload, p_at_least, upload
+from tenure.progress import ProgressCallback, Steps
 from tenure.store import Store
 
 BOOSTED = "GradientBoosting"
@@ -578,6 +579,7 @@ def backtest(
     sample: int | None = None,
     random_state: int = 0,
     floor: DataFloor | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BacktestResult:
     """Fit the models on the orders up to ``calibration_end``, predict the holdout, compare.
 
@@ -586,10 +588,13 @@ def backtest(
     the charts (PNG and one HTML page), none written without it; record: append the run to
     ``model_runs`` (never for a sample); sample: backtest ``sample`` buyers drawn at random
     (``random_state``) among the calibration buyers; floor: the data floor of the choice
-    (default :data:`tenure.predictions.holdout.FLOOR`).
+    (default :data:`tenure.predictions.holdout.FLOOR`); progress: told the named steps
+    (read the orders, fit each model: the models fitted so far, charts).
     """
     started = time.perf_counter()
     names = tuple(dict.fromkeys([*_check_models(models), HEURISTIC]))
+    steps = Steps(progress, "Backtest", len(names) + 2)
+    steps("read the orders")
     holdout_days = parse_holdout(holdout, calibration_end)
     stop = calibration_end + timedelta(days=holdout_days)
     orders = orders_base(store, as_of=stop)
@@ -610,11 +615,12 @@ def backtest(
         weekly = weekly_repeats(orders, calibration_end=calibration_end, holdout_days=holdout_days)
         settings = store.settings
         data = _Data(frame, calibration_end, holdout_days, settings.at_risk_factor, store, persons)
-        result = _run(data, names, weekly.to_pyarrow().to_pandas(), floor)
+        result = _run(data, names, weekly.to_pyarrow().to_pandas(), floor, steps)
     finally:
         if persons is not None:
             drop_upload(store, SCRATCH_SAMPLE)
     result.holdout, result.sample = str(holdout), sample
+    steps("charts and record")
     if out is not None:
         from tenure.predictions.charts import write_charts
 
@@ -623,6 +629,7 @@ def backtest(
         record_run(store, result)
         result.recorded = True
     result.seconds = round(time.perf_counter() - started, 3)
+    steps.done()
     return result
 
 
@@ -633,12 +640,18 @@ def _check_sample(sample: int) -> None:
 
 
 def _run(
-    data: _Data, names: tuple[str, ...], weekly: pd.DataFrame, floor: DataFloor | None
+    data: _Data,
+    names: tuple[str, ...],
+    weekly: pd.DataFrame,
+    floor: DataFloor | None,
+    steps: Steps | None = None,
 ) -> BacktestResult:
     _fit_spend(data)
     base = _weeks(data, weekly)
     tables = _Tables()
     for candidate in _candidates(names):
+        if steps is not None:
+            steps(f"fit {candidate.name}")
         _evaluate(candidate, data, base, tables)
     metrics = pd.DataFrame(tables.metrics)
     sufficiency = _sufficiency(data, floor)

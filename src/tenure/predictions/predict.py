@@ -59,12 +59,16 @@ from tenure.predictions.scoring import (
     spend_pairs,
     upload,
 )
+from tenure.progress import ProgressCallback, Steps
 from tenure.store import Store, reporting_currency
 
 PREDICTIONS = "customer_predictions"
 FACTS = "customer_facts"
 HEURISTIC = "heuristic"
 DEFAULT_MODEL = "BetaGeo"
+#: The progress task of a prediction and its named steps: customer facts, fit, score and write.
+PREDICT_TASK = "Predict"
+PREDICT_STEPS = 3
 #: The scored patterns while a prediction runs (a temporary table or Spark view).
 SCRATCH_SCORES = "_predict_scores"
 #: customer_facts of another day than the stored one (or before it is stored), while a
@@ -309,6 +313,8 @@ class _Run:
     vip: float | None
     clv_model: str = GAMMA_GAMMA
     floor: DataFloor = field(default_factory=DataFloor)
+    #: where the fit and the scoring are reported (named steps of "Predict")
+    steps: Steps = field(default_factory=lambda: Steps(None, PREDICT_TASK, PREDICT_STEPS))
 
     @property
     def currency(self) -> str:
@@ -549,6 +555,7 @@ def predict(
     discount_rate: float = 0.10,
     floor: DataFloor | None = None,
     clv_model: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> PredictResult:
     """Write ``customer_predictions`` as of ``as_of``.
 
@@ -559,17 +566,21 @@ def predict(
     discount_rate: yearly, applied monthly as ``(1 + rate)^(1/12) - 1``; floor: the least
     data a model is fitted on (:class:`DataFloor`); clv_model: GammaGamma (default: the
     purchase model's expected purchases x Gamma-Gamma spend x margin rate) or
-    GradientBoosting (:func:`boosted_margins`, discounted by the mean monthly factor).
+    GradientBoosting (:func:`boosted_margins`, discounted by the mean monthly factor);
+    progress: told the named steps (customer facts, fit, score and write), k of 3.
     """
     started = time.perf_counter()
     monthly = _check(horizon_months, discount_rate)
     clv = _clv_model_name(clv_model)
+    steps = Steps(progress, PREDICT_TASK, PREDICT_STEPS)
+    steps("customer facts")
     facts, end, stored = _facts_source(store, as_of)
     try:
         if not stored:  # an expression: computed once, not once per query below
             facts = store.replace(SCRATCH_FACTS, facts, scratch=True)
-        result, table = _write(store, facts, end, model, horizon_months, monthly, floor, clv)
+        result, table = _write(store, facts, end, model, horizon_months, monthly, floor, clv, steps)
         result.discount_rate = discount_rate
+        steps.done()
     finally:
         drop_upload(store, SCRATCH_SCORES)
         drop_upload(store, SCRATCH_MARGINS)
@@ -591,6 +602,7 @@ def _write(
     monthly: float,
     floor: DataFloor | None,
     clv_model: str = GAMMA_GAMMA,
+    steps: Steps | None = None,
 ) -> tuple[PredictResult, ir.Table]:
     """Fit (or fall back), score and write ``customer_predictions``."""
     buyers = _buyers(facts, store.settings.default_margin)
@@ -606,7 +618,8 @@ def _write(
         why = "asked for" if asked else "chosen by the backtest"
     span = round(horizon_months * MONTH_DAYS)
     vip = vip_threshold(store, buyers, end, span, stats.buyers) if stats.buyers else None
-    run = _Run(store, end, name, horizon_months, monthly, vip, clv_model, floor)
+    steps = steps or Steps(None, PREDICT_TASK, PREDICT_STEPS)
+    run = _Run(store, end, name, horizon_months, monthly, vip, clv_model, floor, steps)
     result = PredictResult(end, name, HEURISTIC, horizon_months, 0.0, reason, stats)
     result.vip_threshold = vip
     rows = _predicted_rows(run, buyers, patterns, result, why)
@@ -622,6 +635,7 @@ def _predicted_rows(
     if result.reason is None:
         failed = run.model
         try:
+            run.steps(f"fit {run.model} and {GAMMA_GAMMA}")
             model = _fit_purchases(run.model, patterns)
             failed = GAMMA_GAMMA
             gg = _fit_spend(buyers)
@@ -656,7 +670,9 @@ def _predicted_rows(
                 else:
                     result.method, result.clv_model = f"{run.model}+{BOOSTED}", BOOSTED
                     result.parameters["gbm_training_buyers"] = float(trained)
+            run.steps("score and write")
             return _model_rows(run, buyers, model, gg, margins)
+    run.steps("score and write (heuristic)")
     result.clv_model = HEURISTIC
     if run.clv_model == BOOSTED:
         result.reason = f"{result.reason}; no {BOOSTED} CLV with the heuristic"

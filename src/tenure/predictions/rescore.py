@@ -201,7 +201,8 @@ def build_predictions(
     options = _predict_options(ctx)
     if floor is not None:
         options["floor"] = floor
-    result = predict(store, as_of=ctx.as_of, **options)
+    # a step's context carries the run's progress callback (a test's may not)
+    result = predict(store, as_of=ctx.as_of, progress=getattr(ctx, "progress", None), **options)
     if result.fit is not None:
         save_fit(store, result.fit)
     _report(ctx, result)

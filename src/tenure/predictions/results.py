@@ -14,6 +14,7 @@ import pandas as pd
 
 from tenure.analytics.base import limited
 from tenure.errors import ConfigError
+from tenure.identity.lookup import read_with_labels, with_labels
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
@@ -26,18 +27,35 @@ def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     return frame
 
 
-def customer_predictions(store: Store, *, limit: int | None = None) -> pd.DataFrame:
+def customer_predictions(
+    store: Store, *, limit: int | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
     """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
     ``person_id``; prospects included, with null predictions. With ``limit``, the first
-    ``limit`` rows and ``attrs["rows"]``, the count of them all."""
+    ``limit`` rows and ``attrs["rows"]``, the count of them all. With ``with_identifiers``
+    (default), each person's customer id and e-mail follow the person id
+    (:func:`tenure.identity.lookup.read_with_labels`)."""
     table = store.read(PREDICTIONS)
-    return _with_money(limited(table.order_by("person_id"), limit), store)
+    return _with_money(
+        read_with_labels(
+            store,
+            table,
+            lambda e: limited(e.order_by("person_id"), limit),
+            limited=limit is not None,
+            with_identifiers=with_identifiers,
+        ),
+        store,
+    )
 
 
-def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.DataFrame:
+def top_customers(
+    store: Store, n: int = 10, *, by: str | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
     """The ``n`` persons with the highest ``by`` in ``customer_predictions`` (default: its
     CLV column, ``clv_12m`` for a 12-month horizon), highest first, ties by ``person_id``;
-    persons whose ``by`` is unknown (prospects) are left out."""
+    persons whose ``by`` is unknown (prospects) are left out. With ``with_identifiers``
+    (default), each person's customer id and e-mail follow the person id, looked up for these
+    ``n`` persons only (:func:`tenure.identity.with_labels`)."""
     table = store.read(PREDICTIONS)
     numeric = [c for c, t in table.schema().items() if t.is_numeric()]
     if by is None:
@@ -51,4 +69,5 @@ def top_customers(store: Store, n: int = 10, *, by: str | None = None) -> pd.Dat
         raise ConfigError(f"The number of customers must be 0 or more. Got {n} instead.")
     value = table[by]
     best = table.filter(value.notnull()).order_by([ibis.desc(value), "person_id"])
-    return _with_money(best.limit(n).to_pandas(), store)
+    frame = best.limit(n).to_pandas()
+    return _with_money(with_labels(store, frame) if with_identifiers else frame, store)

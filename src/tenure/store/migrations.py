@@ -17,7 +17,7 @@ import ibis.expr.datatypes as dt
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from tenure.errors import StoreVersionError
+from tenure.errors import StoreError, StoreVersionError
 from tenure.store.schema import (
     CORE_TABLES,
     FX_RATES,
@@ -143,8 +143,11 @@ def current_version(con: BaseBackend) -> int:
     return 0 if value is None or value != value else int(value)
 
 
-def migrate(con: BaseBackend, *, store_url: str, target: int | None = None) -> list[Migration]:
-    """Bring the store up to ``target`` (default: the latest); return the migrations applied."""
+def migrate(
+    con: BaseBackend, *, store_url: str, target: int | None = None, read_only: bool = False
+) -> list[Migration]:
+    """Bring the store up to ``target`` (default: the latest); return the migrations applied.
+    ``read_only``: apply none; a store behind ``target`` is refused with a StoreError."""
     target = LATEST_VERSION if target is None else target
     version = current_version(con)
     if version > LATEST_VERSION:
@@ -152,6 +155,13 @@ def migrate(con: BaseBackend, *, store_url: str, target: int | None = None) -> l
             f"The store {store_url!r} is at data-model version {version}, but this Tenure "
             f"only knows versions up to {LATEST_VERSION}.",
             hint="Upgrade Tenure (pip install -U tenure) or open a store written by this version.",
+        )
+    if read_only and version < target:
+        what = "is not a Tenure store" if version == 0 else f"is at data-model version {version}"
+        raise StoreError(
+            f"The store {store_url!r} {what}, and a store opened read-only (--read-only, "
+            f"TENURE_READ_ONLY) cannot be brought to version {target}.",
+            hint="Open it once without --read-only (e.g. `tenure store info`) to upgrade it.",
         )
     if MIGRATIONS_TABLE not in con.list_tables():
         con.create_table(MIGRATIONS_TABLE, schema=_MIGRATIONS_SCHEMA)

@@ -69,8 +69,10 @@ def upsert(store: StoreLike, name: str, key: Sequence[str], rows: pa.Table) -> i
             store.insert(name, rows)
         return rows.num_rows
     t = store.table(name)
+    # null-safe: a key field may be empty (spend's campaign)
+    keys = ibis.memtable(rows.select(list(key)))
     kept = store.scratch_table(
-        f"update_{name}", t.anti_join(ibis.memtable(rows.select(list(key))), list(key))
+        f"update_{name}", t.anti_join(keys, [t[k].identical_to(keys[k]) for k in key])
     )
     scratch = kept.get_name()
     try:
@@ -92,7 +94,7 @@ def _delete_keys(store: StoreLike, name: str, key: Sequence[str], keys: pa.Table
     """DuckDB: ``DELETE`` the rows of ``name`` whose ``key`` is in ``keys``."""
     raw = store.con.con
     view = scratch_name("keys")
-    on = " AND ".join(f'{name}."{k}" = k."{k}"' for k in key)
+    on = " AND ".join(f'{name}."{k}" IS NOT DISTINCT FROM k."{k}"' for k in key)
     raw.register(view, keys)
     try:
         raw.execute(f"DELETE FROM {name} USING {view} k WHERE {on}")

@@ -12,8 +12,9 @@ depends on the engine, and is decided here only:
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,6 +67,32 @@ class Staging:
         return int(data.num_rows)
 
     @contextmanager
+    def watch(self, report: Callable[[int], None], *, every: float = 0.25) -> Iterator[None]:
+        """While the block runs, tell ``report`` how far (percent, DuckDB's own estimate)
+        the statement running in :attr:`work` is, from a background thread polling every
+        ``every`` seconds. DuckDB prints nothing (its own bar stays off)."""
+        self.work.execute("SET enable_progress_bar = true")
+        self.work.execute("SET enable_progress_bar_print = false")
+        stop = threading.Event()
+
+        def poll() -> None:
+            last = -1
+            while not stop.wait(every):
+                done = int(self.work.query_progress())
+                if done >= 0 and done != last:
+                    last = done
+                    report(done)
+
+        thread = threading.Thread(target=poll, name="tenure-import-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self.work.execute("SET enable_progress_bar = false")
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction around a file's writes on a DuckDB store (elsewhere: none)."""
         if not self._shared:
@@ -109,7 +136,8 @@ class Staging:
         """Replace the stored rows of canonical ``table`` whose ``key`` is in table ``new`` (in
         :attr:`work`, with ``table``'s columns) by the rows of ``new``; return how many."""
         if self._shared:
-            on = " AND ".join(f"{table}.{_q(k)} = n.{_q(k)}" for k in key)
+            # null-safe: a key field may be empty (spend's campaign)
+            on = " AND ".join(f"{table}.{_q(k)} IS NOT DISTINCT FROM n.{_q(k)}" for k in key)
             self.work.execute(f"DELETE FROM {table} USING {new} n WHERE {on}")
             return self.emit(table, f"SELECT * FROM {new}")
         rows: pa.Table = self.work.execute(f"SELECT * FROM {new}").to_arrow_table()

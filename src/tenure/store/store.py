@@ -10,6 +10,8 @@ Opening a store applies pending migrations, so an older file upgrades itself.
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,13 +19,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from tenure.config import Settings, load_settings
-from tenure.errors import StoreError, TenureError, UnknownTableError, translate_driver_error
+from tenure.errors import (
+    StoreError,
+    StoreLockedError,
+    StoreReadOnlyError,
+    StoreUrlError,
+    TenureError,
+    UnknownTableError,
+    translate_driver_error,
+)
 from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.rows import Predicate, delete_where, upsert
@@ -44,15 +55,69 @@ from tenure.store.tables import (
 LOAD_TIME = "imported_at"
 
 
-def _connect_duckdb(url: str) -> tuple[BaseBackend, str]:
+def _connect_duckdb(url: str, read_only: bool = False) -> tuple[BaseBackend, str]:
     rest = url[len("duckdb://") :]
     if rest in ("", ":memory:"):
         return ibis.duckdb.connect(), ":memory:"
     path = Path(rest).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = ibis.duckdb.connect(str(path))
+    if read_only and not path.is_file():
+        raise StoreUrlError(
+            f"No store file {str(path)!r}: a store opened read-only (--read-only, "
+            "TENURE_READ_ONLY) is never created.",
+            hint="Check --store or TENURE_STORE_URL; without --read-only a new store is made.",
+        )
+    try:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = ibis.duckdb.connect(str(path), read_only=read_only)
+    except (duckdb.IOException, OSError) as exc:
+        raise open_error(exc, path, url, read_only=read_only) from exc
     con.raw_sql("SET enable_progress_bar = false")  # the library never prints
     return con, str(path.resolve())
+
+
+def unwritable(path: Path) -> str | None:
+    """Why this process cannot write the DuckDB file ``path`` (or create it), if it cannot:
+    a read-only file system, or no write permission on the file or its directory (DuckDB
+    writes a ``.wal`` file beside it)."""
+    target = path if path.exists() else next((p for p in path.parents if p.exists()), None)
+    if target is None:
+        return None
+    statvfs = getattr(os, "statvfs", None)  # not on Windows
+    if statvfs is not None and statvfs(target).f_flag & os.ST_RDONLY:
+        return f"{target} is on a read-only file system"
+    for place in dict.fromkeys([target, path.parent if path.exists() else target]):
+        if not os.access(place, os.W_OK):
+            kind = "directory" if place.is_dir() else "file"
+            return f"you have no write permission on the {kind} {place}"
+    return None
+
+
+def open_error(exc: BaseException, path: Path, url: str, *, read_only: bool) -> TenureError:
+    """The error to show when DuckDB cannot open the file ``path``: another process holds it
+    (DuckDB names it), the file cannot be written (a read-only file system, no permission:
+    :func:`unwritable`), or what DuckDB said."""
+    said = " ".join(str(exc).split())
+    holder = re.search(r"held in (\S+) \(PID (\d+)\)", said)  # DuckDB names the holder
+    if holder is not None:
+        program, pid = Path(holder.group(1)).name, holder.group(2)
+        return StoreLockedError(
+            f"Cannot open the store {url!r}: another process holds the file "
+            f"({program}, PID {pid}).",
+            hint="Wait for it to finish, or stop it, then try again. Commands that only read "
+            "can share a store while nothing writes to it: run each with `tenure --read-only`.",
+        )
+    why = None if read_only else unwritable(path)
+    if why is not None:
+        return StoreError(
+            f"Cannot open the store {url!r} for writing: {why}.",
+            hint="To query it, open it read-only: `tenure --read-only COMMAND ...` (or "
+            "TENURE_READ_ONLY=1); to change it, copy the file to a place you can write.",
+        )
+    return StoreError(
+        f"Cannot open the store {url!r}: {said}",
+        hint="Check --store or TENURE_STORE_URL, and that the file is a DuckDB database.",
+    )
 
 
 def as_store_url(value: str) -> str:
@@ -61,14 +126,15 @@ def as_store_url(value: str) -> str:
     return value if "://" in value else f"duckdb://{value}"
 
 
-def connect(url: str) -> tuple[BaseBackend, str]:
+def connect(url: str, *, read_only: bool = False) -> tuple[BaseBackend, str]:
     """Open the Ibis backend a store URL (or a bare DuckDB file path) names; return it and a
-    human-readable location."""
+    human-readable location. ``read_only``: a DuckDB file is opened read-only (several
+    processes may read it while none writes)."""
     url = as_store_url(url)
     scheme = url.split("://", 1)[0]
     try:
         if scheme == "duckdb":
-            return _connect_duckdb(url)
+            return _connect_duckdb(url, read_only)
         if scheme in ("pyspark", "spark"):
             return connect_pyspark(url)
         return ibis.connect(url), url
@@ -78,11 +144,11 @@ def connect(url: str) -> tuple[BaseBackend, str]:
             raise translated from exc
         if isinstance(exc, TenureError):
             raise
-        raise StoreError(
-            f"Cannot open the store {url!r}: {exc}",
-            hint="Check TENURE_STORE_URL; supported: duckdb://file.duckdb, "
-            "pyspark://local[2]?warehouse=DIR, "
-            "or any URL ibis.connect accepts.",
+        raise StoreUrlError(
+            f"Cannot open the store {url!r}: {' '.join(str(exc).split())}",
+            hint="Check --store or TENURE_STORE_URL; supported: duckdb://file.duckdb (or a "
+            "bare file path), pyspark://local[2]?warehouse=DIR, or any URL ibis.connect "
+            "accepts.",
         ) from exc
 
 
@@ -101,16 +167,22 @@ class Store:
         settings: Settings | None = None,
         backend: BaseBackend | None = None,
         upgrade: bool = True,
+        read_only: bool | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(store_url=as_store_url(url) if url else None)
         self.settings = settings
         self.url = as_store_url(url or settings.store_url)
+        #: opened read-only (``read_only``, default the ``read_only`` setting): every write
+        #: raises StoreReadOnlyError, and a DuckDB file is opened read-only
+        self.read_only = settings.read_only if read_only is None else read_only
         if backend is not None:
             self.con, self.location = backend, f"{backend.name} backend"
         else:
-            self.con, self.location = connect(self.url)
-        self.migrations_applied = migrate(self.con, store_url=self.url) if upgrade else []
+            self.con, self.location = connect(self.url, read_only=self.read_only)
+        self.migrations_applied = (
+            migrate(self.con, store_url=self.url, read_only=self.read_only) if upgrade else []
+        )
 
     # -- information ------------------------------------------------------------------
     @property
@@ -121,6 +193,14 @@ class Store:
     @property
     def is_duckdb(self) -> bool:
         return self.backend_name == "duckdb"
+
+    @property
+    def file(self) -> Path | None:
+        """The store's DuckDB file; None for a store without one (in memory, Spark)."""
+        if not self.is_duckdb or self.location == ":memory:":
+            return None
+        path = Path(self.location)
+        return path if path.is_file() else None
 
     @property
     def transactional(self) -> bool:
@@ -136,6 +216,18 @@ class Store:
     @property
     def up_to_date(self) -> bool:
         return self.version == LATEST_VERSION
+
+    def check_writable(self, table: str) -> None:
+        """Raise StoreReadOnlyError when the store was opened read-only: ``table`` was to be
+        written."""
+        if self.read_only:
+            error = StoreReadOnlyError(
+                f"The store {self.location} is open read-only (--read-only or "
+                f"TENURE_READ_ONLY), so {table} cannot be written.",
+                hint="Open it without read_only (TENURE_READ_ONLY unset) where you can write it.",
+            )
+            error.table = table
+            raise error
 
     # -- tables -----------------------------------------------------------------------
     @staticmethod
@@ -175,6 +267,7 @@ class Store:
         Rows without an ``imported_at`` column (where the table has one) are stamped with
         the time of this insert: the load time the incremental run reads (importers set it
         themselves, to the start of the import)."""
+        self.check_writable(name)
         spec = self.spec(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
@@ -225,6 +318,7 @@ class Store:
 
     def truncate(self, name: str) -> None:
         """Delete every row of canonical table ``name`` (keeps the table)."""
+        self.check_writable(name)
         spec = self.spec(name)
         if self.backend_name == "pyspark":  # Ibis 12 cannot overwrite a table on Spark
             self.con.drop_table(name, force=True)
@@ -249,16 +343,19 @@ class Store:
     def replace(self, name: str, expr: ibis.Table, *, scratch: bool = False) -> ibis.Table:
         """Write ``expr`` as table ``name``, replacing it; return the stored table.
         ``scratch``: read for a short while and dropped (stored without compression)."""
+        self.check_writable(name)
         return replace_table(self.con, name, expr, scratch=scratch)
 
     def create(self, name: str, schema: ibis.Schema) -> ibis.Table:
         """Create empty table ``name`` with ``schema`` if it does not exist; return it."""
         if not self.exists(name):
+            self.check_writable(name)
             self.con.create_table(name, schema=schema)
         return self.con.table(name)
 
     def append(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
         """Append rows to a (non-canonical) table, in its column order."""
+        self.check_writable(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
         if isinstance(data, pa.Table):
@@ -269,6 +366,8 @@ class Store:
 
     def drop(self, name: str) -> None:
         """Drop table ``name`` if it exists."""
+        if name in TABLES or name in DERIVED:  # a read-only store still drops its scratch
+            self.check_writable(name)
         self.con.drop_table(name, force=True)
 
     def tables(self) -> list[str]:
@@ -305,11 +404,13 @@ class Store:
     def delete_where(self, name: str, predicate: Predicate) -> int:
         """Delete the rows of table ``name`` (canonical or derived) that ``predicate(table)``
         picks (null picks nothing); return how many (:mod:`tenure.store.rows`)."""
+        self.check_writable(name)
         return delete_where(self, name, predicate)
 
     def upsert(self, name: str, key: Sequence[str], rows: pa.Table) -> int:
         """Replace the rows of canonical table ``name`` with the ``key`` values of ``rows`` by
         ``rows`` (new keys are added); return the rows written (:mod:`tenure.store.rows`)."""
+        self.check_writable(name)
         return upsert(self, name, key, rows)
 
     @contextmanager
@@ -322,6 +423,7 @@ class Store:
     def staging(self) -> Iterator[Staging]:
         """The DuckDB connection an import reads and checks files in, and the ways its rows
         reach the store (:mod:`tenure.store.staging`)."""
+        self.check_writable("the imported tables")
         with open_staging(self) as staging:
             yield staging
 
@@ -346,6 +448,7 @@ class Store:
 
     def set_meta(self, key: str, value: str | None, *, by: str) -> None:
         """Set (or, with ``value=None``, remove) store fact ``key``; ``by`` says what set it."""
+        self.check_writable("store_meta")
         t = self.table("store_meta")
         kept = t.filter(t.name != key).to_pyarrow()
         rows = kept.to_pylist()
