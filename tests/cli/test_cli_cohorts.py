@@ -46,7 +46,7 @@ def test_cohorts_table_shows_retention_in_percent(store_url: str) -> None:
         "row is partial (% of the cohort active)"
     )
     assert [line for line in lines if "1997-02" in line] == [
-        "│ 1997-02 │         2 │ 100.00 │ 0.00 │ 50.00 │      │"
+        "│ 1997-02 │         2 │ 100.0% │ 0.0% │ 50.0% │      │"
     ]
 
 

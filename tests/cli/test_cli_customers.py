@@ -31,13 +31,14 @@ def test_search_prints_the_first_matches_and_the_total(demo_url: str) -> None:
     result = runner.invoke(app, ["customers", "search", "clark", "--store", _path(demo_url)])
     assert result.exit_code == 0, result.output
     out = _flat(result.stdout)
-    assert "Customers matching 'clark': 62 customers, the first 20 shown" in out
-    assert "(--limit N shows more) (revenue in USD)" in out
+    assert "Customers matching 'clark': 62 customers (revenue in USD)" in out
+    assert "Showing the first 20 of 62 rows; --limit 0 or --csv for all." in out
     few = runner.invoke(
         app, ["customers", "search", "gus clark", "--store", _path(demo_url), "--limit", "1"]
     )
     assert few.exit_code == 0, few.output
-    assert "'gus clark': 2 customers, the first 1 shown" in _flat(few.stdout)
+    assert "'gus clark': 2 customers (revenue in USD)" in _flat(few.stdout)
+    assert "Showing the first 1 of 2 rows" in _flat(few.stdout)
 
 
 def test_search_json_is_every_match_as_the_library_gives_it(demo_url: str) -> None:
@@ -62,9 +63,9 @@ def test_list_filters_sorts_and_writes_csv(demo_url: str) -> None:
     args = ["customers", "list", "--store", _path(demo_url), "--segment", "champions"]
     table = runner.invoke(app, [*args, "--limit", "3"])
     assert table.exit_code == 0, table.output
-    assert "Customers of segment Champions by revenue: 68 customers, the first 3 shown" in (
-        _flat(table.stdout)
-    )
+    shown = _flat(table.stdout)
+    assert "Customers of segment Champions by revenue: 68 customers (revenue in USD)" in shown
+    assert "Showing the first 3 of 68 rows" in shown
     csv = runner.invoke(app, [*args, "--csv", "--sort", "orders", "--asc"])
     assert csv.exit_code == 0, csv.output
     lines = csv.stdout.splitlines()

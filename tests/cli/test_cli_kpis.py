@@ -50,14 +50,14 @@ def test_kpis_table_headline_in_percent(store_url: str, monkeypatch: pytest.Monk
     )
     header = [cell.strip() for cell in lines[2].split("┃")[1:-1]]
     assert " | ".join(header) == (
-        "period | revenue | orders | aov | customers | new_customers | repeat % | retention % | "
-        "cac | clv"
+        "period | revenue | orders | AOV | customers | new customers | repeat % | retention % | "
+        "CAC | CLV"
     )
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines[4:7]]
     assert rows == [
         ["2024-12", "0.00", "0", "", "0", "0", "", "", "", ""],
-        ["2025-01", "60.00", "1", "60.00", "1", "0", "100.00", "", "", "48.00"],
-        ["2025-02", "90.00", "1", "90.00", "1", "1", "0.00", "0.00", "", "40.50"],
+        ["2025-01", "60.00", "1", "60.00", "1", "0", "100.0%", "", "", "48.00"],
+        ["2025-02", "90.00", "1", "90.00", "1", "1", "0.0%", "0.0%", "", "40.50"],
     ]
 
 

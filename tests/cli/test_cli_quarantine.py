@@ -175,7 +175,6 @@ def test_import_events_help_offers_no_order_preset() -> None:
     assert "cdnow, online_retail, shopify" in " ".join(orders.stdout.split())
 
 
-@pytest.mark.xfail(strict=False, reason="until emit never reads data as markup (issue 13, item 5)")
 def test_hostile_values_are_shown_as_written(tmp_path: Path, wide: None) -> None:
     """Quarantined values are whatever a file held: shown as text, never as markup."""
     text = "order_id,customer_id,ordered_at,currency,total\n[/],C1,2024-03-01,EUR,[/x]\n"

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from tenure.errors import StoreError
 from tenure.store import Store, reporting_currency
@@ -236,3 +237,14 @@ def as_of_note(store: Store, as_of: date | None = None) -> str | None:
             "and import them again."
         )
     return " ".join(notes) or None
+
+
+def limited(expr: ir.Table, limit: int | None = None) -> pd.DataFrame:
+    """``expr`` as a data frame; with ``limit``, only its first ``limit`` rows (the engine
+    stops there: a terminal's screen of a 200k-row result), with ``attrs["rows"]`` the count
+    of all its rows."""
+    if limit is None:
+        return expr.to_pandas()
+    frame = expr.limit(limit).to_pandas()
+    frame.attrs["rows"] = len(frame) if len(frame) < limit else int(expr.count().execute())
+    return frame

@@ -20,11 +20,11 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.analytics.base import store_end
+from tenure.analytics.base import limited, store_end
 from tenure.analytics.money import money_warnings
 from tenure.analytics.status import value_tier
 from tenure.errors import ConfigError
-from tenure.identity.lookup import labelled
+from tenure.identity.lookup import read_with_labels
 from tenure.store import Store, reporting_currency
 
 #: (segment, r_min, r_max, fm_min, fm_max): every (R, FM) pair of 1..5 falls in exactly one.
@@ -137,19 +137,33 @@ def rfm_segments(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
 
 
 def rfm_customers(
-    store: Store, *, as_of: date | None = None, with_identifiers: bool = True
+    store: Store,
+    *,
+    as_of: date | None = None,
+    limit: int | None = None,
+    stored: bool = False,
+    with_identifiers: bool = True,
 ) -> pd.DataFrame:
     """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``, with (unless
     ``with_identifiers`` is false) their customer id and e-mail after it
-    (:func:`tenure.identity.lookup.labelled`); ``attrs`` as :func:`rfm_segments`."""
+    (:func:`tenure.identity.lookup.read_with_labels`); ``attrs`` as :func:`rfm_segments`.
+    With ``limit``, only the first ``limit`` rows (a terminal's screen) and
+    ``attrs["rows"]``, the count of them all. ``stored``: read the derived ``customer_rfm``
+    table instead of computing it (the caller checked it is current as of ``as_of``:
+    :func:`tenure.pipeline.why_stale`; the same rows, read in a moment)."""
     end = as_of if as_of is not None else store_end(store)
-    expr = rfm(store, as_of=end)
-    expr = labelled(store, expr) if with_identifiers else expr
-    return _result(store, expr.order_by("person_id"), end)
+    expr = store.read("customer_rfm") if stored else rfm(store, as_of=end)
+    return read_with_labels(
+        store,
+        expr,
+        lambda e: _result(store, e.order_by("person_id"), end, limit),
+        limited=limit is not None,
+        with_identifiers=with_identifiers,
+    )
 
 
-def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
-    frame = expr.to_pandas()
+def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:
+    frame = limited(expr, limit)
     frame.attrs.update(
         as_of=end,
         money=MONEY_COLUMNS,

@@ -29,7 +29,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.analytics.base import F64, money_sum, orders_base, store_end
+from tenure.analytics.base import F64, limited, money_sum, orders_base, store_end
 from tenure.analytics.facts import (
     daily_purchases,
     join_on_person,
@@ -38,7 +38,7 @@ from tenure.analytics.facts import (
 )
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
-from tenure.identity.lookup import labelled
+from tenure.identity.lookup import read_with_labels
 from tenure.store import Store
 
 #: Lifecycle statuses, in the order of precedence above.
@@ -257,18 +257,32 @@ def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
 
 
 def status_customers(
-    store: Store, *, as_of: date | None = None, with_identifiers: bool = True
+    store: Store,
+    *,
+    as_of: date | None = None,
+    limit: int | None = None,
+    stored: bool = False,
+    with_identifiers: bool = True,
 ) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
     ``person_id``, with (unless ``with_identifiers`` is false) their customer id and e-mail
-    after it (:func:`tenure.identity.lookup.labelled`); ``attrs`` as :func:`status_counts`."""
+    after it (:func:`tenure.identity.lookup.read_with_labels`); ``attrs`` as
+    :func:`status_counts`. With ``limit``, the first ``limit`` rows and ``attrs["rows"]``,
+    the count of them all. ``stored``: read the derived ``customer_status`` table instead of
+    computing it (the caller checked it is current as of ``as_of``:
+    :func:`tenure.pipeline.why_stale`; the same rows, read in a moment)."""
     end = as_of if as_of is not None else store_end(store)
-    expr = customer_status(store, as_of=end)
-    expr = labelled(store, expr) if with_identifiers else expr
-    return _result(store, expr.order_by("person_id"), end)
+    expr = store.read("customer_status") if stored else customer_status(store, as_of=end)
+    return read_with_labels(
+        store,
+        expr,
+        lambda e: _result(store, e.order_by("person_id"), end, limit),
+        limited=limit is not None,
+        with_identifiers=with_identifiers,
+    )
 
 
-def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:
-    frame = expr.to_pandas()
+def _result(store: Store, expr: ir.Table, end: date, limit: int | None = None) -> pd.DataFrame:
+    frame = limited(expr, limit)
     frame.attrs.update(as_of=end, warnings=money_warnings(store, as_of=end))
     return frame

@@ -17,21 +17,25 @@ from tenure.cli.common import (
     open_store,
     print_json,
     progress_bar,
+    say,
 )
 from tenure.cli.output import (
     KPI_HEADLINE,
     AsOfOpt,
     CsvOpt,
-    cell,
+    LimitOpt,
     emit,
+    is_current,
     kpi_table,
     money_frame,
     note_as_of,
     note_stale,
     parse_day,
     records,
+    screen_rows,
     warn,
 )
+from tenure.cli.render import PERCENT, cell
 
 customers_app = typer.Typer(
     help="Find customers (search, list) and show one person's facts.", no_args_is_help=True
@@ -70,12 +74,13 @@ PersonArg = Annotated[
         "kind:value (email:gus.clark1@example.com, order:D00000002)."
     ),
 ]
-LimitOpt = Annotated[
+CustomersLimitOpt = Annotated[
     int | None,
     typer.Option(
         "--limit",
-        min=1,
-        help="Show at most N customers (default: 20 in the terminal, all with --json/--csv).",
+        min=0,
+        help="Customers shown (default: 20; 0: all). --json and --csv give every match "
+        "unless --limit is given.",
         show_default=False,
     ),
 ]
@@ -107,15 +112,26 @@ def customers_show(person: PersonArg, store: StoreOpt = None, as_json: JsonOpt =
     matched = frame.attrs["matched"]
     if matched["kind"] != "person_id":
         title += f", found by {matched['kind']} {matched['value']}"
-    console.print(kv_table(title, [(str(k), cell(v)) for k, v in shown.iloc[0].items()]))
+    rows = [
+        (str(k), cell(v, "percent" if k in PERCENT else "value")) for k, v in shown.iloc[0].items()
+    ]
+    console.print(kv_table(title, rows))
 
 
 def _customers_title(what: str, frame: Any) -> str:
-    total, shown = frame.attrs["total"], len(frame)
-    title = f"{what}: {total:,} customer{'s' if total != 1 else ''}"
-    if shown < total:
-        title += f", the first {shown:,} shown (--limit N shows more)"
-    return f"{title} (revenue in {frame.attrs['currency']})"
+    """``what: 62 customers (revenue in USD)``; ``attrs["rows"]`` set to the total, so that
+    the table says how many it leaves out."""
+    total = frame.attrs["rows"] = frame.attrs["total"]
+    noun = "customer" if total == 1 else "customers"
+    return f"{what}: {total:,} {noun} (revenue in {frame.attrs['currency']})"
+
+
+def _rows(limit: int | None, every: bool) -> int | None:
+    """The rows a customers command asks for: ``--limit`` (0: all), else :data:`SCREEN` in
+    the terminal and all with ``--json``/``--csv`` (``every``)."""
+    if limit is not None:
+        return None if limit == 0 else limit
+    return None if every else SCREEN
 
 
 @customers_app.command("search")
@@ -124,7 +140,7 @@ def customers_search(
         str, typer.Argument(help="Part of a customer id, e-mail, phone, name or order id.")
     ],
     store: StoreOpt = None,
-    limit: LimitOpt = None,
+    limit: CustomersLimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -133,12 +149,11 @@ def customers_search(
     from tenure.analytics import search_customers
     from tenure.pipeline import ensure_current
 
-    rows = limit if limit is not None or as_json or as_csv else SCREEN
     with open_store(store) as st:
         ensure_current(st, "customer_status")
-        frame = search_customers(st, text, limit=rows)
+        frame = search_customers(st, text, limit=_rows(limit, as_json or as_csv))
     title = _customers_title(f"Customers matching {text!r}", frame)
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=0)
 
 
 @customers_app.command("list")
@@ -166,7 +181,7 @@ def customers_list(
             show_default=False,
         ),
     ] = None,
-    limit: LimitOpt = None,
+    limit: CustomersLimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -174,7 +189,7 @@ def customers_list(
     from tenure.analytics import list_customers
     from tenure.pipeline import ensure_current
 
-    rows = limit if limit is not None or as_json or as_csv else SCREEN
+    rows = _rows(limit, as_json or as_csv)
     with open_store(store) as st:
         ensure_current(st, "customer_status", "customer_rfm")
         frame = list_customers(
@@ -183,7 +198,7 @@ def customers_list(
     which = [f"segment {frame.attrs['segment']}"] if segment else []
     which += [f"status {frame.attrs['status']}"] if status else []
     what = "Customers" + (f" of {' and '.join(which)}" if which else "") + f" by {sort}"
-    emit(frame, title=_customers_title(what, frame), as_json=as_json, as_csv=as_csv)
+    emit(frame, title=_customers_title(what, frame), as_json=as_json, as_csv=as_csv, limit=0)
 
 
 @app.command("cohorts")
@@ -204,6 +219,7 @@ def cohorts_command(
         bool, typer.Option("--long", help="The tidy table (every metric) instead of a matrix.")
     ] = False,
     as_of: AsOfOpt = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -223,11 +239,21 @@ def cohorts_command(
     title = f"Cohorts by {by} ({period}), {what}, as of {frame.attrs['as_of']}"
     if not long and frame.attrs["partial"]:
         title += "; the last period of each row is partial"
-    if not long and metric == "retention" and not (as_json or as_csv):
-        periods = [c for c in frame.columns if isinstance(c, int)]
-        frame = frame.assign(**{str(c): frame[c] * 100 for c in periods}).drop(columns=periods)
+    percent: list[str] = []
+    if not long and metric == "retention":
+        percent = [str(c) for c in frame.columns if isinstance(c, int)]
         title += " (% of the cohort active)"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    keys = ["cohort", by] if by != "acquisition" and by in frame.columns else ["cohort"]
+    emit(
+        frame,
+        title=title,
+        as_json=as_json,
+        as_csv=as_csv,
+        percent=percent,
+        limit=limit,
+        keys=[k for k in keys if k in frame.columns],
+        wrap=True,
+    )
 
 
 @app.command("rfm")
@@ -237,6 +263,7 @@ def rfm_command(
     customers: Annotated[
         bool, typer.Option("--customers", help="One row per customer instead of per segment.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -244,12 +271,17 @@ def rfm_command(
     from tenure.analytics.rfm import rfm_customers, rfm_segments
 
     day = parse_day(as_of)
+    rows = None if as_json or as_csv else screen_rows(limit)
     with open_store(store) as st:
-        frame = rfm_customers(st, as_of=day) if customers else rfm_segments(st, as_of=day)
+        if customers:
+            stored = is_current(st, "customer_rfm", day)
+            frame = rfm_customers(st, as_of=day, limit=rows, stored=stored)
+        else:
+            frame = rfm_segments(st, as_of=day)
         note_as_of(st, day)
     warn(frame.attrs["warnings"])
     title = f"RFM (margin in {frame.attrs['currency']})"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=limit)
 
 
 @app.command("channels")
@@ -259,6 +291,7 @@ def channels_command(
     horizon_days: Annotated[
         int, typer.Option("--horizon-days", help="Days after the first order the CLV counts.")
     ] = 365,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -270,10 +303,9 @@ def channels_command(
         note_as_of(st, parse_day(as_of))
     warn(frame.attrs["warnings"])
     title = f"Channel economics ({frame.attrs['currency']})"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=limit, keys=["channel"])
 
 
-#: The columns `tenure kpis` shows in the terminal (every column with --wide, --json, --csv).
 @app.command("kpis")
 def kpis_command(
     store: StoreOpt = None,
@@ -291,6 +323,7 @@ def kpis_command(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column in the table, not only the headline.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -310,4 +343,8 @@ def kpis_command(
     if frame["partial"].any():
         title += "; the last period is partial"
     columns = [c for c in frame.columns if c != by] if wide else KPI_HEADLINE
-    emit(kpi_table(frame, columns), title=title)
+    keys = ["period", by] if by else ["period"]
+    emit(kpi_table(frame, columns), title=title, limit=limit, keys=keys, wrap=True, tail=True)
+    if not wide:
+        hidden = len(frame.columns) - len(columns) - (1 if by else 0)
+        say((f"{hidden} more columns with --wide (or --json, --csv).", "dim"))

@@ -3,8 +3,10 @@ root group, the common options, opening the store, progress bars and JSON/key-va
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -29,18 +31,43 @@ from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from tenure.cli.render import plain, visible
 from tenure.errors import StoreReadOnlyError, TenureError
 from tenure.progress import split_task
 from tenure.store import Store
 
-console = Console()
-err_console = Console(stderr=True)
+#: stdout and stderr. Markup, emoji codes and highlighting are off: what is printed is the
+#: data as it is (a channel named "[/]" or ":smile:" prints so); styled words go through
+#: :func:`say` (or a Rich Text).
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+#: A part of a :func:`say` message: plain text, or (text, Rich style).
+Part = str | tuple[str, str]
+
+
+def say(*parts: Part, err: bool = False, soft: bool = False) -> None:
+    """Print one message made of ``parts`` (text, or (text, style) pairs), never read as
+    markup, control characters shown as escapes; on stderr with ``err``; wrapped at the
+    console's width unless ``soft`` (one line, the terminal wraps it)."""
+    text = Text()
+    for part in parts:
+        words, style = (part, "") if isinstance(part, str) else part
+        text.append(visible(words, newlines=True), style=style)
+    (err_console if err else console).print(text, soft_wrap=soft)
+
+
+def raw_csv() -> bool:
+    """Whether ``tenure --raw-csv`` asked for CSV cells exactly as stored (formula-leading
+    cells not neutralised)."""
+    ctx = get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("raw_csv"))
 
 
 def report_error(exc: TenureError) -> None:
-    err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+    say(("Error:", "bold red"), " ", exc.message, err=True)
     if exc.hint:
-        err_console.print(f"[bold]Hint:[/bold] {exc.hint}", highlight=False)
+        say(("Hint:", "bold"), " ", exc.hint, err=True)
 
 
 #: Exit code of an unexpected failure (a bug: every failure should be a TenureError).
@@ -57,16 +84,24 @@ def report_internal(exc: Exception) -> None:
     message = " ".join(str(exc).split())
     if len(message) > 300:
         message = message[:297] + "..."
-    err_console.print(
-        f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {escape(message)}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    err_console.print(
-        "[bold]Hint:[/bold] this is a bug in Tenure. Run the command again with "
+    say(("Internal error:", "bold red"), f" {type(exc).__name__}: {message}", err=True, soft=True)
+    say(
+        ("Hint:", "bold"),
+        " this is a bug in Tenure. Run the command again with "
         "`tenure --debug ...` (or TENURE_DEBUG=1) for the traceback, and report it.",
-        highlight=False,
+        err=True,
     )
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (a closed pipe), so that Python's
+    last flush at exit does not fail again (the Python documentation's recipe, "Note on
+    SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's captured output)
 
 
 class TenureGroup(TyperGroup):
@@ -81,6 +116,9 @@ class TenureGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise  # the command line's own exits, usage errors and aborts
+        except BrokenPipeError:  # `tenure rfm --customers --csv | head`: the reader left
+            quiet_stdout()
+            raise typer.Exit(1) from None
         except Exception as exc:
             if ctx.params.get("debug") or debug_enabled():
                 raise
@@ -124,6 +162,14 @@ def _root(
         typer.Option(
             "--debug",
             help="Show the Python traceback of an unexpected failure (also TENURE_DEBUG=1).",
+        ),
+    ] = False,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="Write --csv cells exactly as stored: cells starting with = + - @ (a "
+            "spreadsheet formula) are not prefixed with '. For machines, not spreadsheets.",
         ),
     ] = False,
     read_only: Annotated[
@@ -276,13 +322,19 @@ def progress_bar(enabled: bool | None = None) -> Iterator[RichProgress | None]:
 
 
 def print_json(payload: Any) -> None:
-    console.print_json(json.dumps(payload, default=str))
+    """``payload`` as indented JSON on stdout, exact: control characters escaped the JSON
+    way, never read as markup."""
+    text = json.dumps(payload, default=str, ensure_ascii=False, indent=2)
+    console.file.write(text + "\n")
 
 
 def kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    """A two-column table of names and values (plain text, folded to the terminal's width,
+    never cut)."""
+    table = Table(title=plain(title), show_header=False, title_justify="left")
+    table.add_column(style="bold", overflow="fold")
+    table.add_column(justify="right", overflow="fold")
     for key, value in rows:
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        table.add_row(plain(key), plain("" if shown is None else shown))
     return table

@@ -18,6 +18,7 @@ from tenure.cli.common import (
     open_store,
     print_json,
     progress_bar,
+    say,
 )
 from tenure.cli.output import emit, kpi_table, money_frame, records
 
@@ -88,4 +89,4 @@ def demo(
     if monthly["partial"].any():
         title += " (the last month is partial)"
     emit(kpi_table(monthly, DEMO_KPIS), title=title)
-    console.print(f"Store: [bold]{summary.location}[/bold]")
+    say("Store: ", (str(summary.location), "bold"))

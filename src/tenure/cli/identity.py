@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.panel import Panel
+from rich.text import Text
 
 from tenure.cli.common import (
     JsonOpt,
@@ -21,6 +23,8 @@ from tenure.cli.common import (
     profile_app,
     progress_bar,
 )
+from tenure.cli.render import cell, plain, stamp, visible
+from tenure.store import round_money
 
 IdentifierArg = Annotated[
     str,
@@ -101,26 +105,35 @@ def profile_show(
     if as_json:
         print_json(doc)
         return
-    from rich.markup import escape
-    from rich.panel import Panel
+    title = f"Person {_who(doc['person_id'], doc['labels'])}"
+    console.print(profile_panel(doc, title))
 
-    ids = "\n".join(f"{k}: {', '.join(v)}" for k, v in doc["identities"].items())
-    traits = "\n".join(f"{k}: {v}" for k, v in doc["traits"].items() if k != "demo_truth")
+
+def profile_panel(doc: dict[str, Any], title: str | None = None) -> Panel:
+    """The terminal view of :func:`tenure.identity.profile.profile`: identities, traits,
+    orders and latest events under ``title`` (default: the person id), as plain text (no
+    value is read as markup)."""
+    ids = "\n".join(f"{k}: {', '.join(map(str, v))}" for k, v in doc["identities"].items())
+    traits = "\n".join(f"{k}: {stamp(v)}" for k, v in doc["traits"].items() if k != "demo_truth")
     orders = "\n".join(
-        f"{o['ordered_at']}  {o['order_id']}  {o['total']} {o['currency']}" for o in doc["orders"]
+        f"{stamp(o['ordered_at'])}  {cell(o['order_id'])}  "
+        f"{cell(round_money(o['total'], str(o['currency'])))} {cell(o['currency'])}"
+        for o in doc["orders"]
     )
     timeline = "\n".join(
-        f"{e['timestamp']}  {e['type']}  {e['event'] or ''}" for e in doc["timeline"]
+        f"{stamp(e['timestamp'])}  {cell(e['type'])}  {cell(e['event'])}" for e in doc["timeline"]
     )
-    # data is never markup: a customer id "[/x]" is shown as written
-    ids, traits, orders, timeline = (escape(t) for t in (ids, traits, orders, timeline))
-    body = (
-        f"[bold]Identities[/bold]\n{ids}\n\n[bold]Traits[/bold]\n{traits}\n\n"
-        f"[bold]Orders[/bold] ({len(doc['orders'])})\n{orders}\n\n"
-        f"[bold]Latest events[/bold]\n{timeline}"
-    )
-    who = escape(_who(doc["person_id"], doc["labels"]))
-    console.print(Panel(body, title=f"Person {who}", expand=False))
+    body = Text()
+    sections = [
+        ("Identities", ids),
+        ("Traits", traits),
+        (f"Orders ({len(doc['orders'])})", orders),
+        ("Latest events", timeline),
+    ]
+    for i, (name, text) in enumerate(sections):
+        body.append(("\n\n" if i else "") + name, style="bold")
+        body.append("\n" + visible(text, newlines=True))
+    return Panel(body, title=plain(title or f"Person {doc['person_id']}"), expand=False)
 
 
 @privacy_app.command("export")

@@ -137,7 +137,7 @@ def _run_import(
         if result.updated:
             console.print(
                 "Updated rows replaced the stored ones; the previous versions are in the "
-                "[bold]row_history[/bold] table. Run `tenure refresh` to rebuild the analytics."
+                "row_history table. Run `tenure refresh` to rebuild the analytics."
             )
         if result.suppressed:
             console.print(
@@ -148,7 +148,7 @@ def _run_import(
             console.print(
                 f"Flagged: {result.flagged:,} stored value{'' if one else 's'} "
                 f"look{'s' if one else ''} implausible (far beyond the store's usual "
-                "amounts); they are in the [bold]flagged_values[/bold] table "
+                "amounts); they are in the flagged_values table "
                 f"(import_id = '{result.import_id}') with their line, key and reason, and "
                 "`tenure store info` counts them."
             )

@@ -23,6 +23,7 @@ from tenure.cli.common import (
 )
 from tenure.cli.output import (
     CsvOpt,
+    LimitOpt,
     emit,
     note_as_of,
     parse_day,
@@ -183,7 +184,12 @@ def sufficiency_command(
 
 
 @models_app.command("runs")
-def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+def runs_command(
+    store: StoreOpt = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     """The recorded backtests, newest first: per model its RMSE and whether it was chosen."""
     from tenure.predictions.runs import RUN_COLUMNS, model_runs
 
@@ -191,6 +197,10 @@ def runs_command(store: StoreOpt = None, as_json: JsonOpt = False, as_csv: CsvOp
         runs = model_runs(st)
     view = runs[[*RUN_COLUMNS, "rmse"]].copy()
     view["rmse"] = pd.to_numeric(view["rmse"], errors="coerce")
-    view["created_at"] = view["created_at"].astype(str).str.slice(0, 19)
-    view["calibration_end"] = view["calibration_end"].astype(str)
-    emit(view, title="Recorded backtests (model_runs)", as_json=as_json, as_csv=as_csv)
+    emit(
+        view,
+        title="Recorded backtests (model_runs)",
+        as_json=as_json,
+        as_csv=as_csv,
+        limit=limit,
+    )

@@ -21,13 +21,16 @@ from tenure.cli.common import (
 from tenure.cli.output import (
     AsOfOpt,
     CsvOpt,
+    LimitOpt,
     emit,
     money_frame,
     note_as_of,
     parse_day,
     records,
+    screen_rows,
     warn,
 )
+from tenure.cli.render import cell
 from tenure.store import round_money
 
 ModelOpt = Annotated[
@@ -104,7 +107,7 @@ def summary_rows(result: Any) -> list[tuple[str, Any]]:
         (f"CLV {h} months, total", _money(totals.get("clv"), code)),
         (f"CLV {h} months, mean per buyer", _money(totals.get("mean_clv"), code)),
         (f"expected orders in {h} months", _number(totals.get("expected_orders"))),
-        ("mean P(alive)", _number(totals.get("mean_p_alive"))),
+        ("mean P(alive)", cell(totals.get("mean_p_alive"), "percent")),
         ("expected future VIPs", _number(totals.get("future_vips"))),
         ("rows in customer_predictions", result.rows),
         ("seconds", f"{result.seconds:.2f}"),
@@ -130,6 +133,7 @@ def predict_command(
     customers: Annotated[
         bool, typer.Option("--customers", help="Print every person's predictions instead.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     show_progress: ProgressOpt = None,
@@ -151,10 +155,15 @@ def predict_command(
                 clv_model=clv_model,
             )
         note_as_of(st, result.as_of)
-        frame = customer_predictions(st) if customers else top_customers(st, top)
+        if customers:
+            rows = None if as_json or as_csv else screen_rows(limit)
+            frame = customer_predictions(st, limit=rows)
+        else:
+            frame = top_customers(st, top)
     warn(result.warnings)
     if customers:
-        emit(frame, title=f"Predictions as of {result.as_of}", as_json=as_json, as_csv=as_csv)
+        title = f"Predictions as of {result.as_of}"
+        emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=limit)
         return
     if as_json:
         print_json({**_rounded(result), "top": records(money_frame(frame))})
@@ -169,4 +178,4 @@ def predict_command(
             "p_alive",
             "explanation",
         ]
-        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV")
+        emit(frame[shown], title=f"Top {len(frame)} buyers by CLV", limit=0)

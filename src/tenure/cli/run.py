@@ -4,40 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
-from rich.table import Table
 
 from tenure.cli.common import (
     JsonOpt,
     ProgressOpt,
     StoreOpt,
     app,
-    console,
     open_store,
     print_json,
     progress_bar,
 )
-from tenure.cli.output import AsOfOpt, note_as_of, parse_day
+from tenure.cli.output import AsOfOpt, emit, note_as_of, parse_day
 from tenure.errors import PipelineStepError
 
 
-def steps_table(result: Any) -> Table:
+def steps_frame(result: Any) -> pd.DataFrame:
     """One row per step of a :class:`~tenure.pipeline.RunResult`: outcome, mode, rows,
     seconds and why it ran (or why not)."""
-    table = Table(title=f"Pipeline run as of {result.as_of}", title_justify="left")
-    for column in ("step", "outcome", "mode", "rows", "seconds", "why"):
-        table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
+    rows = []
     for s in result.steps:
         ran = s.outcome == "ok"
-        table.add_row(
-            s.step,
-            s.outcome,
-            s.mode or "",
-            f"{s.total_rows:,}" if ran else "",
-            f"{s.seconds:.2f}" if ran or s.outcome == "failed" else "",
-            s.error if s.outcome != "ok" and s.error else (s.reason or ""),
+        rows.append(
+            {
+                "step": s.step,
+                "outcome": s.outcome,
+                "mode": s.mode,
+                "rows": s.total_rows if ran else None,
+                "seconds": round(s.seconds, 2) if ran or s.outcome == "failed" else None,
+                "why": s.error if s.outcome != "ok" and s.error else s.reason,
+            }
         )
-    return table
+    frame = pd.DataFrame(rows, columns=["step", "outcome", "mode", "rows", "seconds", "why"])
+    frame["rows"] = frame["rows"].astype("Int64")
+    return frame
 
 
 @app.command("run")
@@ -79,4 +80,5 @@ def _show(result: Any, as_json: bool) -> None:
     if as_json:
         print_json(result.to_dict())
     else:
-        console.print(steps_table(result))
+        title = f"Pipeline run as of {result.as_of}"
+        emit(steps_frame(result), title=title, limit=0, keys=["step"], wrap=False)

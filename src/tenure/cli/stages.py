@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from tenure.analytics.stages import HistorySpan
 from tenure.cli.common import (
@@ -16,17 +15,20 @@ from tenure.cli.common import (
     StoreOpt,
     app,
     console,
-    err_console,
     open_store,
     print_json,
     progress_bar,
+    say,
 )
 from tenure.cli.output import (
     AsOfOpt,
     CsvOpt,
+    LimitOpt,
     emit,
+    is_current,
     note_as_of,
     parse_day,
+    screen_rows,
     warn,
 )
 
@@ -44,6 +46,7 @@ def status_command(
     customers: Annotated[
         bool, typer.Option("--customers", help="One row per person instead of per status.")
     ] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -51,11 +54,16 @@ def status_command(
     from tenure.analytics.status import status_counts, status_customers
 
     day = parse_day(as_of)
+    rows = None if as_json or as_csv else screen_rows(limit)
     with open_store(store) as st:
-        frame = status_customers(st, as_of=day) if customers else status_counts(st, as_of=day)
+        if customers:
+            stored = is_current(st, "customer_status", day)
+            frame = status_customers(st, as_of=day, limit=rows, stored=stored)
+        else:
+            frame = status_counts(st, as_of=day)
         note_as_of(st, day)
     warn(frame.attrs["warnings"])  # tiers and VIPs rank by margin
-    emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv)
+    emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv, limit=limit)
 
 
 @stages_app.command("backfill")
@@ -87,6 +95,7 @@ def stages_transitions(
     start: StartOpt = None,
     end: EndOpt = None,
     store: StoreOpt = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -98,9 +107,8 @@ def stages_transitions(
         frame = transitions(st, start=first, end=last)
         span = history_span(st) if frame.empty else None
     if span is not None:
-        note = why_no_transitions(span, first, last)
-        err_console.print(Text.assemble(("Note:", "bold"), " ", note), highlight=False)
-    emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv)
+        say(("Note:", "bold"), " ", why_no_transitions(span, first, last), err=True)
+    emit(frame, title="Status transitions", as_json=as_json, as_csv=as_csv, limit=limit)
 
 
 def why_no_transitions(span: HistorySpan, start: date | None, end: date | None) -> str:
@@ -134,6 +142,7 @@ def stages_entered(
         str | None, typer.Option("--on", help="Day, YYYY-MM-DD (default: the last refresh).")
     ] = None,
     store: StoreOpt = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -142,4 +151,4 @@ def stages_entered(
 
     with open_store(store) as st:
         frame = stage_entries(st, status=status, on=parse_day(on, "--on"))
-    emit(frame, title="Entered", as_json=as_json, as_csv=as_csv)
+    emit(frame, title="Entered", as_json=as_json, as_csv=as_csv, limit=limit)

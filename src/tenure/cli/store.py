@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from tenure.cli.common import (
     JsonOpt,
@@ -15,8 +14,10 @@ from tenure.cli.common import (
     kv_table,
     open_store,
     print_json,
+    say,
     store_app,
 )
+from tenure.cli.output import emit
 from tenure.errors import ConfigError
 
 
@@ -40,31 +41,33 @@ def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         for name, count in info["derived_tables"].items()
     ]
     console.print(kv_table("Store", rows))
-    console.print(_runs_table(info["last_runs"]))
+    emit(runs_frame(info["last_runs"]), title="Last pipeline runs", limit=0, keys=["step"])
     for message in info["warnings"]:
-        console.print(f"[bold yellow]Warning:[/bold yellow] {escape(message)}", highlight=False)
+        say(("Warning:", "bold yellow"), " ", message)
 
 
-def _runs_table(runs: dict[str, Any]) -> Table:
+def runs_frame(runs: dict[str, Any]) -> pd.DataFrame:
     """The last run of each pipeline step: when, as of, outcome, mode, rows, error."""
-    table = Table(title="Last pipeline runs", title_justify="left")
-    for column in ("step", "finished", "as of", "outcome", "mode", "rows", "error"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    rows: list[dict[str, Any]] = []
     for step, last in runs.items():
         if last is None:
-            table.add_row(step, "never", "", "", "", "", "")
+            rows.append({"step": step, "finished": "never"})
             continue
-        rows = last["rows"]
-        table.add_row(
-            step,
-            str(last["finished_at"] or last["started_at"])[:19].replace("T", " "),
-            str(last["as_of"] or ""),
-            last["outcome"],
-            last["mode"],
-            "" if rows is None else f"{rows:,}",
-            last["error"] or "",
+        rows.append(
+            {
+                "step": step,
+                "finished": pd.Timestamp(last["finished_at"] or last["started_at"]),
+                "as of": last["as_of"],
+                "outcome": last["outcome"],
+                "mode": last["mode"],
+                "rows": last["rows"],
+                "error": last["error"],
+            }
         )
-    return table
+    columns = ["step", "finished", "as of", "outcome", "mode", "rows", "error"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["rows"] = frame["rows"].astype("Int64")
+    return frame
 
 
 @store_app.command("set")

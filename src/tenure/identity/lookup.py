@@ -13,7 +13,7 @@ ever reaches the engine as a value of an Ibis expression.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -264,6 +264,25 @@ def with_labels(store: Store, frame: pd.DataFrame, column: str = "person_id") ->
         out.insert(after + offset, name, columns[name])
     out.attrs.update(frame.attrs)
     return out
+
+
+def read_with_labels(
+    store: Store,
+    table: ir.Table,
+    read: Callable[[ir.Table], pd.DataFrame],
+    *,
+    limited: bool,
+    with_identifiers: bool = True,
+) -> pd.DataFrame:
+    """``read(table)``, with :data:`LABEL_COLUMNS` after ``person_id`` when
+    ``with_identifiers``: looked up for the rows read when ``read`` returns a few
+    (``limited``: a terminal's screen, :func:`with_labels`), joined in the engine when it
+    returns every person (:func:`labelled`)."""
+    if not with_identifiers:
+        return read(table)
+    if limited:
+        return with_labels(store, read(table))
+    return read(labelled(store, table))
 
 
 def person_names(

@@ -12,8 +12,9 @@ import re
 import ibis
 import pandas as pd
 
+from tenure.analytics.base import limited
 from tenure.errors import ConfigError
-from tenure.identity.lookup import labelled, with_labels
+from tenure.identity.lookup import read_with_labels, with_labels
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
@@ -26,14 +27,25 @@ def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     return frame
 
 
-def customer_predictions(store: Store, *, with_identifiers: bool = True) -> pd.DataFrame:
+def customer_predictions(
+    store: Store, *, limit: int | None = None, with_identifiers: bool = True
+) -> pd.DataFrame:
     """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
-    ``person_id``; prospects included, with null predictions. With ``with_identifiers``
+    ``person_id``; prospects included, with null predictions. With ``limit``, the first
+    ``limit`` rows and ``attrs["rows"]``, the count of them all. With ``with_identifiers``
     (default), each person's customer id and e-mail follow the person id
-    (:func:`tenure.identity.lookup.labelled`)."""
+    (:func:`tenure.identity.lookup.read_with_labels`)."""
     table = store.read(PREDICTIONS)
-    table = labelled(store, table) if with_identifiers else table
-    return _with_money(table.order_by("person_id").to_pandas(), store)
+    return _with_money(
+        read_with_labels(
+            store,
+            table,
+            lambda e: limited(e.order_by("person_id"), limit),
+            limited=limit is not None,
+            with_identifiers=with_identifiers,
+        ),
+        store,
+    )
 
 
 def top_customers(
