@@ -24,7 +24,7 @@ from tenure.analytics.base import store_end
 from tenure.analytics.money import money_warnings
 from tenure.analytics.status import value_tier
 from tenure.errors import ConfigError
-from tenure.identity.lookup import labelled
+from tenure.identity.lookup import read_with_labels
 from tenure.store import Store, reporting_currency
 
 #: (segment, r_min, r_max, fm_min, fm_max): every (R, FM) pair of 1..5 falls in exactly one.
@@ -141,11 +141,15 @@ def rfm_customers(
 ) -> pd.DataFrame:
     """`tenure rfm --customers`: every buyer's :func:`rfm` row, by ``person_id``, with (unless
     ``with_identifiers`` is false) their customer id and e-mail after it
-    (:func:`tenure.identity.lookup.labelled`); ``attrs`` as :func:`rfm_segments`."""
+    (:func:`tenure.identity.lookup.read_with_labels`); ``attrs`` as :func:`rfm_segments`."""
     end = as_of if as_of is not None else store_end(store)
-    expr = rfm(store, as_of=end)
-    expr = labelled(store, expr) if with_identifiers else expr
-    return _result(store, expr.order_by("person_id"), end)
+    return read_with_labels(
+        store,
+        rfm(store, as_of=end),
+        lambda e: _result(store, e.order_by("person_id"), end),
+        limited=False,
+        with_identifiers=with_identifiers,
+    )
 
 
 def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:

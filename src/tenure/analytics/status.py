@@ -38,7 +38,7 @@ from tenure.analytics.facts import (
 )
 from tenure.analytics.money import money_warnings
 from tenure.errors import ConfigError
-from tenure.identity.lookup import labelled
+from tenure.identity.lookup import read_with_labels
 from tenure.store import Store
 
 #: Lifecycle statuses, in the order of precedence above.
@@ -261,11 +261,16 @@ def status_customers(
 ) -> pd.DataFrame:
     """`tenure status --customers`: every known person's :func:`customer_status` row, by
     ``person_id``, with (unless ``with_identifiers`` is false) their customer id and e-mail
-    after it (:func:`tenure.identity.lookup.labelled`); ``attrs`` as :func:`status_counts`."""
+    after it (:func:`tenure.identity.lookup.read_with_labels`); ``attrs`` as
+    :func:`status_counts`."""
     end = as_of if as_of is not None else store_end(store)
-    expr = customer_status(store, as_of=end)
-    expr = labelled(store, expr) if with_identifiers else expr
-    return _result(store, expr.order_by("person_id"), end)
+    return read_with_labels(
+        store,
+        customer_status(store, as_of=end),
+        lambda e: _result(store, e.order_by("person_id"), end),
+        limited=False,
+        with_identifiers=with_identifiers,
+    )
 
 
 def _result(store: Store, expr: ir.Table, end: date) -> pd.DataFrame:

@@ -13,7 +13,7 @@ ever reaches the engine as a value of an Ibis expression.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -264,6 +264,25 @@ def with_labels(store: Store, frame: pd.DataFrame, column: str = "person_id") ->
         out.insert(after + offset, name, columns[name])
     out.attrs.update(frame.attrs)
     return out
+
+
+def read_with_labels(
+    store: Store,
+    expr: ir.Table,
+    read: Callable[[ir.Table], pd.DataFrame],
+    *,
+    limited: bool,
+    with_identifiers: bool = True,
+) -> pd.DataFrame:
+    """``read(expr)`` (the caller's ordering, limit and ``attrs``) with :data:`LABEL_COLUMNS`
+    after the person id: joined in the engine when every row is read (:func:`labelled`),
+    looked up for the persons read when ``limited`` (:func:`with_labels`: a screen's labels
+    cost ~0.1 s, every person's on 270k ~0.7 s); none without ``with_identifiers``."""
+    if not with_identifiers:
+        return read(expr)
+    if not limited:
+        return read(labelled(store, expr))
+    return with_labels(store, read(expr))
 
 
 def person_names(

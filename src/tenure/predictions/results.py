@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 
 from tenure.errors import ConfigError
-from tenure.identity.lookup import labelled, with_labels
+from tenure.identity.lookup import read_with_labels, with_labels
 from tenure.predictions.predict import PREDICTIONS
 from tenure.store import Store, reporting_currency
 
@@ -30,10 +30,15 @@ def customer_predictions(store: Store, *, with_identifiers: bool = True) -> pd.D
     """Every person's row of ``customer_predictions`` (the last `tenure predict`), by
     ``person_id``; prospects included, with null predictions. With ``with_identifiers``
     (default), each person's customer id and e-mail follow the person id
-    (:func:`tenure.identity.lookup.labelled`)."""
-    table = store.read(PREDICTIONS)
-    table = labelled(store, table) if with_identifiers else table
-    return _with_money(table.order_by("person_id").to_pandas(), store)
+    (:func:`tenure.identity.lookup.read_with_labels`)."""
+    frame = read_with_labels(
+        store,
+        store.read(PREDICTIONS),
+        lambda e: e.order_by("person_id").to_pandas(),
+        limited=False,
+        with_identifiers=with_identifiers,
+    )
+    return _with_money(frame, store)
 
 
 def top_customers(
