@@ -154,6 +154,29 @@ def find_person(store: Store, text: str) -> PersonMatch:
     )
 
 
+def identifier_of(store: Store, text: str) -> str:
+    """The stored identifier (``kind:value``) ``text`` names: a customer id, e-mail, phone or
+    anonymous id, bare or as ``kind:value``, spelled as :func:`find_person` spells it (what
+    `tenure identity unmerge` takes). Raises :class:`PersonNotFoundError` (with close
+    matches) when none is known, :class:`AmbiguousPersonError` when the text is several."""
+    pairs = [(k, v) for k, v in _candidates(store, text) if k in LABEL_KINDS]
+    rows = _hits(store, pairs).to_pyarrow().to_pylist() if pairs else []
+    nodes = sorted({f"{r['kind']}:{r['value']}" for r in rows})
+    if len(nodes) == 1:
+        return nodes[0]
+    if nodes:
+        raise AmbiguousPersonError(
+            f"{text!r} is {len(nodes)} identifiers: {', '.join(nodes)}.",
+            hint="Write the kind first, e.g. " + nodes[0] + ".",
+        )
+    close = close_matches(store, text)
+    raise PersonNotFoundError(
+        f"No customer id, e-mail, phone or anonymous id {text!r} is known.",
+        hint=(f"Close matches: {', '.join(close)}. " if close else "")
+        + "`tenure profile show ID` lists a person's identifiers.",
+    )
+
+
 def close_matches(store: Store, text: str, n: int = 5) -> list[str]:
     """Up to ``n`` identifiers (``kind:value``) or person ids that contain ``text`` or are
     within two edits of it, closest first: the suggestions of a failed lookup."""
