@@ -161,7 +161,9 @@ def test_import_flags_through_the_cli(tmp_path: Path) -> None:
         app, ["import", "orders", str(path), "--store", store, "--encoding", "klingon"]
     )
     assert bad.exit_code != 0 and "Traceback" not in bad.output
-    assert f"{path}: cannot read it with the encoding 'klingon'" in " ".join(bad.stderr.split())
+    # a long temporary path may be folded inside a word: compare without the whitespace
+    expected = f"{path}: cannot read it with the encoding 'klingon'"
+    assert "".join(expected.split()) in "".join(bad.stderr.split())
 
 
 def test_import_events_help_offers_no_order_preset() -> None:
