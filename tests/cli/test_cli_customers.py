@@ -154,3 +154,22 @@ def test_privacy_delete_by_an_order_id_names_the_person_first(
     assert json.loads(done.stdout)["person_id"] == gus
     gone = runner.invoke(app, ["customers", "show", "C0000001", "--store", str(path)])
     assert gone.exit_code == 1 and "No person has 'C0000001'" in gone.output
+
+
+def test_unmerge_takes_bare_identifiers_spelled_as_stored(demo_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(_path(demo_url), path)
+    unknown = runner.invoke(
+        app, ["identity", "unmerge", "C000001", "C0000001", "--store", str(path)]
+    )
+    assert unknown.exit_code == 1
+    assert "No customer id, e-mail, phone or anonymous id 'C000001' is known." in _flat(
+        unknown.output
+    )
+    assert "Close matches: customer_id:C0000001" in _flat(unknown.output)
+    args = ["identity", "unmerge", "C0000001", "Gus.Clark1@Example.com", "--store", str(path)]
+    done = runner.invoke(app, [*args, "--json"])
+    assert done.exit_code == 0, done.output
+    with Store(str(path)) as store:
+        edges = store.read("identity_blocked_edges").select("a", "b").to_pyarrow().to_pylist()
+    assert edges == [{"a": "customer_id:C0000001", "b": "email:gus.clark1@example.com"}]

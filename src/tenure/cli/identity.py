@@ -70,8 +70,14 @@ def identity_resolve(
 
 @identity_app.command("unmerge")
 def identity_unmerge(
-    a: Annotated[str, typer.Argument(help="One end of the wrong edge, kind:value.")],
-    b: Annotated[str, typer.Argument(help="The other end, kind:value.")],
+    a: Annotated[
+        str,
+        typer.Argument(
+            help="One end of the wrong edge: a customer id, e-mail, phone or anonymous id, "
+            "bare or as kind:value."
+        ),
+    ],
+    b: Annotated[str, typer.Argument(help="The other end, likewise.")],
     store: StoreOpt = None,
     reason: Annotated[str, typer.Option(help="Why the merge is wrong.")] = "wrong merge",
     max_customers: Annotated[
@@ -81,8 +87,10 @@ def identity_unmerge(
 ) -> None:
     """Split a wrong merge along the edge A ~ B, and never use that edge again."""
     from tenure.identity import unmerge
+    from tenure.identity.lookup import identifier_of
 
     with open_store(store) as st:
+        a, b = identifier_of(st, a), identifier_of(st, b)  # as stored: kind:value
         result = unmerge(st, a, b, reason=reason, max_customers=max_customers)
     if as_json:
         print_json(result.to_dict())
