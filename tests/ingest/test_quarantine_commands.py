@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tenure import Store
-from tenure.errors import ConfigError, IngestError
+from tenure.errors import ConfigError, IngestError, NotFoundError
 from tenure.ingest import (
     Selection,
     export_quarantine,
@@ -97,9 +97,9 @@ def test_ids_of_an_import_of_several_files_name_the_file(store: Store, tmp_path:
     assert list(rows["id"]) == [f"{iid}:1:2", f"{iid}:2:2"]
     assert quarantined_row(store, f"{iid}:2:2")["value"] == "y"
     assert quarantined_row(store, f"{iid}:1:2")["file"] == str(a)
-    with pytest.raises(IngestError, match="names rows of several files"):
+    with pytest.raises(NotFoundError, match="names rows of several files"):
         quarantined_row(store, f"{iid}:2")
-    with pytest.raises(IngestError, match="No quarantined row"):
+    with pytest.raises(NotFoundError, match="No quarantined row"):
         quarantined_row(store, f"{iid}:9:2")
 
 
@@ -124,7 +124,7 @@ def test_one_row_in_full_with_its_raw_row(store: Store, tmp_path: Path) -> None:
     }
     reject = quarantined_row(store, f" {iid}:4 ")
     assert reject["raw_fields"] is None and reject["raw_row"] == "A3,C3,2024-03-03,EUR,5,ok,extra"
-    with pytest.raises(IngestError, match=f"No quarantined row has the id '{iid}:2'"):
+    with pytest.raises(NotFoundError, match=f"No quarantined row has the id '{iid}:2'"):
         quarantined_row(store, f"{iid}:2")  # the good row
     with pytest.raises(ConfigError, match="is not a quarantined row id"):
         quarantined_row(store, "nonsense")

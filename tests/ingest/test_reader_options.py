@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from tenure import Store
-from tenure.errors import MappingError
+from tenure.errors import MappingArgumentError, MappingError
 from tenure.ingest import (
     import_events,
     import_orders,
@@ -43,12 +43,12 @@ def test_a_wrong_encoding_or_delimiter_names_the_file_and_the_value(
 ) -> None:
     path = tmp_path / "orders.csv"
     path.write_text(HEADER + "A1;C1;2024-03-01;EUR;1;ok\n")
-    with pytest.raises(MappingError) as enc:
+    with pytest.raises(MappingArgumentError) as enc:
         import_orders(store, [path], encoding="cp1252")
     assert enc.value.message == (
         f"{path}: cannot read it with the encoding 'cp1252': Tenure reads utf-8, utf-16, latin-1."
     )
-    assert "iconv" in (enc.value.hint or "")
+    assert "iconv" in (enc.value.hint or "") and enc.value.exit_code == 2
     events = tmp_path / "events.jsonl"
     events.write_text("{}\n")
     with pytest.raises(MappingError, match=f"{events}: --delimiter ';' applies to CSV files"):

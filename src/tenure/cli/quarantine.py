@@ -12,6 +12,7 @@ import typer
 
 from tenure.cli.common import (
     JsonOpt,
+    ProgressOpt,
     StoreOpt,
     app,
     console,
@@ -169,13 +170,14 @@ def quarantine_retry(
     encoding: EncodingOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    show_progress: ProgressOpt = None,
 ) -> None:
     """Re-parse kept rows with the import's mapping (read again) or the one given: rows that
     pass are imported and leave the quarantine, the others stay with their new reason."""
     from tenure.ingest import Selection, retry_quarantined
 
     selection = Selection(import_id=import_id, reason=reason, entity=entity)
-    with open_store(store) as st, progress_bar() as bar:
+    with open_store(store) as st, progress_bar(show_progress) as bar:
         result = retry_quarantined(
             st,
             selection,

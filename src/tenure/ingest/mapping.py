@@ -194,9 +194,10 @@ def with_reader_options(
 
 def check_reader_options(mapping: Mapping, path: Path, fmt: str) -> None:
     """Refuse an encoding DuckDB cannot decode, a delimiter it cannot use, or a delimiter
-    given for a file that has none (Parquet, JSON Lines), naming the file and the value."""
+    given for a file that has none (Parquet, JSON Lines), naming the file and the value
+    (:class:`MappingArgumentError`: a bad argument, exit code 2)."""
     if mapping.encoding not in ENCODINGS:
-        raise MappingError(
+        raise MappingArgumentError(
             f"{path}: cannot read it with the encoding {mapping.encoding!r}: Tenure reads "
             f"{', '.join(ENCODINGS)}.",
             hint="Give --encoding (or the mapping's `encoding:`) one of these; a file saved "
@@ -204,7 +205,7 @@ def check_reader_options(mapping: Mapping, path: Path, fmt: str) -> None:
             "convert the file to UTF-8 first (e.g. `iconv -f cp1252 -t utf-8`).",
         )
     if mapping.delimiter_given and fmt not in ("csv",):
-        raise MappingError(
+        raise MappingArgumentError(
             f"{path}: --delimiter {mapping.delimiter!r} applies to CSV files, and this file is "
             f"read as {fmt}.",
             hint="Drop --delimiter, or give `format: csv` in a mapping if the file is CSV.",
@@ -213,13 +214,13 @@ def check_reader_options(mapping: Mapping, path: Path, fmt: str) -> None:
         return
     delim = mapping.delimiter
     if not delim or len(delim.encode()) > 4 or "\n" in delim or "\r" in delim:
-        raise MappingError(
+        raise MappingArgumentError(
             f"{path}: cannot split the columns on the delimiter {delim!r}: a delimiter is 1 to "
             "4 bytes, not a line end.",
             hint="Common delimiters: , ; | and tab (--delimiter tab).",
         )
     if delim == mapping.quote:
-        raise MappingError(
+        raise MappingArgumentError(
             f"{path}: the delimiter {delim!r} is also the quote character.",
             hint="Give another --delimiter, or the mapping's `quote:`.",
         )

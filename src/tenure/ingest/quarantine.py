@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.errors import ConfigError, IngestError
+from tenure.errors import ConfigError, NotFoundError
 from tenure.ingest.readers import detect_format
 from tenure.store import Store
 
@@ -200,13 +200,13 @@ def quarantined_row(store: Store, row_id: str) -> dict[str, Any]:
         wanted = files[position - 1] if 0 < position <= len(files) else None
         picked = picked[picked["file"] == wanted]
     if picked.empty:
-        raise IngestError(
+        raise NotFoundError(
             f"No quarantined row has the id {row_id!r} (import {import_id!r}, line {line}).",
             hint="`tenure quarantine list --import IMPORT_ID` shows the rows an import kept; "
             "a row a retry imported has left the quarantine.",
         )
     if len(picked) > 1:
-        raise IngestError(
+        raise NotFoundError(
             f"The id {row_id!r} names rows of several files of import {import_id!r}.",
             hint=f"Add the file's position: {import_id}:1:{line}, {import_id}:2:{line}, ...",
         )
