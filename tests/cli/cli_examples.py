@@ -11,6 +11,7 @@ fails when the page differs; to bring the page up to date after a change of outp
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from datetime import date
@@ -30,7 +31,6 @@ EXAMPLES: tuple[tuple[str, ...], ...] = (
     ("kpis", "--grain", "quarter"),
     ("channels",),
     ("rfm",),
-    ("rfm", "--customers", "--limit", "5"),
     ("status",),
     ("cohorts", "--metric", "retention", "--period", "quarter"),
     ("customers", "search", "gus clark"),
@@ -70,6 +70,12 @@ def render(url: str) -> str:
         lines = [line.rstrip() for line in result.stdout.rstrip("\n").splitlines()]
         parts.append(f"```console\n$ tenure {' '.join(args)}\n" + "\n".join(lines) + "\n```\n")
     return "\n".join(parts)
+
+
+def masked(text: str) -> str:
+    """``text`` with every person id replaced by ``P-`` and 16 ``#``: a person id holds the
+    time of the resolution that gave it, so it differs from one demo store to the next."""
+    return re.sub(r"P-[0-9a-f]{16}", "P-" + "#" * 16, text)
 
 
 def section(page: str) -> str:
