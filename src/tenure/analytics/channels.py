@@ -91,7 +91,10 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
     )
     out["cac"] = out["spend"] / out["new_customers"].where(out["new_customers"] > 0)
     out["clv_cac"] = out["clv"] / out["cac"].where(out["cac"] > 0)
-    out["health"] = out["clv_cac"].map(_health)
+    out["health"] = [
+        _health(ratio, spend, clv)
+        for ratio, spend, clv in zip(out["clv_cac"], out["spend"], out["clv"], strict=True)
+    ]
     monthly = out["clv"] / (horizon_days / 30.4375)
     out["payback_months"] = out["cac"] / monthly.where(monthly > 0)
     columns = [
@@ -116,9 +119,14 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
     return result
 
 
-def _health(ratio: float) -> str:
+def _health(ratio: float, spend: float, clv: float) -> str:
+    """The health flag of a channel's CLV:CAC; without a ratio, why there is none."""
     if pd.isna(ratio):
-        return "no spend"
+        if pd.isna(spend) or spend <= 0:
+            return "no spend"
+        if pd.isna(clv):
+            return "too early"  # no customer has had the whole horizon yet
+        return "no new customers"
     if ratio >= HEALTHY:
         return "healthy"
     return "watch" if ratio > WATCH else "losing money"
