@@ -80,7 +80,9 @@ def quarantine_list(
         console.print(f"No quarantined rows ({selection.describe()}).", markup=False)
         return
     emit(summary, title="Quarantined rows by import and reason")
-    view = rows.drop(columns=["import_id", "entity"])
+    # the id holds the import: the terminal leaves it out (JSON, CSV keep it); the id column
+    # is named as an id, so the table never cuts it
+    view = rows.drop(columns=["import_id", "entity"]).rename(columns={"id": "quarantine_id"})
     if summary["file"].nunique() == 1 and "more)" not in str(summary["file"].iloc[0]):
         view = view.drop(columns=["file"])  # one file: named in the summary above
     emit(view, title=f"Quarantined rows ({selection.describe()})")
