@@ -33,7 +33,13 @@ EXAMPLES: tuple[tuple[str, ...], ...] = (
     ("channels",),
     ("rfm",),
     ("status",),
+    ("kpis", "--grain", "quarter", "--wide"),
     ("cohorts", "--metric", "retention", "--period", "quarter"),
+    ("cohorts", "--metric", "revenue", "--period", "quarter"),
+    ("customers", "show", "C0000001"),
+    ("profile", "show", "C0000001"),
+    ("models", "sufficiency"),
+    ("quarantine", "list"),
     ("customers", "search", "gus clark"),
     ("customers", "list", "--status", "vip", "--sort", "revenue", "--desc", "--limit", "5"),
 )
@@ -84,9 +90,12 @@ def _render(runner: CliRunner, app: Any, url: str) -> str:
 
 
 def masked(text: str) -> str:
-    """``text`` with every person id replaced by ``P-`` and 16 ``#``: a person id holds the
-    time of the resolution that gave it, so it differs from one demo store to the next."""
-    return re.sub(r"P-[0-9a-f]{16}", "P-" + "#" * 16, text)
+    """``text`` with every person id replaced by ``P-`` and 16 ``#`` (a person id holds the
+    time of the resolution that gave it) and the digits of load times (``imported_at``) by
+    ``#``: both differ from one demo store to the next."""
+    text = re.sub(r"P-[0-9a-f]{16}", "P-" + "#" * 16, text)
+    loaded = r"imported_at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    return re.sub(loaded, lambda m: re.sub(r"\d", "#", m.group(0)), text)
 
 
 def section(page: str) -> str:
