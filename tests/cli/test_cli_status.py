@@ -55,7 +55,8 @@ def test_stages_backfill_entered_and_transitions(cdnow_url: str, tmp_path: Path)
     )
     assert entered.exit_code == 0, entered.output
     lines = entered.stdout.strip().splitlines()
-    assert lines[0] == "person_id,status,entered_at,left_at" and len(lines) > 1
+    header = "person_id,customer_id,email,other_id,status,entered_at,left_at"
+    assert lines[0] == header and len(lines) > 1
     assert all(",at_risk,1998-06-30," in line for line in lines[1:])
     moved = runner.invoke(app, ["stages", "transitions", "--json", *args])
     assert moved.exit_code == 0, moved.output

@@ -127,6 +127,8 @@ def find_person(store: Store, text: str) -> PersonMatch:
         {PersonMatch(r["person_id"], r["kind"], r["value"]) for r in rows if r["person_id"]},
         key=lambda m: (m.person_id, m.kind, m.value),
     )
+    if not rows:
+        matches = _unresolved(store, pairs)
     persons = sorted({m.person_id for m in matches})
     if len(persons) == 1:
         return matches[0]
@@ -151,6 +153,20 @@ def find_person(store: Store, text: str) -> PersonMatch:
         hint=(f"Close matches: {', '.join(close)}. " if close else "")
         + "`tenure customers search TEXT` finds persons by part of an identifier, a name or an "
         "order id (and `tenure identity resolve` assigns new identifiers to persons).",
+    )
+
+
+def _unresolved(store: Store, pairs: list[tuple[str, str]]) -> list[PersonMatch]:
+    """Before identity resolution (nothing in ``identities`` matched), a person's id in
+    ``customer_facts`` is their customer id, else their e-mail: the persons so named."""
+    keys = [(k, v) for k, v in pairs if k in ("customer_id", "email")]
+    if not keys or not store.exists("customer_facts"):
+        return []
+    f = store.read("customer_facts")
+    found = set(f.filter(f.person_id.isin([v for _, v in keys])).person_id.to_pyarrow().to_pylist())
+    return sorted(
+        {PersonMatch(v, k, v) for k, v in keys if v in found},
+        key=lambda m: (m.person_id, m.kind, m.value),
     )
 
 
