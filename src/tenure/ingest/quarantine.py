@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,14 +174,12 @@ def count_quarantined(store: Store, selection: Selection | None = None) -> int:
 def parse_id(row_id: str) -> tuple[str, int | None, int]:
     """``IMPORT_ID:LINE`` or ``IMPORT_ID:FILE:LINE`` -> (import id, file position, line)."""
     parts = row_id.strip().rsplit(":", 2)
-    try:
+    head, _, line = row_id.strip().rpartition(":")
+    with suppress(ValueError):  # a line that is not a number: the error below
         if len(parts) == 3 and parts[1].isdigit():
             return parts[0], int(parts[1]), int(parts[2])
-        head, _, line = row_id.strip().rpartition(":")
         if head:
             return head, None, int(line)
-    except ValueError:
-        pass
     raise ConfigError(
         f"{row_id!r} is not a quarantined row id.",
         hint="Ids look like imp-20240301T100000-1a2b3c4d:17 (import id and line); "
