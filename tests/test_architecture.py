@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ingest, demo", ("tenure.ingest", "tenure.demo")),
     ("identity", ("tenure.identity",)),
     ("analytics", ("tenure.analytics",)),
-    ("predictions", ("tenure.predictions",)),
+    ("predictions, recommend", ("tenure.predictions", "tenure.recommend")),
     ("pipeline", ("tenure.pipeline",)),
     ("api", ("tenure",)),
     ("cli", ("tenure.cli",)),
