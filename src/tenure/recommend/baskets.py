@@ -21,11 +21,14 @@ Python values; nothing here writes to the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from tenure.analytics.base import as_date, orders_base
 from tenure.errors import ConfigError
@@ -285,3 +288,36 @@ def basket_warnings(
             "or sku in order_items and import them again."
         )
     return notes + basket_summary(lines, max_basket=max_basket).warnings
+
+
+def baskets_table(baskets: Iterable[Iterable[str]], *, prefix: str = "B") -> pa.Table:
+    """Baskets given as lists of product ids as a lines table (:data:`LINE_COLUMNS`; basket
+    i, from 1, is order ``<prefix>00000i``; no person or time): external baskets (the
+    groceries of the tests and the evaluation) for :meth:`Store.upload`. Ids are trimmed;
+    blank ones and repeats within a basket are left out."""
+    orders: list[str] = []
+    products: list[str] = []
+    for i, items in enumerate(baskets, start=1):
+        seen: set[str] = set()
+        for item in items:
+            product = str(item).strip()
+            if product and product not in seen:
+                seen.add(product)
+                orders.append(f"{prefix}{i:06d}")
+                products.append(product)
+    n = len(orders)
+    return pa.table(
+        {
+            "order_id": pa.array(orders, pa.string()),
+            "product_id": pa.array(products, pa.string()),
+            "person_id": pa.nulls(n, pa.string()),
+            "ordered_at": pa.nulls(n, pa.timestamp("us")),
+        }
+    )
+
+
+def read_basket_file(path: Path | str) -> pa.Table:
+    """A market-basket text file (one basket per line, its items comma-separated, no header:
+    the format of the arules ``Groceries`` data) as a lines table (:func:`baskets_table`)."""
+    with open(path, encoding="utf-8") as handle:
+        return baskets_table(line.rstrip("\r\n").split(",") for line in handle)
