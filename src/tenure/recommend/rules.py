@@ -114,7 +114,7 @@ def _counts(b: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Baskets holding each product (``c_product, c_orders``), and N (one row, ``n``)."""
     items = b.group_by(c_product=b.product_id).agg(c_orders=b.count())
     total = b.aggregate(n=b.order_id.nunique())
-    return items, total
+    return items, shared(total, "basket_count")
 
 
 def _in_basket_pairs(b: ir.Table, first: ir.Table | None = None) -> ir.Table:
@@ -246,7 +246,7 @@ def _frequent_triples(b: ir.Table, frequent: ir.Table, threshold: ir.FloatingVal
     cand = cand.semi_join(fp, [cand.y == fp.a, cand.y2 == fp.z])
     cand = cand.select(ca=cand.x, cm=cand.y, cz=cand.y2)
     # in-basket instances of frequent pairs, extended by a third product of the same basket
-    inst = _in_basket_pairs(b).semi_join(fp, ["a", "z"])
+    inst = shared(_in_basket_pairs(b).semi_join(fp, ["a", "z"]), "frequent_pairs")
     i1 = inst.select(o1="order_id", a1="a", m1="z")
     i2 = inst.select(o2="order_id", a2="a", z2="z")
     tri = i1.join(i2, [i1.o1 == i2.o2, i1.a1 == i2.a2, i1.m1 < i2.z2])
@@ -279,7 +279,7 @@ def association_rules(
     threshold = _number(min_support)
     with_n = items.cross_join(total)
     frequent_items = with_n.filter(_share(with_n.c_orders, with_n.n) >= threshold)
-    fb = b.semi_join(frequent_items, b.product_id == frequent_items.c_product)
+    fb = shared(b.semi_join(frequent_items, b.product_id == frequent_items.c_product), "frequent")
     pairs = _in_basket_pairs(fb)
     counted = pairs.group_by(["a", "z"]).agg(together=pairs.count()).cross_join(total)
     frequent = counted.filter(_share(counted.together, counted.n) >= threshold)
@@ -303,7 +303,7 @@ def _triple_rules(
 ) -> ir.Table:
     """The three rules of each frequent triple a < m < z: {a, m} -> z, {a, z} -> m,
     {m, z} -> a."""
-    triples = _frequent_triples(b, frequent, threshold)
+    triples = shared(_frequent_triples(b, frequent, threshold), "triples")
     pc = frequent.select(pa="a", pz="z", p_orders="together")
     out = []
     for left, right, cons in (("a", "m", "z"), ("a", "z", "m"), ("m", "z", "a")):
