@@ -64,7 +64,7 @@ def product_buyers(lines: ir.Table) -> ir.Table:
 def item_similarity(
     lines: ir.Table,
     *,
-    window_days: int = 90,
+    window_days: int = 30,
     min_together: int = 2,
     neighbours: int | None = None,
 ) -> ir.Table:
@@ -146,6 +146,11 @@ def consumables(
     )
 
 
+def customers(n: ir.IntegerValue) -> ir.StringValue:
+    """ "1 customer", "41 customers"."""
+    return n.cast("string") + ibis.ifelse(n == 1, " customer", " customers")
+
+
 def _int_text(v: ir.NumericValue) -> ir.StringValue:
     return v.round().cast("int64").cast("string")
 
@@ -225,13 +230,7 @@ def _similar(
         together=c.together.argmax(c.part),
     )
     agg, source = _name(agg, "source", titles)
-    reason = (
-        ibis.literal("bought with ")
-        + source
-        + ibis.literal(" by ")
-        + agg.together.cast("string")
-        + ibis.literal(" customers")
-    )
+    reason = ibis.literal("bought with ") + source + ibis.literal(" by ") + customers(agg.together)
     return agg.select(
         "person_id",
         product_id=agg.candidate,
@@ -252,8 +251,8 @@ def _popular(lines: ir.Table, persons: ir.Table, allowed: ir.Table | None, *, n:
     j = persons.cross_join(best)
     reason = (
         ibis.literal("best-seller, bought by ")
-        + j.buyers.cast("string")
-        + ibis.literal(" customers (too little history for more)")
+        + customers(j.buyers)
+        + ibis.literal(" (too little history for more)")
     )
     return j.select(
         "person_id",
@@ -291,7 +290,7 @@ def next_products(
     as_of: date,
     products: ir.Table | None = None,
     top: int = 10,
-    window_days: int = 90,
+    window_days: int = 30,
     min_together: int = 2,
     neighbours: int = 50,
     half_life_days: float = 180.0,
