@@ -81,6 +81,7 @@ def recommend_cart_command(
 
     with open_store(store) as st:
         frame = recommend_cart(st, items, top=top)
+    _say_notes(frame.attrs["notes"])
     title = f"Completing {', '.join(frame.attrs['cart'])}"
     emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=0)
 

@@ -34,7 +34,6 @@ PAIRS_SCHEMA = ibis.schema(
         "support": "float64",
         "confidence": "float64",
         "lift": "float64",
-        "reason": "string",
     }
 )
 RECOMMENDATIONS_SCHEMA = ibis.schema(
@@ -103,26 +102,26 @@ def build_recommendations(
     progress: ProgressCallback | None = None,
 ) -> RecommendationsBuild:
     """Build the three tables from the purchase lines up to the end of ``as_of``:
-    ``product_pairs`` (:func:`tenure.recommend.rules.product_pairs`, with each pair's reason),
+    ``product_pairs`` (:func:`tenure.recommend.rules.product_pairs`),
     ``product_recommendations`` (:func:`tenure.recommend.similar.next_products`, honouring the
     catalogue's active and stock flags) and ``category_candidates``
     (:func:`tenure.recommend.cross.cross_category`). ``options``: ``top`` products per
     person, ``categories`` per person, ``min_together`` orders for a pair."""
     from tenure.recommend.baskets import purchase_lines
     from tenure.recommend.cross import cross_category
-    from tenure.recommend.rules import pair_reason_expr, product_pairs
+    from tenure.recommend.baskets import basket_warnings
+    from tenure.recommend.rules import product_pairs
     from tenure.recommend.similar import next_products
 
     opts = {**DEFAULTS, **(options or {})}
     build = RecommendationsBuild(as_of)
     steps = Steps(progress, "Recommendations", 3)
     lines = purchase_lines(store, as_of=as_of)
-    build.notes += list(getattr(lines, "notes", []) or [])
     with store.scratch("rec_lines", lines) as name:
         stored = store.read(name)
         steps("pairs")
+        build.notes += basket_warnings(store, stored, as_of=as_of)
         pairs = product_pairs(stored, min_together=int(opts["min_together"]))
-        pairs = pairs.mutate(reason=pair_reason_expr(pairs.together, pairs.lift))
         build.rows[PAIRS] = _write(store, PAIRS, pairs, PAIRS_SCHEMA)
         steps("next products")
         products = store.read("products") if store.exists("products") else None
@@ -133,9 +132,4 @@ def build_recommendations(
         build.notes += list(cross.notes)
         build.rows[CANDIDATES] = _write_frame(store, CANDIDATES, cross.frame, CANDIDATES_SCHEMA)
         steps.done()
-    if build.rows[PAIRS] == 0:
-        build.notes.append(
-            "No two products were bought together in enough orders: product_pairs is empty, "
-            "and carts are completed from best-sellers only."
-        )
     return build

@@ -17,6 +17,7 @@ from tenure.analytics.base import store_end
 from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.recommend.build import CANDIDATES, PAIRS, RECOMMENDATIONS
+from tenure.recommend.rules import pair_reason
 from tenure.store import Store
 
 #: The catalogue columns shown next to a product id.
@@ -198,13 +199,14 @@ def recommend_cart(store: Store, items: Sequence[str], *, top: int = 10) -> pd.D
         raise ConfigError("Name at least one product of the cart (a product id, SKU or title).")
     cart = resolve_products(store, items)
     lines = purchase_lines(store, as_of=store_end(store))
-    frame = available(store, complete_basket(lines, cart, top=top + 20)).head(top)
+    found = complete_basket(lines, cart, top=top + 20, unknown="ignore")
+    frame = available(store, found.drop(columns="rank")).head(top)
     if len(frame) < top:
         fill = best_sellers(store, top=top - len(frame), exclude=[*cart, *frame["product_id"]])
         frame = pd.concat([frame, fill.drop(columns="orders")], ignore_index=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     out = with_details(store, frame)
-    out.attrs["cart"] = cart
+    out.attrs.update(cart=cart, notes=found.attrs.get("notes", []))
     return out
 
 
@@ -224,9 +226,12 @@ def top_pairs(store: Store, *, top: int = 20, product: str | None = None) -> pd.
         pairs = pairs.filter(pairs.product_id == pid)
     else:
         pairs = pairs.filter(pairs.product_id < pairs.other_id)
-    cols = ("product_id", "other_id", "together", "support", "confidence", "lift", "reason")
+    cols = ("product_id", "other_id", "together", "support", "confidence", "lift")
     best = pairs.order_by([ibis.desc("together"), ibis.desc("lift"), "product_id", "other_id"])
     frame = best.select(*cols).limit(top).to_pandas()
+    frame["reason"] = [
+        pair_reason(int(t), float(x)) for t, x in zip(frame.together, frame.lift, strict=True)
+    ]
     out = with_details(store, with_details(store, frame), "other_id")
     out = out.drop(columns=["category", "price", "other_category", "other_price"])
     out.attrs["notes"] = (
