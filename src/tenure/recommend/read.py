@@ -86,7 +86,7 @@ def known_products(store: Store) -> pd.DataFrame:
         frames.append(products.select("product_id", "sku", "title").to_pandas())
     if store.exists("order_items"):
         items = store.read("order_items")
-        pid = items.product_id.fillna(items.sku)
+        pid = ibis.coalesce(items.product_id, items.sku)
         seen = items.filter(pid.notnull()).select(product_id=pid).distinct().to_pandas()
         frames.append(seen.assign(sku=None, title=None))
     if not frames:
