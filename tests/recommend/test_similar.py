@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tenure import Store
+from tenure.errors import ConfigError
 from tenure.recommend.similar import (
     consumables,
     item_similarity,
@@ -277,7 +278,7 @@ def test_only_top_products_per_person_ranked_from_one() -> None:
     c9 = got[got.person_id == "c9"].sort_values("rank")
     assert c9["rank"].tolist() == [1, 2]
     assert c9.product_id.tolist() == ["b", "c"]  # equal scores: by product id
-    with pytest.raises(ValueError, match="top must be >= 1"):
+    with pytest.raises(ConfigError, match="'top' parameter of next_products"):
         next_products(lines_of(*many), as_of=date(2024, 2, 1), top=0)
 
 
