@@ -1,0 +1,485 @@
+"""Frequently bought together: product pairs, association rules and completing a cart.
+
+Everything is counted set-based in the engine (a self-join of the basket lines on the basket,
+``a.product_id < b.product_id``, grouped), so the same expression gives the same rows on
+DuckDB and on PySpark; no basket is looped over in Python.
+
+Definitions (docs/recommendations.md), over the **counted baskets**: the distinct products
+of each basket of ``lines`` (:mod:`tenure.recommend.baskets`) holding at most ``max_basket``
+products. A larger basket is left out entirely (of every count below, and of ``baskets``),
+so one huge order does not dominate, and every measure is still a ratio over one set of
+baskets; :func:`tenure.recommend.baskets.basket_summary` reports how many were left out.
+
+* ``together``: baskets holding every product of the itemset; ``baskets``: N, all counted
+  baskets (single-product ones too).
+* **support** of X -> Y: together(X u Y) / N. **confidence**: together(X u Y) / together(X),
+  P(Y | X). **lift**: confidence / (together(Y) / N): how many times likelier Y is in a
+  basket holding X than in any basket (1: independent).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from tenure.errors import ConfigError, NotFoundError
+from tenure.recommend.baskets import MAX_BASKET
+
+F64 = "float64"
+#: Columns of :func:`product_pairs`.
+PAIR_COLUMNS = (
+    "product_id",
+    "other_id",
+    "together",
+    "product_orders",
+    "other_orders",
+    "baskets",
+    "support",
+    "confidence",
+    "lift",
+)
+#: Columns of :func:`association_rules`.
+RULE_COLUMNS = (
+    "antecedent",
+    "consequent",
+    "size",
+    "together",
+    "antecedent_orders",
+    "consequent_orders",
+    "baskets",
+    "support",
+    "confidence",
+    "lift",
+    "rule",
+)
+#: Columns of :func:`complete_basket` and :func:`rank_from_pairs`.
+CART_COLUMNS = (
+    "rank",
+    "product_id",
+    "score",
+    "together",
+    "support",
+    "confidence",
+    "lift",
+    "rule",
+    "reason",
+)
+#: Baskets holding the whole cart needed before :func:`complete_basket` trusts the exact
+#: rule {cart} -> {x}; with fewer it ranks from the pair rules of each cart item.
+MIN_CART_BASKETS = 20
+UNKNOWN_CHOICES = ("error", "ignore")
+
+
+def pair_reason(together: int, lift: float | None) -> str:
+    """The reason shown with a suggestion: "bought together in 212 orders, lift 3.1"."""
+    orders = f"bought together in {together:,} order{'' if together == 1 else 's'}"
+    if lift is None or lift != lift:  # NaN: unknown lift
+        return orders
+    return f"{orders}, lift {lift:.1f}"
+
+
+def _check_max_basket(max_basket: int) -> None:
+    if not isinstance(max_basket, int) or max_basket < 2:
+        raise ConfigError(
+            "The 'max_basket' parameter must be an integer of at least 2 (the largest basket "
+            f"counted). Got {max_basket!r} instead."
+        )
+
+
+def basket_items(lines: ir.Table, *, max_basket: int = MAX_BASKET) -> ir.Table:
+    """The counted baskets: distinct ``(order_id, product_id)`` of ``lines``, only baskets of
+    at most ``max_basket`` products."""
+    _check_max_basket(max_basket)
+    b = lines.filter(lines.product_id.notnull() & lines.order_id.notnull())
+    b = b.select("order_id", "product_id").distinct()
+    sizes = b.group_by(s_order=b.order_id).agg(s_size=b.count())
+    kept = sizes.filter(sizes.s_size <= max_basket)
+    joined = b.join(kept, b.order_id == kept.s_order)
+    return joined.select("order_id", "product_id")
+
+
+def _counts(b: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Baskets holding each product (``c_product, c_orders``), and N (one row, ``n``)."""
+    items = b.group_by(c_product=b.product_id).agg(c_orders=b.count())
+    total = b.aggregate(n=b.order_id.nunique())
+    return items, total
+
+
+def _in_basket_pairs(b: ir.Table, first: ir.Table | None = None) -> ir.Table:
+    """(order, a, z) for every two products a < z of one basket; ``first``: only baskets'
+    products that are in it (column ``product_id``) as ``a``... (both sides restricted)."""
+    if first is not None:
+        keep = first.select(f_product="product_id")
+        b = b.semi_join(keep, b.product_id == keep.f_product)
+    left = b.select(p_order="order_id", a="product_id")
+    right = b.select(q_order="order_id", z="product_id")
+    j = left.join(right, [left.p_order == right.q_order, left.a < right.z])
+    return j.select(order_id=j.p_order, a=j.a, z=j.z)
+
+
+def _measures(counts: ir.Table, items: ir.Table, total: ir.Table) -> ir.Table:
+    """``counts`` (product_id, other_id, together) with the pair measures (PAIR_COLUMNS)."""
+    first = items.select(p_product="c_product", product_orders="c_orders")
+    second = items.select(o_product="c_product", other_orders="c_orders")
+    t = counts.join(first, counts.product_id == first.p_product)
+    t = t.join(second, t.other_id == second.o_product).cross_join(total)
+    together = t.together.cast(F64)
+    n = t.n.cast(F64)
+    return t.select(
+        product_id=t.product_id,
+        other_id=t.other_id,
+        together=t.together,
+        product_orders=t.product_orders,
+        other_orders=t.other_orders,
+        baskets=t.n,
+        support=together / n,
+        confidence=together / t.product_orders.cast(F64),
+        lift=together * n / (t.product_orders.cast(F64) * t.other_orders.cast(F64)),
+    )
+
+
+def product_pairs(
+    lines: ir.Table, *, min_together: int = 2, max_basket: int = MAX_BASKET
+) -> ir.Table:
+    """Every pair of products bought together in at least ``min_together`` counted baskets,
+    in both directions (A, B) and (B, A), columns :data:`PAIR_COLUMNS`:
+    ``together`` baskets holding both, ``product_orders``/``other_orders`` baskets holding
+    each, ``baskets`` N, ``support`` together/N, ``confidence`` together/product_orders
+    (P(other | product)), ``lift`` confidence / (other_orders/N).
+
+    Baskets of more than ``max_basket`` distinct products are not counted at all (neither in
+    the pairs, nor in the products' orders, nor in N)."""
+    if min_together < 1:
+        raise ConfigError(
+            f"The 'min_together' parameter must be an integer of at least 1. Got {min_together!r}."
+        )
+    b = basket_items(lines, max_basket=max_basket)
+    items, total = _counts(b)
+    pairs = _in_basket_pairs(b)
+    counted = pairs.group_by(["a", "z"]).agg(together=pairs.count())
+    counted = counted.filter(counted.together >= min_together)
+    both = counted.select(product_id="a", other_id="z", together="together").union(
+        counted.select(product_id="z", other_id="a", together="together")
+    )
+    return _measures(both, items, total)
+
+
+def _check_rule_options(min_support: float, min_confidence: float, max_len: int) -> None:
+    if not 0 < min_support <= 1:
+        raise ConfigError(
+            "The 'min_support' parameter must be a float in the range (0, 1]. "
+            f"Got {min_support!r} instead."
+        )
+    if not 0 <= min_confidence <= 1:
+        raise ConfigError(
+            "The 'min_confidence' parameter must be a float in the range [0, 1]. "
+            f"Got {min_confidence!r} instead."
+        )
+    if max_len not in (2, 3):
+        raise ConfigError(
+            f"The 'max_len' parameter must be 2 or 3 (items in a rule). Got {max_len!r} instead."
+        )
+
+
+def _rule(
+    t: ir.Table,
+    antecedent: Sequence[ir.StringValue],
+    consequent: ir.StringValue,
+    antecedent_orders: ir.IntegerValue,
+) -> ir.Table:
+    """Rules antecedent -> consequent of ``t`` (columns together, c_orders of the
+    consequent, n) with RULE_COLUMNS."""
+    together = t.together.cast(F64)
+    n = t.n.cast(F64)
+    confidence = together / antecedent_orders.cast(F64)
+    text = ibis.literal("{") + antecedent[0]
+    for item in antecedent[1:]:
+        text = text + ", " + item
+    return t.select(
+        antecedent=ibis.array(list(antecedent)),
+        consequent=consequent,
+        size=ibis.literal(len(antecedent) + 1, type="int64"),
+        together=t.together,
+        antecedent_orders=antecedent_orders,
+        consequent_orders=t.c_orders,
+        baskets=t.n,
+        support=together / n,
+        confidence=confidence,
+        lift=confidence * n / t.c_orders.cast(F64),
+        rule=text + "} -> {" + consequent + "}",
+    )
+
+
+def _frequent_triples(b: ir.Table, frequent: ir.Table, threshold: ir.FloatingValue) -> ir.Table:
+    """(a, m, z, together) of frequent triples a < m < z, counted only for candidates whose
+    three pairs are frequent (apriori); ``frequent``: pairs (a, z, together, n)."""
+    fp = frequent.select("a", "z")
+    p1 = fp.select(x="a", y="z")
+    p2 = fp.select(x2="a", y2="z")
+    cand = p1.join(p2, [p1.x == p2.x2, p1.y < p2.y2])
+    cand = cand.semi_join(fp, [cand.y == fp.a, cand.y2 == fp.z])
+    cand = cand.select(ca=cand.x, cm=cand.y, cz=cand.y2)
+    # in-basket instances of frequent pairs, extended by a third product of the same basket
+    inst = _in_basket_pairs(b).semi_join(fp, ["a", "z"])
+    i1 = inst.select(o1="order_id", a1="a", m1="z")
+    i2 = inst.select(o2="order_id", a2="a", z2="z")
+    tri = i1.join(i2, [i1.o1 == i2.o2, i1.a1 == i2.a2, i1.m1 < i2.z2])
+    tri = tri.semi_join(cand, [tri.a1 == cand.ca, tri.m1 == cand.cm, tri.z2 == cand.cz])
+    counted = tri.group_by(a="a1", m="m1", z="z2").agg(together=tri.count())
+    n = frequent.select("n").distinct()
+    counted = counted.cross_join(n)
+    return counted.filter(counted.together.cast(F64) >= threshold * counted.n.cast(F64))
+
+
+def association_rules(
+    lines: ir.Table,
+    *,
+    min_support: float = 0.01,
+    min_confidence: float = 0.1,
+    max_len: int = 3,
+    max_basket: int = MAX_BASKET,
+) -> ir.Table:
+    """Association rules X -> {y} (one product on the right, as arules does) from the
+    frequent itemsets of up to ``max_len`` (2 or 3) products of the counted baskets
+    (support >= ``min_support``), with confidence >= ``min_confidence``; columns
+    :data:`RULE_COLUMNS` (``antecedent`` an array of products in order, ``size`` the items
+    of the rule, ``rule`` its text "{a, b} -> {c}").
+
+    Apriori: pairs are counted only of frequent products, triples only where all three
+    pairs are frequent. Baskets of more than ``max_basket`` products are not counted."""
+    _check_rule_options(min_support, min_confidence, max_len)
+    b = basket_items(lines, max_basket=max_basket)
+    items, total = _counts(b)
+    threshold = ibis.literal(float(min_support), type=F64)
+    with_n = items.cross_join(total)
+    frequent_items = with_n.filter(with_n.c_orders.cast(F64) >= threshold * with_n.n.cast(F64))
+    fb = b.semi_join(frequent_items, b.product_id == frequent_items.c_product)
+    pairs = _in_basket_pairs(fb)
+    counted = pairs.group_by(["a", "z"]).agg(together=pairs.count()).cross_join(total)
+    frequent = counted.filter(counted.together.cast(F64) >= threshold * counted.n.cast(F64))
+    first = items.select(a_product="c_product", a_orders="c_orders")
+    t = frequent.join(first, frequent.a == first.a_product).join(
+        items, frequent.z == items.c_product
+    )
+    rules = _rule(t, [t.a], t.z, t.a_orders)  # a -> z (c_orders: z's)
+    second = items.select(z_product="c_product", z_orders="c_orders")
+    t = frequent.join(second, frequent.z == second.z_product).join(
+        items, frequent.a == items.c_product
+    )
+    rules = rules.union(_rule(t, [t.z], t.a, t.z_orders))
+    if max_len == 3:
+        rules = rules.union(_triple_rules(fb, frequent, items, threshold))
+    return rules.filter(rules.confidence >= ibis.literal(float(min_confidence), type=F64))
+
+
+def _triple_rules(
+    b: ir.Table, frequent: ir.Table, items: ir.Table, threshold: ir.FloatingValue
+) -> ir.Table:
+    """The three rules of each frequent triple a < m < z: {a, m} -> z, {a, z} -> m,
+    {m, z} -> a."""
+    triples = _frequent_triples(b, frequent, threshold)
+    pc = frequent.select(pa="a", pz="z", p_orders="together")
+    out = []
+    for left, right, cons in (("a", "m", "z"), ("a", "z", "m"), ("m", "z", "a")):
+        t = triples.join(pc, [triples[left] == pc.pa, triples[right] == pc.pz])
+        t = t.join(items, t[cons] == items.c_product)
+        out.append(_rule(t, [t[left], t[right]], t[cons], t.p_orders))
+    return out[0].union(out[1]).union(out[2])
+
+
+def _cart_items(cart: Iterable[str]) -> list[str]:
+    items = sorted({str(c).strip() for c in cart if c is not None and str(c).strip()})
+    if not items:
+        raise ConfigError(
+            "The cart is empty: give at least one product id.",
+            hint="For example: tenure recommend cart P0001 P0002.",
+        )
+    return items
+
+
+def _known(b: ir.Table, cart: list[str]) -> list[str]:
+    inside = b.filter(b.product_id.isin(cart)).select("product_id").distinct()
+    return sorted(inside.to_pyarrow().column("product_id").to_pylist())
+
+
+def _unknown_error(b: ir.Table, unknown: list[str]) -> NotFoundError:
+    names = b.select("product_id").distinct().to_pyarrow().column("product_id").to_pylist()
+    parts = []
+    for product in unknown:
+        close = difflib.get_close_matches(product, names, n=3, cutoff=0.6)
+        lower = [n for n in names if n.lower() == product.lower() and n not in close]
+        close = lower + close
+        parts.append(
+            f"{product!r} (close: {', '.join(repr(c) for c in close[:3])})"
+            if close
+            else repr(product)
+        )
+    return NotFoundError(
+        f"No basket holds the cart product(s) {', '.join(parts)}, so nothing can be said of "
+        "what completes the cart.",
+        hint="Check the product ids (the ids of order_items.product_id, else their sku), or "
+        "pass unknown='ignore' to complete the cart from its known products.",
+    )
+
+
+def complete_basket(
+    lines: ir.Table,
+    cart: Iterable[str],
+    *,
+    top: int = 10,
+    min_baskets: int = MIN_CART_BASKETS,
+    min_together: int = 2,
+    max_basket: int = MAX_BASKET,
+    unknown: str = "error",
+) -> pd.DataFrame:
+    """The products that most often complete ``cart`` (product ids), best first, columns
+    :data:`CART_COLUMNS`, each with its rule and reason.
+
+    When at least ``min_baskets`` counted baskets hold the whole cart, the rule is the exact
+    {cart} -> {x} from those baskets (confidence: the share of them holding x; ``score`` is
+    the confidence). Otherwise the ranking comes from the pair rules of each cart item
+    (:func:`rank_from_pairs`), and ``frame.attrs["notes"]`` says so.
+
+    Cart products that no basket holds: ``unknown="error"`` (default) raises NotFoundError
+    naming them and close matches; ``"ignore"`` leaves them out (with a note), and a cart of
+    only unknown products gets an empty answer."""
+    if unknown not in UNKNOWN_CHOICES:
+        raise ConfigError(
+            f"The 'unknown' parameter must be one of {', '.join(UNKNOWN_CHOICES)}. "
+            f"Got {unknown!r} instead."
+        )
+    items = _cart_items(cart)
+    b = basket_items(lines, max_basket=max_basket)
+    known = _known(b, items)
+    notes = []
+    missing = [c for c in items if c not in known]
+    if missing:
+        if unknown == "error":
+            raise _unknown_error(b, missing)
+        notes.append(f"No basket holds {', '.join(missing)}: left out of the cart.")
+    if not known:
+        return _frame([], notes)
+    in_cart = b.filter(b.product_id.isin(known))
+    holding = in_cart.group_by(h_order=in_cart.order_id).agg(k=in_cart.count())
+    holding = holding.filter(holding.k == len(known))
+    n_cart = int(holding.count().execute())
+    if n_cart >= min_baskets:
+        frame = _exact(b, known, holding, n_cart, min_together).to_pandas()
+        frame = frame.sort_values(
+            ["confidence", "together", "product_id"], ascending=[False, False, True]
+        ).head(top)
+        frame["score"] = frame["confidence"]
+        frame["reason"] = [
+            pair_reason(int(t), float(x)) for t, x in zip(frame.together, frame.lift, strict=True)
+        ]
+        frame["rank"] = range(1, len(frame) + 1)
+        return _frame(frame, notes)
+    notes.append(
+        f"{n_cart:,} basket(s) hold the whole cart (fewer than {min_baskets:,}): ranked from "
+        "the pair rules of each cart item."
+    )
+    pairs = _cart_pairs(b, known, min_together).to_pandas()
+    ranked = rank_from_pairs(pairs, known, top=top)
+    return _frame(ranked, notes + ranked.attrs.get("notes", []))
+
+
+def _exact(
+    b: ir.Table, cart: list[str], holding: ir.Table, n_cart: int, min_together: int
+) -> ir.Table:
+    """The rules {cart} -> {x} from the baskets holding the whole cart."""
+    items, total = _counts(b)
+    inside = b.semi_join(holding, b.order_id == holding.h_order)
+    inside = inside.filter(~inside.product_id.isin(cart))
+    counted = inside.group_by("product_id").agg(together=inside.count())
+    counted = counted.filter(counted.together >= min_together)
+    t = counted.join(items, counted.product_id == items.c_product).cross_join(total)
+    together = t.together.cast(F64)
+    n = t.n.cast(F64)
+    confidence = together / float(n_cart)
+    return t.select(
+        product_id=t.product_id,
+        together=t.together,
+        support=together / n,
+        confidence=confidence,
+        lift=confidence * n / t.c_orders.cast(F64),
+        rule=ibis.literal("{" + ", ".join(cart) + "} -> {") + t.product_id + "}",
+    )
+
+
+def _cart_pairs(b: ir.Table, cart: list[str], min_together: int) -> ir.Table:
+    """The pairs (cart item, other product) of the counted baskets, PAIR_COLUMNS."""
+    items, total = _counts(b)
+    left = b.filter(b.product_id.isin(cart)).select(p_order="order_id", a="product_id")
+    right = b.select(q_order="order_id", z="product_id")
+    j = left.join(right, [left.p_order == right.q_order, left.a != right.z])
+    counted = j.group_by(product_id=j.a, other_id=j.z).agg(together=j.count())
+    counted = counted.filter(counted.together >= min_together)
+    return _measures(counted, items, total)
+
+
+def rank_from_pairs(pairs: pd.DataFrame, cart: Iterable[str], *, top: int = 10) -> pd.DataFrame:
+    """What completes ``cart``, from a pairs frame (:func:`product_pairs` rows): each product
+    x outside the cart scores the sum over cart items c of confidence(c -> x) (how many cart
+    items, in expectation, bring x along); it is shown with its strongest rule (highest
+    confidence, then lift). Ties: higher confidence, then lift, then product id. Cart items
+    absent from ``pairs`` add nothing (``attrs["notes"]`` names them). Columns
+    :data:`CART_COLUMNS`."""
+    items = _cart_items(cart)
+    sub = pairs[pairs["product_id"].isin(items) & ~pairs["other_id"].isin(items)]
+    absent = sorted(set(items) - set(pairs["product_id"]))
+    notes = [f"No pair holds {', '.join(absent)}."] if absent else []
+    if sub.empty:
+        return _frame([], notes)
+    best = sub.sort_values(
+        ["other_id", "confidence", "lift", "product_id"], ascending=[True, False, False, True]
+    ).drop_duplicates("other_id")
+    score = sub.groupby("other_id")["confidence"].sum().rename("score")
+    best = best.join(score, on="other_id")
+    best = best.sort_values(
+        ["score", "confidence", "lift", "other_id"], ascending=[False, False, False, True]
+    ).head(top)
+    out = pd.DataFrame(
+        {
+            "rank": range(1, len(best) + 1),
+            "product_id": best["other_id"].to_numpy(),
+            "score": best["score"].to_numpy(),
+            "together": best["together"].to_numpy(),
+            "support": best["support"].to_numpy(),
+            "confidence": best["confidence"].to_numpy(),
+            "lift": best["lift"].to_numpy(),
+            "rule": [
+                f"{{{c}}} -> {{{x}}}" for c, x in zip(best.product_id, best.other_id, strict=True)
+            ],
+            "reason": [
+                pair_reason(int(t), float(x)) for t, x in zip(best.together, best.lift, strict=True)
+            ],
+        }
+    )
+    return _frame(out, notes)
+
+
+def _frame(data: pd.DataFrame | list[object], notes: list[str]) -> pd.DataFrame:
+    """``data`` with CART_COLUMNS in order (an empty frame for ``[]``), notes in attrs."""
+    if isinstance(data, list):
+        frame = pd.DataFrame({c: pd.Series(dtype=_CART_DTYPES[c]) for c in CART_COLUMNS})
+    else:
+        frame = data.loc[:, list(CART_COLUMNS)].reset_index(drop=True)
+    frame.attrs["notes"] = notes
+    return frame
+
+
+_CART_DTYPES = {
+    "rank": "int64",
+    "product_id": "object",
+    "score": "float64",
+    "together": "int64",
+    "support": "float64",
+    "confidence": "float64",
+    "lift": "float64",
+    "rule": "object",
+    "reason": "object",
+}
