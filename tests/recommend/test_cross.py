@@ -12,8 +12,8 @@ import pytest
 
 from tenure import Store
 from tenure.errors import ConfigError
+from tenure.recommend.baskets import purchase_lines
 from tenure.recommend.cross import CANDIDATE_COLUMNS, auc_interval, cross_category
-from tests.recommend.test_similar import store_lines
 
 AS_OF = date(2024, 12, 31)  # the cutoff, 90 days before: 2024-10-02
 
@@ -79,7 +79,7 @@ def moves() -> list[tuple[str, datetime, str]]:
 def test_buyers_who_never_bought_a_category_ranked_by_learnt_propensity(tmp_path: Path) -> None:
     url = shop(tmp_path / "moves.duckdb", moves())
     with Store(url, read_only=True) as st:
-        result = cross_category(st, as_of=AS_OF, lines=store_lines(st), min_movers=10)
+        result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=10)
     assert result.cutoff == date(2024, 10, 2)
     q = result.quality.set_index("category")
     assert q.loc["Bags", ["buyers", "movers", "held_out", "auc"]].tolist() == [45, 20, 14, 1.0]
@@ -108,8 +108,8 @@ def test_top_categories_per_person_by_propensity(tmp_path: Path) -> None:
     orders += [(f"s{n:02d}", datetime(2024, 11, 20), "Hats") for n in range(0, 20, 2)]
     url = shop(tmp_path / "two.duckdb", orders)
     with Store(url, read_only=True) as st:
-        result = cross_category(st, as_of=AS_OF, lines=store_lines(st), min_movers=10)
-        top1 = cross_category(st, as_of=AS_OF, lines=store_lines(st), min_movers=10, top=1)
+        result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=10)
+        top1 = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=10, top=1)
     c = result.candidates
     q1 = c[c.person_id == "q1"]
     assert q1["rank"].tolist() == [1, 2]
@@ -122,15 +122,15 @@ def test_top_categories_per_person_by_propensity(tmp_path: Path) -> None:
 def test_one_category_one_customer_and_bad_parameters(tmp_path: Path) -> None:
     one_cat = shop(tmp_path / "one.duckdb", [("a", JULY, "Shoes"), ("b", DEC, "Shoes")])
     with Store(one_cat, read_only=True) as st:
-        result = cross_category(st, as_of=AS_OF, lines=store_lines(st))
+        result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st))
         assert result.candidates.empty and list(result.candidates.columns) == CANDIDATE_COLUMNS
         assert result.quality.empty
         assert result.notes == ("1 categories bought: no move between categories to learn",)
         with pytest.raises(ConfigError, match="'top' and 'horizon_days'"):
-            cross_category(st, as_of=AS_OF, lines=store_lines(st), top=0)
+            cross_category(st, as_of=AS_OF, lines=purchase_lines(st), top=0)
     one_customer = shop(tmp_path / "c.duckdb", [("a", JULY, "Shoes"), ("a", DEC, "Bags")])
     with Store(one_customer, read_only=True) as st:
-        result = cross_category(st, as_of=AS_OF, lines=store_lines(st))
+        result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st))
     assert result.candidates.empty
     assert result.quality.note.str.startswith("skipped: ").all()
 
@@ -144,7 +144,7 @@ def test_auc_interval_hanley_mcneil() -> None:
 
 def test_demo_store_candidates_and_quality(demo_url: str) -> None:
     with Store(demo_url, read_only=True) as st:
-        result = cross_category(st, as_of=date(2024, 12, 30), lines=store_lines(st))
+        result = cross_category(st, as_of=date(2024, 12, 30))  # the store's purchase lines
     q = result.quality.set_index("category")
     assert len(q) == 8  # the demo's categories
     assert q.note["Grinders"].startswith("skipped: 8 movers")
