@@ -217,10 +217,11 @@ def popular_unseen(ranking: Sequence[str], seen: Collection[str], k: int = 10) -
 
 
 # -- hiding one item ------------------------------------------------------------------------
-def hide_one(lines: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def hide_one(lines: pd.DataFrame, *, seed: int = 0, max_cases: int | None = None) -> pd.DataFrame:
     """One case per order of ``lines`` with two or more distinct products: ``order_id``,
     ``cart`` (the other products, sorted) and ``hidden`` (one product drawn with a generator
-    seeded with ``seed``, orders taken by id)."""
+    seeded with ``seed``, orders taken by id). ``max_cases``: keep that many cases at most,
+    drawn at random with the same generator (for quick runs)."""
     baskets = (
         lines.dropna(subset=["product_id"])
         .drop_duplicates(["order_id", "product_id"])
@@ -233,7 +234,11 @@ def hide_one(lines: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     pick = (rng.uniform(size=len(baskets)) * baskets.map(len).to_numpy()).astype(int)
     hidden = [items[i] for items, i in zip(baskets, pick, strict=True)]
     carts = [items[:i] + items[i + 1 :] for items, i in zip(baskets, pick, strict=True)]
-    return pd.DataFrame({"order_id": baskets.index, "cart": carts, "hidden": hidden})
+    cases = pd.DataFrame({"order_id": baskets.index, "cart": carts, "hidden": hidden})
+    if max_cases is not None and len(cases) > max_cases:
+        keep = np.sort(rng.choice(len(cases), size=max_cases, replace=False))
+        cases = cases.iloc[keep].reset_index(drop=True)
+    return cases
 
 
 def rank_carts(
@@ -288,6 +293,7 @@ def groceries_hide_one(
     folds: int = 5,
     seed: int = 0,
     k: int = 10,
+    max_cases: int | None = None,
     pairs: PairsFn | None = None,
     rank: RankFn | None = None,
     **interval: Any,
@@ -297,7 +303,8 @@ def groceries_hide_one(
     :func:`tenure.recommend.rules.product_pairs`) and every test basket with two or more items
     has one hidden (seeded), the rest ranked by ``rank`` (default
     :func:`tenure.recommend.rules.rank_from_pairs`) against the best sellers of the training
-    folds not in the cart."""
+    folds not in the cart. ``max_cases``: score that many test baskets at most (a seeded
+    sample, the same share of each fold), for quick runs."""
     if folds < 2:
         raise ConfigError(f"The 'folds' parameter must be an int >= 2. Got {folds}.")
     pairs, rank = _pair_functions(pairs, rank)
@@ -307,7 +314,8 @@ def groceries_hide_one(
     rec, pop = [], []
     for fold in range(folds):
         train = lines[line_fold != fold]
-        cases = hide_one(lines[line_fold == fold], seed=seed + 1 + fold)
+        most = None if max_cases is None else -(-max_cases // folds)
+        cases = hide_one(lines[line_fold == fold], seed=seed + 1 + fold, max_cases=most)
         learnt = pairs(memtable(train))
         r, p = _score_hide_one(cases, learnt, best_sellers(train), rank, k)
         rec.append(r)
@@ -324,10 +332,16 @@ def groceries_hide_one(
     )
 
 
+def _rules() -> Any:
+    from tenure.recommend import rules
+
+    return rules
+
+
 def _pair_functions(pairs: PairsFn | None, rank: RankFn | None) -> tuple[PairsFn, RankFn]:
     """The pair learner and cart ranker: the given ones, else the pipeline's."""
     if pairs is None or rank is None:
-        from tenure.recommend import rules
+        rules = _rules()
 
         def learn(lines: ir.Table) -> pd.DataFrame:
             return rules.product_pairs(lines).to_pandas()
@@ -373,19 +387,60 @@ def time_split(
 
     end = store_end(store)
     cutoff = end - timedelta(days=holdout_days)
-    train = lines_of(store, cutoff)
-    train_frame = train.to_pandas()
-    every = lines_of(store, end).to_pandas()
-    after = datetime.combine(cutoff + timedelta(days=1), datetime.min.time())
-    test = every[pd.to_datetime(every["ordered_at"]) >= after]
-    if train_frame.empty or test.empty:
+    split = split_lines(lines_of(store, end).to_pandas(), cutoff, end=end)
+    if split.train_frame.empty or split.test.empty:
         raise StoreError(
-            f"The store {store.location} has {len(train_frame):,} purchase lines up to "
-            f"{cutoff.isoformat()} and {len(test):,} after it, up to {end.isoformat()}: a time "
-            "split needs both.",
+            f"The store {store.location} has {len(split.train_frame):,} purchase lines up to "
+            f"{cutoff.isoformat()} and {len(split.test):,} after it, up to {end.isoformat()}: "
+            "a time split needs both.",
             hint="Hold out fewer days (holdout_days), or evaluate a store with a longer history.",
         )
-    return TimeSplit(cutoff, end, train, train_frame, test)
+    return TimeSplit(cutoff, end, lines_of(store, cutoff), split.train_frame, split.test)
+
+
+def split_lines(lines: pd.DataFrame, cutoff: date, *, end: date | None = None) -> TimeSplit:
+    """Purchase lines (a frame) split at the end of ``cutoff``: the training lines (as an
+    in-memory Ibis table too) and the lines after it (up to the end of ``end``, default all)."""
+    at = pd.to_datetime(lines["ordered_at"])
+    after = at >= datetime.combine(cutoff + timedelta(days=1), datetime.min.time())
+    if end is not None:
+        after &= at < datetime.combine(end + timedelta(days=1), datetime.min.time())
+    train = lines[~after & at.notna()]
+    last = end if end is not None else (at.max().date() if at.notna().any() else cutoff)
+    return TimeSplit(cutoff, last, memtable(train), train, lines[after])
+
+
+def next_product(
+    split: TimeSplit,
+    *,
+    k: int = 10,
+    products: ir.Table | None = None,
+    recommend: NextFn | None = None,
+    name: str = "next product per person",
+    **interval: Any,
+) -> Evaluation:
+    """Next product per person on a time split: the cases are the persons who bought both
+    before the cutoff and after it; the targets the products they bought after it. The
+    recommender (default :func:`tenure.recommend.similar.next_products`, with the catalogue
+    ``products``) learns from the lines up to the cutoff; popularity ranks the best sellers up
+    to the cutoff the person has not bought. A person the recommender has no list for counts
+    as a miss."""
+    recommend = recommend or _next_products
+    recs = recommend(split.train, split.cutoff, products, k)
+    before = _products_by_person(split.train_frame)
+    after = _products_by_person(split.test)
+    persons = sorted(set(after.index) & set(before.index))
+    lists = recs.sort_values(["person_id", "rank"]).groupby("person_id")["product_id"].agg(list)
+    ranking = best_sellers(split.train_frame)
+    targets = [after[p] for p in persons]
+    rec = reciprocal_ranks([lists.get(p, []) for p in persons], targets, k=k)
+    pop = reciprocal_ranks([popular_unseen(ranking, before[p], k) for p in persons], targets, k=k)
+    new = len(set(after.index) - set(before.index))
+    note = (
+        f"learnt up to {split.cutoff.isoformat()}, {(split.end - split.cutoff).days} days held "
+        f"out; {new:,} persons whose first purchase is after the cutoff are not cases"
+    )
+    return evaluation(name, rec, pop, k=k, note=note, **interval)
 
 
 def demo_next_product(
@@ -397,28 +452,17 @@ def demo_next_product(
     recommend: NextFn | None = None,
     **interval: Any,
 ) -> Evaluation:
-    """Next product per person on a time split: the cases are the persons who bought both
-    before the cutoff and after it; the targets the products they bought after it. The
-    recommender (default :func:`tenure.recommend.similar.next_products`) learns from the lines
-    up to the cutoff; popularity ranks the best sellers up to the cutoff the person has not
-    bought. A person the recommender has no list for counts as a miss."""
+    """:func:`next_product` on the store's :func:`time_split` (``holdout_days`` held out),
+    with its catalogue."""
     split = split or time_split(store, holdout_days=holdout_days)
-    recommend = recommend or _next_products
-    recs = recommend(split.train, split.cutoff, store.table("products"), k)
-    before = _products_by_person(split.train_frame)
-    after = _products_by_person(split.test)
-    persons = sorted(set(after.index) & set(before.index))
-    lists = recs.sort_values(["person_id", "rank"]).groupby("person_id")["product_id"].agg(list)
-    ranking = best_sellers(split.train_frame)
-    targets = [after[p] for p in persons]
-    rec = reciprocal_ranks([lists.get(p, []) for p in persons], targets, k=k)
-    pop = reciprocal_ranks([popular_unseen(ranking, before[p], k) for p in persons], targets, k=k)
-    new = len(set(after.index) - set(before.index))
-    note = (
-        f"learnt up to {split.cutoff.isoformat()}, {holdout_days} days held out; "
-        f"{new:,} persons whose first purchase is after the cutoff are not cases"
+    return next_product(
+        split,
+        k=k,
+        products=store.table("products"),
+        recommend=recommend,
+        name="demo: next product per person",
+        **interval,
     )
-    return evaluation("demo: next product per person", rec, pop, k=k, note=note, **interval)
 
 
 def _products_by_person(lines: pd.DataFrame) -> pd.Series:
@@ -432,58 +476,102 @@ def _next_products(lines: ir.Table, as_of: date, products: ir.Table, top: int) -
     return similar.next_products(lines, as_of=as_of, products=products, top=top).to_pandas()
 
 
-def demo_hide_one(
-    store: Store,
+def basket_hide_one(
+    split: TimeSplit,
     *,
-    holdout_days: int = 90,
     k: int = 10,
     seed: int = 0,
-    split: TimeSplit | None = None,
+    max_cases: int | None = None,
     pairs: PairsFn | None = None,
     rank: RankFn | None = None,
+    name: str = "frequently bought together, hide one item",
     **interval: Any,
 ) -> Evaluation:
     """Frequently bought together on a time split: one product of each order after the
     cutoff with two or more products is hidden (seeded), the rest ranked from the pairs
-    learnt up to the cutoff, against the best sellers up to the cutoff not in the cart."""
-    split = split or time_split(store, holdout_days=holdout_days)
+    learnt up to the cutoff, against the best sellers up to the cutoff not in the cart.
+    ``max_cases``: score that many orders at most (a seeded sample)."""
     pairs, rank = _pair_functions(pairs, rank)
-    cases = hide_one(split.test, seed=seed)
+    cases = hide_one(split.test, seed=seed, max_cases=max_cases)
     r, p = _score_hide_one(cases, pairs(split.train), best_sellers(split.train_frame), rank, k)
-    note = f"learnt up to {split.cutoff.isoformat()}, orders of the last {holdout_days} days"
-    return evaluation(
-        "demo: frequently bought together, hide one item",
-        r,
-        p,
-        k=k,
-        note=note,
-        seed=seed,
-        **interval,
-    )
+    note = f"learnt up to {split.cutoff.isoformat()}, orders after it up to {split.end}"
+    return evaluation(name, r, p, k=k, note=note, seed=seed, **interval)
+
+
+def demo_hide_one(
+    store: Store,
+    *,
+    holdout_days: int = 90,
+    split: TimeSplit | None = None,
+    **options: Any,
+) -> Evaluation:
+    """:func:`basket_hide_one` on the store's :func:`time_split` (``holdout_days`` held out)."""
+    split = split or time_split(store, holdout_days=holdout_days)
+    return basket_hide_one(split, name="demo: frequently bought together, hide one item", **options)
 
 
 # -- the demo's companions ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Recovery:
-    """How many products' recorded companion is found among their partners by lift:
-    ``products`` (with at least ``min_orders`` orders and a known companion), ``top1``
-    (share whose top partner is the companion), ``top3`` (share with the companion in the top
-    3), ``bundles`` (share of bundle products whose two bundle partners are both in their top
-    3)."""
+    """The generator's structure among each product's partners by lift, over ``products``
+    (at least ``min_orders`` orders and a partner bought with it in at least ``min_together``
+    orders): ``top1`` share whose top partner is its recorded companion, ``top3`` share with the
+    companion in the top 3, ``linked`` share whose top partner is linked to it by the generator
+    (its companion, a product whose companion it is, or a bundle partner), ``bundles`` share of
+    the bundle products (with enough orders) whose two bundle partners are both in their top 3."""
 
     products: int
     min_orders: int
+    min_together: int
     top1: float
     top3: float
+    linked: float
     bundles: float
 
 
 def companion_recovery(
-    store: Store, *, pairs: pd.DataFrame | None = None, min_orders: int = 30
+    store: Store,
+    *,
+    pairs: pd.DataFrame | None = None,
+    min_orders: int = 50,
+    min_together: int = 5,
 ) -> Recovery:
     """The generator's companions and bundles (``generator_truth``) against the product pairs
     learnt on the store's purchase lines (``pairs``, default
-    :func:`tenure.recommend.rules.product_pairs` of every purchase line)."""
+    :func:`tenure.recommend.rules.product_pairs` of every purchase line). Pairs bought together
+    in fewer than ``min_together`` orders are left out: with a handful of orders a chance pair
+    has the highest lift."""
+    companion, bundle_of = _generator_links(store)
+    if pairs is None:
+        pairs = _rules().product_pairs(_all_lines(store), min_together=min_together).to_pandas()
+    enough = set(pairs.loc[pairs["product_orders"] >= min_orders, "product_id"].astype(str))
+    partners = _partners_by_lift(pairs[pairs["together"] >= min_together], min_orders)
+    partners = partners.reindex(sorted(enough), fill_value=[])  # none strong enough: a miss
+    found = [p for p in partners.index if p in companion]
+    linked = {p: {c} | bundle_of.get(p, set()) for p, c in companion.items()}
+    for p, c in companion.items():
+        linked.setdefault(c, set()).add(p)
+    ranks = np.array([_rank_of(partners[p], companion[p]) for p in found])
+    top_linked = [bool(partners[p]) and partners[p][0] in linked[p] for p in found]
+    both = [set(partners[p][:3]) >= bundle_of[p] for p in bundle_of if p in partners.index]
+
+    def share(flags: Sequence[bool] | np.ndarray) -> float:
+        return float(np.mean(flags)) if len(flags) else float("nan")
+
+    return Recovery(
+        products=len(found),
+        min_orders=min_orders,
+        min_together=min_together,
+        top1=share(ranks == 1),
+        top3=share((ranks >= 1) & (ranks <= 3)),
+        linked=share(top_linked),
+        bundles=share(both),
+    )
+
+
+def _generator_links(store: Store) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """From ``generator_truth``: each product's companion, and each bundle product's two
+    bundle partners."""
     truth = (
         store.table("generator_truth")
         .filter(lambda t: t.name.isin(["companion", "bundle"]))
@@ -499,23 +587,9 @@ def companion_recovery(
             "a demo store, or one made before companions were recorded.",
             hint="Run `tenure demo` (it rewrites the demo store with its truth).",
         )
-    if pairs is None:
-        learn, _ = _pair_functions(None, None)
-        pairs = learn(_all_lines(store))
-    partners = _partners_by_lift(pairs, min_orders)
-    found = [p for p in partners.index if p in companion]
-    ranks = np.array([_rank_of(partners[p], companion[p]) for p in found])
     bundle = truth[truth["name"] == "bundle"]
     members = bundle.groupby("value")["scope"].agg(set)
-    of = {r.scope: members[r.value] - {r.scope} for r in bundle.itertuples()}
-    both = [set(partners[p][:3]) >= of[p] for p in of if p in partners.index]
-    return Recovery(
-        products=len(found),
-        min_orders=min_orders,
-        top1=float(np.mean(ranks == 1)) if len(ranks) else float("nan"),
-        top3=float(np.mean((ranks >= 1) & (ranks <= 3))) if len(ranks) else float("nan"),
-        bundles=float(np.mean(both)) if both else float("nan"),
-    )
+    return companion, {r.scope: members[r.value] - {r.scope} for r in bundle.itertuples()}
 
 
 def _all_lines(store: Store) -> ir.Table:
@@ -561,9 +635,10 @@ def recovery_table(recovery: Recovery) -> str:
     return "\n".join(
         [
             f"| products (>= {recovery.min_orders} orders) | companion is the top partner by "
-            "lift | companion in the top 3 | bundle partners both in the top 3 |",
-            "|---|---|---|---|",
+            "lift | companion in the top 3 | top partner linked by the generator | bundle "
+            "partners both in the top 3 |",
+            "|---|---|---|---|---|",
             f"| {recovery.products:,} | {recovery.top1:.1%} | {recovery.top3:.1%} "
-            f"| {recovery.bundles:.1%} |",
+            f"| {recovery.linked:.1%} | {recovery.bundles:.1%} |",
         ]
     )
