@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -11,11 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenure import Store
 from tenure.demo import params as P
 from tenure.demo.catalog import make_catalog
-from tenure.demo.truth import catalog_rows
-from tenure.errors import ConfigError
+from tenure.demo.truth import catalog_rows, truth_table
+from tenure.errors import ConfigError, StoreError
 from tenure.recommend import evaluate as E
+from tenure.store.tables import memtable
 
 GROCERIES = Path(__file__).parents[1] / "fixtures" / "groceries" / "groceries.csv"
 
@@ -182,3 +185,83 @@ def test_hide_one_protocol_on_hand_made_baskets() -> None:
     assert "| groceries: hide one item | 80 | MRR | 1.000 [1.000, 1.000] |" in table
     with pytest.raises(ConfigError, match="'folds' parameter"):
         E.groceries_hide_one(lines, folds=1, pairs=_standin_pairs, rank=_standin_rank)
+
+
+def _pair_rows(rows: list[tuple[str, str, int, float]], orders: int = 100) -> pd.DataFrame:
+    """Pairs (both directions given explicitly): product, other, together, lift."""
+    frame = pd.DataFrame(rows, columns=["product_id", "other_id", "together", "lift"])
+    frame["product_orders"] = orders
+    return frame
+
+
+def test_companion_recovery_on_hand_made_pairs() -> None:
+    """Truth: P0000's companion is P0001, P0001's is P0000's... (below); bundle 0 is P0000,
+    P0002, P0003. P0000: top partner by lift its companion (rank 1). P0002: the companion
+    P0003 comes fourth, after a chance pair (P0009, too few orders together: left out), its
+    bundle partner P0000 (linked), P0001 and P0005. P0004: top partner P0009 is not linked,
+    companion absent."""
+    rows = [
+        ("companion", "P0000", 1.0, ""),
+        ("companion", "P0001", 0.0, ""),
+        ("companion", "P0002", 3.0, ""),
+        ("companion", "P0003", 0.0, ""),
+        ("companion", "P0004", 5.0, ""),
+        *[("bundle", p, 0.0, "") for p in ("P0000", "P0002", "P0003")],
+    ]
+    pairs = _pair_rows(
+        [
+            ("P0000", "P0001", 30, 4.0),
+            ("P0000", "P0002", 10, 3.0),
+            ("P0000", "P0003", 10, 2.0),
+            ("P0002", "P0009", 2, 50.0),  # a chance pair: fewer than min_together
+            ("P0002", "P0000", 10, 3.0),
+            ("P0002", "P0001", 8, 2.5),
+            ("P0002", "P0005", 8, 2.2),
+            ("P0002", "P0003", 9, 2.0),
+            ("P0004", "P0009", 6, 2.0),
+        ]
+    )
+    with Store("duckdb://:memory:") as store:
+        store.insert("generator_truth", truth_table(rows))
+        r = E.companion_recovery(store, pairs=pairs, min_orders=50, min_together=5)
+        assert (r.products, r.top1, r.top3) == (3, 1 / 3, 1 / 3)
+        assert r.linked == 2 / 3  # P0000 (companion), P0002 (bundle partner P0000)
+        assert r.bundles == 0.5  # P0000: P0002 and P0003 in its top 3; P0002: P0003 4th
+        assert "| 3 | 33.3% | 33.3% | 66.7% | 50.0% |" in E.recovery_table(r)
+        with pytest.raises(StoreError, match="records no companions"):
+            store.truncate("generator_truth")
+            E.companion_recovery(store, pairs=pairs)
+
+
+def test_split_lines_at_the_end_of_the_cutoff_day() -> None:
+    at = pd.to_datetime(["2024-03-01 23:59", "2024-03-02 00:00", "2024-03-05 10:00", None])
+    lines = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4"],
+            "product_id": ["a", "b", "c", "d"],
+            "person_id": ["x", "x", "y", "y"],
+            "ordered_at": at,
+        }
+    )
+    split = E.split_lines(lines, date(2024, 3, 1))
+    assert split.train_frame["order_id"].tolist() == ["1"]
+    assert split.test["order_id"].tolist() == ["2", "3"]  # a line without a time is in neither
+    assert split.end == date(2024, 3, 5)
+    assert split.train.to_pandas()["order_id"].tolist() == ["1"]
+    assert E.split_lines(lines, date(2024, 3, 1), end=date(2024, 3, 2)).test[
+        "order_id"
+    ].tolist() == ["2"]
+
+
+def test_a_time_split_needs_lines_on_both_sides(tmp_path: Path) -> None:
+    with Store("duckdb://:memory:") as store:
+        store.set_meta("as_of", "2024-06-30", by="test")
+        empty = pd.DataFrame(columns=["order_id", "product_id", "person_id", "ordered_at"])
+
+        def lines_of(s: Store, as_of: date | None) -> ir.Table:
+            return memtable(empty.astype({"ordered_at": "datetime64[us]"}))
+
+        with pytest.raises(StoreError, match=r"0 purchase lines up to 2024-04-01 and 0 after"):
+            E.time_split(store, holdout_days=90, lines_of=lines_of)
+        with pytest.raises(ConfigError, match="'holdout_days'"):
+            E.time_split(store, holdout_days=0, lines_of=lines_of)
