@@ -545,15 +545,16 @@ def companion_recovery(
     if pairs is None:
         pairs = _rules().product_pairs(_all_lines(store), min_together=min_together).to_pandas()
     enough = set(pairs.loc[pairs["product_orders"] >= min_orders, "product_id"].astype(str))
-    partners = _partners_by_lift(pairs[pairs["together"] >= min_together], min_orders)
-    partners = partners.reindex(sorted(enough), fill_value=[])  # none strong enough: a miss
-    found = [p for p in partners.index if p in companion]
+    strong = _partners_by_lift(pairs[pairs["together"] >= min_together], min_orders)
+    # a product without a partner bought with it often enough is a miss
+    partners: dict[str, list[str]] = {p: strong.get(p, []) for p in sorted(enough)}
+    found = [p for p in partners if p in companion]
     linked = {p: {c} | bundle_of.get(p, set()) for p, c in companion.items()}
     for p, c in companion.items():
         linked.setdefault(c, set()).add(p)
     ranks = np.array([_rank_of(partners[p], companion[p]) for p in found])
     top_linked = [bool(partners[p]) and partners[p][0] in linked[p] for p in found]
-    both = [set(partners[p][:3]) >= bundle_of[p] for p in bundle_of if p in partners.index]
+    both = [set(partners[p][:3]) >= bundle_of[p] for p in bundle_of if p in partners]
 
     def share(flags: Sequence[bool] | np.ndarray) -> float:
         return float(np.mean(flags)) if len(flags) else float("nan")
