@@ -29,6 +29,8 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from tenure.errors import ConfigError
+
 F64 = "float64"
 _EPOCH = date(1970, 1, 1)
 
@@ -76,7 +78,10 @@ def item_similarity(
     min_together`` are left out; ``neighbours``: keep each product's most similar ones only
     (ties by ``other_id``)."""
     if window_days < 0:
-        raise ValueError(f"window_days must be >= 0, got {window_days}")
+        raise ConfigError(
+            f"The 'window_days' parameter of item_similarity must be an int in the range "
+            f"[0, inf). Got {window_days!r} instead."
+        )
     ev = purchase_days(lines)
     a = ev.select(a_person="person_id", a_product="product_id", a_day="day")
     b = ev.select(b_person="person_id", b_product="product_id", b_day="day")
@@ -308,7 +313,10 @@ def next_products(
     either (:func:`missing_from_catalogue` counts them); titles name products in reasons.
     ``fill``: complete lists shorter than ``top`` with best-sellers."""
     if top < 1:
-        raise ValueError(f"top must be >= 1, got {top}")
+        raise ConfigError(
+            f"The 'top' parameter of next_products must be an int in the range [1, inf). "
+            f"Got {top!r} instead."
+        )
     lines = up_to(lines, as_of)
     hist = _history(lines, as_of)
     sim = item_similarity(
