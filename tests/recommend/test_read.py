@@ -163,9 +163,14 @@ def test_cli_recommend_for_cart_pairs(shop_url: str) -> None:
     data = json.loads(out.stdout)
     assert data["products"][0]["product_id"] == "P2"
     assert data["products"][0]["reason"]
-    out = runner.invoke(app, ["recommend", "cart", "SKU-1", "--store", shop_url])
+    out = runner.invoke(app, ["recommend", "cart", "SKU-1", "--json", "--store", shop_url])
     assert out.exit_code == 0, out.output
-    assert "Milk Frother" in out.stdout and "lift 1.1" in out.stdout
+    first = json.loads(out.stdout)[0]
+    assert (first["title"], first["reason"]) == ("Milk Frother", "bought together in 3 orders, lift 1.1")
+    assert first["price"] == 30.0
+    out = runner.invoke(app, ["recommend", "cart", "Espresso Beans", "--store", shop_url])
+    assert out.exit_code == 0, out.output
+    assert "Completing a cart of P1" in out.stdout and "Milk" in out.stdout
     out = runner.invoke(app, ["recommend", "pairs", "--top", "1", "--csv", "--store", shop_url])
     assert out.exit_code == 0, out.output
     assert out.stdout.splitlines()[1].startswith("P1,Espresso Beans,P2,Milk Frother,3,")

@@ -18,6 +18,11 @@ recommend_app = typer.Typer(
 )
 app.add_typer(recommend_app, name="recommend")
 
+#: The columns the terminal shows (--json and --csv give every column).
+CART_SHOWN = ("rank", "product_id", "title", "together", "confidence", "lift", "reason")
+FOR_SHOWN = ("rank", "product_id", "title", "category", "price", "reason")
+PAIRS_SHOWN = ("product_id", "title", "other_id", "other_title", "together", "lift", "reason")
+
 TopOpt = Annotated[int, typer.Option("--top", help="How many suggestions.")]
 
 
@@ -63,7 +68,8 @@ def recommend_for_command(
         )
         return
     _say_notes(frame.attrs["notes"])
-    emit(frame, title=f"Next products for {frame.attrs['person_id']}", as_csv=as_csv, limit=0)
+    shown = frame if as_csv else frame[list(FOR_SHOWN)]
+    emit(shown, title=f"Next products for {frame.attrs['person_id']}", as_csv=as_csv, limit=0)
     if not as_csv and not categories.empty:
         emit(categories, title="Categories to try next", limit=0)
 
@@ -82,8 +88,9 @@ def recommend_cart_command(
     with open_store(store) as st:
         frame = recommend_cart(st, items, top=top)
     _say_notes(frame.attrs["notes"])
-    title = f"Completing {', '.join(frame.attrs['cart'])}"
-    emit(frame, title=title, as_json=as_json, as_csv=as_csv, limit=0)
+    title = f"Completing a cart of {', '.join(frame.attrs['cart'])}"
+    shown = frame if as_json or as_csv else frame[list(CART_SHOWN)]
+    emit(shown, title=title, as_json=as_json, as_csv=as_csv, limit=0)
 
 
 @recommend_app.command("pairs")
@@ -103,4 +110,5 @@ def recommend_pairs_command(
         _current(st, PAIRS)
         frame = top_pairs(st, top=top, product=product)
     warn(frame.attrs["notes"])
-    emit(frame, title="Frequently bought together", as_json=as_json, as_csv=as_csv, limit=0)
+    shown = frame if as_json or as_csv else frame[list(PAIRS_SHOWN)]
+    emit(shown, title="Frequently bought together", as_json=as_json, as_csv=as_csv, limit=0)

@@ -130,6 +130,6 @@ def build_recommendations(
         steps("cross-category")
         cross = cross_category(store, as_of=as_of, lines=stored, top=int(opts["categories"]))
         build.notes += list(cross.notes)
-        build.rows[CANDIDATES] = _write_frame(store, CANDIDATES, cross.frame, CANDIDATES_SCHEMA)
+        build.rows[CANDIDATES] = _write_frame(store, CANDIDATES, cross.candidates, CANDIDATES_SCHEMA)
         steps.done()
     return build

@@ -74,7 +74,18 @@ def with_details(store: Store, frame: pd.DataFrame, column: str = "product_id") 
     out = frame.merge(details, on=column, how="left")
     at = list(frame.columns).index(column) + 1
     order = [*frame.columns[:at], *names.values(), *frame.columns[at:]]
-    return out[order]
+    out = out[order]
+    out.attrs.update(frame.attrs)
+    currencies = _currencies(products, frame[column]) if products is not None else []
+    if len(currencies) == 1:  # prices in one currency: money at its minor unit
+        out.attrs["money"] = [*out.attrs.get("money", []), names["price"]]
+        out.attrs["currency"] = currencies[0]
+    return out
+
+
+def _currencies(products: ir.Table, ids: pd.Series) -> list[str]:
+    rows = products.filter(products.product_id.isin(sorted(set(ids.dropna()))))
+    return sorted(c for c in rows.select("currency").distinct().currency.to_pyarrow().to_pylist() if c)
 
 
 def known_products(store: Store) -> pd.DataFrame:
@@ -135,7 +146,9 @@ def best_sellers(
         counts = counts.filter(~counts.product_id.isin(list(exclude)))
     ranked = counts.order_by([ibis.desc("orders"), "product_id"]).limit(top + 50).to_pandas()
     ranked = available(store, ranked).head(top)
-    ranked["reason"] = [f"best seller: in {n:,} orders" for n in ranked["orders"]]
+    ranked["reason"] = [
+        f"best seller: in {n:,} order{'' if n == 1 else 's'}" for n in ranked["orders"]
+    ]
     return ranked.reset_index(drop=True)
 
 
