@@ -149,7 +149,7 @@ def test_a_product_nobody_knows_is_refused_with_close_matches(shop: Store) -> No
 def test_top_pairs_most_orders_first_each_pair_once(shop: Store) -> None:
     _ran(shop)
     frame = top_pairs(shop, top=10)
-    assert list(zip(frame.product_id, frame.other_id, strict=True))[0] == ("P1", "P2")
+    assert (frame.product_id.iloc[0], frame.other_id.iloc[0]) == ("P1", "P2")
     assert (frame.product_id < frame.other_id).all()
     assert frame.title.iloc[0] == "Espresso Beans"
     assert frame.other_title.iloc[0] == "Milk Frother"
@@ -158,6 +158,8 @@ def test_top_pairs_most_orders_first_each_pair_once(shop: Store) -> None:
 
 
 def test_cli_recommend_for_cart_pairs(shop_url: str) -> None:
+    with Store(shop_url) as shop:
+        _ran(shop)
     out = runner.invoke(app, ["recommend", "for", "c4@example.com", "--json", "--store", shop_url])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -166,7 +168,10 @@ def test_cli_recommend_for_cart_pairs(shop_url: str) -> None:
     out = runner.invoke(app, ["recommend", "cart", "SKU-1", "--json", "--store", shop_url])
     assert out.exit_code == 0, out.output
     first = json.loads(out.stdout)[0]
-    assert (first["title"], first["reason"]) == ("Milk Frother", "bought together in 3 orders, lift 1.1")
+    assert (first["title"], first["reason"]) == (
+        "Milk Frother",
+        "bought together in 3 orders, lift 1.1",
+    )
     assert first["price"] == 30.0
     out = runner.invoke(app, ["recommend", "cart", "Espresso Beans", "--store", shop_url])
     assert out.exit_code == 0, out.output
@@ -201,6 +206,5 @@ def test_a_store_without_pairs_says_why(tmp_path: Path) -> None:
         assert frame.empty and frame.attrs["notes"]
         cart = recommend_cart(store, ["P1"])
         assert list(cart.product_id) == ["P2"]  # the best-seller fill
-    with pytest.raises(NotFoundError):
-        with Store(f"duckdb://{tmp_path / 'empty.duckdb'}") as empty:
-            top_pairs(empty)
+    with pytest.raises(NotFoundError), Store(f"duckdb://{tmp_path / 'empty.duckdb'}") as empty:
+        top_pairs(empty)

@@ -107,9 +107,8 @@ def build_recommendations(
     catalogue's active and stock flags) and ``category_candidates``
     (:func:`tenure.recommend.cross.cross_category`). ``options``: ``top`` products per
     person, ``categories`` per person, ``min_together`` orders for a pair."""
-    from tenure.recommend.baskets import purchase_lines
+    from tenure.recommend.baskets import basket_warnings, purchase_lines
     from tenure.recommend.cross import cross_category
-    from tenure.recommend.baskets import basket_warnings
     from tenure.recommend.rules import product_pairs
     from tenure.recommend.similar import next_products
 
@@ -130,6 +129,8 @@ def build_recommendations(
         steps("cross-category")
         cross = cross_category(store, as_of=as_of, lines=stored, top=int(opts["categories"]))
         build.notes += list(cross.notes)
-        build.rows[CANDIDATES] = _write_frame(store, CANDIDATES, cross.candidates, CANDIDATES_SCHEMA)
+        build.rows[CANDIDATES] = _write_frame(
+            store, CANDIDATES, cross.candidates, CANDIDATES_SCHEMA
+        )
         steps.done()
     return build

@@ -85,7 +85,9 @@ def with_details(store: Store, frame: pd.DataFrame, column: str = "product_id") 
 
 def _currencies(products: ir.Table, ids: pd.Series) -> list[str]:
     rows = products.filter(products.product_id.isin(sorted(set(ids.dropna()))))
-    return sorted(c for c in rows.select("currency").distinct().currency.to_pyarrow().to_pylist() if c)
+    return sorted(
+        c for c in rows.select("currency").distinct().currency.to_pyarrow().to_pylist() if c
+    )
 
 
 def known_products(store: Store) -> pd.DataFrame:
