@@ -69,7 +69,7 @@ def recommend_for_command(
         return
     _say_notes(frame.attrs["notes"])
     shown = frame if as_csv else frame[list(FOR_SHOWN)]
-    emit(shown, title=f"Next products for {frame.attrs['person_id']}", as_csv=as_csv, limit=0)
+    emit(shown, title=f"Next products for {frame.attrs['label']}", as_csv=as_csv, limit=0)
     if not as_csv and not categories.empty:
         emit(categories, title="Categories to try next", limit=0)
 
@@ -99,6 +99,12 @@ def recommend_pairs_command(
     product: Annotated[
         str | None, typer.Option("--product", help="Only the partners of this product.")
     ] = None,
+    by: Annotated[str, typer.Option("--by", help="Rank by together, lift or confidence.")] = (
+        "together"
+    ),
+    min_lift: Annotated[
+        float, typer.Option("--min-lift", help="Only pairs with a higher lift (0: all).")
+    ] = 1.0,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
@@ -108,7 +114,7 @@ def recommend_pairs_command(
 
     with open_store(store) as st:
         _current(st, PAIRS)
-        frame = top_pairs(st, top=top, product=product)
+        frame = top_pairs(st, top=top, product=product, by=by, min_lift=min_lift)
     warn(frame.attrs["notes"])
     shown = frame if as_json or as_csv else frame[list(PAIRS_SHOWN)]
     emit(shown, title="Frequently bought together", as_json=as_json, as_csv=as_csv, limit=0)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from tenure.analytics.base import store_end
 from tenure.errors import ConfigError, NotFoundError
-from tenure.identity.lookup import find_person
+from tenure.identity.lookup import find_person, person_labels
 from tenure.recommend.build import CANDIDATES, PAIRS, RECOMMENDATIONS
 from tenure.recommend.rules import pair_reason
 from tenure.store import Store
@@ -185,11 +185,19 @@ def recommend_for(store: Store, person: str, *, top: int = 10) -> pd.DataFrame:
     frame = with_details(store, frame)
     frame.attrs.update(
         person_id=match.person_id,
+        label=_label(store, match.person_id),
         matched_by=match.kind,
         categories=_categories(store, match.person_id),
         notes=notes,
     )
     return frame
+
+
+def _label(store: Store, person_id: str) -> str:
+    """``P-... (C0000042, pia@example.com)``: the person id and what people know them by."""
+    rows = person_labels(store, [person_id]).to_pyarrow().to_pylist()
+    known = [v for r in rows for v in (r["customer_id"], r["email"], r["other_id"]) if v]
+    return f"{person_id} ({', '.join(known)})" if known else person_id
 
 
 def _categories(store: Store, person_id: str) -> pd.DataFrame:
@@ -225,11 +233,28 @@ def recommend_cart(store: Store, items: Sequence[str], *, top: int = 10) -> pd.D
     return out
 
 
-def top_pairs(store: Store, *, top: int = 20, product: str | None = None) -> pd.DataFrame:
-    """The pairs of ``product_pairs`` bought together in the most orders (ties: higher lift
-    first), each pair once, with both products' titles; with ``product``, that product's
-    partners. A store with no multi-item order gives an empty frame with a note."""
+#: What :func:`top_pairs` may rank by (ties: the others in this order, then the ids).
+PAIR_ORDERS = ("together", "lift", "confidence")
+
+
+def top_pairs(
+    store: Store,
+    *,
+    top: int = 20,
+    product: str | None = None,
+    by: str = "together",
+    min_lift: float = 1.0,
+) -> pd.DataFrame:
+    """The pairs of ``product_pairs`` with the highest ``by`` (orders ``together``, ``lift``
+    or ``confidence``), each pair once, with both products' titles; with ``product``, that
+    product's partners. Only pairs whose lift is above ``min_lift`` (default 1: bought
+    together more often than chance would have it; 0 keeps every pair). A store with no
+    multi-item order gives an empty frame with a note."""
     _check_top(top)
+    if by not in PAIR_ORDERS:
+        raise ConfigError(
+            f"Cannot rank pairs by {by!r}.", hint=f"Rank by one of: {', '.join(PAIR_ORDERS)}."
+        )
     if not store.exists(PAIRS):
         raise NotFoundError(
             "The store has no product_pairs yet.",
@@ -241,8 +266,10 @@ def top_pairs(store: Store, *, top: int = 20, product: str | None = None) -> pd.
         pairs = pairs.filter(pairs.product_id == pid)
     else:
         pairs = pairs.filter(pairs.product_id < pairs.other_id)
+    pairs = pairs.filter(pairs.lift > min_lift)
     cols = ("product_id", "other_id", "together", "support", "confidence", "lift")
-    best = pairs.order_by([ibis.desc("together"), ibis.desc("lift"), "product_id", "other_id"])
+    ranks = [by, *(c for c in PAIR_ORDERS if c != by)]
+    best = pairs.order_by([*(ibis.desc(c) for c in ranks), "product_id", "other_id"])
     frame = best.select(*cols).limit(top).to_pandas()
     frame["reason"] = [
         pair_reason(int(t), float(x)) for t, x in zip(frame.together, frame.lift, strict=True)
@@ -250,7 +277,10 @@ def top_pairs(store: Store, *, top: int = 20, product: str | None = None) -> pd.
     out = with_details(store, with_details(store, frame), "other_id")
     out = out.drop(columns=["category", "price", "other_category", "other_price"])
     out.attrs["notes"] = (
-        ["No two products were bought together in enough orders to make a pair."]
+        [
+            "No two products were bought together in enough orders, more often than chance "
+            f"(lift above {min_lift:g}), to make a pair."
+        ]
         if out.empty and product is None
         else []
     )
