@@ -99,6 +99,21 @@ def test_similarity_is_cosine_over_buyers_within_the_window() -> None:
     ]
 
 
+def test_a_buyer_of_too_many_products_is_left_out_of_the_counts() -> None:
+    reseller = lines_of(*WARDROBE, ("w", 0, "shirt tie belt"))
+    keys = ["product_id", "other_id"]
+    without = item_similarity(lines_of(*WARDROBE), min_together=1).to_pandas()
+    capped = item_similarity(reseller, min_together=1, max_products=2).to_pandas()
+    pd.testing.assert_frame_equal(
+        capped.sort_values(keys).reset_index(drop=True),
+        without.sort_values(keys).reset_index(drop=True),
+    )
+    counted = (
+        item_similarity(reseller, min_together=1).to_pandas().set_index(["product_id", "other_id"])
+    )
+    assert counted.loc[("shirt", "tie"), ["together", "product_buyers"]].tolist() == [3, 5]
+
+
 def test_next_products_rank_by_summed_similarity_with_reasons() -> None:
     lines = lines_of(*WARDROBE)
     got = next_products(
