@@ -89,6 +89,13 @@ def test_similarity_is_cosine_over_buyers_within_the_window() -> None:
         ("tie", "belt"): (1, 3, 3, pytest.approx(1 / 3)),
         ("belt", "tie"): (1, 3, 3, pytest.approx(1 / 3)),
     }
+    # alpha 1: the share of the product's buyers who bought the other
+    share = item_similarity(lines_of(*WARDROBE), min_together=1, alpha=1.0).to_pandas()
+    got = {(r.product_id, r.other_id): r.similarity for r in share.itertuples()}
+    assert got[("shirt", "tie")] == pytest.approx(2 / 4)
+    assert got[("tie", "shirt")] == pytest.approx(2 / 3)
+    with pytest.raises(ConfigError, match="'alpha' parameter of item_similarity"):
+        item_similarity(lines_of(*WARDROBE), alpha=1.5)
     # a wider window counts c4's belt too; min_together drops pairs of one person
     wide = item_similarity(lines_of(*WARDROBE), window_days=365, min_together=2).to_pandas()
     assert sorted(zip(wide.product_id, wide.other_id, wide.together, strict=True)) == [
