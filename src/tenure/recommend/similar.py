@@ -14,11 +14,20 @@ the work runs set-based in the store's engine (DuckDB or PySpark).
   buyers (and at least ``min_buyers`` buyers in all) bought on two days or more; their rhythm is
   the median of the days between a buyer's consecutive purchases of the product.
 * **Next products** (:func:`next_products`): a person's consumables that are due come first
-  (days since the last purchase at least the rhythm, and not yet lapsed), then the products most
-  similar to what the person bought (summed similarity, each purchase weighted down by its age),
-  never what the person already bought; persons with fewer than ``top`` of those get
-  best-sellers as a fill. ``rank`` orders reorders, then similar products, then best-sellers;
-  ``score`` compares rows of one kind only.
+  (days since the last purchase at least the rhythm, at most ``lapse_factor`` rhythms), then
+  the products most similar to what the person bought (each product's ``neighbours`` most
+  similar ones, similarity summed over the person's products, each weighted by
+  ``0.5 ** (days since bought / half_life_days)``), never what the person already bought;
+  persons with fewer than ``top`` of those get best-sellers as a fill. ``rank`` orders
+  reorders, then similar products, then best-sellers; ``score`` compares rows of one kind
+  only (reorder: the share of the product's buyers who buy it again; similar: the summed
+  similarity; best-seller: its buyers). Products the catalogue marks inactive or out of
+  stock are never suggested, nor, while the catalogue lists any product, products it does
+  not list.
+* **Reasons**: "you buy it about every 30 days; last bought 34 days ago" (the person's own
+  median gap; "its buyers buy it again about every ..." when they bought it once), "bought
+  with Linen Shirt by 41 customers" (the product that contributed most), "best-seller, bought
+  by 294 customers (too little history for more)".
 """
 
 from __future__ import annotations
