@@ -270,6 +270,23 @@ def test_one_customer_one_product_and_no_lines_give_empty_tables() -> None:
     assert item_similarity(one_product, min_together=1).count().execute() == 0
 
 
+def test_single_item_orders_of_one_time_buyers_get_best_sellers_only() -> None:
+    lines = lines_of(("a", 0, "mug"), ("b", 1, "mug"), ("c", 2, "tin"), ("d", 3, "cup"))
+    assert item_similarity(lines, min_together=1).count().execute() == 0
+    got = rows(next_products(lines, as_of=date(2024, 2, 1), top=2))
+    fill = "best-seller, bought by {} (too little history for more)"
+    assert got == [
+        ("a", 1, "cup", 1.0, fill.format("1 customer")),
+        ("a", 2, "tin", 1.0, fill.format("1 customer")),
+        ("b", 1, "cup", 1.0, fill.format("1 customer")),
+        ("b", 2, "tin", 1.0, fill.format("1 customer")),
+        ("c", 1, "mug", 2.0, fill.format("2 customers")),
+        ("c", 2, "cup", 1.0, fill.format("1 customer")),
+        ("d", 1, "mug", 2.0, fill.format("2 customers")),
+        ("d", 2, "tin", 1.0, fill.format("1 customer")),
+    ]
+
+
 def test_lines_after_as_of_are_not_read() -> None:
     lines = lines_of(*WARDROBE)
     early = next_products(lines, as_of=date(2024, 1, 5), min_together=1, fill=False)
