@@ -38,6 +38,7 @@ import pandas as pd
 from tenure.analytics.base import store_end
 from tenure.demo.truth import product_id
 from tenure.errors import ConfigError, StoreError
+from tenure.recommend import baskets, rules, similar
 from tenure.store import Store
 from tenure.store.tables import memtable
 
@@ -307,7 +308,7 @@ def groceries_hide_one(
     sample, the same share of each fold), for quick runs."""
     if folds < 2:
         raise ConfigError(f"The 'folds' parameter must be an int >= 2. Got {folds}.")
-    pairs, rank = _pair_functions(pairs, rank)
+    pairs, rank = pairs or _learn_pairs, rank or _rank_pairs
     orders = np.sort(lines["order_id"].dropna().unique())
     fold_of = pd.Series(np.random.default_rng(seed).permutation(len(orders)) % folds, orders)
     line_fold = lines["order_id"].map(fold_of).to_numpy()
@@ -332,25 +333,16 @@ def groceries_hide_one(
     )
 
 
-def _rules() -> Any:
-    from tenure.recommend import rules
-
-    return rules
+def _learn_pairs(lines: ir.Table) -> pd.DataFrame:
+    return rules.product_pairs(lines).to_pandas()
 
 
-def _pair_functions(pairs: PairsFn | None, rank: RankFn | None) -> tuple[PairsFn, RankFn]:
-    """The pair learner and cart ranker: the given ones, else the pipeline's."""
-    if pairs is None or rank is None:
-        rules = _rules()
+def _rank_pairs(pairs: pd.DataFrame, cart: list[str], top: int) -> pd.DataFrame:
+    return rules.rank_from_pairs(pairs, cart, top=top)
 
-        def learn(lines: ir.Table) -> pd.DataFrame:
-            return rules.product_pairs(lines).to_pandas()
 
-        def ranked(frame: pd.DataFrame, cart: list[str], top: int) -> pd.DataFrame:
-            return rules.rank_from_pairs(frame, cart, top=top)
-
-        return pairs or learn, rank or ranked
-    return pairs, rank
+def _store_lines(store: Store, as_of: date | None) -> ir.Table:
+    return baskets.purchase_lines(store, as_of=as_of)
 
 
 # -- a store's time split -------------------------------------------------------------------
@@ -379,12 +371,7 @@ def time_split(
     day (:func:`tenure.analytics.base.store_end`)."""
     if holdout_days < 1:
         raise ConfigError(f"The 'holdout_days' parameter must be an int >= 1. Got {holdout_days}.")
-    if lines_of is None:
-        from tenure.recommend import baskets
-
-        def lines_of(s: Store, as_of: date | None) -> ir.Table:
-            return baskets.purchase_lines(s, as_of=as_of)
-
+    lines_of = lines_of or _store_lines
     end = store_end(store)
     cutoff = end - timedelta(days=holdout_days)
     split = split_lines(lines_of(store, end).to_pandas(), cutoff, end=end)
@@ -471,8 +458,6 @@ def _products_by_person(lines: pd.DataFrame) -> pd.Series:
 
 
 def _next_products(lines: ir.Table, as_of: date, products: ir.Table, top: int) -> pd.DataFrame:
-    from tenure.recommend import similar
-
     return similar.next_products(lines, as_of=as_of, products=products, top=top).to_pandas()
 
 
@@ -491,7 +476,7 @@ def basket_hide_one(
     cutoff with two or more products is hidden (seeded), the rest ranked from the pairs
     learnt up to the cutoff, against the best sellers up to the cutoff not in the cart.
     ``max_cases``: score that many orders at most (a seeded sample)."""
-    pairs, rank = _pair_functions(pairs, rank)
+    pairs, rank = pairs or _learn_pairs, rank or _rank_pairs
     cases = hide_one(split.test, seed=seed, max_cases=max_cases)
     r, p = _score_hide_one(cases, pairs(split.train), best_sellers(split.train_frame), rank, k)
     note = f"learnt up to {split.cutoff.isoformat()}, orders after it up to {split.end}"
@@ -543,7 +528,9 @@ def companion_recovery(
     has the highest lift."""
     companion, bundle_of = _generator_links(store)
     if pairs is None:
-        pairs = _rules().product_pairs(_all_lines(store), min_together=min_together).to_pandas()
+        pairs = rules.product_pairs(
+            baskets.purchase_lines(store), min_together=min_together
+        ).to_pandas()
     enough = set(pairs.loc[pairs["product_orders"] >= min_orders, "product_id"].astype(str))
     strong = _partners_by_lift(pairs[pairs["together"] >= min_together], min_orders)
     # a product without a partner bought with it often enough is a miss
@@ -591,12 +578,6 @@ def _generator_links(store: Store) -> tuple[dict[str, str], dict[str, set[str]]]
     bundle = truth[truth["name"] == "bundle"]
     members = bundle.groupby("value")["scope"].agg(set)
     return companion, {r.scope: members[r.value] - {r.scope} for r in bundle.itertuples()}
-
-
-def _all_lines(store: Store) -> ir.Table:
-    from tenure.recommend import baskets
-
-    return baskets.purchase_lines(store)
 
 
 def _partners_by_lift(pairs: pd.DataFrame, min_orders: int) -> pd.Series:
