@@ -38,7 +38,7 @@ import pandas as pd
 from tenure.analytics.base import store_end
 from tenure.demo.truth import product_id
 from tenure.errors import ConfigError, StoreError
-from tenure.recommend import baskets, rules, similar
+from tenure.recommend import baskets, cross, rules, similar
 from tenure.store import Store
 from tenure.store.tables import memtable
 
@@ -493,6 +493,42 @@ def demo_hide_one(
     """:func:`basket_hide_one` on the store's :func:`time_split` (``holdout_days`` held out)."""
     split = split or time_split(store, holdout_days=holdout_days)
     return basket_hide_one(split, name="demo: frequently bought together, hide one item", **options)
+
+
+def next_category(
+    store: Store,
+    split: TimeSplit,
+    *,
+    k: int = 3,
+    name: str = "cross-category candidates",
+    **interval: Any,
+) -> Evaluation:
+    """Cross-category candidates on a time split: the cases are the persons who bought before
+    the cutoff and bought a category new to them after it (the targets).
+    :func:`tenure.recommend.cross.cross_category` learns as of the cutoff from the lines up to
+    it; popularity ranks the categories with the most buyers up to the cutoff that the person
+    has not bought. Categories are :func:`tenure.recommend.cross.product_categories`."""
+    result = cross.cross_category(store, as_of=split.cutoff, lines=split.train, top=k)
+    category = cross.product_categories(store).to_pandas().set_index("product_id")["category"]
+    before = _categories_by_person(split.train_frame, category)
+    after = _categories_by_person(split.test, category)
+    persons = [p for p in sorted(set(after.index) & set(before.index)) if after[p] - before[p]]
+    cand = result.candidates.sort_values(["person_id", "rank"])
+    lists = cand.groupby("person_id")["category"].agg(list)
+    buyers = split.train_frame.assign(category=split.train_frame["product_id"].map(category))
+    counts = buyers.dropna(subset=["category"]).groupby("category")["person_id"].nunique()
+    ranking = [str(c) for c in counts.sort_values(ascending=False, kind="stable").index]
+    targets = [after[p] - before[p] for p in persons]
+    rec = reciprocal_ranks([lists.get(p, []) for p in persons], targets, k=k)
+    pop = reciprocal_ranks([popular_unseen(ranking, before[p], k) for p in persons], targets, k=k)
+    note = f"learnt up to {split.cutoff.isoformat()}, new categories bought after it"
+    return evaluation(name, rec, pop, k=k, note=note, **interval)
+
+
+def _categories_by_person(lines: pd.DataFrame, category: pd.Series) -> pd.Series:
+    known = lines.assign(category=lines["product_id"].map(category))
+    known = known.dropna(subset=["person_id", "category"])
+    return known.groupby("person_id")["category"].agg(lambda s: set(map(str, s)))
 
 
 # -- the demo's companions ------------------------------------------------------------------
