@@ -9,14 +9,16 @@ data that are not in the cart (not yet bought by the person). Each metric comes 
 interval, and so does the paired difference recommender - popularity (the same cases, the
 same resamples), so "beats popularity" means the difference's interval lies above 0.
 
-- :func:`groceries_hide_one`: real baskets, K folds; pairs learnt on the other folds, one
-  item of each test basket hidden, the rest is the cart.
-- :func:`demo_next_product`: a time split of a store; does the next-product list of a person
-  learnt before the cutoff hold what they bought after it?
-- :func:`demo_hide_one`: frequently bought together on a time split: one item of each
-  held-out multi-item order hidden, ranked from the pairs learnt before the cutoff.
-- :func:`companion_recovery`: on the demo store, is each product's recorded companion its top
-  partner by lift?
+- :func:`groceries_hide_one`: baskets without times (groceries), K folds; pairs learnt on
+  the other folds, one item of each test basket hidden, the rest is the cart.
+- :func:`time_split` (a store) or :func:`split_lines` (a frame): lines up to a cutoff day
+  and after it. On a split, :func:`next_product` (does the next-product list of a person
+  learnt before the cutoff hold what they bought after it?), :func:`basket_hide_one`
+  (frequently bought together: one item of each held-out multi-item order hidden, ranked from
+  the pairs learnt before the cutoff) and :func:`next_category` (cross-category candidates);
+  :func:`demo_next_product` and :func:`demo_hide_one` run the first two on a store.
+- :func:`companion_recovery`: on the demo store, is each product's recorded companion (and
+  bundle partners) among its top partners by lift?
 
 The recommenders are parameters (default: the ones the pipeline uses), so any ranking can be
 run through the same protocol.
@@ -297,6 +299,7 @@ def groceries_hide_one(
     max_cases: int | None = None,
     pairs: PairsFn | None = None,
     rank: RankFn | None = None,
+    name: str = "groceries: hide one item",
     **interval: Any,
 ) -> Evaluation:
     """Hide-one evaluation on baskets without times: the orders are split into ``folds``
@@ -323,7 +326,7 @@ def groceries_hide_one(
         pop.append(p)
     note = f"{len(orders):,} baskets, {folds} folds"
     return evaluation(
-        "groceries: hide one item",
+        name,
         np.concatenate(rec),
         np.concatenate(pop),
         k=k,
@@ -389,10 +392,11 @@ def split_lines(lines: pd.DataFrame, cutoff: date, *, end: date | None = None) -
     """Purchase lines (a frame) split at the end of ``cutoff``: the training lines (as an
     in-memory Ibis table too) and the lines after it (up to the end of ``end``, default all)."""
     at = pd.to_datetime(lines["ordered_at"])
-    after = at >= datetime.combine(cutoff + timedelta(days=1), datetime.min.time())
+    boundary = datetime.combine(cutoff + timedelta(days=1), datetime.min.time())
+    after = at >= boundary  # a line without a time is on neither side
     if end is not None:
         after &= at < datetime.combine(end + timedelta(days=1), datetime.min.time())
-    train = lines[~after & at.notna()]
+    train = lines[at < boundary]
     last = end if end is not None else (at.max().date() if at.notna().any() else cutoff)
     return TimeSplit(cutoff, last, memtable(train), train, lines[after])
 
