@@ -89,6 +89,13 @@ def test_similarity_is_cosine_over_buyers_within_the_window() -> None:
         ("tie", "belt"): (1, 3, 3, pytest.approx(1 / 3)),
         ("belt", "tie"): (1, 3, 3, pytest.approx(1 / 3)),
     }
+    # alpha 1: the share of the product's buyers who bought the other
+    share = item_similarity(lines_of(*WARDROBE), min_together=1, alpha=1.0).to_pandas()
+    got = {(r.product_id, r.other_id): r.similarity for r in share.itertuples()}
+    assert got[("shirt", "tie")] == pytest.approx(2 / 4)
+    assert got[("tie", "shirt")] == pytest.approx(2 / 3)
+    with pytest.raises(ConfigError, match="'alpha' parameter of item_similarity"):
+        item_similarity(lines_of(*WARDROBE), alpha=1.5)
     # a wider window counts c4's belt too; min_together drops pairs of one person
     wide = item_similarity(lines_of(*WARDROBE), window_days=365, min_together=2).to_pandas()
     assert sorted(zip(wide.product_id, wide.other_id, wide.together, strict=True)) == [
@@ -97,6 +104,21 @@ def test_similarity_is_cosine_over_buyers_within_the_window() -> None:
         ("shirt", "tie", 2),
         ("tie", "shirt", 2),
     ]
+
+
+def test_a_buyer_of_too_many_products_is_left_out_of_the_counts() -> None:
+    reseller = lines_of(*WARDROBE, ("w", 0, "shirt tie belt"))
+    keys = ["product_id", "other_id"]
+    without = item_similarity(lines_of(*WARDROBE), min_together=1).to_pandas()
+    capped = item_similarity(reseller, min_together=1, max_products=2).to_pandas()
+    pd.testing.assert_frame_equal(
+        capped.sort_values(keys).reset_index(drop=True),
+        without.sort_values(keys).reset_index(drop=True),
+    )
+    counted = (
+        item_similarity(reseller, min_together=1).to_pandas().set_index(["product_id", "other_id"])
+    )
+    assert counted.loc[("shirt", "tie"), ["together", "product_buyers"]].tolist() == [3, 5]
 
 
 def test_next_products_rank_by_summed_similarity_with_reasons() -> None:
@@ -246,6 +268,23 @@ def test_one_customer_one_product_and_no_lines_give_empty_tables() -> None:
         assert list(got.columns) == COLUMNS
         assert got.empty
     assert item_similarity(one_product, min_together=1).count().execute() == 0
+
+
+def test_single_item_orders_of_one_time_buyers_get_best_sellers_only() -> None:
+    lines = lines_of(("a", 0, "mug"), ("b", 1, "mug"), ("c", 2, "tin"), ("d", 3, "cup"))
+    assert item_similarity(lines, min_together=1).count().execute() == 0
+    got = rows(next_products(lines, as_of=date(2024, 2, 1), top=2))
+    fill = "best-seller, bought by {} (too little history for more)"
+    assert got == [
+        ("a", 1, "cup", 1.0, fill.format("1 customer")),
+        ("a", 2, "tin", 1.0, fill.format("1 customer")),
+        ("b", 1, "cup", 1.0, fill.format("1 customer")),
+        ("b", 2, "tin", 1.0, fill.format("1 customer")),
+        ("c", 1, "mug", 2.0, fill.format("2 customers")),
+        ("c", 2, "cup", 1.0, fill.format("1 customer")),
+        ("d", 1, "mug", 2.0, fill.format("2 customers")),
+        ("d", 2, "tin", 1.0, fill.format("1 customer")),
+    ]
 
 
 def test_lines_after_as_of_are_not_read() -> None:
