@@ -38,13 +38,13 @@ def test_default_store_is_tenure_duckdb_in_working_directory(
 
 def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
     with Store(store_url) as st:
-        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
     with Store(store_url) as st:
         assert st.migrations_applied == []
         assert st.count("fx_rates") == 1
         log = st.con.table(MIGRATIONS_TABLE).to_pandas()
-        assert log.version.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        assert log.version.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
 
 def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5, 6, 7, 8, 9]
+        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
         assert st.version == LATEST_VERSION
         assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(
             st.con.list_tables()
@@ -78,7 +78,7 @@ def test_version_4_import_log_gains_a_suppressed_column(tmp_path: Path) -> None:
     path = tmp_path / "v4.duckdb"
     _v4_store_with_an_import(path)
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [5, 6, 7, 8, 9]
+        assert [m.version for m in st.migrations_applied] == [5, 6, 7, 8, 9, 10]
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["quarantined"], r["suppressed"]) for r in rows] == [
@@ -96,13 +96,40 @@ def test_version_6_import_log_gains_an_updated_column(tmp_path: Path) -> None:
     assert "updated" not in con.table("imports").columns  # as version 6 made it
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [7, 8, 9]
+        assert [m.version for m in st.migrations_applied] == [7, 8, 9, 10]
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["suppressed"], r["updated"]) for r in rows] == [
             ("imp-old", 2, 0, 0)
         ]
         assert "_tenure_migrate_imports" not in st.con.list_tables()
+
+
+def test_version_9_products_gain_active_and_inventory_unknown(tmp_path: Path) -> None:
+    """Migration 10: products stored before it are neither active nor inactive, their stock
+    unknown (null, never 0 or false); new rows carry both flags."""
+    path = tmp_path / "v9.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    migrate(con, store_url=str(path), target=9)
+    assert {"active", "inventory"}.isdisjoint(con.table("products").columns)
+    con.con.execute(
+        "INSERT INTO products (product_id, title, price, currency) "
+        "VALUES ('P1', 'Linen Shirt', 49.99, 'EUR')"
+    )
+    con.disconnect()
+    with Store(f"duckdb://{path}") as st:
+        assert [m.version for m in st.migrations_applied] == [10]
+        assert comparable(st.table("products").schema()) == comparable(TABLES["products"].schema)
+        st.insert(
+            "products",
+            pa.table({"product_id": ["P2"], "active": [False], "inventory": [0]}),
+        )
+        rows = st.table("products").order_by("product_id").to_pyarrow().to_pylist()
+        assert [(r["product_id"], r["title"], r["active"], r["inventory"]) for r in rows] == [
+            ("P1", "Linen Shirt", None, None),
+            ("P2", None, False, 0),
+        ]
+        assert "_tenure_migrate_products" not in st.con.list_tables()
 
 
 @pytest.mark.parametrize("stop_after", ["copy", "drop", "create"])

@@ -39,3 +39,24 @@ def test_spark_store_insert_round_trips_decimals(spark_store: Store) -> None:
 def test_spark_reopen_applies_nothing(spark_store: Store, tmp_path: Path) -> None:
     again = Store(spark_store.url)
     assert again.migrations_applied == []
+
+
+def test_spark_add_column_keeps_rows_with_unknown_flags(spark_store: Store) -> None:
+    """Migration 10's step on Spark: a boolean and an int64 column, null in every old row."""
+    from tenure.store.migrations import add_column
+
+    con = spark_store.con
+    name = "addcol_products_v9"
+    con.create_table(name, pa.table({"product_id": ["P1", "P2"]}), overwrite=True)
+    try:
+        add_column(con, name, "active", "boolean", None)
+        add_column(con, name, "inventory", "int64", None)
+        got = con.table(name).order_by("product_id").to_pyarrow()
+        assert got.schema.names == ["product_id", "active", "inventory"]
+        assert got.to_pylist() == [
+            {"product_id": "P1", "active": None, "inventory": None},
+            {"product_id": "P2", "active": None, "inventory": None},
+        ]
+        assert f"_tenure_migrate_{name}" not in con.list_tables()
+    finally:
+        con.drop_table(name, force=True)

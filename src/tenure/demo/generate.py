@@ -26,7 +26,7 @@ from tenure.demo.sessions import (
     signup_sessions,
     visit_sessions,
 )
-from tenure.demo.truth import parameter_rows, realised_rows, truth_table
+from tenure.demo.truth import catalog_rows, parameter_rows, realised_rows, truth_table
 from tenure.errors import ConfigError, StoreError
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store, reporting_currency
@@ -196,7 +196,8 @@ def generate_demo(
     rng = np.random.default_rng([seed, 0])
     su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
     # the parameters first: an interrupted run is still recognised as a demo
-    store.insert("generator_truth", truth_table(parameter_rows(customers, days, seed)))
+    truth = parameter_rows(customers, days, seed) + catalog_rows(su.cat)
+    store.insert("generator_truth", truth_table(truth))
     # the frozen clock: the analytics see the demo as of its last day, not as of today
     store.set_meta("as_of", (start + timedelta(days=days - 1)).isoformat(), by="demo")
     if store.meta("reporting_currency") is None:  # the demo's orders are all in it

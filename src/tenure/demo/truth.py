@@ -1,4 +1,5 @@
-"""Rows of ``generator_truth``: every generating parameter, then what was realised."""
+"""Rows of ``generator_truth``: every generating parameter, the catalogue's companions and
+bundles, then what was realised."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pyarrow as pa
 
 from tenure.demo import params as P
 from tenure.demo import touches as T
+from tenure.demo.catalog import CATEGORY_NAMES, Catalog
 
 Row = tuple[str, str, float, str]
 
@@ -75,6 +77,29 @@ def parameter_rows(customers: int, days: int, seed: int) -> list[Row]:
         if touch.repeat > 0:
             name = f"repeat_share.{touch.campaign or 'none'}"
             rows.append((name, touch.channel, touch.repeat, "share of repeat visits and orders"))
+    return rows
+
+
+def product_id(number: int) -> str:
+    """The demo's product id of product ``number``: ``P0042``."""
+    return f"P{number:04d}"
+
+
+def catalog_rows(cat: Catalog) -> list[Row]:
+    """Each product's companion (``companion``, scope = the product id, value = the
+    companion's product number) and each bundle's products (``bundle``, scope = a product id,
+    value = the bundle number): the structure basket analysis should recover."""
+
+    def named(k: int) -> str:
+        return f"{product_id(k)} ({CATEGORY_NAMES[int(cat.category[k])]})"
+
+    rows: list[Row] = []
+    for k, companion in enumerate(cat.companion.tolist()):
+        doc = f"companion of {named(k)}: {named(companion)}"
+        rows.append(("companion", product_id(k), float(companion), doc))
+    for b, members in enumerate(cat.bundles.tolist()):
+        doc = f"bundle {b} '{P.BUNDLES[b][0]}': " + " + ".join(named(k) for k in members)
+        rows += [("bundle", product_id(k), float(b), doc) for k in members]
     return rows
 
 

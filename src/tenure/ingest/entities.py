@@ -138,6 +138,8 @@ ENTITIES: dict[str, Entity] = {
             "unit_cost": "money",
             "margin": "float",
             "currency": "currency",
+            "active": "bool",
+            "inventory": "int",
         },
     ),
     "spend": Entity(

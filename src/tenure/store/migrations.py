@@ -22,6 +22,7 @@ from tenure.store.schema import (
     CORE_TABLES,
     FX_RATES,
     IMPORTS,
+    PRODUCTS,
     V2_TABLES,
     V3_TABLES,
     V4_TABLES,
@@ -56,6 +57,8 @@ _ADDED = {
     ("imports", "suppressed"): 5,
     ("imports", "updated"): 7,
     ("fx_rates", "imported_at"): 9,
+    ("products", "active"): 10,
+    ("products", "inventory"): 10,
 }
 
 
@@ -96,6 +99,13 @@ def add_column(con: BaseBackend, table: str, column: str, dtype: str, fill: obje
     con.drop_table(copy)
 
 
+def _products_flags(con: BaseBackend) -> None:
+    """Migration 10: ``products.active`` and ``products.inventory``, unknown (null) for the
+    products stored before it."""
+    add_column(con, PRODUCTS.name, "active", "boolean", None)
+    add_column(con, PRODUCTS.name, "inventory", "int64", None)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical data model", lambda con: _create_tables_v(con, CORE_TABLES, 1)),
     Migration(
@@ -130,6 +140,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "load time of fx rates (incremental runs)",
         lambda con: add_column(con, FX_RATES.name, "imported_at", "timestamp", None),
     ),
+    Migration(10, "products on sale and in stock (recommendations)", _products_flags),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -139,7 +139,8 @@ ORDER_ITEMS = _spec(
 PRODUCTS = _spec(
     "products",
     ("product_id",),
-    "The catalogue: price and unit cost (or margin) per product.",
+    "The catalogue: price and unit cost (or margin) per product, whether it is on sale and in "
+    "stock.",
     product_id="string",
     sku="string",
     title="string",
@@ -149,6 +150,9 @@ PRODUCTS = _spec(
     margin="float64",
     currency="string",
     **_AUDIT,
+    # added by migration 10 (recommendations honour them); null = unknown
+    active="boolean",
+    inventory="int64",
 )
 
 MARKETING_SPEND = _spec(
