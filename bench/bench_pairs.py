@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -289,21 +290,30 @@ def main() -> None:
             start = time.perf_counter()
             make_lines(n, path)
             print(f"made {path} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    steps = [
+        step
+        for step in args.steps.split(",")
+        if args.baseline_python or step not in ("apriori", "fpgrowth")
+    ]
+    runs: dict[str, list[dict[str, Any]]] = {step: [] for step in steps}
+    for _ in range(args.repeats):  # interleaved: each round sees about the same load
+        for step in steps:
+            mlx = step in ("apriori", "fpgrowth")
+            n = (args.mlxtend_lines or args.lines) if mlx else args.lines
+            path = args.dir / f"lines_{n}.parquet"
+            python = args.baseline_python if mlx else sys.executable
+            load = os.getloadavg()[0]
+            result = in_child(__file__, step, path, python=python)
+            result["lines"] = n
+            result["load"] = (load, os.getloadavg()[0])
+            runs[step].append(result)
+            shown = {k: v for k, v in result.items() if k != "rule_keys"}
+            print(step, json.dumps(shown), file=sys.stderr)
     results: dict[str, dict[str, Any]] = {}
-    for step in args.steps.split(","):
-        mlx = step in ("apriori", "fpgrowth")
-        if mlx and not args.baseline_python:
-            continue
-        n = (args.mlxtend_lines or args.lines) if mlx else args.lines
-        path = args.dir / f"lines_{n}.parquet"
-        python = args.baseline_python if mlx else sys.executable
-        runs = [in_child(__file__, step, path, python=python) for _ in range(args.repeats)]
-        best = min(runs, key=lambda r: r["total_s"])
-        best["lines"] = n
-        best["runs"] = [round(r["total_s"], 2) for r in runs]
+    for step, done in runs.items():
+        best = min(done, key=lambda r: r["total_s"])
+        best["runs"] = [round(r["total_s"], 2) for r in done]
         results[step] = best
-        shown = {k: v for k, v in best.items() if k != "rule_keys"}
-        print(step, json.dumps(shown), file=sys.stderr)
     report(results)
 
 
