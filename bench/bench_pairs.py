@@ -133,7 +133,7 @@ sizes AS (SELECT order_id, count(*) AS size FROM b GROUP BY order_id),
 kept AS (SELECT b.order_id, b.product_id FROM b JOIN sizes USING (order_id)
          WHERE size <= {cap}),
 items AS (SELECT product_id, count(*) AS orders FROM kept GROUP BY product_id),
-n AS (SELECT count(DISTINCT order_id) AS n FROM kept),
+n AS (SELECT count(*) AS n FROM sizes WHERE size <= {cap}),
 p AS (SELECT x.product_id AS a, y.product_id AS z, count(*) AS together
       FROM kept x JOIN kept y ON x.order_id = y.order_id AND x.product_id < y.product_id
       GROUP BY 1, 2 HAVING count(*) >= 2),
@@ -153,7 +153,7 @@ WITH b AS (SELECT DISTINCT order_id, product_id FROM lines
 sizes AS (SELECT order_id, count(*) AS size FROM b GROUP BY order_id),
 kept AS (SELECT b.order_id, b.product_id FROM b JOIN sizes USING (order_id)
          WHERE size <= {cap}),
-n AS (SELECT count(DISTINCT order_id)::DOUBLE AS n FROM kept),
+n AS (SELECT count(*)::DOUBLE AS n FROM sizes WHERE size <= {cap}),
 items AS (SELECT product_id, count(*) AS orders FROM kept GROUP BY product_id),
 fi AS (SELECT product_id, orders FROM items, n WHERE orders / n >= {sup}::DOUBLE),
 fb AS (SELECT order_id, product_id FROM kept SEMI JOIN fi USING (product_id)),

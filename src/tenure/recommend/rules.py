@@ -101,20 +101,25 @@ def shared(expr: ir.Table, kind: str) -> ir.Table:
 def basket_items(lines: ir.Table, *, max_basket: int = MAX_BASKET) -> ir.Table:
     """The counted baskets: distinct ``(order_id, product_id)`` of ``lines``, only baskets of
     at most ``max_basket`` products."""
+    return _baskets(lines, max_basket)[0]
+
+
+def _baskets(lines: ir.Table, max_basket: int) -> tuple[ir.Table, ir.Table]:
+    """:func:`basket_items`, and N, the count of its baskets (one row, column ``n``: counted
+    from the baskets' sizes, not as distinct order ids of the lines, 1.3 s of 10M lines)."""
     _check_max_basket(max_basket)
     b = lines.filter(lines.product_id.notnull() & lines.order_id.notnull())
     b = b.select("order_id", "product_id").distinct()
     sizes = b.group_by(s_order=b.order_id).agg(s_size=b.count())
     kept = sizes.filter(sizes.s_size <= max_basket)
     joined = b.join(kept, b.order_id == kept.s_order)
-    return shared(joined.select("order_id", "product_id"), "baskets")
+    total = kept.aggregate(n=kept.count())
+    return shared(joined.select("order_id", "product_id"), "baskets"), shared(total, "n")
 
 
-def _counts(b: ir.Table) -> tuple[ir.Table, ir.Table]:
-    """Baskets holding each product (``c_product, c_orders``), and N (one row, ``n``)."""
-    items = b.group_by(c_product=b.product_id).agg(c_orders=b.count())
-    total = b.aggregate(n=b.order_id.nunique())
-    return items, shared(total, "basket_count")
+def _counts(b: ir.Table) -> ir.Table:
+    """Baskets holding each product (``c_product, c_orders``)."""
+    return b.group_by(c_product=b.product_id).agg(c_orders=b.count())
 
 
 def _in_basket_pairs(b: ir.Table, *, share: bool = False) -> ir.Table:
@@ -165,8 +170,8 @@ def product_pairs(
         raise ConfigError(
             f"The 'min_together' parameter must be an integer of at least 1. Got {min_together!r}."
         )
-    b = basket_items(lines, max_basket=max_basket)
-    items, total = _counts(b)
+    b, total = _baskets(lines, max_basket)
+    items = _counts(b)
     pairs = _in_basket_pairs(b)
     counted = pairs.group_by(["a", "z"]).agg(together=pairs.count())
     counted = counted.filter(counted.together >= min_together)
@@ -274,8 +279,8 @@ def association_rules(
     Apriori: pairs are counted only of frequent products, triples only where all three
     pairs are frequent. Baskets of more than ``max_basket`` products are not counted."""
     _check_rule_options(min_support, min_confidence, max_len)
-    b = basket_items(lines, max_basket=max_basket)
-    items, total = _counts(b)
+    b, total = _baskets(lines, max_basket)
+    items = _counts(b)
     threshold = _number(min_support)
     with_n = items.cross_join(total)
     frequent_items = with_n.filter(_share(with_n.c_orders, with_n.n) >= threshold)
@@ -375,7 +380,7 @@ def complete_basket(
             f"Got {unknown!r} instead."
         )
     items = _cart_items(cart)
-    b = basket_items(lines, max_basket=max_basket)
+    b, total = _baskets(lines, max_basket)
     known = _known(b, items)
     notes = []
     missing = [c for c in items if c not in known]
@@ -390,7 +395,7 @@ def complete_basket(
     holding = holding.filter(holding.k == len(known))
     n_cart = int(holding.count().execute())
     if n_cart >= min_baskets:
-        frame = _exact(b, known, holding, n_cart, min_together).to_pandas()
+        frame = _exact(b, total, known, holding, n_cart, min_together).to_pandas()
         frame = frame.sort_values(
             ["confidence", "together", "product_id"], ascending=[False, False, True]
         ).head(top)
@@ -404,16 +409,21 @@ def complete_basket(
         f"{n_cart:,} basket(s) hold the whole cart (fewer than {min_baskets:,}): ranked from "
         "the pair rules of each cart item."
     )
-    pairs = _cart_pairs(b, known, min_together).to_pandas()
+    pairs = _cart_pairs(b, total, known, min_together).to_pandas()
     ranked = rank_from_pairs(pairs, known, top=top)
     return _frame(ranked, notes + ranked.attrs.get("notes", []))
 
 
 def _exact(
-    b: ir.Table, cart: list[str], holding: ir.Table, n_cart: int, min_together: int
+    b: ir.Table,
+    total: ir.Table,
+    cart: list[str],
+    holding: ir.Table,
+    n_cart: int,
+    min_together: int,
 ) -> ir.Table:
     """The rules {cart} -> {x} from the baskets holding the whole cart."""
-    items, total = _counts(b)
+    items = _counts(b)
     inside = b.semi_join(holding, b.order_id == holding.h_order)
     inside = inside.filter(~inside.product_id.isin(cart))
     counted = inside.group_by("product_id").agg(together=inside.count())
@@ -432,9 +442,9 @@ def _exact(
     )
 
 
-def _cart_pairs(b: ir.Table, cart: list[str], min_together: int) -> ir.Table:
+def _cart_pairs(b: ir.Table, total: ir.Table, cart: list[str], min_together: int) -> ir.Table:
     """The pairs (cart item, other product) of the counted baskets, PAIR_COLUMNS."""
-    items, total = _counts(b)
+    items = _counts(b)
     left = b.filter(b.product_id.isin(cart)).select(p_order="order_id", a="product_id")
     right = b.select(q_order="order_id", z="product_id")
     j = left.join(right, [left.p_order == right.q_order, left.a != right.z])
