@@ -97,8 +97,7 @@ def purchase_lines(
     gap_minutes: int = SESSION_GAP_MINUTES,
 ) -> ir.Table:
     """One row per (order_id, product_id) of every purchase order up to the end of ``as_of``
-    (default: every order; :func:`tenure.analytics.base.orders_base` leaves out orders after
-    the store's as-of day only when asked), columns ``order_id, product_id, person_id,
+    (None: every order, whatever its day), columns ``order_id, product_id, person_id,
     ordered_at``. ``source="carts"``: the cart sessions of the events instead
     (:func:`cart_lines`, ``order_id`` is the session's id). Lines with neither product id nor
     sku are not in it (:func:`unplaced_lines` counts them)."""

@@ -373,7 +373,11 @@ def complete_basket(
 
     Cart products that no basket holds: ``unknown="error"`` (default) raises NotFoundError
     naming them and close matches; ``"ignore"`` leaves them out (with a note), and a cart of
-    only unknown products gets an empty answer."""
+    only unknown products gets an empty answer.
+
+    It runs a few queries on ``lines`` (the cart's products, the baskets holding it, the
+    rules): pass a stored table, not :func:`tenure.recommend.baskets.purchase_lines` of a
+    large store, where answers are wanted fast."""
     if unknown not in UNKNOWN_CHOICES:
         raise ConfigError(
             f"The 'unknown' parameter must be one of {', '.join(UNKNOWN_CHOICES)}. "
