@@ -208,3 +208,15 @@ def test_a_store_without_pairs_says_why(tmp_path: Path) -> None:
         assert list(cart.product_id) == ["P2"]  # the best-seller fill
     with pytest.raises(NotFoundError), Store(f"duckdb://{tmp_path / 'empty.duckdb'}") as empty:
         top_pairs(empty)
+
+
+def test_carts_of_the_events_complete_a_cart_too(demo_url: str) -> None:
+    with Store(demo_url, read_only=True) as store:
+        orders = recommend_cart(store, ["P0005"], top=5)
+        carts = recommend_cart(store, ["P0005"], top=5, source="carts")
+    assert len(orders) == len(carts) == 5
+    assert carts.reason.str.startswith("bought together in").any()
+    out = runner.invoke(
+        app, ["recommend", "cart", "P0005", "--source", "baskets", "--store", demo_url]
+    )
+    assert out.exit_code == 2 and "'source'" in out.output

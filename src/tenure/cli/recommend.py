@@ -78,6 +78,10 @@ def recommend_for_command(
 def recommend_cart_command(
     items: Annotated[list[str], typer.Argument(help="The cart: product ids, SKUs or titles.")],
     top: TopOpt = 10,
+    source: Annotated[
+        str,
+        typer.Option("--source", help="Baskets from the orders, or from the carts of the events."),
+    ] = "orders",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
@@ -86,7 +90,7 @@ def recommend_cart_command(
     from tenure.recommend import recommend_cart
 
     with open_store(store) as st:
-        frame = recommend_cart(st, items, top=top)
+        frame = recommend_cart(st, items, top=top, source=source)
     _say_notes(frame.attrs["notes"])
     title = f"Completing a cart of {', '.join(frame.attrs['cart'])}"
     shown = frame if as_json or as_csv else frame[list(CART_SHOWN)]

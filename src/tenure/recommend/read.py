@@ -208,12 +208,16 @@ def _categories(store: Store, person_id: str) -> pd.DataFrame:
     return mine.select("rank", "category", "propensity", "reason").to_pandas()
 
 
-def recommend_cart(store: Store, items: Sequence[str], *, top: int = 10) -> pd.DataFrame:
+def recommend_cart(
+    store: Store, items: Sequence[str], *, top: int = 10, source: str = "orders"
+) -> pd.DataFrame:
     """The products that most often complete a cart of ``items`` (product ids, SKUs or
     titles), best first, each with the rule behind it
     (:func:`tenure.recommend.rules.complete_basket` over the purchase orders up to the
-    store's as-of day); unavailable products left out; best-sellers fill the list when too
-    few baskets hold the cart's products (``reason`` says which)."""
+    store's as-of day, or with ``source="carts"`` the cart sessions of the events:
+    :func:`tenure.recommend.baskets.purchase_lines`); unavailable products left out;
+    best-sellers fill the list when too few baskets hold the cart's products (``reason``
+    says which)."""
     from tenure.recommend.baskets import purchase_lines
     from tenure.recommend.rules import complete_basket
 
@@ -221,7 +225,7 @@ def recommend_cart(store: Store, items: Sequence[str], *, top: int = 10) -> pd.D
     if not items:
         raise ConfigError("Name at least one product of the cart (a product id, SKU or title).")
     cart = resolve_products(store, items)
-    lines = purchase_lines(store, as_of=store_end(store))
+    lines = purchase_lines(store, as_of=store_end(store), source=source)
     found = complete_basket(lines, cart, top=top + 20, unknown="ignore")
     frame = available(store, found.drop(columns="rank")).head(top)
     if len(frame) < top:
