@@ -254,21 +254,14 @@ def _reorders(lines: ir.Table, hist: ir.Table, cons: ir.Table, *, lapse_factor: 
 def _similar(hist: ir.Table, sim: ir.Table, *, half_life_days: float) -> ir.Table:
     """Products similar to what each person bought: score = sum over the person's products of
     similarity x 0.5 ** (days since bought / half life); the source is the product that
-    contributed most, ``n`` the persons who bought the two together."""
+    contributed most (``n``, the persons who bought the two together, is looked up for the
+    kept rows only: :func:`_together`)."""
     j = hist.join(sim, hist.product_id == sim.product_id)
     decay = ibis.literal(-math.log(2) / half_life_days, F64)
     weight = (j.days_since.cast(F64) * decay).exp()
-    c = j.select(
-        "person_id",
-        source=j.product_id,
-        candidate=j.other_id,
-        together=j.together,
-        part=j.similarity * weight,
-    )
+    c = j.select("person_id", source=j.product_id, candidate=j.other_id, part=j.similarity * weight)
     agg = c.group_by("person_id", "candidate").agg(
-        score=c.part.sum(),
-        source=c.source.argmax(c.part),
-        together=c.together.argmax(c.part),
+        score=c.part.sum(), source=c.source.argmax(c.part)
     )
     return _candidates(
         agg,
@@ -277,8 +270,14 @@ def _similar(hist: ir.Table, sim: ir.Table, *, half_life_days: float) -> ir.Tabl
         product_id=agg.candidate,
         score=agg.score,
         source=agg.source,
-        n=agg.together,
     )
+
+
+def _together(t: ir.Table, sim: ir.Table) -> ir.Table:
+    """``t``'s similar candidates with ``n``: the persons who bought source and product."""
+    s = sim.select(s_from="product_id", s_to="other_id", s_n="together")
+    j = t.left_join(s, [t.source == s.s_from, t.product_id == s.s_to])
+    return j.select(*[j[c] if c != "n" else j.s_n.cast("int64").name("n") for c in t.columns])
 
 
 def _popular(persons: ir.Table, best: ir.Table) -> ir.Table:
@@ -410,7 +409,9 @@ def next_products(
         max_products=max_products,
     )
     cons = consumables(lines, min_buyers=min_buyers, min_repeat_share=min_repeat_share)
-    similar = _ranked(usable(_similar(hist, sim, half_life_days=half_life_days)), top)
+    similar = _together(
+        _ranked(usable(_similar(hist, sim, half_life_days=half_life_days)), top), sim
+    )
     reorders = usable(_reorders(lines, hist, cons, lapse_factor=lapse_factor), new=False)
     cand = ibis.union(reorders, similar.drop("rank"))
     if fill:
