@@ -42,6 +42,9 @@ EXAMPLES: tuple[tuple[str, ...], ...] = (
     ("quarantine", "list"),
     ("customers", "search", "gus clark"),
     ("customers", "list", "--status", "vip", "--sort", "revenue", "--desc", "--limit", "5"),
+    ("recommend", "for", "C0000001", "--top", "5"),
+    ("recommend", "cart", "P0012", "--top", "5"),
+    ("recommend", "pairs", "--top", "8"),
 )
 
 

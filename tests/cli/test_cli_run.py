@@ -140,6 +140,7 @@ def test_store_info_json_is_the_library_and_the_table_shows_the_last_runs(
         "customer_status",
         "stage_history",
         "predictions",
+        "recommendations",
     ]
     assert runs[0][1] == "never" and runs[2][2:6] == ["2025-02-03", "ok", "full", "297"]
 

@@ -240,6 +240,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "privacy delete": lambda _, __: ["customer_id:c1", "--yes"],
     "customers show": _person,
     "customers search": lambda _, __: ["c1"],
+    "recommend for": _person,
+    "recommend cart": lambda _, __: ["P1", "SKU-2"],
     "models backtest": lambda s, tmp: [
         "--calibration-end",
         s.middle.isoformat(),

@@ -265,3 +265,11 @@ def test_a_time_split_needs_lines_on_both_sides(tmp_path: Path) -> None:
             E.time_split(store, holdout_days=90, lines_of=lines_of)
         with pytest.raises(ConfigError, match="'holdout_days'"):
             E.time_split(store, holdout_days=0, lines_of=lines_of)
+
+
+def test_split_lines_up_to_an_end_day_leaves_later_lines_out_of_both_sides() -> None:
+    at = pd.to_datetime(["2024-03-01 10:00", "2024-03-02 10:00", "2024-03-09 10:00"])
+    lines = pd.DataFrame({"order_id": ["1", "2", "3"], "product_id": "a", "ordered_at": at})
+    split = E.split_lines(lines, date(2024, 3, 1), end=date(2024, 3, 5))
+    assert split.train_frame["order_id"].tolist() == ["1"]
+    assert split.test["order_id"].tolist() == ["2"]

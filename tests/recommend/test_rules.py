@@ -273,3 +273,11 @@ def test_pairs_match_a_brute_force_count(memory: Store, examples: int) -> None:
         assert (rules_frame.confidence.between(0, 1)).all()
 
     check()
+
+
+def test_support_threshold_is_the_float_given(memory: Store) -> None:
+    """An itemset whose support equals min_support is kept: 1 basket in 11 at 1/11 (read as
+    a DECIMAL literal, the threshold came out a hair above and the rule was lost)."""
+    lines = memory.upload("eleven", baskets_table([["a"]] * 10 + [["a", "b"]]))
+    rules = association_rules(lines, min_support=1 / 11, min_confidence=1 / 11).to_pandas()
+    assert sorted(rules.rule) == ["{a} -> {b}", "{b} -> {a}"]

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "analytics",
     "stages",
     "predict",
+    "recommend",
     "models",
 )
 for _name in COMMAND_MODULES:

@@ -15,6 +15,7 @@ from tenure.cli.common import (
     open_store,
     print_json,
     progress_bar,
+    say,
 )
 from tenure.cli.output import AsOfOpt, emit, note_as_of, parse_day
 from tenure.errors import PipelineStepError
@@ -53,7 +54,8 @@ def run_command(
         typer.Option(
             "--step",
             help="Only this step and the stale steps it depends on (repeatable): identity, "
-            "customer_facts, customer_rfm, customer_status, stage_history, predictions.",
+            "customer_facts, customer_rfm, customer_status, stage_history, predictions, "
+            "recommendations.",
             show_default=False,
         ),
     ] = None,
@@ -61,7 +63,7 @@ def run_command(
     show_progress: ProgressOpt = None,
 ) -> None:
     """Bring every stale step up to date, in order (identity -> facts -> RFM -> statuses ->
-    stage history -> predictions); each step's run is recorded."""
+    stage history -> predictions -> recommendations); each step's run is recorded."""
     from tenure.pipeline import run
 
     with open_store(store) as st, progress_bar(show_progress) as bar:
@@ -82,3 +84,6 @@ def _show(result: Any, as_json: bool) -> None:
     else:
         title = f"Pipeline run as of {result.as_of}"
         emit(steps_frame(result), title=title, limit=0, keys=["step"], wrap=False)
+        for s in result.steps:
+            for note in getattr(s.output, "notes", None) or ():
+                say(("Note:", "bold"), f" {s.step}: {note}", err=True)

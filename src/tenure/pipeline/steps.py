@@ -165,6 +165,18 @@ def predictions_incremental(store: Store, ctx: StepContext) -> dict[str, int]:
     return update_predictions(store, ctx)
 
 
+def recommendations_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``product_pairs``, ``product_recommendations`` and ``category_candidates``
+    (:func:`tenure.recommend.build_recommendations`, with the step's ``options``: top,
+    categories, min_together); its notes in ``ctx.outputs["result"]``."""
+    from tenure.recommend import build_recommendations
+
+    ctx.outputs["result"] = result = build_recommendations(
+        store, as_of=ctx.as_of, options=ctx.options, progress=ctx.progress
+    )
+    return result.rows
+
+
 #: What new data makes the analytics stale: every table the orders base, the facts and the
 #: statuses read, the identities, and the store facts (reporting currency, frozen clock).
 ANALYTICS_READS = (
@@ -231,6 +243,14 @@ STEPS: tuple[Step, ...] = (
         predictions_step,
         predictions_incremental,
         doc="CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
+    ),
+    Step(
+        "recommendations",
+        ("product_pairs", "product_recommendations", "category_candidates"),
+        ("customer_facts",),
+        ANALYTICS_READS,
+        recommendations_step,
+        doc="Products bought together, the next products per buyer, cross-category candidates.",
     ),
 )
 

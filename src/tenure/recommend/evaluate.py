@@ -9,14 +9,16 @@ data that are not in the cart (not yet bought by the person). Each metric comes 
 interval, and so does the paired difference recommender - popularity (the same cases, the
 same resamples), so "beats popularity" means the difference's interval lies above 0.
 
-- :func:`groceries_hide_one`: real baskets, K folds; pairs learnt on the other folds, one
-  item of each test basket hidden, the rest is the cart.
-- :func:`demo_next_product`: a time split of a store; does the next-product list of a person
-  learnt before the cutoff hold what they bought after it?
-- :func:`demo_hide_one`: frequently bought together on a time split: one item of each
-  held-out multi-item order hidden, ranked from the pairs learnt before the cutoff.
-- :func:`companion_recovery`: on the demo store, is each product's recorded companion its top
-  partner by lift?
+- :func:`groceries_hide_one`: baskets without times (groceries), K folds; pairs learnt on
+  the other folds, one item of each test basket hidden, the rest is the cart.
+- :func:`time_split` (a store) or :func:`split_lines` (a frame): lines up to a cutoff day
+  and after it. On a split, :func:`next_product` (does the next-product list of a person
+  learnt before the cutoff hold what they bought after it?), :func:`basket_hide_one`
+  (frequently bought together: one item of each held-out multi-item order hidden, ranked from
+  the pairs learnt before the cutoff) and :func:`next_category` (cross-category candidates);
+  :func:`demo_next_product` and :func:`demo_hide_one` run the first two on a store.
+- :func:`companion_recovery`: on the demo store, is each product's recorded companion (and
+  bundle partners) among its top partners by lift?
 
 The recommenders are parameters (default: the ones the pipeline uses), so any ranking can be
 run through the same protocol.
@@ -38,6 +40,7 @@ import pandas as pd
 from tenure.analytics.base import store_end
 from tenure.demo.truth import product_id
 from tenure.errors import ConfigError, StoreError
+from tenure.recommend import baskets, cross, rules, similar
 from tenure.store import Store
 from tenure.store.tables import memtable
 
@@ -296,6 +299,7 @@ def groceries_hide_one(
     max_cases: int | None = None,
     pairs: PairsFn | None = None,
     rank: RankFn | None = None,
+    name: str = "groceries: hide one item",
     **interval: Any,
 ) -> Evaluation:
     """Hide-one evaluation on baskets without times: the orders are split into ``folds``
@@ -307,7 +311,7 @@ def groceries_hide_one(
     sample, the same share of each fold), for quick runs."""
     if folds < 2:
         raise ConfigError(f"The 'folds' parameter must be an int >= 2. Got {folds}.")
-    pairs, rank = _pair_functions(pairs, rank)
+    pairs, rank = pairs or _learn_pairs, rank or _rank_pairs
     orders = np.sort(lines["order_id"].dropna().unique())
     fold_of = pd.Series(np.random.default_rng(seed).permutation(len(orders)) % folds, orders)
     line_fold = lines["order_id"].map(fold_of).to_numpy()
@@ -322,7 +326,7 @@ def groceries_hide_one(
         pop.append(p)
     note = f"{len(orders):,} baskets, {folds} folds"
     return evaluation(
-        "groceries: hide one item",
+        name,
         np.concatenate(rec),
         np.concatenate(pop),
         k=k,
@@ -332,25 +336,16 @@ def groceries_hide_one(
     )
 
 
-def _rules() -> Any:
-    from tenure.recommend import rules
-
-    return rules
+def _learn_pairs(lines: ir.Table) -> pd.DataFrame:
+    return rules.product_pairs(lines).to_pandas()
 
 
-def _pair_functions(pairs: PairsFn | None, rank: RankFn | None) -> tuple[PairsFn, RankFn]:
-    """The pair learner and cart ranker: the given ones, else the pipeline's."""
-    if pairs is None or rank is None:
-        rules = _rules()
+def _rank_pairs(pairs: pd.DataFrame, cart: list[str], top: int) -> pd.DataFrame:
+    return rules.rank_from_pairs(pairs, cart, top=top)
 
-        def learn(lines: ir.Table) -> pd.DataFrame:
-            return rules.product_pairs(lines).to_pandas()
 
-        def ranked(frame: pd.DataFrame, cart: list[str], top: int) -> pd.DataFrame:
-            return rules.rank_from_pairs(frame, cart, top=top)
-
-        return pairs or learn, rank or ranked
-    return pairs, rank
+def _store_lines(store: Store, as_of: date | None) -> ir.Table:
+    return baskets.purchase_lines(store, as_of=as_of)
 
 
 # -- a store's time split -------------------------------------------------------------------
@@ -379,12 +374,7 @@ def time_split(
     day (:func:`tenure.analytics.base.store_end`)."""
     if holdout_days < 1:
         raise ConfigError(f"The 'holdout_days' parameter must be an int >= 1. Got {holdout_days}.")
-    if lines_of is None:
-        from tenure.recommend import baskets
-
-        def lines_of(s: Store, as_of: date | None) -> ir.Table:
-            return baskets.purchase_lines(s, as_of=as_of)
-
+    lines_of = lines_of or _store_lines
     end = store_end(store)
     cutoff = end - timedelta(days=holdout_days)
     split = split_lines(lines_of(store, end).to_pandas(), cutoff, end=end)
@@ -402,10 +392,11 @@ def split_lines(lines: pd.DataFrame, cutoff: date, *, end: date | None = None) -
     """Purchase lines (a frame) split at the end of ``cutoff``: the training lines (as an
     in-memory Ibis table too) and the lines after it (up to the end of ``end``, default all)."""
     at = pd.to_datetime(lines["ordered_at"])
-    after = at >= datetime.combine(cutoff + timedelta(days=1), datetime.min.time())
+    boundary = datetime.combine(cutoff + timedelta(days=1), datetime.min.time())
+    after = at >= boundary  # a line without a time is on neither side
     if end is not None:
         after &= at < datetime.combine(end + timedelta(days=1), datetime.min.time())
-    train = lines[~after & at.notna()]
+    train = lines[at < boundary]
     last = end if end is not None else (at.max().date() if at.notna().any() else cutoff)
     return TimeSplit(cutoff, last, memtable(train), train, lines[after])
 
@@ -471,8 +462,6 @@ def _products_by_person(lines: pd.DataFrame) -> pd.Series:
 
 
 def _next_products(lines: ir.Table, as_of: date, products: ir.Table, top: int) -> pd.DataFrame:
-    from tenure.recommend import similar
-
     return similar.next_products(lines, as_of=as_of, products=products, top=top).to_pandas()
 
 
@@ -491,7 +480,7 @@ def basket_hide_one(
     cutoff with two or more products is hidden (seeded), the rest ranked from the pairs
     learnt up to the cutoff, against the best sellers up to the cutoff not in the cart.
     ``max_cases``: score that many orders at most (a seeded sample)."""
-    pairs, rank = _pair_functions(pairs, rank)
+    pairs, rank = pairs or _learn_pairs, rank or _rank_pairs
     cases = hide_one(split.test, seed=seed, max_cases=max_cases)
     r, p = _score_hide_one(cases, pairs(split.train), best_sellers(split.train_frame), rank, k)
     note = f"learnt up to {split.cutoff.isoformat()}, orders after it up to {split.end}"
@@ -508,6 +497,42 @@ def demo_hide_one(
     """:func:`basket_hide_one` on the store's :func:`time_split` (``holdout_days`` held out)."""
     split = split or time_split(store, holdout_days=holdout_days)
     return basket_hide_one(split, name="demo: frequently bought together, hide one item", **options)
+
+
+def next_category(
+    store: Store,
+    split: TimeSplit,
+    *,
+    k: int = 3,
+    name: str = "cross-category candidates",
+    **interval: Any,
+) -> Evaluation:
+    """Cross-category candidates on a time split: the cases are the persons who bought before
+    the cutoff and bought a category new to them after it (the targets).
+    :func:`tenure.recommend.cross.cross_category` learns as of the cutoff from the lines up to
+    it; popularity ranks the categories with the most buyers up to the cutoff that the person
+    has not bought. Categories are :func:`tenure.recommend.cross.product_categories`."""
+    result = cross.cross_category(store, as_of=split.cutoff, lines=split.train, top=k)
+    category = cross.product_categories(store).to_pandas().set_index("product_id")["category"]
+    before = _categories_by_person(split.train_frame, category)
+    after = _categories_by_person(split.test, category)
+    persons = [p for p in sorted(set(after.index) & set(before.index)) if after[p] - before[p]]
+    cand = result.candidates.sort_values(["person_id", "rank"])
+    lists = cand.groupby("person_id")["category"].agg(list)
+    buyers = split.train_frame.assign(category=split.train_frame["product_id"].map(category))
+    counts = buyers.dropna(subset=["category"]).groupby("category")["person_id"].nunique()
+    ranking = [str(c) for c in counts.sort_values(ascending=False, kind="stable").index]
+    targets = [after[p] - before[p] for p in persons]
+    rec = reciprocal_ranks([lists.get(p, []) for p in persons], targets, k=k)
+    pop = reciprocal_ranks([popular_unseen(ranking, before[p], k) for p in persons], targets, k=k)
+    note = f"learnt up to {split.cutoff.isoformat()}, new categories bought after it"
+    return evaluation(name, rec, pop, k=k, note=note, **interval)
+
+
+def _categories_by_person(lines: pd.DataFrame, category: pd.Series) -> pd.Series:
+    known = lines.assign(category=lines["product_id"].map(category))
+    known = known.dropna(subset=["person_id", "category"])
+    return known.groupby("person_id")["category"].agg(lambda s: set(map(str, s)))
 
 
 # -- the demo's companions ------------------------------------------------------------------
@@ -543,7 +568,9 @@ def companion_recovery(
     has the highest lift."""
     companion, bundle_of = _generator_links(store)
     if pairs is None:
-        pairs = _rules().product_pairs(_all_lines(store), min_together=min_together).to_pandas()
+        pairs = rules.product_pairs(
+            baskets.purchase_lines(store), min_together=min_together
+        ).to_pandas()
     enough = set(pairs.loc[pairs["product_orders"] >= min_orders, "product_id"].astype(str))
     strong = _partners_by_lift(pairs[pairs["together"] >= min_together], min_orders)
     # a product without a partner bought with it often enough is a miss
@@ -591,12 +618,6 @@ def _generator_links(store: Store) -> tuple[dict[str, str], dict[str, set[str]]]
     bundle = truth[truth["name"] == "bundle"]
     members = bundle.groupby("value")["scope"].agg(set)
     return companion, {r.scope: members[r.value] - {r.scope} for r in bundle.itertuples()}
-
-
-def _all_lines(store: Store) -> ir.Table:
-    from tenure.recommend import baskets
-
-    return baskets.purchase_lines(store)
 
 
 def _partners_by_lift(pairs: pd.DataFrame, min_orders: int) -> pd.Series:

@@ -90,6 +90,14 @@ def _check_max_basket(max_basket: int) -> None:
         )
 
 
+def shared(expr: ir.Table, kind: str) -> ir.Table:
+    """``expr`` as a named subquery (a CTE) of the queries that read it: an expression read
+    in several places of one query is then computed once. Ibis inlines a join's result in
+    each place that reads it otherwise: the pairs of 2M lines took 4x as long as the same
+    SQL with CTEs. The name is the expression's hash: equal expressions share one CTE."""
+    return expr.alias(f"tenure_{kind}_{abs(hash(expr.op())) % 10**12}")
+
+
 def basket_items(lines: ir.Table, *, max_basket: int = MAX_BASKET) -> ir.Table:
     """The counted baskets: distinct ``(order_id, product_id)`` of ``lines``, only baskets of
     at most ``max_basket`` products."""
@@ -99,14 +107,14 @@ def basket_items(lines: ir.Table, *, max_basket: int = MAX_BASKET) -> ir.Table:
     sizes = b.group_by(s_order=b.order_id).agg(s_size=b.count())
     kept = sizes.filter(sizes.s_size <= max_basket)
     joined = b.join(kept, b.order_id == kept.s_order)
-    return joined.select("order_id", "product_id")
+    return shared(joined.select("order_id", "product_id"), "baskets")
 
 
 def _counts(b: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Baskets holding each product (``c_product, c_orders``), and N (one row, ``n``)."""
     items = b.group_by(c_product=b.product_id).agg(c_orders=b.count())
     total = b.aggregate(n=b.order_id.nunique())
-    return items, total
+    return items, shared(total, "basket_count")
 
 
 def _in_basket_pairs(b: ir.Table, first: ir.Table | None = None) -> ir.Table:
@@ -118,7 +126,7 @@ def _in_basket_pairs(b: ir.Table, first: ir.Table | None = None) -> ir.Table:
     left = b.select(p_order="order_id", a="product_id")
     right = b.select(q_order="order_id", z="product_id")
     j = left.join(right, [left.p_order == right.q_order, left.a < right.z])
-    return j.select(order_id=j.p_order, a=j.a, z=j.z)
+    return shared(j.select(order_id=j.p_order, a=j.a, z=j.z), "basket_pairs")
 
 
 def _measures(counts: ir.Table, items: ir.Table, total: ir.Table) -> ir.Table:
@@ -166,6 +174,20 @@ def product_pairs(
         counted.select(product_id="z", other_id="a", together="together")
     )
     return _measures(both, items, total)
+
+
+def _number(value: float) -> ir.FloatingValue:
+    """``value`` as the engine's float64 equal to Python's. A float literal would not do:
+    DuckDB and Spark read ``0.09090909090909091`` as a DECIMAL, and a DECIMAL threshold times
+    11 baskets (1.00000000000000001) left out an itemset of 1 basket in 11 at support 1/11;
+    the text of the float (its repr) cast to a double is the float itself."""
+    return ibis.literal(repr(float(value))).cast(F64)
+
+
+def _share(count: ir.IntegerValue, total: ir.IntegerValue) -> ir.FloatingValue:
+    """``count / total`` in float64: the support, compared with min_support as mlxtend and
+    arules compare it."""
+    return count.cast(F64) / total.cast(F64)
 
 
 def _check_rule_options(min_support: float, min_confidence: float, max_len: int) -> None:
@@ -224,7 +246,7 @@ def _frequent_triples(b: ir.Table, frequent: ir.Table, threshold: ir.FloatingVal
     cand = cand.semi_join(fp, [cand.y == fp.a, cand.y2 == fp.z])
     cand = cand.select(ca=cand.x, cm=cand.y, cz=cand.y2)
     # in-basket instances of frequent pairs, extended by a third product of the same basket
-    inst = _in_basket_pairs(b).semi_join(fp, ["a", "z"])
+    inst = shared(_in_basket_pairs(b).semi_join(fp, ["a", "z"]), "frequent_pairs")
     i1 = inst.select(o1="order_id", a1="a", m1="z")
     i2 = inst.select(o2="order_id", a2="a", z2="z")
     tri = i1.join(i2, [i1.o1 == i2.o2, i1.a1 == i2.a2, i1.m1 < i2.z2])
@@ -232,7 +254,7 @@ def _frequent_triples(b: ir.Table, frequent: ir.Table, threshold: ir.FloatingVal
     counted = tri.group_by(a="a1", m="m1", z="z2").agg(together=tri.count())
     n = frequent.select("n").distinct()
     counted = counted.cross_join(n)
-    return counted.filter(counted.together.cast(F64) >= threshold * counted.n.cast(F64))
+    return counted.filter(_share(counted.together, counted.n) >= threshold)
 
 
 def association_rules(
@@ -254,13 +276,13 @@ def association_rules(
     _check_rule_options(min_support, min_confidence, max_len)
     b = basket_items(lines, max_basket=max_basket)
     items, total = _counts(b)
-    threshold = ibis.literal(float(min_support), type=F64)
+    threshold = _number(min_support)
     with_n = items.cross_join(total)
-    frequent_items = with_n.filter(with_n.c_orders.cast(F64) >= threshold * with_n.n.cast(F64))
-    fb = b.semi_join(frequent_items, b.product_id == frequent_items.c_product)
+    frequent_items = with_n.filter(_share(with_n.c_orders, with_n.n) >= threshold)
+    fb = shared(b.semi_join(frequent_items, b.product_id == frequent_items.c_product), "frequent")
     pairs = _in_basket_pairs(fb)
     counted = pairs.group_by(["a", "z"]).agg(together=pairs.count()).cross_join(total)
-    frequent = counted.filter(counted.together.cast(F64) >= threshold * counted.n.cast(F64))
+    frequent = counted.filter(_share(counted.together, counted.n) >= threshold)
     first = items.select(a_product="c_product", a_orders="c_orders")
     t = frequent.join(first, frequent.a == first.a_product).join(
         items, frequent.z == items.c_product
@@ -273,7 +295,7 @@ def association_rules(
     rules = rules.union(_rule(t, [t.z], t.a, t.z_orders))
     if max_len == 3:
         rules = rules.union(_triple_rules(fb, frequent, items, threshold))
-    return rules.filter(rules.confidence >= ibis.literal(float(min_confidence), type=F64))
+    return rules.filter(rules.confidence >= _number(min_confidence))
 
 
 def _triple_rules(
@@ -281,7 +303,7 @@ def _triple_rules(
 ) -> ir.Table:
     """The three rules of each frequent triple a < m < z: {a, m} -> z, {a, z} -> m,
     {m, z} -> a."""
-    triples = _frequent_triples(b, frequent, threshold)
+    triples = shared(_frequent_triples(b, frequent, threshold), "triples")
     pc = frequent.select(pa="a", pz="z", p_orders="together")
     out = []
     for left, right, cons in (("a", "m", "z"), ("a", "z", "m"), ("m", "z", "a")):

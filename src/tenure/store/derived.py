@@ -83,6 +83,28 @@ DERIVED: dict[str, DerivedTable] = {
             "CLV, P(alive), expected orders, next purchase, future VIP per buyer.",
         ),
         DerivedTable(
+            "product_pairs",
+            "recommendations",
+            ("product_id", "other_id"),
+            ("orders", "order_items", "products", "identities"),
+            "Products bought together: orders, support, confidence, lift and the reason.",
+            person_column=None,
+        ),
+        DerivedTable(
+            "product_recommendations",
+            "recommendations",
+            ("person_id", "rank"),
+            ("orders", "order_items", "products", "identities"),
+            "The next products to show each buyer, best first, each with its reason.",
+        ),
+        DerivedTable(
+            "category_candidates",
+            "recommendations",
+            ("person_id", "category"),
+            ("customer_facts", "orders", "order_items", "products", "identities"),
+            "Categories a buyer never bought, ranked by a propensity learnt from the movers.",
+        ),
+        DerivedTable(
             "prediction_fits",
             "predictions",
             ("fitted_at",),
