@@ -347,6 +347,35 @@ def missing_from_catalogue(lines: ir.Table, products: ir.Table) -> ir.Table:
     return gone.group_by("product_id").agg(lines=gone.count())
 
 
+def catalogue_warnings(lines: ir.Table, products: ir.Table | None) -> list[str]:
+    """What :func:`next_products` leaves out because of the catalogue, in words: products of
+    the lines it does not list (while it lists any), and products marked inactive or out of
+    stock; an empty list when nothing is left out."""
+    if products is None or int(products.count().execute()) == 0:
+        return []
+    notes = []
+    missing = missing_from_catalogue(lines, products)
+    agg = missing.aggregate(n=missing.count(), lines=missing.lines.sum()).to_pyarrow()
+    n, count = agg.column("n")[0].as_py(), agg.column("lines")[0].as_py()
+    if n:
+        some = missing.order_by([ibis.desc("lines"), "product_id"]).limit(3).to_pyarrow()
+        names = ", ".join(some.column("product_id").to_pylist())
+        notes.append(
+            f"{n:,} product{'s' * (n != 1)} bought ({count:,} purchase lines) not in the "
+            f"catalogue, e.g. {names}: not recommended until the catalogue lists them"
+        )
+    listed = products.filter(products.product_id.notnull()).select("product_id").distinct()
+    allowed = allowed_products(products)
+    blocked = listed.anti_join(allowed, listed.product_id == allowed.a_id)
+    off = int(blocked.count().execute())
+    if off:
+        notes.append(
+            f"{off:,} catalogue product{'s' * (off != 1)} inactive or out of stock: never "
+            "recommended"
+        )
+    return notes
+
+
 def _ranked(t: ir.Table, top: int) -> ir.Table:
     """``t`` ranked per person (kind, then score, then product id), the first ``top``."""
     w = ibis.window(group_by=t.person_id, order_by=[t.kind, ibis.desc(t.score), t.product_id])
