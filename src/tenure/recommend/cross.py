@@ -212,8 +212,9 @@ def _one_target(
     y = (later > 0).astype(int)
     movers, stay = int(y.sum()), int(len(y) - y.sum())
     row: dict[str, object] = {"category": target, "buyers": len(y), "movers": movers}
-    if min(movers, stay) < min_movers:
-        row["note"] = f"skipped: {movers} movers and {stay} non-movers (fewer than {min_movers})"
+    least = max(min_movers, 4)  # a stratified 30% needs both classes on both sides
+    if min(movers, stay) < least:
+        row["note"] = f"skipped: {movers} movers and {stay} non-movers (fewer than {least})"
         return row, None
     features = w.x_cut.loc[train].join(w.bought_cut.loc[train].add_prefix("bought_"))
     fit_x, test_x, fit_y, test_y = train_test_split(
