@@ -420,16 +420,6 @@ def next_products(
     if products is not None and int(products.count().execute()) > 0:
         allowed = allowed_products(products)
     bought = hist.select(b_person="person_id", b_product="product_id")
-
-    def usable(t: ir.Table, *, new: bool = True) -> ir.Table:
-        if allowed is not None:
-            t = t.semi_join(allowed, t.product_id == allowed.a_id)
-        if new:
-            t = t.anti_join(
-                bought, [t.person_id == bought.b_person, t.product_id == bought.b_product]
-            )
-        return t
-
     sim = item_similarity(
         lines,
         window_days=window_days,
@@ -438,21 +428,42 @@ def next_products(
         max_products=max_products,
     )
     cons = consumables(lines, min_buyers=min_buyers, min_repeat_share=min_repeat_share)
-    similar = _together(
-        _ranked(usable(_similar(hist, sim, half_life_days=half_life_days)), top), sim
-    )
-    reorders = usable(_reorders(lines, hist, cons, lapse_factor=lapse_factor), new=False)
+    scored = _similar(hist, sim, half_life_days=half_life_days)
+    similar = _together(_ranked(_usable(scored, allowed, bought), top), sim)
+    reorders = _usable(_reorders(lines, hist, cons, lapse_factor=lapse_factor), allowed)
     cand = ibis.union(reorders, similar.drop("rank"))
     if fill:
-        counts = cand.group_by(c_person="person_id").agg(c_n=cand.count())
-        persons = hist.select("person_id").distinct()
-        persons = persons.left_join(counts, persons.person_id == counts.c_person)
-        short = persons.filter(ibis.coalesce(persons.c_n, 0) < top).select("person_id")
-        popular = usable(_popular(short, best_sellers(lines, allowed, 2 * top + 10)))
-        # a best-seller already suggested as similar is not suggested twice
-        popular = popular.anti_join(
-            similar,
-            [popular.person_id == similar.person_id, popular.product_id == similar.product_id],
-        )
-        cand = ibis.union(cand, popular)
+        best = best_sellers(lines, allowed, 2 * top + 10)
+        cand = ibis.union(cand, _fill(cand, similar, hist, best, bought, top))
     return _reasons(_ranked(cand, top), products)
+
+
+def _usable(t: ir.Table, allowed: ir.Table | None, bought: ir.Table | None = None) -> ir.Table:
+    """``t``'s candidates the catalogue allows (``allowed``: :func:`allowed_products`), less
+    what the person bought (``bought``: ``b_person``, ``b_product``) when given."""
+    if allowed is not None:
+        t = t.semi_join(allowed, t.product_id == allowed.a_id)
+    if bought is not None:
+        t = t.anti_join(bought, [t.person_id == bought.b_person, t.product_id == bought.b_product])
+    return t
+
+
+def _fill(
+    cand: ir.Table,
+    similar: ir.Table,
+    hist: ir.Table,
+    best: ir.Table,
+    bought: ir.Table,
+    top: int,
+) -> ir.Table:
+    """Best-sellers ``best`` (:func:`best_sellers`, the catalogue's rules applied) for the
+    persons with fewer than ``top`` candidates ``cand``: not bought, not already suggested as
+    similar."""
+    counts = cand.group_by(c_person="person_id").agg(c_n=cand.count())
+    persons = hist.select("person_id").distinct()
+    persons = persons.left_join(counts, persons.person_id == counts.c_person)
+    short = persons.filter(ibis.coalesce(persons.c_n, 0) < top).select("person_id")
+    popular = _usable(_popular(short, best), None, bought)
+    return popular.anti_join(
+        similar, [popular.person_id == similar.person_id, popular.product_id == similar.product_id]
+    )
