@@ -110,18 +110,7 @@ def item_similarity(
     per = ev.group_by(h_person="person_id").agg(h_n=ev.product_id.nunique())
     heavy = per.filter(per.h_n > max_products)
     ev = ev.anti_join(heavy, ev.person_id == heavy.h_person)
-    a = ev.select(a_person="person_id", a_product="product_id", a_day="day")
-    b = ev.select(b_person="person_id", b_product="product_id", b_day="day")
-    j = a.join(
-        b,
-        [
-            a.a_person == b.b_person,
-            a.a_product != b.b_product,
-            (a.a_day - b.b_day).abs() <= window_days,
-        ],
-    )
-    seen = j.select(product_id=j.a_product, other_id=j.b_product, person=j.a_person).distinct()
-    pairs = seen.group_by("product_id", "other_id").agg(together=seen.person.count())
+    pairs = _pairs_within(ev, window_days)
     pairs = pairs.filter(pairs.together >= min_together)
     n = ev.group_by("product_id").agg(buyers=ev.person_id.nunique())
     pn = n.select(p_id="product_id", product_buyers="buyers")
@@ -142,6 +131,23 @@ def item_similarity(
     w = ibis.window(group_by=out.product_id, order_by=[ibis.desc(out.similarity), out.other_id])
     ranked = out.mutate(_n=ibis.row_number().over(w))
     return ranked.filter(ranked._n < neighbours).drop("_n")
+
+
+def _pairs_within(ev: ir.Table, window_days: int) -> ir.Table:
+    """``product_id, other_id, together``: persons of :func:`purchase_days` rows ``ev`` who
+    bought both products within ``window_days`` days of each other (both directions)."""
+    a = ev.select(a_person="person_id", a_product="product_id", a_day="day")
+    b = ev.select(b_person="person_id", b_product="product_id", b_day="day")
+    j = a.join(
+        b,
+        [
+            a.a_person == b.b_person,
+            a.a_product != b.b_product,
+            (a.a_day - b.b_day).abs() <= window_days,
+        ],
+    )
+    seen = j.select(product_id=j.a_product, other_id=j.b_product, person=j.a_person).distinct()
+    return seen.group_by("product_id", "other_id").agg(together=seen.person.count())
 
 
 def purchase_gaps(lines: ir.Table) -> ir.Table:
