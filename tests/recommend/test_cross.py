@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -100,6 +101,11 @@ def test_buyers_who_never_bought_a_category_ranked_by_learnt_propensity(tmp_path
     # nobody moved from Hats: the reason gives the rate of all the buyers followed
     assert by.reason["h0"] == "buyers like you moved to Bags: 44% of 45"
     assert by.reason["q0"] == by.reason["s00"]
+    # no churn: the same store gives the same candidates and figures again
+    with Store(url, read_only=True) as st:
+        again = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=10)
+    pd.testing.assert_frame_equal(again.candidates, result.candidates)
+    pd.testing.assert_frame_equal(again.quality, result.quality)
 
 
 def test_top_categories_per_person_by_propensity(tmp_path: Path) -> None:

@@ -299,6 +299,14 @@ def test_single_item_orders_of_one_time_buyers_get_best_sellers_only() -> None:
     ]
 
 
+def test_no_churn_the_same_lines_give_the_same_lists() -> None:
+    lines = lines_of(*WARDROBE, *COFFEE)
+    first, again = (
+        rows(next_products(lines, as_of=date(2024, 4, 5), min_together=1)) for _ in range(2)
+    )
+    assert first == again and len(first) > 10
+
+
 def test_lines_after_as_of_are_not_read() -> None:
     lines = lines_of(*WARDROBE)
     early = next_products(lines, as_of=date(2024, 1, 5), min_together=1, fill=False)
