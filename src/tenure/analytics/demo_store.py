@@ -44,6 +44,7 @@ def demo(
     days: int = 730,
     replace: bool = False,
     progress: ProgressCallback | None = None,
+    taste: float = 0.0,
 ) -> DemoReport:
     """Write the demo store into ``store`` (:func:`tenure.demo.generate_demo`, same
     arguments) and return it with its headline figures, read from the same store.
@@ -56,6 +57,7 @@ def demo(
         days=days,
         replace=replace,
         progress=progress,
+        taste=taste,
     )
     report = progress or no_progress
     report(FIGURES_TASK, 0, 2)

@@ -44,6 +44,15 @@ def demo(
     start: Annotated[str, typer.Option(help="First day of the store (YYYY-MM-DD).")] = "2024-01-01",
     days: Annotated[int, typer.Option(min=30, help="Days of history.")] = 730,
     replace: Annotated[bool, typer.Option(help="Overwrite a store that holds other data.")] = False,
+    taste: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Buyers' tastes: the probability (0-1) that an order's products come from "
+            "the buyer's favourite category (0: none, the default demo).",
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
     show_progress: ProgressOpt = None,
 ) -> None:
@@ -65,6 +74,7 @@ def demo(
             days=days,
             replace=replace,
             progress=bar,
+            taste=taste,
         )
     summary = report.summary
     if as_json:

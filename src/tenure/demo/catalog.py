@@ -36,6 +36,21 @@ class Catalog:
         """Products drawn by popularity."""
         return rng.choice(len(self), size=size, p=self.weight)
 
+    def draw_within(self, rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+        """One product per entry of ``category`` (category numbers, any shape), drawn by
+        popularity within that category (products are numbered category by category)."""
+        k = P.PER_CATEGORY
+        within = self.weight.reshape(-1, k)
+        cdf = np.cumsum(within / within.sum(axis=1, keepdims=True), axis=1)
+        u = rng.uniform(size=category.shape)
+        pick = (cdf[category] < u[..., None]).sum(axis=-1)
+        return category * k + np.minimum(pick, k - 1)
+
+    def draw_categories(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` category numbers drawn by the categories' shares of popularity."""
+        share = np.bincount(self.category, weights=self.weight, minlength=len(P.CATEGORIES))
+        return rng.choice(len(share), size=n, p=share / share.sum())
+
     @property
     def ids(self) -> pa.Array:
         return A.codes("P", np.arange(len(self)), 4)
@@ -87,6 +102,18 @@ def products_table(cat: Catalog, currency: str) -> pa.Table:
     )
 
 
+@dataclass(frozen=True)
+class Taste:
+    """Buyers' tastes (``tenure demo --taste``): with probability ``strength`` an order's
+    primary product and each popular filler slot come from the buyer's favourite category.
+    ``favourite`` is the favourite category number of each order's buyer; ``rng`` a stream
+    of its own, so the other draws are those of a demo without taste."""
+
+    strength: float
+    favourite: np.ndarray
+    rng: np.random.Generator
+
+
 @dataclass
 class Lines:
     """Order lines: order index, line number (from 1), product, quantity, unit price paid."""
@@ -101,15 +128,35 @@ class Lines:
         return len(self.order)
 
 
+def _to_taste(
+    cat: Catalog, taste: Taste, products: np.ndarray, free: np.ndarray | None = None
+) -> np.ndarray:
+    """``products`` (rows = orders) with each entry, where ``free``, replaced with
+    probability ``taste.strength`` by a popular product of the buyer's favourite category.
+    The primary's four budget candidates (``free`` None) are replaced together."""
+    r = taste.rng
+    fav = np.broadcast_to(taste.favourite[:, None], products.shape)
+    mine = cat.draw_within(r, fav)
+    if free is None:
+        swap = np.broadcast_to((r.uniform(size=len(products)) < taste.strength)[:, None], fav.shape)
+    else:
+        swap = free & (r.uniform(size=products.shape) < taste.strength)
+    return np.where(swap, mine, products)
+
+
 def _candidates(
-    rng: np.random.Generator, cat: Catalog, target: np.ndarray
+    rng: np.random.Generator, cat: Catalog, target: np.ndarray, taste: Taste | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate products per order (rows): a primary that fits the budget, its companion
     (with probability COMPANION_PROB), popular products. Bundle orders start with a bundle's
-    three products, which are forced into the basket (second array)."""
+    three products, which are forced into the basket (second array). With a ``taste``, the
+    primary's candidates and the popular fillers may come from the buyer's favourite category
+    (:func:`_to_taste`); companions and bundles stay as they are."""
     n = len(target)
     slots = np.empty((n, P.BASKET_SLOTS), dtype=np.int64)
     primary = cat.draw(rng, (n, 4))
+    if taste is not None:
+        primary = _to_taste(cat, taste, primary)
     fits = cat.price[primary] <= 1.25 * target[:, None]
     pick = np.where(fits.any(axis=1), fits.argmax(axis=1), cat.price[primary].argmin(axis=1))
     slots[:, 0] = primary[np.arange(n), pick]
@@ -121,18 +168,25 @@ def _candidates(
     is_bundle = (rng.uniform(size=n) < P.BUNDLE_PROB) & (bundle_price <= 1.6 * target)
     slots[is_bundle, :3] = cat.bundles[bundle[is_bundle]]
     forced = is_bundle[:, None] & (np.arange(P.BASKET_SLOTS) < 3)[None, :]
+    if taste is not None:
+        filler = ~forced & (np.arange(P.BASKET_SLOTS) > 0)[None, :]
+        filler[:, 1] &= ~with_companion
+        slots = _to_taste(cat, taste, slots, filler)
     return slots, forced
 
 
-def basket(rng: np.random.Generator, cat: Catalog, target: np.ndarray) -> Lines:
+def basket(
+    rng: np.random.Generator, cat: Catalog, target: np.ndarray, taste: Taste | None = None
+) -> Lines:
     """Lines of each order, priced to add up exactly to ``target`` (the subtotal, in cents).
 
     Candidates are taken greedily while the list value stays below the target (an item is
     added when it brings the value closer). For large targets the quantities of all lines
     but the last are multiplied by m. The lines are priced at list price x f, with
     f = target / list value, rounded to the cent; the last line (quantity 1) takes the rest.
+    ``taste`` (per order) steers the candidates (:func:`_candidates`).
     """
-    prods, forced = _candidates(rng, cat, target)
+    prods, forced = _candidates(rng, cat, target, taste)
     n, k = prods.shape
     qty = 1 + rng.poisson(cat.extra_qty[prods])
     value = cat.price[prods] * qty

@@ -13,7 +13,7 @@ import numpy as np
 from tenure.demo import params as P
 from tenure.demo import touches as T
 from tenure.demo.buyers import draw_buyers, draw_purchases
-from tenure.demo.catalog import Catalog, make_catalog, products_table
+from tenure.demo.catalog import Catalog, Taste, make_catalog, products_table
 from tenure.demo.clock import Clock, clock
 from tenure.demo.events import EventLog, events_table
 from tenure.demo.marketing import consents_tables, spend_cents, spend_table
@@ -26,7 +26,13 @@ from tenure.demo.sessions import (
     signup_sessions,
     visit_sessions,
 )
-from tenure.demo.truth import catalog_rows, parameter_rows, realised_rows, truth_table
+from tenure.demo.truth import (
+    catalog_rows,
+    parameter_rows,
+    realised_rows,
+    taste_rows,
+    truth_table,
+)
 from tenure.errors import ConfigError, StoreError
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store, reporting_currency
@@ -48,6 +54,8 @@ BATCH = 25_000
 _TASK = "Demo: customers"
 #: Share of a batch's time spent generating (the rest is writing), for progress reports.
 _GENERATE_SHARE = 0.35
+#: The random stream of the tastes (``[seed, TASTE_STREAM, batch]``), apart from the others.
+TASTE_STREAM = 7001
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,15 @@ class _Setup:
     cat: Catalog
     seed: int
     currency: str
+    taste: float = 0.0
+
+
+def _tastes(su: _Setup, n: int, index: int) -> Taste | None:
+    """The batch's buyers' favourite categories, from a stream of their own (None: no taste)."""
+    if su.taste <= 0:
+        return None
+    rng = np.random.default_rng([su.seed, TASTE_STREAM, index])
+    return Taste(su.taste, su.cat.draw_categories(rng, n), rng)
 
 
 def _batch(
@@ -132,7 +149,8 @@ def _batch(
     b = draw_buyers(rng, n, cl)
     pur = draw_purchases(rng, b, cl)
     pp = draw_people(rng, b, round(n * P.PROSPECT_SHARE), cl, totals.people, su.seed)
-    o = make_orders(rng, pur, b, su.cat, totals.orders)
+    taste = _tastes(su, n, index)
+    o = make_orders(rng, pur, b, su.cat, totals.orders, taste)
     cx = context(pp, b, su.cat, cl, su.currency)
     log = EventLog()
     signup_sessions(rng, log, cx)
@@ -149,6 +167,8 @@ def _batch(
         "consents": consents,
         "suppressions": suppressions,
     }
+    if taste is not None:
+        tables["generator_truth"] = truth_table(taste_rows(pp.customer_id, taste.favourite))
     step(_GENERATE_SHARE)
     rows, written = sum(t.num_rows for t in tables.values()), 0
     for name, table in tables.items():
@@ -167,11 +187,17 @@ def _batch(
     return new
 
 
-def _check(customers: int, days: int) -> None:
+def _check(customers: int, days: int, taste: float) -> None:
     if customers < 1:
         raise ConfigError(f"The 'customers' parameter must be an int >= 1. Got {customers}.")
     if days < 30:
         raise ConfigError(f"The 'days' parameter must be an int >= 30. Got {days}.")
+    if not 0.0 <= taste <= 1.0:  # also refuses NaN
+        raise ConfigError(
+            f"The 'taste' parameter must be a number from 0 to 1. Got {taste}.",
+            hint="0 (the default) leaves the demo as it is; 0.5 draws half of the products "
+            "of each order from the buyer's favourite category.",
+        )
 
 
 def generate_demo(
@@ -183,20 +209,24 @@ def generate_demo(
     days: int = 730,
     replace: bool = False,
     progress: ProgressCallback | None = None,
+    taste: float = 0.0,
 ) -> DemoSummary:
     """Write a synthetic store of ``customers`` buyers over ``days`` days into ``store``.
 
     Same arguments, same rows. A store holding a previous demo is emptied first; a store
     holding other data is refused unless ``replace`` (then every table is emptied).
+    ``taste`` (0 to 1) gives each buyer a favourite category: with that probability an
+    order's primary product and each popular filler come from it (docs/demo.md, "Tastes");
+    0 leaves every row as it is without the option.
     """
-    _check(customers, days)
+    _check(customers, days, taste)
     report = progress or no_progress
     _prepare(store, replace)
     currency = reporting_currency(store)
     rng = np.random.default_rng([seed, 0])
-    su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency)
+    su = _Setup(store, clock(start, days), make_catalog(rng), seed, currency, taste)
     # the parameters first: an interrupted run is still recognised as a demo
-    truth = parameter_rows(customers, days, seed) + catalog_rows(su.cat)
+    truth = parameter_rows(customers, days, seed, taste) + catalog_rows(su.cat)
     store.insert("generator_truth", truth_table(truth))
     # the frozen clock: the analytics see the demo as of its last day, not as of today
     store.set_meta("as_of", (start + timedelta(days=days - 1)).isoformat(), by="demo")

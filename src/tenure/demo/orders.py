@@ -12,7 +12,7 @@ from tenure.demo import arrow as A
 from tenure.demo import params as P
 from tenure.demo import touches as T
 from tenure.demo.buyers import Buyers, Purchases
-from tenure.demo.catalog import CATEGORY_NAMES, Catalog, Lines, basket
+from tenure.demo.catalog import CATEGORY_NAMES, Catalog, Lines, Taste, basket
 from tenure.demo.people import People
 
 STATUSES = ["paid", "refunded", "partially_refunded"]
@@ -43,10 +43,16 @@ class Orders:
 
 
 def make_orders(
-    rng: np.random.Generator, pur: Purchases, b: Buyers, cat: Catalog, offset: int
+    rng: np.random.Generator,
+    pur: Purchases,
+    b: Buyers,
+    cat: Catalog,
+    offset: int,
+    taste: Taste | None = None,
 ) -> Orders:
     """Orders from purchases: first orders come from the acquisition touch, repeat orders
-    from the repeat mix; order ids continue from ``offset`` (``D00000000``...)."""
+    from the repeat mix; order ids continue from ``offset`` (``D00000000``...). ``taste``
+    (its ``favourite`` per buyer) steers the baskets (:func:`tenure.demo.catalog.basket`)."""
     n = len(pur)
     subtotal = pur.subtotal_cents
     coupon = rng.uniform(size=n) < np.where(pur.first, P.COUPON_FIRST, P.COUPON_REPEAT)
@@ -75,8 +81,14 @@ def make_orders(
         refunded=refunded.astype(np.int64),
         status=np.where(full, 1, np.where(partial, 2, 0)),
         coupon=np.where(coupon, np.where(pur.first, 0, 1), -1),
-        lines=basket(rng, cat, subtotal),
+        lines=basket(rng, cat, subtotal, _per_order(taste, pur.buyer)),
     )
+
+
+def _per_order(taste: Taste | None, buyer: np.ndarray) -> Taste | None:
+    if taste is None:
+        return None
+    return Taste(taste.strength, taste.favourite[buyer], taste.rng)
 
 
 def orders_table(o: Orders, pp: People, start: date, currency: str) -> pa.Table:

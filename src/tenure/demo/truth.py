@@ -52,14 +52,18 @@ _GLOBAL: tuple[tuple[str, float, str], ...] = (
 )  # fmt: skip
 
 
-def parameter_rows(customers: int, days: int, seed: int) -> list[Row]:
-    """Every generating parameter, per channel, per campaign and global."""
+def parameter_rows(customers: int, days: int, seed: int, taste: float = 0.0) -> list[Row]:
+    """Every generating parameter, per channel, per campaign and global (``taste`` only
+    when it is above 0: a demo without tastes has the rows it always had)."""
     rows: list[Row] = [
         ("customers", "global", float(customers), "buyers asked for"),
         ("days", "global", float(days), "days of history"),
         ("seed", "global", float(seed), "random seed"),
     ]
     rows += [(name, "global", float(value), doc) for name, value, doc in _GLOBAL]
+    if taste > 0:
+        doc = "probability that an order's primary, and each popular filler, is drawn from "
+        rows.append(("taste", "global", float(taste), doc + "the buyer's favourite category"))
     for ch in P.CHANNELS:
         rows += [
             ("acquisition_share", ch.name, ch.share, "share of new buyers from the channel"),
@@ -101,6 +105,17 @@ def catalog_rows(cat: Catalog) -> list[Row]:
         doc = f"bundle {b} '{P.BUNDLES[b][0]}': " + " + ".join(named(k) for k in members)
         rows += [("bundle", product_id(k), float(b), doc) for k in members]
     return rows
+
+
+def taste_rows(customer_id: pa.Array, favourite: np.ndarray) -> list[Row]:
+    """Each buyer's favourite category (``favourite_category``, scope = the customer id,
+    value = the category number, description = its name); ``customer_id`` holds the batch's
+    people, buyers first (as :func:`tenure.demo.people.draw_people` numbers them)."""
+    ids = customer_id.slice(0, len(favourite)).to_pylist()
+    return [
+        ("favourite_category", cid, float(c), CATEGORY_NAMES[c])
+        for cid, c in zip(ids, favourite.tolist(), strict=True)
+    ]
 
 
 def realised_rows(new: np.ndarray, spend: dict[int, np.ndarray]) -> list[Row]:
