@@ -51,6 +51,7 @@ def test_run_json_matches_the_library(demo_path: Path, tmp_path: Path) -> None:
         "customer_status": "ok",
         "stage_history": "ok",
         "predictions": "ok",
+        "recommendations": "ok",
     }
     assert again["steps"][1]["reason"] == "identity runs first"
     quiet = _json(*args)

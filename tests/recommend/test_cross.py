@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -97,8 +98,14 @@ def test_buyers_who_never_bought_a_category_ranked_by_learnt_propensity(tmp_path
     assert by.propensity["q1"] == pytest.approx(by.propensity["s00"])  # time had no say
     assert by.propensity["s00"] > by.propensity["h0"]  # nobody moved from Hats
     assert by.reason["s00"] == "buyers like you who bought Shoes moved to Bags: 50% of 40"
-    assert by.reason["h0"] == "buyers like you who bought Hats moved to Bags: 0% of 5"
+    # nobody moved from Hats: the reason gives the rate of all the buyers followed
+    assert by.reason["h0"] == "buyers like you moved to Bags: 44% of 45"
     assert by.reason["q0"] == by.reason["s00"]
+    # no churn: the same store gives the same candidates and figures again
+    with Store(url, read_only=True) as st:
+        again = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=10)
+    pd.testing.assert_frame_equal(again.candidates, result.candidates)
+    pd.testing.assert_frame_equal(again.quality, result.quality)
 
 
 def test_top_categories_per_person_by_propensity(tmp_path: Path) -> None:
@@ -131,9 +138,12 @@ def test_one_category_one_customer_and_bad_parameters(tmp_path: Path) -> None:
             cross_category(st, as_of=AS_OF, lines=purchase_lines(st), top=0)
     one_customer = shop(tmp_path / "c.duckdb", [("a", JULY, "Shoes"), ("a", DEC, "Bags")])
     with Store(one_customer, read_only=True) as st:
-        result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st))
+        result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=1)
     assert result.candidates.empty
-    assert result.quality.note.str.startswith("skipped: ").all()
+    assert result.quality.note.tolist() == [
+        "skipped: 1 movers and 0 non-movers (fewer than 4)",
+        "skipped: 0 movers and 0 non-movers (fewer than 4)",
+    ]
 
 
 def test_auc_interval_hanley_mcneil() -> None:
@@ -153,5 +163,7 @@ def test_demo_store_candidates_and_quality(demo_url: str) -> None:
     assert (learnt.movers >= 20).all() and learnt.auc.between(0, 1).all()
     c = result.candidates
     assert c.groupby("person_id").size().max() == 3
-    assert c.reason.str.match(r"buyers like you who bought .+ moved to .+: \d+% of [\d,]+$").all()
+    assert c.reason.str.match(
+        r"buyers like you (who bought .+ )?moved to .+: \d+% of [\d,]+$"
+    ).all()
     assert (c.propensity.between(0, 1)).all()

@@ -227,7 +227,8 @@ def test_companion_recovery_on_hand_made_pairs() -> None:
         assert (r.products, r.top1, r.top3) == (3, 1 / 3, 1 / 3)
         assert r.linked == 2 / 3  # P0000 (companion), P0002 (bundle partner P0000)
         assert r.bundles == 0.5  # P0000: P0002 and P0003 in its top 3; P0002: P0003 4th
-        assert "| 3 | 33.3% | 33.3% | 66.7% | 50.0% |" in E.recovery_table(r)
+        table = E.recovery_table({"hand": r})
+        assert "| hand | 3 (>= 50 orders) | 33.3% | 33.3% | 66.7% | 50.0% |" in table
         with pytest.raises(StoreError, match="records no companions"):
             store.truncate("generator_truth")
             E.companion_recovery(store, pairs=pairs)

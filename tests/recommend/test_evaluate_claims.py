@@ -136,4 +136,4 @@ def test_the_documented_results_come_from_the_bench_command() -> None:
     assert "python bench/eval_recommendations.py" in doc
     assert E.markdown_table([]).splitlines()[0] in doc
     rows = re.findall(r"^\| (groceries|demo)[^|]*\| [\d,]+ \| (hit rate@\d+|MRR) \|", doc, re.M)
-    assert len(rows) == 8
+    assert len(rows) >= 8  # groceries, and each demo store: 3 recommenders x 2 metrics

@@ -16,6 +16,7 @@ from tenure import Store
 from tenure.errors import ConfigError
 from tenure.recommend.baskets import purchase_lines
 from tenure.recommend.similar import (
+    catalogue_warnings,
     consumables,
     item_similarity,
     missing_from_catalogue,
@@ -253,10 +254,21 @@ def test_products_missing_from_the_catalogue_are_counted_not_recommended() -> No
     assert missing.to_dict("records") == [{"product_id": "belt", "lines": 3}]
     got = next_products(lines, as_of=date(2024, 7, 31), products=products, min_together=1)
     assert "belt" not in set(got.to_pandas().product_id)
+    assert catalogue_warnings(lines, products) == [
+        "1 product bought (3 purchase lines) not in the catalogue, e.g. belt: not recommended "
+        "until the catalogue lists them"
+    ]
+    flagged = catalogue(
+        shirt=("Linen Shirt", False, 3), tie=("Silk Tie", True, 0), belt=(None, None, None)
+    )
+    assert catalogue_warnings(lines, flagged) == [
+        "2 catalogue products inactive or out of stock: never recommended"
+    ]
     # an empty catalogue says nothing: every product may be recommended
     empty = catalogue().filter(ibis.literal(False))
     got = next_products(lines, as_of=date(2024, 7, 31), products=empty, min_together=1)
     assert "belt" in set(got.to_pandas().product_id)
+    assert catalogue_warnings(lines, empty) == catalogue_warnings(lines, None) == []
 
 
 def test_one_customer_one_product_and_no_lines_give_empty_tables() -> None:
@@ -285,6 +297,14 @@ def test_single_item_orders_of_one_time_buyers_get_best_sellers_only() -> None:
         ("d", 1, "mug", 2.0, fill.format("2 customers")),
         ("d", 2, "tin", 1.0, fill.format("1 customer")),
     ]
+
+
+def test_no_churn_the_same_lines_give_the_same_lists() -> None:
+    lines = lines_of(*WARDROBE, *COFFEE)
+    first, again = (
+        rows(next_products(lines, as_of=date(2024, 4, 5), min_together=1)) for _ in range(2)
+    )
+    assert first == again and len(first) > 10
 
 
 def test_lines_after_as_of_are_not_read() -> None:

@@ -105,7 +105,9 @@ def test_every_table_the_builders_leave_is_registered(built: str) -> None:
         assert not unknown, f"register these in tenure/store/derived.py: {sorted(unknown)}"
         counts = store.derived_counts()
         assert set(counts) == set(DERIVED)
-        assert all(counts[n] for n in per_person), counts
+        # 100 buyers make too few moves between categories to learn a propensity from:
+        # category_candidates is empty (and says why in the step's notes)
+        assert all(counts[n] for n in per_person - {"category_candidates"}), counts
 
 
 @pytest.mark.slow

@@ -180,12 +180,17 @@ def _pair_rates(w: _Window, y: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"n": n, "moved": moved, "rate": moved / n.where(n > 0)})
 
 
-def _reasons(bought: pd.DataFrame, rates: pd.DataFrame, target: str) -> pd.Series:
+#: A category is cited in a reason only when at least this many of its buyers were followed.
+MIN_CITED = 5
+
+
+def _reasons(bought: pd.DataFrame, rates: pd.DataFrame, target: str, y: pd.Series) -> pd.Series:
     """For each person (rows of ``bought``), the reason naming their category with the best
-    move rate to ``target`` (ties: more buyers, then the name)."""
-    order = rates.dropna(subset=["rate"]).sort_values(
-        ["rate", "n"], ascending=[False, False], kind="stable"
-    )
+    move rate to ``target`` (ties: more buyers, then the name); a category is cited when at
+    least :data:`MIN_CITED` of its buyers were followed and some moved, otherwise the reason
+    gives the move rate of all the training buyers."""
+    order = rates[(rates.n >= MIN_CITED) & (rates.moved > 0)]
+    order = order.sort_values(["rate", "n"], ascending=[False, False], kind="stable")
     order = order[order.index != target]
     out = pd.Series("", index=bought.index, dtype="object")
     left = pd.Series(True, index=bought.index)
@@ -194,7 +199,7 @@ def _reasons(bought: pd.DataFrame, rates: pd.DataFrame, target: str) -> pd.Serie
         text = f"buyers like you who bought {cat} moved to {target}: {r.rate:.0%} of {int(r.n):,}"
         out[hit] = text
         left &= ~hit
-    out[left] = f"buyers like you moved to {target}"
+    out[left] = f"buyers like you moved to {target}: {y.mean():.0%} of {len(y):,}"
     return out
 
 
@@ -207,8 +212,9 @@ def _one_target(
     y = (later > 0).astype(int)
     movers, stay = int(y.sum()), int(len(y) - y.sum())
     row: dict[str, object] = {"category": target, "buyers": len(y), "movers": movers}
-    if min(movers, stay) < min_movers:
-        row["note"] = f"skipped: {movers} movers and {stay} non-movers (fewer than {min_movers})"
+    least = max(min_movers, 4)  # a stratified 30% needs both classes on both sides
+    if min(movers, stay) < least:
+        row["note"] = f"skipped: {movers} movers and {stay} non-movers (fewer than {least})"
         return row, None
     features = w.x_cut.loc[train].join(w.bought_cut.loc[train].add_prefix("bought_"))
     fit_x, test_x, fit_y, test_y = train_test_split(
@@ -230,7 +236,7 @@ def _one_target(
             "person_id": who,
             "category": target,
             "propensity": model.predict_proba(now[features.columns])[:, 1] if len(who) else [],
-            "reason": _reasons(w.bought_now.loc[who], _pair_rates(w, y), target).values,
+            "reason": _reasons(w.bought_now.loc[who], _pair_rates(w, y), target, y).values,
         }
     )
     return row, scored

@@ -26,7 +26,7 @@ run through the same protocol.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -496,7 +496,8 @@ def demo_hide_one(
 ) -> Evaluation:
     """:func:`basket_hide_one` on the store's :func:`time_split` (``holdout_days`` held out)."""
     split = split or time_split(store, holdout_days=holdout_days)
-    return basket_hide_one(split, name="demo: frequently bought together, hide one item", **options)
+    options.setdefault("name", "demo: frequently bought together, hide one item")
+    return basket_hide_one(split, **options)
 
 
 def next_category(
@@ -652,15 +653,16 @@ def markdown_table(evaluations: Sequence[Evaluation]) -> str:
     return "\n".join(rows)
 
 
-def recovery_table(recovery: Recovery) -> str:
-    """The companion recovery as a markdown table."""
-    return "\n".join(
-        [
-            f"| products (>= {recovery.min_orders} orders) | companion is the top partner by "
-            "lift | companion in the top 3 | top partner linked by the generator | bundle "
-            "partners both in the top 3 |",
-            "|---|---|---|---|---|",
-            f"| {recovery.products:,} | {recovery.top1:.1%} | {recovery.top3:.1%} "
-            f"| {recovery.linked:.1%} | {recovery.bundles:.1%} |",
-        ]
-    )
+def recovery_table(recoveries: Mapping[str, Recovery]) -> str:
+    """Companion recoveries (by the name of the store) as a markdown table."""
+    rows = [
+        "| store | products | companion is the top partner by lift | companion in the top 3 "
+        "| top partner linked by the generator | bundle partners both in the top 3 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in recoveries.items():
+        rows.append(
+            f"| {name} | {r.products:,} (>= {r.min_orders} orders) | {r.top1:.1%} | "
+            f"{r.top3:.1%} | {r.linked:.1%} | {r.bundles:.1%} |"
+        )
+    return "\n".join(rows)

@@ -110,18 +110,7 @@ def item_similarity(
     per = ev.group_by(h_person="person_id").agg(h_n=ev.product_id.nunique())
     heavy = per.filter(per.h_n > max_products)
     ev = ev.anti_join(heavy, ev.person_id == heavy.h_person)
-    a = ev.select(a_person="person_id", a_product="product_id", a_day="day")
-    b = ev.select(b_person="person_id", b_product="product_id", b_day="day")
-    j = a.join(
-        b,
-        [
-            a.a_person == b.b_person,
-            a.a_product != b.b_product,
-            (a.a_day - b.b_day).abs() <= window_days,
-        ],
-    )
-    seen = j.select(product_id=j.a_product, other_id=j.b_product, person=j.a_person).distinct()
-    pairs = seen.group_by("product_id", "other_id").agg(together=seen.person.count())
+    pairs = _pairs_within(ev, window_days)
     pairs = pairs.filter(pairs.together >= min_together)
     n = ev.group_by("product_id").agg(buyers=ev.person_id.nunique())
     pn = n.select(p_id="product_id", product_buyers="buyers")
@@ -142,6 +131,23 @@ def item_similarity(
     w = ibis.window(group_by=out.product_id, order_by=[ibis.desc(out.similarity), out.other_id])
     ranked = out.mutate(_n=ibis.row_number().over(w))
     return ranked.filter(ranked._n < neighbours).drop("_n")
+
+
+def _pairs_within(ev: ir.Table, window_days: int) -> ir.Table:
+    """``product_id, other_id, together``: persons of :func:`purchase_days` rows ``ev`` who
+    bought both products within ``window_days`` days of each other (both directions)."""
+    a = ev.select(a_person="person_id", a_product="product_id", a_day="day")
+    b = ev.select(b_person="person_id", b_product="product_id", b_day="day")
+    j = a.join(
+        b,
+        [
+            a.a_person == b.b_person,
+            a.a_product != b.b_product,
+            (a.a_day - b.b_day).abs() <= window_days,
+        ],
+    )
+    seen = j.select(product_id=j.a_product, other_id=j.b_product, person=j.a_person).distinct()
+    return seen.group_by("product_id", "other_id").agg(together=seen.person.count())
 
 
 def purchase_gaps(lines: ir.Table) -> ir.Table:
@@ -254,21 +260,14 @@ def _reorders(lines: ir.Table, hist: ir.Table, cons: ir.Table, *, lapse_factor: 
 def _similar(hist: ir.Table, sim: ir.Table, *, half_life_days: float) -> ir.Table:
     """Products similar to what each person bought: score = sum over the person's products of
     similarity x 0.5 ** (days since bought / half life); the source is the product that
-    contributed most, ``n`` the persons who bought the two together."""
+    contributed most (``n``, the persons who bought the two together, is looked up for the
+    kept rows only: :func:`_together`)."""
     j = hist.join(sim, hist.product_id == sim.product_id)
     decay = ibis.literal(-math.log(2) / half_life_days, F64)
     weight = (j.days_since.cast(F64) * decay).exp()
-    c = j.select(
-        "person_id",
-        source=j.product_id,
-        candidate=j.other_id,
-        together=j.together,
-        part=j.similarity * weight,
-    )
+    c = j.select("person_id", source=j.product_id, candidate=j.other_id, part=j.similarity * weight)
     agg = c.group_by("person_id", "candidate").agg(
-        score=c.part.sum(),
-        source=c.source.argmax(c.part),
-        together=c.together.argmax(c.part),
+        score=c.part.sum(), source=c.source.argmax(c.part)
     )
     return _candidates(
         agg,
@@ -277,8 +276,14 @@ def _similar(hist: ir.Table, sim: ir.Table, *, half_life_days: float) -> ir.Tabl
         product_id=agg.candidate,
         score=agg.score,
         source=agg.source,
-        n=agg.together,
     )
+
+
+def _together(t: ir.Table, sim: ir.Table) -> ir.Table:
+    """``t``'s similar candidates with ``n``: the persons who bought source and product."""
+    s = sim.select(s_from="product_id", s_to="other_id", s_n="together")
+    j = t.left_join(s, [t.source == s.s_from, t.product_id == s.s_to])
+    return j.select(*[j[c] if c != "n" else j.s_n.cast("int64").name("n") for c in t.columns])
 
 
 def _popular(persons: ir.Table, best: ir.Table) -> ir.Table:
@@ -348,6 +353,35 @@ def missing_from_catalogue(lines: ir.Table, products: ir.Table) -> ir.Table:
     return gone.group_by("product_id").agg(lines=gone.count())
 
 
+def catalogue_warnings(lines: ir.Table, products: ir.Table | None) -> list[str]:
+    """What :func:`next_products` leaves out because of the catalogue, in words: products of
+    the lines it does not list (while it lists any), and products marked inactive or out of
+    stock; an empty list when nothing is left out."""
+    if products is None or int(products.count().execute()) == 0:
+        return []
+    notes = []
+    missing = missing_from_catalogue(lines, products)
+    agg = missing.aggregate(n=missing.count(), lines=missing.lines.sum()).to_pyarrow()
+    n, count = agg.column("n")[0].as_py(), agg.column("lines")[0].as_py()
+    if n:
+        some = missing.order_by([ibis.desc("lines"), "product_id"]).limit(3).to_pyarrow()
+        names = ", ".join(some.column("product_id").to_pylist())
+        notes.append(
+            f"{n:,} product{'s' * (n != 1)} bought ({count:,} purchase lines) not in the "
+            f"catalogue, e.g. {names}: not recommended until the catalogue lists them"
+        )
+    listed = products.filter(products.product_id.notnull()).select("product_id").distinct()
+    allowed = allowed_products(products)
+    blocked = listed.anti_join(allowed, listed.product_id == allowed.a_id)
+    off = int(blocked.count().execute())
+    if off:
+        notes.append(
+            f"{off:,} catalogue product{'s' * (off != 1)} inactive or out of stock: never "
+            "recommended"
+        )
+    return notes
+
+
 def _ranked(t: ir.Table, top: int) -> ir.Table:
     """``t`` ranked per person (kind, then score, then product id), the first ``top``."""
     w = ibis.window(group_by=t.person_id, order_by=[t.kind, ibis.desc(t.score), t.product_id])
@@ -392,16 +426,6 @@ def next_products(
     if products is not None and int(products.count().execute()) > 0:
         allowed = allowed_products(products)
     bought = hist.select(b_person="person_id", b_product="product_id")
-
-    def usable(t: ir.Table, *, new: bool = True) -> ir.Table:
-        if allowed is not None:
-            t = t.semi_join(allowed, t.product_id == allowed.a_id)
-        if new:
-            t = t.anti_join(
-                bought, [t.person_id == bought.b_person, t.product_id == bought.b_product]
-            )
-        return t
-
     sim = item_similarity(
         lines,
         window_days=window_days,
@@ -410,19 +434,42 @@ def next_products(
         max_products=max_products,
     )
     cons = consumables(lines, min_buyers=min_buyers, min_repeat_share=min_repeat_share)
-    similar = _ranked(usable(_similar(hist, sim, half_life_days=half_life_days)), top)
-    reorders = usable(_reorders(lines, hist, cons, lapse_factor=lapse_factor), new=False)
+    scored = _similar(hist, sim, half_life_days=half_life_days)
+    similar = _together(_ranked(_usable(scored, allowed, bought), top), sim)
+    reorders = _usable(_reorders(lines, hist, cons, lapse_factor=lapse_factor), allowed)
     cand = ibis.union(reorders, similar.drop("rank"))
     if fill:
-        counts = cand.group_by(c_person="person_id").agg(c_n=cand.count())
-        persons = hist.select("person_id").distinct()
-        persons = persons.left_join(counts, persons.person_id == counts.c_person)
-        short = persons.filter(ibis.coalesce(persons.c_n, 0) < top).select("person_id")
-        popular = usable(_popular(short, best_sellers(lines, allowed, 2 * top + 10)))
-        # a best-seller already suggested as similar is not suggested twice
-        popular = popular.anti_join(
-            similar,
-            [popular.person_id == similar.person_id, popular.product_id == similar.product_id],
-        )
-        cand = ibis.union(cand, popular)
+        best = best_sellers(lines, allowed, 2 * top + 10)
+        cand = ibis.union(cand, _fill(cand, similar, hist, best, bought, top))
     return _reasons(_ranked(cand, top), products)
+
+
+def _usable(t: ir.Table, allowed: ir.Table | None, bought: ir.Table | None = None) -> ir.Table:
+    """``t``'s candidates the catalogue allows (``allowed``: :func:`allowed_products`), less
+    what the person bought (``bought``: ``b_person``, ``b_product``) when given."""
+    if allowed is not None:
+        t = t.semi_join(allowed, t.product_id == allowed.a_id)
+    if bought is not None:
+        t = t.anti_join(bought, [t.person_id == bought.b_person, t.product_id == bought.b_product])
+    return t
+
+
+def _fill(
+    cand: ir.Table,
+    similar: ir.Table,
+    hist: ir.Table,
+    best: ir.Table,
+    bought: ir.Table,
+    top: int,
+) -> ir.Table:
+    """Best-sellers ``best`` (:func:`best_sellers`, the catalogue's rules applied) for the
+    persons with fewer than ``top`` candidates ``cand``: not bought, not already suggested as
+    similar."""
+    counts = cand.group_by(c_person="person_id").agg(c_n=cand.count())
+    persons = hist.select("person_id").distinct()
+    persons = persons.left_join(counts, persons.person_id == counts.c_person)
+    short = persons.filter(ibis.coalesce(persons.c_n, 0) < top).select("person_id")
+    popular = _usable(_popular(short, best), None, bought)
+    return popular.anti_join(
+        similar, [popular.person_id == similar.person_id, popular.product_id == similar.product_id]
+    )
