@@ -17,7 +17,7 @@ from tenure import Store
 from tenure.cli import app
 from tenure.errors import NotFoundError
 from tenure.ingest import import_file
-from tenure.pipeline import run
+from tenure.pipeline import RunResult, run
 from tenure.recommend import (
     CANDIDATES,
     PAIRS,
@@ -90,10 +90,10 @@ def shop(shop_url: str) -> Iterator[Store]:
         yield store
 
 
-def _ran(shop: Store) -> None:
+def _ran(shop: Store) -> RunResult:
     from datetime import date
 
-    run(shop, as_of=date.fromisoformat(AS_OF))
+    return run(shop, as_of=date.fromisoformat(AS_OF), force=True)
 
 
 def test_the_step_builds_the_three_tables(shop: Store) -> None:
@@ -114,6 +114,13 @@ def test_the_step_builds_the_three_tables(shop: Store) -> None:
     assert not set(recs.product_id) & {"P4", "P5"}  # out of stock, inactive: never shown
     assert recs.reason.notna().all() and (recs["rank"] >= 1).all()
     assert shop.exists(CANDIDATES)
+
+
+def test_the_run_says_what_the_catalogue_keeps_out(shop: Store) -> None:
+    built = _ran(shop).get("recommendations")
+    assert built is not None and built.output is not None
+    notes = " ".join(built.output.notes)
+    assert "inactive or out of stock" in notes or "out of stock" in notes, notes
 
 
 def test_recommend_for_a_customer_by_email(shop: Store) -> None:

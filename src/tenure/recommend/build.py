@@ -110,7 +110,7 @@ def build_recommendations(
     from tenure.recommend.baskets import basket_warnings, purchase_lines
     from tenure.recommend.cross import cross_category
     from tenure.recommend.rules import product_pairs
-    from tenure.recommend.similar import next_products
+    from tenure.recommend.similar import catalogue_warnings, next_products
 
     opts = {**DEFAULTS, **(options or {})}
     build = RecommendationsBuild(as_of)
@@ -124,6 +124,7 @@ def build_recommendations(
         build.rows[PAIRS] = _write(store, PAIRS, pairs, PAIRS_SCHEMA)
         steps("next products")
         products = store.read("products") if store.exists("products") else None
+        build.notes += catalogue_warnings(stored, products)
         nxt = next_products(stored, as_of=as_of, products=products, top=int(opts["top"]))
         build.rows[RECOMMENDATIONS] = _write(store, RECOMMENDATIONS, nxt, RECOMMENDATIONS_SCHEMA)
         steps("cross-category")
