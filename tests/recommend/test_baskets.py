@@ -146,8 +146,9 @@ def test_empty_store(store: Store) -> None:
     assert lines.count().execute() == 0
     assert basket_warnings(store) == [
         "There are no baskets: no purchase order has a line with a product id or sku, so "
-        "pairs, rules and cart completions are empty. Import order lines "
-        "(`tenure import order_items`)."
+        "pairs, rules and cart completions are empty. Import the orders with their lines "
+        "(`tenure import orders` of a file with a product_id or sku column per line; "
+        "docs/import-mapping.md)."
     ]
     assert product_pairs(lines).count().execute() == 0
     assert association_rules(lines, min_support=0.5).count().execute() == 0

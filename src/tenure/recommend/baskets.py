@@ -247,8 +247,9 @@ def _summary_warnings(s: BasketSummary) -> list[str]:
     if s.baskets == 0:
         return [
             "There are no baskets: no purchase order has a line with a product id or sku, "
-            "so pairs, rules and cart completions are empty. Import order lines "
-            "(`tenure import order_items`)."
+            "so pairs, rules and cart completions are empty. Import the orders with their "
+            "lines (`tenure import orders` of a file with a product_id or sku column per "
+            "line; docs/import-mapping.md)."
         ]
     notes = []
     if s.multi_item == 0:
