@@ -135,14 +135,21 @@ def resolve_products(store: Store, items: Sequence[str]) -> list[str]:
 
 
 def best_sellers(
-    store: Store, *, top: int = 10, exclude: Sequence[str] = (), as_of: date | None = None
+    store: Store,
+    *,
+    top: int = 10,
+    exclude: Sequence[str] = (),
+    as_of: date | None = None,
+    lines: ir.Table | None = None,
 ) -> pd.DataFrame:
     """The ``top`` products in the most purchase orders up to ``as_of`` (default: the
     store's as-of day), leaving out ``exclude`` and unavailable products: the fill when
-    nothing better is known. Columns ``product_id, orders, reason``."""
+    nothing better is known (``lines``: the purchase lines already read, if any). Columns
+    ``product_id, orders, reason``."""
     from tenure.recommend.baskets import purchase_lines
 
-    lines = purchase_lines(store, as_of=as_of or store_end(store))
+    if lines is None:
+        lines = purchase_lines(store, as_of=as_of or store_end(store))
     counts = lines.group_by("product_id").agg(orders=lines.order_id.nunique())
     if exclude:
         counts = counts.filter(~counts.product_id.isin(list(exclude)))
@@ -229,7 +236,8 @@ def recommend_cart(
     found = complete_basket(lines, cart, top=top + 20, unknown="ignore")
     frame = available(store, found.drop(columns="rank")).head(top)
     if len(frame) < top:
-        fill = best_sellers(store, top=top - len(frame), exclude=[*cart, *frame["product_id"]])
+        taken = [*cart, *frame["product_id"]]
+        fill = best_sellers(store, top=top - len(frame), exclude=taken, lines=lines)
         frame = pd.concat([frame, fill.drop(columns="orders")], ignore_index=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     out = with_details(store, frame)
