@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,16 @@ def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     url = f"pyspark://local[2]?warehouse={warehouse}"
     with Store(url) as store:
         yield store
+
+
+def copy_tables(source: Store, target: Store, names: Iterable[str]) -> None:
+    """Canonical tables ``names`` of ``target`` emptied, then given the rows of ``source``'s
+    (a DuckDB store's rows copied into the shared Spark store, for parity tests)."""
+    for name in names:
+        target.truncate(name)
+        rows = source.table(name).to_pyarrow()
+        if rows.num_rows:
+            target.insert(name, rows)
 
 
 @pytest.fixture

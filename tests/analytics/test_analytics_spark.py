@@ -39,7 +39,7 @@ from tenure.pipeline import refresh
 from tenure.pipeline.steps import REFRESH_STEPS as DERIVED_TABLES
 from tenure.pipeline.steps import SCRATCH_ORDERS
 from tenure.store.schema import TABLES
-from tests.conftest import comparable
+from tests.conftest import comparable, copy_tables
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.spark
@@ -135,11 +135,7 @@ def engines(
         generate_demo(duck, customers=300, seed=11)
         _extra_rows(duck)
         resolve_identities(duck)
-        for name in TABLES:
-            spark_store.truncate(name)
-            rows = duck.table(name).to_pyarrow()
-            if rows.num_rows:
-                spark_store.insert(name, rows)
+        copy_tables(duck, spark_store, TABLES)
         yield duck, spark_store
 
 

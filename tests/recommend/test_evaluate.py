@@ -18,6 +18,7 @@ from tenure.demo.catalog import make_catalog
 from tenure.demo.truth import catalog_rows, truth_table
 from tenure.errors import ConfigError, StoreError
 from tenure.recommend import evaluate as E
+from tenure.recommend import rules
 from tenure.store.tables import memtable
 
 GROCERIES = Path(__file__).parents[1] / "fixtures" / "groceries" / "groceries.csv"
@@ -274,3 +275,34 @@ def test_split_lines_up_to_an_end_day_leaves_later_lines_out_of_both_sides() -> 
     split = E.split_lines(lines, date(2024, 3, 1), end=date(2024, 3, 5))
     assert split.train_frame["order_id"].tolist() == ["1"]
     assert split.test["order_id"].tolist() == ["2"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from("abcdef"), st.sampled_from("abcdef")).filter(
+            lambda t: t[0] != t[1]
+        ),
+        st.tuples(st.sampled_from([0.1, 0.2, 0.25, 0.5]), st.sampled_from([1.0, 2.0, 3.0])),
+        max_size=30,
+    ),
+    st.lists(st.lists(st.sampled_from("abcdefg"), max_size=4), min_size=1, max_size=8),
+    st.integers(1, 5),
+)
+def test_pair_rankings_are_rank_from_pairs_for_every_cart(
+    pairs: dict[tuple[str, str], tuple[float, float]], carts: list[list[str]], k: int
+) -> None:
+    """All carts at once give what one rank_from_pairs per cart gives: the same products in
+    the same order, ties (few distinct confidences and lifts) broken the same way; a cart item
+    absent from the pairs ("g") adds nothing, an empty cart gets nothing."""
+    frame = pd.DataFrame(
+        [(a, z, conf, lift) for (a, z), (conf, lift) in pairs.items()],
+        columns=["product_id", "other_id", "confidence", "lift"],
+    )
+    frame["together"], frame["support"] = 3, 0.1
+    want = [
+        list(rules.rank_from_pairs(frame, cart, top=k)["product_id"]) if cart else []
+        for cart in carts
+    ]
+    assert E.pair_rankings(frame, carts, k) == want
+    assert E.rank_carts(frame, carts, None, k) == want

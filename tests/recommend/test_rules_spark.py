@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -36,12 +34,6 @@ def comparable(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         elif frame[column].dtype.kind in "iu":
             frame[column] = frame[column].astype("int64")
     return frame.sort_values(keys).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def duckdb_store() -> Iterator[Store]:
-    with Store("duckdb://:memory:") as store:
-        yield store
 
 
 def stored(store: Store, name: str, data: pa.Table) -> ir.Table:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
@@ -14,12 +13,6 @@ from tests.recommend.test_rules_spark import comparable, stored
 from tests.recommend.test_similar import COFFEE, WARDROBE, catalogue, lines_of
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def duckdb_store() -> Iterator[Store]:
-    with Store("duckdb://:memory:") as store:
-        yield store
 
 
 def test_same_next_products_on_spark(spark_store: Store, duckdb_store: Store) -> None:

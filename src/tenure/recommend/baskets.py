@@ -45,9 +45,19 @@ PRODUCT_ADDED = "Product Added"
 SOURCES = ("orders", "carts")
 
 
+#: Leading or trailing whitespace: the characters Ibis's ``strip`` removes (space, tab, line
+#: feed, carriage return, vertical tab, form feed), as a regular expression.
+_EDGE_SPACE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
+
+
 def blank_to_null(value: ir.StringValue) -> ir.StringValue:
-    """``value`` trimmed, with an empty string as null."""
-    return value.strip().nullif("")
+    r"""``value`` without leading or trailing whitespace, with an empty string as null.
+
+    Not Ibis's ``strip``: on PySpark it compiles to ``TRIM(' \t\n\r\v\f' FROM x)``, and
+    Spark reads the unknown escapes ``\v`` and ``\f`` as the letters v and f, so it also cut
+    a trailing "f" off device ids ("...3c52f3ff8abf" became "...3c52f3ff8ab"). A regular
+    expression's escapes reach both engines' regex engines intact."""
+    return value.re_replace(_EDGE_SPACE, "").nullif("")
 
 
 def _end_of(as_of: date | datetime) -> datetime:

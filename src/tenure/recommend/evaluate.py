@@ -245,10 +245,13 @@ def hide_one(lines: pd.DataFrame, *, seed: int = 0, max_cases: int | None = None
 
 
 def rank_carts(
-    pairs: pd.DataFrame, carts: Iterable[Sequence[str]], rank: RankFn, k: int
+    pairs: pd.DataFrame, carts: Iterable[Sequence[str]], rank: RankFn | None, k: int
 ) -> list[list[str]]:
     """``rank(pairs, cart, k)``'s products for each cart (a cart seen before is not ranked
-    again)."""
+    again); ``rank`` None: :func:`tenure.recommend.rules.rank_from_pairs`'s products, ranked
+    for every cart at once (:func:`pair_rankings`)."""
+    if rank is None:
+        return pair_rankings(pairs, carts, k)
     done: dict[tuple[str, ...], list[str]] = {}
     out = []
     for cart in carts:
@@ -259,10 +262,64 @@ def rank_carts(
     return out
 
 
+def pair_rankings(
+    pairs: pd.DataFrame, carts: Iterable[Sequence[str]], k: int = 10
+) -> list[list[str]]:
+    """The top ``k`` products of :func:`tenure.recommend.rules.rank_from_pairs` for each cart
+    (the same products in the same order: the score, the sum of the confidences of the cart's
+    rules to a product, is added in the same order, and ties are broken the same way),
+    computed for all carts in one pass of frame operations instead of one ranking per cart
+    (7,676 groceries carts: ~40 s one at a time). Products are numbered in sorted order, so
+    the numbers break ties as the ids do."""
+    carts = [sorted({str(c).strip() for c in cart} - {""}) for cart in carts]
+    names = np.unique(np.concatenate([pairs["product_id"], pairs["other_id"]]).astype(str))
+    index = pd.Index(names)
+    held = pd.DataFrame(
+        {
+            "case": np.repeat(np.arange(len(carts)), [len(c) for c in carts]),
+            "product": index.get_indexer([item for cart in carts for item in cart]),
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "product": index.get_indexer(pairs["product_id"].astype(str)),
+            "other": index.get_indexer(pairs["other_id"].astype(str)),
+            "confidence": pairs["confidence"].to_numpy(dtype=float),
+            "lift": pairs["lift"].to_numpy(dtype=float),
+            "row": np.arange(len(pairs)),
+        }
+    )
+    sub = held[held["product"] >= 0].merge(rows, on="product")
+    inside = (held["case"].to_numpy() * len(names) + held["product"].to_numpy())[
+        held["product"].to_numpy() >= 0
+    ]
+    sub = sub[~np.isin(sub["case"].to_numpy() * len(names) + sub["other"].to_numpy(), inside)]
+    sub = sub.sort_values(["case", "row"], kind="stable")
+    score = sub.groupby(["case", "other"], sort=False)["confidence"].sum().rename("score")
+    best = sub.sort_values(
+        ["case", "other", "confidence", "lift", "product"],
+        ascending=[True, True, False, False, True],
+        kind="stable",
+    ).drop_duplicates(["case", "other"])
+    best = best.join(score, on=["case", "other"]).sort_values(
+        ["case", "score", "confidence", "lift", "other"],
+        ascending=[True, False, False, False, True],
+        kind="stable",
+    )
+    top = best.groupby("case", sort=False).head(k)
+    ids = names[top["other"].to_numpy()]
+    cases = top["case"].to_numpy()
+    out: list[list[str]] = [[] for _ in carts]
+    for case, product in zip(cases.tolist(), ids.tolist(), strict=True):
+        out[case].append(product)
+    return out
+
+
 def _score_hide_one(
-    cases: pd.DataFrame, pairs: pd.DataFrame, ranking: list[str], rank: RankFn, k: int
+    cases: pd.DataFrame, pairs: pd.DataFrame, ranking: list[str], rank: RankFn | None, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reciprocal ranks of the hidden items: the pair recommender's, popularity's."""
+    """Reciprocal ranks of the hidden items: the pair recommender's (``rank`` None:
+    :func:`pair_rankings`), popularity's."""
     targets = [{h} for h in cases["hidden"]]
     recommended = rank_carts(pairs, cases["cart"], rank, k)
     popular = [popular_unseen(ranking, set(cart), k) for cart in cases["cart"]]
@@ -311,7 +368,7 @@ def groceries_hide_one(
     sample, the same share of each fold), for quick runs."""
     if folds < 2:
         raise ConfigError(f"The 'folds' parameter must be an int >= 2. Got {folds}.")
-    pairs, rank = pairs or _learn_pairs, rank or _rank_pairs
+    pairs = pairs or _learn_pairs
     orders = np.sort(lines["order_id"].dropna().unique())
     fold_of = pd.Series(np.random.default_rng(seed).permutation(len(orders)) % folds, orders)
     line_fold = lines["order_id"].map(fold_of).to_numpy()
@@ -338,10 +395,6 @@ def groceries_hide_one(
 
 def _learn_pairs(lines: ir.Table) -> pd.DataFrame:
     return rules.product_pairs(lines).to_pandas()
-
-
-def _rank_pairs(pairs: pd.DataFrame, cart: list[str], top: int) -> pd.DataFrame:
-    return rules.rank_from_pairs(pairs, cart, top=top)
 
 
 def _store_lines(store: Store, as_of: date | None) -> ir.Table:
@@ -480,7 +533,7 @@ def basket_hide_one(
     cutoff with two or more products is hidden (seeded), the rest ranked from the pairs
     learnt up to the cutoff, against the best sellers up to the cutoff not in the cart.
     ``max_cases``: score that many orders at most (a seeded sample)."""
-    pairs, rank = pairs or _learn_pairs, rank or _rank_pairs
+    pairs = pairs or _learn_pairs
     cases = hide_one(split.test, seed=seed, max_cases=max_cases)
     r, p = _score_hide_one(cases, pairs(split.train), best_sellers(split.train_frame), rank, k)
     note = f"learnt up to {split.cutoff.isoformat()}, orders after it up to {split.end}"
