@@ -347,6 +347,16 @@ def read_baskets(path: str | Path) -> pd.DataFrame:
     ).astype({"order_id": "string", "product_id": "string"})
 
 
+def line_folds(lines: pd.DataFrame, *, folds: int = 5, seed: int = 0) -> tuple[np.ndarray, int]:
+    """The fold (0 to ``folds`` - 1) of each line of ``lines``: its order's, the orders (by
+    id) dealt into folds by a permutation seeded with ``seed``; and the number of orders."""
+    if folds < 2:
+        raise ConfigError(f"The 'folds' parameter must be an int >= 2. Got {folds}.")
+    orders = np.sort(lines["order_id"].dropna().unique())
+    fold_of = pd.Series(np.random.default_rng(seed).permutation(len(orders)) % folds, orders)
+    return lines["order_id"].map(fold_of).to_numpy(), len(orders)
+
+
 def groceries_hide_one(
     lines: pd.DataFrame,
     *,
@@ -366,12 +376,8 @@ def groceries_hide_one(
     :func:`tenure.recommend.rules.rank_from_pairs`) against the best sellers of the training
     folds not in the cart. ``max_cases``: score that many test baskets at most (a seeded
     sample, the same share of each fold), for quick runs."""
-    if folds < 2:
-        raise ConfigError(f"The 'folds' parameter must be an int >= 2. Got {folds}.")
     pairs = pairs or _learn_pairs
-    orders = np.sort(lines["order_id"].dropna().unique())
-    fold_of = pd.Series(np.random.default_rng(seed).permutation(len(orders)) % folds, orders)
-    line_fold = lines["order_id"].map(fold_of).to_numpy()
+    line_fold, orders = line_folds(lines, folds=folds, seed=seed)
     rec, pop = [], []
     for fold in range(folds):
         train = lines[line_fold != fold]
@@ -381,7 +387,7 @@ def groceries_hide_one(
         r, p = _score_hide_one(cases, learnt, best_sellers(train), rank, k)
         rec.append(r)
         pop.append(p)
-    note = f"{len(orders):,} baskets, {folds} folds"
+    note = f"{orders:,} baskets, {folds} folds"
     return evaluation(
         name,
         np.concatenate(rec),
