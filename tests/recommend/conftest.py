@@ -1,5 +1,6 @@
-"""Fixtures of the recommendation tests, built once for the package: an in-memory DuckDB
-store for the Spark parity tests to compare with, and a small demo store on both engines.
+"""Fixtures of the recommendation tests, built once for the package: the groceries baskets
+as purchase lines, an in-memory DuckDB store for the Spark parity tests to compare with, and a
+small demo store on both engines.
 
 The PySpark store itself is the session's (``spark_store``, tests/conftest.py: one Spark
 session per run); its catalog is shared with the other packages' Spark tests, so the
@@ -10,17 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tenure import Store
-from tests.conftest import copy_tables
+from tests.conftest import FIXTURES, copy_tables
+
+GROCERIES = FIXTURES / "groceries" / "groceries.csv"
+DOC = Path(__file__).parents[2] / "docs" / "recommendations.md"
 
 #: The two-engine demo: 300 customers over 2024 (seed 11), as of its last day.
 DEMO_END = date(2024, 12, 31)
 #: The canonical tables the purchase lines, cart sessions and cross-category candidates read
 #: (only these are emptied and copied into the shared Spark store).
 READ = ("orders", "order_items", "products", "events", "identities", "fx_rates", "store_meta")
+
+
+@pytest.fixture(scope="package")
+def groceries() -> pd.DataFrame:
+    """The 9,835 groceries baskets (:func:`tenure.recommend.evaluate.read_baskets`); tests
+    that change it work on a copy."""
+    from tenure.recommend.evaluate import read_baskets
+
+    return read_baskets(GROCERIES)
 
 
 @pytest.fixture(scope="package")

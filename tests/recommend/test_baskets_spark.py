@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from tenure import Store
-from tenure.recommend.baskets import blank_to_null, cart_lines, purchase_lines
+from tenure.recommend.baskets import blank_to_null, purchase_lines
 from tenure.recommend.cross import cross_category
 from tests.recommend.conftest import DEMO_END
 from tests.recommend.test_rules_spark import comparable, stored
@@ -26,23 +26,20 @@ def lines_frame(lines: object) -> pd.DataFrame:
 
 
 def test_same_purchase_lines_and_cart_sessions(engines: tuple[Store, Store]) -> None:
-    """Orders up to a day (and every order), cart sessions of the ``Product Added`` events
-    with the default 30 minutes and with 2 minutes between adds: the same rows, the same
-    session ids."""
+    """Orders up to a day, and cart sessions of the ``Product Added`` events (30 minutes
+    between adds): the same rows, the same session ids."""
     got = [
         [
             lines_frame(purchase_lines(store, DEMO_END)),
-            lines_frame(purchase_lines(store)),
             lines_frame(purchase_lines(store, DEMO_END, source="carts")),
-            lines_frame(cart_lines(store, gap_minutes=2)),
         ]
         for store in engines
     ]
     duck, spark = got
-    orders, every, carts, short = duck
-    assert len(orders) == len(every) > 1_000 and orders.person_id.notna().all()
+    orders, carts = duck
+    assert len(orders) > 1_000 and orders.person_id.notna().all()
     assert carts.order_id.str.startswith("cart:").all() and len(carts) > 1_000
-    assert short.order_id.nunique() > carts.order_id.nunique()  # shorter gaps, more sessions
+    assert carts.order_id.nunique() > orders.order_id.nunique()  # abandoned carts too
     for a, b in zip(duck, spark, strict=True):
         pd.testing.assert_frame_equal(a, b)
 

@@ -3,8 +3,6 @@ the baskets holding each, and complete_basket's two paths against the pair ranki
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import ibis.expr.types as ir
 import pandas as pd
 import pytest
@@ -13,15 +11,7 @@ from tenure.errors import ConfigError
 from tenure.recommend import cart_evaluation as C
 from tenure.recommend import evaluate as E
 from tenure.recommend import rules
-
-ROOT = Path(__file__).parents[2]
-GROCERIES = ROOT / "tests" / "fixtures" / "groceries" / "groceries.csv"
-DOC = ROOT / "docs" / "recommendations.md"
-
-
-@pytest.fixture(scope="module")
-def groceries() -> pd.DataFrame:
-    return E.read_baskets(GROCERIES)
+from tests.recommend.conftest import DOC
 
 
 def test_holding_counts_on_hand_made_baskets() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,15 +13,7 @@ import pytest
 
 from tenure import Store
 from tenure.recommend import evaluate as E
-
-ROOT = Path(__file__).parents[2]
-GROCERIES = ROOT / "tests" / "fixtures" / "groceries" / "groceries.csv"
-DOC = ROOT / "docs" / "recommendations.md"
-
-
-@pytest.fixture(scope="module")
-def groceries() -> pd.DataFrame:
-    return E.read_baskets(GROCERIES)
+from tests.recommend.conftest import DOC
 
 
 def test_pairs_beat_popularity_on_a_sample_of_groceries_baskets(groceries: pd.DataFrame) -> None:

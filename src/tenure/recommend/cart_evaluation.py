@@ -21,6 +21,7 @@ from typing import Any
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from tenure.errors import ConfigError
 from tenure.recommend import rules
@@ -101,11 +102,14 @@ def sample_carts(
     for fold in range(folds):
         held = hide_one(lines[line_fold == fold], seed=seed + 1 + fold)
         held = held[held["cart"].map(len) >= min_cart].reset_index(drop=True)
-        held["holding"] = holding_counts(lines[line_fold != fold], list(held["cart"]))
-        held = held[held["holding"] >= min_holding].reset_index(drop=True)
+        train = lines[line_fold != fold]
+        if min_holding > 0:
+            held["holding"] = holding_counts(train, list(held["cart"]))
+            held = held[held["holding"] >= min_holding].reset_index(drop=True)
         size = min(len(held), -(-cases // folds))
         keep = np.sort(np.random.default_rng([seed, fold]).choice(len(held), size, replace=False))
-        out.append(held.iloc[keep].assign(fold=fold))
+        held = held.iloc[keep]
+        out.append(held.assign(fold=fold, holding=holding_counts(train, list(held["cart"]))))
     return pd.concat(out, ignore_index=True)[["fold", "order_id", "cart", "hidden", "holding"]]
 
 
@@ -114,16 +118,23 @@ def holding_counts(
 ) -> np.ndarray:
     """For each cart, the counted baskets of ``train`` (at most ``max_basket`` products)
     holding every one of its products that some basket holds (0 when none does): the count
-    ``complete_basket`` compares with ``min_baskets``."""
+    ``complete_basket`` compares with ``min_baskets``. One sparse product baskets x carts."""
     b = train.dropna(subset=["order_id", "product_id"]).drop_duplicates(["order_id", "product_id"])
-    sizes = b.groupby("order_id")["product_id"].transform("size")
-    b = b[sizes <= max_basket]
-    orders = b.groupby("product_id")["order_id"].agg(frozenset)
-    out = np.zeros(len(carts), dtype=int)
-    for i, cart in enumerate(carts):
-        known = [orders[c] for c in cart if c in orders.index]
-        out[i] = len(frozenset.intersection(*known)) if known else 0
-    return out
+    b = b[b.groupby("order_id")["product_id"].transform("size") <= max_basket]
+    rows, _ = pd.factorize(b["order_id"])
+    products = pd.Index(pd.unique(b["product_id"].astype(str)))
+    cols = products.get_indexer(pd.Index(b["product_id"].astype(str)))
+    shape = (rows.max() + 1 if len(rows) else 0, len(products))
+    baskets = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+    known = [[j for j in products.get_indexer(pd.Index(list(cart))) if j >= 0] for cart in carts]
+    size = np.array([len(k) for k in known])
+    cart_rows = np.repeat(np.arange(len(known)), size)
+    cart_cols = np.array([j for k in known for j in k], dtype=int)
+    wanted = sparse.csr_matrix(
+        (np.ones(len(cart_cols)), (cart_rows, cart_cols)), shape=(len(known), len(products))
+    )
+    shared = (baskets @ wanted.T).toarray()  # products of each cart in each basket
+    return np.where(size > 0, (shared == size).sum(axis=0), 0).astype(int)
 
 
 def groceries_cart_rules(
