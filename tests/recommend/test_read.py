@@ -59,7 +59,10 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shop_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def shop_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, RunResult]:
+    """The shop imported, and run once as of AS_OF (the tests read what the run built)."""
+    from datetime import date
+
     tmp = tmp_path_factory.mktemp("shop")
     url = f"duckdb://{tmp / 'shop.duckdb'}"
     products = _write(
@@ -81,7 +84,13 @@ def shop_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     with Store(url) as store:
         import_file(store, "products", [products])
         import_file(store, "orders", [orders])
-    return url
+        result = run(store, as_of=date.fromisoformat(AS_OF), force=True)
+    return url, result
+
+
+@pytest.fixture(scope="module")
+def shop_url(shop_run: tuple[str, RunResult]) -> str:
+    return shop_run[0]
 
 
 @pytest.fixture
@@ -90,14 +99,7 @@ def shop(shop_url: str) -> Iterator[Store]:
         yield store
 
 
-def _ran(shop: Store) -> RunResult:
-    from datetime import date
-
-    return run(shop, as_of=date.fromisoformat(AS_OF), force=True)
-
-
 def test_the_step_builds_the_three_tables(shop: Store) -> None:
-    _ran(shop)
     pairs = shop.read(PAIRS).to_pandas().set_index(["product_id", "other_id"])
     # 6 baskets; P1 in 4, P2 in 4: together 3 -> support 1/2, confidence 3/4, lift 9/8
     p12 = pairs.loc[("P1", "P2")]
@@ -116,15 +118,14 @@ def test_the_step_builds_the_three_tables(shop: Store) -> None:
     assert shop.exists(CANDIDATES)
 
 
-def test_the_run_says_what_the_catalogue_keeps_out(shop: Store) -> None:
-    built = _ran(shop).get("recommendations")
+def test_the_run_says_what_the_catalogue_keeps_out(shop_run: tuple[str, RunResult]) -> None:
+    built = shop_run[1].get("recommendations")
     assert built is not None and built.output is not None
     notes = " ".join(built.output.notes)
     assert "inactive or out of stock" in notes or "out of stock" in notes, notes
 
 
 def test_recommend_for_a_customer_by_email(shop: Store) -> None:
-    _ran(shop)
     frame = recommend_for(shop, "c4@example.com", top=5)
     # c4 bought P1 (and the inactive P5): P2 goes with P1, P3 was bought by P1's buyer c1
     assert frame["product_id"].iloc[0] == "P2"
@@ -154,7 +155,6 @@ def test_a_product_nobody_knows_is_refused_with_close_matches(shop: Store) -> No
 
 
 def test_top_pairs_most_orders_first_each_pair_once(shop: Store) -> None:
-    _ran(shop)
     frame = top_pairs(shop, top=10)
     assert (frame.product_id.iloc[0], frame.other_id.iloc[0]) == ("P1", "P2")
     assert (frame.product_id < frame.other_id).all()
@@ -165,8 +165,6 @@ def test_top_pairs_most_orders_first_each_pair_once(shop: Store) -> None:
 
 
 def test_cli_recommend_for_cart_pairs(shop_url: str) -> None:
-    with Store(shop_url) as shop:
-        _ran(shop)
     out = runner.invoke(app, ["recommend", "for", "c4@example.com", "--json", "--store", shop_url])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
