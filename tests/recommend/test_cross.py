@@ -158,7 +158,7 @@ def test_demo_store_candidates_and_quality(demo_url: str) -> None:
         result = cross_category(st, as_of=date(2024, 12, 30))  # the store's purchase lines
     q = result.quality.set_index("category")
     assert len(q) == 8  # the demo's categories
-    assert q.note["Grinders"].startswith("skipped: 8 movers")
+    assert q.note["Gift sets"] == "skipped: 17 movers and 423 non-movers (fewer than 20)"
     learnt = q[q.note == ""]
     assert (learnt.movers >= 20).all() and learnt.auc.between(0, 1).all()
     c = result.candidates
