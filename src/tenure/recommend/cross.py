@@ -12,9 +12,10 @@ AUC, with the Hanley & McNeil 1982 standard error); the model (a logistic regres
 time split, docs/recommendations.md) is then fitted on all of them and scores the buyers who have
 not bought B by ``as_of``, with features as of ``as_of``: the propensity is an estimate of the
 chance to buy B in the next ``horizon_days``. A category with fewer than ``min_movers`` movers
-(or non-movers) is skipped, with a note. Each candidate's reason cites the category the person
-bought whose buyers moved to B most often in the training window ("buyers like you who bought
-Shoes moved to Bags: 18% of 420").
+(or non-movers) is not modelled, with a note: its propensity is then the training buyers'
+move rate, the same for every candidate (none when nobody moved). Each candidate's reason
+cites the category the person bought whose buyers moved to B most often in the training
+window ("buyers like you who bought Shoes moved to Bags: 18% of 420").
 
 The categories of products come from ``products.category``, else from the order lines'
 ``category`` (the greatest one, when lines disagree); lines of uncategorised products are
@@ -226,16 +227,23 @@ def _reasons(bought: pd.DataFrame, rates: pd.DataFrame, target: str, y: pd.Serie
 def _one_target(
     w: _Window, target: str, *, min_movers: int, random_state: int
 ) -> tuple[dict[str, object], pd.DataFrame | None]:
-    """The quality row of ``target`` and its scored candidates (None when skipped)."""
+    """The quality row of ``target`` and its scored candidates (None when no buyer moved).
+
+    With too few movers (or non-movers) to learn from, the category is not modelled: every
+    candidate's propensity is the training buyers' move rate, and the note says so."""
     train = w.bought_cut.index[w.bought_cut[target] == 0].intersection(w.x_cut.index)
     later = w.bought_now[target].reindex(train, fill_value=0.0)
     y = (later > 0).astype(int)
     movers, stay = int(y.sum()), int(len(y) - y.sum())
     row: dict[str, object] = {"category": target, "buyers": len(y), "movers": movers}
     least = max(min_movers, 4)  # a stratified 30% needs both classes on both sides
+    who = w.bought_now.index[w.bought_now[target] == 0].intersection(w.x_now.index)
     if min(movers, stay) < least:
         row["note"] = f"skipped: {movers} movers and {stay} non-movers (fewer than {least})"
-        return row, None
+        if movers == 0:
+            return row, None
+        row["note"] = f"{row['note']}; ranked by the move rate, {movers / len(y):.1%}"
+        return row, _scored(w, target, who, np.full(len(who), movers / len(y)), y)
     features = w.x_cut.loc[train]
     fit_x, test_x, fit_y, test_y = train_test_split(
         features, y, test_size=0.3, stratify=y, random_state=random_state
@@ -249,17 +257,23 @@ def _one_target(
         held_out=len(test_y), auc=auc, auc_low=low, auc_high=high, auc_orders=baseline, note=""
     )
     model = _model(random_state).fit(features, y)
-    who = w.bought_now.index[w.bought_now[target] == 0].intersection(w.x_now.index)
-    now = w.x_now.loc[who]
-    scored = pd.DataFrame(
+    now = w.x_now.loc[who, features.columns]
+    propensity = model.predict_proba(now)[:, 1] if len(who) else np.empty(0)
+    return row, _scored(w, target, who, propensity, y)
+
+
+def _scored(
+    w: _Window, target: str, who: pd.Index, propensity: np.ndarray, y: pd.Series
+) -> pd.DataFrame:
+    """The candidates of ``target``: persons ``who``, their propensity and reason."""
+    return pd.DataFrame(
         {
             "person_id": who,
             "category": target,
-            "propensity": model.predict_proba(now[features.columns])[:, 1] if len(who) else [],
+            "propensity": propensity,
             "reason": _reasons(w.bought_now.loc[who], _pair_rates(w, y), target, y).values,
         }
     )
-    return row, scored
 
 
 def cross_category(
