@@ -60,3 +60,17 @@ def test_spark_add_column_keeps_rows_with_unknown_flags(spark_store: Store) -> N
         assert f"_tenure_migrate_{name}" not in con.list_tables()
     finally:
         con.drop_table(name, force=True)
+
+
+def test_spark_strip_keeps_letters_v_and_f(spark_store: Store) -> None:
+    """Ibis's strip() on PySpark trimmed the letters v and f (it sent '\\v' and '\\f', which
+    Spark reads as v and f); the store's Spark compiler strips whitespace only, as DuckDB."""
+    values = ["abcf", "vav", " x\t", "\nfive \r", "\x0bof\x0c", "ff", "", None]
+    t = spark_store.upload("_strip_test", pa.table({"v": values}))
+    try:
+        got = t.select(s=t.v.strip()).to_pyarrow().column("s").to_pylist()
+    finally:
+        spark_store.drop_upload("_strip_test")
+    assert sorted(got, key=str) == sorted(
+        [None if v is None else v.strip() for v in values], key=str
+    )

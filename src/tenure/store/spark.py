@@ -268,6 +268,28 @@ def _check_session(session: Any, settings: dict[str, str], url: str) -> None:
     )
 
 
+#: Leading or trailing whitespace (space, tab, newline, return, vertical tab, form feed).
+EDGE_SPACE = r"^[ \t\n\r\x0b\x0c]+|[ \t\n\r\x0b\x0c]+$"
+
+
+def _strip_by_regex(self: Any, op: Any, *, arg: Any) -> Any:
+    """Ibis's ``strip()`` on PySpark, through a regular expression: Ibis compiles it to
+    ``TRIM(' \\t\\n\\r\\v\\f' FROM x)``, and Spark reads the unknown string escapes ``\\v``
+    and ``\\f`` as the letters v and f, so it also cut a leading or trailing "v" or "f" off
+    every value (ids ending in f lost it). A regular expression's escapes reach Java's regex
+    engine intact."""
+    import sqlglot.expressions as sge
+
+    return self.f.regexp_replace(arg, sge.convert(EDGE_SPACE), sge.convert(""))
+
+
+def _mend_pyspark_compiler() -> None:
+    """Patch Ibis's PySpark compiler where it gives other answers than DuckDB's (idempotent)."""
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    PySparkCompiler.visit_Strip = _strip_by_regex  # type: ignore[attr-defined]
+
+
 def connect_pyspark(url: str) -> tuple[BaseBackend, str]:
     """Open (or create) the Spark store ``url`` names; return the backend and its location."""
     try:
@@ -297,4 +319,5 @@ def connect_pyspark(url: str) -> tuple[BaseBackend, str]:
     session = builder.getOrCreate()
     _check_session(session, plan.settings, url)
     location = f"pyspark {plan.url.master}, warehouse {plan.warehouse} ({plan.url.catalog} catalog)"
+    _mend_pyspark_compiler()
     return ibis.pyspark.connect(session), location
