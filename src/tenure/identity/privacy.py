@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from tenure.identity.graph import REFERRAL_SIDES
 from tenure.identity.lookup import find_person
 from tenure.identity.profile import person_identifiers, profile
 from tenure.ingest.identifiers import digest, email_expr, traits_email
@@ -53,7 +54,8 @@ def _audit(store: Store, action: str, person: str, n_ids: int, deleted: dict[str
 
 def export_person(store: Store, identifier: str) -> dict[str, Any]:
     """Everything held on the person: identities, traits, consents, orders and lines, every
-    event, quarantined rows mentioning them, previous versions of their rows (row_history)."""
+    event, their feedback and referrals (either side), quarantined rows mentioning them,
+    previous versions of their rows (row_history)."""
     doc = profile(store, identifier, timeline=1_000_000_000)
     doc["events"] = doc.pop("timeline")
     orders = [o["order_id"] for o in doc["orders"]]
@@ -66,6 +68,11 @@ def export_person(store: Store, identifier: str) -> dict[str, Any]:
         {**r, "row": json.loads(r["row"])}
         for r in mine.order_by("replaced_at", "entity", "record_key").to_pyarrow().to_pylist()
     ]
+    owned = _owned_rows(store, doc["person_id"], ids)
+    for name, at in (("feedback", "submitted_at"), ("referrals", "referred_at")):
+        t = store.table(name)
+        mine = t.filter(_known(owned[name](t))).order_by(at, t.columns[0])
+        doc[name] = mine.to_pyarrow().to_pylist()
     n_ids = sum(len(v) for v in doc["identities"].values())
     _audit(store, "export", doc["person_id"], n_ids, {})
     return json.loads(json.dumps(doc, default=str))
@@ -110,6 +117,15 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
     def orders(t: ir.Table) -> ir.BooleanValue:
         return _isin(t.customer_id.strip(), customers) | _isin(email_expr(t.email), emails)
 
+    def referrals(t: ir.Table) -> ir.BooleanValue:
+        """Referrals with the person on either side."""
+        return ibis.or_(
+            *(
+                _isin(t[cust].strip(), customers) | _isin(email_expr(t[mail]), emails)
+                for cust, mail in REFERRAL_SIDES
+            )
+        )
+
     def order_items(t: ir.Table) -> ir.BooleanValue:
         o = store.table("orders")
         return t.order_id.isin(o.filter(_known(orders(o))).order_id)
@@ -118,9 +134,13 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         """Previous versions of the person's orders, customer records and order lines."""
 
         def theirs(h: ir.Table) -> ir.BooleanValue:
-            return h.entity.isin(("orders", "customers")) & (
-                _isin(_field(h.row, "customer_id").strip(), customers)
-                | _isin(email_expr(_field(h.row, "email")), emails)
+            sides = [("customer_id", "email"), *REFERRAL_SIDES]
+            return h.entity.isin(("orders", "customers", "feedback", "referrals")) & ibis.or_(
+                *(
+                    _isin(_field(h.row, cust).strip(), customers)
+                    | _isin(email_expr(_field(h.row, mail)), emails)
+                    for cust, mail in sides
+                )
             )
 
         o, h = store.table("orders"), store.table("row_history")
@@ -135,6 +155,10 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         )
 
     return {
+        # first: flagged referrals are found through the referrals
+        "flagged_values": lambda t: (
+            (t.entity == "referrals") & t.value.isin(_referral_ids(store, referrals))
+        ),
         "row_history": history,  # first: its order lines are found through the orders
         "order_items": order_items,
         "orders": orders,
@@ -145,6 +169,8 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
             | _isin(traits_email(t.traits), emails)
         ),
         "customers": orders,  # customer_id and email, like orders
+        "feedback": lambda t: orders(t) | _isin(t.anonymous_id.strip(), anon),
+        "referrals": referrals,
         "consents": lambda t: _isin(t.identifier, everything),
         "suppressions": lambda t: _isin(t.identifier, everything),
         "quarantine": lambda t: ibis.or_(
@@ -154,6 +180,11 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         "identity_merges": lambda t: (t.kept_person_id == person) | (t.merged_person_id == person),
         "identity_blocked_edges": lambda t: _isin(t.a, nodes) | _isin(t.b, nodes),
     }
+
+
+def _referral_ids(store: Store, referrals: Belongs) -> ir.Column:
+    r = store.table("referrals")
+    return r.filter(_known(referrals(r))).referral_id
 
 
 def _field(row: ir.StringValue, name: str) -> ir.StringValue:

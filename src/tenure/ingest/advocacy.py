@@ -3,7 +3,8 @@
 * Referral cycles: a referral whose referred person also referred its referrer (directly,
   A referred B and B referred A, or around a longer loop) is stored, and recorded in
   ``flagged_values`` with the reason, so that it is never silently counted as an
-  acquisition. A person is their email (lower case), else their customer id.
+  acquisition. A person is the identifiers given together on one side of a referral (an
+  email, case aside, and a customer id), joined across referrals.
 * Unlinked feedback: a stored feedback row carrying no identifier at all (no customer id,
   email nor anonymous id) stays in the table; identity resolution cannot link it to a
   person, and the import says how many there are.
@@ -25,36 +26,68 @@ from tenure.store.protocol import StoreLike
 CYCLE = "referral cycle"
 
 
-def _person(email: str | None, customer_id: str | None) -> str | None:
-    if email:
-        return "email:" + email.strip().lower()
-    return "customer_id:" + customer_id.strip() if customer_id else None
+def _ids(email: str | None, customer_id: str | None) -> list[str]:
+    out = ["email:" + email.strip().lower()] if email and email.strip() else []
+    return out + (
+        ["customer_id:" + customer_id.strip()] if customer_id and customer_id.strip() else []
+    )
+
+
+class _Persons:
+    """Identifiers seen together on one side of a referral are one person (union-find)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, node: str) -> str:
+        root = self.parent.setdefault(node, node)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while node != root:
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def join(self, ids: list[str]) -> None:
+        for other in ids[1:]:
+            a, b = self.find(ids[0]), self.find(other)
+            if a != b:
+                self.parent[max(a, b)] = min(a, b)
 
 
 def cycle_referrals(rows: list[dict[str, str | None]]) -> dict[str, str]:
     """The referrals (``referral_id`` -> reason) that lie on a cycle of the referral graph,
-    from rows with the referrer's and the referred person's email and customer id."""
-    edges: list[tuple[str, str, str]] = []
+    from rows with the referrer's and the referred person's email and customer id. The
+    identifiers of one side are one person (an email and a customer id given together)."""
+    persons = _Persons()
+    sides = []
     for r in rows:
-        a = _person(r["referrer_email"], r["referrer_customer_id"])
-        b = _person(r["referred_email"], r["referred_customer_id"])
-        if a and b and a != b and r["referral_id"]:
-            edges.append((str(r["referral_id"]), a, b))
-    nodes = {n: i for i, n in enumerate(sorted({n for _, a, b in edges for n in (a, b)}))}
+        a = _ids(r["referrer_email"], r["referrer_customer_id"])
+        b = _ids(r["referred_email"], r["referred_customer_id"])
+        persons.join(a)
+        persons.join(b)
+        if a and b and r["referral_id"]:
+            sides.append((str(r["referral_id"]), a, b))
+    edges = [(rid, persons.find(a[0]), persons.find(b[0]), a, b) for rid, a, b in sides]
+    edges = [e for e in edges if e[1] != e[2]]
     if not edges:
         return {}
-    src = np.array([nodes[a] for _, a, _ in edges])
-    dst = np.array([nodes[b] for _, _, b in edges])
+    nodes = {n: i for i, n in enumerate(sorted({n for e in edges for n in e[1:3]}))}
+    src = np.array([nodes[e[1]] for e in edges])
+    dst = np.array([nodes[e[2]] for e in edges])
     graph = coo_matrix((np.ones(len(edges)), (src, dst)), shape=(len(nodes), len(nodes)))
     _, labels = connected_components(graph, directed=True, connection="strong")
     out = {}
-    for (rid, a, b), i, j in zip(edges, src, dst, strict=True):
+    for (rid, _, _, a, b), i, j in zip(edges, src, dst, strict=True):
         if labels[i] == labels[j]:  # b reaches a again: the edge is on a cycle
             out[rid] = (
-                f"{CYCLE}: {b.split(':', 1)[1]}, referred by {a.split(':', 1)[1]}, also "
-                "referred them (directly or through others)"
+                f"{CYCLE}: {_shown(b)}, referred by {_shown(a)}, also referred them "
+                "(directly or through others)"
             )
     return out
+
+
+def _shown(ids: list[str]) -> str:
+    return " / ".join(i.split(":", 1)[1] for i in ids)
 
 
 def flag_referral_cycles(store: StoreLike, import_id: str, now: datetime) -> int:
