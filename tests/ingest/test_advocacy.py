@@ -205,3 +205,56 @@ def test_a_referral_is_flagged_exactly_when_it_lies_on_a_cycle(
     assert set(flagged) == expected
     forward = [(min(a, b), max(a, b)) for a, b in pairs if a != b]
     assert cycle_referrals(_edges(forward)) == {}
+
+
+def test_referred_by_and_referral_code_are_imported(store: Store, tmp_path: Path) -> None:
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,email,referred_by\nC1,a@x.com,\nC2,b@x.com,ANN10\n")
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,ordered_at,currency,total,referral_code\n"
+        "O1,C2,2024-03-01,EUR,20,ANN10\nO2,C1,2024-03-02,EUR,15,\n"
+    )
+    assert import_file(store, "customers", [customers]).stored == 2
+    assert import_file(store, "orders", [orders]).stored == 2
+    c = store.table("customers").order_by("customer_id").to_pyarrow().to_pylist()
+    assert [(r["customer_id"], r["referred_by"]) for r in c] == [("C1", None), ("C2", "ANN10")]
+    o = store.table("orders").order_by("order_id").to_pyarrow().to_pylist()
+    assert [(r["order_id"], r["referral_code"]) for r in o] == [("O1", "ANN10"), ("O2", None)]
+
+
+def test_feedback_from_parquet_and_json_lines(store: Store, tmp_path: Path) -> None:
+    """Typed Parquet columns (a float score, a survey's own scale) and JSON Lines with a
+    mapping go through the same checks."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "feedback.parquet"
+    table = {
+        "feedback_id": [1, 2],
+        "kind": ["survey", "csat"],
+        "score": [4.5, 2.0],
+        "scale_min": [1.0, None],
+        "scale_max": [4.0, None],
+    }
+    pq.write_table(pa.table(table), parquet)
+    result = import_feedback(store, [parquet], max_quarantine=1.0)
+    assert (result.stored, result.by_reason) == (1, {"score outside the scale": 1})
+    jsonl = tmp_path / "feedback.jsonl"
+    jsonl.write_text(
+        '{"id": "J1", "who": "a@x.com", "nps": 9, "at": "2024-01-01T00:00:00Z"}\n'
+        '{"id": "J2", "who": "b@x.com", "nps": 12, "at": "2024-01-01T00:00:00Z"}\n'
+    )
+    mapping = {
+        "columns": {"id": "feedback_id", "who": "email", "nps": "score", "at": "submitted_at"},
+        "defaults": {"kind": "nps"},
+    }
+    result = import_feedback(store, [jsonl], mapping=mapping, max_quarantine=1.0)
+    assert (result.stored, result.by_reason) == (1, {"score outside the scale": 1})
+    rows = store.table("feedback").order_by("feedback_id").to_pyarrow().to_pylist()
+    assert [
+        (r["feedback_id"], r["kind"], r["score"], r["scale_min"], r["scale_max"]) for r in rows
+    ] == [
+        ("2", "csat", 2.0, 1.0, 5.0),
+        ("J1", "nps", 9.0, 0.0, 10.0),
+    ]
