@@ -258,3 +258,23 @@ def test_feedback_from_parquet_and_json_lines(store: Store, tmp_path: Path) -> N
         ("2", "csat", 2.0, 1.0, 5.0),
         ("J1", "nps", 9.0, 0.0, 10.0),
     ]
+
+
+def test_an_edited_review_updates_the_stored_one(store: Store, tmp_path: Path) -> None:
+    """A re-export with an edited rating: with --update it replaces the stored review, whose
+    previous version goes to row_history; without, it is a conflict."""
+    fixture = FIXTURES / "judgeme_reviews.csv"
+    edited = tmp_path / "reviews.csv"
+    edited.write_text(fixture.read_text().replace("r-102,P2,4,", "r-102,P2,3,"))
+    kw: dict[str, Any] = {"preset": "judgeme_reviews", "max_quarantine": 1.0}
+    import_file(store, "feedback", [fixture], **kw)
+    plain = import_file(store, "feedback", [edited], **kw)
+    assert plain.by_reason == {"score outside the scale": 1, "same key with different content": 1}
+    result = import_file(store, "feedback", [edited], update=True, **kw)
+    assert (result.updated, result.already_present) == (1, 2)
+    f = store.table("feedback")
+    assert f.filter(f.feedback_id == "r-102").score.execute().tolist() == [3.0]
+    history = store.table("row_history").to_pyarrow().to_pylist()
+    assert [(h["entity"], json.loads(h["record_key"])) for h in history] == [
+        ("feedback", {"feedback_id": "r-102"})
+    ]
