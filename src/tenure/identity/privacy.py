@@ -117,15 +117,6 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
     def orders(t: ir.Table) -> ir.BooleanValue:
         return _isin(t.customer_id.strip(), customers) | _isin(email_expr(t.email), emails)
 
-    def referrals(t: ir.Table) -> ir.BooleanValue:
-        """Referrals with the person on either side."""
-        return ibis.or_(
-            *(
-                _isin(t[cust].strip(), customers) | _isin(email_expr(t[mail]), emails)
-                for cust, mail in REFERRAL_SIDES
-            )
-        )
-
     def order_items(t: ir.Table) -> ir.BooleanValue:
         o = store.table("orders")
         return t.order_id.isin(o.filter(_known(orders(o))).order_id)
@@ -154,11 +145,10 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
             )
         )
 
+    advocacy = _advocacy_rows(store, customers, emails, anon)
     return {
         # first: flagged referrals are found through the referrals
-        "flagged_values": lambda t: (
-            (t.entity == "referrals") & t.value.isin(_referral_ids(store, referrals))
-        ),
+        "flagged_values": advocacy["flagged_values"],
         "row_history": history,  # first: its order lines are found through the orders
         "order_items": order_items,
         "orders": orders,
@@ -169,8 +159,8 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
             | _isin(traits_email(t.traits), emails)
         ),
         "customers": orders,  # customer_id and email, like orders
-        "feedback": lambda t: orders(t) | _isin(t.anonymous_id.strip(), anon),
-        "referrals": referrals,
+        "feedback": advocacy["feedback"],
+        "referrals": advocacy["referrals"],
         "consents": lambda t: _isin(t.identifier, everything),
         "suppressions": lambda t: _isin(t.identifier, everything),
         "quarantine": lambda t: ibis.or_(
@@ -182,9 +172,27 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
     }
 
 
-def _referral_ids(store: Store, referrals: Belongs) -> ir.Column:
-    r = store.table("referrals")
-    return r.filter(_known(referrals(r))).referral_id
+def _advocacy_rows(
+    store: Store, customers: list[str], emails: list[str], anon: list[str]
+) -> dict[str, Belongs]:
+    """The person's feedback (their customer id, e-mail or device), referrals (on either
+    side) and the cycle flags of those referrals."""
+
+    def mine(cust: ir.StringValue, mail: ir.StringValue) -> ir.BooleanValue:
+        return _isin(cust.strip(), customers) | _isin(email_expr(mail), emails)
+
+    def referrals(t: ir.Table) -> ir.BooleanValue:
+        return ibis.or_(*(mine(t[cust], t[mail]) for cust, mail in REFERRAL_SIDES))
+
+    def flagged(t: ir.Table) -> ir.BooleanValue:
+        r = store.table("referrals")
+        return (t.entity == "referrals") & t.value.isin(r.filter(_known(referrals(r))).referral_id)
+
+    return {
+        "feedback": lambda t: mine(t.customer_id, t.email) | _isin(t.anonymous_id.strip(), anon),
+        "referrals": referrals,
+        "flagged_values": flagged,
+    }
 
 
 def _field(row: ir.StringValue, name: str) -> ir.StringValue:

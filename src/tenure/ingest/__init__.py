@@ -154,9 +154,15 @@ def import_file(
             raise
     result = import_result(import_id, spec.name, done, name, threshold, total)
     log_import(store, result, started)
-    if spec.name == "orders" and result.stored:
+    return _after_import(store, result, started)
+
+
+def _after_import(store: Store, result: ImportResult, started: datetime) -> ImportResult:
+    """What an import does once its files are stored: orders settle the reporting currency,
+    events give their feedback and referrals, referrals and feedback get their notes."""
+    if result.entity == "orders" and result.stored:
         result = replace(result, currency_note=settle_reporting_currency(store))
-    if spec.name == "events" and result.stored:
+    if result.entity == "events" and result.stored:
         derived = import_from_events(store, started)
         notes = tuple(_derived_note(r) for r in derived.values())
         result = replace(result, notes=(*result.notes, *notes))
