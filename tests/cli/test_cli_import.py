@@ -238,3 +238,37 @@ def test_import_summary_counts_flagged_amounts(tmp_path: Path) -> None:
         app, ["import", "orders", str(path), "--store", str(tmp_path / "j.duckdb"), "--json"]
     )
     assert json.loads(as_json.stdout)["flagged"] == 1
+
+
+FIXTURES = Path(__file__).parents[1] / "ingest" / "fixtures"
+
+
+def test_import_feedback_and_referrals_match_library(tmp_path: Path) -> None:
+    """`tenure import feedback|referrals` with the review and referral presets: the same
+    counts, reasons, flags and notes as the library; the summary names the cycle."""
+    from tenure.ingest import import_file
+
+    cases = [
+        ("feedback", "judgeme_reviews", (4, 3, 1, 0)),
+        ("referrals", "referralcandy", (4, 3, 1, 2)),
+    ]
+    for entity, preset, counts in cases:
+        path = FIXTURES / f"{preset}.csv"
+        args = ["import", entity, str(path), "--preset", preset, "--max-quarantine", "1"]
+        cli_store = str(tmp_path / f"cli-{entity}.duckdb")
+        result = runner.invoke(app, [*args, "--store", cli_store, "--json"])
+        assert result.exit_code == 0, result.output
+        from_cli = json.loads(result.stdout)
+        with Store(f"duckdb://{tmp_path / f'lib-{entity}.duckdb'}") as st:
+            from_lib = import_file(st, entity, [path], preset=preset, max_quarantine=1.0)
+        got = (from_cli["rows_read"], from_cli["stored"], from_cli["quarantined"])
+        assert (*got, from_cli["flagged"]) == counts
+        for key in ("by_reason", "tables", "flagged"):
+            assert from_cli[key] == from_lib.to_dict()[key], key
+        assert from_cli["notes"] == [
+            n.replace(from_lib.import_id, from_cli["import_id"]) for n in from_lib.notes
+        ]
+    table = runner.invoke(app, [*args, "--store", str(tmp_path / "t.duckdb")])
+    assert table.exit_code == 0, table.output
+    assert "2 referrals are on a referral cycle" in " ".join(table.output.split())
+    assert "referral to oneself" in table.output

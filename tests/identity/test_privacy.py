@@ -103,11 +103,14 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     result = delete_person(store, "cust-9")
     deleted = result["rows_deleted"]
     assert deleted == {
+        "flagged_values": 0,
         "row_history": 0,
         "order_items": 0,
         "orders": 1,
         "events": 5,  # laptop-1's sign-up names cust-9 and the e-mail: Ann's too
         "customers": 0,
+        "feedback": 0,
+        "referrals": 0,
         "consents": 1,
         "suppressions": 1,  # the sms suppression of cust-9, in clear
         "quarantine": 1,

@@ -16,7 +16,13 @@ import pytest
 from tenure import Store
 from tenure.identity import person_of, resolve_identities
 from tenure.identity.privacy import delete_person
-from tenure.ingest import import_customers, import_events, import_orders
+from tenure.ingest import (
+    import_customers,
+    import_events,
+    import_feedback,
+    import_orders,
+    import_referrals,
+)
 from tenure.ingest.identifiers import digest
 from tests.identity.scan import mentions
 
@@ -46,6 +52,15 @@ CUSTOMERS = (
     "pdel-cust,pdel-ann@example.com,+1 415 555 2671\n"
     "pdel-bob-c,pdel-bob@example.com,\n"
 )
+FEEDBACK = (
+    "feedback_id,email,kind,score,submitted_at\n"
+    "pdel-f1,PDel-Ann@example.com,nps,9,2024-03-06\n"
+    "pdel-f2,pdel-bob@example.com,review,4,2024-03-06\n"
+)
+REFERRALS = (
+    "referral_id,referrer_customer_id,referred_customer_id,referred_at\n"
+    "pdel-r1,pdel-cust,pdel-bob-c,2024-03-04\n"
+)
 ANN = ["pdel-phone", "pdel-laptop", "pdel-cust", "pdel-ann@example.com", "+14155552671"]
 
 
@@ -54,7 +69,11 @@ def _files(tmp_path: Path) -> dict[str, Path]:
         "events": tmp_path / "events.jsonl",
         "orders": tmp_path / "orders.csv",
         "customers": tmp_path / "customers.csv",
+        "feedback": tmp_path / "feedback.csv",
+        "referrals": tmp_path / "referrals.csv",
     }
+    files["feedback"].write_text(FEEDBACK)
+    files["referrals"].write_text(REFERRALS)
     files["events"].write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
     files["orders"].write_text(ORDERS)
     files["customers"].write_text(CUSTOMERS)
@@ -65,6 +84,8 @@ def _load(store: Store, files: dict[str, Path]) -> None:
     import_events(store, [files["events"]])
     import_orders(store, [files["orders"]], max_quarantine=1.0)
     import_customers(store, [files["customers"]])
+    import_feedback(store, [files["feedback"]])
+    import_referrals(store, [files["referrals"]])
     store.insert(
         "consents", pa.table({"identifier": ["pdel-ann@example.com"], "channel": ["email"]})
     )
@@ -87,11 +108,14 @@ def test_delete_on_spark_leaves_no_row_of_the_person(spark_store: Store, tmp_pat
     assert (deleted["events"], deleted["orders"], deleted["order_items"]) == (3, 1, 2)
     assert (deleted["customers"], deleted["consents"], deleted["quarantine"]) == (1, 1, 1)
     assert deleted["identities"] == len(ANN)
+    assert (deleted["feedback"], deleted["referrals"]) == (1, 1)
     assert mentions(spark_store, ANN) == []
     # everyone else is still there
     assert _mine(spark_store, "events", "message_id") == ["pdel-m4"]
     assert _mine(spark_store, "orders", "order_id") == ["pdel-o2"]
     assert _mine(spark_store, "customers", "customer_id") == ["pdel-bob-c"]
+    assert _mine(spark_store, "feedback", "feedback_id") == ["pdel-f2"]
+    assert _mine(spark_store, "referrals", "referral_id") == []
     s = spark_store.table("suppressions")
     digests = set(s.filter(s.channel == "all").identifier.to_pyarrow().to_pylist())
     assert digest("phone", "+14155552671") in digests
@@ -104,6 +128,8 @@ def test_delete_on_spark_leaves_no_row_of_the_person(spark_store: Store, tmp_pat
     assert (orders.suppressed, orders.already_present, orders.stored) == (3, 1, 0)
     customers = import_customers(spark_store, [files["customers"]])
     assert (customers.suppressed, customers.already_present) == (1, 1)
+    feedback = import_feedback(spark_store, [files["feedback"]])
+    assert (feedback.suppressed, feedback.already_present) == (1, 1)
     assert mentions(spark_store, ANN) == []
     log = spark_store.table("imports")
     mine = log.filter(log.import_id.isin([events.import_id, orders.import_id]))

@@ -23,7 +23,14 @@ def _quarantine(store: Store) -> list[tuple[int, str, str | None, str | None]]:
 
 
 def test_presets_are_listed() -> None:
-    assert PRESETS == ["cdnow", "online_retail", "shopify"]
+    assert PRESETS == [
+        "cdnow",
+        "delighted_nps",
+        "judgeme_reviews",
+        "online_retail",
+        "referralcandy",
+        "shopify",
+    ]
 
 
 def test_cdnow_master_gives_the_papers_customers_rows_and_dollars(store: Store) -> None:
@@ -364,6 +371,7 @@ def test_import_file_has_the_documented_signature(store: Store, tmp_path: Path) 
         "update",
         "delimiter",
         "encoding",
+        "source",
     ]
     path = tmp_path / "spend.csv"
     path.write_text("date,channel,campaign,cost,currency\n2024-01-01,email,news,3,USD\n")

@@ -38,13 +38,13 @@ def test_default_store_is_tenure_duckdb_in_working_directory(
 
 def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
     with Store(store_url) as st:
-        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
     with Store(store_url) as st:
         assert st.migrations_applied == []
         assert st.count("fx_rates") == 1
         log = st.con.table(MIGRATIONS_TABLE).to_pandas()
-        assert log.version.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert log.version.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 
 
 def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         assert st.version == LATEST_VERSION
         assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(
             st.con.list_tables()
@@ -78,7 +78,7 @@ def test_version_4_import_log_gains_a_suppressed_column(tmp_path: Path) -> None:
     path = tmp_path / "v4.duckdb"
     _v4_store_with_an_import(path)
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [5, 6, 7, 8, 9, 10]
+        assert [m.version for m in st.migrations_applied] == [5, 6, 7, 8, 9, 10, 11]
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["quarantined"], r["suppressed"]) for r in rows] == [
@@ -96,7 +96,7 @@ def test_version_6_import_log_gains_an_updated_column(tmp_path: Path) -> None:
     assert "updated" not in con.table("imports").columns  # as version 6 made it
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [7, 8, 9, 10]
+        assert [m.version for m in st.migrations_applied] == [7, 8, 9, 10, 11]
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["suppressed"], r["updated"]) for r in rows] == [
@@ -118,7 +118,7 @@ def test_version_9_products_gain_active_and_inventory_unknown(tmp_path: Path) ->
     )
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [10]
+        assert [m.version for m in st.migrations_applied] == [10, 11]
         assert comparable(st.table("products").schema()) == comparable(TABLES["products"].schema)
         st.insert(
             "products",
@@ -130,6 +130,28 @@ def test_version_9_products_gain_active_and_inventory_unknown(tmp_path: Path) ->
             ("P2", None, False, 0),
         ]
         assert "_tenure_migrate_products" not in st.con.list_tables()
+
+
+def test_version_10_gains_feedback_referrals_and_referral_columns(tmp_path: Path) -> None:
+    """Migration 11: the feedback and referrals tables; customers and orders stored before
+    it keep their rows, with ``referred_by`` / ``referral_code`` unknown (null)."""
+    path = tmp_path / "v10.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    migrate(con, store_url=str(path), target=10)
+    assert {"feedback", "referrals"}.isdisjoint(con.list_tables())
+    con.con.execute("INSERT INTO customers (customer_id, email) VALUES ('C1', 'a@x.com')")
+    con.con.execute("INSERT INTO orders (order_id, customer_id, total) VALUES ('O1', 'C1', 10)")
+    con.disconnect()
+    with Store(f"duckdb://{path}") as st:
+        assert [m.version for m in st.migrations_applied] == [11]
+        for name in ("feedback", "referrals", "customers", "orders"):
+            assert comparable(st.table(name).schema()) == comparable(TABLES[name].schema)
+        customers = st.table("customers").to_pyarrow().to_pylist()
+        assert [(r["customer_id"], r["email"], r["referred_by"]) for r in customers] == [
+            ("C1", "a@x.com", None)
+        ]
+        orders = st.table("orders").to_pyarrow().to_pylist()
+        assert [(r["order_id"], r["referral_code"]) for r in orders] == [("O1", None)]
 
 
 @pytest.mark.parametrize("stop_after", ["copy", "drop", "create"])

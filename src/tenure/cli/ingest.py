@@ -143,7 +143,9 @@ def _run_import(
             console.print(
                 "Suppressed: rows of persons deleted with `tenure privacy delete` (not stored)."
             )
-        if result.flagged:
+        for note in result.notes:
+            console.print(note, markup=False, highlight=False)
+        if result.flagged and result.entity != "referrals":
             one = result.flagged == 1
             console.print(
                 f"Flagged: {result.flagged:,} stored value{'' if one else 's'} "
@@ -190,5 +192,14 @@ def _import_command(entity: str) -> None:
     import_app.command(name=entity)(command)
 
 
-for _entity in ("orders", "customers", "events", "products", "spend", "fx_rates"):
+for _entity in (
+    "orders",
+    "customers",
+    "events",
+    "products",
+    "spend",
+    "fx_rates",
+    "feedback",
+    "referrals",
+):
     _import_command(_entity)

@@ -8,7 +8,9 @@ A node is ``"<kind>:<value>"`` with kind ``customer_id`` (the store's customer i
 * events carrying both ``anonymous_id`` and ``user_id`` (and ``alias`` calls);
 * ``identify`` calls whose traits carry an ``email``;
 * orders with a customer id and an email;
-* customer records (customer id with email and phone).
+* customer records (customer id with email and phone);
+* feedback carrying a customer id with an email or an anonymous id, and each side of a
+  referral (the referrer's, the referred person's customer id with their email).
 
 An edge is ``(a, b, source, at, verifies)``; the e-mail of an edge is always its ``b`` end, and
 ``verifies`` says whether the row vouches for that address (docs/identity.md, "Verified
@@ -37,7 +39,12 @@ from tenure.store import Store
 _EMAIL_IN_TRAITS = r'"email"\s*:\s*"([^"]+)"'
 _EMAIL_VERIFIED = r'"email_verified"\s*:\s*true'
 #: The tables identifiers come from.
-SOURCE_TABLES = ("events", "orders", "customers")
+SOURCE_TABLES = ("events", "orders", "customers", "feedback", "referrals")
+#: The referral's two persons: (customer id column, email column) of each side.
+REFERRAL_SIDES = (
+    ("referrer_customer_id", "referrer_email"),
+    ("referred_customer_id", "referred_email"),
+)
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,16 @@ class Sources:
     events: ir.Table
     orders: ir.Table
     customers: ir.Table
+    feedback: ir.Table
+    referrals: ir.Table
 
     @classmethod
     def of(cls, store: Store) -> Sources:
         return cls(*(store.table(name) for name in SOURCE_TABLES))
+
+    def each(self, f: Callable[[ir.Table], ir.Table]) -> Sources:
+        """``f`` applied to every table."""
+        return Sources(*(f(getattr(self, name)) for name in SOURCE_TABLES))
 
     def imported_after(self, watermark: datetime | None) -> Sources:
         """Rows with an import time later than ``watermark`` (any import time when None)."""
@@ -60,12 +73,12 @@ class Sources:
                 return t.filter(t.imported_at.notnull())
             return t.filter(t.imported_at > ibis.literal(watermark, type="timestamp"))
 
-        return Sources(new(self.events), new(self.orders), new(self.customers))
+        return self.each(new)
 
     def written(self, write: Callable[[ir.Table], ir.Table]) -> Sources:
         """Each table written once (e.g. as a scratch table), so the edge builders, which
         read the events three times, scan a filter's result instead of the whole table."""
-        return Sources(write(self.events), write(self.orders), write(self.customers))
+        return self.each(write)
 
     def touching(self, customers: ir.Table, devices: ir.Table) -> Sources:
         """Rows that carry one of the given customer ids or anonymous ids (one-column tables
@@ -77,10 +90,13 @@ class Sources:
             | e.anonymous_id.strip().isin(dev)
             | e.previous_id.strip().isin(dev)
         )
+        f, r = self.feedback, self.referrals
         return Sources(
             events,
             o.filter(o.customer_id.strip().isin(cust)),
             c.filter(c.customer_id.strip().isin(cust)),
+            f.filter(f.customer_id.strip().isin(cust) | f.anonymous_id.strip().isin(dev)),
+            r.filter(ibis.or_(*(r[side[0]].strip().isin(cust) for side in REFERRAL_SIDES))),
         )
 
     def carrying(self, nodes: ir.Table) -> Sources:
@@ -104,7 +120,16 @@ class Sources:
         )
         by_mail = c.filter(email_expr(c.email).isin(mail.value))
         customers = ibis.union(by_mail, c.filter(c.phone.notnull())) if phones else by_mail
-        return Sources(events, o.filter(email_expr(o.email).isin(mail.value)), customers)
+        f, r = self.feedback, self.referrals
+        return Sources(
+            events,
+            o.filter(email_expr(o.email).isin(mail.value)),
+            customers,
+            f.filter(email_expr(f.email).isin(mail.value) | f.anonymous_id.strip().isin(dev.value)),
+            r.filter(
+                ibis.or_(*(email_expr(r[side[1]]).isin(mail.value) for side in REFERRAL_SIDES))
+            ),
+        )
 
 
 def _node(kind: str, value: ir.StringValue) -> ir.StringValue:
@@ -215,9 +240,51 @@ def record_edges(src: Sources, region: str) -> ir.Table:
     return ibis.union(*parts)
 
 
+def advocacy_edges(src: Sources) -> ir.Table:
+    """Feedback (customer id ~ email, anonymous id ~ customer id) and each side of a referral
+    (customer id ~ email). None vouches for its e-mail: a survey or a referral programme
+    takes the address as typed."""
+    f = src.feedback
+    cust = f.customer_id.strip()
+    parts = [
+        f.select(
+            **_edge(
+                _node("customer_id", cust),
+                _node("email", email_expr(f.email)),
+                "feedback",
+                f.submitted_at,
+                False,
+            )
+        ),
+        f.select(
+            **_edge(
+                _node("anonymous_id", f.anonymous_id.strip()),
+                _node("customer_id", cust),
+                "feedback",
+                f.submitted_at,
+                False,
+            )
+        ),
+    ]
+    r = src.referrals
+    for cust_col, mail_col in REFERRAL_SIDES:
+        parts.append(
+            r.select(
+                **_edge(
+                    _node("customer_id", r[cust_col].strip()),
+                    _node("email", email_expr(r[mail_col])),
+                    "referrals",
+                    r.referred_at,
+                    False,
+                )
+            )
+        )
+    return ibis.union(*parts)
+
+
 def all_edges(src: Sources, region: str) -> ir.Table:
     """Every edge of the sources, without self-loops and edges with a missing end."""
-    edges = event_edges(src).union(record_edges(src, region))
+    edges = event_edges(src).union(record_edges(src, region)).union(advocacy_edges(src))
     return edges.filter(edges.a.notnull() & edges.b.notnull() & (edges.a != edges.b))
 
 
@@ -350,7 +417,27 @@ def sightings(src: Sources, edges: ir.Table) -> ir.Table:
             at=c.created_at.cast(ts),
         ),
     ]
+    parts += _advocacy_sightings(src)
     seen = ibis.union(*parts)
     return seen.group_by(node=seen.a).agg(
         first_seen=seen.at.min(), last_seen=seen.at.max(), source=seen.source.min()
     )
+
+
+def _advocacy_sightings(src: Sources) -> list[ir.Table]:
+    """The identifiers of feedback and referrals, each on its own: ``(a, source, at)``."""
+    f, r = src.feedback, src.referrals
+    ends = [
+        (f, "feedback", "customer_id", f.customer_id.strip(), f.submitted_at),
+        (f, "feedback", "email", email_expr(f.email), f.submitted_at),
+        (f, "feedback", "anonymous_id", f.anonymous_id.strip(), f.submitted_at),
+    ]
+    for cust_col, mail_col in REFERRAL_SIDES:
+        ends.append((r, "referrals", "customer_id", r[cust_col].strip(), r.referred_at))
+        ends.append((r, "referrals", "email", email_expr(r[mail_col]), r.referred_at))
+    return [
+        table.filter(value.notnull() & (value != "")).select(
+            a=_node(kind, value), source=ibis.literal(source), at=at.cast("timestamp")
+        )
+        for table, source, kind, value, at in ends
+    ]

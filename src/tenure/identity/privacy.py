@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from tenure.identity.graph import REFERRAL_SIDES
 from tenure.identity.lookup import find_person
 from tenure.identity.profile import person_identifiers, profile
 from tenure.ingest.identifiers import digest, email_expr, traits_email
@@ -53,7 +54,8 @@ def _audit(store: Store, action: str, person: str, n_ids: int, deleted: dict[str
 
 def export_person(store: Store, identifier: str) -> dict[str, Any]:
     """Everything held on the person: identities, traits, consents, orders and lines, every
-    event, quarantined rows mentioning them, previous versions of their rows (row_history)."""
+    event, their feedback and referrals (either side), quarantined rows mentioning them,
+    previous versions of their rows (row_history)."""
     doc = profile(store, identifier, timeline=1_000_000_000)
     doc["events"] = doc.pop("timeline")
     orders = [o["order_id"] for o in doc["orders"]]
@@ -66,6 +68,11 @@ def export_person(store: Store, identifier: str) -> dict[str, Any]:
         {**r, "row": json.loads(r["row"])}
         for r in mine.order_by("replaced_at", "entity", "record_key").to_pyarrow().to_pylist()
     ]
+    owned = _owned_rows(store, doc["person_id"], ids)
+    for name, at in (("feedback", "submitted_at"), ("referrals", "referred_at")):
+        t = store.table(name)
+        mine = t.filter(_known(owned[name](t))).order_by(at, t.columns[0])
+        doc[name] = mine.to_pyarrow().to_pylist()
     n_ids = sum(len(v) for v in doc["identities"].values())
     _audit(store, "export", doc["person_id"], n_ids, {})
     return json.loads(json.dumps(doc, default=str))
@@ -118,9 +125,13 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         """Previous versions of the person's orders, customer records and order lines."""
 
         def theirs(h: ir.Table) -> ir.BooleanValue:
-            return h.entity.isin(("orders", "customers")) & (
-                _isin(_field(h.row, "customer_id").strip(), customers)
-                | _isin(email_expr(_field(h.row, "email")), emails)
+            sides = [("customer_id", "email"), *REFERRAL_SIDES]
+            return h.entity.isin(("orders", "customers", "feedback", "referrals")) & ibis.or_(
+                *(
+                    _isin(_field(h.row, cust).strip(), customers)
+                    | _isin(email_expr(_field(h.row, mail)), emails)
+                    for cust, mail in sides
+                )
             )
 
         o, h = store.table("orders"), store.table("row_history")
@@ -134,7 +145,10 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
             )
         )
 
+    advocacy = _advocacy_rows(store, customers, emails, anon)
     return {
+        # first: flagged referrals are found through the referrals
+        "flagged_values": advocacy["flagged_values"],
         "row_history": history,  # first: its order lines are found through the orders
         "order_items": order_items,
         "orders": orders,
@@ -145,6 +159,8 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
             | _isin(traits_email(t.traits), emails)
         ),
         "customers": orders,  # customer_id and email, like orders
+        "feedback": advocacy["feedback"],
+        "referrals": advocacy["referrals"],
         "consents": lambda t: _isin(t.identifier, everything),
         "suppressions": lambda t: _isin(t.identifier, everything),
         "quarantine": lambda t: ibis.or_(
@@ -153,6 +169,29 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         "identities": lambda t: t.person_id == person,
         "identity_merges": lambda t: (t.kept_person_id == person) | (t.merged_person_id == person),
         "identity_blocked_edges": lambda t: _isin(t.a, nodes) | _isin(t.b, nodes),
+    }
+
+
+def _advocacy_rows(
+    store: Store, customers: list[str], emails: list[str], anon: list[str]
+) -> dict[str, Belongs]:
+    """The person's feedback (their customer id, e-mail or device), referrals (on either
+    side) and the cycle flags of those referrals."""
+
+    def mine(cust: ir.StringValue, mail: ir.StringValue) -> ir.BooleanValue:
+        return _isin(cust.strip(), customers) | _isin(email_expr(mail), emails)
+
+    def referrals(t: ir.Table) -> ir.BooleanValue:
+        return ibis.or_(*(mine(t[cust], t[mail]) for cust, mail in REFERRAL_SIDES))
+
+    def flagged(t: ir.Table) -> ir.BooleanValue:
+        r = store.table("referrals")
+        return (t.entity == "referrals") & t.value.isin(r.filter(_known(referrals(r))).referral_id)
+
+    return {
+        "feedback": lambda t: mine(t.customer_id, t.email) | _isin(t.anonymous_id.strip(), anon),
+        "referrals": referrals,
+        "flagged_values": flagged,
     }
 
 

@@ -129,6 +129,8 @@ def why_full(store: Store, state: State | None, params: Params, now: Snapshot) -
         return "edges were blocked (unmerge) since the last resolution"
     kept = state.seen.rows_up_to_watermark(store)
     for name in SOURCE_TABLES:
+        if name not in state.seen.rows:
+            return f"{name}: the last resolution did not read this table (an older Tenure)"
         if kept[name] != state.seen.rows[name]:
             return (
                 f"{name}: the last resolution saw {state.seen.rows[name]:,} rows, and "

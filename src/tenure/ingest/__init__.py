@@ -14,13 +14,18 @@ amounts far beyond the store's own distribution are kept and recorded in ``flagg
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from tenure.errors import ConfigError, TenureError
+from tenure.ingest.advocacy import flag_referral_cycles, unlinked_feedback
 from tenure.ingest.entities import ENTITIES, REASONS
 from tenure.ingest.entities import entity as entity_spec
 from tenure.ingest.flags import flagged_counts
@@ -42,6 +47,7 @@ from tenure.ingest.quarantine import (
 from tenure.ingest.readers import check_file, detect_format
 from tenure.ingest.result import ImportResult, import_result, log_import
 from tenure.ingest.retry import RetryResult, retry_quarantined
+from tenure.ingest.tracking import derived_from_events
 from tenure.ingest.update import check_updatable
 from tenure.progress import ProgressCallback, no_progress
 from tenure.store import Store
@@ -60,9 +66,12 @@ __all__ = [
     "flagged_counts",
     "import_customers",
     "import_events",
+    "import_feedback",
     "import_file",
+    "import_from_events",
     "import_orders",
     "import_products",
+    "import_referrals",
     "import_spend",
     "presets_for",
     "quarantine_summary",
@@ -84,8 +93,10 @@ def import_file(
     update: bool = False,
     delimiter: str | None = None,
     encoding: str | None = None,
+    source: str | None = None,
 ) -> ImportResult:
-    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend, fx_rates).
+    """Import ``paths`` as ``entity`` (orders, customers, events, products, spend, fx_rates,
+    feedback, referrals).
 
     Files are imported one after another under one ``import_id``. If a file is refused (an
     error is raised), the files imported before it stay imported and are logged in
@@ -98,6 +109,9 @@ def import_file(
 
     ``delimiter`` and ``encoding`` (CSV: the column delimiter, ``tab`` for a tab; CSV and
     JSON Lines: utf-8, utf-16 or latin-1) replace the mapping's own.
+
+    ``source``: what the rows are recorded as coming from (their ``source``, the quarantine's
+    ``file``) instead of the path, for one file derived from other data (``events``).
     """
     spec = entity_spec(entity)
     if update:
@@ -126,9 +140,10 @@ def import_file(
                         started,
                         progress or no_progress,
                         update=update,
+                        source=source,
                     )
                 )
-                done.append(str(path))
+                done.append(source or str(path))
         except TenureError:
             if done:
                 log_import(
@@ -139,8 +154,71 @@ def import_file(
             raise
     result = import_result(import_id, spec.name, done, name, threshold, total)
     log_import(store, result, started)
-    if spec.name == "orders" and result.stored:
+    return _after_import(store, result, started)
+
+
+def _after_import(store: Store, result: ImportResult, started: datetime) -> ImportResult:
+    """What an import does once its files are stored: orders settle the reporting currency,
+    events give their feedback and referrals, referrals and feedback get their notes."""
+    if result.entity == "orders" and result.stored:
         result = replace(result, currency_note=settle_reporting_currency(store))
+    if result.entity == "events" and result.stored:
+        derived = import_from_events(store, started)
+        notes = tuple(_derived_note(r) for r in derived.values())
+        result = replace(result, notes=(*result.notes, *notes))
+    return _advocacy_notes(store, result, started)
+
+
+def import_from_events(
+    store: Store, imported_at: datetime | None = None
+) -> dict[str, ImportResult]:
+    """Import the feedback and referrals that the events of the import stamped
+    ``imported_at`` (or all events) carry (:mod:`tenure.ingest.tracking`), like files whose
+    ``source`` is ``events``: the same checks, quarantine and flags. Returns the result per
+    entity (none for an entity no event gives)."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="tenure-events-") as folder:
+        for entity, rows in derived_from_events(store, imported_at).items():
+            path = Path(folder) / f"{entity}.parquet"
+            pq.write_table(rows, path)
+            results[entity] = import_file(
+                store, entity, [path], max_quarantine=1.0, source="events"
+            )
+    return results
+
+
+def _derived_note(result: ImportResult) -> str:
+    """One sentence on the feedback or referrals an events import gave."""
+    note = (
+        f"From the events: {result.rows_read:,} {result.entity} row(s), {result.stored:,} "
+        f"stored, {result.already_present:,} already present, {result.quarantined:,} "
+        f"quarantined (import {result.import_id})."
+    )
+    return " ".join([note, *result.notes])
+
+
+def _advocacy_notes(store: Store, result: ImportResult, now: datetime) -> ImportResult:
+    """Referrals: flag the stored ones on a referral cycle; feedback: count the rows of the
+    files no identifier links to a person (both kept, and said in the result's notes)."""
+    if result.entity == "referrals" and result.stored:
+        n = flag_referral_cycles(store, result.import_id, now)
+        if n:
+            note = (
+                f"{n:,} referral{'s are' if n > 1 else ' is'} on a referral cycle (the "
+                "referred person also referred the referrer): stored and flagged in "
+                f"flagged_values (import_id = '{result.import_id}'); look at them before "
+                "counting them as acquisitions."
+            )
+            return replace(result, flagged=result.flagged + n, notes=(*result.notes, note))
+    if result.entity == "feedback" and result.stored:
+        n = unlinked_feedback(store, list(result.files))
+        if n:
+            note = (
+                f"{n:,} feedback row{'s carry' if n > 1 else ' carries'} no customer id, "
+                "email nor anonymous id: stored, but no person is linked to "
+                f"{'them' if n > 1 else 'it'} (unlinked)."
+            )
+            return replace(result, notes=(*result.notes, note))
     return result
 
 
@@ -174,6 +252,16 @@ def import_events(store: Store, paths: Sequence[str | Path], **kw: Any) -> Impor
 def import_products(store: Store, paths: Sequence[str | Path], **kw: Any) -> ImportResult:
     """Import the product catalogue."""
     return import_file(store, "products", paths, **kw)
+
+
+def import_feedback(store: Store, paths: Sequence[str | Path], **kw: Any) -> ImportResult:
+    """Import feedback: NPS and satisfaction answers, survey scores, product reviews."""
+    return import_file(store, "feedback", paths, **kw)
+
+
+def import_referrals(store: Store, paths: Sequence[str | Path], **kw: Any) -> ImportResult:
+    """Import referrals: who referred whom, with the code, order and reward."""
+    return import_file(store, "referrals", paths, **kw)
 
 
 def import_spend(store: Store, paths: Sequence[str | Path], **kw: Any) -> ImportResult:

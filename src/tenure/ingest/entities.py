@@ -42,6 +42,9 @@ REASONS = (
     "negative quantity outside a refund",
     "negative amount outside a refund",
     "same key with different content",
+    "unknown kind",
+    "score outside the scale",
+    "referral to oneself",
 )
 
 
@@ -64,6 +67,12 @@ class Entity:
     #: Key fields that may be empty (spend's ``campaign``: one row per channel and day is
     #: normal); an empty one is a key value like any other, not a ``missing key``.
     optional_key: tuple[str, ...] = ()
+    #: Fields the key is built from when the file has no column for it (referrals: the
+    #: referrer and the referred person, ``referrer>referred``).
+    key_from: tuple[str, ...] = ()
+    #: The money field the ``currency`` is for, when it is optional (referrals: a row with
+    #: no reward needs no currency); None: every row needs a currency.
+    currency_for: str | None = None
 
 
 _ORDER_FIELDS = {
@@ -84,6 +93,7 @@ _ORDER_FIELDS = {
     "utm_source": "string",
     "utm_medium": "string",
     "utm_campaign": "string",
+    "referral_code": "string",
 }
 #: Order-line fields: an orders file with any of them has one row per order line.
 ITEM_FIELDS = {
@@ -122,8 +132,57 @@ ENTITIES: dict[str, Entity] = {
             "created_at": "timestamp",
             "accepts_marketing": "bool",
             "traits": "json",
+            "referred_by": "string",
         },
         dated="created_at",
+    ),
+    "feedback": Entity(
+        "feedback",
+        "feedback",
+        ("feedback_id",),
+        {
+            "feedback_id": "string",
+            "customer_id": "string",
+            "email": "string",
+            "anonymous_id": "string",
+            "kind": "string",
+            "score": "float",
+            "scale_min": "float",
+            "scale_max": "float",
+            "product_id": "string",
+            "title": "string",
+            "body": "string",
+            "submitted_at": "timestamp",
+        },
+        required=("kind",),
+        dated="submitted_at",
+    ),
+    "referrals": Entity(
+        "referrals",
+        "referrals",
+        ("referral_id",),
+        {
+            "referral_id": "string",
+            "referrer_customer_id": "string",
+            "referrer_email": "string",
+            "referred_customer_id": "string",
+            "referred_email": "string",
+            "code": "string",
+            "order_id": "string",
+            "referred_at": "timestamp",
+            "reward": "money",
+            "currency": "currency",
+        },
+        dated="referred_at",
+        key_from=(
+            "referrer_customer_id",
+            "referrer_email",
+            "code",
+            "referred_customer_id",
+            "referred_email",
+            "order_id",
+        ),
+        currency_for="reward",
     ),
     "products": Entity(
         "products",
@@ -202,6 +261,11 @@ ID_FIELDS = frozenset(
 )
 
 EVENT_TYPES = ("track", "identify", "page", "screen", "alias", "group")
+
+#: The kinds of feedback, and the scale (min, max) of the kinds that have a usual one: a row
+#: without ``scale_min`` / ``scale_max`` gets its kind's (a survey's scale must be given).
+FEEDBACK_KINDS = ("nps", "review", "csat", "survey")
+FEEDBACK_SCALES = {"nps": (0, 10), "review": (1, 5), "csat": (1, 5)}
 
 #: Key fields that may be empty, in any entity: compared null-safe (two empty campaigns are
 #: the same key).

@@ -17,6 +17,7 @@ A mapping is a small YAML document (or dict)::
     refund_prefix: {column: order_id, prefix: C}  # rows whose column starts with it are refunds
     order_id_from: [customer_id, ordered_at]      # build order_id = values + occurrence number
     fill_order_fields: true        # order-level columns only on an order's first line (Shopify)
+    defaults: {kind: review}       # values of fields the file has no column for
 
 Without a mapping, a column whose header is a canonical column name maps to it (for JSON
 Lines events: Segment's camelCase names and `context.campaign.*`). Columns that map to
@@ -64,6 +65,7 @@ _KEYS = {
     "refund_prefix",
     "order_id_from",
     "fill_order_fields",
+    "defaults",
     "description",
 }
 
@@ -121,6 +123,9 @@ class Mapping:
     name: str = "default"
     #: whether ``delimiter`` was given for this import (``--delimiter``), not the default
     delimiter_given: bool = False
+    #: canonical field -> the value (text, parsed as the field's kind) of every row of a
+    #: file with no column for the field (a review export: ``kind: review``)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
@@ -138,6 +143,9 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
     columns = doc.get("columns") or {}
     if not isinstance(columns, dict):
         raise MappingError(f"Mapping {name}: `columns` must map source column -> canonical.")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise MappingError(f"Mapping {name}: `defaults` must map canonical column -> value.")
     refund = doc.get("refund_prefix")
     if doc.get("date_format") and doc.get("date_formats"):
         raise MappingError(
@@ -161,6 +169,7 @@ def _as_mapping(doc: dict[str, Any], name: str) -> Mapping:
         fill_order_fields=bool(doc.get("fill_order_fields", False)),
         entity=doc.get("entity"),
         name=name,
+        defaults={str(k): str(v) for k, v in defaults.items()},
     )
 
 
@@ -303,7 +312,7 @@ def resolve(
                 f"{', '.join(repr(m) for m in missing)} that the file does not have.",
                 hint=f"Columns found: {', '.join(repr(c) for c in source_columns)}.",
             )
-        unknown = [c for c in mapping.columns if c not in fields]
+        unknown = [c for c in [*mapping.columns, *mapping.defaults] if c not in fields]
         if unknown:
             raise MappingError(
                 f"Mapping {mapping.name}: {', '.join(repr(u) for u in unknown)} "
@@ -315,6 +324,13 @@ def resolve(
         field_map = {canonical: src for src, canonical in SEGMENT_EVENT_COLUMNS.items()}
     else:
         field_map = {c: c for c in source_columns if c in fields}
+        unknown = [c for c in mapping.defaults if c not in fields]
+        if unknown:
+            raise MappingError(
+                f"Mapping {mapping.name}: `defaults` names {', '.join(map(repr, unknown))}, "
+                "not a canonical column.",
+                hint=f"Canonical columns: {', '.join(fields)}.",
+            )
     _check_derived(mapping, field_map, file)
     return field_map
 
@@ -342,6 +358,7 @@ def require_fields(
     ``unit_price`` give the total), or, for the currency, by the mapping's ``currency``.
     """
     given = set(field_map) | ({"order_id"} if mapping.order_id_from else set())
+    given |= set(mapping.defaults)
     for name in entity.required:
         stand_in = entity.stand_ins.get(name, ())
         if name in given or (stand_in and set(stand_in) <= given):

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from tenure.ingest.entities import EVENT_TYPES, ID_FIELDS, ITEM_FIELDS, ORDER_LEVEL, Entity
+from tenure.ingest.entities import (
+    EVENT_TYPES,
+    FEEDBACK_KINDS,
+    FEEDBACK_SCALES,
+    ID_FIELDS,
+    ITEM_FIELDS,
+    ORDER_LEVEL,
+    Entity,
+)
 from tenure.ingest.mapping import SEGMENT_FALLBACKS, Mapping
 from tenure.ingest.readers import Staged
 
@@ -210,6 +218,90 @@ def _derived_stages(
     return stages, created
 
 
+def _entity_stages(entity: Entity, raw: dict[str, str]) -> tuple[list[str], list[str]]:
+    """SELECT lists (over the previous stage) of feedback and referrals: a feedback's kind in
+    lower case and the usual scale of its kind where the row gives none; a referral's id,
+    ``referrer>referred``, when the file has no ``referral_id`` column."""
+    if entity.name == "feedback" and "kind" in raw:
+        stages = ["* REPLACE (lower(r_kind) AS r_kind)"]
+        created = []
+        for i, bound in enumerate(("scale_min", "scale_max")):
+            usual = " ".join(f"WHEN '{k}' THEN '{s[i]}'" for k, s in FEEDBACK_SCALES.items())
+            expr = f"CASE r_kind {usual} END"
+            if bound in raw:
+                stages.append(
+                    f"* REPLACE (coalesce(CAST(r_{bound} AS VARCHAR), {expr}) AS r_{bound})"
+                )
+            else:
+                stages.append(f"*, {expr} AS r_{bound}")
+                created.append(bound)
+        return stages, created
+    if entity.key_from and entity.key[0] not in raw and set(entity.key_from) & set(raw):
+        half = len(entity.key_from) // 2
+
+        def side(fields: tuple[str, ...]) -> str:
+            given = [
+                f"lower(r_{f})" if f.endswith("email") else f"r_{f}" for f in fields if f in raw
+            ]
+            return "coalesce(" + ", ".join([*given, "''"]) + ")"
+
+        ends = side(entity.key_from[:half]), side(entity.key_from[half:])
+        expr = f"nullif({ends[0]} || '>' || {ends[1]}, '>')"
+        return [f"*, {expr} AS r_{entity.key[0]}"], [entity.key[0]]
+    return [], []
+
+
+def _entity_checks(
+    entity: Entity, mapped: set[str], params: _Params
+) -> list[tuple[str, str, str | None, str]]:
+    """The checks of feedback (its kind, its score within its scale) and referrals (a
+    referrer, a referred person, not the same)."""
+    if entity.name == "feedback":
+        kinds = params.add(list(FEEDBACK_KINDS))
+        return [
+            (
+                f"NOT list_contains({kinds}, coalesce(kind, ''))",
+                "unknown kind",
+                "kind",
+                "r_kind" if "kind" in mapped else "NULL",
+            ),
+            (
+                "score < scale_min OR score > scale_max",
+                "score outside the scale",
+                "score",
+                "r_score" if "score" in mapped else "NULL",
+            ),
+        ]
+    if entity.name != "referrals":
+        return []
+    return [
+        (
+            "coalesce(referrer_customer_id, referrer_email, code) IS NULL",
+            "missing value",
+            "referrer_email",
+            "NULL",
+        ),
+        (
+            "coalesce(referred_customer_id, referred_email, order_id) IS NULL",
+            "missing value",
+            "referred_email",
+            "NULL",
+        ),
+        (
+            "referrer_customer_id = referred_customer_id",
+            "referral to oneself",
+            "referred_customer_id",
+            "referred_customer_id",
+        ),
+        (
+            "lower(referrer_email) = lower(referred_email)",
+            "referral to oneself",
+            "referred_email",
+            "referred_email",
+        ),
+    ]
+
+
 def _checks(
     entity: Entity,
     mapping: Mapping,
@@ -258,9 +350,10 @@ def _checks(
     if "currency" in kinds:
         acc = params.add(accepted)
         raw = "r_currency" if "currency" in mapped else "NULL"
+        needed = f"{entity.currency_for} IS NOT NULL AND " if entity.currency_for else ""
         out.append(
             (
-                f"currency IS NULL OR NOT list_contains({acc}, currency)",
+                f"{needed}(currency IS NULL OR NOT list_contains({acc}, currency))",
                 "unknown currency",
                 "currency",
                 raw,
@@ -285,7 +378,7 @@ def _checks(
                     f"r_{name}",
                 )
             )
-    return out
+    return out + _entity_checks(entity, mapped, params)
 
 
 def _date_bounds(
@@ -411,7 +504,12 @@ def plan(
     has_items = entity.name == "orders" and bool(mapped & set(ITEM_FIELDS) - {"line"})
     key = ("order_id", "line") if has_items else entity.key
     base = _raw_columns(staged, mapping, field_map, params)
+    for name, value in mapping.defaults.items():
+        if name not in base:  # a file with no column for the field: the mapping's value
+            base[name] = params.add(value)
     stages, created = _derived_stages(entity, mapping, base, has_items)
+    more, made = _entity_stages(entity, base)
+    stages, created = stages + more, created + made
     raw = {**base, **dict.fromkeys(created, "")}
     mapped |= set(raw)
     present = mapped | ({"currency"} if mapping.currency else set())

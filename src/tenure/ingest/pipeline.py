@@ -623,6 +623,8 @@ def _require_keys(
 ) -> None:
     """Refuse a file none of whose columns gives a key field (every row would be rejected)."""
     derived = {"order_id"} if mapping.order_id_from else set()
+    if set(entity.key_from) & set(field_map):
+        derived |= set(entity.key)  # built from the fields (referrals: referrer>referred)
     missing = [k for k in entity.key if k not in field_map and k not in derived]
     if missing:
         raise MappingError(

@@ -49,6 +49,9 @@ class ImportResult:
     #: stored records with an implausible value, recorded in ``flagged_values`` (a subset
     #: of ``stored``: a flagged row is stored)
     flagged: int = 0
+    #: what the import noticed besides its counts (referral cycles flagged, feedback no
+    #: identifier links to a person): one sentence each
+    notes: tuple[str, ...] = ()
 
     @property
     def quarantined_share(self) -> float:
@@ -110,6 +113,7 @@ class ImportResult:
         out = asdict(self)
         out["files"] = list(self.files)
         out["ignored_columns"] = list(self.ignored_columns)
+        out["notes"] = list(self.notes)
         out["quarantined_share"] = self.quarantined_share
         out["over_threshold"] = self.over_threshold
         return out

@@ -36,6 +36,17 @@ SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "orders": (("customer_id", "customer_id"), ("email", "email")),
     "customers": (("customer_id", "customer_id"), ("email", "email"), ("phone", "phone")),
+    "feedback": (
+        ("customer_id", "customer_id"),
+        ("email", "email"),
+        ("anonymous_id", "anonymous_id"),
+    ),
+    "referrals": (
+        ("customer_id", "referrer_customer_id"),
+        ("email", "referrer_email"),
+        ("customer_id", "referred_customer_id"),
+        ("email", "referred_email"),
+    ),
 }
 
 

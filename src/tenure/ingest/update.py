@@ -40,7 +40,7 @@ from tenure.store.schema import TABLES
 from tenure.store.staging import Staging
 
 #: Entities an import may update (events are immutable messages).
-UPDATABLE = ("orders", "customers", "products", "spend")
+UPDATABLE = ("orders", "customers", "products", "spend", "feedback", "referrals")
 #: Status the pipeline gives a row whose content differs from the stored row's, with update.
 CHANGED = "changed"
 _AUDIT = ("source", "imported_at")

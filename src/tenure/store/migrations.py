@@ -20,14 +20,17 @@ from ibis.backends import BaseBackend
 from tenure.errors import StoreError, StoreVersionError
 from tenure.store.schema import (
     CORE_TABLES,
+    CUSTOMERS,
     FX_RATES,
     IMPORTS,
+    ORDERS,
     PRODUCTS,
     V2_TABLES,
     V3_TABLES,
     V4_TABLES,
     V6_TABLES,
     V8_TABLES,
+    V11_TABLES,
     TableSpec,
 )
 
@@ -59,6 +62,8 @@ _ADDED = {
     ("fx_rates", "imported_at"): 9,
     ("products", "active"): 10,
     ("products", "inventory"): 10,
+    ("customers", "referred_by"): 11,
+    ("orders", "referral_code"): 11,
 }
 
 
@@ -106,6 +111,14 @@ def _products_flags(con: BaseBackend) -> None:
     add_column(con, PRODUCTS.name, "inventory", "int64", None)
 
 
+def _feedback_referrals(con: BaseBackend) -> None:
+    """Migration 11: the ``feedback`` and ``referrals`` tables, ``customers.referred_by`` and
+    ``orders.referral_code`` (unknown, null, for the rows stored before it)."""
+    _create_tables_v(con, V11_TABLES, 11)
+    add_column(con, CUSTOMERS.name, "referred_by", "string", None)
+    add_column(con, ORDERS.name, "referral_code", "string", None)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical data model", lambda con: _create_tables_v(con, CORE_TABLES, 1)),
     Migration(
@@ -141,6 +154,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         lambda con: add_column(con, FX_RATES.name, "imported_at", "timestamp", None),
     ),
     Migration(10, "products on sale and in stock (recommendations)", _products_flags),
+    Migration(11, "feedback, referrals, referred_by and referral codes", _feedback_referrals),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

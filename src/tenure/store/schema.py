@@ -62,6 +62,8 @@ CUSTOMERS = _spec(
     accepts_marketing="boolean",
     traits="string",
     **_AUDIT,
+    # added by migration 11: who referred the customer (customer id, email or code)
+    referred_by="string",
 )
 
 IDENTITIES = _spec(
@@ -118,6 +120,8 @@ ORDERS = _spec(
     utm_medium="string",
     utm_campaign="string",
     **_AUDIT,
+    # added by migration 11: the referral code the order came with
+    referral_code="string",
 )
 
 ORDER_ITEMS = _spec(
@@ -345,6 +349,43 @@ PIPELINE_RUNS = _spec(
     error="string",
 )
 
+FEEDBACK = _spec(
+    "feedback",
+    ("feedback_id",),
+    "Feedback: NPS and satisfaction answers, survey scores and product reviews, each with "
+    "its score and the scale it was given on.",
+    feedback_id="string",
+    customer_id="string",
+    email="string",
+    anonymous_id="string",
+    kind="string",
+    score="float64",
+    scale_min="float64",
+    scale_max="float64",
+    product_id="string",
+    title="string",
+    body="string",
+    submitted_at="timestamp",
+    **_AUDIT,
+)
+
+REFERRALS = _spec(
+    "referrals",
+    ("referral_id",),
+    "Referrals: who referred whom, with the code, the referred person's order and the reward paid.",
+    referral_id="string",
+    referrer_customer_id="string",
+    referrer_email="string",
+    referred_customer_id="string",
+    referred_email="string",
+    code="string",
+    order_id="string",
+    referred_at="timestamp",
+    reward=MONEY,
+    currency="string",
+    **_AUDIT,
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -372,6 +413,10 @@ V6_TABLES: tuple[TableSpec, ...] = (STORE_META, FLAGGED_VALUES, ROW_HISTORY)
 #: Tables added by migration 8 (the pipeline's run records).
 V8_TABLES: tuple[TableSpec, ...] = (PIPELINE_RUNS,)
 
+#: Tables added by migration 11 (feedback and referrals).
+V11_TABLES: tuple[TableSpec, ...] = (FEEDBACK, REFERRALS)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES + V8_TABLES
+    t.name: t
+    for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES + V8_TABLES + V11_TABLES
 }
