@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from tenure import Store
-from tenure.demo import generate_demo
+from tenure.demo import DEFAULT_TASTE, generate_demo
 from tenure.recommend import evaluate as E
 
 GROCERIES = Path(__file__).parents[1] / "tests" / "fixtures" / "groceries" / "groceries.csv"
@@ -33,7 +33,7 @@ def _args() -> argparse.Namespace:
         "--taste",
         type=float,
         action="append",
-        help="demo tastes to evaluate, repeatable (default: 0 and 0.7; docs/demo.md)",
+        help="demo tastes to evaluate, repeatable (default: the demo's, 0.6, and 0; docs/demo.md)",
     )
     parser.add_argument("--holdout-days", type=int, default=90)
     parser.add_argument("--folds", type=int, default=5)
@@ -53,7 +53,7 @@ def _demo(
         taste=taste,
     )
     split = E.time_split(store, holdout_days=args.holdout_days)
-    name = f"demo, taste {taste:g}" if taste else "demo"
+    name = "demo" if taste == DEFAULT_TASTE else f"demo, taste {taste:g}"
     evaluations = [
         E.next_product(
             split,
@@ -81,10 +81,11 @@ def main() -> None:
     took = f"groceries {time.perf_counter() - started:.0f} s"
     evaluations, recoveries = [groceries], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for taste in args.taste or [0.0, 0.7]:
+        for taste in args.taste or [DEFAULT_TASTE, 0.0]:
             started = time.perf_counter()
             with Store(f"duckdb://{Path(tmp) / f'demo_{taste:g}.duckdb'}") as store:
-                demo, recoveries[f"demo, taste {taste:g}"] = _demo(store, args, taste)
+                name = "demo" if taste == DEFAULT_TASTE else f"demo, taste {taste:g}"
+                demo, recoveries[name] = _demo(store, args, taste)
             evaluations += demo
             took += f", demo taste {taste:g} {time.perf_counter() - started:.0f} s"
     print(

@@ -121,9 +121,11 @@ def test_unit_prices_stay_near_list_prices(demo: tuple[Store, DemoSummary]) -> N
 
 def test_companions_and_bundles_are_bought_together(demo: tuple[Store, DemoSummary]) -> None:
     """Basket analysis finds the co-purchase structure: the product pairs with high lift are
-    companions or bundle members (by category)."""
+    companions or bundle members (by category), or, with the buyers' tastes (an order's
+    products lean to one category), of the same category."""
     store, _ = demo
     related = {frozenset((c[0], c[3])) for c in P.CATEGORIES}
+    related |= {frozenset((c[0],)) for c in P.CATEGORIES}
     related |= {frozenset((x, y)) for _, cats in P.BUNDLES for x in cats for y in cats if x != y}
     pairs = _q(
         store,

@@ -1,8 +1,10 @@
-"""`generate_demo(taste=...)` / `tenure demo --taste`: buyers' favourite categories, opt-in.
+"""`generate_demo(taste=...)` / `tenure demo --taste`: buyers' favourite categories and
+their journeys (on by default, `params.TASTE`).
 
-Without the knob the demo is exactly what it was; with it, the orders (who, when, how much)
-are the same and only the products in them move towards each buyer's favourite category,
-which the truth records and the next-product recommender can learn.
+With taste 0 the demo draws products by popularity and budget only; with tastes, the orders
+(who, when, how much) are the same and only the products in them move towards each buyer's
+favourite category, or, on repeat orders, the next category of its journey, which the truth
+records and the recommenders can learn.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typer.testing import CliRunner
 
 from tenure import Store
 from tenure.cli import app
-from tenure.demo import DEMO_TABLES, generate_demo
-from tenure.demo.catalog import CATEGORY_NAMES
+from tenure.demo import DEFAULT_TASTE, DEMO_TABLES, generate_demo
+from tenure.demo import params as P
+from tenure.demo.catalog import CATEGORY_NAMES, JOURNEY
 from tenure.errors import ConfigError
 from tenure.recommend.evaluate import next_product, time_split
 
@@ -46,11 +49,15 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[float | None, dict[s
     }
 
 
-def test_taste_zero_is_the_default_demo(small: dict[float | None, dict[str, pd.DataFrame]]) -> None:
-    for name in DEMO_TABLES:
-        pd.testing.assert_frame_equal(small[0.0][name], small[None][name], obj=name)
+TASTE_ROWS = ["taste", "journey_prob", "journey", "favourite_category"]
+
+
+def test_default_taste(small: dict[float | None, dict[str, pd.DataFrame]]) -> None:
+    truth = small[None]["generator_truth"]
+    assert truth.loc[truth.name == "taste", "value"].tolist() == [DEFAULT_TASTE] == [P.TASTE]
+    assert 0 < DEFAULT_TASTE < 1
     truth = small[0.0]["generator_truth"]
-    assert not truth.name.isin(["taste", "favourite_category"]).any()
+    assert not truth.name.isin(TASTE_ROWS).any()
 
 
 def test_taste_moves_products_not_orders(
@@ -58,7 +65,7 @@ def test_taste_moves_products_not_orders(
 ) -> None:
     """The orders (ids, buyers, days, amounts), the catalogue and the spend are those of the
     demo without taste; the lines still add up to each order's subtotal."""
-    plain, tasted = small[None], small[0.5]
+    plain, tasted = small[0.0], small[0.5]
     for name in ("orders", "products", "marketing_spend"):
         pd.testing.assert_frame_equal(tasted[name], plain[name], obj=name)
     items, orders = tasted["order_items"], tasted["orders"]
@@ -79,8 +86,12 @@ def test_taste_truth(small: dict[float | None, dict[str, pd.DataFrame]]) -> None
     assert fav.scope.is_unique
     assert set(fav.value) <= set(range(len(CATEGORY_NAMES)))
     assert (fav.description == [CATEGORY_NAMES[int(v)] for v in fav.value]).all()
-    plain = small[None]["generator_truth"]
-    others = truth[~truth.name.isin(["taste", "favourite_category"])]
+    journey = truth[truth.name == "journey"].set_index("scope").loc[CATEGORY_NAMES]
+    assert journey.description.tolist() == [P.JOURNEYS[c] for c in CATEGORY_NAMES]
+    assert journey.value.tolist() == JOURNEY.tolist()
+    assert truth.loc[truth.name == "journey_prob", "value"].tolist() == [P.JOURNEY_PROB]
+    plain = small[0.0]["generator_truth"]
+    others = truth[~truth.name.isin(TASTE_ROWS)]
     pd.testing.assert_frame_equal(others.reset_index(drop=True), plain)
 
 
@@ -115,21 +126,26 @@ def tasted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         yield st
 
 
-def test_repeat_orders_keep_to_the_favourite(tasted: Store) -> None:
+def test_orders_keep_to_the_favourite_then_its_journey(tasted: Store) -> None:
+    """First orders lean to the favourite; repeat orders to the favourite or the next
+    category of its journey, each far above its share of all lines."""
     truth = tasted.table("generator_truth").to_pandas()
     favourite = truth[truth.name == "favourite_category"].set_index("scope").description
     orders = tasted.table("orders").to_pandas()[["order_id", "customer_id", "ordered_at"]]
     items = tasted.table("order_items").to_pandas()[["order_id", "category"]]
     lines = items.merge(orders, on="order_id")
     lines["favourite"] = lines.customer_id.map(favourite)
-    first = lines.groupby("customer_id").ordered_at.transform("min")
-    later = lines[lines.ordered_at > first]  # repeat buyers' later orders
-    share = (later.category == later.favourite).mean()
+    lines["journey"] = lines.favourite.map(P.JOURNEYS)
+    first = lines.ordered_at == lines.groupby("customer_id").ordered_at.transform("min")
     overall = lines.category.value_counts(normalize=True)
-    chance = later.favourite.map(overall).mean()  # the favourites' share of all lines
+    firsts, later = lines[first], lines[~first]  # later: repeat buyers' later orders
     assert len(later) > 1_000
-    assert share > 0.6
-    assert share > 3 * chance
+    assert (firsts.category == firsts.favourite).mean() > 0.6
+    assert (firsts.category == firsts.journey).mean() < firsts.journey.map(overall).mean()
+    for step in ("favourite", "journey"):
+        share = (later.category == later[step]).mean()
+        assert share > 2 * later[step].map(overall).mean(), step
+    assert (later.category == later.favourite).mean() > 0.4
 
 
 def test_recommender_beats_popularity_with_taste(tasted: Store) -> None:

@@ -141,7 +141,7 @@ def test_one_category_one_customer_and_bad_parameters(tmp_path: Path) -> None:
         result = cross_category(st, as_of=AS_OF, lines=purchase_lines(st), min_movers=1)
     assert result.candidates.empty
     assert result.quality.note.tolist() == [
-        "skipped: 1 movers and 0 non-movers (fewer than 4)",
+        "skipped: 1 movers and 0 non-movers (fewer than 4); ranked by the move rate, 100.0%",
         "skipped: 0 movers and 0 non-movers (fewer than 4)",
     ]
 
@@ -158,7 +158,11 @@ def test_demo_store_candidates_and_quality(demo_url: str) -> None:
         result = cross_category(st, as_of=date(2024, 12, 30))  # the store's purchase lines
     q = result.quality.set_index("category")
     assert len(q) == 8  # the demo's categories
-    assert q.note["Grinders"].startswith("skipped: 8 movers")
+    assert q.note["Gift sets"] == (
+        "skipped: 17 movers and 423 non-movers (fewer than 20); ranked by the move rate, 3.9%"
+    )
+    gifts = result.candidates[result.candidates.category == "Gift sets"]
+    assert len(gifts) > 0 and (gifts.propensity == 17 / 440).all()  # not modelled: the rate
     learnt = q[q.note == ""]
     assert (learnt.movers >= 20).all() and learnt.auc.between(0, 1).all()
     c = result.candidates

@@ -87,10 +87,10 @@ def test_demo_time_split(demo_url: str) -> None:
     """The tests' demo store (800 customers, 2024), last 90 days held out.
 
     Frequently bought together beats popularity: the MRR difference's interval lies above 0,
-    the hit rate's point estimate too. The next product per person does not: the demo draws
-    every order's products by popularity and budget, with no taste of the person's
-    (docs/demo.md), so nothing personal is there to find and the difference's interval holds 0
-    (the test above shows the recommender beating popularity where persons have a taste)."""
+    the hit rate's point estimate too. The next product per person is ahead of popularity
+    (+3 points of hit rate) but on 201 cases the difference's interval holds 0; on the
+    5,000-customer demo of docs/recommendations.md it lies above 0 (and the test above shows
+    the recommender beating popularity where persons have a taste)."""
     with Store(demo_url, read_only=True) as store:
         split = E.time_split(store, holdout_days=90)
         assert split.cutoff == date(2024, 10, 1)
@@ -100,32 +100,34 @@ def test_demo_time_split(demo_url: str) -> None:
     assert together.mrr.difference.low > 0
     assert together.hit_rate.difference.value > 0
     assert after.cases > 150
-    assert after.hit_rate.difference.covers(0)
+    assert after.hit_rate.difference.value > 0 and after.mrr.difference.value > 0
     assert "persons whose first purchase is after the cutoff are not cases" in after.note
 
 
 @pytest.mark.slow
 def test_cross_category_candidates_on_the_demo_time_split(demo_url: str) -> None:
     """Persons who bought a category new to them in the last 90 days: the cross-category
-    candidates (3 of the demo's 8 categories) hold it for most, and popularity (the categories
-    with the most buyers) does about as well: the demo's persons have no taste of their own
-    (docs/recommendations.md), only the order count the propensity models see."""
+    candidates (3 of the demo's 8 categories) hold it for most, a little more often than
+    popularity (the categories with the most buyers): +2.4 points on this small store (127
+    cases), where one category has too few movers to model and is ranked by its move rate;
+    +7.6 on the 5,000-customer demo of docs/recommendations.md, which learns the journeys."""
     with Store(demo_url, read_only=True) as store:
         e = E.next_category(store, E.time_split(store, holdout_days=90))
     assert e.k == 3 and e.cases > 100
     assert e.hit_rate.recommender.value > 0.85 and e.hit_rate.popularity.value > 0.85
-    assert e.hit_rate.difference.high > -0.01
+    assert e.hit_rate.difference.value > 0 and e.hit_rate.difference.low >= 0
 
 
 def test_the_demo_companions_are_recovered(demo_url: str) -> None:
-    """Products of at least 50 orders (17 in the tests' store): the recorded companion is
+    """Products of at least 50 orders (15 in the tests' store): the recorded companion is
     the top partner by lift of most, the top partner is linked to the product by the generator
-    (companion either way, or bundle) for nearly all, and the bundles come out whole."""
+    (companion either way, or bundle) for nearly all (13 of 15: with the buyers' tastes a
+    product of the same category can come first), and the bundles come out whole."""
     with Store(demo_url, read_only=True) as store:
         r = E.companion_recovery(store)
     assert r.products >= 15
     assert r.top1 > 0.6 and r.top3 >= r.top1
-    assert r.linked > 0.9
+    assert r.linked > 0.85
     assert r.bundles == 1.0
 
 

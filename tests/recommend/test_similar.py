@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -25,6 +26,11 @@ from tenure.recommend.similar import (
 
 START = datetime(2024, 1, 1, 10)
 COLUMNS = ["person_id", "rank", "product_id", "score", "reason"]
+
+
+#: The cosine over a month's window (item_similarity's defaults), which the hand-counted
+#: examples below compute; next_products' own defaults are a year and alpha 0.8.
+COSINE: dict[str, Any] = {"window_days": 30, "alpha": 0.5}
 
 
 def lines_of(*orders: tuple[str, int, str]) -> ir.Table:
@@ -125,7 +131,7 @@ def test_a_buyer_of_too_many_products_is_left_out_of_the_counts() -> None:
 def test_next_products_rank_by_summed_similarity_with_reasons() -> None:
     lines = lines_of(*WARDROBE)
     got = next_products(
-        lines, as_of=date(2024, 7, 31), min_together=1, half_life_days=1e9, fill=False
+        lines, as_of=date(2024, 7, 31), min_together=1, half_life_days=1e9, fill=False, **COSINE
     )
     s12, s9 = 2 / math.sqrt(12), 1 / math.sqrt(12)
     assert rows(got) == [
@@ -151,7 +157,9 @@ def test_titles_name_products_and_recent_purchases_weigh_more() -> None:
 
 
 def test_what_was_bought_is_not_recommended_and_short_lists_get_best_sellers() -> None:
-    got = rows(next_products(lines_of(*WARDROBE), as_of=date(2024, 7, 31), min_together=2))
+    got = rows(
+        next_products(lines_of(*WARDROBE), as_of=date(2024, 7, 31), min_together=2, **COSINE)
+    )
     fill = "best-seller, bought by {} customers (too little history for more)"
     assert got == [
         ("c1", 1, "belt", 3.0, fill.format(3)),
@@ -326,8 +334,9 @@ def test_only_top_products_per_person_ranked_from_one() -> None:
 
 def test_demo_companions_are_among_the_most_similar(demo_url: str) -> None:
     """The demo puts each product's companion (demo/catalog.py) in ~35% of its orders: for
-    the 20 best-selling products it is among the 3 most similar in 17 (measured: the other
-    three: one 5th, two pairs below min_together)."""
+    the 20 best-selling products it is among the 3 most similar in 15 (measured; 17 in a
+    demo without tastes: with them an order's other products lean to the buyer's category,
+    whose products compete with the companion)."""
     from tenure.demo.catalog import make_catalog
 
     catalog = make_catalog(np.random.default_rng([7, 0]))  # the demo's seed 7
@@ -338,4 +347,4 @@ def test_demo_companions_are_among_the_most_similar(demo_url: str) -> None:
         buyers = lines.group_by("product_id").agg(n=lines.person_id.nunique()).to_pandas()
     best = buyers.sort_values(["n", "product_id"], ascending=[False, True]).product_id[:20]
     found = [p for p in best if companion[p] in set(sim[sim.product_id == p].other_id)]
-    assert len(found) >= 16
+    assert len(found) >= 15

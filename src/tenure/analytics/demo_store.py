@@ -13,7 +13,7 @@ import pandas as pd
 
 from tenure.analytics.channels import channels
 from tenure.analytics.periods import kpis
-from tenure.demo import DemoSummary, generate_demo
+from tenure.demo import DEFAULT_TASTE, DemoSummary, generate_demo
 from tenure.progress import ProgressCallback, no_progress, step_task
 from tenure.store import Store
 
@@ -44,7 +44,7 @@ def demo(
     days: int = 730,
     replace: bool = False,
     progress: ProgressCallback | None = None,
-    taste: float = 0.0,
+    taste: float = DEFAULT_TASTE,
 ) -> DemoReport:
     """Write the demo store into ``store`` (:func:`tenure.demo.generate_demo`, same
     arguments) and return it with its headline figures, read from the same store.

@@ -21,6 +21,7 @@ from tenure.cli.common import (
     say,
 )
 from tenure.cli.output import emit, kpi_table, money_frame, records
+from tenure.demo import DEFAULT_TASTE
 
 #: The channel columns `tenure demo` prints (every column with --json).
 DEMO_CHANNELS = ["channel", "new_customers", "cac", "clv", "clv_cac", "health"]
@@ -50,9 +51,9 @@ def demo(
             min=0.0,
             max=1.0,
             help="Buyers' tastes: the probability (0-1) that an order's products come from "
-            "the buyer's favourite category (0: none, the default demo).",
+            "the buyer's favourite category, or the next one on its journey (0: none).",
         ),
-    ] = 0.0,
+    ] = DEFAULT_TASTE,
     as_json: JsonOpt = False,
     show_progress: ProgressOpt = None,
 ) -> None:

@@ -12,6 +12,6 @@ and operational time), :mod:`~tenure.demo.buyers` (BG/NBD and gamma-gamma draws)
 consents), :mod:`~tenure.demo.truth` and :mod:`~tenure.demo.generate` (the entry point).
 """
 
-from tenure.demo.generate import DEMO_TABLES, DemoSummary, generate_demo
+from tenure.demo.generate import DEFAULT_TASTE, DEMO_TABLES, DemoSummary, generate_demo
 
-__all__ = ["DEMO_TABLES", "DemoSummary", "generate_demo"]
+__all__ = ["DEFAULT_TASTE", "DEMO_TABLES", "DemoSummary", "generate_demo"]

@@ -13,6 +13,8 @@ from tenure.demo import params as P
 
 CATEGORY_NAMES = [c[0] for c in P.CATEGORIES]
 _CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORY_NAMES)}
+#: The next category of each category's journey (category numbers, :data:`params.JOURNEYS`).
+JOURNEY = np.array([_CATEGORY_INDEX[P.JOURNEYS[name]] for name in CATEGORY_NAMES])
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,22 @@ def products_table(cat: Catalog, currency: str) -> pa.Table:
 @dataclass(frozen=True)
 class Taste:
     """Buyers' tastes (``tenure demo --taste``): with probability ``strength`` an order's
-    primary product and each popular filler slot come from the buyer's favourite category.
-    ``favourite`` is the favourite category number of each order's buyer; ``rng`` a stream
-    of its own, so the other draws are those of a demo without taste."""
+    primary product and each popular filler slot come from the buyer's category.
+    ``favourite`` is the category number of each buyer (per order: the order's category,
+    :meth:`per_order`); ``rng`` a stream of its own, so the other draws are those of a demo
+    without taste."""
 
     strength: float
     favourite: np.ndarray
     rng: np.random.Generator
+
+    def per_order(self, buyer: np.ndarray, first: np.ndarray) -> Taste:
+        """The category of each order: its buyer's favourite, except that a repeat order
+        (``first`` False) moves on to the next category of the favourite's journey
+        (:data:`JOURNEY`) with probability ``params.JOURNEY_PROB``."""
+        favourite = self.favourite[buyer]
+        moves = ~first & (self.rng.uniform(size=len(buyer)) < P.JOURNEY_PROB)
+        return Taste(self.strength, np.where(moves, JOURNEY[favourite], favourite), self.rng)
 
 
 @dataclass

@@ -195,8 +195,8 @@ def _check(customers: int, days: int, taste: float) -> None:
     if not 0.0 <= taste <= 1.0:  # also refuses NaN
         raise ConfigError(
             f"The 'taste' parameter must be a number from 0 to 1. Got {taste}.",
-            hint="0 (the default) leaves the demo as it is; 0.5 draws half of the products "
-            "of each order from the buyer's favourite category.",
+            hint=f"0 gives buyers no tastes; {P.TASTE:g} (the default) draws that share of "
+            "the products of each order from the buyer's category.",
         )
 
 
@@ -209,15 +209,16 @@ def generate_demo(
     days: int = 730,
     replace: bool = False,
     progress: ProgressCallback | None = None,
-    taste: float = 0.0,
+    taste: float = P.TASTE,
 ) -> DemoSummary:
     """Write a synthetic store of ``customers`` buyers over ``days`` days into ``store``.
 
     Same arguments, same rows. A store holding a previous demo is emptied first; a store
     holding other data is refused unless ``replace`` (then every table is emptied).
     ``taste`` (0 to 1) gives each buyer a favourite category: with that probability an
-    order's primary product and each popular filler come from it (docs/demo.md, "Tastes");
-    0 leaves every row as it is without the option.
+    order's primary product and each popular filler come from it, or, for a repeat order,
+    from the next category of the favourite's journey (docs/demo.md, "Tastes"); 0 gives
+    buyers no tastes (products drawn by popularity and budget only).
     """
     _check(customers, days, taste)
     report = progress or no_progress
@@ -266,4 +267,7 @@ def generate_demo(
     )
 
 
-__all__ = ["BATCH", "DEMO_TABLES", "DemoSummary", "generate_demo"]
+#: The demo's default taste strength (``params.TASTE``).
+DEFAULT_TASTE = P.TASTE
+
+__all__ = ["BATCH", "DEFAULT_TASTE", "DEMO_TABLES", "DemoSummary", "generate_demo"]

@@ -52,7 +52,8 @@ def make_orders(
 ) -> Orders:
     """Orders from purchases: first orders come from the acquisition touch, repeat orders
     from the repeat mix; order ids continue from ``offset`` (``D00000000``...). ``taste``
-    (its ``favourite`` per buyer) steers the baskets (:func:`tenure.demo.catalog.basket`)."""
+    (its ``favourite`` per buyer, and the journeys) steers the baskets
+    (:func:`tenure.demo.catalog.basket`)."""
     n = len(pur)
     subtotal = pur.subtotal_cents
     coupon = rng.uniform(size=n) < np.where(pur.first, P.COUPON_FIRST, P.COUPON_REPEAT)
@@ -81,14 +82,8 @@ def make_orders(
         refunded=refunded.astype(np.int64),
         status=np.where(full, 1, np.where(partial, 2, 0)),
         coupon=np.where(coupon, np.where(pur.first, 0, 1), -1),
-        lines=basket(rng, cat, subtotal, _per_order(taste, pur.buyer)),
+        lines=basket(rng, cat, subtotal, taste and taste.per_order(pur.buyer, pur.first)),
     )
-
-
-def _per_order(taste: Taste | None, buyer: np.ndarray) -> Taste | None:
-    if taste is None:
-        return None
-    return Taste(taste.strength, taste.favourite[buyer], taste.rng)
 
 
 def orders_table(o: Orders, pp: People, start: date, currency: str) -> pa.Table:

@@ -134,6 +134,20 @@ ACQUISITION_GROWTH = 0.5  # new buyers per day grow linearly by this share over 
 COMPANION_PROB = 0.35  # an order's second slot is its primary product's companion
 BUNDLE_PROB = 0.05  # an order is one of the bundles (when the budget allows)
 BASKET_SLOTS = 6  # candidate products per order, filled greedily up to the subtotal
+#: Buyers' tastes (docs/demo.md, "Tastes"): the default strength, and the category journeys.
+TASTE = 0.6  # an order's primary and each popular filler come from the buyer's category
+JOURNEY_PROB = 0.35  # a repeat order's category is the next step of the favourite's journey
+#: The journey of each favourite category: the category its buyers move on to.
+JOURNEYS = {
+    "Coffee": "Grinders",
+    "Tea": "Kettles",
+    "Mugs": "Gift sets",
+    "Brewing gear": "Grinders",
+    "Grinders": "Brewing gear",
+    "Kettles": "Mugs",
+    "Gift sets": "Mugs",
+    "Accessories": "Brewing gear",
+}
 PER_CATEGORY = 40
 
 #: Seasonality: weekday factors (Monday..Sunday), yearly wave, holiday peaks, hour of day.

@@ -62,8 +62,7 @@ def parameter_rows(customers: int, days: int, seed: int, taste: float = 0.0) -> 
     ]
     rows += [(name, "global", float(value), doc) for name, value, doc in _GLOBAL]
     if taste > 0:
-        doc = "probability that an order's primary, and each popular filler, is drawn from "
-        rows.append(("taste", "global", float(taste), doc + "the buyer's favourite category"))
+        rows += taste_parameter_rows(taste)
     for ch in P.CHANNELS:
         rows += [
             ("acquisition_share", ch.name, ch.share, "share of new buyers from the channel"),
@@ -81,6 +80,22 @@ def parameter_rows(customers: int, days: int, seed: int, taste: float = 0.0) -> 
         if touch.repeat > 0:
             name = f"repeat_share.{touch.campaign or 'none'}"
             rows.append((name, touch.channel, touch.repeat, "share of repeat visits and orders"))
+    return rows
+
+
+def taste_parameter_rows(taste: float) -> list[Row]:
+    """The tastes' parameters: their strength, the journeys' probability, and each
+    category's journey (``journey``, scope = the category, value = the next category's
+    number, description = its name)."""
+    doc = "probability that an order's primary, and each popular filler, is drawn from "
+    rows: list[Row] = [
+        ("taste", "global", float(taste), doc + "the order's category"),
+        ("journey_prob", "global", P.JOURNEY_PROB, "probability that a repeat order's "
+         "category is the next step of the buyer's favourite's journey, not the favourite"),
+    ]  # fmt: skip
+    for name in CATEGORY_NAMES:
+        step = P.JOURNEYS[name]
+        rows.append(("journey", name, float(CATEGORY_NAMES.index(step)), step))
     return rows
 
 

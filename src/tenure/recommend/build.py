@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from tenure.progress import ProgressCallback, Steps
 from tenure.store import Store
@@ -82,7 +83,8 @@ def _write_frame(store: Store, name: str, frame: pd.DataFrame, schema: ibis.Sche
     upload = f"_tenure_upload_{name}"
     columns = {c: frame[c] if c in frame.columns else None for c in schema.names}
     data = pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
-    table = store.upload(upload, ibis.memtable(data, schema=schema).to_pyarrow())
+    arrow = pa.Table.from_pandas(data, schema=schema.to_pyarrow(), preserve_index=False)
+    table = store.upload(upload, arrow)
     try:
         store.replace(name, _typed(table, schema))
     finally:

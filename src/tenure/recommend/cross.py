@@ -4,15 +4,18 @@ a propensity to make that move learnt from the buyers who did.
 The set-up is time-honest: a ``cutoff`` lies ``horizon_days`` before ``as_of``. For each
 target category B, the model learns from every buyer who had bought something, but not B, by
 the cutoff: features as of the cutoff (the numeric ``customer_facts`` columns computed as of
-that day, :func:`buyer_features`, and the categories bought by then), label = bought B after
+that day, :func:`buyer_features`, and per category whether the buyer bought it by then and
+its share of the buyer's lines: a favourite shows), label = bought B after
 the cutoff, up to ``as_of``. A stratified 30% of them is held out to measure the model (ROC
 AUC, with the Hanley & McNeil 1982 standard error); the model (a logistic regression, C =
-0.1, on standardised features) is then fitted on all of them and scores the buyers who have
+0.01, on standardised features: the strongest of 0.003, 0.01, 0.1 and 1 on the demo's
+time split, docs/recommendations.md) is then fitted on all of them and scores the buyers who have
 not bought B by ``as_of``, with features as of ``as_of``: the propensity is an estimate of the
 chance to buy B in the next ``horizon_days``. A category with fewer than ``min_movers`` movers
-(or non-movers) is skipped, with a note. Each candidate's reason cites the category the person
-bought whose buyers moved to B most often in the training window ("buyers like you who bought
-Shoes moved to Bags: 18% of 420").
+(or non-movers) is not modelled, with a note: its propensity is then the training buyers'
+move rate, the same for every candidate (none when nobody moved). Each candidate's reason
+cites the category the person bought whose buyers moved to B most often in the training
+window ("buyers like you who bought Shoes moved to Bags: 18% of 420").
 
 The categories of products come from ``products.category``, else from the order lines'
 ``category`` (the greatest one, when lines disagree); lines of uncategorised products are
@@ -90,16 +93,17 @@ def product_categories(store: Store) -> ir.Table:
     return ibis.union(p, i)
 
 
-def _first_days(lines: ir.Table, cats: ir.Table) -> tuple[pd.DataFrame, int]:
-    """Per person and category the first day bought; and the number of lines of no category."""
+def _category_days(lines: ir.Table, cats: ir.Table) -> tuple[pd.DataFrame, int]:
+    """Per person, category and day the lines bought (``person_id, category, day, lines``);
+    and the number of lines of no category."""
     t = lines.filter(lines.person_id.notnull() & lines.product_id.notnull())
     c = cats.select(c_id="product_id", category="category")
     j = t.left_join(c, t.product_id == c.c_id)
     uncategorised = int(j.filter(j.category.isnull()).count().execute())
-    j = j.filter(j.category.notnull())
-    first = j.group_by("person_id", "category").agg(first_day=j.ordered_at.min().date())
-    frame = first.to_pandas()
-    frame["first_day"] = pd.to_datetime(frame.first_day)
+    j = j.filter(j.category.notnull()).mutate(day=j.ordered_at.date())
+    days = j.group_by("person_id", "category", "day").agg(lines=j.count())
+    frame = days.to_pandas()
+    frame["day"] = pd.to_datetime(frame.day)
     return frame, uncategorised
 
 
@@ -130,15 +134,22 @@ def buyer_features(store: Store, day: date) -> pd.DataFrame:
     return j.to_pandas().set_index("person_id").astype("float64")
 
 
-def _bought(first: pd.DataFrame, day: date, categories: list[str]) -> pd.DataFrame:
-    """Persons x categories: 1.0 when bought by ``day``."""
-    seen = first[(first.first_day <= pd.Timestamp(day)) & first.category.isin(categories)]
+def _mix(days: pd.DataFrame, day: date, categories: list[str]) -> pd.DataFrame:
+    """Persons x categories: the lines bought in each category by ``day``."""
+    seen = days[(days.day <= pd.Timestamp(day)) & days.category.isin(categories)]
     rows, persons = pd.factorize(seen.person_id)
     cols = pd.Categorical(seen.category, categories=categories).codes
     m = np.zeros((len(persons), len(categories)))
-    m[rows, cols] = 1.0
+    np.add.at(m, (rows, cols), seen.lines.to_numpy(dtype="float64"))
     frame = pd.DataFrame(m, index=pd.Index(persons, name="person_id"), columns=categories)
     return frame.sort_index()  # the engine's row order varies: the split must not
+
+
+def _category_features(mix: pd.DataFrame) -> pd.DataFrame:
+    """Per person, each category bought (1.0 / 0.0) and its share of the person's lines."""
+    bought = (mix > 0).astype("float64").add_prefix("bought_")
+    share = mix.div(mix.sum(axis=1), axis=0).add_prefix("share_")
+    return bought.join(share)
 
 
 def _model(random_state: int) -> Pipeline:
@@ -146,7 +157,7 @@ def _model(random_state: int) -> Pipeline:
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),
         LogisticRegression(
-            C=0.1, solver="newton-cholesky", max_iter=200, random_state=random_state
+            C=0.01, solver="newton-cholesky", max_iter=200, random_state=random_state
         ),
     )
 
@@ -163,13 +174,23 @@ def auc_interval(auc: float, positives: int, negatives: int) -> tuple[float, flo
 
 @dataclass(frozen=True)
 class _Window:
-    """The frames one run reads: features and categories bought, at the cutoff and as of."""
+    """The frames one run reads, at the cutoff and as of: the buyers' features (the facts
+    and :func:`_category_features`) and the categories bought (1.0 / 0.0)."""
 
     categories: list[str]
     x_cut: pd.DataFrame
     x_now: pd.DataFrame
     bought_cut: pd.DataFrame
     bought_now: pd.DataFrame
+
+    @classmethod
+    def of(
+        cls, facts: tuple[pd.DataFrame, pd.DataFrame], mix: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> _Window:
+        """From the facts and the category mixes (:func:`_mix`) at the cutoff and as of."""
+        x = [f.join(_category_features(m), how="inner") for f, m in zip(facts, mix, strict=True)]
+        bought = [(m > 0).astype("float64") for m in mix]
+        return cls(list(mix[0].columns), x[0], x[1], bought[0], bought[1])
 
 
 def _pair_rates(w: _Window, y: pd.Series) -> pd.DataFrame:
@@ -206,17 +227,24 @@ def _reasons(bought: pd.DataFrame, rates: pd.DataFrame, target: str, y: pd.Serie
 def _one_target(
     w: _Window, target: str, *, min_movers: int, random_state: int
 ) -> tuple[dict[str, object], pd.DataFrame | None]:
-    """The quality row of ``target`` and its scored candidates (None when skipped)."""
+    """The quality row of ``target`` and its scored candidates (None when no buyer moved).
+
+    With too few movers (or non-movers) to learn from, the category is not modelled: every
+    candidate's propensity is the training buyers' move rate, and the note says so."""
     train = w.bought_cut.index[w.bought_cut[target] == 0].intersection(w.x_cut.index)
     later = w.bought_now[target].reindex(train, fill_value=0.0)
     y = (later > 0).astype(int)
     movers, stay = int(y.sum()), int(len(y) - y.sum())
     row: dict[str, object] = {"category": target, "buyers": len(y), "movers": movers}
     least = max(min_movers, 4)  # a stratified 30% needs both classes on both sides
+    who = w.bought_now.index[w.bought_now[target] == 0].intersection(w.x_now.index)
     if min(movers, stay) < least:
         row["note"] = f"skipped: {movers} movers and {stay} non-movers (fewer than {least})"
-        return row, None
-    features = w.x_cut.loc[train].join(w.bought_cut.loc[train].add_prefix("bought_"))
+        if movers == 0:
+            return row, None
+        row["note"] = f"{row['note']}; ranked by the move rate, {movers / len(y):.1%}"
+        return row, _scored(w, target, who, np.full(len(who), movers / len(y)), y)
+    features = w.x_cut.loc[train]
     fit_x, test_x, fit_y, test_y = train_test_split(
         features, y, test_size=0.3, stratify=y, random_state=random_state
     )
@@ -229,17 +257,23 @@ def _one_target(
         held_out=len(test_y), auc=auc, auc_low=low, auc_high=high, auc_orders=baseline, note=""
     )
     model = _model(random_state).fit(features, y)
-    who = w.bought_now.index[w.bought_now[target] == 0].intersection(w.x_now.index)
-    now = w.x_now.loc[who].join(w.bought_now.loc[who].add_prefix("bought_"))
-    scored = pd.DataFrame(
+    now = w.x_now.loc[who, features.columns]
+    propensity = model.predict_proba(now)[:, 1] if len(who) else np.empty(0)
+    return row, _scored(w, target, who, propensity, y)
+
+
+def _scored(
+    w: _Window, target: str, who: pd.Index, propensity: np.ndarray, y: pd.Series
+) -> pd.DataFrame:
+    """The candidates of ``target``: persons ``who``, their propensity and reason."""
+    return pd.DataFrame(
         {
             "person_id": who,
             "category": target,
-            "propensity": model.predict_proba(now[features.columns])[:, 1] if len(who) else [],
+            "propensity": propensity,
             "reason": _reasons(w.bought_now.loc[who], _pair_rates(w, y), target, y).values,
         }
     )
-    return row, scored
 
 
 def cross_category(
@@ -267,23 +301,20 @@ def cross_category(
 
         lines = purchase_lines(store, as_of=as_of)
     cutoff = as_of - timedelta(days=horizon_days)
-    first, uncategorised = _first_days(up_to(lines, as_of), product_categories(store))
+    days, uncategorised = _category_days(up_to(lines, as_of), product_categories(store))
     notes = []
     if uncategorised:
         notes.append(f"{uncategorised:,} purchase lines of products with no category left out")
-    buyers = first.groupby("category").person_id.nunique().sort_values(ascending=False)
+    buyers = days.groupby("category").person_id.nunique().sort_values(ascending=False)
     categories = sorted(buyers.index[:max_categories])
     if len(buyers) > max_categories:
         notes.append(f"{len(buyers) - max_categories} categories with fewer buyers not modelled")
     if len(categories) < 2:
         notes.append(f"{len(categories)} categories bought: no move between categories to learn")
         return CrossCategory(as_of, cutoff, _ranked([], top), _ranked_quality([]), tuple(notes))
-    w = _Window(
-        categories,
-        buyer_features(store, cutoff),
-        buyer_features(store, as_of),
-        _bought(first, cutoff, categories),
-        _bought(first, as_of, categories),
+    w = _Window.of(
+        (buyer_features(store, cutoff), buyer_features(store, as_of)),
+        (_mix(days, cutoff, categories), _mix(days, as_of, categories)),
     )
     rows, scored = [], []
     # one BLAS thread: the fits are small, and threads fighting over 2 cores made them 15x slower
