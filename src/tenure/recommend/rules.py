@@ -13,7 +13,7 @@ baskets; :func:`tenure.recommend.baskets.basket_summary` reports how many were l
 Pairs and rules of the same lines: :func:`counted_baskets` counts the baskets and lists the
 pairs inside them once (two temporary tables), and :func:`product_pairs` and
 :func:`association_rules` given its result read them instead of counting again (the same
-rows; on 10M order lines, about 40% less time than the two alone, docs/benchmarks.md).
+rows; on 10M order lines, about half the time of the two alone, docs/benchmarks.md).
 
 * ``together``: baskets holding every product of the itemset; ``baskets``: N, all counted
   baskets (single-product ones too).
@@ -165,8 +165,8 @@ def counted_baskets(lines: ir.Table, *, max_basket: int = MAX_BASKET) -> Iterato
             pairs = product_pairs(counted).to_pyarrow()
             rules = association_rules(counted, min_support=0.002).to_pyarrow()
 
-    The pairs table holds one row per pair of products per basket (11.5M rows for 10M demo
-    order lines, about 0.5 GB on DuckDB)."""
+    The pairs table holds one row per pair of products per basket (12.4M rows for 10M demo
+    order lines; with the baskets, about 0.9 GB on DuckDB)."""
     b, kept = _sized(lines, max_basket, first=True)
     joined = b.join(kept, b.order_id == kept.s_order)
     flagged = joined.select("order_id", "product_id", first=joined.product_id == joined.s_first)
