@@ -3,7 +3,7 @@
     python -m venv /tmp/benchenv
     /tmp/benchenv/bin/pip install mlxtend==0.25.0 "pandas<3" pyarrow
     PYTHONPATH=src python bench/bench_pairs.py --lines 10000000 \
-        --baseline-python /tmp/benchenv/bin/python
+        --baseline-python /tmp/benchenv/bin/python --steps tenure,sql,apriori --repeats 3
 
 (The bench-only environment holds mlxtend; it is never a dependency of Tenure.)
 
@@ -15,11 +15,16 @@ demo draws them (a spend rate per buyer; here one order per buyer), written once
 Each contender runs in a fresh process, which loads the lines into memory first (not timed)
 and reports its wall time and own peak RSS:
 
-* ``tenure``: :func:`tenure.recommend.rules.product_pairs` (min_together 2) and
-  :func:`~tenure.recommend.rules.association_rules` (itemsets up to 3) on an in-memory
-  DuckDB table of the lines, results fetched as Arrow.
-* ``sql``: hand-written DuckDB SQL doing the same counts (distinct lines, basket cap, pairs
-  by self-join a < b, both directions; frequent items, pairs, triples of frequent pairs).
+* ``tenure``: :func:`tenure.recommend.rules.counted_baskets` (the counted baskets and the
+  pairs inside them, written once to two temporary tables), then
+  :func:`~tenure.recommend.rules.product_pairs` (min_together 2) and
+  :func:`~tenure.recommend.rules.association_rules` (itemsets up to 3) reading them, on an
+  in-memory DuckDB table of the lines, results fetched as Arrow.
+* ``tenure_alone``: the same two functions each given the lines (each counts the baskets
+  and their pairs itself), as when only one of them is wanted.
+* ``sql``: hand-written DuckDB SQL doing the same work the same way (two temporary tables:
+  distinct lines of baskets within the cap, and the pairs a < b inside each basket; then
+  the pairs in both directions, and the frequent pairs, triples of frequent pairs, rules).
 * ``apriori`` / ``fpgrowth``: mlxtend's frequent itemsets (max_len 3) and
   ``association_rules`` on the one-hot basket matrix (a boolean frame, baskets x products,
   made from the lines with ``pd.factorize`` and numpy: faster than ``pd.crosstab`` or
@@ -37,6 +42,7 @@ import json
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -90,53 +96,73 @@ def _duck(path: Path) -> Any:
     return con
 
 
-def run_tenure(path: Path) -> dict[str, Any]:
-    import ibis
+def _keys(antecedents: list[list[str]], consequents: list[str]) -> list[tuple[Any, str]]:
+    """The rules as sorted (antecedent tuple, consequent) keys, to compare contenders."""
+    return sorted((tuple(a), c) for a, c in zip(antecedents, consequents, strict=True))
 
-    from tenure.recommend.rules import association_rules, product_pairs
 
-    raw = _duck(path)
-    con = ibis.duckdb.from_connection(raw)
-    lines = con.table("lines")
-    own_peak_mb(reset=True)
-    start = time.perf_counter()
-    pairs = product_pairs(lines, min_together=2, max_basket=MAX_BASKET).to_pyarrow()
-    mid = time.perf_counter()
-    rules = association_rules(
-        lines, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE, max_basket=MAX_BASKET
-    ).to_pyarrow()
-    end = time.perf_counter()
-    keys = sorted(
-        (tuple(a), c)
-        for a, c in zip(
-            rules.column("antecedent").to_pylist(),
-            rules.column("consequent").to_pylist(),
-            strict=True,
-        )
-    )
+def _result(times: tuple[float, float, float], pairs: Any, rules: Any) -> dict[str, Any]:
+    """The result of a DuckDB contender: ``times`` (start, pairs done, rules done), the
+    pairs and rules as Arrow tables."""
+    start, mid, end = times
     return {
         "pairs_s": mid - start,
         "rules_s": end - mid,
         "total_s": end - start,
         "pairs": pairs.num_rows,
         "rules": rules.num_rows,
-        "rule_keys": keys,
+        "rule_keys": _keys(
+            rules.column("antecedent").to_pylist(), rules.column("consequent").to_pylist()
+        ),
         "support_sum": round(sum(rules.column("support").to_pylist()), 9),
         "peak_rss_mb": own_peak_mb(),
     }
 
 
-SQL_PAIRS = """
-WITH b AS (SELECT DISTINCT order_id, product_id FROM lines
+def run_tenure(path: Path, *, once: bool = True) -> dict[str, Any]:
+    """Tenure's pairs and rules; ``once``: from :func:`counted_baskets` (else each function
+    counts the baskets of the lines itself, as when only one of them is wanted)."""
+    import ibis
+
+    from tenure.recommend.rules import association_rules, counted_baskets, product_pairs
+
+    raw = _duck(path)
+    con = ibis.duckdb.from_connection(raw)
+    lines = con.table("lines")
+    own_peak_mb(reset=True)
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        source = (
+            stack.enter_context(counted_baskets(lines, max_basket=MAX_BASKET)) if once else lines
+        )
+        pairs = product_pairs(source, min_together=2, max_basket=MAX_BASKET).to_pyarrow()
+        mid = time.perf_counter()
+        rules = association_rules(
+            source, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE, max_basket=MAX_BASKET
+        ).to_pyarrow()
+    end = time.perf_counter()
+    return _result((start, mid, end), pairs, rules)
+
+
+# the counted baskets (``first``: one product of each basket, to count N) and the pairs
+# inside them, written once; the pairs and the rules read them
+SQL_BASKETS = """
+CREATE TEMP TABLE b AS
+WITH d AS (SELECT DISTINCT order_id, product_id FROM lines
            WHERE order_id IS NOT NULL AND product_id IS NOT NULL),
-sizes AS (SELECT order_id, count(*) AS size FROM b GROUP BY order_id),
-kept AS (SELECT b.order_id, b.product_id FROM b JOIN sizes USING (order_id)
-         WHERE size <= {cap}),
-items AS (SELECT product_id, count(*) AS orders FROM kept GROUP BY product_id),
-n AS (SELECT count(*) AS n FROM sizes WHERE size <= {cap}),
-p AS (SELECT x.product_id AS a, y.product_id AS z, count(*) AS together
-      FROM kept x JOIN kept y ON x.order_id = y.order_id AND x.product_id < y.product_id
-      GROUP BY 1, 2 HAVING count(*) >= 2),
+sizes AS (SELECT order_id, min(product_id) AS first FROM d GROUP BY order_id
+          HAVING count(*) <= {cap})
+SELECT d.order_id, d.product_id, d.product_id = sizes.first AS first
+FROM d JOIN sizes USING (order_id);
+CREATE TEMP TABLE inst AS
+SELECT x.order_id, x.product_id AS a, y.product_id AS z
+FROM b x JOIN b y ON x.order_id = y.order_id AND x.product_id < y.product_id;
+"""
+
+SQL_PAIRS = """
+WITH items AS (SELECT product_id, count(*) AS orders FROM b GROUP BY product_id),
+n AS (SELECT count(*) AS n FROM b WHERE first),
+p AS (SELECT a, z, count(*) AS together FROM inst GROUP BY 1, 2 HAVING count(*) >= 2),
 d AS (SELECT a AS product_id, z AS other_id, together FROM p
       UNION ALL SELECT z, a, together FROM p)
 SELECT d.product_id, d.other_id, d.together, i.orders AS product_orders,
@@ -148,17 +174,8 @@ JOIN items o ON d.other_id = o.product_id CROSS JOIN n
 """
 
 SQL_RULES = """
-WITH b AS (SELECT DISTINCT order_id, product_id FROM lines
-           WHERE order_id IS NOT NULL AND product_id IS NOT NULL),
-sizes AS (SELECT order_id, count(*) AS size FROM b GROUP BY order_id),
-kept AS (SELECT b.order_id, b.product_id FROM b JOIN sizes USING (order_id)
-         WHERE size <= {cap}),
-n AS (SELECT count(*)::DOUBLE AS n FROM sizes WHERE size <= {cap}),
-items AS (SELECT product_id, count(*) AS orders FROM kept GROUP BY product_id),
-fi AS (SELECT product_id, orders FROM items, n WHERE orders / n >= {sup}::DOUBLE),
-fb AS (SELECT order_id, product_id FROM kept SEMI JOIN fi USING (product_id)),
-inst AS (SELECT x.order_id, x.product_id AS a, y.product_id AS z
-         FROM fb x JOIN fb y ON x.order_id = y.order_id AND x.product_id < y.product_id),
+WITH n AS (SELECT count(*)::DOUBLE AS n FROM b WHERE first),
+items AS (SELECT product_id, count(*) AS orders FROM b GROUP BY product_id),
 fp AS (SELECT a, z, count(*) AS together FROM inst GROUP BY 1, 2
        HAVING count(*) / (SELECT n FROM n) >= {sup}::DOUBLE),
 cand AS (SELECT p.a, p.z AS m, q.z FROM fp p JOIN fp q ON p.a = q.a AND p.z < q.z
@@ -189,29 +206,14 @@ def run_sql(path: Path) -> dict[str, Any]:
     con = _duck(path)
     own_peak_mb(reset=True)
     start = time.perf_counter()
-    pairs = con.execute(SQL_PAIRS.format(cap=MAX_BASKET)).to_arrow_table()
+    con.execute(SQL_BASKETS.format(cap=MAX_BASKET))
+    pairs = con.execute(SQL_PAIRS).to_arrow_table()
     mid = time.perf_counter()
-    sql = SQL_RULES.format(cap=MAX_BASKET, sup=MIN_SUPPORT, conf=MIN_CONFIDENCE)
+    sql = SQL_RULES.format(sup=MIN_SUPPORT, conf=MIN_CONFIDENCE)
     rules = con.execute(sql).to_arrow_table()
+    con.execute("DROP TABLE b; DROP TABLE inst")
     end = time.perf_counter()
-    keys = sorted(
-        (tuple(a), c)
-        for a, c in zip(
-            rules.column("antecedent").to_pylist(),
-            rules.column("consequent").to_pylist(),
-            strict=True,
-        )
-    )
-    return {
-        "pairs_s": mid - start,
-        "rules_s": end - mid,
-        "total_s": end - start,
-        "pairs": pairs.num_rows,
-        "rules": rules.num_rows,
-        "rule_keys": keys,
-        "support_sum": round(sum(rules.column("support").to_pylist()), 9),
-        "peak_rss_mb": own_peak_mb(),
-    }
+    return _result((start, mid, end), pairs, rules)
 
 
 def run_mlxtend(path: Path, how: str) -> dict[str, Any]:
@@ -240,9 +242,8 @@ def run_mlxtend(path: Path, how: str) -> dict[str, Any]:
     rules = association_rules(itemsets, metric="confidence", min_threshold=MIN_CONFIDENCE)
     end = time.perf_counter()
     single = rules[rules["consequents"].map(len) == 1]
-    keys = sorted(
-        (tuple(sorted(a)), next(iter(c)))
-        for a, c in zip(single["antecedents"], single["consequents"], strict=True)
+    keys = _keys(
+        [sorted(a) for a in single["antecedents"]], [next(iter(c)) for c in single["consequents"]]
     )
     return {
         "encode_s": encoded - start,
@@ -258,14 +259,14 @@ def run_mlxtend(path: Path, how: str) -> dict[str, Any]:
 
 
 def child(step: str, path: Path) -> None:
-    out = (
-        run_tenure(path)
-        if step == "tenure"
-        else run_sql(path)
-        if step == "sql"
-        else run_mlxtend(path, step)
-    )
-    print(json.dumps(out))
+    runs = {
+        "tenure": run_tenure,
+        "tenure_alone": lambda p: run_tenure(p, once=False),
+        "sql": run_sql,
+        "apriori": lambda p: run_mlxtend(p, "apriori"),
+        "fpgrowth": lambda p: run_mlxtend(p, "fpgrowth"),
+    }
+    print(json.dumps(runs[step](path)))
 
 
 def main() -> None:
@@ -317,15 +318,26 @@ def main() -> None:
     report(results)
 
 
+def _versus(step: str, r: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    """How ``step`` compares with Tenure (``tenure``'s total time)."""
+    ten = results["tenure"]
+    if step in ("sql", "tenure_alone"):
+        return f"Tenure / {step}: {ten['total_s'] / r['total_s']:.2f}x the time"
+    versus = f"{step} / Tenure: {r['total_s'] / ten['total_s']:.2f}x Tenure's pairs + rules"
+    if "tenure_alone" in results:  # association_rules from the lines: the like-for-like work
+        alone = results["tenure_alone"]["rules_s"]
+        versus += f", {r['total_s'] / alone:.2f}x its rules alone (from the lines)"
+    return versus
+
+
 def report(results: dict[str, dict[str, Any]]) -> None:
-    ten = results.get("tenure")
     print("| contender | lines | pairs s | rules s | total s (runs) | peak RSS MB | rules |")
     print("|---|---|---|---|---|---|---|")
     for step, r in results.items():
         pairs = f"{r['pairs_s']:.2f}" if "pairs_s" in r else "-"
         rules = (
             f"{r['rules_s']:.2f}"
-            if step in ("tenure", "sql")
+            if "pairs_s" in r
             else (f"{r['itemsets_s'] + r['rules_s']:.2f} (encode {r['encode_s']:.2f})")
         )
         runs = ", ".join(f"{x:.2f}" for x in r["runs"])
@@ -333,22 +345,16 @@ def report(results: dict[str, dict[str, Any]]) -> None:
             f"| {step} | {r['lines']:,} | {pairs} | {rules} | {r['total_s']:.2f} ({runs}) | "
             f"{r['peak_rss_mb']:,.0f} | {r['rules']:,} |"
         )
+    ten = results.get("tenure")
     if ten is None:
         return
     for step, r in results.items():
         if step == "tenure":
             continue
         equal = [tuple(x) for x in r["rule_keys"]] == [tuple(x) for x in ten["rule_keys"]]
-        if step == "sql":
-            versus = f"Tenure / SQL: {ten['total_s'] / r['total_s']:.2f}x the time"
-        else:
-            versus = (
-                f"{step} / Tenure: {r['total_s'] / ten['total_s']:.2f}x Tenure's pairs + rules, "
-                f"{r['total_s'] / ten['rules_s']:.2f}x its rules alone"
-            )
         print(
-            f"{versus}; peak RSS {r['peak_rss_mb'] / ten['peak_rss_mb']:.2f}x Tenure's; "
-            f"same single-consequent rules as Tenure: {equal} "
+            f"{_versus(step, r, results)}; peak RSS {r['peak_rss_mb'] / ten['peak_rss_mb']:.2f}x "
+            f"Tenure's; same single-consequent rules as Tenure: {equal} "
             f"(support sum {r['support_sum']} vs {ten['support_sum']})"
         )
 

@@ -23,6 +23,7 @@ from tenure.recommend.rules import (
     RULE_COLUMNS,
     association_rules,
     complete_basket,
+    counted_baskets,
     pair_reason,
     product_pairs,
     rank_from_pairs,
@@ -109,6 +110,49 @@ def test_groceries_pair_rules(groceries: ir.Table) -> None:
     pairs = product_pairs(groceries).to_pandas()
     kept = pairs[(pairs.together >= 0.02 * 9835) & (pairs.confidence >= 0.3)]
     assert len(kept) == len(frame)
+
+
+def sorted_rows(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows in one order, array cells as tuples (comparable with ``assert_frame_equal``)."""
+    frame = frame.copy()
+    if "antecedent" in frame:
+        frame["antecedent"] = frame["antecedent"].map(tuple)
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def test_counted_baskets_give_the_same_rows(
+    groceries: ir.Table, groceries_pairs: pd.DataFrame
+) -> None:
+    """Pairs and rules from the baskets counted once are row for row those from the lines
+    (the same floats too: the same counts divided the same way)."""
+    alone = association_rules(groceries, min_support=0.005, min_confidence=0.3).to_pandas()
+    with counted_baskets(groceries) as counted:
+        pairs = product_pairs(counted).to_pandas()
+        rules = association_rules(counted, min_support=0.005, min_confidence=0.3).to_pandas()
+        pairs_2 = product_pairs(counted, min_together=50, max_basket=50).count().execute()
+    assert list(pairs.columns) == list(PAIR_COLUMNS) and list(rules.columns) == list(RULE_COLUMNS)
+    keys = ["product_id", "other_id"]
+    pd.testing.assert_frame_equal(sorted_rows(pairs, keys), sorted_rows(groceries_pairs, keys))
+    assert len(rules) == len(alone) > 100
+    pd.testing.assert_frame_equal(sorted_rows(rules, ["rule"]), sorted_rows(alone, ["rule"]))
+    assert pairs_2 == product_pairs(groceries, min_together=50).count().execute()
+
+
+def test_counted_baskets_cap(memory: Store) -> None:
+    """Counted baskets keep the cap they were counted with: huge baskets out of N and the
+    pairs, single-product baskets in N; another max_basket is an error, not ignored."""
+    baskets = [["a", "b"], ["a", "b", "c"], ["c"], [f"x{i}" for i in range(10)] + ["a", "b"]]
+    lines = memory.upload("capped_counted", baskets_table(baskets))
+    with counted_baskets(lines, max_basket=5) as counted:
+        pairs = product_pairs(counted, min_together=1).to_pandas()
+        rules = association_rules(counted, min_support=0.5, min_confidence=0).to_pandas()
+        with pytest.raises(ConfigError, match="cap the baskets were counted with"):
+            product_pairs(counted, max_basket=50)
+    want = product_pairs(lines, min_together=1, max_basket=5).to_pandas()
+    keys = ["product_id", "other_id"]
+    pd.testing.assert_frame_equal(sorted_rows(pairs, keys), sorted_rows(want, keys))
+    assert set(pairs.baskets) == {3}
+    assert sorted(rules.rule) == ["{a} -> {b}", "{b} -> {a}"]
 
 
 def test_groceries_complete_basket(groceries: ir.Table) -> None:

@@ -10,7 +10,12 @@ import pytest
 
 from tenure import Store
 from tenure.recommend.baskets import read_basket_file
-from tenure.recommend.rules import association_rules, complete_basket, product_pairs
+from tenure.recommend.rules import (
+    association_rules,
+    complete_basket,
+    counted_baskets,
+    product_pairs,
+)
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.spark
@@ -65,6 +70,12 @@ def test_same_pairs_and_rules_on_spark(spark_store: Store, duckdb_store: Store) 
         ]
         assert len(rules[0]) > 100
         pd.testing.assert_frame_equal(rules[0], rules[1])
+        with counted_baskets(on_spark) as counted:  # counted once (cached), the same rows
+            once = product_pairs(counted).to_pandas()
+            once_rules = association_rules(counted, min_support=0.005, min_confidence=0.3)
+            once_rules_frame = once_rules.to_pandas()
+        pd.testing.assert_frame_equal(comparable(once, ["product_id", "other_id"]), pairs[1])
+        pd.testing.assert_frame_equal(comparable(once_rules_frame, ["rule"]), rules[1])
         milk = rules[1][rules[1].rule == "{other vegetables, yogurt} -> {whole milk}"].iloc[0]
         assert (round(milk.support, 4), round(milk.confidence, 3), round(milk.lift, 3)) == (
             0.0223,
