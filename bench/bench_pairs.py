@@ -50,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from measure import in_child, own_peak_mb  # noqa: E402
 
+#: The environment variable that carries --threads to the contenders' processes.
+THREADS_ENV = "BENCH_PAIRS_THREADS"
 MIN_SUPPORT = 0.002
 MIN_CONFIDENCE = 0.05
 MAX_BASKET = 50
@@ -92,6 +94,9 @@ def _duck(path: Path) -> Any:
     import duckdb
 
     con = duckdb.connect()
+    threads = os.environ.get(THREADS_ENV)
+    if threads:  # --threads: the engine's threads, as for a single-threaded mlxtend
+        con.execute(f"SET threads = {int(threads)}")
     con.execute(f"CREATE TABLE lines AS SELECT * FROM read_parquet('{path}')")
     return con
 
@@ -280,7 +285,15 @@ def main() -> None:
     parser.add_argument(
         "--steps", default="tenure,sql,apriori,fpgrowth", help="contenders, comma-separated"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="DuckDB threads of the Tenure and SQL contenders (default: all cores); 1 compares "
+        "them core for core with mlxtend, and is less sensitive to the machine's load",
+    )
     args = parser.parse_args()
+    if args.threads:
+        os.environ[THREADS_ENV] = str(args.threads)
     if args.child:
         child(args.child[0], Path(args.child[1]))
         return

@@ -157,7 +157,7 @@ def test_readers_are_current_after_refresh_identity_resolve_predict(demo_path: P
     assert refreshed["rows"]["customer_facts"] == 405
     assert _json("identity", "resolve", *store)["persons"] == 405
     predicted = _json("predict", *store, "--top", "3")
-    assert predicted["vip_threshold"] == 196.13
+    assert predicted["vip_threshold"] == 161.01
     assert predicted["totals"]["future_vips"] == pytest.approx(1.0)
     assert predicted["top"][0]["person_id"].startswith("P-")
     shown = _json("customers", "show", "customer_id:C0000011", *store)

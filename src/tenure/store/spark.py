@@ -287,7 +287,7 @@ def _mend_pyspark_compiler() -> None:
     """Patch Ibis's PySpark compiler where it gives other answers than DuckDB's (idempotent)."""
     from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
-    PySparkCompiler.visit_Strip = _strip_by_regex  # type: ignore[attr-defined]
+    PySparkCompiler.visit_Strip = _strip_by_regex
 
 
 def connect_pyspark(url: str) -> tuple[BaseBackend, str]:
