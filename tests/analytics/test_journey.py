@@ -20,6 +20,7 @@ from tenure.analytics.journey import (
     journey_transitions,
     record_journey,
 )
+from tenure.analytics.status import customer_status
 from tenure.errors import ConfigError
 from tenure.identity import person_of, resolve_identities
 from tenure.ingest import (
@@ -29,6 +30,7 @@ from tenure.ingest import (
     import_orders,
     import_referrals,
 )
+from tenure.pipeline import run, why_stale
 
 END = date(2024, 6, 30)
 TWICE = ("2024-05-01", "2024-06-20")
@@ -174,9 +176,46 @@ def test_demo_store_every_person_once(demo: Store) -> None:
     stages = journey_stages(demo).to_pandas()
     assert stages["person_id"].is_unique
     assert set(stages["stage"]) <= set(STAGES)
+    # everyone: the persons of the identities and the known persons of the statuses
     ids = demo.table("identities")
-    persons = ids.filter(ids.person_id.notnull()).person_id.nunique().execute()
-    assert len(stages) >= persons
+    seen = set(ids.filter(ids.person_id.notnull()).person_id.to_pyarrow().to_pylist())
+    known = set(customer_status(demo).person_id.to_pyarrow().to_pylist())
+    assert set(stages["person_id"]) == seen | known
     counts = journey_counts(demo)
-    assert counts["persons"].sum() == len(stages)
+    assert counts["persons"].sum() == len(stages) == len(seen | known)
     assert list(counts["stage"]) == list(STAGES)
+    by = counts.set_index("stage")["persons"]
+    # the statuses' persons: prospects acquire, the exits as the statuses minus the
+    # one-time buyers still in their onboarding window
+    status = customer_status(demo).to_pandas()["status"].value_counts()
+    assert by["acquire"] == status["prospect"]
+    assert by["lapsed"] <= status["lapsed"] and by["at_risk"] <= status["at_risk"]
+    assert by["reach"] == len(seen - known)
+
+
+def test_the_journey_step_records_the_day_and_new_feedback_makes_it_stale(
+    store: Store, tmp_path: Path
+) -> None:
+    _tiny(store, tmp_path)
+    result = run(store, steps=["journey"], as_of=END)
+    assert result.ok and result.get("journey").rows == {"journey_history": 14}  # type: ignore[union-attr]
+    stays = store.read("journey_history").to_pandas()
+    assert dict(stays["stage"].value_counts()) == {
+        "retain": 6,
+        "advocate": 3,
+        "reach": 1,
+        "acquire": 1,
+        "develop": 1,
+        "at_risk": 1,
+        "lapsed": 1,
+    }
+    assert why_stale(store, "journey_history", as_of=END) is None
+    (tmp_path / "more.csv").write_text(
+        "feedback_id,customer_id,kind,score,submitted_at\nF9,c-r,nps,9,2024-06-28\n"
+    )
+    import_feedback(store, [tmp_path / "more.csv"])
+    assert why_stale(store, "journey_history", as_of=END) is not None
+    again = run(store, steps=["journey"], as_of=END)
+    assert again.ok
+    stays = store.read("journey_history").to_pandas()
+    assert dict(stays["stage"].value_counts())["advocate"] == 4
