@@ -51,6 +51,13 @@ def test_stages_counts_json_csv_and_table_match_the_library(tmp_path: Path) -> N
     assert [r["persons"] for r in rows] == ["1", "1", "1", "6", "3", "1", "1"]
     table = runner.invoke(app, args)
     assert table.exit_code == 0 and "Journey stages" in table.output and "advocate" in table.output
+    # the rules: a stricter review threshold leaves c-v in retain
+    strict = runner.invoke(app, [*args, "--review-share", "0.9", "--json"])
+    by = {d["stage"]: d["persons"] for d in json.loads(strict.stdout)}
+    assert (by["advocate"], by["retain"]) == (2, 7)
+    bad = runner.invoke(app, [*args, "--onboarding-days", "0"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert "The 'onboarding_days' parameter must be an integer of at least 1" in bad.output
 
 
 def test_stages_transitions_match_the_library(tmp_path: Path) -> None:

@@ -251,11 +251,13 @@ def record_journey(
         return int(table.count().execute())
 
 
-def journey_counts(store: Store, as_of: date | None = None) -> pd.DataFrame:
+def journey_counts(
+    store: Store, as_of: date | None = None, *, rules: JourneyRules | None = None
+) -> pd.DataFrame:
     """`tenure stages`: stage, persons, share, in :data:`STAGES` order (every stage, 0 when
     empty); ``attrs["as_of"]``: the day."""
     end = as_of if as_of is not None else store_end(store)
-    t = journey_stages(store, end)
+    t = journey_stages(store, end, rules=rules)
     got = t.group_by("stage").agg(persons=t.count()).to_pandas().set_index("stage")
     frame = pd.DataFrame({"stage": list(STAGES)})
     frame["persons"] = [int(got["persons"].get(s, 0)) for s in STAGES]

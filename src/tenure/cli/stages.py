@@ -84,6 +84,15 @@ def stages_command(
     period: Annotated[
         str, typer.Option(help="Period of --transitions: day, week or month.")
     ] = "month",
+    onboarding_days: Annotated[
+        int, typer.Option(help="Days after the first purchase the develop stage lasts.")
+    ] = 90,
+    nps_promoter: Annotated[
+        float, typer.Option(help="Lowest NPS score (0-10) of a promoter.")
+    ] = 9.0,
+    review_share: Annotated[
+        float, typer.Option(help="Lowest review score of a promoter, as a share of the top.")
+    ] = 0.8,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
@@ -91,14 +100,15 @@ def stages_command(
     --transitions: the entries and exits per period recorded in journey_history."""
     if ctx.invoked_subcommand is not None:
         return
-    from tenure.analytics.journey import journey_counts, journey_transitions
+    from tenure.analytics.journey import JourneyRules, journey_counts, journey_transitions
 
     day = parse_day(as_of)
     with open_store(store) as st:
         if show_transitions:
             frame = journey_transitions(st, period=period)
         else:
-            frame = journey_counts(st, as_of=day)
+            rules = JourneyRules(onboarding_days, nps_promoter, review_share)
+            frame = journey_counts(st, as_of=day, rules=rules)
             note_as_of(st, day)
     title = "Journey transitions" if show_transitions else "Journey stages"
     emit(frame, title=title, as_json=as_json, as_csv=as_csv)
