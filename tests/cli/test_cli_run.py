@@ -50,6 +50,7 @@ def test_run_json_matches_the_library(demo_path: Path, tmp_path: Path) -> None:
         "customer_rfm": "ok",
         "customer_status": "ok",
         "stage_history": "ok",
+        "journey": "ok",
         "predictions": "ok",
         "recommendations": "ok",
     }
@@ -140,6 +141,7 @@ def test_store_info_json_is_the_library_and_the_table_shows_the_last_runs(
         "customer_rfm",
         "customer_status",
         "stage_history",
+        "journey",
         "predictions",
         "recommendations",
     ]

@@ -54,7 +54,8 @@ def run_command(
         typer.Option(
             "--step",
             help="Only this step and the stale steps it depends on (repeatable): identity, "
-            "customer_facts, customer_rfm, customer_status, stage_history, predictions, "
+            "customer_facts, customer_rfm, customer_status, stage_history, journey, "
+            "predictions, "
             "recommendations.",
             show_default=False,
         ),

@@ -32,7 +32,11 @@ from tenure.cli.output import (
     warn,
 )
 
-stages_app = typer.Typer(help="The stage history: entries, transitions, back-fill.")
+stages_app = typer.Typer(
+    help="Journey stages (reach ... advocate, at risk, lapsed) per day; the status history: "
+    "entries, transitions, back-fill.",
+    invoke_without_command=True,
+)
 app.add_typer(stages_app, name="stages")
 
 StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.")]
@@ -64,6 +68,50 @@ def status_command(
         note_as_of(st, day)
     warn(frame.attrs["warnings"])  # tiers and VIPs rank by margin
     emit(frame, title="Customer statuses", as_json=as_json, as_csv=as_csv, limit=limit)
+
+
+@stages_app.callback()
+def stages_command(
+    ctx: typer.Context,
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    show_transitions: Annotated[
+        bool,
+        typer.Option(
+            "--transitions", help="Entries into / exits from each stage per period instead."
+        ),
+    ] = False,
+    period: Annotated[
+        str, typer.Option(help="Period of --transitions: day, week or month.")
+    ] = "month",
+    onboarding_days: Annotated[
+        int, typer.Option(help="Days after the first purchase the develop stage lasts.")
+    ] = 90,
+    nps_promoter: Annotated[
+        float, typer.Option(help="Lowest NPS score (0-10) of a promoter.")
+    ] = 9.0,
+    review_share: Annotated[
+        float, typer.Option(help="Lowest review score of a promoter, as a share of the top.")
+    ] = 0.8,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """The persons in each journey stage as of a day (docs/metrics.md, "Journey stages");
+    --transitions: the entries and exits per period recorded in journey_history."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tenure.analytics.journey import JourneyRules, journey_counts, journey_transitions
+
+    day = parse_day(as_of)
+    with open_store(store) as st:
+        if show_transitions:
+            frame = journey_transitions(st, period=period)
+        else:
+            rules = JourneyRules(onboarding_days, nps_promoter, review_share)
+            frame = journey_counts(st, as_of=day, rules=rules)
+            note_as_of(st, day)
+    title = "Journey transitions" if show_transitions else "Journey stages"
+    emit(frame, title=title, as_json=as_json, as_csv=as_csv)
 
 
 @stages_app.command("backfill")

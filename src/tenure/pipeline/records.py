@@ -41,6 +41,8 @@ IMPORTED = (
     "marketing_spend",
     "consents",
     "suppressions",
+    "feedback",
+    "referrals",
 )
 #: (table, time column) of every identity change: resolutions (the state row of
 #: ``identity_flags`` is stamped with the run's time), merges, unmerges, privacy requests.

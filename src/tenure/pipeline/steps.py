@@ -148,6 +148,13 @@ def stages_step(store: Store, ctx: StepContext) -> dict[str, int]:
     return {TABLE: record_stages(store, store.read("customer_status"), ctx.as_of)}
 
 
+def journey_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Append the day's journey stages to ``journey_history`` (:func:`record_journey`)."""
+    from tenure.analytics.journey import TABLE, record_journey
+
+    return {TABLE: record_journey(store, ctx.as_of)}
+
+
 def predictions_step(store: Store, ctx: StepContext) -> dict[str, int]:
     """``customer_predictions`` fitted and scored, the fit recorded
     (:func:`tenure.predictions.rescore.build_predictions`, with the step's ``options``:
@@ -234,6 +241,15 @@ STEPS: tuple[Step, ...] = (
         stages_step,
         stages_step,  # a daily append
         doc="Status spells: the day the statuses of this run were recorded.",
+    ),
+    Step(
+        "journey",
+        ("journey_history",),
+        ("customer_status",),
+        (*ANALYTICS_READS, "feedback", "referrals", "flagged_values"),
+        journey_step,
+        journey_step,  # a daily append
+        doc="Journey stays: the day the journey stages of this run were recorded.",
     ),
     Step(
         "predictions",

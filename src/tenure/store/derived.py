@@ -76,6 +76,13 @@ DERIVED: dict[str, DerivedTable] = {
             "Status spells: the day a person entered each status and the day they left it.",
         ),
         DerivedTable(
+            "journey_history",
+            "journey",
+            ("person_id", "entered_at"),
+            ("customer_status", "feedback", "referrals", "flagged_values"),
+            "Journey stays: the day a person entered each journey stage and the day they left.",
+        ),
+        DerivedTable(
             "customer_predictions",
             "predictions",
             ("person_id",),
