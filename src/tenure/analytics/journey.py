@@ -96,6 +96,10 @@ def _persons_of(store: Store, rows: ir.Table, keys: list[tuple[str, str]], name:
     return out.mutate(**{name: person}).drop(*picks)
 
 
+#: Public name of the resolver, for the other analytics (analytics/advocacy.py).
+persons_of = _persons_of
+
+
 def promoters(store: Store, end: date, buyers: ir.Table, rules: JourneyRules) -> ir.Table:
     """p_person, p_since, p_reason: the persons who are promoters as of ``end`` (``buyers``:
     person_id of the persons who bought by ``end``, for the referrals)."""

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "run",
     "analytics",
     "stages",
+    "advocacy",
     "predict",
     "recommend",
     "models",
