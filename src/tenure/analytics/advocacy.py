@@ -176,8 +176,8 @@ def advocates(store: Store, as_of: date | None = None, *, top: int = 20) -> pd.D
     frame = by_ref.join(by_rev, how="outer").join(nps.set_index("person_id"), how="outer")
     frame = frame.rename(columns={"nps": "latest_nps"}).rename_axis("person_id").reset_index()
     for column in ("referred_buyers", "reviews"):
-        frame[column] = frame.get(column, pd.Series(dtype="float64")).fillna(0).astype("int64")
-    frame["referred_revenue"] = frame.get("referred_revenue").fillna(0.0).astype("float64")
+        frame[column] = frame[column].fillna(0).astype("int64")
+    frame["referred_revenue"] = frame["referred_revenue"].fillna(0.0).astype("float64")
     frame = frame.assign(_nps=frame.latest_nps.fillna(-1.0)).sort_values(
         ["referred_revenue", "referred_buyers", "reviews", "_nps", "person_id"],
         ascending=[False, False, False, False, True],
