@@ -212,6 +212,10 @@ def _import(entity: str) -> Callable[[Built, Path], list[str]]:
             "events": "message_id,type,event,user_id,timestamp\nm1,track,Viewed,c1,2024-01-02\n",
             "products": "product_id,title,price,currency\np1,Mug,9.50,USD\n",
             "spend": "date,channel,campaign,cost,currency\n2024-01-01,paid_search,brand,0,USD\n",
+            "feedback": "feedback_id,email,kind,score,submitted_at\n"
+            "f1,c1@example.com,nps,9,2024-01-03\n",
+            "referrals": "referral_id,referrer_email,referred_email,referred_at\n"
+            "r1,c1@example.com,c2@example.com,2024-01-03\n",
         }[entity]
         source = tmp / f"{entity}.csv"
         source.write_text(header)
@@ -234,6 +238,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "import events": _import("events"),
     "import products": _import("products"),
     "import spend": _import("spend"),
+    "import feedback": _import("feedback"),
+    "import referrals": _import("referrals"),
     "identity unmerge": lambda _, __: ["customer_id:c1", "email:c1@example.com"],
     "profile show": _person,
     "privacy export": _person,
