@@ -44,8 +44,7 @@ def test_advocates_json_csv_and_table_match_the_library(tmp_path: Path) -> None:
 
 def test_advocates_on_an_empty_store(tmp_path: Path) -> None:
     path = tmp_path / "empty.duckdb"
-    with Store(f"duckdb://{path}"):
-        pass
+    Store(f"duckdb://{path}").close()  # a new, empty store
     result = runner.invoke(app, ["advocates", "--store", str(path)])
     assert result.exit_code == 0, result.output
     assert "No advocates yet" in result.output and "Traceback" not in result.output

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.base import F64, orders_base, store_end
-from tenure.analytics.journey import persons_of
+from tenure.analytics.journey import counted_referrals, person_feedback
 from tenure.store import Store
 from tenure.store.currency import reporting_currency
 
@@ -38,13 +38,7 @@ COLUMNS = (
 def _feedback(store: Store, end: date) -> ir.Table:
     """Scored feedback of a known person, given on or before ``end``; ``fp``: the person,
     ``stars``: the score on the 1-5 scale (null when the scale is unknown)."""
-    f = persons_of(
-        store,
-        store.table("feedback"),
-        [("customer_id", "customer_id"), ("email", "email"), ("anonymous_id", "anonymous_id")],
-        "fp",
-    )
-    f = f.filter(f.fp.notnull() & f.score.notnull() & (f.submitted_at.date() <= end))
+    f = person_feedback(store, end)
     span = f.scale_max.cast(F64) - f.scale_min.cast(F64)
     stars = 1.0 + (f.score.cast(F64) - f.scale_min.cast(F64)) / span.nullif(0.0) * 4.0
     return f.mutate(stars=stars)
@@ -64,19 +58,7 @@ def _latest_nps(f: ir.Table) -> ir.Table:
 def _referrals(store: Store, end: date) -> ir.Table:
     """referrer, referred, reward, currency: the referrals that count as of ``end`` (dated
     on or before it or undated; not flagged; both sides known and not the same person)."""
-    r = store.table("referrals")
-    r = r.filter(r.referred_at.isnull() | (r.referred_at.date() <= end))
-    flags = store.table("flagged_values")
-    flags = flags.filter((flags.entity == "referrals") & (flags.column == "referral_id"))
-    flagged = flags.select(_flagged=flags.value)
-    r = r.anti_join(flagged, r.referral_id == flagged._flagged)
-    r = persons_of(
-        store, r, [("customer_id", "referrer_customer_id"), ("email", "referrer_email")], "rp"
-    )
-    r = persons_of(
-        store, r, [("customer_id", "referred_customer_id"), ("email", "referred_email")], "dp"
-    )
-    r = r.filter(r.rp.notnull() & r.dp.notnull() & (r.rp != r.dp))
+    r = counted_referrals(store, end)
     return r.select(referrer=r.rp, referred=r.dp, reward=r.reward.cast(F64), currency=r.currency)
 
 

@@ -78,7 +78,7 @@ class JourneyRules:
             )
 
 
-def _persons_of(store: Store, rows: ir.Table, keys: list[tuple[str, str]], name: str) -> ir.Table:
+def persons_of(store: Store, rows: ir.Table, keys: list[tuple[str, str]], name: str) -> ir.Table:
     """``rows`` with ``name``: the person of the first of ``keys`` ((identifier kind, column)
     pairs) that ``identities`` knows; null when none does."""
     ids = store.table("identities")
@@ -96,21 +96,40 @@ def _persons_of(store: Store, rows: ir.Table, keys: list[tuple[str, str]], name:
     return out.mutate(**{name: person}).drop(*picks)
 
 
-#: Public name of the resolver, for the other analytics (analytics/advocacy.py).
-persons_of = _persons_of
-
-
-def promoters(store: Store, end: date, buyers: ir.Table, rules: JourneyRules) -> ir.Table:
-    """p_person, p_since, p_reason: the persons who are promoters as of ``end`` (``buyers``:
-    person_id of the persons who bought by ``end``, for the referrals)."""
-    day = ibis.literal(end)
-    f = _persons_of(
+def person_feedback(store: Store, end: date) -> ir.Table:
+    """The scored feedback given on or before ``end`` by a known person (``fp``)."""
+    f = persons_of(
         store,
         store.table("feedback"),
         [("customer_id", "customer_id"), ("email", "email"), ("anonymous_id", "anonymous_id")],
         "fp",
     )
-    f = f.filter(f.fp.notnull() & f.score.notnull() & (f.submitted_at.date() <= day))
+    return f.filter(f.fp.notnull() & f.score.notnull() & (f.submitted_at.date() <= end))
+
+
+def counted_referrals(store: Store, end: date) -> ir.Table:
+    """The referrals that count as of ``end``, with referrer ``rp`` and referred ``dp``:
+    dated on or before it or undated, not flagged (cycles), both sides known and not the
+    same person."""
+    r = store.table("referrals")
+    r = r.filter(r.referred_at.isnull() | (r.referred_at.date() <= end))
+    flags = store.table("flagged_values")
+    flags = flags.filter((flags.entity == "referrals") & (flags.column == "referral_id"))
+    flagged = flags.select(_flagged=flags.value)
+    r = r.anti_join(flagged, r.referral_id == flagged._flagged)
+    r = persons_of(
+        store, r, [("customer_id", "referrer_customer_id"), ("email", "referrer_email")], "rp"
+    )
+    r = persons_of(
+        store, r, [("customer_id", "referred_customer_id"), ("email", "referred_email")], "dp"
+    )
+    return r.filter(r.rp.notnull() & r.dp.notnull() & (r.rp != r.dp))
+
+
+def promoters(store: Store, end: date, buyers: ir.Table, rules: JourneyRules) -> ir.Table:
+    """p_person, p_since, p_reason: the persons who are promoters as of ``end`` (``buyers``:
+    person_id of the persons who bought by ``end``, for the referrals)."""
+    f = person_feedback(store, end)
     nps = f.filter(f.kind == "nps")
     w = ibis.window(group_by=nps.fp, order_by=[ibis.desc(nps.submitted_at), nps.feedback_id])
     latest = nps.mutate(_r=ibis.row_number().over(w))
@@ -138,19 +157,7 @@ def promoters(store: Store, end: date, buyers: ir.Table, rules: JourneyRules) ->
 
 def _referral_promoters(store: Store, end: date, buyers: ir.Table) -> ir.Table:
     """The referrers of a person who bought by ``end`` (cycle referrals left out)."""
-    r = store.table("referrals")
-    r = r.filter(r.referred_at.isnull() | (r.referred_at.date() <= ibis.literal(end)))
-    flags = store.table("flagged_values")
-    flags = flags.filter((flags.entity == "referrals") & (flags.column == "referral_id"))
-    flagged = flags.select(_flagged=flags.value)
-    r = r.anti_join(flagged, r.referral_id == flagged._flagged)
-    r = _persons_of(
-        store, r, [("customer_id", "referrer_customer_id"), ("email", "referrer_email")], "rp"
-    )
-    r = _persons_of(
-        store, r, [("customer_id", "referred_customer_id"), ("email", "referred_email")], "dp"
-    )
-    r = r.filter(r.rp.notnull() & r.dp.notnull() & (r.rp != r.dp))
+    r = counted_referrals(store, end)
     b = buyers.select(_b="person_id", _first=buyers.first_order_day)
     j = r.join(b, r.dp == b._b)
     at = ibis.greatest(ibis.coalesce(j.referred_at.date(), j._first), j._first)
