@@ -38,13 +38,13 @@ def test_default_store_is_tenure_duckdb_in_working_directory(
 
 def test_reopening_applies_nothing_and_keeps_rows(store_url: str) -> None:
     with Store(store_url) as st:
-        assert [m.version for m in st.migrations_applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert [m.version for m in st.migrations_applied] == list(range(1, LATEST_VERSION + 1))
         st.insert("fx_rates", pa.table({"currency": ["EUR"], "rate": [Decimal("1.08")]}))
     with Store(store_url) as st:
         assert st.migrations_applied == []
         assert st.count("fx_rates") == 1
         log = st.con.table(MIGRATIONS_TABLE).to_pandas()
-        assert log.version.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert log.version.tolist() == list(range(1, LATEST_VERSION + 1))
 
 
 def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_version_1_store_upgrades_itself(tmp_path: Path) -> None:
     assert {t.name for t in V2_TABLES}.isdisjoint(con.list_tables())
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert [m.version for m in st.migrations_applied] == list(range(2, LATEST_VERSION + 1))
         assert st.version == LATEST_VERSION
         assert {t.name for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES} <= set(
             st.con.list_tables()
@@ -78,7 +78,7 @@ def test_version_4_import_log_gains_a_suppressed_column(tmp_path: Path) -> None:
     path = tmp_path / "v4.duckdb"
     _v4_store_with_an_import(path)
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [5, 6, 7, 8, 9, 10, 11]
+        assert [m.version for m in st.migrations_applied] == list(range(5, LATEST_VERSION + 1))
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["quarantined"], r["suppressed"]) for r in rows] == [
@@ -96,7 +96,7 @@ def test_version_6_import_log_gains_an_updated_column(tmp_path: Path) -> None:
     assert "updated" not in con.table("imports").columns  # as version 6 made it
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [7, 8, 9, 10, 11]
+        assert [m.version for m in st.migrations_applied] == list(range(7, LATEST_VERSION + 1))
         assert comparable(st.table("imports").schema()) == comparable(TABLES["imports"].schema)
         rows = st.table("imports").to_pyarrow().to_pylist()
         assert [(r["import_id"], r["stored"], r["suppressed"], r["updated"]) for r in rows] == [
@@ -118,7 +118,7 @@ def test_version_9_products_gain_active_and_inventory_unknown(tmp_path: Path) ->
     )
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [10, 11]
+        assert [m.version for m in st.migrations_applied] == list(range(10, LATEST_VERSION + 1))
         assert comparable(st.table("products").schema()) == comparable(TABLES["products"].schema)
         st.insert(
             "products",
@@ -143,7 +143,7 @@ def test_version_10_gains_feedback_referrals_and_referral_columns(tmp_path: Path
     con.con.execute("INSERT INTO orders (order_id, customer_id, total) VALUES ('O1', 'C1', 10)")
     con.disconnect()
     with Store(f"duckdb://{path}") as st:
-        assert [m.version for m in st.migrations_applied] == [11]
+        assert [m.version for m in st.migrations_applied] == list(range(11, LATEST_VERSION + 1))
         for name in ("feedback", "referrals", "customers", "orders"):
             assert comparable(st.table(name).schema()) == comparable(TABLES[name].schema)
         customers = st.table("customers").to_pyarrow().to_pylist()

@@ -169,6 +169,8 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         "identities": lambda t: t.person_id == person,
         "identity_merges": lambda t: (t.kept_person_id == person) | (t.merged_person_id == person),
         "identity_blocked_edges": lambda t: _isin(t.a, nodes) | _isin(t.b, nodes),
+        "messages": _person_rows("person_id", person),
+        "flow_state": _person_rows("person_id", person),
     }
 
 

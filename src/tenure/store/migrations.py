@@ -31,6 +31,7 @@ from tenure.store.schema import (
     V6_TABLES,
     V8_TABLES,
     V11_TABLES,
+    V12_TABLES,
     TableSpec,
 )
 
@@ -155,6 +156,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(10, "products on sale and in stock (recommendations)", _products_flags),
     Migration(11, "feedback, referrals, referred_by and referral codes", _feedback_referrals),
+    Migration(
+        12,
+        "flows: messages, flow state, ticks, paused flows",
+        lambda con: _create_tables_v(con, V12_TABLES, 12),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -386,6 +386,74 @@ REFERRALS = _spec(
     **_AUDIT,
 )
 
+MESSAGES = _spec(
+    "messages",
+    ("message_key",),
+    "Messages the flows decided to send (docs/flows.md): one row per (flow, step, person, "
+    "trigger instance), with its state; the dispatcher sends the pending ones.",
+    message_key="string",
+    flow="string",
+    step="string",
+    variant="string",
+    person_id="string",
+    trigger_id="string",
+    channel="string",
+    payload="string",
+    state="string",
+    reason="string",
+    decided_at="timestamp",
+    due_at="timestamp",
+    release_at="timestamp",
+    sent_at="timestamp",
+    attempts="int64",
+    last_error="string",
+    updated_at="timestamp",
+)
+
+FLOW_STATE = _spec(
+    "flow_state",
+    ("flow", "person_id", "trigger_id"),
+    "Where each person is in each flow they entered (one row per trigger instance): the "
+    "current step, when it is due, the A/B variant, holdout, and how the stay ended.",
+    flow="string",
+    person_id="string",
+    trigger_id="string",
+    trigger_at="timestamp",
+    entered_at="timestamp",
+    step="string",
+    next_at="timestamp",
+    variant="string",
+    holdout="boolean",
+    status="string",
+    exit_reason="string",
+    updated_at="timestamp",
+)
+
+FLOW_TICKS = _spec(
+    "flow_ticks",
+    ("flow", "tick_at"),
+    "One row per flow per tick of the flow engine: the clock, the watermark of the data it "
+    "read, persons entered and messages decided.",
+    flow="string",
+    tick_at="timestamp",
+    watermark="timestamp",
+    entered="int64",
+    messages="int64",
+    started_at="timestamp",
+    finished_at="timestamp",
+)
+
+FLOW_CONTROLS = _spec(
+    "flow_controls",
+    ("flow",),
+    "Flows paused by hand (`tenure flows pause`): a paused flow enters nobody and decides "
+    "no message until resumed.",
+    flow="string",
+    paused="boolean",
+    at="timestamp",
+    by="string",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -415,8 +483,17 @@ V8_TABLES: tuple[TableSpec, ...] = (PIPELINE_RUNS,)
 
 #: Tables added by migration 11 (feedback and referrals).
 V11_TABLES: tuple[TableSpec, ...] = (FEEDBACK, REFERRALS)
+#: Tables added by migration 12 (the flows' state and decided messages).
+V12_TABLES: tuple[TableSpec, ...] = (MESSAGES, FLOW_STATE, FLOW_TICKS, FLOW_CONTROLS)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in CORE_TABLES + V2_TABLES + V3_TABLES + V4_TABLES + V6_TABLES + V8_TABLES + V11_TABLES
+    for t in CORE_TABLES
+    + V2_TABLES
+    + V3_TABLES
+    + V4_TABLES
+    + V6_TABLES
+    + V8_TABLES
+    + V11_TABLES
+    + V12_TABLES
 }
