@@ -190,8 +190,9 @@ def _median(hist: pd.DataFrame) -> float | None:
 def _reach(out: _Rows, people: pd.DataFrame, counts: dict[str, int]) -> int:
     visitors = int(people["persons"].sum())
     out.add("reach", "visitors", visitors, "persons", "persons seen by the day")
-    sources = people.groupby("source")["persons"].sum().sort_values(ascending=False, kind="stable")
-    for source, persons in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0] == NO_EVENTS)):
+    sources = people.groupby("source")["persons"].sum()
+    # the named sources, most visitors first, then the visitors without an event
+    for source, persons in sorted(sources.items(), key=lambda kv: (kv[0] == NO_EVENTS, -kv[1])):
         out.add(
             "reach",
             f"visitors_from_{source}",
