@@ -60,6 +60,7 @@ def historic_clv(
     person: str = "person_id",
     group: str = "group",
     value: str = "margin",
+    orders: ir.Table | None = None,
 ) -> ir.Table:
     """``group``, clv, mature_customers: per group of ``groups`` (a ``person`` and a
     ``group`` column, one row per person) the historical CLV: the mean ``value`` (margin,
@@ -67,8 +68,9 @@ def historic_clv(
     first purchase, over the members whose first purchase day is at least ``horizon_days``
     before ``end`` (so each had the whole horizon; ``mature_customers`` counts them). A
     member without an order in the horizon counts 0; orders whose money is unknown stay
-    unknown. Groups without a mature member have no row."""
-    o = orders_base(store, as_of=end)
+    unknown. Groups without a mature member have no row. ``orders``: the
+    :func:`orders_base` as of ``end``, when the caller has it already."""
+    o = orders if orders is not None else orders_base(store, as_of=end)
     bought = o.filter(o.is_purchase)
     first = bought.group_by(_h_person=bought.person_id).agg(_h_first=bought.day.min())
     first = first.filter(first._h_first <= ibis.literal(end - timedelta(days=horizon_days)))

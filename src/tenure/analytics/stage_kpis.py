@@ -156,25 +156,39 @@ def _spend(store: Store, end: date, horizon_days: int) -> ir.Table:
     )
 
 
-def _referred_clv(store: Store, end: date, horizon_days: int) -> pd.DataFrame:
-    """referred (bool), clv, mature_customers: the historical CLV (margin) of the buyers
-    referred by a counted referral and of the others."""
-    o = orders_base(store, as_of=end)
-    bought = o.filter(o.is_purchase).select("person_id").distinct()
+def _referred_clv(store: Store, orders: ir.Table, per: ir.Table, end: date, days: int) -> ir.Table:
+    """referred (bool), clv, mature_customers: the historical CLV (margin, ``days`` horizon)
+    of the buyers (``per``) referred by a counted referral and of the others."""
     r = counted_referrals(store, end)
     referred = r.select(_r_person=r.dp).distinct()
-    j = bought.left_join(referred, bought.person_id == referred._r_person)
+    j = per.left_join(referred, per.person_id == referred._r_person)
     groups = j.select("person_id", referred=j._r_person.notnull())
-    return historic_clv(store, groups, end, horizon_days, group="referred").to_pandas()
+    return historic_clv(store, groups, end, days, group="referred", orders=orders)
 
 
-def _first_value(store: Store, end: date) -> pd.DataFrame:
-    """clv, mature_customers: the mean revenue in the first :data:`FIRST_VALUE_DAYS` days of
-    the buyers whose first purchase day is at least that old."""
-    o = orders_base(store, as_of=end)
-    bought = o.filter(o.is_purchase).select("person_id").distinct()
-    groups = bought.mutate(group=ibis.literal("all"))
-    return historic_clv(store, groups, end, FIRST_VALUE_DAYS, value="revenue").to_pandas()
+def _first_value(store: Store, orders: ir.Table, per: ir.Table, end: date) -> ir.Table:
+    """group, clv, mature_customers: the mean revenue in the first :data:`FIRST_VALUE_DAYS`
+    days of the buyers (``per``) whose first purchase day is at least that old."""
+    groups = per.select("person_id", group=ibis.literal("all"))
+    return historic_clv(store, groups, end, FIRST_VALUE_DAYS, value="revenue", orders=orders)
+
+
+def _engine(store: Store, end: date, rules: JourneyRules, horizon_days: int) -> dict[str, Any]:
+    """The aggregates behind the indicators, small frames and one-row dicts; the orders base
+    and the per-buyer table are written once (temporary tables), read by several queries."""
+
+    def row(expr: ir.Table) -> dict[str, Any]:
+        return dict(expr.to_pyarrow().to_pylist()[0])
+
+    with orders_base(store, as_of=end).cache() as orders, _buyers(orders, end).cache() as per:
+        return {
+            "buyers": row(_buyer_counts(per, end, rules, horizon_days)),
+            "gaps": _gaps(per).to_pandas(),
+            "prospects": row(_prospects(store, per, end)),
+            "first": _first_value(store, orders, per, end).to_pandas(),
+            "referred": _referred_clv(store, orders, per, end, horizon_days).to_pandas(),
+            "spend": row(_spend(store, end, horizon_days)),
+        }
 
 
 # --------------------------------------------------------------------------- pandas part
@@ -390,20 +404,16 @@ def stage_indicators(
     end = as_of if as_of is not None else store_end(store)
     people = _people(store, end, rules)
     counts = {str(k): int(v) for k, v in people.groupby("stage")["persons"].sum().items()}
-    per = _buyers(orders_base(store, as_of=end), end)
-    b = _buyer_counts(per, end, rules, horizon_days).to_pyarrow().to_pylist()[0]
-    gaps = _gaps(per).to_pandas()
-    prospects = _prospects(store, per, end).to_pyarrow().to_pylist()[0]
-    spend = _spend(store, end, horizon_days).to_pyarrow().to_pylist()[0]
+    e = _engine(store, end, rules, horizon_days)
     advocacy = advocacy_kpis(store, end)
     out = _Rows()
     visitors = _reach(out, people, counts)
     buyers = sum(counts.get(s, 0) for s in (*LIVE, "lapsed"))
-    new = int(b["new_in_horizon"] or 0)
-    _acquire(out, visitors, buyers, prospects, spend, new, horizon_days)
-    _develop(out, b, gaps, _first_value(store, end), rules)
-    _retain(out, b, counts)
-    _advocate(out, advocacy, _referred_clv(store, end, horizon_days), horizon_days)
+    new = int(e["buyers"]["new_in_horizon"] or 0)
+    _acquire(out, visitors, buyers, e["prospects"], e["spend"], new, horizon_days)
+    _develop(out, e["buyers"], e["gaps"], e["first"], rules)
+    _retain(out, e["buyers"], counts)
+    _advocate(out, advocacy, e["referred"], horizon_days)
     frame = pd.DataFrame(out.rows, columns=list(COLUMNS))
     frame["value"] = frame["value"].astype("float64")
     code = reporting_currency(store)
