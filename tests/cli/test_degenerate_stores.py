@@ -15,6 +15,7 @@ the CLI's last-resort "Internal error" line (every failure must be a proper Tenu
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -288,6 +289,7 @@ EXTRA: dict[str, list[list[str]]] = {
         ["--by", "cohort"],
         ["--by", "segment"],
         ["--by", "status"],
+        ["--by", "stage"],
     ],
     "cohorts": [["--by", "channel", "--long"], ["--by", "first_category"], ["--period", "week"]],
     "customers list": [["--segment", "Champions", "--sort", "name"], ["--status", "vip"]],
@@ -369,3 +371,32 @@ def test_no_traceback(
     assert result.exit_code in DOCUMENTED_EXIT_CODES, shown
     if result.exit_code != 0:
         assert "Error:" in result.stderr, shown
+
+
+#: Indicators of a stage without any person to count on the degenerate stores: each must be
+#: null (unknown), never 0.
+NO_POPULATION = {
+    "empty": {"identified_share", "visitor_conversion", "cac", "retention", "repeat_rate"},
+    "one_order": {"second_order_rate", "median_days_to_second_order", "retention", "cac"},
+    "no_repeat": {"median_days_to_second_order", "cac", "nps", "clv_referred"},
+    "all_refunds": {"second_order_rate", "repeat_rate", "first_90_day_value", "nps"},
+}
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [s if s in FAST_SHAPES else pytest.param(s, marks=pytest.mark.slow) for s in NO_POPULATION],
+)
+def test_stage_indicators_are_null_without_a_population(
+    shape: str, built: Callable[[str], Built]
+) -> None:
+    """`tenure stages --indicators` (a group's option: the walk above does not reach it)."""
+    store = built(shape)
+    args = ["stages", "--indicators", "--store", str(store.path), "--as-of"]
+    result = runner.invoke(app, [*args, store.last.isoformat(), "--json"])
+    assert result.exit_code == 0, result.output
+    values = {d["indicator"]: d["value"] for d in json.loads(result.stdout)}
+    for name in NO_POPULATION[shape]:
+        assert values[name] is None, (name, values)
+    table = runner.invoke(app, [*args, store.last.isoformat()])
+    assert table.exit_code == 0 and "Traceback" not in table.output, table.output

@@ -51,21 +51,43 @@ def _spend(store: Store, end: date) -> ir.Table:
     )
 
 
-def _clv(store: Store, facts: ir.Table, end: date, horizon_days: int) -> ir.Table:
-    mature = facts.filter(
-        facts.is_buyer & (facts.first_order_at.date() <= end - timedelta(days=horizon_days))
-    ).select(m_person="person_id", m_channel="acquisition_channel", first="first_order_at")
-    o = orders_base(store, as_of=end)
-    j = o.join(mature, o.person_id == mature.m_person)
-    within = j.filter(j.day.delta(j.first.date(), unit="day") < horizon_days)
-    per = within.group_by(["m_person", "m_channel"]).agg(m=within.margin.sum())
-    people = mature.left_join(per, mature.m_person == per.m_person).select(
-        # no order within the horizon is 0; orders whose money is unknown stay unknown
-        channel=mature.m_channel,
-        m=ibis.ifelse(per.m_person.isnull(), ibis.literal(0.0), per.m),
+def historic_clv(
+    store: Store,
+    groups: ir.Table,
+    end: date,
+    horizon_days: int,
+    *,
+    person: str = "person_id",
+    group: str = "group",
+    value: str = "margin",
+    orders: ir.Table | None = None,
+) -> ir.Table:
+    """``group``, clv, mature_customers: per group of ``groups`` (a ``person`` and a
+    ``group`` column, one row per person) the historical CLV: the mean ``value`` (margin,
+    or revenue) of a member's orders (refunds subtracted) within ``horizon_days`` of their
+    first purchase, over the members whose first purchase day is at least ``horizon_days``
+    before ``end`` (so each had the whole horizon; ``mature_customers`` counts them). A
+    member without an order in the horizon counts 0; orders whose money is unknown stay
+    unknown. Groups without a mature member have no row. ``orders``: the
+    :func:`orders_base` as of ``end``, when the caller has it already."""
+    o = orders if orders is not None else orders_base(store, as_of=end)
+    bought = o.filter(o.is_purchase)
+    first = bought.group_by(_h_person=bought.person_id).agg(_h_first=bought.day.min())
+    first = first.filter(first._h_first <= ibis.literal(end - timedelta(days=horizon_days)))
+    members = groups.select(_h_member=groups[person], _h_group=groups[group])
+    mature = members.join(first, members._h_member == first._h_person).select(
+        "_h_member", "_h_group", "_h_first"
     )
-    return people.group_by(c_channel=people.channel).agg(
-        clv=people.m.mean(), mature_customers=people.count()
+    j = o.join(mature, o.person_id == mature._h_member)
+    within = j.filter(j.day.delta(j._h_first, unit="day") < horizon_days)
+    per = within.group_by(_h_who=within._h_member).agg(_h_m=within[value].sum())
+    people = mature.left_join(per, mature._h_member == per._h_who).select(
+        # no order within the horizon is 0; orders whose money is unknown stay unknown
+        _h_group=mature._h_group,
+        _h_m=ibis.ifelse(per._h_who.isnull(), ibis.literal(0.0), per._h_m),
+    )
+    return people.group_by(**{group: people._h_group}).agg(
+        clv=people._h_m.mean(), mature_customers=people.count()
     )
 
 
@@ -80,7 +102,8 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
     buyers = facts.filter(facts.is_buyer)
     new = buyers.group_by(channel=buyers.acquisition_channel).agg(new_customers=buyers.count())
     spend = _spend(store, end).to_pandas()
-    clv = _clv(store, facts, end, horizon_days).rename(channel="c_channel").to_pandas()
+    members = buyers.select("person_id", channel=buyers.acquisition_channel)
+    clv = historic_clv(store, members, end, horizon_days, group="channel").to_pandas()
     out = (
         new.to_pandas().merge(spend, on="channel", how="outer").merge(clv, on="channel", how="left")
     )

@@ -46,7 +46,7 @@ from tenure.errors import ConfigError
 from tenure.store import Store, reporting_currency
 
 GRAINS = ("day", "week", "month", "quarter")
-BY = ("channel", "cohort", "segment", "status")
+BY = ("channel", "cohort", "segment", "status", "stage")
 #: The days of a year in the simple CLV (trailing yearly margin and churn).
 YEAR_DAYS = 365
 #: The group of a person the split does not place (e.g. no purchase, so no cohort).
@@ -191,6 +191,11 @@ def _groups(store: Store, orders: ir.Table, by: str, span: _Span) -> ir.Table:
 
         scored = rfm(store, as_of=span.as_of)
         return scored.select(g_person=scored.person_id, grp=scored.segment)
+    if by == "stage":
+        from tenure.analytics.journey import journey_stages
+
+        stages = journey_stages(store, span.as_of)
+        return stages.select(g_person=stages.person_id, grp=stages.stage)
     from tenure.analytics.status import customer_status
 
     status = customer_status(store, as_of=span.as_of)
@@ -451,9 +456,10 @@ def kpis(
 ) -> pd.DataFrame:
     """KPIs per calendar period: one row per period from the one holding ``start`` (default:
     the first order's) to the one holding ``end`` (default: ``as_of``), periods without orders
-    included (0 counts, null ratios). With ``by`` (channel, cohort, segment or status) one row
-    per period and group, the group column after ``partial``: every person belongs to one
-    group (as of ``as_of``), so counts and money of the groups add up to the overall row.
+    included (0 counts, null ratios). With ``by`` (channel, cohort, segment, status or
+    journey stage) one row per period and group, the group column after ``partial``: every
+    person belongs to one group (as of ``as_of``), so counts and money of the groups add up
+    to the overall row.
 
     ``grain``: day, week (from Monday), month or quarter. ``as_of``: observation end, default
     the as-of day of :func:`store_end`; orders after it are ignored and the period holding it is

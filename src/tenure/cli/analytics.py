@@ -317,7 +317,10 @@ def kpis_command(
         str | None, typer.Option(help="Last period: the one holding this day (default: as of).")
     ] = None,
     by: Annotated[
-        str | None, typer.Option(help="One row per period and channel, cohort, segment or status.")
+        str | None,
+        typer.Option(
+            help="One row per period and channel, cohort, segment, status or journey stage."
+        ),
     ] = None,
     as_of: AsOfOpt = None,
     wide: Annotated[

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
+import pandas as pd
 import typer
 
+from tenure.analytics.journey import JourneyRules
 from tenure.analytics.stages import HistorySpan
 from tenure.cli.common import (
     JsonOpt,
@@ -81,6 +83,14 @@ def stages_command(
             "--transitions", help="Entries into / exits from each stage per period instead."
         ),
     ] = False,
+    show_indicators: Annotated[
+        bool,
+        typer.Option(
+            "--indicators",
+            help="The indicators of each stage (visitors, conversion, CAC, second-order rate, "
+            "retention, NPS, CLV of referred buyers...) instead.",
+        ),
+    ] = False,
     period: Annotated[
         str, typer.Option(help="Period of --transitions: day, week or month.")
     ] = "month",
@@ -93,16 +103,27 @@ def stages_command(
     review_share: Annotated[
         float, typer.Option(help="Lowest review score of a promoter, as a share of the top.")
     ] = 0.8,
+    horizon_days: Annotated[
+        int,
+        typer.Option(
+            "--horizon-days", min=1, help="--indicators: the CAC's spend window and CLV horizon."
+        ),
+    ] = 365,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """The persons in each journey stage as of a day (docs/metrics.md, "Journey stages");
-    --transitions: the entries and exits per period recorded in journey_history."""
+    --transitions: the entries and exits per period recorded in journey_history;
+    --indicators: the indicators of each stage ("Indicators per stage")."""
     if ctx.invoked_subcommand is not None:
         return
-    from tenure.analytics.journey import JourneyRules, journey_counts, journey_transitions
+    from tenure.analytics.journey import journey_counts, journey_transitions
 
     day = parse_day(as_of)
+    if show_indicators:
+        rules = JourneyRules(onboarding_days, nps_promoter, review_share)
+        _indicators(store, day, rules, horizon_days, as_json=as_json, as_csv=as_csv)
+        return
     with open_store(store) as st:
         if show_transitions:
             frame = journey_transitions(st, period=period)
@@ -112,6 +133,50 @@ def stages_command(
             note_as_of(st, day)
     title = "Journey transitions" if show_transitions else "Journey stages"
     emit(frame, title=title, as_json=as_json, as_csv=as_csv)
+
+
+def _indicators(
+    store: str | None,
+    day: date | None,
+    rules: JourneyRules,
+    horizon_days: int,
+    *,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """`tenure stages --indicators`: the rows of ``stage_indicators``, values as they are in
+    JSON and CSV (shares as fractions), by their unit in the terminal."""
+    from tenure.analytics.stage_kpis import stage_indicators
+
+    with open_store(store) as st:
+        frame = stage_indicators(st, day, rules=rules, horizon_days=horizon_days)
+        note_as_of(st, day)
+    warn(frame.attrs["warnings"])
+    code = frame.attrs["currency"]
+    if as_json or as_csv:
+        emit(frame, title="", as_json=as_json, as_csv=as_csv, money=())
+        return
+    view = frame[["stage", "indicator"]].assign(
+        value=[shown(v, u, code) for v, u in zip(frame["value"], frame["unit"], strict=True)],
+        basis=frame["basis"],
+    )
+    title = f"Indicators per stage as of {frame.attrs['as_of']} (money in {code})"
+    emit(view, title=title, money=(), limit=0, keys=["stage", "indicator"])
+
+
+def shown(value: float | None, unit: str, code: str) -> str:
+    """An indicator's value as text by its unit: blank when unknown, never 0."""
+    if value is None or pd.isna(value):
+        return ""
+    if unit in ("persons", "count"):
+        return f"{value:,.0f}"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    if unit == "days":
+        return f"{value:,g} days"
+    if unit == "money":
+        return f"{value:,.2f} {code}"
+    return f"{value:,.1f}"
 
 
 @stages_app.command("backfill")
