@@ -123,22 +123,22 @@ def _nps(
 
 def _reviews(
     rng: np.random.Generator, s: np.ndarray, o: Orders, cl: Clock
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(buyer, day, stars, product) of the reviews: a share of orders get a review of one of
-    their lines' products (uniformly chosen) some days later, if before the end."""
-    ln = o.lines
-    # one random line per order: the first of each order's lines in a random order
-    shuffled = np.lexsort((rng.uniform(size=len(ln)), ln.order))
-    firsts = shuffled[np.r_[True, np.diff(ln.order[shuffled]) != 0]]
-    product = np.zeros(len(o), dtype=np.int64)
-    product[ln.order[firsts]] = ln.product[firsts]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(buyer, day, stars, product, has text) of the reviews: a share of orders get a review
+    of one of their lines' products (uniformly chosen) some days later, if before the end.
+    The product is drawn last: the other draws do not depend on the baskets (tastes)."""
     order = np.flatnonzero(rng.uniform(size=len(o)) < P.REVIEW_RATE)
     day = _after_order(rng, o, order, 2.0, P.REVIEW_DELAY_DAYS)
     buyer = o.buyer[order]
     noisy = np.clip(s[buyer] + rng.normal(0.0, P.REVIEW_NOISE, len(order)), 0.0, 10.0)
     stars = np.clip(np.round(1.0 + 4.0 * noisy / 10.0), 1, 5)
+    has_text = rng.uniform(size=len(order)) < P.REVIEW_TEXT
+    ln = o.lines  # sorted by order, one or more lines each
+    count = np.bincount(ln.order, minlength=len(o))
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    line = first[order] + (rng.uniform(size=len(order)) * count[order]).astype(np.int64)
     keep = day < cl.days
-    return buyer[keep], day[keep], stars[keep], product[order][keep]
+    return buyer[keep], day[keep], stars[keep], ln.product[line][keep], has_text[keep]
 
 
 def _referrers(rng: np.random.Generator, s: np.ndarray, b: Buyers, at: np.ndarray) -> np.ndarray:
@@ -175,12 +175,11 @@ def _feedback_table(
     cat: Catalog,
     start: date,
     nps: tuple[np.ndarray, np.ndarray, np.ndarray],
-    reviews: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    has_text: np.ndarray,
+    reviews: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     offset: int,
 ) -> pa.Table:
     """NPS answers then reviews, numbered ``F00000000``... in the order they were given."""
-    (nb, nd, ns), (rb, rd, rs, rp) = nps, reviews
+    (nb, nd, ns), (rb, rd, rs, rp, has_text) = nps, reviews
     person = np.concatenate([nb, rb])
     day = np.concatenate([nd, rd])
     is_review = np.r_[np.zeros(len(nb), bool), np.ones(len(rb), bool)]
@@ -283,10 +282,9 @@ def draw_feedback(
     gathers the realised figures."""
     s = satisfaction(rng, b)
     nps = _nps(rng, s, o, cl)
-    reviews = _reviews(rng, s, o, cl)
-    has_text = rng.uniform(size=len(reviews[0])) < P.REVIEW_TEXT
     refs = _referrals(rng, s, pp, b)
-    feedback = _feedback_table(pp, cat, cl.start, nps, reviews, has_text, totals.feedback)
+    reviews = _reviews(rng, s, o, cl)
+    feedback = _feedback_table(pp, cat, cl.start, nps, reviews, totals.feedback)
     referrals = _referrals_table(pp, o, cl.start, refs, currency, totals.referrals)
     n = len(b)
     purchases = np.bincount(o.buyer[o.status != _FULLY_REFUNDED], minlength=n)
