@@ -94,6 +94,16 @@ def satisfaction(rng: np.random.Generator, b: Buyers) -> np.ndarray:
     return np.clip(P.SATISFACTION_BASE - P.SATISFACTION_P_SLOPE * b.p + noise, 0.0, 10.0)
 
 
+def _one_of(
+    rng: np.random.Generator, group: np.ndarray, groups: int, chosen: np.ndarray
+) -> np.ndarray:
+    """For each entry of ``chosen`` (group numbers), the index of one of the group's members,
+    uniformly; ``group`` holds each member's group, sorted, every group non-empty."""
+    count = np.bincount(group, minlength=groups)
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return first[chosen] + (rng.uniform(size=len(chosen)) * count[chosen]).astype(np.int64)
+
+
 def _after_order(
     rng: np.random.Generator, o: Orders, pick: np.ndarray, least: float, mean: float
 ) -> np.ndarray:
@@ -111,9 +121,7 @@ def _nps(
     answers = rng.uniform(size=n) < P.NPS_RATE
     again = answers & (rng.uniform(size=n) < P.NPS_AGAIN)
     buyer = np.concatenate([np.flatnonzero(answers), np.flatnonzero(again)])
-    count = np.bincount(o.buyer, minlength=n)
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])  # orders are sorted by buyer
-    pick = first[buyer] + (rng.uniform(size=len(buyer)) * count[buyer]).astype(np.int64)
+    pick = _one_of(rng, o.buyer, n, buyer)  # orders are sorted by buyer
     day = _after_order(rng, o, pick, 1.0, P.NPS_DELAY_DAYS)
     noisy = s[buyer] + rng.normal(0.0, P.NPS_NOISE, len(buyer))
     score = np.round(np.clip(noisy, 0.0, 10.0))
@@ -133,12 +141,9 @@ def _reviews(
     noisy = np.clip(s[buyer] + rng.normal(0.0, P.REVIEW_NOISE, len(order)), 0.0, 10.0)
     stars = np.clip(np.round(1.0 + 4.0 * noisy / 10.0), 1, 5)
     has_text = rng.uniform(size=len(order)) < P.REVIEW_TEXT
-    ln = o.lines  # sorted by order, one or more lines each
-    count = np.bincount(ln.order, minlength=len(o))
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])
-    line = first[order] + (rng.uniform(size=len(order)) * count[order]).astype(np.int64)
+    line = _one_of(rng, o.lines.order, len(o), order)  # lines are sorted by order
     keep = day < cl.days
-    return buyer[keep], day[keep], stars[keep], ln.product[line][keep], has_text[keep]
+    return buyer[keep], day[keep], stars[keep], o.lines.product[line][keep], has_text[keep]
 
 
 def _referrers(rng: np.random.Generator, s: np.ndarray, b: Buyers, at: np.ndarray) -> np.ndarray:

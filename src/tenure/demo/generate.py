@@ -230,7 +230,9 @@ def generate_demo(
     ``taste`` (0 to 1) gives each buyer a favourite category: with that probability an
     order's primary product and each popular filler come from it, or, for a repeat order,
     from the next category of the favourite's journey (docs/demo.md, "Tastes"); 0 gives
-    buyers no tastes (products drawn by popularity and budget only).
+    buyers no tastes (products drawn by popularity and budget only). Each batch also gets
+    its buyers' satisfaction, NPS answers, product reviews and referrals (docs/demo.md,
+    "Feedback and referrals"), drawn from a stream of their own.
     """
     _check(customers, days, taste)
     report = progress or no_progress
