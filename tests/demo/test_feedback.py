@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tenure import Store
 from tenure.analytics.advocacy import advocacy_kpis
 from tenure.analytics.base import store_end
 from tenure.analytics.journey import counted_referrals, journey_counts, journey_stages
-from tenure.demo import DEMO_TABLES
+from tenure.demo import DEMO_TABLES, generate_demo
 from tenure.demo import params as P
-from tenure.demo.feedback import BODIES, TITLES
+from tenure.demo.feedback import BODIES, TITLES, draw_referrers
+from tests.conftest import examples
 
 #: Rows and content hash of the other tables of the tests' demo store, as generated before
 #: the demo had feedback and referrals (``pd.util.hash_pandas_object`` of the rows as text,
@@ -228,3 +232,47 @@ def test_every_person_in_one_stage_and_the_advocates_are_the_promoters(
     assert not by_stage["retain"] & promoters
     reasons = stages[stages.stage == "advocate"].reason
     assert reasons.str.contains("NPS").any() and reasons.str.contains("referral").any()
+
+
+_DAY = st.floats(0, 100, allow_nan=False)
+
+
+@examples(100)
+def test_a_referrer_ordered_before_the_referral_and_has_a_weight(examples: int) -> None:
+    """No self-referral, no cycle: a referral's referrer is a buyer whose first order came
+    strictly before it, with a satisfaction above 0; none (-1) only when there is no such
+    buyer."""
+    buyers = st.lists(st.tuples(_DAY, st.sampled_from([0.0, 0.5, 7.0, 10.0])), min_size=1)
+    draws = given(buyers, st.lists(_DAY, max_size=20), st.integers(0, 2**32 - 1))
+    settings(max_examples=examples, deadline=None)(draws(_referrers_came_first))()
+
+
+def _referrers_came_first(buyers: list[tuple[float, float]], at: list[float], seed: int) -> None:
+    acquired, s = (np.array(column) for column in zip(*buyers, strict=True))
+    when = np.array(at, dtype=np.float64)
+    got = draw_referrers(np.random.default_rng(seed), s, acquired, when)
+    for referrer, day in zip(got, when, strict=True):
+        if referrer < 0:
+            assert not ((acquired < day) & (s > 0)).any()
+        else:
+            assert acquired[referrer] < day and s[referrer] > 0
+
+
+def test_referrers_are_drawn_by_satisfaction_to_the_fourth() -> None:
+    """Two earlier buyers, satisfied 10 and 5: the second refers (5/10)^4 = 1/16 as often."""
+    got = draw_referrers(
+        np.random.default_rng(1), np.array([10.0, 5.0]), np.array([1.0, 2.0]), np.full(20_000, 3.0)
+    )
+    assert (got == 1).mean() == pytest.approx(1 / 17, abs=0.005)
+
+
+def test_a_tiny_demo_has_no_figure_without_data(tmp_path: Path) -> None:
+    """One buyer, 30 days: no referral, so no referred buyers' revenue (unknown, not 0)."""
+    with Store(f"duckdb://{tmp_path / 'tiny.duckdb'}") as store:
+        generate_demo(store, customers=1, seed=3, days=30)
+        truth = store.table("generator_truth").to_pandas()
+        assert store.count("referrals") == 0 and store.count("feedback") == 0
+    names = set(truth.name)
+    assert {"referrals_realised", "reviews_realised", "nps_respondents_realised"} <= names
+    assert not {"nps_realised", "average_rating_realised", "revenue_referred_realised"} & names
+    assert truth[truth.name == "satisfaction"].scope.tolist() == ["C0000000"]

@@ -56,26 +56,66 @@ class FeedbackTotals:
     rewards_cents: int = 0
 
     def rows(self) -> list[Row]:
-        """The realised figures (scope ``global``), as Tenure should find them."""
-        nps = 100.0 * (self.promoters - self.detractors) / self.respondents
-        return [
-            ("nps_realised", "global", nps if self.respondents else float("nan"),
-             "NPS of each respondent's latest answer: % promoters (9-10) - % detractors (0-6)"),
-            ("nps_respondents_realised", "global", float(self.respondents),
-             "buyers with an NPS answer"),
+        """The realised figures (scope ``global``), as Tenure should find them; a figure
+        without data (no respondent, review or referred buyer) has no row."""
+        rows: list[Row] = [
+            (
+                "nps_respondents_realised",
+                "global",
+                float(self.respondents),
+                "buyers with an NPS answer",
+            ),
             ("reviews_realised", "global", float(self.reviews), "product reviews"),
-            ("average_rating_realised", "global", self.stars / max(self.reviews, 1),
-             "mean stars (1-5) of the reviews"),
-            ("referrals_realised", "global", float(self.referrals),
-             "referrals (referred buyers and referred prospects)"),
-            ("referred_buyers_realised", "global", float(self.referred_buyers),
-             "referred persons with a purchase (an order not refunded in full)"),
-            ("revenue_referred_realised", "global",
-             self.referred_revenue_cents / 100 / max(self.referred_buyers, 1),
-             "mean net revenue (total - refunded, all orders) of a referred buyer"),
-            ("referral_rewards_realised", "global", self.rewards_cents / 100,
-             "rewards paid by the referral programme"),
-        ]  # fmt: skip
+            (
+                "referrals_realised",
+                "global",
+                float(self.referrals),
+                "referrals (referred buyers and referred prospects)",
+            ),
+            (
+                "referred_buyers_realised",
+                "global",
+                float(self.referred_buyers),
+                "referred persons with a purchase (an order not refunded in full)",
+            ),
+            (
+                "referral_rewards_realised",
+                "global",
+                self.rewards_cents / 100,
+                "rewards paid by the referral programme",
+            ),
+        ]
+        if self.respondents:
+            nps = 100.0 * (self.promoters - self.detractors) / self.respondents
+            rows.append(
+                (
+                    "nps_realised",
+                    "global",
+                    nps,
+                    "NPS of each respondent's latest "
+                    "answer: % promoters (9-10) - % detractors (0-6)",
+                )
+            )
+        if self.reviews:
+            rows.append(
+                (
+                    "average_rating_realised",
+                    "global",
+                    self.stars / self.reviews,
+                    "mean stars (1-5) of the reviews",
+                )
+            )
+        if self.referred_buyers:
+            revenue = self.referred_revenue_cents / 100 / self.referred_buyers
+            rows.append(
+                (
+                    "revenue_referred_realised",
+                    "global",
+                    revenue,
+                    "mean net revenue (total - refunded, all orders) of a referred buyer",
+                )
+            )
+        return rows  # fmt: skip
 
 
 @dataclass
@@ -146,12 +186,15 @@ def _reviews(
     return buyer[keep], day[keep], stars[keep], o.lines.product[line][keep], has_text[keep]
 
 
-def _referrers(rng: np.random.Generator, s: np.ndarray, b: Buyers, at: np.ndarray) -> np.ndarray:
-    """For each referral dated ``at``, a buyer whose first order came before it, drawn with
-    weight (satisfaction / 10) ** REFERRAL_POWER; -1 where none had ordered yet."""
-    by_time = np.argsort(b.acquired, kind="stable")
+def draw_referrers(
+    rng: np.random.Generator, s: np.ndarray, acquired: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """For each referral dated ``at``, the index of a buyer whose first order (``acquired``)
+    came strictly before it, drawn with weight (satisfaction ``s`` / 10) ** REFERRAL_POWER;
+    -1 where no buyer with a weight had ordered yet."""
+    by_time = np.argsort(acquired, kind="stable")
     weight = np.cumsum((s[by_time] / 10.0) ** P.REFERRAL_POWER)
-    before = np.searchsorted(b.acquired[by_time], at, side="left")  # buyers ordered before
+    before = np.searchsorted(acquired[by_time], at, side="left")  # buyers ordered before
     total = np.where(before > 0, weight[np.maximum(before - 1, 0)], 0.0)
     k = np.searchsorted(weight, rng.uniform(size=len(at)) * total, side="right")
     k = np.minimum(k, np.maximum(before - 1, 0))
@@ -170,7 +213,7 @@ def _referrals(
     referred = np.concatenate([buyers, prospects])
     arrives = np.concatenate([b.acquired[buyers], pp.signup[prospects]])
     day = np.maximum(arrives - rng.exponential(P.REFERRAL_LEAD_DAYS, len(referred)), 0.0)
-    referrer = _referrers(rng, s, b, day)
+    referrer = draw_referrers(rng, s, b.acquired, day)
     keep = referrer >= 0
     return referrer[keep], referred[keep], day[keep]
 
