@@ -119,11 +119,15 @@ def test_empty_store_is_null_not_zero(store: Store) -> None:
     assert advocates(store, END).empty
 
 
-def test_demo_store_without_feedback(demo_url: str) -> None:
+def test_demo_store_before_identity_resolution(demo_url: str) -> None:
+    """The demo holds feedback and referrals, but before identity resolution no row is
+    linked to a person: none counts, and the figures are unknown, not 0 (the resolved demo
+    is checked against its truth in tests/demo/test_feedback.py)."""
     with Store(demo_url) as store:
+        assert store.count("feedback") > 0 and store.count("referrals") > 0
         k = advocacy_kpis(store)
         frame = advocates(store)
-    if k["nps_respondents"] == 0:
-        assert k["nps"] is None
+    assert k["nps_respondents"] == 0 and k["nps"] is None and k["average_rating"] is None
+    assert k["referred_persons"] == 0 and k["referred_conversion"] is None
     assert k["buyers"] > 0
-    assert tuple(frame.columns) == COLUMNS
+    assert tuple(frame.columns) == COLUMNS and frame.empty

@@ -36,7 +36,8 @@ def test_demo_prints_summary_and_location(tmp_path: Path) -> None:
     store = tmp_path / "demo.duckdb"
     result = runner.invoke(app, ["demo", "--store", str(store), "--customers", "200"])
     assert result.exit_code == 0, result.output
-    for label in ("Customers", "Orders", "Revenue", "Average order value", "Repeat purchase rate"):
+    labels = ("Customers", "Orders", "Revenue", "Average order value", "Repeat purchase rate")
+    for label in (*labels, "Feedback (NPS answers, reviews)", "Referrals"):
         assert label in result.stdout
     assert str(store) in result.stdout.replace("\n", "")
 

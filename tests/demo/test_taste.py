@@ -63,11 +63,16 @@ def test_default_taste(small: dict[float | None, dict[str, pd.DataFrame]]) -> No
 def test_taste_moves_products_not_orders(
     small: dict[float | None, dict[str, pd.DataFrame]],
 ) -> None:
-    """The orders (ids, buyers, days, amounts), the catalogue and the spend are those of the
-    demo without taste; the lines still add up to each order's subtotal."""
+    """The orders (ids, buyers, days, amounts), the catalogue, the spend, the referrals and
+    the feedback (but the products reviewed) are those of the demo without taste; the lines
+    still add up to each order's subtotal."""
     plain, tasted = small[0.0], small[0.5]
-    for name in ("orders", "products", "marketing_spend"):
+    for name in ("orders", "products", "marketing_spend", "referrals"):
         pd.testing.assert_frame_equal(tasted[name], plain[name], obj=name)
+    # feedback: the same answers and reviews, of products of the tasted baskets
+    pd.testing.assert_frame_equal(
+        tasted["feedback"].drop(columns="product_id"), plain["feedback"].drop(columns="product_id")
+    )
     items, orders = tasted["order_items"], tasted["orders"]
     assert not items[["order_id", "product_id"]].equals(
         plain["order_items"][["order_id", "product_id"]]

@@ -92,6 +92,8 @@ def demo(
         ("Sessions", summary.sessions),
         ("Events", summary.events),
         ("Ad spend", f"{summary.spend:,.2f} {summary.currency}"),
+        ("Feedback (NPS answers, reviews)", summary.tables["feedback"]),
+        ("Referrals", summary.tables["referrals"]),
     ]
     console.print(kv_table(f"Demo store (seed {summary.seed})", rows))
     emit(report.channels[DEMO_CHANNELS], title="Acquisition channels: CAC and 12-month CLV:CAC")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from tenure.demo import params as P
 from tenure.demo import touches as T
@@ -16,6 +17,7 @@ from tenure.demo.buyers import draw_buyers, draw_purchases
 from tenure.demo.catalog import Catalog, Taste, make_catalog, products_table
 from tenure.demo.clock import Clock, clock
 from tenure.demo.events import EventLog, events_table
+from tenure.demo.feedback import FEEDBACK_STREAM, FeedbackTotals, draw_feedback
 from tenure.demo.marketing import consents_tables, spend_cents, spend_table
 from tenure.demo.orders import items_table, make_orders, orders_table
 from tenure.demo.people import customers_table, draw_people
@@ -47,6 +49,8 @@ DEMO_TABLES = (
     "marketing_spend",
     "consents",
     "suppressions",
+    "feedback",
+    "referrals",
     "generator_truth",
 )
 #: Buyers generated and written at a time (memory stays flat whatever the size).
@@ -116,6 +120,7 @@ class _Totals:
     repeaters: int = 0
     events: int = 0
     sessions: int = 0
+    feedback: FeedbackTotals = field(default_factory=FeedbackTotals)
 
 
 @dataclass(frozen=True)
@@ -167,8 +172,15 @@ def _batch(
         "consents": consents,
         "suppressions": suppressions,
     }
+    # feedback and referrals last, from a stream of their own: the rows above stay the same
+    fb_rng = np.random.default_rng([su.seed, FEEDBACK_STREAM, index])
+    fb = draw_feedback(fb_rng, pp, b, o, su.cat, cl, su.currency, totals.feedback)
+    tables["feedback"] = fb.feedback
+    tables["referrals"] = fb.referrals
+    truth = [fb.truth]
     if taste is not None:
-        tables["generator_truth"] = truth_table(taste_rows(pp.customer_id, taste.favourite))
+        truth.insert(0, truth_table(taste_rows(pp.customer_id, taste.favourite)))
+    tables["generator_truth"] = pa.concat_tables(truth)
     step(_GENERATE_SHARE)
     rows, written = sum(t.num_rows for t in tables.values()), 0
     for name, table in tables.items():
@@ -218,7 +230,9 @@ def generate_demo(
     ``taste`` (0 to 1) gives each buyer a favourite category: with that probability an
     order's primary product and each popular filler come from it, or, for a repeat order,
     from the next category of the favourite's journey (docs/demo.md, "Tastes"); 0 gives
-    buyers no tastes (products drawn by popularity and budget only).
+    buyers no tastes (products drawn by popularity and budget only). Each batch also gets
+    its buyers' satisfaction, NPS answers, product reviews and referrals (docs/demo.md,
+    "Feedback and referrals"), drawn from a stream of their own.
     """
     _check(customers, days, taste)
     report = progress or no_progress
@@ -246,7 +260,8 @@ def generate_demo(
         new += _batch(su, n, index, totals, step)
     cents = spend_cents(rng, su.cl, customers, new)
     store.insert("marketing_spend", spend_table(cents, su.cl, currency))
-    store.insert("generator_truth", truth_table(realised_rows(new, cents)))
+    realised = realised_rows(new, cents) + totals.feedback.rows()
+    store.insert("generator_truth", truth_table(realised))
     revenue = Decimal(totals.revenue_cents) / 100
     return DemoSummary(
         customers=totals.buyers,

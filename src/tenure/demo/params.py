@@ -150,6 +150,24 @@ JOURNEYS = {
 }
 PER_CATEGORY = 40
 
+#: Feedback and referrals (docs/demo.md, "Feedback and referrals").
+#: True satisfaction (0-10) = clip(SATISFACTION_BASE - SATISFACTION_P_SLOPE x p
+#: + Normal(0, SATISFACTION_SD), 0, 10): the lower a buyer's drop-out probability p, the happier.
+SATISFACTION_BASE, SATISFACTION_P_SLOPE, SATISFACTION_SD = 10.0, 9.0, 1.5
+NPS_RATE = 0.30  # share of buyers who answer the NPS survey after one of their orders
+NPS_AGAIN = 0.25  # share of those who answer it a second time (the latest answer counts)
+NPS_DELAY_DAYS = 7.0  # mean delay (days, exponential, after a 1-day minimum) after the order
+NPS_NOISE = 1.0  # sd of an answer around the satisfaction (then rounded, clipped to 0-10)
+REVIEW_RATE = 0.10  # share of orders whose buyer reviews one of its products
+REVIEW_DELAY_DAYS = 5.0  # mean delay (days, exponential, after a 2-day minimum) after the order
+REVIEW_NOISE = 1.5  # sd around the satisfaction of a review, before 1 + 4 x score / 10
+REVIEW_TEXT = 0.40  # share of reviews with a title and a body
+REFERRED_BUYERS = 0.08  # share of buyers who arrive referred by an earlier buyer
+REFERRED_PROSPECTS = 0.05  # share of prospects referred by a buyer (they never buy)
+REFERRAL_POWER = 4.0  # a buyer's weight as a referrer: (satisfaction / 10) ** REFERRAL_POWER
+REFERRAL_LEAD_DAYS = 3.0  # mean days (exponential) from the referral to the first order/sign-up
+REFERRAL_REWARD_CENTS = 1000  # paid per referred person who orders (0 for the others)
+
 #: Seasonality: weekday factors (Monday..Sunday), yearly wave, holiday peaks, hour of day.
 WEEKDAY = (1.05, 1.0, 1.0, 1.0, 0.95, 0.9, 1.1)
 YEARLY_AMPLITUDE = 0.12  # 1 + A cos(2 pi (day of year - 15) / 365.25)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from tenure.demo import arrow as A
 from tenure.demo import params as P
 from tenure.demo import touches as T
 from tenure.demo.catalog import CATEGORY_NAMES, Catalog
@@ -52,6 +53,32 @@ _GLOBAL: tuple[tuple[str, float, str], ...] = (
 )  # fmt: skip
 
 
+_FEEDBACK: tuple[tuple[str, float, str], ...] = (
+    ("satisfaction_base", P.SATISFACTION_BASE, "satisfaction = clip(base - p_slope x p + "
+     "Normal(0, sd), 0, 10): its base"),
+    ("satisfaction_p_slope", P.SATISFACTION_P_SLOPE, "satisfaction: slope on the drop-out p"),
+    ("satisfaction_sd", P.SATISFACTION_SD, "satisfaction: sd of the buyer's own noise"),
+    ("nps_answer_rate", P.NPS_RATE, "share of buyers who answer the NPS survey after an order"),
+    ("nps_again", P.NPS_AGAIN, "share of respondents who answer a second time"),
+    ("nps_delay_days", P.NPS_DELAY_DAYS, "mean days after the order (exponential, + 1 day)"),
+    ("nps_noise", P.NPS_NOISE, "sd of an answer around the satisfaction (then rounded)"),
+    ("review_rate", P.REVIEW_RATE, "share of orders with a review of one of their products"),
+    ("review_delay_days", P.REVIEW_DELAY_DAYS, "mean days after the order (exponential, + 2)"),
+    ("review_noise", P.REVIEW_NOISE, "sd around the satisfaction; stars = 1 + 4 x it / 10"),
+    ("review_text", P.REVIEW_TEXT, "share of reviews with a title and a body"),
+    ("referral_prob", P.REFERRED_BUYERS, "probability that a buyer arrives referred by an "
+     "earlier buyer"),
+    ("referral_prospect_prob", P.REFERRED_PROSPECTS, "probability that a prospect is "
+     "referred by a buyer (never buys)"),
+    ("referral_power", P.REFERRAL_POWER, "a buyer's weight as referrer: (satisfaction / 10) "
+     "** power"),
+    ("referral_lead_days", P.REFERRAL_LEAD_DAYS, "mean days from the referral to the "
+     "first order or sign-up (exponential)"),
+    ("referral_reward", P.REFERRAL_REWARD_CENTS / 100, "reward per referred person who "
+     "orders, in the store currency"),
+)  # fmt: skip
+
+
 def parameter_rows(customers: int, days: int, seed: int, taste: float = 0.0) -> list[Row]:
     """Every generating parameter, per channel, per campaign and global (``taste`` only
     when it is above 0: a demo without tastes has the rows it always had)."""
@@ -63,6 +90,7 @@ def parameter_rows(customers: int, days: int, seed: int, taste: float = 0.0) -> 
     rows += [(name, "global", float(value), doc) for name, value, doc in _GLOBAL]
     if taste > 0:
         rows += taste_parameter_rows(taste)
+    rows += [(name, "global", float(value), doc) for name, value, doc in _FEEDBACK]
     for ch in P.CHANNELS:
         rows += [
             ("acquisition_share", ch.name, ch.share, "share of new buyers from the channel"),
@@ -156,5 +184,18 @@ def truth_table(rows: list[Row]) -> pa.Table:
             "scope": pa.array(scopes, pa.string()),
             "value": pa.array(values, pa.float64()),
             "description": pa.array(docs, pa.string()),
+        }
+    )
+
+
+def truth_arrays(name: str, scope: pa.Array, value: np.ndarray, description: pa.Array) -> pa.Table:
+    """Rows of ``generator_truth`` named ``name``, one per entry of the arrays (built
+    column-wise: no row loop)."""
+    return pa.table(
+        {
+            "name": A.constant(name, len(scope)),
+            "scope": scope,
+            "value": pa.array(np.asarray(value, dtype=np.float64), pa.float64()),
+            "description": description,
         }
     )
