@@ -119,6 +119,15 @@ def test_empty_store_is_null_not_zero(store: Store) -> None:
     assert advocates(store, END).empty
 
 
+def test_referral_rate_is_null_without_referral_data(store: Store, tmp_path: Path) -> None:
+    """Orders but no referral recorded: the rate is unknown, not 0."""
+    (tmp_path / "orders.csv").write_text(ORDERS)
+    import_orders(store, [tmp_path / "orders.csv"])
+    resolve_identities(store)
+    k = advocacy_kpis(store, END)
+    assert k["buyers"] == 5 and k["referral_rate"] is None
+
+
 def test_demo_store_before_identity_resolution(demo_url: str) -> None:
     """The demo holds feedback and referrals, but before identity resolution no row is
     linked to a person: none counts, and the figures are unknown, not 0 (the resolved demo

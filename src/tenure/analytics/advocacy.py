@@ -82,6 +82,11 @@ def _frames(store: Store, end: date) -> dict[str, pd.DataFrame]:
     }
 
 
+def _has_referrals(store: Store) -> bool:
+    """Whether the store records any referral (of any day, counted or not)."""
+    return bool(store.table("referrals").limit(1).count().execute())
+
+
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -127,7 +132,8 @@ def advocacy_kpis(store: Store, as_of: date | None = None) -> dict[str, Any]:
         "share_4_plus": _share(int((stars >= 4).sum()), len(stars)),
         "buyers": len(buyer_ids),
         "referrers": len(referrers),
-        "referral_rate": _share(len(referrers), len(buyer_ids)),
+        # no referral recorded at all: the store has no referral data, the rate is unknown
+        "referral_rate": _share(len(referrers), len(buyer_ids)) if _has_referrals(store) else None,
         "referred_persons": len(referred),
         "referred_buyers": len(referred_buyers),
         "referred_conversion": _share(len(referred_buyers), len(referred)),
