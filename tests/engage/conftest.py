@@ -3,12 +3,15 @@ suppressions and messages already decided."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pytest
 
 from tenure import Store
 from tenure.engage.policy import CANDIDATE_COLUMNS
@@ -25,6 +28,23 @@ PERSONS: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "p_nobody": ("c7", "nobody@example.com", None, None),
     "p_mars": ("c8", "mars@example.com", None, "Mars/Olympus"),
 }
+
+
+@pytest.fixture(scope="session")
+def empty_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated DuckDB store, made once (migrating takes seconds)."""
+    path = tmp_path_factory.mktemp("engage") / "empty.duckdb"
+    Store(f"duckdb://{path}").close()
+    return path
+
+
+@pytest.fixture
+def store(empty_store_file: Path, tmp_path: Path) -> Iterator[Store]:
+    """A fresh empty store: a copy of :func:`empty_store_file`."""
+    path = tmp_path / "store.duckdb"
+    shutil.copy(empty_store_file, path)
+    with Store(f"duckdb://{path}") as st:
+        yield st
 
 
 def ts(text: str) -> datetime:
@@ -144,11 +164,56 @@ def candidates(
 
 def record(store: Store, decided: ir.Table, now: datetime) -> None:
     """Write decided messages to ``messages`` as the flow engine does."""
-    store.insert(
-        "messages", decided.mutate(decided_at=ibis.literal(now), updated_at=ibis.literal(now))
-    )
+    rows = decided.mutate(decided_at=ibis.literal(now), updated_at=ibis.literal(now))
+    store.insert("messages", rows.to_pyarrow())
 
 
 def states(decided: ir.Table) -> dict[str, tuple[str, str | None, datetime | None]]:
     rows = decided.to_pyarrow().to_pylist()
     return {r["message_key"]: (r["state"], r["reason"], r["release_at"]) for r in rows}
+
+
+def existing(rows: Iterable[tuple[str, str, str, str, str, str | None]]) -> pa.Table:
+    """Stored messages from (message_key, person_id, channel, state, due_at, release_at)."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "message_key": key,
+                "flow": "earlier",
+                "step": "s0",
+                "person_id": pid,
+                "trigger_id": f"t-{key}",
+                "channel": channel,
+                "payload": "{}",
+                "state": state,
+                "due_at": ts(due),
+                "decided_at": ts(due),
+                "release_at": ts(release) if release else None,
+            }
+            for key, pid, channel, state, due, release in rows
+        ]
+    )
+
+
+def hand_built(store: Store) -> None:
+    """:data:`PERSONS`, their consents and suppressions, and messages already decided."""
+    seed_persons(store, PERSONS)
+    seed_consents(store)
+    store.insert(
+        "messages",
+        existing(
+            [
+                # New York: the evening before, local time (another local day)
+                ("e1", "p_ny", "email", "sent", "2026-03-08 03:30", None),
+                # Paris: this morning, local time
+                ("e2", "p_paris", "email", "sent", "2026-03-08 08:00", None),
+                # Tokyo: three this local week (Monday 00:30 local is Sunday in UTC) ...
+                ("e3", "p_tokyo", "email", "sent", "2026-03-01 15:30", None),
+                ("e4", "p_tokyo", "email", "held", "2026-03-03 13:00", "2026-03-04 00:00"),
+                ("e5", "p_tokyo", "email", "pending", "2026-03-06 01:00", None),
+                # ... and two that do not count: capped, and the week before (local)
+                ("e6", "p_tokyo", "email", "capped", "2026-03-05 01:00", None),
+                ("e7", "p_tokyo", "email", "sent", "2026-03-01 14:30", None),
+            ]
+        ),
+    )

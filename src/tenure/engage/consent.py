@@ -85,11 +85,10 @@ def latest_consents(store: Store, ids: ir.Table, now: datetime) -> ir.Table:
     return ranked.filter(ranked.rn == 0).select("person_id", "channel", "status")
 
 
-def blocked(store: Store, candidates: ir.Table, now: datetime) -> ir.Table:
-    """``candidates`` (person_id, channel, ...) with ``block``: why the person may not be
-    messaged on the channel (``unknown channel``, ``suppressed``, ``suppressed (all)``,
-    ``unsubscribed``, ``no consent``), null when they may."""
-    persons = candidates.select("person_id").distinct()
+def reach(store: Store, persons: ir.Table, now: datetime) -> ir.Table:
+    """person_id (each of ``persons``) with ``s_<channel>`` (suppressed for the channel, or
+    for ``all``: ``s_all``; null when not) and ``c_email``, ``c_sms`` (the latest consent
+    status, null when none): what :func:`block` reads."""
     ids = person_identifiers(store, persons)
     sup = suppressed_channels(store, ids)
     per = sup.group_by("person_id").agg(
@@ -101,18 +100,23 @@ def blocked(store: Store, candidates: ir.Table, now: datetime) -> ir.Table:
         **{f"c_{ch}": cons.status.max(where=cons.channel == ch) for ch in CONSENTED}
     )
     per = per.rename(s_pid="person_id")
-    j = candidates.left_join(per, candidates.person_id == per.s_pid).drop("s_pid")
+    j = persons.left_join(per, persons.person_id == per.s_pid).drop("s_pid")
     per_c = per_c.rename(c_pid="person_id")
-    k = j.left_join(per_c, j.person_id == per_c.c_pid).drop("c_pid")
-    ch = k.channel
-    own = ibis.cases(*((ch == c, k[f"s_{c}"]) for c in CHANNELS), else_=ibis.literal(False))
-    consent = ibis.cases(*((ch == c, k[f"c_{c}"]) for c in CONSENTED), else_=ibis.null("string"))
-    block = ibis.cases(
+    return j.left_join(per_c, j.person_id == per_c.c_pid).drop("c_pid")
+
+
+def block(t: ir.Table) -> ir.StringValue:
+    """Why the person of each row of ``t`` (``channel`` and the columns of :func:`reach`)
+    may not be messaged on its channel (``unknown channel``, ``suppressed (all)``,
+    ``suppressed``, ``unsubscribed``, ``no consent``); null when they may."""
+    ch = t.channel
+    own = ibis.cases(*((ch == c, t[f"s_{c}"]) for c in CHANNELS), else_=ibis.literal(False))
+    consent = ibis.cases(*((ch == c, t[f"c_{c}"]) for c in CONSENTED), else_=ibis.null("string"))
+    return ibis.cases(
         (~ch.isin(CHANNELS) | ch.isnull(), "unknown channel"),
-        (ibis.coalesce(k.s_all, False), "suppressed (all)"),
+        (ibis.coalesce(t.s_all, False), "suppressed (all)"),
         (ibis.coalesce(own, False), "suppressed"),
         (ch.isin(CONSENTED) & (consent == "unsubscribed"), "unsubscribed"),
         (ch.isin(CONSENTED) & (ibis.coalesce(consent, "") != "subscribed"), "no consent"),
         else_=ibis.null("string"),
     )
-    return k.select(*candidates.columns, block=block)

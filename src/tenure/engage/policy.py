@@ -28,9 +28,10 @@ from datetime import UTC, datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from tenure.engage.consent import CHANNELS, blocked
-from tenure.engage.settings import Cap, QuietHours, SendPolicy
+from tenure.engage.consent import CHANNELS, block, reach
+from tenure.engage.settings import SendPolicy
 from tenure.engage.zones import known_zones, local_instants, offsets, with_local_time
 from tenure.store import Store
 
@@ -80,38 +81,63 @@ def person_zones(store: Store, persons: ir.Table) -> ir.Table:
     return ranked.filter(ranked.rn == 0).select(person_id="pid", zone=ranked.timezone.strip())
 
 
-def _per_channel(channel: ir.StringValue, values: dict[str, object], kind: str) -> ir.Value:
-    """A column holding ``values[channel]`` (null for a channel without one)."""
-    branches = [
-        (channel == ch, ibis.literal(v, type=kind)) for ch, v in values.items() if v is not None
-    ]
-    if not branches:
-        return ibis.null(kind)
-    return ibis.cases(*branches, else_=ibis.null(kind))
+def _rules(policy: SendPolicy) -> ir.Table:
+    """One row per channel: its caps and quiet hours, and the reasons they give (joined in
+    on ``channel``: one join instead of a CASE per rule and use)."""
+    rows = []
+    for ch in CHANNELS:
+        cap, quiet = policy.cap(ch), policy.quiet(ch)
+        rows.append(
+            {
+                "r_channel": ch,
+                "per_day": cap.per_day,
+                "per_week": cap.per_week,
+                "q_start": quiet.start if quiet else None,
+                "q_end": quiet.end if quiet else None,
+                "day_text": f"daily cap ({cap.per_day} per day)",
+                "week_text": f"weekly cap ({cap.per_week} per week)",
+                "quiet_text": f"quiet hours {quiet} " if quiet else None,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("r_channel", pa.string()),
+            ("per_day", pa.int64()),
+            ("per_week", pa.int64()),
+            ("q_start", pa.int64()),
+            ("q_end", pa.int64()),
+            ("day_text", pa.string()),
+            ("week_text", pa.string()),
+            ("quiet_text", pa.string()),
+        ]
+    )
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
 
 
-def _with_zone(store: Store, table: ir.Table, zones: list[str], default: str) -> ir.Table:
-    """``table`` with ``zone``: its person's valid time zone, else ``default``."""
-    pz = person_zones(store, table.select("person_id").distinct()).rename(z_pid="person_id")
-    j = table.left_join(pz, table.person_id == pz.z_pid)
+def _persons(
+    store: Store, persons: ir.Table, now: datetime, zones: list[str], default: str
+) -> ir.Table:
+    """person_id with what :func:`tenure.engage.consent.block` reads and ``zone``: the
+    person's valid time zone, else ``default``."""
+    info = reach(store, persons, now)
+    pz = person_zones(store, persons).rename(z_pid="person_id")
+    j = info.left_join(pz, info.person_id == pz.z_pid)
     zone = ibis.ifelse(j.zone.isin(zones), j.zone, ibis.literal(default))
-    return j.select(*table.columns, zone=zone)
+    return j.select(*info.columns, zone=zone)
 
 
-def _quiet(c: ir.Table, policy: SendPolicy, instants: ir.Table) -> ir.Table:
-    """``c`` (with ``zone``, ``at``, ``local``) with ``quiet`` (inside quiet hours),
-    ``release_at`` (their end, UTC; null otherwise) and ``day`` (the local day it goes)."""
-    quiet: dict[str, QuietHours | None] = {ch: policy.quiet(ch) for ch in CHANNELS}
-    start = _per_channel(c.channel, {k: q.start for k, q in quiet.items() if q}, "int64")
-    end = _per_channel(c.channel, {k: q.end for k, q in quiet.items() if q}, "int64")
+def _quiet(c: ir.Table, instants: ir.Table) -> ir.Table:
+    """``c`` (with ``zone``, ``local``, ``q_start``, ``q_end``) with ``quiet`` (inside quiet
+    hours), ``release_at`` (their end, UTC; null otherwise) and ``day`` (the local day it
+    goes)."""
+    start, end = c.q_start, c.q_end
     minute = c.local.hour().cast("int64") * 60 + c.local.minute().cast("int64")
     day = c.local.date()
     inside = ibis.ifelse(
         start < end, (minute >= start) & (minute < end), (minute >= start) | (minute < end)
     )
-    inside = ibis.coalesce(inside, ibis.literal(False))
     rel_day = ibis.ifelse((start > end) & (minute >= start), day + ibis.interval(days=1), day)
-    q = c.mutate(quiet=inside, q_day=rel_day, q_end=end, day=day)
+    q = c.mutate(quiet=ibis.coalesce(inside, ibis.literal(False)), q_day=rel_day, day=day)
     i = instants.rename(i_zone="zone", i_day="day", i_minute="minute", i_utc="utc")
     j = q.left_join(i, (q.zone == i.i_zone) & (q.q_day == i.i_day) & (q.q_end == i.i_minute))
     return j.select(
@@ -119,7 +145,7 @@ def _quiet(c: ir.Table, policy: SendPolicy, instants: ir.Table) -> ir.Table:
         quiet=j.quiet,
         release_at=ibis.ifelse(j.quiet, j.i_utc, ibis.null("timestamp")),
         day=ibis.ifelse(j.quiet, j.q_day, j.day),
-    )
+    ).view()
 
 
 def _planned(m: ir.Table) -> ir.Value:
@@ -131,16 +157,11 @@ def _planned(m: ir.Table) -> ir.Value:
 
 
 def _existing(
-    store: Store,
-    c: ir.Table,
-    lo: datetime,
-    hi: datetime,
-    zones: list[str],
-    default: str,
-    offs: ir.Table,
+    store: Store, c: ir.Table, persons: ir.Table, lo: datetime, hi: datetime, offs: ir.Table
 ) -> ir.Table:
     """person_id, channel, day: one row per stored message that counts toward a cap of a
-    person and channel of ``c`` in ``lo``..``hi`` (the candidates themselves left out)."""
+    person and channel of ``c`` in ``lo``..``hi`` (the candidates themselves left out);
+    ``persons``: person_id, zone."""
     m = store.table("messages")
     m = m.filter(m.state.isin(COUNTED))
     m = m.mutate(at=_planned(m))
@@ -149,7 +170,8 @@ def _existing(
     m = m.semi_join(pairs, (m.person_id == pairs.person_id) & (m.channel == pairs.channel))
     keys = c.select("message_key")
     m = m.anti_join(keys, m.message_key == keys.message_key)
-    m = _with_zone(store, m.select("person_id", "channel", "at"), zones, default)
+    pz = persons.select(z_pid="person_id", zone="zone")
+    m = m.join(pz, m.person_id == pz.z_pid).select("person_id", "channel", "at", "zone")
     local = with_local_time(m, "at", "zone", offs, "local")
     return local.select("person_id", "channel", day=local.local.date())
 
@@ -158,15 +180,10 @@ def _counts(existing: ir.Table, by: str) -> ir.Table:
     return existing.group_by(["person_id", "channel", by]).agg(**{f"n_{by}": ibis._.count()})
 
 
-def _caps(c: ir.Table, existing: ir.Table, policy: SendPolicy) -> ir.Table:
-    """``c`` (with ``ok``: consented and not in the holdout, ``day``) with ``cap``: the cap
-    a message would break (null when none)."""
-    caps: dict[str, Cap] = {ch: policy.cap(ch) for ch in CHANNELS}
-    c = c.mutate(
-        week=c.day.truncate("W"),
-        per_day=_per_channel(c.channel, {k: v.per_day for k, v in caps.items()}, "int64"),
-        per_week=_per_channel(c.channel, {k: v.per_week for k, v in caps.items()}, "int64"),
-    )
+def _caps(c: ir.Table, existing: ir.Table) -> ir.Table:
+    """``c`` (with ``ok``: consented and not in the holdout, ``day``, the caps) with
+    ``cap``: the reason of the cap a message would break (null when none)."""
+    c = c.mutate(week=c.day.truncate("W"))
     ex = existing.mutate(week=existing.day.truncate("W"))
     nd = _counts(ex, "day").rename(d_pid="person_id", d_ch="channel", d_day="day")
     nw = _counts(ex, "week").rename(w_pid="person_id", w_ch="channel", w_week="week")
@@ -178,9 +195,10 @@ def _caps(c: ir.Table, existing: ir.Table, policy: SendPolicy) -> ir.Table:
         nw, (j.person_id == nw.w_pid) & (j.channel == nw.w_ch) & (j.week == nw.w_week)
     ).select(*j.columns, "n_week")
     j = j.view()
-    order = [j.due_at, j.message_key]
     day_ok = j.per_day.isnull() | (
-        ibis.row_number().over(group_by=[j.person_id, j.channel, j.day, j.ok], order_by=order)
+        ibis.row_number().over(
+            group_by=[j.person_id, j.channel, j.day, j.ok], order_by=[j.due_at, j.message_key]
+        )
         + ibis.coalesce(j.n_day, 0)
         < j.per_day
     )
@@ -195,13 +213,9 @@ def _caps(c: ir.Table, existing: ir.Table, policy: SendPolicy) -> ir.Table:
         + ibis.coalesce(j.n_week, 0)
         < j.per_week
     )
-    day_text = _per_channel(
-        j.channel, {k: f"daily cap ({v.per_day} per day)" for k, v in caps.items()}, "string"
+    cap = ibis.ifelse(
+        ~j.day_ok, j.day_text, ibis.ifelse(~week_ok, j.week_text, ibis.null("string"))
     )
-    week_text = _per_channel(
-        j.channel, {k: f"weekly cap ({v.per_week} per week)" for k, v in caps.items()}, "string"
-    )
-    cap = ibis.ifelse(~j.day_ok, day_text, ibis.ifelse(~week_ok, week_text, ibis.null("string")))
     return j.mutate(cap=cap)
 
 
@@ -212,8 +226,8 @@ def _span(c: ir.Table) -> tuple[datetime, datetime] | None:
     return row["lo"], row["hi"]
 
 
-def _zones_present(store: Store, c: ir.Table, default: str) -> list[str]:
-    pz = person_zones(store, c.select("person_id").distinct())
+def _zones_present(store: Store, persons: ir.Table, default: str) -> list[str]:
+    pz = person_zones(store, persons)
     found = pz.select("zone").distinct().to_pyarrow().column("zone").to_pylist()
     return known_zones([*found, default])
 
@@ -232,43 +246,42 @@ def decide(store: Store, candidates: ir.Table, now: datetime, *, policy: SendPol
             state=ibis.null("string"), reason=ibis.null("string"), release_at=ibis.null("timestamp")
         )
     lo, hi = span[0] - _REACH, span[1] + _REACH
-    zones = _zones_present(store, c, policy.timezone)
+    persons = candidates.select("person_id").distinct()
+    zones = _zones_present(store, persons, policy.timezone)
     offs = ibis.memtable(offsets(zones, lo - _REACH, hi + _REACH))
     ends = {q.end for ch in CHANNELS if (q := policy.quiet(ch)) is not None} or {0}
     first, last = (lo - timedelta(days=2)).date(), (hi + timedelta(days=2)).date()
     instants = ibis.memtable(local_instants(zones, first, last, ends))
-    c = blocked(store, c, now)
-    c = _with_zone(store, c, zones, policy.timezone)
+    info = _persons(store, persons, now, zones, policy.timezone).rename(p_pid="person_id")
+    c = c.left_join(info, c.person_id == info.p_pid).drop("p_pid")
+    rules = _rules(policy)
+    c = c.left_join(rules, c.channel == rules.r_channel).drop("r_channel").view()
+    c = c.mutate(block=block(c))
     c = with_local_time(c, "at", "zone", offs, "local")
-    c = _quiet(c, policy, instants)
+    c = _quiet(c, instants)
     c = c.mutate(ok=~ibis.coalesce(c.holdout, False) & c.block.isnull())
-    existing = _existing(store, candidates, lo, hi, zones, policy.timezone, offs)
-    c = _caps(c, existing, policy)
+    existing = _existing(store, candidates, info.rename(person_id="p_pid"), lo, hi, offs)
+    c = _caps(c, existing)
+    holdout = ibis.coalesce(c.holdout, False)
     state = ibis.cases(
-        (ibis.coalesce(c.holdout, False), "holdout"),
+        (holdout, "holdout"),
         (c.block.notnull(), "suppressed"),
         (c.cap.notnull(), "capped"),
         (c.quiet, "held"),
         else_="pending",
     )
-    quiet_text = _per_channel(
-        c.channel,
-        {ch: f"quiet hours {q} " for ch in CHANNELS if (q := policy.quiet(ch))},
-        "string",
-    )
     reason = ibis.cases(
-        (ibis.coalesce(c.holdout, False), "holdout"),
+        (holdout, "holdout"),
         (c.block.notnull(), c.block),
         (c.cap.notnull(), c.cap),
-        (c.quiet, quiet_text + c.zone),
+        (c.quiet, c.quiet_text + c.zone),
         else_=ibis.null("string"),
     )
-    held = state == "held"
     return c.select(
         *cols,
         state=state,
         reason=reason,
-        release_at=ibis.ifelse(held, c.release_at, ibis.null("timestamp")),
+        release_at=ibis.ifelse(state == "held", c.release_at, ibis.null("timestamp")),
     )
 
 
