@@ -207,9 +207,10 @@ def hand_built(store: Store) -> None:
                 ("e1", "p_ny", "email", "sent", "2026-03-08 03:30", None),
                 # Paris: this morning, local time
                 ("e2", "p_paris", "email", "sent", "2026-03-08 08:00", None),
-                # Tokyo: three this local week (Monday 00:30 local is Sunday in UTC) ...
+                # Tokyo: three this local week (Monday 00:30 local is Sunday in UTC; one held, then
+                # released) ...
                 ("e3", "p_tokyo", "email", "sent", "2026-03-01 15:30", None),
-                ("e4", "p_tokyo", "email", "held", "2026-03-03 13:00", "2026-03-04 00:00"),
+                ("e4", "p_tokyo", "email", "pending", "2026-03-03 13:00", "2026-03-04 00:00"),
                 ("e5", "p_tokyo", "email", "pending", "2026-03-06 01:00", None),
                 # ... and two that do not count: capped, and the week before (local)
                 ("e6", "p_tokyo", "email", "capped", "2026-03-05 01:00", None),

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+import yaml
 
 from tenure import Store
-from tenure.engage.policy import SendPolicy, decide
+from tenure.engage.policy import SendPolicy, decide, release_held
+from tenure.engage.settings import Cap, QuietHours
+from tenure.errors import ConfigError
 from tests.engage.conftest import (
     candidates,
     consent_rows,
+    existing,
     hand_built,
     record,
     states,
@@ -124,3 +128,144 @@ def test_quiet_hours_end_in_local_time_across_dst(
     got = states(decide(built, c, ts(due), policy=SendPolicy()))
     assert got["q"][0] == "held"
     assert got["q"][2] == ts(release)
+
+
+def _state(store: Store, key: str) -> tuple[str, str | None, object]:
+    m = store.table("messages")
+    row = m.filter(m.message_key == key).to_pyarrow().to_pylist()
+    assert len(row) == 1
+    return row[0]["state"], row[0]["reason"], row[0]["release_at"]
+
+
+def test_held_messages_are_released_once_their_time_comes(built: Store) -> None:
+    c = candidates([("m03", "p_ny", "sms", "2026-03-08 12:00")])
+    record(built, decide(built, c, NOW, policy=SendPolicy()), NOW)
+    assert release_held(built, ts("2026-03-08 12:59")) == 0
+    assert _state(built, "m03")[0] == "held"
+    assert release_held(built, ts("2026-03-08 13:00")) == 1
+    assert _state(built, "m03") == ("pending", None, ts("2026-03-08 13:00"))
+    assert release_held(built, ts("2026-03-08 13:00")) == 0  # idempotent
+    assert built.count("messages") == 1 + 7
+
+
+def test_a_release_is_decided_again(built: Store) -> None:
+    # 22:00 EDT: held until 09:00 EDT (13:00 UTC) the next day
+    c = candidates(
+        [
+            ("late", "p_ny", "sms", "2026-03-09 02:00"),
+            ("stop", "p_unsub", "email", "2026-03-09 02:00"),
+        ]
+    )
+    quiet_email = SendPolicy(quiet_hours={"email": QuietHours(21 * 60, 9 * 60)})
+    record(built, decide(built, c, ts("2026-03-09 02:00"), policy=quiet_email), NOW)
+    assert _state(built, "late")[0] == "held"
+    # a text message went out meanwhile that day (counted), so the cap is reached at 09:00
+    built.insert("messages", existing([("x", "p_ny", "sms", "sent", "2026-03-09 12:30", None)]))
+    assert release_held(built, ts("2026-03-09 13:00"), policy=quiet_email) == 1
+    assert _state(built, "late") == ("capped", "daily cap (1 per day)", ts("2026-03-09 13:00"))
+    assert _state(built, "stop")[0] == "suppressed"  # decided suppressed at once
+
+
+def test_a_release_run_late_in_the_next_quiet_hours_holds_again(built: Store) -> None:
+    c = candidates([("late", "p_ny", "sms", "2026-03-09 02:00")])
+    record(built, decide(built, c, ts("2026-03-09 02:00"), policy=SendPolicy()), NOW)
+    # the clock comes back at 22:00 EDT: held until 09:00 EDT the day after
+    assert release_held(built, ts("2026-03-10 02:00")) == 0
+    assert _state(built, "late")[0] == "held"
+    assert _state(built, "late")[2] == ts("2026-03-10 13:00")
+    built.insert(
+        "consents",
+        consent_rows([("+12125550101", "phone", "sms", "unsubscribed", "2026-03-10 05:00")]),
+    )
+    assert release_held(built, ts("2026-03-10 13:00")) == 1
+    assert _state(built, "late")[:2] == ("suppressed", "unsubscribed")
+
+
+def test_the_default_policy() -> None:
+    p = SendPolicy()
+    assert (p.cap("email"), p.cap("sms"), p.cap("webhook")) == (Cap(1, 3), Cap(1, 2), Cap())
+    assert str(p.quiet("sms")) == "21:00-09:00"
+    assert p.quiet("email") is None and p.quiet("onsite") is None
+    assert p.timezone == "UTC"
+
+
+def test_a_policy_block_from_yaml() -> None:
+    block = yaml.safe_load(
+        """
+        timezone: Europe/Paris
+        caps:
+          email: {per_day: 2, per_week: none}
+          webhook: {per_day: 5}
+          sms: none
+        quiet_hours:
+          email: "22:00-07:30"
+          sms: none
+        """
+    )
+    p = SendPolicy.from_mapping(block, file="flows.yml", line=3)
+    assert p.timezone == "Europe/Paris"
+    assert p.cap("email") == Cap(2, None)
+    assert p.cap("webhook") == Cap(5, None)
+    assert p.cap("sms") == Cap()
+    assert p.cap("onsite") == Cap()  # not named: the default
+    assert p.quiet("email") == QuietHours(22 * 60, 7 * 60 + 30)
+    assert p.quiet("sms") is None
+    assert SendPolicy.from_mapping(None) == SendPolicy()
+
+
+@pytest.mark.parametrize(
+    ("block", "message", "hint"),
+    [
+        (
+            {"caps": {"email": {"per_day": -1}}},
+            "flows.yml line 7: The 'caps.email.per_day' parameter of the send policy must be "
+            "an int >= 0 or none. Got -1.",
+            None,
+        ),
+        (
+            {"caps": {"emial": {"per_day": 1}}},
+            "flows.yml line 7: The 'caps.emial' parameter of the send policy must be one of "
+            "['email', 'sms', 'webhook', 'onsite']. Got 'emial'.",
+            "Did you mean 'email'?",
+        ),
+        (
+            {"quiet_hours": {"sms": "9pm-8am"}},
+            "flows.yml line 7: The 'quiet_hours.sms' parameter of the send policy must be "
+            "HH:MM-HH:MM (local time) or none. Got '9pm-8am'.",
+            None,
+        ),
+        (
+            {"quiet_hours": {"sms": "21:00-21:00"}},
+            "flows.yml line 7: The 'quiet_hours.sms' parameter of the send policy must be "
+            "two different local times HH:MM-HH:MM. Got '21:00-21:00'.",
+            None,
+        ),
+        (
+            {"timezone": "Europe/Pariss"},
+            "flows.yml line 7: The 'timezone' parameter of the send policy must be an IANA "
+            "time zone. Got 'Europe/Pariss'.",
+            "Did you mean Europe/Paris",
+        ),
+        (
+            {"quiet": {}},
+            "flows.yml line 7: The 'quiet' parameter of the send policy must be one of "
+            "['timezone', 'caps', 'quiet_hours']. Got 'quiet'.",
+            "Did you mean 'quiet_hours'?",
+        ),
+    ],
+)
+def test_an_invalid_policy_names_file_line_and_parameter(
+    block: dict[str, object], message: str, hint: str | None
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        SendPolicy.from_mapping(block, file="flows.yml", line=7)
+    assert err.value.message == message
+    if hint is not None:
+        assert err.value.hint is not None and hint in err.value.hint
+
+
+def test_a_policy_built_in_python_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"'caps\.sms\.per_week' parameter"):
+        SendPolicy(caps={"sms": Cap(per_week=True)})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"'caps\.fax' parameter"):
+        SendPolicy(caps={"fax": Cap()})
