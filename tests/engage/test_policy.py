@@ -3,20 +3,34 @@ of quiet hours, releasing held messages, the policy's settings, and invariants (
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tenure import Store
+from tenure.engage.consent import CHANNELS
 from tenure.engage.policy import SendPolicy, decide, release_held
 from tenure.engage.settings import Cap, QuietHours
 from tenure.errors import ConfigError
+from tenure.ingest.identifiers import digest
+from tests.conftest import examples
 from tests.engage.conftest import (
     candidates,
     consent_rows,
     existing,
     hand_built,
     record,
+    seed_persons,
     states,
     ts,
 )
@@ -269,3 +283,166 @@ def test_a_policy_built_in_python_is_checked() -> None:
         SendPolicy(caps={"sms": Cap(per_week=True)})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"'caps\.fax' parameter"):
         SendPolicy(caps={"fax": Cap()})
+
+
+# -- invariants ---------------------------------------------------------------------------
+ZONES = ("America/New_York", "Europe/Paris", "Asia/Tokyo", None)
+PROPERTY_POLICY = SendPolicy(
+    caps={"email": Cap(2, 3), "sms": Cap(1, 2), "webhook": Cap(1, None)},
+    quiet_hours={"email": QuietHours(22 * 60, 7 * 60 + 30), "sms": QuietHours(21 * 60, 9 * 60)},
+    timezone="America/Los_Angeles",
+)
+START = ts("2026-03-05 00:00")  # the week of New York's DST change
+
+
+@st.composite
+def worlds(
+    draw: st.DrawFn,
+) -> tuple[list[dict[str, object]], list[tuple[str, str, str, str, bool]]]:
+    n = draw(st.integers(1, 4))
+    persons = [
+        {
+            "zone": draw(st.sampled_from(ZONES)),
+            "email": draw(st.sampled_from(["subscribed", "unsubscribed", None])),
+            "sms": draw(st.sampled_from(["subscribed", "unsubscribed", None])),
+            "suppressed": draw(st.sampled_from([None, None, "email", "sms", "all"])),
+        }
+        for _ in range(n)
+    ]
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, n - 1),
+                st.sampled_from(CHANNELS),
+                st.integers(0, 6 * 24 * 60),  # minutes after START
+                st.booleans(),
+            ),
+            min_size=1,
+            max_size=30,
+        )
+    )
+    cands = [
+        (
+            f"k{i:02d}",
+            f"q{p}",
+            ch,
+            (START + timedelta(minutes=m)).isoformat(sep=" "),
+            hold and i % 3 == 0,
+        )
+        for i, (p, ch, m, hold) in enumerate(rows)
+    ]
+    return persons, cands
+
+
+def _seed_world(store: Store, persons: list[dict[str, object]]) -> dict[str, dict[str, object]]:
+    seed_persons(
+        store,
+        {
+            f"q{i}": (f"cq{i}", f"q{i}@example.com", f"+1212555{i:04d}", p["zone"])  # type: ignore[misc]
+            for i, p in enumerate(persons)
+        },
+    )
+    consents = []
+    for i, p in enumerate(persons):
+        for ch, ident, kind in (
+            ("email", f"q{i}@example.com", "email"),
+            ("sms", f"+1212555{i:04d}", "phone"),
+        ):
+            if p[ch] is not None:
+                consents.append((ident, kind, ch, "subscribed", "2025-01-01"))
+                if p[ch] == "unsubscribed":
+                    consents.append((ident, kind, ch, "unsubscribed", "2025-02-01"))
+    if consents:
+        store.insert("consents", consent_rows(consents))
+    sups = [
+        {
+            "identifier": digest("email", f"q{i}@example.com")
+            if p["suppressed"] == "all"
+            else f"q{i}@example.com",
+            "identifier_kind": "sha256:email" if p["suppressed"] == "all" else "email",
+            "channel": p["suppressed"],
+            "reason": "test",
+        }
+        for i, p in enumerate(persons)
+        if p["suppressed"] is not None
+    ]
+    if sups:
+        store.insert("suppressions", pa.Table.from_pylist(sups))
+    return {f"q{i}": p for i, p in enumerate(persons)}
+
+
+def _may_send(p: dict[str, object], channel: str) -> bool:
+    if p["suppressed"] in ("all", channel):
+        return False
+    return channel not in ("email", "sms") or p[channel] == "subscribed"
+
+
+def _local(at: datetime, zone: object) -> datetime:
+    name = zone if isinstance(zone, str) else PROPERTY_POLICY.timezone
+    return at.replace(tzinfo=UTC).astimezone(ZoneInfo(name)).replace(tzinfo=None)
+
+
+def _run_world(store: Store, cands: list[tuple[str, str, str, str, bool]]) -> None:
+    """Ticks every 20 hours from START, each deciding what came due since the last and
+    releasing what is held; then releases in order until nothing is held."""
+    pending = sorted(cands, key=lambda c: c[3])
+    tick = START
+    while pending:
+        tick += timedelta(hours=20)
+        due = [c for c in pending if ts(c[3]) <= tick]
+        pending = [c for c in pending if ts(c[3]) > tick]
+        release_held(store, tick, policy=PROPERTY_POLICY)
+        if due:
+            decided = decide(store, candidates(due), tick, policy=PROPERTY_POLICY)
+            if tick == START + timedelta(hours=20):  # deterministic
+                again = decide(store, candidates(due), tick, policy=PROPERTY_POLICY)
+                assert states(decided) == states(again)
+            record(store, decided, tick)
+    for _ in range(len(cands) + 1):
+        m = store.table("messages")
+        held = m.filter(m.state == "held").release_at.min().execute()
+        if held is None or pd.isna(held):
+            break
+        release_held(store, held.to_pydatetime(), policy=PROPERTY_POLICY)
+
+
+@examples(full=40, fast=2)
+def test_decisions_keep_consent_caps_and_quiet_hours(examples: int, empty_store_file: Path) -> None:
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(world=worlds())
+    def check(world: tuple[list[dict[str, object]], list[tuple[str, str, str, str, bool]]]) -> None:
+        persons, cands = world
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "s.duckdb"
+            shutil.copy(empty_store_file, path)
+            with Store(f"duckdb://{path}") as store:
+                who = _seed_world(store, persons)
+                _run_world(store, cands)
+                rows = store.table("messages").to_pyarrow().to_pylist()
+        # every candidate decided exactly once; nothing held is lost
+        assert sorted(r["message_key"] for r in rows) == sorted(c[0] for c in cands)
+        assert not [r for r in rows if r["state"] == "held"]
+        holdout = {c[0] for c in cands if c[4]}
+        per_day: Counter[tuple[str, str, object]] = Counter()
+        per_week: Counter[tuple[str, str, object]] = Counter()
+        for r in rows:
+            p = who[r["person_id"]]
+            assert (r["state"] == "holdout") == (r["message_key"] in holdout)
+            if r["state"] != "pending":
+                continue
+            assert _may_send(p, r["channel"]), r
+            at = r["release_at"] or max(r["due_at"], r["decided_at"])
+            local = _local(at, p["zone"])
+            quiet = PROPERTY_POLICY.quiet(r["channel"])
+            assert quiet is None or not quiet.contains(local.hour * 60 + local.minute), r
+            day = local.date()
+            per_day[(r["person_id"], r["channel"], day)] += 1
+            per_week[(r["person_id"], r["channel"], day - timedelta(days=day.weekday()))] += 1
+        for (_, channel, _), n in per_day.items():
+            cap = PROPERTY_POLICY.cap(channel).per_day
+            assert cap is None or n <= cap
+        for (_, channel, _), n in per_week.items():
+            cap = PROPERTY_POLICY.cap(channel).per_week
+            assert cap is None or n <= cap
+
+    check()
