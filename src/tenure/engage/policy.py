@@ -82,36 +82,27 @@ def person_zones(store: Store, persons: ir.Table) -> ir.Table:
 
 
 def _rules(policy: SendPolicy) -> ir.Table:
-    """One row per channel: its caps and quiet hours, and the reasons they give (joined in
-    on ``channel``: one join instead of a CASE per rule and use)."""
+    """One row per channel: its caps and quiet hours (null: none), and the reasons they
+    give, joined in on ``channel`` (one join instead of a CASE per rule and use)."""
+    none = -1  # a memtable's nullable integers become NaN on Spark: nulls are made in the engine
     rows = []
     for ch in CHANNELS:
         cap, quiet = policy.cap(ch), policy.quiet(ch)
         rows.append(
             {
                 "r_channel": ch,
-                "per_day": cap.per_day,
-                "per_week": cap.per_week,
-                "q_start": quiet.start if quiet else None,
-                "q_end": quiet.end if quiet else None,
+                "per_day": none if cap.per_day is None else cap.per_day,
+                "per_week": none if cap.per_week is None else cap.per_week,
+                "q_start": quiet.start if quiet else none,
+                "q_end": quiet.end if quiet else none,
                 "day_text": f"daily cap ({cap.per_day} per day)",
                 "week_text": f"weekly cap ({cap.per_week} per week)",
-                "quiet_text": f"quiet hours {quiet} " if quiet else None,
+                "quiet_text": f"quiet hours {quiet} " if quiet else "",
             }
         )
-    schema = pa.schema(
-        [
-            ("r_channel", pa.string()),
-            ("per_day", pa.int64()),
-            ("per_week", pa.int64()),
-            ("q_start", pa.int64()),
-            ("q_end", pa.int64()),
-            ("day_text", pa.string()),
-            ("week_text", pa.string()),
-            ("quiet_text", pa.string()),
-        ]
-    )
-    return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
+    t = ibis.memtable(pa.Table.from_pylist(rows))
+    ints = ("per_day", "per_week", "q_start", "q_end")
+    return t.mutate(**{k: t[k].cast("int64").nullif(none) for k in ints})
 
 
 def _persons(
