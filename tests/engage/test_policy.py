@@ -382,9 +382,39 @@ def _local(at: datetime, zone: object) -> datetime:
     return at.replace(tzinfo=UTC).astimezone(ZoneInfo(name)).replace(tzinfo=None)
 
 
-def _run_world(store: Store, cands: list[tuple[str, str, str, str, bool]]) -> None:
-    """Ticks every 20 hours from START, each deciding what came due since the last and
-    releasing what is held; then releases in order until nothing is held."""
+def _check_messages(store: Store, who: dict[str, dict[str, object]]) -> list[dict[str, object]]:
+    """The stored messages, checked: nobody blocked is pending or held; nothing pending goes
+    in quiet hours; pending + held per person, channel and local day / week within the caps
+    (a held message counted on the day it goes)."""
+    rows = store.table("messages").to_pyarrow().to_pylist()
+    per_day: Counter[tuple[str, str, object]] = Counter()
+    per_week: Counter[tuple[str, str, object]] = Counter()
+    for r in rows:
+        if r["state"] not in ("pending", "held"):
+            continue
+        p = who[r["person_id"]]
+        assert _may_send(p, r["channel"]), r
+        at = r["release_at"] or max(r["due_at"], r["decided_at"])
+        local = _local(at, p["zone"])
+        quiet = PROPERTY_POLICY.quiet(r["channel"])
+        assert quiet is None or not quiet.contains(local.hour * 60 + local.minute), r
+        day = local.date()
+        per_day[(r["person_id"], r["channel"], day)] += 1
+        per_week[(r["person_id"], r["channel"], day - timedelta(days=day.weekday()))] += 1
+    for (_, channel, _), n in per_day.items():
+        cap = PROPERTY_POLICY.cap(channel).per_day
+        assert cap is None or n <= cap
+    for (_, channel, _), n in per_week.items():
+        cap = PROPERTY_POLICY.cap(channel).per_week
+        assert cap is None or n <= cap
+    return rows
+
+
+def _run_world(
+    store: Store, cands: list[tuple[str, str, str, str, bool]], who: dict[str, dict[str, object]]
+) -> None:
+    """Ticks every 20 hours from START, each releasing what is held and deciding what came
+    due since the last (checked after each); then releases in order until nothing is held."""
     pending = sorted(cands, key=lambda c: c[3])
     tick = START
     while pending:
@@ -398,6 +428,7 @@ def _run_world(store: Store, cands: list[tuple[str, str, str, str, bool]]) -> No
                 again = decide(store, candidates(due), tick, policy=PROPERTY_POLICY)
                 assert states(decided) == states(again)
             record(store, decided, tick)
+        _check_messages(store, who)
     for _ in range(len(cands) + 1):
         m = store.table("messages")
         held = m.filter(m.state == "held").release_at.min().execute()
@@ -417,32 +448,12 @@ def test_decisions_keep_consent_caps_and_quiet_hours(examples: int, empty_store_
             shutil.copy(empty_store_file, path)
             with Store(f"duckdb://{path}") as store:
                 who = _seed_world(store, persons)
-                _run_world(store, cands)
-                rows = store.table("messages").to_pyarrow().to_pylist()
-        # every candidate decided exactly once; nothing held is lost
+                _run_world(store, cands, who)
+                rows = _check_messages(store, who)
+        # every candidate decided exactly once; nothing held is lost; holdout is holdout
         assert sorted(r["message_key"] for r in rows) == sorted(c[0] for c in cands)
         assert not [r for r in rows if r["state"] == "held"]
         holdout = {c[0] for c in cands if c[4]}
-        per_day: Counter[tuple[str, str, object]] = Counter()
-        per_week: Counter[tuple[str, str, object]] = Counter()
-        for r in rows:
-            p = who[r["person_id"]]
-            assert (r["state"] == "holdout") == (r["message_key"] in holdout)
-            if r["state"] != "pending":
-                continue
-            assert _may_send(p, r["channel"]), r
-            at = r["release_at"] or max(r["due_at"], r["decided_at"])
-            local = _local(at, p["zone"])
-            quiet = PROPERTY_POLICY.quiet(r["channel"])
-            assert quiet is None or not quiet.contains(local.hour * 60 + local.minute), r
-            day = local.date()
-            per_day[(r["person_id"], r["channel"], day)] += 1
-            per_week[(r["person_id"], r["channel"], day - timedelta(days=day.weekday()))] += 1
-        for (_, channel, _), n in per_day.items():
-            cap = PROPERTY_POLICY.cap(channel).per_day
-            assert cap is None or n <= cap
-        for (_, channel, _), n in per_week.items():
-            cap = PROPERTY_POLICY.cap(channel).per_week
-            assert cap is None or n <= cap
+        assert {r["message_key"] for r in rows if r["state"] == "holdout"} == holdout
 
     check()
