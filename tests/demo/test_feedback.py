@@ -21,6 +21,7 @@ from tenure import Store
 from tenure.analytics.advocacy import advocacy_kpis
 from tenure.analytics.base import store_end
 from tenure.analytics.journey import counted_referrals, journey_counts, journey_stages
+from tenure.analytics.stage_kpis import stage_indicators
 from tenure.demo import DEMO_TABLES, generate_demo
 from tenure.demo import params as P
 from tenure.demo.feedback import BODIES, TITLES, draw_referrers
@@ -204,6 +205,50 @@ def test_referred_buyers_and_their_revenue_are_the_truth(
     assert rewards == raw["referrals"].reward.astype(float).sum()
     assert k["programme_cac"] == pytest.approx(rewards / len(bought))
     assert _global(raw, "referral_reward") == P.REFERRAL_REWARD_CENTS / 100
+
+
+def _margins(demo: Store, raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each order's customer, day, whether it is a purchase and its margin, from the raw
+    rows: (total - refunded) x (1 - cost / price of its lines), the store's default margin
+    when a line has no cost (docs/metrics.md, "margin")."""
+    orders = raw["orders"].copy()
+    items = demo.table("order_items").to_pandas()
+    products = demo.table("products").to_pandas()
+    lines = items.merge(products[["product_id", "unit_cost"]], on="product_id", how="left")
+    quantity = lines.quantity.astype(float)
+    lines["price"] = quantity * lines.unit_price.astype(float)
+    lines["cost"] = quantity * lines.unit_cost.astype(float)
+    per = lines.groupby("order_id").agg(price=("price", "sum"), cost=("cost", "sum"))
+    costed = lines.groupby("order_id").cost.apply(lambda c: c.notna().all())
+    rate = (1 - per.cost / per.price).where(costed & (per.price > 0))
+    orders["rate"] = orders.order_id.map(rate).fillna(demo.settings.default_margin)
+    orders["margin"] = (orders.total - orders.refunded) * orders.rate
+    orders["day"] = pd.to_datetime(orders.ordered_at).dt.date
+    full = (orders.refunded > 0) & (orders.refunded >= orders.total)
+    orders["purchase"] = (orders.total >= 0) & ~full
+    return orders
+
+
+def test_referred_buyers_clv_is_the_truth(demo: Store, raw: dict[str, pd.DataFrame]) -> None:
+    """Must show: the CLV of the referred buyers (and of the others), stage_indicators'
+    clv_referred / clv_not_referred, equals the historical CLV computed from the raw orders of
+    the truth's referred buyers: mean margin within the horizon of the first purchase, over
+    the buyers whose first purchase is at least the horizon old."""
+    horizon = 90
+    end = store_end(demo)
+    orders = _margins(demo, raw)
+    first = orders[orders.purchase].groupby("customer_id").day.min()
+    mature = first[first <= end - pd.Timedelta(days=horizon)]
+    o = orders[orders.customer_id.isin(mature.index)]
+    within = o[(o.day - o.customer_id.map(mature)).map(lambda d: d.days) < horizon]
+    value = within.groupby("customer_id").margin.sum().reindex(mature.index, fill_value=0.0)
+    truth = _truth(raw, "referred_by")
+    referred = set(truth[truth.value == 1.0].scope)
+    is_referred = value.index.isin(referred)
+    assert is_referred.sum() > 10  # enough mature referred buyers to mean something
+    got = stage_indicators(demo, horizon_days=horizon).set_index("indicator").value
+    assert got["clv_referred"] == pytest.approx(value[is_referred].mean(), rel=1e-9)
+    assert got["clv_not_referred"] == pytest.approx(value[~is_referred].mean(), rel=1e-9)
 
 
 def test_every_person_in_one_stage_and_the_advocates_are_the_promoters(
