@@ -219,3 +219,36 @@ def test_the_journey_step_records_the_day_and_new_feedback_makes_it_stale(
     assert again.ok
     stays = store.read("journey_history").to_pandas()
     assert dict(stays["stage"].value_counts())["advocate"] == 4
+
+
+def test_demo_history_has_every_person_in_one_stage_at_any_time(
+    ran_demo_url: str, tmp_path: Path
+) -> None:
+    """Must show: the journey recorded quarter by quarter over the run demo's year (with its
+    reviews, NPS answers and referrals) has, on every recorded day, each person in exactly
+    one stay, and the stays open on that day count what journey_counts gives for it."""
+    import shutil
+
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(ran_demo_url.removeprefix("duckdb://"), path)
+    with Store(f"duckdb://{path}") as store:
+        days = [date(2024, m, 28) for m in (3, 6, 9, 12)]
+        counts = {}
+        for day in days:
+            record_journey(store, day)
+            counts[day] = journey_counts(store, day).set_index("stage")["persons"]
+        h = store.read("journey_history").to_pandas()
+    for column in ("entered_at", "left_at"):
+        h[column] = pd.to_datetime(h[column]).dt.date
+    assert counts[days[-1]]["advocate"] > 0  # the demo's feedback makes advocates
+    for day in days:
+        left = h.left_at.isnull() | (h.left_at > day)  # null: still open
+        on = h[(h.entered_at <= day) & left]
+        assert on.person_id.is_unique, day
+        got = on.stage.value_counts().reindex(list(STAGES), fill_value=0)
+        assert got.tolist() == counts[day].tolist(), day
+    # stays of one person never overlap
+    h = h.sort_values(["person_id", "entered_at"])
+    nxt = h.groupby("person_id").entered_at.shift(-1)
+    closed = nxt.notna()
+    assert (h.left_at[closed] <= nxt[closed]).all()
