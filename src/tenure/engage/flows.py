@@ -27,7 +27,7 @@ from tenure.analytics.base import store_end
 from tenure.engage.flow_spec import Flow
 from tenure.engage.steps import CANDIDATE, STAY, HoldoutFn, apply, conform, ordered
 from tenure.engage.triggers import TS, Context, instances
-from tenure.errors import NotFoundError
+from tenure.errors import ConfigError, NotFoundError
 from tenure.store import Store
 
 Decide = Callable[[Store, ir.Table, datetime], ir.Table]
@@ -81,7 +81,16 @@ def default_holdout(person: ir.StringValue, flow: str, share: float) -> ir.Boole
 
 def _policy() -> Any:
     """:mod:`tenure.engage.policy`, imported when a tick needs it."""
-    return importlib.import_module("tenure.engage.policy")
+    name = "tenure.engage.policy"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise ConfigError(
+            f"The send policy ({name}) is not installed: a tick cannot decide messages.",
+            hint="Pass `decide=` and `holdout=` to run_tick, or install a complete Tenure.",
+        ) from None
 
 
 def tick_clock(store: Store) -> datetime:
@@ -223,12 +232,15 @@ def _advance(
     ctx: Context, flow: Flow, stays: ir.Table, scratches: list[str]
 ) -> tuple[ir.Table, list[ir.Table], list[ir.Table]]:
     """Run the due stays through their steps until none is due (a loop of steps holds a
-    wait, so at most one pass per step and one more)."""
+    wait, so at most one pass per step and one more). Each pass is written to a scratch
+    table, its candidates to another: the expressions stay small."""
     found: list[ir.Table] = []
     actions: list[ir.Table] = []
     for _ in range(len(flow.steps) + 1):
         due = _due(stays, ctx.now)
-        if not int(stays.filter(due).count().execute()):
+        at = stays.filter(due).group_by("step").agg(n=ibis._.count()).to_pyarrow()
+        steps = set(at.column("step").to_pylist())
+        if not steps:
             break
         parts = [conform(stays.filter(~due), STAY)]
         rows = stays.filter(due)
@@ -241,17 +253,31 @@ def _advance(
             )
             parts.append(conform(out, STAY))
             rows = rows.filter(~rows.hit).drop("hit")
+        made: list[ir.Table] = []
+        recorded: list[ir.Table] = []
         for step in flow.steps:
+            if step.id not in steps:
+                continue
             applied = apply(ctx, flow, step, rows.filter(rows.step == step.id))
             parts.append(conform(applied.stays, STAY))
             if applied.candidates is not None:
-                found.append(conform(applied.candidates, CANDIDATE))
+                made.append(conform(applied.candidates, CANDIDATE))
             if applied.actions is not None:
-                actions.append(conform(applied.actions, CANDIDATE))
-        stays = ctx.store.scratch_table("flow_stays", ibis.union(*parts))
-        # the candidates read the pass's scratch, kept until the tick ends
-        scratches.append(stays.get_name())
+                recorded.append(conform(applied.actions, CANDIDATE))
+        # the candidates first: they read the pass's stays
+        found += [_kept(ctx, "flow_found", ibis.union(*made), scratches)] if made else []
+        actions += (
+            [_kept(ctx, "flow_actions", ibis.union(*recorded), scratches)] if recorded else []
+        )
+        stays = _kept(ctx, "flow_stays", ibis.union(*parts), scratches)
     return stays, found, actions
+
+
+def _kept(ctx: Context, prefix: str, expr: ir.Table, scratches: list[str]) -> ir.Table:
+    """``expr`` written to a scratch table dropped when the flow's tick ends."""
+    table = ctx.store.scratch_table(prefix, expr)
+    scratches.append(table.get_name())
+    return table
 
 
 def _exit_waiting(ctx: Context, flow: Flow, stays: ir.Table, scratches: list[str]) -> ir.Table:
@@ -266,9 +292,7 @@ def _exit_waiting(ctx: Context, flow: Flow, stays: ir.Table, scratches: list[str
         exit_reason=ibis.ifelse(bought, ibis.literal("ordered"), tested.exit_reason),
         touched=tested.touched | bought,
     )
-    kept = ctx.store.scratch_table("flow_stays", out.select(*STAY))
-    scratches.append(kept.get_name())
-    return kept
+    return _kept(ctx, "flow_stays", out.select(*STAY), scratches)
 
 
 def _write_messages(

@@ -42,6 +42,7 @@ class Context:
     store: Store
     now: datetime
     uploads: list[str] = field(default_factory=list)
+    scratches: list[str] = field(default_factory=list)
     cache: dict[str, ir.Table] = field(default_factory=dict)
 
     def events(self) -> ir.Table:
@@ -54,8 +55,11 @@ class Context:
         """``p_person, p_at``: every purchase (void orders and refunds left out)."""
         if "purchases" not in self.cache:
             o = orders_base(self.store)
-            o = o.filter(o.is_purchase)
-            self.cache["purchases"] = o.select(p_person="person_id", p_at="ordered_at")
+            o = o.filter(o.is_purchase).select(p_person="person_id", p_at="ordered_at")
+            # written once per tick: every exit test and condition reads it
+            table = self.store.scratch_table("flow_purchases", o)
+            self.scratches.append(table.get_name())
+            self.cache["purchases"] = table
         return self.cache["purchases"]
 
     def zones(self) -> ir.Table:
@@ -83,6 +87,9 @@ class Context:
         for name in self.uploads:
             self.store.drop_upload(name)
         self.uploads.clear()
+        for name in self.scratches:
+            self.store.drop(name)
+        self.scratches.clear()
 
 
 def zone_of(name: str, default: str) -> ZoneInfo:
@@ -278,11 +285,8 @@ def _schedule(ctx: Context, trigger: Trigger, since: datetime) -> ir.Table:
     occ = ctx.upload("flow_occurrences", table)
     audience = _audience(ctx, schedule)
     z = ctx.zones()
-    placed = audience.left_join(z, audience.a_person == z.z_person)
-    placed = placed.select(
-        a_person=placed.a_person, zone=ibis.coalesce(placed.zone, ibis.literal(default))
-    )
-    j = placed.join(occ, placed.zone == occ.o_zone)
+    zone = ibis.coalesce(z.zone, ibis.literal(default))
+    j = audience.left_join(z, audience.a_person == z.z_person).join(occ, zone == occ.o_zone)
     return j.select(
         person_id=j.a_person,
         trigger_id=ibis.literal("schedule:") + j.o_local,
