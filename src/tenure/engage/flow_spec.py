@@ -164,7 +164,7 @@ class _Doc:
         self, node: yaml.Node, key: str, message: str, *, choices: Sequence[str] = (), got: str = ""
     ) -> ConfigError:
         line = node.start_mark.line + 1
-        close = difflib.get_close_matches(got, list(choices), n=3, cutoff=0.5) if got else []
+        close = difflib.get_close_matches(got, list(choices), n=3, cutoff=0.6) if got else []
         text = f"{self.path}, line {line}, `{key}`: {message}"
         if close:
             text += f" Did you mean {' or '.join(repr(c) for c in close)}?"
