@@ -388,3 +388,30 @@ def test_every_shipped_flow_ticks(flow_store: Store) -> None:
     assert "journey_history" in str(notes["ask_opinion"])  # not built on this store
     assert notes["abandoned_cart"] is None
     assert set(PERSONS) >= {"p1"}
+
+
+def test_where_keeps_the_events_with_those_properties_and_binds_values(flow_store: Store) -> None:
+    build(
+        flow_store,
+        [
+            event("w1", "p1", "Product Added", T0 - H, '{"currency": "EUR", "sku": 12}'),
+            event("w2", "p2", "Product Added", T0 - H, '{"currency":"USD","sku":12}'),
+            event("w3", "p3", "Product Added", T0 - H, '{"sku": 12}'),
+        ],
+        [order("o9", "p6", T0 - 9 * H)],
+    )
+    flow = parse_flow(
+        "name: eur\ntrigger: {event: Product Added, where: {currency: EUR, sku: '12'}}\n"
+        "steps:\n  - {id: s, send: {channel: onsite, template: t}}\n",
+        "eur.yaml",
+    )
+    tick(flow_store, [flow], T0)
+    assert list(stays(flow_store).person_id) == ["p1"]
+    hostile = parse_flow(
+        'name: hostile\ntrigger:\n  event: "Product Added\'; drop table orders; --"\n'
+        '  where: {"a\'b(": "\'; drop table orders; --"}\n'
+        "steps:\n  - {id: s, send: {channel: onsite, template: t}}\n",
+        "hostile.yaml",
+    )
+    result = tick(flow_store, [hostile], T0)
+    assert result.flows[0].entered == 0 and flow_store.count("orders") == 1
