@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tenure import Store
 from tenure.engage.flow_spec import Flow, load_flows, parse_flow, shipped_dir
@@ -415,3 +417,23 @@ def test_where_keeps_the_events_with_those_properties_and_binds_values(flow_stor
     )
     result = tick(flow_store, [hostile], T0)
     assert result.flows[0].entered == 0 and flow_store.count("orders") == 1
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(hours=st.lists(st.integers(min_value=0, max_value=96), min_size=1, max_size=3, unique=True))
+def test_any_ticks_run_twice_decide_what_they_decide_once(hours: list[int]) -> None:
+    """Whatever the clocks of the ticks, repeating each tick adds no message and no stay."""
+    events, orders = _carts()
+    runs = []
+    for repeat in (1, 2):
+        with Store("duckdb://:memory:") as store:
+            build(store, events, orders)
+            for h in sorted(hours):
+                for _ in range(repeat):
+                    tick(store, [CART], T0 + timedelta(hours=h))
+            runs.append((messages(store).drop(columns=["decided_at", "updated_at"]), stays(store)))
+    pd.testing.assert_frame_equal(runs[0][0], runs[1][0])
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
