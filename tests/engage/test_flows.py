@@ -340,6 +340,8 @@ def test_segment_entries_and_branches_read_segment_membership(flow_store: Store)
 
 
 def test_status_entries_trigger(flow_store: Store) -> None:
+    """p1 became lapsed on 2 March; p2's lapsed stay is on the history's first day (1 March),
+    when everyone's status was first recorded: not an entry."""
     import ibis
 
     build(flow_store, [], [])
@@ -347,21 +349,26 @@ def test_status_entries_trigger(flow_store: Store) -> None:
         {"person_id": "string", "status": "string", "entered_at": "date", "left_at": "date"}
     )
     flow_store.create("stage_history", schema)
+    day = T0.date()
     flow_store.append(
         "stage_history",
         pd.DataFrame(
             {
-                "person_id": ["p1", "p2"],
-                "status": ["lapsed", "active"],
-                "entered_at": [T0.date(), T0.date()],
-                "left_at": [None, None],
+                "person_id": ["p1", "p2", "p3", "p1"],
+                "status": ["lapsed", "lapsed", "active", "at_risk"],
+                "entered_at": [day, day - timedelta(days=1), day, day - timedelta(days=1)],
+                "left_at": [None, None, None, day],
             }
-        ).astype({"left_at": "datetime64[s]"}),
+        ),
     )
-    win_back = load_flows([shipped_dir() / "win_back.yaml"])[0]
-    tick(flow_store, [win_back], T0)
+    text = (shipped_dir() / "win_back.yaml").read_text() + "lookback: 3d\n"
+    win_back = parse_flow(text, "win_back.yaml")
+    tick(flow_store, [win_back], T0)  # the day of the entry is not over
+    assert stays(flow_store).empty
+    tick(flow_store, [win_back], T0 + timedelta(hours=12))
     s = stays(flow_store)
     assert list(s.person_id) == ["p1"] and list(s.trigger_id) == ["status:lapsed:2026-03-02"]
+    assert list(s.trigger_at) == [datetime(2026, 3, 3)]
 
 
 def test_a_paused_flow_does_nothing_until_resumed(flow_store: Store) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 import pyarrow as pa
 
 from tenure.analytics.base import orders_base
@@ -178,7 +179,9 @@ def membership(store: Store) -> ir.Table:
 
 
 def _history(ctx: Context, trigger: Trigger, since: datetime) -> ir.Table:
-    """Entries into a status (``stage_history``) or a journey stage (``journey_history``)."""
+    """Entries into a status (``stage_history``) or a journey stage (``journey_history``),
+    firing at the end of the day of the entry (midnight UTC after it); the stays of the
+    history's first day are not entries."""
     table, column = (
         ("stage_history", "status")
         if trigger.kind == "status"
@@ -193,11 +196,17 @@ def _history(ctx: Context, trigger: Trigger, since: datetime) -> ir.Table:
             hint="Run `tenure run` (or `tenure stages backfill`) first.",
         )
     h = ctx.store.read(table)
+    # the stays the history's first day records began before it, on a day nobody knows:
+    # they are not entries (a first refresh would otherwise "enter" everyone)
+    first = h.entered_at.min().execute()
     h = h.filter(h[column] == trigger.name)
+    if first is not None and not pd.isna(first):
+        h = h.filter(h.entered_at > ibis.literal(pd.Timestamp(first).date()))
     return h.select(
         person_id=h.person_id,
         trigger_id=ibis.literal(f"{trigger.kind}:{trigger.name}:") + h.entered_at.cast("string"),
-        trigger_at=h.entered_at.cast(TS),
+        # a day's status is known once the day is over (the refresh as of that day)
+        trigger_at=h.entered_at.cast(TS) + ibis.interval(days=1),
     )
 
 
