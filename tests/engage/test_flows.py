@@ -444,3 +444,19 @@ def test_any_ticks_run_twice_decide_what_they_decide_once(hours: list[int]) -> N
             runs.append((messages(store).drop(columns=["decided_at", "updated_at"]), stays(store)))
     pd.testing.assert_frame_equal(runs[0][0], runs[1][0])
     pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.parametrize(("reentry", "entries"), [("never", 1), ("always", 3), ("{after: 2d}", 2)])
+def test_one_late_tick_enters_what_ticks_on_time_would(
+    flow_store: Store, reentry: str, entries: int
+) -> None:
+    """The views of days 0, 1 and 3 read by one tick on day 3 (a 5-day lookback): the same
+    entries as a tick each day, and the tick repeated adds none."""
+    days = (0, 1, 3)
+    views = [event(f"v{d}", "p5", "Product Viewed", T0 + timedelta(days=d)) for d in days]
+    build(flow_store, views, [])
+    flow = parse_flow(REPEAT.format(reentry=reentry) + "lookback: 5d\n", "viewed.yaml")
+    late = T0 + timedelta(days=3, hours=1)
+    assert tick(flow_store, [flow], late).flows[0].entered == entries
+    assert tick(flow_store, [flow], late).flows[0].entered == 0
+    assert len(stays(flow_store)) == len(messages(flow_store)) == entries

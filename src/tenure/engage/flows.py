@@ -141,47 +141,78 @@ def run_tick(
     return TickResult(now=now, flows=done)
 
 
+#: At most this many rounds of entries per flow and tick (see :func:`_tick_flow`).
+ROUNDS = 10
+
+
 def _tick_flow(ctx: Context, flow: Flow, decide: Decide, holdout: HoldoutFn) -> FlowTick:
+    """One flow's tick, in rounds: a round enters each person once (their earliest new
+    instance) and runs the stays; when some person had a later instance too, another round
+    enters it once the first stay has ended (re-entry permitting), so one tick over a long
+    window enters what ticks on time would have, and repeating it adds nothing."""
     store, now = ctx.store, ctx.now
     started = datetime.now(UTC).replace(tzinfo=None)
     mark = watermark(store, flow.name)
     since = (mark or now) - flow.lookback
-    state = store.table("flow_state")
-    mine = state.filter(state.flow == flow.name)
-    entries = _entries(ctx, flow, mine, since, holdout)
-    active = mine.filter(mine.status == "active").mutate(touched=ibis.literal(False))
-    stays = store.scratch_table(
-        "flow_stays", ibis.union(conform(active, STAY), conform(entries, STAY))
-    )
-    scratches = [stays.get_name()]
-    try:
-        entered = int(stays.filter(stays.touched).count().execute())
-        stays, found, actions = _advance(ctx, flow, stays, scratches)
-        stays = _exit_waiting(ctx, flow, stays, scratches)
-        counts = _write_messages(store, found, actions, decide, now)
-        exited = int(stays.filter(stays.touched & (stays.status == "exited")).count().execute())
-        _write_state(store, flow, stays, now)
-    finally:
-        for name in scratches:
-            store.drop(name)
+    done = FlowTick(flow.name)
+    for _ in range(ROUNDS):
+        entered, later = _round(ctx, flow, since, decide, holdout, done)
+        done.entered += entered
+        if not (entered and later):
+            break
     row = {
         "flow": [flow.name],
         "tick_at": [now],
         "watermark": [max(now, mark) if mark else now],
-        "entered": [entered],
-        "messages": [sum(counts.values())],
+        "entered": [done.entered],
+        "messages": [sum(done.messages.values())],
         "started_at": [started],
         "finished_at": [datetime.now(UTC).replace(tzinfo=None)],
     }
     store.upsert("flow_ticks", ["flow", "tick_at"], pa.table(row))
-    return FlowTick(flow.name, entered=entered, messages=counts, exited=exited)
+    return done
 
 
-def _entries(
-    ctx: Context, flow: Flow, mine: ir.Table, since: datetime, holdout: HoldoutFn
-) -> ir.Table:
-    """The new stays: trigger instances not seen before, by the re-entry rule, one per person
-    (the earliest), with the holdout assignment."""
+def _round(
+    ctx: Context,
+    flow: Flow,
+    since: datetime,
+    decide: Decide,
+    holdout: HoldoutFn,
+    done: FlowTick,
+) -> tuple[int, int]:
+    """Enter, advance, decide and write once; the persons entered and the later instances
+    left for another round."""
+    store = ctx.store
+    state = store.table("flow_state")
+    mine = state.filter(state.flow == flow.name)
+    scratches: list[str] = []
+    try:
+        found = _kept(ctx, "flow_found", _candidates_in(ctx, flow, mine, since), scratches)
+        later = int(found.filter(found.rank > 0).count().execute())
+        entries = _entries(ctx, flow, found.filter(found.rank == 0), holdout)
+        active = mine.filter(mine.status == "active").mutate(touched=ibis.literal(False))
+        stays = _kept(
+            ctx, "flow_stays", ibis.union(conform(active, STAY), conform(entries, STAY)), scratches
+        )
+        entered = int(stays.filter(stays.touched).count().execute())
+        stays, made, actions = _advance(ctx, flow, stays, scratches)
+        stays = _exit_waiting(ctx, flow, stays, scratches)
+        for key, n in _write_messages(store, made, actions, decide, ctx.now).items():
+            done.messages[key] = done.messages.get(key, 0) + n
+        done.exited += int(
+            stays.filter(stays.touched & (stays.status == "exited")).count().execute()
+        )
+        _write_state(store, flow, stays, ctx.now)
+    finally:
+        for name in scratches:
+            store.drop(name)
+    return entered, later
+
+
+def _candidates_in(ctx: Context, flow: Flow, mine: ir.Table, since: datetime) -> ir.Table:
+    """The trigger instances that may enter: not seen before, of persons without an open
+    stay, by the re-entry rule; ``rank`` 0 for each person's earliest."""
     found = instances(ctx, flow, since)
 
     def seen() -> ir.Table:
@@ -200,7 +231,11 @@ def _entries(
         gap = ibis.interval(seconds=int(flow.reentry_after.total_seconds()))
         found = found.anti_join(m, [found.person_id == m.m_person, m.m_at > found.trigger_at - gap])
     rank = ibis.row_number().over(group_by="person_id", order_by=["trigger_at", "trigger_id"])
-    first = found.mutate(_rank=rank).filter(lambda t: t._rank == 0)
+    return found.mutate(rank=rank)
+
+
+def _entries(ctx: Context, flow: Flow, first: ir.Table, holdout: HoldoutFn) -> ir.Table:
+    """The new stays of the instances ``first``, with the holdout assignment."""
     held = (
         holdout(first.person_id, flow.name, flow.holdout)
         if flow.holdout > 0
