@@ -171,6 +171,12 @@ class Settings(BaseSettings):
         description="The daily run also fits the predictions again once buyers or orders grew "
         "by this share since the fit (0.10 = 10%).",
     )
+    flows_dir: Path = Field(
+        Path("flows"),
+        description="Directory of the store's own flow definitions (`*.yaml`, docs/flows.md), "
+        "relative to the working directory; read after the shipped ones, a flow of the same "
+        "name replaces the shipped one.",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

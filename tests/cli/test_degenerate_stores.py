@@ -249,6 +249,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "customers search": lambda _, __: ["c1"],
     "recommend for": _person,
     "recommend cart": lambda _, __: ["P1", "SKU-2"],
+    "flows pause": lambda _, __: ["welcome_series"],
+    "flows resume": lambda _, __: ["welcome_series"],
     "models backtest": lambda s, tmp: [
         "--calibration-end",
         s.middle.isoformat(),

@@ -218,3 +218,7 @@ def hand_built(store: Store) -> None:
             ]
         ),
     )
+
+
+# the flow engine's store (tests/engage/flowkit.py), a fixture of this package too
+from tests.engage.flowkit import flow_store  # noqa: E402, F401

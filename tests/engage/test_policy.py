@@ -457,3 +457,23 @@ def test_decisions_keep_consent_caps_and_quiet_hours(examples: int, empty_store_
         assert {r["message_key"] for r in rows if r["state"] == "holdout"} == holdout
 
     check()
+
+
+def test_the_policy_file_of_the_flows_directory(tmp_path: Path) -> None:
+    """`policy.yaml` of flows_dir holds the policy (not a flow); none: the defaults."""
+    from tenure.engage.flow_spec import flow_paths
+    from tenure.engage.settings import load_policy
+
+    assert load_policy(tmp_path) == SendPolicy() == load_policy(None)
+    (tmp_path / "policy.yaml").write_text(
+        "policy:\n  timezone: Europe/Paris\n  caps:\n    email: {per_day: 2, per_week: 5}\n"
+    )
+    got = load_policy(tmp_path)
+    assert got.timezone == "Europe/Paris" and got.cap("email").per_day == 2
+    assert tmp_path / "policy.yaml" not in flow_paths(tmp_path)
+    (tmp_path / "policy.yaml").write_text("policy:\n  caps:\n    emial: {per_day: 2}\n")
+    with pytest.raises(ConfigError, match=r"policy\.yaml line 2"):
+        load_policy(tmp_path)
+    (tmp_path / "policy.yaml").write_text("caps: {}\n")
+    with pytest.raises(ConfigError, match="must hold one key, `policy:`"):
+        load_policy(tmp_path)

@@ -1,2 +1,2 @@
-"""Engagement: segments, flows and the send policy that decides who gets which message, and
-when (docs/flows.md). Sits between predictions/recommend and the pipeline."""
+"""Engagement: segments as code, flows and the send policy that decides who gets which
+message, and when (docs/flows.md). Sits between predictions/recommend and the pipeline."""

@@ -23,7 +23,10 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tenure.engage.consent import CHANNELS
 from tenure.engage.zones import is_zone, zone_choices
@@ -230,3 +233,37 @@ def _quiet(value: object, channel: str, where: str) -> QuietHours | None:
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59 or (h1, m1) == (h2, m2):
         raise _bad(f"quiet_hours.{channel}", "two different local times HH:MM-HH:MM", value, where)
     return QuietHours(h1 * 60 + m1, h2 * 60 + m2)
+
+
+#: The file of a flows directory that holds its ``policy:`` block (not a flow).
+POLICY_FILE = "policy.yaml"
+
+
+def load_policy(directory: Path | None) -> SendPolicy:
+    """The send policy of ``directory/policy.yaml`` (its top-level ``policy:`` block), or
+    the defaults when the directory or the file does not exist."""
+    path = directory / POLICY_FILE if directory is not None else None
+    if path is None or not path.is_file():
+        return SendPolicy()
+    try:
+        node = yaml.compose(path.read_text())
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path}: not valid YAML: {exc}", hint="Fix the file, or remove it for the defaults."
+        ) from None
+    if not isinstance(data, Mapping) or set(data) != {"policy"}:
+        raise ConfigError(
+            f"{path}, line 1: the file must hold one key, `policy:`. Got {_shown(data)}.",
+            hint="See docs/flows.md, 'The policy and its defaults'.",
+        )
+    line = None
+    if isinstance(node, yaml.MappingNode) and node.value:
+        line = node.value[0][1].start_mark.line + 1
+    return SendPolicy.from_mapping(data["policy"], file=str(path), line=line)
+
+
+def _shown(data: object) -> str:
+    if isinstance(data, Mapping):
+        return "the keys " + ", ".join(repr(k) for k in data)
+    return repr(data)
