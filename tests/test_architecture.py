@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("identity", ("tenure.identity",)),
     ("analytics", ("tenure.analytics",)),
     ("predictions, recommend", ("tenure.predictions", "tenure.recommend")),
+    ("engage", ("tenure.engage",)),
     ("pipeline", ("tenure.pipeline",)),
     ("api", ("tenure",)),
     ("cli", ("tenure.cli",)),

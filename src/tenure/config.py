@@ -171,6 +171,12 @@ class Settings(BaseSettings):
         description="The daily run also fits the predictions again once buyers or orders grew "
         "by this share since the fit (0.10 = 10%).",
     )
+    segments_dir: Path = Field(
+        Path("segments"),
+        description="The directory of your segment definitions (`*.yaml`, docs/segments.md), "
+        "relative to the working directory. Missing: only the shipped segments; a file "
+        "defining a shipped segment's name replaces it.",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

@@ -53,6 +53,7 @@ def test_run_json_matches_the_library(demo_path: Path, tmp_path: Path) -> None:
         "journey": "ok",
         "predictions": "ok",
         "recommendations": "ok",
+        "segments": "ok",
     }
     assert again["steps"][1]["reason"] == "identity runs first"
     quiet = _json(*args)
@@ -144,6 +145,7 @@ def test_store_info_json_is_the_library_and_the_table_shows_the_last_runs(
         "journey",
         "predictions",
         "recommendations",
+        "segments",
     ]
     assert runs[0][1] == "never" and runs[2][2:6] == ["2025-02-03", "ok", "full", "297"]
 

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "advocacy",
     "predict",
     "recommend",
+    "segments",
     "models",
 )
 for _name in COMMAND_MODULES:

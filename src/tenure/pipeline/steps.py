@@ -184,6 +184,15 @@ def recommendations_step(store: Store, ctx: StepContext) -> dict[str, int]:
     return result.rows
 
 
+def segments_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``segment_membership`` brought to the end of the as-of day (or the present, when that
+    day is today): the entries and exits of every segment
+    (:func:`tenure.engage.segments.refresh_segments`; ``ctx.options["now"]``: the clock)."""
+    from tenure.engage.segments import clock, refresh_segments
+
+    return refresh_segments(store, clock(store, ctx.options.get("now"), ctx.as_of))
+
+
 #: What new data makes the analytics stale: every table the orders base, the facts and the
 #: statuses read, the identities, and the store facts (reporting currency, frozen clock).
 ANALYTICS_READS = (
@@ -267,6 +276,15 @@ STEPS: tuple[Step, ...] = (
         ANALYTICS_READS,
         recommendations_step,
         doc="Products bought together, the next products per buyer, cross-category candidates.",
+    ),
+    Step(
+        "segments",
+        ("segment_membership",),
+        ("customer_rfm", "customer_status", "journey", "predictions", "recommendations"),
+        (*ANALYTICS_READS, "feedback", "referrals", "consents", "suppressions"),
+        segments_step,
+        segments_step,  # set-based over every person: the same either way
+        doc="Segment membership: who entered and who left each segment (docs/segments.md).",
     ),
 )
 
