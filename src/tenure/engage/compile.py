@@ -50,11 +50,14 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 @dataclass
 class Context:
     """What conditions compile against: the store, the clock ``now`` and the ``profile``
-    (one row per person); the events with a person up to ``now`` are read once, on demand."""
+    (one row per person); the events with a person up to ``now`` are read once, on demand.
+    ``built``: whether the derived tables are read (else the recommendation conditions
+    hold for no one, as the profile's predictions are null)."""
 
     store: Store
     now: datetime
     profile: ir.Table
+    built: bool = True
     _events: ir.Table | None = field(default=None, repr=False)
 
     def events(self) -> ir.Table:
@@ -141,7 +144,7 @@ def compare_python(left: int, op: str, value: Any) -> bool:
 
 
 def _ranked(ctx: Context, table: str, column: str, value: str, top: int | None) -> ir.BooleanValue:
-    if not ctx.store.exists(table):
+    if not ctx.built or not ctx.store.exists(table):
         return ibis.literal(False)
     t = ctx.store.read(table)
     keep = t[column] == ibis.literal(value)

@@ -176,10 +176,10 @@ def _nulls(rows: tuple[tuple[str, str, str], ...]) -> dict[str, ir.Value]:
     return {name: ibis.null(TYPES[kind]) for name, kind, _ in rows}
 
 
-def _stages(store: Store, end: date) -> ir.Table:
+def _stages(store: Store, end: date, built: bool) -> ir.Table:
     """person_id, stage, stage_since: the open stays of ``journey_history`` (else the stages
     computed as of ``end``)."""
-    h = _optional(store, "journey_history")
+    h = _optional(store, "journey_history") if built else None
     if h is None:
         j = journey_stages(store, end)
         return j.select("person_id", "stage", stage_since="since")
@@ -308,19 +308,20 @@ def _candidates(store: Store) -> ir.Table | None:
     )
 
 
-def _derived(store: Store, end: date) -> tuple[ir.Table, ir.Table, ir.Table]:
-    """The stored facts, statuses and RFM (each computed as of ``end`` when not built)."""
+def _derived(store: Store, end: date, built: bool) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """The stored facts, statuses and RFM (each computed as of ``end`` when not built, or
+    when not ``built``)."""
     from tenure.analytics.facts import customer_facts
     from tenure.analytics.rfm import rfm
     from tenure.analytics.status import customer_status
 
-    facts = _optional(store, "customer_facts")
+    facts = _optional(store, "customer_facts") if built else None
     if facts is None:
         facts = customer_facts(store, as_of=end)
-    status = _optional(store, "customer_status")
+    status = _optional(store, "customer_status") if built else None
     if status is None:
         status = customer_status(store, as_of=end)
-    scores = _optional(store, "customer_rfm")
+    scores = _optional(store, "customer_rfm") if built else None
     if scores is None:
         scores = rfm(store, as_of=end, facts=facts)
     return facts, status, scores
@@ -341,21 +342,22 @@ _HIDDEN = (("traits", "string", ""), ("_accepts", "bool", ""))
 _CONSENTS = (("email_consent", "bool", ""), _CONSENT[1])
 
 
-def profile(store: Store, now: datetime, end: date) -> ir.Table:
+def profile(store: Store, now: datetime, end: date, *, built: bool = True) -> ir.Table:
     """One row per person: ``person_id``, ``traits`` (the record's JSON text) and every
     field of :data:`FIELDS`, as of ``end`` (the derived tables as built) and ``now`` (the
-    consents)."""
-    facts, status, scores = _derived(store, end)
+    consents). Not ``built``: from the canonical tables only (the facts, statuses, RFM and
+    journey stages computed as of ``end``; predictions and candidates null)."""
+    facts, status, scores = _derived(store, end, built)
     t = _persons(store, facts)
     t = _joined(t, 0, facts, _FACTS)
     t = _joined(t, 1, status, _STATUS)
     t = _joined(t, 2, scores, _RFM, rfm_segment="segment")
-    t = _joined(t, 3, _stages(store, end), _JOURNEY)
-    t = _joined(t, 4, _predictions(store), _PREDICTIONS)
+    t = _joined(t, 3, _stages(store, end, built), _JOURNEY)
+    t = _joined(t, 4, _predictions(store) if built else None, _PREDICTIONS)
     t = _joined(t, 5, _advocacy(store, end, facts), _ADVOCACY)
     t = _joined(t, 6, _records(store), (*_RECORD, *_HIDDEN))
     t = _joined(t, 7, _consents(store, now), _CONSENTS)
-    t = _joined(t, 8, _candidates(store), _CANDIDATES)
+    t = _joined(t, 8, _candidates(store) if built else None, _CANDIDATES)
     sup = _suppressed(store)
     t = t.left_join(sup, t.person_id == sup._sp)
     t = t.mutate(

@@ -116,9 +116,10 @@ def clock(store: Store, now: datetime | None = None, as_of: date | None = None) 
     return present if day == present.date() else datetime.combine(day, time.max)
 
 
-def context(store: Store, now: datetime) -> Context:
-    """The compile context at ``now``: the profile as of ``now``'s day."""
-    return Context(store, now, profile(store, now, now.date()))
+def context(store: Store, now: datetime, *, built: bool = True) -> Context:
+    """The compile context at ``now``: the profile as of ``now``'s day (``built``: from the
+    derived tables, else from the canonical tables only; :func:`tenure.engage.fields.profile`)."""
+    return Context(store, now, profile(store, now, now.date(), built=built), built=built)
 
 
 def members(ctx: Context, segment: Segment) -> ir.Table:

@@ -427,8 +427,8 @@ def _where(r: _Reader, node: yaml.Node) -> tuple[PropertyCondition, ...]:
             if len(ops) != 1 or next(iter(ops)) not in OPERATORS:
                 raise r.fail(vnode, f"property {key!r} takes one operator of {OPERATORS}.")
             op, (_, onode) = next(iter(ops.items()))
-        else:
-            op, onode = "eq", vnode
+        else:  # a value: equal to it; a list: one of them
+            op, onode = ("in" if isinstance(vnode, yaml.SequenceNode) else "eq"), vnode
         out.append(PropertyCondition(key, op, _property_value(r, onode, key, op)))
     return tuple(out)
 
