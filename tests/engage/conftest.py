@@ -115,20 +115,24 @@ PROFILE = "test_tiny_profile"
 STEPS = ["customer_facts", "customer_rfm", "customer_status", "journey"]
 
 
-@pytest.fixture(scope="session")
-def tiny_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The hand-built store, once per run, with its profile at :data:`NOW` from the
+def make_tiny(folder: Path) -> str:
+    """The hand-built store in ``folder``, with its profile at :data:`NOW` from the
     canonical tables only in table :data:`PROFILE`, then its derived tables built."""
     from tenure.engage.fields import profile
     from tenure.pipeline import run
 
-    folder = tmp_path_factory.mktemp("tiny")
     url = f"duckdb://{folder / 'tiny.duckdb'}"
     with Store(url) as store:
         build_tiny(store, folder)
         store.replace(PROFILE, profile(store, NOW, NOW.date(), built=False))
         run(store, steps=STEPS, as_of=NOW.date())
     return url
+
+
+@pytest.fixture(scope="session")
+def tiny_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The hand-built store, once per run (:func:`make_tiny`)."""
+    return make_tiny(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture
