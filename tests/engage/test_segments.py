@@ -287,3 +287,20 @@ def test_list_preview_members_export(tiny_copy: Store, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="No segment named 'vipp'") as info:
         get_segment(store, "vipp")
     assert "Did you mean vip?" in str(info.value)
+
+
+def test_the_pipeline_step_refreshes_and_never_moves_back(tiny_copy: Store) -> None:
+    from tenure.pipeline.steps import StepContext, segments_step
+
+    store = tiny_copy
+    ctx = StepContext(as_of=NOW.date(), options={"now": NOW})
+    rows = segments_step(store, ctx)
+    assert rows == {TABLE: int(store.read(TABLE).count().execute())} and rows[TABLE] > 0
+    assert _open_stays(store, "cart_abandoners") == {"c1", "c4", "c5"}
+    earlier = StepContext(as_of=NOW.date(), options={"now": NOW - timedelta(days=1)})
+    assert segments_step(store, earlier) == rows
+    assert "moves forward only" in earlier.outputs["result"]
+    # the default clock: the end of the as-of day
+    day = StepContext(as_of=NOW.date())
+    segments_step(store, day)
+    assert _open_stays(store, "cart_abandoners") == set()  # no add in the day's last hour

@@ -31,7 +31,7 @@ CONDITIONS = {
     "shoes": "{event: Product Viewed, where: {category: shoes}, count: {ge: 3}, within: 7d}",
     "mixed": (
         "any: [{field: status, in: [vip, at_risk]}, {field: traits.age, gt: 40}, "
-        "not: {field: email_subscribed, eq: true}]"
+        "{not: {field: email_subscribed, eq: true}}]"
     ),
     "promoters": "{field: nps, ge: 9}",
 }
@@ -53,7 +53,7 @@ def test_duckdb_and_pyspark_agree(tiny: Store, spark_store: Store) -> None:
     assert {k: len(v) for k, v in duck.items()} == {
         "cart": 3,
         "shoes": 1,
-        "mixed": 4,
+        "mixed": 3,
         "promoters": 1,
     }
     assert _members(spark_store) == duck

@@ -155,7 +155,8 @@ def next_membership(history: ir.Table, current: ir.Table, now: datetime) -> ir.T
     return ibis.union(*(t.select(cols).cast(SCHEMA) for t in (closed, staying, leaving, entering)))
 
 
-def _last_refresh(store: Store) -> datetime | None:
+def last_refresh(store: Store) -> datetime | None:
+    """The clock of the latest :func:`refresh_segments` (None before the first)."""
     if not store.exists(RUNS):
         return None
     last = store.read(RUNS).refreshed_at.max().execute()
@@ -171,7 +172,7 @@ def refresh_segments(
     default every definition (the stays of a segment no longer defined are closed).
     Returns the rows of ``segment_membership``."""
     at = clock(store, now)
-    last = _last_refresh(store)
+    last = last_refresh(store)
     if last is not None and at < last:
         raise ConfigError(
             f"Cannot refresh the segments as of {at}: they were refreshed as of {last}.",

@@ -187,10 +187,19 @@ def recommendations_step(store: Store, ctx: StepContext) -> dict[str, int]:
 def segments_step(store: Store, ctx: StepContext) -> dict[str, int]:
     """``segment_membership`` brought to the end of the as-of day (or the present, when that
     day is today): the entries and exits of every segment
-    (:func:`tenure.engage.segments.refresh_segments`; ``ctx.options["now"]``: the clock)."""
-    from tenure.engage.segments import clock, refresh_segments
+    (:func:`tenure.engage.segments.refresh_segments`; ``ctx.options["now"]``: the clock).
+    A run as of a day before the last refresh leaves the history as it is (it moves forward
+    only) and says so in ``ctx.outputs["result"]``."""
+    from tenure.engage.segments import TABLE, clock, last_refresh, refresh_segments
 
-    return refresh_segments(store, clock(store, ctx.options.get("now"), ctx.as_of))
+    now = clock(store, ctx.options.get("now"), ctx.as_of)
+    last = last_refresh(store)
+    if last is not None and now < last:
+        ctx.outputs["result"] = (
+            f"segment_membership left as refreshed at {last}: the history moves forward only."
+        )
+        return {TABLE: int(store.read(TABLE).count().execute())}
+    return refresh_segments(store, now)
 
 
 #: What new data makes the analytics stale: every table the orders base, the facts and the
