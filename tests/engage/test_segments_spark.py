@@ -30,8 +30,8 @@ CONDITIONS = {
     "cart": "{event: Product Added, within: 1h, not_followed_by: Order Completed}",
     "shoes": "{event: Product Viewed, where: {category: shoes}, count: {ge: 3}, within: 7d}",
     "mixed": (
-        "any: [{field: status, in: [vip, at_risk]}, {field: traits.age, gt: 40}, "
-        "{not: {field: email_subscribed, eq: true}}]"
+        "{any: [{field: status, in: [vip, at_risk]}, {field: traits.age, gt: 40}, "
+        "{not: {field: email_subscribed, eq: true}}]}"
     ),
     "promoters": "{field: nps, ge: 9}",
 }
