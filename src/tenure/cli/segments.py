@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tenure.cli.common import JsonOpt, StoreOpt, app, console, kv_table, open_store, print_json
-from tenure.cli.output import CsvOpt, LimitOpt, emit, records
+from tenure.cli.output import CsvOpt, LimitOpt, emit, records, screen_rows
 from tenure.errors import ConfigError
 
 segments_app = typer.Typer(
@@ -113,10 +113,10 @@ def segments_members(
     from tenure.engage.segments import segment_members
 
     every = as_json or as_csv
+    # JSON and CSV: every member unless --limit; the terminal: a screenful (--limit 0: all)
+    fetch = (limit or None) if every else screen_rows(limit)
     with open_store(store) as st:
-        frame = segment_members(
-            st, name, now=parse_now(now), limit=None if every and limit is None else limit or None
-        )
+        frame = segment_members(st, name, now=parse_now(now), limit=fetch)
     if frame.empty and not every:
         console.print(f"Segment {name} has no members at {frame.attrs['now']:%Y-%m-%d %H:%M}.")
         return
