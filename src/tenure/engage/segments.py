@@ -52,6 +52,9 @@ RUNS_SCHEMA = ibis.schema(
         "exited": "int64",
     }
 )
+#: The order members are listed in: by customer id, then e-mail (a person without either
+#: last), then person id (which differs from one resolution to the next).
+ORDER = ("customer_id", "email", "person_id")
 #: The fields shown next to each member, besides those a segment's condition reads.
 SHOWN = ("status", "stage", "orders")
 
@@ -258,7 +261,7 @@ def list_segments(store: Store, now: datetime | None = None) -> pd.DataFrame:
 
 def _shown(ctx: Context, segment: Segment, table: ir.Table) -> ir.Table:
     """The members of ``table`` (person_id) with their customer id and e-mail, then the
-    fields the condition reads and :data:`SHOWN`, by person id."""
+    fields the condition reads and :data:`SHOWN`, in :data:`ORDER`."""
     p = ctx.profile
     wanted = [f for f in dict.fromkeys([*fields_of(segment.condition), *SHOWN])]
     wanted = [f for f in wanted if f not in ("customer_id", "email")]
@@ -267,13 +270,13 @@ def _shown(ctx: Context, segment: Segment, table: ir.Table) -> ir.Table:
         for f in wanted
     }
     rows = p.semi_join(table, "person_id").select("person_id", **values)
-    return labelled(ctx.store, rows).order_by("person_id")
+    return labelled(ctx.store, rows).order_by(list(ORDER))
 
 
 def segment_members(
     store: Store, name: str, *, now: datetime | None = None, limit: int | None = None
 ) -> pd.DataFrame:
-    """The members of segment ``name`` at ``now`` (default :func:`clock`), by person id:
+    """The members of segment ``name`` at ``now`` (default :func:`clock`), in :data:`ORDER`:
     person_id, customer_id, email, other_id, the fields of the condition and a few more.
     With ``limit``, the first ``limit`` rows and ``attrs["rows"]``, the count of all."""
     segment = get_segment(store, name)
@@ -326,10 +329,10 @@ def preview_segment(
 
 def export_segment(store: Store, name: str, out: Path, *, now: datetime | None = None) -> int:
     """Write the members of segment ``name`` at ``now`` to CSV file ``out`` (customer_id,
-    email, person_id; by person id); return how many."""
+    email, person_id; in :data:`ORDER`); return how many."""
     segment = get_segment(store, name)
     ctx = context(store, clock(store, now))
-    rows = labelled(store, members(ctx, segment)).order_by("person_id")
+    rows = labelled(store, members(ctx, segment)).order_by(list(ORDER))
     frame = rows.select("customer_id", "email", "person_id").to_pandas()
     try:
         frame.to_csv(out, index=False)
