@@ -304,3 +304,12 @@ def test_the_pipeline_step_refreshes_and_never_moves_back(tiny_copy: Store) -> N
     day = StepContext(as_of=NOW.date())
     segments_step(store, day)
     assert _open_stays(store, "cart_abandoners") == set()  # no add in the day's last hour
+
+
+def test_no_segment_closes_every_stay(tiny_copy: Store) -> None:
+    store = tiny_copy
+    refresh_segments(store, NOW, segments=[get_segment(store, "vip")])
+    assert _open_stays(store, "vip") == {"c1"}
+    refresh_segments(store, NOW + timedelta(hours=1), segments=[])  # vip no longer defined
+    assert _open_stays(store, "vip") == set()
+    assert store.read(TABLE).count().execute() == 1

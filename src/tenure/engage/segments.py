@@ -137,7 +137,8 @@ def evaluate(ctx: Context, segments: list[Segment]) -> ir.Table:
         for s in segments
     ]
     if not parts:
-        return ibis.memtable(pd.DataFrame({"segment": [], "person_id": []}, dtype=object))
+        empty = pd.DataFrame({"segment": [], "person_id": []}, dtype=object)
+        return ibis.memtable(empty, schema={"segment": "string", "person_id": "string"})
     return ibis.union(*parts)
 
 
