@@ -91,3 +91,26 @@ def test_shipped_segments_are_valid_and_filled_on_the_demo(ran_demo_url: str) ->
     assert (frame["change"] == 0).all() and not frame["last_refresh"].isna().any()
     assert frame.loc["vip", "size"] == 20 and frame.loc["at_risk", "size"] == 408
     assert pd.Series(frame["file"]).str.endswith(".yaml").all()
+
+
+def test_recommendation_conditions_on_the_demo(ran_demo_url: str) -> None:
+    from tenure.engage.segments import clock, context, members
+    from tenure.engage.spec import parse_segment
+
+    with Store(ran_demo_url, read_only=True) as store:
+        recs = store.read("product_recommendations").to_pandas()
+        cands = store.read("category_candidates").to_pandas()
+        product = recs[recs["rank"] == 1]["product_id"].mode()[0]
+        category = cands[cands["rank"] == 1]["category"].mode()[0]
+        ctx = context(store, clock(store))
+        found = {}
+        for name, text in {
+            "rec": f"{{recommended: {product}, top: 3}}",
+            "cand": f"{{candidate: '{category}', top: 1}}",
+        }.items():
+            seg = parse_segment(f"name: {name}\ncondition: {text}\n", "x.yaml")
+            found[name] = set(members(ctx, seg).to_pandas()["person_id"])
+    expected_rec = set(recs[(recs["product_id"] == product) & (recs["rank"] <= 3)]["person_id"])
+    expected_cand = set(cands[(cands["category"] == category) & (cands["rank"] == 1)]["person_id"])
+    assert found == {"rec": expected_rec, "cand": expected_cand}
+    assert expected_rec and expected_cand
