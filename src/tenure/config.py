@@ -177,6 +177,12 @@ class Settings(BaseSettings):
         "relative to the working directory; read after the shipped ones, a flow of the same "
         "name replaces the shipped one.",
     )
+    segments_dir: Path = Field(
+        Path("segments"),
+        description="The directory of your segment definitions (`*.yaml`, docs/segments.md), "
+        "relative to the working directory. Missing: only the shipped segments; a file "
+        "defining a shipped segment's name replaces it.",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

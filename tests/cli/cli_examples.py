@@ -45,6 +45,8 @@ EXAMPLES: tuple[tuple[str, ...], ...] = (
     ("recommend", "for", "C0000001", "--top", "5"),
     ("recommend", "cart", "P0012", "--top", "5"),
     ("recommend", "pairs", "--top", "8"),
+    ("segments", "list"),
+    ("segments", "preview", "cart_abandoners", "--sample", "3"),
 )
 
 

@@ -278,6 +278,9 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "store set": lambda _, __: ["reporting-currency", "EUR"],
     "quarantine show": lambda _, __: ["imp-none:2"],
     "quarantine export": lambda _, tmp: ["--out", str(tmp / "quarantine.csv")],
+    "segments preview": lambda _, __: ["vip"],
+    "segments members": lambda _, __: ["cart_abandoners"],
+    "segments export": lambda _, tmp: ["at_risk", "--out", str(tmp / "at_risk.csv")],
 }
 
 COMMANDS = {path: _options(command) for path, command in every_command().items()}

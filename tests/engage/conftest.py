@@ -222,3 +222,6 @@ def hand_built(store: Store) -> None:
 
 # the flow engine's store (tests/engage/flowkit.py), a fixture of this package too
 from tests.engage.flowkit import flow_store  # noqa: E402, F401
+
+# the segments' hand-built store (tests/engage/segkit.py), fixtures of this package too
+from tests.engage.segkit import tiny, tiny_copy, tiny_url  # noqa: E402, F401

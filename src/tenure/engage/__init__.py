@@ -1,2 +1,4 @@
-"""Engagement: segments as code, flows and the send policy that decides who gets which
-message, and when (docs/flows.md). Sits between predictions/recommend and the pipeline."""
+"""Engagement (docs/segments.md, docs/flows.md): segments as code (YAML definitions compiled
+to Ibis over every person's profile, with their membership history), flows and the send
+policy that decides who gets which message, and when. Sits between predictions/recommend and
+the pipeline."""

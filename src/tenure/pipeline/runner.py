@@ -118,6 +118,8 @@ def staleness(
     data clock (default: read now)."""
     if last is None:
         return "never ran"
+    if s.every_run:
+        return "runs at every run"
     if s.derived and _as_date(last["as_of"]) != as_of:
         return f"last run as of {_as_date(last['as_of'])}, asked {as_of}"
     for up in s.after:

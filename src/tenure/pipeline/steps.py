@@ -58,6 +58,8 @@ class Step:
     full: StepFn
     incremental: StepFn | None = None
     doc: str = ""
+    #: runs at every run, stale or not (the flows' tick: waits end as time passes)
+    every_run: bool = False
 
     @property
     def derived(self) -> bool:
@@ -184,6 +186,43 @@ def recommendations_step(store: Store, ctx: StepContext) -> dict[str, int]:
     return result.rows
 
 
+def segments_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """``segment_membership`` brought to the end of the as-of day (or the present, when that
+    day is today): the entries and exits of every segment
+    (:func:`tenure.engage.segments.refresh_segments`; ``ctx.options["now"]``: the clock).
+    A run as of a day before the last refresh leaves the history as it is (it moves forward
+    only) and says so in ``ctx.outputs["result"]``."""
+    from tenure.engage.segments import TABLE, clock, last_refresh, refresh_segments
+
+    now = clock(store, ctx.options.get("now"), ctx.as_of)
+    last = last_refresh(store)
+    if last is not None and now < last:
+        ctx.outputs["result"] = (
+            f"segment_membership left as refreshed at {last}: the history moves forward only."
+        )
+        return {TABLE: int(store.read(TABLE).count().execute())}
+    return refresh_segments(store, now)
+
+
+def flows_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """One tick of every flow (the shipped ones and those of ``flows_dir``, with the send
+    policy of its ``policy.yaml``) at ``ctx.options["now"]``, else the tick clock
+    (:func:`tenure.engage.flows.tick_clock`: the end of a frozen store's day, else now); the
+    messages decided and the persons entered (:func:`tenure.engage.flows.run_tick`)."""
+    from pathlib import Path
+
+    from tenure.engage.flow_spec import flow_paths, load_flows
+    from tenure.engage.flows import run_tick, tick_clock
+    from tenure.engage.settings import load_policy
+
+    folder = Path(store.settings.flows_dir)
+    now = ctx.options.get("now") or tick_clock(store)
+    result = run_tick(store, load_flows(flow_paths(folder)), now, policy=load_policy(folder))
+    ctx.outputs["result"] = result
+    decided = sum(sum(f.messages.values()) for f in result.flows)
+    return {"messages": decided, "flow_state": sum(f.entered for f in result.flows)}
+
+
 #: What new data makes the analytics stale: every table the orders base, the facts and the
 #: statuses read, the identities, and the store facts (reporting currency, frozen clock).
 ANALYTICS_READS = (
@@ -267,6 +306,24 @@ STEPS: tuple[Step, ...] = (
         ANALYTICS_READS,
         recommendations_step,
         doc="Products bought together, the next products per buyer, cross-category candidates.",
+    ),
+    Step(
+        "segments",
+        ("segment_membership",),
+        ("customer_rfm", "customer_status", "journey", "predictions", "recommendations"),
+        (*ANALYTICS_READS, "feedback", "referrals", "consents", "suppressions"),
+        segments_step,
+        segments_step,  # set-based over every person: the same either way
+        doc="Segment membership: who entered and who left each segment (docs/segments.md).",
+    ),
+    Step(
+        "flows",
+        ("messages", "flow_state", "flow_ticks"),
+        ("segments", "journey", "customer_status", "stage_history"),
+        (*ANALYTICS_READS, "consents", "suppressions", "flow_controls"),
+        flows_step,
+        doc="One tick of every flow: entries, steps, the messages decided (docs/flows.md).",
+        every_run=True,
     ),
 )
 

@@ -112,6 +112,28 @@ DERIVED: dict[str, DerivedTable] = {
             "Categories a buyer never bought, ranked by a propensity learnt from the movers.",
         ),
         DerivedTable(
+            "segment_membership",
+            "segments",
+            ("segment", "person_id", "entered_at"),
+            (
+                "customer_facts",
+                "customer_status",
+                "customer_rfm",
+                "journey_history",
+                "customer_predictions",
+                "product_recommendations",
+                "category_candidates",
+                "events",
+                "customers",
+                "consents",
+                "suppressions",
+                "feedback",
+                "referrals",
+                "identities",
+            ),
+            "Segment stays: when each person entered a segment and when they left it.",
+        ),
+        DerivedTable(
             "prediction_fits",
             "predictions",
             ("fitted_at",),
@@ -129,6 +151,7 @@ DERIVED: dict[str, DerivedTable] = {
 INTERNAL: dict[str, str] = {
     "_tenure_migrations": "the data-model migrations applied (tenure.store.migrations)",
     "model_runs": "one row per model of each recorded backtest (tenure.predictions.backtest)",
+    "segment_runs": "one row per segment and refresh: size, entries, exits (tenure.engage)",
 }
 
 
