@@ -13,6 +13,7 @@ import pytest
 
 from tenure import Store
 from tenure.engage.backtest import BacktestResult, backtest_flow, only_ways_in
+from tenure.engage.charts import backtest_figure
 from tenure.engage.flow_spec import load_flows, shipped_dir
 from tenure.engage.flows import run_tick, set_paused
 from tenure.errors import ConfigError
@@ -220,3 +221,21 @@ def test_bad_arguments_are_refused(flow_store: Store, kw: dict[str, object], sai
     end = args.pop("end")
     with pytest.raises(ConfigError, match=said.replace("[", r"\[").replace(")", r"\)")):
         backtest_flow(flow_store, CART, START, end, decide=all_pending, **args)  # type: ignore[arg-type]
+
+
+def test_a_read_only_store_replays(cart_store: Store) -> None:
+    path = cart_store.file
+    cart_store.close()
+    with Store(f"duckdb://{path}", read_only=True) as store:
+        result = run(store, step=6 * D)
+        assert result.entered > 0 and store.count("messages") == 0
+
+
+def test_the_chart_draws_the_tables(daily: BacktestResult) -> None:
+    fig = backtest_figure(daily)
+    days, steps, outcome = fig.axes
+    assert sum(p.get_height() for p in days.patches) == daily.daily.total.sum()
+    assert [p.get_width() for p in steps.patches] == daily.steps.persons.tolist()[::-1]
+    rates = daily.outcome.set_index("group").conversion
+    heights = [p.get_height() for p in outcome.patches]
+    assert heights == pytest.approx([100 * rates["targeted"], 100 * rates["holdout"]])

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "predict",
     "recommend",
     "flows",
+    "flows_backtest",
     "models",
 )
 for _name in COMMAND_MODULES:

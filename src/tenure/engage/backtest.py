@@ -276,6 +276,7 @@ def _daily(store: Store, flow: str) -> pd.DataFrame:
     per = m.group_by(day=m.due_at.date(), state=m.state).agg(n=m.count()).to_pandas()
     if per.empty:
         return pd.DataFrame(columns=["day", *STATES, "total"])
+    per["day"] = pd.to_datetime(per["day"]).dt.date
     wide = per.pivot_table(index="day", columns="state", values="n", aggfunc="sum", fill_value=0)
     extra = [c for c in wide.columns if c not in STATES]  # a policy's own state is kept
     wide = wide.reindex(columns=[*STATES, *extra], fill_value=0).astype("int64")
