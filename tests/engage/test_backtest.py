@@ -14,7 +14,7 @@ import pytest
 from tenure import Store
 from tenure.engage.backtest import BacktestResult, backtest_flow, only_ways_in
 from tenure.engage.charts import backtest_figure
-from tenure.engage.flow_spec import load_flows, shipped_dir
+from tenure.engage.flow_spec import load_flows, parse_flow, shipped_dir
 from tenure.engage.flows import run_tick, set_paused
 from tenure.errors import ConfigError
 from tests.engage.conftest import all_pending, build, event, order, python_holdout, python_share
@@ -239,3 +239,12 @@ def test_the_chart_draws_the_tables(daily: BacktestResult) -> None:
     rates = daily.outcome.set_index("group").conversion
     heights = [p.get_height() for p in outcome.patches]
     assert heights == pytest.approx([100 * rates["targeted"], 100 * rates["holdout"]])
+
+
+def test_a_skipped_trigger_is_noted(cart_store: Store) -> None:
+    flow = parse_flow(
+        "name: seg\ntrigger: {segment: vip}\nsteps:\n  - {id: a, exit: true}\n", "seg.yaml"
+    )
+    result = backtest_flow(cart_store, flow, START, END, step=6 * D, decide=all_pending)
+    assert result.entered == 0
+    assert result.notes and "segment_membership" in result.notes[0]

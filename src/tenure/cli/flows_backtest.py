@@ -12,7 +12,7 @@ import typer
 
 from tenure.cli.common import JsonOpt, StoreOpt, console, kv_table, open_store, print_json
 from tenure.cli.flows import NameArg, flows_app
-from tenure.cli.output import emit, parse_day, records
+from tenure.cli.output import emit, parse_day, records, warn
 from tenure.engage.flow_spec import flow_paths, load_flows, pick
 
 
@@ -63,10 +63,12 @@ def backtest_command(
             holdout_share=holdout,
         )
     drawn = str(write_backtest_chart(result, chart)) if chart is not None else None
+    warn(result.notes)
     if as_json:
         print_json(
             {
                 **result.summary(),
+                "notes": result.notes,
                 "steps": records(result.steps),
                 "daily": records(result.daily),
                 "outcome": records(result.outcome),

@@ -61,6 +61,8 @@ class BacktestResult:
     #: ``group, persons, converted, orders, revenue, conversion, revenue_per_person``:
     #: the targeted persons, the holdout, and their difference
     outcome: pd.DataFrame
+    #: what the ticks said (a trigger's table not built yet: the flow was skipped)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -103,15 +105,19 @@ def backtest_flow(
     with store.shadowed(*SHADOWED):
         _seed(store, flow.name, start)
         arrived: list[str] = []
+        notes: dict[str, None] = {}
         ticks = 0
         try:
             now = start
             while now < end:
                 now = min(now + step, end)
-                run_tick(store, [replay], now, decide=decide, holdout=holdout)
+                done = run_tick(store, [replay], now, decide=decide, holdout=holdout)
+                notes.update({f.note: None for f in done.flows if f.note})
                 ticks += 1
                 arrived.append(_arrivals(store, flow.name, now))
-            return _result(store, replay, start, end, step, window_days, ticks, arrived)
+            result = _result(store, replay, start, end, step, window_days, ticks, arrived)
+            result.notes = list(notes)
+            return result
         finally:
             for name in arrived:
                 store.drop(name)
