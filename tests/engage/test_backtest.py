@@ -181,7 +181,9 @@ def test_a_paused_flow_replays_and_late_ticks_decide_the_same(
     cart_store: Store, daily: BacktestResult
 ) -> None:
     set_paused(cart_store, CART, True)
-    late = run(cart_store, step=3 * D)  # two ticks instead of six: the same decisions
+    # two ticks instead of six: the same decisions (the stand-in policy ignores the tick's
+    # time; the real one sends a late decision at the tick, docs/flows.md "The step")
+    late = run(cart_store, step=3 * D)
     assert late.ticks == 2
     assert late.entered == daily.entered > 0
     pd.testing.assert_frame_equal(late.steps, daily.steps)

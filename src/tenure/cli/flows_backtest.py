@@ -24,7 +24,13 @@ def backtest_command(
     ],
     end: Annotated[str, typer.Option("--to", help="The last day replayed (YYYY-MM-DD, whole).")],
     hours: Annotated[
-        int, typer.Option("--step", min=1, help="Hours between two ticks of the replay.")
+        int,
+        typer.Option(
+            "--step",
+            min=1,
+            help="Hours between two ticks of the replay: the cadence `tenure run` will tick "
+            "at for exact caps (a coarser one bunches sends), coarser to size a flow fast.",
+        ),
     ] = 24,
     window: Annotated[
         int,
