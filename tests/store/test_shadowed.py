@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from tenure import Store
 
@@ -41,3 +42,15 @@ def test_a_read_only_store_writes_its_shadows(tmp_path: Path) -> None:
     with Store(f"duckdb://{path}", read_only=True) as store, store.shadowed("flow_controls"):
         store.insert("flow_controls", _row("a", True))
         assert store.count("flow_controls") == 1
+
+
+@pytest.mark.spark
+def test_shadows_on_spark(spark_store: Store) -> None:
+    pytest.importorskip("pyspark")
+    before = spark_store.count("flow_controls")
+    with spark_store.shadowed("flow_controls"):
+        spark_store.insert("flow_controls", _row("a", True))
+        spark_store.upsert("flow_controls", ["flow"], _row("a", False))
+        rows = spark_store.table("flow_controls").to_pyarrow().to_pylist()
+        assert [(r["flow"], r["paused"]) for r in rows] == [("a", False)]
+    assert spark_store.count("flow_controls") == before
