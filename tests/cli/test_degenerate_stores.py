@@ -251,6 +251,15 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "recommend cart": lambda _, __: ["P1", "SKU-2"],
     "flows pause": lambda _, __: ["welcome_series"],
     "flows resume": lambda _, __: ["welcome_series"],
+    "flows backtest": lambda s, tmp: [
+        "abandoned_cart",
+        "--from",
+        s.middle.isoformat(),
+        "--to",
+        s.last.isoformat(),
+        "--chart",
+        str(tmp / "backtest.png"),
+    ],
     "models backtest": lambda s, tmp: [
         "--calibration-end",
         s.middle.isoformat(),

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "recommend",
     "flows",
     "segments",
+    "flows_backtest",
     "models",
 )
 for _name in COMMAND_MODULES:

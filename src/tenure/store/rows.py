@@ -94,9 +94,10 @@ def _delete_keys(store: StoreLike, name: str, key: Sequence[str], keys: pa.Table
     """DuckDB: ``DELETE`` the rows of ``name`` whose ``key`` is in ``keys``."""
     raw = store.con.con
     view = scratch_name("keys")
-    on = " AND ".join(f'{name}."{k}" IS NOT DISTINCT FROM k."{k}"' for k in key)
+    table = store.physical(name)  # a shadow's scratch table inside Store.shadowed
+    on = " AND ".join(f'{table}."{k}" IS NOT DISTINCT FROM k."{k}"' for k in key)
     raw.register(view, keys)
     try:
-        raw.execute(f"DELETE FROM {name} USING {view} k WHERE {on}")
+        raw.execute(f"DELETE FROM {table} USING {view} k WHERE {on}")
     finally:
         raw.unregister(view)

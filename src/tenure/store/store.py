@@ -180,6 +180,8 @@ class Store:
             self.con, self.location = backend, f"{backend.name} backend"
         else:
             self.con, self.location = connect(self.url, read_only=self.read_only)
+        #: canonical tables shadowed by scratch tables (:meth:`shadowed`): name -> scratch name
+        self.shadows: dict[str, str] = {}
         self.migrations_applied = (
             migrate(self.con, store_url=self.url, read_only=self.read_only) if upgrade else []
         )
@@ -220,7 +222,7 @@ class Store:
     def check_writable(self, table: str) -> None:
         """Raise StoreReadOnlyError when the store was opened read-only: ``table`` was to be
         written."""
-        if self.read_only:
+        if self.read_only and table not in self.shadows:
             error = StoreReadOnlyError(
                 f"The store {self.location} is open read-only (--read-only or "
                 f"TENURE_READ_ONLY), so {table} cannot be written.",
@@ -244,7 +246,31 @@ class Store:
     def table(self, name: str) -> ibis.Table:
         """The Ibis table expression of canonical table ``name``."""
         self.spec(name)
-        return self.con.table(name)
+        return self.con.table(self.physical(name))
+
+    def physical(self, name: str) -> str:
+        """The engine's table holding ``name``: its scratch shadow inside :meth:`shadowed`."""
+        return self.shadows.get(name, name)
+
+    @contextmanager
+    def shadowed(self, *names: str) -> Iterator[None]:
+        """Canonical tables ``names`` replaced for the block by empty scratch tables of the
+        same schema: every read and write of them through the Store goes to the scratch
+        copy and the real tables are untouched (a flow backtest's dry run). A read-only
+        store writes its shadows."""
+        made = {}
+        for name in names:
+            spec = self.spec(name)
+            made[name] = create_scratch(
+                self.con, scratch_name(f"shadow_{name}"), schema=spec.schema
+            ).get_name()
+        self.shadows.update(made)
+        try:
+            yield
+        finally:
+            for name, scratch in made.items():
+                self.shadows.pop(name, None)
+                self.con.drop_table(scratch, force=True)
 
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
@@ -285,16 +311,16 @@ class Store:
             if data.num_rows == 0:
                 return
             if self.backend_name == "pyspark":
-                self._insert_spark(name, data)
+                self._insert_spark(self.physical(name), data)
             elif self.is_duckdb:
-                self._insert_duckdb(name, data)
+                self._insert_duckdb(self.physical(name), data)
             else:
-                self.con.insert(name, data)
+                self.con.insert(self.physical(name), data)
             return
         if LOAD_TIME in spec.columns and LOAD_TIME not in data.columns:
             data = data.mutate(**{LOAD_TIME: ibis.literal(loaded, type="timestamp")})
         expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
-        self.con.insert(name, expr)
+        self.con.insert(self.physical(name), expr)
 
     def _insert_duckdb(self, name: str, data: pa.Table) -> None:
         """Arrow into DuckDB, unregistered afterwards (Ibis 12 keeps memtables until exit)."""
@@ -320,6 +346,11 @@ class Store:
         """Delete every row of canonical table ``name`` (keeps the table)."""
         self.check_writable(name)
         spec = self.spec(name)
+        if name in self.shadows:
+            shadow = self.shadows[name]
+            self.con.drop_table(shadow, force=True)
+            create_scratch(self.con, shadow, schema=spec.schema)
+            return
         if self.backend_name == "pyspark":  # Ibis 12 cannot overwrite a table on Spark
             self.con.drop_table(name, force=True)
             self.con.create_table(name, schema=spec.schema)
@@ -329,7 +360,7 @@ class Store:
     # -- any table: derived, internal, scratch -------------------------------------------
     def exists(self, name: str) -> bool:
         """Whether table ``name`` (canonical, derived or internal) is in the store."""
-        return name in self.con.list_tables()
+        return self.physical(name) in self.con.list_tables()
 
     def read(self, name: str) -> ibis.Table:
         """Any stored table by name (canonical, derived, internal); a clear error if absent."""
@@ -338,7 +369,7 @@ class Store:
                 f"The store has no table {name!r} yet.",
                 hint="Derived tables are built by `tenure run` (or `tenure refresh`).",
             )
-        return self.con.table(name)
+        return self.con.table(self.physical(name))
 
     def replace(self, name: str, expr: ibis.Table, *, scratch: bool = False) -> ibis.Table:
         """Write ``expr`` as table ``name``, replacing it; return the stored table.
