@@ -311,21 +311,34 @@ def preview_segment(
     if sample < 0:
         raise ConfigError(f"The sample size must be 0 or more. Got {sample} instead.")
     segment = get_segment(store, name)
-    ctx = context(store, clock(store, now))
-    found = members(ctx, segment)
-    frame = limited(_shown(ctx, segment, found), sample)
+    at = clock(store, now)
+    # the profile and the members written once: the size, the sample, the entering and the
+    # leaving each read them (inlined, each query rebuilt the profile of every person)
+    with store.scratch("preview_profile", profile(store, at, at.date())) as written:
+        ctx = Context(store, at, store.read(written))
+        with store.scratch("preview_members", members(ctx, segment)) as kept:
+            found = store.read(kept)
+            frame = limited(_shown(ctx, segment, found), sample)
+            entering, leaving, refreshed = _moves(store, name, found)
     size = int(frame.attrs["rows"])
+    return Preview(segment, ctx.now, size, frame, entering, leaving, refreshed)
+
+
+def _moves(
+    store: Store, name: str, found: ir.Table
+) -> tuple[int | None, int | None, datetime | None]:
+    """Against the open stays of segment ``name``'s last refresh (all None before the
+    first): how many of ``found`` would enter, how many would leave, and that refresh."""
     last = _runs(store)
     refreshed = last["refreshed_at"].get(name) if name in last.index else None
-    entering = leaving = None
-    if refreshed is not None:
-        h = store.read(TABLE)
-        stays = h.filter((h.segment == ibis.literal(name)) & h.exited_at.isnull())
-        stays = stays.select("person_id")
-        entering = int(found.anti_join(stays, "person_id").count().execute())
-        leaving = int(stays.anti_join(found, "person_id").count().execute())
-        refreshed = pd.Timestamp(refreshed).to_pydatetime()
-    return Preview(segment, ctx.now, size, frame, entering, leaving, refreshed)
+    if refreshed is None:
+        return None, None, None
+    h = store.read(TABLE)
+    stays = h.filter((h.segment == ibis.literal(name)) & h.exited_at.isnull())
+    stays = stays.select("person_id")
+    entering = int(found.anti_join(stays, "person_id").count().execute())
+    leaving = int(stays.anti_join(found, "person_id").count().execute())
+    return entering, leaving, pd.Timestamp(refreshed).to_pydatetime()
 
 
 def export_segment(store: Store, name: str, out: Path, *, now: datetime | None = None) -> int:

@@ -1,0 +1,195 @@
+"""Benchmark: one tick of every shipped flow, a segment preview and a segment refresh, on a
+demo store of N persons (issue 16).
+
+    PYTHONPATH=src python bench/bench_flows.py --persons 200000 --repeats 3
+
+(``--persons`` defaults to 1,000,000; the store is built once and cached in ``--dir``.)
+
+The store is the demo generator's (:func:`tenure.demo.generate_demo`), unchanged: buyers plus
+the demo's prospects (about 0.35 per buyer, so ``--persons`` N asks for N / 1.35 buyers), their
+orders, consents, feedback and the demo's own event model (sessions with product views,
+carts, checkouts, newsletter sign-ups: about 70 events per buyer over its 730 days, i.e. about
+51 per person: 200,000 persons give about 10M events, 1M persons about 51M). The route is the
+slowest of the possible ones to build (about 20 s per 20,000 buyers, then the pipeline), but
+the honest one: every trigger of the shipped flows (``Checkout Started``, ``Order Completed``,
+``Newsletter Subscribed``, the ``develop`` journey stage, the ``lapsed`` status) and every
+field of the shipped segments (RFM, statuses, journey, predictions, recommendations, feedback,
+consents) reads what a real store would hold. After generating, ``tenure.pipeline.run`` brings
+every step up to ``segments`` (identity, facts, RFM, statuses, stages, journey, predictions,
+recommendations, segment membership), then one tick of every flow runs at the day before the
+store's clock (:func:`tenure.engage.flows.tick_clock`), so the measured tick finds stays in
+progress, as a daily tick does. Build times are recorded in ``--dir/flows_<N>.json``.
+
+Each step runs in a fresh process (store opened first, not timed), best of ``--repeats``, with
+its wall time and own peak RSS (:func:`measure.own_peak_mb`, reset after the store is open):
+
+* ``tick``: :func:`tenure.engage.flows.run_tick` with every shipped flow (and the send policy,
+  as the ``flows`` step of ``tenure run`` does) at the store's clock, on a fresh copy of the
+  built store (copied before each run, not timed): the entries, the steps due, the messages
+  decided and written;
+* ``preview:<segment>``: :func:`tenure.engage.segments.preview_segment` (what ``tenure segments
+  preview`` calls: size, a sample of 10, entering and leaving against the last refresh), for
+  each segment of ``--segments`` (default: every shipped one);
+* ``refresh``: :func:`tenure.engage.segments.refresh_segments` of every shipped segment at the
+  store's clock (the refresh of the build at the same clock before it: nobody enters or
+  leaves, but every segment is evaluated and the history rewritten).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from measure import in_child, own_peak_mb  # noqa: E402
+
+#: Persons per demo buyer: the demo adds about 0.35 prospects per buyer (27,000 at 20,000).
+PERSONS_PER_BUYER = 1.35
+
+
+def _store(path: Path) -> Any:
+    from tenure import Store
+
+    return Store(f"duckdb://{path}")
+
+
+def _flows(store: Any) -> tuple[list[Any], Any]:
+    """The flows and send policy the ``flows`` step of ``tenure run`` ticks with."""
+    from tenure.engage.flow_spec import flow_paths, load_flows
+    from tenure.engage.settings import load_policy
+
+    folder = Path(store.settings.flows_dir)
+    return load_flows(flow_paths(folder)), load_policy(folder)
+
+
+def build(path: Path) -> dict[str, Any]:
+    """The demo store of ``path``'s size, the pipeline up to ``segments``, a tick a day early."""
+    from tenure.demo import generate_demo
+    from tenure.engage.flows import run_tick, tick_clock
+    from tenure.pipeline import run
+
+    persons = int(path.stem.split("_")[1])
+    info: dict[str, Any] = {"persons_asked": persons}
+    with _store(path) as store:
+        start = time.perf_counter()
+        demo = generate_demo(store, customers=round(persons / PERSONS_PER_BUYER))
+        info.update(generate_s=round(time.perf_counter() - start, 1), tables=demo.tables)
+        start = time.perf_counter()
+        run(store, steps=["segments"])
+        info["pipeline_s"] = round(time.perf_counter() - start, 1)
+        info["persons"] = int(store.read("customer_status").count().execute())
+        flows, policy = _flows(store)
+        start = time.perf_counter()
+        first = run_tick(store, flows, tick_clock(store) - timedelta(days=1), policy=policy)
+        info["first_tick_s"] = round(time.perf_counter() - start, 1)
+        info["first_tick_entered"] = sum(f.entered for f in first.flows)
+    path.with_suffix(".json").write_text(json.dumps(info))
+    return info
+
+
+def run_step(step: str, path: Path) -> dict[str, Any]:
+    from tenure.engage.flows import run_tick, tick_clock
+    from tenure.engage.segments import preview_segment, refresh_segments
+
+    with _store(path) as store:
+        own_peak_mb(reset=True)
+        if step == "tick":
+            flows, policy = _flows(store)
+            now = tick_clock(store)
+            start = time.perf_counter()
+            done = run_tick(store, flows, now, policy=policy)
+            seconds = time.perf_counter() - start
+            facts: dict[str, Any] = {
+                "entered": sum(f.entered for f in done.flows),
+                "messages": sum(sum(f.messages.values()) for f in done.flows),
+                "flows": len(done.flows),
+            }
+        elif step.startswith("preview:"):
+            start = time.perf_counter()
+            preview = preview_segment(store, step.split(":", 1)[1])
+            seconds = time.perf_counter() - start
+            facts = {"size": preview.size, "entering": preview.entering}
+        else:
+            start = time.perf_counter()
+            rows = refresh_segments(store)
+            seconds = time.perf_counter() - start
+            facts = {"membership_rows": sum(rows.values())}
+    return {"seconds": seconds, **facts, "peak_rss_mb": own_peak_mb()}
+
+
+def child(step: str, path: Path) -> None:
+    result = build(path) if step == "build" else run_step(step, path)
+    print(json.dumps(result))
+
+
+def _shipped_segments() -> list[str]:
+    from tenure.engage.segments import read_definitions
+
+    return sorted(read_definitions())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--child", nargs=2, metavar=("STEP", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_flows"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", default="tick,preview,refresh", help="comma-separated")
+    parser.add_argument("--segments", help="segments to preview, comma-separated (default all)")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return
+    path = args.dir / f"flows_{args.persons}.duckdb"
+    if not path.with_suffix(".json").exists():
+        args.dir.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        print("build", json.dumps(in_child(__file__, "build", path)), file=sys.stderr)
+    info = json.loads(path.with_suffix(".json").read_text())
+    names = args.segments.split(",") if args.segments else _shipped_segments()
+    steps: list[str] = []
+    for step in args.steps.split(","):
+        steps += [f"preview:{n}" for n in names] if step == "preview" else [step]
+    runs: dict[str, list[dict[str, Any]]] = {step: [] for step in steps}
+    copy = path.with_name(f"tick_{path.name}")
+    for _ in range(args.repeats):  # interleaved: each round sees about the same load
+        for step in steps:
+            target = path
+            if step == "tick":  # the tick writes: a fresh copy of the built store each time
+                shutil.copyfile(path, copy)
+                target = copy
+            load = os.getloadavg()[0]
+            result = in_child(__file__, step, target)
+            result["load"] = (round(load, 2), round(os.getloadavg()[0], 2))
+            runs[step].append(result)
+            print(step, json.dumps(result), file=sys.stderr)
+    copy.unlink(missing_ok=True)
+    report(info, runs)
+
+
+def report(info: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> None:
+    events = info["tables"]["events"]
+    print(f"persons {info['persons']:,}, events {events:,}, build: {json.dumps(info)}")
+    print("| step | seconds, best (runs) | peak RSS MB | load | result |")
+    print("|---|---|---|---|---|")
+    for step, done in runs.items():
+        best = min(done, key=lambda r: r["seconds"])
+        times = ", ".join(f"{r['seconds']:.2f}" for r in done)
+        shown = {k: v for k, v in best.items() if k not in ("seconds", "peak_rss_mb", "load")}
+        load = f"{best['load'][0]:.1f}-{best['load'][1]:.1f}"
+        print(
+            f"| {step} | {best['seconds']:.2f} ({times}) | {best['peak_rss_mb']:,.0f} | {load} | "
+            f"{json.dumps(shown)} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
