@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from tenure.analytics.journey import persons_of
-from tenure.engage.flow_spec import Condition, Flow, Step
+from tenure.engage.flow_spec import GUARDRAIL_EXIT, Condition, Flow, Step
 from tenure.engage.triggers import (
     TS,
     Context,
@@ -160,7 +160,41 @@ def apply(ctx: Context, flow: Flow, step: Step, rows: ir.Table) -> Applied:
         return Applied(advance(sent, step, step.next), candidates=candidates(flow, step, rows))
     if step.kind == "set_trait":
         return Applied(advance(rows, step, step.next), actions=_trait(flow, step, rows))
+    if dict(step.discount).get("guardrail") == "margin":
+        return Applied(_margin_guardrail(ctx, step, rows))
     return Applied(advance(rows, step, step.next))  # discount: recorded in the next sends
+
+
+def _margin_guardrail(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
+    """A discount's margin guardrail: a stay goes on when the margin rate (margin / revenue)
+    of the person's latest purchase up to the step's time is at least the percent; the
+    others (lower margin, or no purchase with a known margin) exit with
+    ``exit_reason`` ``margin guardrail``, so they get neither the code nor its send."""
+    floor = float(dict(step.discount)["percent"]) / 100
+    p = ctx.purchases()
+    j = rows.inner_join(p, [rows.person_id == p.p_person, p.p_at <= rows.next_at])
+    rate = (j.p_margin / j.p_revenue).name("rate")
+    last = (
+        j.select(
+            g_person="person_id",
+            g_trigger="trigger_id",
+            rate=ibis.ifelse(j.p_revenue > 0, rate, ibis.null("float64")),
+            rank=ibis.row_number().over(
+                group_by=[j.person_id, j.trigger_id], order_by=[j.p_at.desc()]
+            ),
+        )
+        .filter(lambda t: t["rank"] == 0)
+        .drop("rank")
+    )
+    k = rows.left_join(last, [rows.person_id == last.g_person, rows.trigger_id == last.g_trigger])
+    k = k.select(*rows.columns, ok=ibis.coalesce(k.rate >= floor, ibis.literal(False)))
+    gone = k.filter(~k.ok).drop("ok")
+    gone = gone.mutate(
+        status=ibis.literal("exited"),
+        exit_reason=ibis.literal(GUARDRAIL_EXIT),
+        touched=ibis.literal(True),
+    )
+    return advance(k.filter(k.ok).drop("ok"), step, step.next).union(gone)
 
 
 def _wait_until(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
