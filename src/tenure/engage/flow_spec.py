@@ -23,6 +23,8 @@ from tenure.errors import ConfigError
 
 #: The channels a send step may use (the send policy's channels).
 CHANNELS = ("email", "sms", "webhook", "onsite")
+#: What a send's ``products`` may name (tenure.engage.products resolves them).
+PRODUCT_SOURCES = ("cart", "frequently_bought_together", "next_products")
 #: The trigger kinds (one key of ``trigger`` names the kind).
 TRIGGER_KINDS = ("event", "segment", "status", "stage", "date", "schedule")
 #: The step actions (one key of a step besides ``id``).
@@ -58,7 +60,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "step": ("id", *STEP_KINDS),
     "branch": ("if", "then", "else"),
     "if": (*CONDITION_KINDS, "equals"),
-    "send": ("channel", "template", "subject", "variants"),
+    "send": ("channel", "template", "subject", "variants", "products", "count"),
     "variant": ("name", "share", "template", "subject"),
     "set_trait": ("name", "value"),
     "discount": ("code_prefix", "percent", "amount", "free_shipping", "valid_for", "guardrail"),
@@ -138,6 +140,8 @@ class Step:
     variants: tuple[Variant, ...] = ()
     trait: tuple[str, str] | None = None
     discount: tuple[tuple[str, str], ...] = ()
+    products: str | None = None
+    count: int = 3
 
 
 @dataclass(frozen=True)
@@ -379,7 +383,13 @@ def _send(doc: _Doc, node: yaml.Node) -> dict[str, object]:
     template = doc.text(keys["template"], "template") if "template" in keys else None
     if template is None and (not variants or any(v.template is None for v in variants)):
         raise doc.fail(node, "template", "a send needs a `template` (or one per variant).")
+    if "count" in keys and "products" not in keys:
+        raise doc.fail(keys["count"], "count", "`count` goes with `products`.")
     return {
+        "products": doc.choice(keys["products"], "products", PRODUCT_SOURCES)
+        if "products" in keys
+        else None,
+        "count": int(doc.number(keys["count"], "count", 1, 20)) if "count" in keys else 3,
         "channel": doc.choice(keys["channel"], "channel", CHANNELS),
         "template": template,
         "subject": doc.text(keys["subject"], "subject") if "subject" in keys else None,

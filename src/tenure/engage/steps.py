@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 
 from tenure.analytics.journey import persons_of
 from tenure.engage.flow_spec import GUARDRAIL_EXIT, Condition, Flow, Step
+from tenure.engage.products import with_products
 from tenure.engage.triggers import (
     TS,
     Context,
@@ -77,6 +78,7 @@ def conform(table: ir.Table, columns: tuple[str, ...]) -> ir.Table:
 TRAIT_CHANNEL = "trait"
 _BUCKETS = 16**6
 _CODE = "\u0000code\u0000"
+_PRODUCTS = "\u0000products\u0000"
 
 HoldoutFn = Callable[[ir.StringValue, str, float], ir.BooleanValue]
 
@@ -157,6 +159,8 @@ def apply(ctx: Context, flow: Flow, step: Step, rows: ir.Table) -> Applied:
     if step.kind == "send":
         variant = variant_of(flow, step, rows.person_id)
         sent = rows.mutate(variant=ibis.coalesce(variant, rows.variant))
+        if step.products is not None:
+            rows = with_products(ctx, step.products, step.count, rows)
         return Applied(advance(sent, step, step.next), candidates=candidates(flow, step, rows))
     if step.kind == "set_trait":
         return Applied(advance(rows, step, step.next), actions=_trait(flow, step, rows))
@@ -289,6 +293,8 @@ def payload_text(
     discount = _discount_before(flow, step)
     if discount is not None:
         body["discount"] = {"code": _CODE, **dict(discount.discount)}
+    if step.products is not None:
+        body["products"] = _PRODUCTS
     return body
 
 
@@ -321,14 +327,30 @@ def _payload(flow: Flow, step: Step, rows: ir.Table, variant: ir.StringValue) ->
         body = payload_text(flow, step, template, subject)
         if name is not None:
             body["variant"] = name
-        head, found, tail = json.dumps(body, sort_keys=True).partition(json.dumps(_CODE))
-        text = ibis.literal(head)
-        if found:
-            text = ibis.literal(head + '"') + code + ibis.literal('"' + tail)
-        texts.append((name, text))
+        text = json.dumps(body, sort_keys=True)
+        pieces = {
+            json.dumps(_CODE): ibis.literal('"') + code + ibis.literal('"'),
+            json.dumps(_PRODUCTS): rows.products if step.products is not None else None,
+        }
+        texts.append((name, _filled(text, pieces)))
     if len(texts) == 1:
         return texts[0][1]
     return ibis.cases(*[(variant == n, t) for n, t in texts[:-1]], else_=texts[-1][1])
+
+
+def _filled(text: str, pieces: dict[str, ir.StringValue | None]) -> ir.StringValue:
+    """``text`` with each placeholder of ``pieces`` found in it replaced by its expression."""
+    out: ir.StringValue = ibis.literal("")
+    rest = text
+    while True:
+        at = [(rest.find(k), k) for k, v in pieces.items() if v is not None and k in rest]
+        if not at:
+            return out + ibis.literal(rest)
+        index, key = min(at)
+        piece = pieces[key]
+        assert piece is not None
+        out = out + ibis.literal(rest[:index]) + piece
+        rest = rest[index + len(key) :]
 
 
 def candidates(flow: Flow, step: Step, rows: ir.Table) -> ir.Table:
