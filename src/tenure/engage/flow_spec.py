@@ -23,12 +23,18 @@ from tenure.errors import ConfigError
 
 #: The channels a send step may use (the send policy's channels).
 CHANNELS = ("email", "sms", "webhook", "onsite")
+#: What a send's ``products`` may name (tenure.engage.products resolves them).
+PRODUCT_SOURCES = ("cart", "frequently_bought_together", "next_products")
 #: The trigger kinds (one key of ``trigger`` names the kind).
 TRIGGER_KINDS = ("event", "segment", "status", "stage", "date", "schedule")
 #: The step actions (one key of a step besides ``id``).
 STEP_KINDS = ("wait", "wait_until", "branch", "send", "set_trait", "discount", "exit")
 #: The conditions of a branch.
 CONDITION_KINDS = ("in_segment", "ordered_since_entry", "event_since_entry", "field")
+#: The guardrails of a discount step (``guardrail: margin``).
+GUARDRAILS = ("margin",)
+#: The ``exit_reason`` of a stay a discount's margin guardrail ended.
+GUARDRAIL_EXIT = "margin guardrail"
 #: The exit criteria of ``exit_when``.
 EXIT_CRITERIA = ("ordered_since_entry",)
 REENTRY = ("never", "always")
@@ -46,6 +52,7 @@ KEYS: dict[str, tuple[str, ...]] = {
         "reentry",
         "holdout",
         "lookback",
+        "max_discount",
     ),
     "trigger": (*TRIGGER_KINDS, "where", "no_order_within", "on", "offset", "yearly"),
     "schedule": ("at", "every", "day", "time", "segment"),
@@ -53,10 +60,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "step": ("id", *STEP_KINDS),
     "branch": ("if", "then", "else"),
     "if": (*CONDITION_KINDS, "equals"),
-    "send": ("channel", "template", "subject", "variants"),
+    "send": ("channel", "template", "subject", "variants", "products", "count"),
     "variant": ("name", "share", "template", "subject"),
     "set_trait": ("name", "value"),
-    "discount": ("code_prefix", "percent", "amount", "free_shipping", "valid_for"),
+    "discount": ("code_prefix", "percent", "amount", "free_shipping", "valid_for", "guardrail"),
 }
 
 _DURATION = re.compile(r"^(-?\d+)\s*(m|h|d|w)$")
@@ -133,6 +140,8 @@ class Step:
     variants: tuple[Variant, ...] = ()
     trait: tuple[str, str] | None = None
     discount: tuple[tuple[str, str], ...] = ()
+    products: str | None = None
+    count: int = 3
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,7 @@ class Flow:
     reentry_after: timedelta | None = None
     holdout: float = 0.0
     lookback: timedelta = timedelta(days=1)
+    max_discount: float | None = None
     step_ids: tuple[str, ...] = field(default=(), repr=False)
 
     def step(self, step_id: str) -> Step:
@@ -373,7 +383,13 @@ def _send(doc: _Doc, node: yaml.Node) -> dict[str, object]:
     template = doc.text(keys["template"], "template") if "template" in keys else None
     if template is None and (not variants or any(v.template is None for v in variants)):
         raise doc.fail(node, "template", "a send needs a `template` (or one per variant).")
+    if "count" in keys and "products" not in keys:
+        raise doc.fail(keys["count"], "count", "`count` goes with `products`.")
     return {
+        "products": doc.choice(keys["products"], "products", PRODUCT_SOURCES)
+        if "products" in keys
+        else None,
+        "count": int(doc.number(keys["count"], "count", 1, 20)) if "count" in keys else 3,
         "channel": doc.choice(keys["channel"], "channel", CHANNELS),
         "template": template,
         "subject": doc.text(keys["subject"], "subject") if "subject" in keys else None,
@@ -413,13 +429,41 @@ def _step(doc: _Doc, node: yaml.Node) -> Step:
             raise doc.fail(value, "set_trait", "needs a `name` and a `value`.")
         return _replace(base, trait=(doc.name(tk["name"], "name"), doc.text(tk["value"], "value")))
     if kind == "discount":
-        dk = doc.mapping(value, "discount", "discount")
-        if "code_prefix" not in dk:
-            raise doc.fail(value, "code_prefix", "a discount needs a `code_prefix`.")
-        return _replace(base, discount=tuple((k, doc.text(v, k)) for k, v in dk.items()))
+        return _replace(base, discount=_discount(doc, value))
     if not doc.flag(value, "exit"):
         raise doc.fail(value, "exit", "write `exit: true` (or leave the step out).")
     return base
+
+
+def _discount(doc: _Doc, node: yaml.Node) -> tuple[tuple[str, str], ...]:
+    """A discount's options; ``percent`` a number in [0, 100], ``guardrail`` a known one."""
+    dk = doc.mapping(node, "discount", "discount")
+    if "code_prefix" not in dk:
+        raise doc.fail(node, "code_prefix", "a discount needs a `code_prefix`.")
+    if "percent" in dk:
+        doc.number(dk["percent"], "percent", 0, 100)
+    if "guardrail" in dk:
+        doc.choice(dk["guardrail"], "guardrail", GUARDRAILS)
+        if "percent" not in dk:
+            raise doc.fail(dk["guardrail"], "guardrail", "a margin guardrail needs a `percent`.")
+    return tuple((k, doc.text(v, k)) for k, v in dk.items())
+
+
+def _check_max_discount(
+    doc: _Doc, limit: float, steps: Sequence[Step], nodes: Sequence[yaml.Node]
+) -> None:
+    """No discount step of the flow above its ``max_discount`` percent."""
+    for step, node in zip(steps, nodes, strict=True):
+        percent = dict(step.discount).get("percent")
+        if percent is not None and float(percent) > limit:
+            options = doc.mapping(
+                doc.mapping(node, "step", "step")["discount"], "discount", "discount"
+            )
+            raise doc.fail(
+                options["percent"],
+                "percent",
+                f"step {step.id!r} gives {percent}%, above the flow's max_discount of {limit:g}%.",
+            )
 
 
 def _replace(step: Step, **changes: object) -> Step:
@@ -512,6 +556,10 @@ def parse_flow(text: str, path: str = "<flow>") -> Flow:
         items = doc.sequence(node, "exit_when") if isinstance(node, yaml.SequenceNode) else [node]
         exits = tuple(doc.choice(n, "exit_when", EXIT_CRITERIA) for n in items)
     reentry, after = _reentry(doc, keys["reentry"]) if "reentry" in keys else ("never", None)
+    max_discount = None
+    if "max_discount" in keys:
+        max_discount = doc.number(keys["max_discount"], "max_discount", 0, 100)
+        _check_max_discount(doc, max_discount, steps, nodes)
     return Flow(
         name=doc.name(keys["name"], "name"),
         description=doc.text(keys["description"], "description") if "description" in keys else "",
@@ -525,6 +573,7 @@ def parse_flow(text: str, path: str = "<flow>") -> Flow:
         lookback=doc.duration(keys["lookback"], "lookback")
         if "lookback" in keys
         else timedelta(days=1),
+        max_discount=max_discount,
         step_ids=tuple(s.id for s in steps),
     )
 

@@ -17,7 +17,8 @@ import ibis
 import ibis.expr.types as ir
 
 from tenure.analytics.journey import persons_of
-from tenure.engage.flow_spec import Condition, Flow, Step
+from tenure.engage.flow_spec import GUARDRAIL_EXIT, Condition, Flow, Step
+from tenure.engage.products import with_products
 from tenure.engage.triggers import (
     TS,
     Context,
@@ -77,6 +78,7 @@ def conform(table: ir.Table, columns: tuple[str, ...]) -> ir.Table:
 TRAIT_CHANNEL = "trait"
 _BUCKETS = 16**6
 _CODE = "\u0000code\u0000"
+_PRODUCTS = "\u0000products\u0000"
 
 HoldoutFn = Callable[[ir.StringValue, str, float], ir.BooleanValue]
 
@@ -157,10 +159,46 @@ def apply(ctx: Context, flow: Flow, step: Step, rows: ir.Table) -> Applied:
     if step.kind == "send":
         variant = variant_of(flow, step, rows.person_id)
         sent = rows.mutate(variant=ibis.coalesce(variant, rows.variant))
+        if step.products is not None:
+            rows = with_products(ctx, step.products, step.count, rows)
         return Applied(advance(sent, step, step.next), candidates=candidates(flow, step, rows))
     if step.kind == "set_trait":
         return Applied(advance(rows, step, step.next), actions=_trait(flow, step, rows))
+    if dict(step.discount).get("guardrail") == "margin":
+        return Applied(_margin_guardrail(ctx, step, rows))
     return Applied(advance(rows, step, step.next))  # discount: recorded in the next sends
+
+
+def _margin_guardrail(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
+    """A discount's margin guardrail: a stay goes on when the margin rate (margin / revenue)
+    of the person's latest purchase up to the step's time is at least the percent; the
+    others (lower margin, or no purchase with a known margin) exit with
+    ``exit_reason`` ``margin guardrail``, so they get neither the code nor its send."""
+    floor = float(dict(step.discount)["percent"]) / 100
+    p = ctx.purchases()
+    j = rows.inner_join(p, [rows.person_id == p.p_person, p.p_at <= rows.next_at])
+    rate = (j.p_margin / j.p_revenue).name("rate")
+    last = (
+        j.select(
+            g_person="person_id",
+            g_trigger="trigger_id",
+            rate=ibis.ifelse(j.p_revenue > 0, rate, ibis.null("float64")),
+            rank=ibis.row_number().over(
+                group_by=[j.person_id, j.trigger_id], order_by=[j.p_at.desc()]
+            ),
+        )
+        .filter(lambda t: t["rank"] == 0)
+        .drop("rank")
+    )
+    k = rows.left_join(last, [rows.person_id == last.g_person, rows.trigger_id == last.g_trigger])
+    k = k.select(*rows.columns, ok=ibis.coalesce(k.rate >= floor, ibis.literal(False)))
+    gone = k.filter(~k.ok).drop("ok")
+    gone = gone.mutate(
+        status=ibis.literal("exited"),
+        exit_reason=ibis.literal(GUARDRAIL_EXIT),
+        touched=ibis.literal(True),
+    )
+    return advance(k.filter(k.ok).drop("ok"), step, step.next).union(gone)
 
 
 def _wait_until(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
@@ -255,6 +293,8 @@ def payload_text(
     discount = _discount_before(flow, step)
     if discount is not None:
         body["discount"] = {"code": _CODE, **dict(discount.discount)}
+    if step.products is not None:
+        body["products"] = _PRODUCTS
     return body
 
 
@@ -287,14 +327,30 @@ def _payload(flow: Flow, step: Step, rows: ir.Table, variant: ir.StringValue) ->
         body = payload_text(flow, step, template, subject)
         if name is not None:
             body["variant"] = name
-        head, found, tail = json.dumps(body, sort_keys=True).partition(json.dumps(_CODE))
-        text = ibis.literal(head)
-        if found:
-            text = ibis.literal(head + '"') + code + ibis.literal('"' + tail)
-        texts.append((name, text))
+        text = json.dumps(body, sort_keys=True)
+        pieces = {
+            json.dumps(_CODE): ibis.literal('"') + code + ibis.literal('"'),
+            json.dumps(_PRODUCTS): rows.products if step.products is not None else None,
+        }
+        texts.append((name, _filled(text, pieces)))
     if len(texts) == 1:
         return texts[0][1]
     return ibis.cases(*[(variant == n, t) for n, t in texts[:-1]], else_=texts[-1][1])
+
+
+def _filled(text: str, pieces: dict[str, ir.StringValue | None]) -> ir.StringValue:
+    """``text`` with each placeholder of ``pieces`` found in it replaced by its expression."""
+    out: ir.StringValue = ibis.literal("")
+    rest = text
+    while True:
+        at = [(rest.find(k), k) for k, v in pieces.items() if v is not None and k in rest]
+        if not at:
+            return out + ibis.literal(rest)
+        index, key = min(at)
+        piece = pieces[key]
+        assert piece is not None
+        out = out + ibis.literal(rest[:index]) + piece
+        rest = rest[index + len(key) :]
 
 
 def candidates(flow: Flow, step: Step, rows: ir.Table) -> ir.Table:

@@ -53,10 +53,13 @@ class Context:
         return self.cache["events"]
 
     def purchases(self) -> ir.Table:
-        """``p_person, p_at``: every purchase (void orders and refunds left out)."""
+        """``p_person, p_at, p_revenue, p_margin``: every purchase (void orders and refunds
+        left out), with its revenue and margin (tenure.analytics.base)."""
         if "purchases" not in self.cache:
             o = orders_base(self.store)
-            o = o.filter(o.is_purchase).select(p_person="person_id", p_at="ordered_at")
+            o = o.filter(o.is_purchase).select(
+                p_person="person_id", p_at="ordered_at", p_revenue="revenue", p_margin="margin"
+            )
             # written once per tick: every exit test and condition reads it
             table = self.store.scratch_table("flow_purchases", o)
             self.scratches.append(table.get_name())

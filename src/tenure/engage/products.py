@@ -1,0 +1,94 @@
+"""The products a send names (``send: {..., products: cart, count: 3}``, docs/flows.md):
+resolved set-based per stay, as a JSON list of product ids for the message's payload.
+
+* ``cart``: the products the person added to the cart (``Product Added`` events, property
+  ``product_id``) in the day up to entering the flow, the latest added first;
+* ``frequently_bought_together``: the products most often bought with the trigger event's
+  product (its ``product_id`` property), from ``product_pairs``, the highest lift first;
+* ``next_products``: the person's ``product_recommendations``, best rank first.
+
+A table not built yet, or nothing to name, gives the empty list ``[]``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.engage.triggers import Context, property_text
+
+#: How far before entering the cart's additions are read.
+CART_WINDOW = timedelta(days=1)
+
+
+def _cart(ctx: Context, rows: ir.Table) -> ir.Table:
+    e = ctx.events()
+    e = e.filter(e.event == "Product Added").select(
+        "person_id", "timestamp", item=property_text(e.properties, "product_id")
+    )
+    start = rows.entered_at - ibis.interval(seconds=int(CART_WINDOW.total_seconds()))
+    j = rows.inner_join(
+        e,
+        [
+            rows.person_id == e.person_id,
+            e.timestamp <= rows.entered_at,
+            e.timestamp > start,
+            e.item.notnull(),
+        ],
+    )
+    per = j.group_by(l_person=j.person_id, l_trigger=j.trigger_id, item=j.item).agg(
+        at=j.timestamp.max()
+    )
+    return per.mutate(order=-per.at.epoch_seconds())
+
+
+def _together(ctx: Context, rows: ir.Table) -> ir.Table | None:
+    if not ctx.store.exists("product_pairs"):
+        return None
+    e = ctx.events()
+    seeds = e.select(s_id=e.message_id, seed=property_text(e.properties, "product_id"))
+    pairs = ctx.store.read("product_pairs")
+    j = rows.inner_join(seeds, rows.trigger_id == seeds.s_id)
+    j = j.inner_join(pairs, j.seed == pairs.product_id)
+    return j.select(
+        l_person=j.person_id,
+        l_trigger=j.trigger_id,
+        item=j.other_id,
+        order=-j.lift.cast("float64"),
+    )
+
+
+def _next(ctx: Context, rows: ir.Table) -> ir.Table | None:
+    if not ctx.store.exists("product_recommendations"):
+        return None
+    r = ctx.store.read("product_recommendations")
+    j = rows.inner_join(r, rows.person_id == r.person_id)
+    return j.select(
+        l_person=rows.person_id, l_trigger=j.trigger_id, item=j.product_id, order=j["rank"]
+    )
+
+
+def with_products(ctx: Context, source: str, count: int, rows: ir.Table) -> ir.Table:
+    """``rows`` with ``products``: the JSON list text of at most ``count`` product ids."""
+    found = {"cart": _cart, "frequently_bought_together": _together, "next_products": _next}[
+        source
+    ](ctx, rows)
+    if found is None:
+        return rows.mutate(products=ibis.literal("[]"))
+    ranked = found.mutate(
+        pos=ibis.row_number().over(
+            group_by=[found.l_person, found.l_trigger], order_by=[found.order, found.item]
+        )
+    )
+    top = ranked.filter(ranked.pos < count)
+    safe = top.item.cast("string").replace("\\", "\\\\").replace('"', '\\"')
+    lists = top.group_by(["l_person", "l_trigger"]).agg(
+        items=(ibis.literal('"') + safe + ibis.literal('"')).group_concat(",", order_by=top.pos)
+    )
+    k = rows.left_join(
+        lists, [rows.person_id == lists.l_person, rows.trigger_id == lists.l_trigger]
+    )
+    text = ibis.literal("[") + ibis.coalesce(k.items, ibis.literal("")) + ibis.literal("]")
+    return k.select(*rows.columns, products=text)
