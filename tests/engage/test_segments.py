@@ -313,3 +313,21 @@ def test_no_segment_closes_every_stay(tiny_copy: Store) -> None:
     refresh_segments(store, NOW + timedelta(hours=1), segments=[])  # vip no longer defined
     assert _open_stays(store, "vip") == set()
     assert store.read(TABLE).count().execute() == 1
+
+
+def test_a_profile_of_some_fields_equals_the_whole_one_on_them(tiny: Store) -> None:
+    """`profile(fields=...)` (what a preview builds) joins only the parts those fields come
+    from: on them it equals the whole profile; the parts left out are null."""
+    from tenure.engage.fields import profile
+
+    whole = profile(tiny, NOW, NOW.date()).to_pandas().set_index("person_id").sort_index()
+    for wanted in (["status", "stage", "orders"], ["nps", "traits.tier"], ["email_subscribed"]):
+        part = profile(tiny, NOW, NOW.date(), fields=wanted).to_pandas()
+        part = part.set_index("person_id").sort_index()
+        assert list(part.index) == list(whole.index)
+        columns = [f for f in wanted if f in FIELDS] + (
+            ["traits"] if "traits.tier" in wanted else []
+        )
+        pd.testing.assert_frame_equal(part[columns], whole[columns], check_dtype=False)
+    bare = profile(tiny, NOW, NOW.date(), fields=["status"]).to_pandas()
+    assert bare["nps"].isna().all() and bare["reviews"].isna().all()

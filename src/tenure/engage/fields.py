@@ -17,6 +17,7 @@ Every person the store knows is a row: the persons of ``identities`` and of the 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -342,27 +343,49 @@ _HIDDEN = (("traits", "string", ""), ("_accepts", "bool", ""))
 _CONSENTS = (("email_consent", "bool", ""), _CONSENT[1])
 
 
-def profile(store: Store, now: datetime, end: date, *, built: bool = True) -> ir.Table:
+def profile(
+    store: Store,
+    now: datetime,
+    end: date,
+    *,
+    built: bool = True,
+    fields: Iterable[str] | None = None,
+) -> ir.Table:
     """One row per person: ``person_id``, ``traits`` (the record's JSON text) and every
     field of :data:`FIELDS`, as of ``end`` (the derived tables as built) and ``now`` (the
     consents). Not ``built``: from the canonical tables only (the facts, statuses, RFM and
-    journey stages computed as of ``end``; predictions and candidates null)."""
+    journey stages computed as of ``end``; predictions and candidates null). ``fields``:
+    only these are wanted (a preview reads the fields of one condition): the parts no wanted
+    field comes from are not joined, and their columns are null."""
+    need = None if fields is None else set(fields)
+
+    def wanted(rows: tuple[tuple[str, str, str], ...], *also: str) -> bool:
+        names = {n for n, _, _ in rows} | set(also)
+        return need is None or bool(names & need)
+
     facts, status, scores = _derived(store, end, built)
     t = _persons(store, facts)
     t = _joined(t, 0, facts, _FACTS)
     t = _joined(t, 1, status, _STATUS)
     t = _joined(t, 2, scores, _RFM, rfm_segment="segment")
-    t = _joined(t, 3, _stages(store, end, built), _JOURNEY)
-    t = _joined(t, 4, _predictions(store) if built else None, _PREDICTIONS)
-    t = _joined(t, 5, _advocacy(store, end, facts), _ADVOCACY)
-    t = _joined(t, 6, _records(store), (*_RECORD, *_HIDDEN))
-    t = _joined(t, 7, _consents(store, now), _CONSENTS)
-    t = _joined(t, 8, _candidates(store) if built else None, _CANDIDATES)
+    journey = _stages(store, end, built) if wanted(_JOURNEY) else None
+    t = _joined(t, 3, journey, _JOURNEY)
+    t = _joined(t, 4, _predictions(store) if built and wanted(_PREDICTIONS) else None, _PREDICTIONS)
+    advocacy = _advocacy(store, end, facts) if wanted(_ADVOCACY) else None
+    t = _joined(t, 5, advocacy, _ADVOCACY)
+    records = wanted(_RECORD, "email_subscribed") or any(
+        n.startswith("traits.") for n in need or ()
+    )
+    t = _joined(t, 6, _records(store) if records else None, (*_RECORD, *_HIDDEN))
+    consents = _consents(store, now) if wanted(_CONSENTS, "email_subscribed") else None
+    t = _joined(t, 7, consents, _CONSENTS)
+    t = _joined(t, 8, _candidates(store) if built and wanted(_CANDIDATES) else None, _CANDIDATES)
     sup = _suppressed(store)
     t = t.left_join(sup, t.person_id == sup._sp)
+    counts = {c: t[c].fill_null(0) for c in _COUNTS} if advocacy is not None else {}
     t = t.mutate(
         email_subscribed=ibis.coalesce(t.email_consent, t._accepts),
         suppressed=t._sp.notnull(),
-        **{c: t[c].fill_null(0) for c in _COUNTS},
+        **counts,
     )
     return t.select("person_id", "traits", *FIELDS)

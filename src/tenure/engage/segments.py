@@ -314,7 +314,9 @@ def preview_segment(
     at = clock(store, now)
     # the profile and the members written once: the size, the sample, the entering and the
     # leaving each read them (inlined, each query rebuilt the profile of every person)
-    with store.scratch("preview_profile", profile(store, at, at.date())) as written:
+    # only the parts of the profile the condition and the sample read
+    needed = [*fields_of(segment.condition), *SHOWN]
+    with store.scratch("preview_profile", profile(store, at, at.date(), fields=needed)) as written:
         ctx = Context(store, at, store.read(written))
         with store.scratch("preview_members", members(ctx, segment)) as kept:
             found = store.read(kept)
