@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -100,9 +101,15 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     person = person_of(store, "cust-9")
     facts = store.con.table("customer_facts")
     assert facts.filter(facts.person_id == person).count().execute() == 1
+    # a message the flows decided for the person, and their stay in the flow
+    store.insert("messages", pd.DataFrame({"message_key": ["k9"], "person_id": [person]}))
+    stay = {"flow": ["welcome"], "person_id": [person], "trigger_id": ["t9"]}
+    store.insert("flow_state", pd.DataFrame(stay))
     result = delete_person(store, "cust-9")
     deleted = result["rows_deleted"]
     assert deleted == {
+        "messages": 1,
+        "flow_state": 1,
         "flagged_values": 0,
         "row_history": 0,
         "order_items": 0,

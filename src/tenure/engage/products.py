@@ -84,8 +84,18 @@ def with_products(ctx: Context, source: str, count: int, rows: ir.Table) -> ir.T
     )
     top = ranked.filter(ranked.pos < count)
     safe = top.item.cast("string").replace("\\", "\\\\").replace('"', '\\"')
-    lists = top.group_by(["l_person", "l_trigger"]).agg(
-        items=(ibis.literal('"') + safe + ibis.literal('"')).group_concat(",", order_by=top.pos)
+    quoted = ibis.literal('"') + safe + ibis.literal('"')
+    # one column per position, joined in order (an ordered group_concat is not on Spark);
+    # the join skips the positions a list does not fill
+    slots = [f"_item{k}" for k in range(count)]
+    per = top.group_by(["l_person", "l_trigger"]).agg(
+        **{
+            slot: ibis.ifelse(top.pos == k, quoted, ibis.null("string")).max()
+            for k, slot in enumerate(slots)
+        }
+    )
+    lists = per.select(
+        "l_person", "l_trigger", items=ibis.literal(",").join([per[s] for s in slots])
     )
     k = rows.left_join(
         lists, [rows.person_id == lists.l_person, rows.trigger_id == lists.l_trigger]
