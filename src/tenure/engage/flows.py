@@ -24,16 +24,16 @@ import pyarrow as pa
 from tenure.analytics.base import store_end
 from tenure.engage.flow_spec import Flow
 from tenure.engage.holdout import in_holdout
-from tenure.engage.policy import SendPolicy, release_held
+from tenure.engage.policy import CANDIDATE_COLUMNS, SendPolicy, release_held
 from tenure.engage.policy import decide as policy_decide
-from tenure.engage.steps import CANDIDATE, STAY, HoldoutFn, apply, conform, ordered
+from tenure.engage.steps import STAY, HoldoutFn, apply, conform, ordered
 from tenure.engage.triggers import TS, Context, instances
 from tenure.errors import NotFoundError
 from tenure.store import Store
 
 Decide = Callable[[Store, ir.Table, datetime], ir.Table]
 #: The columns of a decided message (the send policy's output).
-DECIDED = (*CANDIDATE, "state", "reason", "release_at")
+DECIDED = (*CANDIDATE_COLUMNS, "state", "reason", "release_at")
 #: The message states the send policy gives.
 STATES = ("pending", "held", "capped", "suppressed", "holdout")
 
@@ -285,9 +285,9 @@ def _advance(
             applied = apply(ctx, flow, step, rows.filter(rows.step == step.id))
             parts.append(conform(applied.stays, STAY))
             if applied.candidates is not None:
-                made.append(conform(applied.candidates, CANDIDATE))
+                made.append(conform(applied.candidates, CANDIDATE_COLUMNS))
             if applied.actions is not None:
-                recorded.append(conform(applied.actions, CANDIDATE))
+                recorded.append(conform(applied.actions, CANDIDATE_COLUMNS))
         # the candidates first: they read the pass's stays
         found += [_kept(ctx, "flow_found", ibis.union(*made), scratches)] if made else []
         actions += (
@@ -327,7 +327,7 @@ def _write_messages(
     stamp = ibis.literal(now, type=TS)
     decided: list[ir.Table] = []
     if found:
-        cands = ibis.union(*found).select(*CANDIDATE).distinct()
+        cands = ibis.union(*found).select(*CANDIDATE_COLUMNS).distinct()
         out = decide(store, cands, now)
         decided.append(conform(out, DECIDED))
     for a in actions:

@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 
 from tenure.analytics.journey import persons_of
 from tenure.engage.flow_spec import GUARDRAIL_EXIT, Condition, Flow, Step
+from tenure.engage.policy import CANDIDATE_COLUMNS
 from tenure.engage.products import with_products
 from tenure.engage.triggers import (
     TS,
@@ -44,22 +45,9 @@ STAY = (
     "updated_at",
     "touched",
 )
-#: The columns of a candidate message (the send policy's input).
-CANDIDATE = (
-    "message_key",
-    "flow",
-    "step",
-    "variant",
-    "person_id",
-    "trigger_id",
-    "channel",
-    "payload",
-    "due_at",
-    "holdout",
-)
 #: The types of a stay's and a candidate's columns (a union needs them equal).
 TYPES = {
-    **{c: "string" for c in (*STAY, *CANDIDATE, "state", "reason")},
+    **{c: "string" for c in (*STAY, *CANDIDATE_COLUMNS, "state", "reason")},
     **{
         c: "timestamp"
         for c in ("trigger_at", "entered_at", "next_at", "updated_at", "due_at", "release_at")
