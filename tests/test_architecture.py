@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("analytics", ("tenure.analytics",)),
     ("predictions, recommend", ("tenure.predictions", "tenure.recommend")),
     ("engage", ("tenure.engage",)),
+    ("deliver", ("tenure.deliver",)),
     ("pipeline", ("tenure.pipeline",)),
     ("api", ("tenure",)),
     ("cli", ("tenure.cli",)),

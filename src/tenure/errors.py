@@ -103,6 +103,16 @@ class PipelineStepError(TerminalError):
     result: object = None
 
 
+class DeliveryError(TerminalError):
+    """A message cannot be delivered and retrying will not help (a bad address, a permanent
+    SMTP reply, a 4xx webhook answer other than 429, a template that does not render)."""
+
+
+class DeliveryRetryError(TransientError):
+    """A message could not be delivered this time but may be later (a timeout, a refused
+    connection, a 4xx SMTP reply, a 429 or 5xx webhook answer): retried with backoff."""
+
+
 def translate_driver_error(exc: BaseException, *, store_url: str) -> TenureError | None:
     """Map a database driver exception to a Tenure error, by type, in one place.
 
