@@ -65,20 +65,33 @@ def _counts(name: str, value: ArrayLike) -> Floats:
     return arr
 
 
-def wilson(k: ArrayLike, n: ArrayLike, confidence: float = CONFIDENCE) -> tuple[Floats, Floats]:
-    """The Wilson score interval of the proportion ``k / n`` (NaN where ``n`` is 0)."""
-    z = stats.norm.ppf(0.5 + check_confidence(confidence) / 2)
-    k_, n_ = _counts("k", k), _counts("n", n)
+def _proportion(k: ArrayLike, n: ArrayLike, names: tuple[str, str]) -> tuple[Floats, Floats]:
+    k_, n_ = _counts(names[0], k), _counts(names[1], n)
     if np.any(k_ > n_):
         raise ConfigError(
-            f"The 'k' parameter must be at most 'n'. Got k={k!r}, n={n!r}.",
-            hint="k counts the converted persons among the n.",
+            f"The {names[0]!r} parameter must be at most {names[1]!r}. Got {k!r} and {n!r}.",
+            hint=f"{names[0]} counts the converted persons among the {names[1]}.",
         )
+    return k_, n_
+
+
+def _wilson(k: Floats, n: Floats, z: float) -> tuple[Floats, Floats, Floats]:
+    """(p, low, high) of the Wilson score interval (NaN where ``n`` is 0)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = k_ / n_
-        centre = (p + z * z / (2 * n_)) / (1 + z * z / n_)
-        half = z / (1 + z * z / n_) * np.sqrt(p * (1 - p) / n_ + z * z / (4 * n_ * n_))
-    return centre - half, centre + half
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return p, centre - half, centre + half
+
+
+def _z(confidence: float) -> float:
+    return float(stats.norm.ppf(0.5 + check_confidence(confidence) / 2))
+
+
+def wilson(k: ArrayLike, n: ArrayLike, confidence: float = CONFIDENCE) -> tuple[Floats, Floats]:
+    """The Wilson score interval of the proportion ``k / n`` (NaN where ``n`` is 0)."""
+    _, low, high = _wilson(*_proportion(k, n, ("k", "n")), _z(confidence))
+    return low, high
 
 
 def rate_difference(
@@ -86,11 +99,9 @@ def rate_difference(
 ) -> tuple[Floats, Floats, Floats]:
     """``k1/n1 - k0/n0`` and its Newcombe hybrid score interval (method 10): (estimate,
     low, high), NaN where an arm is empty."""
-    l1, u1 = wilson(k1, n1, confidence)
-    l0, u0 = wilson(k0, n0, confidence)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p1 = _counts("k1", k1) / _counts("n1", n1)
-        p0 = _counts("k0", k0) / _counts("n0", n0)
+    z = _z(confidence)
+    p1, l1, u1 = _wilson(*_proportion(k1, n1, ("k1", "n1")), z)
+    p0, l0, u0 = _wilson(*_proportion(k0, n0, ("k0", "n0")), z)
     d = p1 - p0
     low = d - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
     high = d + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
