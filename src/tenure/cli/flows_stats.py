@@ -4,6 +4,7 @@ table per flow (its steps, its groups) and the uplift lines, or JSON."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -45,8 +46,6 @@ def stats_command(
     """Per flow and step: entered, sent, failed, bounced, unsubscribed, conversions, revenue,
     discount cost; treated against holdout with the uplift and its 95% interval; A/B
     variants; incremental revenue and the discount likely wasted."""
-    import pandas as pd
-
     from tenure.cli.flows import parse_now
     from tenure.deliver.measure import flow_stats
 
@@ -59,28 +58,35 @@ def stats_command(
         say(("No flow has entered anyone yet.", "dim"))
         return
     for report in result.flows:
-        data = report.to_dict()
-        summary = [
-            ("entered (stays)", report.entered),
-            ("persons", report.persons),
-            ("held out (stays)", report.held_out),
-            (f"measured (window of {result.window_days} days closed)", report.measured),
-            ("maturing", report.entered - report.measured),
-            ("messages", ", ".join(f"{k} {v:,}" for k, v in sorted(report.messages.items()))),
-        ]
-        console.print(kv_table(f"Flow {report.flow} at {result.now:%Y-%m-%d %H:%M}", summary))
-        if not report.steps.empty:
-            emit(report.steps, title="Steps", limit=0, money=("revenue", "discount_cost"))
-        groups = pd.DataFrame([data["treated"], data["holdout"], *data["variants"]])
-        emit(
-            groups,
-            title="Treated vs holdout, and the variants (measured persons)",
-            percent=("conversion",),
-            money=("revenue", "revenue_per_person", "discount_cost"),
-            limit=0,
-        )
-        for line in uplift_lines(report):
-            say((line, ""))
+        print_report(report, result.now, result.window_days)
+
+
+def print_report(report: FlowReport, now: datetime, window_days: int) -> None:
+    """One flow's summary, steps, groups and uplift lines."""
+    import pandas as pd
+
+    data = report.to_dict()
+    summary = [
+        ("entered (stays)", report.entered),
+        ("persons", report.persons),
+        ("held out (stays)", report.held_out),
+        (f"measured (window of {window_days} days closed)", report.measured),
+        ("maturing", report.entered - report.measured),
+        ("messages", ", ".join(f"{k} {v:,}" for k, v in sorted(report.messages.items()))),
+    ]
+    console.print(kv_table(f"Flow {report.flow} at {now:%Y-%m-%d %H:%M}", summary))
+    if not report.steps.empty:
+        emit(report.steps, title="Steps", limit=0, money=("revenue", "discount_cost"))
+    groups = pd.DataFrame([data["treated"], data["holdout"], *data["variants"]])
+    emit(
+        groups,
+        title="Treated vs holdout, and the variants (measured persons)",
+        percent=("conversion",),
+        money=("revenue", "revenue_per_person", "discount_cost"),
+        limit=0,
+    )
+    for line in uplift_lines(report):
+        say((line, ""))
 
 
 def _interval(e: Estimate | None, points: bool) -> str:
