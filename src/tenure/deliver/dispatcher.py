@@ -56,6 +56,10 @@ from tenure.store import Store
 #: A claim takes up to this many batches: the send policy is re-checked (one query, about a
 #: second whatever its size) once per claim, the crash window stays one batch.
 CLAIM_BATCHES = 10
+#: The send policy's verdict on claimed rows (:func:`recheck`): message_key -> (state,
+#: reason, release_at).
+Verdicts = Mapping[str, tuple[str, str | None, datetime | None]]
+Recheck = Callable[[Store, pa.Table, datetime], Verdicts]
 #: The counts of :class:`DispatchResult` per outcome, and the transition each comes from.
 OUTCOMES = {
     "mark_sent": "sent",
@@ -126,9 +130,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def recheck(
-    store: Store, rows: pa.Table, now: datetime, policy: SendPolicy
-) -> dict[str, tuple[str, str | None, datetime | None]]:
+def recheck(store: Store, rows: pa.Table, now: datetime, policy: SendPolicy) -> Verdicts:
     """The send policy's verdict on claimed ``rows`` at ``now``: message_key -> (state,
     reason, release_at), ``pending`` when it may go (:func:`tenure.engage.policy.decide`,
     with the row's release time as its due time and no holdout)."""
@@ -151,6 +153,13 @@ def recheck(
     return {r["message_key"]: (r["state"], r["reason"], r["release_at"]) for r in got.to_pylist()}
 
 
+def _policy_recheck(policy: SendPolicy) -> Recheck:
+    def check(store: Store, rows: pa.Table, now: datetime) -> Verdicts:
+        return recheck(store, rows, now, policy)
+
+    return check
+
+
 def _send(channel: Channel, message: Outgoing) -> Receipt | Exception:
     try:
         return channel.send(message)
@@ -164,7 +173,7 @@ class _Pass:
     channels: Mapping[str, Channel]
     renderer: Renderer
     owner: str
-    policy: SendPolicy
+    recheck: Recheck
     retry: RetryPolicy
     rng: random.Random
     pool: ThreadPoolExecutor
@@ -205,7 +214,7 @@ class _Pass:
             rendered: list[Outgoing | Exception] = list(self.renderer.render(rows))
         except TenureError as exc:  # the whole claim failed to render: each row's outcome
             rendered = [exc] * len(rows)
-        verdicts = recheck(self.store, claimed, now, self.policy)
+        verdicts = self.recheck(self.store, claimed, now)
         early: list[Outcome] = []
         going: list[tuple[dict[str, Any], Outgoing]] = []
         for row, out in zip(rows, rendered, strict=True):
@@ -258,13 +267,15 @@ def dispatch(
     retry: RetryPolicy | None = None,
     rng: random.Random | None = None,
     stop: Callable[[], bool] | None = None,
+    recheck_with: Recheck | None = None,
 ) -> DispatchResult:
     """One pass of the dispatcher over the due messages of the ``channels`` given (the module
     says how). ``now``: a fixed clock for the pass (tests, backfills; default the time now at
     each step); ``batch``, ``concurrency``, ``retry``: default from the store's settings;
     ``limit``: claim at most this many messages; ``worker``: a name for the lease owner;
     ``policy``: the send policy re-checked at sending (default its defaults); ``stop``:
-    asked between batches, True ends the pass (a worker told to stop)."""
+    asked between batches, True ends the pass (a worker told to stop); ``recheck_with``
+    replaces the whole re-check at sending (tests, as ``run_tick``'s ``decide``)."""
     settings = store.settings
     size = batch or settings.delivery_batch
     owner = worker_id(worker)
@@ -280,7 +291,7 @@ def dispatch(
             channels=channels,
             renderer=renderer,
             owner=owner,
-            policy=policy or SendPolicy(),
+            recheck=recheck_with or _policy_recheck(policy or SendPolicy()),
             retry=retry or RetryPolicy.from_settings(settings),
             rng=rng or random.Random(),
             pool=pool,

@@ -110,10 +110,10 @@ def backoff(attempt: int, policy: RetryPolicy, rng: random.Random) -> timedelta:
     """The wait after failed attempt ``attempt`` (1, 2, ...): ``d = min(cap, base *
     2^(attempt-1))``, then a uniform draw in ``[d/2, d]`` ("equal jitter"): retries of many
     messages spread out, and a later attempt never waits less than an earlier one."""
-    exponent = min(max(attempt - 1, 0), 62)
-    ceiling = min(policy.cap, policy.base * (2**exponent))
-    half = ceiling / 2
-    return half + half * rng.random()
+    exponent = min(max(attempt - 1, 0), 1000)
+    seconds = min(policy.cap.total_seconds(), policy.base.total_seconds() * 2.0**exponent)
+    half = seconds / 2
+    return timedelta(seconds=half + half * rng.random())
 
 
 #: The ``messages`` columns an outcome writes (besides ``message_key``).
