@@ -193,8 +193,7 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(
         8,
         ge=1,
-        description="Messages of a batch the dispatcher hands to their channels at once "
-        "(threads).",
+        description="Messages of a batch the dispatcher hands to their channels at once (threads).",
     )
     delivery_lease_seconds: float = Field(
         300.0,

@@ -296,7 +296,7 @@ def dispatch(
             rng=rng or random.Random(),
             pool=pool,
             clock=clock,
-            schema=store.table("messages").schema().to_pyarrow(),
+            schema=store.spec("messages").schema.to_pyarrow(),
             result=result,
         )
         while limit is None or result.claimed < limit:
