@@ -55,7 +55,7 @@ from tenure.store import Store
 
 #: A claim takes up to this many batches: the send policy is re-checked (one query, about a
 #: second whatever its size) once per claim, the crash window stays one batch.
-CLAIM_BATCHES = 10
+CLAIM_BATCHES = 20
 #: The send policy's verdict on claimed rows (:func:`recheck`): message_key -> (state,
 #: reason, release_at).
 Verdicts = Mapping[str, tuple[str, str | None, datetime | None]]
