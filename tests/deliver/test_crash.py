@@ -100,7 +100,7 @@ def warm_up(tmp_path: Path) -> None:
 
 def test_sigkill_at_random_points_loses_nothing_and_counts_every_resend(tmp_path: Path) -> None:
     path, out = tmp_path / "store.duckdb", tmp_path / "out"
-    n = 400
+    n = 3000
     warm_up(tmp_path)
 
     def make() -> None:
@@ -109,13 +109,21 @@ def test_sigkill_at_random_points_loses_nothing_and_counts_every_resend(tmp_path
 
     assert os.waitpid(in_child(make), 0)[1] == 0
     rng = random.Random(20261204)
-    kills = finished = 0
     tick = 0
+    # how long a child runs here and now (the machine is shared): the kills are drawn in it
+    durations = []
+    for _ in range(3):
+        tick += 1
+        began = time.monotonic()
+        assert os.waitpid(in_child(one_pass(path, out, tick, limit=16)), 0)[1] == 0
+        durations.append(time.monotonic() - began)
+    span = min(durations)
+    kills = finished = 0
     started = time.monotonic()
-    while kills < 250 and time.monotonic() - started < 42:
+    while kills < 220 and time.monotonic() - started < 42:
         tick += 1
         pid = in_child(one_pass(path, out, tick, limit=16))
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, span))
         os.kill(pid, signal.SIGKILL)  # a child that finished is a zombie until reaped: no error
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
@@ -144,9 +152,9 @@ def test_sigkill_at_random_points_loses_nothing_and_counts_every_resend(tmp_path
     assert duplicates <= total_resends
     print(
         f"\nkills={kills} finished={finished} duplicates={duplicates} resends={total_resends} "
-        f"messages={n} seconds={time.monotonic() - started:.1f}"
+        f"messages={n} child={span:.2f}s seconds={time.monotonic() - started:.1f}"
     )
-    assert kills >= 150
+    assert kills >= 100
 
 
 def test_two_dispatchers_at_once_send_nothing_twice(store_path: Path, tmp_path: Path) -> None:
