@@ -250,9 +250,9 @@ def test_an_outcome_is_not_written_over_a_lease_lost(store: Store) -> None:
     )
     assert claimed.num_rows == 2 and claimed.column("reclaimed").to_pylist() == [False, False]
     update = pa.table({"message_key": [key(0)], "state": ["sent"]})
-    assert store.update_claimed(update, owner="b") == 0
+    assert store.update_claimed(update, owner="b") == set()
     assert row(store, key(0))["state"] == "sending"
-    assert store.update_claimed(update, owner="a") == 1
+    assert store.update_claimed(update, owner="a") == {key(0)}
     assert row(store, key(0))["state"] == "sent"
     none = store.claim_messages(
         owner="b", now=T0, lease_until=T0 + timedelta(minutes=5), limit=10, channels=["email"]
@@ -271,3 +271,35 @@ def test_payloads_reach_the_file_as_json(store: Store, tmp_path: Path) -> None:
     )
     (line,) = (tmp_path / "email.jsonl").read_text().splitlines()
     assert json.loads(line)["subject"] == "Hello p0"
+
+
+class Stalls(Scripted):
+    """Accepts each message, but stalls so long that another dispatcher takes the lease."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__("email")
+        self.store = store
+
+    def send(self, message: Outgoing) -> Receipt:
+        if not self.accepted:
+            later = T0 + timedelta(hours=1)
+            self.store.claim_messages(
+                owner="thief", now=later, lease_until=later, limit=10, channels=["email"]
+            )
+        return super().send(message)
+
+
+def test_a_dispatcher_that_lost_its_lease_records_nothing(store: Store) -> None:
+    seed(store, n_email=3)
+    result = dispatch(
+        store,
+        channels={"email": Stalls(store)},
+        renderer=renderer(store),
+        now=T0,
+        concurrency=1,
+        recheck_with=no_recheck,
+    )
+    assert (result.claimed, result.sent, result.lost_leases) == (3, 0, 3)
+    m = store.table("messages").to_pyarrow().to_pylist()
+    assert {(r["state"], r["lease_owner"], r["attempts"]) for r in m} == {("sending", "thief", 2)}
+    assert attempts_log(store) == []

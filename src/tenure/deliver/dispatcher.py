@@ -186,14 +186,15 @@ class _Pass:
         if not outcomes:
             return
         log = AttemptLog(self.owner)
-        log.add(outcomes, now)
         with self.store.transaction():
             done = self.store.update_claimed(settle_table(outcomes, self.schema), owner=self.owner)
+            written = [o for o in outcomes if o.key in done]
+            log.add(written, now)
             if log.rows:
                 attempts = self.store.spec("delivery_attempts").schema.to_pyarrow()
                 self.store.insert("delivery_attempts", pa.Table.from_pylist(log.rows, attempts))
-        self.result.lost_leases += len(outcomes) - done
-        self.result.count(outcomes)
+        self.result.lost_leases += len(outcomes) - len(written)
+        self.result.count(written)
 
     def claim(self, limit: int, size: int) -> int:
         """Claim up to ``limit`` messages, render and re-check them, then hand over, send

@@ -179,12 +179,12 @@ def _set(rows: pa.Table, **columns: pa.Array | pa.ChunkedArray) -> pa.Table:
     return rows
 
 
-def update_claimed(store: StoreLike, rows: pa.Table, *, owner: str) -> int:
+def update_claimed(store: StoreLike, rows: pa.Table, *, owner: str) -> set[str]:
     """Write the columns of ``rows`` (``message_key`` and any columns of ``messages``) over
-    the rows of those keys that are still ``sending`` under ``owner``'s lease; return how
-    many were written (fewer: a lease was lost to another dispatcher)."""
+    the rows of those keys that are still ``sending`` under ``owner``'s lease; return the
+    keys written (fewer: a lease was lost to another dispatcher)."""
     if rows.num_rows == 0:
-        return 0
+        return set()
     if store.con.name != "duckdb":
         return _update_rewrite(store, rows, owner)
     spec = TABLES["messages"].schema
@@ -198,26 +198,27 @@ def update_claimed(store: StoreLike, rows: pa.Table, *, owner: str) -> int:
     try:
         done = raw.execute(
             f"UPDATE {table} AS m SET {assignments} FROM {view} AS r "
-            "WHERE m.message_key = r.message_key AND m.state = 'sending' AND m.lease_owner = ?",
+            "WHERE m.message_key = r.message_key AND m.state = 'sending' AND m.lease_owner = ? "
+            "RETURNING m.message_key",
             [owner],
         ).fetchall()
     finally:
         raw.unregister(view)
-    return int(done[0][0]) if done else 0
+    return {str(r[0]) for r in done}
 
 
-def _update_rewrite(store: StoreLike, rows: pa.Table, owner: str) -> int:
+def _update_rewrite(store: StoreLike, rows: pa.Table, owner: str) -> set[str]:
     t = store.table("messages")
     keys = rows.column("message_key").to_pylist()
     current = t.filter(
         t.message_key.isin(keys) & (t.state == "sending") & (t.lease_owner == owner)
     ).to_pyarrow()
     if current.num_rows == 0:
-        return 0
+        return set()
     held = set(current.column("message_key").to_pylist())
     mine = rows.filter(pc.is_in(rows.column("message_key"), pa.array(sorted(held))))
     position = {k: i for i, k in enumerate(mine.column("message_key").to_pylist())}
     at = pa.array([position[k] for k in current.column("message_key").to_pylist()], pa.int64())
     new = {c: mine.column(c).take(at) for c in mine.column_names if c != "message_key"}
     store.upsert("messages", ["message_key"], _set(current, **new))
-    return current.num_rows
+    return held

@@ -468,9 +468,9 @@ class Store:
             self, owner=owner, now=now, lease_until=lease_until, limit=limit, channels=channels
         )
 
-    def update_claimed(self, rows: pa.Table, *, owner: str) -> int:
+    def update_claimed(self, rows: pa.Table, *, owner: str) -> set[str]:
         """Write ``rows`` over the ``messages`` still ``sending`` under ``owner``'s lease
-        (:func:`tenure.store.outbox.update_claimed`); return how many were written."""
+        (:func:`tenure.store.outbox.update_claimed`); return the keys written."""
         self.check_writable("messages")
         return update_claimed(self, rows, owner=owner)
 
