@@ -273,6 +273,21 @@ def test_payloads_reach_the_file_as_json(store: Store, tmp_path: Path) -> None:
     assert json.loads(line)["subject"] == "Hello p0"
 
 
+def test_a_lease_lost_before_hand_over_sends_nothing(store: Store) -> None:
+    seed(store, n_email=3)
+
+    def steal(st: Store, rows: pa.Table, now: object) -> dict[str, object]:
+        later = T0 + timedelta(hours=1)
+        st.claim_messages(owner="thief", now=later, lease_until=later, limit=10, channels=["email"])
+        return {}
+
+    channel = Scripted("email")
+    result = dispatch(
+        store, channels={"email": channel}, renderer=renderer(store), now=T0, recheck_with=steal
+    )
+    assert (result.claimed, result.sent, result.lost_leases, channel.accepted) == (3, 0, 3, [])
+
+
 class Stalls(Scripted):
     """Accepts each message, but stalls so long that another dispatcher takes the lease."""
 

@@ -150,7 +150,8 @@ def worker_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the flows and the dispatcher in a loop: each pass one flow tick, then one
-    dispatch. Stops cleanly on Ctrl-C or SIGTERM (the batch in hand is recorded first)."""
+    dispatch. Stops cleanly on Ctrl-C or SIGTERM (the messages claimed are sent and recorded
+    first)."""
     from tenure.deliver.worker import WorkerPass, run_worker
     from tenure.engage.flow_spec import flow_paths, load_flows
 

@@ -181,10 +181,11 @@ class _Pass:
     schema: pa.Schema
     result: DispatchResult
 
-    def write(self, outcomes: Sequence[Outcome], now: datetime) -> None:
-        """One write for a batch's outcomes and their ``delivery_attempts`` rows."""
+    def write(self, outcomes: Sequence[Outcome], now: datetime) -> set[str]:
+        """One write for a batch's outcomes and their ``delivery_attempts`` rows; returns
+        the keys written (the others' lease was lost)."""
         if not outcomes:
-            return
+            return set()
         log = AttemptLog(self.owner)
         with self.store.transaction():
             done = self.store.update_claimed(settle_table(outcomes, self.schema), owner=self.owner)
@@ -195,6 +196,7 @@ class _Pass:
                 self.store.insert("delivery_attempts", pa.Table.from_pylist(log.rows, attempts))
         self.result.lost_leases += len(outcomes) - len(written)
         self.result.count(written)
+        return done
 
     def claim(self, limit: int, size: int) -> int:
         """Claim up to ``limit`` messages, render and re-check them, then hand over, send
@@ -236,7 +238,8 @@ class _Pass:
         """Hand one batch over (one write), send it on the pool, record it (one write): a
         crash between the two writes is the window in which a message can be sent twice."""
         now = self.clock()
-        self.write([handed_over(row, now, out.message_id) for row, out in going], now)
+        mine = self.write([handed_over(row, now, out.message_id) for row, out in going], now)
+        going = [(row, out) for row, out in going if row["message_key"] in mine]
         for row, out in going:
             row.update(handed_at=now, message_id=out.message_id)
         self.result.batches += 1
