@@ -184,6 +184,43 @@ class Settings(BaseSettings):
         "defining a shipped segment's name replaces it.",
     )
 
+    delivery_batch: int = Field(
+        500,
+        ge=1,
+        description="Messages the dispatcher claims, renders, sends and records at a time "
+        "(docs/delivery.md). One batch is also the most a crash can send twice.",
+    )
+    delivery_concurrency: int = Field(
+        8,
+        ge=1,
+        description="Messages of a batch the dispatcher hands to their channels at once (threads).",
+    )
+    delivery_lease_seconds: float = Field(
+        300.0,
+        gt=0.0,
+        description="How long a dispatcher holds the messages it claimed: a message still "
+        "`sending` after its lease (its dispatcher died) is claimed again and resent with the "
+        "same Message-ID and key. Keep it well above the time a batch takes.",
+    )
+    delivery_max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Send attempts of a message in all: a transient error on the last one "
+        "marks it `failed`.",
+    )
+    delivery_backoff_seconds: float = Field(
+        60.0,
+        gt=0.0,
+        description="The wait after a first transient failure; it doubles with each attempt "
+        "(up to `delivery_backoff_max_seconds`), with jitter: a draw between half and all "
+        "of it.",
+    )
+    delivery_backoff_max_seconds: float = Field(
+        21600.0,
+        gt=0.0,
+        description="The longest wait between two attempts of a message (6 hours).",
+    )
+
     @field_validator("reporting_currency")
     @classmethod
     def _upper_currency(cls, value: str | None) -> str | None:

@@ -113,6 +113,11 @@ class DeliveryRetryError(TransientError):
     connection, a 4xx SMTP reply, a 429 or 5xx webhook answer): retried with backoff."""
 
 
+class TransitionError(TerminalError):
+    """The outbox refused a transition: the message is not in a state it may leave that way
+    (docs/delivery.md, "The outbox: states and transitions")."""
+
+
 def translate_driver_error(exc: BaseException, *, store_url: str) -> TenureError | None:
     """Map a database driver exception to a Tenure error, by type, in one place.
 

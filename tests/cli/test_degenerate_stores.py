@@ -290,6 +290,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "segments preview": lambda _, __: ["vip"],
     "segments members": lambda _, __: ["cart_abandoners"],
     "segments export": lambda _, tmp: ["at_risk", "--out", str(tmp / "at_risk.csv")],
+    "dispatch": lambda _, tmp: ["--dry-run", str(tmp / "outbox")],
+    "worker": lambda _, tmp: ["--passes", "1", "--interval", "0", "--dry-run", str(tmp / "outbox")],
 }
 
 COMMANDS = {path: _options(command) for path, command in every_command().items()}

@@ -103,11 +103,14 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     assert facts.filter(facts.person_id == person).count().execute() == 1
     # a message the flows decided for the person, and their stay in the flow
     store.insert("messages", pd.DataFrame({"message_key": ["k9"], "person_id": [person]}))
+    attempt = {"message_key": ["k9"], "attempt": [1], "error": ["550 ann@example.com unknown"]}
+    store.insert("delivery_attempts", pd.DataFrame(attempt))
     stay = {"flow": ["welcome"], "person_id": [person], "trigger_id": ["t9"]}
     store.insert("flow_state", pd.DataFrame(stay))
     result = delete_person(store, "cust-9")
     deleted = result["rows_deleted"]
     assert deleted == {
+        "delivery_attempts": 1,
         "messages": 1,
         "flow_state": 1,
         "flagged_values": 0,

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "segments",
     "flows_backtest",
     "flows_stats",
+    "deliver",
     "models",
 )
 for _name in COMMAND_MODULES:

@@ -53,7 +53,11 @@ class Receipt:
 
 class Channel(Protocol):
     """Sends one kind of message. ``send`` returns a receipt when the provider accepted the
-    message; it raises ``DeliveryRetryError`` (transient) or ``DeliveryError`` (terminal)."""
+    message; it raises ``DeliveryRetryError`` (transient) or ``DeliveryError`` (terminal).
+
+    A channel must be thread-safe: the dispatcher calls ``send`` from several threads at
+    once (``delivery_concurrency``), for the messages of one batch; ``close`` is called once,
+    after the last ``send``."""
 
     name: str
 

@@ -169,6 +169,11 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         "identities": lambda t: t.person_id == person,
         "identity_merges": lambda t: (t.kept_person_id == person) | (t.merged_person_id == person),
         "identity_blocked_edges": lambda t: _isin(t.a, nodes) | _isin(t.b, nodes),
+        # before messages: the attempts to deliver the person's messages (errors may name
+        # their address)
+        "delivery_attempts": lambda t: t.message_key.isin(
+            store.table("messages").filter(_person_rows("person_id", person)).message_key
+        ),
         "messages": _person_rows("person_id", person),
         "flow_state": _person_rows("person_id", person),
     }

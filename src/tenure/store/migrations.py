@@ -23,6 +23,7 @@ from tenure.store.schema import (
     CUSTOMERS,
     FX_RATES,
     IMPORTS,
+    MESSAGES,
     ORDERS,
     PRODUCTS,
     V2_TABLES,
@@ -32,6 +33,7 @@ from tenure.store.schema import (
     V8_TABLES,
     V11_TABLES,
     V12_TABLES,
+    V13_TABLES,
     TableSpec,
 )
 
@@ -55,6 +57,19 @@ def _create_tables(con: BaseBackend, specs: tuple[TableSpec, ...]) -> None:
             con.create_table(spec.name, schema=spec.schema)
 
 
+#: The columns migration 13 adds to ``messages`` (the outbox), with their fill for the rows
+#: stored before it: no retry scheduled, no lease, never handed over, no resend.
+OUTBOX_COLUMNS: tuple[tuple[str, str, object], ...] = (
+    ("next_attempt_at", "timestamp", None),
+    ("lease_owner", "string", None),
+    ("lease_until", "timestamp", None),
+    ("handed_at", "timestamp", None),
+    ("resends", "int64", 0),
+    ("message_id", "string", None),
+    ("provider_id", "string", None),
+)
+
+
 #: Columns added to a table by a later migration: (table, column) -> the migration adding it.
 #: Earlier migrations create the table without them, as the code of their time did.
 _ADDED = {
@@ -65,6 +80,7 @@ _ADDED = {
     ("products", "inventory"): 10,
     ("customers", "referred_by"): 11,
     ("orders", "referral_code"): 11,
+    **{("messages", column): 13 for column, _, _ in OUTBOX_COLUMNS},
 }
 
 
@@ -120,6 +136,13 @@ def _feedback_referrals(con: BaseBackend) -> None:
     add_column(con, ORDERS.name, "referral_code", "string", None)
 
 
+def _outbox(con: BaseBackend) -> None:
+    """Migration 13: the outbox's columns of ``messages`` and the ``delivery_attempts`` log."""
+    _create_tables_v(con, V13_TABLES, 13)
+    for column, dtype, fill in OUTBOX_COLUMNS:
+        add_column(con, MESSAGES.name, column, dtype, fill)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "canonical data model", lambda con: _create_tables_v(con, CORE_TABLES, 1)),
     Migration(
@@ -161,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "flows: messages, flow state, ticks, paused flows",
         lambda con: _create_tables_v(con, V12_TABLES, 12),
     ),
+    Migration(13, "the outbox: leases, retries, resends, the attempts log", _outbox),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -408,6 +408,30 @@ MESSAGES = _spec(
     attempts="int64",
     last_error="string",
     updated_at="timestamp",
+    # added by migration 13: the outbox (docs/delivery.md)
+    next_attempt_at="timestamp",
+    lease_owner="string",
+    lease_until="timestamp",
+    handed_at="timestamp",
+    resends="int64",
+    message_id="string",
+    provider_id="string",
+)
+
+DELIVERY_ATTEMPTS = _spec(
+    "delivery_attempts",
+    ("message_key", "attempt"),
+    "One row per attempt of the dispatcher to deliver a message (docs/delivery.md): who tried, "
+    "when, and what came of it.",
+    message_key="string",
+    attempt="int64",
+    worker="string",
+    channel="string",
+    at="timestamp",
+    outcome="string",
+    error="string",
+    provider_id="string",
+    resend="boolean",
 )
 
 FLOW_STATE = _spec(
@@ -485,6 +509,8 @@ V8_TABLES: tuple[TableSpec, ...] = (PIPELINE_RUNS,)
 V11_TABLES: tuple[TableSpec, ...] = (FEEDBACK, REFERRALS)
 #: Tables added by migration 12 (the flows' state and decided messages).
 V12_TABLES: tuple[TableSpec, ...] = (MESSAGES, FLOW_STATE, FLOW_TICKS, FLOW_CONTROLS)
+#: Tables added by migration 13 (the outbox's attempts log).
+V13_TABLES: tuple[TableSpec, ...] = (DELIVERY_ATTEMPTS,)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -496,4 +522,5 @@ TABLES: dict[str, TableSpec] = {
     + V8_TABLES
     + V11_TABLES
     + V12_TABLES
+    + V13_TABLES
 }

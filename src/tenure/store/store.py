@@ -37,6 +37,7 @@ from tenure.errors import (
 )
 from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
+from tenure.store.outbox import claim_messages, update_claimed
 from tenure.store.rows import Predicate, delete_where, upsert
 from tenure.store.schema import TABLES, TableSpec
 from tenure.store.spark import connect_pyspark
@@ -292,7 +293,8 @@ class Store:
         """Append rows to canonical table ``name``, cast to its schema, in its column order.
         Rows without an ``imported_at`` column (where the table has one) are stamped with
         the time of this insert: the load time the incremental run reads (importers set it
-        themselves, to the start of the import)."""
+        themselves, to the start of the import). A column the rows lack is null (a column
+        a later migration added, that the writer does not know of)."""
         self.check_writable(name)
         spec = self.spec(name)
         if isinstance(data, pd.DataFrame):
@@ -319,7 +321,12 @@ class Store:
             return
         if LOAD_TIME in spec.columns and LOAD_TIME not in data.columns:
             data = data.mutate(**{LOAD_TIME: ibis.literal(loaded, type="timestamp")})
-        expr = data.select(*[data[c].cast(spec.schema[c]).name(c) for c in spec.columns])
+        expr = data.select(
+            *[
+                (data[c] if c in data.columns else ibis.null()).cast(spec.schema[c]).name(c)
+                for c in spec.columns
+            ]
+        )
         self.con.insert(self.physical(name), expr)
 
     def _insert_duckdb(self, name: str, data: pa.Table) -> None:
@@ -443,6 +450,29 @@ class Store:
         ``rows`` (new keys are added); return the rows written (:mod:`tenure.store.rows`)."""
         self.check_writable(name)
         return upsert(self, name, key, rows)
+
+    # -- the outbox (tenure.deliver) ------------------------------------------------------
+    def claim_messages(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        channels: Sequence[str],
+    ) -> pa.Table:
+        """Claim due ``messages`` of ``channels`` for ``owner`` under a lease, atomically
+        (:func:`tenure.store.outbox.claim_messages`); return the claimed rows."""
+        self.check_writable("messages")
+        return claim_messages(
+            self, owner=owner, now=now, lease_until=lease_until, limit=limit, channels=channels
+        )
+
+    def update_claimed(self, rows: pa.Table, *, owner: str) -> set[str]:
+        """Write ``rows`` over the ``messages`` still ``sending`` under ``owner``'s lease
+        (:func:`tenure.store.outbox.update_claimed`); return the keys written."""
+        self.check_writable("messages")
+        return update_claimed(self, rows, owner=owner)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
