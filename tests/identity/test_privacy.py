@@ -110,6 +110,9 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     assert deleted == {
         "messages": 1,
         "flow_state": 1,
+        "discount_codes": 0,
+        "onsite_messages": 0,
+        "bounces": 0,
         "flagged_values": 0,
         "row_history": 0,
         "order_items": 0,

@@ -32,6 +32,7 @@ from tenure.store.schema import (
     V8_TABLES,
     V11_TABLES,
     V12_TABLES,
+    V14_TABLES,
     TableSpec,
 )
 
@@ -160,6 +161,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         12,
         "flows: messages, flow state, ticks, paused flows",
         lambda con: _create_tables_v(con, V12_TABLES, 12),
+    ),
+    Migration(
+        14,
+        "delivery: discount codes, on-site messages, bounces",
+        lambda con: _create_tables_v(con, V14_TABLES, 14),
     ),
 )
 
