@@ -1,0 +1,235 @@
+"""The e-mail channel over SMTP (smtplib).
+
+* Security: ``starttls`` (refused when the server does not offer it), implicit ``tls``, or
+  ``none``, allowed only to a server on the loopback interface; AUTH when a username is set.
+* Connections are kept open and reused; at most ``per_domain`` at once per recipient domain
+  (a semaphore per domain, idle connections kept per domain). A reused connection the server
+  closed meanwhile is replaced once, transparently.
+* Replies: a 4xx to MAIL, RCPT or DATA is transient (``DeliveryRetryError``), a 5xx terminal
+  (``DeliveryError``); connection errors, timeouts, a failed STARTTLS or login are transient
+  (the message waits, it is not failed for a configuration problem).
+* The message: From, To, Subject, Date, Message-ID (``Outgoing.message_id``, the same on a
+  resend), the renderer's headers (List-Unsubscribe, List-Unsubscribe-Post), and
+  multipart/alternative with the text and HTML parts (text only when there is no HTML).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import smtplib
+import ssl
+import threading
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, parseaddr
+
+from tenure.deliver.channel import Outgoing, Receipt
+from tenure.deliver.templates import check_header
+from tenure.errors import ConfigError, DeliveryError, DeliveryRetryError
+
+#: Long header values (unsubscribe URLs) stay on one line: RFC 5322 allows 998 characters.
+POLICY = SMTP.clone(max_line_length=998)
+SECURITIES = ("starttls", "tls", "none")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_email(message: Outgoing, sender: str) -> EmailMessage:
+    """The MIME message of ``message`` from ``sender``; a DeliveryError for a header value
+    with CR or LF."""
+    msg = EmailMessage(policy=POLICY)
+    fields = [
+        ("From", sender),
+        ("To", message.to),
+        ("Subject", message.subject),
+        ("Date", formatdate(usegmt=True)),
+        ("Message-ID", message.message_id),
+        *message.headers.items(),
+    ]
+    for name, value in fields:
+        msg[name] = check_header(name, str(value))
+    msg.set_content(message.text or message.subject or " ", cte="quoted-printable")
+    if message.html:
+        msg.add_alternative(message.html, subtype="html", cte="quoted-printable")
+    return msg
+
+
+def _refused(
+    stage: str, code: int, reply: bytes | str, to: str
+) -> DeliveryError | DeliveryRetryError:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    detail = f"SMTP {stage} for {to}: {code} {text}".strip()
+    if 400 <= code < 500:
+        return DeliveryRetryError(detail)
+    return DeliveryError(detail, hint="A permanent refusal (5xx): the address or message is bad.")
+
+
+class SmtpChannel:
+    """Sends e-mails through one SMTP server (thread-safe)."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        sender: str,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        per_domain: int = 2,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        if security not in SECURITIES:
+            raise ConfigError(f"smtp_security {security!r} is not one of {', '.join(SECURITIES)}.")
+        if security == "none" and not is_loopback(host):
+            raise ConfigError(
+                f"smtp_security 'none' sends in clear: only allowed to a loopback server, "
+                f"not {host!r}.",
+                hint="Use smtp_security = 'starttls' (port 587) or 'tls' (port 465).",
+            )
+        self.host, self.port, self.security = host, port, security
+        self.sender = check_header("From", sender)
+        self.envelope = parseaddr(sender)[1]
+        if "@" not in self.envelope:
+            raise ConfigError(f"email_from {sender!r} has no e-mail address.")
+        self.username, self.password = username, password
+        self.timeout, self.per_domain = timeout, per_domain
+        self.context = context or ssl.create_default_context()
+        self.lock = threading.Lock()
+        self.slots: dict[str, threading.BoundedSemaphore] = {}
+        self.idle: dict[str, list[smtplib.SMTP]] = {}
+        self.opened = 0  # connections opened so far (reuse shows as few)
+
+    def _slot(self, domain: str) -> threading.BoundedSemaphore:
+        with self.lock:
+            if domain not in self.slots:
+                self.slots[domain] = threading.BoundedSemaphore(self.per_domain)
+            return self.slots[domain]
+
+    def _open(self) -> smtplib.SMTP:
+        try:
+            if self.security == "tls":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=self.context
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn.ehlo()
+            if self.security == "starttls":
+                if not conn.has_extn("starttls"):
+                    conn.close()
+                    raise DeliveryRetryError(
+                        f"SMTP server {self.host}:{self.port} does not offer STARTTLS.",
+                        hint="Set smtp_security = 'tls' or use a server that offers STARTTLS.",
+                    )
+                conn.starttls(context=self.context)
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryRetryError(
+                f"SMTP login to {self.host} as {self.username!r} refused: {exc.smtp_code}.",
+                hint="Check smtp_username and smtp_password.",
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryRetryError(
+                f"Cannot connect to SMTP server {self.host}:{self.port}: {exc}."
+            ) from None
+        with self.lock:
+            self.opened += 1
+        return conn
+
+    def _take(self, domain: str) -> tuple[smtplib.SMTP, bool]:
+        with self.lock:
+            pool = self.idle.get(domain)
+            if pool:
+                return pool.pop(), True
+        return self._open(), False
+
+    def _give(self, domain: str, conn: smtplib.SMTP) -> None:
+        with self.lock:
+            self.idle.setdefault(domain, []).append(conn)
+
+    @staticmethod
+    def _drop(conn: smtplib.SMTP) -> None:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+    def _transact(self, conn: smtplib.SMTP, to: str, data: bytes) -> Receipt:
+        """MAIL, RCPT, DATA on ``conn``; a refusal resets the transaction (the connection
+        stays usable) and raises the classified error."""
+        reply: bytes | str
+        try:
+            code, reply = conn.mail(self.envelope)
+            stage = "MAIL FROM"
+            if code == 250:
+                code, reply = conn.rcpt(to)
+                stage = "RCPT TO"
+            if code in (250, 251):
+                code, reply = conn.data(data)
+                stage = "DATA"
+        except smtplib.SMTPResponseException as exc:  # DATA not accepted (no 354)
+            code, reply, stage = exc.smtp_code, exc.smtp_error, "DATA"
+        if code == 250:
+            text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+            queued = text.partition("queued as ")[2].split()
+            return Receipt(provider_id=queued[0] if queued else None, detail=f"{code} {text}")
+        conn.rset()
+        raise _refused(stage, code, reply, to)
+
+    def _run(self, conn: smtplib.SMTP, domain: str, to: str, data: bytes) -> Receipt:
+        """One transaction; the connection goes back to the pool unless it broke."""
+        try:
+            receipt = self._transact(conn, to, data)
+        except (DeliveryError, DeliveryRetryError):
+            self._give(domain, conn)
+            raise
+        except (smtplib.SMTPException, OSError):
+            self._drop(conn)
+            raise
+        self._give(domain, conn)
+        return receipt
+
+    def send(self, message: Outgoing) -> Receipt:
+        to = check_header("To", message.to)
+        if "@" not in to:
+            raise DeliveryError(f"E-mail {message.message_key}: {to!r} is not an e-mail address.")
+        data = build_email(message, self.sender).as_bytes()
+        domain = to.rpartition("@")[2].lower()
+        with self._slot(domain):
+            conn, reused = self._take(domain)
+            try:
+                try:
+                    return self._run(conn, domain, to, data)
+                except smtplib.SMTPServerDisconnected:
+                    if not reused:
+                        raise
+                # closed by the server while idle: once more, on a fresh connection
+                return self._run(self._open(), domain, to, data)
+            except (smtplib.SMTPException, OSError) as exc:
+                raise DeliveryRetryError(
+                    f"SMTP connection to {self.host}:{self.port} failed while sending "
+                    f"{message.message_key}: {type(exc).__name__}: {exc}."
+                ) from None
+
+    def close(self) -> None:
+        with self.lock:
+            conns = [c for pool in self.idle.values() for c in pool]
+            self.idle.clear()
+        for conn in conns:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self._drop(conn)
