@@ -17,14 +17,11 @@ from tenure.deliver.channels.smtp import SmtpChannel, build_email
 from tenure.deliver.render import TemplateRenderer
 from tenure.deliver.unsubscribe import read_token
 from tenure.errors import ConfigError, DeliveryError, DeliveryRetryError
-from tests.deliver.channelkit import (  # noqa: F401 (fixtures)
+from tests.deliver.channels.channelkit import (
     NOW,
     SmtpServer,
-    empty_store_path,
     message_row,
     settings_for,
-    smtp_server,
-    store,
 )
 
 
@@ -106,9 +103,9 @@ def test_replies_are_classified_and_the_connection_survives_a_refusal(
     smtp_server: SmtpServer,
 ) -> None:
     channel = _channel(smtp_server)
-    with pytest.raises(DeliveryRetryError, match="451 4.3.0 Try again later"):
+    with pytest.raises(DeliveryRetryError, match=r"451 4\.3\.0 Try again later"):
         channel.send(_outgoing("t", "temp@x.example"))
-    with pytest.raises(DeliveryError, match="550 5.1.1 No such user"):
+    with pytest.raises(DeliveryError, match=r"550 5\.1\.1 No such user"):
         channel.send(_outgoing("b", "bad@x.example"))
     channel.send(_outgoing("ok", "fine@x.example"))
     assert channel.opened == 1  # the refused transactions were reset, not the connection
@@ -117,7 +114,7 @@ def test_replies_are_classified_and_the_connection_survives_a_refusal(
 
 
 def test_no_server_is_transient_and_cleartext_is_only_for_loopback() -> None:
-    from tests.deliver.channelkit import free_port
+    from tests.deliver.channels.channelkit import free_port
 
     channel = SmtpChannel("127.0.0.1", free_port(), sender="a@b.example", security="none")
     with pytest.raises(DeliveryRetryError, match="Cannot connect"):

@@ -135,7 +135,12 @@ class Sink:
         self.lock = threading.Lock()
 
     async def handle_RCPT(
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: list[str]
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
     ) -> str:
         if address.startswith("temp"):
             return "451 4.3.0 Try again later"
@@ -240,7 +245,7 @@ def start_receiver(secret: str | None) -> tuple[ThreadingHTTPServer, HttpReceive
     received = Received()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(received, secret))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     return server, HttpReceiver(url, received)
 
