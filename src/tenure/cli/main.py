@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "flows",
     "segments",
     "flows_backtest",
+    "flows_preview",
+    "bounces",
     "models",
 )
 for _name in COMMAND_MODULES:
