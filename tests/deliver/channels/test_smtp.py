@@ -162,3 +162,68 @@ def test_email_channel_refused_without_its_settings(tmp_path: Path) -> None:
         build_channels(bare, only=["email"])
     with pytest.raises(ConfigError, match="No delivery channel is configured"):
         build_channels(bare)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl), and its key."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _auth(
+    server: object, session: object, envelope: object, mechanism: str, data: object
+) -> object:
+    from aiosmtpd.smtp import AuthResult
+
+    login = (getattr(data, "login", None), getattr(data, "password", None))
+    return AuthResult(success=login == (b"shop", b"pw"), handled=False)
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_encrypted_and_authenticated(certificate: tuple[Path, Path], security: str) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from tests.deliver.channels.channelkit import Sink, free_port
+
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    sink, port = Sink(), free_port()
+    # aiosmtpd offers AUTH on implicit TLS only when it is not told to require STARTTLS
+    options: dict[str, object] = {"authenticator": _auth, "auth_require_tls": security != "tls"}
+    if security == "tls":
+        options["ssl_context"] = server_tls
+    else:
+        options |= {"tls_context": server_tls, "require_starttls": True}
+    controller = Controller(sink, hostname="127.0.0.1", port=port, **options)  # type: ignore[arg-type]
+    controller.start()
+    try:
+        client_tls = ssl.create_default_context(cafile=str(cert))
+        kw = {"sender": "a@shop.example", "security": security, "context": client_tls, "timeout": 5}
+        good = SmtpChannel("127.0.0.1", port, username="shop", password="pw", **kw)  # type: ignore[arg-type]
+        good.send(_outgoing("k", "x@y.example"))
+        good.close()
+        assert [e.rcpt_tos for e in sink.messages] == [["x@y.example"]]
+        wrong = SmtpChannel("127.0.0.1", port, username="shop", password="no", **kw)  # type: ignore[arg-type]
+        with pytest.raises(DeliveryRetryError, match=r"login .* refused"):
+            wrong.send(_outgoing("k2", "x@y.example"))
+        untrusted = SmtpChannel("127.0.0.1", port, sender="a@shop.example", security=security)
+        with pytest.raises(DeliveryRetryError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.send(_outgoing("k3", "x@y.example"))
+    finally:
+        controller.stop()
