@@ -20,6 +20,7 @@ from jinja2 import (
     ChoiceLoader,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
     select_autoescape,
@@ -64,6 +65,8 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        #: subjects compiled once (a flow has a handful)
+        self.compiled: dict[str, Template] = {}
 
     def names(self) -> list[str]:
         """Every template name found (those with a ``.txt`` part)."""
@@ -104,8 +107,13 @@ class Templates:
     def subject(self, source: str, context: Mapping[str, Any]) -> str:
         """The subject ``source`` rendered (a template string, not escaped), one line."""
         check_header("subject", source)
+        if "{" not in source:  # no template syntax: nothing to render
+            return source.strip()
         try:
-            text = self.env.from_string(source).render(**context)
+            compiled = self.compiled.get(source)
+            if compiled is None:
+                compiled = self.compiled.setdefault(source, self.env.from_string(source))
+            text = compiled.render(**context)
         except TemplateError as exc:
             raise self._failed("the subject", exc) from None
         return check_header("subject", text.strip())

@@ -227,3 +227,22 @@ def test_encrypted_and_authenticated(certificate: tuple[Path, Path], security: s
             untrusted.send(_outgoing("k3", "x@y.example"))
     finally:
         controller.stop()
+
+
+def test_non_ascii_subject_names_and_parts_arrive_intact(smtp_server: SmtpServer) -> None:
+    channel = SmtpChannel(
+        smtp_server.host, smtp_server.port, sender="Café Zoë <news@shop.example>", security="none"
+    )
+    text = "Bonjour Zoë ☕\n.a line starting with a dot\n" + "long " * 40 + "\n"
+    html = "<p>Crème brûlée &amp; ☕</p>"
+    subject = "Votre panier: crème brûlée, café, thé " * 2
+    channel.send(_outgoing("k", "zoe@x.example", subject=subject.strip(), text=text, html=html))
+    got = _parsed(smtp_server.sink.messages[0].original_content)
+    assert got["Subject"] == subject.strip()
+    assert got["From"] == "Café Zoë <news@shop.example>"
+    plain = got.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert plain.replace("\r\n", "\n") == text
+    assert got.get_body(("html",)).get_content().strip() == html  # type: ignore[union-attr]
+    with pytest.raises(DeliveryError, match="not an ASCII address"):
+        channel.send(_outgoing("k2", "zoë@x.example"))
+    channel.close()
