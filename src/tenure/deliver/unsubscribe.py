@@ -147,17 +147,19 @@ def list_unsubscribe(settings: Settings, token: str) -> dict[str, str]:
 
 def unsubscribe(store: Store, token: str, now: datetime) -> Unsubscribed:
     """Withdraw the consent the token names: for each of the person's identifiers of the
-    channel's kind (their e-mails, their phones; the person id for other channels), an
+    channel's kind (their e-mails for ``email``, their phones for ``sms``), an
     ``unsubscribed`` consents row and a ``suppressions`` row (reason ``unsubscribed``)
     unless one is there already. A bad or expired token is refused (UnsubscribeError)."""
     read = read_token(secret_of(store.settings), token, now)
-    kind = CONSENT_KINDS.get(read.channel, "person_id")
-    if kind == "person_id":
-        values = [read.person_id]
-    else:
-        ids = store.table("identities")
-        mine = ids.filter((ids.person_id == read.person_id) & (ids.kind == kind))
-        values = sorted({str(v) for v in mine.value.to_pyarrow().to_pylist() if v is not None})
+    kind = CONSENT_KINDS.get(read.channel)
+    if kind is None:
+        raise UnsubscribeError(
+            f"The unsubscribe token names channel {read.channel!r}, which has no consent to "
+            f"withdraw (only {', '.join(CONSENT_KINDS)} do)."
+        )
+    ids = store.table("identities")
+    mine = ids.filter((ids.person_id == read.person_id) & (ids.kind == kind))
+    values = sorted({str(v) for v in mine.value.to_pyarrow().to_pylist() if v is not None})
     sup = store.table("suppressions")
     held = sup.filter(sup.identifier.isin(values or [""]) & (sup.channel == read.channel))
     already = sorted({str(v) for v in held.identifier.to_pyarrow().to_pylist()})

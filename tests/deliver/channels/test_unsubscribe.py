@@ -102,3 +102,6 @@ def test_unsubscribe_withdraws_consent_and_suppresses_once(store: Store) -> None
     assert cons.status.tolist().count("unsubscribed") == 2
     with pytest.raises(UnsubscribeError, match="expired"):
         unsubscribe(store, token, NOW + timedelta(days=settings.unsubscribe_days + 1))
+    onsite = token_for(settings, "p_ann", "onsite", "cart_cross_sell", NOW)
+    with pytest.raises(UnsubscribeError, match="no consent to withdraw"):
+        unsubscribe(store, onsite, NOW)
