@@ -126,12 +126,14 @@ def message_row(
 
 
 class Sink:
-    """An aiosmtpd handler keeping every message; recipients starting with ``temp`` get a
-    4xx, with ``bad`` a 5xx; ``slow`` sessions last a while (to see concurrency)."""
+    """An aiosmtpd handler keeping every message (and the sessions that sent them);
+    recipients starting with ``temp`` get a 4xx, with ``bad`` a 5xx, with ``stale`` a 421
+    the first time."""
 
     def __init__(self) -> None:
         self.messages: list[Envelope] = []
         self.sessions: set[tuple[str, int]] = set()
+        self.staled: set[str] = set()
         self.lock = threading.Lock()
 
     async def handle_RCPT(
@@ -142,6 +144,9 @@ class Sink:
         address: str,
         options: list[str],
     ) -> str:
+        if address.startswith("stale") and address not in self.staled:
+            self.staled.add(address)  # the first time only: as a server timing a session out
+            return "421 4.4.2 Idle too long, closing"
         if address.startswith("temp"):
             return "451 4.3.0 Try again later"
         if address.startswith("bad"):

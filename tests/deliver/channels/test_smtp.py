@@ -246,3 +246,20 @@ def test_non_ascii_subject_names_and_parts_arrive_intact(smtp_server: SmtpServer
     with pytest.raises(DeliveryError, match="not an ASCII address"):
         channel.send(_outgoing("k2", "zoë@x.example"))
     channel.close()
+
+
+def test_a_connection_the_server_closes_is_replaced_and_idle_ones_are_capped(
+    smtp_server: SmtpServer,
+) -> None:
+    channel = _channel(smtp_server, max_idle=1)
+    channel.send(_outgoing("a", "one@a.example"))
+    channel.send(_outgoing("b", "stale@a.example"))  # 421 on the reused one: once more, fresh
+    assert channel.opened == 2
+    with pytest.raises(DeliveryRetryError, match="421"):  # on a fresh connection: transient
+        channel.send(_outgoing("c", "stale2@b.example"))
+    channel.send(_outgoing("d", "x@b.example"))  # b's connection: a's idle one is evicted
+    channel.send(_outgoing("e", "y@a.example"))
+    assert channel.opened == 5 and len(channel.idle) == 1
+    rcpts = [e.rcpt_tos[0] for e in smtp_server.sink.messages]
+    assert rcpts == ["one@a.example", "stale@a.example", "x@b.example", "y@a.example"]
+    channel.close()

@@ -3,8 +3,9 @@
 * Security: ``starttls`` (refused when the server does not offer it), implicit ``tls``, or
   ``none``, allowed only to a server on the loopback interface; AUTH when a username is set.
 * Connections are kept open and reused; at most ``per_domain`` at once per recipient domain
-  (a semaphore per domain, idle connections kept per domain). A reused connection the server
-  closed meanwhile is replaced once, transparently.
+  (a semaphore per domain, idle connections kept per domain, at most ``max_idle`` idle in
+  all, the longest idle closed first). A reused connection the server closed meanwhile (or
+  answers 421 on) is replaced once, transparently.
 * Replies: a 4xx to MAIL, RCPT or DATA is transient (``DeliveryRetryError``), a 5xx terminal
   (``DeliveryError``); connection errors, timeouts, a failed STARTTLS or login are transient
   (the message waits, it is not failed for a configuration problem).
@@ -125,6 +126,7 @@ class SmtpChannel:
         password: str | None = None,
         timeout: float = 30.0,
         per_domain: int = 2,
+        max_idle: int = 16,
         context: ssl.SSLContext | None = None,
     ) -> None:
         if security not in SECURITIES:
@@ -145,7 +147,9 @@ class SmtpChannel:
         self.context = context or ssl.create_default_context()
         self.lock = threading.Lock()
         self.slots: dict[str, threading.BoundedSemaphore] = {}
-        self.idle: dict[str, list[smtplib.SMTP]] = {}
+        #: idle connections, (recipient domain, connection), the longest idle first
+        self.idle: list[tuple[str, smtplib.SMTP]] = []
+        self.max_idle = max_idle
         self.opened = 0  # connections opened so far (reuse shows as few)
 
     def _slot(self, domain: str) -> threading.BoundedSemaphore:
@@ -189,14 +193,28 @@ class SmtpChannel:
 
     def _take(self, domain: str) -> tuple[smtplib.SMTP, bool]:
         with self.lock:
-            pool = self.idle.get(domain)
-            if pool:
-                return pool.pop(), True
+            for i, (where, conn) in enumerate(self.idle):
+                if where == domain:
+                    del self.idle[i]
+                    return conn, True
         return self._open(), False
 
     def _give(self, domain: str, conn: smtplib.SMTP) -> None:
+        """Keep ``conn`` for the next e-mail to ``domain``; past ``max_idle`` idle
+        connections, the one idle longest is closed."""
         with self.lock:
-            self.idle.setdefault(domain, []).append(conn)
+            self.idle.append((domain, conn))
+            evicted = self.idle.pop(0)[1] if len(self.idle) > self.max_idle else None
+        if evicted is not None:
+            self._quit(evicted)
+
+    @staticmethod
+    def _quit(conn: smtplib.SMTP) -> None:
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            with contextlib.suppress(OSError):
+                conn.close()
 
     @staticmethod
     def _drop(conn: smtplib.SMTP) -> None:
@@ -218,6 +236,9 @@ class SmtpChannel:
                 stage = "DATA"
         except smtplib.SMTPResponseException as exc:  # DATA not accepted (no 354)
             code, reply, stage = exc.smtp_code, exc.smtp_error, "DATA"
+        if code == 421:  # the server is closing this connection (idle too long, shutting down)
+            self._drop(conn)
+            raise smtplib.SMTPServerDisconnected(f"{code} {reply!r}")
         if code == 250:
             text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
             queued = text.partition("queued as ")[2].split()
@@ -262,10 +283,7 @@ class SmtpChannel:
 
     def close(self) -> None:
         with self.lock:
-            conns = [c for pool in self.idle.values() for c in pool]
+            conns = [c for _, c in self.idle]
             self.idle.clear()
         for conn in conns:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                self._drop(conn)
+            self._quit(conn)
