@@ -22,6 +22,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from tenure.errors import IngestError
@@ -330,3 +332,22 @@ def _suppress(store: Store, rows: list[dict[str, Any]], now: datetime) -> tuple[
     if new:
         store.insert("suppressions", pa.Table.from_pylist(new))
     return len(new), len(already)
+
+
+def bounced_messages(store: Store, domain: str) -> ir.Table:
+    """``message_key, flow, step, person_id, kind, at``: the messages a bounce or complaint
+    names by its Message-ID (``tenure.deliver.render.message_id`` of the key, with the
+    ``email_from`` domain ``domain``), for the measurement's bounced count per flow and step.
+    A report without a Message-ID (most SendGrid events) is not attributed."""
+    m, b = store.table("messages"), store.table("bounces")
+    ids = m.select(
+        "message_key",
+        "flow",
+        "step",
+        "person_id",
+        mid=ibis.literal("<")
+        + m.message_key.hexdigest("sha256").substr(0, 32)
+        + ibis.literal(f"@{domain}>"),
+    )
+    j = ids.inner_join(b, ids.mid == b.message_id.strip())
+    return j.select("message_key", "flow", "step", "person_id", "kind", "at")

@@ -170,3 +170,22 @@ def test_hard_bounces_and_complaints_suppress_soft_ones_count(store: Store) -> N
     again = record_bounces(store, events, NOW)
     assert (again.suppressed, again.already_suppressed) == (0, 2)
     assert store.table("bounces").count().execute() == 4  # the same reports, kept once
+
+
+def test_a_bounce_names_its_message_by_message_id(store: Store) -> None:
+    import pyarrow as pa
+
+    from tenure.deliver.bounces import bounced_messages
+    from tenure.deliver.render import message_id
+
+    rows = [{"message_key": k, "flow": "win_back", "step": "news", "person_id": "p_ann"}
+            for k in ("k1", "k2")]  # fmt: skip
+    store.insert("messages", pa.Table.from_pylist(rows))
+    events = [
+        Bounce("ann@example.com", "hard", message_id=message_id("k2", "shop.example")),
+        Bounce("ann@example.com", "soft", message_id="<other@elsewhere>"),
+    ]
+    record_bounces(store, events, NOW)
+    found = bounced_messages(store, "shop.example").to_pyarrow().to_pylist()
+    assert found == [{"message_key": "k2", "flow": "win_back", "step": "news",
+                      "person_id": "p_ann", "kind": "hard", "at": NOW}]  # fmt: skip
