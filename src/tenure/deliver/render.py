@@ -142,6 +142,51 @@ def recommendation_reasons(store: Store, persons: Sequence[str]) -> dict[tuple[s
     }
 
 
+class PlainRenderer:
+    """Subject and product ids as plain text, the address from the identity graph: no
+    templates, codes or unsubscribe headers (the outbox's tests and benchmarks, dry runs)."""
+
+    def __init__(self, store: Store, *, domain: str = "tenure.invalid") -> None:
+        self.store = store
+        self.domain = domain
+
+    def render(self, rows: Sequence[Mapping[str, Any]]) -> list[Outgoing | DeliveryError]:
+        addresses = person_addresses(self.store, [str(r["person_id"]) for r in rows])
+        out: list[Outgoing | DeliveryError] = []
+        for row in rows:
+            try:
+                out.append(self._one(row, addresses))
+            except DeliveryError as exc:
+                out.append(exc)
+        return out
+
+    def _one(self, row: Mapping[str, Any], addresses: Mapping[tuple[str, str], str]) -> Outgoing:
+        channel, person = str(row["channel"]), str(row["person_id"])
+        kind = ADDRESS_KINDS.get(channel)
+        to = person if kind is None else addresses.get((person, kind))
+        if to is None:
+            raise DeliveryError(
+                f"Message {row['message_key']}: person {person} has no {kind} to send "
+                f"the {channel} of flow {row['flow']!r} step {row['step']!r} to.",
+                hint=f"Import the person's {kind} (customers or identify events).",
+            )
+        payload = payload_of(row)
+        subject = check_header("subject", str(payload.get("subject") or ""))
+        lines = [subject] + [f"- {p}" for p in payload.get("products") or [] if p]
+        return Outgoing(
+            message_key=str(row["message_key"]),
+            flow=str(row["flow"]),
+            step=str(row["step"]),
+            person_id=person,
+            channel=channel,
+            to=to,
+            message_id=message_id(str(row["message_key"]), self.domain),
+            subject=subject,
+            text="\n".join(lines).strip() + "\n",
+            body=payload,
+        )
+
+
 @dataclass
 class _Batch:
     """What the rows of one render call share, read once."""

@@ -211,3 +211,13 @@ def test_preview_renders_a_real_person_and_records_nothing(store: Store, tmp_pat
     with pytest.raises(ConfigError, match="No flow named"):
         preview(store, settings, "welcome", "offer", "p_ann", NOW)
     assert json.loads(json.dumps(m.body, default=str))["template"] == "welcome_3_offer"
+
+
+def test_the_plain_renderer_needs_no_template(store: Store) -> None:
+    from tenure.deliver.render import PlainRenderer
+
+    rows = [message_row("k1", "p_ann", products=["P1"]), message_row("k2", "p_nomail")]
+    ok, missing = PlainRenderer(store).render(rows)
+    assert isinstance(ok, Outgoing) and ok.text == "Your cart\n- P1\n"
+    assert ok.message_id.endswith("@tenure.invalid>") and ok.headers == {}
+    assert isinstance(missing, DeliveryError) and "has no email" in missing.message
