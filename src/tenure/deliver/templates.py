@@ -32,7 +32,7 @@ from tenure.errors import DeliveryError
 #: The templates shipped with Tenure (one ``.txt`` and one ``.html`` per template name the
 #: shipped flows use).
 SHIPPED_DIR = Path(__file__).parent / "templates"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def check_header(name: str, value: str) -> str:

@@ -135,6 +135,11 @@ def test_rows_without_an_address_or_with_a_broken_payload_fail_alone(
     assert isinstance(out[2], DeliveryError) and "not JSON" in out[2].message
     assert isinstance(out[3], DeliveryError) and "missing_template.txt" in out[3].message
     assert isinstance(out[4], Outgoing) and out[4].to == "+12125550101"
+    bare = message_row("k6", "p_bob")
+    bare["payload"] = json.dumps({"subject": "Just a subject"})  # no template: _plain
+    (plain,) = renderer.render([bare])
+    assert isinstance(plain, Outgoing) and plain.subject == "Just a subject"
+    assert plain.text.startswith("Hello Bob,\n\nJust a subject\n")
     assert out[4].headers == {}  # the unsubscribe headers are the e-mail's
     assert "https://crm.shop.example/unsubscribe?token=" in out[4].text
 
