@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "flows_backtest",
     "flows_preview",
     "bounces",
+    "flows_stats",
     "models",
 )
 for _name in COMMAND_MODULES:
