@@ -219,6 +219,92 @@ class Settings(BaseSettings):
         21600.0,
         gt=0.0,
         description="The longest wait between two attempts of a message (6 hours).",
+    # -- delivery: channels, templates, unsubscribe (docs/delivery.md) -------------------
+    email_from: str | None = Field(
+        None,
+        description="The `From` of every e-mail, an address with an optional display name "
+        "(`Shop <news@shop.example>`); its domain ends each Message-ID. Unset: no e-mail "
+        "channel.",
+    )
+    smtp_host: str | None = Field(
+        None, description="The SMTP server e-mails are sent through. Unset: no e-mail channel."
+    )
+    smtp_port: int = Field(
+        587, ge=1, le=65535, description="The SMTP server's port (587 STARTTLS, 465 TLS)."
+    )
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="`starttls` (connect in clear, then STARTTLS, refused if the server does "
+        "not offer it), `tls` (implicit TLS from the first byte, port 465) or `none` (no "
+        "encryption: only to a server on the loopback interface).",
+    )
+    smtp_username: str | None = Field(
+        None, description="The SMTP login (AUTH); unset: no authentication."
+    )
+    smtp_password: str | None = Field(None, description="The SMTP password of `smtp_username`.")
+    smtp_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for the SMTP server (connect and each reply)."
+    )
+    smtp_connections_per_domain: int = Field(
+        2,
+        ge=1,
+        description="At most this many SMTP connections at once per recipient domain (each "
+        "kept open and reused for the next e-mail to that domain).",
+    )
+    webhook_url: str | None = Field(
+        None,
+        description="The URL the `webhook` channel POSTs each message to (JSON). Unset: no "
+        "webhook channel.",
+    )
+    webhook_secret: str | None = Field(
+        None,
+        description="The secret of the webhook signature (HMAC-SHA256 over `timestamp.body`, "
+        "header `Tenure-Signature`); required with `webhook_url`.",
+    )
+    http_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for a webhook or SMS provider to answer."
+    )
+    sms_url: str | None = Field(
+        None,
+        description="The SMS provider's HTTP endpoint the `sms` channel POSTs "
+        '`{"to", "text", "from", "id"}` to. Unset: no SMS channel.',
+    )
+    sms_auth_header: str | None = Field(
+        None,
+        description="The header sent with every SMS request, as `Name: value` (e.g. "
+        "`Authorization: Bearer TOKEN`).",
+    )
+    sms_from: str | None = Field(
+        None, description="The sender (number or name) sent to the SMS provider as `from`."
+    )
+    templates_dir: Path = Field(
+        Path("templates"),
+        description="Directory of your message templates (`NAME.html`, `NAME.txt`, "
+        "docs/delivery.md), relative to the working directory; a template there replaces the "
+        "shipped one of its name.",
+    )
+    discount_pool: Path | None = Field(
+        None,
+        description="A file of discount codes, one a line, to issue instead of the codes the "
+        "flows derive from their `code_prefix`; each code is issued once.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The public https URL of this Tenure's service; unsubscribe links are "
+        "`<public_url>/unsubscribe?token=...`. Required by the e-mail channel.",
+    )
+    unsubscribe_secret: str | None = Field(
+        None,
+        description="The secret unsubscribe tokens are signed with (HMAC-SHA256); changing it "
+        "invalidates the links already sent. Required by the e-mail channel.",
+    )
+    unsubscribe_mailto: str | None = Field(
+        None,
+        description="An address for mailto unsubscribes, added to `List-Unsubscribe` after "
+        "the https link.",
+    )
+    unsubscribe_days: int = Field(
+        90, ge=1, description="Days an unsubscribe link stays valid after the message is sent."
     )
 
     @field_validator("reporting_currency")

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "flows",
     "segments",
     "flows_backtest",
+    "flows_preview",
+    "bounces",
     "flows_stats",
     "deliver",
     "models",

@@ -176,6 +176,9 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         ),
         "messages": _person_rows("person_id", person),
         "flow_state": _person_rows("person_id", person),
+        "discount_codes": _person_rows("person_id", person),
+        "onsite_messages": _person_rows("person_id", person),
+        "bounces": lambda t: _isin(email_expr(t.email), emails),
     }
 
 

@@ -34,6 +34,7 @@ from tenure.store.schema import (
     V11_TABLES,
     V12_TABLES,
     V13_TABLES,
+    V14_TABLES,
     TableSpec,
 )
 
@@ -185,6 +186,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         lambda con: _create_tables_v(con, V12_TABLES, 12),
     ),
     Migration(13, "the outbox: leases, retries, resends, the attempts log", _outbox),
+    Migration(
+        14,
+        "delivery: discount codes, on-site messages, bounces",
+        lambda con: _create_tables_v(con, V14_TABLES, 14),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

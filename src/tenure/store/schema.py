@@ -478,6 +478,51 @@ FLOW_CONTROLS = _spec(
     by="string",
 )
 
+DISCOUNT_CODES = _spec(
+    "discount_codes",
+    ("message_key",),
+    "Every discount code a message carried (docs/delivery.md): issued once per message, so "
+    "the `coupon` of a later order names the flow, step and person it came from.",
+    code="string",
+    flow="string",
+    step="string",
+    person_id="string",
+    message_key="string",
+    issued_at="timestamp",
+    percent="float64",
+    expires="timestamp",
+)
+
+ONSITE_MESSAGES = _spec(
+    "onsite_messages",
+    ("message_key",),
+    "On-site messages kept for the site to fetch (channel `onsite`), newest first per person.",
+    message_key="string",
+    person_id="string",
+    flow="string",
+    step="string",
+    subject="string",
+    text="string",
+    html="string",
+    body="string",
+    created_at="timestamp",
+)
+
+BOUNCES = _spec(
+    "bounces",
+    ("email", "kind", "at"),
+    "Bounces and complaints reported by the e-mail provider or found in a bounce mailbox: "
+    "hard bounces and complaints also suppress the address; soft bounces are only counted.",
+    email="string",
+    kind="string",
+    status="string",
+    reason="string",
+    message_id="string",
+    source="string",
+    at="timestamp",
+    imported_at="timestamp",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -511,6 +556,8 @@ V11_TABLES: tuple[TableSpec, ...] = (FEEDBACK, REFERRALS)
 V12_TABLES: tuple[TableSpec, ...] = (MESSAGES, FLOW_STATE, FLOW_TICKS, FLOW_CONTROLS)
 #: Tables added by migration 13 (the outbox's attempts log).
 V13_TABLES: tuple[TableSpec, ...] = (DELIVERY_ATTEMPTS,)
+#: Tables added by migration 14 (delivery: discount codes, on-site messages, bounces).
+V14_TABLES: tuple[TableSpec, ...] = (DISCOUNT_CODES, ONSITE_MESSAGES, BOUNCES)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -523,4 +570,5 @@ TABLES: dict[str, TableSpec] = {
     + V11_TABLES
     + V12_TABLES
     + V13_TABLES
+    + V14_TABLES
 }
