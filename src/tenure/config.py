@@ -219,6 +219,7 @@ class Settings(BaseSettings):
         21600.0,
         gt=0.0,
         description="The longest wait between two attempts of a message (6 hours).",
+    )
     # -- delivery: channels, templates, unsubscribe (docs/delivery.md) -------------------
     email_from: str | None = Field(
         None,
