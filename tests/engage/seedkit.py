@@ -160,7 +160,9 @@ def schedule_instances(
             at = by_zone[zone.get(person, default)]
             if segment is not None:
                 stays = m[m.person_id == person]
-                inside = (stays.entered_at <= at) & (stays.exited_at.isna() | (stays.exited_at > at))
+                inside = (stays.entered_at <= at) & (
+                    stays.exited_at.isna() | (stays.exited_at > at)
+                )
                 if not inside.any():
                     continue
             rows.append((person, f"schedule:{local.isoformat()}", at))

@@ -81,7 +81,9 @@ def _flow(name: str) -> Flow:
     return load_flows([shipped_dir() / f"{name}.yaml"])[0]
 
 
-def _run(store: Store, name: str, start: datetime, end: datetime, step: timedelta) -> BacktestResult:
+def _run(
+    store: Store, name: str, start: datetime, end: datetime, step: timedelta
+) -> BacktestResult:
     return backtest_flow(
         store, _flow(name), start, end, step=step, decide=all_pending, holdout=python_holdout
     )
@@ -160,7 +162,14 @@ def test_post_purchase(seeded: Store) -> None:
         ("browse_abandonment", "browse_abandoners", timedelta(days=7), "evening", "viewed", 4),
         ("subscriber_activation", "new_subscribers", "never", "wait_3d", "credit", 7 * 24),
         ("discount_escalation", "one_time_buyers", timedelta(days=90), "content", "ten", 7 * 24),
-        ("cross_category", "cross_category_candidates", timedelta(days=60), "other_category", None, 0),
+        (
+            "cross_category",
+            "cross_category_candidates",
+            timedelta(days=60),
+            "other_category",
+            None,
+            0,
+        ),
         ("vip", "vip", timedelta(days=180), "tier", "welcome_vip", 0),
         ("detractor_recovery", "detractors", timedelta(days=90), "service", "apology", 0),
     ],
@@ -194,9 +203,27 @@ def test_segment_flows(
 @pytest.mark.parametrize(
     ("flow", "table", "column", "value", "reentry", "first", "later", "delay"),
     [
-        ("at_risk_reactivation", "stage_history", "status", "at_risk", 90, "news", "free_delivery", 5),
+        (
+            "at_risk_reactivation",
+            "stage_history",
+            "status",
+            "at_risk",
+            90,
+            "news",
+            "free_delivery",
+            5,
+        ),
         ("win_back", "stage_history", "status", "lapsed", 180, "whats_new", "win_back_code", 7),
-        ("referral_invitation", "journey_history", "stage", "advocate", 180, "wait_1d", "invite", 1),
+        (
+            "referral_invitation",
+            "journey_history",
+            "stage",
+            "advocate",
+            180,
+            "wait_1d",
+            "invite",
+            1,
+        ),
     ],
 )
 def test_history_flows(
@@ -286,7 +313,9 @@ def test_seasonal(seeded: Store) -> None:
     c = seeded.table("customers").to_pandas()
     known = set(c.customer_id.map(by.get("customer_id", {})).fillna(c.customer_id))
     known |= set(by.get("email", {}).values())
-    found = kit.schedule_instances(seeded, [datetime(2026, 11, 27, 9)], None, pd.Series(sorted(known)))
+    found = kit.schedule_instances(
+        seeded, [datetime(2026, 11, 27, 9)], None, pd.Series(sorted(known))
+    )
     want = kit.entries(found, start, end, "always")
     result = _run(seeded, "seasonal", start, end, QUARTER)
     _check(result, want, {"campaign": len(want)})

@@ -348,13 +348,10 @@ def offset_spans(
     while day < until:
         step = min(day + timedelta(days=1), until)
         if offset(step) != current:
-            lo, hi = day, step  # the change is in (lo, hi]: to the second
-            while hi - lo > timedelta(seconds=1):
+            lo, hi = day, step  # the change is in (lo, hi]: to the microsecond
+            while hi - lo > timedelta(microseconds=1):
                 mid = lo + (hi - lo) / 2
                 lo, hi = (mid, hi) if offset(mid) == current else (lo, mid)
-            hi = hi.replace(microsecond=0) + (
-                timedelta(seconds=1) if hi.microsecond else timedelta(0)
-            )
             spans.append((begin, hi, current))
             begin, current = hi, offset(hi)
         day = step
