@@ -1,6 +1,7 @@
 """A late tick decides what ticks on time would have (docs/flows.md, "The tick"): a
-schedule's audience is who belonged at each occurrence, and a wait until a time of day reads
-the person's offset at the stay's own time, across a daylight saving change."""
+schedule's audience is who belonged at each occurrence, a wait until a time of day reads the
+person's offset at the stay's own time, across a daylight saving change, and a backtest's
+tick spans no more entries than one tick makes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import ibis
 import pandas as pd
 
 from tenure import Store
-from tenure.engage.flow_spec import parse_flow
+from tenure.engage.backtest import max_step
+from tenure.engage.flow_spec import load_flows, parse_flow, shipped_dir
 from tenure.engage.flows import run_tick
 from tenure.engage.triggers import offset_spans, zone_of
 from tests.engage.flowkit import T0, all_pending, build, event, python_holdout
@@ -73,3 +75,16 @@ def test_a_late_wait_until_reads_the_offset_of_the_stays_own_day(flow_store: Sto
 def test_offset_spans_find_the_change_to_the_second() -> None:
     spans = offset_spans(zone_of("Europe/Paris", "UTC"), datetime(2026, 3, 1), datetime(2026, 4, 1))
     assert spans == [(None, datetime(2026, 3, 29, 1), 3600), (datetime(2026, 3, 29, 1), None, 7200)]
+
+
+def test_a_backtest_tick_spans_at_most_the_entries_one_tick_makes() -> None:
+    """A tick enters a person at most ROUNDS (10) times: a backtest's step is cut to nine
+    of the least gaps between two entries (a weekly newsletter: 63 days, where one 90-day
+    tick would send 10 of its 13 issues)."""
+    flows = {f.name: f for f in load_flows(sorted(shipped_dir().glob("*.yaml")))}
+    got = {name: max_step(flow) for name, flow in flows.items()}
+    assert got["newsletter"] == got["abandoned_cart"] == timedelta(days=63)
+    assert got["cart_cross_sell"] == timedelta(days=126)
+    assert got["loyalty_offer"] == timedelta(days=252)
+    assert got["birthday"] == timedelta(days=9 * 365)
+    assert got["welcome_series"] is got["seasonal"] is got["ask_opinion"] is None
