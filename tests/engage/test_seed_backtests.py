@@ -7,8 +7,8 @@ The demo's `tenure run` refreshes the statuses, the journey stages and the segme
 its last day: a status, stage or segment trigger has no history to replay. The module's store
 adds what a store running `tenure run` over the quarter would have: the status history
 (`tenure stages backfill`, weekly, with ``lapsed_days`` 180 since nobody lapses in a one-year
-demo at 365), the journey stages recorded monthly, the segments refreshed every two weeks,
-and the date traits the demo lacks (``birthday``, ``credit_expires_at``)."""
+demo at 365), the journey stages recorded three times, the flows' segments refreshed every
+three weeks, and the date traits the demo lacks (``birthday``, ``credit_expires_at``)."""
 
 from __future__ import annotations
 
@@ -27,13 +27,22 @@ from tenure.analytics.stages import backfill_stages
 from tenure.engage.backtest import BacktestResult, backtest_flow
 from tenure.engage.flow_spec import Flow, load_flows, shipped_dir
 from tenure.engage.flows import tick_clock
-from tenure.engage.segments import refresh_segments
+from tenure.engage.segments import read_definitions, refresh_segments
 from tests.engage import seedkit as kit
 from tests.engage.flowkit import all_pending, python_holdout
 
 pytestmark = pytest.mark.slow
 QUARTER = timedelta(days=90)
 DAY = timedelta(days=1)
+#: The segments the shipped flows read.
+SEGMENTS = (
+    "browse_abandoners",
+    "new_subscribers",
+    "one_time_buyers",
+    "cross_category_candidates",
+    "vip",
+    "detractors",
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +52,29 @@ def seeded(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path = tmp_path_factory.mktemp("seed") / "demo.duckdb"
     shutil.copy(demo_url.removeprefix("duckdb://"), path)
     with Store(f"duckdb://{path}") as store:
-        for name in ("messages", "flow_state", "flow_ticks"):
-            store.truncate(name)
-        end = tick_clock(store)
-        start = end - QUARTER
-        _add_traits(store, start)
-        last = (end - DAY).date()
-        store.settings = store.settings.model_copy(update={"lapsed_days": 180})
-        backfill_stages(store, start=start.date(), end=last, every="week")
-        for day in (start.date(), start.date() + 30 * DAY, start.date() + 60 * DAY, last):
-            record_journey(store, day)
-        store.drop("segment_membership")
-        store.drop("segment_runs")
-        for k in range(1, 7):
-            refresh_segments(store, start + k * 14 * DAY + timedelta(hours=12))
+        prepare(store)
         yield store
+
+
+def prepare(store: Store) -> None:
+    """The quarter of history and the traits of :func:`seeded` (the store's flow tables
+    emptied)."""
+    for name in ("messages", "flow_state", "flow_ticks"):
+        store.truncate(name)
+    end = tick_clock(store)
+    start = end - QUARTER
+    _add_traits(store, start)
+    last = (end - DAY).date()
+    store.settings = store.settings.model_copy(update={"lapsed_days": 180})
+    backfill_stages(store, start=start.date(), end=last, every="week")
+    for day in (start.date(), start.date() + 45 * DAY, last):
+        record_journey(store, day)
+    store.drop("segment_membership")
+    store.drop("segment_runs")
+    used = [read_definitions()[name] for name in SEGMENTS]
+    for k in range(4):
+        at = start + (7 + 21 * k) * DAY + timedelta(hours=12)
+        refresh_segments(store, at, segments=used)
 
 
 def _add_traits(store: Store, start: datetime) -> None:
