@@ -82,7 +82,7 @@ def run_command(
     from tenure.engage.flows import run_tick, tick_clock
     from tenure.engage.settings import load_policy
 
-    clock = _parse_now(now)
+    clock = parse_now(now)
     with open_store(store) as st:
         flows = _flows(st)
         if flow is not None:
@@ -96,7 +96,7 @@ def run_command(
     emit(frame, title=f"Flow tick at {result.now.isoformat(sep=' ')} UTC", limit=0)
 
 
-def _parse_now(value: str | None) -> datetime | None:
+def parse_now(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "flows",
     "segments",
     "flows_backtest",
+    "flows_stats",
     "models",
 )
 for _name in COMMAND_MODULES:

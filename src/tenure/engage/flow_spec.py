@@ -57,6 +57,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "trigger": (*TRIGGER_KINDS, "where", "no_order_within", "on", "offset", "yearly"),
     "schedule": ("at", "every", "day", "time", "segment"),
     "reentry": ("after",),
+    "holdout": ("share", "rotate"),
     "step": ("id", *STEP_KINDS),
     "branch": ("if", "then", "else"),
     "if": (*CONDITION_KINDS, "equals"),
@@ -157,6 +158,8 @@ class Flow:
     reentry: str = "never"
     reentry_after: timedelta | None = None
     holdout: float = 0.0
+    #: the rotation period of the holdout (``holdout: {share: 0.1, rotate: 90d}``), or None
+    holdout_rotate: timedelta | None = None
     lookback: timedelta = timedelta(days=1)
     max_discount: float | None = None
     step_ids: tuple[str, ...] = field(default=(), repr=False)
@@ -481,6 +484,26 @@ def _reentry(doc: _Doc, node: yaml.Node) -> tuple[str, timedelta | None]:
     return doc.choice(node, "reentry", (*REENTRY, "after")), None
 
 
+def _holdout(doc: _Doc, node: yaml.Node) -> tuple[float, timedelta | None]:
+    """``holdout: 0.1`` (never rotated) or ``holdout: {share: 0.1, rotate: 90d}``."""
+    if not isinstance(node, yaml.MappingNode):
+        return doc.number(node, "holdout", 0, 0.9), None
+    keys = doc.mapping(node, "holdout", "holdout")
+    if "share" not in keys:
+        raise doc.fail(node, "share", "write `holdout: {share: 0.1, rotate: 90d}`.")
+    share = doc.number(keys["share"], "share", 0, 0.9)
+    if "rotate" not in keys:
+        return share, None
+    rotate = doc.duration(keys["rotate"], "rotate")
+    if rotate.total_seconds() % 86400 or rotate.total_seconds() < 86400:
+        raise doc.fail(
+            keys["rotate"],
+            "rotate",
+            f"{keys['rotate'].value!r} is not a whole number of days (1d or more).",
+        )
+    return share, rotate
+
+
 def _linked(doc: _Doc, steps: list[Step], nodes: list[yaml.Node]) -> tuple[Step, ...]:
     """The steps with ``next`` set, their ids unique and branch targets known."""
     ids = [s.id for s in steps]
@@ -556,6 +579,7 @@ def parse_flow(text: str, path: str = "<flow>") -> Flow:
         items = doc.sequence(node, "exit_when") if isinstance(node, yaml.SequenceNode) else [node]
         exits = tuple(doc.choice(n, "exit_when", EXIT_CRITERIA) for n in items)
     reentry, after = _reentry(doc, keys["reentry"]) if "reentry" in keys else ("never", None)
+    holdout, rotate = _holdout(doc, keys["holdout"]) if "holdout" in keys else (0.0, None)
     max_discount = None
     if "max_discount" in keys:
         max_discount = doc.number(keys["max_discount"], "max_discount", 0, 100)
@@ -569,7 +593,8 @@ def parse_flow(text: str, path: str = "<flow>") -> Flow:
         exit_when=exits,
         reentry=reentry,
         reentry_after=after,
-        holdout=doc.number(keys["holdout"], "holdout", 0, 0.9) if "holdout" in keys else 0.0,
+        holdout=holdout,
+        holdout_rotate=rotate,
         lookback=doc.duration(keys["lookback"], "lookback")
         if "lookback" in keys
         else timedelta(days=1),

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from tenure.analytics.base import store_end
 from tenure.engage.flow_spec import Flow
-from tenure.engage.holdout import in_holdout
+from tenure.engage.holdout import in_holdout, rotated_subject
 from tenure.engage.policy import CANDIDATE_COLUMNS, SendPolicy, release_held
 from tenure.engage.policy import decide as policy_decide
 from tenure.engage.steps import STAY, HoldoutFn, apply, conform, ordered
@@ -225,11 +225,8 @@ def _candidates_in(ctx: Context, flow: Flow, mine: ir.Table, since: datetime) ->
 
 def _entries(ctx: Context, flow: Flow, first: ir.Table, holdout: HoldoutFn) -> ir.Table:
     """The new stays of the instances ``first``, with the holdout assignment."""
-    held = (
-        holdout(first.person_id, flow.name, flow.holdout)
-        if flow.holdout > 0
-        else ibis.literal(False)
-    )
+    subject = rotated_subject(first.person_id, first.trigger_at.cast(TS), flow.holdout_rotate)
+    held = holdout(subject, flow.name, flow.holdout) if flow.holdout > 0 else ibis.literal(False)
     now = ibis.literal(ctx.now, type=TS)
     return first.select(
         flow=ibis.literal(flow.name),

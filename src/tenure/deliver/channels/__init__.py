@@ -9,12 +9,16 @@ from tenure.config import Settings
 from tenure.deliver.channel import Channel
 from tenure.engage.consent import CHANNELS
 from tenure.errors import ConfigError
+from tenure.store import Store
 
 
-def build_channels(settings: Settings, *, dry_run: Path | None = None) -> dict[str, Channel]:
-    """One channel per channel name. ``dry_run``: every channel writes to files in that
-    directory instead of sending (the file channel)."""
-    del settings
+def build_channels(
+    settings: Settings, *, store: Store | None = None, dry_run: Path | None = None
+) -> dict[str, Channel]:
+    """One channel per channel name, configured by ``settings`` (the on-site channel keeps its
+    messages in ``store``). ``dry_run``: every channel writes to files in that directory
+    instead of sending (the file channel)."""
+    del settings, store
     if dry_run is None:
         raise ConfigError(
             "No delivery channel is configured.",
