@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from tenure.analytics.base import orders_base
 from tenure.engage.flow_spec import Flow, Step
-from tenure.engage.flows import STATES, Decide, run_tick, utc_naive
+from tenure.engage.flows import ROUNDS, STATES, Decide, run_tick, utc_naive
 from tenure.engage.settings import SendPolicy
 from tenure.engage.steps import HoldoutFn
 from tenure.engage.triggers import TS
@@ -105,6 +105,9 @@ def backtest_flow(
     # history is complete in a replay: no lookback for late events, the window starts at
     # ``start`` exactly (the first tick's watermark)
     replay = dataclasses.replace(flow, lookback=timedelta(0), holdout=share)
+    bound = max_step(flow)
+    if bound is not None and step > bound:
+        step = bound  # a late tick enters a person at most ROUNDS times
     with store.shadowed(*SHADOWED):
         _seed(store, flow.name, start)
         arrived: list[str] = []
@@ -124,6 +127,30 @@ def backtest_flow(
         finally:
             for name in arrived:
                 store.drop(name)
+
+
+#: The shortest gap between two occurrences of a recurring schedule.
+PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=28)}
+
+
+def max_step(flow: Flow) -> timedelta | None:
+    """The longest tick step that replays ``flow`` exactly (None: any): a tick enters a
+    person at most :data:`~tenure.engage.flows.ROUNDS` times (one per round), so a tick may
+    span at most ``ROUNDS - 1`` of the least gaps between two entries of a person: the
+    re-entry gap, or the period of a recurring schedule or a yearly date, whichever is
+    longer. A trigger with no least gap (an event or a segment under ``reentry: always``)
+    has no such bound."""
+    if flow.reentry == "never":
+        return None
+    t = flow.trigger
+    least = flow.reentry_after if flow.reentry == "after" else None
+    period = None
+    if t.kind == "schedule" and t.schedule is not None and t.schedule.every is not None:
+        period = PERIODS[t.schedule.every]
+    elif t.kind == "date" and t.yearly:
+        period = timedelta(days=365)
+    gaps = [g for g in (least, period) if g is not None and g > timedelta(0)]
+    return (ROUNDS - 1) * max(gaps) if gaps else None
 
 
 def _check(
@@ -210,19 +237,33 @@ def _reached(store: Store, flow: Flow, arrived: list[str], scratches: list[str])
         m.select("person_id", "trigger_id", "step"),
     ]
     reached = _kept(store, ibis.union(*parts, distinct=True), scratches)
-    ways = only_ways_in(flow)
-    if not ways:
+    pairs = passed_through(flow)
+    if not pairs:
         return reached
     name = scratch_name("flow_bt_ways")
-    edges = store.upload(name, pa.table({"e_step": list(ways), "e_from": list(ways.values())}))
+    edges = store.upload(
+        name, pa.table({"e_step": [a for a, _ in pairs], "e_from": [b for _, b in pairs]})
+    )
     try:
-        for _ in range(len(flow.steps)):
-            back = reached.join(edges, reached.step == edges.e_step)
-            back = back.select("person_id", "trigger_id", step=back.e_from)
-            reached = _kept(store, ibis.union(reached, back, distinct=True), scratches)
+        back = reached.join(edges, reached.step == edges.e_step)
+        back = back.select("person_id", "trigger_id", step=back.e_from)
+        return _kept(store, ibis.union(reached, back, distinct=True), scratches)
     finally:
         store.drop_upload(name)
-    return reached
+
+
+def passed_through(flow: Flow) -> list[tuple[str, str]]:
+    """(step, earlier step) pairs: a stay at the step passed through the earlier one (the
+    chain of only ways in, :func:`only_ways_in`), so one join finds every step a stay ran."""
+    ways = only_ways_in(flow)
+    pairs = []
+    for step in ways:
+        seen, at = {step}, step
+        while at in ways and ways[at] not in seen:
+            at = ways[at]
+            seen.add(at)
+            pairs.append((step, at))
+    return pairs
 
 
 def _kept(store: Store, expr: ir.Table, scratches: list[str]) -> ir.Table:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from tenure.analytics.journey import persons_of
 from tenure.engage.flow_spec import GUARDRAIL_EXIT, Condition, Flow, Step
@@ -191,22 +193,44 @@ def _margin_guardrail(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
 
 def _wait_until(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
     """``rows`` due next at the first time at or after each stay's ``next_at`` that reads
-    ``step.until`` on the person's clock (their zone's offset at the tick)."""
+    ``step.until`` on the person's clock (their zone's offset at that time, so a late tick
+    gives what ticks on time would have across a daylight saving change)."""
     assert step.until is not None
+    earliest = rows.next_at.min().execute()
+    if earliest is None or pd.isna(earliest):
+        return advance(rows, step, step.next)
+    spans = zone_offsets(ctx, pd.Timestamp(earliest).to_pydatetime() - timedelta(days=1))
     zones = ctx.zones()
-    offsets = zone_offsets(ctx)
     default = ibis.literal(ctx.store.settings.timezone)
-    zone = ibis.coalesce(zones.zone, default)
-    j = rows.left_join(zones, rows.person_id == zones.z_person).left_join(
-        offsets, zone == offsets.o_zone
-    )
-    j = j.select(*rows.columns, offset_s=j.offset_s)
-    offset = ibis.coalesce(j.offset_s, ibis.literal(0))
-    local = j.next_at.epoch_seconds() + offset
+    j = rows.left_join(zones, rows.person_id == zones.z_person)
+    j = j.select(*rows.columns, w_zone=ibis.coalesce(j.zone, default))
+    local = j.next_at.epoch_seconds() + _offset(spans, j.w_zone, j.next_at)
     target = local - local % 86400 + time_seconds(step.until)
     target = ibis.ifelse(target < local, target + 86400, target)
-    out = j.mutate(next_at=j.next_at + (target - local).as_interval("s")).drop("offset_s")
-    return advance(out, step, step.next)
+    guess = j.next_at + (target - local).as_interval("s")
+    # the offset at the target itself (a night with a daylight saving change in it)
+    utc = target - _offset(spans, j.w_zone, guess)
+    out = j.mutate(next_at=utc.as_timestamp("s").cast(TS))
+    return advance(out.select(*rows.columns), step, step.next)
+
+
+def _offset(
+    spans: dict[str, list[tuple[datetime | None, datetime | None, int]]],
+    zone: ir.StringValue,
+    at: ir.TimestampValue,
+) -> ir.IntegerValue:
+    """The UTC offset (seconds) at ``at`` in ``zone``: a case per zone and span (a few per
+    zone; no join)."""
+    cases = []
+    for name, parts in spans.items():
+        for start, stop, seconds in parts:
+            hit = zone == name
+            if start is not None:
+                hit &= at >= ibis.literal(start, type=TS)
+            if stop is not None:
+                hit &= at < ibis.literal(stop, type=TS)
+            cases.append((hit, ibis.literal(seconds, type="int64")))
+    return ibis.cases(*cases, else_=ibis.literal(0, type="int64"))
 
 
 def condition(ctx: Context, cond: Condition, rows: ir.Table) -> ir.Table:

@@ -299,6 +299,9 @@ def _schedule(ctx: Context, trigger: Trigger, since: datetime) -> ir.Table:
     z = ctx.zones()
     zone = ibis.coalesce(z.zone, ibis.literal(default))
     j = audience.left_join(z, audience.a_person == z.z_person).join(occ, zone == occ.o_zone)
+    # the audience of each occurrence is who belonged at that moment, not at the tick: a
+    # late tick (a backtest's) sends what ticks on time would have
+    j = j.filter(j.a_from.isnull() | (j.a_from <= j.o_at), j.a_to.isnull() | (j.a_to > j.o_at))
     return j.select(
         person_id=j.a_person,
         trigger_id=ibis.literal("schedule:") + j.o_local,
@@ -307,35 +310,53 @@ def _schedule(ctx: Context, trigger: Trigger, since: datetime) -> ir.Table:
 
 
 def _audience(ctx: Context, schedule: Schedule) -> ir.Table:
-    """``a_person``: the members of the schedule's segment now, else everyone known."""
+    """``a_person, a_from, a_to``: the stays of the schedule's segment's members (entered,
+    exited), else everyone known (since they are known) up to the tick."""
     if schedule.segment is None:
         k = known_persons(ctx.store, ctx.now.date())
-        return k.select(a_person=k.k_person).distinct()
+        return k.select(a_person=k.k_person, a_from=k.known_since.cast(TS), a_to=ibis.null(TS))
     m = membership(ctx.store)
     now = ibis.literal(ctx.now, type=TS)
-    m = m.filter(
-        m.segment == schedule.segment,
-        m.entered_at.cast(TS) <= now,
-        m.exited_at.isnull() | (m.exited_at.cast(TS) > now),
-    )
-    return m.select(a_person=m.person_id).distinct()
+    m = m.filter(m.segment == schedule.segment, m.entered_at.cast(TS) <= now)
+    return m.select(a_person=m.person_id, a_from=m.entered_at.cast(TS), a_to=m.exited_at.cast(TS))
 
 
-def zone_offsets(ctx: Context) -> ir.Table:
-    """``o_zone, offset_s``: each zone's UTC offset in seconds at the tick (a wait until a
-    local time of day reads it)."""
-    if "offsets" in ctx.cache:
-        return ctx.cache["offsets"]
+def zone_offsets(
+    ctx: Context, since: datetime
+) -> dict[str, list[tuple[datetime | None, datetime | None, int]]]:
+    """Each zone's spans of constant UTC offset (:func:`offset_spans`) between ``since`` and
+    two days after the tick: a wait until a local time of day reads the offset at each
+    stay's own time, so a late tick gives what ticks on time would have."""
     default = ctx.store.settings.timezone
-    names = ctx.zone_names()
-    at = ctx.now.replace(tzinfo=UTC)
-    offsets = []
-    for name in names:
-        delta = at.astimezone(zone_of(name, default)).utcoffset() or timedelta(0)
-        offsets.append(int(delta.total_seconds()))
-    table = pa.table({"o_zone": names, "offset_s": pa.array(offsets, pa.int64())})
-    ctx.cache["offsets"] = ctx.upload("flow_offsets", table)
-    return ctx.cache["offsets"]
+    until = ctx.now + timedelta(days=2)
+    return {n: offset_spans(zone_of(n, default), since, until) for n in ctx.zone_names()}
+
+
+def offset_spans(
+    zone: ZoneInfo, since: datetime, until: datetime
+) -> list[tuple[datetime | None, datetime | None, int]]:
+    """The spans of constant UTC offset of ``zone`` over ``[since, until]`` (naive UTC), the
+    first open to the past and the last to the future: (from, to, seconds)."""
+
+    def offset(at: datetime) -> int:
+        delta = at.replace(tzinfo=UTC).astimezone(zone).utcoffset() or timedelta(0)
+        return int(delta.total_seconds())
+
+    spans: list[tuple[datetime | None, datetime | None, int]] = []
+    begin: datetime | None = None
+    day, current = since, offset(since)
+    while day < until:
+        step = min(day + timedelta(days=1), until)
+        if offset(step) != current:
+            lo, hi = day, step  # the change is in (lo, hi]: to the microsecond
+            while hi - lo > timedelta(microseconds=1):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if offset(mid) == current else (lo, mid)
+            spans.append((begin, hi, current))
+            begin, current = hi, offset(hi)
+        day = step
+    spans.append((begin, None, current))
+    return spans
 
 
 def time_seconds(value: time) -> int:
