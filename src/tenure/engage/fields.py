@@ -356,8 +356,10 @@ def profile(
     consents). Not ``built``: from the canonical tables only (the facts, statuses, RFM and
     journey stages computed as of ``end``; predictions and candidates null). ``fields``:
     only these are wanted (a preview reads the fields of one condition): the parts no wanted
-    field comes from are not joined, and their columns are null."""
+    field comes from are not joined, and the table has ``person_id``, the wanted fields and
+    ``traits`` only when a ``traits.<key>`` is wanted."""
     need = None if fields is None else set(fields)
+    traits = need is None or any(n.startswith("traits.") for n in need)
 
     def wanted(rows: tuple[tuple[str, str, str], ...], *also: str) -> bool:
         names = {n for n, _, _ in rows} | set(also)
@@ -365,27 +367,26 @@ def profile(
 
     facts, status, scores = _derived(store, end, built)
     t = _persons(store, facts)
-    t = _joined(t, 0, facts, _FACTS)
-    t = _joined(t, 1, status, _STATUS)
-    t = _joined(t, 2, scores, _RFM, rfm_segment="segment")
+    t = _joined(t, 0, facts if wanted(_FACTS) else None, _FACTS)
+    t = _joined(t, 1, status if wanted(_STATUS) else None, _STATUS)
+    t = _joined(t, 2, scores if wanted(_RFM) else None, _RFM, rfm_segment="segment")
     journey = _stages(store, end, built) if wanted(_JOURNEY) else None
     t = _joined(t, 3, journey, _JOURNEY)
     t = _joined(t, 4, _predictions(store) if built and wanted(_PREDICTIONS) else None, _PREDICTIONS)
     advocacy = _advocacy(store, end, facts) if wanted(_ADVOCACY) else None
     t = _joined(t, 5, advocacy, _ADVOCACY)
-    records = wanted(_RECORD, "email_subscribed") or any(
-        n.startswith("traits.") for n in need or ()
-    )
+    records = wanted(_RECORD, "email_subscribed") or traits
     t = _joined(t, 6, _records(store) if records else None, (*_RECORD, *_HIDDEN))
     consents = _consents(store, now) if wanted(_CONSENTS, "email_subscribed") else None
     t = _joined(t, 7, consents, _CONSENTS)
     t = _joined(t, 8, _candidates(store) if built and wanted(_CANDIDATES) else None, _CANDIDATES)
-    sup = _suppressed(store)
-    t = t.left_join(sup, t.person_id == sup._sp)
+    if wanted((), "suppressed"):
+        sup = _suppressed(store)
+        t = t.left_join(sup, t.person_id == sup._sp)
+        t = t.mutate(suppressed=t._sp.notnull())
+    else:
+        t = t.mutate(suppressed=ibis.null("boolean"))
     counts = {c: t[c].fill_null(0) for c in _COUNTS} if advocacy is not None else {}
-    t = t.mutate(
-        email_subscribed=ibis.coalesce(t.email_consent, t._accepts),
-        suppressed=t._sp.notnull(),
-        **counts,
-    )
-    return t.select("person_id", "traits", *FIELDS)
+    t = t.mutate(email_subscribed=ibis.coalesce(t.email_consent, t._accepts), **counts)
+    shown = [f for f in FIELDS if need is None or f in need]
+    return t.select("person_id", *(["traits"] if traits else []), *shown)

@@ -17,37 +17,44 @@ from datetime import timedelta
 import ibis
 import ibis.expr.types as ir
 
-from tenure.engage.triggers import Context, property_text
+from tenure.engage.triggers import TS, Context, property_text
 
 #: How far before entering the cart's additions are read.
 CART_WINDOW = timedelta(days=1)
 
 
 def _cart(ctx: Context, rows: ir.Table) -> ir.Table:
-    e = ctx.events()
-    e = e.filter(e.event == "Product Added").select(
-        "person_id", "timestamp", item=property_text(e.properties, "product_id")
-    )
     start = rows.entered_at - ibis.interval(seconds=int(CART_WINDOW.total_seconds()))
+    e = ctx.events()
+    e = e.filter(e.event == "Product Added")
+    span = rows.aggregate(lo=rows.entered_at.min(), hi=rows.entered_at.max()).to_pyarrow()
+    lo, hi = span.column("lo")[0].as_py(), span.column("hi")[0].as_py()
+    # only the additions in the window of some row are read (bounds the scan of the
+    # events; the join below keeps each row's own window); no row: none
+    e = (
+        e.filter(ibis.literal(False))
+        if lo is None
+        else e.filter(e.timestamp > ibis.literal(lo - CART_WINDOW, type=TS), e.timestamp <= hi)
+    )
     j = rows.inner_join(
-        e,
-        [
-            rows.person_id == e.person_id,
-            e.timestamp <= rows.entered_at,
-            e.timestamp > start,
-            e.item.notnull(),
-        ],
+        e, [rows.person_id == e.person_id, e.timestamp <= rows.entered_at, e.timestamp > start]
     )
-    per = j.group_by(l_person=j.person_id, l_trigger=j.trigger_id, item=j.item).agg(
-        at=j.timestamp.max()
+    # the product id read from the few events joined, not from every addition
+    j = j.select(
+        l_person=rows.person_id, l_trigger=rows.trigger_id, at=e.timestamp, props=e.properties
     )
+    j = j.mutate(item=property_text(j.props, "product_id")).filter(lambda t: t.item.notnull())
+    per = j.group_by(["l_person", "l_trigger", "item"]).agg(at=j.at.max())
     return per.mutate(order=-per.at.epoch_seconds())
 
 
 def _together(ctx: Context, rows: ir.Table) -> ir.Table | None:
     if not ctx.store.exists("product_pairs"):
         return None
-    e = ctx.events()
+    # the trigger events themselves, by id (no person needed: the rows have it), the
+    # product id read from those only
+    e = ctx.store.table("events")
+    e = e.semi_join(rows, e.message_id == rows.trigger_id)
     seeds = e.select(s_id=e.message_id, seed=property_text(e.properties, "product_id"))
     pairs = ctx.store.read("product_pairs")
     j = rows.inner_join(seeds, rows.trigger_id == seeds.s_id)
