@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -148,7 +149,8 @@ def apply(ctx: Context, flow: Flow, step: Step, rows: ir.Table) -> Applied:
         variant = variant_of(flow, step, rows.person_id)
         sent = rows.mutate(variant=ibis.coalesce(variant, rows.variant))
         if step.products is not None:
-            rows = with_products(ctx, step.products, step.count, rows)
+            shift = flow.trigger.no_order_within or timedelta(0)
+            rows = with_products(ctx, step.products, step.count, rows, shift=shift)
         return Applied(advance(sent, step, step.next), candidates=candidates(flow, step, rows))
     if step.kind == "set_trait":
         return Applied(advance(rows, step, step.next), actions=_trait(flow, step, rows))
