@@ -176,7 +176,7 @@ def replicate(source: Path, path: Path, copies: int) -> dict[str, Any]:
     con.execute("CHECKPOINT")
     counts = {
         t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # type: ignore[index]
-        for t in ("customers", "orders", "order_items", "events", "customer_facts")
+        for t in (*base_tables(source), "customer_facts")
     }
     con.close()
     base = json.loads(source.with_suffix(".json").read_text())
@@ -189,6 +189,11 @@ def replicate(source: Path, path: Path, copies: int) -> dict[str, Any]:
         "persons": counts["customer_facts"],
     }
     return info
+
+
+def base_tables(source: Path) -> list[str]:
+    """The tables the build info of ``source`` counts."""
+    return list(json.loads(source.with_suffix(".json").read_text())["tables"])
 
 
 def first_tick(path: Path, info: dict[str, Any]) -> dict[str, Any]:

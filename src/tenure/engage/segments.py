@@ -185,7 +185,9 @@ def refresh_segments(
     chosen = segments if segments is not None else list(definitions(store.settings).values())
     store.create(TABLE, SCHEMA)
     store.create(RUNS, RUNS_SCHEMA)
-    with store.scratch("segment_profile", profile(store, at, at.date())) as name:
+    # only the parts of the profile some condition reads
+    fields = [f for s in chosen for f in fields_of(s.condition)]
+    with store.scratch("segment_profile", profile(store, at, at.date(), fields=fields)) as name:
         ctx = Context(store, at, store.read(name))
         with store.scratch("segment_current", evaluate(ctx, chosen)) as current:
             nxt = next_membership(store.read(TABLE), store.read(current), at)
