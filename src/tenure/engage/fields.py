@@ -205,35 +205,42 @@ def _predictions(store: Store) -> ir.Table | None:
     )
 
 
-def _advocacy(store: Store, end: date, facts: ir.Table) -> ir.Table:
-    """person_id and the feedback and referrals aggregates as of ``end``."""
-    f = person_feedback(store, end)
-    nps = f.filter(f.kind == "nps")
-    w = ibis.window(group_by=nps.fp, order_by=[ibis.desc(nps.submitted_at), nps.feedback_id])
-    ranked = nps.mutate(_r=ibis.row_number().over(w))
-    ranked = ranked.filter(ranked._r == 0)
-    latest = ranked.select(_np=ranked.fp, nps=ranked.score.cast(F64), nps_at=ranked.submitted_at)
-    is_review = (f.kind == "review") & (f.scale_max > 0)
-    stars = ibis.ifelse(is_review, f.score.cast(F64) / f.scale_max.cast(F64) * 5.0, None)
-    per = f.group_by(person_id=f.fp).agg(
-        reviews=is_review.cast("int64").sum(), review_stars=stars.mean(), feedback_count=f.count()
-    )
-    r = counted_referrals(store, end)
-    buyers = facts.filter(facts.is_buyer).select(_buyer="person_id")
-    r = r.left_join(buyers, r.dp == buyers._buyer)
-    refs = r.group_by(_rp=r.rp).agg(
-        referrals=r.count(), referred_buyers=r._buyer.notnull().cast("int64").sum()
-    )
-    everyone = ibis.union(
-        per.select("person_id"),
-        latest.select(person_id="_np"),
-        refs.select(person_id="_rp"),
-        distinct=True,
-    )
-    j = everyone.left_join(per, "person_id").select(everyone.person_id, *per.columns[1:])
-    j = j.left_join(latest, j.person_id == latest._np).drop("_np")
-    j = j.left_join(refs, j.person_id == refs._rp).drop("_rp")
-    return j
+def _advocacy(store: Store, end: date, facts: ir.Table, need: set[str] | None) -> ir.Table:
+    """person_id and the feedback and referrals aggregates as of ``end`` (of ``need``'s
+    fields only: the feedback, the referrals, or both; the others null)."""
+    parts: list[ir.Table] = []
+    if need is None or need & {"nps", "nps_at", "reviews", "review_stars", "feedback_count"}:
+        f = person_feedback(store, end)
+        nps = f.filter(f.kind == "nps")
+        w = ibis.window(group_by=nps.fp, order_by=[ibis.desc(nps.submitted_at), nps.feedback_id])
+        ranked = nps.mutate(_r=ibis.row_number().over(w))
+        ranked = ranked.filter(ranked._r == 0)
+        latest = ranked.select(
+            person_id=ranked.fp, nps=ranked.score.cast(F64), nps_at=ranked.submitted_at
+        )
+        is_review = (f.kind == "review") & (f.scale_max > 0)
+        stars = ibis.ifelse(is_review, f.score.cast(F64) / f.scale_max.cast(F64) * 5.0, None)
+        per = f.group_by(person_id=f.fp).agg(
+            reviews=is_review.cast("int64").sum(),
+            review_stars=stars.mean(),
+            feedback_count=f.count(),
+        )
+        parts += [per, latest]
+    if need is None or need & {"referrals", "referred_buyers"}:
+        r = counted_referrals(store, end)
+        buyers = facts.filter(facts.is_buyer).select(_buyer="person_id")
+        r = r.left_join(buyers, r.dp == buyers._buyer)
+        refs = r.group_by(person_id=r.rp).agg(
+            referrals=r.count(), referred_buyers=r._buyer.notnull().cast("int64").sum()
+        )
+        parts.append(refs)
+    j = ibis.union(*[p.select("person_id") for p in parts], distinct=True)
+    for i, part in enumerate(parts):
+        key = f"_a{i}"
+        part = part.rename(**{key: "person_id"})
+        j = j.left_join(part, j.person_id == part[key]).drop(key)
+    nulls = {n: ibis.null(TYPES[k]) for n, k, _ in _ADVOCACY if n not in j.columns}
+    return j.mutate(**nulls)
 
 
 #: The counts of :func:`_advocacy`: 0 for a person with no feedback or referral (known).
@@ -380,7 +387,7 @@ def profile(
     journey = _stages(store, end, built) if wanted(_JOURNEY) else None
     t = _joined(t, 3, journey, _JOURNEY)
     t = _joined(t, 4, _predictions(store) if built and wanted(_PREDICTIONS) else None, _PREDICTIONS)
-    advocacy = _advocacy(store, end, facts) if wanted(_ADVOCACY) else None
+    advocacy = _advocacy(store, end, facts, need) if wanted(_ADVOCACY) else None
     t = _joined(t, 5, advocacy, _ADVOCACY)
     records = wanted(_RECORD, "email_subscribed") or traits
     t = _joined(t, 6, _records(store) if records else None, (*_RECORD, *_HIDDEN))
