@@ -3,7 +3,9 @@ demo store of N persons (issue 16).
 
     PYTHONPATH=src python bench/bench_flows.py --persons 200000 --repeats 3
 
-(``--persons`` defaults to 1,000,000; the store is built once and cached in ``--dir``.)
+(``--persons`` defaults to 1,000,000; the store is built once and cached in ``--dir``.
+``--scale-from 200000`` builds the 1M store as five renamed replicas of the built
+200,000-person store (:func:`replicate`, about 3 minutes) instead of generating it.)
 
 The store is the demo generator's (:func:`tenure.demo.generate_demo`), unchanged: buyers plus
 the demo's prospects (about 0.35 per buyer, so ``--persons`` N asks for N / 1.35 buyers), their
