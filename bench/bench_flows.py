@@ -3,7 +3,9 @@ demo store of N persons (issue 16).
 
     PYTHONPATH=src python bench/bench_flows.py --persons 200000 --repeats 3
 
-(``--persons`` defaults to 1,000,000; the store is built once and cached in ``--dir``.)
+(``--persons`` defaults to 1,000,000; the store is built once and cached in ``--dir``.
+``--scale-from 200000`` builds the 1M store as five renamed replicas of the built
+200,000-person store (:func:`replicate`, about 3 minutes) instead of generating it.)
 
 The store is the demo generator's (:func:`tenure.demo.generate_demo`), unchanged: buyers plus
 the demo's prospects (about 0.35 per buyer, so ``--persons`` N asks for N / 1.35 buyers), their
@@ -95,6 +97,121 @@ def build(path: Path) -> dict[str, Any]:
     return info
 
 
+#: Per table, the columns that name a person, an order, an event or another record, and how
+#: a replica renames them: ``id`` appends ``~k``, ``mail`` prefixes the e-mail with ``rk.``,
+#: ``kind`` renames by the row's ``identifier_kind`` (e-mails as mail, the rest as id).
+REPLICATED: dict[str, dict[str, str]] = {
+    "customers": {"customer_id": "id", "email": "mail", "referred_by": "id", "phone": "id"},
+    "orders": {"order_id": "id", "customer_id": "id", "email": "mail", "referral_code": "id"},
+    "order_items": {"order_id": "id"},
+    "events": {"message_id": "id", "anonymous_id": "id", "user_id": "id", "previous_id": "id"},
+    "consents": {"identifier": "kind"},
+    "suppressions": {"identifier": "kind"},
+    "feedback": {"feedback_id": "id", "customer_id": "id", "email": "mail", "anonymous_id": "id"},
+    "referrals": {
+        "referral_id": "id",
+        "referrer_customer_id": "id",
+        "referrer_email": "mail",
+        "referred_customer_id": "id",
+        "referred_email": "mail",
+        "code": "id",
+        "order_id": "id",
+    },
+    "identities": {"value": "kind2", "person_id": "id"},
+    "customer_facts": {"person_id": "id", "first_order_id": "id"},
+    "customer_predictions": {"person_id": "id"},
+    "customer_rfm": {"person_id": "id"},
+    "customer_status": {"person_id": "id"},
+    "category_candidates": {"person_id": "id"},
+    "journey_history": {"person_id": "id"},
+    "stage_history": {"person_id": "id"},
+    "product_recommendations": {"person_id": "id"},
+    "purchase_gaps": {"person_id": "id"},
+    "segment_membership": {"person_id": "id"},
+    "flow_state": {"person_id": "id", "trigger_id": "trigger"},
+    "messages": {"person_id": "id", "trigger_id": "trigger", "message_key": "key"},
+}
+
+
+def _renamed(column: str, how: str) -> str:
+    """SQL (the bench's own constants only) renaming ``column`` in replica ``r_.rk``."""
+    column = f'"{column}"'
+    mail = f"'r' || r_.rk || '.' || {column}"
+    ident = f"{column} || '~' || r_.rk"
+    if how == "mail":
+        return mail
+    if how == "kind":
+        return f"CASE WHEN lower(identifier_kind) = 'email' THEN {mail} ELSE {ident} END"
+    if how == "kind2":
+        return f"CASE WHEN kind = 'email' THEN {mail} ELSE {ident} END"
+    if how == "trigger":  # event triggers name the event; the others carry no person
+        return f"CASE WHEN {column} LIKE 'demo-%' THEN {ident} ELSE {column} END"
+    if how == "key":  # the idempotency key of tenure.engage.steps, of the renamed parts
+        return (
+            "sha256(flow || '|' || step || '|' || (person_id || '~' || r_.rk) || '|' || "
+            f"({_renamed('trigger_id', 'trigger')}))"
+        )
+    return ident
+
+
+def replicate(source: Path, path: Path, copies: int) -> dict[str, Any]:
+    """``path``: the built store ``source`` and ``copies - 1`` replicas of its persons and
+    everything of theirs (records, orders, events, consents, feedback, the derived tables,
+    flow state and messages), every id renamed per replica (:data:`REPLICATED`); the
+    catalogue, settings and store facts once. DuckDB SQL of the bench's own constants."""
+    import duckdb
+
+    start = time.perf_counter()
+    shutil.copyfile(source, path)
+    con = duckdb.connect(str(path))
+    con.execute("SET enable_progress_bar = false")
+    present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for table, renamed in REPLICATED.items():
+        if table not in present:
+            continue
+        cols = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+        exprs = ", ".join(_renamed(c, renamed[c]) if c in renamed else f'"{c}"' for c in cols)
+        con.execute(
+            f'INSERT INTO "{table}" SELECT {exprs} FROM "{table}", '
+            f"(SELECT range AS rk FROM range(1, {copies})) r_"
+        )
+    con.execute("CHECKPOINT")
+    counts = {
+        t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # type: ignore[index]
+        for t in (*base_tables(source), "customer_facts")
+    }
+    con.close()
+    base = json.loads(source.with_suffix(".json").read_text())
+    info = {
+        **base,
+        "replicated_from": source.name,
+        "copies": copies,
+        "replicate_s": round(time.perf_counter() - start, 1),
+        "tables": {**base["tables"], **counts},
+        "persons": counts["customer_facts"],
+    }
+    return info
+
+
+def base_tables(source: Path) -> list[str]:
+    """The tables the build info of ``source`` counts."""
+    return list(json.loads(source.with_suffix(".json").read_text())["tables"])
+
+
+def first_tick(path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """The tick a day before the store's clock (as :func:`build` ends with)."""
+    from tenure.engage.flows import run_tick, tick_clock
+
+    with _store(path) as store:
+        flows, policy = _flows(store)
+        start = time.perf_counter()
+        first = run_tick(store, flows, tick_clock(store) - timedelta(days=1), policy=policy)
+        info["first_tick_s"] = round(time.perf_counter() - start, 1)
+        info["first_tick_entered"] = sum(f.entered for f in first.flows)
+    path.with_suffix(".json").write_text(json.dumps(info))
+    return info
+
+
 def run_step(step: str, path: Path) -> dict[str, Any]:
     from tenure.engage.flows import run_tick, tick_clock
     from tenure.engage.segments import preview_segment, refresh_segments
@@ -144,6 +261,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", default="tick,preview,refresh", help="comma-separated")
     parser.add_argument("--segments", help="segments to preview, comma-separated (default all)")
+    parser.add_argument(
+        "--scale-from",
+        type=int,
+        help="build the store as replicas of the built store of this many persons "
+        "(--persons / this many copies, ids renamed) instead of generating it",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]))
@@ -152,7 +275,12 @@ def main() -> None:
     if not path.with_suffix(".json").exists():
         args.dir.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
-        print("build", json.dumps(in_child(__file__, "build", path)), file=sys.stderr)
+        if args.scale_from:
+            source = args.dir / f"flows_{args.scale_from}.duckdb"
+            info = first_tick(path, replicate(source, path, args.persons // args.scale_from))
+            print("replicated", json.dumps(info), file=sys.stderr)
+        else:
+            print("build", json.dumps(in_child(__file__, "build", path)), file=sys.stderr)
     info = json.loads(path.with_suffix(".json").read_text())
     names = args.segments.split(",") if args.segments else _shipped_segments()
     steps: list[str] = []

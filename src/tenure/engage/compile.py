@@ -117,6 +117,8 @@ def _matched_events(c: EventCondition, ctx: Context) -> ir.Table:
         m = m.filter(compare(column, prop.op, value).fill_null(False))
     if c.not_followed_by is not None:
         f = e.filter(e.event == ibis.literal(c.not_followed_by))
+        if c.within is not None:  # a follow-up before the window is before every match
+            f = f.filter(f.timestamp >= ibis.literal(ctx.now - c.within))
         last = f.group_by(_fp=f.person_id).agg(_last=f.timestamp.max())
         m = m.left_join(last, m.person_id == last._fp)
         m = m.filter(m._last.isnull() | (m.timestamp > m._last)).drop("_fp", "_last")

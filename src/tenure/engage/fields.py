@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 
 from tenure.analytics.base import F64
 from tenure.analytics.journey import counted_referrals, journey_stages, person_feedback
+from tenure.analytics.touch import earliest
 from tenure.store import Store
 
 #: The value types of fields, and the Ibis type of each.
@@ -204,35 +205,42 @@ def _predictions(store: Store) -> ir.Table | None:
     )
 
 
-def _advocacy(store: Store, end: date, facts: ir.Table) -> ir.Table:
-    """person_id and the feedback and referrals aggregates as of ``end``."""
-    f = person_feedback(store, end)
-    nps = f.filter(f.kind == "nps")
-    w = ibis.window(group_by=nps.fp, order_by=[ibis.desc(nps.submitted_at), nps.feedback_id])
-    ranked = nps.mutate(_r=ibis.row_number().over(w))
-    ranked = ranked.filter(ranked._r == 0)
-    latest = ranked.select(_np=ranked.fp, nps=ranked.score.cast(F64), nps_at=ranked.submitted_at)
-    is_review = (f.kind == "review") & (f.scale_max > 0)
-    stars = ibis.ifelse(is_review, f.score.cast(F64) / f.scale_max.cast(F64) * 5.0, None)
-    per = f.group_by(person_id=f.fp).agg(
-        reviews=is_review.cast("int64").sum(), review_stars=stars.mean(), feedback_count=f.count()
-    )
-    r = counted_referrals(store, end)
-    buyers = facts.filter(facts.is_buyer).select(_buyer="person_id")
-    r = r.left_join(buyers, r.dp == buyers._buyer)
-    refs = r.group_by(_rp=r.rp).agg(
-        referrals=r.count(), referred_buyers=r._buyer.notnull().cast("int64").sum()
-    )
-    everyone = ibis.union(
-        per.select("person_id"),
-        latest.select(person_id="_np"),
-        refs.select(person_id="_rp"),
-        distinct=True,
-    )
-    j = everyone.left_join(per, "person_id").select(everyone.person_id, *per.columns[1:])
-    j = j.left_join(latest, j.person_id == latest._np).drop("_np")
-    j = j.left_join(refs, j.person_id == refs._rp).drop("_rp")
-    return j
+def _advocacy(store: Store, end: date, facts: ir.Table, need: set[str] | None) -> ir.Table:
+    """person_id and the feedback and referrals aggregates as of ``end`` (of ``need``'s
+    fields only: the feedback, the referrals, or both; the others null)."""
+    parts: list[ir.Table] = []
+    if need is None or need & {"nps", "nps_at", "reviews", "review_stars", "feedback_count"}:
+        f = person_feedback(store, end)
+        nps = f.filter(f.kind == "nps")
+        w = ibis.window(group_by=nps.fp, order_by=[ibis.desc(nps.submitted_at), nps.feedback_id])
+        ranked = nps.mutate(_r=ibis.row_number().over(w))
+        ranked = ranked.filter(ranked._r == 0)
+        latest = ranked.select(
+            person_id=ranked.fp, nps=ranked.score.cast(F64), nps_at=ranked.submitted_at
+        )
+        is_review = (f.kind == "review") & (f.scale_max > 0)
+        stars = ibis.ifelse(is_review, f.score.cast(F64) / f.scale_max.cast(F64) * 5.0, None)
+        per = f.group_by(person_id=f.fp).agg(
+            reviews=is_review.cast("int64").sum(),
+            review_stars=stars.mean(),
+            feedback_count=f.count(),
+        )
+        parts += [per, latest]
+    if need is None or need & {"referrals", "referred_buyers"}:
+        r = counted_referrals(store, end)
+        buyers = facts.filter(facts.is_buyer).select(_buyer="person_id")
+        r = r.left_join(buyers, r.dp == buyers._buyer)
+        refs = r.group_by(person_id=r.rp).agg(
+            referrals=r.count(), referred_buyers=r._buyer.notnull().cast("int64").sum()
+        )
+        parts.append(refs)
+    j = ibis.union(*[p.select("person_id") for p in parts], distinct=True)
+    for i, part in enumerate(parts):
+        key = f"_a{i}"
+        part = part.rename(**{key: "person_id"})
+        j = j.left_join(part, j.person_id == part[key]).drop(key)
+    nulls = {n: ibis.null(TYPES[k]) for n, k, _ in _ADVOCACY if n not in j.columns}
+    return j.mutate(**nulls)
 
 
 #: The counts of :func:`_advocacy`: 0 for a person with no feedback or referral (known).
@@ -303,7 +311,9 @@ def _candidates(store: Store) -> ir.Table | None:
     c = _optional(store, "category_candidates")
     if c is None:
         return None
-    top = _latest(c, ["person_id"], [c["rank"], c.category])
+    # the best candidate by one hash aggregate (ranking every row cost ~2 s at 1M persons)
+    c = c.filter(c.person_id.notnull(), c["rank"].notnull(), c.category.notnull())
+    top = earliest(c, "person_id", ("rank", "category"), ("category", "propensity"))
     return top.select(
         "person_id", top_candidate_category="category", top_candidate_propensity="propensity"
     )
@@ -350,14 +360,18 @@ def profile(
     *,
     built: bool = True,
     fields: Iterable[str] | None = None,
+    persons: ir.Table | None = None,
 ) -> ir.Table:
     """One row per person: ``person_id``, ``traits`` (the record's JSON text) and every
     field of :data:`FIELDS`, as of ``end`` (the derived tables as built) and ``now`` (the
     consents). Not ``built``: from the canonical tables only (the facts, statuses, RFM and
     journey stages computed as of ``end``; predictions and candidates null). ``fields``:
     only these are wanted (a preview reads the fields of one condition): the parts no wanted
-    field comes from are not joined, and their columns are null."""
+    field comes from are not joined, and the table has ``person_id``, the wanted fields and
+    ``traits`` only when a ``traits.<key>`` is wanted. ``persons`` (``person_id``): only
+    their rows (a preview's sample)."""
     need = None if fields is None else set(fields)
+    traits = need is None or any(n.startswith("traits.") for n in need)
 
     def wanted(rows: tuple[tuple[str, str, str], ...], *also: str) -> bool:
         names = {n for n, _, _ in rows} | set(also)
@@ -365,27 +379,28 @@ def profile(
 
     facts, status, scores = _derived(store, end, built)
     t = _persons(store, facts)
-    t = _joined(t, 0, facts, _FACTS)
-    t = _joined(t, 1, status, _STATUS)
-    t = _joined(t, 2, scores, _RFM, rfm_segment="segment")
+    if persons is not None:
+        t = t.semi_join(persons, t.person_id == persons.person_id)
+    t = _joined(t, 0, facts if wanted(_FACTS) else None, _FACTS)
+    t = _joined(t, 1, status if wanted(_STATUS) else None, _STATUS)
+    t = _joined(t, 2, scores if wanted(_RFM) else None, _RFM, rfm_segment="segment")
     journey = _stages(store, end, built) if wanted(_JOURNEY) else None
     t = _joined(t, 3, journey, _JOURNEY)
     t = _joined(t, 4, _predictions(store) if built and wanted(_PREDICTIONS) else None, _PREDICTIONS)
-    advocacy = _advocacy(store, end, facts) if wanted(_ADVOCACY) else None
+    advocacy = _advocacy(store, end, facts, need) if wanted(_ADVOCACY) else None
     t = _joined(t, 5, advocacy, _ADVOCACY)
-    records = wanted(_RECORD, "email_subscribed") or any(
-        n.startswith("traits.") for n in need or ()
-    )
+    records = wanted(_RECORD, "email_subscribed") or traits
     t = _joined(t, 6, _records(store) if records else None, (*_RECORD, *_HIDDEN))
     consents = _consents(store, now) if wanted(_CONSENTS, "email_subscribed") else None
     t = _joined(t, 7, consents, _CONSENTS)
     t = _joined(t, 8, _candidates(store) if built and wanted(_CANDIDATES) else None, _CANDIDATES)
-    sup = _suppressed(store)
-    t = t.left_join(sup, t.person_id == sup._sp)
+    if wanted((), "suppressed"):
+        sup = _suppressed(store)
+        t = t.left_join(sup, t.person_id == sup._sp)
+        t = t.mutate(suppressed=t._sp.notnull())
+    else:
+        t = t.mutate(suppressed=ibis.null("boolean"))
     counts = {c: t[c].fill_null(0) for c in _COUNTS} if advocacy is not None else {}
-    t = t.mutate(
-        email_subscribed=ibis.coalesce(t.email_consent, t._accepts),
-        suppressed=t._sp.notnull(),
-        **counts,
-    )
-    return t.select("person_id", "traits", *FIELDS)
+    t = t.mutate(email_subscribed=ibis.coalesce(t.email_consent, t._accepts), **counts)
+    shown = [f for f in FIELDS if need is None or f in need]
+    return t.select("person_id", *(["traits"] if traits else []), *shown)

@@ -357,24 +357,15 @@ def _write_messages(
 
 
 def _write_state(store: Store, flow: Flow, stays: ir.Table, now: datetime) -> None:
-    """``flow_state`` with this flow's touched stays written (the others kept)."""
+    """``flow_state`` with this flow's touched stays written (the others kept): the rows of
+    their keys replaced (not the whole table rewritten, which grew with every flow's
+    stays)."""
     stamp = ibis.literal(now, type=TS)
     changed = stays.filter(stays.touched)
     changed = changed.mutate(updated_at=stamp).drop("touched")
-    state = store.table("flow_state")
-    kept = state.anti_join(
-        changed,
-        [
-            state.flow == changed.flow,
-            state.person_id == changed.person_id,
-            state.trigger_id == changed.trigger_id,
-        ],
-    )
-    cols = tuple(state.columns)
-    both = ibis.union(conform(kept, cols), conform(changed, cols))
-    with store.scratch("flow_state_next", both) as name, store.transaction():
-        store.truncate("flow_state")
-        store.insert("flow_state", store.read(name))
+    cols = tuple(store.spec("flow_state").columns)
+    rows = conform(changed, cols).to_pyarrow()
+    store.upsert("flow_state", ["flow", "person_id", "trigger_id"], rows)
 
 
 def watermark(store: Store, flow: str) -> datetime | None:

@@ -185,7 +185,9 @@ def refresh_segments(
     chosen = segments if segments is not None else list(definitions(store.settings).values())
     store.create(TABLE, SCHEMA)
     store.create(RUNS, RUNS_SCHEMA)
-    with store.scratch("segment_profile", profile(store, at, at.date())) as name:
+    # only the parts of the profile some condition reads
+    fields = [f for s in chosen for f in fields_of(s.condition)]
+    with store.scratch("segment_profile", profile(store, at, at.date(), fields=fields)) as name:
         ctx = Context(store, at, store.read(name))
         with store.scratch("segment_current", evaluate(ctx, chosen)) as current:
             nxt = next_membership(store.read(TABLE), store.read(current), at)
@@ -312,17 +314,21 @@ def preview_segment(
         raise ConfigError(f"The sample size must be 0 or more. Got {sample} instead.")
     segment = get_segment(store, name)
     at = clock(store, now)
-    # the profile and the members written once: the size, the sample, the entering and the
-    # leaving each read them (inlined, each query rebuilt the profile of every person)
-    # only the parts of the profile the condition and the sample read
-    needed = [*fields_of(segment.condition), *SHOWN]
-    with store.scratch("preview_profile", profile(store, at, at.date(), fields=needed)) as written:
-        ctx = Context(store, at, store.read(written))
-        with store.scratch("preview_members", members(ctx, segment)) as kept:
-            found = store.read(kept)
-            frame = limited(_shown(ctx, segment, found), sample)
-            entering, leaving, refreshed = _moves(store, name, found)
-    size = int(frame.attrs["rows"])
+    # the members written once (the size, the sample, the entering and the leaving read
+    # them), from a profile of the condition's fields only, never written itself (the
+    # engine filters it as it builds it); then the profile of the sample's persons only
+    ctx = Context(store, at, profile(store, at, at.date(), fields=fields_of(segment.condition)))
+    with store.scratch("preview_members", members(ctx, segment)) as kept:
+        found = store.read(kept)
+        size = int(found.count().execute())
+        ids = labelled(store, found).order_by(list(ORDER)).limit(sample).select("person_id")
+        with store.scratch("preview_sample", ids) as picked:
+            few = store.read(picked)
+            needed = [*fields_of(segment.condition), *SHOWN]
+            shown = profile(store, at, at.date(), fields=needed, persons=few)
+            frame = _shown(Context(store, at, shown), segment, few).to_pandas()
+            frame.attrs["rows"] = size
+        entering, leaving, refreshed = _moves(store, name, found)
     return Preview(segment, ctx.now, size, frame, entering, leaving, refreshed)
 
 

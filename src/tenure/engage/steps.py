@@ -150,7 +150,8 @@ def apply(ctx: Context, flow: Flow, step: Step, rows: ir.Table) -> Applied:
         variant = variant_of(flow, step, rows.person_id)
         sent = rows.mutate(variant=ibis.coalesce(variant, rows.variant))
         if step.products is not None:
-            rows = with_products(ctx, step.products, step.count, rows)
+            shift = flow.trigger.no_order_within or timedelta(0)
+            rows = with_products(ctx, step.products, step.count, rows, shift=shift)
         return Applied(advance(sent, step, step.next), candidates=candidates(flow, step, rows))
     if step.kind == "set_trait":
         return Applied(advance(rows, step, step.next), actions=_trait(flow, step, rows))

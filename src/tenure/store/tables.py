@@ -68,10 +68,12 @@ def create_scratch(
     """A table that lives until the end of the work that made it: temporary on DuckDB (so
     a crash leaves nothing), a regular table elsewhere (dropped by the caller)."""
     temp = con.name == "duckdb"
+    # a fresh name: no overwrite (with it, Ibis fills a table of another name, then copies
+    # it whole into ``name``: every scratch table written twice)
     if expr is None:
-        con.create_table(name, temp=temp, overwrite=temp, **kw)
+        con.create_table(name, temp=temp, **kw)
     else:
-        con.create_table(name, expr, temp=temp, overwrite=temp, **kw)
+        con.create_table(name, expr, temp=temp, **kw)
     return con.table(name)  # (create_table's answer names a temporary table temp.main.x)
 
 
