@@ -193,3 +193,34 @@ def test_a_simulated_store_reports_the_uplift_functions_figures(empty_store: Sto
     assert sim.treated.arm.revenue == pytest.approx(
         o[o["customer_id"] < "s00900"]["total"].astype(float).sum()
     )
+
+
+def _coupon_orders(store: Store) -> int:
+    cart = flow_stats(store, "cart", now=NOW).flows[0].to_dict()
+    return int(cart["steps"][0]["coupon_orders"])
+
+
+def test_a_pool_code_issued_at_sending_attributes_the_order(measured_store: Store) -> None:
+    """The code the dispatcher issued (``discount_codes``, e.g. from a pool) is the message's
+    code: an order with it is the message's coupon order, the payload's code no longer is."""
+    orders = measured_store.table("orders").to_pyarrow()
+    issued = {
+        "code": "POOL-0007",
+        "flow": "cart",
+        "step": "email_1",
+        "person_id": "t1",
+        "message_key": "key-t1",
+        "issued_at": datetime(2026, 3, 1, 11),
+    }
+    measured_store.insert("discount_codes", pa.Table.from_pylist([issued]))
+    assert _coupon_orders(measured_store) == 0  # t1 typed the payload's code, not the pool's
+    coupons = [
+        "pool-0007" if o == "o-t1" else c
+        for o, c in zip(
+            orders.column("order_id").to_pylist(), orders.column("coupon").to_pylist(), strict=True
+        )
+    ]
+    orders = orders.set_column(orders.schema.get_field_index("coupon"), "coupon", pa.array(coupons))
+    measured_store.truncate("orders")
+    measured_store.insert("orders", orders)
+    assert _coupon_orders(measured_store) == 1

@@ -308,9 +308,13 @@ def _stays(store: Store, flow: str | None, now: datetime) -> ir.Table:
 
 
 def _messages(store: Store, flow: str | None) -> ir.Table:
+    """The flow's messages with their discount code: the one issued when it was sent
+    (``discount_codes``: a pool's code), else the one its payload names."""
     m = store.table("messages")
     if flow is not None:
         m = m.filter(m.flow == flow)
+    issued = store.table("discount_codes").select(d_key="message_key", d_code="code")
+    m = m.left_join(issued, m.message_key == issued.d_key)
     return m.select(
         "message_key",
         "flow",
@@ -321,7 +325,10 @@ def _messages(store: Store, flow: str | None) -> ir.Table:
         "channel",
         "state",
         "sent_at",
-        code=m.payload.re_extract(CODE, 1).strip().upper().nullif(""),
+        code=ibis.coalesce(
+            m.d_code.strip().upper().nullif(""),
+            m.payload.re_extract(CODE, 1).strip().upper().nullif(""),
+        ),
     )
 
 
