@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tenure.deliver.channel import Channel, Outgoing, Receipt, Renderer
 from tenure.deliver.outbox import (
@@ -50,6 +51,7 @@ from tenure.deliver.outbox import (
 )
 from tenure.engage.policy import CANDIDATE_COLUMNS, decide
 from tenure.engage.settings import SendPolicy
+from tenure.engage.steps import TRAIT_CHANNEL
 from tenure.errors import TenureError
 from tenure.store import Store
 
@@ -217,7 +219,8 @@ class _Pass:
             rendered: list[Outgoing | Exception] = list(self.renderer.render(rows))
         except TenureError as exc:  # the whole claim failed to render: each row's outcome
             rendered = [exc] * len(rows)
-        verdicts = self.recheck(self.store, claimed, now)
+        policed = claimed.filter(pc.not_equal(claimed["channel"], TRAIT_CHANNEL))
+        verdicts = self.recheck(self.store, policed, now)  # no send policy for a trait
         early: list[Outcome] = []
         going: list[tuple[dict[str, Any], Outgoing]] = []
         for row, out in zip(rows, rendered, strict=True):

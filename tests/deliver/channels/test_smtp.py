@@ -53,7 +53,7 @@ def test_rendered_messages_arrive_with_every_header_and_escaped_html(
     rows = [message_row("k1", "p_ann", products=["P1", "P2"]), message_row("k2", "p_bob")]
     rendered = TemplateRenderer(store, settings, NOW).render(rows)
     channels = build_channels(settings, store=store)
-    assert set(channels) == {"email", "onsite"}
+    assert set(channels) == {"email", "onsite", "trait"}
     for message in rendered:
         assert isinstance(message, Outgoing)
         receipt = channels["email"].send(message)

@@ -13,7 +13,15 @@ from tenure.errors import ConfigError
 from tenure.store import Store
 
 #: The setting that switches each channel on (unset: the channel is not built).
-SWITCH = {"email": "smtp_host", "sms": "sms_url", "webhook": "webhook_url", "onsite": None}
+SWITCH = {
+    "email": "smtp_host",
+    "sms": "sms_url",
+    "webhook": "webhook_url",
+    "onsite": None,
+    "trait": None,
+}
+#: The channels that need no setting, only the store: built whenever there is a store.
+STORE_ONLY = ("onsite", "trait")
 
 
 def _need(settings: Settings, channel: str, *names: str) -> None:
@@ -82,11 +90,24 @@ def onsite_channel(settings: Settings, store: Store | None) -> Channel:
     return OnsiteChannel(store)
 
 
+def trait_channel(settings: Settings, store: Store | None) -> Channel:
+    del settings
+    if store is None:
+        raise ConfigError(
+            "The trait channel sets traits on the store's customer records: build it with a store.",
+            hint="Call build_channels(settings, store=store).",
+        )
+    from tenure.deliver.channels.trait import TraitChannel
+
+    return TraitChannel(store)
+
+
 BUILDERS: dict[str, Callable[[Settings, Store | None], Channel]] = {
     "email": email_channel,
     "sms": sms_channel,
     "webhook": webhook_channel,
     "onsite": onsite_channel,
+    "trait": trait_channel,
 }
 
 
@@ -120,7 +141,7 @@ def build_channels(
 
         return {name: FileChannel(name, dry_run) for name in CHANNELS}
     names = list(only) if only is not None else configured(settings, store)
-    if only is None and names in ([], ["onsite"]):
+    if only is None and not [n for n in names if n not in STORE_ONLY]:
         raise ConfigError(
             "No delivery channel is configured.",
             hint="Set smtp_host (e-mail), webhook_url, sms_url, or pass --dry-run DIR to "
