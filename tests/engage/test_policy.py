@@ -92,6 +92,51 @@ def test_each_rule_gives_its_state_in_precedence_order(built: Store) -> None:
     }
 
 
+def test_a_customer_record_accepting_marketing_is_the_email_consent_without_consents(
+    store: Store,
+) -> None:
+    """No ``consents`` row: the latest customer record's ``accepts_marketing`` decides the
+    e-mail (not SMS); any ``consents`` row, even an older one, decides over it."""
+    seed_persons(
+        store,
+        {
+            "p_yes": ("c_yes", "yes@example.com", "+12125550001", "UTC"),
+            "p_no": ("c_no", "no@example.com", None, "UTC"),
+            "p_unsub": ("c_unsub", "unsub@example.com", None, "UTC"),
+            "p_later": ("c_later", "later@example.com", None, "UTC"),
+        },
+    )
+    accepts = {"c_yes": True, "c_no": False, "c_unsub": True, "c_later": True}
+    created = {"c_later": ts("2026-03-09 00:00")}  # signs up after NOW
+    rows = store.table("customers").to_pyarrow().to_pylist()
+    for r in rows:
+        r["accepts_marketing"] = accepts[r["customer_id"]]
+        r["created_at"] = created.get(r["customer_id"], ts("2025-01-01 00:00"))
+    store.truncate("customers")
+    store.insert("customers", pa.Table.from_pylist(rows))
+    store.insert(
+        "consents",
+        consent_rows([("unsub@example.com", "email", "email", "unsubscribed", "2024-01-01")]),
+    )
+    c = candidates(
+        [
+            ("a1", "p_yes", "email", "2026-03-08 12:00"),
+            ("a2", "p_yes", "sms", "2026-03-08 12:00"),
+            ("a3", "p_no", "email", "2026-03-08 12:00"),
+            ("a4", "p_unsub", "email", "2026-03-08 12:00"),
+            ("a5", "p_later", "email", "2026-03-08 12:00"),
+        ]
+    )
+    got = states(decide(store, c, NOW, policy=SendPolicy(quiet_hours={})))
+    assert got == {
+        "a1": ("pending", None, None),
+        "a2": ("suppressed", "no consent", None),
+        "a3": ("suppressed", "no consent", None),
+        "a4": ("suppressed", "unsubscribed", None),
+        "a5": ("suppressed", "no consent", None),
+    }
+
+
 def test_the_same_candidates_twice_give_the_same_decisions(built: Store) -> None:
     c = candidates([(f"k{i}", "p_ny", "email", "2026-03-08 12:00") for i in range(5)])
     first = states(decide(built, c, NOW, policy=SendPolicy()))

@@ -8,7 +8,9 @@
   A person's identifiers are their rows of ``identities``.
 * A person's consent for ``email`` / ``sms`` is their latest word: the latest ``consents``
   row, as of the decision's clock, on any of their identifiers for that channel (an
-  unsubscribe wins a tie). Only ``subscribed`` lets a message through.
+  unsubscribe wins a tie). Only ``subscribed`` lets a message through. A person no
+  ``consents`` row names has the e-mail consent of their latest customer record
+  (``customers.accepts_marketing``), as the segments' ``email_subscribed`` field.
 * Any ``suppressions`` row on one of their identifiers for the channel, or for ``all``,
   suppresses, whatever its date.
 """
@@ -102,7 +104,33 @@ def reach(store: Store, persons: ir.Table, now: datetime) -> ir.Table:
     per = per.rename(s_pid="person_id")
     j = persons.left_join(per, persons.person_id == per.s_pid).drop("s_pid")
     per_c = per_c.rename(c_pid="person_id")
-    return j.left_join(per_c, j.person_id == per_c.c_pid).drop("c_pid")
+    j = j.left_join(per_c, j.person_id == per_c.c_pid).drop("c_pid")
+    rec = record_consent(store, ids, now)
+    j = j.left_join(rec, j.person_id == rec.r_pid)
+    signed_up = ibis.ifelse(j.r_accepts, ibis.literal("subscribed"), ibis.null("string"))
+    return j.mutate(c_email=ibis.coalesce(j.c_email, signed_up)).drop("r_pid", "r_accepts")
+
+
+def record_consent(store: Store, ids: ir.Table, now: datetime) -> ir.Table:
+    """r_pid, r_accepts: the ``accepts_marketing`` of each person's latest customer record
+    created by ``now`` (by ``created_at``, then customer id): their e-mail consent when no
+    ``consents`` row names them (a store that imports only its customer records)."""
+    c = store.table("customers")
+    created = ibis.coalesce(c.created_at, ibis.literal(_NEVER))
+    c = c.filter(c.accepts_marketing.notnull(), created <= ibis.literal(now))
+    cid = ids.filter(ids.kind == "customer_id")
+    j = c.join(cid, c.customer_id.strip() == cid.value)
+    ranked = j.mutate(
+        rn=ibis.row_number().over(
+            group_by=j.person_id,
+            order_by=[
+                ibis.desc(ibis.coalesce(j.created_at, ibis.literal(_NEVER))),
+                ibis.desc(j.customer_id),
+            ],
+        )
+    )
+    latest = ranked.filter(ranked.rn == 0)
+    return latest.select(r_pid="person_id", r_accepts="accepts_marketing")
 
 
 def block(t: ir.Table) -> ir.StringValue:
