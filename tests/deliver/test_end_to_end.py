@@ -34,7 +34,7 @@ from tenure.deliver.outbox import RetryPolicy
 from tenure.deliver.render import build_renderer, message_id
 from tenure.deliver.unsubscribe import ONE_CLICK, read_token
 from tests.deliver.channels.channelkit import SECRET, HttpReceiver, SmtpServer, settings_for
-from tests.deliver.outboxkit import row, states
+from tests.deliver.outboxkit import Scripted, row, states
 
 #: The dispatcher's clock: a Monday noon UTC, outside the e-mail quiet hours.
 NOW = datetime(2026, 3, 2, 12, 0)
@@ -198,7 +198,8 @@ def test_emails_reach_a_real_smtp_server_once_each_with_every_header(
         pending("m_ann", "p_ann", subject="{{ person.traits.tier }}: your cart", products=["P1"]),
         pending("m_bob", "p_bob", step="last_call", template="cart_discount", discount=OFFER,
                 subject="{{ person.traits.plan }}: 10% off your cart"),
-        pending("m_cy", "p_cy", subject="Your cart"),
+        pending("m_cy", "p_cy", step="last_call", template="cart_discount",
+                discount={**OFFER, "code": "CART9F8E7D6C"}, subject="Your cart"),
         pending("m_dee", "p_dee", subject="Your cart"),
         pending("m_eve", "p_eve", subject=f"Your cart{BCC}"),
         pending("m_fay", "p_fay", subject="{{ person.first_name }}, your cart"),
@@ -233,7 +234,7 @@ def test_emails_reach_a_real_smtp_server_once_each_with_every_header(
     assert "Hello Bob," in part(bob, "plain") and "Hello Bob," in part(bob, "html")
     assert "Your code: CART1A2B3C4D (10% off, until 2026-03-05)." in part(bob, "plain")
     assert "<strong>CART1A2B3C4D</strong> (10% off, until 2026-03-05)" in part(bob, "html")
-    codes = store.table("discount_codes").to_pyarrow().to_pylist()
+    codes = store.table("discount_codes").to_pyarrow().to_pylist()  # none for m_cy: not sent
     assert [(c["message_key"], c["code"]) for c in codes] == [("m_bob", "CART1A2B3C4D")]
 
     final = states(store)
@@ -266,6 +267,28 @@ def test_emails_reach_a_real_smtp_server_once_each_with_every_header(
     close(channels)
     assert (again.claimed, again.sent) == (0, 0)
     assert len(smtp_server.sink.messages) == 2 and states(store) == final
+
+
+def test_a_message_stopped_at_sending_takes_no_code_from_the_pool(
+    store: Store, tmp_path: Path
+) -> None:
+    """The re-check comes before rendering: a message suppressed at sending is not rendered,
+    so it issues (and records) no discount code and takes none from ``discount_pool``."""
+    seed_people(store, [p for p in PEOPLE if p["pid"] in ("p_ann", "p_cy")])
+    rows = [
+        pending(k, p, step="last_call", template="cart_discount", discount=OFFER)
+        for k, p in (("m_ann", "p_ann"), ("m_cy", "p_cy"))
+    ]
+    store.insert("messages", pa.Table.from_pylist(rows))
+    pool = tmp_path / "pool.txt"
+    pool.write_text("POOL1\nPOOL2\n")
+    settings = settings_for(tmp_path, discount_pool=pool)
+    channel = Scripted("email")
+    result = run(store, settings, {"email": channel})
+    assert (result.sent, result.suppressed) == (1, 1)
+    assert [m.body["discount"]["code"] for m in channel.accepted] == ["POOL1"]
+    codes = store.table("discount_codes").to_pyarrow().to_pylist()
+    assert [(c["message_key"], c["code"]) for c in codes] == [("m_ann", "POOL1")]
 
 
 # -- webhook ---------------------------------------------------------------------------
