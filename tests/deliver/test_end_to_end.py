@@ -3,11 +3,11 @@ them, go through the real dispatcher, the shipped templates and the real channel
 SMTP server and a webhook receiver on loopback, both started here (channelkit).
 
 E-mail: the server receives exactly the expected messages, one each, with every header, both
-MIME parts and escaped content; a line break in a subject is refused (``failed``, never
-sent); no consent or a suppression ends ``suppressed``; a second pass sends nothing. Webhook:
-the receiver verifies every signature and drops a resend by its idempotency key; a dispatcher
-that dies after the receiver took a message resends it with the same key, counted as a
-resend.
+MIME parts and escaped content; a line break in a subject, a name or an address is refused
+(``failed``, never sent); no consent or a suppression ends ``suppressed`` (and issues no
+discount code); a second pass sends nothing. Webhook: the receiver verifies every signature
+and drops a resend by its idempotency key; a dispatcher that dies after the receiver took a
+message resends it with the same key, counted as a resend.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def test_emails_reach_a_real_smtp_server_once_each_with_every_header(
     # a trait is data, never template: its braces arrive as they are
     check_headers(bob, "m_bob", "bob@example.org", "{{ 7 * 7 }}: 10% off your cart", "p_bob")
 
-    # the person's data is escaped in the HTML part, as is in the plain text part
+    # the person's data is escaped in the HTML part, left as it is in the plain text part
     html, text = part(ann, "html"), part(ann, "plain")
     assert "<script>" not in html
     assert "Hello Ann &lt;script&gt;alert(1)&lt;/script&gt;," in html
@@ -347,6 +347,7 @@ def test_webhooks_are_signed_and_a_resend_after_a_crash_is_dropped_by_its_key(
     dying = DiesAfterSending(real["webhook"], 2)
     with pytest.raises(Crash):  # batch 1 sent and recorded; batch 2's first sent, then death
         run(store, settings, {"webhook": dying}, batch=2, concurrency=1, retry=LEASE)
+    dying.close()
     crashed = dying.last
     assert crashed is not None
     assert Counter(states(store).values()) == Counter({"sent": 2, "sending": 3})
@@ -367,7 +368,7 @@ def test_webhooks_are_signed_and_a_resend_after_a_crash_is_dropped_by_its_key(
     assert seen_keys(receiver) == Counter({k: 2 if k == crashed else 1 for k in keys})
     assert sorted(got.kept) == keys and got.duplicates == 1
     copies = [r["body"] for r in got.requests if r["body"]["id"] == crashed]
-    assert len(copies) == 2 and copies[0] == copies[1]  # the same message, byte for byte
+    assert len(copies) == 2 and copies[0] == copies[1]  # the same body both times
     assert copies[0]["message_id"] == message_id(crashed, DOMAIN)
     assert got.kept[crashed]["subject"] == f"Low rating from {crashed}"
     assert Counter(states(store).values()) == Counter({"sent": 5})
