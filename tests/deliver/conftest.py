@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from tenure import Store
+from tests.deliver.channels.channelkit import (  # noqa: F401 (fixtures: the end-to-end test)
+    receiver,
+    smtp_server,
+)
 
 
 @pytest.fixture(scope="session")

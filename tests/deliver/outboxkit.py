@@ -71,7 +71,7 @@ def seed(
         for n, (i, p) in enumerate(zip(idx, persons, strict=True))
     ]
     store.insert("messages", pa.Table.from_pylist(rows))
-    return [r["message_key"] for r in rows]
+    return [str(r["message_key"]) for r in rows]
 
 
 def states(store: Store) -> dict[str, str]:

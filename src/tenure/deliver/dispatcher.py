@@ -6,8 +6,9 @@ Batch by batch, :func:`dispatch`
 1. **claims** due messages under a lease (one statement, :meth:`Store.claim_messages`): two
    dispatchers never claim the same message; a message still ``sending`` whose lease expired
    (its dispatcher died) is claimed again;
-2. **renders** them (the :class:`~tenure.deliver.channel.Renderer`) and **re-checks** consent,
-   suppression, caps and quiet hours at this moment (:func:`tenure.engage.policy.decide`);
+2. **re-checks** consent, suppression, caps and quiet hours at this moment
+   (:func:`tenure.engage.policy.decide`) and **renders** the messages that may go (the
+   :class:`~tenure.deliver.channel.Renderer`: a message stopped issues no discount code);
 3. **hands over**: one write records what will not be sent (suppressed, capped, held, failed
    to render) and marks the rest ``handed_at``;
 4. **sends** them through their channels on a small thread pool (``concurrency``; channels
@@ -215,20 +216,20 @@ class _Pass:
             return 0
         rows = claimed.to_pylist()
         self.result.claimed += len(rows)
-        try:
-            rendered: list[Outgoing | Exception] = list(self.renderer.render(rows))
-        except TenureError as exc:  # the whole claim failed to render: each row's outcome
-            rendered = [exc] * len(rows)
         policed = claimed.filter(pc.not_equal(claimed["channel"], TRAIT_CHANNEL))
         verdicts = self.recheck(self.store, policed, now)  # no send policy for a trait
         early: list[Outcome] = []
-        going: list[tuple[dict[str, Any], Outgoing]] = []
-        for row, out in zip(rows, rendered, strict=True):
+        ready: list[dict[str, Any]] = []
+        for row in rows:
             verdict = verdicts.get(row["message_key"], ("pending", None, None))
             stop = rechecked(row, *verdict, now)
-            if stop is not None:
+            if stop is None:
+                ready.append(row)
+            else:
                 early.append(stop)
-            elif isinstance(out, Exception):
+        going: list[tuple[dict[str, Any], Outgoing]] = []
+        for row, out in zip(ready, self.render(ready), strict=True):
+            if isinstance(out, Exception):
                 early.append(errored(row, out, now, self.retry, self.rng))
             else:
                 going.append((row, out))
@@ -236,6 +237,16 @@ class _Pass:
         for start in range(0, len(going), size):
             self.batch(going[start : start + size])
         return len(rows)
+
+    def render(self, rows: list[dict[str, Any]]) -> list[Outgoing | Exception]:
+        """The messages of ``rows`` (those the re-check lets go: rendering issues and records
+        their discount codes), or each row's error."""
+        if not rows:
+            return []
+        try:
+            return list(self.renderer.render(rows))
+        except TenureError as exc:  # the whole claim failed to render: each row's outcome
+            return [exc] * len(rows)
 
     def batch(self, going: list[tuple[dict[str, Any], Outgoing]]) -> None:
         """Hand one batch over (one write), send it on the pool, record it (one write): a
