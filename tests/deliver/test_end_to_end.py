@@ -210,7 +210,7 @@ def test_emails_reach_a_real_smtp_server_once_each_with_every_header(
         tmp_path, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none"
     )
     channels = build_channels(settings, store=store)
-    assert sorted(channels) == ["email", "onsite"]
+    assert sorted(channels) == ["email", "onsite", "trait"]
     result = run(store, settings, channels)
     assert (result.claimed, result.sent, result.suppressed, result.failed) == (7, 2, 2, 3)
     assert (result.retried, result.resent, result.lost_leases) == (0, 0, 0)
