@@ -204,6 +204,13 @@ def _person(_: Built, __: Path) -> list[str]:
     return ["customer_id:c1"]
 
 
+def _bounce_file(tmp: Path) -> str:
+    """A SendGrid event webhook payload: a hard bounce of c1's address."""
+    path = tmp / "bounces.json"
+    path.write_text('[{"event": "bounce", "email": "c1@example.com", "type": "bounce"}]')
+    return str(path)
+
+
 def _import(entity: str) -> Callable[[Built, Path], list[str]]:
     def args(store: Built, tmp: Path) -> list[str]:
         if entity == "orders":
@@ -291,6 +298,8 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "segments members": lambda _, __: ["cart_abandoners"],
     "segments export": lambda _, tmp: ["at_risk", "--out", str(tmp / "at_risk.csv")],
     "dispatch": lambda _, tmp: ["--dry-run", str(tmp / "outbox")],
+    "flows preview": lambda _, __: ["abandoned_cart", "email_cart", "c1"],
+    "bounces import": lambda _, tmp: [_bounce_file(tmp)],
     "worker": lambda _, tmp: ["--passes", "1", "--interval", "0", "--dry-run", str(tmp / "outbox")],
 }
 
