@@ -269,6 +269,11 @@ def parse_mailbox(path: Path) -> list[Bounce]:
 def parse_file(path: Path) -> list[Bounce]:
     """A JSON webhook payload (``.json``) or a mailbox file (anything else)."""
     path = Path(path)
+    if not path.is_file():
+        raise IngestError(
+            f"Bounce file {str(path)!r} does not exist.",
+            hint="Give the path of the provider's webhook body as saved, or of a mailbox file.",
+        )
     if path.suffix.lower() == ".json":
         try:
             return parse_payload(path.read_text(encoding="utf-8"))
