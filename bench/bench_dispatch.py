@@ -45,6 +45,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,7 +97,11 @@ class Tally:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"keys": dict(self.keys), "refused": self.refused}
+            return {
+                "keys": dict(self.keys),
+                "refused": self.refused,
+                "cpu": time.process_time(),  # the receiver process's CPU seconds
+            }
 
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.MULTILINE | re.IGNORECASE)
@@ -243,6 +248,16 @@ class Receiver:
 # -- the channels of a run --------------------------------------------------------------
 
 
+@dataclass
+class Received:
+    """What a target received: copies per message key, requests refused (a bad
+    signature), the receiver process's CPU seconds (from its start)."""
+
+    copies: Counter[str]
+    refused: int = 0
+    cpu: float | None = None
+
+
 class Target:
     """The channels of one run and what they received (message key -> copies)."""
 
@@ -253,8 +268,8 @@ class Target:
     def channels(self, settings: Settings, store: Store) -> dict[str, Channel]:
         raise NotImplementedError
 
-    def received(self, channels: Mapping[str, Channel]) -> tuple[Counter[str], int]:
-        """Copies per message key, and requests the receiver refused."""
+    def received(self, channels: Mapping[str, Channel]) -> Received:
+        """Copies per message key, requests refused, the receiver's CPU seconds."""
         raise NotImplementedError
 
 
@@ -265,12 +280,12 @@ class FileTarget(Target):
     def channels(self, settings: Settings, store: Store) -> dict[str, Channel]:
         return {name: FileChannel(name, self.directory) for name in NAMES}
 
-    def received(self, channels: Mapping[str, Channel]) -> tuple[Counter[str], int]:
+    def received(self, channels: Mapping[str, Channel]) -> Received:
         copies: Counter[str] = Counter()
         for path in self.directory.glob("*.jsonl"):
             lines = path.read_text().splitlines()
             copies.update(json.loads(line)["message_key"] for line in lines)
-        return copies, 0
+        return Received(copies)
 
 
 class NullTarget(Target):
@@ -283,9 +298,9 @@ class NullTarget(Target):
         self.keys = [str(k) for k in store.table("messages").message_key.to_pyarrow()]
         return {name: NullChannel(name) for name in NAMES}
 
-    def received(self, channels: Mapping[str, Channel]) -> tuple[Counter[str], int]:
+    def received(self, channels: Mapping[str, Channel]) -> Received:
         count = sum(c.sent for c in channels.values() if isinstance(c, NullChannel))
-        return Counter(self.keys[:count]), 0
+        return Received(Counter(self.keys[:count]))
 
 
 class SmtpTarget(Target):
@@ -304,10 +319,10 @@ class SmtpTarget(Target):
         self.ids = {message_id(k, d): k for k in keys for d in domains}
         return build_channels(settings, store=store, only=["email"])
 
-    def received(self, channels: Mapping[str, Channel]) -> tuple[Counter[str], int]:
+    def received(self, channels: Mapping[str, Channel]) -> Received:
         counted = self.sink.finish()
         copies = Counter({self.ids.get(i, i): n for i, n in counted["keys"].items()})
-        return copies, int(counted["refused"])
+        return Received(copies, int(counted["refused"]), float(counted["cpu"]))
 
 
 class WebhookTarget(Target):
@@ -323,9 +338,10 @@ class WebhookTarget(Target):
     def channels(self, settings: Settings, store: Store) -> dict[str, Channel]:
         return build_channels(settings, store=store, only=["webhook"])
 
-    def received(self, channels: Mapping[str, Channel]) -> tuple[Counter[str], int]:
+    def received(self, channels: Mapping[str, Channel]) -> Received:
         counted = self.receiver.finish()
-        return Counter(counted["keys"]), int(counted["refused"])
+        keys = Counter(counted["keys"])
+        return Received(keys, int(counted["refused"]), float(counted["cpu"]))
 
 
 #: ``--channel`` -> the target of a run, from (kind, a working directory, ``--receiver``).
@@ -422,15 +438,17 @@ def settings_for(path: Path, work: Path, target: Target, args: argparse.Namespac
     )
 
 
-def tally(args: argparse.Namespace, copies: Counter[str], refused: int) -> dict[str, Any]:
+def tally(args: argparse.Namespace, got: Received) -> dict[str, Any]:
     """Received, duplicates (copies past the first), lost (expected, not received)."""
     expected = {f"k{i:07d}" for i in range(args.messages)}
+    copies = got.copies
     return {
         "received": sum(copies.values()),
         "duplicates": sum(n - 1 for n in copies.values() if n > 1),
         "lost": len(expected - copies.keys()),
         "unexpected": sum(n for k, n in copies.items() if k not in expected),
-        "refused": refused,
+        "refused": got.refused,
+        "receiver_cpu_s": None if got.cpu is None else round(got.cpu, 2),
     }
 
 
@@ -470,7 +488,7 @@ def run_once(args: argparse.Namespace, built: Path, work: Path) -> dict[str, Any
         "per_second": round(args.messages / seconds, 1),
         "sent": result.sent,
         "batches": result.batches,
-        **tally(args, *target.received(channels)),
+        **tally(args, target.received(channels)),
     }
     print(json.dumps(run), file=sys.stderr)
     assert states == {"sent": args.messages}, states
