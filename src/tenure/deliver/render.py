@@ -146,9 +146,7 @@ def recommendation_reasons(store: Store, persons: Sequence[str]) -> dict[tuple[s
     if not persons or not store.exists("product_recommendations"):
         return {}
     r, who = store.read("product_recommendations"), wanted(persons)
-    rows = r.semi_join(who, r.person_id == who.w_person).select(
-        "person_id", "product_id", "reason"
-    )
+    rows = r.semi_join(who, r.person_id == who.w_person).select("person_id", "product_id", "reason")
     return {
         (str(x["person_id"]), str(x["product_id"])): str(x["reason"])
         for x in rows.to_pyarrow().to_pylist()
