@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tenure import Store
 from tenure.cli import app
+from tenure.cli.common import console
 from tenure.deliver.measure import flow_stats
 from tests.deliver.measurekit import NOW, fill
 
@@ -35,7 +36,8 @@ def test_json_is_the_library_result(store_path: str) -> None:
         assert json.loads(result.stdout) == flow_stats(store, now=NOW).to_dict()
 
 
-def test_the_tables_and_the_uplift_lines(store_path: str) -> None:
+def test_the_tables_and_the_uplift_lines(store_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "_width", 200)  # another test may have fixed a narrower one
     args = ["flows", "stats", "cart", "--now", NOW.isoformat(), "--store", store_path]
     result = runner.invoke(app, args, env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output

@@ -203,7 +203,15 @@ def test_identical_customers_are_still_refused() -> None:
     """50 identical customers pin down neither drop-out nor the NBD's r, alpha."""
     with pytest.raises(ConvergenceError) as info:
         BetaGeo().fit([1] * 50, [5.0] * 50, [10.0] * 50)
-    assert "Without drop-out (the NBD) the data do not pin down r, alpha either" in str(info.value)
+    # where the optimiser stops on this flat likelihood depends on the machine's floating
+    # point (the boundary's NBD refit, or the flat direction at an interior optimum): either
+    # way the fit is refused, naming what the data do not pin down
+    message = str(info.value)
+    assert "the data do not pin down" in message
+    assert (
+        "Without drop-out (the NBD) the data do not pin down r, alpha either" in message
+        or "the data do not pin down a;" in message
+    )
 
 
 def test_interior_fits_stay_interior(cdnow: pd.DataFrame) -> None:
