@@ -90,7 +90,7 @@ def demo_history(store: Store, *, progress: ProgressCallback | None = None) -> d
     (:func:`flow_segments`) refreshed at the end of the day, each from the data of that day.
     Returns the rows of each history table."""
     report = progress or no_progress
-    run(store, steps=["identity"])
+    run(store, steps=["identity"], progress=progress)
     for name in (*DERIVED, RUNS):
         store.drop(name)
     last = store_end(store)
