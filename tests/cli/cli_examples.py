@@ -50,14 +50,15 @@ EXAMPLES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def build_demo(url: str) -> str:
-    """The tests' demo store at ``url``: 800 customers, one year from 2024-01-01, seed 7,
-    brought up to date by the pipeline."""
-    from tenure.analytics.demo_store import demo
+def build_demo(url: str, days: int = 365) -> str:
+    """The tests' demo store at ``url``: 800 customers, one year (``days``) from 2024-01-01,
+    seed 7, as `tenure demo` builds it (with its quarter of history), brought up to date by
+    the pipeline."""
     from tenure.pipeline import run
+    from tenure.pipeline.demo import demo
 
     with Store(url) as store:
-        demo(store, customers=800, seed=7, start=date(2024, 1, 1), days=365)
+        demo(store, customers=800, seed=7, start=date(2024, 1, 1), days=days)
         run(store)
     return url
 

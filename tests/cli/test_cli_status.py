@@ -81,10 +81,15 @@ def test_stages_bad_arguments(cdnow_url: str, tmp_path: Path) -> None:
 
 
 def test_an_empty_transitions_table_says_why_and_what_to_run(demo_url: str, tmp_path: Path) -> None:
-    """The session demo store after one `tenure run`: one recorded day, so no moves yet."""
+    """The session demo store with its status history cut to one recorded day (its last,
+    as after one `tenure run` on a store without history), so no moves yet."""
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_url.removeprefix("duckdb://"), path)
+    with Store(f"duckdb://{path}") as st:
+        st.drop("stage_history")
     store = ["--store", str(path)]
+    one = runner.invoke(app, ["stages", "backfill", "--start", "2024-12-30", *store])
+    assert one.exit_code == 0, one.output
     first = runner.invoke(app, ["stages", "transitions", *store, "--json"])
     assert first.exit_code == 0 and json.loads(first.stdout) == []
     assert " ".join(first.stderr.split()) == (

@@ -399,3 +399,24 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     done = [d for _, d, _ in calls]
     assert done == sorted(done) and len(set(done)) > 3  # it moves within the single batch
     assert {t for t, _, _ in calls} == {"Demo: customers"}
+
+
+def test_date_traits_are_drawn_as_documented(demo: tuple[Store, DemoSummary]) -> None:
+    """A birthday for about a quarter of the people (aged 18-75 on the last day), store credit
+    for about 8% of the buyers only, expiring within 90 days of the last day; the shares in
+    the truth (docs/demo.md, "People, devices and visits")."""
+    store, summary = demo
+    c = store.table("customers").to_pandas()
+    traits = [json.loads(t) for t in c.traits]
+    last = np.datetime64("2025-12-30")  # 2024-01-01 + 730 - 1 days
+    born = np.array([t["birthday"] for t in traits if "birthday" in t], dtype="datetime64[D]")
+    assert abs(len(born) / len(c) - P.BIRTHDAY_SHARE) < 0.03
+    age = (last - born).astype(int) / 365.25
+    assert age.min() >= 18 - 0.01 and age.max() <= 75 + 0.01
+    credit = [(t, "demo_truth" in t) for t in traits if "credit_expires_at" in t]
+    assert all(buyer for _, buyer in credit)  # buyers only: their truth is recorded
+    assert abs(len(credit) / summary.customers - P.CREDIT_SHARE) < 0.02
+    due = np.array([t["credit_expires_at"] for t, _ in credit], dtype="datetime64[D]")
+    assert np.abs((due - last).astype(int)).max() <= P.CREDIT_WINDOW_DAYS
+    got = dict(_q(store, "SELECT name, value FROM generator_truth WHERE scope = 'global'"))
+    assert got["birthday_share"] == P.BIRTHDAY_SHARE and got["credit_share"] == P.CREDIT_SHARE

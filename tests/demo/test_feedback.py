@@ -30,6 +30,8 @@ from tests.conftest import examples
 #: Rows and content hash of the other tables of the tests' demo store, as generated before
 #: the demo had feedback and referrals (``pd.util.hash_pandas_object`` of the rows as text,
 #: summed: the row order does not matter; the load time left out).
+#: The date traits of a customer record (tenure.demo.people.date_traits), drawn after.
+DATE_TRAITS = r',"(?:birthday|credit_expires_at)":"[0-9-]+"'
 BEFORE_FEEDBACK = {
     "customers": (1080, 0x35F905B78DB2DFB0),
     "products": (320, 0xC9CF4F31FD08E6C0),
@@ -78,6 +80,8 @@ def test_the_other_tables_keep_the_rows_they_had_before_feedback(demo: Store) ->
     for name in BEFORE_FEEDBACK:
         t = demo.table(name)
         frame = t.select([c for c in t.columns if c != "imported_at"]).to_pandas()
+        if name == "customers":  # the date traits came later, from a stream of their own
+            frame["traits"] = frame.traits.str.replace(DATE_TRAITS, "", regex=True)
         digest = int(pd.util.hash_pandas_object(frame.astype(str), index=False).sum()) % 2**64
         got[name] = (len(frame), digest)
     assert got == BEFORE_FEEDBACK

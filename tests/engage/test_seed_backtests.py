@@ -1,19 +1,17 @@
-"""Every shipped flow's 90-day backtest on the tests' demo store (800 customers, 2024, after
-`tenure run`) reconciles with the raw tables: its entries, and the stays that reach a later
-step (after the waits, less those who ordered since entering), equal what
-tests/engage/seedkit.py computes in pandas, never through the engine.
+"""Every shipped flow's 90-day backtest on the demo store as `tenure demo` builds it (800
+customers, its default two years from 2024-01-01, seed 7) after `tenure run` reconciles with
+the raw tables: its entries, and the stays that reach a later step (after the waits, less
+those who ordered since entering), equal what tests/engage/seedkit.py computes in pandas,
+never through the engine.
 
-The demo's `tenure run` refreshes the statuses, the journey stages and the segments once, on
-its last day: a status, stage or segment trigger has no history to replay. The module's store
-adds what a store running `tenure run` over the quarter would have: the status history
-(`tenure stages backfill`, weekly, with ``lapsed_days`` 180 since nobody lapses in a one-year
-demo at 365), the journey stages recorded three times, the flows' segments refreshed every
-three weeks, and the date traits the demo lacks (``birthday``, ``credit_expires_at``)."""
+The demo carries the history the triggers replay (docs/demo.md, "History"): the statuses
+backfilled weekly over the last quarter, the journey stages and every segment recorded every
+three weeks, and the customers' ``birthday`` and ``credit_expires_at`` traits; `tenure run`
+adds the last day. Two years, not the one of the tests' shared demo: with ``lapsed_days``
+365 nobody lapses within the first year, so ``win_back`` would enter nobody."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -22,76 +20,31 @@ import pandas as pd
 import pytest
 
 from tenure import Store
-from tenure.analytics.journey import record_journey
-from tenure.analytics.stages import backfill_stages
 from tenure.engage.backtest import BacktestResult, backtest_flow
 from tenure.engage.flow_spec import Flow, load_flows, shipped_dir
 from tenure.engage.flows import tick_clock
-from tenure.engage.segments import read_definitions, refresh_segments
+from tests.cli.cli_examples import build_demo
 from tests.engage import seedkit as kit
 from tests.engage.flowkit import all_pending, python_holdout
 
 pytestmark = pytest.mark.slow
 QUARTER = timedelta(days=90)
 DAY = timedelta(days=1)
-#: The segments the shipped flows read.
-SEGMENTS = (
-    "browse_abandoners",
-    "new_subscribers",
-    "one_time_buyers",
-    "cross_category_candidates",
-    "vip",
-    "detractors",
-)
+#: The span of the store: `tenure demo`'s default.
+DAYS = 730
+#: The engine's own tables, which a backtest leaves as they are.
+LIVE = ("messages", "flow_state", "flow_ticks")
+#: Their row counts in the store of :func:`seeded` (after its `tenure run`'s tick).
+LIVE_ROWS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
-def seeded(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """A copy of the run demo with a quarter of status, stage and segment history and the
-    date traits (see the module's docstring); its flow tables empty."""
-    path = tmp_path_factory.mktemp("seed") / "demo.duckdb"
-    shutil.copy(demo_url.removeprefix("duckdb://"), path)
-    with Store(f"duckdb://{path}") as store:
-        prepare(store)
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The demo store of the module's docstring, as built and run: nothing added."""
+    url = build_demo(f"duckdb://{tmp_path_factory.mktemp('seed') / 'demo.duckdb'}", days=DAYS)
+    with Store(url) as store:
+        LIVE_ROWS.update({name: store.count(name) for name in LIVE})
         yield store
-
-
-def prepare(store: Store) -> None:
-    """The quarter of history and the traits of :func:`seeded` (the store's flow tables
-    emptied)."""
-    for name in ("messages", "flow_state", "flow_ticks"):
-        store.truncate(name)
-    end = tick_clock(store)
-    start = end - QUARTER
-    _add_traits(store, start)
-    last = (end - DAY).date()
-    store.settings = store.settings.model_copy(update={"lapsed_days": 180})
-    backfill_stages(store, start=start.date(), end=last, every="week")
-    for day in (start.date(), start.date() + 45 * DAY, last):
-        record_journey(store, day)
-    store.drop("segment_membership")
-    store.drop("segment_runs")
-    used = [read_definitions()[name] for name in SEGMENTS]
-    for k in range(4):
-        at = start + (7 + 21 * k) * DAY + timedelta(hours=12)
-        refresh_segments(store, at, segments=used)
-
-
-def _add_traits(store: Store, start: datetime) -> None:
-    """A birthday for every fifth customer record, a credit expiring within the quarter for
-    every seventh (deterministic: by the record's position)."""
-    c = store.table("customers").to_pandas().sort_values("customer_id").reset_index(drop=True)
-    traits = []
-    for i, text in enumerate(c.traits):
-        t = json.loads(text) if text else {}
-        if i % 5 == 0:
-            t["birthday"] = (date(1970 + i % 30, 1, 1) + timedelta(days=(i * 37) % 366)).isoformat()
-        if i % 7 == 0:
-            t["credit_expires_at"] = (start + timedelta(days=(i * 13) % 100)).isoformat()
-        traits.append(json.dumps(t))
-    c["traits"] = traits
-    store.truncate("customers")
-    store.insert("customers", c)
 
 
 def _flow(name: str) -> Flow:
@@ -119,7 +72,7 @@ def _check(store: Store, result: BacktestResult, want: pd.DataFrame, steps: dict
     ran = result.steps.set_index("step").stays.to_dict()
     assert {s: ran[s] for s in steps} == steps, result.flow
     assert result.notes == []
-    assert store.count("messages") == store.count("flow_state") == store.count("flow_ticks") == 0
+    assert {name: store.count(name) for name in LIVE} == LIVE_ROWS
 
 
 def _later(store: Store, want: pd.DataFrame, delay: timedelta, end: datetime) -> int:
@@ -316,10 +269,11 @@ def test_newsletter(seeded: Store) -> None:
     mondays = [datetime.combine(d, time(10)) for d in _days(start, end) if d.weekday() == 0]
     found = kit.schedule_instances(seeded, mondays, "one_time_buyers")
     want = kit.entries(found, start, end, "always")
-    # a 90-day step is cut to 63 days: a tick enters a person at most 10 times (ROUNDS)
+    # a 90-day step is cut to 63 days: a tick enters a person at most 10 times (ROUNDS),
+    # and readers in the segment all quarter get more issues (up to 13)
     result = _run(seeded, "newsletter", start, end, QUARTER)
     _check(seeded, result, want, {"issue": len(want)})
-    assert result.ticks == 2 and len(want) > 10 * want.person.nunique()
+    assert result.ticks == 2 and (want.groupby("person").size() > 10).any()
 
 
 def test_loyalty_offer(seeded: Store) -> None:

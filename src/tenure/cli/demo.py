@@ -1,5 +1,5 @@
-"""`tenure demo`: generate the synthetic store and print its headline figures
-(:func:`tenure.analytics.demo_store.demo`)."""
+"""`tenure demo`: generate the synthetic store, with a quarter of history, and print its
+headline figures (:func:`tenure.pipeline.demo.demo`)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def demo(
     show_progress: ProgressOpt = None,
 ) -> None:
     """Generate a realistic synthetic store (customers, events, orders, spend) to explore."""
-    from tenure.analytics.demo_store import demo as run_demo
+    from tenure.pipeline.demo import demo as run_demo
 
     try:
         first_day = date.fromisoformat(start)

@@ -20,7 +20,13 @@ from tenure.demo.events import EventLog, events_table
 from tenure.demo.feedback import FEEDBACK_STREAM, FeedbackTotals, draw_feedback
 from tenure.demo.marketing import consents_tables, spend_cents, spend_table
 from tenure.demo.orders import items_table, make_orders, orders_table
-from tenure.demo.people import customers_table, draw_people
+from tenure.demo.people import (
+    DATES_STREAM,
+    People,
+    customers_table,
+    date_traits,
+    draw_people,
+)
 from tenure.demo.sessions import (
     context,
     login_sessions,
@@ -141,6 +147,11 @@ def _tastes(su: _Setup, n: int, index: int) -> Taste | None:
     return Taste(su.taste, su.cat.draw_categories(rng, n), rng)
 
 
+def _dates(su: _Setup, pp: People, index: int) -> pa.Array:
+    """The batch's date traits (birthday, store credit), from a stream of their own."""
+    return date_traits(np.random.default_rng([su.seed, DATES_STREAM, index]), pp, su.cl)
+
+
 def _batch(
     su: _Setup, n: int, index: int, totals: _Totals, step: Callable[[float], None]
 ) -> np.ndarray:
@@ -165,7 +176,7 @@ def _batch(
     events = events_table(log, pp, rng, np.datetime64(cl.start), f"demo-{su.seed}-{index}-")
     consents, suppressions, subscribed = consents_tables(rng, pp, cl)
     tables = {
-        "customers": customers_table(pp, b, cl, subscribed),
+        "customers": customers_table(pp, b, cl, subscribed, _dates(su, pp, index)),
         "orders": orders_table(o, pp, cl.start, su.currency),
         "order_items": items_table(o, su.cat, su.currency),
         "events": events,

@@ -1,9 +1,11 @@
 """People of a batch, buyers first, then prospects: identifiers, devices, sign-up, and the
-``customers`` table with the truth of each person in ``traits``."""
+``customers`` table with the truth of each person in ``traits`` (and the date traits the
+shipped flows read: ``birthday``, ``credit_expires_at``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +18,9 @@ from tenure.demo.buyers import Buyers, acquisition_weights
 from tenure.demo.clock import Clock
 
 _EMAIL = P.CHANNEL_INDEX["email"]
+#: The random stream of the date traits (``[seed, DATES_STREAM, batch]``), apart from the
+#: others: the rest of the store stays the same with or without them.
+DATES_STREAM = 7003
 
 
 @dataclass
@@ -161,14 +166,42 @@ def _truth_json(pp: People, b: Buyers, cl: Clock) -> pa.Array:
     return A.where(np.arange(n) < len(b), doc, pa.nulls(n, pa.string()))
 
 
-def customers_table(pp: People, b: Buyers, cl: Clock, subscribed: np.ndarray) -> pa.Table:
-    """Customer records; ``subscribed``: e-mail marketing consent at the end of the period."""
+def _member(name: str, days: np.ndarray, has: np.ndarray) -> pa.Array:
+    """``,"name":"YYYY-MM-DD"`` where ``has``, else empty (``days``: datetime64[D])."""
+    text = pc.cast(pa.array(days.astype("datetime64[D]")), pa.string())
+    return A.where(has, A.concat(f',"{name}":"', text, '"'), A.constant("", len(days)))
+
+
+def date_traits(rng: np.random.Generator, pp: People, cl: Clock) -> pa.Array:
+    """Each person's date traits as JSON members (empty: none): a ``birthday`` for a share
+    ``BIRTHDAY_SHARE`` of everyone (age ``BIRTH_AGE_YEARS`` on the last day, uniform), a
+    ``credit_expires_at`` for a share ``CREDIT_SHARE`` of the buyers (store credit expiring
+    up to ``CREDIT_WINDOW_DAYS`` days before or after the last day, uniform)."""
+    n = len(pp)
+    last = np.datetime64(cl.start + timedelta(days=cl.days - 1), "D")
+    young, old = (round(years * 365.25) for years in P.BIRTH_AGE_YEARS)
+    born = last - rng.integers(young, old + 1, n).astype("timedelta64[D]")
+    window = P.CREDIT_WINDOW_DAYS
+    expires = last + rng.integers(1 - window, window + 1, n).astype("timedelta64[D]")
+    birthday = rng.uniform(size=n) < P.BIRTHDAY_SHARE
+    credit = (np.arange(n) < pp.n_buyers) & (rng.uniform(size=n) < P.CREDIT_SHARE)
+    return A.concat(
+        _member("birthday", born, birthday), _member("credit_expires_at", expires, credit)
+    )
+
+
+def customers_table(
+    pp: People, b: Buyers, cl: Clock, subscribed: np.ndarray, dates: pa.Array | None = None
+) -> pa.Table:
+    """Customer records; ``subscribed``: e-mail marketing consent at the end of the period;
+    ``dates``: the date traits of :func:`date_traits` (None: none)."""
     n = len(pp)
     person = A.concat('{"demo_person":"', A.codes("person-", pp.number, 7), '"')
     phone = A.concat(',"demo_phone":"', pp.phone, '"')
     truth = A.concat(',"demo_truth":', _truth_json(pp, b, cl))
+    extra = dates if dates is not None else A.constant("", n)
     traits = pc.binary_join_element_wise(
-        person, ',"demo_devices":', _devices_json(pp), phone, truth, "}", "",
+        person, ',"demo_devices":', _devices_json(pp), phone, truth, extra, "}", "",
         null_handling="skip",
     )  # fmt: skip
     return pa.table(

@@ -42,6 +42,10 @@ _GLOBAL: tuple[tuple[str, float, str], ...] = (
     ("complaint", P.COMPLAINT, "e-mail subscribers who complain (suppressed)"),
     ("sms_subscribers", P.SMS_SUBSCRIBERS, "people who subscribe to SMS (phone only)"),
     ("sms_stop", P.SMS_STOP, "SMS subscribers who later send STOP"),
+    ("birthday_share", P.BIRTHDAY_SHARE, "people with a birthday trait (age 18-75, uniform)"),
+    ("credit_share", P.CREDIT_SHARE, "buyers with store credit (trait credit_expires_at)"),
+    ("credit_window_days", P.CREDIT_WINDOW_DAYS, "the credit expires up to this many days "
+     "before or after the last day (uniform)"),
     ("companion_prob", P.COMPANION_PROB, "orders offered their primary product's companion"),
     ("bundle_prob", P.BUNDLE_PROB, "orders that are a bundle (when the budget allows)"),
     ("acquisition_growth", P.ACQUISITION_GROWTH, "growth of new buyers per day over the period"),
