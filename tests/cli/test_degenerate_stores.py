@@ -261,9 +261,11 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "flows backtest": lambda s, tmp: [
         "abandoned_cart",
         "--from",
-        s.middle.isoformat(),
+        (s.last - timedelta(days=14)).isoformat(),
         "--to",
         s.last.isoformat(),
+        "--step",
+        "72",
         "--chart",
         str(tmp / "backtest.png"),
     ],
