@@ -482,7 +482,7 @@ def _run_world(
         release_held(store, held.to_pydatetime(), policy=PROPERTY_POLICY)
 
 
-@examples(full=40, fast=2)
+@examples(full=25, fast=2)
 def test_decisions_keep_consent_caps_and_quiet_hours(examples: int, empty_store_file: Path) -> None:
     @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(world=worlds())

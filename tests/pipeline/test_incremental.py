@@ -362,7 +362,7 @@ def test_incremental_equals_full(demo: dict[str, pa.Table]) -> None:
 
 @pytest.mark.slow
 @settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     # each example grows two stores over several runs: shrinking would take many minutes
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
