@@ -105,16 +105,11 @@ def orders_base(
     ``persons`` (column ``person_id``): only their orders, chosen before the rates and the
     lines are joined (the incremental run reads a few persons' orders, not everyone's).
     """
-    from tenure.identity import attributed
 
     settings = store.settings
     # the as_of filter goes last: before the joins, DuckDB estimated 0.4M of 10M orders left
     # and the joins ran ~1.5x slower
-    a = attributed(store, "orders")
-    status = ibis.coalesce(a.status.lower(), ibis.literal(""))
-    # void orders are left out before the joins (DuckDB reads the filter into its scan
-    # anyway); kept as a flag instead, the status test ran twice (two hash joins of 10M rows)
-    o = a.mutate(status=status).filter(~status.isin(VOID_STATUSES)).view()
+    o = _happened(store)
     code = reporting_currency(store)
     if persons is None:
         fx = _fx_rate(store, store.table("orders"), code)  # not ``o``: one pass over the orders
@@ -134,7 +129,7 @@ def orders_base(
     total = ibis.coalesce(o.total.cast(F64), ibis.literal(0.0))
     refunded = ibis.coalesce(o.refunded.cast(F64), ibis.literal(0.0))
     revenue = (o.total.cast(F64) - refunded) * rate
-    purchase = (total >= 0) & ~((refunded > 0) & (refunded >= total))
+    purchase = _is_purchase(total, refunded)
     m_rate = ibis.coalesce(joined.m_rate, ibis.literal(settings.default_margin))
     out = joined.select(
         order_id=o.order_id,
@@ -157,6 +152,35 @@ def orders_base(
     if as_of is not None:
         keep = keep & (out.day <= as_date(as_of))
     return out.filter(keep)
+
+
+def _happened(store: Store) -> ir.Table:
+    """The attributed orders that happened (void ones left out), status lower-cased."""
+    from tenure.identity import attributed
+
+    a = attributed(store, "orders")
+    status = ibis.coalesce(a.status.lower(), ibis.literal(""))
+    # void orders are left out before the joins (DuckDB reads the filter into its scan
+    # anyway); kept as a flag instead, the status test ran twice (two hash joins of 10M rows)
+    return a.mutate(status=status).filter(~status.isin(VOID_STATUSES)).view()
+
+
+def _is_purchase(total: ir.FloatingValue, refunded: ir.FloatingValue) -> ir.BooleanValue:
+    """A purchase: a total not negative (a free order counts), not refunded in full."""
+    return (total >= 0) & ~((refunded > 0) & (refunded >= total))
+
+
+def purchase_times(store: Store) -> ir.Table:
+    """``person_id, ordered_at`` of every purchase of :func:`orders_base`, without its value:
+    whether and when someone bought needs neither exchange rates nor order lines (on 2.3M
+    orders and 5.8M lines, a fraction of :func:`orders_base`'s time)."""
+    o = _happened(store)
+    total = ibis.coalesce(o.total.cast(F64), ibis.literal(0.0))
+    refunded = ibis.coalesce(o.refunded.cast(F64), ibis.literal(0.0))
+    out = o.select(
+        person_id=order_person(o), ordered_at=o.ordered_at, purchase=_is_purchase(total, refunded)
+    )
+    return out.filter(out.purchase & out.person_id.notnull()).drop("purchase")
 
 
 def order_person(o: ir.Table) -> ir.Value:

@@ -166,7 +166,7 @@ def _margin_guardrail(ctx: Context, step: Step, rows: ir.Table) -> ir.Table:
     others (lower margin, or no purchase with a known margin) exit with
     ``exit_reason`` ``margin guardrail``, so they get neither the code nor its send."""
     floor = float(dict(step.discount)["percent"]) / 100
-    p = ctx.purchases()
+    p = ctx.purchase_values(rows)
     j = rows.inner_join(p, [rows.person_id == p.p_person, p.p_at <= rows.next_at])
     rate = (j.p_margin / j.p_revenue).name("rate")
     last = (

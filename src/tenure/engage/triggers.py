@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from tenure.analytics.base import orders_base
+from tenure.analytics.base import orders_base, purchase_times
 from tenure.analytics.facts import known_persons
 from tenure.analytics.journey import persons_of
 from tenure.analytics.touch import attributed_events
@@ -53,18 +53,24 @@ class Context:
         return self.cache["events"]
 
     def purchases(self) -> ir.Table:
-        """``p_person, p_at, p_revenue, p_margin``: every purchase (void orders and refunds
-        left out), with its revenue and margin (tenure.analytics.base)."""
+        """``p_person, p_at``: every purchase (void orders and refunds left out; as
+        tenure.analytics.base defines one), without its value."""
         if "purchases" not in self.cache:
-            o = orders_base(self.store)
-            o = o.filter(o.is_purchase).select(
-                p_person="person_id", p_at="ordered_at", p_revenue="revenue", p_margin="margin"
-            )
+            o = purchase_times(self.store).select(p_person="person_id", p_at="ordered_at")
             # written once per tick: every exit test and condition reads it
             table = self.store.scratch_table("flow_purchases", o)
             self.scratches.append(table.get_name())
             self.cache["purchases"] = table
         return self.cache["purchases"]
+
+    def purchase_values(self, persons: ir.Table) -> ir.Table:
+        """``p_person, p_at, p_revenue, p_margin``: every purchase of ``persons`` (column
+        ``person_id``) with its revenue and margin (the margin reads the order lines: only
+        these persons', not everyone's)."""
+        o = orders_base(self.store, persons=persons.select("person_id").distinct())
+        return o.filter(o.is_purchase).select(
+            p_person="person_id", p_at="ordered_at", p_revenue="revenue", p_margin="margin"
+        )
 
     def zones(self) -> ir.Table:
         """``z_person, zone``: each person's time zone (their customer record's, else the
