@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engage", ("tenure.engage",)),
     ("deliver", ("tenure.deliver",)),
     ("pipeline", ("tenure.pipeline",)),
+    ("service", ("tenure.service",)),
     ("api", ("tenure",)),
     ("cli", ("tenure.cli",)),
 ]

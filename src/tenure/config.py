@@ -308,6 +308,31 @@ class Settings(BaseSettings):
         90, ge=1, description="Days an unsubscribe link stays valid after the message is sent."
     )
 
+    write_keys: list[str] = Field(
+        default_factory=list,
+        description="Keys the collector accepts (`tenure serve`): a Segment SDK's write key, "
+        "sent as the HTTP basic auth user or `writeKey` in the body. A write key can only "
+        "write events.",
+    )
+    admin_tokens: list[str] = Field(
+        default_factory=list,
+        description="Bearer tokens of the admin API and the dashboard (`Authorization: "
+        "Bearer <token>`); never the same as a write key.",
+    )
+    serve_host: str = Field("127.0.0.1", description="The address `tenure serve` listens on.")
+    serve_port: int = Field(
+        8000, ge=0, le=65535, description="The port `tenure serve` listens on (0: any free)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins allowed to call the collector from a browser (CORS).",
+    )
+    collector_dir: Path = Field(
+        Path("tenure-collector"),
+        description="The collector's write-ahead log: events acknowledged but not yet in the "
+        "store wait here (fsync'd before the answer) and are loaded at the next start.",
+    )
+
     @field_validator("reporting_currency")
     @classmethod
     def _upper_currency(cls, value: str | None) -> str | None:

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "bounces",
     "flows_stats",
     "deliver",
+    "serve",
     "models",
 )
 for _name in COMMAND_MODULES:

@@ -1,0 +1,48 @@
+"""The FastAPI application of ``tenure serve``: one process, one store, one error body."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tenure.config import Settings
+from tenure.service import admin, collector, errors, ops
+from tenure.service.state import VERSION, ServiceState
+from tenure.store import Store
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """The application over ``store`` (default: the one ``settings`` names, opened when the
+    application starts and closed when it stops; a store given is the caller's to close)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store if store is not None else Store(settings.store_url, settings=settings)
+        app.state.tenure = ServiceState(settings=settings, owned=owned)
+        try:
+            yield
+        finally:
+            if store is None:
+                owned.close()
+
+    app = FastAPI(
+        title="Tenure",
+        version=VERSION,
+        description="The collector (Segment's HTTP tracking API) and the admin API of a "
+        "Tenure store.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+    )
+    errors.install(app)
+    app.include_router(collector.router)
+    app.include_router(admin.router)
+    app.include_router(ops.router)
+    return app
