@@ -17,6 +17,7 @@ from importlib.metadata import version
 from typing import Any
 
 from tenure.config import Settings
+from tenure.service.metrics import Metrics
 from tenure.store import Store
 
 #: The package's version (read from its metadata: the root ``tenure`` is a layer above).
@@ -31,6 +32,7 @@ class ServiceState:
     settings: Settings
     owned: Store
     lock: threading.RLock = field(default_factory=threading.RLock)
+    metrics: Metrics = field(default_factory=Metrics)
     parts: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
