@@ -35,6 +35,7 @@ from tenure.store.schema import (
     V12_TABLES,
     V13_TABLES,
     V14_TABLES,
+    V15_TABLES,
     TableSpec,
 )
 
@@ -191,6 +192,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "delivery: discount codes, on-site messages, bounces",
         lambda con: _create_tables_v(con, V14_TABLES, 14),
     ),
+    Migration(15, "link clicks", lambda con: _create_tables_v(con, V15_TABLES, 15)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

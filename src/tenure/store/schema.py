@@ -523,6 +523,19 @@ BOUNCES = _spec(
     imported_at="timestamp",
 )
 
+LINK_CLICKS = _spec(
+    "link_clicks",
+    ("message_key", "clicked_at"),
+    "Clicks on the tracked links of sent messages (`GET /c/<token>` of the service), one row "
+    "per click, for the flows' measurement.",
+    message_key="string",
+    person_id="string",
+    flow="string",
+    step="string",
+    url="string",
+    clicked_at="timestamp",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -558,6 +571,8 @@ V12_TABLES: tuple[TableSpec, ...] = (MESSAGES, FLOW_STATE, FLOW_TICKS, FLOW_CONT
 V13_TABLES: tuple[TableSpec, ...] = (DELIVERY_ATTEMPTS,)
 #: Tables added by migration 14 (delivery: discount codes, on-site messages, bounces).
 V14_TABLES: tuple[TableSpec, ...] = (DISCOUNT_CODES, ONSITE_MESSAGES, BOUNCES)
+#: Tables added by migration 15 (the clicks of tracked links).
+V15_TABLES: tuple[TableSpec, ...] = (LINK_CLICKS,)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -571,4 +586,5 @@ TABLES: dict[str, TableSpec] = {
     + V12_TABLES
     + V13_TABLES
     + V14_TABLES
+    + V15_TABLES
 }
