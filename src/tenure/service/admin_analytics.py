@@ -20,10 +20,14 @@ from tenure.analytics.status import status_counts, status_customers
 from tenure.engage.segments import list_segments, preview_segment, segment_members
 from tenure.predictions.results import top_customers
 from tenure.recommend import PAIRS, RECOMMENDATIONS, recommend_cart, recommend_for, top_pairs
+from tenure.service.errors import ServiceError
 from tenure.service.pages import Limit, Offset, Page, frame_page, plain, records, state_of
 from tenure.store import Store
 
 router = APIRouter()
+
+#: The derived table of the predictions (`tenure predict`).
+PREDICTIONS = "customer_predictions"
 
 AsOf = Annotated[
     date | None, Query(description="Observation end, YYYY-MM-DD (default: the store's as-of).")
@@ -205,6 +209,12 @@ def prediction_rows(
     """The persons with the highest predicted value, highest first (`tenure predict`'s top
     buyers: ``tenure.predictions.results.top_customers``); persons without one left out."""
     with state_of(request).store() as store:
+        if not store.exists(PREDICTIONS):
+            raise ServiceError(
+                404,
+                "The store has no predictions yet.",
+                hint="`tenure predict` (or the pipeline's predictions step) writes them.",
+            )
         frame = top_customers(store, offset + limit, by=by)
         everyone = top_customers(store, _predicted(store), by=by, with_identifiers=False)
     frame.attrs["rows"] = len(everyone)
@@ -213,7 +223,7 @@ def prediction_rows(
 
 def _predicted(store: Store) -> int:
     """How many rows ``customer_predictions`` holds."""
-    return int(store.table("customer_predictions").count().execute())
+    return int(store.read(PREDICTIONS).count().execute())
 
 
 @router.get("/api/recommendations/person/{identifier}", tags=["recommendations"])

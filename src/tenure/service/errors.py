@@ -141,7 +141,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        LOG.error("internal error on %s %s: %r", request.method, request.url.path, exc)
+        # the route's template, never its path or the exception's text: both may carry an
+        # e-mail or a phone; the details go to DEBUG only
+        route = getattr(request.scope.get("route"), "path", "an unknown route")
+        LOG.error("internal error on %s %s: %s", request.method, route, type(exc).__name__)
+        LOG.debug("internal error on %s %s", request.method, route, exc_info=exc)
         return error_response(
             500,
             "Internal error: the request could not be completed.",
