@@ -208,9 +208,7 @@ def test_pages_have_total_next_and_limits(client: TestClient) -> None:
 # -- errors --------------------------------------------------------------------------------
 
 
-def test_every_error_has_the_one_body(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_error_has_the_one_body(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     assert error_of(client.get("/api/profiles/nobody-at-all", headers=GOOD), 404)["hint"]
     assert error_of(client.get("/api/segments/nope/members", headers=GOOD), 404)
     assert error_of(client.get("/api/kpis", params={"grain": "fortnight"}, headers=GOOD), 400)

@@ -20,6 +20,7 @@ from tenure.store import Store
 
 router = APIRouter(tags=["people"])
 
+
 def _current(store: Store, *tables: str) -> None:
     """Bring ``tables`` up to date first, as the CLI's commands do (nothing on a read-only
     store: the reader reads what is there)."""
@@ -123,9 +124,7 @@ def list_messages(
     state: Annotated[
         str | None, Query(description="Only messages in this state (pending, sent...).")
     ] = None,
-    person: Annotated[
-        str | None, Query(description="Only this person's (any identifier).")
-    ] = None,
+    person: Annotated[str | None, Query(description="Only this person's (any identifier).")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:

@@ -49,15 +49,17 @@ def plain(value: Any) -> Any:
         return float(value)
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
+    if value is pd.NaT:
+        return None
     if isinstance(value, datetime | date | time):
-        return None if pd.isna(value) else value.isoformat()
+        return value.isoformat()
     if isinstance(value, np.generic):
         return plain(value.item())
     if isinstance(value, np.ndarray | list | tuple | set | frozenset):
         return [plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
-    if value is pd.NA or value is pd.NaT:
+    if value is pd.NA:
         return None
     return json.loads(json.dumps(value, default=str))
 

@@ -128,6 +128,7 @@ def _unsubscribe(request: Request, token: str) -> Response:
     except UnsubscribeError as exc:
         return _refused(request, exc, exc.hint)
     answer = UnsubscribeAnswer(
+        ok=True,
         channel=done.channel,
         flow=done.flow,
         unsubscribed=len(done.identifiers),
