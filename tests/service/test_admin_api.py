@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Iterator
@@ -20,16 +21,17 @@ from fastapi.testclient import TestClient
 from tenure.analytics.cohorts import cohort_matrix
 from tenure.analytics.customers import list_customers, search_customers
 from tenure.analytics.periods import kpis
-from tenure.analytics.rfm import rfm_segments
-from tenure.analytics.status import status_counts
+from tenure.analytics.rfm import rfm_customers, rfm_segments
+from tenure.analytics.status import status_counts, status_customers
 from tenure.deliver.measure import flow_stats
-from tenure.engage.flows import paused_flows
+from tenure.engage.flows import flow_overview, paused_flows
 from tenure.engage.segments import list_segments, segment_members
 from tenure.identity.privacy import export_person
 from tenure.identity.profile import profile
 from tenure.predictions.results import top_customers
-from tenure.recommend import recommend_for, top_pairs
+from tenure.recommend import recommend_cart, recommend_for, top_pairs
 from tenure.service import admin_people
+from tenure.service.admin_flows import flows_of
 from tenure.service.app import create_app
 from tenure.service.pages import plain, records
 from tenure.store import Store
@@ -88,7 +90,7 @@ def admin_operations(client: TestClient) -> list[tuple[str, str]]:
 def test_every_admin_route_needs_an_admin_token(client: TestClient) -> None:
     operations = admin_operations(client)
     assert len(operations) >= 20
-    basic = "Basic " + __import__("base64").b64encode(f"{WRITE_KEY}:".encode()).decode()
+    basic = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
     for method, path in operations:
         assert error_of(client.request(method, path), 401)["code"] == "unauthorized", path
         for header in (f"Bearer {WRITE_KEY}", basic, "Bearer not-a-token"):
@@ -133,6 +135,18 @@ def test_analytics_equal_the_library(client: TestClient, served: Store) -> None:
     assert top["items"] == records(top_customers(served, 5))
 
 
+def test_customer_tables_equal_the_library(client: TestClient, served: Store) -> None:
+    rfm = get(client, "/api/rfm/customers", limit=20, offset=10)
+    frame = rfm_customers(served, stored=True)
+    assert rfm["items"] == records(frame.iloc[10:30]) and rfm["total"] == len(frame)
+    statuses = get(client, "/api/statuses/customers", limit=20)
+    assert statuses["items"] == records(status_customers(served, stored=True).iloc[:20])
+    cart = get(client, "/api/recommendations/cart", items="P0001", top=3)
+    assert cart["products"] == records(recommend_cart(served, ["P0001"], top=3))
+    flows = get(client, "/api/flows", limit=1000)["items"]
+    assert flows == records(flow_overview(served, flows_of(served)))
+
+
 def test_money_is_rounded_as_the_cli_prints_it(client: TestClient) -> None:
     for row in get(client, "/api/kpis")["items"]:
         assert row["revenue"] is None or round(row["revenue"], 2) == row["revenue"]
@@ -172,7 +186,8 @@ def test_pause_and_resume_a_flow(client: TestClient, served: Store) -> None:
     answer = client.post("/api/flows/vip/pause", headers=GOOD)
     assert answer.json() == {"flow": "vip", "paused": True}
     assert "vip" in paused_flows(served)
-    assert get(client, "/api/flows", limit=1000)["items"][-1]["flow"] != ""
+    listed = {f["flow"]: f["paused"] for f in get(client, "/api/flows", limit=1000)["items"]}
+    assert listed["vip"] is True
     client.post("/api/flows/vip/resume", headers=GOOD)
     assert "vip" not in paused_flows(served)
     assert error_of(client.post("/api/flows/nope/pause", headers=GOOD), 404)["field"] == "name"

@@ -43,7 +43,12 @@ def list_profiles(
     with state_of(request).store() as store:
         _current(store, "customer_status", "customer_rfm")
         frame = list_customers(
-            store, segment=segment, status=status, sort=sort, descending=desc, limit=None
+            store,
+            segment=segment,
+            status=status,
+            sort=sort,
+            descending=desc,
+            limit=offset + limit,
         )
     return frame_page(request, frame, limit, offset)
 
