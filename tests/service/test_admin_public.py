@@ -66,6 +66,16 @@ def test_one_click_unsubscribe_withdraws_the_consent(client: TestClient, served:
     assert again.json()["already"] == 1 and withdrawn(served, mail)[1] == 1
 
 
+def test_a_multipart_one_click_body_is_understood(client: TestClient, served: Store) -> None:
+    mail = "pia.young389@example.com"
+    token = token_for(served.settings, person(served, mail), "email", "newsletter", NOW)
+    answer = client.post(
+        "/unsubscribe", params={"token": token}, files={"List-Unsubscribe": (None, "One-Click")}
+    )
+    assert answer.status_code == 200, answer.text
+    assert withdrawn(served, mail) == (1, 1)
+
+
 def test_the_landing_page_confirms_with_a_post(client: TestClient, served: Store) -> None:
     mail = "ivy.green224@example.com"
     token = token_for(served.settings, person(served, mail), "email", "vip", NOW)

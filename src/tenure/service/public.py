@@ -15,8 +15,10 @@ saying what to do for a browser.
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -106,12 +108,27 @@ def unsubscribe_page(request: Request, token: Token) -> Response:
     return html_page("Unsubscribe", body)
 
 
+#: The one-click field of a multipart/form-data body (RFC 8058 allows either encoding).
+MULTIPART_ONE_CLICK = re.compile(
+    r'name="?List-Unsubscribe"?\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n', re.IGNORECASE
+)
+
+
+def one_click(body: str) -> bool:
+    """Whether a POST body says ``List-Unsubscribe=One-Click``: form-encoded (as mail clients
+    send it) or as a multipart/form-data field."""
+    fields = parse_qs(body, keep_blank_values=True)
+    if fields.get("List-Unsubscribe") == ["One-Click"]:
+        return True
+    return MULTIPART_ONE_CLICK.search(body) is not None
+
+
 @router.post("/unsubscribe", response_model=UnsubscribeAnswer)
 async def unsubscribe_post(request: Request, token: Token) -> Response:
     """The one-click unsubscribe (RFC 8058): the body ``List-Unsubscribe=One-Click``
     (form-encoded) withdraws the consent the token names; 200 once recorded."""
     body = (await request.body()).decode("utf-8", "replace").strip()
-    if body != ONE_CLICK:
+    if not one_click(body):
         raise ServiceError(
             400,
             f"The body must be {ONE_CLICK!r} (RFC 8058), got {body[:60]!r}.",
