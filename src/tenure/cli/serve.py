@@ -3,6 +3,10 @@ store (:mod:`tenure.service`)."""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -38,10 +42,31 @@ def serve_command(
     application = create_app(settings)
     setattr(application.state, SERVE_URL, url)
     say(f"Serving {settings.store_url} on {url} (Ctrl-C stops).")
-    uvicorn.run(
-        application,
-        host=bind_host,
-        port=bind_port,
-        log_level="warning",
-        timeout_graceful_shutdown=max(1, round(settings.serve_shutdown_seconds)),
-    )
+    with _stopped_by_signals() as stopped:
+        uvicorn.run(
+            application,
+            host=bind_host,
+            port=bind_port,
+            log_level="warning",
+            timeout_graceful_shutdown=max(1, round(settings.serve_shutdown_seconds)),
+        )
+    if stopped:
+        say(f"Stopped ({', '.join(stopped)}): the store {settings.store_url} is released.")
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[list[str]]:
+    """Uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again for the
+    handler that was there before it: this block's handler notes it (the command then exits
+    0, a stop asked for) instead of dying of it."""
+    stopped: list[str] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        stopped.append(signal.Signals(signum).name)
+
+    before = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
