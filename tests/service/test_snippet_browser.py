@@ -68,7 +68,9 @@ def serve() -> Iterator[Any]:
 def _collector(received: list[dict[str, Any]]) -> FastAPI:
     """/tenure.js (the real route) and the three capture routes, CORS open as the service's."""
     app = FastAPI()
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
+    )
     app.include_router(snippet.router)
 
     @app.post("/v1/{kind}")
@@ -84,7 +86,7 @@ def _shop(collector: str) -> FastAPI:
     """The shop's pages on another origin, each embedding the snippet as docs/service.md says."""
     app = FastAPI()
     page = (
-        '<!doctype html><html><head><title>TITLE</title>'
+        "<!doctype html><html><head><title>TITLE</title>"
         f'<script src="{collector}/tenure.js"></script>'
         f'<script>tenure.load("wk_test", {{host: "{collector}"}}); tenure.page();</script>'
         "</head><body>TITLE</body></html>"
