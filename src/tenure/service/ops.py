@@ -35,8 +35,12 @@ def start(app: FastAPI, *, owns_store: bool = True) -> None:
     state: ServiceState = app.state.tenure
     path = state.owned.file if owns_store else None
     if path is not None:
-        write_owner(path, url=getattr(app.state, SERVE_URL, None))
-        state.parts["owner_file"] = path
+        try:
+            write_owner(path, url=getattr(app.state, SERVE_URL, None))
+        except OSError as exc:  # the lock still holds; only the message will name no server
+            LOG.warning("could not write the owner file beside %s: %s", path, exc)
+        else:
+            state.parts["owner_file"] = path
     worker = ServiceWorker(state)
     state.parts["worker"] = worker
     worker.start()
