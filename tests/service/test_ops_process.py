@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +31,42 @@ def _tenure(*args: str) -> list[str]:
     return [sys.executable, "-c", "from tenure.cli import main; main()", *args]
 
 
+#: The real `tenure serve`, its application given one more route: `/slow` answers after 2 s
+#: (a request in flight when SIGTERM comes).
+WITH_SLOW_ROUTE = """
+import time
+import tenure.service.app as made
+from fastapi import APIRouter
+
+create = made.create_app
+
+def with_slow_route(*args, **kwargs):
+    app = create(*args, **kwargs)
+    slow = APIRouter()
+
+    @slow.get("/slow")
+    def answer_slowly():
+        time.sleep(2)
+        return {"done": True}
+
+    app.include_router(slow)
+    return app
+
+made.create_app = with_slow_route
+from tenure.cli import main
+main()
+"""
+
+
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
     env.update(PYTHONPATH=str(SRC), TENURE_CONFIG=str(tmp_path / "none.toml"), COLUMNS="200")
     env.update(extra)
     return env
+
+
+def _serve_args(store_file: Path, port: int) -> list[str]:
+    return ["serve", "--store", str(store_file), "--port", str(port)]
 
 
 def _free_port() -> int:
@@ -69,7 +101,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, str]]:
         TENURE_SERVE_SHUTDOWN_SECONDS="10",
     )
     server = subprocess.Popen(
-        _tenure("serve", "--store", str(store_file), "--port", str(port)),
+        [sys.executable, "-c", WITH_SLOW_ROUTE, *_serve_args(store_file, port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -125,9 +157,17 @@ def test_sigterm_stops_the_server_cleanly(
     health = httpx.get(f"{url}/health", timeout=5).json()
     assert health["pid"] == server.pid
     time.sleep(0.5)  # a few dispatch passes
+    answers: list[httpx.Response] = []
+    in_flight = threading.Thread(
+        target=lambda: answers.append(httpx.get(f"{url}/slow", timeout=30))
+    )
+    in_flight.start()
+    time.sleep(0.5)  # the request is in flight
     started = time.monotonic()
     server.send_signal(signal.SIGTERM)
     out, err = server.communicate(timeout=30)
+    in_flight.join(10)
+    assert answers and answers[0].json() == {"done": True}  # drained, not cut
     assert server.returncode == 0, (out, err)
     assert time.monotonic() - started < 15
     assert "Traceback" not in out + err
