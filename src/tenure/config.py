@@ -323,6 +323,30 @@ class Settings(BaseSettings):
     serve_port: int = Field(
         8000, ge=0, le=65535, description="The port `tenure serve` listens on (0: any free)."
     )
+    serve_shutdown_seconds: float = Field(
+        30.0,
+        gt=0.0,
+        description="On SIGTERM or Ctrl-C, `tenure serve` waits this long for the requests "
+        "in flight to finish (and the worker's current step) before it stops.",
+    )
+    worker_pipeline_every: float = Field(
+        3600.0,
+        ge=0.0,
+        description="Seconds between two pipeline runs of the worker inside `tenure serve` "
+        "(`tenure run`: every stale step brought up to date); 0: never.",
+    )
+    worker_flows_every: float = Field(
+        60.0,
+        ge=0.0,
+        description="Seconds between two flow ticks of the worker inside `tenure serve` "
+        "(the flows decide their messages); 0: never.",
+    )
+    worker_dispatch_every: float = Field(
+        10.0,
+        ge=0.0,
+        description="Seconds between two dispatch passes of the worker inside `tenure serve` "
+        "(the due messages sent through their channels); 0: never.",
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"],
         description="Origins allowed to call the collector from a browser (CORS).",

@@ -22,13 +22,17 @@ GOOD = {"Authorization": f"Bearer {ADMIN}"}
 
 def admin_settings(url: str, write_key: str = WRITE_KEY) -> Settings:
     """The settings of a served store at ``url``: one admin token, one write key, the
-    unsubscribe secret and the public address."""
+    unsubscribe secret and the public address; the worker off (the routes' figures are
+    compared with the library's on a store nothing else changes)."""
     return load_settings(
         store_url=url,
         admin_tokens=[ADMIN],
         write_keys=[write_key],
         unsubscribe_secret=SECRET,
         public_url=PUBLIC,
+        worker_pipeline_every=0,
+        worker_flows_every=0,
+        worker_dispatch_every=0,
     )
 
 

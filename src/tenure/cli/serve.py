@@ -3,11 +3,15 @@ store (:mod:`tenure.service`)."""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated
 
 import typer
 
-from tenure.cli.common import StoreOpt, app, say
+from tenure.cli.common import StoreOpt, app, open_store, say
 from tenure.config import load_settings
 
 
@@ -22,20 +26,47 @@ def serve_command(
     store: StoreOpt = None,
 ) -> None:
     """Serve the collector (Segment's HTTP tracking API), the admin API and the worker. The
-    process owns the store until it stops (Ctrl-C or SIGTERM: in-flight requests finish and
-    every acknowledged event is committed first)."""
+    process owns the store until it stops (Ctrl-C or SIGTERM: in-flight requests finish,
+    the worker's current step too, and every acknowledged event is committed first); other
+    `tenure` commands on the store are refused meanwhile (docs/service.md)."""
     import uvicorn
 
     from tenure.service.app import create_app
+    from tenure.service.ops import SERVE_URL
 
     settings = load_settings(store_url=store)
+    open_store(settings.store_url).close()  # held by another process: its message, no traceback
     bind_host = host or settings.serve_host
     bind_port = settings.serve_port if port is None else port
-    say(f"Serving {settings.store_url} on http://{bind_host}:{bind_port} (Ctrl-C stops).")
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-    )
+    url = f"http://{bind_host}:{bind_port}"
+    application = create_app(settings)
+    setattr(application.state, SERVE_URL, url)
+    say(f"Serving {settings.store_url} on {url} (Ctrl-C stops).")
+    with _stopped_by_signals() as stopped:
+        uvicorn.run(
+            application,
+            host=bind_host,
+            port=bind_port,
+            log_level="warning",
+            timeout_graceful_shutdown=max(1, round(settings.serve_shutdown_seconds)),
+        )
+    if stopped:
+        say(f"Stopped ({', '.join(stopped)}): the store {settings.store_url} is released.")
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[list[str]]:
+    """Uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again for the
+    handler that was there before it: this block's handler notes it (the command then exits
+    0, a stop asked for) instead of dying of it."""
+    stopped: list[str] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        stopped.append(signal.Signals(signum).name)
+
+    before = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tenure.config import Settings
-from tenure.service import admin, collector, errors, ops
+from tenure.service import admin, collector, errors, ops, snippet
 from tenure.service.state import VERSION, ServiceState
 from tenure.store import Store
 
@@ -22,9 +22,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store if store is not None else Store(settings.store_url, settings=settings)
         app.state.tenure = ServiceState(settings=settings, owned=owned)
+        ops.start(app, owns_store=store is None)
         try:
             yield
         finally:
+            ops.stop(app)
             if store is None:
                 owned.close()
 
@@ -45,4 +47,5 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(collector.router)
     app.include_router(admin.router)
     app.include_router(ops.router)
+    app.include_router(snippet.router)
     return app

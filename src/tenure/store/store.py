@@ -38,6 +38,7 @@ from tenure.errors import (
 from tenure.store.derived import DERIVED
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.outbox import claim_messages, update_claimed
+from tenure.store.owner import owner_message
 from tenure.store.rows import Predicate, delete_where, upsert
 from tenure.store.schema import TABLES, TableSpec
 from tenure.store.spark import connect_pyspark
@@ -99,6 +100,9 @@ def open_error(exc: BaseException, path: Path, url: str, *, read_only: bool) -> 
     (DuckDB names it), the file cannot be written (a read-only file system, no permission:
     :func:`unwritable`), or what DuckDB said."""
     said = " ".join(str(exc).split())
+    served = owner_message(path) if "lock" in said.lower() else None
+    if served is not None:  # `tenure serve` owns it: say so, and what to do
+        return StoreLockedError(served[0], hint=served[1])
     holder = re.search(r"held in (\S+) \(PID (\d+)\)", said)  # DuckDB names the holder
     if holder is not None:
         program, pid = Path(holder.group(1)).name, holder.group(2)

@@ -1,0 +1,173 @@
+"""The snippet in a real browser (Debian's Chromium driven by Playwright): a visitor lands
+from a campaign, browses, adds to cart and signs in; what the browser POSTs to the collector
+is Segment's format, with one anonymous id across the calls and the identify carrying it next
+to the user id (so identity resolution can stitch them). The collector is a capture app here:
+the routes ``/v1/page|track|identify`` record the bodies."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+
+from tenure.service import snippet
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("chromium") is None,
+        reason="Debian's Chromium is not installed (`apt-get install chromium`; .ci/run does)",
+    ),
+]
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+LANDING = "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_content=hero"
+CAMPAIGN = {"source": "newsletter", "medium": "email", "name": "spring", "content": "hero"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Start apps on free local ports (uvicorn in threads); all stopped after the test."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app: FastAPI) -> str:
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _collector(received: list[dict[str, Any]]) -> FastAPI:
+    """/tenure.js (the real route) and the three capture routes, CORS open as the service's."""
+    app = FastAPI()
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
+    )
+    app.include_router(snippet.router)
+
+    @app.post("/v1/{kind}")
+    async def capture(kind: str, request: Request) -> dict[str, bool]:
+        body = await request.json()
+        received.append({"route": kind, "content_type": request.headers["content-type"], **body})
+        return {"success": True}
+
+    return app
+
+
+def _shop(collector: str) -> FastAPI:
+    """The shop's pages on another origin, each embedding the snippet as docs/service.md says."""
+    app = FastAPI()
+    page = (
+        "<!doctype html><html><head><title>TITLE</title>"
+        f'<script src="{collector}/tenure.js"></script>'
+        f'<script>tenure.load("wk_test", {{host: "{collector}"}}); tenure.page();</script>'
+        "</head><body>TITLE</body></html>"
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> str:
+        return page.replace("TITLE", "Home")
+
+    @app.get("/product/{sku}", response_class=HTMLResponse)
+    def product(sku: str) -> str:
+        return page.replace("TITLE", f"Product {sku}")
+
+    return app
+
+
+def _wait_for(received: list[dict[str, Any]], n: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(received) < n:
+        assert time.monotonic() < deadline, f"{len(received)} of {n} calls arrived: {received}"
+        time.sleep(0.05)
+
+
+def _browse(shop: str, received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Land from a campaign, open a product, add it to the cart, sign in, add another."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"))
+        try:
+            context = browser.new_context()
+            tab = context.new_page()
+            tab.goto(shop + LANDING)
+            _wait_for(received, 1)
+            tab.goto(shop + "/product/p1")
+            _wait_for(received, 2)
+            added = "() => tenure.track('Product Added', {product_id: 'p1', price: 19.99})"
+            assert tab.evaluate(added) is True
+            who = "() => tenure.identify('user-42', {email: 'ada@example.com'})"
+            assert tab.evaluate(who) is True
+            assert tab.evaluate("() => tenure.track('Product Added', {product_id: 'p2'})")
+            _wait_for(received, 5)
+            cookies = context.cookies()
+        finally:
+            browser.close()
+    return cookies
+
+
+def test_the_snippet_sends_segment_calls_with_one_anonymous_id(serve: Any) -> None:
+    received: list[dict[str, Any]] = []
+    collector = serve(_collector(received))
+    shop = serve(_shop(collector))
+    cookies = _browse(shop, received)
+
+    assert [r["route"] for r in received] == ["page", "page", "track", "identify", "track"]
+    assert all(r["type"] == r["route"] for r in received)
+    assert all(r["writeKey"] == "wk_test" for r in received)
+    assert all(r["content_type"] == "application/json" for r in received)
+    anonymous = {r["anonymousId"] for r in received}
+    assert len(anonymous) == 1 and UUID.match(anonymous.pop())
+    ids = [r["messageId"] for r in received]
+    assert len(set(ids)) == len(ids) and all(UUID.match(i) for i in ids)
+    assert all(r["timestamp"].endswith("Z") for r in received)
+
+    landing, product, added, identify, after = received
+    assert landing["context"]["campaign"] == CAMPAIGN
+    assert product["context"]["campaign"] == CAMPAIGN  # kept for the visit
+    assert product["properties"]["path"] == "/product/p1"
+    assert product["properties"]["title"] == "Product p1"
+    assert product["context"]["page"]["url"] == shop + "/product/p1"
+    assert landing["context"]["library"]["name"] == "tenure.js"
+    assert added["event"] == "Product Added"
+    assert added["properties"] == {"product_id": "p1", "price": 19.99}
+    assert "userId" not in added
+    assert identify["userId"] == "user-42"
+    assert identify["anonymousId"] == landing["anonymousId"]
+    assert identify["traits"] == {"email": "ada@example.com"}
+    assert after["userId"] == "user-42" and after["anonymousId"] == landing["anonymousId"]
+
+    (aid,) = [c for c in cookies if c["name"] == "tenure_aid"]
+    assert aid["value"] == landing["anonymousId"]
+    assert aid["sameSite"] == "Lax" and aid["path"] == "/"
+    days = (aid["expires"] - time.time()) / 86400
+    assert 364 < days <= 365
