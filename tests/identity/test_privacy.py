@@ -107,6 +107,8 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
     store.insert("delivery_attempts", pd.DataFrame(attempt))
     stay = {"flow": ["welcome"], "person_id": [person], "trigger_id": ["t9"]}
     store.insert("flow_state", pd.DataFrame(stay))
+    click = {"message_key": ["k9"], "person_id": [person], "url": ["https://shop.example/x"]}
+    store.insert("link_clicks", pd.DataFrame(click))
     result = delete_person(store, "cust-9")
     deleted = result["rows_deleted"]
     assert deleted == {
@@ -115,6 +117,7 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
         "flow_state": 1,
         "discount_codes": 0,
         "onsite_messages": 0,
+        "link_clicks": 1,
         "bounces": 0,
         "flagged_values": 0,
         "row_history": 0,

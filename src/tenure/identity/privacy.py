@@ -178,6 +178,7 @@ def _owned_rows(store: Store, person: str, ids: dict[str, list[str]]) -> dict[st
         "flow_state": _person_rows("person_id", person),
         "discount_codes": _person_rows("person_id", person),
         "onsite_messages": _person_rows("person_id", person),
+        "link_clicks": _person_rows("person_id", person),
         "bounces": lambda t: _isin(email_expr(t.email), emails),
     }
 
