@@ -22,9 +22,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store if store is not None else Store(settings.store_url, settings=settings)
         app.state.tenure = ServiceState(settings=settings, owned=owned)
+        collector.start_collector(app.state.tenure)
         try:
             yield
         finally:
+            collector.stop_collector(app.state.tenure)
             if store is None:
                 owned.close()
 

@@ -1,0 +1,186 @@
+"""The collector's loader: closed segments of the write-ahead log into the store.
+
+A thread wakes when a segment closes (or every :data:`INTERVAL` seconds), takes the closed
+segments oldest first (up to about :data:`MAX_EVENTS` events), and under the store's lock:
+
+1. reads their events, skipping a torn last line a crash may have left (never acknowledged);
+2. keeps the first copy of each ``messageId`` and drops those already in ``events`` (a
+   client's retry carries the same ``messageId`` with another ``receivedAt``: without this
+   the import would quarantine it as the same key with other content);
+3. imports the rest with :func:`tenure.ingest.import_events` (one parser: the import's own
+   checks, quarantine and suppression of deleted persons);
+4. deletes the segments only after the import committed.
+
+A crash between 3 and 4 replays the segments at the next start: step 2 makes that harmless.
+On stop, the open segment is closed and everything acknowledged is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tenure.errors import TenureError
+from tenure.ingest import import_events
+from tenure.ingest.result import ImportResult
+from tenure.service.metrics import Metrics
+from tenure.service.state import ServiceState
+from tenure.service.wal import WriteAheadLog
+from tenure.store import Store
+
+LOG = logging.getLogger("tenure.service")
+
+#: Seconds between two looks at the log when no segment closed.
+INTERVAL = 0.5
+#: About the most one import takes: whole segments up to this many bytes.
+MAX_BYTES = 16 * 1024 * 1024
+#: The file the loader hands to the import (in the log's folder).
+LOADING = "loading.jsonl"
+#: The engine's temporary table of the message ids being loaded.
+IDS_TABLE = "collector_message_ids"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One pass: the segments taken, their events, the events new to the store, and the
+    import's result (None when nothing was new)."""
+
+    segments: list[Path]
+    events: int
+    fresh: int
+    result: ImportResult | None
+
+
+def read_segments(paths: list[Path]) -> tuple[list[dict[str, Any]], int]:
+    """The events of ``paths`` in order, and the number of lines read (a torn or unreadable
+    line is skipped and logged)."""
+    events, lines = [], 0
+    for path in paths:
+        with path.open("rb") as f:
+            for raw in f:
+                lines += 1
+                try:
+                    event = json.loads(raw)
+                except ValueError:
+                    LOG.warning("skipped a torn line of the collector's log %s", path.name)
+                    continue
+                if isinstance(event, dict) and isinstance(event.get("messageId"), str):
+                    events.append(event)
+    return events, lines
+
+
+def new_events(store: Store, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first copy of each ``messageId`` of ``events`` not already in ``events``."""
+    first: dict[str, dict[str, Any]] = {}
+    for event in events:
+        first.setdefault(event["messageId"], event)
+    if not first:
+        return []
+    ids = store.upload(IDS_TABLE, pa.table({"message_id": list(first)}))
+    try:
+        present = ids.semi_join(store.table("events"), "message_id").to_pyarrow()
+    finally:
+        store.drop_upload(IDS_TABLE)
+    for message_id in present.column("message_id").to_pylist():
+        first.pop(message_id, None)
+    return list(first.values())
+
+
+def write_jsonl(path: Path, events: list[dict[str, Any]]) -> None:
+    """``events`` as a JSON Lines file."""
+    with path.open("w", encoding="utf-8") as f:
+        for event in events:
+            f.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+            f.write("\n")
+
+
+def count(metrics: Metrics, result: ImportResult) -> None:
+    """The import's counts into the collector's metrics."""
+    metrics.events_stored.inc(result.stored)
+    metrics.events_suppressed.inc(result.suppressed)
+    for reason, n in result.by_reason.items():
+        metrics.events_rejected.labels(reason=f"import: {reason}").inc(n)
+
+
+class Loader:
+    """The loader thread of one application: :meth:`start`, :meth:`stop` (loads the rest)."""
+
+    def __init__(self, state: ServiceState, wal: WriteAheadLog) -> None:
+        self.state = state
+        self.wal = wal
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tenure-loader", daemon=True)
+        wal.on_close = self._wake.set
+
+    def start(self) -> None:
+        """Start loading (leftover segments of a crash first: they are the oldest)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, close the open segment and load everything acknowledged."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.wal.stop()
+        self.drain()
+
+    def drain(self) -> None:
+        """Load until no closed segment is left (or a pass fails)."""
+        while self.wal.closed():
+            if self.load_once() is None:
+                return
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.wal.closed():
+                self.load_once()
+            self._wake.wait(INTERVAL)
+            self._wake.clear()
+
+    def take(self) -> list[Path]:
+        """The oldest closed segments, up to about :data:`MAX_BYTES`."""
+        taken: list[Path] = []
+        size = 0
+        for path in self.wal.closed():
+            if taken and size >= MAX_BYTES:
+                break
+            taken.append(path)
+            size += path.stat().st_size
+        return taken
+
+    def load_once(self) -> Loaded | None:
+        """One pass over the oldest closed segments; None if it failed (the segments stay,
+        the next pass tries again)."""
+        segments = self.take()
+        if not segments:
+            return Loaded([], 0, 0, None)
+        try:
+            loaded = self._load(segments)
+        except (TenureError, OSError, RuntimeError) as exc:
+            LOG.error("the collector's loader failed, retrying: %r", exc)
+            return None
+        self.wal.remove(segments, loaded.events)
+        self.state.metrics.queue_depth.set(self.wal.backlog)
+        return loaded
+
+    def _load(self, segments: list[Path]) -> Loaded:
+        events, lines = read_segments(segments)
+        path = self.wal.folder / LOADING
+        with self.state.store() as store:
+            fresh = new_events(store, events)
+            result = None
+            if fresh:
+                write_jsonl(path, fresh)
+                result = import_events(store, [path], max_quarantine=1.0, source="collector")
+        path.unlink(missing_ok=True)
+        if result is not None:
+            count(self.state.metrics, result)
+        return Loaded(segments, lines, len(fresh), result)
