@@ -65,6 +65,14 @@ def segment_seq(path: Path) -> int:
     return int(path.name.split(".")[0])
 
 
+def segments(folder: Path, suffix: str) -> list[Path]:
+    """The segments of ``folder`` with ``suffix`` (named by a number), oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.glob(f"*{suffix}") if p.name.split(".")[0].isdigit()]
+    return sorted(found, key=segment_seq)
+
+
 class WriteAheadLog:
     """The log in ``folder``: :meth:`submit` or :meth:`commit` lines, :meth:`closed` segments
     for the loader, :meth:`remove` them once loaded. :attr:`backlog` counts the events
@@ -96,11 +104,10 @@ class WriteAheadLog:
         made at the first write: an application that receives nothing leaves no folder.)"""
         if not self.folder.is_dir():
             return 1
-        for path in sorted(self.folder.glob(f"*{OPEN}")):
+        for path in segments(self.folder, OPEN):
             path.rename(path.with_suffix(CLOSED))
         fsync_dir(self.folder)
-        seqs = [segment_seq(p) for p in self.folder.glob(f"*{CLOSED}") if p.name != REJECTED]
-        return max(seqs, default=0) + 1
+        return max((segment_seq(p) for p in self.closed()), default=0) + 1
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -225,10 +232,7 @@ class WriteAheadLog:
     # -- for the loader ------------------------------------------------------------------------
     def closed(self) -> list[Path]:
         """The closed segments, oldest first."""
-        if not self.folder.is_dir():
-            return []
-        paths = [p for p in self.folder.glob(f"*{CLOSED}") if p.name != REJECTED]
-        return sorted(paths, key=segment_seq)
+        return segments(self.folder, CLOSED)
 
     def remove(self, paths: list[Path], events: int) -> None:
         """Delete loaded segments (their ``events`` leave the backlog)."""
