@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 
 from tenure.service.auth import basic_user, check_write_key
 from tenure.service.errors import ServiceError
-from tenure.service.loader import Loader
+from tenure.service.loader import Loader, line_of
 from tenure.service.messages import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
@@ -194,7 +194,7 @@ async def receive_one(request: Request, kind: str) -> dict[str, Any]:
     except InvalidMessage as exc:
         state.metrics.events_rejected.labels(reason=exc.reason).inc()
         raise ServiceError(400, exc.message, field=exc.field) from None
-    await _write(state, [_line(message)], [])
+    await _write(state, [line_of(message)], [])
     return {"ok": True, "accepted": 1, "rejected": []}
 
 
@@ -211,7 +211,7 @@ async def receive_batch(request: Request) -> dict[str, Any]:
     lines, kept, refused = [], [], []
     for index, raw in enumerate(items):
         try:
-            lines.append(_line(prepare(raw, None, received, body.get("sentAt"))))
+            lines.append(line_of(prepare(raw, None, received, body.get("sentAt"))))
         except InvalidMessage as exc:
             state.metrics.events_rejected.labels(reason=exc.reason).inc()
             refused.append({"index": index, "field": exc.field, "message": exc.message})

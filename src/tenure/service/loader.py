@@ -57,29 +57,59 @@ class Loaded:
     result: ImportResult | None
 
 
-def read_segments(paths: list[Path]) -> tuple[list[dict[str, Any]], int]:
-    """The events of ``paths`` in order, and the number of lines read (a torn or unreadable
-    line is skipped and logged)."""
-    events, lines = [], 0
+#: How a line of the log starts: the collector writes ``messageId`` first, so the loader
+#: reads it without parsing the event (:func:`line_of`).
+PREFIX = b'{"messageId":'
+_DECODER = json.JSONDecoder()
+
+
+def line_of(event: dict[str, Any]) -> bytes:
+    """``event`` as a line of the log: compact JSON, ``messageId`` first, a newline."""
+    ordered = {"messageId": event["messageId"], **event}
+    return (json.dumps(ordered, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def message_id(line: bytes) -> tuple[str, bytes] | None:
+    """The ``messageId`` of a line of the log and the line (rewritten ``messageId`` first if
+    it was not); None for a torn or unreadable line."""
+    if not line.endswith(b"\n"):
+        return None  # torn by a crash mid-write: never acknowledged
+    text = line.decode("utf-8", errors="replace")
+    if line.startswith(PREFIX):
+        try:
+            found, _ = _DECODER.raw_decode(text, len(PREFIX))
+        except ValueError:
+            found = None
+        if isinstance(found, str):
+            return found, line
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("messageId"), str):
+        return None
+    return event["messageId"], line_of(event)
+
+
+def read_segments(paths: list[Path]) -> tuple[dict[str, bytes], int]:
+    """The first line of each ``messageId`` of ``paths`` in order, and the number of lines
+    read (a torn or unreadable line is skipped and logged)."""
+    first: dict[str, bytes] = {}
+    lines = 0
     for path in paths:
         with path.open("rb") as f:
             for raw in f:
                 lines += 1
-                try:
-                    event = json.loads(raw)
-                except ValueError:
+                found = message_id(raw)
+                if found is None:
                     LOG.warning("skipped a torn line of the collector's log %s", path.name)
                     continue
-                if isinstance(event, dict) and isinstance(event.get("messageId"), str):
-                    events.append(event)
-    return events, lines
+                first.setdefault(found[0], found[1])
+    return first, lines
 
 
-def new_events(store: Store, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first copy of each ``messageId`` of ``events`` not already in ``events``."""
-    first: dict[str, dict[str, Any]] = {}
-    for event in events:
-        first.setdefault(event["messageId"], event)
+def new_events(store: Store, first: dict[str, bytes]) -> list[bytes]:
+    """The lines of ``first`` (messageId -> line) whose messageId is not in ``events``."""
     if not first:
         return []
     ids = store.upload(IDS_TABLE, pa.table({"message_id": list(first)}))
@@ -87,17 +117,10 @@ def new_events(store: Store, events: list[dict[str, Any]]) -> list[dict[str, Any
         present = ids.semi_join(store.table("events"), "message_id").to_pyarrow()
     finally:
         store.drop_upload(IDS_TABLE)
-    for message_id in present.column("message_id").to_pylist():
-        first.pop(message_id, None)
-    return list(first.values())
-
-
-def write_jsonl(path: Path, events: list[dict[str, Any]]) -> None:
-    """``events`` as a JSON Lines file."""
-    with path.open("w", encoding="utf-8") as f:
-        for event in events:
-            f.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
-            f.write("\n")
+    fresh = dict(first)
+    for found in present.column("message_id").to_pylist():
+        fresh.pop(found, None)
+    return list(fresh.values())
 
 
 def count(metrics: Metrics, result: ImportResult) -> None:
@@ -178,7 +201,7 @@ class Loader:
             fresh = new_events(store, events)
             result = None
             if fresh:
-                write_jsonl(path, fresh)
+                path.write_bytes(b"".join(fresh))
                 result = import_events(store, [path], max_quarantine=1.0, source="collector")
         path.unlink(missing_ok=True)
         if result is not None:
