@@ -309,3 +309,21 @@ def test_leftover_segments_are_loaded_at_start_and_the_rest_at_stop(tmp_path: Pa
     store = Store(f"duckdb://{tmp_path / 's.duckdb'}")
     assert later["messageId"] in set(store.table("events").message_id.execute())
     store.close()
+
+
+def test_a_segment_replayed_after_its_import_stores_nothing_twice(tmp_path: Path) -> None:
+    """A crash after the import committed and before the segment was deleted: the segment is
+    loaded again at the next start, its events (another receivedAt) are already there."""
+    settings = settings_for(tmp_path / "s.duckdb", tmp_path / "wal")
+    events = [{**_track(), "type": "track"} for _ in range(4)]
+    with live(settings) as running, httpx.Client(base_url=running.url) as client:
+        body = {"batch": events}
+        assert client.post("/v1/batch", json=body, headers={"Authorization": BASIC}).is_success
+        running.wait_loaded()
+    replay = [{**e, "receivedAt": "2026-01-01T00:00:00Z"} for e in events]
+    _leftover(tmp_path / "wal", "000000000009.jsonl", replay)
+    with live(settings) as running:
+        ids = [e["messageId"] for e in events]
+        assert _stored(running, ids) == dict.fromkeys(ids, 1)
+        with running.state.store() as store:
+            assert store.table("quarantine").count().execute() == 0

@@ -3,7 +3,7 @@
 The server runs in a subprocess and is killed with SIGKILL three times while 8 client
 threads send 100,000 events in batches of 100, each batch retried with the same messageIds
 until it is answered 200. Afterwards every event acknowledged is in the store exactly once
-(and no event twice).
+(and no event twice). The run takes about 25 s on the shared 2-core machine.
 
 The files live in a folder of their own (not pytest's ``tmp_path``: other pytest sessions on a
 shared machine prune old pytest folders, which would pull the store away mid-run).
