@@ -327,3 +327,14 @@ def test_a_segment_replayed_after_its_import_stores_nothing_twice(tmp_path: Path
         assert _stored(running, ids) == dict.fromkeys(ids, 1)
         with running.state.store() as store:
             assert store.table("quarantine").count().execute() == 0
+
+
+def test_text_that_is_not_unicode_is_refused_not_a_5xx(http: httpx.Client) -> None:
+    broken = b'{"type":"track","userId":"u1","event":"\\ud800"}'
+    body = b'{"batch":[' + broken + b"," + _raw(_track(type="track")) + b"]}"
+    headers = {**JSON, "Authorization": BASIC}
+    answer = http.post("/v1/batch", content=body, headers=headers).json()
+    assert answer["accepted"] == 1 and "Unicode" in answer["rejected"][0]["message"]
+    assert "Unicode" in _error(http.post("/v1/track", content=broken, headers=headers), 400)
+    invalid_utf8 = http.post("/v1/track", content=b'{"userId": "\xff"}', headers=headers)
+    _error(invalid_utf8, 400, "body")

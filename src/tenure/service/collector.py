@@ -127,7 +127,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 
 def _line(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    """A line of ``rejected.jsonl`` (ASCII: a refused message may hold broken text)."""
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
 
 
 def _rejected_line(raw: object, error: InvalidMessage, index: int, received: datetime) -> bytes:

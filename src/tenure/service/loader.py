@@ -31,7 +31,7 @@ from tenure.ingest import import_events
 from tenure.ingest.result import ImportResult
 from tenure.service.metrics import Metrics
 from tenure.service.state import ServiceState
-from tenure.service.wal import WriteAheadLog
+from tenure.service.wal import WriteAheadLog, count_lines
 from tenure.store import Store
 
 LOG = logging.getLogger("tenure.service")
@@ -42,6 +42,10 @@ INTERVAL = 0.5
 MAX_BYTES = 16 * 1024 * 1024
 #: The file the loader hands to the import (in the log's folder).
 LOADING = "loading.jsonl"
+#: Failed passes in a row before the oldest segment is set aside (:meth:`Loader.load_once`).
+MAX_FAILURES = 20
+#: The suffix of a segment set aside.
+FAILED = ".failed"
 #: The engine's temporary table of the message ids being loaded.
 IDS_TABLE = "collector_message_ids"
 
@@ -137,6 +141,7 @@ class Loader:
     def __init__(self, state: ServiceState, wal: WriteAheadLog) -> None:
         self.state = state
         self.wal = wal
+        self._failures = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tenure-loader", daemon=True)
@@ -187,12 +192,33 @@ class Loader:
             return Loaded([], 0, 0, None)
         try:
             loaded = self._load(segments)
-        except (TenureError, OSError, RuntimeError) as exc:
+        except (TenureError, OSError, RuntimeError, ValueError) as exc:
             LOG.error("the collector's loader failed, retrying: %r", exc)
+            self._failed(segments)
             return None
+        self._failures = 0
         self.wal.remove(segments, loaded.events)
         self.state.metrics.queue_depth.set(self.wal.backlog)
         return loaded
+
+    def _failed(self, segments: list[Path]) -> None:
+        """After :data:`MAX_FAILURES` failed passes in a row, set the oldest segment aside
+        (renamed ``.failed``, kept for an operator, logged) so the others load."""
+        self._failures += 1
+        if self._failures < MAX_FAILURES:
+            return
+        self._failures = 0
+        oldest = segments[0]
+        events = count_lines(oldest)
+        oldest.rename(oldest.with_suffix(FAILED))
+        self.wal.remove([], events)
+        LOG.error(
+            "the collector set %s aside after %d failed loads (%d events): fix and rename it "
+            "to .jsonl to load it at the next start",
+            oldest.with_suffix(FAILED),
+            MAX_FAILURES,
+            events,
+        )
 
     def _load(self, segments: list[Path]) -> Loaded:
         events, lines = read_segments(segments)

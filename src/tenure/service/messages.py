@@ -163,7 +163,15 @@ def prepare(
     ``sent_at``: the batch's ``sentAt``, for items without their own."""
     if not isinstance(raw, dict):
         raise InvalidMessage(None, "A message must be a JSON object.", "not_an_object")
-    size = size_of(raw)
+    try:
+        size = size_of(raw)
+    except UnicodeEncodeError:
+        raise InvalidMessage(
+            None,
+            "The message holds text that is not valid Unicode (an unpaired surrogate escape "
+            "such as \\ud800).",
+            "invalid_text",
+        ) from None
     if size > MAX_MESSAGE_BYTES:
         raise InvalidMessage(
             None,

@@ -196,6 +196,7 @@ class WriteAheadLog:
         except OSError as exc:
             LOG.error("the collector's log could not be written: %r", exc)
             error = exc
+            self._abandon_segment()
         for done in batch.waiters:
             done(error)
 
@@ -216,6 +217,16 @@ class WriteAheadLog:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _abandon_segment(self) -> None:
+        """After a failed write, close the open segment (its partial last line, never
+        acknowledged, stays its last: the loader skips it); later writes start a new one."""
+        try:
+            self._close_segment()
+        except OSError as exc:
+            LOG.error("the collector's open segment could not be closed: %r", exc)
+            self._file, self._open_events = None, 0
+            self._seq += 1
 
     def _close_segment(self) -> None:
         if self._file is None:
