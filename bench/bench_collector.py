@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -149,6 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     drain = time.monotonic() - started
     out = json.loads(result.read_text())
     rows, distinct = _stored(store)
+    shutil.rmtree(folder, ignore_errors=True)
     lat = sorted(out["latencies"])
     return {
         "events_acked": out["acked"],
