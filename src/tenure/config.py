@@ -356,6 +356,13 @@ class Settings(BaseSettings):
         description="The collector's write-ahead log: events acknowledged but not yet in the "
         "store wait here (fsync'd before the answer) and are loaded at the next start.",
     )
+    collector_max_backlog: int = Field(
+        200_000,
+        ge=1,
+        description="Events the collector may hold acknowledged but not yet loaded into the "
+        "store; past it, requests are answered 429 with `Retry-After` (the SDKs retry) "
+        "until the loader catches up.",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

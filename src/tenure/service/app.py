@@ -22,11 +22,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store if store is not None else Store(settings.store_url, settings=settings)
         app.state.tenure = ServiceState(settings=settings, owned=owned)
+        collector.start_collector(app.state.tenure)
         ops.start(app, owns_store=store is None)
         try:
             yield
         finally:
-            ops.stop(app)
+            ops.stop(app)  # the worker finishes its unit first
+            collector.stop_collector(app.state.tenure)  # then every acknowledged event loads
             if store is None:
                 owned.close()
 
