@@ -1,8 +1,15 @@
 """The snippet in a real browser (Debian's Chromium driven by Playwright): a visitor lands
-from a campaign, browses, adds to cart and signs in; what the browser POSTs to the collector
-is Segment's format, with one anonymous id across the calls and the identify carrying it next
-to the user id (so identity resolution can stitch them). The collector is a capture app here:
-the routes ``/v1/page|track|identify`` record the bodies."""
+from a campaign, browses, adds to cart and signs in.
+
+* Against a capture app (the routes ``/v1/page|track|identify`` record the bodies): what the
+  browser POSTs is Segment's format, with one anonymous id across the calls and the identify
+  carrying it next to the user id.
+* Against the real service (``create_app`` under uvicorn over a DuckDB file, the shop on
+  another origin): the events are acknowledged, loaded into the store, and identity
+  resolution stitches the anonymous browsing before the sign-in to the customer; then
+  ``tenure.onsite`` reads the customer's on-site message (the write key as basic auth, a CORS
+  preflight from the shop's origin).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +27,11 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
+from tenure.deliver.channel import Outgoing
+from tenure.deliver.channels.onsite import OnsiteChannel
+from tenure.identity import attributed, find_person, resolve_identities
 from tenure.service import snippet
+from tests.service.collector_live import KEY, LiveServer, live, settings_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -82,13 +93,15 @@ def _collector(received: list[dict[str, Any]]) -> FastAPI:
     return app
 
 
-def _shop(collector: str) -> FastAPI:
-    """The shop's pages on another origin, each embedding the snippet as docs/service.md says."""
+def _shop(collector: str, key: str = "wk_test") -> FastAPI:
+    """The shop's pages on another origin, each embedding the snippet as docs/service.md says
+    (the page call's Promise kept as ``window.sent``)."""
     app = FastAPI()
     page = (
         "<!doctype html><html><head><title>TITLE</title>"
         f'<script src="{collector}/tenure.js"></script>'
-        f'<script>tenure.load("wk_test", {{host: "{collector}"}}); tenure.page();</script>'
+        f'<script>tenure.load("{key}", {{host: "{collector}"}});'
+        " window.sent = tenure.page();</script>"
         "</head><body>TITLE</body></html>"
     )
 
@@ -171,3 +184,141 @@ def test_the_snippet_sends_segment_calls_with_one_anonymous_id(serve: Any) -> No
     assert aid["sameSite"] == "Lax" and aid["path"] == "/"
     days = (aid["expires"] - time.time()) / 86400
     assert 364 < days <= 365
+
+
+# The real service ------------------------------------------------------------------------
+
+#: The shop's calls as the store keeps them: (type, event, with a user id).
+STORED = [
+    ("page", None, False),
+    ("page", None, False),
+    ("track", "Product Added", False),
+    ("identify", None, True),
+    ("track", "Product Added", True),
+]
+ONSITE = "() => new Promise((resolve) => tenure.onsite(resolve))"
+
+
+@pytest.fixture
+def server(tmp_path: Any) -> Iterator[LiveServer]:
+    """``tenure serve``'s app over a DuckDB file, the worker off (only the collector runs)."""
+    settings = settings_for(
+        tmp_path / "shop.duckdb",
+        tmp_path / "wal",
+        worker_pipeline_every=0,
+        worker_flows_every=0,
+        worker_dispatch_every=0,
+    )
+    with live(settings) as running:
+        yield running
+
+
+def _stored(server: LiveServer, n: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """The store's ``events`` rows once the loader has moved ``n`` of them in."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with server.state.store() as store:
+            events = store.table("events").order_by(["timestamp", "received_at"])
+            rows = events.to_pyarrow().to_pylist()
+        if len(rows) >= n:
+            return rows
+        assert time.monotonic() < deadline, f"{len(rows)} of {n} events reached the store"
+        time.sleep(0.1)
+
+
+def _browse_and_sign_in(tab: Any, shop: str) -> None:
+    """Land, open a product, add it to the cart, sign in, add another: each call acknowledged
+    (its Promise true) by the real collector."""
+    tab.goto(shop + LANDING)
+    assert tab.evaluate("() => window.sent") is True
+    tab.goto(shop + "/product/p1")
+    assert tab.evaluate("() => window.sent") is True
+    assert tab.evaluate("() => tenure.track('Product Added', {product_id: 'p1', price: 19.99})")
+    assert tab.evaluate("() => tenure.identify('user-42', {email: 'ada@example.com'})")
+    assert tab.evaluate("() => tenure.track('Product Added', {product_id: 'p2'})")
+
+
+def _keep_onsite_message(server: LiveServer, person_id: str) -> None:
+    """An on-site message for the person, kept the way the on-site channel keeps it."""
+    message = Outgoing(
+        message_key="msg-1",
+        flow="welcome_back",
+        step="banner",
+        person_id=person_id,
+        channel="onsite",
+        to=person_id,
+        message_id="msg-1",
+        subject="Welcome back, Ada",
+        text="Your cart is waiting.",
+        body={"cta": "/cart"},
+    )
+    with server.state.store() as store:
+        OnsiteChannel(store).send(message)
+
+
+def _preflight(url: str, origin: str) -> dict[str, str]:
+    """The headers of a CORS preflight for a GET with ``Authorization`` from ``origin``."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+        return {k.lower(): v for k, v in answer.headers.items()}
+
+
+def test_the_browser_stitches_and_reads_onsite_against_the_real_service(
+    serve: Any, server: LiveServer
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    shop = serve(_shop(server.url, KEY))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"))
+        try:
+            tab = browser.new_context().new_page()
+            _browse_and_sign_in(tab, shop)
+            aid = tab.evaluate("() => tenure.anonymousId()")
+
+            rows = _stored(server, len(STORED))
+            assert [(r["type"], r["event"], r["user_id"] is not None) for r in rows] == STORED
+            assert {r["anonymous_id"] for r in rows} == {aid}
+            assert {r["user_id"] for r in rows} == {None, "user-42"}
+            assert rows[0]["utm_source"] == "newsletter"
+
+            with server.state.store() as store:
+                resolve_identities(store)
+                person = find_person(store, "user-42").person_id
+                assert find_person(store, f"anonymous_id:{aid}").person_id == person
+                ids = store.table("identities").to_pyarrow().to_pylist()
+                owners = {(r["kind"], r["value"]): r["person_id"] for r in ids}
+                assert owners[("customer_id", "user-42")] == person
+                assert owners[("anonymous_id", aid)] == person
+                events = attributed(store, "events").to_pyarrow().to_pylist()
+            assert len(events) == len(STORED)
+            assert {e["person_id"] for e in events} == {person}  # before identify too
+
+            assert tab.evaluate(ONSITE) == []  # nothing kept for them yet
+            _keep_onsite_message(server, person)
+            (got,) = tab.evaluate(ONSITE)
+            assert got["person_id"] == person and got["message_key"] == "msg-1"
+            assert got["subject"] == "Welcome back, Ada"
+            assert got["body"] == {"cta": "/cart"}
+
+            stranger = browser.new_context().new_page()
+            stranger.goto(shop + "/product/p2")
+            assert stranger.evaluate(ONSITE) == []  # an anonymous id nobody knows
+        finally:
+            browser.close()
+
+    allowed = _preflight(server.url + "/v1/onsite?userId=user-42", shop)
+    assert allowed["access-control-allow-origin"] in ("*", shop)
+    assert "authorization" in allowed["access-control-allow-headers"].lower()
+    assert "GET" in allowed["access-control-allow-methods"]

@@ -11,6 +11,8 @@
  * with the write key in the body. One anonymous id per browser, kept in the first-party
  * cookie `tenure_aid` (1 year, SameSite=Lax); the UTM parameters of the landing URL go into
  * context.campaign for the visit. Each call returns a Promise (resolved, never rejected).
+ * tenure.onsite(callback?) reads the visitor's on-site messages from <host>/v1/onsite (the
+ * write key as basic auth) and calls back with the list (empty when there is none).
  */
 (function (window, document) {
   "use strict";
@@ -143,9 +145,15 @@
     return Promise.resolve(false);
   }
 
+  function later(run) { // before tenure.load: kept, run once loaded
+    return new Promise(function (resolve) {
+      pending.push(function () { run().then(resolve); });
+    });
+  }
+
   function call(type, fields) {
-    if (config === null) { // before tenure.load: kept, sent once loaded
-      return new Promise(function (resolve) { pending.push([type, fields, resolve]); });
+    if (config === null) {
+      return later(function () { return call(type, fields); });
     }
     var body = {
       type: type,
@@ -163,6 +171,40 @@
     return send(type, body);
   }
 
+  function basicAuth(writeKey) {
+    try {
+      return "Basic " + window.btoa(writeKey + ":");
+    } catch (e) { // a key outside Latin-1: its UTF-8 bytes
+      return "Basic " + window.btoa(unescape(encodeURIComponent(writeKey + ":")));
+    }
+  }
+
+  function messages(callback) {
+    if (config === null) {
+      return later(function () { return messages(callback); });
+    }
+    var uid = tenure.userId();
+    var who = uid ? "userId=" + encodeURIComponent(uid)
+      : "anonymousId=" + encodeURIComponent(anonymousId());
+    var done = function (list) {
+      if (typeof callback === "function") {
+        try { callback(list); } catch (e) { /* the page's callback: its own errors */ }
+      }
+      return list;
+    };
+    if (typeof window.fetch !== "function") { return Promise.resolve(done([])); }
+    return window.fetch(config.host + "/v1/onsite?" + who, {
+      method: "GET",
+      mode: "cors",
+      credentials: "omit",
+      headers: {"Authorization": basicAuth(config.writeKey)}
+    }).then(function (r) {
+      return r.ok ? r.json() : {messages: []};
+    }).then(function (answer) {
+      return done((answer && answer.messages) || []);
+    }, function () { return done([]); });
+  }
+
   var tenure = {
     VERSION: VERSION,
     load: function (writeKey, options) {
@@ -172,7 +214,7 @@
       var queued = pending;
       pending = [];
       for (var i = 0; i < queued.length; i++) {
-        call(queued[i][0], queued[i][1]).then(queued[i][2]);
+        queued[i]();
       }
       return tenure;
     },
@@ -188,6 +230,7 @@
       if (userId) { stored("localStorage", UID_KEY, String(userId)); }
       return call("identify", {userId: userId ? String(userId) : undefined, traits: traits || {}});
     },
+    onsite: messages,
     anonymousId: anonymousId,
     userId: function () { return stored("localStorage", UID_KEY) || null; },
     reset: function () {
