@@ -3,7 +3,9 @@
 The file is ``static/tenure.js`` in the package: ``tenure.load(writeKey, {host})``, then
 ``tenure.page()``, ``tenure.track(event, properties)``, ``tenure.identify(userId, traits)``,
 each sent to the collector (``/v1/page``, ``/v1/track``, ``/v1/identify``) in Segment's
-format with one anonymous id per browser (first-party cookie ``tenure_aid``).
+format with one anonymous id per browser (first-party cookie ``tenure_aid``), and
+``tenure.onsite(callback)``, which reads the visitor's on-site messages from ``/v1/onsite``
+(:mod:`tenure.service.public`) with the write key as basic auth.
 """
 
 from __future__ import annotations
