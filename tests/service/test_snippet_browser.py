@@ -113,6 +113,14 @@ def _shop(collector: str, key: str = "wk_test") -> FastAPI:
     def product(sku: str) -> str:
         return page.replace("TITLE", f"Product {sku}")
 
+    @app.get("/early", response_class=HTMLResponse)
+    def early() -> str:  # tenure.onsite before tenure.load: it waits for the load
+        return (
+            f'<!doctype html><html><head><script src="{collector}/tenure.js"></script>'
+            f'<script>window.early = tenure.onsite(); tenure.load("{key}", '
+            f'{{host: "{collector}"}});</script></head><body>Early</body></html>'
+        )
+
     return app
 
 
@@ -313,8 +321,9 @@ def test_the_browser_stitches_and_reads_onsite_against_the_real_service(
             assert got["body"] == {"cta": "/cart"}
 
             stranger = browser.new_context().new_page()
-            stranger.goto(shop + "/product/p2")
-            assert stranger.evaluate(ONSITE) == []  # an anonymous id nobody knows
+            stranger.goto(shop + "/early")
+            assert stranger.evaluate("() => window.early") == []  # an id nobody knows
+            assert stranger.evaluate(ONSITE) == []
         finally:
             browser.close()
 
