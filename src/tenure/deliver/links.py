@@ -35,6 +35,8 @@ LINK_TAGS = frozenset({"a", "area"})
 ATTRIBUTE = re.compile(
     r"""(?P<name>[^\s/>"'=][^\s/>=]*)(?:\s*=\s*(?P<value>"[^"]*"|'[^']*'|[^\s>]*))?"""
 )
+#: A line's end, as :meth:`html.parser.HTMLParser.getpos` counts lines.
+NEWLINE = re.compile("\n")
 #: A URL in plain text.
 TEXT_URL = re.compile(r"""https?://[^\s<>"']+""", re.IGNORECASE)
 #: Punctuation that ends a sentence rather than a URL.
@@ -72,11 +74,7 @@ class _Hrefs(HTMLParser):
 
 def _offsets(text: str) -> list[int]:
     """The offset of the start of each line (``getpos`` counts lines from 1)."""
-    starts = [0]
-    for i, char in enumerate(text):
-        if char == "\n":
-            starts.append(i + 1)
-    return starts
+    return [0, *(m.end() for m in NEWLINE.finditer(text))]
 
 
 def wrap_tag(raw: str, track: Track) -> str:
