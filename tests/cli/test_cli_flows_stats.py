@@ -46,6 +46,8 @@ def test_the_tables_and_the_uplift_lines(store_path: str, monkeypatch: pytest.Mo
     assert "│ measured (window of 7 days closed) │" in out
     assert "failed 1, holdout 3, sent 4" in out
     lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert "│ clicked (messages with a click) │ 2 │" in lines
+    assert "│ clicks │ 3 │" in lines
     assert "│ treated │ 4 │ 2 │ 50.0% │ 2 │ 140.00 │ 35.00 │ 1 │ 1 │ 10.00 │ 0 │" in lines
     assert "│ holdout │ 3 │ 1 │ 33.3% │ 1 │ 40.00 │ 13.33 │ 0 │ 0 │ 0.00 │ 0 │" in lines
     said = " ".join(out.split())

@@ -1,5 +1,6 @@
 """A hand-made store for the measurement tests: two flows' stays, messages, orders,
-suppressions and consents at known times, so every figure of ``flow_stats`` is known."""
+suppressions, consents and link clicks at known times, so every figure of ``flow_stats`` is
+known."""
 
 from __future__ import annotations
 
@@ -36,6 +37,35 @@ STAYS: dict[
 }
 
 
+#: (message key, clicked at): t1's message clicked twice, t3's and n1's once; one click after
+#: NOW and one on a message not in ``messages`` (a preview's) are not counted.
+CLICKS: tuple[tuple[str, datetime], ...] = (
+    ("key-t1", datetime(2026, 3, 1, 12, 0)),
+    ("key-t1", datetime(2026, 3, 2, 8, 0)),
+    ("key-t3", datetime(2026, 3, 1, 13, 0)),
+    ("key-t2", datetime(2026, 3, 21, 8, 0)),
+    ("key-n1", datetime(2026, 3, 1, 12, 0)),
+    ("key-preview", datetime(2026, 3, 1, 12, 0)),
+)
+
+
+def clicks() -> pa.Table:
+    """The rows of :data:`CLICKS` for ``link_clicks``."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "message_key": key,
+                "person_id": key.removeprefix("key-"),
+                "flow": None,
+                "step": None,
+                "url": "https://shop.example/cart?x=1&y=2",
+                "clicked_at": at,
+            }
+            for key, at in CLICKS
+        ]
+    )
+
+
 def payload(person: str) -> str:
     body: dict[str, object] = {"flow": "cart", "step": "email_1", "template": "cart"}
     body["discount"] = {"code": f"CART{person.upper()}", "code_prefix": "CART", "percent": "10"}
@@ -45,7 +75,8 @@ def payload(person: str) -> str:
 
 
 def fill(store: Store) -> None:
-    """The rows of :data:`STAYS` (and a bounce of t2, an unsubscribe of t3)."""
+    """The rows of :data:`STAYS` (and a bounce of t2, an unsubscribe of t3, the
+    :data:`CLICKS`)."""
     ids, state, messages, orders = [], [], [], []
     for p, (flow, entered, held, variant, st, at, total, disc, coupon) in STAYS.items():
         ids += [
@@ -99,6 +130,7 @@ def fill(store: Store) -> None:
     store.insert("flow_state", pa.Table.from_pylist(state))
     store.insert("messages", pa.Table.from_pylist(messages))
     store.insert("orders", pa.Table.from_pylist(orders))
+    store.insert("link_clicks", clicks())
     store.insert(
         "suppressions",
         pa.Table.from_pylist(

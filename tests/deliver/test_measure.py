@@ -44,6 +44,8 @@ def test_every_count_of_the_hand_made_store(measured_store: Store) -> None:
             "waiting": 0,
             "bounced": 1,  # t2's address bounced after the send
             "unsubscribed": 1,  # t3 unsubscribed after it (t1's older unsubscribe is not)
+            "clicked": 2,  # t1's and t3's messages (t2's click is after NOW)
+            "clicks": 3,  # t1 clicked twice
             "converted": 3,  # t1, t3 and t5 bought within 7 days of their send
             "orders": 3,
             "revenue": 170.0,
@@ -52,8 +54,20 @@ def test_every_count_of_the_hand_made_store(measured_store: Store) -> None:
         }
     ]
     assert cart["channels"] == [
-        {"channel": "email", "messages": 8, "sent": 4, "failed": 1, "bounced": 1, "unsubscribed": 1}
+        {
+            "channel": "email",
+            "messages": 8,
+            "sent": 4,
+            "failed": 1,
+            "bounced": 1,
+            "unsubscribed": 1,
+            "clicked": 2,
+            "clicks": 3,
+        }
     ]
+    assert (cart["clicked"], cart["clicks"]) == (2, 3)
+    plain = stats.flows[1].to_dict()
+    assert (plain["clicked"], plain["clicks"]) == (1, 1)
     # measured: t1-t4 treated (t4 bought after its window), h1-h3 held out
     assert cart["treated"] == {
         "group": "treated",

@@ -30,6 +30,7 @@ TABLES = (
     "consents",
     "messages",
     "flow_state",
+    "link_clicks",
 )
 
 

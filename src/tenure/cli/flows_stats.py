@@ -43,9 +43,9 @@ def stats_command(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per flow and step: entered, sent, failed, bounced, unsubscribed, conversions, revenue,
-    discount cost; treated against holdout with the uplift and its 95% interval; A/B
-    variants; incremental revenue and the discount likely wasted."""
+    """Per flow and step: entered, sent, failed, bounced, unsubscribed, clicked, clicks,
+    conversions, revenue, discount cost; treated against holdout with the uplift and its 95%
+    interval; A/B variants; incremental revenue and the discount likely wasted."""
     from tenure.cli.flows import parse_now
     from tenure.deliver.measure import flow_stats
 
@@ -73,6 +73,8 @@ def print_report(report: FlowReport, now: datetime, window_days: int) -> None:
         (f"measured (window of {window_days} days closed)", report.measured),
         ("maturing", report.entered - report.measured),
         ("messages", ", ".join(f"{k} {v:,}" for k, v in sorted(report.messages.items()))),
+        ("clicked (messages with a click)", report.clicked),
+        ("clicks", report.clicks),
     ]
     console.print(kv_table(f"Flow {report.flow} at {now:%Y-%m-%d %H:%M}", summary))
     if not report.steps.empty:

@@ -7,8 +7,9 @@ reporting currency per person) and ``suppressions`` / ``consents``, set-based in
 
 * the funnel of each step: messages by state, sent, failed, then bounced and unsubscribed
   (a suppression or a withdrawn consent of the person for the message's channel after the
-  send), conversions within the window after the send, their revenue, the coupon orders
-  (an order whose coupon is the message's discount code) and their discount;
+  send), the messages clicked and the clicks (``link_clicks``, by message key), conversions
+  within the window after the send, their revenue, the coupon orders (an order whose coupon
+  is the message's discount code) and their discount;
 * the comparison: the persons of the stays whose attribution window has closed by ``now``,
   treated (not held out) against the holdout, every stay counted whatever happened to its
   messages (intention to treat: the holdout is held out before consent and caps, so
@@ -30,6 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.base import orders_base
+from tenure.deliver.clicks import CLICKS
 from tenure.deliver.uplift import (
     CONFIDENCE,
     MIN_PER_ARM,
@@ -70,6 +72,8 @@ STEP_COLUMNS = (
     "waiting",
     "bounced",
     "unsubscribed",
+    "clicked",
+    "clicks",
     "converted",
     "orders",
     "revenue",
@@ -147,9 +151,19 @@ class FlowReport:
     variants: list[Group] = field(default_factory=list)
     verdict: Verdict | None = None
 
+    @property
+    def clicked(self) -> int:
+        """The flow's messages with at least one click (the sum of its steps')."""
+        return int(self.steps["clicked"].sum()) if not self.steps.empty else 0
+
+    @property
+    def clicks(self) -> int:
+        """Every click on a link of the flow's messages."""
+        return int(self.steps["clicks"].sum()) if not self.steps.empty else 0
+
     def channels(self) -> pd.DataFrame:
         """The step counts summed per channel."""
-        cols = ["messages", "sent", "failed", "bounced", "unsubscribed"]
+        cols = ["messages", "sent", "failed", "bounced", "unsubscribed", "clicked", "clicks"]
         if self.steps.empty:
             return pd.DataFrame(columns=["channel", *cols])
         return self.steps.groupby("channel", as_index=False)[cols].sum()
@@ -182,6 +196,8 @@ class FlowReport:
             "measured": self.measured,
             "maturing": self.entered - self.measured,
             "messages": self.messages,
+            "clicked": self.clicked,
+            "clicks": self.clicks,
             "steps": _records(self.steps),
             "channels": _records(self.channels()),
             "treated": self.treated.to_dict(),
@@ -401,9 +417,10 @@ def _steps(
     )
     sent = m.filter(m.state.isin(SENT) & m.sent_at.notnull())
     later = _after_send(store, sent, now)
+    clicked = _clicked(store, m, now)
     bought = _bought_after_send(sent, purchases, window)
     frame = funnel.to_pandas()
-    for extra in (later.to_pandas(), bought.to_pandas()):
+    for extra in (later.to_pandas(), clicked.to_pandas(), bought.to_pandas()):
         frame = frame.merge(extra, on=["flow", "step"], how="left")
     if frame.empty:
         return pd.DataFrame(columns=["flow", *STEP_COLUMNS])
@@ -458,6 +475,16 @@ def _after_send(store: Store, sent: ir.Table, now: datetime) -> ir.Table:
     )
     per = j.group_by("flow", "step", "message_key").agg(b=_any(~j.w_unsub), u=_any(j.w_unsub))
     return per.group_by("flow", "step").agg(bounced=per.b.sum(), unsubscribed=per.u.sum())
+
+
+def _clicked(store: Store, messages: ir.Table, now: datetime) -> ir.Table:
+    """flow, step, clicked (messages with at least one click up to ``now``), clicks (all of
+    them): the ``link_clicks`` rows joined to the messages by ``message_key``."""
+    c = store.table(CLICKS)
+    c = c.filter(c.clicked_at <= ibis.literal(now)).select(c_key=c.message_key)
+    m = messages.select("flow", "step", "message_key")
+    j = m.join(c, m.message_key == c.c_key)
+    return j.group_by("flow", "step").agg(clicked=j.message_key.nunique(), clicks=j.count())
 
 
 def _bought_after_send(sent: ir.Table, purchases: ir.Table, window: ir.IntervalScalar) -> ir.Table:

@@ -5,8 +5,9 @@
 rows the :class:`TemplateRenderer` reads, in one query each, the persons' addresses (the
 identity graph), their customer records (name, traits), the products the payloads name (with
 the reason each is shown) and the discount codes already issued; then renders each row's
-template (:mod:`tenure.deliver.templates`), adds the unsubscribe headers and records the
-discount codes it issued. :func:`preview` renders one person's message without recording.
+template (:mod:`tenure.deliver.templates`), tracks an e-mail's links
+(:mod:`tenure.deliver.links`), adds the unsubscribe headers and records the discount codes it
+issued. :func:`preview` renders one person's message without recording.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pyarrow as pa
 from tenure.config import Settings
 from tenure.deliver.channel import Outgoing, Renderer
 from tenure.deliver.discounts import Issued, issue_codes, pool_codes, record_codes
+from tenure.deliver.links import wrap_links
 from tenure.deliver.templates import Templates, check_header
 from tenure.deliver.unsubscribe import list_unsubscribe, token_for, unsubscribe_url
 from tenure.engage.flow_spec import Flow, flow_paths, load_flows
@@ -365,6 +367,8 @@ class TemplateRenderer:
         subject = self.templates.subject(ctx["subject"], ctx)
         ctx["subject"] = subject
         text, html = self.templates.render(str(payload.get("template") or PLAIN_TEMPLATE), ctx)
+        if channel == "email" and self._unsubscribes():
+            text, html = wrap_links(self.settings, key, text, html)
         headers: dict[str, str] = {}
         if channel == "email" and token is not None:
             headers = list_unsubscribe(self.settings, token)
