@@ -5,8 +5,9 @@ p95 of each at most 200 ms).
 
 The store: ``--copies`` (default 7) renamed replicas of the built demo store ``--source``
 (``bench/bench_flows.py``'s 200,000-person store, 148,148 buyers: 7 copies hold about 1.04M
-buyers), built once by :func:`bench_flows.replicate` into ``--dir`` (the source is copied,
-never changed) and reused; ``--store`` names another built store instead.
+buyers) after resolving its identities (:func:`resolved`: a copy, the identity step, the
+pipeline again), built once by :func:`bench_flows.replicate` into ``--dir`` (the source is
+copied, never changed) and reused; ``--store`` names another built store instead.
 
 Each run starts the real application (:func:`tenure.service.app.create_app` under uvicorn, one
 process, the worker off, an admin token) over the store in a subprocess, on a free loopback
@@ -78,6 +79,31 @@ def build(source: Path, path: Path, copies: int) -> dict[str, Any]:
     return info
 
 
+def resolved(source: Path, path: Path) -> Path:
+    """``path``: a copy of the built store ``source`` with its identities resolved and the
+    pipeline run again up to ``segments`` (``bench_flows`` builds without the identity step, so
+    its persons are their customer ids and a profile finds none of their orders or events;
+    a served store is resolved, as ``tenure demo`` does), its build info next to it."""
+    if path.exists() and path.with_suffix(".json").exists():
+        return path
+    from tenure.pipeline import run as pipeline
+    from tenure.store import Store
+
+    partial = path.with_name(path.name + ".part")
+    shutil.copyfile(source, partial)
+    info = json.loads(source.with_suffix(".json").read_text())
+    with Store(f"duckdb://{partial}") as store:
+        start = time.perf_counter()
+        pipeline(store, steps=["identity"])
+        info["identity_s"] = round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
+        pipeline(store, steps=["segments"])
+        info["resolved_pipeline_s"] = round(time.perf_counter() - start, 1)
+    partial.rename(path)
+    path.with_suffix(".json").write_text(json.dumps(info))
+    return path
+
+
 def counts(path: Path) -> dict[str, Any]:
     """Persons, buyers, orders, events and resolved identities of the store at ``path``."""
     import duckdb
@@ -101,8 +127,8 @@ def counts(path: Path) -> dict[str, Any]:
 
 def identifiers(path: Path, n: int, seed: int) -> list[str]:
     """``n`` different random buyers of the store, each named by one of their identifiers:
-    alternately an e-mail and a customer id (from ``identities`` when resolved; before
-    resolution a person's id is their customer id, their e-mail is on their record)."""
+    alternately an e-mail and a customer id (from ``identities``); before identity resolution
+    (``identities`` empty) by customer id, a person's id then (an e-mail names nobody)."""
     import duckdb
 
     con = duckdb.connect(str(path), read_only=True)
@@ -116,11 +142,10 @@ def identifiers(path: Path, n: int, seed: int) -> list[str]:
             WHERE f.is_buyer GROUP BY f.person_id
             HAVING count(DISTINCT i.value) FILTER (WHERE i.kind = 'email') <= 1
         """
-    else:
+    else:  # unresolved: the person id is the customer id, an e-mail names nobody
         sql = """
-            SELECT f.person_id, min(c.email) AS email, f.person_id AS customer_id
-            FROM customer_facts f JOIN customers c ON c.customer_id = f.person_id
-            WHERE f.is_buyer GROUP BY f.person_id
+            SELECT f.person_id, NULL AS email, f.person_id AS customer_id
+            FROM customer_facts f WHERE f.is_buyer
         """
     rows = con.execute(
         f"SELECT * FROM ({sql}) ORDER BY hash(person_id || ?) LIMIT ?", [str(seed), n]
@@ -328,6 +353,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10, help="untimed profile requests")
     parser.add_argument("--kpi-warmup", type=int, default=1, help="untimed KPI requests")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--build-only", action="store_true", help="build the store, stop")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("step", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -342,9 +368,13 @@ def main() -> None:
         store = args.store
         info = {**counts(store), "store": str(store)}
     else:
-        store = args.dir / f"admin_{args.copies}x{args.source.stem.split('_')[-1]}.duckdb"
-        info = {**build(args.source, store, args.copies), "store": str(store)}
+        size = args.source.stem.split("_")[-1]
+        source = resolved(args.source, args.dir / f"resolved_{size}.duckdb")
+        store = args.dir / f"admin_{args.copies}x{size}.duckdb"
+        info = {**build(source, store, args.copies), "store": str(store)}
     print("store", json.dumps(info), file=sys.stderr)
+    if args.build_only:
+        return
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=args.dir))
     runs = []
     try:
