@@ -258,6 +258,60 @@ def inprocess(store: str, plan_path: str, out_path: str) -> None:
     Path(out_path).write_text(json.dumps(result))
 
 
+def breakdown(store: str, plan_path: str, out_path: str) -> None:
+    """Where the time of the two library calls goes: each query of ``profile`` (its parts, as
+    :func:`tenure.identity.profile.profile` runs them) for the first 5 buyers of the plan
+    (median), and each part of ``kpis`` (as :func:`tenure.analytics.periods.kpis` runs them),
+    once after a warm-up."""
+    from tenure.analytics import periods as p
+    from tenure.analytics.money import money_warnings
+    from tenure.identity import profile as pr
+    from tenure.identity.lookup import find_person
+    from tenure.store import Store
+
+    plan = json.loads(Path(plan_path).read_text())
+    parts: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        start = time.perf_counter()
+        value = fn()
+        parts.setdefault(name, []).append(time.perf_counter() - start)
+        return value
+
+    with Store(f"duckdb://{store}") as s:
+        pr.profile(s, plan["warmup"][0], timeline=TIMELINE)
+        for ident in plan["profile"][:5]:
+            person = timed("profile: find_person", lambda i=ident: find_person(s, i).person_id)
+            ids = timed("profile: identifiers", lambda w=person: pr.person_identifiers(s, w))
+            cust, mail = ids.get("customer_id", []), ids.get("email", [])
+            anon = ids.get("anonymous_id", [])
+            c, o, e, k = (s.table(t) for t in ("customers", "orders", "events", "consents"))
+            theirs = c.filter(c.customer_id.isin(cust))
+            timed("profile: customers", lambda q=theirs: pr._rows(q))
+            mine = o.filter(o.customer_id.isin(cust) | o.email.lower().isin(mail))
+            timed("profile: orders", lambda m=mine: pr._rows(m.order_by(m.ordered_at)))
+            ev = e.filter(e.anonymous_id.isin(anon) | e.user_id.isin(cust))
+            last = ev.order_by(ev.timestamp.desc())
+            timed("profile: timeline (events)", lambda q=last: pr._rows(q, TIMELINE))
+            held = k.filter(k.identifier.isin(mail + cust))
+            timed("profile: consents", lambda q=held: pr._rows(q))
+            timed("profile: labels", lambda w=person: pr._labels(s, w))
+            timed("profile: computed", lambda w=person: pr.computed_values(s, w))
+        p.kpis(s)
+        span = p._span(s, "month", None, None, None)
+        tagged = timed("kpis: tagged orders (cached)", lambda: p._tagged_orders(s, None, span))
+        with tagged.cache() as orders:
+            timed("kpis: period cells", lambda: p._period_cells(orders).to_pandas())
+            lapsed = s.settings.lapsed_days
+            timed("kpis: trailing", lambda: p._trailing_events(orders, lapsed).to_pandas())
+            timed("kpis: prospects", lambda: p._prospect_events(s, orders, span).to_pandas())
+        timed("kpis: spend", lambda: p._spend_cells(s, None, span).to_pandas())
+        timed("kpis: money warnings", lambda: money_warnings(s, as_of=span.as_of, spend=True))
+        timed("kpis: whole", lambda: p.kpis(s))
+    out = {name: round(statistics.median(v) * 1000) for name, v in parts.items()}
+    Path(out_path).write_text(json.dumps(out))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -354,6 +408,7 @@ def main() -> None:
     parser.add_argument("--kpi-warmup", type=int, default=1, help="untimed KPI requests")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--build-only", action="store_true", help="build the store, stop")
+    parser.add_argument("--breakdown", action="store_true", help="time the calls' parts too")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("step", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -361,7 +416,8 @@ def main() -> None:
         name, *rest = args.step
         {"serve": lambda: serve(rest[0], int(rest[1]), rest[2]),
          "client": lambda: client(*rest),
-         "inprocess": lambda: inprocess(*rest)}[name]()  # fmt: skip
+         "inprocess": lambda: inprocess(*rest),
+         "breakdown": lambda: breakdown(*rest)}[name]()  # fmt: skip
         return
     args.dir.mkdir(parents=True, exist_ok=True)
     if args.store is not None:
@@ -392,6 +448,14 @@ def main() -> None:
             result = run(args, store, plan_path, folder)
             print(f"run {k + 1}", json.dumps(result), file=sys.stderr, flush=True)
             runs.append(result)
+        if args.breakdown:
+            env = {**os.environ, "PYTHONPATH": str(HERE.parents[1] / "src")}
+            out = folder / "breakdown.json"
+            step = [sys.executable, str(HERE), "breakdown", str(store), str(plan_path), str(out)]
+            subprocess.run(step, env=env, check=True)
+            parts = json.loads(out.read_text())
+            print("breakdown (ms)", json.dumps(parts), file=sys.stderr, flush=True)
+            runs.append({"breakdown_ms": parts, "load": _load()})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps({"store": info, "runs": runs}))
