@@ -305,7 +305,13 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "worker": lambda _, tmp: ["--passes", "1", "--interval", "0", "--dry-run", str(tmp / "outbox")],
 }
 
-COMMANDS = {path: _options(command) for path, command in every_command().items()}
+#: Commands that run until stopped, not exercised here (where they are tested instead).
+LONG_RUNNING = {
+    "serve": "serves until SIGTERM: tests/service/test_ops_process.py runs it as a process",
+}
+COMMANDS = {
+    path: _options(command) for path, command in every_command().items() if path not in LONG_RUNNING
+}
 #: Variants: the plain run, then each machine format the command has.
 VARIANTS = ("plain", "--json", "--csv")
 #: Options that take other paths through a command: each is one more (slow) case, run plain.
