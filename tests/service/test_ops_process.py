@@ -138,12 +138,14 @@ def test_another_command_on_a_served_store_fails_at_once(
             env=_env(tmp_path),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
         )
         took = time.monotonic() - started
         said = other.stdout + other.stderr
         assert other.returncode != 0, said
-        assert took < 15, took  # at once: never waits for the lock (the interpreter's start)
+        # at once: a lock is never waited for (a hang would never end); the bound is the
+        # interpreter's start on a loaded 2-core CI machine (about 6 s on a busy one here)
+        assert took < 45, took
         assert "Traceback" not in said
         assert f"The store shop.duckdb is owned by `tenure serve` (pid {server.pid}," in said
         assert url in said and "stop it first" in said
@@ -169,7 +171,7 @@ def test_sigterm_stops_the_server_cleanly(
     in_flight.join(10)
     assert answers and answers[0].json() == {"done": True}  # drained, not cut
     assert server.returncode == 0, (out, err)
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 45  # the drain, on a loaded machine
     assert "Traceback" not in out + err
     assert "Stopped (SIGTERM)" in out
     assert not owner_path(store_file).exists()

@@ -64,7 +64,7 @@ def serve() -> Iterator[Any]:
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         servers.append((server, thread))
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not server.started:
             assert time.monotonic() < deadline, "the test server did not start"
             time.sleep(0.05)
@@ -125,7 +125,7 @@ def _shop(collector: str, key: str = "wk_test") -> FastAPI:
 
 
 def _wait_for(received: list[dict[str, Any]], n: int) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while len(received) < n:
         assert time.monotonic() < deadline, f"{len(received)} of {n} calls arrived: {received}"
         time.sleep(0.05)
