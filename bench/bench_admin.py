@@ -34,7 +34,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
+from measure import free_port, wait_healthy  # noqa: E402
 
 TOKEN = "bench-admin-token"
 #: The profile route's query: the route's default timeline, said out loud.
@@ -312,27 +312,6 @@ def breakdown(store: str, plan_path: str, out_path: str) -> None:
     Path(out_path).write_text(json.dumps(out))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    for _ in range(6000):
-        if process.poll() is not None:
-            raise RuntimeError("the server exited at start")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the server did not start")
-
-
 def _peak_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
@@ -361,14 +340,14 @@ def run(args: argparse.Namespace, store: Path, plan_path: Path, folder: Path) ->
     """One run: the server, the client, the server's peak; then the library calls."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1] / "src")}
     me = [sys.executable, str(HERE)]
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     before = _load()
     started = time.monotonic()
     collector = tempfile.mkdtemp(prefix="collector-", dir=folder)
     server = subprocess.Popen([*me, "serve", str(store), str(port), collector], env=env)
     try:
-        _wait_up(url, server)
+        wait_healthy(url, server)
         start_s = time.monotonic() - started
         out = folder / "http.json"
         subprocess.run([*me, "client", url, str(plan_path), str(out)], env=env, check=True)

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,8 +34,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-KEY = "bench-key"
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+from measure import free_port, wait_healthy  # noqa: E402
+
+KEY = "bench-key"
 
 
 def serve(store: str, wal: str, port: int) -> None:
@@ -98,26 +100,6 @@ def load(url: str, seconds: float, clients: int, batch: int, path: str) -> None:
     Path(path).write_text(json.dumps(out))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError("the server exited at start")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
-
-
 def _stored(store: Path) -> tuple[int, int]:
     from tenure.store import Store
 
@@ -135,12 +117,12 @@ def _quantile(values: list[float], q: float) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """One benchmark run; its figures."""
     folder = Path(tempfile.mkdtemp(prefix="bench-collector-", dir=args.dir))
-    store, port = folder / "s.duckdb", _free_port()
+    store, port = folder / "s.duckdb", free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1] / "src")}
     me = [sys.executable, str(HERE)]
     server = subprocess.Popen([*me, "serve", str(store), str(folder / "wal"), str(port)], env=env)
-    _wait_up(url, server)
+    wait_healthy(url, server)
     result = folder / "load.json"
     loader = [*me, "load", url, str(args.seconds), str(args.clients), str(args.batch), str(result)]
     subprocess.run(loader, env=env, check=True)

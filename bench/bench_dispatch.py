@@ -38,7 +38,6 @@ import json
 import multiprocessing as mp
 import re
 import shutil
-import socket
 import statistics
 import sys
 import threading
@@ -64,6 +63,9 @@ from tenure.deliver.channels.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
 from tenure.deliver.dispatcher import dispatch
 from tenure.deliver.render import build_renderer, message_id, sender_domain
 from tenure.errors import DeliveryError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import free_port
 
 NAMES = ("email", "webhook")
 SECRET = "bench-webhook-secret"
@@ -175,12 +177,6 @@ async def _connection(tally: Tally, reader: asyncio.StreamReader, writer: Any) -
         pass
     finally:
         writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_smtp(tally: Tally) -> int:

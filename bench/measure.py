@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +53,28 @@ def own_peak_mb(reset: bool = False) -> float:
         with open("/proc/self/clear_refs", "w") as clear:
             clear.write("5")
     return kb / 1024
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server the bench starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 600) -> None:
+    """Wait until the server ``process`` answers ``GET url/health`` with 200 (an error if it
+    exits first or takes over ``seconds``)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited at start")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise RuntimeError("the server did not start")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import pytest
 import tenure.store
 from tenure.store import Store
 from tenure.store.owner import owner_path
+from tests.service.collector_live import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +69,6 @@ def _serve_args(store_file: Path, port: int) -> list[str]:
     return ["serve", "--store", str(store_file), "--port", str(port)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_healthy(url: str, server: subprocess.Popen[str], seconds: float = 60.0) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -91,7 +85,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, str]]:
     """A `tenure serve` process over a new store (its dispatcher on, every 0.2 s)."""
     store_file = tmp_path / "shop.duckdb"
     Store(f"duckdb://{store_file}").close()  # the schema made before the server starts
-    port = _free_port()
+    port = free_port()
     env = _env(
         tmp_path,
         **QUIET,

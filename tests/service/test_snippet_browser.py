@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from tenure.deliver.channel import Outgoing
 from tenure.deliver.channels.onsite import OnsiteChannel
 from tenure.identity import attributed, find_person, resolve_identities
 from tenure.service import snippet
-from tests.service.collector_live import KEY, LiveServer, live, settings_for
+from tests.service.collector_live import KEY, LiveServer, free_port, live, settings_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,19 +45,13 @@ LANDING = "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_cont
 CAMPAIGN = {"source": "newsletter", "medium": "email", "name": "spring", "content": "hero"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def serve() -> Iterator[Any]:
     """Start apps on free local ports (uvicorn in threads); all stopped after the test."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(app: FastAPI) -> str:
-        port = _free_port()
+        port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)

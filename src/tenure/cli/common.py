@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -338,3 +341,33 @@ def kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
         shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
         table.add_row(plain(key), plain("" if shown is None else shown))
     return table
+
+
+class StopRequest(threading.Event):
+    """Set by SIGINT or SIGTERM during :func:`stop_signals`; ``names`` the signals received."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+
+@contextmanager
+def stop_signals() -> Iterator[StopRequest]:
+    """A :class:`StopRequest` set by SIGINT or SIGTERM for the block, in place of the
+    handlers before (restored after): a long command stops cleanly instead of dying. Off the
+    main thread (where handlers cannot be set) the request is only ever set by hand."""
+    stop = StopRequest()
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        stop.names.append(signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    before = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

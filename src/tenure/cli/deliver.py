@@ -4,18 +4,24 @@ dispatches in a loop): docs/delivery.md. Each parses, calls one library function
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
-from tenure.cli.common import JsonOpt, StoreOpt, app, console, kv_table, open_store, print_json, say
+from tenure.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    console,
+    kv_table,
+    open_store,
+    print_json,
+    say,
+    stop_signals,
+)
 from tenure.deliver.channel import Channel
 from tenure.deliver.dispatcher import DispatchResult
 from tenure.store import Store
@@ -116,25 +122,6 @@ def _parse_now(value: str | None) -> datetime | None:
         ) from None
 
 
-@contextmanager
-def _stopping_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM for the block (the handlers before are restored)."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    before = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for s, h in before.items():
-            signal.signal(s, h)
-
-
 @app.command("worker")
 def worker_command(
     interval: Annotated[
@@ -168,7 +155,7 @@ def worker_command(
             f"{d.suppressed + d.capped + d.held:,} stopped by the policy, {d.resent:,} resent.",
         )
 
-    with open_store(store) as st, _stopping_on_signals() as stop:
+    with open_store(store) as st, stop_signals() as stop:
         flows = load_flows(flow_paths(Path(st.settings.flows_dir)))
         channels = _channels(st, dry_run)
         try:

@@ -3,15 +3,11 @@ store (:mod:`tenure.service`)."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from tenure.cli.common import StoreOpt, app, open_store, say
+from tenure.cli.common import StoreOpt, app, open_store, say, stop_signals
 from tenure.config import load_settings
 
 
@@ -42,7 +38,7 @@ def serve_command(
     application = create_app(settings)
     setattr(application.state, SERVE_URL, url)
     say(f"Serving {settings.store_url} on {url} (Ctrl-C stops).")
-    with _stopped_by_signals() as stopped:
+    with stop_signals() as stopped:
         uvicorn.run(
             application,
             host=bind_host,
@@ -50,23 +46,5 @@ def serve_command(
             log_level="warning",
             timeout_graceful_shutdown=max(1, round(settings.serve_shutdown_seconds)),
         )
-    if stopped:
-        say(f"Stopped ({', '.join(stopped)}): the store {settings.store_url} is released.")
-
-
-@contextmanager
-def _stopped_by_signals() -> Iterator[list[str]]:
-    """Uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again for the
-    handler that was there before it: this block's handler notes it (the command then exits
-    0, a stop asked for) instead of dying of it."""
-    stopped: list[str] = []
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        stopped.append(signal.Signals(signum).name)
-
-    before = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stopped
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
+    if stopped.is_set():
+        say(f"Stopped ({', '.join(stopped.names)}): the store {settings.store_url} is released.")

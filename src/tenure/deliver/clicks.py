@@ -10,11 +10,6 @@ targets are signed, so the redirect can never be turned into a ``javascript:`` l
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -22,6 +17,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from tenure.config import Settings
+from tenure.deliver.signing import TokenSignatureError, seal, unseal
 from tenure.deliver.unsubscribe import secret_of
 from tenure.errors import ConfigError, TerminalError
 from tenure.store import Store
@@ -50,19 +46,6 @@ class Click:
     clicked_at: datetime
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signature(secret: str, body: str) -> str:
-    digest = hmac.new(secret.encode(), DOMAIN + body.encode("ascii"), hashlib.sha256).digest()
-    return _b64(digest)
-
-
 def check_target(url: str) -> str:
     """``url`` when it is an absolute http(s) URL; a ConfigError naming it otherwise."""
     parts = urlsplit(url)
@@ -76,28 +59,27 @@ def check_target(url: str) -> str:
 
 def make_click_token(secret: str, message_key: str, url: str) -> str:
     """The signed token of a click on ``url`` in message ``message_key`` (URL-safe)."""
-    fields = {"m": message_key, "u": check_target(url)}
-    body = _b64(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
-    return f"{body}.{_signature(secret, body)}"
+    return seal(secret, {"m": message_key, "u": check_target(url)}, domain=DOMAIN)
 
 
 def read_click_token(secret: str, text: str) -> tuple[str, str]:
     """The ``(message_key, url)`` a click token names, once its signature is checked; a
     :class:`ClickTokenError` otherwise."""
     hint = "Open the link from the message again, or go to the shop's site directly."
-    body, dot, signature = text.strip().partition(".")
-    if not dot or not body or not signature:
-        raise ClickTokenError("The link's token is malformed (no signature).", hint=hint)
-    if not hmac.compare_digest(signature.encode(), _signature(secret, body).encode()):
+    try:
+        fields = unseal(secret, text, domain=DOMAIN)
+        key, url = str(fields["m"]), check_target(str(fields["u"]))
+    except TokenSignatureError as exc:
+        if exc.unsigned:
+            raise ClickTokenError(
+                "The link's token is malformed (no signature).", hint=hint
+            ) from None
         raise ClickTokenError(
             "The link's token signature does not match: the link was altered or signed with "
             "another unsubscribe_secret.",
             hint=hint,
-        )
-    try:
-        fields = json.loads(_unb64(body))
-        key, url = str(fields["m"]), check_target(str(fields["u"]))
-    except (ValueError, KeyError, TypeError, binascii.Error, ConfigError) as exc:
+        ) from None
+    except (ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ClickTokenError(f"The link's token is malformed ({exc}).", hint=hint) from None
     return key, url
 

@@ -11,14 +11,3 @@
 * :mod:`tenure.service.auth`: write keys and admin tokens; :mod:`tenure.service.state` the
   process's store and the lock every use of it takes.
 """
-
-from __future__ import annotations
-
-__all__ = ["create_app"]
-
-
-def create_app(*args: object, **kwargs: object) -> object:
-    """:func:`tenure.service.app.create_app` (imported on use: FastAPI loads only here)."""
-    from tenure.service.app import create_app as make
-
-    return make(*args, **kwargs)  # type: ignore[arg-type]
