@@ -1,0 +1,1 @@
+"""The dashboard and the lifecycle report (docs/dashboard.md): pages as data (``model.py``)."""

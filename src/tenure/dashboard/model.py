@@ -1,0 +1,139 @@
+"""What a dashboard page is: data, not markup.
+
+Every page of the dashboard (and every section of ``tenure report``) is a :class:`Page` built
+by one function of ``tenure.dashboard.pages`` from the store. The HTML page, its JSON twin
+(``/dash/<page>.json``), the CSV download of each table and the report are all drawn from the
+same :class:`Page`, so they cannot disagree. Labels are English message ids marked with
+:func:`N_` and translated when drawn; numbers stay numbers until drawn (Babel formats them
+for the reader's locale). An unknown number is ``None`` and is drawn "unknown", never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+#: How a number is drawn: money in the store's reporting currency, a count, a ratio (x:1),
+#: a share (0.25 drawn 25 %), a number of days, a date, or text.
+Unit = Literal["money", "count", "ratio", "share", "days", "date", "text", "number"]
+#: The chart kinds the one chart library draws.
+ChartKind = Literal["line", "bar", "stacked_bar", "heatmap", "funnel", "histogram"]
+#: A health colour (CLV:CAC against the 3:1 benchmark, a share at risk...).
+Health = Literal["good", "warn", "alarm"]
+Value = float | int | str | None
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a marked message id
+    """Mark ``message`` for translation (extracted by Babel, translated when drawn)."""
+    return message
+
+
+@dataclass(frozen=True)
+class Window:
+    """The period a page shows and the period it is compared with (both ends inclusive)."""
+
+    start: date
+    end: date
+    compare_start: date
+    compare_end: date
+
+    @classmethod
+    def trailing(cls, end: date, days: int = 30) -> Window:
+        """The ``days`` days ending on ``end``, against the ``days`` days before them."""
+        start = end - timedelta(days=days - 1)
+        return cls(start, end, start - timedelta(days=days), start - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number shown on a card, with the number it is compared with.
+
+    ``definition`` is the anchor of its definition in docs/metrics.md (shown on hover).
+    """
+
+    key: str
+    label: str
+    value: Value
+    unit: Unit
+    previous: Value = None
+    definition: str = ""
+    health: Health | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    unit: Unit
+    definition: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table shown on a page and downloadable as CSV; ``rows`` hold raw values."""
+
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Value, ...], ...]
+    #: A link for each row's first cell, ``{0}`` replaced by that cell (members, a profile...).
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart, drawn by the one chart library in the pages and in the report alike.
+
+    ``x`` are the categories or dates; each series has one value per ``x``. A heatmap's rows
+    are its series (``series[i].name`` labels row ``i``).
+    """
+
+    key: str
+    title: str
+    kind: ChartKind
+    x: tuple[Value, ...]
+    series: tuple[Series, ...]
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    metrics: tuple[Metric, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    tables: tuple[Table, ...] = ()
+    #: Plain-language notes: what is missing, why a number is unknown.
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str
+    title: str
+    window: Window
+    currency: str
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """The page's JSON twin: exactly the numbers the page shows."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN is unknown
+        return None
+    return value
