@@ -114,7 +114,10 @@ def run_tick(
 
     holdout = holdout or default_holdout
     paused = paused_flows(store)
-    ctx = Context(store, now)
+    marks = watermarks(store)
+    running = [f for f in flows if f.name not in paused]
+    ctx = Context(store, now, purchases_since=_purchases_since(store, running, marks, now))
+    writes = Writes(store, decide, now)
     done: list[FlowTick] = []
     try:
         for flow in flows:
@@ -122,10 +125,13 @@ def run_tick(
                 done.append(FlowTick(flow.name, paused=True, note="paused"))
                 continue
             try:
-                done.append(_tick_flow(ctx, flow, decide, holdout))
+                done.append(_tick_flow(ctx, flow, marks.get(flow.name), writes, holdout))
             except NotFoundError as exc:  # a table its trigger reads is not built yet
                 done.append(FlowTick(flow.name, note=f"skipped: {exc.message}"))
+        writes.flush()
+        _write_ticks(store, done, writes, now)
     finally:
+        writes.drop()
         ctx.close()
     return TickResult(now=now, flows=done)
 
@@ -134,69 +140,119 @@ def run_tick(
 ROUNDS = 10
 
 
-def _tick_flow(ctx: Context, flow: Flow, decide: Decide, holdout: HoldoutFn) -> FlowTick:
+def _purchases_since(
+    store: Store, flows: Sequence[Flow], marks: dict[str, datetime], now: datetime
+) -> datetime | None:
+    """The earliest purchase a tick of ``flows`` can ask about: the start of a trigger
+    window (the watermark, or the clock, less the lookback and ``no_order_within``) or the
+    entry of an active stay (exit tests look after entry)."""
+    starts = [
+        (marks.get(f.name) or now) - f.lookback - (f.trigger.no_order_within or timedelta(0))
+        for f in flows
+    ]
+    if not starts:
+        return None
+    state = store.table("flow_state")
+    names = [f.name for f in flows]
+    active = state.filter((state.status == "active") & state.flow.isin(names))
+    first = active.entered_at.min().execute()
+    if first is not None and not pd.isna(first):
+        starts.append(pd.Timestamp(first).to_pydatetime())
+    return min(starts)
+
+
+def _tick_flow(
+    ctx: Context, flow: Flow, mark: datetime | None, writes: Writes, holdout: HoldoutFn
+) -> FlowTick:
     """One flow's tick, in rounds: a round enters each person once (their earliest new
     instance) and runs the stays; when some person had a later instance too, another round
     enters it once the first stay has ended (re-entry permitting), so one tick over a long
-    window enters what ticks on time would have, and repeating it adds nothing."""
+    window enters what ticks on time would have, and repeating it adds nothing. The round's
+    messages and stays are written by ``writes`` (before another round reads them)."""
     store, now = ctx.store, ctx.now
-    started = datetime.now(UTC).replace(tzinfo=None)
-    mark = watermark(store, flow.name)
     since = (mark or now) - flow.lookback
     done = FlowTick(flow.name)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    state = store.table("flow_state")
+    mine = state.filter(state.flow == flow.name)
     for _ in range(ROUNDS):
-        entered, later = _round(ctx, flow, since, decide, holdout, done)
+        stays, entered, later = _round(ctx, flow, mine, since, writes, holdout, done)
         done.entered += entered
         if not (entered and later):
             break
+        mine = _kept(ctx.store, "flow_mine", _overlay(mine, stays), writes.scratches)
+    writes.started[flow.name] = started
+    writes.finished[flow.name] = datetime.now(UTC).replace(tzinfo=None)
+    writes.marks[flow.name] = max(now, mark) if mark else now
+    return done
+
+
+def _write_ticks(store: Store, done: list[FlowTick], writes: Writes, now: datetime) -> None:
+    """One ``flow_ticks`` row per flow that ran (paused and skipped flows leave none)."""
+    ran = [f for f in done if f.flow in writes.marks]
+    if not ran:
+        return
+    for f in ran:
+        f.messages = writes.counts.get(f.flow, {})
     row = {
-        "flow": [flow.name],
-        "tick_at": [now],
-        "watermark": [max(now, mark) if mark else now],
-        "entered": [done.entered],
-        "messages": [sum(done.messages.values())],
-        "started_at": [started],
-        "finished_at": [datetime.now(UTC).replace(tzinfo=None)],
+        "flow": [f.flow for f in ran],
+        "tick_at": [now] * len(ran),
+        "watermark": [writes.marks[f.flow] for f in ran],
+        "entered": [f.entered for f in ran],
+        "messages": [sum(f.messages.values()) for f in ran],
+        "started_at": [writes.started[f.flow] for f in ran],
+        "finished_at": [writes.finished[f.flow] for f in ran],
     }
     store.upsert("flow_ticks", ["flow", "tick_at"], pa.table(row))
-    return done
+
+
+def _overlay(mine: ir.Table, stays: ir.Table) -> ir.Table:
+    """The flow's stays as ``flow_state`` will hold them once a round's ``stays`` are
+    written: what the next round of the same tick reads (the writes wait for the tick's
+    end)."""
+    cols = tuple(c for c in STAY if c != "touched")
+    kept = mine.anti_join(
+        stays, [mine.person_id == stays.person_id, mine.trigger_id == stays.trigger_id]
+    )
+    return ibis.union(conform(kept, cols), conform(stays, cols))
 
 
 def _round(
     ctx: Context,
     flow: Flow,
+    mine: ir.Table,
     since: datetime,
-    decide: Decide,
+    writes: Writes,
     holdout: HoldoutFn,
     done: FlowTick,
-) -> tuple[int, int]:
-    """Enter, advance, decide and write once; the persons entered and the later instances
-    left for another round."""
-    store = ctx.store
-    state = store.table("flow_state")
-    mine = state.filter(state.flow == flow.name)
-    scratches: list[str] = []
-    try:
-        found = _kept(ctx, "flow_found", _candidates_in(ctx, flow, mine, since), scratches)
-        later = int(found.filter(found.rank > 0).count().execute())
-        entries = _entries(ctx, flow, found.filter(found.rank == 0), holdout)
-        active = mine.filter(mine.status == "active").mutate(touched=ibis.literal(False))
-        stays = _kept(
-            ctx, "flow_stays", ibis.union(conform(active, STAY), conform(entries, STAY)), scratches
-        )
-        entered = int(stays.filter(stays.touched).count().execute())
-        stays, made, actions = _advance(ctx, flow, stays, scratches)
-        stays = _exit_waiting(ctx, flow, stays, scratches)
-        for key, n in _write_messages(store, made, actions, decide, ctx.now).items():
-            done.messages[key] = done.messages.get(key, 0) + n
-        done.exited += int(
-            stays.filter(stays.touched & (stays.status == "exited")).count().execute()
-        )
-        _write_state(store, flow, stays, ctx.now)
-    finally:
-        for name in scratches:
-            store.drop(name)
-    return entered, later
+) -> tuple[ir.Table, int, int]:
+    """Enter and advance once over the flow's stays ``mine``, the messages and stays left
+    to ``writes``; the stays, the persons entered and the later instances left for another
+    round."""
+    scratches = writes.scratches
+    found = _kept(ctx.store, "flow_found", _candidates_in(ctx, flow, mine, since), scratches)
+    counts = found.aggregate(n=found.count(), later=(found.rank > 0).sum())
+    row = counts.to_pyarrow().to_pylist()[0]
+    later = int(row["later"] or 0)
+    active = mine.filter(mine.status == "active")
+    if not row["n"] and not int(active.count().execute()):
+        return found, 0, 0
+    entries = _entries(ctx, flow, found.filter(found.rank == 0), holdout)
+    active = active.mutate(touched=ibis.literal(False))
+    stays = _kept(
+        ctx.store,
+        "flow_stays",
+        ibis.union(conform(active, STAY), conform(entries, STAY)),
+        scratches,
+    )
+    entered = int(stays.filter(stays.touched).count().execute())
+    stays, made, actions = _advance(ctx, flow, stays, scratches)
+    stays = _exit_waiting(ctx, flow, stays, scratches)
+    writes.found += made
+    writes.actions += actions
+    writes.stays.append(stays)
+    done.exited += int(stays.filter(stays.touched & (stays.status == "exited")).count().execute())
+    return stays, entered, later
 
 
 def _candidates_in(ctx: Context, flow: Flow, mine: ir.Table, since: datetime) -> ir.Table:
@@ -286,17 +342,18 @@ def _advance(
             if applied.actions is not None:
                 recorded.append(conform(applied.actions, CANDIDATE_COLUMNS))
         # the candidates first: they read the pass's stays
-        found += [_kept(ctx, "flow_found", ibis.union(*made), scratches)] if made else []
+        found += [_kept(ctx.store, "flow_found", ibis.union(*made), scratches)] if made else []
         actions += (
-            [_kept(ctx, "flow_actions", ibis.union(*recorded), scratches)] if recorded else []
+            [_kept(ctx.store, "flow_actions", ibis.union(*recorded), scratches)] if recorded else []
         )
-        stays = _kept(ctx, "flow_stays", ibis.union(*parts), scratches)
+        stays = _kept(ctx.store, "flow_stays", ibis.union(*parts), scratches)
     return stays, found, actions
 
 
-def _kept(ctx: Context, prefix: str, expr: ir.Table, scratches: list[str]) -> ir.Table:
-    """``expr`` written to a scratch table dropped when the flow's tick ends."""
-    table = ctx.store.scratch_table(prefix, expr)
+def _kept(store: Store, prefix: str, expr: ir.Table, scratches: list[str]) -> ir.Table:
+    """``expr`` written to a scratch table, its name added to ``scratches`` (dropped when
+    the tick's writes are)."""
+    table = store.scratch_table(prefix, expr)
     scratches.append(table.get_name())
     return table
 
@@ -313,21 +370,55 @@ def _exit_waiting(ctx: Context, flow: Flow, stays: ir.Table, scratches: list[str
         exit_reason=ibis.ifelse(bought, ibis.literal("ordered"), tested.exit_reason),
         touched=tested.touched | bought,
     )
-    return _kept(ctx, "flow_stays", out.select(*STAY), scratches)
+    return _kept(ctx.store, "flow_stays", out.select(*STAY), scratches)
 
 
-def _write_messages(
-    store: Store, found: list[ir.Table], actions: list[ir.Table], decide: Decide, now: datetime
-) -> dict[str, int]:
-    """Decide the candidates and insert the messages whose key is new; their count by state."""
-    counts: dict[str, int] = {}
+class Writes:
+    """What a tick has decided and not yet written: the candidate messages and the stays of
+    its rounds (scratch tables). :meth:`flush` hands every flow's candidates to the send
+    policy at once, inserts the messages whose key is new, then writes the stays: a crash
+    before the stays are written leaves them to be run again, and the message keys make the
+    second run write nothing twice."""
+
+    def __init__(self, store: Store, decide: Decide, now: datetime) -> None:
+        self.store, self.decide, self.now = store, decide, now
+        self.found: list[ir.Table] = []
+        self.actions: list[ir.Table] = []
+        self.stays: list[ir.Table] = []
+        self.scratches: list[str] = []
+        self.counts: dict[str, dict[str, int]] = {}
+        self.started: dict[str, datetime] = {}
+        self.finished: dict[str, datetime] = {}
+        self.marks: dict[str, datetime] = {}
+
+    def flush(self) -> None:
+        """Write what is kept: the messages, then the stays; then forget it."""
+        for (flow, state), n in _write_messages(self).items():
+            per = self.counts.setdefault(flow, {})
+            per[state] = per.get(state, 0) + n
+        if self.stays:
+            _write_state(self.store, self.stays, self.now)
+        self.drop()
+
+    def drop(self) -> None:
+        for name in self.scratches:
+            self.store.drop(name)
+        self.scratches.clear()
+        self.found, self.actions, self.stays = [], [], []
+
+
+def _write_messages(writes: Writes) -> dict[tuple[str, str], int]:
+    """Decide the kept candidates and insert the messages whose key is new; their count by
+    flow and state."""
+    store, now = writes.store, writes.now
     stamp = ibis.literal(now, type=TS)
     decided: list[ir.Table] = []
-    if found:
-        cands = ibis.union(*found).select(*CANDIDATE_COLUMNS).distinct()
-        out = decide(store, cands, now)
-        decided.append(conform(out, DECIDED))
-    for a in actions:
+    if writes.found:
+        # written once: the policy reads the candidates three times
+        union = ibis.union(*writes.found).select(*CANDIDATE_COLUMNS).distinct()
+        cands = _kept(store, "flow_candidates", union, writes.scratches)
+        decided.append(conform(writes.decide(store, cands, now), DECIDED))
+    for a in writes.actions:
         recorded = a.mutate(
             state=ibis.literal("pending"),
             reason=ibis.literal("set_trait"),
@@ -335,44 +426,44 @@ def _write_messages(
         )
         decided.append(conform(recorded, DECIDED))
     if not decided:
-        return counts
-    rows = ibis.union(*decided)
-    with store.scratch("flow_decided", rows) as name:
-        new = store.read(name)
-        known = store.table("messages")
-        new = new.anti_join(known, new.message_key == known.message_key)
-        new = new.mutate(
-            decided_at=stamp,
-            sent_at=ibis.null(TS),
-            attempts=ibis.literal(0, type="int64"),
-            last_error=ibis.null("string"),
-            updated_at=stamp,
-        )
-        with store.scratch("flow_new", new) as fresh:
-            table = store.read(fresh)
-            by_state = table.group_by("state").agg(n=table.count()).to_pyarrow().to_pylist()
-            counts = {str(r["state"]): int(r["n"]) for r in by_state}
-            store.insert("messages", table)
-    return counts
+        return {}
+    known = store.table("messages")
+    new = ibis.union(*decided)
+    new = new.anti_join(known, new.message_key == known.message_key)
+    new = new.mutate(
+        decided_at=stamp,
+        sent_at=ibis.null(TS),
+        attempts=ibis.literal(0, type="int64"),
+        last_error=ibis.null("string"),
+        updated_at=stamp,
+    )
+    with store.scratch("flow_new", new) as fresh:
+        table = store.read(fresh)
+        per = table.group_by(["flow", "state"]).agg(n=table.count()).to_pyarrow().to_pylist()
+        store.insert("messages", table)
+    return {(str(r["flow"]), str(r["state"])): int(r["n"]) for r in per}
 
 
-def _write_state(store: Store, flow: Flow, stays: ir.Table, now: datetime) -> None:
-    """``flow_state`` with this flow's touched stays written (the others kept): the rows of
-    their keys replaced (not the whole table rewritten, which grew with every flow's
-    stays)."""
+def _write_state(store: Store, stays: list[ir.Table], now: datetime) -> None:
+    """``flow_state`` with the touched stays written (the others kept): the rows of their
+    keys replaced (not the whole table rewritten, which grew with every flow's stays)."""
     stamp = ibis.literal(now, type=TS)
-    changed = stays.filter(stays.touched)
-    changed = changed.mutate(updated_at=stamp).drop("touched")
     cols = tuple(store.spec("flow_state").columns)
-    rows = conform(changed, cols).to_pyarrow()
-    store.upsert("flow_state", ["flow", "person_id", "trigger_id"], rows)
+    for s in stays:  # in order: a later round's row of a stay replaces an earlier one's
+        changed = s.filter(s.touched).mutate(updated_at=stamp).drop("touched")
+        rows = conform(changed, cols).to_pyarrow()
+        store.upsert("flow_state", ["flow", "person_id", "trigger_id"], rows)
 
 
-def watermark(store: Store, flow: str) -> datetime | None:
-    """The watermark of the flow's last tick (None before its first)."""
+def watermarks(store: Store) -> dict[str, datetime]:
+    """The watermark of each flow's last tick (flows never ticked are absent)."""
     t = store.table("flow_ticks")
-    value = t.filter(t.flow == flow).watermark.max().execute()
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+    rows = t.group_by("flow").agg(w=t.watermark.max()).to_pyarrow().to_pylist()
+    return {
+        str(r["flow"]): pd.Timestamp(r["w"]).to_pydatetime()
+        for r in rows
+        if r["w"] is not None and not pd.isna(r["w"])
+    }
 
 
 def paused_flows(store: Store) -> set[str]:

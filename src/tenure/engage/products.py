@@ -17,10 +17,7 @@ from datetime import timedelta
 import ibis
 import ibis.expr.types as ir
 
-from tenure.engage.triggers import TS, Context, property_text
-
-#: How far before entering the cart's additions are read.
-CART_WINDOW = timedelta(days=1)
+from tenure.engage.triggers import CART_WINDOW, TS, Context, property_text
 
 
 def _cart(ctx: Context, rows: ir.Table, count: int) -> ir.Table:

@@ -28,6 +28,8 @@ from tenure.engage.flow_spec import WEEKDAYS, Flow, Schedule, Trigger
 from tenure.errors import NotFoundError
 from tenure.store import Store
 
+#: How far before entering a cart's additions are read (``products: cart``).
+CART_WINDOW = timedelta(days=1)
 #: The columns of a trigger instance.
 INSTANCE = ("person_id", "trigger_id", "trigger_at")
 #: The segment membership table (the segments step builds it; see the segments' docs).
@@ -42,14 +44,26 @@ class Context:
 
     store: Store
     now: datetime
+    #: No purchase before this time is read, no event before a day earlier (the earliest
+    #: entry or trigger window of the tick's stays: exit tests, ``no_order_within`` and
+    #: event conditions look after those only; a cart a day before); None: all.
+    purchases_since: datetime | None = None
     uploads: list[str] = field(default_factory=list)
     scratches: list[str] = field(default_factory=list)
     cache: dict[str, ir.Table] = field(default_factory=dict)
 
     def events(self) -> ir.Table:
+        """The events with a person; with ``purchases_since``, only those a tick can read
+        (from a day before it: a cart's additions), written once per tick."""
         if "events" not in self.cache:
             e = attributed_events(self.store)
-            self.cache["events"] = e.filter(e.person_id.notnull())
+            e = e.filter(e.person_id.notnull())
+            if self.purchases_since is not None:
+                e = e.filter(e.timestamp >= ibis.literal(self.purchases_since - CART_WINDOW))
+                table = self.store.scratch_table("flow_events", e)
+                self.scratches.append(table.get_name())
+                e = table
+            self.cache["events"] = e
         return self.cache["events"]
 
     def purchases(self) -> ir.Table:
@@ -57,6 +71,8 @@ class Context:
         tenure.analytics.base defines one), without its value."""
         if "purchases" not in self.cache:
             o = purchase_times(self.store).select(p_person="person_id", p_at="ordered_at")
+            if self.purchases_since is not None:
+                o = o.filter(o.p_at >= ibis.literal(self.purchases_since, type=TS))
             # written once per tick: every exit test and condition reads it
             table = self.store.scratch_table("flow_purchases", o)
             self.scratches.append(table.get_name())
