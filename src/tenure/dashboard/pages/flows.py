@@ -102,7 +102,8 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     step_frame = pd.concat(steps) if steps else pd.DataFrame(columns=[c.key for c in STEP_COLUMNS])
     notes = [
         N_(
-            "Purchases count within the measurement window after entering (after sending, per step)."
+            "Purchases count within the measurement window after entering (after sending, "
+            "per step)."
         )
     ]
     if not stats.flows:

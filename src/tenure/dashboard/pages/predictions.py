@@ -18,8 +18,8 @@ from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Metric, Page, Section, Series, Window
 from tenure.dashboard.pages.channels import PREDICTIONS, clv_column
 from tenure.dashboard.pages.common import frame_table, money, observed_end, value, values
-from tenure.predictions.runs import chosen_model, model_runs
 from tenure.predictions.results import top_customers
+from tenure.predictions.runs import chosen_model, model_runs
 from tenure.store import Store, reporting_currency
 
 BINS = 20
@@ -36,11 +36,10 @@ def histogram(table: ir.Table, column: str, top: float | None, bins: int = BINS)
     """low, high, persons: ``bins`` equal bins of ``column`` from 0 to ``top`` (its maximum
     when None), counted in the engine; persons without a value left out."""
     known = table.filter(table[column].notnull())
-    if top is None:
-        top = value(known[column].max().execute())
-    if not isinstance(top, int | float) or top <= 0:
+    highest = value(known[column].max().execute()) if top is None else top
+    if not isinstance(highest, int | float) or highest <= 0:
         return pd.DataFrame(columns=["low", "high", "persons"])
-    width = float(top) / bins
+    width = float(highest) / bins
     number = ibis.least((known[column] / width).floor().cast("int64"), bins - 1)
     got = known.group_by(bin=number).agg(persons=known.count()).to_pandas()
     frame = pd.DataFrame({"bin": range(bins)}).merge(got, on="bin", how="left")
