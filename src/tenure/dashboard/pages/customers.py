@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.advocacy import advocacy_kpis, advocates
@@ -188,12 +189,10 @@ def _ambassadors(store: Store, end: date, currency: str) -> Section:
     return Section("ambassadors", N_("Ambassadors"), metrics=metrics, tables=(table,))
 
 
-def rfm_cells(store: Store, end: date) -> pd.DataFrame:
+def rfm_cells(scored: ir.Table, facts: ir.Table) -> pd.DataFrame:
     """r_score, fm_score, segment, customers, revenue, margin: the RFM grid's cells (every
-    one of the 25, empty ones 0) from :func:`tenure.analytics.rfm.rfm` and each buyer's
-    ``customer_facts`` revenue."""
-    facts = customer_facts(store, as_of=end)
-    scored = rfm(store, as_of=end, facts=facts)
+    one of the 25, empty ones 0) from ``scored`` (:func:`tenure.analytics.rfm.rfm`) and each
+    buyer's ``customer_facts`` revenue."""
     j = scored.join(facts.select("person_id", "revenue"), "person_id")
     got = (
         j.group_by(["r_score", "fm_score", "segment"])
@@ -208,8 +207,8 @@ def rfm_cells(store: Store, end: date) -> pd.DataFrame:
     return grid
 
 
-def _rfm(store: Store, end: date, currency: str) -> Section:
-    cells = rfm_cells(store, end)
+def _rfm(scored: ir.Table, facts: ir.Table, currency: str) -> Section:
+    cells = rfm_cells(scored, facts)
     x = tuple(f"FM {fm}" for fm in SCORES[::-1])
     rows = []
     for r in SCORES:
@@ -229,8 +228,7 @@ def _rfm(store: Store, end: date, currency: str) -> Section:
     return Section("rfm", N_("RFM grid"), charts=(chart,), tables=(table,))
 
 
-def _tiers(store: Store, end: date, currency: str) -> Section:
-    scored = rfm(store, as_of=end)
+def _tiers(scored: ir.Table, currency: str) -> Section:
     got = scored.group_by("tier").agg(customers=scored.count(), margin=scored.margin.sum())
     frame = pd.DataFrame({"tier": list(TIERS)}).merge(got.to_pandas(), on="tier", how="left")
     frame["customers"] = frame["customers"].fillna(0).astype("int64")
@@ -302,13 +300,15 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     """The customers page as of the window's end."""
     currency = reporting_currency(store)
     end = observed_end(store, window)
+    facts = customer_facts(store, as_of=end)
+    with facts.cache() as known, rfm(store, as_of=end, facts=known).cache() as scored:
+        value_sections = (_rfm(scored, known, currency), _tiers(scored, currency))
     sections = (
         _journey(store, window, end),
         _statuses(store, window, end),
         _indicators(store, end),
         _ambassadors(store, end, currency),
-        _rfm(store, end, currency),
-        _tiers(store, end, currency),
+        *value_sections,
         _segments(store, end),
     )
     return Page("customers", N_("Customers"), window, currency, sections)
