@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,23 @@ def test_a_deleted_person_reveals_nothing(
                 profile_page.build(store, store.settings, window, asked)
             assert asked not in str(caught.value)
             assert "C0000" not in str(caught.value)
+
+
+def test_the_grain_of_a_window() -> None:
+    def grain(start: date, end: date) -> str | None:
+        return period_grain(Window(start, end, start, end))
+
+    assert grain(date(2024, 12, 1), date(2024, 12, 30)) == "month"  # cut by as_of
+    assert grain(date(2024, 10, 1), date(2024, 12, 31)) == "quarter"
+    assert grain(date(2024, 12, 23), date(2024, 12, 29)) == "week"  # Monday to Sunday
+    assert grain(date(2024, 12, 5), date(2024, 12, 5)) == "day"
+    assert grain(date(2024, 12, 2), date(2024, 12, 31)) is None  # 30 trailing days
+
+
+def test_a_window_that_is_no_calendar_period_shows_its_end_month(
+    demo: Store, pages: dict[str, Page], window: Window
+) -> None:
+    odd = Window(window.end - timedelta(days=20), window.end, window.compare_start, window.end)
+    page = build_page("overview", demo, demo.settings, odd)
+    assert metrics(page)["revenue"].value == metrics(pages["overview"])["revenue"].value
+    assert any("calendar month" in n for s in page.sections for n in s.notes)
