@@ -22,6 +22,7 @@ from tenure.cli import app
 from tenure.dashboard.model import Metric, Page, Table, Value, Window
 from tenure.dashboard.pages import PAGES, UnknownPageError, build_page, default_window
 from tenure.dashboard.pages import profile as profile_page
+from tenure.dashboard.pages.customers import UnknownCellError, rfm_members
 from tenure.dashboard.pages.overview import period_grain
 from tenure.identity.privacy import delete_person
 
@@ -215,3 +216,18 @@ def test_a_window_that_is_no_calendar_period_shows_its_end_month(
     page = build_page("overview", demo, demo.settings, odd)
     assert metrics(page)["revenue"].value == metrics(pages["overview"])["revenue"].value
     assert any("calendar month" in n for s in page.sections for n in s.notes)
+
+
+def test_an_rfm_cell_links_to_its_members(
+    demo: Store, pages: dict[str, Page], window: Window
+) -> None:
+    grid = table(pages["customers"], "rfm")
+    assert grid.link is not None
+    cell = next(r for r in grid.rows if r[0] == "r5fm4")
+    page = rfm_members(demo, demo.settings, window, "r5fm4")
+    assert metrics(page)["customers"].value == cell[4]
+    members = table(page, "members")
+    assert len(members.rows) == cell[4]
+    assert {r[3] for r in members.rows} == {cell[3]}  # the cell's segment
+    with pytest.raises(UnknownCellError, match="No RFM cell named 'r6fm1'"):
+        rfm_members(demo, demo.settings, window, "r6fm1")
