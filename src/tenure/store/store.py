@@ -37,6 +37,7 @@ from tenure.errors import (
 )
 from tenure.store.derived import DERIVED
 from tenure.store.indexes import create_indexes
+from tenure.store.keyed import duckdb_rows_where_in
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.outbox import claim_messages, update_claimed
 from tenure.store.owner import owner_message
@@ -396,12 +397,39 @@ class Store:
         self.versions.read(name)
         return self.con.table(self.physical(name))
 
+    def rows_where_in(
+        self,
+        name: str,
+        column: str,
+        values: Sequence[str],
+        *,
+        lower: bool = False,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The rows of table ``name`` whose ``column`` (lower-cased with ``lower``) is one of
+        ``values``, as Arrow (every column, or ``columns``): one person's rows, read through
+        the column's index where the engine has one (:mod:`tenure.store.indexes`; on DuckDB
+        one statement with bound values, :mod:`tenure.store.keyed`)."""
+        wanted = [v for v in values if v is not None]
+        if self.is_duckdb:
+            self.versions.read(name)
+            return duckdb_rows_where_in(
+                self.con, self.physical(name), column, wanted, lower=lower, columns=columns
+            )
+        table = self.read(name)
+        key = table[column].lower() if lower else table[column]
+        found = table.filter(key.isin(wanted))
+        return (found.select(*columns) if columns else found).to_pyarrow()
+
     def replace(self, name: str, expr: ibis.Table, *, scratch: bool = False) -> ibis.Table:
         """Write ``expr`` as table ``name``, replacing it; return the stored table.
         ``scratch``: read for a short while and dropped (stored without compression)."""
         self.check_writable(name)
         self.wrote(name, CATALOG)
-        return replace_table(self.con, name, expr, scratch=scratch)
+        stored = replace_table(self.con, name, expr, scratch=scratch)
+        if not scratch:
+            create_indexes(self.con, name)  # a derived table's person index
+        return stored
 
     def create(self, name: str, schema: ibis.Schema) -> ibis.Table:
         """Create empty table ``name`` with ``schema`` if it does not exist; return it."""
