@@ -37,16 +37,17 @@ def duckdb_rows_where_in(
     for name in (table, column, *(columns or ())):
         if not _NAME.fullmatch(name):
             raise ConfigError(f"{name!r} is not a table or column name of a Tenure store.")
-    wanted = list(dict.fromkeys(values))
+    wanted: list[str | None] = list(dict.fromkeys(values))
     shown = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     if lower:
         one = f'SELECT {shown} FROM "{table}" WHERE lower("{column}") = ?'
         sql = " UNION ALL ".join([one] * max(len(wanted), 1))
+        wanted = wanted or [None]  # no value: one comparison with null, no row
     else:
         marks = ", ".join("?" * len(wanted)) or "NULL"
         sql = f'SELECT {shown} FROM "{table}" WHERE "{column}" IN ({marks})'
     try:
-        rows: pa.Table = con.con.execute(sql, wanted or ([None] if lower else [])).to_arrow_table()
+        rows: pa.Table = con.con.execute(sql, wanted).to_arrow_table()
     except duckdb.CatalogException as exc:
         raise UnknownTableError(
             f"The store has no table {table!r} yet.",
