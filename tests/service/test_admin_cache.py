@@ -91,7 +91,7 @@ def test_the_profile_reads_the_same_rows_as_a_filter_on_every_row(served: Store)
     o = served.table("orders")
     every = o.filter(o.customer_id.isin(customers) | o.email.lower().isin(emails))
     mine = person_orders(served, customers, emails)
-    assert sorted(mine.order_id.to_pyarrow().to_pylist()) == sorted(
+    assert sorted(mine.column("order_id").to_pylist()) == sorted(
         every.order_id.to_pyarrow().to_pylist()
     )
     assert [r["order_id"] for r in doc["orders"]] == every.order_by(
@@ -100,7 +100,7 @@ def test_the_profile_reads_the_same_rows_as_a_filter_on_every_row(served: Store)
     e = served.table("events")
     anon = ids.get("anonymous_id", [])
     scanned = e.filter(e.anonymous_id.isin(anon) | e.user_id.isin(customers))
-    assert person_events(served, anon, customers).count().execute() == scanned.count().execute()
+    assert person_events(served, anon, customers).num_rows == scanned.count().execute()
     latest = scanned.order_by(scanned.timestamp.desc()).limit(5).to_pyarrow().to_pylist()
     assert [r["timestamp"] for r in doc["timeline"]] == [str(r["timestamp"]) for r in latest]
     assert len(doc["orders"]) > 0 and len(doc["timeline"]) == 5
