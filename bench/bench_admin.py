@@ -17,7 +17,10 @@ port, and a client in another (``httpx``, one request at a time, ``Authorization
   different random buyer each time, named alternately by e-mail and by customer id;
 * ``kpis``: ``GET /api/kpis`` with the route's defaults (monthly, whole history, first page).
 
-``--warmup`` requests of each come first (other buyers), not timed. Each request is timed from
+``--warmup`` profile requests come first (other buyers), not timed; then ``--kpi-warmup`` KPI
+requests, timed apart (``kpis_first``: the first computes the answer, which the server keeps
+until a table it read is written, :mod:`tenure.store.cache`; the repeated ones are answered
+from memory). Each request is timed from
 send to the whole answer read; every answer must be a 200. The server's peak RSS (VmHWM) is
 read before it stops. Then, in a fresh process over the same store, the library calls the
 routes make are timed the same way (``profile`` + the JSON conversion, ``kpis`` + the first
@@ -217,9 +220,11 @@ def client(url: str, plan_path: str, out_path: str) -> None:
 
         for ident in plan["warmup"]:
             profile(ident)
-        for k in range(plan["kpi_warmup"]):
-            kpis(k)
+        # the first KPI requests: computed (the server keeps the answer until the tables it
+        # read are written: tenure.store.cache), timed apart from the repeated ones
+        first = _timed(kpis, list(range(plan["kpi_warmup"])), float("inf"))
         result = {
+            "kpis_first": first,
             "profile": _timed(profile, plan["profile"], float("inf")),
             "kpis": _timed(kpis, list(range(plan["kpi_requests"])), plan["kpi_budget"]),
         }
@@ -282,20 +287,20 @@ def breakdown(store: str, plan_path: str, out_path: str) -> None:
         pr.profile(s, plan["warmup"][0], timeline=TIMELINE)
         for ident in plan["profile"][:5]:
             person = timed("profile: find_person", lambda i=ident: find_person(s, i).person_id)
-            ids = timed("profile: identifiers", lambda w=person: pr.person_identifiers(s, w))
+            rows = timed("profile: identifiers", lambda w=person: pr.identity_rows(s, w))
+            ids = pr.by_kind(rows)
             cust, mail = ids.get("customer_id", []), ids.get("email", [])
             anon = ids.get("anonymous_id", [])
-            c, o, e, k = (s.table(t) for t in ("customers", "orders", "events", "consents"))
-            theirs = c.filter(c.customer_id.isin(cust))
-            timed("profile: customers", lambda q=theirs: pr._rows(q))
-            mine = o.filter(o.customer_id.isin(cust) | o.email.lower().isin(mail))
-            timed("profile: orders", lambda m=mine: pr._rows(m.order_by(m.ordered_at)))
-            ev = e.filter(e.anonymous_id.isin(anon) | e.user_id.isin(cust))
-            last = ev.order_by(ev.timestamp.desc())
-            timed("profile: timeline (events)", lambda q=last: pr._rows(q, TIMELINE))
-            held = k.filter(k.identifier.isin(mail + cust))
-            timed("profile: consents", lambda q=held: pr._rows(q))
-            timed("profile: labels", lambda w=person: pr._labels(s, w))
+            timed(
+                "profile: customers", lambda c=cust: s.rows_where_in("customers", "customer_id", c)
+            )
+            timed("profile: orders", lambda c=cust, m=mail: pr.person_orders(s, c, m))
+            timed(
+                "profile: events (all of theirs)", lambda a=anon, c=cust: pr.person_events(s, a, c)
+            )
+            held = mail + cust
+            timed("profile: consents", lambda h=held: s.rows_where_in("consents", "identifier", h))
+            timed("profile: labels", lambda w=person, r=rows: pr._labels(s, w, r))
             timed("profile: computed", lambda w=person: pr.computed_values(s, w))
         p.kpis(s)
         span = p._span(s, "month", None, None, None)
@@ -367,7 +372,7 @@ def run(args: argparse.Namespace, store: Path, plan_path: Path, folder: Path) ->
         "load_after": _load(),
         "server_start_s": round(start_s, 1),
         "server_peak_rss_mb": round(peak),
-        "http": {k: quantiles(http[k]) for k in ("profile", "kpis")},
+        "http": {k: quantiles(http[k]) for k in ("profile", "kpis", "kpis_first")},
         "answer_bytes": http["bytes"],
         "library": {k: quantiles(lib[k]) for k in ("profile", "kpis")},
         "library_peak_rss_mb": lib["peak_rss_mb"],

@@ -13,8 +13,9 @@ ever reaches the engine as a value of an Ibis expression.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -44,6 +45,8 @@ PREFIXES = {
     "order_id": "order_id",
     "order": "order_id",
 }
+#: The columns :func:`find_person` reads of the identities a text may be.
+IDENTITY_HIT = ("person_id", "kind", "value")
 #: Lookups above this many persons read every label rather than list the persons.
 _LISTED = 1_000
 
@@ -88,17 +91,21 @@ def _candidates(store: Store, text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _hits(store: Store, pairs: list[tuple[str, str]]) -> ir.Table:
+def _hits(store: Store, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """person_id, kind, value of every row matching one of ``pairs``: identities (flagged
-    ones with a null person), person ids, and the person of an order."""
-    ids = store.table("identities")
-    branches: list[ir.Table] = []
-    wanted = [(k, v) for k, v in pairs if k in LABEL_KINDS]
+    ones with a null person), person ids, and the person of an order. The identities are
+    read by value alone (the index on ``value`` serves it, :mod:`tenure.store.indexes`; a
+    filter on the kind beside it would scan) and their kinds checked here."""
+    rows: list[dict[str, Any]] = []
+    wanted = {(k, v) for k, v in pairs if k in LABEL_KINDS}
     if wanted:
-        cond = ibis.or_(*((ids.kind == k) & (ids.value == v) for k, v in wanted))
-        branches.append(ids.filter(cond).select("person_id", "kind", "value"))
+        values = sorted({v for _, v in wanted})
+        found = store.rows_where_in("identities", "value", values, columns=IDENTITY_HIT)
+        rows += [r for r in found.to_pylist() if (r["kind"], r["value"]) in wanted]
+    branches: list[ir.Table] = []
     for kind, value in pairs:
         if kind == "person_id":
+            ids = store.table("identities")
             known = ids.filter(ids.person_id == value).select("person_id").limit(1)
             if store.exists("customer_facts"):  # before resolution, a person is their id
                 f = store.read("customer_facts")
@@ -113,7 +120,10 @@ def _hits(store: Store, pairs: list[tuple[str, str]]) -> ir.Table:
             branches.append(
                 o.select(person_id=who, kind=ibis.literal(kind), value=ibis.literal(value))
             )
-    return ibis.union(*branches, distinct=True)
+    if branches:
+        rows += ibis.union(*branches, distinct=True).to_pyarrow().to_pylist()
+    unique = {(r["person_id"], r["kind"], r["value"]): r for r in rows}
+    return list(unique.values())
 
 
 def find_person(store: Store, text: str) -> PersonMatch:
@@ -122,7 +132,7 @@ def find_person(store: Store, text: str) -> PersonMatch:
     ``kind:value`` (kinds: :data:`PREFIXES`). Raises :class:`PersonNotFoundError` (with close
     matches) when no person matches, :class:`AmbiguousPersonError` when several do."""
     pairs = _candidates(store, text)
-    rows = _hits(store, pairs).to_pyarrow().to_pylist() if pairs else []
+    rows = _hits(store, pairs) if pairs else []
     matches = sorted(
         {PersonMatch(r["person_id"], r["kind"], r["value"]) for r in rows if r["person_id"]},
         key=lambda m: (m.person_id, m.kind, m.value),
@@ -176,7 +186,7 @@ def identifier_of(store: Store, text: str) -> str:
     `tenure identity unmerge` takes). Raises :class:`PersonNotFoundError` (with close
     matches) when none is known, :class:`AmbiguousPersonError` when the text is several."""
     pairs = [(k, v) for k, v in _candidates(store, text) if k in LABEL_KINDS]
-    rows = _hits(store, pairs).to_pyarrow().to_pylist() if pairs else []
+    rows = _hits(store, pairs) if pairs else []
     nodes = sorted({f"{r['kind']}:{r['value']}" for r in rows})
     if len(nodes) == 1:
         return nodes[0]
@@ -251,6 +261,35 @@ def person_labels(store: Store, persons: Sequence[str] | None = None) -> ir.Tabl
         "email",
         other_id=ibis.ifelse(neither, other, ibis.null("string")),
     )
+
+
+def labels_of(identities: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """:data:`LABEL_COLUMNS` of one person from their ``identities`` rows (kind, value,
+    first_seen), as :func:`person_labels` gives them (the earliest seen customer id and
+    e-mail, ties by value; ``other_id`` for a person with neither): for a profile, which has
+    read the rows already."""
+    first: dict[str, tuple[Any, str]] = {}
+    for row in identities:
+        kind, value = row["kind"], row["value"]
+        if kind not in LABEL_KINDS or value is None:
+            continue
+        key = (row.get("first_seen"), value)
+        best = first.get(kind)
+        if best is None or _earlier(key, best):
+            first[kind] = key
+    value = {kind: seen[1] for kind, seen in first.items()}
+    other = None
+    if "customer_id" not in value and "email" not in value:
+        kind = next((k for k in ("phone", "anonymous_id") if k in value), None)
+        other = None if kind is None else f"{kind}:{value[kind]}"
+    return {"customer_id": value.get("customer_id"), "email": value.get("email"), "other_id": other}
+
+
+def _earlier(a: tuple[Any, str], b: tuple[Any, str]) -> bool:
+    """(first_seen, value) ``a`` before ``b``, an unknown time after every known one."""
+    if (a[0] is None) != (b[0] is None):
+        return b[0] is None
+    return (a[0], a[1]) < (b[0], b[1]) if a[0] is not None else a[1] < b[1]
 
 
 def labelled(store: Store, table: ir.Table, column: str = "person_id") -> ir.Table:

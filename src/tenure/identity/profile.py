@@ -1,13 +1,27 @@
-"""The 360-degree profile of a person: identities, traits, consents, orders and timeline."""
+"""The 360-degree profile of a person: identities, traits, consents, orders and timeline.
+
+Every read is of this person's rows only: their identifiers first (by person id), then the
+rows those name, each read by one column's values (:meth:`tenure.store.Store.rows_where_in`,
+through the indexes of :mod:`tenure.store.indexes` on DuckDB), never a scan of every order
+or event. A filter on two columns (the orders of a customer id or an e-mail) is two reads,
+the second without the rows of the first.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from tenure.identity.lookup import LABEL_COLUMNS, PersonNotFoundError, find_person, person_labels
+from tenure.identity.lookup import (
+    LABEL_COLUMNS,
+    PersonNotFoundError,
+    find_person,
+    labels_of,
+    person_labels,
+)
 from tenure.store import Store
 from tenure.store.derived import DERIVED
 
@@ -15,25 +29,78 @@ from tenure.store.derived import DERIVED
 UnknownIdentifierError = PersonNotFoundError
 
 
-def _rows(table: ir.Table, limit: int | None = None) -> list[dict[str, Any]]:
-    expr = table if limit is None else table.limit(limit)
+def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each value a JSON value: a date, time or decimal as its text."""
     return [
         {
             k: (str(v) if v is not None and not isinstance(v, (int, float, str, bool)) else v)
             for k, v in row.items()
         }
-        for row in expr.to_pyarrow().to_pylist()
+        for row in rows
     ]
 
 
-def person_identifiers(store: Store, person_id: str) -> dict[str, list[str]]:
-    """Every identifier of the person, by kind."""
-    ids = store.table("identities")
-    rows = ids.filter(ids.person_id == person_id).select("kind", "value").to_pyarrow().to_pylist()
+def _sorted(rows: pa.Table, column: str, order: str, n: int | None = None) -> list[dict[str, Any]]:
+    """``rows`` by ``column`` (``ascending`` or ``descending``, nulls last), the first ``n``."""
+    at = pc.sort_indices(rows, sort_keys=[(column, order)])
+    return _plain(rows.take(at if n is None else at[:n]).to_pylist())
+
+
+def identity_rows(store: Store, person_id: str) -> list[dict[str, Any]]:
+    """kind, value, first_seen of every identifier of the person (one read, by the index on
+    ``person_id``)."""
+    rows = store.rows_where_in("identities", "person_id", [person_id])
+    out: list[dict[str, Any]] = rows.select(["kind", "value", "first_seen"]).to_pylist()
+    return out
+
+
+def by_kind(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The values of identity ``rows`` by kind, sorted."""
     out: dict[str, list[str]] = {}
     for r in rows:
         out.setdefault(r["kind"], []).append(r["value"])
     return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def person_identifiers(store: Store, person_id: str) -> dict[str, list[str]]:
+    """Every identifier of the person, by kind."""
+    return by_kind(identity_rows(store, person_id))
+
+
+def _either(
+    store: Store, table: str, first: tuple[str, list[str]], second: tuple[str, list[str]]
+) -> pa.Table:
+    """The rows of ``table`` whose column ``first[0]`` is one of ``first[1]`` or whose column
+    ``second[0]`` is one of ``second[1]`` (lower-cased for ``email``), each once. The second
+    read is first of the ``first[0]`` column alone, and whole only when it finds rows the
+    first read did not (an identified event names both its device and its user: read whole
+    twice, every event of a person would be fetched twice)."""
+    (column, values), (other, keys) = first, second
+    lower = other == "email"
+    mine = store.rows_where_in(table, column, values)
+    if not keys:
+        return mine
+    known = pa.array(values, pa.string())
+
+    def new(rows: pa.Table) -> pa.Array:
+        return pc.invert(pc.fill_null(pc.is_in(rows[column], known), False))
+
+    probe = store.rows_where_in(table, other, keys, lower=lower, columns=[column])
+    if not pc.any(new(probe)).as_py():
+        return mine
+    more = store.rows_where_in(table, other, keys, lower=lower)
+    return pa.concat_tables([mine, more.filter(new(more))])
+
+
+def person_orders(store: Store, customers: list[str], emails: list[str]) -> pa.Table:
+    """The orders of the customer ids ``customers`` or of the e-mails ``emails`` (compared
+    lower-cased: a guest order's e-mail is stored as given)."""
+    return _either(store, "orders", ("customer_id", customers), ("email", emails))
+
+
+def person_events(store: Store, anonymous: list[str], customers: list[str]) -> pa.Table:
+    """The events of the devices ``anonymous`` or of the user ids ``customers``."""
+    return _either(store, "events", ("anonymous_id", anonymous), ("user_id", customers))
 
 
 def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, Any]:
@@ -43,40 +110,45 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
     (:func:`tenure.identity.lookup.person_labels`).
 
     ``computed`` is where customer analytics and predictions (CLV, RFM, status, risk) appear
-    once they have been computed for the store.
+    once they have been computed for the store. ``timeline``: the latest events, latest first
+    (the person's events are read whole and cut here: an ``ORDER BY ... LIMIT`` in DuckDB
+    reads every event of the store rather than through the index).
     """
     person = find_person(store, identifier).person_id
-    ids = person_identifiers(store, person)
+    rows = identity_rows(store, person)
+    ids = by_kind(rows)
     customers = ids.get("customer_id", [])
     emails = ids.get("email", [])
     anon = ids.get("anonymous_id", [])
-    c = store.table("customers")
-    records = _rows(c.filter(c.customer_id.isin(customers)).order_by(c.created_at.desc()))
+    records = _sorted(
+        store.rows_where_in("customers", "customer_id", customers), "created_at", "descending"
+    )
     traits: dict[str, Any] = {}
     for record in reversed(records):  # oldest first, so the latest value wins
         extra = json.loads(record.get("traits") or "{}")
         traits.update({k: v for k, v in record.items() if v is not None and k != "traits"})
         traits.update(extra)
-    o = store.table("orders")
-    orders = o.filter(o.customer_id.isin(customers) | o.email.lower().isin(emails))
-    e = store.table("events")
-    events = e.filter(e.anonymous_id.isin(anon) | e.user_id.isin(customers))
-    consents = store.table("consents")
+    consents = store.rows_where_in("consents", "identifier", emails + customers)
+    events = person_events(store, anon, customers)
     return {
         "person_id": person,
-        "labels": _labels(store, person),
+        "labels": _labels(store, person, rows),
         "identities": ids,
         "traits": traits,
-        "consents": _rows(consents.filter(consents.identifier.isin(emails + customers))),
-        "orders": _rows(orders.order_by(orders.ordered_at)),
-        "timeline": _rows(events.order_by(events.timestamp.desc()), timeline),
+        "consents": _plain(consents.to_pylist()),
+        "orders": _sorted(person_orders(store, customers, emails), "ordered_at", "ascending"),
+        "timeline": _sorted(events, "timestamp", "descending", max(timeline, 0)),
         "computed": computed_values(store, person),
     }
 
 
-def _labels(store: Store, person: str) -> dict[str, Any]:
-    rows = person_labels(store, [person]).to_pyarrow().to_pylist()
-    return {k: (rows[0][k] if rows else None) for k in LABEL_COLUMNS}
+def _labels(store: Store, person: str, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The person's labels: from their identity ``rows`` when read already
+    (:func:`tenure.identity.lookup.labels_of`), else read."""
+    if rows:
+        return dict(labels_of(rows))
+    found = person_labels(store, [person]).to_pyarrow().to_pylist()
+    return {k: (found[0][k] if found else None) for k in LABEL_COLUMNS}
 
 
 #: Derived tables whose columns win over the others' on a shared column (the lifecycle
@@ -94,7 +166,7 @@ def computed_values(store: Store, person_id: str) -> dict[str, Any]:
         column = entry.person_column
         if entry.name not in present or column is None or entry.key != (column,):
             continue
-        t = store.read(entry.name)
-        for row in _rows(t.filter(t[column] == person_id), 1):
+        found = store.rows_where_in(entry.name, column, [person_id])
+        for row in _plain(found.slice(0, 1).to_pylist()):
             out.update({k: v for k, v in row.items() if k not in out})
     return out

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 
+from tenure.analytics.cache import cached_analytic
 from tenure.analytics.cohorts import cohort_matrix, cohorts
 from tenure.analytics.periods import kpis
 from tenure.analytics.rfm import rfm_customers, rfm_segments
@@ -111,9 +112,10 @@ def kpi_rows(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page:
-    """KPIs per period (`tenure kpis`: ``tenure.analytics.periods.kpis``)."""
+    """KPIs per period (`tenure kpis`: ``tenure.analytics.periods.kpis``), kept until a
+    table they read is written (``tenure.analytics.cache.cached_analytic``)."""
     with state_of(request).store() as store:
-        frame = kpis(store, grain=grain, start=start, end=end, by=by, as_of=as_of)
+        frame = cached_analytic(store, kpis, grain=grain, start=start, end=end, by=by, as_of=as_of)
     return frame_page(request, frame, limit, offset)
 
 
@@ -136,9 +138,11 @@ def cohort_rows(
     ``tenure.analytics.cohort_matrix``, or ``cohorts`` with ``long``)."""
     with state_of(request).store() as store:
         if long:
-            frame = cohorts(store, period=period, by=by, as_of=as_of)
+            frame = cached_analytic(store, cohorts, period=period, by=by, as_of=as_of)
         else:
-            frame = cohort_matrix(store, period=period, by=by, as_of=as_of, metric=metric)
+            frame = cached_analytic(
+                store, cohort_matrix, period=period, by=by, as_of=as_of, metric=metric
+            )
     return frame_page(request, frame, limit, offset)
 
 

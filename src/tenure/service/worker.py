@@ -4,7 +4,8 @@ One background thread runs three *units*, each on its own schedule (settings
 ``worker_pipeline_every``, ``worker_flows_every``, ``worker_dispatch_every``, in seconds; 0
 disables one):
 
-* ``pipeline``: :func:`tenure.pipeline.run`, every stale step brought up to date;
+* ``pipeline``: :func:`tenure.pipeline.run`, every stale step brought up to date, then the
+  kept results whose tables it wrote computed again (:func:`tenure.store.cache.refresh_cached`);
 * ``flows``: one flow tick (:func:`tenure.engage.flows.run_tick`) of the shipped and the
   store's flows;
 * ``dispatch``: one pass of the dispatcher (:func:`tenure.deliver.dispatcher.dispatch`) over
@@ -31,7 +32,7 @@ from typing import Any
 
 from tenure.deliver.channel import Channel
 from tenure.service.state import ServiceState
-from tenure.store import Store
+from tenure.store import Store, refresh_cached
 
 LOG = logging.getLogger("tenure.service.worker")
 
@@ -190,7 +191,15 @@ class ServiceWorker:
             raise
         self.observe_steps(result)
         ran = [s.step for s in result.steps if s.outcome != "current"]
-        return {"run_id": result.run_id, "as_of": result.as_of.isoformat(), "ran": ran}
+        # the results the API keeps (KPIs, cohorts, the dashboard's pages) whose tables the
+        # run wrote are computed again now, so the next request does not wait for them
+        warmed = refresh_cached(store)
+        return {
+            "run_id": result.run_id,
+            "as_of": result.as_of.isoformat(),
+            "ran": ran,
+            "cache_refreshed": warmed["refreshed"],
+        }
 
     def observe_steps(self, result: Any) -> None:
         for s in result.steps:

@@ -1,5 +1,6 @@
 """The store: canonical tables on an Ibis backend (DuckDB file by default), with migrations."""
 
+from tenure.store.cache import cached, refresh_cached
 from tenure.store.currency import minor_unit, reporting_currency, round_money
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from tenure.store.schema import TABLES, TableSpec
@@ -11,9 +12,11 @@ __all__ = [
     "TABLES",
     "Store",
     "TableSpec",
+    "cached",
     "connect",
     "migrate",
     "minor_unit",
+    "refresh_cached",
     "reporting_currency",
     "round_money",
 ]

@@ -1,7 +1,9 @@
 """Versioned, recorded migrations of the canonical data model.
 
 Each migration is a numbered function that uses only the Ibis backend API (so it runs on
-DuckDB, PySpark and other backends) and is recorded in ``_tenure_migrations`` when applied.
+DuckDB, PySpark and other backends) and is recorded in ``_tenure_migrations`` when applied;
+the one exception is 16, the indexes of :mod:`tenure.store.indexes` (DuckDB only, nothing
+elsewhere), built again after any later migration.
 A store at an older version is upgraded when opened; a store at a newer version than this
 code knows is refused with :class:`~tenure.errors.StoreVersionError`.
 """
@@ -18,6 +20,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from tenure.errors import StoreError, StoreVersionError
+from tenure.store.indexes import create_indexes
 from tenure.store.schema import (
     CORE_TABLES,
     CUSTOMERS,
@@ -138,6 +141,11 @@ def _feedback_referrals(con: BaseBackend) -> None:
     add_column(con, ORDERS.name, "referral_code", "string", None)
 
 
+def _indexes(con: BaseBackend) -> None:
+    """Migration 16: the per-person indexes of :mod:`tenure.store.indexes` (DuckDB only)."""
+    create_indexes(con)
+
+
 def _outbox(con: BaseBackend) -> None:
     """Migration 13: the outbox's columns of ``messages`` and the ``delivery_attempts`` log."""
     _create_tables_v(con, V13_TABLES, 13)
@@ -193,6 +201,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         lambda con: _create_tables_v(con, V14_TABLES, 14),
     ),
     Migration(15, "link clicks", lambda con: _create_tables_v(con, V15_TABLES, 15)),
+    Migration(
+        16,
+        "per-person indexes (identities, customers, consents, orders, events)",
+        _indexes,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -243,4 +256,6 @@ def migrate(
             )
             con.insert(MIGRATIONS_TABLE, ibis.memtable(row))
             applied.append(migration)
+    if applied and target >= 16:  # a migration that created a table again dropped its indexes
+        create_indexes(con)
     return applied

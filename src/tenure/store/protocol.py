@@ -47,5 +47,7 @@ class StoreLike(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def wrote(self, *names: str) -> None: ...
+
 
 __all__ = ["StoreLike"]

@@ -60,6 +60,7 @@ class Staging:
         """Append the rows of ``select`` (run in :attr:`work`) to store table ``table``;
         return how many."""
         if self._shared:
+            self.store.wrote(table)
             row = self.work.execute(f"INSERT INTO {table} BY NAME {select}", params).fetchone()
             return int(row[0]) if row else 0
         data = self.work.execute(select, params).to_arrow_table()
@@ -138,6 +139,7 @@ class Staging:
         if self._shared:
             # null-safe: a key field may be empty (spend's campaign)
             on = " AND ".join(f"{table}.{_q(k)} IS NOT DISTINCT FROM n.{_q(k)}" for k in key)
+            self.store.wrote(table)
             self.work.execute(f"DELETE FROM {table} USING {new} n WHERE {on}")
             return self.emit(table, f"SELECT * FROM {new}")
         rows: pa.Table = self.work.execute(f"SELECT * FROM {new}").to_arrow_table()

@@ -36,6 +36,8 @@ from tenure.errors import (
     translate_driver_error,
 )
 from tenure.store.derived import DERIVED
+from tenure.store.indexes import create_indexes
+from tenure.store.keyed import duckdb_rows_where_in
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.outbox import claim_messages, update_claimed
 from tenure.store.owner import owner_message
@@ -52,6 +54,7 @@ from tenure.store.tables import (
     transaction,
     upload_table,
 )
+from tenure.store.versions import CATALOG, DataVersions, versions_for
 
 #: The column holding a canonical row's load time (when it was stored).
 LOAD_TIME = "imported_at"
@@ -187,6 +190,11 @@ class Store:
             self.con, self.location = connect(self.url, read_only=self.read_only)
         #: canonical tables shadowed by scratch tables (:meth:`shadowed`): name -> scratch name
         self.shadows: dict[str, str] = {}
+        #: the data version of each table, bumped by every write below, and the reads a
+        #: computation makes (:mod:`tenure.store.versions`, :func:`tenure.store.cache.cached`)
+        self.versions: DataVersions = versions_for(
+            self.location if backend is None else f"backend:{id(backend)}"
+        )
         self.migrations_applied = (
             migrate(self.con, store_url=self.url, read_only=self.read_only) if upgrade else []
         )
@@ -251,6 +259,7 @@ class Store:
     def table(self, name: str) -> ibis.Table:
         """The Ibis table expression of canonical table ``name``."""
         self.spec(name)
+        self.versions.read(name)
         return self.con.table(self.physical(name))
 
     def physical(self, name: str) -> str:
@@ -288,6 +297,7 @@ class Store:
         """Row count of every derived table (:data:`tenure.store.derived.DERIVED`); None
         for one not built yet."""
         present = set(self.tables())
+        self.versions.read(*DERIVED)
         return {
             name: int(self.con.table(name).count().execute()) if name in present else None
             for name in DERIVED
@@ -301,6 +311,7 @@ class Store:
         a later migration added, that the writer does not know of)."""
         self.check_writable(name)
         spec = self.spec(name)
+        self.wrote(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
         loaded = datetime.now(UTC).replace(tzinfo=None)
@@ -357,6 +368,7 @@ class Store:
         """Delete every row of canonical table ``name`` (keeps the table)."""
         self.check_writable(name)
         spec = self.spec(name)
+        self.wrote(name)
         if name in self.shadows:
             shadow = self.shadows[name]
             self.con.drop_table(shadow, force=True)
@@ -367,10 +379,12 @@ class Store:
             self.con.create_table(name, schema=spec.schema)
             return
         self.con.create_table(name, schema=spec.schema, overwrite=True)
+        create_indexes(self.con, name)  # the table created again has lost them
 
     # -- any table: derived, internal, scratch -------------------------------------------
     def exists(self, name: str) -> bool:
         """Whether table ``name`` (canonical, derived or internal) is in the store."""
+        self.versions.read(name)
         return self.physical(name) in self.con.list_tables()
 
     def read(self, name: str) -> ibis.Table:
@@ -380,24 +394,55 @@ class Store:
                 f"The store has no table {name!r} yet.",
                 hint="Derived tables are built by `tenure run` (or `tenure refresh`).",
             )
+        self.versions.read(name)
         return self.con.table(self.physical(name))
+
+    def rows_where_in(
+        self,
+        name: str,
+        column: str,
+        values: Sequence[str],
+        *,
+        lower: bool = False,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The rows of table ``name`` whose ``column`` (lower-cased with ``lower``) is one of
+        ``values``, as Arrow (every column, or ``columns``): one person's rows, read through
+        the column's index where the engine has one (:mod:`tenure.store.indexes`; on DuckDB
+        one statement with bound values, :mod:`tenure.store.keyed`)."""
+        wanted = [v for v in values if v is not None]
+        if self.is_duckdb:
+            self.versions.read(name)
+            return duckdb_rows_where_in(
+                self.con, self.physical(name), column, wanted, lower=lower, columns=columns
+            )
+        table = self.read(name)
+        key = table[column].lower() if lower else table[column]
+        found = table.filter(key.isin(wanted))
+        return (found.select(*columns) if columns else found).to_pyarrow()
 
     def replace(self, name: str, expr: ibis.Table, *, scratch: bool = False) -> ibis.Table:
         """Write ``expr`` as table ``name``, replacing it; return the stored table.
         ``scratch``: read for a short while and dropped (stored without compression)."""
         self.check_writable(name)
-        return replace_table(self.con, name, expr, scratch=scratch)
+        self.wrote(name, CATALOG)
+        stored = replace_table(self.con, name, expr, scratch=scratch)
+        if not scratch:
+            create_indexes(self.con, name)  # a derived table's person index
+        return stored
 
     def create(self, name: str, schema: ibis.Schema) -> ibis.Table:
         """Create empty table ``name`` with ``schema`` if it does not exist; return it."""
         if not self.exists(name):
             self.check_writable(name)
+            self.wrote(name, CATALOG)
             self.con.create_table(name, schema=schema)
         return self.con.table(name)
 
     def append(self, name: str, data: pa.Table | pd.DataFrame | ibis.Table) -> None:
         """Append rows to a (non-canonical) table, in its column order."""
         self.check_writable(name)
+        self.wrote(name)
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
         if isinstance(data, pa.Table):
@@ -410,10 +455,12 @@ class Store:
         """Drop table ``name`` if it exists."""
         if name in TABLES or name in DERIVED:  # a read-only store still drops its scratch
             self.check_writable(name)
+        self.wrote(name, CATALOG)
         self.con.drop_table(name, force=True)
 
     def tables(self) -> list[str]:
         """The names of every table in the store (canonical, derived, internal, scratch)."""
+        self.versions.read(CATALOG)
         return list(self.con.list_tables())
 
     def scratch_table(self, prefix: str, expr: ibis.Table | None = None, **kw: Any) -> ibis.Table:
@@ -447,12 +494,14 @@ class Store:
         """Delete the rows of table ``name`` (canonical or derived) that ``predicate(table)``
         picks (null picks nothing); return how many (:mod:`tenure.store.rows`)."""
         self.check_writable(name)
+        self.wrote(name)
         return delete_where(self, name, predicate)
 
     def upsert(self, name: str, key: Sequence[str], rows: pa.Table) -> int:
         """Replace the rows of canonical table ``name`` with the ``key`` values of ``rows`` by
         ``rows`` (new keys are added); return the rows written (:mod:`tenure.store.rows`)."""
         self.check_writable(name)
+        self.wrote(name)
         return upsert(self, name, key, rows)
 
     # -- the outbox (tenure.deliver) ------------------------------------------------------
@@ -468,6 +517,7 @@ class Store:
         """Claim due ``messages`` of ``channels`` for ``owner`` under a lease, atomically
         (:func:`tenure.store.outbox.claim_messages`); return the claimed rows."""
         self.check_writable("messages")
+        self.wrote("messages")
         return claim_messages(
             self, owner=owner, now=now, lease_until=lease_until, limit=limit, channels=channels
         )
@@ -476,7 +526,15 @@ class Store:
         """Write ``rows`` over the ``messages`` still ``sending`` under ``owner``'s lease
         (:func:`tenure.store.outbox.update_claimed`); return the keys written."""
         self.check_writable("messages")
+        self.wrote("messages")
         return update_claimed(self, rows, owner=owner)
+
+    def wrote(self, *names: str) -> None:
+        """Tables ``names`` are being written: their data versions move on, so a result
+        computed from them is computed again (:func:`tenure.store.cache.cached`). Every write
+        method above calls it; a store module writing through the raw connection
+        (:mod:`tenure.store.staging`) calls it itself."""
+        self.versions.bump(*names)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
