@@ -446,13 +446,20 @@ def _write_messages(writes: Writes) -> dict[tuple[str, str], int]:
 
 def _write_state(store: Store, stays: list[ir.Table], now: datetime) -> None:
     """``flow_state`` with the touched stays written (the others kept): the rows of their
-    keys replaced (not the whole table rewritten, which grew with every flow's stays)."""
+    keys replaced (not the whole table rewritten, which grew with every flow's stays), in
+    one write; a stay touched in two rounds is written as the later round left it."""
     stamp = ibis.literal(now, type=TS)
     cols = tuple(store.spec("flow_state").columns)
-    for s in stays:  # in order: a later round's row of a stay replaces an earlier one's
-        changed = s.filter(s.touched).mutate(updated_at=stamp).drop("touched")
-        rows = conform(changed, cols).to_pyarrow()
-        store.upsert("flow_state", ["flow", "person_id", "trigger_id"], rows)
+    parts = []
+    for i, s in enumerate(stays):
+        changed = s.filter(s.touched).mutate(updated_at=stamp)
+        parts.append(conform(changed, cols).mutate(_round=ibis.literal(i)))
+    rows = ibis.union(*parts)
+    last = ibis.row_number().over(
+        group_by=["flow", "person_id", "trigger_id"], order_by=ibis.desc("_round")
+    )
+    rows = rows.mutate(_last=last).filter(lambda t: t._last == 0).select(*cols)
+    store.upsert("flow_state", ["flow", "person_id", "trigger_id"], rows.to_pyarrow())
 
 
 def watermarks(store: Store) -> dict[str, datetime]:

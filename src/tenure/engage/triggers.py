@@ -317,6 +317,10 @@ def _schedule(ctx: Context, trigger: Trigger, since: datetime) -> ir.Table:
         ),
     )
     occ = ctx.upload("flow_occurrences", table)
+    if not table.num_rows:  # no occurrence in the window: no audience to read
+        return occ.select(
+            person_id=ibis.null("string"), trigger_id=occ.o_local, trigger_at=occ.o_at
+        )
     audience = _audience(ctx, schedule)
     z = ctx.zones()
     zone = ibis.coalesce(z.zone, ibis.literal(default))
