@@ -57,7 +57,14 @@ def sample_page(key: str = "overview") -> Page:
             (Series("Customers", (100, 40, 10)),),
             "count",
         ),
-        Chart("hist", "Predicted CLV", "histogram", ("0-10", "10-20"), (Series("Customers", (5, 2)),), "count"),
+        Chart(
+            "hist",
+            "Predicted CLV",
+            "histogram",
+            ("0-10", "10-20"),
+            (Series("Customers", (5, 2)),),
+            "count",
+        ),
     )
     table = Table(
         "channels",
@@ -78,6 +85,8 @@ def sample_page(key: str = "overview") -> Page:
         "EUR",
         (
             Section("kpis", "Key figures", metrics=metrics),
-            Section("trends", "Trends", charts=charts, tables=(table,), notes=("No spend recorded.",)),
+            Section(
+                "trends", "Trends", charts=charts, tables=(table,), notes=("No spend recorded.",)
+            ),
         ),
     )

@@ -133,8 +133,10 @@ def helpers(tr: Translator) -> dict[str, Any]:
 
 def render_page(page: Page, tr: Translator, frame: Frame, *, template: str = "page.html") -> str:
     """The page as HTML in the reader's language, inside the service's frame."""
-    return environment().get_template(template).render(
-        page=page, frame=frame, mode="dash", **helpers(tr)
+    return (
+        environment()
+        .get_template(template)
+        .render(page=page, frame=frame, mode="dash", **helpers(tr))
     )
 
 
@@ -143,9 +145,7 @@ def render_template(name: str, tr: Translator, **context: Any) -> str:
     return environment().get_template(name).render(**helpers(tr), **context)
 
 
-def render_report(
-    pages: Iterable[Page], tr: Translator, *, title: str, generated: str
-) -> str:
+def render_report(pages: Iterable[Page], tr: Translator, *, title: str, generated: str) -> str:
     """Every page in one self-contained HTML document: the style sheet, the chart library,
     ``charts.js`` and the data inlined (no request leaves the file)."""
     assets = {
@@ -153,13 +153,17 @@ def render_report(
         "library": Markup(_script(_asset(CHART_LIBRARY))),
         "charts": Markup(_script(_asset("charts.js"))),
     }
-    return environment().get_template("report.html").render(
-        pages=list(pages),
-        title=title,
-        generated=generated,
-        assets=assets,
-        mode="report",
-        **helpers(tr),
+    return (
+        environment()
+        .get_template("report.html")
+        .render(
+            pages=list(pages),
+            title=title,
+            generated=generated,
+            assets=assets,
+            mode="report",
+            **helpers(tr),
+        )
     )
 
 

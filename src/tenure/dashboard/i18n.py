@@ -118,7 +118,7 @@ class Translator:
         ratio as ``x:1``, a date in the locale's medium form; ``None`` is "unknown"."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self.gettext(UNKNOWN)
-        if unit == "text" or isinstance(value, str) and unit != "date":
+        if unit == "text" or (isinstance(value, str) and unit != "date"):
             return self.gettext(str(value))
         if unit == "date":
             return format_date(_day(value), format="medium", locale=self.lang)
@@ -143,11 +143,15 @@ class Translator:
             return self.gettext(UNKNOWN)
         now, before = float(value), float(previous)  # type: ignore[arg-type]
         if unit == "share":
-            points = format_decimal((now - before) * 100, format="+#,##0.0;-#,##0.0", locale=self.lang)
+            points = format_decimal(
+                (now - before) * 100, format="+#,##0.0;-#,##0.0", locale=self.lang
+            )
             return f"{points} {self.gettext(POINTS)}"
         if before == 0:
             return self.gettext(UNKNOWN)
-        return format_percent((now - before) / abs(before), format="+#,##0.0%;-#,##0.0%", locale=self.lang)
+        return format_percent(
+            (now - before) / abs(before), format="+#,##0.0%;-#,##0.0%", locale=self.lang
+        )
 
     def day(self, value: date) -> str:
         return format_date(value, format="medium", locale=self.lang)
