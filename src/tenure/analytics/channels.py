@@ -27,7 +27,7 @@ MONEY_COLUMNS = ("spend", "cac", "clv")
 
 
 def spend_rows(store: Store, end: date) -> ir.Table:
-    """day, channel, cost: every ``marketing_spend`` row up to ``end``, its cost converted to
+    """day, channel, campaign, cost: every ``marketing_spend`` row up to ``end``, its cost converted to
     the reporting currency at the latest ``fx_rates`` rate on or before its day (null when
     there is none: such rows are left out of sums and counted apart)."""
     s = store.table("marketing_spend")
@@ -41,7 +41,9 @@ def spend_rows(store: Store, end: date) -> ir.Table:
     rates = pairs.group_by(r_row=pairs.row).agg(rate=pairs.rate.argmax(pairs.fx_day))
     j = keyed.left_join(rates, keyed.row == rates.r_row)
     rate = ibis.ifelse(j.currency.upper() == reporting, ibis.literal(1.0), j.rate)
-    return j.select(day=j.date, channel=j.channel, cost=j.cost.cast(F64) * rate)
+    return j.select(
+        day=j.date, channel=j.channel, campaign=j.campaign, cost=j.cost.cast(F64) * rate
+    )
 
 
 def _spend(store: Store, end: date) -> ir.Table:
@@ -112,14 +114,7 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
     out = out.astype(
         {"new_customers": "int64", "unconverted_spend_rows": "int64", "mature_customers": "int64"}
     )
-    out["cac"] = out["spend"] / out["new_customers"].where(out["new_customers"] > 0)
-    out["clv_cac"] = out["clv"] / out["cac"].where(out["cac"] > 0)
-    out["health"] = [
-        _health(ratio, spend, clv)
-        for ratio, spend, clv in zip(out["clv_cac"], out["spend"], out["clv"], strict=True)
-    ]
-    monthly = out["clv"] / (horizon_days / 30.4375)
-    out["payback_months"] = out["cac"] / monthly.where(monthly > 0)
+    out = economics(out, horizon_days)
     columns = [
         "channel",
         "new_customers",
@@ -140,6 +135,22 @@ def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365
         warnings=money_warnings(store, as_of=end, spend=True),
     )
     return result
+
+
+def economics(frame: pd.DataFrame, horizon_days: int = 365) -> pd.DataFrame:
+    """``frame`` (``new_customers``, ``spend``, ``clv`` per group: a channel, a campaign)
+    with ``cac``, ``clv_cac``, ``health`` and ``payback_months`` as :func:`channels`
+    defines them."""
+    out = frame.copy()
+    out["cac"] = out["spend"] / out["new_customers"].where(out["new_customers"] > 0)
+    out["clv_cac"] = out["clv"] / out["cac"].where(out["cac"] > 0)
+    out["health"] = [
+        _health(ratio, spend, clv)
+        for ratio, spend, clv in zip(out["clv_cac"], out["spend"], out["clv"], strict=True)
+    ]
+    monthly = out["clv"] / (horizon_days / 30.4375)
+    out["payback_months"] = out["cac"] / monthly.where(monthly > 0)
+    return out
 
 
 def _health(ratio: float, spend: float, clv: float) -> str:

@@ -44,6 +44,14 @@ class Window:
         start = end - timedelta(days=days - 1)
         return cls(start, end, start - timedelta(days=days), start - timedelta(days=1))
 
+    @classmethod
+    def month(cls, day: date) -> Window:
+        """The calendar month holding ``day`` (cut at ``day``), against the whole month
+        before: the period ``tenure kpis`` reports last."""
+        start = day.replace(day=1)
+        before = start - timedelta(days=1)
+        return cls(start, day, before.replace(day=1), before)
+
 
 @dataclass(frozen=True)
 class Metric:
