@@ -174,7 +174,7 @@ def test_the_json_twin_is_the_page_and_the_html_carries_its_numbers(
     twin = client.get("/dash/overview.json").json()
     key, window = built[-1]
     assert key == "overview"
-    assert window == Window.trailing(date(2025, 6, 30), 30)
+    assert window == Window.month(date(2025, 6, 30))
     assert twin == replace(sample_page(), window=window).to_json()
     html = client.get("/dash/").text
     for metric in twin["sections"][0]["metrics"]:

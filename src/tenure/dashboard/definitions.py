@@ -62,7 +62,7 @@ def extract(markdown: str) -> dict[str, str]:
         if row and section:
             close_paragraph()
             text = plain(row.group(2))
-            for column in re.findall(r"`(\w+)`", row.group(1)):
+            for column in re.findall(r"`([\w-]+)`", row.group(1)):
                 found.setdefault(f"{section}#{column}", text)
                 found.setdefault(column, text)
             continue

@@ -9,7 +9,7 @@ asks for a page (:func:`build`, :func:`profile`, :func:`menu`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tenure.config import Settings
@@ -61,6 +61,54 @@ def profile(store: Store, settings: Settings, window: Window, identifier: str) -
 
     page: Page = profile_page.build(store, settings, window, identifier)
     return page
+
+
+def default_window(store: Store) -> Window:
+    """The period shown when none is asked for: the page builders' default
+    (:func:`tenure.dashboard.pages.default_window`)."""
+    from tenure.dashboard.pages import default_window as pages_default
+
+    window: Window = pages_default(store)
+    return window
+
+
+def window_for(
+    store: Store,
+    start: date | None = None,
+    end: date | None = None,
+    compare_start: date | None = None,
+    compare_end: date | None = None,
+) -> Window:
+    """The period of ``start``..``end`` against ``compare_start``..``compare_end``, each end
+    optional: no ``start`` nor ``end`` is :func:`default_window`; one of them alone spans 30
+    days; a comparison not given is the same number of days just before. A
+    :class:`ConfigError` names the bound that runs backwards."""
+    if start is None and end is None:
+        base = default_window(store)
+        start, end = base.start, base.end
+        if compare_start is None and compare_end is None:
+            return base
+    elif end is None:
+        end = start + timedelta(days=29)  # type: ignore[operator]
+    elif start is None:
+        start = end - timedelta(days=29)
+    assert start is not None and end is not None
+    if start > end:
+        raise ConfigError(
+            f"The period starts ({start}) after it ends ({end}).", hint="Swap --start and --end."
+        )
+    days = (end - start).days + 1
+    if compare_end is None:
+        compare_end = compare_start + timedelta(days=days - 1) if compare_start else None
+        compare_end = compare_end or start - timedelta(days=1)
+    if compare_start is None:
+        compare_start = compare_end - timedelta(days=days - 1)
+    if compare_start > compare_end:
+        raise ConfigError(
+            f"The comparison period starts ({compare_start}) after it ends ({compare_end}).",
+            hint="Swap --compare-start and --compare-end.",
+        )
+    return Window(start, end, compare_start, compare_end)
 
 
 def write_report(

@@ -12,14 +12,13 @@ deleted person answers 404 saying nothing about them. Errors have the service's 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from tenure.analytics.base import store_end
 from tenure.analytics.customers import search_customers
 from tenure.dashboard import report as dash_report
 from tenure.dashboard.draw import (
@@ -32,7 +31,7 @@ from tenure.dashboard.draw import (
 )
 from tenure.dashboard.i18n import Translator, choose_language
 from tenure.dashboard.model import N_, Column, Page, Table, Window
-from tenure.errors import NotFoundError
+from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.identity.privacy import delete_person, export_person
 from tenure.service import dash_auth
@@ -85,31 +84,13 @@ def window_of(
     compare_start: date | None,
     compare_end: date | None,
 ) -> Window:
-    """The period of the query (see the module's docstring); a 400 when it runs backwards."""
-    if start is None and end is None:
-        base = default_window(store)
-        start, end = base.start, base.end
-    elif end is None:
-        end = start + timedelta(days=29) if start is not None else None
-    elif start is None:
-        start = end - timedelta(days=29)
-    assert start is not None and end is not None
-    if start > end:
-        raise ServiceError(400, "`start` is after `end`.", field="start")
-    days = (end - start).days + 1
-    if compare_end is None:
-        compare_end = (compare_start + timedelta(days=days - 1)) if compare_start else None
-        compare_end = compare_end or start - timedelta(days=1)
-    if compare_start is None:
-        compare_start = compare_end - timedelta(days=days - 1)
-    if compare_start > compare_end:
-        raise ServiceError(400, "`compare_start` is after `compare_end`.", field="compare_start")
-    return Window(start, end, compare_start, compare_end)
-
-
-def default_window(store: Store) -> Window:
-    """The 30 days ending on the store's as-of day, against the 30 days before them."""
-    return Window.trailing(store_end(store), 30)
+    """The period of the query (:func:`tenure.dashboard.report.window_for`); a 400 naming
+    the parameter when it runs backwards."""
+    try:
+        return dash_report.window_for(store, start, end, compare_start, compare_end)
+    except ConfigError as exc:
+        field = "compare_start" if "comparison" in exc.message else "start"
+        raise ServiceError(400, exc.message, field=field) from None
 
 
 def _translator(
