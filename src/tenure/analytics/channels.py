@@ -27,9 +27,9 @@ MONEY_COLUMNS = ("spend", "cac", "clv")
 
 
 def spend_rows(store: Store, end: date) -> ir.Table:
-    """day, channel, campaign, cost: every ``marketing_spend`` row up to ``end``, its cost converted to
-    the reporting currency at the latest ``fx_rates`` rate on or before its day (null when
-    there is none: such rows are left out of sums and counted apart)."""
+    """day, channel, campaign, cost: every ``marketing_spend`` row up to ``end``, its cost
+    converted to the reporting currency at the latest ``fx_rates`` rate on or before its day
+    (null when there is none: such rows are left out of sums and counted apart)."""
     s = store.table("marketing_spend")
     s = s.filter(s.date <= end)
     reporting = reporting_currency(store)

@@ -62,9 +62,9 @@ def campaigns(store: Store, end: date, buyers: ir.Table) -> pd.DataFrame:
     """One row per (channel, campaign) of acquisition or of spend: channel economics per
     campaign."""
     key = ibis.coalesce(buyers.acquisition_campaign, ibis.literal("(none)"))
-    members = buyers.select(
-        "person_id", channel=buyers.acquisition_channel, campaign=key
-    ).mutate(group=lambda t: t.channel.concat("\x1f", t.campaign))
+    members = buyers.select("person_id", channel=buyers.acquisition_channel, campaign=key).mutate(
+        group=lambda t: t.channel.concat("\x1f", t.campaign)
+    )
     new = members.group_by(["group", "channel", "campaign"]).agg(new_customers=members.count())
     rows = spend_rows(store, end)
     rows = rows.mutate(campaign=ibis.coalesce(rows.campaign, ibis.literal("(none)")))
@@ -161,5 +161,3 @@ def _charts(frame: pd.DataFrame, currency: str) -> tuple[Chart, ...]:
             "money",
         ),
     )
-
-

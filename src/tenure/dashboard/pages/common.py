@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ def value(raw: Any) -> Value:
         return int(raw)
     if isinstance(raw, float):
         return None if math.isnan(raw) or math.isinf(raw) else raw
+    if isinstance(raw, Decimal):
+        return float(raw)
     if isinstance(raw, int | str):
         return raw
     if isinstance(raw, datetime | pd.Timestamp):
