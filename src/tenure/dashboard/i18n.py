@@ -12,6 +12,7 @@ formatted by Babel for the reader's locale; an unknown number (``None``) is draw
 from __future__ import annotations
 
 import math
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -20,7 +21,7 @@ from pathlib import Path
 from babel.core import Locale, negotiate_locale
 from babel.dates import format_date
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal
 
 from tenure.dashboard.model import N_, Unit, Value
 from tenure.errors import ConfigError
@@ -128,7 +129,7 @@ class Translator:
         if unit == "count":
             return format_decimal(round(number), format="#,##0", locale=self.lang)
         if unit == "share":
-            return format_percent(number, format="#,##0.0%", locale=self.lang)
+            return self._percent(number)
         if unit == "ratio":
             return format_decimal(number, format="#,##0.0", locale=self.lang) + ":1"
         if unit == "days":
@@ -149,9 +150,14 @@ class Translator:
             return f"{points} {self.gettext(POINTS)}"
         if before == 0:
             return self.gettext(UNKNOWN)
-        return format_percent(
-            (now - before) / abs(before), format="+#,##0.0%;-#,##0.0%", locale=self.lang
-        )
+        return self._percent((now - before) / abs(before), signed=True)
+
+    def _percent(self, number: float, *, signed: bool = False) -> str:
+        """A percent with one decimal, in the locale's own pattern (``25,3 %`` in French)."""
+        pattern = copy(self.locale.percent_formats[None])
+        pattern.frac_prec = (1, 1)
+        text: str = pattern.apply(number, self.locale)
+        return f"+{text}" if signed and number > 0 else text
 
     def day(self, value: date) -> str:
         return format_date(value, format="medium", locale=self.lang)
