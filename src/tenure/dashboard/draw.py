@@ -90,7 +90,7 @@ def chart_json(chart: Chart, tr: Translator) -> dict[str, Any]:
         "title": tr.gettext(chart.title),
         "kind": chart.kind,
         "unit": chart.unit,
-        "x": [tr.gettext(v) if isinstance(v, str) else v for v in _plain(chart.x)],
+        "x": [tr.word(v) if isinstance(v, str) else v for v in _plain(chart.x)],
         "series": [
             {"name": tr.gettext(s.name), "values": list(_plain(s.values))} for s in chart.series
         ],

@@ -88,9 +88,9 @@ def window_for(
         start, end = base.start, base.end
         if compare_start is None and compare_end is None:
             return base
-    elif end is None:
-        end = start + timedelta(days=29)  # type: ignore[operator]
-    elif start is None:
+    elif end is None and start is not None:
+        end = start + timedelta(days=29)
+    elif start is None and end is not None:
         start = end - timedelta(days=29)
     assert start is not None and end is not None
     if start > end:

@@ -221,13 +221,25 @@ def profile_search(
     return HTMLResponse(render_template("search.html", tr, frame=frame, results=results))
 
 
+#: The columns of the search's results (``tenure customers search``).
+SEARCH_COLUMNS = (
+    Column("person_id", N_("Person"), "text"),
+    Column("customer_id", N_("Customer id"), "text"),
+    Column("email", N_("E-mail"), "text"),
+    Column("name", N_("Name"), "text"),
+    Column("status", N_("Status"), "text"),
+    Column("orders", N_("Orders"), "count"),
+    Column("revenue", N_("Revenue"), "money"),
+    Column("last_order", N_("Last order"), "date"),
+)
+
+
 def _search_table(frame: Any) -> Table:
-    units = {"orders": "count", "revenue": "money", "last_order": "date"}
-    columns = tuple(
-        Column(c, c.replace("_", " ").capitalize(), units.get(c, "text")) for c in frame.columns
+    keys = [c.key for c in SEARCH_COLUMNS]
+    rows = tuple(tuple(plain(record.get(k)) for k in keys) for record in frame.to_dict("records"))
+    return Table(
+        "matches", N_("People found"), SEARCH_COLUMNS, rows, link=f"{PREFIX}/profile/{{0}}"
     )
-    rows = tuple(tuple(plain(v) for v in row) for row in frame.itertuples(index=False))
-    return Table("matches", N_("People found"), columns, rows, link=f"{PREFIX}/profile/{{0}}")
 
 
 def _profile_page(state: ServiceState, identifier: str, window_args: tuple[Any, ...]) -> Page:
