@@ -24,7 +24,6 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
 from tenure.dashboard.model import N_, Unit, Value
-from tenure.dashboard.vocabulary import VALUES
 from tenure.errors import ConfigError
 
 #: The languages the dashboard speaks, English first (the message ids).
@@ -113,9 +112,9 @@ class Translator:
         return catalogue(self.lang).get(message, message)
 
     def word(self, value: str) -> str:
-        """A value of the data: translated when it is a word of
-        :data:`~tenure.dashboard.vocabulary.VALUES` (a status, a stage...), else as stored."""
-        return self.gettext(value) if value in VALUES else value
+        """A text value of the data, translated when the catalogue has it (a status, a stage,
+        a segment of :data:`~tenure.dashboard.vocabulary.VALUES`, a label), else as stored."""
+        return self.gettext(value)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.gettext(singular if n == 1 else plural)
