@@ -2,7 +2,7 @@
 
 docs/metrics.md is not part of the installed package, so its definitions are extracted
 into ``definitions.json`` beside this module (``python -m tenure.dashboard.definitions
-docs/metrics.md``); tests/dashboard/test_definitions.py checks the shipped file against the
+docs/metrics.md``); tests/dashboard/test_draw.py checks the shipped file against the
 document, so the two cannot drift.
 
 Keys, as a :class:`~tenure.dashboard.model.Metric` or column names its ``definition``:
