@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 LANGS = ("en", "fr", "es")
 EMAIL = "pia.walker42@example.com"
+#: How long a page may take on a loaded machine (the customers page builds in ~10 s alone).
+WAIT_MS = 180_000
 
 #: What the page shows, read in the browser: each card's raw value, each table's cells, the
 #: charts drawn.
@@ -136,6 +138,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A tab logged in through the login form (an admin token)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
     tab.goto(f"{server.url}/dash/overview")
     assert "/dash/login" in tab.url
@@ -178,7 +181,7 @@ def test_every_page_in_every_language_shows_its_twin_draws_its_charts_and_passes
 ) -> None:
     problems: dict[str, list[str]] = {}
     for key in PAGES:
-        twin = page.request.get(f"{server.url}/dash/{key}.json").json()
+        twin = page.request.get(f"{server.url}/dash/{key}.json", timeout=WAIT_MS).json()
         for lang in LANGS:
             read = open_page(page, f"{server.url}/dash/{key}?lang={lang}")
             assert read["lang"] == lang
@@ -198,6 +201,7 @@ def test_every_page_in_every_language_shows_its_twin_draws_its_charts_and_passes
 
 def test_the_login_and_search_pages_pass_axe(browser: Any, page: Any, server: LiveServer) -> None:
     context = browser.new_context()
+    context.set_default_timeout(WAIT_MS)
     anonymous = context.new_page()
     anonymous.goto(f"{server.url}/dash/login?lang=fr")
     assert serious(anonymous) == []
@@ -215,7 +219,7 @@ def test_a_person_found_shown_deleted_and_then_not_found(page: Any, server: Live
     page.wait_for_selector("[data-section]")
     person_url = page.url
     assert "/dash/profile/" in person_url
-    twin = page.request.get(f"{person_url}.json").json()
+    twin = page.request.get(f"{person_url}.json", timeout=WAIT_MS).json()
     read = open_page(page, person_url)
     diff = differences(read["sections"], shown(twin))
     assert not diff, diff[:5]
@@ -225,7 +229,7 @@ def test_a_person_found_shown_deleted_and_then_not_found(page: Any, server: Live
     page.click("form.danger button")
     page.wait_for_url(f"{server.url}/dash/profile?deleted=1")
     for url in (person_url, f"{person_url}.json", f"{server.url}/dash/profile/{EMAIL}"):
-        answer = page.request.get(url)
+        answer = page.request.get(url, timeout=WAIT_MS)
         assert answer.status == 404
         assert answer.json()["error"]["message"] == "No person matches."
         assert EMAIL not in answer.text() and "walker" not in answer.text().lower()
@@ -243,6 +247,7 @@ def test_the_report_works_offline_and_equals_the_cli(
     assert made.stdout.replace("\n", "") == f"Report: {out}"
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
     asked: list[str] = []
 

@@ -246,3 +246,23 @@ def test_static_assets_are_served_from_the_package(client: TestClient) -> None:
     for path in ("/dash/static/charts.js", "/dash/static/echarts/echarts.min.js"):
         assert client.get(path).status_code == 200
     assert "text/css" in client.get("/dash/static/dashboard.css").headers["content-type"]
+
+
+def test_the_search_lists_the_people_found_with_a_link_to_each(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from tenure.service import dashboard
+
+    login(client)
+    empty = client.get("/dash/profile?q=ana&lang=fr")
+    assert empty.status_code == 200 and "Personne ne correspond à cette recherche." in empty.text
+    found = pd.DataFrame(
+        [["P-1", "C0000001", "ana@example.com", "Ana", "active", 3, 120.5, "2025-06-01"]],
+        columns=[c.key for c in dashboard.SEARCH_COLUMNS],
+    )
+    monkeypatch.setattr(dashboard, "search_customers", lambda store, q, limit: found)
+    html = client.get("/dash/profile?q=ana&lang=fr").text
+    assert '<a href="/dash/profile/P-1">P-1</a>' in html
+    assert "actif" in html and "120,50" in html and "Personnes trouvées" in html

@@ -112,11 +112,13 @@ def _plain(values: Iterable[Value]) -> list[Value]:
     return out
 
 
-def helpers(tr: Translator) -> dict[str, Any]:
+def helpers(tr: Translator, mode: str = "dash") -> dict[str, Any]:
     """The names every template uses: ``_`` (the reader's language), ``fmt`` (a number for
     the reader), ``change``, ``direction``, ``define`` (a definition key's text), ``raw``
-    (a value as JSON for ``data-value``), ``chart_json``."""
+    (a value as JSON for ``data-value``), ``chart_json``; ``mode``: ``dash`` (the service's
+    pages: links, CSV) or ``report`` (the offline file: neither)."""
     return {
+        "mode": mode,
         "_": tr.gettext,
         "fmt": tr.value,
         "change": tr.change,
@@ -133,11 +135,7 @@ def helpers(tr: Translator) -> dict[str, Any]:
 
 def render_page(page: Page, tr: Translator, frame: Frame, *, template: str = "page.html") -> str:
     """The page as HTML in the reader's language, inside the service's frame."""
-    return (
-        environment()
-        .get_template(template)
-        .render(page=page, frame=frame, mode="dash", **helpers(tr))
-    )
+    return environment().get_template(template).render(page=page, frame=frame, **helpers(tr))
 
 
 def render_template(name: str, tr: Translator, **context: Any) -> str:
@@ -161,8 +159,7 @@ def render_report(pages: Iterable[Page], tr: Translator, *, title: str, generate
             title=title,
             generated=generated,
             assets=assets,
-            mode="report",
-            **helpers(tr),
+            **helpers(tr, "report"),
         )
     )
 

@@ -34,6 +34,7 @@ from tenure.dashboard.model import N_, Column, Page, Table, Window
 from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.identity.privacy import delete_person, export_person
+from tenure.pipeline import ensure_current
 from tenure.service import dash_auth
 from tenure.service.errors import ServiceError
 from tenure.service.pages import plain, state_of
@@ -213,6 +214,8 @@ def profile_search(
     with state.store() as store:
         currency = reporting_currency(store)
         if q and q.strip():
+            if not store.read_only:  # as `tenure customers search`: the statuses current first
+                ensure_current(store, "customer_status")
             results = _search_table(search_customers(store, q.strip(), limit=50))
     tr = _translator(request, state, lang, currency)
     frame = _frame(
