@@ -15,8 +15,11 @@ refreshes.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from tenure.analytics.advocacy import advocacy_kpis, advocates
@@ -29,6 +32,8 @@ from tenure.analytics.status import status_counts
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Metric, Page, Section, Series, Window
 from tenure.dashboard.pages.common import frame_table, observed_end, value, values
+from tenure.errors import NotFoundError
+from tenure.identity.lookup import with_labels
 from tenure.store import Store, reporting_currency
 
 #: The journey's funnel, in order; at risk and lapsed are shown beside it.
@@ -37,6 +42,8 @@ SCORES = (5, 4, 3, 2, 1)
 TIERS = ("vip", "high", "mid", "low")
 #: The link of an RFM cell (R, FM): its members.
 RFM_LINK = "/dash/customers/rfm/{0}"
+#: The link of a person: their profile.
+PROFILE_LINK = "/dash/profile/{0}"
 
 
 def _journey(store: Store, window: Window, end: date) -> Section:
@@ -182,18 +189,14 @@ def _ambassadors(store: Store, end: date, currency: str) -> Section:
         Column("latest_nps", N_("Latest NPS answer"), "number", "dash-nps"),
         Column("reason", N_("Why"), "text"),
     )
-    table = frame_table(
-        "ambassadors", N_("Ambassadors"), top, columns, currency, link="/dash/profile/{0}"
-    )
+    table = frame_table("ambassadors", N_("Ambassadors"), top, columns, currency, link=PROFILE_LINK)
     return Section("ambassadors", N_("Ambassadors"), metrics=metrics, tables=(table,))
 
 
-def rfm_cells(store: Store, end: date) -> pd.DataFrame:
+def rfm_cells(scored: ir.Table, facts: ir.Table) -> pd.DataFrame:
     """r_score, fm_score, segment, customers, revenue, margin: the RFM grid's cells (every
-    one of the 25, empty ones 0) from :func:`tenure.analytics.rfm.rfm` and each buyer's
-    ``customer_facts`` revenue."""
-    facts = customer_facts(store, as_of=end)
-    scored = rfm(store, as_of=end, facts=facts)
+    one of the 25, empty ones 0) from ``scored`` (:func:`tenure.analytics.rfm.rfm`) and each
+    buyer's ``customer_facts`` revenue."""
     j = scored.join(facts.select("person_id", "revenue"), "person_id")
     got = (
         j.group_by(["r_score", "fm_score", "segment"])
@@ -208,8 +211,8 @@ def rfm_cells(store: Store, end: date) -> pd.DataFrame:
     return grid
 
 
-def _rfm(store: Store, end: date, currency: str) -> Section:
-    cells = rfm_cells(store, end)
+def _rfm(scored: ir.Table, facts: ir.Table, currency: str) -> Section:
+    cells = rfm_cells(scored, facts)
     x = tuple(f"FM {fm}" for fm in SCORES[::-1])
     rows = []
     for r in SCORES:
@@ -229,8 +232,7 @@ def _rfm(store: Store, end: date, currency: str) -> Section:
     return Section("rfm", N_("RFM grid"), charts=(chart,), tables=(table,))
 
 
-def _tiers(store: Store, end: date, currency: str) -> Section:
-    scored = rfm(store, as_of=end)
+def _tiers(scored: ir.Table, currency: str) -> Section:
     got = scored.group_by("tier").agg(customers=scored.count(), margin=scored.margin.sum())
     frame = pd.DataFrame({"tier": list(TIERS)}).merge(got.to_pandas(), on="tier", how="left")
     frame["customers"] = frame["customers"].fillna(0).astype("int64")
@@ -298,17 +300,64 @@ def _segments(store: Store, end: date) -> Section:
     )
 
 
+#: The members an RFM cell's page lists (most margin first).
+MEMBERS = 500
+_CELL = re.compile(r"^r([1-5])fm([1-5])$")
+
+
+class UnknownCellError(NotFoundError):
+    """An RFM cell key is not one of the grid's ``r<R>fm<FM>`` cells."""
+
+
+def rfm_members(store: Store, settings: Settings, window: Window, cell: str) -> Page:
+    """The members of the RFM grid's ``cell`` (``r5fm4``: R 5, FM 4) as of the window's end,
+    most margin first (the first :data:`MEMBERS`), with their customer id and e-mail: the
+    page an RFM cell's link opens."""
+    match = _CELL.match(cell)
+    if match is None:
+        raise UnknownCellError(
+            f"No RFM cell named {cell!r}.", hint="Cells are r1fm1 .. r5fm5 (R, then FM score)."
+        )
+    r, fm = int(match.group(1)), int(match.group(2))
+    currency = reporting_currency(store)
+    scored = rfm(store, as_of=observed_end(store, window))
+    mine = scored.filter((scored.r_score == r) & (scored.fm_score == fm))
+    total = int(mine.count().execute())
+    top = mine.order_by([ibis.desc("margin"), "person_id"]).limit(MEMBERS).to_pandas()
+    frame = with_labels(store, top)
+    columns = (
+        Column("person_id", N_("Person"), "text"),
+        Column("customer_id", N_("Customer id"), "text"),
+        Column("email", N_("E-mail"), "text"),
+        Column("segment", N_("Segment"), "text", "dash-rfm"),
+        Column("days_since_last_order", N_("Days since the last order"), "days", "dash-rfm"),
+        Column("orders", N_("Orders"), "count", "dash-rfm"),
+        Column("margin", N_("Margin"), "money", "dash-margin"),
+        Column("tier", N_("Tier"), "text", "dash-value-tier"),
+    )
+    table = frame_table("members", N_("Members"), frame, columns, currency, link=PROFILE_LINK)
+    metrics = (
+        Metric("r", N_("R"), r, "number", None, "dash-rfm"),
+        Metric("fm", N_("FM"), fm, "number", None, "dash-rfm"),
+        Metric("customers", N_("Customers"), total, "count", None, "dash-rfm"),
+    )
+    section = Section("members", N_("RFM cell members"), metrics=metrics, tables=(table,))
+    return Page("rfm_members", N_("RFM cell members"), window, currency, (section,))
+
+
 def build(store: Store, settings: Settings, window: Window) -> Page:
     """The customers page as of the window's end."""
     currency = reporting_currency(store)
     end = observed_end(store, window)
+    facts = customer_facts(store, as_of=end)
+    with facts.cache() as known, rfm(store, as_of=end, facts=known).cache() as scored:
+        value_sections = (_rfm(scored, known, currency), _tiers(scored, currency))
     sections = (
         _journey(store, window, end),
         _statuses(store, window, end),
         _indicators(store, end),
         _ambassadors(store, end, currency),
-        _rfm(store, end, currency),
-        _tiers(store, end, currency),
+        *value_sections,
         _segments(store, end),
     )
     return Page("customers", N_("Customers"), window, currency, sections)

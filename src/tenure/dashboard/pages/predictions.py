@@ -183,10 +183,19 @@ def _model(store: Store) -> Section:
         Column("predicted_as_of", N_("Predicted as of"), "date"),
         Column("persons", N_("Persons"), "count"),
     )
+    errors = Chart(
+        "backtest",
+        N_("Backtest error per model (RMSE)"),
+        "bar",
+        values(latest["model"]),
+        (Series(N_("RMSE"), values(latest["rmse"])),),
+        "number",
+    )
     return Section(
         "model",
         N_("Model and backtest"),
         metrics=(metric_chosen,),
+        charts=(errors,),
         tables=(
             frame_table(
                 "models_used", N_("Models behind the predictions"), used, used_columns, currency
