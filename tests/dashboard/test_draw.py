@@ -57,6 +57,7 @@ def test_extract_reads_headings_paragraphs_and_definition_tables() -> None:
     doc = (
         "# Title\n\n## Two words (here)\nFirst `line`\nand **more**.\n\n| column | definition |\n"
         "|---|---|\n| `a`, `b-c` | the [thing](x.md) |\n"
+        '- <a id="dash-x"></a>**X**: what `x` is.\n'
     )
     assert extract(doc) == {
         "two-words-here": "First line and more.",
@@ -64,7 +65,23 @@ def test_extract_reads_headings_paragraphs_and_definition_tables() -> None:
         "two-words-here#b-c": "the thing",
         "a": "the thing",
         "b-c": "the thing",
+        "dash-x": "X: what x is.",
     }
+
+
+def test_every_definition_key_of_the_page_builders_resolves() -> None:
+    """Every string of ``tenure/dashboard/pages/`` that names a dashboard definition
+    (``dash-...``) is one of the shipped definitions, so every hover has its text."""
+    import ast
+
+    keys = set()
+    for path in (ROOT / "src" / "tenure" / "dashboard" / "pages").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if re.fullmatch(r"dash-[a-z0-9-]+", node.value):
+                    keys.add(node.value)
+    assert len(keys) > 20
+    assert sorted(k for k in keys if definition(k) is None) == []
 
 
 def test_every_number_carries_its_raw_value() -> None:
@@ -119,6 +136,9 @@ def test_tables_have_a_csv_link_and_csv() -> None:
         "channel,new_customers,cac,first\ndirect,10,,2025-12-01\nemail,4,12.25,\n"
     )
     assert 'href="/dash/profile?q=direct"' in html
+    only = replace(FRAME, links=("/dash/customers/rfm/",))  # no page for this table's link
+    plain_cells = render_page(page, Translator("en", "EUR"), only)
+    assert "/dash/profile?q=" not in plain_cells and ">direct</td>" in plain_cells
 
 
 def test_text_from_the_store_is_escaped() -> None:

@@ -200,6 +200,23 @@ def test_every_page_in_every_language_shows_its_twin_draws_its_charts_and_passes
     assert len(list(shots.glob("*.png"))) == len(PAGES) * len(LANGS)
 
 
+def test_the_first_link_of_every_linked_table_opens_a_page(page: Any, server: LiveServer) -> None:
+    followed = {}
+    for key in PAGES:
+        page.goto(f"{server.url}/dash/{key}")
+        links = page.evaluate(
+            "() => [...document.querySelectorAll('table[data-table]')]"
+            ".map((t) => [t.dataset.table, t.querySelector('tbody a')])"
+            ".filter(([, a]) => a).map(([k, a]) => [k, a.getAttribute('href')])"
+        )
+        for table, href in links:
+            answer = page.request.get(f"{server.url}{href}", timeout=WAIT_MS)
+            followed[f"{key}/{table}"] = (href, answer.status)
+    assert followed, "no table links anywhere"
+    assert {k: v for k, v in followed.items() if v[1] != 200} == {}
+    assert any("/dash/customers/rfm/" in href for href, _ in followed.values())
+
+
 def test_the_login_and_search_pages_pass_axe(browser: Any, page: Any, server: LiveServer) -> None:
     context = browser.new_context()
     context.set_default_timeout(WAIT_MS)

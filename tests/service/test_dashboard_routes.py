@@ -266,3 +266,24 @@ def test_the_search_lists_the_people_found_with_a_link_to_each(
     html = client.get("/dash/profile?q=ana&lang=fr").text
     assert '<a href="/dash/profile/P-1">P-1</a>' in html
     assert "actif" in html and "120,50" in html and "Personnes trouvées" in html
+
+
+def test_a_page_a_table_links_to(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def detail(path: str, store: Any, settings: Any, window: Window, item: str) -> Page:
+        if path != "customers/rfm" or item != "r5fm4":
+            raise NotFoundError("no such page")
+        return replace(sample_page("rfm_members"), window=window)
+
+    monkeypatch.setattr(report, "detail", detail)
+    login(client)
+    html = client.get("/dash/customers/rfm/r5fm4?lang=es&start=2025-03-01&end=2025-03-31").text
+    assert 'aria-current="page">Overview</a>' not in html
+    assert (
+        'href="/dash/customers/rfm/r5fm4/channels.csv?start=2025-03-01&amp;end=2025-03-31"' in html
+    )
+    twin = client.get("/dash/customers/rfm/r5fm4.json").json()
+    assert twin["key"] == "rfm_members"
+    answer = client.get("/dash/customers/rfm/r5fm4/channels.csv")
+    assert answer.status_code == 200 and answer.text.startswith("channel,new_customers")
+    for path in ("/dash/customers/rfm/r9fm9", "/dash/segments/vip/x.json"):
+        assert client.get(path).status_code == 404

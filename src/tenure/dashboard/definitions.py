@@ -9,7 +9,9 @@ Keys, as a :class:`~tenure.dashboard.model.Metric` or column names its ``definit
 
 * a heading's anchor (``kpis-per-period``): the first paragraph under it;
 * ``anchor#column`` (``kpis-per-period#aov``): a row of a definition table under it;
-* a bare column (``aov``): its first definition in the document.
+* a bare column (``aov``): its first definition in the document;
+* an explicit anchor (``- <a id="dash-revenue"></a>**Revenue**: ...``, the list of
+  "Dashboard definitions"): that line.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ DEFINITIONS_FILE = Path(__file__).parent / "definitions.json"
 
 _HEADING = re.compile(r"^(#{2,4})\s+(.*)$")
 _ROW = re.compile(r"^\|\s*(`[^|]+?)\s*\|\s*(.+?)\s*\|\s*$")
+_ANCHORED = re.compile(r'^\s*[-*]\s*<a id="([\w-]+)"></a>\s*(.+)$')
 
 
 def anchor(heading: str) -> str:
@@ -57,6 +60,11 @@ def extract(markdown: str) -> dict[str, str]:
         if heading:
             close_paragraph()
             section = anchor(heading.group(2))
+            continue
+        anchored = _ANCHORED.match(line)
+        if anchored:
+            close_paragraph()
+            found.setdefault(anchored.group(1), plain(anchored.group(2)))
             continue
         row = _ROW.match(line)
         if row and section:

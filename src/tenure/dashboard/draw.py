@@ -61,6 +61,9 @@ class Frame:
     csv_url: str = ""  # ``{table}`` replaced by a table's key
     user: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The link targets the service has pages for (a table's link elsewhere is drawn as
+    #: plain text, never a link to nothing); None: every link.
+    links: tuple[str, ...] | None = None
 
 
 @cache

@@ -16,7 +16,7 @@ from tenure.config import Settings
 from tenure.dashboard.draw import render_report
 from tenure.dashboard.i18n import Translator, check_language
 from tenure.dashboard.model import N_, Page, Window
-from tenure.errors import ConfigError
+from tenure.errors import ConfigError, NotFoundError
 from tenure.store import Store
 
 #: The menu title of each page key (the pages' own titles need the store to be built).
@@ -109,6 +109,22 @@ def window_for(
             hint="Swap --compare-start and --compare-end.",
         )
     return Window(start, end, compare_start, compare_end)
+
+
+#: The links of the pages' tables that open a page (a profile, an RFM cell's members).
+LINKED: tuple[str, ...] = ("/dash/profile/", "/dash/profile?", "/dash/customers/rfm/")
+
+
+def detail(path: str, store: Store, settings: Settings, window: Window, item: str) -> Page:
+    """A page a table's link opens below a page (``customers/rfm`` and a cell ``r5fm4``: the
+    members of that RFM cell); a ``NotFoundError`` for another path or item."""
+    from tenure.dashboard.pages import customers
+
+    details = {"customers/rfm": customers.rfm_members}
+    builder = details.get(path)
+    if builder is None:
+        raise NotFoundError(f"No dashboard page {path!r}.")
+    return builder(store, settings, window, item)
 
 
 def write_report(

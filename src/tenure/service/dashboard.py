@@ -102,7 +102,13 @@ def _translator(
 
 
 def _frame(
-    request: Request, session: dash_auth.Session, current: str, *, csv: bool = True, **extra: Any
+    request: Request,
+    session: dash_auth.Session,
+    current: str,
+    *,
+    csv: bool = True,
+    csv_base: str | None = None,
+    **extra: Any,
 ) -> Frame:
     """The menu, the language links (this URL with ``lang`` changed), the forms' token."""
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
@@ -112,18 +118,18 @@ def _frame(
     }
     pages = [NavItem(key, title, f"{PREFIX}/{key}") for key, title in dash_report.menu()]
     nav = (*pages, NavItem("profile", N_("Profile"), f"{PREFIX}/profile"))
-    window_query = urlencode({k: v for k, v in request.query_params.items()})
+    params = {k: v for k, v in request.query_params.items() if k != "lang"}
+    window_query = f"?{urlencode(params)}" if params else ""
     return Frame(
         nav=nav,
         current=current,
         action=request.url.path,
         languages=languages,
         csrf=session.csrf,
-        csv_url=f"{PREFIX}/{current}/{{table}}.csv" + (f"?{window_query}" if window_query else "")
-        if csv
-        else "",
+        csv_url=f"{csv_base or PREFIX + '/' + current}/{{table}}.csv{window_query}" if csv else "",
         user=session.user,
         extra=extra,
+        links=dash_report.LINKED,
     )
 
 
@@ -357,11 +363,81 @@ def page_csv(
     """One table of the page as CSV (raw values, unknown empty)."""
     _need_session(request, html=False)
     built = _build(state_of(request), page, (start, end, compare_start, compare_end))
+    return _csv(built, table, page)
+
+
+def _csv(built: Page, table: str, name: str) -> Response:
     found = find_table(built, table)
     if found is None:
-        raise ServiceError(404, f"The page {page!r} has no table {table!r}.")
-    headers = {"Content-Disposition": f'attachment; filename="{page}-{table}.csv"'}
+        raise ServiceError(404, f"The page {built.key!r} has no table {table!r}.")
+    headers = {"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'}
     return Response(table_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _detail(state: ServiceState, path: str, item: str, window_args: tuple[Any, ...]) -> Page:
+    with state.store() as store:
+        window = window_of(store, *window_args)
+        try:
+            return dash_report.detail(path, store, state.settings, window, item)
+        except NotFoundError:
+            raise ServiceError(404, f"No dashboard page {path}/{item}.") from None
+
+
+@router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}.json")
+def detail_json(
+    request: Request,
+    page: str,
+    kind: str,
+    item: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> JSONResponse:
+    """The JSON twin of a page a table links to (the members of an RFM cell)."""
+    _need_session(request, html=False)
+    args = (start, end, compare_start, compare_end)
+    return JSONResponse(_detail(state_of(request), f"{page}/{kind}", item, args).to_json())
+
+
+@router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}/{{table}}.csv")
+def detail_csv(
+    request: Request,
+    page: str,
+    kind: str,
+    item: str,
+    table: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> Response:
+    _need_session(request, html=False)
+    args = (start, end, compare_start, compare_end)
+    built = _detail(state_of(request), f"{page}/{kind}", item, args)
+    return _csv(built, table, f"{page}-{kind}-{item}")
+
+
+@router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}", response_class=HTMLResponse)
+def detail_html(
+    request: Request,
+    page: str,
+    kind: str,
+    item: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+    lang: Lang = None,
+) -> Response:
+    """A page a table links to, under its page in the menu."""
+    session = _need_session(request, html=True)
+    state = state_of(request)
+    args = (start, end, compare_start, compare_end)
+    built = _detail(state, f"{page}/{kind}", item, args)
+    tr = _translator(request, state, lang, built.currency)
+    frame = _frame(request, session, page, csv_base=f"{PREFIX}/{page}/{kind}/{item}")
+    return HTMLResponse(render_page(built, tr, frame))
 
 
 @router.get(f"{PREFIX}/", response_class=HTMLResponse)
