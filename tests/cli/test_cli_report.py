@@ -32,7 +32,7 @@ def test_the_window_of_the_options(demo_url: str) -> None:
     with Store(demo_url, read_only=True) as store:
         assert window_for(store) == Window.month(date(2024, 12, 30))
         assert window_for(store, date(2024, 3, 1), date(2024, 3, 31)) == Window(
-            date(2024, 3, 1), date(2024, 3, 31), date(2024, 1, 31), date(2024, 2, 29)
+            date(2024, 3, 1), date(2024, 3, 31), date(2024, 1, 30), date(2024, 2, 29)
         )
         assert window_for(store, end=date(2024, 3, 30)).start == date(2024, 3, 1)
         with pytest.raises(ConfigError, match=r"starts \(2024-03-02\) after it ends"):
