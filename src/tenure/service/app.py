@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(snippet.router)
-    app.include_router(dashboard.router)
+    # the assets first: the dashboard's routes would take /dash/static/... for a page
     app.mount("/dash/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    app.include_router(dashboard.router)
     return app
