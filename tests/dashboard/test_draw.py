@@ -77,9 +77,9 @@ def test_every_definition_key_of_the_page_builders_resolves() -> None:
     keys = set()
     for path in (ROOT / "src" / "tenure" / "dashboard" / "pages").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if re.fullmatch(r"dash-[a-z0-9-]+", node.value):
-                    keys.add(node.value)
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and re.fullmatch(r"dash-[a-z0-9-]+", text):
+                keys.add(text)
     assert len(keys) > 20
     assert sorted(k for k in keys if definition(k) is None) == []
 
