@@ -364,6 +364,26 @@ class Settings(BaseSettings):
         "until the loader catches up.",
     )
 
+    dashboard_language: Literal["en", "fr", "es"] = Field(
+        "en",
+        description="The dashboard's and the report's language when the reader asks for none "
+        "(`?lang=` first, then the browser's Accept-Language): `en`, `fr` or `es`.",
+    )
+    dashboard_users: dict[str, str] = Field(
+        default_factory=dict,
+        description="Users of the dashboard's login form besides the admin tokens: name -> "
+        "scrypt hash of the password, as `tenure.service.dash_auth.hash_password` writes it "
+        "(`scrypt$n$r$p$salt$hash`); a plain password is refused.",
+    )
+    dashboard_secret: str | None = Field(
+        None,
+        description="The secret the dashboard's session cookies are signed with (HMAC-SHA256). "
+        "Unset, a random one is drawn when the service starts, so a restart logs everyone out.",
+    )
+    dashboard_session_hours: float = Field(
+        12.0, gt=0.0, description="Hours a dashboard login lasts before the form asks again."
+    )
+
     @field_validator("reporting_currency")
     @classmethod
     def _upper_currency(cls, value: str | None) -> str | None:

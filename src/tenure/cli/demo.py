@@ -59,6 +59,7 @@ def demo(
 ) -> None:
     """Generate a realistic synthetic store (customers, events, orders, spend) to explore."""
     from tenure.pipeline.demo import demo as run_demo
+    from tenure.pipeline.demo import demo_report
 
     try:
         first_day = date.fromisoformat(start)
@@ -77,10 +78,12 @@ def demo(
             progress=bar,
             taste=taste,
         )
+        page = demo_report(st)
     summary = report.summary
     if as_json:
         channels, monthly = money_frame(report.channels), money_frame(report.kpis)
-        print_json({**summary.to_dict(), "channels": records(channels), "kpis": records(monthly)})
+        doc = {**summary.to_dict(), "channels": records(channels), "kpis": records(monthly)}
+        print_json({**doc, "report": str(page)})
         return
     rows = [
         ("Customers", summary.customers),
@@ -103,3 +106,4 @@ def demo(
         title += " (the last month is partial)"
     emit(kpi_table(monthly, DEMO_KPIS), title=title)
     say("Store: ", (str(summary.location), "bold"))
+    say("Report: ", (str(page), "bold"), " (open it in a browser; it works offline)")

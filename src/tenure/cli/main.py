@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "flows_stats",
     "deliver",
     "serve",
+    "report",
     "models",
 )
 for _name in COMMAND_MODULES:

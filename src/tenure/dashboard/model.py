@@ -24,7 +24,7 @@ Health = Literal["good", "warn", "alarm"]
 Value = float | int | str | None
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for a marked message id
+def N_(message: str) -> str:
     """Mark ``message`` for translation (extracted by Babel, translated when drawn)."""
     return message
 

@@ -12,12 +12,14 @@ in the pipeline layer, beside the runner that resolves the identities.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from tenure.analytics.base import store_end
 from tenure.analytics.demo_store import DemoReport
 from tenure.analytics.demo_store import demo as demo_figures
 from tenure.analytics.journey import record_journey
 from tenure.analytics.stages import backfill_stages
+from tenure.dashboard.report import DEFAULT_REPORT, window_for, write_report
 from tenure.demo import DEFAULT_TASTE
 from tenure.engage.flow_spec import flow_paths, load_flows
 from tenure.engage.segments import RUNS, Segment, definitions, refresh_segments
@@ -59,6 +61,13 @@ def demo(
     )
     demo_history(store, progress=progress)
     return report
+
+
+def demo_report(store: Store) -> Path:
+    """`tenure demo`'s last step: the lifecycle report (:func:`write_report`) of the default
+    period, written beside the store's file (else in the working directory)."""
+    folder = store.file.parent if store.file is not None else Path.cwd()
+    return write_report(store, store.settings, window_for(store), folder / DEFAULT_REPORT)
 
 
 def record_days(last: date) -> list[date]:

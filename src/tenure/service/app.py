@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from tenure.config import Settings
-from tenure.service import admin, collector, errors, ops, snippet
+from tenure.dashboard.draw import STATIC_DIR
+from tenure.service import admin, collector, dashboard, errors, ops, snippet
 from tenure.service.state import VERSION, ServiceState
 from tenure.store import Store
 
@@ -50,4 +52,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(snippet.router)
+    # the assets first: the dashboard's routes would take /dash/static/... for a page
+    app.mount("/dash/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    app.include_router(dashboard.router)
     return app

@@ -27,6 +27,11 @@ def _known(value: str, keys: Iterable[str]) -> bool:
     return found
 
 
+def is_admin_token(token: str, tokens: Iterable[str]) -> bool:
+    """Whether ``token`` is one of the admin ``tokens`` (constant time)."""
+    return bool(token) and _known(token, tokens)
+
+
 def basic_user(header: str | None) -> str | None:
     """The user of an HTTP basic ``Authorization`` header (the write key), else None."""
     if not header or not header.lower().startswith(BASIC):

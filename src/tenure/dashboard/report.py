@@ -1,0 +1,148 @@
+"""`tenure report`: every page of the dashboard for one period, in one self-contained HTML
+file (the style sheet, the chart library and the data inlined: it opens offline).
+
+The pages come from the same builders as the service's (:mod:`tenure.dashboard.pages`) and
+are drawn by the same blocks (:mod:`tenure.dashboard.draw`), so the report and the
+dashboard show the same numbers for the same window. This module is also where the service
+asks for a page (:func:`build`, :func:`profile`, :func:`menu`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from tenure.config import Settings
+from tenure.dashboard.draw import render_report
+from tenure.dashboard.i18n import Translator, check_language
+from tenure.dashboard.model import N_, Page, Window
+from tenure.errors import ConfigError, NotFoundError
+from tenure.store import Store
+
+#: The menu title of each page key (the pages' own titles need the store to be built).
+TITLES: dict[str, str] = {
+    "overview": N_("Overview"),
+    "customers": N_("Customers"),
+    "cohorts": N_("Cohorts"),
+    "channels": N_("Channels"),
+    "predictions": N_("Predictions"),
+    "flows": N_("Flows"),
+    "health": N_("Data health"),
+}
+#: The report's title.
+REPORT_TITLE = N_("Lifecycle report")
+#: The report's file name when none is given.
+DEFAULT_REPORT = "tenure-report.html"
+
+
+def page_keys() -> list[str]:
+    """The pages of the menu, in order (:data:`tenure.dashboard.pages.PAGES`)."""
+    from tenure.dashboard.pages import PAGES
+
+    return list(PAGES)
+
+
+def menu() -> list[tuple[str, str]]:
+    """Each page's key and (English) menu title, in menu order."""
+    return [(key, TITLES.get(key, key.replace("_", " ").capitalize())) for key in page_keys()]
+
+
+def build(key: str, store: Store, settings: Settings, window: Window) -> Page:
+    """The page ``key`` for ``window`` (a ``NotFoundError`` for an unknown key)."""
+    from tenure.dashboard.pages import build_page
+
+    return build_page(key, store, settings, window)
+
+
+def profile(store: Store, settings: Settings, window: Window, identifier: str) -> Page:
+    """The profile page of the person ``identifier`` names (a ``NotFoundError`` when none,
+    or when they were deleted)."""
+    from tenure.dashboard.pages import profile as profile_page
+
+    page: Page = profile_page.build(store, settings, window, identifier)
+    return page
+
+
+def default_window(store: Store) -> Window:
+    """The period shown when none is asked for: the page builders' default
+    (:func:`tenure.dashboard.pages.default_window`)."""
+    from tenure.dashboard.pages import default_window as pages_default
+
+    window: Window = pages_default(store)
+    return window
+
+
+def window_for(
+    store: Store,
+    start: date | None = None,
+    end: date | None = None,
+    compare_start: date | None = None,
+    compare_end: date | None = None,
+) -> Window:
+    """The period of ``start``..``end`` against ``compare_start``..``compare_end``, each end
+    optional: no ``start`` nor ``end`` is :func:`default_window`; one of them alone spans 30
+    days; a comparison not given is the same number of days just before. A
+    :class:`ConfigError` names the bound that runs backwards."""
+    if start is None and end is None:
+        base = default_window(store)
+        start, end = base.start, base.end
+        if compare_start is None and compare_end is None:
+            return base
+    elif end is None and start is not None:
+        end = start + timedelta(days=29)
+    elif start is None and end is not None:
+        start = end - timedelta(days=29)
+    assert start is not None and end is not None
+    if start > end:
+        raise ConfigError(
+            f"The period starts ({start}) after it ends ({end}).", hint="Swap --start and --end."
+        )
+    days = (end - start).days + 1
+    if compare_end is None:
+        compare_end = compare_start + timedelta(days=days - 1) if compare_start else None
+        compare_end = compare_end or start - timedelta(days=1)
+    if compare_start is None:
+        compare_start = compare_end - timedelta(days=days - 1)
+    if compare_start > compare_end:
+        raise ConfigError(
+            f"The comparison period starts ({compare_start}) after it ends ({compare_end}).",
+            hint="Swap --compare-start and --compare-end.",
+        )
+    return Window(start, end, compare_start, compare_end)
+
+
+#: The links of the pages' tables that open a page (a profile, an RFM cell's members).
+LINKED: tuple[str, ...] = ("/dash/profile/", "/dash/profile?", "/dash/customers/rfm/")
+
+
+def detail(path: str, store: Store, settings: Settings, window: Window, item: str) -> Page:
+    """A page a table's link opens below a page (``customers/rfm`` and a cell ``r5fm4``: the
+    members of that RFM cell); a ``NotFoundError`` for another path or item."""
+    from tenure.dashboard.pages import customers
+
+    details = {"customers/rfm": customers.rfm_members}
+    builder = details.get(path)
+    if builder is None:
+        raise NotFoundError(f"No dashboard page {path!r}.")
+    return builder(store, settings, window, item)
+
+
+def write_report(
+    store: Store, settings: Settings, window: Window, path: Path | str, lang: str | None = None
+) -> Path:
+    """Write every page of the menu for ``window`` into one HTML file at ``path`` (its folder
+    must exist) in ``lang`` (default: the ``dashboard_language`` setting); returns the path."""
+    lang = check_language(lang or settings.dashboard_language)
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise ConfigError(
+            f"Cannot write the report to {out}: the folder {out.parent} does not exist.",
+            hint="Create the folder first, or pass another --out.",
+        )
+    pages = [build(key, store, settings, window) for key in page_keys()]
+    currency = pages[0].currency if pages else "USD"
+    tr = Translator(lang, currency)
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    html = render_report(pages, tr, title=tr.gettext(REPORT_TITLE), generated=generated)
+    out.write_text(html, encoding="utf-8")
+    return out

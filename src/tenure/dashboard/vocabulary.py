@@ -1,0 +1,60 @@
+"""The words of the data a page shows that are drawn translated: statuses, journey stages,
+value tiers, RFM segments, channel health, channels. Any other text of the store (a name, a
+product, a campaign) is drawn as it is stored, never translated by accident."""
+
+from __future__ import annotations
+
+from tenure.dashboard.model import N_
+
+#: Every value translated when drawn (its raw value stays in the JSON twin and ``data-value``).
+VALUES: frozenset[str] = frozenset(
+    {
+        # statuses (tenure.analytics.status.STATUSES)
+        N_("prospect"),
+        N_("new"),
+        N_("active"),
+        N_("at_risk"),
+        N_("lapsed"),
+        N_("vip"),
+        # journey stages (tenure.analytics.journey.STAGES)
+        N_("reach"),
+        N_("acquire"),
+        N_("develop"),
+        N_("retain"),
+        N_("advocate"),
+        # value tiers
+        N_("high"),
+        N_("mid"),
+        N_("low"),
+        # RFM segments (tenure.analytics.rfm.SEGMENTS)
+        N_("Champions"),
+        N_("Loyal"),
+        N_("Potential loyalists"),
+        N_("New customers"),
+        N_("Promising"),
+        N_("Need attention"),
+        N_("About to sleep"),
+        N_("At risk"),
+        N_("Can't lose them"),
+        N_("Hibernating"),
+        N_("Lost"),
+        # channel health (docs/metrics.md, "KPIs")
+        N_("healthy"),
+        N_("watch"),
+        N_("losing money"),
+        N_("no spend"),
+        N_("too early"),
+        N_("no new customers"),
+        # acquisition channels (tenure.analytics.touch.MEDIUM_CHANNELS)
+        N_("direct"),
+        N_("paid_search"),
+        N_("paid_social"),
+        N_("email"),
+        N_("sms"),
+        N_("referral"),
+        N_("organic_search"),
+        N_("organic_social"),
+        N_("display"),
+        N_("other"),
+    }
+)

@@ -1,0 +1,460 @@
+"""The dashboard's routes (``/dash/...``): every page as HTML, its JSON twin and its tables as
+CSV, the profile search and page with the privacy actions, the login.
+
+``/dash/`` is the overview; ``/dash/{page}`` a page of :data:`tenure.dashboard.pages.PAGES`,
+``/dash/{page}.json`` exactly its :meth:`~tenure.dashboard.model.Page.to_json`,
+``/dash/{page}/{table}.csv`` one of its tables. Query parameters ``start``, ``end``,
+``compare_start``, ``compare_end`` (YYYY-MM-DD) choose the period (default: the 30 days
+ending on the store's as-of day, against the 30 before) and ``lang`` the language. Every
+route but the login asks for a session (:mod:`tenure.service.dash_auth`); an unknown or
+deleted person answers 404 saying nothing about them. Errors have the service's one body.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from tenure.analytics.customers import search_customers
+from tenure.dashboard import report as dash_report
+from tenure.dashboard.draw import (
+    Frame,
+    NavItem,
+    find_table,
+    render_page,
+    render_template,
+    table_csv,
+)
+from tenure.dashboard.i18n import Translator, choose_language
+from tenure.dashboard.model import N_, Column, Page, Table, Window
+from tenure.errors import ConfigError, NotFoundError
+from tenure.identity.lookup import find_person
+from tenure.identity.privacy import delete_person, export_person
+from tenure.pipeline import ensure_current
+from tenure.service import dash_auth
+from tenure.service.errors import ServiceError
+from tenure.service.pages import plain, state_of
+from tenure.service.state import ServiceState
+from tenure.store import Store, reporting_currency
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+PREFIX = "/dash"
+Day = Annotated[date | None, Query(description="YYYY-MM-DD")]
+Lang = Annotated[str | None, Query(description="en, fr or es")]
+#: What a deleted or unknown person's page says (nothing about them).
+NO_PERSON = "No person matches."
+#: Messages of the routes, drawn translated.
+BAD_LOGIN = N_("The user, password or token is not right.")
+DELETED = N_("The person was deleted.")
+
+
+def _session(request: Request) -> dash_auth.Session | None:
+    return dash_auth.session_of(state_of(request), request)
+
+
+def _need_session(request: Request, *, html: bool) -> dash_auth.Session:
+    """The request's session; without one, a redirect to the login form (pages) or a 401
+    (JSON, CSV)."""
+    session = _session(request)
+    if session is not None:
+        return session
+    if html:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise ServiceError(
+            303,
+            "Log in first.",
+            headers={"Location": f"{PREFIX}/login?{urlencode({'next': target})}"},
+        )
+    raise ServiceError(
+        401,
+        "The dashboard needs a login: a session cookie from /dash/login or an admin token "
+        "(`Authorization: Bearer <token>`).",
+        headers={"WWW-Authenticate": 'Bearer realm="tenure"'},
+    )
+
+
+def window_of(
+    store: Store,
+    start: date | None,
+    end: date | None,
+    compare_start: date | None,
+    compare_end: date | None,
+) -> Window:
+    """The period of the query (:func:`tenure.dashboard.report.window_for`); a 400 naming
+    the parameter when it runs backwards."""
+    try:
+        return dash_report.window_for(store, start, end, compare_start, compare_end)
+    except ConfigError as exc:
+        field = "compare_start" if "comparison" in exc.message else "start"
+        raise ServiceError(400, exc.message, field=field) from None
+
+
+def _translator(
+    request: Request, state: ServiceState, lang: str | None, currency: str
+) -> Translator:
+    accept = request.headers.get("accept-language")
+    return Translator(choose_language(lang, accept, state.settings.dashboard_language), currency)
+
+
+def _frame(
+    request: Request,
+    session: dash_auth.Session,
+    current: str,
+    *,
+    csv: bool = True,
+    csv_base: str | None = None,
+    **extra: Any,
+) -> Frame:
+    """The menu, the language links (this URL with ``lang`` changed), the forms' token."""
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    languages = {
+        code: f"{request.url.path}?{urlencode({**query, 'lang': code})}"
+        for code in ("en", "fr", "es")
+    }
+    pages = [NavItem(key, title, f"{PREFIX}/{key}") for key, title in dash_report.menu()]
+    nav = (*pages, NavItem("profile", N_("Profile"), f"{PREFIX}/profile"))
+    params = {k: v for k, v in request.query_params.items() if k != "lang"}
+    window_query = f"?{urlencode(params)}" if params else ""
+    return Frame(
+        nav=nav,
+        current=current,
+        action=request.url.path,
+        languages=languages,
+        csrf=session.csrf,
+        csv_url=f"{csv_base or PREFIX + '/' + current}/{{table}}.csv{window_query}" if csv else "",
+        user=session.user,
+        extra=extra,
+        links=dash_report.LINKED,
+    )
+
+
+def _build(state: ServiceState, key: str, window_args: tuple[Any, ...]) -> Page:
+    with state.store() as store:
+        window = window_of(store, *window_args)
+        try:
+            return dash_report.build(key, store, state.settings, window)
+        except NotFoundError:
+            raise ServiceError(404, f"No dashboard page named {key!r}.") from None
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+@router.get(f"{PREFIX}/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = f"{PREFIX}/", lang: Lang = None) -> Response:
+    state = state_of(request)
+    return _login_page(request, state, next, lang, error=None)
+
+
+def _login_page(
+    request: Request, state: ServiceState, next: str, lang: str | None, error: str | None
+) -> Response:
+    tr = _translator(request, state, lang, "USD")
+    token, new = dash_auth.login_csrf(request)
+    html = render_template(
+        "login.html",
+        tr,
+        frame=Frame(),
+        csrf=token,
+        next=_safe_next(next),
+        error=error,
+        can_log_in=dash_auth.can_log_in(state),
+    )
+    response = HTMLResponse(html, status_code=401 if error else 200)
+    if new:
+        dash_auth.set_login_csrf(request, response, token)
+    return response
+
+
+def _safe_next(target: str) -> str:
+    """A redirect target inside the dashboard only (never another site)."""
+    ok = target.startswith(f"{PREFIX}/") and not target.startswith("//") and "\\" not in target
+    return target if ok else f"{PREFIX}/"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An url-encoded form's fields (the first value of each)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+@router.post(f"{PREFIX}/login")
+async def login(request: Request) -> Response:
+    state = state_of(request)
+    form = await _form(request)
+    dash_auth.check_login_csrf(request, form.get("csrf"))
+    user = dash_auth.check_login(state, form.get("user", "").strip(), form.get("password", ""))
+    lang = form.get("lang") or None
+    if user is None:
+        return _login_page(request, state, form.get("next", ""), lang, error=BAD_LOGIN)
+    response = RedirectResponse(_safe_next(form.get("next", "")), status_code=303)
+    dash_auth.start_session(state, request, response, user)
+    return response
+
+
+@router.post(f"{PREFIX}/logout")
+async def logout(request: Request) -> Response:
+    session = _need_session(request, html=True)
+    dash_auth.check_csrf(session, (await _form(request)).get("csrf"))
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    dash_auth.end_session(response)
+    return response
+
+
+# -- the profile ---------------------------------------------------------------------------
+
+
+@router.get(f"{PREFIX}/profile", response_class=HTMLResponse)
+def profile_search(
+    request: Request, q: str | None = None, deleted: int = 0, lang: Lang = None
+) -> Response:
+    """Search a person by any identifier, name or order id."""
+    session = _need_session(request, html=True)
+    state = state_of(request)
+    results = None
+    with state.store() as store:
+        currency = reporting_currency(store)
+        if q and q.strip():
+            if not store.read_only:  # as `tenure customers search`: the statuses current first
+                ensure_current(store, "customer_status")
+            results = _search_table(search_customers(store, q.strip(), limit=50))
+    tr = _translator(request, state, lang, currency)
+    frame = _frame(
+        request, session, "profile", csv=False, query=q or "", message=DELETED if deleted else ""
+    )
+    return HTMLResponse(render_template("search.html", tr, frame=frame, results=results))
+
+
+#: The columns of the search's results (``tenure customers search``).
+SEARCH_COLUMNS = (
+    Column("person_id", N_("Person"), "text"),
+    Column("customer_id", N_("Customer id"), "text"),
+    Column("email", N_("E-mail"), "text"),
+    Column("name", N_("Name"), "text"),
+    Column("status", N_("Status"), "text"),
+    Column("orders", N_("Orders"), "count"),
+    Column("revenue", N_("Revenue"), "money"),
+    Column("last_order", N_("Last order"), "date"),
+)
+
+
+def _search_table(frame: Any) -> Table:
+    keys = [c.key for c in SEARCH_COLUMNS]
+    rows = tuple(tuple(plain(record.get(k)) for k in keys) for record in frame.to_dict("records"))
+    return Table(
+        "matches", N_("People found"), SEARCH_COLUMNS, rows, link=f"{PREFIX}/profile/{{0}}"
+    )
+
+
+def _profile_page(state: ServiceState, identifier: str, window_args: tuple[Any, ...]) -> Page:
+    with state.store() as store:
+        window = window_of(store, *window_args)
+        try:
+            return dash_report.profile(store, state.settings, window, identifier)
+        except NotFoundError:
+            raise ServiceError(404, NO_PERSON) from None
+
+
+@router.get(f"{PREFIX}/profile/{{identifier}}.json")
+def profile_json(
+    request: Request,
+    identifier: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> JSONResponse:
+    _need_session(request, html=False)
+    page = _profile_page(state_of(request), identifier, (start, end, compare_start, compare_end))
+    return JSONResponse(page.to_json())
+
+
+@router.get(f"{PREFIX}/profile/{{identifier}}", response_class=HTMLResponse)
+def profile_page(
+    request: Request,
+    identifier: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+    lang: Lang = None,
+) -> Response:
+    session = _need_session(request, html=True)
+    state = state_of(request)
+    page = _profile_page(state, identifier, (start, end, compare_start, compare_end))
+    tr = _translator(request, state, lang, page.currency)
+    base = f"{PREFIX}/profile/{quote(identifier, safe='')}"
+    frame = _frame(
+        request,
+        session,
+        "profile",
+        csv=False,
+        query=identifier,
+        export_url=f"{base}/export",
+        delete_url=f"{base}/delete",
+    )
+    return HTMLResponse(render_page(page, tr, frame, template="profile.html"))
+
+
+@router.post(f"{PREFIX}/profile/{{identifier}}/export")
+async def profile_export(request: Request, identifier: str) -> Response:
+    """Everything held on the person, as a JSON download (`tenure privacy export`)."""
+    session = _need_session(request, html=True)
+    dash_auth.check_csrf(session, (await _form(request)).get("csrf"))
+    with state_of(request).store() as store:
+        try:
+            doc = export_person(store, identifier)
+        except NotFoundError:
+            raise ServiceError(404, NO_PERSON) from None
+    headers = {"Content-Disposition": 'attachment; filename="person-export.json"'}
+    return JSONResponse(plain(doc), headers=headers)
+
+
+@router.post(f"{PREFIX}/profile/{{identifier}}/delete")
+async def profile_delete(request: Request, identifier: str) -> Response:
+    """Delete the person everywhere (`tenure privacy delete`), then back to the search."""
+    session = _need_session(request, html=True)
+    form = await _form(request)
+    dash_auth.check_csrf(session, form.get("csrf"))
+    if form.get("confirm") != "yes":
+        raise ServiceError(400, "Tick the confirmation box to delete the person.", field="confirm")
+    with state_of(request).store() as store:
+        try:
+            person = find_person(store, identifier).person_id
+        except NotFoundError:
+            raise ServiceError(404, NO_PERSON) from None
+        delete_person(store, f"person_id:{person}")
+    return RedirectResponse(f"{PREFIX}/profile?deleted=1", status_code=303)
+
+
+# -- the pages -----------------------------------------------------------------------------
+
+
+@router.get(f"{PREFIX}/{{page}}.json")
+def page_json(
+    request: Request,
+    page: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> JSONResponse:
+    """The page's JSON twin: exactly the numbers the page shows."""
+    _need_session(request, html=False)
+    built = _build(state_of(request), page, (start, end, compare_start, compare_end))
+    return JSONResponse(built.to_json())
+
+
+@router.get(f"{PREFIX}/{{page}}/{{table}}.csv")
+def page_csv(
+    request: Request,
+    page: str,
+    table: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> Response:
+    """One table of the page as CSV (raw values, unknown empty)."""
+    _need_session(request, html=False)
+    built = _build(state_of(request), page, (start, end, compare_start, compare_end))
+    return _csv(built, table, page)
+
+
+def _csv(built: Page, table: str, name: str) -> Response:
+    found = find_table(built, table)
+    if found is None:
+        raise ServiceError(404, f"The page {built.key!r} has no table {table!r}.")
+    headers = {"Content-Disposition": f'attachment; filename="{name}-{table}.csv"'}
+    return Response(table_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _detail(state: ServiceState, path: str, item: str, window_args: tuple[Any, ...]) -> Page:
+    with state.store() as store:
+        window = window_of(store, *window_args)
+        try:
+            return dash_report.detail(path, store, state.settings, window, item)
+        except NotFoundError:
+            raise ServiceError(404, f"No dashboard page {path}/{item}.") from None
+
+
+@router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}.json")
+def detail_json(
+    request: Request,
+    page: str,
+    kind: str,
+    item: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> JSONResponse:
+    """The JSON twin of a page a table links to (the members of an RFM cell)."""
+    _need_session(request, html=False)
+    args = (start, end, compare_start, compare_end)
+    return JSONResponse(_detail(state_of(request), f"{page}/{kind}", item, args).to_json())
+
+
+@router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}/{{table}}.csv")
+def detail_csv(
+    request: Request,
+    page: str,
+    kind: str,
+    item: str,
+    table: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+) -> Response:
+    _need_session(request, html=False)
+    args = (start, end, compare_start, compare_end)
+    built = _detail(state_of(request), f"{page}/{kind}", item, args)
+    return _csv(built, table, f"{page}-{kind}-{item}")
+
+
+@router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}", response_class=HTMLResponse)
+def detail_html(
+    request: Request,
+    page: str,
+    kind: str,
+    item: str,
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+    lang: Lang = None,
+) -> Response:
+    """A page a table links to, under its page in the menu."""
+    session = _need_session(request, html=True)
+    state = state_of(request)
+    args = (start, end, compare_start, compare_end)
+    built = _detail(state, f"{page}/{kind}", item, args)
+    tr = _translator(request, state, lang, built.currency)
+    frame = _frame(request, session, page, csv_base=f"{PREFIX}/{page}/{kind}/{item}")
+    return HTMLResponse(render_page(built, tr, frame))
+
+
+@router.get(f"{PREFIX}/", response_class=HTMLResponse)
+@router.get(f"{PREFIX}/{{page}}", response_class=HTMLResponse)
+def page_html(
+    request: Request,
+    page: str = "overview",
+    start: Day = None,
+    end: Day = None,
+    compare_start: Day = None,
+    compare_end: Day = None,
+    lang: Lang = None,
+) -> Response:
+    """A page of the dashboard."""
+    session = _need_session(request, html=True)
+    state = state_of(request)
+    built = _build(state, page, (start, end, compare_start, compare_end))
+    tr = _translator(request, state, lang, built.currency)
+    frame = _frame(request, session, built.key)
+    return HTMLResponse(render_page(built, tr, frame))
