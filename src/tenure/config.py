@@ -383,6 +383,12 @@ class Settings(BaseSettings):
     dashboard_session_hours: float = Field(
         12.0, gt=0.0, description="Hours a dashboard login lasts before the form asks again."
     )
+    dashboard_warm: bool = Field(
+        True,
+        description="Whether `tenure serve` builds every dashboard page of the default period in "
+        "the background when it starts, so the first visit finds them ready (a page is kept "
+        "until a table it read is written, then built again after the worker's pipeline run).",
+    )
 
     @field_validator("reporting_currency")
     @classmethod

@@ -9,6 +9,7 @@ asks for a page (:func:`build`, :func:`profile`, :func:`menu`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tenure.dashboard.draw import render_report
 from tenure.dashboard.i18n import Translator, check_language
 from tenure.dashboard.model import N_, Page, Window
 from tenure.errors import ConfigError, NotFoundError
-from tenure.store import Store
+from tenure.store import Store, cached
 
 #: The menu title of each page key (the pages' own titles need the store to be built).
 TITLES: dict[str, str] = {
@@ -48,10 +49,40 @@ def menu() -> list[tuple[str, str]]:
 
 
 def build(key: str, store: Store, settings: Settings, window: Window) -> Page:
-    """The page ``key`` for ``window`` (a ``NotFoundError`` for an unknown key)."""
+    """The page ``key`` for ``window`` (a ``NotFoundError`` for an unknown key), through the
+    store's result cache (:func:`tenure.store.cached`): built again only when a table it
+    read was written since (or after a day change: the window is part of the key)."""
     from tenure.dashboard.pages import build_page
 
-    return build_page(key, store, settings, window)
+    return cached(
+        store,
+        f"dashboard.page.{key}",
+        _window_params(window),
+        lambda: build_page(key, store, settings, window),
+    )
+
+
+def _window_params(window: Window) -> dict[str, str]:
+    return {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "compare_start": window.compare_start.isoformat(),
+        "compare_end": window.compare_end.isoformat(),
+    }
+
+
+def warm(store: Store, settings: Settings, *, stop: Callable[[], bool] = lambda: False) -> int:
+    """Build every page of the menu for the default period into the result cache (what
+    ``tenure serve`` does at start, :attr:`Settings.dashboard_warm`); ``stop`` is asked
+    before each page. Returns the pages built."""
+    window = default_window(store)
+    done = 0
+    for key in page_keys():
+        if stop():
+            break
+        build(key, store, settings, window)
+        done += 1
+    return done
 
 
 def profile(store: Store, settings: Settings, window: Window, identifier: str) -> Page:
@@ -124,7 +155,10 @@ def detail(path: str, store: Store, settings: Settings, window: Window, item: st
     builder = details.get(path)
     if builder is None:
         raise NotFoundError(f"No dashboard page {path!r}.")
-    return builder(store, settings, window, item)
+    params = {**_window_params(window), "item": item}
+    return cached(
+        store, f"dashboard.detail.{path}", params, lambda: builder(store, settings, window, item)
+    )
 
 
 def write_report(

@@ -16,9 +16,11 @@ from tenure.service.state import VERSION, ServiceState
 from tenure.store import Store
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, *, store: Store | None = None, warm: bool = False) -> FastAPI:
     """The application over ``store`` (default: the one ``settings`` names, opened when the
-    application starts and closed when it stops; a store given is the caller's to close)."""
+    application starts and closed when it stops; a store given is the caller's to close).
+    ``warm``: build the dashboard's pages of the default period in the background at start
+    (``tenure serve`` passes the ``dashboard_warm`` setting)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +43,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         "Tenure store.",
         lifespan=lifespan,
     )
+    setattr(app.state, ops.WARM, warm)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

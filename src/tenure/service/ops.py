@@ -27,6 +27,8 @@ router = APIRouter()
 
 #: Where ``tenure serve`` puts the URL it listens on (``app.state``), for the owner file.
 SERVE_URL = "serve_url"
+#: Whether the application builds the dashboard's pages when it starts (``app.state``).
+WARM = "warm_dashboard"
 
 
 def start(app: FastAPI, *, owns_store: bool = True) -> None:
@@ -44,6 +46,8 @@ def start(app: FastAPI, *, owns_store: bool = True) -> None:
     worker = ServiceWorker(state)
     state.parts["worker"] = worker
     worker.start()
+    if getattr(app.state, WARM, False):
+        worker.warm()
 
 
 def stop(app: FastAPI) -> None:

@@ -87,6 +87,8 @@ class ServiceWorker:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.channels: dict[str, Channel] | None = None
+        self.warm_thread: threading.Thread | None = None
+        self.warmed: list[str] = []
         self.jobs: Mapping[str, Callable[[Store], dict[str, Any]]] = {
             "pipeline": self.pipeline,
             "flows": self.flows,
@@ -114,10 +116,38 @@ class ServiceWorker:
         self.thread = threading.Thread(target=self.loop, name="tenure-worker", daemon=True)
         self.thread.start()
 
+    def warm(self) -> None:
+        """Build the dashboard's pages of the default period into the store's result cache
+        in a thread of its own (the ``dashboard_warm`` setting of ``tenure serve``), one
+        page at a time, each holding the store; it stops between pages when the worker
+        stops."""
+        self.warm_thread = threading.Thread(
+            target=self._warm, name="tenure-dashboard-warm", daemon=True
+        )
+        self.warm_thread.start()
+
+    def _warm(self) -> None:
+        from tenure.dashboard import report
+
+        try:
+            with self.state.store() as store:
+                window = report.default_window(store)
+            for key in report.page_keys():
+                if self.stopping.is_set():
+                    return
+                with self.state.store() as store:
+                    report.build(key, store, self.state.settings, window)
+                self.warmed.append(key)
+        except Exception as exc:  # the pages are built on request instead
+            LOG.warning("building the dashboard's pages at start stopped: %s", exc)
+
     def stop(self, timeout: float = 30.0) -> bool:
         """Ask the thread to stop and wait up to ``timeout`` seconds for the unit running to
-        finish; close the channels. Returns whether the thread ended in time."""
+        finish (and the page being built at start, if any); close the channels. Returns
+        whether the thread ended in time."""
         self.stopping.set()
+        if self.warm_thread is not None:
+            self.warm_thread.join(timeout)
         ended = True
         if self.thread is not None:
             self.thread.join(timeout)

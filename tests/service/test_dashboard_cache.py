@@ -1,0 +1,82 @@
+"""The dashboard's pages through the store's result cache: a page asked twice is built once,
+an imported order builds it again with the new numbers, and the server's warm-up
+(``dashboard_warm``) builds every page of the default period before anyone asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tenure.analytics.base import store_end
+from tenure.dashboard import report
+from tenure.dashboard.pages import build_page
+from tenure.ingest import import_orders
+from tenure.service.app import create_app
+from tenure.service.worker import ServiceWorker
+from tenure.store import Store, reporting_currency
+from tenure.store.cache import cache_stats
+from tests.service.adminkit import GOOD, admin_settings, copy_demo
+
+
+@pytest.fixture()
+def served(demo_url: str, tmp_path: Path) -> Iterator[Store]:
+    url = copy_demo(demo_url, tmp_path, predictions=False)
+    with Store(url, settings=admin_settings(url)) as store:
+        yield store
+
+
+def _overview(client: TestClient) -> dict[str, object]:
+    answer = client.get("/dash/overview.json", headers=GOOD)
+    assert answer.status_code == 200, answer.text
+    doc: dict[str, object] = answer.json()
+    return doc
+
+
+def _order(served: Store, folder: Path) -> Path:
+    day = store_end(served).isoformat()
+    path = folder / "late_order.csv"
+    path.write_text(
+        "order_id,customer_id,email,ordered_at,currency,total\n"
+        f"LATE-1,C0000001,,{day}T10:00:00,{reporting_currency(served)},1000.00\n"
+    )
+    return path
+
+
+def _card(doc: dict[str, object], key: str) -> object:
+    for section in doc["sections"]:  # type: ignore[attr-defined]
+        for metric in section["metrics"]:
+            if metric["key"] == key:
+                return metric["value"]
+    raise AssertionError(f"no card {key}")
+
+
+def test_a_page_is_built_once_until_an_order_is_imported(served: Store, tmp_path: Path) -> None:
+    with TestClient(create_app(served.settings, store=served)) as client:
+        first = _overview(client)
+        before = cache_stats(served)
+        assert _overview(client) == first
+        after = cache_stats(served)
+        assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+        import_orders(served, [_order(served, tmp_path)])
+        changed = _overview(client)
+        assert cache_stats(served).misses == after.misses + 1
+        window = report.default_window(served)
+        fresh = build_page("overview", served, served.settings, window).to_json()
+        assert changed == fresh
+        assert _card(changed, "orders") == _card(first, "orders") + 1  # type: ignore[operator]
+
+
+def test_the_server_builds_every_page_at_start(served: Store) -> None:
+    with TestClient(create_app(served.settings, store=served, warm=True)) as client:
+        worker = client.app.state.tenure.parts["worker"]  # type: ignore[attr-defined]
+        assert isinstance(worker, ServiceWorker) and worker.warm_thread is not None
+        worker.warm_thread.join(300)
+        assert worker.warmed == report.page_keys()
+        misses = cache_stats(served).misses
+        for key in report.page_keys():
+            assert client.get(f"/dash/{key}.json", headers=GOOD).status_code == 200
+        assert cache_stats(served).misses == misses  # every page was ready
