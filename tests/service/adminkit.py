@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from tenure.analytics.base import store_end
 from tenure.config import Settings, load_settings
 from tenure.pipeline import predict
-from tenure.store import Store
+from tenure.store import Store, reporting_currency
 
 ADMIN = "adm-token-0123456789"
 WRITE_KEY = "wk-canary-7f3a9c"
@@ -59,6 +60,18 @@ def copy_demo(demo_url: str, folder: Path, *, predictions: bool = True) -> str:
         }
         store.insert("onsite_messages", pa.Table.from_pylist([row]))
     return url
+
+
+def late_order(store: Store, folder: Path, total: str = "1000.00") -> Path:
+    """A one-order CSV in ``folder`` (order LATE-1 of customer C0000001, ``total`` in the
+    reporting currency, on the store's as-of day): an import that changes the figures."""
+    day = store_end(store).isoformat()
+    path = folder / "late_order.csv"
+    path.write_text(
+        "order_id,customer_id,email,ordered_at,currency,total\n"
+        f"LATE-1,C0000001,,{day}T10:00:00,{reporting_currency(store)},{total}\n"
+    )
+    return path
 
 
 def _person(store: Store, customer_id: str) -> str:

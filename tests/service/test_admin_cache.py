@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tenure.analytics.base import store_end
 from tenure.analytics.periods import kpis
 from tenure.identity.profile import person_events, person_orders, profile
 from tenure.ingest import import_orders
 from tenure.service.app import create_app
 from tenure.service.pages import plain, records
 from tenure.service.worker import ServiceWorker
-from tenure.store import Store, reporting_currency
+from tenure.store import Store
 from tenure.store.cache import cache_stats
-from tests.service.adminkit import GOOD, admin_settings, copy_demo
+from tests.service.adminkit import GOOD, admin_settings, copy_demo, late_order
 
 
 @pytest.fixture()
@@ -43,16 +42,6 @@ def _kpis(client: TestClient) -> list[dict[str, object]]:
     return items
 
 
-def _order(served: Store, folder: Path, total: str) -> Path:
-    day = store_end(served).isoformat()
-    path = folder / "late_order.csv"
-    path.write_text(
-        "order_id,customer_id,email,ordered_at,currency,total\n"
-        f"LATE-1,C0000001,,{day}T10:00:00,{reporting_currency(served)},{total}\n"
-    )
-    return path
-
-
 def test_a_repeated_kpi_request_is_kept_until_an_order_is_imported(
     client: TestClient, served: Store, tmp_path: Path
 ) -> None:
@@ -62,7 +51,7 @@ def test_a_repeated_kpi_request_is_kept_until_an_order_is_imported(
     after = cache_stats(served)
     assert (after.hits, after.misses) == (before.hits + 1, before.misses)
 
-    import_orders(served, [_order(served, tmp_path, "1000.00")])
+    import_orders(served, [late_order(served, tmp_path, "1000.00")])
     changed = _kpis(client)
     assert cache_stats(served).misses == after.misses + 1
     assert changed == records(kpis(served, grain="quarter"))
@@ -75,7 +64,7 @@ def test_the_worker_refreshes_the_kept_results_after_a_pipeline_run(
     client: TestClient, served: Store, tmp_path: Path
 ) -> None:
     _kpis(client)
-    import_orders(served, [_order(served, tmp_path, "250.00")])
+    import_orders(served, [late_order(served, tmp_path, "250.00")])
     worker = ServiceWorker(client.app.state.tenure)  # type: ignore[attr-defined]
     assert worker.run_unit("pipeline")
     assert worker.units["pipeline"].last_summary["cache_refreshed"] >= 1

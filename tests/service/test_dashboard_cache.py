@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tenure.analytics.base import store_end
 from tenure.dashboard import report
 from tenure.dashboard.pages import build_page
 from tenure.ingest import import_orders
 from tenure.service.app import create_app
 from tenure.service.worker import ServiceWorker
-from tenure.store import Store, reporting_currency
+from tenure.store import Store
 from tenure.store.cache import cache_stats
-from tests.service.adminkit import GOOD, admin_settings, copy_demo
+from tests.service.adminkit import GOOD, admin_settings, copy_demo, late_order
 
 
 @pytest.fixture()
@@ -33,16 +32,6 @@ def _overview(client: TestClient) -> dict[str, object]:
     assert answer.status_code == 200, answer.text
     doc: dict[str, object] = answer.json()
     return doc
-
-
-def _order(served: Store, folder: Path) -> Path:
-    day = store_end(served).isoformat()
-    path = folder / "late_order.csv"
-    path.write_text(
-        "order_id,customer_id,email,ordered_at,currency,total\n"
-        f"LATE-1,C0000001,,{day}T10:00:00,{reporting_currency(served)},1000.00\n"
-    )
-    return path
 
 
 def _card(doc: dict[str, object], key: str) -> object:
@@ -61,7 +50,7 @@ def test_a_page_is_built_once_until_an_order_is_imported(served: Store, tmp_path
         after = cache_stats(served)
         assert (after.hits, after.misses) == (before.hits + 1, before.misses)
 
-        import_orders(served, [_order(served, tmp_path)])
+        import_orders(served, [late_order(served, tmp_path)])
         changed = _overview(client)
         assert cache_stats(served).misses == after.misses + 1
         window = report.default_window(served)
