@@ -12,11 +12,12 @@ deleted person answers 404 saying nothing about them. Errors have the service's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tenure.analytics.customers import search_customers
@@ -31,6 +32,7 @@ from tenure.dashboard.draw import (
 )
 from tenure.dashboard.i18n import Translator, choose_language
 from tenure.dashboard.model import N_, Column, Page, Table, Window
+from tenure.dashboard.pages.common import LABELS, PERSON, PROFILE_LINK
 from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.identity.privacy import delete_person, export_person
@@ -46,6 +48,18 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 PREFIX = "/dash"
 Day = Annotated[date | None, Query(description="YYYY-MM-DD")]
 Lang = Annotated[str | None, Query(description="en, fr or es")]
+#: The period's query parameters: start, end, compare_start, compare_end.
+PeriodArgs = tuple[date | None, date | None, date | None, date | None]
+
+
+def period_args(
+    start: Day = None, end: Day = None, compare_start: Day = None, compare_end: Day = None
+) -> PeriodArgs:
+    """The query's period parameters, as :func:`window_of` takes them."""
+    return (start, end, compare_start, compare_end)
+
+
+Period = Annotated[PeriodArgs, Depends(period_args)]
 #: What a deleted or unknown person's page says (nothing about them).
 NO_PERSON = "No person matches."
 #: Messages of the routes, drawn translated.
@@ -118,8 +132,7 @@ def _frame(
     }
     pages = [NavItem(key, title, f"{PREFIX}/{key}") for key, title in dash_report.menu()]
     nav = (*pages, NavItem("profile", N_("Profile"), f"{PREFIX}/profile"))
-    params = {k: v for k, v in request.query_params.items() if k != "lang"}
-    window_query = f"?{urlencode(params)}" if params else ""
+    window_query = f"?{urlencode(query)}" if query else ""
     return Frame(
         nav=nav,
         current=current,
@@ -133,13 +146,46 @@ def _frame(
     )
 
 
-def _build(state: ServiceState, key: str, window_args: tuple[Any, ...]) -> Page:
+def _built(
+    state: ServiceState, period: PeriodArgs, make: Callable[[Store, Window], Page], missing: str
+) -> Page:
+    """``make``'s page for the query's period; a 404 saying ``missing`` when it finds
+    nothing (a ``NotFoundError``)."""
     with state.store() as store:
-        window = window_of(store, *window_args)
+        window = window_of(store, *period)
         try:
-            return dash_report.build(key, store, state.settings, window)
+            return make(store, window)
         except NotFoundError:
-            raise ServiceError(404, f"No dashboard page named {key!r}.") from None
+            raise ServiceError(404, missing) from None
+
+
+def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
+    def make(store: Store, window: Window) -> Page:
+        return dash_report.build(key, store, state.settings, window)
+
+    return _built(state, period, make, f"No dashboard page named {key!r}.")
+
+
+def _json(request: Request, make: Callable[[ServiceState], Page]) -> JSONResponse:
+    """A page's JSON twin (a 401 without a session)."""
+    _need_session(request, html=False)
+    return JSONResponse(make(state_of(request)).to_json())
+
+
+def _html(
+    request: Request,
+    page: Callable[[ServiceState], Page],
+    lang: str | None,
+    frame: Callable[[dash_auth.Session, Page], Frame],
+    template: str = "page.html",
+) -> Response:
+    """A page drawn in the reader's language inside the frame (a redirect to the login
+    without a session)."""
+    session = _need_session(request, html=True)
+    state = state_of(request)
+    built = page(state)
+    tr = _translator(request, state, lang, built.currency)
+    return HTMLResponse(render_page(built, tr, frame(session, built), template=template))
 
 
 # -- login --------------------------------------------------------------------------------
@@ -232,9 +278,8 @@ def profile_search(
 
 #: The columns of the search's results (``tenure customers search``).
 SEARCH_COLUMNS = (
-    Column("person_id", N_("Person"), "text"),
-    Column("customer_id", N_("Customer id"), "text"),
-    Column("email", N_("E-mail"), "text"),
+    PERSON,
+    *LABELS,
     Column("name", N_("Name"), "text"),
     Column("status", N_("Status"), "text"),
     Column("orders", N_("Orders"), "count"),
@@ -246,59 +291,40 @@ SEARCH_COLUMNS = (
 def _search_table(frame: Any) -> Table:
     keys = [c.key for c in SEARCH_COLUMNS]
     rows = tuple(tuple(plain(record.get(k)) for k in keys) for record in frame.to_dict("records"))
-    return Table(
-        "matches", N_("People found"), SEARCH_COLUMNS, rows, link=f"{PREFIX}/profile/{{0}}"
-    )
+    return Table("matches", N_("People found"), SEARCH_COLUMNS, rows, link=PROFILE_LINK)
 
 
-def _profile_page(state: ServiceState, identifier: str, window_args: tuple[Any, ...]) -> Page:
-    with state.store() as store:
-        window = window_of(store, *window_args)
-        try:
-            return dash_report.profile(store, state.settings, window, identifier)
-        except NotFoundError:
-            raise ServiceError(404, NO_PERSON) from None
+def _profile_page(state: ServiceState, identifier: str, period: PeriodArgs) -> Page:
+    def make(store: Store, window: Window) -> Page:
+        return dash_report.profile(store, state.settings, window, identifier)
+
+    return _built(state, period, make, NO_PERSON)
 
 
 @router.get(f"{PREFIX}/profile/{{identifier}}.json")
-def profile_json(
-    request: Request,
-    identifier: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-) -> JSONResponse:
-    _need_session(request, html=False)
-    page = _profile_page(state_of(request), identifier, (start, end, compare_start, compare_end))
-    return JSONResponse(page.to_json())
+def profile_json(request: Request, identifier: str, period: Period) -> JSONResponse:
+    return _json(request, lambda state: _profile_page(state, identifier, period))
 
 
 @router.get(f"{PREFIX}/profile/{{identifier}}", response_class=HTMLResponse)
-def profile_page(
-    request: Request,
-    identifier: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-    lang: Lang = None,
-) -> Response:
-    session = _need_session(request, html=True)
-    state = state_of(request)
-    page = _profile_page(state, identifier, (start, end, compare_start, compare_end))
-    tr = _translator(request, state, lang, page.currency)
+def profile_page(request: Request, identifier: str, period: Period, lang: Lang = None) -> Response:
     base = f"{PREFIX}/profile/{quote(identifier, safe='')}"
-    frame = _frame(
-        request,
-        session,
-        "profile",
-        csv=False,
-        query=identifier,
-        export_url=f"{base}/export",
-        delete_url=f"{base}/delete",
-    )
-    return HTMLResponse(render_page(page, tr, frame, template="profile.html"))
+
+    def frame(session: dash_auth.Session, built: Page) -> Frame:
+        return _frame(
+            request,
+            session,
+            "profile",
+            csv=False,
+            query=identifier,
+            export_url=f"{base}/export",
+            delete_url=f"{base}/delete",
+        )
+
+    def page(state: ServiceState) -> Page:
+        return _profile_page(state, identifier, period)
+
+    return _html(request, page, lang, frame, template="profile.html")
 
 
 @router.post(f"{PREFIX}/profile/{{identifier}}/export")
@@ -336,34 +362,16 @@ async def profile_delete(request: Request, identifier: str) -> Response:
 
 
 @router.get(f"{PREFIX}/{{page}}.json")
-def page_json(
-    request: Request,
-    page: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-) -> JSONResponse:
+def page_json(request: Request, page: str, period: Period) -> JSONResponse:
     """The page's JSON twin: exactly the numbers the page shows."""
-    _need_session(request, html=False)
-    built = _build(state_of(request), page, (start, end, compare_start, compare_end))
-    return JSONResponse(built.to_json())
+    return _json(request, lambda state: _build(state, page, period))
 
 
 @router.get(f"{PREFIX}/{{page}}/{{table}}.csv")
-def page_csv(
-    request: Request,
-    page: str,
-    table: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-) -> Response:
+def page_csv(request: Request, page: str, table: str, period: Period) -> Response:
     """One table of the page as CSV (raw values, unknown empty)."""
     _need_session(request, html=False)
-    built = _build(state_of(request), page, (start, end, compare_start, compare_end))
-    return _csv(built, table, page)
+    return _csv(_build(state_of(request), page, period), table, page)
 
 
 def _csv(built: Page, table: str, name: str) -> Response:
@@ -374,87 +382,48 @@ def _csv(built: Page, table: str, name: str) -> Response:
     return Response(table_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-def _detail(state: ServiceState, path: str, item: str, window_args: tuple[Any, ...]) -> Page:
-    with state.store() as store:
-        window = window_of(store, *window_args)
-        try:
-            return dash_report.detail(path, store, state.settings, window, item)
-        except NotFoundError:
-            raise ServiceError(404, f"No dashboard page {path}/{item}.") from None
+def _detail(state: ServiceState, path: str, item: str, period: PeriodArgs) -> Page:
+    def make(store: Store, window: Window) -> Page:
+        return dash_report.detail(path, store, state.settings, window, item)
+
+    return _built(state, period, make, f"No dashboard page {path}/{item}.")
 
 
 @router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}.json")
-def detail_json(
-    request: Request,
-    page: str,
-    kind: str,
-    item: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-) -> JSONResponse:
+def detail_json(request: Request, page: str, kind: str, item: str, period: Period) -> JSONResponse:
     """The JSON twin of a page a table links to (the members of an RFM cell)."""
-    _need_session(request, html=False)
-    args = (start, end, compare_start, compare_end)
-    return JSONResponse(_detail(state_of(request), f"{page}/{kind}", item, args).to_json())
+    return _json(request, lambda state: _detail(state, f"{page}/{kind}", item, period))
 
 
 @router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}/{{table}}.csv")
 def detail_csv(
-    request: Request,
-    page: str,
-    kind: str,
-    item: str,
-    table: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
+    request: Request, page: str, kind: str, item: str, table: str, period: Period
 ) -> Response:
     _need_session(request, html=False)
-    args = (start, end, compare_start, compare_end)
-    built = _detail(state_of(request), f"{page}/{kind}", item, args)
+    built = _detail(state_of(request), f"{page}/{kind}", item, period)
     return _csv(built, table, f"{page}-{kind}-{item}")
 
 
 @router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}", response_class=HTMLResponse)
 def detail_html(
-    request: Request,
-    page: str,
-    kind: str,
-    item: str,
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-    lang: Lang = None,
+    request: Request, page: str, kind: str, item: str, period: Period, lang: Lang = None
 ) -> Response:
     """A page a table links to, under its page in the menu."""
-    session = _need_session(request, html=True)
-    state = state_of(request)
-    args = (start, end, compare_start, compare_end)
-    built = _detail(state, f"{page}/{kind}", item, args)
-    tr = _translator(request, state, lang, built.currency)
-    frame = _frame(request, session, page, csv_base=f"{PREFIX}/{page}/{kind}/{item}")
-    return HTMLResponse(render_page(built, tr, frame))
+
+    def frame(session: dash_auth.Session, built: Page) -> Frame:
+        return _frame(request, session, page, csv_base=f"{PREFIX}/{page}/{kind}/{item}")
+
+    return _html(request, lambda state: _detail(state, f"{page}/{kind}", item, period), lang, frame)
 
 
 @router.get(f"{PREFIX}/", response_class=HTMLResponse)
 @router.get(f"{PREFIX}/{{page}}", response_class=HTMLResponse)
 def page_html(
-    request: Request,
-    page: str = "overview",
-    start: Day = None,
-    end: Day = None,
-    compare_start: Day = None,
-    compare_end: Day = None,
-    lang: Lang = None,
+    request: Request, period: Period, page: str = "overview", lang: Lang = None
 ) -> Response:
     """A page of the dashboard."""
-    session = _need_session(request, html=True)
-    state = state_of(request)
-    built = _build(state, page, (start, end, compare_start, compare_end))
-    tr = _translator(request, state, lang, built.currency)
-    frame = _frame(request, session, built.key)
-    return HTMLResponse(render_page(built, tr, frame))
+
+    def frame(session: dash_auth.Session, built: Page) -> Frame:
+        return _frame(request, session, built.key)
+
+    return _html(request, lambda state: _build(state, page, period), lang, frame)

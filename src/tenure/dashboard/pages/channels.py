@@ -21,7 +21,13 @@ from tenure.analytics.channels import channels, economics, historic_clv, spend_r
 from tenure.analytics.facts import customer_facts
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Page, Section, Series, Window
-from tenure.dashboard.pages.common import frame_table, moneys, observed_end, values
+from tenure.dashboard.pages.common import (
+    frame_table,
+    moneys,
+    observed_end,
+    one_series_chart,
+    values,
+)
 from tenure.store import Store, reporting_currency
 
 PREDICTIONS = "customer_predictions"
@@ -140,13 +146,13 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
 def _charts(frame: pd.DataFrame, currency: str) -> tuple[Chart, ...]:
     x = values(frame["channel"])
     return (
-        Chart(
+        one_series_chart(
             "new_customers",
             N_("New customers per channel"),
             "bar",
             x,
-            (Series(N_("New customers"), values(frame["new_customers"])),),
-            "count",
+            N_("New customers"),
+            frame["new_customers"],
         ),
         Chart(
             "cac_clv",

@@ -13,7 +13,7 @@ import pandas as pd
 from tenure.analytics.cohorts import GROUP_COLUMNS, METRICS, cohorts
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Page, Section, Series, Unit, Window
-from tenure.dashboard.pages.common import cell, frame_table, observed_end
+from tenure.dashboard.pages.common import cell, empty_note, frame_table, observed_end
 from tenure.store import Store, reporting_currency
 
 PERIOD = "month"
@@ -100,6 +100,6 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
             charts.append(clv_curves(long, currency))
         group = () if by == "acquisition" else (Column(GROUP_COLUMNS[by], N_("Group"), "text"),)
         table = frame_table(by, title, long, (*group, *LONG_COLUMNS), currency)
-        notes = (N_("No purchases yet: no cohort to follow."),) if long.empty else ()
+        notes = empty_note(long, N_("No purchases yet: no cohort to follow."))
         sections.append(Section(by, title, charts=tuple(charts), tables=(table,), notes=notes))
     return Page("cohorts", N_("Cohorts"), window, currency, tuple(sections))

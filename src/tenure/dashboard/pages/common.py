@@ -1,6 +1,7 @@
 """What every page builder shares: raw values out of pandas and Ibis results, money at the
-reporting currency's minor unit (as ``--json`` prints it), tables from frames, the page's
-observation end.
+reporting currency's minor unit (as ``--json`` prints it), tables, sections, one-series charts
+and cards from frames and rows, the notes of empty tables, the person columns and their
+profile link, the page's observation end.
 
 A builder is a pure function of the store's data and the :class:`Window` (no clock, no
 state), so a result cache keyed by (page, window, data versions) can wrap it.
@@ -9,7 +10,7 @@ state), so a result cache keyed by (page, window, data versions) can wrap it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,8 +19,30 @@ import numpy as np
 import pandas as pd
 
 from tenure.analytics.base import store_end
-from tenure.dashboard.model import Column, Table, Unit, Value, Window
+from tenure.dashboard.model import (
+    N_,
+    Chart,
+    ChartKind,
+    Column,
+    Metric,
+    Section,
+    Series,
+    Table,
+    Unit,
+    Value,
+    Window,
+)
 from tenure.store import Store, round_money
+
+#: The column of a person (the first cell, linked to :data:`PROFILE_LINK`).
+PERSON = Column("person_id", N_("Person"), "text")
+#: The labels shown beside a person: their customer id and e-mail.
+LABELS = (
+    Column("customer_id", N_("Customer id"), "text"),
+    Column("email", N_("E-mail"), "text"),
+)
+#: The link of a person: their profile.
+PROFILE_LINK = "/dash/profile/{0}"
 
 
 def value(raw: Any) -> Value:
@@ -93,3 +116,51 @@ def values(items: Iterable[Any]) -> tuple[Value, ...]:
 
 def moneys(items: Iterable[Any], currency: str) -> tuple[Value, ...]:
     return tuple(money(v, currency) for v in items)
+
+
+def frames_section(
+    key: str,
+    title: str,
+    currency: str,
+    *tables: tuple[str, str, pd.DataFrame, Sequence[Column]],
+    metrics: tuple[Metric, ...] = (),
+    charts: tuple[Chart, ...] = (),
+    notes: tuple[str, ...] = (),
+) -> Section:
+    """A section of :func:`frame_table` tables, each given as (key, title, frame, columns),
+    after its ``metrics`` and ``charts``."""
+    drawn = tuple(frame_table(k, t, frame, columns, currency) for k, t, frame, columns in tables)
+    return Section(key, title, metrics, charts, drawn, notes)
+
+
+def one_series_chart(
+    key: str,
+    title: str,
+    kind: ChartKind,
+    x: Iterable[Any],
+    name: str,
+    ys: Iterable[Any],
+    unit: Unit = "count",
+) -> Chart:
+    """A chart of one series ``name``: ``ys`` per ``x`` (both raw, as :func:`values`)."""
+    return Chart(key, title, kind, values(x), (Series(name, values(ys)),), unit)
+
+
+def row_metric(
+    row: Mapping[str, Any],
+    key: str,
+    label: str,
+    unit: Unit,
+    definition: str = "",
+    *,
+    currency: str = "",
+    field: str | None = None,
+) -> Metric:
+    """A card of ``row``'s ``field`` (default: ``key``) as :func:`cell` draws it: money at
+    the currency's minor unit, None when unknown or absent."""
+    return Metric(key, label, cell(row.get(field or key), unit, currency), unit, None, definition)
+
+
+def empty_note(frame: pd.DataFrame, note: str) -> tuple[str, ...]:
+    """``(note,)`` when ``frame`` has no row (why its table is empty), else no note."""
+    return () if len(frame) else (note,)

@@ -31,7 +31,16 @@ from tenure.analytics.stages import transitions
 from tenure.analytics.status import status_counts
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Metric, Page, Section, Series, Window
-from tenure.dashboard.pages.common import frame_table, observed_end, value, values
+from tenure.dashboard.pages.common import (
+    LABELS,
+    PERSON,
+    PROFILE_LINK,
+    frame_table,
+    observed_end,
+    one_series_chart,
+    row_metric,
+    values,
+)
 from tenure.errors import NotFoundError
 from tenure.identity.lookup import with_labels
 from tenure.store import Store, reporting_currency
@@ -42,8 +51,6 @@ SCORES = (5, 4, 3, 2, 1)
 TIERS = ("vip", "high", "mid", "low")
 #: The link of an RFM cell (R, FM): its members.
 RFM_LINK = "/dash/customers/rfm/{0}"
-#: The link of a person: their profile.
-PROFILE_LINK = "/dash/profile/{0}"
 
 
 def _journey(store: Store, window: Window, end: date) -> Section:
@@ -71,13 +78,13 @@ def _journey(store: Store, window: Window, end: date) -> Section:
         "journey",
         N_("Journey stages"),
         charts=(
-            Chart(
+            one_series_chart(
                 "journey",
                 N_("Journey funnel"),
                 "funnel",
-                values(funnel["stage"]),
-                (Series(N_("Persons"), values(funnel["persons"])),),
-                "count",
+                funnel["stage"],
+                N_("Persons"),
+                funnel["persons"],
             ),
         ),
         tables=(frame_table("stages", N_("Stages"), table, columns, currency),),
@@ -125,13 +132,13 @@ def _statuses(store: Store, window: Window, end: date) -> Section:
         "statuses",
         N_("Statuses"),
         charts=(
-            Chart(
+            one_series_chart(
                 "statuses",
                 N_("Persons per status"),
                 "funnel",
-                values(counts["status"]),
-                (Series(N_("Persons"), values(counts["persons"])),),
-                "count",
+                counts["status"],
+                N_("Persons"),
+                counts["persons"],
             ),
         ),
         tables=tuple(tables),
@@ -161,27 +168,13 @@ def _ambassadors(store: Store, end: date, currency: str) -> Section:
     k = advocacy_kpis(store, end)
     top = advocates(store, end, top=20)
     metrics = (
-        Metric("nps", N_("Net promoter score"), value(k["nps"]), "number", None, "dash-nps"),
-        Metric("referrers", N_("Referrers"), value(k["referrers"]), "count", None, "dash-referral"),
-        Metric(
-            "referral_rate",
-            N_("Referral rate"),
-            value(k["referral_rate"]),
-            "share",
-            None,
-            "dash-referral",
-        ),
-        Metric(
-            "average_rating",
-            N_("Average review rating"),
-            value(k["average_rating"]),
-            "number",
-            None,
-            "dash-reviews",
-        ),
+        row_metric(k, "nps", N_("Net promoter score"), "number", "dash-nps"),
+        row_metric(k, "referrers", N_("Referrers"), "count", "dash-referral"),
+        row_metric(k, "referral_rate", N_("Referral rate"), "share", "dash-referral"),
+        row_metric(k, "average_rating", N_("Average review rating"), "number", "dash-reviews"),
     )
     columns = (
-        Column("person_id", N_("Person"), "text"),
+        PERSON,
         Column("referred_buyers", N_("Referred buyers"), "count", "dash-referral"),
         Column("referred_revenue", N_("Referred revenue"), "money", "dash-referral"),
         Column("reviews", N_("Reviews"), "count", "dash-reviews"),
@@ -241,13 +234,13 @@ def _tiers(scored: ir.Table, currency: str) -> Section:
         Column("customers", N_("Customers"), "count", "dash-value-tier"),
         Column("margin", N_("Margin"), "money", "dash-margin"),
     )
-    chart = Chart(
+    chart = one_series_chart(
         "tiers",
         N_("Customers per value tier"),
         "bar",
-        values(frame["tier"]),
-        (Series(N_("Customers"), values(frame["customers"])),),
-        "count",
+        frame["tier"],
+        N_("Customers"),
+        frame["customers"],
     )
     return Section(
         "tiers",
@@ -326,9 +319,8 @@ def rfm_members(store: Store, settings: Settings, window: Window, cell: str) -> 
     top = mine.order_by([ibis.desc("margin"), "person_id"]).limit(MEMBERS).to_pandas()
     frame = with_labels(store, top)
     columns = (
-        Column("person_id", N_("Person"), "text"),
-        Column("customer_id", N_("Customer id"), "text"),
-        Column("email", N_("E-mail"), "text"),
+        PERSON,
+        *LABELS,
         Column("segment", N_("Segment"), "text", "dash-rfm"),
         Column("days_since_last_order", N_("Days since the last order"), "days", "dash-rfm"),
         Column("orders", N_("Orders"), "count", "dash-rfm"),

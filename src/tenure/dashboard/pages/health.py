@@ -14,8 +14,13 @@ import ibis
 import pandas as pd
 
 from tenure.config import Settings
-from tenure.dashboard.model import N_, Chart, Column, Metric, Page, Section, Series, Window
-from tenure.dashboard.pages.common import frame_table, observed_end, values
+from tenure.dashboard.model import N_, Column, Metric, Page, Section, Window
+from tenure.dashboard.pages.common import (
+    empty_note,
+    frames_section,
+    observed_end,
+    one_series_chart,
+)
 from tenure.ingest.quarantine import quarantine_summary
 from tenure.predictions.holdout import data_sufficiency
 from tenure.store import Store, reporting_currency
@@ -45,15 +50,13 @@ def _imports(store: Store) -> Section:
         Column("reason", N_("Reason"), "text", "dash-quarantine"),
         Column("rows", N_("Rows"), "count", "dash-quarantine"),
     )
-    notes = () if len(frame) else (N_("No file imported yet."),)
-    return Section(
+    return frames_section(
         "imports",
         N_("Imports"),
-        tables=(
-            frame_table("imports", N_("Imports"), frame, columns, ""),
-            frame_table("quarantine", N_("Quarantined rows by reason"), summary, reasons, ""),
-        ),
-        notes=notes,
+        "",
+        ("imports", N_("Imports"), frame, columns),
+        ("quarantine", N_("Quarantined rows by reason"), summary, reasons),
+        notes=empty_note(frame, N_("No file imported yet.")),
     )
 
 
@@ -73,9 +76,13 @@ def _pipeline(store: Store) -> Section:
         Column("outcome", N_("Outcome"), "text", "dash-pipeline"),
         Column("error", N_("Error"), "text"),
     )
-    notes = () if len(frame) else (N_("The pipeline has not run yet: `tenure run`."),)
-    table = frame_table("pipeline_runs", N_("Pipeline step runs"), frame, columns, "")
-    return Section("pipeline", N_("Pipeline"), tables=(table,), notes=notes)
+    return frames_section(
+        "pipeline",
+        N_("Pipeline"),
+        "",
+        ("pipeline_runs", N_("Pipeline step runs"), frame, columns),
+        notes=empty_note(frame, N_("The pipeline has not run yet: `tenure run`.")),
+    )
 
 
 def _events(store: Store, window: Window) -> Section:
@@ -101,14 +108,7 @@ def _events(store: Store, window: Window) -> Section:
             "dash-ingest-rate",
         ),
     )
-    chart = Chart(
-        "events",
-        N_("Events per day"),
-        "bar",
-        values(days),
-        (Series(N_("Events"), counts),),
-        "count",
-    )
+    chart = one_series_chart("events", N_("Events per day"), "bar", days, N_("Events"), counts)
     return Section("events", N_("Event ingest"), metrics=metrics, charts=(chart,))
 
 

@@ -30,7 +30,14 @@ from tenure.dashboard.model import (
     Value,
     Window,
 )
-from tenure.dashboard.pages.common import cell, moneys, observed_end, value, values
+from tenure.dashboard.pages.common import (
+    cell,
+    moneys,
+    observed_end,
+    one_series_chart,
+    value,
+    values,
+)
 from tenure.store import Store, reporting_currency
 
 #: The cards: kpis column, label, unit, definition anchor (docs/metrics.md).
@@ -212,12 +219,13 @@ def trends(store: Store, end: date, monthly: pd.DataFrame | None, currency: str)
                 ),
                 "count",
             ),
-            Chart(
+            one_series_chart(
                 "retention",
                 N_("Retention rate per month"),
                 "line",
                 x,
-                (Series(N_("Retention rate"), values(frame["retention_rate"])),),
+                N_("Retention rate"),
+                frame["retention_rate"],
                 "share",
             ),
         ),

@@ -15,21 +15,26 @@ import pandas as pd
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.status import customer_status
 from tenure.config import Settings
-from tenure.dashboard.model import N_, Chart, Column, Metric, Page, Section, Series, Window
+from tenure.dashboard.model import N_, Column, Metric, Page, Section, Window
 from tenure.dashboard.pages.channels import PREDICTIONS, clv_column
-from tenure.dashboard.pages.common import frame_table, money, observed_end, value, values
+from tenure.dashboard.pages.common import (
+    LABELS,
+    PERSON,
+    PROFILE_LINK,
+    frame_table,
+    frames_section,
+    money,
+    moneys,
+    observed_end,
+    one_series_chart,
+    value,
+)
 from tenure.predictions.results import top_customers
 from tenure.predictions.runs import chosen_model, model_runs
 from tenure.store import Store, reporting_currency
 
 BINS = 20
 TOP = 20
-PROFILE = "/dash/profile/{0}"
-PERSON = Column("person_id", N_("Person"), "text")
-LABELS = (
-    Column("customer_id", N_("Customer id"), "text"),
-    Column("email", N_("E-mail"), "text"),
-)
 
 
 def histogram(table: ir.Table, column: str, top: float | None, bins: int = BINS) -> pd.DataFrame:
@@ -89,21 +94,21 @@ def _distributions(store: Store, clv: str, currency: str) -> Section:
         ),
     )
     charts = (
-        Chart(
+        one_series_chart(
             "clv",
             N_("Predicted CLV"),
             "histogram",
-            tuple(money(v, currency) for v in clv_bins["low"]),
-            (Series(N_("Persons"), values(clv_bins["persons"])),),
-            "count",
+            moneys(clv_bins["low"], currency),
+            N_("Persons"),
+            clv_bins["persons"],
         ),
-        Chart(
+        one_series_chart(
             "p_alive",
             N_("Probability of being alive"),
             "histogram",
-            values(alive_bins["low"]),
-            (Series(N_("Persons"), values(alive_bins["persons"])),),
-            "count",
+            alive_bins["low"],
+            N_("Persons"),
+            alive_bins["persons"],
         ),
     )
     return Section("distributions", N_("Distributions"), metrics=metrics, charts=charts)
@@ -119,7 +124,9 @@ def _future_vips(store: Store, clv: str, currency: str) -> Section:
         Column("p_alive", N_("P(alive)"), "share", "dash-p-alive"),
         Column("explanation", N_("Why"), "text"),
     )
-    table = frame_table("future_vips", N_("Top future VIPs"), top, columns, currency, link=PROFILE)
+    table = frame_table(
+        "future_vips", N_("Top future VIPs"), top, columns, currency, link=PROFILE_LINK
+    )
     return Section("future_vips", N_("Top future VIPs"), tables=(table,))
 
 
@@ -152,7 +159,7 @@ def _at_risk(store: Store, clv: str, window: Window, currency: str) -> Section:
         Column("explanation", N_("Why"), "text"),
     )
     table = frame_table(
-        "at_risk", N_("Valuable customers at risk"), frame, columns, currency, link=PROFILE
+        "at_risk", N_("Valuable customers at risk"), frame, columns, currency, link=PROFILE_LINK
     )
     return Section("at_risk", N_("Valuable customers at risk"), tables=(table,))
 
@@ -183,25 +190,23 @@ def _model(store: Store) -> Section:
         Column("predicted_as_of", N_("Predicted as of"), "date"),
         Column("persons", N_("Persons"), "count"),
     )
-    errors = Chart(
+    errors = one_series_chart(
         "backtest",
         N_("Backtest error per model (RMSE)"),
         "bar",
-        values(latest["model"]),
-        (Series(N_("RMSE"), values(latest["rmse"])),),
+        latest["model"],
+        N_("RMSE"),
+        latest["rmse"],
         "number",
     )
-    return Section(
+    return frames_section(
         "model",
         N_("Model and backtest"),
+        currency,
+        ("models_used", N_("Models behind the predictions"), used, used_columns),
+        ("backtest", N_("Latest backtest"), latest, run_columns),
         metrics=(metric_chosen,),
         charts=(errors,),
-        tables=(
-            frame_table(
-                "models_used", N_("Models behind the predictions"), used, used_columns, currency
-            ),
-            frame_table("backtest", N_("Latest backtest"), latest, run_columns, currency),
-        ),
         notes=tuple(notes),
     )
 

@@ -18,7 +18,7 @@ import pandas as pd
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Column, Metric, Page, Section, Table, Window
 from tenure.dashboard.pages.channels import clv_column
-from tenure.dashboard.pages.common import cell, frame_table, value
+from tenure.dashboard.pages.common import frames_section, row_metric, value
 from tenure.errors import NotFoundError
 from tenure.identity.profile import profile
 from tenure.recommend.read import recommend_for
@@ -83,13 +83,12 @@ def _activity(person: dict[str, Any], currency: str) -> Section:
         Column("event", N_("Event"), "text"),
         Column("type", N_("Type"), "text"),
     )
-    return Section(
+    return frames_section(
         "activity",
         N_("Orders and timeline"),
-        tables=(
-            frame_table("orders", N_("Orders"), orders, order_columns, currency),
-            frame_table("timeline", N_("Timeline"), timeline, event_columns, currency),
-        ),
+        currency,
+        ("orders", N_("Orders"), orders, order_columns),
+        ("timeline", N_("Timeline"), timeline, event_columns),
     )
 
 
@@ -98,40 +97,25 @@ def _predictions(store: Store, person: dict[str, Any], currency: str) -> Section
     clv = clv_column(store)
     notes = []
     metrics = [
-        Metric("status", N_("Status"), value(computed.get("status")), "text", None, "dash-status"),
-        Metric(
-            "segment", N_("RFM segment"), value(computed.get("segment")), "text", None, "dash-rfm"
-        ),
-        Metric("orders", N_("Orders"), value(computed.get("orders")), "count", None, "dash-orders"),
-        Metric(
-            "revenue",
-            N_("Revenue"),
-            cell(computed.get("revenue"), "money", currency),
-            "money",
-            None,
-            "dash-revenue",
-        ),
+        row_metric(computed, "status", N_("Status"), "text", "dash-status"),
+        row_metric(computed, "segment", N_("RFM segment"), "text", "dash-rfm"),
+        row_metric(computed, "orders", N_("Orders"), "count", "dash-orders"),
+        row_metric(computed, "revenue", N_("Revenue"), "money", "dash-revenue", currency=currency),
     ]
     if clv is None:
         notes.append(N_("No predictions yet: run `tenure predict`."))
     else:
         metrics += [
-            Metric(
+            row_metric(
+                computed,
                 "clv",
                 N_("Predicted CLV"),
-                cell(computed.get(clv), "money", currency),
                 "money",
-                None,
                 "dash-predicted-clv",
+                currency=currency,
+                field=clv,
             ),
-            Metric(
-                "p_alive",
-                N_("P(alive)"),
-                value(computed.get("p_alive")),
-                "share",
-                None,
-                "dash-p-alive",
-            ),
+            row_metric(computed, "p_alive", N_("P(alive)"), "share", "dash-p-alive"),
         ]
         explanation = computed.get("explanation")
         if explanation:
@@ -151,11 +135,11 @@ def _recommendations(store: Store, person_id: str, currency: str) -> Section:
         Column("price", N_("Price"), "number"),
         Column("reason", N_("Why"), "text"),
     )
-    table = frame_table("recommendations", N_("Recommendations"), frame, columns, currency)
-    return Section(
+    return frames_section(
         "recommendations",
         N_("Recommendations"),
-        tables=(table,),
+        currency,
+        ("recommendations", N_("Recommendations"), frame, columns),
         notes=tuple(frame.attrs.get("notes", ())),
     )
 
@@ -179,13 +163,12 @@ def _flows(store: Store, person_id: str, currency: str) -> Section:
         Column("channel", N_("Channel"), "text"),
         Column("state", N_("State"), "text"),
     )
-    return Section(
+    return frames_section(
         "flows",
         N_("Flows and messages"),
-        tables=(
-            frame_table("flow_stays", N_("Flows"), stays, stay_columns, currency),
-            frame_table("messages", N_("Messages"), messages, message_columns, currency),
-        ),
+        currency,
+        ("flow_stays", N_("Flows"), stays, stay_columns),
+        ("messages", N_("Messages"), messages, message_columns),
     )
 
 
@@ -200,10 +183,8 @@ def build(store: Store, settings: Settings, window: Window, identifier: str) -> 
         N_("Person"),
         metrics=(
             Metric("person_id", N_("Person"), person_id, "text"),
-            Metric(
-                "customer_id", N_("Customer id"), value(person["labels"].get("customer_id")), "text"
-            ),
-            Metric("email", N_("E-mail"), value(person["labels"].get("email")), "text"),
+            row_metric(person["labels"], "customer_id", N_("Customer id"), "text"),
+            row_metric(person["labels"], "email", N_("E-mail"), "text"),
         ),
     )
     sections = (
