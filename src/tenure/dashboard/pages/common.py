@@ -43,6 +43,8 @@ LABELS = (
 )
 #: The link of a person: their profile.
 PROFILE_LINK = "/dash/profile/{0}"
+#: A table of :func:`frames_section`: key, title, frame, columns.
+FrameSpec = tuple[str, str, pd.DataFrame, Sequence[Column]]
 
 
 def value(raw: Any) -> Value:
@@ -122,7 +124,7 @@ def frames_section(
     key: str,
     title: str,
     currency: str,
-    *tables: tuple[str, str, pd.DataFrame, Sequence[Column]],
+    *tables: FrameSpec,
     metrics: tuple[Metric, ...] = (),
     charts: tuple[Chart, ...] = (),
     notes: tuple[str, ...] = (),

@@ -35,7 +35,9 @@ from tenure.dashboard.pages.common import (
     LABELS,
     PERSON,
     PROFILE_LINK,
+    FrameSpec,
     frame_table,
+    frames_section,
     observed_end,
     one_series_chart,
     row_metric,
@@ -73,75 +75,57 @@ def _journey(store: Store, window: Window, end: date) -> Section:
         Column("entries", N_("Entries in the period"), "count", "dash-transitions"),
         Column("exits", N_("Exits in the period"), "count", "dash-transitions"),
     )
-    currency = reporting_currency(store)
-    return Section(
+    chart = one_series_chart(
+        "journey", N_("Journey funnel"), "funnel", funnel["stage"], N_("Persons"), funnel["persons"]
+    )
+    return frames_section(
         "journey",
         N_("Journey stages"),
-        charts=(
-            one_series_chart(
-                "journey",
-                N_("Journey funnel"),
-                "funnel",
-                funnel["stage"],
-                N_("Persons"),
-                funnel["persons"],
-            ),
-        ),
-        tables=(frame_table("stages", N_("Stages"), table, columns, currency),),
+        reporting_currency(store),
+        ("stages", N_("Stages"), table, columns),
+        charts=(chart,),
         notes=tuple(notes),
     )
 
 
+#: The statuses' table and the table of their transitions in the period.
+STATUS_COLUMNS = (
+    Column("status", N_("Status"), "text", "dash-status"),
+    Column("persons", N_("Persons"), "count", "dash-status"),
+    Column("share", N_("Share"), "share", "dash-status"),
+)
+MOVE_COLUMNS = (
+    Column("from_status", N_("From"), "text", "dash-status"),
+    Column("to_status", N_("To"), "text", "dash-status"),
+    Column("movers", N_("Persons moving"), "count", "dash-transitions"),
+    Column("persons", N_("Persons in the from-status"), "count"),
+    Column("rate", N_("Rate"), "share", "dash-transitions"),
+)
+
+
 def _statuses(store: Store, window: Window, end: date) -> Section:
     counts = status_counts(store, as_of=end)
-    currency = reporting_currency(store)
-    tables = [
-        frame_table(
-            "statuses",
-            N_("Statuses"),
-            counts,
-            (
-                Column("status", N_("Status"), "text", "dash-status"),
-                Column("persons", N_("Persons"), "count", "dash-status"),
-                Column("share", N_("Share"), "share", "dash-status"),
-            ),
-            currency,
-        )
-    ]
+    tables: list[FrameSpec] = [("statuses", N_("Statuses"), counts, STATUS_COLUMNS)]
     notes = []
     if store.exists("stage_history"):
         moves = transitions(store, start=window.start, end=end)
-        tables.append(
-            frame_table(
-                "status_moves",
-                N_("Status transitions in the period"),
-                moves,
-                (
-                    Column("from_status", N_("From"), "text", "dash-status"),
-                    Column("to_status", N_("To"), "text", "dash-status"),
-                    Column("movers", N_("Persons moving"), "count", "dash-transitions"),
-                    Column("persons", N_("Persons in the from-status"), "count"),
-                    Column("rate", N_("Rate"), "share", "dash-transitions"),
-                ),
-                currency,
-            )
-        )
+        tables.append(("status_moves", N_("Status transitions in the period"), moves, MOVE_COLUMNS))
     else:
         notes.append(N_("No status history yet: `tenure run` records the statuses' transitions."))
-    return Section(
+    chart = one_series_chart(
+        "statuses",
+        N_("Persons per status"),
+        "funnel",
+        counts["status"],
+        N_("Persons"),
+        counts["persons"],
+    )
+    return frames_section(
         "statuses",
         N_("Statuses"),
-        charts=(
-            one_series_chart(
-                "statuses",
-                N_("Persons per status"),
-                "funnel",
-                counts["status"],
-                N_("Persons"),
-                counts["persons"],
-            ),
-        ),
-        tables=tuple(tables),
+        reporting_currency(store),
+        *tables,
+        charts=(chart,),
         notes=tuple(notes),
     )
 
@@ -242,11 +226,12 @@ def _tiers(scored: ir.Table, currency: str) -> Section:
         N_("Customers"),
         frame["customers"],
     )
-    return Section(
+    return frames_section(
         "tiers",
         N_("Value tiers"),
+        currency,
+        ("tiers", N_("Value tiers"), frame, columns),
         charts=(chart,),
-        tables=(frame_table("tiers", N_("Value tiers"), frame, columns, currency),),
     )
 
 
