@@ -17,7 +17,7 @@ session cookie), then, with the default period:
 
 * ``first``: the first request of each page after start, in menu order (the HTML page
   ``/dash/{page}``, then at once its JSON twin ``/dash/{page}.json``), and of one buyer's
-  profile ``/dash/profile/{identifier}``;
+  profile ``/dash/profile/{identifier}`` (``--pages``: some of them only);
 * ``repeated``: ``--requests`` more of each, the HTML page and the JSON twin alternated (the
   JSON twins with ``Authorization: Bearer <admin token>``, as a script fetches them), until
   ``--page-budget`` seconds have passed on that page (the count is reported).
@@ -175,16 +175,17 @@ class Client:
         return seconds, len(answer.content)
 
 
-def targets(profile: str) -> dict[str, tuple[str, str]]:
-    """Each page's HTML and JSON paths (the profile's by its identifier)."""
-    out = {key: (f"/dash/{key}", f"/dash/{key}.json") for key in PAGES}
-    out["profile"] = (f"/dash/profile/{profile}", f"/dash/profile/{profile}.json")
+def targets(profile: str, pages: list[str]) -> dict[str, tuple[str, str]]:
+    """Each page's HTML and JSON paths (the profile's by its identifier), in menu order."""
+    out = {key: (f"/dash/{key}", f"/dash/{key}.json") for key in PAGES if key in pages}
+    if "profile" in pages:
+        out["profile"] = (f"/dash/profile/{profile}", f"/dash/profile/{profile}.json")
     return out
 
 
 def measure_pages(client: Client, plan: dict[str, Any], since: float) -> dict[str, Any]:
     """The first requests of every page, then the repeated ones (see the module's doc)."""
-    paths = targets(plan["profile"])
+    paths = targets(plan["profile"], plan["pages"])
     first: dict[str, Any] = {}
     repeated: dict[str, Any] = {}
     out: dict[str, Any] = {"first": first, "repeated": repeated, "stopped": None}
@@ -319,6 +320,11 @@ def main() -> None:
     parser.add_argument("--page-timeout", type=float, default=300.0, help="seconds a request")
     parser.add_argument("--warm", action="store_true", help="build the pages at start")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds before requests")
+    parser.add_argument(
+        "--pages",
+        default=",".join([*PAGES, "profile"]),
+        help="the pages to request, comma-separated (default: every page and a profile)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip `tenure report`")
     parser.add_argument("--report-timeout", type=float, default=600.0)
     parser.add_argument("--seed", type=int, default=19)
@@ -338,7 +344,11 @@ def main() -> None:
         "profile": buyer,
         "requests": args.requests,
         "page_budget": args.page_budget,
+        "pages": [p for p in args.pages.split(",") if p],
     }
+    unknown = set(plan["pages"]) - {*PAGES, "profile"}
+    if unknown:
+        parser.error(f"unknown pages: {', '.join(sorted(unknown))}")
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=args.dir))
     try:
         result: dict[str, Any] = {
