@@ -90,7 +90,8 @@ def test_report_command_refuses_a_bad_language_period_or_folder(
     for options, message in cases:
         result = runner.invoke(app, ["report", "--store", store, *options])
         assert result.exit_code == 2, result.output
-        assert " ".join(result.output.split()) == message
+        # Rich folds long lines anywhere (inside a long path too): compared without spaces
+        assert "".join(result.output.split()) == "".join(message.split())
     bad = runner.invoke(app, ["report", "--store", store, "--start", "2024-13-01"])
     assert bad.exit_code == 2
     assert "--start must be a date YYYY-MM-DD" in " ".join(bad.output.split())
