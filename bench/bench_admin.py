@@ -47,7 +47,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-from measure import free_port, wait_healthy  # noqa: E402
+from measure import free_port, served_settings, wait_healthy  # noqa: E402
 
 TOKEN = "bench-admin-token"
 #: The profile route's query: the route's default timeline, said out loud.
@@ -170,17 +170,9 @@ def serve(store: str, port: int, collector: str) -> None:
     """The server subprocess: the application over ``store`` on ``port``, the worker off."""
     import uvicorn
 
-    from tenure.config import load_settings
     from tenure.service.app import create_app
 
-    settings = load_settings(
-        store_url=f"duckdb://{store}",
-        admin_tokens=[TOKEN],
-        collector_dir=Path(collector),
-        worker_pipeline_every=0,
-        worker_flows_every=0,
-        worker_dispatch_every=0,
-    )
+    settings = served_settings(store, collector, TOKEN)
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -50,7 +50,7 @@ from typing import Any
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 from bench_admin import TOKEN, quantiles  # noqa: E402
-from measure import free_port, wait_healthy  # noqa: E402
+from measure import free_port, served_settings, wait_healthy  # noqa: E402
 
 #: The pages of the menu (:data:`tenure.dashboard.pages.PAGES`), in menu order.
 PAGES = ("overview", "customers", "cohorts", "channels", "predictions", "flows", "health")
@@ -109,17 +109,9 @@ def serve(store: str, port: int, collector: str, warm: bool) -> None:
     ``warm``: the pages built at start (when this revision's ``create_app`` can)."""
     import uvicorn
 
-    from tenure.config import load_settings
     from tenure.service.app import create_app
 
-    settings = load_settings(
-        store_url=f"duckdb://{store}",
-        admin_tokens=[TOKEN],
-        collector_dir=Path(collector),
-        worker_pipeline_every=0,
-        worker_flows_every=0,
-        worker_dispatch_every=0,
-    )
+    settings = served_settings(store, collector, TOKEN)
     if warm and "warm" not in inspect.signature(create_app).parameters:
         raise SystemExit("this revision's create_app cannot warm the dashboard")
     app = create_app(settings, warm=True) if warm else create_app(settings)

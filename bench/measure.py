@@ -78,3 +78,18 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 60
             pass  # not listening yet
         time.sleep(0.1)
     raise RuntimeError("the server did not start")
+
+
+def served_settings(store: str, collector: str, token: str) -> Any:
+    """The settings of a benchmarked server over the DuckDB file ``store``: one admin token,
+    the collector's log in ``collector``, the worker off (nothing changes the store)."""
+    from tenure.config import load_settings
+
+    return load_settings(
+        store_url=f"duckdb://{store}",
+        admin_tokens=[token],
+        collector_dir=Path(collector),
+        worker_pipeline_every=0,
+        worker_flows_every=0,
+        worker_dispatch_every=0,
+    )
