@@ -42,6 +42,7 @@ def test_export_holds_everything(store: Store, tmp_path: Path) -> None:
     doc = export_person(store, "customer_id:cust-9")
     assert doc["identities"] == ANN
     assert len(doc["events"]) == 5 and len(doc["orders"]) == 1
+    assert {"context", "traits", "received_at"} <= set(doc["events"][0])  # whole events
     json.dumps(doc)  # JSON-ready
     audit = store.table("privacy_audit").to_pyarrow().to_pylist()
     assert [a["action"] for a in audit] == ["export"]

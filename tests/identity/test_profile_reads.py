@@ -20,7 +20,7 @@ from tenure import Store
 from tenure.errors import TenureError, UnknownTableError
 from tenure.identity import resolve_identities
 from tenure.identity.lookup import LABEL_COLUMNS, labels_of, person_labels
-from tenure.identity.profile import profile
+from tenure.identity.profile import TIMELINE_COLUMNS, profile
 from tenure.ingest import import_customers, import_events, import_orders
 
 
@@ -119,6 +119,8 @@ def test_a_profile_reads_every_row_of_the_person(tmp_path: Path) -> None:
     assert [o["order_id"] for o in doc["orders"]] == ["prof-o1", "prof-o2", "prof-o3"]
     # the user id's event without a device is there once, the identified one once
     assert [e["message_id"] for e in doc["timeline"]] == ["prof-m3", "prof-m4"]
+    # the timeline's summary columns, not the whole events (those are in the export)
+    assert all(list(e) == list(TIMELINE_COLUMNS) for e in doc["timeline"])
     assert doc["labels"] == {
         "customer_id": "prof-cust",
         "email": "prof-ann@example.com",

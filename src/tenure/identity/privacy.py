@@ -56,7 +56,7 @@ def export_person(store: Store, identifier: str) -> dict[str, Any]:
     """Everything held on the person: identities, traits, consents, orders and lines, every
     event, their feedback and referrals (either side), quarantined rows mentioning them,
     previous versions of their rows (row_history)."""
-    doc = profile(store, identifier, timeline=1_000_000_000)
+    doc = profile(store, identifier, timeline=1_000_000_000, event_columns=None)
     doc["events"] = doc.pop("timeline")
     orders = [o["order_id"] for o in doc["orders"]]
     items = store.table("order_items")

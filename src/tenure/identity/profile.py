@@ -10,6 +10,7 @@ the second without the rows of the first.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -68,16 +69,21 @@ def person_identifiers(store: Store, person_id: str) -> dict[str, list[str]]:
 
 
 def _either(
-    store: Store, table: str, first: tuple[str, list[str]], second: tuple[str, list[str]]
+    store: Store,
+    table: str,
+    first: tuple[str, list[str]],
+    second: tuple[str, list[str]],
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """The rows of ``table`` whose column ``first[0]`` is one of ``first[1]`` or whose column
     ``second[0]`` is one of ``second[1]`` (lower-cased for ``email``), each once. The second
     read is first of the ``first[0]`` column alone, and whole only when it finds rows the
     first read did not (an identified event names both its device and its user: read whole
-    twice, every event of a person would be fetched twice)."""
+    twice, every event of a person would be fetched twice). ``columns``: only these (they
+    must include ``first[0]``), else every column."""
     (column, values), (other, keys) = first, second
     lower = other == "email"
-    mine = store.rows_where_in(table, column, values)
+    mine = store.rows_where_in(table, column, values, columns=columns)
     if not keys:
         return mine
     known = pa.array(values, pa.string())
@@ -88,7 +94,7 @@ def _either(
     probe = store.rows_where_in(table, other, keys, lower=lower, columns=[column])
     if not pc.any(new(probe)).as_py():
         return mine
-    more = store.rows_where_in(table, other, keys, lower=lower)
+    more = store.rows_where_in(table, other, keys, lower=lower, columns=columns)
     return pa.concat_tables([mine, more.filter(new(more))])
 
 
@@ -98,12 +104,44 @@ def person_orders(store: Store, customers: list[str], emails: list[str]) -> pa.T
     return _either(store, "orders", ("customer_id", customers), ("email", emails))
 
 
-def person_events(store: Store, anonymous: list[str], customers: list[str]) -> pa.Table:
-    """The events of the devices ``anonymous`` or of the user ids ``customers``."""
-    return _either(store, "events", ("anonymous_id", anonymous), ("user_id", customers))
+#: The columns of a profile's timeline: what happened, when, on which device or account, and
+#: where the visit came from. Not the event's ``context``, ``traits`` nor its clock fields:
+#: each column more is one more block read per event, since a person's events lie scattered
+#: through a table stored in arrival order (the whole events are in the export,
+#: :func:`tenure.identity.privacy.export_person`).
+TIMELINE_COLUMNS: tuple[str, ...] = (
+    "message_id",
+    "type",
+    "event",
+    "timestamp",
+    "anonymous_id",
+    "user_id",
+    "properties",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
 
 
-def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, Any]:
+def person_events(
+    store: Store,
+    anonymous: list[str],
+    customers: list[str],
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """The events of the devices ``anonymous`` or of the user ids ``customers``: every column,
+    or ``columns`` (which must include ``anonymous_id``)."""
+    return _either(store, "events", ("anonymous_id", anonymous), ("user_id", customers), columns)
+
+
+def profile(
+    store: Store,
+    identifier: str,
+    *,
+    timeline: int = 50,
+    event_columns: Sequence[str] | None = TIMELINE_COLUMNS,
+) -> dict[str, Any]:
     """Everything known about the person ``identifier`` names (any identifier, bare or as
     ``kind:value``, a person id or an order id: :func:`tenure.identity.find_person`).
     ``labels``: the customer id and e-mail shown next to the person id
@@ -112,7 +150,8 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
     ``computed`` is where customer analytics and predictions (CLV, RFM, status, risk) appear
     once they have been computed for the store. ``timeline``: the latest events, latest first
     (the person's events are read whole and cut here: an ``ORDER BY ... LIMIT`` in DuckDB
-    reads every event of the store rather than through the index).
+    reads every event of the store rather than through the index), each with the
+    ``event_columns`` (default :data:`TIMELINE_COLUMNS`; None: every column).
     """
     person = find_person(store, identifier).person_id
     rows = identity_rows(store, person)
@@ -129,7 +168,7 @@ def profile(store: Store, identifier: str, *, timeline: int = 50) -> dict[str, A
         traits.update({k: v for k, v in record.items() if v is not None and k != "traits"})
         traits.update(extra)
     consents = store.rows_where_in("consents", "identifier", emails + customers)
-    events = person_events(store, anon, customers)
+    events = person_events(store, anon, customers, event_columns)
     return {
         "person_id": person,
         "labels": _labels(store, person, rows),
