@@ -386,7 +386,8 @@ class Settings(BaseSettings):
     dashboard_warm: bool = Field(
         True,
         description="Whether `tenure serve` builds every dashboard page of the default period in "
-        "the background when it starts, so the first visit finds them ready (a page is kept "
+        "the background when it starts (after the admin API's default KPI and cohort answers, "
+        "which it always computes), so the first visit finds them ready (a page is kept "
         "until a table it read is written, then built again after the worker's pipeline run).",
     )
 

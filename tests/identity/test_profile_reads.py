@@ -22,6 +22,7 @@ from tenure.identity import resolve_identities
 from tenure.identity.lookup import LABEL_COLUMNS, labels_of, person_labels
 from tenure.identity.profile import TIMELINE_COLUMNS, profile
 from tenure.ingest import import_customers, import_events, import_orders
+from tenure.store import KeyedRead
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,31 @@ def test_rows_where_in_equals_a_filter(demo: Store) -> None:
     assert low.column_names == ["email"] and low.num_rows == by_lower > 0
     assert demo.rows_where_in("orders", "customer_id", []).num_rows == 0
     assert demo.rows_where_in("orders", "email", [], lower=True).num_rows == 0
+
+
+def test_rows_where_in_all_answers_each_read_in_order(demo: Store) -> None:
+    o = demo.table("orders")
+    customers = o.customer_id.to_pyarrow().to_pylist()[:6]
+    mail = next(e for e in o.email.to_pyarrow().to_pylist() if e)
+    reads = [
+        KeyedRead("orders", "customer_id", (c,), columns=("order_id", "customer_id"))
+        for c in customers
+    ]
+    reads += [
+        KeyedRead("orders", "email", (mail.lower(),), lower=True),
+        KeyedRead("customers", "customer_id", ()),
+    ]
+    with demo.versions.recording() as read:
+        got = demo.rows_where_in_all(reads)
+    assert read == {"orders", "customers"}  # a cached result built on them is kept right
+    for r, rows in zip(reads, got, strict=True):
+        alone = demo.rows_where_in(r.table, r.column, r.values, lower=r.lower, columns=r.columns)
+        assert rows.schema == alone.schema and _sorted(rows.to_pylist()) == _sorted(
+            alone.to_pylist()
+        )
+    assert all(t.num_rows > 0 for t in got[:-1]) and got[-1].num_rows == 0
+    with pytest.raises(UnknownTableError, match="no table 'no_such_table'"):
+        demo.rows_where_in_all([*reads[:2], KeyedRead("no_such_table", "person_id", ("x",))])
 
 
 def test_rows_where_in_names_what_is_wrong(demo: Store) -> None:

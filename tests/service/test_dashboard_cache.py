@@ -1,6 +1,7 @@
 """The dashboard's pages through the store's result cache: a page asked twice is built once,
 an imported order builds it again with the new numbers, and the server's warm-up
-(``dashboard_warm``) builds every page of the default period before anyone asks."""
+(``dashboard_warm``) builds every page of the default period before anyone asks, after the
+admin API's default answers (always computed at start)."""
 
 from __future__ import annotations
 
@@ -64,8 +65,26 @@ def test_the_server_builds_every_page_at_start(served: Store) -> None:
         worker = client.app.state.tenure.parts["worker"]  # type: ignore[attr-defined]
         assert isinstance(worker, ServiceWorker) and worker.warm_thread is not None
         worker.warm_thread.join(300)
-        assert worker.warmed == report.page_keys()
+        assert worker.warmed == ["/api/kpis", "/api/cohorts", *report.page_keys()]
+        assert client.get("/health").json()["worker"]["warmed"] == worker.warmed
         misses = cache_stats(served).misses
         for key in report.page_keys():
             assert client.get(f"/dash/{key}.json", headers=GOOD).status_code == 200
-        assert cache_stats(served).misses == misses  # every page was ready
+        assert client.get("/api/kpis", headers=GOOD).status_code == 200
+        assert client.get("/api/cohorts", headers=GOOD).status_code == 200
+        assert cache_stats(served).misses == misses  # every page and answer was ready
+
+
+def test_without_dashboard_warm_the_server_computes_only_the_api_answers(served: Store) -> None:
+    settings = served.settings.model_copy(update={"dashboard_warm": False})
+    with TestClient(create_app(settings, store=served, warm=True)) as client:
+        worker = client.app.state.tenure.parts["worker"]  # type: ignore[attr-defined]
+        assert isinstance(worker, ServiceWorker) and worker.warm_thread is not None
+        worker.warm_thread.join(300)
+        assert worker.warmed == ["/api/kpis", "/api/cohorts"]
+        misses = cache_stats(served).misses
+        first = client.get("/api/kpis", headers=GOOD)
+        assert first.status_code == 200 and first.json()["total"] > 0
+        assert cache_stats(served).misses == misses  # the first request found it ready
+        assert client.get("/dash/overview.json", headers=GOOD).status_code == 200
+        assert cache_stats(served).misses > misses  # the page was not built at start

@@ -35,7 +35,7 @@ def serve_command(
     bind_host = host or settings.serve_host
     bind_port = settings.serve_port if port is None else port
     url = f"http://{bind_host}:{bind_port}"
-    application = create_app(settings, warm=settings.dashboard_warm)
+    application = create_app(settings, warm=True)
     setattr(application.state, SERVE_URL, url)
     say(f"Serving {settings.store_url} on {url} (Ctrl-C stops).")
     with stop_signals() as stopped:

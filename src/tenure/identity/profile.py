@@ -23,7 +23,7 @@ from tenure.identity.lookup import (
     labels_of,
     person_labels,
 )
-from tenure.store import Store
+from tenure.store import KeyedRead, Store
 from tenure.store.derived import DERIVED
 
 #: No person holds the identifier asked for (the name this module gave the error first).
@@ -68,22 +68,41 @@ def person_identifiers(store: Store, person_id: str) -> dict[str, list[str]]:
     return by_kind(identity_rows(store, person_id))
 
 
+#: A read of :func:`_either`: a table, its first column and values, its second column and
+#: values (lower-cased for ``email``).
+Either = tuple[str, tuple[str, list[str]], tuple[str, list[str]]]
+
+
+def _firsts(either: Either, columns: Sequence[str] | None) -> list[KeyedRead]:
+    """The reads :func:`_either` starts with: the rows of the first column's values, and the
+    first column alone of the second column's values (a probe)."""
+    table, (column, values), (other, keys) = either
+    reads = [KeyedRead(table, column, tuple(values), columns=_tuple(columns))]
+    if keys:
+        reads.append(
+            KeyedRead(table, other, tuple(keys), lower=other == "email", columns=(column,))
+        )
+    return reads
+
+
+def _tuple(columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if columns is None else tuple(columns)
+
+
 def _either(
     store: Store,
-    table: str,
-    first: tuple[str, list[str]],
-    second: tuple[str, list[str]],
+    either: Either,
+    first: list[pa.Table],
     columns: Sequence[str] | None = None,
 ) -> pa.Table:
-    """The rows of ``table`` whose column ``first[0]`` is one of ``first[1]`` or whose column
-    ``second[0]`` is one of ``second[1]`` (lower-cased for ``email``), each once. The second
-    read is first of the ``first[0]`` column alone, and whole only when it finds rows the
-    first read did not (an identified event names both its device and its user: read whole
-    twice, every event of a person would be fetched twice). ``columns``: only these (they
-    must include ``first[0]``), else every column."""
-    (column, values), (other, keys) = first, second
-    lower = other == "email"
-    mine = store.rows_where_in(table, column, values, columns=columns)
+    """The rows of the table whose first column is one of its values or whose second column
+    is one of its values, each once, from ``first``: the answers of :func:`_firsts`. The
+    second column's rows are read whole only when the probe found rows the first read did
+    not (an identified event names both its device and its user: read whole twice, every
+    event of a person would be fetched twice). ``columns``: only these (they must include
+    the first column), else every column."""
+    table, (column, values), (other, keys) = either
+    mine = first[0]
     if not keys:
         return mine
     known = pa.array(values, pa.string())
@@ -91,17 +110,28 @@ def _either(
     def new(rows: pa.Table) -> pa.Array:
         return pc.invert(pc.fill_null(pc.is_in(rows[column], known), False))
 
-    probe = store.rows_where_in(table, other, keys, lower=lower, columns=[column])
-    if not pc.any(new(probe)).as_py():
+    if not pc.any(new(first[1])).as_py():
         return mine
-    more = store.rows_where_in(table, other, keys, lower=lower, columns=columns)
+    more = store.rows_where_in(table, other, keys, lower=other == "email", columns=columns)
     return pa.concat_tables([mine, more.filter(new(more))])
+
+
+def _orders(customers: list[str], emails: list[str]) -> Either:
+    return ("orders", ("customer_id", customers), ("email", emails))
+
+
+def _events(anonymous: list[str], customers: list[str]) -> Either:
+    return ("events", ("anonymous_id", anonymous), ("user_id", customers))
+
+
+def _read_either(store: Store, either: Either, columns: Sequence[str] | None = None) -> pa.Table:
+    return _either(store, either, store.rows_where_in_all(_firsts(either, columns)), columns)
 
 
 def person_orders(store: Store, customers: list[str], emails: list[str]) -> pa.Table:
     """The orders of the customer ids ``customers`` or of the e-mails ``emails`` (compared
     lower-cased: a guest order's e-mail is stored as given)."""
-    return _either(store, "orders", ("customer_id", customers), ("email", emails))
+    return _read_either(store, _orders(customers, emails))
 
 
 #: The columns of a profile's timeline: what happened, when, on which device or account, and
@@ -132,7 +162,7 @@ def person_events(
 ) -> pa.Table:
     """The events of the devices ``anonymous`` or of the user ids ``customers``: every column,
     or ``columns`` (which must include ``anonymous_id``)."""
-    return _either(store, "events", ("anonymous_id", anonymous), ("user_id", customers), columns)
+    return _read_either(store, _events(anonymous, customers), columns)
 
 
 def profile(
@@ -158,26 +188,41 @@ def profile(
     ids = by_kind(rows)
     customers = ids.get("customer_id", [])
     emails = ids.get("email", [])
-    anon = ids.get("anonymous_id", [])
-    records = _sorted(
-        store.rows_where_in("customers", "customer_id", customers), "created_at", "descending"
+    events, orders = _events(ids.get("anonymous_id", []), customers), _orders(customers, emails)
+    event_reads, order_reads = _firsts(events, event_columns), _firsts(orders, None)
+    per_person = _per_person_tables(store)
+    # every read of the person's rows at once (they wait on scattered blocks, not the CPU)
+    found = iter(
+        store.rows_where_in_all(
+            [
+                KeyedRead("customers", "customer_id", tuple(customers)),
+                KeyedRead("consents", "identifier", tuple(emails + customers)),
+                *event_reads,
+                *order_reads,
+                *(KeyedRead(name, column, (person,)) for name, column in per_person),
+            ]
+        )
     )
+    records, consents = next(found), next(found)
+    happened = _either(store, events, [next(found) for _ in event_reads], event_columns)
+    bought = _either(store, orders, [next(found) for _ in order_reads])
+    computed = _first_rows(list(found))
     traits: dict[str, Any] = {}
-    for record in reversed(records):  # oldest first, so the latest value wins
+    for record in reversed(
+        _sorted(records, "created_at", "descending")
+    ):  # oldest first, so the latest value wins
         extra = json.loads(record.get("traits") or "{}")
         traits.update({k: v for k, v in record.items() if v is not None and k != "traits"})
         traits.update(extra)
-    consents = store.rows_where_in("consents", "identifier", emails + customers)
-    events = person_events(store, anon, customers, event_columns)
     return {
         "person_id": person,
         "labels": _labels(store, person, rows),
         "identities": ids,
         "traits": traits,
         "consents": _plain(consents.to_pylist()),
-        "orders": _sorted(person_orders(store, customers, emails), "ordered_at", "ascending"),
-        "timeline": _sorted(events, "timestamp", "descending", max(timeline, 0)),
-        "computed": computed_values(store, person),
+        "orders": _sorted(bought, "ordered_at", "ascending"),
+        "timeline": _sorted(happened, "timestamp", "descending", max(timeline, 0)),
+        "computed": computed,
     }
 
 
@@ -195,17 +240,31 @@ def _labels(store: Store, person: str, rows: list[dict[str, Any]] | None = None)
 FIRST = ("customer_facts", "customer_status")
 
 
+def _per_person_tables(store: Store) -> list[tuple[str, str]]:
+    """The derived tables with one row per person the store holds, with their person column,
+    the first (:data:`FIRST`) first, then in registry order."""
+    present = set(store.tables())
+    out = []
+    for entry in sorted(DERIVED.values(), key=lambda t: t.name not in FIRST):
+        column = entry.person_column
+        if entry.name in present and column is not None and entry.key == (column,):
+            out.append((entry.name, column))
+    return out
+
+
+def _first_rows(found: Sequence[pa.Table]) -> dict[str, Any]:
+    """The first row of each table of ``found`` merged, an earlier table winning on a shared
+    column."""
+    out: dict[str, Any] = {}
+    for rows in found:
+        for row in _plain(rows.slice(0, 1).to_pylist()):
+            out.update({k: v for k, v in row.items() if k not in out})
+    return out
+
+
 def computed_values(store: Store, person_id: str) -> dict[str, Any]:
     """The person's row in each derived table with one row per person
     (:data:`tenure.store.derived.DERIVED`; the first table wins on a shared column, see
     :data:`FIRST`), or an empty dict before the first refresh."""
-    present = set(store.tables())
-    out: dict[str, Any] = {}
-    for entry in sorted(DERIVED.values(), key=lambda t: t.name not in FIRST):
-        column = entry.person_column
-        if entry.name not in present or column is None or entry.key != (column,):
-            continue
-        found = store.rows_where_in(entry.name, column, [person_id])
-        for row in _plain(found.slice(0, 1).to_pylist()):
-            out.update({k: v for k, v in row.items() if k not in out})
-    return out
+    reads = [KeyedRead(n, c, (person_id,)) for n, c in _per_person_tables(store)]
+    return _first_rows(store.rows_where_in_all(reads))

@@ -98,11 +98,30 @@ def segment_member_list(
 
 # -- KPIs, cohorts, RFM, statuses ----------------------------------------------------------
 
+#: The routes' defaults, which :func:`warm_answers` computes at start.
+KPI_GRAIN = "month"
+COHORT_PERIOD = "month"
+COHORT_BY = "acquisition"
+COHORT_METRIC = "retention"
+
+
+def warm_answers(store: Store) -> list[str]:
+    """Compute the answers of ``/api/kpis`` and ``/api/cohorts`` with their default
+    parameters into the store's result cache, exactly as the routes ask for them, so the
+    first request after a start finds them ready (the worker refreshes them after each
+    pipeline run). Returns the routes warmed."""
+    cached_analytic(store, kpis, grain=KPI_GRAIN, start=None, end=None, by=None, as_of=None)
+    cached_analytic(
+        store, cohort_matrix, period=COHORT_PERIOD, by=COHORT_BY, as_of=None, metric=COHORT_METRIC
+    )
+    return ["/api/kpis", "/api/cohorts"]
+
+
 
 @router.get("/api/kpis", response_model=Page, tags=["analytics"])
 def kpi_rows(
     request: Request,
-    grain: Annotated[str, Query(description="day, week, month or quarter.")] = "month",
+    grain: Annotated[str, Query(description="day, week, month or quarter.")] = KPI_GRAIN,
     start: Annotated[date | None, Query(description="First period: the one holding it.")] = None,
     end: Annotated[date | None, Query(description="Last period: the one holding it.")] = None,
     by: Annotated[
@@ -122,13 +141,11 @@ def kpi_rows(
 @router.get("/api/cohorts", response_model=Page, tags=["analytics"])
 def cohort_rows(
     request: Request,
-    period: Annotated[str, Query(description="week, month or quarter.")] = "month",
-    by: Annotated[str, Query(description="acquisition, channel or first_category.")] = (
-        "acquisition"
-    ),
+    period: Annotated[str, Query(description="week, month or quarter.")] = COHORT_PERIOD,
+    by: Annotated[str, Query(description="acquisition, channel or first_category.")] = COHORT_BY,
     metric: Annotated[
         str, Query(description="The matrix's cells: retention, active, orders, revenue...")
-    ] = "retention",
+    ] = COHORT_METRIC,
     long: Annotated[bool, Query(description="The tidy table with every metric.")] = False,
     as_of: AsOf = None,
     limit: Limit = 50,

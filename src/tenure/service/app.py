@@ -19,8 +19,9 @@ from tenure.store import Store
 def create_app(settings: Settings, *, store: Store | None = None, warm: bool = False) -> FastAPI:
     """The application over ``store`` (default: the one ``settings`` names, opened when the
     application starts and closed when it stops; a store given is the caller's to close).
-    ``warm``: build the dashboard's pages of the default period in the background at start
-    (``tenure serve`` passes the ``dashboard_warm`` setting)."""
+    ``warm``: compute the admin API's default answers and, with the ``dashboard_warm``
+    setting, the dashboard's pages of the default period in the background at start
+    (:meth:`tenure.service.worker.ServiceWorker.warm`; ``tenure serve`` does)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -117,19 +117,24 @@ class ServiceWorker:
         self.thread.start()
 
     def warm(self) -> None:
-        """Build the dashboard's pages of the default period into the store's result cache
-        in a thread of its own (the ``dashboard_warm`` setting of ``tenure serve``), one
-        page at a time, each holding the store; it stops between pages when the worker
-        stops."""
-        self.warm_thread = threading.Thread(
-            target=self._warm, name="tenure-dashboard-warm", daemon=True
-        )
+        """In a thread of its own, compute what the first requests after a start would wait
+        for: the admin API's default KPI and cohort answers
+        (:func:`tenure.service.admin_analytics.warm_answers`), then, with the
+        ``dashboard_warm`` setting, the dashboard's pages of the default period, one at a
+        time, each holding the store; it stops between pages when the worker stops. What was
+        warmed is listed in ``/health`` (``worker.warmed``)."""
+        self.warm_thread = threading.Thread(target=self._warm, name="tenure-warm", daemon=True)
         self.warm_thread.start()
 
     def _warm(self) -> None:
         from tenure.dashboard import report
+        from tenure.service.admin_analytics import warm_answers
 
         try:
+            with self.state.store() as store:
+                self.warmed.extend(warm_answers(store))
+            if not self.state.settings.dashboard_warm:
+                return
             with self.state.store() as store:
                 window = report.default_window(store)
             for key in report.page_keys():
@@ -138,8 +143,8 @@ class ServiceWorker:
                 with self.state.store() as store:
                     report.build(key, store, self.state.settings, window)
                 self.warmed.append(key)
-        except Exception as exc:  # the pages are built on request instead
-            LOG.warning("building the dashboard's pages at start stopped: %s", exc)
+        except Exception as exc:  # the answers are computed on request instead
+            LOG.warning("computing the answers at start stopped: %s", exc)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Ask the thread to stop and wait up to ``timeout`` seconds for the unit running to
@@ -205,6 +210,8 @@ class ServiceWorker:
             "running": self.running,
             "ok": all(u.last_error is None for u in self.units.values()),
             "units": {name: u.as_dict() for name, u in self.units.items()},
+            "warming": self.warm_thread is not None and self.warm_thread.is_alive(),
+            "warmed": list(self.warmed),
         }
 
     # -- the units ---------------------------------------------------------------------

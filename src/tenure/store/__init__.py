@@ -2,6 +2,7 @@
 
 from tenure.store.cache import cached, refresh_cached
 from tenure.store.currency import minor_unit, reporting_currency, round_money
+from tenure.store.keyed import KeyedRead
 from tenure.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from tenure.store.schema import TABLES, TableSpec
 from tenure.store.store import Store, connect
@@ -10,6 +11,7 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "TABLES",
+    "KeyedRead",
     "Store",
     "TableSpec",
     "cached",

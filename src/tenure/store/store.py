@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace as replace_field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from tenure.errors import (
 )
 from tenure.store.derived import DERIVED
 from tenure.store.indexes import create_indexes
-from tenure.store.keyed import duckdb_rows_where_in
+from tenure.store.keyed import KeyedRead, duckdb_rows_where_in, duckdb_rows_where_in_all
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.outbox import claim_messages, update_claimed
 from tenure.store.owner import owner_message
@@ -420,6 +421,21 @@ class Store:
         key = table[column].lower() if lower else table[column]
         found = table.filter(key.isin(wanted))
         return (found.select(*columns) if columns else found).to_pyarrow()
+
+    def rows_where_in_all(self, reads: Sequence[KeyedRead]) -> list[pa.Table]:
+        """The answers of several :meth:`rows_where_in` reads, in the order asked. On DuckDB
+        they run at once, each on a cursor of its own (a person's rows are scattered through
+        the tables, so each read mostly waits for blocks to load: run together, the waits
+        overlap); they see what is committed. Elsewhere one after another."""
+        if not self.is_duckdb:
+            return [
+                self.rows_where_in(r.table, r.column, r.values, lower=r.lower, columns=r.columns)
+                for r in reads
+            ]
+        for r in reads:
+            self.versions.read(r.table)
+        physical = [replace_field(r, table=self.physical(r.table)) for r in reads]
+        return duckdb_rows_where_in_all(self.con, physical)
 
     def replace(self, name: str, expr: ibis.Table, *, scratch: bool = False) -> ibis.Table:
         """Write ``expr`` as table ``name``, replacing it; return the stored table.
