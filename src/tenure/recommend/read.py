@@ -15,7 +15,7 @@ import pandas as pd
 
 from tenure.analytics.base import store_end
 from tenure.errors import ConfigError, NotFoundError
-from tenure.identity.lookup import find_person, person_labels
+from tenure.identity.lookup import find_person, labels_of
 from tenure.recommend.build import CANDIDATES, PAIRS, RECOMMENDATIONS
 from tenure.recommend.rules import pair_reason
 from tenure.store import Store
@@ -172,9 +172,10 @@ def recommend_for(store: Store, person: str, *, top: int = 10) -> pd.DataFrame:
     notes: list[str] = []
     frame = pd.DataFrame(columns=["rank", "product_id", "score", "reason"])
     if store.exists(RECOMMENDATIONS):
-        recs = store.read(RECOMMENDATIONS)
-        mine = recs.filter(recs.person_id == match.person_id).order_by("rank").limit(top)
-        frame = mine.select("rank", "product_id", "score", "reason").to_pandas()
+        frame = _mine(
+            store, RECOMMENDATIONS, match.person_id, ("rank", "product_id", "score", "reason")
+        )
+        frame = frame.head(top)
     if frame.empty:
         notes.append(
             f"No personal recommendations for {match.person_id} (nothing bought yet, or "
@@ -200,19 +201,25 @@ def recommend_for(store: Store, person: str, *, top: int = 10) -> pd.DataFrame:
     return frame
 
 
+def _mine(store: Store, table: str, person_id: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The person's rows of ``table`` by rank (read by person: the table's person index,
+    :data:`tenure.store.indexes.PERSON_LISTS`, rather than an ordered scan)."""
+    rows = store.rows_where_in(table, "person_id", [person_id], columns=columns).to_pandas()
+    return rows.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
 def _label(store: Store, person_id: str) -> str:
     """``P-... (C0000042, pia@example.com)``: the person id and what people know them by."""
-    rows = person_labels(store, [person_id]).to_pyarrow().to_pylist()
-    known = [v for r in rows for v in (r["customer_id"], r["email"], r["other_id"]) if v]
+    found = labels_of(store.rows_where_in("identities", "person_id", [person_id]).to_pylist())
+    known = [v for v in (found["customer_id"], found["email"], found["other_id"]) if v]
     return f"{person_id} ({', '.join(known)})" if known else person_id
 
 
 def _categories(store: Store, person_id: str) -> pd.DataFrame:
+    columns = ("rank", "category", "propensity", "reason")
     if not store.exists(CANDIDATES):
-        return pd.DataFrame(columns=["rank", "category", "propensity", "reason"])
-    cand = store.read(CANDIDATES)
-    mine = cand.filter(cand.person_id == person_id).order_by("rank")
-    return mine.select("rank", "category", "propensity", "reason").to_pandas()
+        return pd.DataFrame(columns=list(columns))
+    return _mine(store, CANDIDATES, person_id, columns)
 
 
 def recommend_cart(

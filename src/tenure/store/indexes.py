@@ -10,7 +10,8 @@ one-column filters and cut the rows they keep after reading them (as
 :func:`tenure.identity.profile.profile` does). Other engines have no indexes: the same
 expressions scan there, with the same answer.
 
-The derived tables with one row per person (:data:`PERSON_TABLES`) are indexed on it each
+The derived tables with one row per person (:data:`PERSON_TABLES`), and the two with a few
+rows per person that a profile page reads (:data:`PERSON_LISTS`), are indexed on it each
 time their step writes them (:meth:`tenure.store.Store.replace`; about a second per 1M rows).
 
 An index costs disk (about 16 bytes a row: some 1.2 GB for one column of 72M events), the
@@ -71,14 +72,22 @@ PERSON_TABLES: tuple[Index, ...] = tuple(
 )
 
 
+#: Derived tables with a few rows per person that a profile page reads by person (the
+#: person's recommendations and category candidates), indexed on it the same way.
+PERSON_LISTS: tuple[Index, ...] = tuple(
+    _index(name, "person_id") for name in ("product_recommendations", "category_candidates")
+)
+
+
 def indexes_of(table: str | None = None) -> list[Index]:
     """The indexes of ``table`` (default: of every table), canonical and derived."""
-    return [i for i in (*INDEXES, *PERSON_TABLES) if table is None or i.table == table]
+    every = (*INDEXES, *PERSON_TABLES, *PERSON_LISTS)
+    return [i for i in every if table is None or i.table == table]
 
 
 def create_indexes(con: BaseBackend, table: str | None = None) -> list[str]:
-    """Build the indexes of ``table`` (default: of every table, :data:`INDEXES` and
-    :data:`PERSON_TABLES`) that are missing, on DuckDB (nothing elsewhere); return the names
+    """Build the indexes of ``table`` (default: of every table, :data:`INDEXES`,
+    :data:`PERSON_TABLES` and :data:`PERSON_LISTS`) that are missing, on DuckDB (nothing elsewhere); return the names
     of the indexes built or kept. A table the store does not hold is skipped."""
     if con.name != "duckdb":
         return []

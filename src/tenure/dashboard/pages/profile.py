@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from tenure.config import Settings
@@ -145,11 +144,10 @@ def _recommendations(store: Store, person_id: str, currency: str) -> Section:
 
 
 def _flows(store: Store, person_id: str, currency: str) -> Section:
-    state = store.table("flow_state")
-    stays = state.filter(state.person_id == person_id).to_pandas()
-    m = store.table("messages")
-    mine = m.filter(m.person_id == person_id).order_by(ibis.desc("decided_at")).limit(MESSAGES)
-    messages = mine.to_pandas()
+    # read by person, cut here (an ordered, limited query would scan the table)
+    stays = store.rows_where_in("flow_state", "person_id", [person_id]).to_pandas()
+    messages = store.rows_where_in("messages", "person_id", [person_id]).to_pandas()
+    messages = messages.sort_values("decided_at", ascending=False, kind="stable").head(MESSAGES)
     stay_columns = (
         Column("flow", N_("Flow"), "text"),
         Column("step", N_("Step"), "text"),
