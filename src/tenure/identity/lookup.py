@@ -91,11 +91,27 @@ def _candidates(store: Store, text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _holds(store: Store, table: str, column: str, value: str) -> bool:
+    """Whether a row of ``table`` has ``value`` in ``column`` (one bound read; through the
+    column's index where it has one)."""
+    return store.rows_where_in(table, column, [value], columns=[column]).num_rows > 0
+
+
+def _is_person(store: Store, value: str) -> bool:
+    """Whether ``value`` is a person id: one of the identities', or, before resolution (a
+    person is then their customer id or e-mail), one of ``customer_facts``'."""
+    if _holds(store, "identities", "person_id", value):
+        return True
+    return store.exists("customer_facts") and _holds(store, "customer_facts", "person_id", value)
+
+
 def _hits(store: Store, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """person_id, kind, value of every row matching one of ``pairs``: identities (flagged
     ones with a null person), person ids, and the person of an order. The identities are
     read by value alone (the index on ``value`` serves it, :mod:`tenure.store.indexes`; a
-    filter on the kind beside it would scan) and their kinds checked here."""
+    filter on the kind beside it would scan) and their kinds checked here; a person id by
+    the indexes on ``person_id``; an order's person is looked for only when the order
+    exists."""
     rows: list[dict[str, Any]] = []
     wanted = {(k, v) for k, v in pairs if k in LABEL_KINDS}
     if wanted:
@@ -105,13 +121,9 @@ def _hits(store: Store, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     branches: list[ir.Table] = []
     for kind, value in pairs:
         if kind == "person_id":
-            ids = store.table("identities")
-            known = ids.filter(ids.person_id == value).select("person_id").limit(1)
-            if store.exists("customer_facts"):  # before resolution, a person is their id
-                f = store.read("customer_facts")
-                known = known.union(f.filter(f.person_id == value).select("person_id"))
-            branches.append(known.mutate(kind=ibis.literal(kind), value=ibis.literal(value)))
-        elif kind == "order_id":
+            if _is_person(store, value):
+                rows.append({"person_id": value, "kind": kind, "value": value})
+        elif kind == "order_id" and _holds(store, "orders", "order_id", value):
             o = attributed(store, "orders")
             o = o.filter(o.order_id == value)
             who = ibis.coalesce(

@@ -125,7 +125,7 @@ def _predictions(store: Store, person: dict[str, Any], currency: str) -> Section
 
 
 def _recommendations(store: Store, person_id: str, currency: str) -> Section:
-    frame = recommend_for(store, person_id, top=10)
+    frame = recommend_for(store, f"person_id:{person_id}", top=10)
     columns = (
         Column("rank", N_("Rank"), "count"),
         Column("product_id", N_("Product"), "text"),
