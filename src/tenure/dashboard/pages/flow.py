@@ -72,7 +72,8 @@ class UnknownFlowError(NotFoundError):
     """No flow definition has the name asked for."""
 
 
-def _flow(settings: Settings, name: str) -> Flow:
+def find_flow(settings: Settings, name: str) -> Flow:
+    """The flow called ``name``; :class:`UnknownFlowError` when none is."""
     for flow in defined_flows(settings):
         if flow.name == name:
             return flow
@@ -172,7 +173,7 @@ def _messages(store: Store, flow: Flow, currency: str) -> Section:
 def build(store: Store, settings: Settings, window: Window, name: str) -> Page:
     """The page of the flow ``name`` for ``window``; :class:`UnknownFlowError` when no flow
     has that name."""
-    flow = _flow(settings, name)
+    flow = find_flow(settings, name)
     currency = reporting_currency(store)
     sections = (
         _definition(store, flow),
@@ -183,4 +184,4 @@ def build(store: Store, settings: Settings, window: Window, name: str) -> Page:
     return Page("flow", N_("Flow"), window, currency, sections)
 
 
-__all__ = ["UnknownFlowError", "build", "span"]
+__all__ = ["UnknownFlowError", "build", "find_flow", "span"]
