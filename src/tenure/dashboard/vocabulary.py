@@ -1,6 +1,7 @@
 """The words of the data a page shows that are drawn translated: statuses, journey stages,
-value tiers, RFM segments, channel health, channels, flow and message states. Any other text of the store (a name, a
-product, a campaign) is drawn as it is stored, never translated by accident."""
+value tiers, RFM segments, channel health, channels, flow and message states. Any other text
+of the store (a name, a product, a campaign) is drawn as it is stored, never translated by
+accident."""
 
 from __future__ import annotations
 
