@@ -88,6 +88,9 @@ def test_flows_page_before_and_after_a_backtest(demo: Store, window: Window) -> 
     daily = charts[f"backtest_{FLOW}"]
     total = sum(v or 0 for s in daily.series for v in s.values if isinstance(v, int))
     assert total == int(result.daily["total"].sum())
+    flow = flow_page.build(demo, demo.settings, window, FLOW)
+    assert rows(table(flow, "backtest")) == [expected]
+    assert rows(table(flow, "backtest_outcome"))[0]["group"] == "targeted"
 
 
 def test_a_flow_page_repeats_the_flows_page(demo: Store, window: Window) -> None:
@@ -97,8 +100,8 @@ def test_a_flow_page_repeats_the_flows_page(demo: Store, window: Window) -> None
     name = str(ran[0]["flow"])
     page = flow_page.build(demo, demo.settings, window, name)
     assert rows(table(page, "results")) == [ran[0]]
-    metrics = {m.key: m.value for s in page.sections for m in s.metrics}
-    assert metrics["flow"] == name and metrics["state"] == "running"
+    about = rows(table(page, "about"))
+    assert [(r["flow"], r["state"]) for r in about] == [(name, "running")]
     m = demo.table("messages")
     mine = m.filter(m.flow == name).to_pandas()
     by_state = {r["state"]: r["messages"] for r in rows(table(page, "message_states"))}
@@ -114,8 +117,10 @@ def test_a_flow_page_without_a_backtest_says_how_to_run_one(demo: Store, window:
     page = flow_page.build(demo, demo.settings, window, "birthday")
     backtest = next(s for s in page.sections if s.key == "backtest")
     assert backtest.notes == (NO_BACKTEST,)
-    assert backtest.metrics[0].value == command("birthday", window)
-    assert not backtest.charts and not backtest.tables
+    assert rows(table(page, "not_backtested")) == [
+        {"flow": "birthday", "command": command("birthday", window)}
+    ]
+    assert not backtest.charts and not backtest.metrics
 
 
 def test_a_paused_flow_shows_paused(demo: Store, window: Window) -> None:
@@ -128,7 +133,7 @@ def test_a_paused_flow_shows_paused(demo: Store, window: Window) -> None:
         }
         assert states["vip"] == "paused" and states[FLOW] == "running"
         page = flow_page.build(demo, demo.settings, window, "vip")
-        assert next(m for m in page.sections[0].metrics if m.key == "state").value == "paused"
+        assert rows(table(page, "about"))[0]["state"] == "paused"
     finally:
         set_paused(demo, pick(flows, "vip"), False)
 
@@ -151,7 +156,9 @@ def test_a_segment_page_is_its_members(demo: Store, window: Window) -> None:
         demo, SEGMENT, now=datetime.combine(end, datetime.max.time()), limit=None
     )
     assert metrics["size"].value == len(members) > 0
-    assert metrics["condition"].value == "status eq at_risk"
+    assert rows(table(page, "about")) == [
+        {"segment": SEGMENT, "kind": "shipped", "condition": "status eq at_risk"}
+    ]
     shown = table(page, "members")
     assert shown.link == PROFILE_LINK
     assert [r[0] for r in shown.rows] == members["person_id"].head(segment_page.MEMBERS).tolist()

@@ -409,13 +409,13 @@ def _named(state: ServiceState, kind: str, name: str, period: PeriodArgs) -> Pag
 
 def _controls(page: Page) -> list[dict[str, Any]]:
     """The pause or resume button of each flow the page shows: the Flows page's table of
-    every flow, a flow's page's card."""
-    if page.key == "flow":
-        shown = {m.key: m.value for s in page.sections for m in s.metrics}
-        states = [(shown.get("flow"), shown.get("state"))]
-    else:
-        table = find_table(page, "states")
-        states = [(row[0], row[1]) for row in table.rows] if table is not None else []
+    every flow, a flow's page's first table."""
+    table = find_table(page, "about" if page.key == "flow" else "states")
+    keys = [c.key for c in table.columns] if table is not None else []
+    if table is None or "flow" not in keys or "state" not in keys:
+        return []
+    at, state_at = keys.index("flow"), keys.index("state")
+    states = [(row[at], row[state_at]) for row in table.rows]
     return [
         {
             "flow": str(flow),

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from tenure.dashboard.model import N_, Chart, Column, Metric, Section, Series, Table, Window
-from tenure.dashboard.pages.common import FLOW_LINK, cell, frame_table, one_series_chart, values
+from tenure.dashboard.model import N_, Chart, Column, Section, Series, Table, Window
+from tenure.dashboard.pages.common import FLOW_LINK, frame_table, one_series_chart, values
 from tenure.engage.backtest_runs import BacktestResult
 
 #: A backtest's figures: a row of the Flows page's table, the cards of a flow's page.
@@ -126,6 +126,13 @@ def daily_chart(result: BacktestResult, title: str | None = None) -> Chart | Non
     return Chart(key, shown, "stacked_bar", values(daily["day"]), series, "count")
 
 
+def _missing(flows: list[str], window: Window, currency: str, link: str | None = None) -> Table:
+    """The flows never backtested and the command that backtests each over the period."""
+    todo = pd.DataFrame({"flow": flows, "command": [command(n, window) for n in flows]})
+    title = N_("Flows with no backtest yet")
+    return frame_table("not_backtested", title, todo, MISSING_COLUMNS, currency, link=link)
+
+
 def backtests_section(
     results: dict[str, BacktestResult], flows: list[str], window: Window, currency: str
 ) -> Section:
@@ -142,17 +149,7 @@ def backtests_section(
     tables: tuple[Table, ...] = (table,)
     notes = [WHY]
     if missing:
-        todo = pd.DataFrame({"flow": missing, "command": [command(n, window) for n in missing]})
-        tables += (
-            frame_table(
-                "not_backtested",
-                N_("Flows with no backtest yet"),
-                todo,
-                MISSING_COLUMNS,
-                currency,
-                link=FLOW_LINK,
-            ),
-        )
+        tables += (_missing(missing, window, currency, link=FLOW_LINK),)
         notes.append(NO_BACKTEST)
     return Section(
         "backtests",
@@ -166,18 +163,15 @@ def backtests_section(
 def flow_backtest_section(
     result: BacktestResult | None, flow: str, window: Window, currency: str
 ) -> Section:
-    """A flow's page's section: its last backtest's figures as cards, its messages per day
-    and its persons per step as charts, its steps and outcome as tables; with none, the
-    command that runs one."""
+    """A flow's page's section: its last backtest's figures (one row, as the Flows page
+    has it), its messages per day and its persons per step as charts, its steps and outcome
+    as tables; with none, the command that runs one."""
     title = N_("Last backtest")
     if result is None:
-        run = Metric("command", N_("Command"), command(flow, window), "text")
-        return Section("backtest", title, metrics=(run,), notes=(NO_BACKTEST,))
-    row = backtest_row(result)
-    metrics = tuple(
-        Metric(c.key, c.label, cell(row[c.key], c.unit, currency), c.unit, None, c.definition)
-        for c in COLUMNS[1:]
-    )
+        return Section(
+            "backtest", title, tables=(_missing([flow], window, currency),), notes=(NO_BACKTEST,)
+        )
+    row = pd.DataFrame([backtest_row(result)], columns=[c.key for c in COLUMNS])
     charts = [
         one_series_chart(
             "backtest_steps",
@@ -192,8 +186,9 @@ def flow_backtest_section(
     if daily is not None:
         charts.insert(0, daily)
     tables = (
+        frame_table("backtest", N_("Last backtest"), row, COLUMNS, currency),
         frame_table("backtest_steps", N_("Steps"), result.steps, STEP_COLUMNS, currency),
         frame_table("backtest_outcome", N_("Outcome"), result.outcome, OUTCOME_COLUMNS, currency),
     )
     notes = (WHY, *result.notes)
-    return Section("backtest", title, metrics, tuple(charts), tables, notes)
+    return Section("backtest", title, charts=tuple(charts), tables=tables, notes=notes)

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 
 from tenure.config import Settings
-from tenure.dashboard.model import N_, Column, Metric, Page, Section, Window
+from tenure.dashboard.model import N_, Column, Page, Section, Window
 from tenure.dashboard.pages.backtests import flow_backtest_section
 from tenure.dashboard.pages.common import PERSON, PROFILE_LINK, frame_table, one_series_chart
 from tenure.dashboard.pages.flows import (
@@ -80,35 +80,30 @@ def find_flow(settings: Settings, name: str) -> Flow:
     raise UnknownFlowError(f"No flow named {name!r}.", hint="`tenure flows list` lists them.")
 
 
+#: The flow in one row: its name, state, trigger, holdout share, re-entry, persons in it.
+ABOUT_COLUMNS = (
+    Column("flow", N_("Flow"), "text"),
+    Column("state", N_("State"), "text", "dash-flow-state"),
+    Column("trigger", N_("Trigger"), "text"),
+    Column("holdout_share", N_("Holdout share"), "share", "dash-flow-uplift"),
+    Column("reentry", N_("Re-entry"), "text"),
+    Column("active", N_("Persons in it now"), "count", "dash-flow-state"),
+)
+
+
 def _definition(store: Store, flow: Flow) -> Section:
     overview = flow_overview(store, [flow]).iloc[0]
     reentry = flow.reentry
     if flow.reentry == "after" and flow.reentry_after is not None:
         reentry = f"after {span(flow.reentry_after)}"
-    metrics = (
-        Metric("flow", N_("Flow"), flow.name, "text"),
-        Metric(
-            "state",
-            N_("State"),
-            PAUSED if overview["paused"] else RUNNING,
-            "text",
-            None,
-            "dash-flow-state",
-        ),
-        Metric("trigger", N_("Trigger"), describe_trigger(flow), "text"),
-        Metric(
-            "holdout_share", N_("Holdout share"), flow.holdout, "share", None, "dash-flow-uplift"
-        ),
-        Metric("reentry", N_("Re-entry"), reentry, "text"),
-        Metric(
-            "active",
-            N_("Persons in it now"),
-            int(overview["active"]),
-            "count",
-            None,
-            "dash-flow-state",
-        ),
-    )
+    about = {
+        "flow": flow.name,
+        "state": PAUSED if overview["paused"] else RUNNING,
+        "trigger": describe_trigger(flow),
+        "holdout_share": flow.holdout,
+        "reentry": reentry,
+        "active": int(overview["active"]),
+    }
     steps = pd.DataFrame(
         [
             {
@@ -121,9 +116,12 @@ def _definition(store: Store, flow: Flow) -> Section:
             for s in flow.steps
         ]
     )
-    table = frame_table("definition", N_("Steps"), steps, DEFINITION_COLUMNS, "")
+    tables = (
+        frame_table("about", N_("Flow"), pd.DataFrame([about]), ABOUT_COLUMNS, ""),
+        frame_table("definition", N_("Steps"), steps, DEFINITION_COLUMNS, ""),
+    )
     notes = (flow.description,) if flow.description else ()
-    return Section("definition", N_("Definition"), metrics, tables=(table,), notes=notes)
+    return Section("definition", N_("Definition"), tables=tables, notes=notes)
 
 
 def _results(store: Store, flow: Flow, window: Window, currency: str) -> Section:

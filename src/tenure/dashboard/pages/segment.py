@@ -42,6 +42,14 @@ from tenure.store import Store, reporting_currency
 
 #: The members listed on the page (the CSV holds the same; `tenure segments export` all).
 MEMBERS = 100
+#: The segment in one row: its name, where it is defined, its condition.
+ABOUT_COLUMNS = (
+    Column("segment", N_("Segment"), "text", "dash-segment"),
+    Column("kind", N_("Definition"), "text"),
+    Column("condition", N_("Condition"), "text"),
+)
+#: The labels of the fields shown beside each member (others are shown by their name).
+FIELD_LABELS = {"status": N_("Status"), "stage": N_("Stage"), "orders": N_("Orders")}
 NO_REFRESH = N_("No segment refresh yet: `tenure run` refreshes the segments.")
 RUN_COLUMNS = (
     Column("day", N_("Refreshed"), "date", "dash-segment"),
@@ -102,7 +110,11 @@ def _members(store: Store, name: str, end: date, currency: str) -> tuple[Section
     total = int(frame.attrs.get("rows", len(frame)))
     known = {c.key for c in (PERSON, *LABELS)}
     extra = [k for k in frame.columns if k not in known and k != "other_id"]
-    columns = (PERSON, *LABELS, *(Column(k, k, _unit(frame[k])) for k in extra))
+    columns = (
+        PERSON,
+        *LABELS,
+        *(Column(k, FIELD_LABELS.get(k, k), _unit(frame[k])) for k in extra),
+    )
     table = frame_table("members", N_("Members"), frame, columns, currency, link=PROFILE_LINK)
     notes: tuple[str, ...] = ()
     if total > len(frame):
@@ -124,11 +136,11 @@ def build(store: Store, settings: Settings, window: Window, name: str) -> Page:
     members, size = _members(store, segment.name, end, currency)
     history = _history(store, segment.name, end)
     kind = N_("shipped") if segment.shipped else N_("yours")
-    metrics: tuple[Metric, ...] = (
-        Metric("segment", N_("Segment"), segment.name, "text", None, "dash-segment"),
+    metrics = (
         Metric("size", N_("Members"), size, "count", _before(history, window), "dash-segment"),
-        Metric("definition", N_("Definition"), kind, "text"),
-        Metric("condition", N_("Condition"), condition_text(segment.condition), "text"),
+    )
+    about = pd.DataFrame(
+        [{"segment": segment.name, "kind": kind, "condition": condition_text(segment.condition)}]
     )
     chart = one_series_chart(
         "sizes",
@@ -146,7 +158,8 @@ def build(store: Store, settings: Settings, window: Window, name: str) -> Page:
         tables=(frame_table("sizes", N_("Refreshes"), history, RUN_COLUMNS, currency),),
         notes=() if len(history) else (NO_REFRESH,),
     )
-    summary = Section("definition", N_("Definition"), metrics=metrics, notes=notes)
+    table = frame_table("about", N_("Segment"), about, ABOUT_COLUMNS, currency)
+    summary = Section("definition", N_("Definition"), metrics, tables=(table,), notes=notes)
     return Page("segment", N_("Segment"), window, currency, (summary, sizes, members))
 
 
