@@ -33,6 +33,8 @@ from tenure.engage.flows import describe_trigger, flow_overview, tick_clock
 from tenure.errors import NotFoundError
 from tenure.store import Store, reporting_currency
 
+#: What a step without a channel, a wait or a next step shows (none: not unknown).
+NONE = "-"
 #: The latest messages listed.
 RECENT = 50
 #: The steps of the definition.
@@ -109,9 +111,9 @@ def _definition(store: Store, flow: Flow) -> Section:
             {
                 "step": s.id,
                 "kind": s.kind,
-                "channel": s.channel,
-                "wait": span(s.wait),
-                "next": s.next or " / ".join(t for t in (s.then, s.otherwise) if t) or None,
+                "channel": s.channel or NONE,
+                "wait": span(s.wait) or NONE,
+                "next": s.next or " / ".join(t for t in (s.then, s.otherwise) if t) or NONE,
             }
             for s in flow.steps
         ]
