@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tenure import Store
 from tenure.cli import app
 from tenure.engage.backtest import backtest_flow
+from tenure.engage.backtest_runs import last_backtest
 from tests.engage.flowkit import build
 from tests.engage.test_backtest import CART, END, START, history
 
@@ -47,7 +48,14 @@ def test_json_and_chart_equal_the_library(store_path: str, tmp_path: Path) -> No
     )
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)
+    assert got["recorded"] is True
     with Store(store_path) as store:
+        kept = last_backtest(store, "abandoned_cart")
+        assert (
+            kept is not None
+            and kept.by == "cli"
+            and kept.summary() == {k: v for k, v in got.items() if k in kept.summary()}
+        )
         want = backtest_flow(store, CART, START, END, step=END - START)  # the send policy
         assert store.count("messages") == store.count("flow_state") == 0
     assert got["from"] == "2026-03-01T00:00:00" and got["to"] == "2026-03-07T00:00:00"
@@ -72,7 +80,13 @@ def test_table(store_path: str) -> None:
     )
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for text in ("Backtest of abandoned_cart", "email_cart", "Messages per day", "targeted"):
+    for text in (
+        "Backtest of abandoned_cart",
+        "email_cart",
+        "Messages per day",
+        "targeted",
+        "Recorded as the flow's last backtest",
+    ):
         assert text in out
 
 

@@ -24,6 +24,7 @@ from tenure.analytics.periods import kpis
 from tenure.analytics.rfm import rfm_customers, rfm_segments
 from tenure.analytics.status import status_counts, status_customers
 from tenure.deliver.measure import flow_stats
+from tenure.engage.backtest_runs import last_backtest
 from tenure.engage.flows import flow_overview, paused_flows
 from tenure.engage.segments import list_segments, segment_members
 from tenure.identity.privacy import export_person
@@ -193,10 +194,13 @@ def test_pause_and_resume_a_flow(client: TestClient, served: Store) -> None:
     assert error_of(client.post("/api/flows/nope/pause", headers=GOOD), 404)["field"] == "name"
 
 
-def test_backtest_replays_a_month(client: TestClient) -> None:
+def test_backtest_replays_a_month(client: TestClient, served: Store) -> None:
     ask = {"from": "2024-12-01", "to": "2024-12-14", "step_hours": 48}
     result = client.post("/api/flows/vip/backtest", json=ask, headers=GOOD).json()
-    assert result["flow"] == "vip" and result["ticks"] == 7
+    assert result["flow"] == "vip" and result["ticks"] == 7 and result["recorded"] is True
+    kept = last_backtest(served, "vip")  # the flow's last backtest, as the dashboard shows it
+    assert kept is not None and kept.by == "api" and kept.ticks == 7
+    assert kept.entered == result["entered"]
     late = {"from": "2024-12-14", "to": "2024-12-01"}
     assert error_of(client.post("/api/flows/vip/backtest", json=late, headers=GOOD), 400)
 

@@ -6,6 +6,8 @@ uvicorn on the loopback.
   in ``data-value``) are the JSON twin's, every chart is drawn (an SVG per chart), a
   screenshot is saved, and axe-core (the ``axe-playwright-python`` test dependency, no CDN)
   finds no critical or serious violation.
+* A flow's page and a segment's page against their twins, and the flow paused then resumed
+  by its button (a POST form with the session's CSRF token).
 * The profile: a search by customer id, the person's page against its twin, the delete action
   (CSRF in the form), and afterwards a 404 that says nothing about them.
 * The report: `tenure report` written, opened from its file with every request but
@@ -47,6 +49,8 @@ CHROMIUM = "/usr/bin/chromium"
 LANGS = ("en", "fr", "es")
 #: A buyer of the tests' demo store (customer 42 is person 42, a buyer: tests/test_docs.py).
 CUSTOMER = "C0000042"
+#: The flow paused and resumed from its page.
+FLOW = "abandoned_cart"
 #: How long a page may take on a loaded machine (the customers page builds in ~10 s alone).
 WAIT_MS = 180_000
 
@@ -215,6 +219,39 @@ def test_the_first_link_of_every_linked_table_opens_a_page(page: Any, server: Li
     assert followed, "no table links anywhere"
     assert {k: v for k, v in followed.items() if v[1] != 200} == {}
     assert any("/dash/customers/rfm/" in href for href, _ in followed.values())
+
+
+def test_a_flow_page_and_a_segment_page_then_pause_and_resume(
+    page: Any, server: LiveServer
+) -> None:
+    for path in (f"/dash/flows/{FLOW}", "/dash/segments/at_risk"):
+        twin = page.request.get(f"{server.url}{path}.json", timeout=WAIT_MS).json()
+        read = open_page(page, f"{server.url}{path}?lang=es")
+        diff = differences(read["sections"], shown(twin))
+        assert not diff, (path, diff[:5])
+        assert read["charts"] == read["drawn"] == charts_of(twin), path
+        assert serious(page) == [], path
+
+    button = f"form[data-flow={FLOW}] button"
+    state = f"form[data-flow={FLOW}]"
+    page.goto(f"{server.url}/dash/flows/{FLOW}")
+    assert page.get_attribute(state, "data-paused") == "false"
+    page.click(button)
+    page.wait_for_url(f"**/dash/flows/{FLOW}?done=paused*")
+    assert page.get_attribute(state, "data-paused") == "true"
+    assert page.locator("p.notice[role=status]").count() == 1
+    twin = page.request.get(f"{server.url}/dash/flows.json", timeout=WAIT_MS).json()
+    states = {
+        r[0]: r[1]
+        for s in twin["sections"]
+        for t in s["tables"]
+        if t["key"] == "states"
+        for r in t["rows"]
+    }
+    assert states[FLOW] == "paused"
+    page.click(button)
+    page.wait_for_url(f"**/dash/flows/{FLOW}?done=resumed*")
+    assert page.get_attribute(state, "data-paused") == "false"
 
 
 def test_the_login_and_search_pages_pass_axe(browser: Any, page: Any, server: LiveServer) -> None:

@@ -54,6 +54,7 @@ def backtest_command(
     persons per step, messages per day by state, cap collisions, the holdout, and what the
     targeted persons and the holdout bought within the window after entering."""
     from tenure.engage.backtest import backtest_flow
+    from tenure.engage.backtest_runs import BY_CLI
     from tenure.engage.charts import write_backtest_chart
 
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
@@ -69,6 +70,7 @@ def backtest_command(
             window_days=window,
             holdout_share=holdout,
             policy=load_policy(Path(st.settings.flows_dir)),
+            by=BY_CLI,
         )
     drawn = str(write_backtest_chart(result, chart)) if chart is not None else None
     warn(result.notes)
@@ -81,6 +83,7 @@ def backtest_command(
                 "daily": records(result.daily),
                 "outcome": records(result.outcome),
                 "chart": drawn,
+                "recorded": result.recorded,
             }
         )
         return
@@ -95,3 +98,5 @@ def backtest_command(
     )
     if drawn:
         console.print(f"Chart: {drawn}")
+    if result.recorded:
+        console.print("Recorded as the flow's last backtest (the dashboard's Flows page).")

@@ -142,16 +142,28 @@ def window_for(
     return Window(start, end, compare_start, compare_end)
 
 
-#: The links of the pages' tables that open a page (a profile, an RFM cell's members).
-LINKED: tuple[str, ...] = ("/dash/profile/", "/dash/profile?", "/dash/customers/rfm/")
+#: The links of the pages' tables that open a page (a profile, an RFM cell's members, a
+#: segment's page, a flow's page).
+LINKED: tuple[str, ...] = (
+    "/dash/profile/",
+    "/dash/profile?",
+    "/dash/customers/rfm/",
+    "/dash/segments/",
+    "/dash/flows/",
+)
 
 
 def detail(path: str, store: Store, settings: Settings, window: Window, item: str) -> Page:
-    """A page a table's link opens below a page (``customers/rfm`` and a cell ``r5fm4``: the
-    members of that RFM cell); a ``NotFoundError`` for another path or item."""
-    from tenure.dashboard.pages import customers
+    """A page a table's link opens (``customers/rfm`` and a cell ``r5fm4``: the members of
+    that RFM cell; ``segments`` and a segment's name; ``flows`` and a flow's name); a
+    ``NotFoundError`` for another path or item."""
+    from tenure.dashboard.pages import customers, flow, segment
 
-    details = {"customers/rfm": customers.rfm_members}
+    details = {
+        "customers/rfm": customers.rfm_members,
+        "segments": segment.build,
+        "flows": flow.build,
+    }
     builder = details.get(path)
     if builder is None:
         raise NotFoundError(f"No dashboard page {path!r}.")

@@ -1,6 +1,7 @@
 """The words of the data a page shows that are drawn translated: statuses, journey stages,
-value tiers, RFM segments, channel health, channels. Any other text of the store (a name, a
-product, a campaign) is drawn as it is stored, never translated by accident."""
+value tiers, RFM segments, channel health, channels, flow and message states. Any other text
+of the store (a name, a product, a campaign) is drawn as it is stored, never translated by
+accident."""
 
 from __future__ import annotations
 
@@ -56,5 +57,25 @@ VALUES: frozenset[str] = frozenset(
         N_("organic_social"),
         N_("display"),
         N_("other"),
+        # a flow's state (tenure.dashboard.pages.flows), its messages' states
+        # (tenure.engage.flows.STATES, tenure.deliver.outbox) and a backtest's groups
+        N_("paused"),
+        N_("running"),
+        N_("pending"),
+        N_("held"),
+        N_("capped"),
+        N_("suppressed"),
+        N_("holdout"),
+        N_("sending"),
+        N_("sent"),
+        N_("delivered"),
+        N_("opened"),
+        N_("clicked"),
+        N_("failed"),
+        N_("targeted"),
+        N_("difference"),
+        # where a segment is defined (tenure.dashboard.pages.segment)
+        N_("shipped"),
+        N_("yours"),
     }
 )

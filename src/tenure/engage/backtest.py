@@ -13,7 +13,7 @@ persons and the holdout actually did within ``window_days`` of entering.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import time
 from datetime import datetime, timedelta
 
 import ibis
@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tenure.analytics.base import orders_base
+from tenure.engage.backtest_runs import BY_LIBRARY, BacktestResult, record_backtest
 from tenure.engage.flow_spec import Flow, Step
 from tenure.engage.flows import ROUNDS, STATES, Decide, run_tick, utc_naive
 from tenure.engage.settings import SendPolicy
@@ -37,50 +38,6 @@ SHADOWED = ("messages", "flow_state", "flow_ticks", "flow_controls")
 TARGETED, COMPARISON = "targeted", "holdout"
 
 
-@dataclass
-class BacktestResult:
-    """A flow's backtest: the replayed window and what the engine would have done."""
-
-    flow: str
-    start: datetime
-    end: datetime
-    step: timedelta
-    window_days: int
-    ticks: int
-    holdout_share: float
-    #: stays entered (a person entering twice counts twice) and distinct persons
-    entered: int
-    persons: int
-    #: persons held out (the flow's holdout share) and messages capped
-    holdout: int
-    capped: int
-    #: per step: ``step, kind, stays, persons, waiting, exited`` (stays that ran it, their
-    #: persons, stays still waiting at it at the end, stays that left on an order before it)
-    steps: pd.DataFrame
-    #: per day (UTC, of ``due_at``): ``day`` and one column per message state
-    daily: pd.DataFrame
-    #: ``group, persons, converted, orders, revenue, conversion, revenue_per_person``:
-    #: the targeted persons, the holdout, and their difference
-    outcome: pd.DataFrame
-    #: what the ticks said (a trigger's table not built yet: the flow was skipped)
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "flow": self.flow,
-            "from": self.start.isoformat(),
-            "to": self.end.isoformat(),
-            "tick_hours": self.step.total_seconds() / 3600,
-            "ticks": self.ticks,
-            "window_days": self.window_days,
-            "holdout_share": self.holdout_share,
-            "entered": self.entered,
-            "persons": self.persons,
-            "holdout": self.holdout,
-            "capped": self.capped,
-        }
-
-
 def backtest_flow(
     store: Store,
     flow: Flow,
@@ -93,12 +50,17 @@ def backtest_flow(
     holdout: HoldoutFn | None = None,
     holdout_share: float | None = None,
     policy: SendPolicy | None = None,
+    by: str = BY_LIBRARY,
 ) -> BacktestResult:
     """Replay ``(start, end]`` through ``flow``, one tick every ``step``, on shadows of the
     engine's tables. ``holdout_share``: the share held out in the replay (default the
     flow's own); the holdout is the comparison group of the outcome. ``decide`` and
     ``holdout`` as in :func:`~tenure.engage.flows.run_tick` (default: the send policy
-    ``policy``, itself by default :class:`~tenure.engage.settings.SendPolicy`'s defaults)."""
+    ``policy``, itself by default :class:`~tenure.engage.settings.SendPolicy`'s defaults).
+
+    The result is recorded as the flow's last backtest (``flow_backtests``,
+    :func:`~tenure.engage.backtest_runs.record_backtest`; ``by`` says what ran it), except
+    on a read-only store, where a note says so."""
     start, end = utc_naive(start), utc_naive(end)
     _check(start, end, step, window_days, holdout_share)
     share = flow.holdout if holdout_share is None else holdout_share
@@ -108,8 +70,34 @@ def backtest_flow(
     bound = max_step(flow)
     if bound is not None and step > bound:
         step = bound  # a late tick enters a person at most ROUNDS times
+    began = time.monotonic()
+    result = _replay(store, replay, start, end, step, window_days, (decide, holdout, policy))
+    result.seconds = time.monotonic() - began
+    result.by = by
+    if store.read_only:
+        result.notes.append(NOT_RECORDED)
+    else:
+        record_backtest(store, result)
+    return result
+
+
+#: The note of a backtest on a read-only store.
+NOT_RECORDED = "Not recorded as the flow's last backtest: the store is open read-only."
+
+
+def _replay(
+    store: Store,
+    replay: Flow,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    window_days: int,
+    engine: tuple[Decide | None, HoldoutFn | None, SendPolicy | None],
+) -> BacktestResult:
+    """The ticks of the replay on the shadows, and what they did."""
+    decide, holdout, policy = engine
     with store.shadowed(*SHADOWED):
-        _seed(store, flow.name, start)
+        _seed(store, replay.name, start)
         arrived: list[str] = []
         notes: dict[str, None] = {}
         ticks = 0
@@ -120,7 +108,7 @@ def backtest_flow(
                 done = run_tick(store, [replay], now, decide=decide, holdout=holdout, policy=policy)
                 notes.update({f.note: None for f in done.flows if f.note})
                 ticks += 1
-                arrived.append(_arrivals(store, flow.name, now))
+                arrived.append(_arrivals(store, replay.name, now))
             result = _result(store, replay, start, end, step, window_days, ticks, arrived)
             result.notes = list(notes)
             return result

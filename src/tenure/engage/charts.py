@@ -18,7 +18,7 @@ from tenure.engage.flows import STATES
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from tenure.engage.backtest import BacktestResult
+    from tenure.engage.backtest_runs import BacktestResult
 
 #: One colour per message state (colour-blind-safe Okabe-Ito palette).
 STATE_COLOURS = dict(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from tenure.deliver.measure import flow_stats
 from tenure.engage.backtest import backtest_flow
+from tenure.engage.backtest_runs import BY_API
 from tenure.engage.flow_spec import Flow, flow_paths, load_flows
 from tenure.engage.flows import flow_overview, set_paused
 from tenure.engage.settings import load_policy
@@ -157,6 +158,7 @@ def backtest(request: Request, name: str, ask: BacktestRequest) -> dict[str, Any
             window_days=ask.window,
             holdout_share=ask.holdout,
             policy=load_policy(Path(store.settings.flows_dir)),
+            by=BY_API,
         )
     return {
         **plain(result.summary()),
@@ -164,4 +166,5 @@ def backtest(request: Request, name: str, ask: BacktestRequest) -> dict[str, Any
         "steps": records(result.steps),
         "daily": records(result.daily),
         "outcome": records(result.outcome),
+        "recorded": result.recorded,
     }

@@ -33,6 +33,8 @@ from tenure.dashboard.draw import (
 from tenure.dashboard.i18n import Translator, choose_language
 from tenure.dashboard.model import N_, Column, Page, Table, Window
 from tenure.dashboard.pages.common import LABELS, PERSON, PROFILE_LINK
+from tenure.dashboard.pages.flow import find_flow
+from tenure.engage.flows import set_paused
 from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.identity.privacy import delete_person, export_person
@@ -125,7 +127,7 @@ def _frame(
     **extra: Any,
 ) -> Frame:
     """The menu, the language links (this URL with ``lang`` changed), the forms' token."""
-    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    query = {k: v for k, v in request.query_params.items() if k not in ("lang", DONE)}
     languages = {
         code: f"{request.url.path}?{urlencode({**query, 'lang': code})}"
         for code in ("en", "fr", "es")
@@ -382,6 +384,125 @@ def _csv(built: Page, table: str, name: str) -> Response:
     return Response(table_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
 
 
+# -- a flow's page and a segment's page; pausing and resuming a flow -----------------------
+
+#: The pages a flow's or a segment's name opens (``/dash/flows/{name}``,
+#: ``/dash/segments/{name}``) and what their 404 says.
+NAMED = {"flows": "No flow named {!r}.", "segments": "No segment named {!r}."}
+#: The query parameter of the page a pause or resume goes back to (``paused:NAME``,
+#: ``resumed:NAME``), shown once as a notice.
+DONE = "done"
+
+
+def _named(state: ServiceState, kind: str, name: str, period: PeriodArgs) -> Page:
+    """The page of the flow or segment ``name`` (:func:`tenure.dashboard.report.detail`);
+    a 404 for another kind or an unknown name."""
+    missing = NAMED.get(kind)
+    if missing is None:
+        raise ServiceError(404, f"No dashboard page named {kind!r}.")
+
+    def make(store: Store, window: Window) -> Page:
+        return dash_report.detail(kind, store, state.settings, window, name)
+
+    return _built(state, period, make, missing.format(name))
+
+
+def _controls(page: Page) -> list[dict[str, Any]]:
+    """The pause or resume button of each flow the page shows: the Flows page's table of
+    every flow, a flow's page's first table."""
+    table = find_table(page, "about" if page.key == "flow" else "states")
+    keys = [c.key for c in table.columns] if table is not None else []
+    if table is None or "flow" not in keys or "state" not in keys:
+        return []
+    at, state_at = keys.index("flow"), keys.index("state")
+    states = [(row[at], row[state_at]) for row in table.rows]
+    return [
+        {
+            "flow": str(flow),
+            "paused": state == "paused",
+            "action": f"{PREFIX}/flows/{quote(str(flow), safe='')}/"
+            + ("resume" if state == "paused" else "pause"),
+        }
+        for flow, state in states
+        if flow is not None
+    ]
+
+
+def _done(request: Request) -> dict[str, Any] | None:
+    what, _, flow = request.query_params.get(DONE, "").partition(":")
+    return {"flow": flow, "paused": what == "paused"} if flow and what else None
+
+
+def _flow_frame(request: Request, session: dash_auth.Session, built: Page, **kw: Any) -> Frame:
+    """The frame of the Flows page and a flow's page: their buttons, where they go back to."""
+    query = {k: v for k, v in request.query_params.items() if k != DONE}
+    here = request.url.path + (f"?{urlencode(query)}" if query else "")
+    return _frame(
+        request,
+        session,
+        "flows",
+        controls=_controls(built),
+        next=here,
+        done=_done(request),
+        **kw,
+    )
+
+
+@router.get(f"{PREFIX}/{{kind}}/{{name}}.json")
+def named_json(request: Request, kind: str, name: str, period: Period) -> JSONResponse:
+    """The JSON twin of a flow's or a segment's page."""
+    return _json(request, lambda state: _named(state, kind, name, period))
+
+
+@router.get(f"{PREFIX}/{{kind}}/{{name}}/{{table}}.csv")
+def named_csv(request: Request, kind: str, name: str, table: str, period: Period) -> Response:
+    """One table of a flow's or a segment's page as CSV (a segment's members...)."""
+    _need_session(request, html=False)
+    return _csv(_named(state_of(request), kind, name, period), table, f"{kind}-{name}")
+
+
+@router.get(f"{PREFIX}/{{kind}}/{{name}}", response_class=HTMLResponse)
+def named_html(
+    request: Request, kind: str, name: str, period: Period, lang: Lang = None
+) -> Response:
+    """A flow's page (with its pause or resume button) or a segment's page."""
+    base = f"{PREFIX}/{kind}/{quote(name, safe='')}"
+
+    def frame(session: dash_auth.Session, built: Page) -> Frame:
+        if kind == "flows":
+            return _flow_frame(request, session, built, csv_base=base)
+        return _frame(request, session, "customers", csv_base=base)
+
+    def page(state: ServiceState) -> Page:
+        return _named(state, kind, name, period)
+
+    template = "flows.html" if kind == "flows" else "page.html"
+    return _html(request, page, lang, frame, template=template)
+
+
+@router.post(f"{PREFIX}/flows/{{name}}/{{action}}")
+async def flow_control(request: Request, name: str, action: str) -> Response:
+    """Pause or resume a flow (`tenure flows pause` / `resume`:
+    ``tenure.engage.flows.set_paused``), then back to the page the form was on, which
+    shows the new state."""
+    session = _need_session(request, html=True)
+    form = await _form(request)
+    dash_auth.check_csrf(session, form.get("csrf"))
+    if action not in ("pause", "resume"):
+        raise ServiceError(404, f"No flow action {action!r}.", hint="Use pause or resume.")
+    state = state_of(request)
+    with state.store() as store:
+        try:
+            flow = find_flow(state.settings, name)
+        except NotFoundError:
+            raise ServiceError(404, NAMED["flows"].format(name)) from None
+        set_paused(store, flow, action == "pause", by=f"dashboard:{session.user}")
+    back = _safe_next(form.get("next") or f"{PREFIX}/flows/{quote(name, safe='')}")
+    done = f"{'paused' if action == 'pause' else 'resumed'}:{flow.name}"
+    joiner = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{joiner}{urlencode({DONE: done})}", status_code=303)
+
+
 def _detail(state: ServiceState, path: str, item: str, period: PeriodArgs) -> Page:
     def make(store: Store, window: Window) -> Page:
         return dash_report.detail(path, store, state.settings, window, item)
@@ -424,6 +545,9 @@ def page_html(
     """A page of the dashboard."""
 
     def frame(session: dash_auth.Session, built: Page) -> Frame:
+        if built.key == "flows":
+            return _flow_frame(request, session, built)
         return _frame(request, session, built.key)
 
-    return _html(request, lambda state: _build(state, page, period), lang, frame)
+    template = "flows.html" if page == "flows" else "page.html"
+    return _html(request, lambda state: _build(state, page, period), lang, frame, template)

@@ -536,6 +536,33 @@ LINK_CLICKS = _spec(
     clicked_at="timestamp",
 )
 
+FLOW_BACKTESTS = _spec(
+    "flow_backtests",
+    ("flow",),
+    "The last backtest of each flow (`tenure flows backtest`, the admin API, any library "
+    "call): when it ran, the window and parameters replayed, and its figures, aggregates "
+    "only (no person's row).",
+    flow="string",
+    ran_at="timestamp",
+    by="string",
+    seconds="float64",
+    start_at="timestamp",
+    end_at="timestamp",
+    tick_hours="float64",
+    window_days="int64",
+    holdout_share="float64",
+    ticks="int64",
+    entered="int64",
+    persons="int64",
+    holdout="int64",
+    capped="int64",
+    currency="string",
+    steps="string",
+    daily="string",
+    outcome="string",
+    notes="string",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -573,6 +600,8 @@ V13_TABLES: tuple[TableSpec, ...] = (DELIVERY_ATTEMPTS,)
 V14_TABLES: tuple[TableSpec, ...] = (DISCOUNT_CODES, ONSITE_MESSAGES, BOUNCES)
 #: Tables added by migration 15 (the clicks of tracked links).
 V15_TABLES: tuple[TableSpec, ...] = (LINK_CLICKS,)
+#: Tables added by migration 17 (the last backtest of each flow).
+V17_TABLES: tuple[TableSpec, ...] = (FLOW_BACKTESTS,)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -587,4 +616,5 @@ TABLES: dict[str, TableSpec] = {
     + V13_TABLES
     + V14_TABLES
     + V15_TABLES
+    + V17_TABLES
 }

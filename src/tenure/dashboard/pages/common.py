@@ -43,6 +43,9 @@ LABELS = (
 )
 #: The link of a person: their profile.
 PROFILE_LINK = "/dash/profile/{0}"
+#: The link of a flow's name and of a segment's name: their pages.
+FLOW_LINK = "/dash/flows/{0}"
+SEGMENT_LINK = "/dash/segments/{0}"
 #: A table of :func:`frames_section`: key, title, frame, columns.
 FrameSpec = tuple[str, str, pd.DataFrame, Sequence[Column]]
 

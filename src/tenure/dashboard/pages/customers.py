@@ -35,6 +35,7 @@ from tenure.dashboard.pages.common import (
     LABELS,
     PERSON,
     PROFILE_LINK,
+    SEGMENT_LINK,
     FrameSpec,
     frame_table,
     frames_section,
@@ -272,7 +273,7 @@ def _segments(store: Store, end: date) -> Section:
                 latest,
                 columns,
                 "",
-                link="/dash/segments/{0}",
+                link=SEGMENT_LINK,
             ),
         ),
     )

@@ -1,23 +1,30 @@
-"""Flows: each flow's entries, sends, conversions, revenue, holdout uplift with its interval
-and discount cost, and each flow's step funnel.
+"""Flows: every flow with its state (running or paused: the page's buttons pause and resume
+it), each flow's entries, sends, conversions, revenue, holdout uplift with its interval and
+discount cost, each flow's step funnel, and each flow's last backtest.
 
 The figures are :func:`tenure.deliver.measure.flow_stats` (``tenure flows stats --json``) at
-the end of the window's last day, or at the flows' clock when it is earlier.
+the end of the window's last day, or at the flows' clock when it is earlier; the flows and
+their state :func:`tenure.engage.flows.flow_overview` (``tenure flows list``); the
+backtests :func:`tenure.engage.backtest_runs.last_backtests` (:mod:`.backtests`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Page, Section, Series, Value, Window
-from tenure.dashboard.pages.common import frame_table, value
+from tenure.dashboard.pages.backtests import backtests_section
+from tenure.dashboard.pages.common import FLOW_LINK, frame_table, value
 from tenure.deliver.measure import SENT, FlowReport, flow_stats
 from tenure.deliver.uplift import Estimate
-from tenure.engage.flows import tick_clock
+from tenure.engage.backtest_runs import last_backtests
+from tenure.engage.flow_spec import Flow, flow_paths, load_flows
+from tenure.engage.flows import flow_overview, tick_clock
 from tenure.store import Store, reporting_currency
 
 #: The funnel of a flow's steps: step column, label.
@@ -41,6 +48,16 @@ COLUMNS = (
     Column("revenue_uplift_high", N_("Revenue uplift, high"), "money", "dash-flow-uplift"),
     Column("discount_cost", N_("Discount cost"), "money", "dash-flow-discount"),
 )
+#: Every flow defined, and whether it runs (``tenure flows list``).
+STATE_COLUMNS = (
+    Column("flow", N_("Flow"), "text"),
+    Column("state", N_("State"), "text", "dash-flow-state"),
+    Column("trigger", N_("Trigger"), "text"),
+    Column("steps", N_("Steps"), "count"),
+    Column("active", N_("Persons in it now"), "count", "dash-flow-state"),
+)
+#: The words of a flow's state (translated when drawn).
+PAUSED, RUNNING = N_("paused"), N_("running")
 STEP_COLUMNS = (
     Column("flow", N_("Flow"), "text"),
     Column("step", N_("Step"), "text"),
@@ -77,7 +94,24 @@ def flow_row(report: FlowReport) -> dict[str, Any]:
     }
 
 
-def _funnel(report: FlowReport) -> Chart:
+def defined_flows(settings: Settings) -> list[Flow]:
+    """The flows of ``settings`` (the shipped ones and ``flows_dir``'s)."""
+    return load_flows(flow_paths(Path(settings.flows_dir)))
+
+
+def states_section(store: Store, flows: list[Flow]) -> Section:
+    """Every flow defined: its state (running or paused), trigger, steps and the persons in
+    it now."""
+    frame = flow_overview(store, flows)
+    if not frame.empty:
+        frame["state"] = [PAUSED if p else RUNNING for p in frame["paused"]]
+    table = frame_table("states", N_("Every flow"), frame, STATE_COLUMNS, "", link=FLOW_LINK)
+    notes = (N_("A paused flow enters nobody and decides no message until it is resumed."),)
+    return Section("states", N_("Every flow"), tables=(table,), notes=notes)
+
+
+def funnel_chart(report: FlowReport) -> Chart:
+    """The step funnel of a flow: its messages, sent, clicked and converted."""
     steps = report.steps
     totals: tuple[Value, ...] = tuple(
         value(steps[key].sum()) if not steps.empty else 0 for key, _ in FUNNEL
@@ -108,16 +142,14 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     ]
     if not stats.flows:
         notes.append(N_("No flow has run yet: `tenure run` ticks the flows."))
-    notes.append(
-        N_(
-            "The flow backtest replays history through a flow: run `tenure flows backtest` "
-            "(too long for a page)."
-        )
-    )
-    flows_table = frame_table("flows", N_("Flows"), rows, COLUMNS, currency, link="/dash/flows/{0}")
+    flows_table = frame_table("flows", N_("Flows"), rows, COLUMNS, currency, link=FLOW_LINK)
     step_table = frame_table("steps", N_("Steps"), step_frame, STEP_COLUMNS, currency)
-    funnels = tuple(_funnel(r) for r in stats.flows if not r.steps.empty)
+    funnels = tuple(funnel_chart(r) for r in stats.flows if not r.steps.empty)
+    defined = defined_flows(settings)
+    names = [f.name for f in defined]
+    backtests = backtests_section(last_backtests(store), names, window, currency)
     sections = (
+        states_section(store, defined),
         Section(
             "flows",
             N_("Flows"),
@@ -125,9 +157,18 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
             notes=tuple(notes),
         ),
         Section("steps", N_("Step funnels"), charts=funnels, tables=(step_table,)),
+        backtests,
     )
     page = Page("flows", N_("Flows"), window, currency, sections)
     return page
 
 
-__all__ = ["build", "flow_row"]
+__all__ = [
+    "PAUSED",
+    "RUNNING",
+    "build",
+    "defined_flows",
+    "flow_row",
+    "funnel_chart",
+    "states_section",
+]

@@ -17,7 +17,13 @@ import pandas as pd
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Column, Metric, Page, Section, Table, Window
 from tenure.dashboard.pages.channels import clv_column
-from tenure.dashboard.pages.common import frames_section, row_metric, value
+from tenure.dashboard.pages.common import (
+    FLOW_LINK,
+    frame_table,
+    frames_section,
+    row_metric,
+    value,
+)
 from tenure.errors import NotFoundError
 from tenure.identity.profile import profile
 from tenure.recommend.read import recommend_for
@@ -161,13 +167,11 @@ def _flows(store: Store, person_id: str, currency: str) -> Section:
         Column("channel", N_("Channel"), "text"),
         Column("state", N_("State"), "text"),
     )
-    return frames_section(
-        "flows",
-        N_("Flows and messages"),
-        currency,
-        ("flow_stays", N_("Flows"), stays, stay_columns),
-        ("messages", N_("Messages"), messages, message_columns),
+    tables = (
+        frame_table("flow_stays", N_("Flows"), stays, stay_columns, currency, link=FLOW_LINK),
+        frame_table("messages", N_("Messages"), messages, message_columns, currency),
     )
+    return Section("flows", N_("Flows and messages"), tables=tables)
 
 
 def build(store: Store, settings: Settings, window: Window, identifier: str) -> Page:
