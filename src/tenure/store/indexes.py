@@ -87,8 +87,9 @@ def indexes_of(table: str | None = None) -> list[Index]:
 
 def create_indexes(con: BaseBackend, table: str | None = None) -> list[str]:
     """Build the indexes of ``table`` (default: of every table, :data:`INDEXES`,
-    :data:`PERSON_TABLES` and :data:`PERSON_LISTS`) that are missing, on DuckDB (nothing elsewhere); return the names
-    of the indexes built or kept. A table the store does not hold is skipped."""
+    :data:`PERSON_TABLES` and :data:`PERSON_LISTS`) that are missing, on DuckDB (nothing
+    elsewhere); return the names of the indexes built or kept. A table the store does not
+    hold is skipped."""
     if con.name != "duckdb":
         return []
     wanted = indexes_of(table)
