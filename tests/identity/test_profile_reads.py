@@ -23,6 +23,7 @@ from tenure.identity.lookup import LABEL_COLUMNS, labels_of, person_labels
 from tenure.identity.profile import TIMELINE_COLUMNS, profile
 from tenure.ingest import import_customers, import_events, import_orders
 from tenure.store import KeyedRead
+from tenure.store.indexes import PERSON_LISTS, PERSON_TABLES, index_names
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,13 @@ def test_rows_where_in_all_answers_each_read_in_order(demo: Store) -> None:
     assert all(t.num_rows > 0 for t in got[:-1]) and got[-1].num_rows == 0
     with pytest.raises(UnknownTableError, match="no table 'no_such_table'"):
         demo.rows_where_in_all([*reads[:2], KeyedRead("no_such_table", "person_id", ("x",))])
+
+
+def test_the_per_person_lists_are_indexed_when_built(demo: Store) -> None:
+    # the recommendations step wrote them: a profile page reads them by person
+    assert {"product_recommendations", "category_candidates"} <= set(demo.tables())
+    wanted = {i.name for i in PERSON_LISTS} | {i.name for i in PERSON_TABLES}
+    assert wanted <= index_names(demo.con)
 
 
 def test_rows_where_in_names_what_is_wrong(demo: Store) -> None:
