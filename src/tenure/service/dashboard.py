@@ -37,6 +37,7 @@ from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.identity.privacy import delete_person, export_person
 from tenure.pipeline import ensure_current
+from tenure.pipeline.dashboard import stored_for
 from tenure.service import dash_auth
 from tenure.service.errors import ServiceError
 from tenure.service.pages import plain, state_of
@@ -161,7 +162,7 @@ def _built(
 
 def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
     def make(store: Store, window: Window) -> Page:
-        return dash_report.build(key, store, state.settings, window)
+        return dash_report.build(key, store, state.settings, window, stored_for(store))
 
     return _built(state, period, make, f"No dashboard page named {key!r}.")
 

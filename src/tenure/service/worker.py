@@ -119,8 +119,8 @@ class ServiceWorker:
     def warm(self) -> None:
         """Build the dashboard's pages of the default period into the store's result cache
         in a thread of its own (the ``dashboard_warm`` setting of ``tenure serve``), one
-        page at a time, each holding the store; it stops between pages when the worker
-        stops."""
+        page at a time, each holding the store (a page the pipeline kept in the store and
+        still true is read, not built); it stops between pages when the worker stops."""
         self.warm_thread = threading.Thread(
             target=self._warm, name="tenure-dashboard-warm", daemon=True
         )
@@ -128,6 +128,7 @@ class ServiceWorker:
 
     def _warm(self) -> None:
         from tenure.dashboard import report
+        from tenure.pipeline.dashboard import stored_for
 
         try:
             with self.state.store() as store:
@@ -136,7 +137,7 @@ class ServiceWorker:
                 if self.stopping.is_set():
                     return
                 with self.state.store() as store:
-                    report.build(key, store, self.state.settings, window)
+                    report.build(key, store, self.state.settings, window, stored_for(store))
                 self.warmed.append(key)
         except Exception as exc:  # the pages are built on request instead
             LOG.warning("building the dashboard's pages at start stopped: %s", exc)

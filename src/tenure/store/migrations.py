@@ -39,6 +39,7 @@ from tenure.store.schema import (
     V13_TABLES,
     V14_TABLES,
     V15_TABLES,
+    V18_TABLES,
     TableSpec,
 )
 
@@ -205,6 +206,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         16,
         "per-person indexes (identities, customers, consents, orders, events)",
         _indexes,
+    ),
+    Migration(
+        18,
+        "data versions, the dashboard's kept pages",
+        lambda con: _create_tables_v(con, V18_TABLES, 18),
     ),
 )
 

@@ -28,6 +28,7 @@ from tenure.dashboard.pages.common import (
     one_series_chart,
     values,
 )
+from tenure.dashboard.stored import stored_table
 from tenure.store import Store, reporting_currency
 
 PREDICTIONS = "customer_predictions"
@@ -90,7 +91,9 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     currency = reporting_currency(store)
     end = observed_end(store, window)
     frame = channels(store, as_of=end, horizon_days=HORIZON_DAYS)
-    facts = customer_facts(store, as_of=end)
+    facts = stored_table(store, "customer_facts", end)
+    if facts is None:
+        facts = customer_facts(store, as_of=end)
     wanted = facts.filter(facts.is_buyer).select(
         "person_id", "acquisition_channel", "acquisition_campaign"
     )

@@ -43,6 +43,7 @@ from tenure.dashboard.pages.common import (
     row_metric,
     values,
 )
+from tenure.dashboard.stored import stored_table
 from tenure.errors import NotFoundError
 from tenure.identity.lookup import with_labels
 from tenure.store import Store, reporting_currency
@@ -104,7 +105,7 @@ MOVE_COLUMNS = (
 
 
 def _statuses(store: Store, window: Window, end: date) -> Section:
-    counts = status_counts(store, as_of=end)
+    counts = status_counts(store, as_of=end, status=stored_table(store, "customer_status", end))
     tables: list[FrameSpec] = [("statuses", N_("Statuses"), counts, STATUS_COLUMNS)]
     notes = []
     if store.exists("stage_history"):
@@ -326,7 +327,9 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     """The customers page as of the window's end."""
     currency = reporting_currency(store)
     end = observed_end(store, window)
-    facts = customer_facts(store, as_of=end)
+    facts = stored_table(store, "customer_facts", end)
+    if facts is None:
+        facts = customer_facts(store, as_of=end)
     with facts.cache() as known, rfm(store, as_of=end, facts=known).cache() as scored:
         value_sections = (_rfm(scored, known, currency), _tiers(scored, currency))
     sections = (
