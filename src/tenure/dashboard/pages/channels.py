@@ -90,8 +90,8 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     """The channels page as of the window's end."""
     currency = reporting_currency(store)
     end = observed_end(store, window)
-    frame = channels(store, as_of=end, horizon_days=HORIZON_DAYS)
     facts = stored_table(store, "customer_facts", end)
+    frame = channels(store, as_of=end, horizon_days=HORIZON_DAYS, facts=facts)
     if facts is None:
         facts = customer_facts(store, as_of=end)
     wanted = facts.filter(facts.is_buyer).select(
