@@ -26,6 +26,7 @@ from tenure.dashboard.draw import (
     Frame,
     NavItem,
     find_table,
+    page_memo,
     render_page,
     render_template,
     table_csv,
@@ -167,10 +168,12 @@ def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
     return _built(state, period, make, f"No dashboard page named {key!r}.")
 
 
-def _json(request: Request, make: Callable[[ServiceState], Page]) -> JSONResponse:
+def _json(request: Request, make: Callable[[ServiceState], Page]) -> Response:
     """A page's JSON twin (a 401 without a session)."""
     _need_session(request, html=False)
-    return JSONResponse(make(state_of(request)).to_json())
+    page = make(state_of(request))
+    body = page_memo(page, "json", lambda: JSONResponse(page.to_json()).body)
+    return Response(body, media_type="application/json")
 
 
 def _html(
@@ -303,7 +306,7 @@ def _profile_page(state: ServiceState, identifier: str, period: PeriodArgs) -> P
 
 
 @router.get(f"{PREFIX}/profile/{{identifier}}.json")
-def profile_json(request: Request, identifier: str, period: Period) -> JSONResponse:
+def profile_json(request: Request, identifier: str, period: Period) -> Response:
     return _json(request, lambda state: _profile_page(state, identifier, period))
 
 
@@ -363,7 +366,7 @@ async def profile_delete(request: Request, identifier: str) -> Response:
 
 
 @router.get(f"{PREFIX}/{{page}}.json")
-def page_json(request: Request, page: str, period: Period) -> JSONResponse:
+def page_json(request: Request, page: str, period: Period) -> Response:
     """The page's JSON twin: exactly the numbers the page shows."""
     return _json(request, lambda state: _build(state, page, period))
 
@@ -391,7 +394,7 @@ def _detail(state: ServiceState, path: str, item: str, period: PeriodArgs) -> Pa
 
 
 @router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}.json")
-def detail_json(request: Request, page: str, kind: str, item: str, period: Period) -> JSONResponse:
+def detail_json(request: Request, page: str, kind: str, item: str, period: Period) -> Response:
     """The JSON twin of a page a table links to (the members of an RFM cell)."""
     return _json(request, lambda state: _detail(state, f"{page}/{kind}", item, period))
 
