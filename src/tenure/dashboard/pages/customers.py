@@ -24,7 +24,7 @@ import pandas as pd
 
 from tenure.analytics.advocacy import advocacy_kpis, advocates
 from tenure.analytics.facts import customer_facts
-from tenure.analytics.journey import journey_counts, journey_transitions
+from tenure.analytics.journey import journey_counts, journey_transitions, open_stages
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stage_kpis import stage_indicators
 from tenure.analytics.stages import transitions
@@ -56,8 +56,14 @@ TIERS = ("vip", "high", "mid", "low")
 RFM_LINK = "/dash/customers/rfm/{0}"
 
 
+def _open_stages(store: Store, end: date) -> ir.Table | None:
+    """The journey stages as of ``end`` from the stored history, when it is current."""
+    history = stored_table(store, "journey_history", end)
+    return None if history is None else open_stages(history)
+
+
 def _journey(store: Store, window: Window, end: date) -> Section:
-    counts = journey_counts(store, end)
+    counts = journey_counts(store, end, stages=_open_stages(store, end))
     funnel = counts[counts["stage"].isin(FUNNEL)]
     notes = []
     moves = pd.DataFrame(columns=["stage", "entries", "exits"])
@@ -132,7 +138,7 @@ def _statuses(store: Store, window: Window, end: date) -> Section:
 
 
 def _indicators(store: Store, end: date) -> Section:
-    frame = stage_indicators(store, end)
+    frame = stage_indicators(store, end, stages=_open_stages(store, end))
     columns = (
         Column("stage", N_("Stage"), "text", "dash-stage-indicators"),
         Column("indicator", N_("Indicator"), "text", "dash-stage-indicators"),
