@@ -79,7 +79,7 @@ def test_reading_the_current_derived_tables_gives_the_same_pages(kept: Store) ->
     window = default_window(kept)
     stored = current_tables(kept, window.end)
     assert set(stored.tables) == set(PAGE_TABLES)
-    for key in ("customers", "channels", "cohorts", "predictions"):
+    for key in ("customers", "channels", "cohorts", "predictions", "health"):
         with reading_stored(stored):
             fast = build_page(key, kept, kept.settings, window)
         assert fast == build_page(key, kept, kept.settings, window), key
