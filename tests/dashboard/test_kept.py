@@ -9,12 +9,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tenure.dashboard import pages as dash_pages
 from tenure.dashboard import report
+from tenure.dashboard.draw import environment
 from tenure.dashboard.kept import TABLE, kept_page
 from tenure.dashboard.model import Page, Window
 from tenure.dashboard.pages import PAGES, build_page, default_window
@@ -132,11 +134,28 @@ def test_a_restarted_server_serves_the_kept_pages_without_building(
         worker = client.app.state.tenure.parts["worker"]  # type: ignore[attr-defined]
         worker.warm_thread.join(120)
         assert worker.warmed == report.page_keys()
+        drawn = _drawn(monkeypatch)
         for key in HELD:
             answer = client.get(f"/dash/{key}.json", headers=GOOD)
             assert answer.status_code == 200 and answer.json() == expected[key]
             assert client.get(f"/dash/{key}", headers=GOOD).status_code == 200
+        assert drawn == []  # the warm-up drew every page's sections already
     assert built == ["health"]
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The templates of pages' sections drawn from now on."""
+    env = environment()
+    real = env.get_template
+    drawn: list[str] = []
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "sections.html":
+            drawn.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(env, "get_template", counted)
+    return drawn
 
 
 def test_the_data_versions_are_kept_in_the_store(kept: Store, tmp_path: Path) -> None:

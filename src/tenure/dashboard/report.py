@@ -120,11 +120,16 @@ def keep(store: Store, settings: Settings, stored: Stored | None = None) -> Kept
 
 def profile(store: Store, settings: Settings, window: Window, identifier: str) -> Page:
     """The profile page of the person ``identifier`` names (a ``NotFoundError`` when none,
-    or when they were deleted)."""
+    or when they were deleted), through the store's result cache (per identifier and
+    window: built again when a table it read is written, a deletion included)."""
     from tenure.dashboard.pages import profile as profile_page
 
-    page: Page = profile_page.build(store, settings, window, identifier)
-    return page
+    def compute() -> Page:
+        page: Page = profile_page.build(store, settings, window, identifier)
+        return page
+
+    params = {**_window_params(window), "identifier": identifier}
+    return cached(store, "dashboard.profile", params, compute)
 
 
 def default_window(store: Store) -> Window:

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tenure.analytics.customers import search_customers
+from tenure.config import Settings
 from tenure.dashboard import report as dash_report
 from tenure.dashboard.draw import (
     Frame,
@@ -28,10 +29,11 @@ from tenure.dashboard.draw import (
     find_table,
     page_memo,
     render_page,
+    render_sections,
     render_template,
     table_csv,
 )
-from tenure.dashboard.i18n import Translator, choose_language
+from tenure.dashboard.i18n import Translator, check_language, choose_language
 from tenure.dashboard.model import N_, Column, Page, Table, Window
 from tenure.dashboard.pages.common import LABELS, PERSON, PROFILE_LINK
 from tenure.errors import ConfigError, NotFoundError
@@ -166,6 +168,15 @@ def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
         return dash_report.build(key, store, state.settings, window, stored_for(store))
 
     return _built(state, period, make, f"No dashboard page named {key!r}.")
+
+
+def predraw(page: Page, settings: Settings) -> None:
+    """Draw the sections of menu page ``page`` as its first plain request (no query, the
+    ``dashboard_language`` setting) will: the drawing is kept with the page
+    (:func:`tenure.dashboard.draw.render_sections`), so that request only fills the frame."""
+    tr = Translator(check_language(settings.dashboard_language), page.currency)
+    frame = Frame(csv_url=f"{PREFIX}/{page.key}/{{table}}.csv", links=dash_report.LINKED)
+    render_sections(page, tr, frame)
 
 
 def _json(request: Request, make: Callable[[ServiceState], Page]) -> Response:

@@ -120,7 +120,9 @@ class ServiceWorker:
         """Build the dashboard's pages of the default period into the store's result cache
         in a thread of its own (the ``dashboard_warm`` setting of ``tenure serve``), one
         page at a time, each holding the store (a page the pipeline kept in the store and
-        still true is read, not built); it stops between pages when the worker stops."""
+        still true is read, not built), and draws its sections in the default language
+        (:func:`tenure.service.dashboard.predraw`); it stops between pages when the worker
+        stops."""
         self.warm_thread = threading.Thread(
             target=self._warm, name="tenure-dashboard-warm", daemon=True
         )
@@ -129,6 +131,7 @@ class ServiceWorker:
     def _warm(self) -> None:
         from tenure.dashboard import report
         from tenure.pipeline.dashboard import stored_for
+        from tenure.service.dashboard import predraw
 
         try:
             with self.state.store() as store:
@@ -137,7 +140,8 @@ class ServiceWorker:
                 if self.stopping.is_set():
                     return
                 with self.state.store() as store:
-                    report.build(key, store, self.state.settings, window, stored_for(store))
+                    page = report.build(key, store, self.state.settings, window, stored_for(store))
+                predraw(page, self.state.settings)
                 self.warmed.append(key)
         except Exception as exc:  # the pages are built on request instead
             LOG.warning("building the dashboard's pages at start stopped: %s", exc)
