@@ -229,12 +229,29 @@ class ServiceWorker:
         # the results the API keeps (KPIs, cohorts, the dashboard's pages) whose tables the
         # run wrote are computed again now, so the next request does not wait for them
         warmed = refresh_cached(store)
+        if self.state.settings.dashboard_warm:
+            self.draw_pages(store)
         return {
             "run_id": result.run_id,
             "as_of": result.as_of.isoformat(),
             "ran": ran,
             "cache_refreshed": warmed["refreshed"],
         }
+
+    def draw_pages(self, store: Store) -> None:
+        """The menu's pages of the default period from the result cache (or the store's
+        kept pages), their sections drawn in the default language: what a pipeline run
+        leaves behind when ``dashboard_warm`` is on, so the next visit only fills the frame."""
+        from tenure.dashboard import report
+        from tenure.pipeline.dashboard import stored_for
+        from tenure.service.dashboard import predraw
+
+        window = report.default_window(store)
+        for key in report.page_keys():
+            predraw(
+                report.build(key, store, self.state.settings, window, stored_for(store)),
+                self.state.settings,
+            )
 
     def observe_steps(self, result: Any) -> None:
         for s in result.steps:
