@@ -105,6 +105,9 @@ def _kept_pages(store: Store, person: str) -> int:
     pipeline builds them again)."""
     if not store.exists("dashboard_pages"):
         return 0
+    t = store.read("dashboard_pages")
+    if not int(t.filter(t.body.contains(person)).count().execute()):
+        return 0
     return store.delete_where("dashboard_pages", lambda t: t.body.contains(person))
 
 

@@ -241,16 +241,18 @@ PAGE_TABLES = (
 def dashboard_step(store: Store, ctx: StepContext) -> dict[str, int]:
     """Build every page of the dashboard's default period and keep it in ``dashboard_pages``
     (:func:`tenure.dashboard.report.keep`; the pages kept already and still true are left
-    alone), reading as stored the derived tables this run left current (``ctx.current``)
-    when the run is as of the default period's end; the outcome per page in
-    ``ctx.outputs["result"]``."""
+    alone), reading as stored the derived tables this run left current (``ctx.current``);
+    the outcome per page in ``ctx.outputs["result"]``. A run as of another day than the
+    default period's end (``tenure run --as-of``) keeps nothing: the pages show that day."""
     from tenure.analytics.base import store_end
     from tenure.dashboard.report import keep
     from tenure.dashboard.stored import Stored
 
+    if store_end(store) != ctx.as_of:
+        ctx.outputs["result"] = f"no page kept: the dashboard shows {store_end(store)}."
+        return {"dashboard_pages": 0}
     tables = frozenset(t for t in PAGE_TABLES if t in ctx.current)
-    stored = Stored(ctx.as_of, tables) if store_end(store) == ctx.as_of else None
-    ctx.outputs["result"] = result = keep(store, store.settings, stored)
+    ctx.outputs["result"] = result = keep(store, store.settings, Stored(ctx.as_of, tables))
     return {"dashboard_pages": len(result.built)}
 
 
