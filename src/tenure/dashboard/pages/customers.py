@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.analytics.advocacy import advocacy_kpis, advocates
+from tenure.analytics.advocacy import advocacy_kpis, advocates, frames_once
 from tenure.analytics.facts import customer_facts
 from tenure.analytics.journey import journey_counts, journey_transitions, open_stages
 from tenure.analytics.rfm import rfm
@@ -338,14 +338,15 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
         facts = customer_facts(store, as_of=end)
     with facts.cache() as known, rfm(store, as_of=end, facts=known).cache() as scored:
         value_sections = (_rfm(scored, known, currency), _tiers(scored, currency))
-    sections = (
-        _journey(store, window, end),
-        _statuses(store, window, end),
-        _indicators(store, end),
-        _ambassadors(store, end, currency),
-        *value_sections,
-        _segments(store, end),
-    )
+    with frames_once():  # the indicators and the ambassadors read the same feedback frames
+        sections = (
+            _journey(store, window, end),
+            _statuses(store, window, end),
+            _indicators(store, end),
+            _ambassadors(store, end, currency),
+            *value_sections,
+            _segments(store, end),
+        )
     return Page("customers", N_("Customers"), window, currency, sections)
 
 
