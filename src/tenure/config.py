@@ -387,8 +387,10 @@ class Settings(BaseSettings):
         True,
         description="Whether `tenure serve` builds every dashboard page of the default period in "
         "the background when it starts (after the admin API's default KPI and cohort answers, "
-        "which it always computes), so the first visit finds them ready (a page is kept "
-        "until a table it read is written, then built again after the worker's pipeline run).",
+        "which it always computes), so the first visit finds them ready (a page the "
+        "pipeline kept in the store and still true is read, not built; its sections are drawn "
+        "in `dashboard_language`), and draws them again after each worker pipeline run (a page "
+        "is kept until a table it read is written, then built again).",
     )
 
     @field_validator("reporting_currency")

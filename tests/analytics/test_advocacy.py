@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tenure import Store
-from tenure.analytics.advocacy import COLUMNS, advocacy_kpis, advocates
+from tenure.analytics import advocacy
+from tenure.analytics.advocacy import COLUMNS, advocacy_kpis, advocates, frames_once
 from tenure.identity import person_of, resolve_identities
 from tenure.ingest import import_customers, import_feedback, import_orders, import_referrals
 
@@ -140,3 +141,23 @@ def test_demo_store_before_identity_resolution(demo_url: str) -> None:
     assert k["referred_persons"] == 0 and k["referred_conversion"] is None
     assert k["buyers"] > 0
     assert tuple(frame.columns) == COLUMNS and frame.empty
+
+
+def test_inside_frames_once_the_frames_are_read_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny(store, tmp_path)
+    alone = (advocacy_kpis(store, END), advocates(store, END))
+    reads: list[date] = []
+    real = advocacy._buyers
+
+    def counted(st: Store, end: date) -> object:
+        reads.append(end)
+        return real(st, end)
+
+    monkeypatch.setattr(advocacy, "_buyers", counted)
+    with frames_once():
+        shared = (advocacy_kpis(store, END), advocates(store, END))
+    assert reads == [END]
+    assert shared[0] == alone[0]
+    assert shared[1].equals(alone[1])

@@ -5,6 +5,7 @@ is one file that asks nothing of the network."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import replace
@@ -20,6 +21,7 @@ from tenure.dashboard.draw import (
     find_table,
     render_page,
     render_report,
+    render_sections,
     table_csv,
 )
 from tenure.dashboard.i18n import Translator
@@ -162,3 +164,16 @@ def test_the_report_is_one_file_that_asks_nothing_of_the_network() -> None:
     assert 'id="page-overview"' in html and 'id="page-channels"' in html
     ids = re.findall(r' id="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "an id repeats"
+
+
+def test_a_page_s_sections_are_drawn_once_per_page_object_and_language() -> None:
+    page, frame = sample_page(), Frame(csv_url="/dash/overview/{table}.csv")
+    en, fr = Translator("en", "EUR"), Translator("fr", "EUR")
+    first = render_sections(page, en, frame)
+    assert render_sections(page, en, frame) is first  # kept, not drawn again
+    assert render_sections(page, fr, frame) is not first
+    assert copy.deepcopy(page) is page  # the result cache hands out the same object
+    again = sample_page()  # an equal page built anew is drawn anew, the same
+    assert render_sections(again, en, frame) is not first
+    assert render_sections(again, en, frame) == first
+    assert str(first) in render_page(page, en, frame)

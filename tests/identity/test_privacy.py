@@ -140,6 +140,7 @@ def test_delete_reaches_every_table_the_person_is_in(store: Store, tmp_path: Pat
         "customer_rfm": 1,
         "customer_status": 1,
         "stage_history": 1,
+        "dashboard_pages": 0,  # no page kept
     }
     assert store.table("events").message_id.to_pyarrow().to_pylist() == ["6"]
     ids = ["phone-1", "tablet-1", "cust-9", "ann.smith@example.com"]

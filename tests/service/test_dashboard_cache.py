@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from tenure.dashboard import report
 from tenure.dashboard.pages import build_page
+from tenure.errors import NotFoundError
+from tenure.identity.privacy import delete_person
 from tenure.ingest import import_orders
 from tenure.service.app import create_app
 from tenure.service.worker import ServiceWorker
@@ -88,3 +90,14 @@ def test_without_dashboard_warm_the_server_computes_only_the_api_answers(served:
         assert cache_stats(served).misses == misses  # the first request found it ready
         assert client.get("/dash/overview.json", headers=GOOD).status_code == 200
         assert cache_stats(served).misses > misses  # the page was not built at start
+
+
+def test_a_profile_is_built_once_until_a_table_it_read_is_written(served: Store) -> None:
+    window = report.default_window(served)
+    first = report.profile(served, served.settings, window, "C0000001")
+    before = cache_stats(served)
+    assert report.profile(served, served.settings, window, "C0000001") is first
+    assert cache_stats(served).hits == before.hits + 1
+    delete_person(served, "customer_id:C0000001")
+    with pytest.raises(NotFoundError):
+        report.profile(served, served.settings, window, "C0000001")

@@ -36,7 +36,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Window]]:
     """The page source replaced by the sample pages; the calls it got."""
     calls: list[tuple[str, Window]] = []
 
-    def build(key: str, store: Any, settings: Any, window: Window) -> Page:
+    def build(key: str, store: Any, settings: Any, window: Window, stored: Any = None) -> Page:
         if key not in ("overview", "channels"):
             raise NotFoundError(f"No dashboard page named {key!r}.")
         calls.append((key, window))

@@ -10,6 +10,9 @@ never 0. Everything up to the per-person aggregates is Ibis (DuckDB and PySpark 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
@@ -73,13 +76,36 @@ def _buyers(store: Store, end: date) -> ir.Table:
     return per.filter(per.purchases > 0).select("person_id", "revenue")
 
 
+_SHARED: ContextVar[dict[tuple[int, date], dict[str, pd.DataFrame]] | None] = ContextVar(
+    "tenure_advocacy_frames", default=None
+)
+
+
+@contextmanager
+def frames_once() -> Iterator[None]:
+    """Inside the block, the feedback, NPS, referral and buyer frames of one store and day
+    are read once and shared by :func:`advocacy_kpis`, :func:`advocates` and the stage
+    indicators (a page showing all three; the frames are only read, never changed)."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def _frames(store: Store, end: date) -> dict[str, pd.DataFrame]:
-    return {
+    shared = _SHARED.get()
+    if shared is not None and (id(store), end) in shared:
+        return shared[(id(store), end)]
+    frames = {
         "feedback": _feedback(store, end).select("fp", "kind", "stars").execute(),
         "nps": _latest_nps(_feedback(store, end)).execute(),
         "referrals": _referrals(store, end).execute(),
         "buyers": _buyers(store, end).execute(),
     }
+    if shared is not None:
+        shared[(id(store), end)] = frames
+    return frames
 
 
 def _has_referrals(store: Store) -> bool:

@@ -93,14 +93,22 @@ def historic_clv(
     )
 
 
-def channels(store: Store, *, as_of: date | None = None, horizon_days: int = 365) -> pd.DataFrame:
+def channels(
+    store: Store,
+    *,
+    as_of: date | None = None,
+    horizon_days: int = 365,
+    facts: ir.Table | None = None,
+) -> pd.DataFrame:
     """One row per acquisition channel (or spend channel): new customers, spend, CAC, CLV,
     CLV:CAC, its health flag and the CAC payback in months (blank without spend). The
     per-channel aggregates run in the engine; the few channel rows are combined in pandas.
     ``attrs``: ``as_of``, ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the
-    money warnings)."""
+    money warnings). ``facts``: the :func:`customer_facts` rows as of that day when the
+    caller has them (the stored table of a current pipeline)."""
     end = as_of if as_of is not None else store_end(store)
-    facts = customer_facts(store, as_of=end)
+    if facts is None:
+        facts = customer_facts(store, as_of=end)
     buyers = facts.filter(facts.is_buyer)
     new = buyers.group_by(channel=buyers.acquisition_channel).agg(new_customers=buyers.count())
     spend = _spend(store, end).to_pandas()

@@ -106,7 +106,9 @@ def period_label(number: int, period: str) -> str:
     return period_start(number, period).isoformat()
 
 
-def _members(store: Store, orders: ir.Table, by: str, end: date, period: str) -> ir.Table:
+def _members(
+    store: Store, orders: ir.Table, by: str, end: date, period: str, facts: ir.Table | None
+) -> ir.Table:
     """m_person, grp, cohort_num: every buyer's cohort (persons without a purchase have none)."""
     p = orders.filter(orders.is_purchase)
     first = p.group_by(m_person=p.person_id).agg(first_day=p.day.min())
@@ -115,7 +117,8 @@ def _members(store: Store, orders: ir.Table, by: str, end: date, period: str) ->
     else:
         from tenure.analytics.facts import customer_facts
 
-        facts = customer_facts(store, as_of=end)
+        if facts is None:
+            facts = customer_facts(store, as_of=end)
         column = "acquisition_channel" if by == "channel" else "first_category"
         facts = facts.select(f_person=facts.person_id, grp=facts[column])
         j = first.left_join(facts, first.m_person == facts.f_person)
@@ -130,18 +133,20 @@ def cohort_cells(
     period: str = "month",
     by: str = "acquisition",
     as_of: date | datetime | None = None,
+    facts: ir.Table | None = None,
 ) -> ir.Table:
     """The engine part, one Ibis expression: per cohort (``grp``, ``cohort_num``) and period
     since acquisition (``period``): ``customers`` (cohort size), ``active`` (buyers with a
     purchase in the period), ``orders`` (purchases), ``revenue`` and ``margin`` (every non-void
     order, refunds included). Sparse: a period where nothing happened has no row. An order
     dated before its buyer's first purchase (a fully refunded order, a return row) counts in
-    period 0."""
+    period 0. ``facts``: the :func:`~tenure.analytics.facts.customer_facts` rows as of that
+    day when the caller has them (the split by channel or first category reads them)."""
     _check("period", period, PERIODS)
     _check("by", by, BY)
     end = as_date(as_of) if as_of is not None else store_end(store)
     orders = orders_base(store, as_of=end)
-    members = _members(store, orders, by, end, period)
+    members = _members(store, orders, by, end, period, facts)
     sizes = members.group_by(["grp", "cohort_num"]).agg(customers=members.count())
     j = orders.join(members, orders.person_id == members.m_person)
     since = period_number(j.day, period) - j.cohort_num
@@ -229,6 +234,7 @@ def cohorts(
     period: str = "month",
     by: str = "acquisition",
     as_of: date | datetime | None = None,
+    facts: ir.Table | None = None,
 ) -> pd.DataFrame:
     """The tidy cohort table: one row per cohort and period since acquisition (0, 1, ...,
     up to the period holding ``as_of``; the last one is ``partial`` unless ``as_of`` ends it).
@@ -241,9 +247,10 @@ def cohorts(
     cumulative_margin_per_customer. Empty cells are 0, never missing; money is null where
     the orders could not be converted. ``attrs``: ``as_of`` (the observation end used),
     ``money`` (:data:`MONEY_COLUMNS`), ``currency``, ``warnings`` (the money warnings).
+    ``facts``: as :func:`cohort_cells`'.
     """
     end = as_date(as_of) if as_of is not None else store_end(store)
-    cells = cohort_cells(store, period=period, by=by, as_of=end).to_pandas()
+    cells = cohort_cells(store, period=period, by=by, as_of=end, facts=facts).to_pandas()
     if cells.empty:
         columns = ([GROUP_COLUMNS[by]] if by != "acquisition" else []) + _LONG_COLUMNS
         out = pd.DataFrame(columns=columns)

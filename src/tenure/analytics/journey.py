@@ -263,12 +263,18 @@ def record_journey(
 
 
 def journey_counts(
-    store: Store, as_of: date | None = None, *, rules: JourneyRules | None = None
+    store: Store,
+    as_of: date | None = None,
+    *,
+    rules: JourneyRules | None = None,
+    stages: ir.Table | None = None,
 ) -> pd.DataFrame:
     """`tenure stages`: stage, persons, share, in :data:`STAGES` order (every stage, 0 when
-    empty); ``attrs["as_of"]``: the day."""
+    empty); ``attrs["as_of"]``: the day. ``stages``: the :func:`journey_stages` rows (person_id,
+    stage) as of that day when the caller has them (:func:`open_stages` of a current
+    ``journey_history``)."""
     end = as_of if as_of is not None else store_end(store)
-    t = journey_stages(store, end, rules=rules)
+    t = stages if stages is not None else journey_stages(store, end, rules=rules)
     got = t.group_by("stage").agg(persons=t.count()).to_pandas().set_index("stage")
     frame = pd.DataFrame({"stage": list(STAGES)})
     frame["persons"] = [int(got["persons"].get(s, 0)) for s in STAGES]
@@ -276,6 +282,12 @@ def journey_counts(
     frame["share"] = frame["persons"] / total if total else float("nan")
     frame.attrs["as_of"] = end
     return frame
+
+
+def open_stages(history: ir.Table) -> ir.Table:
+    """person_id, stage: the open stays of ``journey_history``, which are the stages of its
+    last recorded day (:func:`record_journey` closes the stay of a person not in it)."""
+    return history.filter(history.left_at.isnull()).select("person_id", "stage")
 
 
 def journey_transitions(store: Store, *, period: str = "month") -> pd.DataFrame:

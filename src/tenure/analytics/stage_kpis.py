@@ -76,10 +76,11 @@ def _n(count: int, noun: str) -> str:
 
 
 # --------------------------------------------------------------------------- engine part
-def _people(store: Store, end: date, rules: JourneyRules) -> pd.DataFrame:
+def _people(store: Store, end: date, rules: JourneyRules, stages: ir.Table | None) -> pd.DataFrame:
     """stage, source, persons: the persons of each stage by their first-touch channel (the
     channel of their earliest event on or before ``end``; :data:`NO_EVENTS` without one)."""
-    stages = journey_stages(store, end, rules=rules)
+    if stages is None:
+        stages = journey_stages(store, end, rules=rules)
     events = attributed_events(store)
     events = events.filter(events.timestamp.date() <= ibis.literal(end))
     touch = first_touch(events).select(_t_person="person_id", _t_channel="ft_channel")
@@ -391,6 +392,7 @@ def stage_indicators(
     *,
     rules: JourneyRules | None = None,
     horizon_days: int = 365,
+    stages: ir.Table | None = None,
 ) -> pd.DataFrame:
     """The indicators of each journey stage as of ``as_of`` (default: the as-of day): one
     row per (stage, indicator), :data:`COLUMNS`; ``value`` is a float, null when unknown
@@ -399,10 +401,11 @@ def stage_indicators(
     (:class:`JourneyRules`; its ``onboarding_days`` is the develop window). ``horizon_days``:
     the CAC's spend window and the CLV's horizon. ``attrs``: ``as_of``, ``currency``,
     ``warnings`` (the money warnings, and rewards not in the reporting currency). See
-    docs/metrics.md, "Indicators per stage"."""
+    docs/metrics.md, "Indicators per stage". ``stages``: the journey stages (person_id,
+    stage) as of that day when the caller has them (as :func:`journey_counts`)."""
     rules = rules if rules is not None else JourneyRules()
     end = as_of if as_of is not None else store_end(store)
-    people = _people(store, end, rules)
+    people = _people(store, end, rules, stages)
     counts = {str(k): int(v) for k, v in people.groupby("stage")["persons"].sum().items()}
     e = _engine(store, end, rules, horizon_days)
     advocacy = advocacy_kpis(store, end)

@@ -239,12 +239,15 @@ def _with_prospects(store: Store, buyers: ir.Table, end: date) -> ir.Table:
     return both.mutate(as_of=ibis.literal(end))
 
 
-def status_counts(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+def status_counts(
+    store: Store, *, as_of: date | None = None, status: ir.Table | None = None
+) -> pd.DataFrame:
     """`tenure status`: one row per status (in :data:`STATUSES` order): persons, share of
     known persons, VIPs among them. ``attrs``: ``as_of``, ``warnings`` (the money warnings:
-    tiers and VIPs rank by margin)."""
+    tiers and VIPs rank by margin). ``status``: the :func:`customer_status` rows as of that
+    day when the caller has them (the stored ``customer_status`` of a current pipeline)."""
     end = as_of if as_of is not None else store_end(store)
-    t = customer_status(store, as_of=end)
+    t = status if status is not None else customer_status(store, as_of=end)
     per = t.group_by("status").agg(persons=t.count(), vips=t.is_vip.cast("int64").sum())
     total = per.persons.sum().over()
     order = ibis.cases(*((per.status == s, i) for i, s in enumerate(STATUSES)), else_=99)

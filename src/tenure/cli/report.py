@@ -1,5 +1,6 @@
 """`tenure report`: the whole lifecycle picture for one period in one self-contained HTML
-file (:func:`tenure.dashboard.report.write_report`)."""
+file (:func:`tenure.pipeline.dashboard.report`: the pages the pipeline kept, when they
+hold, else :func:`tenure.dashboard.report.write_report`'s)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def report(
     lang: LangOpt = None,
 ) -> None:
     """Write the lifecycle report: every dashboard page for one period, one offline HTML file."""
-    from tenure.dashboard.report import window_for, write_report
+    from tenure.dashboard.report import window_for
+    from tenure.pipeline.dashboard import report as write_report
 
     days = [
         parse_day(start, "--start"),

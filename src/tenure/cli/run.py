@@ -55,8 +55,7 @@ def run_command(
             "--step",
             help="Only this step and the stale steps it depends on (repeatable): identity, "
             "customer_facts, customer_rfm, customer_status, stage_history, journey, "
-            "predictions, "
-            "recommendations.",
+            "predictions, recommendations, segments, flows, dashboard.",
             show_default=False,
         ),
     ] = None,
@@ -64,7 +63,8 @@ def run_command(
     show_progress: ProgressOpt = None,
 ) -> None:
     """Bring every stale step up to date, in order (identity -> facts -> RFM -> statuses ->
-    stage history -> predictions -> recommendations); each step's run is recorded."""
+    stage history -> journey -> predictions -> recommendations -> segments -> flows ->
+    dashboard); each step's run is recorded."""
     from tenure.pipeline import run
 
     with open_store(store) as st, progress_bar(show_progress) as bar:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -31,6 +33,8 @@ from tenure.dashboard.i18n import (
     change_direction,
 )
 from tenure.dashboard.model import Chart, Page, Table, Value
+
+T = TypeVar("T")
 
 #: The package's templates and static assets.
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -137,8 +141,52 @@ def helpers(tr: Translator, mode: str = "dash") -> dict[str, Any]:
 
 
 def render_page(page: Page, tr: Translator, frame: Frame, *, template: str = "page.html") -> str:
-    """The page as HTML in the reader's language, inside the service's frame."""
-    return environment().get_template(template).render(page=page, frame=frame, **helpers(tr))
+    """The page as HTML in the reader's language, inside the service's frame (its sections
+    drawn once per page object, :func:`render_sections`)."""
+    sections = render_sections(page, tr, frame)
+    return (
+        environment()
+        .get_template(template)
+        .render(page=page, frame=frame, sections=sections, **helpers(tr))
+    )
+
+
+def render_sections(page: Page, tr: Translator, frame: Frame) -> Markup:
+    """The sections of ``page`` as HTML: drawn once per page object, language, currency, CSV
+    link and link targets, then reused while that page object lives (:func:`page_memo`; a
+    page from the result cache is the same object until its tables change)."""
+    key = ("sections", tr.lang, tr.currency, frame.csv_url, frame.links)
+
+    def draw() -> Markup:
+        template = environment().get_template("sections.html")
+        return Markup(template.render(page=page, frame=frame, **helpers(tr)))
+
+    drawn: Markup = page_memo(page, key, draw)
+    return drawn
+
+
+_MEMO: dict[tuple[int, Hashable], tuple[weakref.ref[Page], Any]] = {}
+_MEMO_LOCK = threading.Lock()
+
+
+def page_memo(page: Page, key: Hashable, make: Callable[[], T]) -> T:
+    """``make()`` computed once per page object and ``key`` (what else it depends on), kept
+    while the page object lives (a page cannot change: frozen all through)."""
+    slot = (id(page), key)
+    with _MEMO_LOCK:
+        found = _MEMO.get(slot)
+    if found is not None and found[0]() is page:
+        value: T = found[1]
+        return value
+    value = make()
+
+    def forget(_: weakref.ref[Page], slot: tuple[int, Hashable] = slot) -> None:
+        with _MEMO_LOCK:
+            _MEMO.pop(slot, None)
+
+    with _MEMO_LOCK:
+        _MEMO[slot] = (weakref.ref(page, forget), value)
+    return value
 
 
 def render_template(name: str, tr: Translator, **context: Any) -> str:

@@ -130,6 +130,11 @@ class Page:
     currency: str
     sections: tuple[Section, ...] = field(default_factory=tuple)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Page:
+        """The page itself: it cannot change (frozen, tuples of frozen parts and plain
+        values), so the result cache hands it out without copying it."""
+        return self
+
     def to_json(self) -> dict[str, Any]:
         """The page's JSON twin: exactly the numbers the page shows."""
         return _jsonable(asdict(self))

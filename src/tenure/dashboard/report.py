@@ -16,7 +16,9 @@ from pathlib import Path
 from tenure.config import Settings
 from tenure.dashboard.draw import render_report
 from tenure.dashboard.i18n import Translator, check_language
+from tenure.dashboard.kept import KeptPages, keep_pages, kept_page
 from tenure.dashboard.model import N_, Page, Window
+from tenure.dashboard.stored import Stored, reading_stored
 from tenure.errors import ConfigError, NotFoundError
 from tenure.store import Store, cached
 
@@ -48,18 +50,29 @@ def menu() -> list[tuple[str, str]]:
     return [(key, TITLES.get(key, key.replace("_", " ").capitalize())) for key in page_keys()]
 
 
-def build(key: str, store: Store, settings: Settings, window: Window) -> Page:
+#: Which derived tables a build may read as stored: asked only when a page is built.
+StoredFor = Callable[[], Stored | None]
+
+
+def build(
+    key: str, store: Store, settings: Settings, window: Window, stored: StoredFor | None = None
+) -> Page:
     """The page ``key`` for ``window`` (a ``NotFoundError`` for an unknown key), through the
     store's result cache (:func:`tenure.store.cached`): built again only when a table it
-    read was written since (or after a day change: the window is part of the key)."""
+    read was written since (or after a day change: the window is part of the key). On a
+    miss, the page the pipeline kept in the store when it still holds
+    (:func:`tenure.dashboard.kept.kept_page`), else built, reading as stored the derived
+    tables ``stored()`` names current (:func:`tenure.dashboard.stored.reading_stored`)."""
     from tenure.dashboard.pages import build_page
 
-    return cached(
-        store,
-        f"dashboard.page.{key}",
-        _window_params(window),
-        lambda: build_page(key, store, settings, window),
-    )
+    def compute() -> Page:
+        page = kept_page(store, settings, key, window)
+        if page is not None:
+            return page
+        with reading_stored(stored() if stored is not None else None):
+            return build_page(key, store, settings, window)
+
+    return cached(store, f"dashboard.page.{key}", _window_params(window), compute)
 
 
 def _window_params(window: Window) -> dict[str, str]:
@@ -71,27 +84,52 @@ def _window_params(window: Window) -> dict[str, str]:
     }
 
 
-def warm(store: Store, settings: Settings, *, stop: Callable[[], bool] = lambda: False) -> int:
+def warm(
+    store: Store,
+    settings: Settings,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    stored: StoredFor | None = None,
+) -> int:
     """Build every page of the menu for the default period into the result cache (what
-    ``tenure serve`` does at start, :attr:`Settings.dashboard_warm`); ``stop`` is asked
-    before each page. Returns the pages built."""
+    ``tenure serve`` does at start, :attr:`Settings.dashboard_warm`; the kept pages that
+    hold are read, not built); ``stop`` is asked before each page. Returns the pages done."""
     window = default_window(store)
     done = 0
     for key in page_keys():
         if stop():
             break
-        build(key, store, settings, window)
+        build(key, store, settings, window, stored)
         done += 1
     return done
 
 
+def keep(store: Store, settings: Settings, stored: Stored | None = None) -> KeptPages:
+    """Build every page of the menu for the default period and keep it in the store (the
+    pipeline's ``dashboard`` step, :func:`tenure.dashboard.kept.keep_pages`), reading as
+    stored the derived tables ``stored`` names; the pages kept already and still true are
+    left alone."""
+    from tenure.dashboard.pages import build_page
+
+    def make(key: str, window: Window) -> Page:
+        with reading_stored(stored):
+            return build_page(key, store, settings, window)
+
+    return keep_pages(store, settings, make, page_keys(), default_window(store))
+
+
 def profile(store: Store, settings: Settings, window: Window, identifier: str) -> Page:
     """The profile page of the person ``identifier`` names (a ``NotFoundError`` when none,
-    or when they were deleted)."""
+    or when they were deleted), through the store's result cache (per identifier and
+    window: built again when a table it read is written, a deletion included)."""
     from tenure.dashboard.pages import profile as profile_page
 
-    page: Page = profile_page.build(store, settings, window, identifier)
-    return page
+    def compute() -> Page:
+        page: Page = profile_page.build(store, settings, window, identifier)
+        return page
+
+    params = {**_window_params(window), "identifier": identifier}
+    return cached(store, "dashboard.profile", params, compute)
 
 
 def default_window(store: Store) -> Window:
@@ -174,10 +212,16 @@ def detail(path: str, store: Store, settings: Settings, window: Window, item: st
 
 
 def write_report(
-    store: Store, settings: Settings, window: Window, path: Path | str, lang: str | None = None
+    store: Store,
+    settings: Settings,
+    window: Window,
+    path: Path | str,
+    lang: str | None = None,
+    stored: StoredFor | None = None,
 ) -> Path:
     """Write every page of the menu for ``window`` into one HTML file at ``path`` (its folder
-    must exist) in ``lang`` (default: the ``dashboard_language`` setting); returns the path."""
+    must exist) in ``lang`` (default: the ``dashboard_language`` setting); returns the path.
+    The pages the pipeline kept are read when they hold (:func:`build`)."""
     lang = check_language(lang or settings.dashboard_language)
     out = Path(path)
     if not out.parent.is_dir():
@@ -185,7 +229,7 @@ def write_report(
             f"Cannot write the report to {out}: the folder {out.parent} does not exist.",
             hint="Create the folder first, or pass another --out.",
         )
-    pages = [build(key, store, settings, window) for key in page_keys()]
+    pages = [build(key, store, settings, window, stored) for key in page_keys()]
     currency = pages[0].currency if pages else "USD"
     tr = Translator(lang, currency)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -95,8 +95,20 @@ def delete_person(store: Store, identifier: str) -> dict[str, Any]:
         for table, column in _derived_tables(store).items():
             deleted[table] = store.delete_where(table, _person_rows(column, person))
         _suppress(store, ids)
+        deleted["dashboard_pages"] = _kept_pages(store, person)
         audit_id = _audit(store, "delete", person, len(everything), deleted)
     return {"audit_id": audit_id, "person_id": person, "rows_deleted": deleted}
+
+
+def _kept_pages(store: Store, person: str) -> int:
+    """Delete the dashboard's kept pages that show the person (their id in a table; the
+    pipeline builds them again)."""
+    if not store.exists("dashboard_pages"):
+        return 0
+    t = store.read("dashboard_pages")
+    if not int(t.filter(t.body.contains(person)).count().execute()):
+        return 0
+    return store.delete_where("dashboard_pages", lambda t: t.body.contains(person))
 
 
 Belongs = Callable[[ir.Table], ir.BooleanValue]

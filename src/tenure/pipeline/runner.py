@@ -210,11 +210,13 @@ def run(
     clock = DataClock(store)  # read once per run (again after a step writing canonical tables)
     todo = plan(store, steps=steps, as_of=end, full=full, force=force, ok=ok, clock=clock)
     shared: dict[str, str] = {}
+    current: set[str] = set()  # the derived tables current as of ``end`` so far
     report = Steps(progress, "Pipeline", sum(why is not None for _, why in todo))
     try:
         for s, why in todo:
             if why is None:
                 result.steps.append(StepRun(s.name, CURRENT, reason="current"))
+                current.update(s.builds if s.derived else ())
                 continue
             report(s.name)
             broken = _broken_upstream(s, result)
@@ -222,8 +224,11 @@ def run(
                 result.steps.append(_skip(store, result, s, broken))
             else:
                 ctx = _context(s, end, ok.get(s.name), full, shared, options)
-                ctx.progress = progress
-                result.steps.append(_execute(store, result.run_id, s, ctx, why, clock))
+                ctx.progress, ctx.current = progress, frozenset(current)
+                done = _execute(store, result.run_id, s, ctx, why, clock)
+                result.steps.append(done)
+                if done.outcome == OK and s.derived:
+                    current.update(s.builds)
                 if not s.derived:
                     clock.forget()
         if report.current is not None:

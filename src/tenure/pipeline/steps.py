@@ -41,6 +41,9 @@ class StepContext:
     outputs: dict[str, Any] = field(default_factory=dict)
     #: where the step reports its own progress (the run's callback; None: nowhere)
     progress: ProgressCallback | None = None
+    #: the derived tables current as of ``as_of`` when the step starts: those of the steps
+    #: of this run that ran ok or were found current (the runner fills it)
+    current: frozenset[str] = frozenset()
 
 
 StepFn = Callable[[Store, StepContext], dict[str, int]]
@@ -223,6 +226,36 @@ def flows_step(store: Store, ctx: StepContext) -> dict[str, int]:
     return {"messages": decided, "flow_state": sum(f.entered for f in result.flows)}
 
 
+#: The derived tables the dashboard's page builders can read as stored
+#: (:func:`tenure.dashboard.stored.stored_table`).
+PAGE_TABLES = (
+    "customer_facts",
+    "purchase_gaps",
+    "customer_rfm",
+    "customer_status",
+    "journey_history",
+    "customer_predictions",
+)
+
+
+def dashboard_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Build every page of the dashboard's default period and keep it in ``dashboard_pages``
+    (:func:`tenure.dashboard.report.keep`; the pages kept already and still true are left
+    alone), reading as stored the derived tables this run left current (``ctx.current``);
+    the outcome per page in ``ctx.outputs["result"]``. A run as of another day than the
+    default period's end (``tenure run --as-of``) keeps nothing: the pages show that day."""
+    from tenure.analytics.base import store_end
+    from tenure.dashboard.report import keep
+    from tenure.dashboard.stored import Stored
+
+    if store_end(store) != ctx.as_of:
+        ctx.outputs["result"] = f"no page kept: the dashboard shows {store_end(store)}."
+        return {"dashboard_pages": 0}
+    tables = frozenset(t for t in PAGE_TABLES if t in ctx.current)
+    ctx.outputs["result"] = result = keep(store, store.settings, Stored(ctx.as_of, tables))
+    return {"dashboard_pages": len(result.built)}
+
+
 #: What new data makes the analytics stale: every table the orders base, the facts and the
 #: statuses read, the identities, and the store facts (reporting currency, frozen clock).
 ANALYTICS_READS = (
@@ -323,6 +356,24 @@ STEPS: tuple[Step, ...] = (
         (*ANALYTICS_READS, "consents", "suppressions", "flow_controls"),
         flows_step,
         doc="One tick of every flow: entries, steps, the messages decided (docs/flows.md).",
+        every_run=True,
+    ),
+    Step(
+        "dashboard",
+        ("dashboard_pages",),
+        (
+            "customer_facts",
+            "customer_rfm",
+            "customer_status",
+            "stage_history",
+            "journey",
+            "predictions",
+            "segments",
+            "flows",
+        ),
+        (*ANALYTICS_READS, "feedback", "referrals", "consents", "marketing_spend"),
+        dashboard_step,
+        doc="The dashboard's pages of the default period, kept in the store (docs/dashboard.md).",
         every_run=True,
     ),
 )

@@ -255,12 +255,24 @@ def sufficiency_of(
 
 
 def data_sufficiency(
-    store: Store, *, as_of: date | None = None, floor: DataFloor | None = None
+    store: Store,
+    *,
+    as_of: date | None = None,
+    floor: DataFloor | None = None,
+    facts: ir.Table | None = None,
 ) -> Sufficiency:
     """Whether the store's purchases up to ``as_of`` (default: the default as-of day) are
     enough for the purchase models: buyers, repeat buyers (a second purchase day) and days
-    from the first purchase to ``as_of``, against ``floor``."""
+    from the first purchase to ``as_of``, against ``floor``. ``facts``: the
+    ``customer_facts`` rows as of that day when the caller has them (the same counts from
+    ``is_buyer``, ``frequency`` and ``T_days``, no order read)."""
     end = as_of if as_of is not None else store_end(store)
+    if facts is not None:
+        b = facts.filter(facts.is_buyer)
+        got = b.aggregate(n=b.count(), repeat=b.count(where=b.frequency > 0), days=b.T_days.max())
+        row = got.to_pyarrow().to_pylist()[0]
+        days = int(row["days"]) if row["days"] is not None else 0
+        return sufficiency_of(end, int(row["n"] or 0), int(row["repeat"] or 0), days, floor)
     daily = daily_purchases(orders_base(store, as_of=end))
     per = daily.group_by("person_id").agg(days=daily.count(), first=daily.day.min())
     row = (

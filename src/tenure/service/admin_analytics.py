@@ -117,7 +117,6 @@ def warm_answers(store: Store) -> list[str]:
     return ["/api/kpis", "/api/cohorts"]
 
 
-
 @router.get("/api/kpis", response_model=Page, tags=["analytics"])
 def kpi_rows(
     request: Request,

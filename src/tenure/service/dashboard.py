@@ -21,16 +21,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from tenure.analytics.customers import search_customers
+from tenure.config import Settings
 from tenure.dashboard import report as dash_report
 from tenure.dashboard.draw import (
     Frame,
     NavItem,
     find_table,
+    page_memo,
     render_page,
+    render_sections,
     render_template,
     table_csv,
 )
-from tenure.dashboard.i18n import Translator, choose_language
+from tenure.dashboard.i18n import Translator, check_language, choose_language
 from tenure.dashboard.model import N_, Column, Page, Table, Window
 from tenure.dashboard.pages.common import LABELS, PERSON, PROFILE_LINK
 from tenure.dashboard.pages.flow import find_flow
@@ -39,6 +42,7 @@ from tenure.errors import ConfigError, NotFoundError
 from tenure.identity.lookup import find_person
 from tenure.identity.privacy import delete_person, export_person
 from tenure.pipeline import ensure_current
+from tenure.pipeline.dashboard import stored_for
 from tenure.service import dash_auth
 from tenure.service.errors import ServiceError
 from tenure.service.pages import plain, state_of
@@ -163,15 +167,26 @@ def _built(
 
 def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
     def make(store: Store, window: Window) -> Page:
-        return dash_report.build(key, store, state.settings, window)
+        return dash_report.build(key, store, state.settings, window, stored_for(store))
 
     return _built(state, period, make, f"No dashboard page named {key!r}.")
 
 
-def _json(request: Request, make: Callable[[ServiceState], Page]) -> JSONResponse:
+def predraw(page: Page, settings: Settings) -> None:
+    """Draw the sections of menu page ``page`` as its first plain request (no query, the
+    ``dashboard_language`` setting) will: the drawing is kept with the page
+    (:func:`tenure.dashboard.draw.render_sections`), so that request only fills the frame."""
+    tr = Translator(check_language(settings.dashboard_language), page.currency)
+    frame = Frame(csv_url=f"{PREFIX}/{page.key}/{{table}}.csv", links=dash_report.LINKED)
+    render_sections(page, tr, frame)
+
+
+def _json(request: Request, make: Callable[[ServiceState], Page]) -> Response:
     """A page's JSON twin (a 401 without a session)."""
     _need_session(request, html=False)
-    return JSONResponse(make(state_of(request)).to_json())
+    page = make(state_of(request))
+    body = page_memo(page, "json", lambda: JSONResponse(page.to_json()).body)
+    return Response(body, media_type="application/json")
 
 
 def _html(
@@ -304,7 +319,7 @@ def _profile_page(state: ServiceState, identifier: str, period: PeriodArgs) -> P
 
 
 @router.get(f"{PREFIX}/profile/{{identifier}}.json")
-def profile_json(request: Request, identifier: str, period: Period) -> JSONResponse:
+def profile_json(request: Request, identifier: str, period: Period) -> Response:
     return _json(request, lambda state: _profile_page(state, identifier, period))
 
 
@@ -364,7 +379,7 @@ async def profile_delete(request: Request, identifier: str) -> Response:
 
 
 @router.get(f"{PREFIX}/{{page}}.json")
-def page_json(request: Request, page: str, period: Period) -> JSONResponse:
+def page_json(request: Request, page: str, period: Period) -> Response:
     """The page's JSON twin: exactly the numbers the page shows."""
     return _json(request, lambda state: _build(state, page, period))
 
@@ -449,7 +464,7 @@ def _flow_frame(request: Request, session: dash_auth.Session, built: Page, **kw:
 
 
 @router.get(f"{PREFIX}/{{kind}}/{{name}}.json")
-def named_json(request: Request, kind: str, name: str, period: Period) -> JSONResponse:
+def named_json(request: Request, kind: str, name: str, period: Period) -> Response:
     """The JSON twin of a flow's or a segment's page."""
     return _json(request, lambda state: _named(state, kind, name, period))
 
@@ -511,7 +526,7 @@ def _detail(state: ServiceState, path: str, item: str, period: PeriodArgs) -> Pa
 
 
 @router.get(f"{PREFIX}/{{page}}/{{kind}}/{{item}}.json")
-def detail_json(request: Request, page: str, kind: str, item: str, period: Period) -> JSONResponse:
+def detail_json(request: Request, page: str, kind: str, item: str, period: Period) -> Response:
     """The JSON twin of a page a table links to (the members of an RFM cell)."""
     return _json(request, lambda state: _detail(state, f"{page}/{kind}", item, period))
 

@@ -121,14 +121,18 @@ class ServiceWorker:
         for: the admin API's default KPI and cohort answers
         (:func:`tenure.service.admin_analytics.warm_answers`), then, with the
         ``dashboard_warm`` setting, the dashboard's pages of the default period, one at a
-        time, each holding the store; it stops between pages when the worker stops. What was
-        warmed is listed in ``/health`` (``worker.warmed``)."""
+        time, each holding the store (a page the pipeline kept in the store and still true is
+        read, not built), each drawn in the default language
+        (:func:`tenure.service.dashboard.predraw`); it stops between pages when the worker
+        stops. What was warmed is listed in ``/health`` (``worker.warmed``)."""
         self.warm_thread = threading.Thread(target=self._warm, name="tenure-warm", daemon=True)
         self.warm_thread.start()
 
     def _warm(self) -> None:
         from tenure.dashboard import report
+        from tenure.pipeline.dashboard import stored_for
         from tenure.service.admin_analytics import warm_answers
+        from tenure.service.dashboard import predraw
 
         try:
             with self.state.store() as store:
@@ -141,7 +145,8 @@ class ServiceWorker:
                 if self.stopping.is_set():
                     return
                 with self.state.store() as store:
-                    report.build(key, store, self.state.settings, window)
+                    page = report.build(key, store, self.state.settings, window, stored_for(store))
+                predraw(page, self.state.settings)
                 self.warmed.append(key)
         except Exception as exc:  # the answers are computed on request instead
             LOG.warning("computing the answers at start stopped: %s", exc)
@@ -231,12 +236,29 @@ class ServiceWorker:
         # the results the API keeps (KPIs, cohorts, the dashboard's pages) whose tables the
         # run wrote are computed again now, so the next request does not wait for them
         warmed = refresh_cached(store)
+        if self.state.settings.dashboard_warm:
+            self.draw_pages(store)
         return {
             "run_id": result.run_id,
             "as_of": result.as_of.isoformat(),
             "ran": ran,
             "cache_refreshed": warmed["refreshed"],
         }
+
+    def draw_pages(self, store: Store) -> None:
+        """The menu's pages of the default period from the result cache (or the store's
+        kept pages), their sections drawn in the default language: what a pipeline run
+        leaves behind when ``dashboard_warm`` is on, so the next visit only fills the frame."""
+        from tenure.dashboard import report
+        from tenure.pipeline.dashboard import stored_for
+        from tenure.service.dashboard import predraw
+
+        window = report.default_window(store)
+        for key in report.page_keys():
+            predraw(
+                report.build(key, store, self.state.settings, window, stored_for(store)),
+                self.state.settings,
+            )
 
     def observe_steps(self, result: Any) -> None:
         for s in result.steps:

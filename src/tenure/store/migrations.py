@@ -40,6 +40,7 @@ from tenure.store.schema import (
     V14_TABLES,
     V15_TABLES,
     V17_TABLES,
+    V18_TABLES,
     TableSpec,
 )
 
@@ -211,6 +212,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         17,
         "flow backtests: the last backtest of each flow",
         lambda con: _create_tables_v(con, V17_TABLES, 17),
+    ),
+    Migration(
+        18,
+        "data versions, the dashboard's kept pages",
+        lambda con: _create_tables_v(con, V18_TABLES, 18),
     ),
 )
 

@@ -563,6 +563,31 @@ FLOW_BACKTESTS = _spec(
     notes="string",
 )
 
+DATA_VERSIONS = _spec(
+    "data_versions",
+    ("name",),
+    "The data version of each table: a counter every write of the store bumps, kept in the "
+    "store so a result kept there can tell whether the tables it read changed since.",
+    name="string",
+    version="int64",
+    written_at="timestamp",
+)
+
+DASHBOARD_PAGES = _spec(
+    "dashboard_pages",
+    ("page", "params"),
+    "The dashboard's pages built by the pipeline for the default period, as JSON, with the "
+    "data versions of the tables each read: served while those versions hold.",
+    page="string",
+    params="string",
+    settings="string",
+    body="string",
+    tables="string",
+    versions="string",
+    built_at="timestamp",
+    seconds="float64",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -602,6 +627,8 @@ V14_TABLES: tuple[TableSpec, ...] = (DISCOUNT_CODES, ONSITE_MESSAGES, BOUNCES)
 V15_TABLES: tuple[TableSpec, ...] = (LINK_CLICKS,)
 #: Tables added by migration 17 (the last backtest of each flow).
 V17_TABLES: tuple[TableSpec, ...] = (FLOW_BACKTESTS,)
+#: Tables added by migration 18 (the data versions, the dashboard's kept pages).
+V18_TABLES: tuple[TableSpec, ...] = (DATA_VERSIONS, DASHBOARD_PAGES)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -617,4 +644,5 @@ TABLES: dict[str, TableSpec] = {
     + V14_TABLES
     + V15_TABLES
     + V17_TABLES
+    + V18_TABLES
 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace as replace_field
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ from tenure.errors import (
     UnknownTableError,
     translate_driver_error,
 )
+from tenure.store import stamps
 from tenure.store.derived import DERIVED
 from tenure.store.indexes import create_indexes
 from tenure.store.keyed import KeyedRead, duckdb_rows_where_in, duckdb_rows_where_in_all
@@ -199,6 +200,8 @@ class Store:
         self.migrations_applied = (
             migrate(self.con, store_url=self.url, read_only=self.read_only) if upgrade else []
         )
+        #: whether the store keeps the data versions of its tables (:mod:`tenure.store.stamps`)
+        self.keeps_versions = self.is_duckdb and stamps.TABLE in self.con.list_tables()
 
     # -- information ------------------------------------------------------------------
     @property
@@ -549,8 +552,18 @@ class Store:
         """Tables ``names`` are being written: their data versions move on, so a result
         computed from them is computed again (:func:`tenure.store.cache.cached`). Every write
         method above calls it; a store module writing through the raw connection
-        (:mod:`tenure.store.staging`) calls it itself."""
+        (:mod:`tenure.store.staging`) calls it itself. The versions kept in the store move
+        on too (:mod:`tenure.store.stamps`; not those of a table shadowed by a scratch one)."""
         self.versions.bump(*names)
+        if self.keeps_versions and not self.read_only:
+            stamps.bump_persisted(self.con.con, (n for n in names if n not in self.shadows))
+
+    def data_versions(self, tables: Iterable[str]) -> dict[str, int] | None:
+        """The versions of ``tables`` kept in the store (:mod:`tenure.store.stamps`); None
+        for a store that keeps none (not DuckDB, or older than migration 18)."""
+        if not self.keeps_versions:
+            return None
+        return stamps.persisted_versions(self.con.con, tables)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

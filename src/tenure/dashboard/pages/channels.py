@@ -28,6 +28,7 @@ from tenure.dashboard.pages.common import (
     one_series_chart,
     values,
 )
+from tenure.dashboard.stored import stored_table
 from tenure.store import Store, reporting_currency
 
 PREDICTIONS = "customer_predictions"
@@ -89,8 +90,10 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     """The channels page as of the window's end."""
     currency = reporting_currency(store)
     end = observed_end(store, window)
-    frame = channels(store, as_of=end, horizon_days=HORIZON_DAYS)
-    facts = customer_facts(store, as_of=end)
+    facts = stored_table(store, "customer_facts", end)
+    frame = channels(store, as_of=end, horizon_days=HORIZON_DAYS, facts=facts)
+    if facts is None:
+        facts = customer_facts(store, as_of=end)
     wanted = facts.filter(facts.is_buyer).select(
         "person_id", "acquisition_channel", "acquisition_campaign"
     )

@@ -14,6 +14,7 @@ from tenure.analytics.cohorts import GROUP_COLUMNS, METRICS, cohorts
 from tenure.config import Settings
 from tenure.dashboard.model import N_, Chart, Column, Page, Section, Series, Unit, Window
 from tenure.dashboard.pages.common import cell, empty_note, frame_table, observed_end
+from tenure.dashboard.stored import stored_table
 from tenure.store import Store, reporting_currency
 
 PERIOD = "month"
@@ -93,8 +94,9 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     currency = reporting_currency(store)
     end = observed_end(store, window)
     sections = []
+    facts = stored_table(store, "customer_facts", end)
     for by, title in SPLITS:
-        long = cohorts(store, period=PERIOD, by=by, as_of=end)
+        long = cohorts(store, period=PERIOD, by=by, as_of=end, facts=facts)
         charts = [heatmap(long, by, m, t, unit, currency) for m, t, unit in HEATMAPS]
         if by == "acquisition":
             charts.append(clv_curves(long, currency))

@@ -22,9 +22,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from tenure.analytics.advocacy import advocacy_kpis, advocates
+from tenure.analytics.advocacy import advocacy_kpis, advocates, frames_once
 from tenure.analytics.facts import customer_facts
-from tenure.analytics.journey import journey_counts, journey_transitions
+from tenure.analytics.journey import journey_counts, journey_transitions, open_stages
 from tenure.analytics.rfm import rfm
 from tenure.analytics.stage_kpis import stage_indicators
 from tenure.analytics.stages import transitions
@@ -44,6 +44,7 @@ from tenure.dashboard.pages.common import (
     row_metric,
     values,
 )
+from tenure.dashboard.stored import stored_table
 from tenure.errors import NotFoundError
 from tenure.identity.lookup import with_labels
 from tenure.store import Store, reporting_currency
@@ -56,8 +57,14 @@ TIERS = ("vip", "high", "mid", "low")
 RFM_LINK = "/dash/customers/rfm/{0}"
 
 
+def _open_stages(store: Store, end: date) -> ir.Table | None:
+    """The journey stages as of ``end`` from the stored history, when it is current."""
+    history = stored_table(store, "journey_history", end)
+    return None if history is None else open_stages(history)
+
+
 def _journey(store: Store, window: Window, end: date) -> Section:
-    counts = journey_counts(store, end)
+    counts = journey_counts(store, end, stages=_open_stages(store, end))
     funnel = counts[counts["stage"].isin(FUNNEL)]
     notes = []
     moves = pd.DataFrame(columns=["stage", "entries", "exits"])
@@ -105,7 +112,7 @@ MOVE_COLUMNS = (
 
 
 def _statuses(store: Store, window: Window, end: date) -> Section:
-    counts = status_counts(store, as_of=end)
+    counts = status_counts(store, as_of=end, status=stored_table(store, "customer_status", end))
     tables: list[FrameSpec] = [("statuses", N_("Statuses"), counts, STATUS_COLUMNS)]
     notes = []
     if store.exists("stage_history"):
@@ -132,7 +139,7 @@ def _statuses(store: Store, window: Window, end: date) -> Section:
 
 
 def _indicators(store: Store, end: date) -> Section:
-    frame = stage_indicators(store, end)
+    frame = stage_indicators(store, end, stages=_open_stages(store, end))
     columns = (
         Column("stage", N_("Stage"), "text", "dash-stage-indicators"),
         Column("indicator", N_("Indicator"), "text", "dash-stage-indicators"),
@@ -327,17 +334,20 @@ def build(store: Store, settings: Settings, window: Window) -> Page:
     """The customers page as of the window's end."""
     currency = reporting_currency(store)
     end = observed_end(store, window)
-    facts = customer_facts(store, as_of=end)
+    facts = stored_table(store, "customer_facts", end)
+    if facts is None:
+        facts = customer_facts(store, as_of=end)
     with facts.cache() as known, rfm(store, as_of=end, facts=known).cache() as scored:
         value_sections = (_rfm(scored, known, currency), _tiers(scored, currency))
-    sections = (
-        _journey(store, window, end),
-        _statuses(store, window, end),
-        _indicators(store, end),
-        _ambassadors(store, end, currency),
-        *value_sections,
-        _segments(store, end),
-    )
+    with frames_once():  # the indicators and the ambassadors read the same feedback frames
+        sections = (
+            _journey(store, window, end),
+            _statuses(store, window, end),
+            _indicators(store, end),
+            _ambassadors(store, end, currency),
+            *value_sections,
+            _segments(store, end),
+        )
     return Page("customers", N_("Customers"), window, currency, sections)
 
 

@@ -21,6 +21,7 @@ from tenure.dashboard.pages.common import (
     observed_end,
     one_series_chart,
 )
+from tenure.dashboard.stored import stored_table
 from tenure.ingest.quarantine import quarantine_summary
 from tenure.predictions.holdout import data_sufficiency
 from tenure.store import Store, reporting_currency
@@ -113,7 +114,8 @@ def _events(store: Store, window: Window) -> Section:
 
 
 def _sufficiency(store: Store, window: Window) -> Section:
-    s = data_sufficiency(store, as_of=observed_end(store, window))
+    end = observed_end(store, window)
+    s = data_sufficiency(store, as_of=end, facts=stored_table(store, "customer_facts", end))
     floor = s.floor
     metrics = (
         Metric(

@@ -8,6 +8,8 @@ backtests recorded in ``model_runs`` (:func:`tenure.predictions.runs.model_runs`
 
 from __future__ import annotations
 
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -29,6 +31,7 @@ from tenure.dashboard.pages.common import (
     one_series_chart,
     value,
 )
+from tenure.dashboard.stored import stored_table
 from tenure.predictions.results import top_customers
 from tenure.predictions.runs import chosen_model, model_runs
 from tenure.store import Store, reporting_currency
@@ -130,12 +133,16 @@ def _future_vips(store: Store, clv: str, currency: str) -> Section:
     return Section("future_vips", N_("Top future VIPs"), tables=(table,))
 
 
-def at_risk(store: Store, clv: str, window_end: object) -> pd.DataFrame:
+def at_risk(store: Store, clv: str, window_end: date) -> pd.DataFrame:
     """The at-risk customers (``tenure status``) with the highest margin so far, with their
     predicted CLV and P(alive)."""
-    status = customer_status(store, as_of=window_end)  # type: ignore[arg-type]
+    status = stored_table(store, "customer_status", window_end)
+    if status is None:
+        status = customer_status(store, as_of=window_end)
     risky = status.filter(status.status == "at_risk").select(s_person=status.person_id)
-    facts = customer_facts(store, as_of=window_end)  # type: ignore[arg-type]
+    facts = stored_table(store, "customer_facts", window_end)
+    if facts is None:
+        facts = customer_facts(store, as_of=window_end)
     p = store.read(PREDICTIONS)
     j = risky.join(facts, risky.s_person == facts.person_id)
     j = j.left_join(p, j.person_id == p.person_id)
