@@ -151,7 +151,7 @@ def test_a_restarted_server_serves_the_kept_pages_without_building(
     with fresh, TestClient(create_app(fresh.settings, store=fresh, warm=True)) as client:
         worker = client.app.state.tenure.parts["worker"]  # type: ignore[attr-defined]
         worker.warm_thread.join(120)
-        assert worker.warmed == report.page_keys()
+        assert worker.warmed == ["/api/kpis", "/api/cohorts", *report.page_keys()]
         drawn = _drawn(monkeypatch)
         for key in HELD:
             answer = client.get(f"/dash/{key}.json", headers=GOOD)
