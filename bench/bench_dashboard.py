@@ -20,7 +20,9 @@ session cookie), then, with the default period:
   profile ``/dash/profile/{identifier}`` (``--pages``: some of them only);
 * ``repeated``: ``--requests`` more of each, the HTML page and the JSON twin alternated (the
   JSON twins with ``Authorization: Bearer <admin token>``, as a script fetches them), until
-  ``--page-budget`` seconds have passed on that page (the count is reported).
+  ``--page-budget`` seconds have passed on that page (the count is reported);
+* ``profiles``: the profile pages (HTML) of ``--profiles`` other random buyers, once each
+  (new to the server: each is built, reading the person's rows cold).
 
 Every request is timed from send to the whole answer read and must be a 200; a request that
 takes over ``--page-timeout`` seconds stops the HTTP part (the server is still building that
@@ -67,10 +69,11 @@ def _peak_mb(pid: int) -> float:
     return kb / 1024
 
 
-def facts(store: Path, seed: int) -> tuple[dict[str, Any], str]:
+def facts(store: Path, seed: int, profiles: int = 0) -> tuple[dict[str, Any], list[str]]:
     """The store's counts (persons and buyers from ``customer_facts`` when it is built, else
-    the customers and the distinct customer ids of the orders), and a random buyer's
-    identifier (``customer_id:...``, from ``identities``) for the profile."""
+    the customers and the distinct customer ids of the orders), and ``1 + profiles`` random
+    buyers' identifiers (``customer_id:...``, from ``identities``): the first for the
+    profile, the others for the cold profiles."""
     import duckdb
 
     con = duckdb.connect(str(store), read_only=True)
@@ -90,15 +93,15 @@ def facts(store: Path, seed: int) -> tuple[dict[str, Any], str]:
         "orders": one("SELECT count(*) FROM orders"),
         "events": one("SELECT count(*) FROM events"),
     }
-    buyer = one(
+    rows = con.execute(
         "SELECT value FROM identities WHERE kind = 'customer_id' AND value IN "
-        "(SELECT customer_id FROM orders) ORDER BY hash(value || ?) LIMIT 1",
-        str(seed),
-    )
+        "(SELECT customer_id FROM orders) ORDER BY hash(value || ?) LIMIT ?",
+        [str(seed), 1 + profiles],
+    ).fetchall()
     con.close()
-    if buyer is None:
+    if not rows:
         raise SystemExit(f"{store}: no buyer with a resolved identity (run the identity step)")
-    return out, f"customer_id:{buyer}"
+    return out, [f"customer_id:{r[0]}" for r in rows]
 
 
 # -- the server ----------------------------------------------------------------------------
@@ -204,6 +207,10 @@ def measure_pages(client: Client, plan: dict[str, Any], since: float) -> dict[st
             both = times["html"] + times["json"]
             repeated[key] = {"all": quantiles(both), **{k: quantiles(v) for k, v in times.items()}}
             print("repeated", key, json.dumps(repeated[key]), file=sys.stderr, flush=True)
+        cold = [client.get(f"/dash/profile/{ident}")[0] for ident in plan["profiles"]]
+        if cold:
+            out["profiles"] = quantiles(cold)
+            print("profiles", json.dumps(out["profiles"]), file=sys.stderr, flush=True)
     except Stopped as exc:
         out["stopped"] = str(exc)
         print("stopped:", exc, file=sys.stderr, flush=True)
@@ -319,6 +326,9 @@ def main() -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="skip `tenure report`")
     parser.add_argument("--report-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--profiles", type=int, default=0, help="then this many other buyers' profile pages"
+    )
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("step", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -329,11 +339,12 @@ def main() -> None:
     if args.store is None:
         parser.error("--store is required")
     args.dir.mkdir(parents=True, exist_ok=True)
-    counted, buyer = facts(args.store, args.seed)
+    counted, buyers = facts(args.store, args.seed, args.profiles)
     info = {**counted, "store": str(args.store)}
     print("store", json.dumps(info), file=sys.stderr, flush=True)
     plan = {
-        "profile": buyer,
+        "profile": buyers[0],
+        "profiles": buyers[1:],
         "requests": args.requests,
         "page_budget": args.page_budget,
         "pages": [p for p in args.pages.split(",") if p],
