@@ -350,3 +350,14 @@ def test_store_url_opens_a_spark_store(spark_store: Store) -> None:
     assert spark_store.url.startswith("pyspark://local[2]?warehouse=")
     assert spark_store.settings.store_url == spark_store.url
     assert spark_store.backend_name == "pyspark"
+
+
+def test_exists_sees_canonical_derived_and_scratch_tables(tmp_path: Path) -> None:
+    with Store(f"duckdb://{tmp_path / 'e.duckdb'}") as s:
+        assert s.exists("orders") and not s.exists("customer_facts")
+        scratch = s.scratch_table("probe", schema=ibis.schema({"a": "int64"}))
+        name = scratch.get_name()
+        assert s.exists(name) and name in s.tables()  # a temporary table too
+        s.drop(name)
+        assert not s.exists(name)
+        assert not s.exists("orders' OR 1=1 --")  # a bound value, never SQL text

@@ -60,34 +60,28 @@ def available(store: Store, frame: pd.DataFrame, column: str = "product_id") -> 
 
 def with_details(store: Store, frame: pd.DataFrame, column: str = "product_id") -> pd.DataFrame:
     """``frame`` with the catalogue's title, category and price of ``column`` after it (null
-    for a product missing from the catalogue)."""
-    products = _catalogue(store)
+    for a product missing from the catalogue): the catalogue rows of its products, read by
+    product id in one statement."""
     prefix = "" if column == "product_id" else f"{column.removesuffix('_id')}_"
     names = {d: f"{prefix}{d}" for d in DETAILS}
-    if products is None or frame.empty:
+    currencies: list[str] = []
+    if frame.empty or not store.exists("products"):
         details = pd.DataFrame(columns=[column, *names.values()])
     else:
         wanted = sorted(set(frame[column].dropna()))
-        rows = products.filter(products.product_id.isin(wanted))
-        details = rows.select(column=rows.product_id, **{names[d]: rows[d] for d in DETAILS})
-        details = details.to_pandas().rename(columns={"column": column})
+        read = ("product_id", *DETAILS, "currency")
+        rows = store.rows_where_in("products", "product_id", wanted, columns=read).to_pandas()
+        currencies = sorted({c for c in rows["currency"] if isinstance(c, str) and c})
+        details = rows.drop(columns="currency").rename(columns={"product_id": column, **names})
     out = frame.merge(details, on=column, how="left")
     at = list(frame.columns).index(column) + 1
     order = [*frame.columns[:at], *names.values(), *frame.columns[at:]]
     out = out[order]
     out.attrs.update(frame.attrs)
-    currencies = _currencies(products, frame[column]) if products is not None else []
     if len(currencies) == 1:  # prices in one currency: money at its minor unit
         out.attrs["money"] = [*out.attrs.get("money", []), names["price"]]
         out.attrs["currency"] = currencies[0]
     return out
-
-
-def _currencies(products: ir.Table, ids: pd.Series) -> list[str]:
-    rows = products.filter(products.product_id.isin(sorted(set(ids.dropna()))))
-    return sorted(
-        c for c in rows.select("currency").distinct().currency.to_pyarrow().to_pylist() if c
-    )
 
 
 def known_products(store: Store) -> pd.DataFrame:

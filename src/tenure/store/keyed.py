@@ -111,3 +111,18 @@ def duckdb_rows_where_in(
     except duckdb.BinderException as exc:
         raise ConfigError(f"The table {table!r} has no column {column!r}.") from exc
     return rows
+
+
+#: Whether a table or view of this name is in the store's own catalog (or temporary), as
+#: Ibis's ``list_tables`` finds them, for one name with a bound value.
+_HAS_TABLE = (
+    "SELECT 1 FROM information_schema.tables WHERE table_name = ? "
+    "AND table_catalog IN (current_database(), 'temp') AND table_schema = current_schema() "
+    "LIMIT 1"
+)
+
+
+def duckdb_has_table(con: BaseBackend, name: str) -> bool:
+    """Whether the DuckDB store holds a table (or view) ``name``: one bound statement, about
+    a third of the time of listing every table."""
+    return con.con.execute(_HAS_TABLE, [name]).fetchone() is not None

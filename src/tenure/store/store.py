@@ -39,7 +39,12 @@ from tenure.errors import (
 from tenure.store import stamps
 from tenure.store.derived import DERIVED
 from tenure.store.indexes import create_indexes
-from tenure.store.keyed import KeyedRead, duckdb_rows_where_in, duckdb_rows_where_in_all
+from tenure.store.keyed import (
+    KeyedRead,
+    duckdb_has_table,
+    duckdb_rows_where_in,
+    duckdb_rows_where_in_all,
+)
 from tenure.store.migrations import LATEST_VERSION, current_version, migrate
 from tenure.store.outbox import claim_messages, update_claimed
 from tenure.store.owner import owner_message
@@ -389,6 +394,8 @@ class Store:
     def exists(self, name: str) -> bool:
         """Whether table ``name`` (canonical, derived or internal) is in the store."""
         self.versions.read(name)
+        if self.is_duckdb:
+            return duckdb_has_table(self.con, self.physical(name))
         return self.physical(name) in self.con.list_tables()
 
     def read(self, name: str) -> ibis.Table:
