@@ -23,7 +23,7 @@ from tenure.identity.lookup import (
     labels_of,
     person_labels,
 )
-from tenure.store import KeyedRead, Store
+from tenure.store import KeyedRead, Store, cached
 from tenure.store.derived import DERIVED
 
 #: No person holds the identifier asked for (the name this module gave the error first).
@@ -242,8 +242,9 @@ FIRST = ("customer_facts", "customer_status")
 
 def _per_person_tables(store: Store) -> list[tuple[str, str]]:
     """The derived tables with one row per person the store holds, with their person column,
-    the first (:data:`FIRST`) first, then in registry order."""
-    present = set(store.tables())
+    the first (:data:`FIRST`) first, then in registry order (the list of tables kept in the
+    store's result cache until a table is created or dropped)."""
+    present = set(cached(store, "identity.profile.tables", {}, store.tables))
     out = []
     for entry in sorted(DERIVED.values(), key=lambda t: t.name not in FIRST):
         column = entry.person_column

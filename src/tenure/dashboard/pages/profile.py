@@ -27,7 +27,7 @@ from tenure.dashboard.pages.common import (
 from tenure.errors import NotFoundError
 from tenure.identity.profile import profile
 from tenure.recommend.read import recommend_for
-from tenure.store import Store, reporting_currency
+from tenure.store import Store, cached, reporting_currency
 
 TIMELINE = 50
 MESSAGES = 50
@@ -178,7 +178,8 @@ def build(store: Store, settings: Settings, window: Window, identifier: str) -> 
     """The profile of the person ``identifier`` names; :class:`ProfileNotFoundError` when
     nobody may be shown."""
     person = _person(store, identifier)
-    currency = reporting_currency(store)
+    # kept in the result cache until the orders or the settings' currency change
+    currency = cached(store, "dashboard.currency", {}, lambda: reporting_currency(store))
     person_id = person["person_id"]
     summary = Section(
         "person",
