@@ -142,3 +142,19 @@ def test_the_indexes_are_built_and_kept(store: Store) -> None:
     assert wanted <= index_names(store.con)
     store.truncate("events")  # the table is created again: its indexes with it
     assert wanted <= index_names(store.con)
+
+
+def test_a_result_kept_inside_another_counts_as_read_by_it(store: Store) -> None:
+    inner = Counted(store)
+    outer_runs = 0
+
+    def outer() -> int:
+        nonlocal outer_runs
+        outer_runs += 1
+        return len(cached(store, "orders", {}, inner))
+
+    cached(store, "orders", {}, inner)  # kept first: the outer one finds it held
+    assert cached(store, "outer", {}, outer) == 1
+    store.insert("orders", _order("O2", "C2", 20.0))  # what the inner one read
+    assert cached(store, "outer", {}, outer) == 2
+    assert outer_runs == 2 and inner.runs == 2

@@ -154,6 +154,9 @@ def cached(store: Store, name: str, params: Mapping[str, Any], compute: Callable
         if entry is not None and _fresh(store, entry):
             cache.entries.move_to_end(key)
             cache.stats.hits += 1
+            # a computation that asks for this one read its tables too (a kept result
+            # inside another stays as fresh as what it was built from)
+            store.versions.read(*entry.versions)
             value: T = copy.deepcopy(entry.value)
             return value
     cache.stats.misses += 1
