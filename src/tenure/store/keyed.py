@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import duckdb
 import pyarrow as pa
@@ -41,14 +42,11 @@ class KeyedRead:
 #: The threads :func:`duckdb_rows_where_in_all` reads on, shared by every store of the
 #: process: enough to overlap a profile's dozen reads, whose time is mostly block loads.
 THREADS = 4
-_POOL: ThreadPoolExecutor | None = None
 
 
+@cache
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="tenure-keyed")
-    return _POOL
+    return ThreadPoolExecutor(THREADS, thread_name_prefix="tenure-keyed")
 
 
 def duckdb_rows_where_in_all(con: BaseBackend, reads: Sequence[KeyedRead]) -> list[pa.Table]:
