@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("predictions, recommend", ("tenure.predictions", "tenure.recommend")),
     ("engage", ("tenure.engage",)),
     ("deliver", ("tenure.deliver",)),
+    ("advisor", ("tenure.advisor",)),
     ("dashboard", ("tenure.dashboard",)),
     ("pipeline", ("tenure.pipeline",)),
     ("service", ("tenure.service",)),

@@ -203,6 +203,15 @@ app.add_typer(store_app, name="store")
 app.add_typer(identity_app, name="identity")
 app.add_typer(profile_app, name="profile")
 app.add_typer(privacy_app, name="privacy")
+advise_app = typer.Typer(
+    help="The growth advisor: maturity stage, effort split, budget (docs/advisor.md).",
+    invoke_without_command=True,
+)
+app.add_typer(advise_app, name="advise")
+goals_app = typer.Typer(
+    help="Goals with their progress and forecast (docs/advisor.md).", no_args_is_help=True
+)
+app.add_typer(goals_app, name="goals")
 
 
 StoreOpt = Annotated[
