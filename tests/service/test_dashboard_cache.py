@@ -5,17 +5,19 @@ admin API's default answers (always computed at start)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tenure.analytics.base import store_end
 from tenure.dashboard import report
 from tenure.dashboard.pages import build_page
 from tenure.errors import NotFoundError
 from tenure.identity.privacy import delete_person
-from tenure.ingest import import_orders
+from tenure.ingest import import_events, import_orders
 from tenure.service.app import create_app
 from tenure.service.worker import ServiceWorker
 from tenure.store import Store
@@ -101,3 +103,60 @@ def test_a_profile_is_built_once_until_a_table_it_read_is_written(served: Store)
     delete_person(served, "customer_id:C0000001")
     with pytest.raises(NotFoundError):
         report.profile(served, served.settings, window, "C0000001")
+
+
+def _event_file(store: Store, folder: Path) -> Path:
+    """One page view on the store's as-of day, by a new visitor (what the collector's loader
+    stores between two pipeline runs)."""
+    day = store_end(store).isoformat()
+    path = folder / "one_event.jsonl"
+    event = {
+        "type": "page",
+        "name": "Home",
+        "messageId": "live-1",
+        "anonymousId": "visitor-live-1",
+        "timestamp": f"{day}T09:00:00Z",
+    }
+    path.write_text(json.dumps(event) + "\n")
+    return path
+
+
+def test_events_between_runs_leave_the_pages_as_computed_and_say_so(
+    served: Store, tmp_path: Path
+) -> None:
+    with TestClient(create_app(served.settings, store=served)) as client:
+        health = client.get("/dash/health.json", headers=GOOD).json()
+        customers = client.get("/dash/customers.json", headers=GOOD).json()
+        assert health["live"] == ["events", "imports"] and customers["live"] == ["events"]
+        assert health["built_at"] is not None
+        before = cache_stats(served)
+        import_events(served, [_event_file(served, tmp_path)])  # the collector's batch
+
+        again = client.get("/dash/health.json", headers=GOOD).json()
+        assert again == health  # as computed: not built again
+        assert client.get("/dash/customers.json", headers=GOOD).json() == customers
+        assert cache_stats(served).misses == before.misses
+        html = client.get("/dash/health", headers=GOOD).text
+        assert "Computed " in html and "counted at the next pipeline run" in html
+        fr = client.get("/dash/health?lang=fr", headers=GOOD).text
+        assert "Calculé le " in fr
+
+        window = report.default_window(served)
+        live = build_page("health", served, served.settings, window).to_json()
+        assert _card(live, "events") == _card(health, "events") + 1  # type: ignore[operator]
+
+        import_orders(served, [late_order(served, tmp_path)])  # any other table: stale
+        fresh = client.get("/dash/health.json", headers=GOOD).json()
+        assert fresh["built_at"] >= health["built_at"]
+        assert _card(fresh, "events") == _card(live, "events")
+        assert cache_stats(served).misses > before.misses
+
+
+def test_a_computation_inside_a_page_still_counts_the_live_tables(served: Store) -> None:
+    """The page leaves out its reads of the live tables; what it asks of the result cache
+    inside (an analytic others ask for too) keeps them, so it stays exact for the others."""
+    with served.versions.recording() as page, served.versions.unrecorded(["events"]) as live:
+        with served.versions.recording() as inner:
+            served.read("events")
+        served.read("orders")
+    assert page == {"orders"} and inner == {"events"} and live == {"events"}

@@ -15,6 +15,7 @@ import pytest
 from tenure.store import Store, cached, refresh_cached
 from tenure.store.cache import cache_stats, clear_cached
 from tenure.store.indexes import INDEXES, index_names
+from tenure.store.versions import DataVersions
 
 
 def _order(order_id: str, customer: str, total: float) -> pa.Table:
@@ -158,3 +159,28 @@ def test_a_result_kept_inside_another_counts_as_read_by_it(store: Store) -> None
     store.insert("orders", _order("O2", "C2", 20.0))  # what the inner one read
     assert cached(store, "outer", {}, outer) == 2
     assert outer_runs == 2 and inner.runs == 2
+
+
+def test_nested_recordings_with_equal_reads_each_keep_their_own() -> None:
+    """Two nested blocks holding equal sets (both empty) are told apart by identity: the
+    outer one still records what is read after the inner one ends."""
+    versions = DataVersions()
+    with versions.recording() as outer:
+        with versions.recording():
+            pass
+        versions.read("orders")
+    assert outer == {"orders"}
+
+
+def test_unrecorded_reads_are_hidden_from_the_blocks_open_before_only() -> None:
+    versions = DataVersions()
+    with versions.recording() as outer:
+        with versions.unrecorded(["events"]) as live:
+            versions.read("events", "orders", "_tenure_scratch")
+            with versions.recording() as inner:
+                versions.read("events")
+        versions.read("events")  # after the block: recorded again
+    assert outer == {"orders", "events"} and inner == {"events"} and live == {"events"}
+    with versions.recording() as plain, versions.unrecorded(["events"]):
+        versions.read("events")
+    assert plain == set()

@@ -134,6 +134,7 @@ def helpers(tr: Translator, mode: str = "dash") -> dict[str, Any]:
         "raw": lambda v: json_attr(_plain([v])[0]),
         "chart_json": lambda c: json_attr(chart_json(c, tr)),
         "day": tr.day,
+        "moment": tr.moment,
         "lang": tr.lang,
         "languages": LANGUAGES,
         "language_names": LANGUAGE_NAMES,

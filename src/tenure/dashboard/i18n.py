@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 from copy import copy
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
 from babel.core import Locale, negotiate_locale
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
@@ -166,6 +166,12 @@ class Translator:
 
     def day(self, value: date) -> str:
         return format_date(value, format="medium", locale=self.lang)
+
+    def moment(self, value: datetime) -> str:
+        """A time in UTC (naive times are UTC), in the locale's short form, marked UTC."""
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        text: str = format_datetime(aware, format="short", tzinfo=UTC, locale=self.lang)
+        return f"{text} UTC"
 
 
 def change_direction(value: Value, previous: Value) -> str:

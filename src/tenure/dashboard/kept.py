@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,6 +30,12 @@ from tenure.store import Store
 LOG = logging.getLogger("tenure.dashboard.kept")
 
 TABLE = "dashboard_pages"
+#: The tables fed continuously between pipeline runs (the collector's events and its
+#: import log). A page that read them is served as it was built until the next run: a
+#: write to them alone does not make it stale where it is served (:func:`kept_page` with
+#: ``live_ok``; :func:`tenure.dashboard.report.build`), and the page says when its
+#: numbers were computed. The pipeline's ``dashboard`` step builds it anew.
+LIVE_TABLES = ("events", "imports")
 #: The settings a page's numbers depend on: a page kept under others is not served.
 PAGE_SETTINGS = (
     "reporting_currency",
@@ -98,24 +104,31 @@ def page_from_json(doc: dict[str, Any]) -> Page:
     return Page(doc["key"], doc["title"], window, doc["currency"], sections)
 
 
-def kept_page(store: Store, settings: Settings, key: str, window: Window) -> Page | None:
-    """The kept page ``key`` of ``window`` when it still holds, else None. A page served
-    this way counts as having read its tables (:meth:`DataVersions.read`), so a result cache
-    around the call drops it when one of them is written."""
+def kept_page(
+    store: Store, settings: Settings, key: str, window: Window, *, live_ok: bool = False
+) -> Page | None:
+    """The kept page ``key`` of ``window`` when it still holds, else None; with ``live_ok``,
+    it holds when only :data:`LIVE_TABLES` were written since (its ``built_at`` and ``live``
+    say so). A page served this way counts as having read its tables (but the live ones
+    with ``live_ok``) and this table (:meth:`DataVersions.read`), so a result cache around
+    the call drops it when one of them is written (the pipeline keeps the page anew)."""
     if not store.keeps_versions or not store.exists(TABLE):
         return None
     t = store.read(TABLE)
     mine = t.filter(
         (t.page == key) & (t.params == window_key(window)) & (t.settings == settings_key(settings))
     )
-    rows = mine.select("body", "tables", "versions").to_pyarrow().to_pylist()
+    rows = mine.select("body", "tables", "versions", "built_at").to_pyarrow().to_pylist()
     if not rows:
         return None
     tables, versions = json.loads(rows[-1]["tables"]), json.loads(rows[-1]["versions"])
-    if store.data_versions(tables) != versions:
+    checked = [t for t in tables if not (live_ok and t in LIVE_TABLES)]
+    if store.data_versions(checked) != {t: versions.get(t) for t in checked}:
         return None
-    store.versions.read(*tables)
-    return page_from_json(json.loads(rows[-1]["body"]))
+    store.versions.read(*checked)
+    page = page_from_json(json.loads(rows[-1]["body"]))
+    live = tuple(t for t in tables if t in LIVE_TABLES)
+    return replace(page, built_at=rows[-1]["built_at"], live=live)
 
 
 @dataclass

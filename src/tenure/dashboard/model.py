@@ -11,7 +11,7 @@ for the reader's locale). An unknown number is ``None`` and is drawn "unknown", 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 #: How a number is drawn: money in the store's reporting currency, a count, a ratio (x:1),
@@ -129,6 +129,12 @@ class Page:
     window: Window
     currency: str
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    #: When the numbers were computed (UTC), for a page the service or the report serves
+    #: (:func:`tenure.dashboard.report.build`); None for a page built directly.
+    built_at: datetime | None = field(default=None, compare=False)
+    #: The tables fed continuously it read (:data:`tenure.dashboard.kept.LIVE_TABLES`):
+    #: counted as they were at ``built_at``, until the next pipeline run.
+    live: tuple[str, ...] = field(default=(), compare=False)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Page:
         """The page itself: it cannot change (frozen, tuples of frozen parts and plain

@@ -10,13 +10,14 @@ asks for a page (:func:`build`, :func:`profile`, :func:`menu`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tenure.config import Settings
 from tenure.dashboard.draw import render_report
 from tenure.dashboard.i18n import Translator, check_language
-from tenure.dashboard.kept import KeptPages, keep_pages, kept_page
+from tenure.dashboard.kept import LIVE_TABLES, KeptPages, keep_pages, kept_page
 from tenure.dashboard.model import N_, Page, Window
 from tenure.dashboard.stored import Stored, reading_stored
 from tenure.errors import ConfigError, NotFoundError
@@ -59,18 +60,24 @@ def build(
 ) -> Page:
     """The page ``key`` for ``window`` (a ``NotFoundError`` for an unknown key), through the
     store's result cache (:func:`tenure.store.cached`): built again only when a table it
-    read was written since (or after a day change: the window is part of the key). On a
-    miss, the page the pipeline kept in the store when it still holds
-    (:func:`tenure.dashboard.kept.kept_page`), else built, reading as stored the derived
-    tables ``stored()`` names current (:func:`tenure.dashboard.stored.reading_stored`)."""
+    read was written since (or after a day change: the window is part of the key), but the
+    tables fed continuously (:data:`tenure.dashboard.kept.LIVE_TABLES`: their writes alone
+    leave the page as built, its ``built_at`` and ``live`` saying so, until the pipeline
+    keeps the pages anew). On a miss, the page the pipeline kept in the store when it
+    still holds (:func:`tenure.dashboard.kept.kept_page`), else built, reading as stored
+    the derived tables ``stored()`` names current
+    (:func:`tenure.dashboard.stored.reading_stored`)."""
     from tenure.dashboard.pages import build_page
 
     def compute() -> Page:
-        page = kept_page(store, settings, key, window)
+        page = kept_page(store, settings, key, window, live_ok=True)
         if page is not None:
             return page
-        with reading_stored(stored() if stored is not None else None):
-            return build_page(key, store, settings, window)
+        built_at = datetime.now(UTC).replace(tzinfo=None)
+        reading = reading_stored(stored() if stored is not None else None)
+        with store.versions.unrecorded(LIVE_TABLES) as live, reading:
+            page = build_page(key, store, settings, window)
+        return replace(page, built_at=built_at, live=tuple(sorted(live)))
 
     return cached(store, f"dashboard.page.{key}", _window_params(window), compute)
 

@@ -51,9 +51,17 @@ class DataVersions:
             return {t: self._counts.get(t, 0) for t in tables}
 
     def read(self, *tables: str) -> None:
-        """This thread read ``tables``: noted by every :meth:`recording` block open in it."""
-        for seen in getattr(self._local, "stack", ()):
-            seen.update(t for t in tables if not t.startswith(SCRATCH_PREFIX))
+        """This thread read ``tables``: noted by every :meth:`recording` block open in it,
+        but not by those an :meth:`unrecorded` block hides them from."""
+        names = [t for t in tables if not t.startswith(SCRATCH_PREFIX)]
+        stack: list[set[str]] = getattr(self._local, "stack", [])
+        hidden: list[tuple[int, frozenset[str], set[str]]] = getattr(self._local, "hidden", [])
+        for _, hid, seen_hidden in hidden:
+            seen_hidden.update(t for t in names if t in hid)
+        for level, seen in enumerate(stack):
+            seen.update(
+                t for t in names if not any(level < below and t in hid for below, hid, _ in hidden)
+            )
 
     @contextmanager
     def recording(self) -> Iterator[set[str]]:
@@ -65,9 +73,25 @@ class DataVersions:
         try:
             yield seen
         finally:
-            stack.remove(seen)
-            if stack:  # an outer block read what this one read
-                stack[-1].update(seen)
+            # by identity, not equality: two blocks may hold equal sets
+            del stack[next(i for i, s in enumerate(stack) if s is seen)]
+
+    @contextmanager
+    def unrecorded(self, tables: Iterable[str]) -> Iterator[set[str]]:
+        """Reads of ``tables`` by this thread during the block are not recorded by the
+        :meth:`recording` blocks open when it began (a result they compute stays fresh
+        when those tables are written); blocks opened inside it record them as usual (a
+        result kept for others stays exact). The set yielded collects which were read."""
+        stack: list[set[str]] = self._local.__dict__.setdefault("stack", [])
+        hidden: list[tuple[int, frozenset[str], set[str]]] = self._local.__dict__.setdefault(
+            "hidden", []
+        )
+        entry: tuple[int, frozenset[str], set[str]] = (len(stack), frozenset(tables), set())
+        hidden.append(entry)
+        try:
+            yield entry[2]
+        finally:
+            del hidden[next(i for i, h in enumerate(hidden) if h is entry)]
 
 
 _SHARED: dict[str, DataVersions] = {}
