@@ -24,6 +24,13 @@ session cookie), then, with the default period:
 * ``profiles``: the profile pages (HTML) of ``--profiles`` other random buyers, once each
   (new to the server: each is built, reading the person's rows cold).
 
+``--events-every S`` sends, from another thread of the client, a batch of ``--events-batch``
+tracking events to the collector (``/v1/batch``, a write key) every ``S`` seconds while the
+pages are asked for, as a live store's visitors do: the loader stores them in ``events``
+between pipeline runs (the worker is off), and the pages are served as computed meanwhile
+(docs/dashboard.md, "Events between runs"). The batches acknowledged and their latency are
+reported with the pages.
+
 Every request is timed from send to the whole answer read and must be a 200; a request that
 takes over ``--page-timeout`` seconds stops the HTTP part (the server is still building that
 page and holds the store: later requests would time its build, not theirs) and is reported as
@@ -45,7 +52,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +66,8 @@ from measure import free_port, served_settings, wait_healthy  # noqa: E402
 #: The pages of the menu (:data:`tenure.dashboard.pages.PAGES`), in menu order.
 PAGES = ("overview", "customers", "cohorts", "channels", "predictions", "flows", "health")
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+#: The collector's write key of the benchmarked server (``--events-every``).
+WRITE_KEY = "bench-dash-key"
 
 
 def _load() -> str:
@@ -114,7 +125,9 @@ def serve(store: str, port: int, collector: str, warm: bool) -> None:
 
     from tenure.service.app import create_app
 
-    settings = served_settings(store, collector, TOKEN)
+    settings = served_settings(store, collector, TOKEN).model_copy(
+        update={"write_keys": [WRITE_KEY]}
+    )
     if warm and "warm" not in inspect.signature(create_app).parameters:
         raise SystemExit("this revision's create_app cannot warm the dashboard")
     app = create_app(settings, warm=True) if warm else create_app(settings)
@@ -152,6 +165,10 @@ class Client:
         if answer.status_code != 303 or "tenure_dash" not in self.http.cookies:
             raise SystemExit(f"login: {answer.status_code} {answer.text[:300]}")
         return seconds
+
+    def get_json(self, path: str) -> Any:
+        """``GET path``'s JSON answer (with the admin token)."""
+        return self.http.get(path, headers=self.bearer).json()
 
     def get(self, path: str) -> tuple[float, int]:
         """Seconds and bytes of ``GET path`` (a ``.json`` path with the bearer token, a page
@@ -217,6 +234,61 @@ def measure_pages(client: Client, plan: dict[str, Any], since: float) -> dict[st
     return out
 
 
+class Traffic:
+    """Batches of tracking events posted to the collector every ``every`` seconds from a
+    thread (:meth:`start`, :meth:`stop`), as visitors' browsers send them."""
+
+    def __init__(self, url: str, every: float, batch: int) -> None:
+        self.url, self.every, self.batch = url, every, batch
+        self.latencies: list[float] = []
+        self.acked = self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        if self.every > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        import httpx
+
+        n = 0
+        with httpx.Client(base_url=self.url, auth=(WRITE_KEY, ""), timeout=30) as client:
+            while not self._stop.wait(self.every):
+                events = []
+                for _ in range(self.batch):
+                    n += 1
+                    events.append(
+                        {
+                            "type": "track",
+                            "event": "Product Viewed",
+                            "anonymousId": f"bench-visitor-{n % 997}",
+                            "messageId": uuid.uuid4().hex,
+                            "properties": {"sku": f"P{n % 800}"},
+                        }
+                    )
+                start = time.perf_counter()
+                answer = client.post("/v1/batch", json={"batch": events})
+                self.latencies.append(time.perf_counter() - start)
+                if answer.status_code == 200:
+                    self.acked += 1
+                else:
+                    self.failed += 1
+
+    def stop(self) -> dict[str, Any] | None:
+        if self.every <= 0:
+            return None
+        self._stop.set()
+        self._thread.join(60)
+        return {
+            "every_s": self.every,
+            "events_per_batch": self.batch,
+            "batches_acked": self.acked,
+            "batches_failed": self.failed,
+            "post_ms": quantiles(self.latencies),
+        }
+
+
 # -- the report ----------------------------------------------------------------------------
 
 
@@ -277,7 +349,14 @@ def http_part(args: argparse.Namespace, plan: dict[str, Any], folder: Path) -> d
         login_s = client.login()
         time.sleep(args.settle)
         load_first = _load()
-        pages = measure_pages(client, plan, healthy)
+        traffic = Traffic(url, args.events_every, args.events_batch)
+        traffic.start()
+        try:
+            pages = measure_pages(client, plan, healthy)
+        finally:
+            sent = traffic.stop()
+        time.sleep(2 * args.events_every)  # the last batches loaded
+        stored = client.get_json("/health").get("queue_depth") if sent else None
         peak = _peak_mb(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -293,6 +372,7 @@ def http_part(args: argparse.Namespace, plan: dict[str, Any], folder: Path) -> d
         "server_start_s": round(healthy - started, 1),
         "login_ms": round(login_s * 1000),
         "server_peak_rss_mb": round(peak),
+        "events": sent and {**sent, "queue_depth_after": stored},
         "seconds": round(time.monotonic() - started, 1),
         **pages,
     }
@@ -329,6 +409,10 @@ def main() -> None:
     parser.add_argument(
         "--profiles", type=int, default=0, help="then this many other buyers' profile pages"
     )
+    parser.add_argument(
+        "--events-every", type=float, default=0.0, help="seconds between collector batches"
+    )
+    parser.add_argument("--events-batch", type=int, default=20, help="events per batch")
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("step", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from tenure.dashboard import pages as dash_pages
 from tenure.dashboard import report
-from tenure.dashboard.draw import environment
+from tenure.dashboard.draw import Frame, environment, render_page
+from tenure.dashboard.i18n import Translator
 from tenure.dashboard.kept import TABLE, kept_page
 from tenure.dashboard.model import Page, Window
 from tenure.dashboard.pages import PAGES, build_page, default_window
@@ -29,6 +30,7 @@ from tenure.pipeline.dashboard import current_tables
 from tenure.pipeline.dashboard import report as pipeline_report
 from tenure.pipeline.steps import PAGE_TABLES
 from tenure.service.app import create_app
+from tenure.service.dashboard import stale_ok
 from tenure.store import Store
 from tests.service.adminkit import GOOD, admin_settings, late_order
 
@@ -64,9 +66,9 @@ def assert_same(page: Page | None, other: Page, key: str) -> None:
 
 
 def _numbers(page: Page) -> dict[str, Any]:
-    """The page's JSON twin but when and from which live tables it was computed."""
+    """The page's JSON twin but when it was computed, from which live tables, stale."""
     doc = page.to_json()
-    return {k: v for k, v in doc.items() if k not in ("built_at", "live")}
+    return {k: v for k, v in doc.items() if k not in ("built_at", "live", "stale")}
 
 
 def _held(store: Store, window: Window) -> dict[str, Page | None]:
@@ -227,3 +229,33 @@ def test_events_alone_leave_a_kept_page_served_and_the_run_keeps_it_anew(
     assert built == []
     import_orders(kept, [late_order(kept, tmp_path)])
     assert kept_page(kept, kept.settings, "customers", window, live_ok=True) is None
+
+
+def test_a_server_whose_worker_runs_the_pipeline_serves_a_stale_page_marked_so(
+    kept: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an import, a server whose worker runs the pipeline serves the kept pages marked
+    stale instead of building them on request (the worker's next run keeps them anew); the
+    health page (one run behind at once) is built; without the worker, pages are built."""
+    window = default_window(kept)
+    before = kept_page(kept, kept.settings, "overview", window)
+    assert before is not None and not before.stale
+    import_orders(kept, [late_order(kept, tmp_path)])
+    assert kept_page(kept, kept.settings, "overview", window, live_ok=True) is None
+    assert kept_page(kept, kept.settings, "health", window, stale_ok=True) is None
+    built = _no_build(monkeypatch, allowed=("health",))
+    page = report.build("overview", kept, kept.settings, window, stale_ok=True)
+    assert (
+        page.stale
+        and page.built_at
+        == kept_page(kept, kept.settings, "overview", window, stale_ok=True).built_at
+    )  # type: ignore[union-attr]
+    assert_same(page, before, "overview")
+    assert page.to_json()["stale"] is True
+    html = render_page(page, Translator("en", page.currency), Frame())
+    assert "the next pipeline run brings this page up to date" in html
+    assert built == []
+    with pytest.raises(AssertionError, match="the page overview was built"):
+        report.build("overview", kept, kept.settings, window)  # no worker: built on request
+    assert stale_ok(kept.settings.model_copy(update={"worker_pipeline_every": 0})) is False
+    assert stale_ok(kept.settings.model_copy(update={"worker_pipeline_every": 60})) is True

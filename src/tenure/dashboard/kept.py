@@ -36,6 +36,10 @@ TABLE = "dashboard_pages"
 #: ``live_ok``; :func:`tenure.dashboard.report.build`), and the page says when its
 #: numbers were computed. The pipeline's ``dashboard`` step builds it anew.
 LIVE_TABLES = ("events", "imports")
+#: The pipeline's run records, written after the ``dashboard`` step keeps the pages: a kept
+#: page that read them (health) is one run behind at once, so it is never served stale
+#: (:func:`kept_page` with ``stale_ok``); it is quick to build.
+RUN_RECORDS = "pipeline_runs"
 #: The settings a page's numbers depend on: a page kept under others is not served.
 PAGE_SETTINGS = (
     "reporting_currency",
@@ -105,13 +109,22 @@ def page_from_json(doc: dict[str, Any]) -> Page:
 
 
 def kept_page(
-    store: Store, settings: Settings, key: str, window: Window, *, live_ok: bool = False
+    store: Store,
+    settings: Settings,
+    key: str,
+    window: Window,
+    *,
+    live_ok: bool = False,
+    stale_ok: bool = False,
 ) -> Page | None:
     """The kept page ``key`` of ``window`` when it still holds, else None; with ``live_ok``,
     it holds when only :data:`LIVE_TABLES` were written since (its ``built_at`` and ``live``
-    say so). A page served this way counts as having read its tables (but the live ones
-    with ``live_ok``) and this table (:meth:`DataVersions.read`), so a result cache around
-    the call drops it when one of them is written (the pipeline keeps the page anew)."""
+    say so). With ``stale_ok`` (a server whose worker runs the pipeline), a page that no
+    longer holds is returned too, marked ``stale`` (but one that read :data:`RUN_RECORDS`):
+    the next run keeps it anew. A page served this way counts as having read this table
+    and its tables (but the live ones with ``live_ok``; none when stale)
+    (:meth:`DataVersions.read`), so a result cache around the call drops it when one of
+    them is written, or when the pipeline keeps the page anew."""
     if not store.keeps_versions or not store.exists(TABLE):
         return None
     t = store.read(TABLE)
@@ -123,12 +136,14 @@ def kept_page(
         return None
     tables, versions = json.loads(rows[-1]["tables"]), json.loads(rows[-1]["versions"])
     checked = [t for t in tables if not (live_ok and t in LIVE_TABLES)]
-    if store.data_versions(checked) != {t: versions.get(t) for t in checked}:
+    holds = store.data_versions(checked) == {t: versions.get(t) for t in checked}
+    if not holds and (not stale_ok or RUN_RECORDS in tables):
         return None
-    store.versions.read(*checked)
+    if holds:
+        store.versions.read(*checked)
     page = page_from_json(json.loads(rows[-1]["body"]))
     live = tuple(t for t in tables if t in LIVE_TABLES)
-    return replace(page, built_at=rows[-1]["built_at"], live=live)
+    return replace(page, built_at=rows[-1]["built_at"], live=live, stale=not holds)
 
 
 @dataclass

@@ -135,6 +135,9 @@ class Page:
     #: The tables fed continuously it read (:data:`tenure.dashboard.kept.LIVE_TABLES`):
     #: counted as they were at ``built_at``, until the next pipeline run.
     live: tuple[str, ...] = field(default=(), compare=False)
+    #: Data arrived since ``built_at`` that the page does not count yet: served while the
+    #: worker's next pipeline run keeps it anew (:func:`tenure.dashboard.kept.kept_page`).
+    stale: bool = field(default=False, compare=False)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Page:
         """The page itself: it cannot change (frozen, tuples of frozen parts and plain

@@ -56,7 +56,13 @@ StoredFor = Callable[[], Stored | None]
 
 
 def build(
-    key: str, store: Store, settings: Settings, window: Window, stored: StoredFor | None = None
+    key: str,
+    store: Store,
+    settings: Settings,
+    window: Window,
+    stored: StoredFor | None = None,
+    *,
+    stale_ok: bool = False,
 ) -> Page:
     """The page ``key`` for ``window`` (a ``NotFoundError`` for an unknown key), through the
     store's result cache (:func:`tenure.store.cached`): built again only when a table it
@@ -66,11 +72,13 @@ def build(
     keeps the pages anew). On a miss, the page the pipeline kept in the store when it
     still holds (:func:`tenure.dashboard.kept.kept_page`), else built, reading as stored
     the derived tables ``stored()`` names current
-    (:func:`tenure.dashboard.stored.reading_stored`)."""
+    (:func:`tenure.dashboard.stored.reading_stored`). ``stale_ok`` (a server whose worker
+    runs the pipeline): a kept page that no longer holds is served, marked ``stale``,
+    instead of built on request; the worker's next run keeps it anew."""
     from tenure.dashboard.pages import build_page
 
     def compute() -> Page:
-        page = kept_page(store, settings, key, window, live_ok=True)
+        page = kept_page(store, settings, key, window, live_ok=True, stale_ok=stale_ok)
         if page is not None:
             return page
         built_at = datetime.now(UTC).replace(tzinfo=None)
@@ -97,6 +105,7 @@ def warm(
     *,
     stop: Callable[[], bool] = lambda: False,
     stored: StoredFor | None = None,
+    stale_ok: bool = False,
 ) -> int:
     """Build every page of the menu for the default period into the result cache (what
     ``tenure serve`` does at start, :attr:`Settings.dashboard_warm`; the kept pages that
@@ -106,7 +115,7 @@ def warm(
     for key in page_keys():
         if stop():
             break
-        build(key, store, settings, window, stored)
+        build(key, store, settings, window, stored, stale_ok=stale_ok)
         done += 1
     return done
 

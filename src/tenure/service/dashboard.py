@@ -165,9 +165,18 @@ def _built(
             raise ServiceError(404, missing) from None
 
 
+def stale_ok(settings: Settings) -> bool:
+    """Whether a kept page that no longer holds is served marked stale rather than built on
+    request: when the worker runs the pipeline, whose ``dashboard`` step keeps it anew."""
+    return settings.worker_pipeline_every > 0
+
+
 def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
     def make(store: Store, window: Window) -> Page:
-        return dash_report.build(key, store, state.settings, window, stored_for(store))
+        stale = stale_ok(state.settings)
+        return dash_report.build(
+            key, store, state.settings, window, stored_for(store), stale_ok=stale
+        )
 
     return _built(state, period, make, f"No dashboard page named {key!r}.")
 

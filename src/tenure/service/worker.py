@@ -132,7 +132,7 @@ class ServiceWorker:
         from tenure.dashboard import report
         from tenure.pipeline.dashboard import stored_for
         from tenure.service.admin_analytics import warm_answers
-        from tenure.service.dashboard import predraw
+        from tenure.service.dashboard import predraw, stale_ok
 
         try:
             with self.state.store() as store:
@@ -145,7 +145,14 @@ class ServiceWorker:
                 if self.stopping.is_set():
                     return
                 with self.state.store() as store:
-                    page = report.build(key, store, self.state.settings, window, stored_for(store))
+                    page = report.build(
+                        key,
+                        store,
+                        self.state.settings,
+                        window,
+                        stored_for(store),
+                        stale_ok=stale_ok(self.state.settings),
+                    )
                 predraw(page, self.state.settings)
                 self.warmed.append(key)
         except Exception as exc:  # the answers are computed on request instead
