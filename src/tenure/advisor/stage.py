@@ -98,7 +98,7 @@ class Requirement:
 def requirements(stage: int, t: Thresholds) -> list[Requirement]:
     """The signals stage ``stage`` (1 to 4) needs, without the actual values (see
     :func:`gaps`)."""
-    needs: dict[int, list[tuple[str, float]]] = {
+    table: dict[int, list[tuple[str, float]]] = {
         1: [("purchases", 1.0)],
         2: [("age_days", t.consistent_days), ("sales_per_day", t.consistent_sales_per_day)],
         3: [("age_days", t.established_days), ("sales_per_day", t.established_sales_per_day)],
@@ -107,8 +107,8 @@ def requirements(stage: int, t: Thresholds) -> list[Requirement]:
             ("sales_per_day", t.well_established_sales_per_day),
             ("direct_share", t.direct_share),
         ],
-    }[stage]
-    return [Requirement(name, float(value), None) for name, value in needs]
+    }
+    return [Requirement(name, float(value), None) for name, value in table[stage]]
 
 
 def gaps(stage: int, signals: Signals, t: Thresholds) -> list[Requirement]:
