@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     maturity_consistent_days: int = Field(
         60,
         ge=0,
-        description='Heuristic (MISSION.md section 8, "consistent: 2-3 months"): a store is '
+        description='Heuristic (docs/advisor.md, "consistent: 2-3 months"): a store is '
         "`consistent` from this many days after its first sale, with "
         "`maturity_consistent_sales_per_day`.",
     )
@@ -225,21 +225,21 @@ class Settings(BaseSettings):
     )
     maturity_retention_shares: list[float] = Field(
         default_factory=lambda: [0.0, 0.15, 0.30, 0.50, 0.60],
-        description="Heuristic (MISSION.md section 8): the share of effort to put on retention "
+        description="Heuristic (docs/advisor.md): the share of effort to put on retention "
         "at each stage, in order: just started, gaining traction, consistent, established, "
         "well established (five values from 0 to 1).",
     )
     maturity_alarm_after_days: int = Field(
         182,
         ge=0,
-        description='Heuristic (MISSION.md section 2, "fatal past the first six months"): '
+        description='Heuristic (docs/advisor.md, "fatal past the first six months"): '
         "from this many days after the first sale, a CLV:CAC of 1:1 or below is an alarm of "
         "the maturity advisor; before, a watch.",
     )
     maturity_alarm_ratio: float = Field(
         1.1,
         gt=0.0,
-        description='Heuristic (MISSION.md section 2, "about 1:1 or below"): a CLV:CAC at '
+        description='Heuristic (docs/advisor.md, "about 1:1 or below"): a CLV:CAC at '
         "or below this ratio, past `maturity_alarm_after_days`, is an alarm of the maturity "
         "advisor (1.1: within a tenth of 1:1); from it up to 3:1 (the healthy benchmark), a "
         "watch.",

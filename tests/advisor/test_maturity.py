@@ -1,5 +1,5 @@
 """The maturity advisor on small synthetic stores imported the real way: each stage of
-MISSION.md section 8 classified, the boundaries, the effort split to the cent, the CLV:CAC
+the maturity table (docs/advisor.md) classified, the boundaries, the effort split to the cent, the CLV:CAC
 warnings and what it says when data is missing."""
 
 from __future__ import annotations

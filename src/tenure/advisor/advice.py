@@ -151,7 +151,7 @@ def _health(
                     "alarm",
                     f"Alarm: {row.channel}: {_ratio(row, h, c)}, {s.age_days} days after the "
                     "first sale. About 1:1 or below past the first six months (heuristic, "
-                    "MISSION.md section 2): each customer costs about as much as they bring, "
+                    "docs/advisor.md): each customer costs about as much as they bring, "
                     "or more. Cut its spend or make its customers worth more.",
                 )
             )
@@ -173,7 +173,7 @@ def _health(
                     "health",
                     "watch",
                     f"Watch: {row.channel}: {_ratio(row, h, c)}, below the healthy 3:1 "
-                    f"(heuristic, MISSION.md section 2).{until}",
+                    f"(heuristic, docs/advisor.md).{until}",
                 )
             )
     healthy = [r.channel for r in health.channels if r.level == "healthy"]

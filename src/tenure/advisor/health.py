@@ -3,9 +3,10 @@
 The channel economics are :func:`tenure.analytics.channels.channels` (spend, new customers,
 CAC, historical CLV over ``horizon_days`` after the first order, CLV:CAC); the overall row is
 the same :func:`tenure.analytics.channels.economics` over the whole store (blended: all spend
-over all new customers, CLV the mean over every mature customer). The levels (heuristics,
-MISSION.md section 2: "around 3:1 is the healthy benchmark; about 1:1 or below means the store
-spends more to win customers than they bring, which is fatal past the first six months"):
+over all new customers, CLV the mean over every mature customer). The levels are heuristics
+of the source documents (docs/advisor.md): "around 3:1 is the healthy benchmark; about 1:1 or
+below means the store spends more to win customers than they bring, which is fatal past the
+first six months":
 
 * ``alarm``: CLV:CAC at or below ``maturity_alarm_ratio`` (about 1:1) once the store is
   ``maturity_alarm_after_days`` old (six months);

@@ -1,7 +1,8 @@
 """The maturity stage of a store, from its age, sales pace and share of direct orders.
 
-Heuristics, not laws: the table of MISSION.md section 8 (the source documents' rule of thumb
-for how much effort a store should put on keeping customers rather than winning new ones)::
+Heuristics, not laws: the maturity table of the source documents the project was created
+from (docs/advisor.md), their rule of thumb for how much effort a store should put on keeping
+customers rather than winning new ones::
 
     stage              typical signal                                     retention effort
     just started       no sales yet                                       0%
@@ -25,7 +26,7 @@ from tenure.errors import ConfigError
 #: The stages, in order (index 0 to 4).
 STAGES = ("just started", "gaining traction", "consistent", "established", "well established")
 #: Where the rule comes from (said next to every figure it produces).
-SOURCE = "heuristic of MISSION.md section 8"
+SOURCE = "heuristic of the source documents, docs/advisor.md"
 
 
 @dataclass(frozen=True)
