@@ -1,6 +1,6 @@
-"""The maturity advisor on small synthetic stores imported the real way: each stage of
-the maturity table (docs/advisor.md) classified, the boundaries, the effort split to the cent, the CLV:CAC
-warnings and what it says when data is missing."""
+"""The maturity advisor on small synthetic stores imported the real way: each stage of the
+maturity table (docs/advisor.md) classified, the boundaries, the effort split to the cent,
+the CLV:CAC warnings and what it says when data is missing."""
 
 from __future__ import annotations
 
