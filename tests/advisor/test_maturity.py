@@ -90,15 +90,22 @@ def test_a_year_of_twelve_a_day_mostly_paid_stays_established(tmp_path: Path) ->
 # -- boundaries ------------------------------------------------------------------------------
 
 
-def test_the_consistent_boundary_on_a_real_store(tmp_path: Path) -> None:
-    """60 days old with exactly 28 sales in the last 28 days is consistent; one sale fewer
-    is not."""
-    first = END - timedelta(days=60)
-    rows = [order(0, first)] + [order(i, END - timedelta(days=i - 1)) for i in range(1, 29)]
-    assert _advice(build(tmp_path, rows, name="a.duckdb")).stage == "consistent"
-    assert _advice(build(tmp_path, rows[:-1], name="b.duckdb")).stage == "gaining traction"
-    younger = [order(0, first + timedelta(days=1)), *rows[1:]]
-    assert _advice(build(tmp_path, younger, name="c.duckdb")).stage == "gaining traction"
+def _boundary_rows(first_day_offset: int, sales: int) -> list[dict]:
+    first = END - timedelta(days=60 - first_day_offset)
+    return [order(0, first)] + [order(i, END - timedelta(days=i - 1)) for i in range(1, sales + 1)]
+
+
+@pytest.mark.parametrize(
+    ("younger_by", "sales", "stage"),
+    [(0, 28, "consistent"), (0, 27, "gaining traction"), (1, 28, "gaining traction")],
+)
+def test_the_consistent_boundary_on_a_real_store(
+    tmp_path: Path, younger_by: int, sales: int, stage: str
+) -> None:
+    """60 days old with exactly 28 sales in the last 28 days (1 a day) is consistent; one
+    sale fewer, or one day younger, is not."""
+    r = _advice(build(tmp_path, _boundary_rows(younger_by, sales)))
+    assert r.stage == stage
 
 
 T = Thresholds()
@@ -296,19 +303,21 @@ def test_one_to_one_after_six_months_is_an_alarm(tmp_path: Path) -> None:
     assert direct.level == "unknown" and direct.spend is None and direct.clv_cac is None
 
 
-def test_one_to_one_in_a_young_store_is_a_watch_and_five_to_one_is_healthy(
-    tmp_path: Path,
-) -> None:
-    young = _advice(_health_store(tmp_path / "a", END - timedelta(days=100), cac=30.0))
+def test_one_to_one_in_a_young_store_is_not_an_alarm(tmp_path: Path) -> None:
+    young = _advice(_health_store(tmp_path, END - timedelta(days=100), cac=30.0))
     assert all(a.level != "alarm" for a in young.advice)
     # too young for any CLV horizon: unknown, said so
     assert young.health.overall.clv_cac is None
     assert "CLV, and so CLV:CAC, is unknown" in _texts(young)
-    good = _advice(_health_store(tmp_path / "b", END - timedelta(days=300), cac=6.0))
-    paid = next(h for h in good.health.channels if h.channel == "paid_search")
-    assert paid.clv_cac == pytest.approx(5.0) and paid.level == "healthy"
-    watch = _advice(_health_store(tmp_path / "c", END - timedelta(days=300), cac=15.0))
-    assert next(h for h in watch.health.channels if h.channel == "paid_search").level == "watch"
+
+
+@pytest.mark.parametrize(("cac", "ratio", "level"), [(6.0, 5.0, "healthy"), (15.0, 2.0, "watch")])
+def test_five_to_one_is_healthy_and_two_to_one_a_watch(
+    tmp_path: Path, cac: float, ratio: float, level: str
+) -> None:
+    r = _advice(_health_store(tmp_path, END - timedelta(days=300), cac=cac))
+    paid = next(h for h in r.health.channels if h.channel == "paid_search")
+    assert paid.clv_cac == pytest.approx(ratio) and paid.level == level
 
 
 # -- missing data ----------------------------------------------------------------------------
