@@ -36,7 +36,10 @@ def _summary(r: MaturityAdvice) -> Table:
             ("stage", r.stage),
             ("recommended retention share", _known(r.recommended_retention_share, "{:.0%}")),
             ("days since the first sale", _known(s.age_days, "{:,}")),
-            (f"sales a day (last {s.days_observed} days)", _known(s.sales_per_day, "{:.1f}")),
+            (
+                f"sales a day (last {s.days_observed or r.window_days} days)",
+                _known(s.sales_per_day, "{:.1f}"),
+            ),
             (
                 f"direct share ({s.direct_basis or 'no touch data'})",
                 _known(s.direct_share, "{:.0%}"),
