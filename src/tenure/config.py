@@ -171,6 +171,86 @@ class Settings(BaseSettings):
         description="The daily run also fits the predictions again once buyers or orders grew "
         "by this share since the fit (0.10 = 10%).",
     )
+    maturity_window_days: int = Field(
+        28,
+        ge=7,
+        description="The recent window of the maturity advisor (`tenure advise`, "
+        "docs/advisor.md): its sales per day, share of direct orders and effort split are "
+        "over the last this many days up to the as-of day.",
+    )
+    maturity_consistent_days: int = Field(
+        60,
+        ge=0,
+        description='Heuristic (docs/advisor.md, "consistent: 2-3 months"): a store is '
+        "`consistent` from this many days after its first sale, with "
+        "`maturity_consistent_sales_per_day`.",
+    )
+    maturity_consistent_sales_per_day: float = Field(
+        1.0,
+        gt=0.0,
+        description='Heuristic ("at least 1 sale a day"): the sales per day over the recent '
+        "window a `consistent` store makes at least.",
+    )
+    maturity_established_days: int = Field(
+        120,
+        ge=0,
+        description='Heuristic ("established: 4-6 months"): a store is `established` from '
+        "this many days after its first sale, with `maturity_established_sales_per_day`.",
+    )
+    maturity_established_sales_per_day: float = Field(
+        8.0,
+        gt=0.0,
+        description='Heuristic ("about 10 sales a day", less a fifth for a quiet month): '
+        "the sales per day an `established` store makes at least.",
+    )
+    maturity_well_established_days: int = Field(
+        330,
+        ge=0,
+        description='Heuristic ("well established: about a year"): a store is `well '
+        "established` from this many days after its first sale, with "
+        "`maturity_well_established_sales_per_day` and `maturity_direct_share`.",
+    )
+    maturity_well_established_sales_per_day: float = Field(
+        10.0,
+        gt=0.0,
+        description='Heuristic ("10+ sales a day"): the sales per day a `well established` '
+        "store makes at least.",
+    )
+    maturity_direct_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description='Heuristic ("mostly direct traffic"): the share of the recent window\'s '
+        "orders that came direct (no channel, no UTM) a `well established` store has at least.",
+    )
+    maturity_retention_shares: list[float] = Field(
+        default_factory=lambda: [0.0, 0.15, 0.30, 0.50, 0.60],
+        description="Heuristic (docs/advisor.md): the share of effort to put on retention "
+        "at each stage, in order: just started, gaining traction, consistent, established, "
+        "well established (five values from 0 to 1).",
+    )
+    maturity_alarm_after_days: int = Field(
+        182,
+        ge=0,
+        description='Heuristic (docs/advisor.md, "fatal past the first six months"): '
+        "from this many days after the first sale, a CLV:CAC of 1:1 or below is an alarm of "
+        "the maturity advisor; before, a watch.",
+    )
+    maturity_alarm_ratio: float = Field(
+        1.1,
+        gt=0.0,
+        description='Heuristic (docs/advisor.md, "about 1:1 or below"): a CLV:CAC at '
+        "or below this ratio, past `maturity_alarm_after_days`, is an alarm of the maturity "
+        "advisor (1.1: within a tenth of 1:1); from it up to 3:1 (the healthy benchmark), a "
+        "watch.",
+    )
+    message_costs: dict[str, float] = Field(
+        default_factory=lambda: {"email": 0.001, "sms": 0.01, "onsite": 0.0, "trait": 0.0},
+        description="What one message sent by a flow costs, per channel, in the reporting "
+        "currency, for the effort split of `tenure advise` (defaults: rough list prices, about "
+        "1 per 1,000 e-mails and 1 cent an SMS; set your provider's). A channel missing here "
+        "(`webhook` by default) has an unknown cost, said so, never 0.",
+    )
     flows_dir: Path = Field(
         Path("flows"),
         description="Directory of the store's own flow definitions (`*.yaml`, docs/flows.md), "
@@ -401,6 +481,20 @@ class Settings(BaseSettings):
         if len(value) != 3 or not value.isalpha():
             raise ValueError(f"must be a 3-letter ISO 4217 code, got {value!r}")
         return value.upper()
+
+    @field_validator("maturity_retention_shares")
+    @classmethod
+    def _five_shares(cls, value: list[float]) -> list[float]:
+        if len(value) != 5 or any(not 0.0 <= v <= 1.0 for v in value):
+            raise ValueError(f"must be five shares from 0 to 1, one per stage, got {value!r}")
+        return value
+
+    @field_validator("message_costs")
+    @classmethod
+    def _costs(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(v < 0 for v in value.values()):
+            raise ValueError(f"message costs cannot be negative, got {value!r}")
+        return {k.strip().lower(): v for k, v in value.items()}
 
     @field_validator("accepted_currencies")
     @classmethod
