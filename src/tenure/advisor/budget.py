@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -227,7 +227,7 @@ def _history(econ: ChannelEconomics, paid: list[str], rules: BudgetRules) -> pd.
                     "channel": channel,
                     "week": week,
                     "spend": 0.0 if got is None or pd.isna(got["spend"]) else float(got["spend"]),
-                    "new_customers": 0 if got is None else int(got["new_customers"]),
+                    "new_customers": 0 if got is None else int(cast(Any, got["new_customers"])),
                 }
             )
     return pd.DataFrame(rows, columns=["channel", "week", "spend", "new_customers"])
@@ -325,7 +325,7 @@ def _propose(
     for c in paid:
         mine = weekly[weekly["channel"] == c]
         curves[c] = fit_curve(mine["spend"].to_numpy(), mine["new_customers"].to_numpy(), rules)
-    movable = [c for c in paid if curves[c] is not None and pd.notna(rows.at[c, "clv"])]
+    movable = [c for c in paid if curves[c] is not None and cell(rows, c, "clv") is not None]
     lo, hi = _bounds(rows, weekly, movable, paid, minimum, maximum, rules)
     room = float(sum(hi.values()))
     budget = min(result.total, room)
@@ -357,7 +357,7 @@ def _bounds(
     for c in paid:
         low = float(minimum.get(c, 0.0))
         if c not in movable:
-            held = float(rows.at[c, "current_spend"])
+            held = cell(rows, c, "current_spend") or 0.0
             held = min(max(held, low), maximum.get(c, np.inf))
             lo[c] = hi[c] = held
             continue
@@ -387,7 +387,7 @@ def _optimise(
     scale = max(budget, 1.0)
     low = np.array([lo[c] for c in movable]) / scale
     high = np.array([hi[c] for c in movable]) / scale
-    weights = [(float(rows.at[c, "clv"]), curves[c]) for c in movable]
+    weights = [(cell(rows, c, "clv") or 0.0, curves[c]) for c in movable]
 
     def value(x: np.ndarray) -> float:
         return -sum(
@@ -423,6 +423,12 @@ def _feasible(
     return np.clip(x, low, high)
 
 
+def cell(rows: pd.DataFrame, row: str, column: str) -> float | None:
+    """The number at ``rows.at[row, column]``, None when unknown."""
+    value = cast(Any, rows.at[row, column])
+    return None if value is None or pd.isna(value) else float(value)
+
+
 def _marginal_cac(curve: Curve, spend: float, days: int) -> float | None:
     """Spend per extra new customer at ``spend``: 1 / (d new / d spend)."""
     weekly = spend * 7.0 / days
@@ -444,10 +450,10 @@ def _fill(
 ) -> None:
     for c, s in spend.items():
         curve = curves[c]
-        clv = rows.at[c, "clv"]
+        clv = cell(rows, c, "clv")
         rows.at[c, "proposed_spend"] = s
         rows.at[c, "min"], rows.at[c, "max"] = lo[c], hi[c]
-        if curve is None or pd.isna(clv):
+        if curve is None or clv is None:
             rows.at[c, "curve"] = "held"
             rows.at[c, "why"] = (
                 "no new customers in the weeks fitted" if curve is None else "value unknown"
@@ -458,10 +464,11 @@ def _fill(
         if curve.fit is not None:
             rows.at[c, "b"], rows.at[c, "b_se"] = curve.b, curve.fit.b_se
         rows.at[c, "cac"] = _marginal_cac(curve, s, rules.days)
-        for when, amount in (("current", rows.at[c, "current_spend"]), ("proposed", s)):
-            new = expected_new(curve.a, curve.b, float(amount), rules.days)
+        now = cell(rows, c, "current_spend") or 0.0
+        for when, amount in (("current", now), ("proposed", s)):
+            new = expected_new(curve.a, curve.b, amount, rules.days)
             rows.at[c, f"{when}_new"] = new
-            rows.at[c, f"{when}_value"] = new * float(clv)
+            rows.at[c, f"{when}_value"] = new * clv
     result.channels = rows.reset_index()
 
 
@@ -476,8 +483,8 @@ def _expected(
 ) -> None:
     """The expected new customers and value, current and proposed, with the bootstrap
     interval of the proposed figures and of the gain."""
-    used = [c for c in spend if curves[c] is not None and pd.notna(rows.at[c, "clv"])]
-    current = {c: float(rows.at[c, "current_spend"]) for c in used}
+    used = [c for c in spend if curves[c] is not None and cell(rows, c, "clv") is not None]
+    current = {c: cell(rows, c, "current_spend") or 0.0 for c in used}
     frame = result.channels.set_index("channel")
     point = {
         f"{w}_{m}": float(frame.loc[used, f"{w}_{m}"].astype(float).sum())
@@ -490,7 +497,7 @@ def _expected(
     out["gain"] = point["proposed_value"] - point["current_value"]
     for name, values in draws.items():
         ok = values[np.isfinite(values)]
-        low, high = (np.percentile(ok, [tail, 100 - tail]) if len(ok) else (np.nan, np.nan))
+        low, high = np.percentile(ok, [tail, 100 - tail]) if len(ok) else (np.nan, np.nan)
         out[f"{name}_low"], out[f"{name}_high"] = float(low), float(high)
     result.expected = out
 
@@ -569,13 +576,14 @@ def _assumptions(
     ]
     if fitted:
         out.append(
-            f"Diminishing returns measured from the store's own weekly spend for {', '.join(fitted)}: "
-            "new customers per week = a x spend^b, with 0 < b <= 1."
+            "Diminishing returns measured from the store's own weekly spend for "
+            f"{', '.join(fitted)}: new customers per week = a x spend^b, with 0 < b <= 1."
         )
     if constant:
         out.append(
             f"Too little variation in the spend history of {', '.join(constant)} to measure "
-            f"diminishing returns: a constant CAC (spend / new customers over the last {rules.fit_weeks} weeks) is assumed, "
-            "so each extra unit of spend is taken to bring as much as the average one did."
+            "diminishing returns: a constant CAC (spend / new customers over the last "
+            f"{rules.fit_weeks} weeks) is assumed, so each extra unit of spend is taken to "
+            "bring as much as the average one did."
         )
     return out

@@ -174,9 +174,7 @@ def _predicted_day(store: Store, column: str | None) -> date | None:
     return None if day is None or pd.isna(day) else pd.Timestamp(day).date()
 
 
-def _customer_values(
-    store: Store, facts: ir.Table, end: date, column: str | None
-) -> ir.Table:
+def _customer_values(store: Store, facts: ir.Table, end: date, column: str | None) -> ir.Table:
     """Per buyer: channel, campaign, first day and the cumulative value after 0..12 months
     (``cum_k``; null when unknown: no prediction, or too recent for the historic value)."""
     b = facts.filter(facts.is_buyer & facts.first_order_at.notnull())
