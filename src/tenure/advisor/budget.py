@@ -327,6 +327,14 @@ def _propose(
         curves[c] = fit_curve(mine["spend"].to_numpy(), mine["new_customers"].to_numpy(), rules)
     movable = [c for c in paid if curves[c] is not None and cell(rows, c, "clv") is not None]
     lo, hi = _bounds(rows, weekly, movable, paid, minimum, maximum, rules)
+    floor = float(sum(lo.values()))
+    if floor > result.total:
+        held = ", ".join(c for c in paid if c not in movable) or "none"
+        raise ConfigError(
+            f"The total {result.total:g} is below {floor:g}, what the minimums and the "
+            f"channels held at their current spend (not moved: {held}) take.",
+            hint="Raise --total or lower a --min.",
+        )
     room = float(sum(hi.values()))
     budget = min(result.total, room)
     result.unallocated = result.total - budget
