@@ -111,9 +111,7 @@ def test_proposal_shifts_budget_toward_the_truly_better_channel(demo_copy: str) 
     assert not result.missing
     assert rows.at[best, "proposed_spend"] > rows.at[best, "current_spend"]
     assert rows.at[worst, "proposed_spend"] < rows.at[worst, "current_spend"]
-    assert rows.loc[list(PAID), "proposed_spend"].sum() + result.unallocated == pytest.approx(
-        total
-    )
+    assert rows.loc[list(PAID), "proposed_spend"].sum() + result.unallocated == pytest.approx(total)
     e = result.expected
     assert e["proposed_value"] > e["current_value"]
     assert e["proposed_value_low"] <= e["proposed_value"] <= e["proposed_value_high"]

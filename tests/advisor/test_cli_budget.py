@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -14,6 +15,16 @@ from tenure.advisor.budget import BudgetRules, propose_budget
 from tenure.cli import app
 
 runner = CliRunner()
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _copy(demo_url: str, tmp_path: Path) -> str:
@@ -37,7 +48,8 @@ def test_json_is_the_library_result(demo_url: str, tmp_path: Path) -> None:
             maximum={"paid_social": 400},
             rules=BudgetRules(days=28),
         ).to_dict()
-    assert doc == json.loads(json.dumps(expected))
+    # the same numbers (money sums may differ in the last bits: the engine adds in threads)
+    assert _rounded(doc) == _rounded(json.loads(json.dumps(expected)))
     rows = {r["channel"]: r for r in doc["channels"]}
     assert rows["paid_search"]["proposed_spend"] >= 200
     assert rows["paid_social"]["proposed_spend"] <= 400
