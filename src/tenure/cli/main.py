@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "report",
     "models",
     "advise",
+    "advise_budget",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"tenure.cli.{_name}")

@@ -27,6 +27,13 @@ def _with_money(frame: pd.DataFrame, store: Store) -> pd.DataFrame:
     return frame
 
 
+def clv_column(store: Store) -> str | None:
+    """The CLV column of the stored predictions (``clv_12m``...), None without them."""
+    if not store.exists(PREDICTIONS):
+        return None
+    return next((c for c in store.read(PREDICTIONS).columns if _CLV.fullmatch(c)), None)
+
+
 def customer_predictions(
     store: Store, *, limit: int | None = None, with_identifiers: bool = True
 ) -> pd.DataFrame:

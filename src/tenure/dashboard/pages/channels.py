@@ -10,7 +10,6 @@ the mean of the last ``tenure predict``'s CLV column over the group's buyers.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import ibis
@@ -29,10 +28,10 @@ from tenure.dashboard.pages.common import (
     values,
 )
 from tenure.dashboard.stored import stored_table
+from tenure.predictions.results import clv_column
 from tenure.store import Store, reporting_currency
 
 PREDICTIONS = "customer_predictions"
-_CLV = re.compile(r"clv_\d+m")
 HORIZON_DAYS = 365
 
 COLUMNS = (
@@ -45,13 +44,6 @@ COLUMNS = (
     Column("health", N_("Health"), "text", "dash-channel-health"),
     Column("payback_months", N_("Payback (months)"), "number", "dash-payback"),
 )
-
-
-def clv_column(store: Store) -> str | None:
-    """The CLV column of the stored predictions (``clv_12m``...), None without them."""
-    if not store.exists(PREDICTIONS):
-        return None
-    return next((c for c in store.read(PREDICTIONS).columns if _CLV.fullmatch(c)), None)
 
 
 def predicted_clv(store: Store, groups: ir.Table, group: str) -> pd.DataFrame:
