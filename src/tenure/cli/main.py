@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "serve",
     "report",
     "models",
+    "goals",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"tenure.cli.{_name}")
