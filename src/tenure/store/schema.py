@@ -591,7 +591,7 @@ DASHBOARD_PAGES = _spec(
 GOALS = _spec(
     "goals",
     ("goal_id",),
-    "The store's goals (`tenure goals add`, docs/advisor.md \"Goals and their forecast\"): "
+    'The store\'s goals (`tenure goals add`, docs/advisor.md "Goals and their forecast"): '
     "a KPI, overall or of a channel or segment, its baseline and the target to reach by the "
     "deadline.",
     goal_id="int64",
