@@ -45,6 +45,13 @@ class NotFoundError(TerminalError):
     names several things where one is needed."""
 
 
+class ForecastError(TerminalError):
+    """A series cannot be forecast: too little history for the model, or a horizon longer
+    than the history (the goals' forecast, :mod:`tenure.advisor.forecast`)."""
+
+    exit_code = 2
+
+
 class StoreError(TerminalError):
     """The store cannot be opened or used as asked."""
 

@@ -49,16 +49,17 @@ def test_the_registry_builds_every_derived_table_once_in_dependency_order() -> N
         "recommendations",
         "segments",
         "flows",
+        "goals",
         "dashboard",
     ]
-    # identity, flows and dashboard write canonical tables (identities; messages, flow
-    # state, ticks; the kept pages)
-    built = [t for s in STEPS[1:-2] for t in s.builds]
+    # identity, flows, goals and dashboard write canonical tables (identities; messages,
+    # flow state, ticks; the goals' progress; the kept pages)
+    built = [t for s in STEPS[1:-3] for t in s.builds]
     assert sorted(built) == sorted(DERIVED)
-    assert all(not s.derived and s.every_run for s in STEPS[-2:])
+    assert all(not s.derived and s.every_run for s in STEPS[-3:])
     for s in STEPS:
         assert all(names.index(u) < names.index(s.name) for u in s.after)
-        for table in s.builds if s.name not in ("identity", "flows", "dashboard") else ():
+        for table in s.builds if s.name not in ("identity", "flows", "goals", "dashboard") else ():
             assert DERIVED[table].step == s.name
 
 

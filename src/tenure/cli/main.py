@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "models",
     "advise",
     "advise_budget",
+    "goals",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"tenure.cli.{_name}")

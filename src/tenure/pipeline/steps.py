@@ -226,6 +226,14 @@ def flows_step(store: Store, ctx: StepContext) -> dict[str, int]:
     return {"messages": decided, "flow_state": sum(f.entered for f in result.flows)}
 
 
+def goals_step(store: Store, ctx: StepContext) -> dict[str, int]:
+    """Append one ``goal_progress`` row per active goal: its value to date and forecast as
+    of ``ctx.as_of`` (:func:`tenure.advisor.goals.record_progress`; docs/advisor.md)."""
+    from tenure.advisor.goals import PROGRESS, record_progress
+
+    return {PROGRESS: record_progress(store, ctx.as_of)}
+
+
 #: The derived tables the dashboard's page builders can read as stored
 #: (:func:`tenure.dashboard.stored.stored_table`).
 PAGE_TABLES = (
@@ -356,6 +364,15 @@ STEPS: tuple[Step, ...] = (
         (*ANALYTICS_READS, "consents", "suppressions", "flow_controls"),
         flows_step,
         doc="One tick of every flow: entries, steps, the messages decided (docs/flows.md).",
+        every_run=True,
+    ),
+    Step(
+        "goals",
+        ("goal_progress",),
+        ("customer_facts", "segments"),
+        (*ANALYTICS_READS, "goals"),
+        goals_step,
+        doc="Each goal's progress and forecast, one row per goal and run (docs/advisor.md).",
         every_run=True,
     ),
     Step(

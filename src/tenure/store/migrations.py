@@ -41,6 +41,7 @@ from tenure.store.schema import (
     V15_TABLES,
     V17_TABLES,
     V18_TABLES,
+    V19_TABLES,
     TableSpec,
 )
 
@@ -217,6 +218,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         18,
         "data versions, the dashboard's kept pages",
         lambda con: _create_tables_v(con, V18_TABLES, 18),
+    ),
+    Migration(
+        19,
+        "the advisor's goals and their progress",
+        lambda con: _create_tables_v(con, V19_TABLES, 19),
     ),
 )
 

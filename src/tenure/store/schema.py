@@ -588,6 +588,44 @@ DASHBOARD_PAGES = _spec(
     seconds="float64",
 )
 
+GOALS = _spec(
+    "goals",
+    ("goal_id",),
+    'The store\'s goals (`tenure goals add`, docs/advisor.md "Goals and their forecast"): '
+    "a KPI, overall or of a channel or segment, its baseline and the target to reach by the "
+    "deadline.",
+    goal_id="int64",
+    text="string",
+    metric="string",
+    scope="string",
+    scope_value="string",
+    change="string",
+    baseline_start="date",
+    baseline_end="date",
+    baseline_value="float64",
+    target_value="float64",
+    start="date",
+    deadline="date",
+    created_at="timestamp",
+)
+
+GOAL_PROGRESS = _spec(
+    "goal_progress",
+    ("goal_id", "run_at"),
+    "Each goal's progress as recorded by each `tenure run` (step `goals`): the value to "
+    "date, the forecast at the deadline with its 80% interval, and the chance of meeting it.",
+    goal_id="int64",
+    run_at="timestamp",
+    as_of="date",
+    value_to_date="float64",
+    forecast="float64",
+    low="float64",
+    high="float64",
+    p_meet="float64",
+    on_track="boolean",
+    note="string",
+)
+
 #: Tables created by migration 1 (the first data model).
 CORE_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
@@ -629,6 +667,8 @@ V15_TABLES: tuple[TableSpec, ...] = (LINK_CLICKS,)
 V17_TABLES: tuple[TableSpec, ...] = (FLOW_BACKTESTS,)
 #: Tables added by migration 18 (the data versions, the dashboard's kept pages).
 V18_TABLES: tuple[TableSpec, ...] = (DATA_VERSIONS, DASHBOARD_PAGES)
+#: Tables added by migration 19 (the advisor's goals and their recorded progress).
+V19_TABLES: tuple[TableSpec, ...] = (GOALS, GOAL_PROGRESS)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
@@ -645,4 +685,5 @@ TABLES: dict[str, TableSpec] = {
     + V15_TABLES
     + V17_TABLES
     + V18_TABLES
+    + V19_TABLES
 }
