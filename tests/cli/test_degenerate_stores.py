@@ -303,6 +303,10 @@ ARGUMENTS: dict[str, Callable[[Built, Path], list[str]]] = {
     "flows preview": lambda _, __: ["abandoned_cart", "email_cart", "c1"],
     "bounces import": lambda _, tmp: [_bounce_file(tmp)],
     "worker": lambda _, tmp: ["--passes", "1", "--interval", "0", "--dry-run", str(tmp / "outbox")],
+    "advise budget": lambda _, __: ["--total", "1000", "--min", "paid_search=100"],
+    "goals add": lambda _, __: ["revenue +7% in 3 months"],
+    "goals show": lambda _, __: ["1"],
+    "goals remove": lambda _, __: ["1"],
 }
 
 #: Commands that run until stopped, not exercised here (where they are tested instead).
