@@ -22,6 +22,7 @@ from tenure.dashboard.model import N_, Page, Window
 from tenure.dashboard.stored import Stored, reading_stored
 from tenure.errors import ConfigError, NotFoundError
 from tenure.store import Store, cached
+from tenure.store.cache import peek_cached
 
 #: The menu title of each page key (the pages' own titles need the store to be built).
 TITLES: dict[str, str] = {
@@ -82,12 +83,30 @@ def build(
         if page is not None:
             return page
         built_at = datetime.now(UTC).replace(tzinfo=None)
-        reading = reading_stored(stored() if stored is not None else None)
-        with store.versions.unrecorded(LIVE_TABLES) as live, reading:
-            page = build_page(key, store, settings, window)
+        with store.versions.unrecorded(LIVE_TABLES) as live:
+            current = stored() if stored is not None else None
+            with reading_stored(current):
+                page = build_page(key, store, settings, window)
         return replace(page, built_at=built_at, live=tuple(sorted(live)))
 
-    return cached(store, f"dashboard.page.{key}", _window_params(window), compute)
+    params = {**_window_params(window), **({"stale_ok": "yes"} if stale_ok else {})}
+    return cached(store, f"dashboard.page.{key}", params, compute)
+
+
+def held(
+    key: str, store: Store, window: Window | None = None, *, stale_ok: bool = False
+) -> Page | None:
+    """The page ``key`` of ``window`` (default: the default period) when the result cache
+    holds it still fresh (:func:`build` put it there, with the same ``stale_ok``), else
+    None; it reads nothing from the database, so the service answers it even while
+    another thread holds the store."""
+    if window is None:
+        window = peek_cached(store, DEFAULT_WINDOW, {})
+        if window is None:
+            return None
+    params = {**_window_params(window), **({"stale_ok": "yes"} if stale_ok else {})}
+    page: Page | None = peek_cached(store, f"dashboard.page.{key}", params)
+    return page
 
 
 def _window_params(window: Window) -> dict[str, str]:
@@ -148,12 +167,16 @@ def profile(store: Store, settings: Settings, window: Window, identifier: str) -
     return cached(store, "dashboard.profile", params, compute)
 
 
+#: The result cache's name of :func:`default_window`.
+DEFAULT_WINDOW = "dashboard.default_window"
+
+
 def default_window(store: Store) -> Window:
     """The period shown when none is asked for: the page builders' default
-    (:func:`tenure.dashboard.pages.default_window`)."""
+    (:func:`tenure.dashboard.pages.default_window`), through the result cache."""
     from tenure.dashboard.pages import default_window as pages_default
 
-    window: Window = pages_default(store)
+    window: Window = cached(store, DEFAULT_WINDOW, {}, lambda: pages_default(store))
     return window
 
 

@@ -68,11 +68,19 @@ def _stamped(table: str) -> bool:
     return "imported_at" in TABLES[table].columns
 
 
-def clock_sources(reads: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The (table, time column) pairs whose latest value is the data clock of ``reads``."""
+#: The time column of ``imports`` counting only the imports of other entities than events
+#: (the clock of a :class:`DataClock` that leaves the events out).
+BUT_EVENTS = "finished_at!events"
+
+
+def clock_sources(reads: tuple[str, ...], *, events: bool = True) -> list[tuple[str, str]]:
+    """The (table, time column) pairs whose latest value is the data clock of ``reads``;
+    without ``events``, the events and their imports left out (:data:`BUT_EVENTS`)."""
     sources: list[tuple[str, str]] = []
+    if not events:
+        reads = tuple(name for name in reads if name != "events")
     if any(name in IMPORTED for name in reads):
-        sources.append(("imports", "finished_at"))
+        sources.append(("imports", "finished_at" if events else BUT_EVENTS))
         # rows written without an import (the library's Store.insert, a loader) carry their
         # own load time, stamped by Store.insert
         sources += [(t, "imported_at") for t in reads if t in IMPORTED and _stamped(t)]
@@ -96,6 +104,8 @@ def latest_times(
     parts = []
     for i, (table, column) in enumerate(pairs):
         t = store.table(table)
+        if column == BUT_EVENTS:
+            column, t = "finished_at", t.filter(t.entity != "events")
         parts.append(t.aggregate(source=ibis.literal(i, "int64"), at=t[column].max()))
     rows = ibis.union(*parts).to_pyarrow().to_pylist()
     found = {int(row["source"]): row["at"] for row in rows}
@@ -111,21 +121,26 @@ class DataClock:
     all the steps a run considers (:meth:`read_ahead`), until :meth:`forget` (after a step
     that writes canonical tables, e.g. the identity step's resolution time)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, events: bool = True) -> None:
         self.store = store
+        self.events = events
         self._latest: dict[tuple[str, str], datetime | None] = {}
 
     def read_ahead(self, reads: Iterable[tuple[str, ...]]) -> None:
         """Read the clock sources of every set of tables in ``reads`` (one query)."""
-        wanted = [p for r in reads for p in clock_sources(r) if p not in self._latest]
+        wanted = [
+            p for r in reads for p in clock_sources(r, events=self.events) if p not in self._latest
+        ]
         self._latest.update(latest_times(self.store, wanted))
 
     def of(self, reads: tuple[str, ...]) -> datetime | None:
         """The newest time data in the canonical tables ``reads`` arrived or changed, capped
-        at the present; None when nothing tells (an empty store)."""
+        at the present; None when nothing tells (an empty store). A clock made without
+        ``events`` leaves the events and their imports out (the dashboard's pages between
+        two runs: docs/dashboard.md, "Events between runs")."""
         self.read_ahead([reads])
         present = now()
-        times = [self._latest[p] for p in clock_sources(reads)]
+        times = [self._latest[p] for p in clock_sources(reads, events=self.events)]
         known = [min(t, present) for t in times if t is not None]
         return max(known) if known else None
 

@@ -172,6 +172,11 @@ def stale_ok(settings: Settings) -> bool:
 
 
 def _build(state: ServiceState, key: str, period: PeriodArgs) -> Page:
+    if period == (None, None, None, None):  # the default period, from memory when held
+        page = dash_report.held(key, state.owned, stale_ok=stale_ok(state.settings))
+        if page is not None:
+            return page
+
     def make(store: Store, window: Window) -> Page:
         stale = stale_ok(state.settings)
         return dash_report.build(

@@ -258,14 +258,15 @@ class ServiceWorker:
         leaves behind when ``dashboard_warm`` is on, so the next visit only fills the frame."""
         from tenure.dashboard import report
         from tenure.pipeline.dashboard import stored_for
-        from tenure.service.dashboard import predraw
+        from tenure.service.dashboard import predraw, stale_ok
 
         window = report.default_window(store)
+        stale = stale_ok(self.state.settings)
         for key in report.page_keys():
-            predraw(
-                report.build(key, store, self.state.settings, window, stored_for(store)),
-                self.state.settings,
+            page = report.build(
+                key, store, self.state.settings, window, stored_for(store), stale_ok=stale
             )
+            predraw(page, self.state.settings)
 
     def observe_steps(self, result: Any) -> None:
         for s in result.steps:

@@ -166,6 +166,21 @@ def cached(store: Store, name: str, params: Mapping[str, Any], compute: Callable
     return fresh
 
 
+def peek_cached(store: Store, name: str, params: Mapping[str, Any]) -> Any | None:
+    """The result :func:`cached` would give for ``name`` and ``params`` when it holds one
+    still fresh, else None, computing nothing and never touching the database (so a server
+    may answer from memory while another thread holds the store: the collector's loader)."""
+    cache = result_cache(store)
+    with cache.lock:
+        entry = cache.entries.get(cache_key(name, params))
+        if entry is None or not _fresh(store, entry):
+            return None
+        cache.entries.move_to_end(cache_key(name, params))
+        cache.stats.hits += 1
+        store.versions.read(*entry.versions)
+        return copy.deepcopy(entry.value)
+
+
 def refresh_cached(store: Store, *, budget: float | None = None) -> dict[str, Any]:
     """Compute again every kept result of ``store`` whose tables were written since, the
     most recently used first, until ``budget`` seconds have passed (None: all). A result whose
