@@ -143,6 +143,7 @@ def test_every_goal_has_its_forecast_and_fan(demo: Store, page: Page) -> None:
         for key in ("forecast", "low", "high"):
             assert row[key] == (cents(p[key]) if money else p[key]), key
         assert row["p_meet"] == p["p_meet"] and row["target"] is not None
+        assert row["scope"] == "overall" and row["note"] == (p["note"] or "")
         assert row["on_track"] == {True: "yes", False: "no", None: None}[p["on_track"]]
         fan = next(c for c in goals.charts if c.key == f"goal_{row['goal_id']}")
         assert fan.kind == "fan" and fan.title == p["goal"]["text"]

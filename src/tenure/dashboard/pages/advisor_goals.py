@@ -30,7 +30,6 @@ COLUMNS = (
     Column("text", N_("Goal as written"), "text", "dash-advisor-goal"),
     Column("metric", N_("Metric"), "text", "dash-advisor-goal"),
     Column("scope", N_("Scope"), "text", "dash-advisor-goal"),
-    Column("scope_value", N_("Channel or segment"), "text", "dash-advisor-goal"),
     Column("baseline", N_("Baseline"), "number", "dash-advisor-goal"),
     Column("target", N_("Target"), "number", "dash-advisor-goal"),
     Column("start", N_("Start"), "date", "dash-advisor-goal"),
@@ -77,15 +76,14 @@ def _row(goal: Goal, p: Progress | None, currency: str) -> tuple[Value, ...]:
         goal.goal_id,
         goal.text,
         goal.metric,
-        goal.scope.kind,
-        goal.scope.value,
+        goal.scope.value or goal.scope.kind,
         fig(goal.baseline_value),
         fig(goal.target_value),
         goal.start.isoformat(),
         goal.deadline.isoformat(),
     )
     if p is None:
-        return (*head, None, None, None, None, None, None, None)
+        return (*head, None, None, None, None, None, None, "")
     return (
         *head,
         fig(p.value_to_date),
@@ -94,7 +92,7 @@ def _row(goal: Goal, p: Progress | None, currency: str) -> tuple[Value, ...]:
         fig(p.high),
         value(p.p_meet),
         _track(p.on_track),
-        p.note,
+        p.note or "",
     )
 
 
