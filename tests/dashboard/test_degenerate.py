@@ -17,7 +17,7 @@ from tenure.dashboard.pages import profile as profile_page
 from tenure.identity import resolve_identities
 from tenure.ingest import import_file
 
-#: Each store builds all seven pages (~13 s on a loaded 2-core machine): the full run checks them.
+#: Each store builds all eight pages (~13 s on a loaded 2-core machine): the full run checks them.
 pytestmark = pytest.mark.slow
 
 

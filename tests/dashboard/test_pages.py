@@ -76,6 +76,7 @@ def test_every_page_builds_as_json(pages: dict[str, Page]) -> None:
         "channels",
         "predictions",
         "flows",
+        "advisor",
         "health",
     ]
     for key, page in pages.items():

@@ -2,7 +2,8 @@
 Playwright through every page of the tests' demo store, served by ``create_app`` under
 uvicorn on the loopback.
 
-* Every page, in English, French and Spanish: the numbers shown (each carries its raw value
+* Every page, in English, French and Spanish (the store has a goal, so the Advisor page
+  draws a forecast fan): the numbers shown (each carries its raw value
   in ``data-value``) are the JSON twin's, every chart is drawn (an SVG per chart), a
   screenshot is saved, and axe-core (the ``axe-playwright-python`` test dependency, no CDN)
   finds no critical or serious violation.
@@ -31,6 +32,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tenure import Store
+from tenure.advisor.goals import add_goal
 from tenure.cli import app as cli_app
 from tenure.dashboard.pages import PAGES
 from tests.service.adminkit import ADMIN, admin_settings, copy_demo
@@ -123,6 +126,8 @@ def charts_of(twin: dict[str, Any]) -> int:
 def server(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("dash")
     url = copy_demo(demo_url, folder)
+    with Store(url) as store:  # a goal: the Advisor page draws its forecast fan
+        add_goal(store, "revenue +7% in 3 months")
     settings = admin_settings(url).model_copy(update={"collector_dir": folder / "wal"})
     server = LiveServer(settings).start()
     yield server

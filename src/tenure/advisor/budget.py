@@ -163,6 +163,20 @@ def propose_budget(
     return result
 
 
+def current_spend(
+    economics: ChannelEconomics, rules: BudgetRules | None = None
+) -> dict[str, float]:
+    """Per paid channel, its current spend as the proposal counts it (``current_spend``: the
+    last ``recent_weeks`` full weeks' spend scaled to ``rules.days``); their sum is the
+    budget that keeps the store's spend as it is (the dashboard's proposal)."""
+    rules = rules or BudgetRules()
+    frame = economics.channels
+    paid = frame.loc[frame["spend"].fillna(0) > 0, "channel"].tolist()
+    recent = _recent(_history(economics, paid, rules), rules)
+    scale = rules.days / 7.0 / rules.recent_weeks
+    return {c: recent.get(c, (0.0, 0))[0] * scale for c in paid}
+
+
 def check_bounds(
     total: float,
     minimum: dict[str, float],

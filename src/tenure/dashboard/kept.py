@@ -56,6 +56,19 @@ PAGE_SETTINGS = (
     "refit_growth",
     "flows_dir",
     "segments_dir",
+    # the Advisor page (tenure.advisor.maturity): the stage thresholds and the effort split
+    "maturity_window_days",
+    "maturity_consistent_days",
+    "maturity_consistent_sales_per_day",
+    "maturity_established_days",
+    "maturity_established_sales_per_day",
+    "maturity_well_established_days",
+    "maturity_well_established_sales_per_day",
+    "maturity_direct_share",
+    "maturity_retention_shares",
+    "maturity_alarm_after_days",
+    "maturity_alarm_ratio",
+    "message_costs",
 )
 
 

@@ -17,8 +17,10 @@ from typing import Any, Literal
 #: How a number is drawn: money in the store's reporting currency, a count, a ratio (x:1),
 #: a share (0.25 drawn 25 %), a number of days, a date, or text.
 Unit = Literal["money", "count", "ratio", "share", "days", "date", "text", "number"]
-#: The chart kinds the one chart library draws.
-ChartKind = Literal["line", "bar", "stacked_bar", "heatmap", "funnel", "histogram"]
+#: The chart kinds the one chart library draws. A ``fan`` is a forecast: its first series
+#: the median (a line), then (low, high) pairs of intervals, widest first, drawn as shaded
+#: bands, and a last unpaired series (a target) drawn dashed.
+ChartKind = Literal["line", "bar", "stacked_bar", "heatmap", "funnel", "histogram", "fan"]
 #: A health colour (CLV:CAC against the 3:1 benchmark, a share at risk...).
 Health = Literal["good", "warn", "alarm"]
 Value = float | int | str | None
@@ -58,6 +60,8 @@ class Metric:
     """One number shown on a card, with the number it is compared with.
 
     ``definition`` is the anchor of its definition in docs/metrics.md (shown on hover).
+    ``versus`` names what ``previous`` is: "" the previous period (the default), another
+    message id another figure ("vs recommended"), None no comparison at all (none drawn).
     """
 
     key: str
@@ -67,6 +71,7 @@ class Metric:
     previous: Value = None
     definition: str = ""
     health: Health | None = None
+    versus: str | None = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ TITLES: dict[str, str] = {
     "channels": N_("Channels"),
     "predictions": N_("Predictions"),
     "flows": N_("Flows"),
+    "advisor": N_("Advisor"),
     "health": N_("Data health"),
 }
 #: The report's title.

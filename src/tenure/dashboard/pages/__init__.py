@@ -13,6 +13,7 @@ from tenure.analytics.base import store_end
 from tenure.config import Settings
 from tenure.dashboard.model import Page, Window
 from tenure.dashboard.pages import (
+    advisor,
     channels,
     cohorts,
     customers,
@@ -34,6 +35,7 @@ PAGES: dict[str, Builder] = {
     "channels": channels.build,
     "predictions": predictions.build,
     "flows": flows.build,
+    "advisor": advisor.build,
     "health": health.build,
 }
 

@@ -166,6 +166,11 @@ def row_metric(
     return Metric(key, label, cell(row.get(field or key), unit, currency), unit, None, definition)
 
 
+def card(key: str, label: str, value: Value, unit: Unit, definition: str = "") -> Metric:
+    """A card compared with nothing (no change drawn): a figure, not a period's."""
+    return Metric(key, label, value, unit, None, definition, versus=None)
+
+
 def empty_note(frame: pd.DataFrame, note: str) -> tuple[str, ...]:
     """``(note,)`` when ``frame`` has no row (why its table is empty), else no note."""
     return () if len(frame) else (note,)

@@ -70,11 +70,53 @@
     };
   }
 
+  /** A forecast fan: series[0] the median (a line), then (low, high) pairs of intervals,
+   * widest first, drawn as shaded bands (a transparent low, the high - low stacked on it),
+   * and an unpaired last series (a target) drawn dashed. The tooltip shows the real values. */
+  function fan(chart, fmt) {
+    var s = chart.series, pairs = Math.floor((s.length - 1) / 2), series = [];
+    var diff = function (lo, hi) {
+      return lo.values.map(function (v, i) {
+        var h = hi.values[i];
+        return v === null || h === null || v === undefined || h === undefined ? null : h - v;
+      });
+    };
+    for (var p = 0; p < pairs; p++) {
+      var lo = s[1 + 2 * p], hi = s[2 + 2 * p], stack = "band" + p;
+      series.push({ name: lo.name, type: "line", data: lo.values, stack: stack, symbol: "none",
+                    lineStyle: { opacity: 0 }, silent: true });
+      series.push({ name: hi.name, type: "line", data: diff(lo, hi), stack: stack, symbol: "none",
+                    lineStyle: { opacity: 0 }, areaStyle: { color: "#1f4fa3", opacity: 0.15 + 0.15 * p },
+                    silent: true });
+    }
+    series.push({ name: s[0].name, type: "line", data: s[0].values, symbol: "none",
+                  lineStyle: { width: 2, color: "#1f4fa3" }, itemStyle: { color: "#1f4fa3" } });
+    if (s.length > 1 + 2 * pairs) {
+      var t = s[s.length - 1];
+      series.push({ name: t.name, type: "line", data: t.values, symbol: "none",
+                    lineStyle: { type: "dashed", color: "#a3222b" }, itemStyle: { color: "#a3222b" } });
+    }
+    var opt = cartesian(chart, fmt, series);
+    opt.legend.data = [s[0].name].concat(s.length > 1 + 2 * pairs ? [s[s.length - 1].name] : []);
+    opt.tooltip = {
+      trigger: "axis",
+      formatter: function (items) {
+        var i = items.length ? items[0].dataIndex : 0;
+        return [String(chart.x[i])].concat(s.map(function (one) {
+          return one.name + ": " + fmt(one.values[i]);
+        })).join("<br>");
+      }
+    };
+    opt.yAxis.scale = true;
+    return opt;
+  }
+
   /** The ECharts option of one chart of the page model. */
   function option(chart) {
     var fmt = formatter(chart), opt;
     if (chart.kind === "heatmap") opt = heatmap(chart, fmt);
     else if (chart.kind === "funnel") opt = funnel(chart, fmt);
+    else if (chart.kind === "fan") opt = fan(chart, fmt);
     else if (chart.kind === "line") opt = cartesian(chart, fmt, axisSeries(chart, "line", { showSymbol: chart.x.length < 40 }));
     else if (chart.kind === "stacked_bar") opt = cartesian(chart, fmt, axisSeries(chart, "bar", { stack: "total" }));
     else if (chart.kind === "histogram") opt = cartesian(chart, fmt, axisSeries(chart, "bar", { barCategoryGap: "2%" }));
