@@ -55,14 +55,16 @@ def test_run_json_matches_the_library(demo_path: Path, tmp_path: Path) -> None:
         "recommendations": "ok",
         "segments": "ok",
         "flows": "ok",
+        "goals": "ok",
         "dashboard": "ok",
     }
     assert again["steps"][1]["reason"] == "identity runs first"
     quiet = _json(*args)
-    # nothing new: every step is current but the flows' tick and the dashboard's pages,
-    # which run at every run (the pages whose kept copy holds are left alone)
+    # nothing new: every step is current but the flows' tick, the goals' progress and the
+    # dashboard's pages, which run at every run (the pages whose kept copy holds are left)
     outcomes = {s["step"]: s["outcome"] for s in quiet["steps"]}
     assert outcomes.pop("flows") == "ok" and outcomes.pop("dashboard") == "ok"
+    assert outcomes.pop("goals") == "ok"
     assert set(outcomes.values()) == {"current"}
 
 
@@ -153,6 +155,7 @@ def test_store_info_json_is_the_library_and_the_table_shows_the_last_runs(
         "recommendations",
         "segments",
         "flows",
+        "goals",
         "dashboard",
     ]
     assert runs[0][1] == "never" and runs[2][2:6] == ["2025-02-03", "ok", "full", "297"]

@@ -36,7 +36,9 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Window]]:
     """The page source replaced by the sample pages; the calls it got."""
     calls: list[tuple[str, Window]] = []
 
-    def build(key: str, store: Any, settings: Any, window: Window, stored: Any = None) -> Page:
+    def build(
+        key: str, store: Any, settings: Any, window: Window, stored: Any = None, **_: Any
+    ) -> Page:
         if key not in ("overview", "channels"):
             raise NotFoundError(f"No dashboard page named {key!r}.")
         calls.append((key, window))
