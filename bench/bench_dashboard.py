@@ -11,7 +11,9 @@ under uvicorn, one process, the worker off, an admin token) over the store in a 
 a free loopback port; ``--warm`` asks it to build the pages of the default period in the
 background at start (``create_app(warm=True)``, what ``tenure serve`` does with the
 ``dashboard_warm`` setting) and ``--settle`` waits that many seconds after the server answers
-``/health`` before the first request. A client (``httpx``, one request at a time) logs in as
+``/health`` before the first request; with ``--warm`` the client then waits (up to
+``--warm-timeout``) until ``/health`` says the warm-up ended, and reports how long it took
+(``warm_done_s``, from the server answering). A client (``httpx``, one request at a time) logs in as
 a browser does (the login form's CSRF cookie and token, the admin token as the password: a
 session cookie), then, with the default period:
 
@@ -64,7 +66,16 @@ from bench_admin import TOKEN, quantiles  # noqa: E402
 from measure import free_port, served_settings, wait_healthy  # noqa: E402
 
 #: The pages of the menu (:data:`tenure.dashboard.pages.PAGES`), in menu order.
-PAGES = ("overview", "customers", "cohorts", "channels", "predictions", "flows", "health")
+PAGES = (
+    "overview",
+    "customers",
+    "cohorts",
+    "channels",
+    "predictions",
+    "flows",
+    "advisor",
+    "health",
+)
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 #: The collector's write key of the benchmarked server (``--events-every``).
 WRITE_KEY = "bench-dash-key"
@@ -289,6 +300,20 @@ class Traffic:
         }
 
 
+def wait_warm(client: Client, since: float, timeout: float) -> float | None:
+    """Seconds from ``since`` (the server answering) until its warm-up ended (``/health``:
+    ``worker.warming`` false, at least one answer warmed); None past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worker = client.get_json("/health").get("worker", {})
+        if not worker.get("warming") and worker.get("warmed"):
+            done = round(time.monotonic() - since, 1)
+            print("warmed", done, worker.get("warmed"), file=sys.stderr, flush=True)
+            return done
+        time.sleep(0.5)
+    return None
+
+
 # -- the report ----------------------------------------------------------------------------
 
 
@@ -348,6 +373,7 @@ def http_part(args: argparse.Namespace, plan: dict[str, Any], folder: Path) -> d
         client = Client(url, args.page_timeout)
         login_s = client.login()
         time.sleep(args.settle)
+        warm_s = wait_warm(client, healthy, args.warm_timeout) if args.warm else None
         load_first = _load()
         traffic = Traffic(url, args.events_every, args.events_batch)
         traffic.start()
@@ -370,6 +396,7 @@ def http_part(args: argparse.Namespace, plan: dict[str, Any], folder: Path) -> d
         "load_at_first_request": load_first,
         "load_after": _load(),
         "server_start_s": round(healthy - started, 1),
+        "warm_done_s": warm_s,
         "login_ms": round(login_s * 1000),
         "server_peak_rss_mb": round(peak),
         "events": sent and {**sent, "queue_depth_after": stored},
@@ -399,6 +426,9 @@ def main() -> None:
     parser.add_argument("--page-timeout", type=float, default=300.0, help="seconds a request")
     parser.add_argument("--warm", action="store_true", help="build the pages at start")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds before requests")
+    parser.add_argument(
+        "--warm-timeout", type=float, default=900.0, help="seconds to wait for the warm-up"
+    )
     parser.add_argument(
         "--pages",
         default=",".join([*PAGES, "profile"]),
