@@ -13,12 +13,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from markupsafe import escape
 
 from tenure import Store
 from tenure.advisor.budget import BudgetRules, current_spend, propose_budget
 from tenure.advisor.channels import channel_economics
 from tenure.advisor.goals import add_goal, goal_progress
 from tenure.advisor.maturity import maturity
+from tenure.advisor.sentence import Sentence
 from tenure.dashboard.draw import Frame, render_page
 from tenure.dashboard.i18n import Translator
 from tenure.dashboard.kept import page_from_json
@@ -168,6 +170,30 @@ def test_the_twin_gives_the_page_back_and_it_draws_in_french(page: Page) -> None
     # a card compared with nothing draws no change
     stage = html.split('data-metric="recommended_retention_share"')[1].split("</div>\n</div>")[0]
     assert "card-change" not in stage
+
+
+@pytest.mark.parametrize(
+    ("lang", "stage", "assumption", "source"),
+    [
+        ("fr", "Étape : ", "Le budget couvre les 30 prochains jours", "heuristique des documents"),
+        ("es", "Etapa: ", "El presupuesto es para los próximos 30 días", "heurística de los"),
+    ],
+)
+def test_the_advisor_sentences_draw_in_the_readers_language(
+    page: Page, lang: str, stage: str, assumption: str, source: str
+) -> None:
+    said = table(section(page, "advice"), "advice").rows[0][2]
+    assert isinstance(said, Sentence) and said.startswith("Stage: ")
+    tr = Translator(lang, page.currency)
+    drawn = tr.sentence(said)
+    share = tr.value(said.params["share"], "share")  # the locale's percent: 35,0 %
+    assert drawn.startswith(stage) and source in drawn and share in drawn and "\u00a0%" in share
+    for shown in (page, page_from_json(page.to_json())):  # a kept page draws the same
+        html = render_page(shown, tr, Frame())
+        assert str(escape(drawn)) in html and assumption in html
+        assert "The budget is for the next" not in html  # the notes: drawn translated only
+    twin = section(page, "advice")
+    assert said.to_dict() in page.to_json()["sections"][page.sections.index(twin)]["sentences"]
 
 
 def _edited(src: Path, dst: Path, sql: str) -> str:

@@ -28,6 +28,7 @@ from scipy.optimize import minimize
 
 from tenure.advisor.channels import ChannelEconomics, channel_economics, frame_records
 from tenure.advisor.response import PowerFit, expected_new, variation_test
+from tenure.advisor.sentence import N_, Sentence
 from tenure.errors import ConfigError
 from tenure.store import Store
 
@@ -252,26 +253,31 @@ def _missing(
 ) -> list[str]:
     """What a proposal would need and the store does not have."""
     if not paid:
-        return [
+        message = N_(
             "No channel has spend recorded: there is no budget to reallocate. Import the "
             "marketing spend per channel and day."
-        ]
-    out = []
+        )
+        return [Sentence(message)]
+    out: list[str] = []
     if len(paid) == 1:
-        out.append(
-            f"Only one paid channel ({paid[0]}): there is nothing to reallocate between. "
+        message = N_(
+            "Only one paid channel (%(channel)s): there is nothing to reallocate between. "
             "Record the spend of the other channels you pay for."
         )
+        out.append(Sentence(message, {"channel": paid[0]}))
     history = weekly.groupby("channel")["week"].nunique() if len(weekly) else pd.Series()
     if history.empty or history.max() < rules.min_history_weeks:
         weeks = 0 if history.empty else int(history.max())
-        out.append(
-            f"{weeks} full weeks of spend history, fewer than {rules.min_history_weeks}: too "
-            "little to measure what a channel's spend brings."
+        message = N_(
+            "%(weeks)s full weeks of spend history, fewer than %(needed)s: too little to "
+            "measure what a channel's spend brings."
         )
+        params = {"weeks": weeks, "needed": rules.min_history_weeks}
+        out.append(Sentence(message, params, {"weeks": "count", "needed": "count"}))
     valued = frame[frame["channel"].isin(paid)]
     if valued["clv"].isna().all():
-        out.append("The value of the paid channels' customers is unknown (see the notes).")
+        message = N_("The value of the paid channels' customers is unknown (see the notes).")
+        out.append(Sentence(message))
     return out
 
 
@@ -357,10 +363,12 @@ def _propose(
     _expected(result, econ, weekly, curves, rows, spend, rules)
     result.assumptions = _assumptions(result, curves, rules)
     if result.unallocated and result.unallocated > 1e-9:
-        result.notes.append(
-            f"{result.unallocated:,.2f} of the total is left unallocated: every channel is at "
-            f"its maximum or at {rules.extrapolation:g}x the highest spend it has been seen at."
+        message = N_(
+            "%(unallocated)s of the total is left unallocated: every channel is at its maximum "
+            "or at %(times)sx the highest spend it has been seen at."
         )
+        params = {"unallocated": result.unallocated, "times": rules.extrapolation}
+        result.notes.append(Sentence(message, params, {"unallocated": "money", "times": "number"}))
 
 
 def _bounds(
@@ -583,29 +591,62 @@ def _assumptions(
     """The proposal's assumptions in plain words."""
     fitted = sorted(c for c, k in curves.items() if k is not None and k.fit is not None)
     constant = sorted(c for c, k in curves.items() if k is not None and k.fit is None)
-    out = [
-        f"The budget is for the next {rules.days} days, spread evenly over them; the current "
-        f"spend is the last {rules.recent_weeks} full weeks' spend scaled to {rules.days} days.",
-        "A new customer of a channel is worth what its customers have been worth (the 12-month "
-        f"CLV, {result.clv_source or 'unknown'}), whatever the spend.",
-        f"No channel is proposed more than {rules.extrapolation:g}x the highest weekly spend it "
-        "has been seen at: beyond that, nothing in the history says what it would bring.",
-        "Channels without recorded spend (organic, direct, e-mail) keep bringing what they "
-        "bring and are given no budget.",
-        f"The {rules.level:.0%} interval is of the expected figures (the curves and the value "
-        f"per customer re-estimated on {rules.bootstrap} resamples of the weeks), not of the "
-        "customers a period will actually bring, which vary around them.",
+    counts = {"days": "count", "weeks": "count", "resamples": "count"}
+    out: list[str] = [
+        Sentence(
+            N_(
+                "The budget is for the next %(days)s days, spread evenly over them; the "
+                "current spend is the last %(weeks)s full weeks' spend scaled to %(days)s days."
+            ),
+            {"days": rules.days, "weeks": rules.recent_weeks},
+            counts,
+            formats={"days": "", "weeks": ""},
+        ),
+        Sentence(
+            N_(
+                "A new customer of a channel is worth what its customers have been worth (the "
+                "12-month CLV, %(source)s), whatever the spend."
+            ),
+            {"source": result.clv_source or None},
+        ),
+        Sentence(
+            N_(
+                "No channel is proposed more than %(times)sx the highest weekly spend it has "
+                "been seen at: beyond that, nothing in the history says what it would bring."
+            ),
+            {"times": rules.extrapolation},
+            {"times": "number"},
+        ),
+        Sentence(
+            N_(
+                "Channels without recorded spend (organic, direct, e-mail) keep bringing what "
+                "they bring and are given no budget."
+            )
+        ),
+        Sentence(
+            N_(
+                "The %(level)s interval is of the expected figures (the curves and the value "
+                "per customer re-estimated on %(resamples)s resamples of the weeks), not of "
+                "the customers a period will actually bring, which vary around them."
+            ),
+            {"level": rules.level, "resamples": rules.bootstrap},
+            counts | {"level": "share"},
+            formats={"resamples": ""},
+        ),
     ]
     if fitted:
-        out.append(
-            "Diminishing returns measured from the store's own weekly spend for "
-            f"{', '.join(fitted)}: new customers per week = a x spend^b, with 0 < b <= 1."
+        message = N_(
+            "Diminishing returns measured from the store's own weekly spend for %(channels)s: "
+            "new customers per week = a x spend^b, with 0 < b <= 1."
         )
+        out.append(Sentence(message, {"channels": ", ".join(fitted)}))
     if constant:
-        out.append(
-            f"Too little variation in the spend history of {', '.join(constant)} to measure "
-            "diminishing returns: a constant CAC (spend / new customers over the last "
-            f"{rules.fit_weeks} weeks) is assumed, so each extra unit of spend is taken to "
-            "bring as much as the average one did."
+        message = N_(
+            "Too little variation in the spend history of %(channels)s to measure diminishing "
+            "returns: a constant CAC (spend / new customers over the last %(weeks)s weeks) is "
+            "assumed, so each extra unit of spend is taken to bring as much as the average "
+            "one did."
         )
+        params = {"channels": ", ".join(constant), "weeks": rules.fit_weeks}
+        out.append(Sentence(message, params, counts, formats={"weeks": ""}))
     return out

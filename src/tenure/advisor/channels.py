@@ -35,6 +35,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from tenure.advisor.sentence import N_, Sentence
 from tenure.analytics.base import F64, orders_base, store_end
 from tenure.analytics.channels import economics, spend_rows
 from tenure.analytics.facts import customer_facts
@@ -304,6 +305,10 @@ def _weekly(acquired: pd.DataFrame, spent: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(keys).reset_index(drop=True)
 
 
+#: The horizon in days, a count in a sentence.
+DAYS = {"days": "count"}
+
+
 def _notes(
     acquired: pd.DataFrame,
     spent: pd.DataFrame,
@@ -315,33 +320,43 @@ def _notes(
     missing: list[str] = []
     if spent.empty:
         missing.append(
-            "No marketing spend recorded (table marketing_spend): CAC, CLV:CAC and payback "
-            "are unknown. Import the spend per channel and day (`tenure import spend`)."
+            Sentence(
+                N_(
+                    "No marketing spend recorded (table marketing_spend): CAC, CLV:CAC and "
+                    "payback are unknown. Import the spend per channel and day (`tenure "
+                    "import spend`)."
+                )
+            )
         )
     if acquired.empty:
-        missing.append("No customers yet: no channel has brought a buyer.")
+        missing.append(Sentence(N_("No customers yet: no channel has brought a buyer.")))
     unvalued = int((acquired["new_customers"] - acquired["valued_customers"]).sum())
     if source == PREDICTED:
-        notes.append(
-            f"CLV is the 12-month value of a new customer: realised margin of their first "
-            f"{HORIZON_DAYS} days plus the stored prediction ({column}) for the part still "
-            "ahead, pro rata."
+        message = N_(
+            "CLV is the 12-month value of a new customer: realised margin of their first "
+            "%(days)s days plus the stored prediction (%(column)s) for the part still ahead, "
+            "pro rata."
         )
+        notes.append(Sentence(message, {"days": HORIZON_DAYS, "column": column}, DAYS))
         if unvalued:
-            notes.append(
-                f"{unvalued:,} buyers have no prediction (acquired after the last "
-                "`tenure predict`): left out of the CLV."
+            message = N_(
+                "%(buyers)s buyers have no prediction (acquired after the last `tenure "
+                "predict`): left out of the CLV."
             )
+            notes.append(Sentence(message, {"buyers": unvalued}, {"buyers": "count"}))
     else:
         since = end - timedelta(days=HORIZON_DAYS)
-        notes.append(
-            "No predictions stored: CLV is the historical value (margin of the first "
-            f"{HORIZON_DAYS} days) of customers acquired on or before {since}. Run "
-            "`tenure predict` for the predicted CLV of recent customers too."
+        message = N_(
+            "No predictions stored: CLV is the historical value (margin of the first %(days)s "
+            "days) of customers acquired on or before %(since)s. Run `tenure predict` for the "
+            "predicted CLV of recent customers too."
         )
+        params = {"days": HORIZON_DAYS, "since": since}
+        notes.append(Sentence(message, params, {**DAYS, "since": "date"}))
         if not acquired.empty and acquired["valued_customers"].sum() == 0:
-            missing.append(
-                f"No customer has had {HORIZON_DAYS} days yet and there are no predictions: "
-                "CLV, CLV:CAC and payback are unknown. Run `tenure predict`."
+            message = N_(
+                "No customer has had %(days)s days yet and there are no predictions: CLV, "
+                "CLV:CAC and payback are unknown. Run `tenure predict`."
             )
+            missing.append(Sentence(message, {"days": HORIZON_DAYS}, DAYS))
     return notes, missing

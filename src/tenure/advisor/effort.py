@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from tenure.advisor.sentence import N_, Sentence
 from tenure.analytics.base import F64, orders_base
 from tenure.analytics.channels import spend_rows
 from tenure.deliver.measure import CODE, SENT
@@ -146,17 +147,42 @@ def effort_split(store: Store, end: date, days: int, costs: dict[str, float]) ->
     unknown: list[str] = []
     if rows == 0:
         unknown.append(
-            "acquisition spend: no marketing spend imported"
+            Sentence(N_("acquisition spend: no marketing spend imported"))
             if latest is None
-            else f"acquisition spend: no spend row in the window (the latest is {latest})"
+            else Sentence(
+                N_("acquisition spend: no spend row in the window (the latest is %(latest)s)"),
+                {"latest": latest},
+                {"latest": "date"},
+            )
         )
     elif unconverted:
-        unknown.append(f"acquisition spend: {unconverted} spend row(s) without an exchange rate")
+        unknown.append(
+            Sentence(
+                N_("acquisition spend: %(rows)s spend row(s) without an exchange rate"),
+                {"rows": unconverted},
+                {"rows": "count"},
+                formats={"rows": ""},
+            )
+        )
     for line in lines:
         if line.cost is None:
-            unknown.append(f"retention: the cost of {line.sent} {line.channel} message(s)")
+            unknown.append(
+                Sentence(
+                    N_("retention: the cost of %(sent)s %(channel)s message(s)"),
+                    {"sent": line.sent, "channel": line.channel},
+                    {"sent": "count"},
+                    formats={"sent": ""},
+                )
+            )
     if unknown_discounts:
-        unknown.append(f"retention: the discount of {unknown_discounts} flow-coupon order(s)")
+        unknown.append(
+            Sentence(
+                N_("retention: the discount of %(orders)s flow-coupon order(s)"),
+                {"orders": unknown_discounts},
+                {"orders": "count"},
+                formats={"orders": ""},
+            )
+        )
     acquisition = spend if rows and not unconverted else None
     message_known = sum((line.cost or 0.0 for line in lines), 0.0)
     retention_known = message_known + discount

@@ -28,11 +28,14 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from tenure.advisor.sentence import N_, Sentence
 from tenure.errors import ForecastError
 
 #: The fewest whole weeks of daily history the model is fitted on (two full seasons of the
 #: weekly pattern to estimate it, and enough days for level and trend).
 MIN_HISTORY_WEEKS = 8
+#: The counts said in the forecast's sentences.
+COUNTS = {"weeks": "count", "days": "count", "horizon": "count", "measures": "count"}
 #: The season of the daily series (days).
 SEASON = 7
 #: The quantiles of the fan (the 95%, 80% and 50% central intervals and the median).
@@ -63,14 +66,28 @@ def check_history(days: int, horizon: int) -> None:
     need = MIN_HISTORY_WEEKS * 7
     if days < need:
         raise ForecastError(
-            f"No forecast: it needs at least {MIN_HISTORY_WEEKS} weeks of history, and the "
-            f"series has {days} days.",
+            Sentence(
+                N_(
+                    "No forecast: it needs at least %(weeks)s weeks of history, and the series "
+                    "has %(days)s days."
+                ),
+                {"weeks": MIN_HISTORY_WEEKS, "days": days},
+                COUNTS,
+                formats={"days": ""},
+            ),
             hint="Come back when the store has more history; the progress to date is shown.",
         )
     if horizon > days:
         raise ForecastError(
-            f"No forecast: {horizon} days ahead needs at least as many days of history, and "
-            f"the series has {days}.",
+            Sentence(
+                N_(
+                    "No forecast: %(horizon)s days ahead needs at least as many days of "
+                    "history, and the series has %(days)s."
+                ),
+                {"horizon": horizon, "days": days},
+                COUNTS,
+                formats={"horizon": "", "days": ""},
+            ),
             hint="Set a nearer deadline, or come back when the store has more history.",
         )
 
@@ -138,8 +155,14 @@ def simulate_steps(
     y = np.asarray(values, dtype="float64")
     if len(y) < MIN_HISTORY_WEEKS:
         raise ForecastError(
-            f"No forecast: it needs at least {MIN_HISTORY_WEEKS} weekly measures of the goal's "
-            f"span before the as-of day, and the history holds {len(y)}.",
+            Sentence(
+                N_(
+                    "No forecast: it needs at least %(weeks)s weekly measures of the goal's "
+                    "span before the as-of day, and the history holds %(measures)s."
+                ),
+                {"weeks": MIN_HISTORY_WEEKS, "measures": len(y)},
+                COUNTS,
+            ),
             hint="Come back when the store has more history, or set a shorter goal.",
         )
     if np.nanstd(y) == 0:

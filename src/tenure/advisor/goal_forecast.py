@@ -34,6 +34,7 @@ from tenure.advisor.goal_metrics import (
     daily,
     span_value,
 )
+from tenure.advisor.sentence import N_, Sentence
 from tenure.errors import ForecastError
 
 #: The most points of a fan (a longer goal is drawn every few days).
@@ -167,13 +168,17 @@ def _summarise(p: Progress, values: np.ndarray, days: list[date], model: str) ->
     final = values[:, -1]
     final = final[np.isfinite(final)]
     if final.size == 0:
-        p.note = "No forecast: the simulated values are unknown (no purchase to divide by)."
+        p.note = Sentence(
+            N_("No forecast: the simulated values are unknown (no purchase to divide by).")
+        )
         return
     low, median, high = (float(v) for v in np.quantile(final, [0.1, 0.5, 0.9]))
     p.forecast, p.low, p.high, p.model = median, low, high, model
     p.fan = _fan(days, values)
     if p.goal.target_value is None:
-        p.note = "The baseline is unknown (no order in it), so the target is too: no P(meet)."
+        p.note = Sentence(
+            N_("The baseline is unknown (no order in it), so the target is too: no P(meet).")
+        )
         return
     p.p_meet = float(np.mean(_meets(p.goal, final)))
     p.on_track = bool(_meets(p.goal, np.array([median]))[0])
@@ -210,8 +215,13 @@ def _span_forecast(frame: pd.DataFrame, p: Progress, random_state: int) -> None:
     series = np.array([np.nan if v is None else v for v in reversed(measured)], dtype="float64")
     if np.isnan(series).any():
         raise ForecastError(
-            "No forecast: some past windows of the goal's length have no buyer, so the "
-            f"{goal.metric} of those windows is unknown.",
+            Sentence(
+                N_(
+                    "No forecast: some past windows of the goal's length have no buyer, so the "
+                    "%(metric)s of those windows is unknown."
+                ),
+                {"metric": goal.metric},
+            ),
             hint="A shorter goal, or a wider scope, leaves fewer empty windows.",
         )
     steps = max(1, round((goal.deadline - as_of).days / 7))
@@ -236,13 +246,13 @@ def forecast_goal(
     p = Progress(goal, as_of, to_date, elapsed, total)
     if as_of >= goal.deadline:
         p.forecast = p.low = p.high = to_date
-        p.model, p.note = "final", "The deadline has passed: the value is final."
+        p.model, p.note = "final", Sentence(N_("The deadline has passed: the value is final."))
         if to_date is not None and goal.target_value is not None:
             met = bool(_meets(goal, np.array([to_date]))[0])
             p.p_meet, p.on_track = float(met), met
         return p
     if frame.empty:
-        p.note = "No forecast: the scope has no order yet."
+        p.note = Sentence(N_("No forecast: the scope has no order yet."))
         return p
     try:
         if goal.metric in SPAN:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tenure.advisor.sentence import N_
 from tenure.config import Settings
 from tenure.errors import ConfigError
 
 #: The stages, in order (index 0 to 4).
 STAGES = ("just started", "gaining traction", "consistent", "established", "well established")
 #: Where the rule comes from (said next to every figure it produces).
-SOURCE = "heuristic of the source documents, docs/advisor.md"
+SOURCE = N_("heuristic of the source documents, docs/advisor.md")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
+from tenure.advisor.sentence import JOIN, Sentence
 from tenure.dashboard.model import N_, Unit, Value
 from tenure.errors import ConfigError
 
@@ -108,8 +109,28 @@ class Translator:
         return Locale.parse(self.lang)
 
     def gettext(self, message: str) -> str:
-        """``message`` in this language (itself when it has no translation)."""
+        """``message`` in this language (itself when it has no translation); a
+        :class:`~tenure.advisor.sentence.Sentence` drawn by :meth:`sentence`."""
+        if isinstance(message, Sentence):
+            return self.sentence(message)
         return catalogue(self.lang).get(message, message)
+
+    def sentence(self, said: Sentence) -> str:
+        """An advisor sentence in this language: its message id translated, each parameter
+        drawn for the locale by its unit (:meth:`value`; a sentence in it drawn the same way,
+        sentences joined with "; ")."""
+        template = catalogue(self.lang).get(said.message, said.message)
+        if not said.params:
+            return template
+        drawn = {k: self._param(v, said.unit(k)) for k, v in said.params.items()}
+        return template % drawn
+
+    def _param(self, value: object, unit: str) -> str:
+        if isinstance(value, Sentence):
+            return self.sentence(value)
+        if isinstance(value, tuple):
+            return JOIN.join(self._param(v, unit) for v in value)
+        return self.value(value, unit)  # type: ignore[arg-type]
 
     def word(self, value: str) -> str:
         """A text value of the data, translated when the catalogue has it (a status, a stage,
@@ -125,7 +146,7 @@ class Translator:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self.gettext(UNKNOWN)
         if unit == "text" or (isinstance(value, str) and unit != "date"):
-            return self.gettext(str(value))
+            return self.gettext(value if isinstance(value, str) else str(value))
         if unit == "date":
             return format_date(_day(value), format="medium", locale=self.lang)
         number = float(value)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tenure.advisor.sentence import Sentence
 from tenure.config import Settings
 from tenure.dashboard.model import Chart, Column, Metric, Page, Section, Series, Table, Window
 from tenure.store import Store
@@ -88,10 +89,15 @@ def _tuple(items: Iterable[Any], make: Callable[[Any], Any]) -> tuple[Any, ...]:
     return tuple(make(item) for item in items)
 
 
-def _table(doc: dict[str, Any]) -> Table:
+def _table(doc: dict[str, Any], said: dict[str, Sentence]) -> Table:
     columns = _tuple(doc["columns"], lambda c: Column(**c))
-    rows = _tuple(doc["rows"], tuple)
+    rows = _tuple(doc["rows"], lambda row: _tuple(row, lambda v: _said(v, said)))
     return Table(doc["key"], doc["title"], columns, rows, doc["link"])
+
+
+def _said(value: Any, said: dict[str, Sentence]) -> Any:
+    """``value``, or the translatable sentence it is the English text of."""
+    return said.get(value, value) if isinstance(value, str) else value
 
 
 def _chart(doc: dict[str, Any]) -> Chart:
@@ -100,13 +106,14 @@ def _chart(doc: dict[str, Any]) -> Chart:
 
 
 def _section(doc: dict[str, Any]) -> Section:
+    said = {s.text: s for s in map(Sentence.from_dict, doc.get("sentences", ()))}
     return Section(
         doc["key"],
         doc["title"],
         _tuple(doc["metrics"], lambda m: Metric(**m)),
         _tuple(doc["charts"], _chart),
-        _tuple(doc["tables"], _table),
-        tuple(doc["notes"]),
+        _tuple(doc["tables"], lambda t: _table(t, said)),
+        _tuple(doc["notes"], lambda n: _said(n, said)),
     )
 
 

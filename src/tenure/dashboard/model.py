@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from tenure.advisor.sentence import Sentence, sentences
+
 #: How a number is drawn: money in the store's reporting currency, a count, a ratio (x:1),
 #: a share (0.25 drawn 25 %), a number of days, a date, or text.
 Unit = Literal["money", "count", "ratio", "share", "days", "date", "text", "number"]
@@ -126,6 +128,13 @@ class Section:
     #: Plain-language notes: what is missing, why a number is unknown.
     notes: tuple[str, ...] = ()
 
+    def sentences(self) -> list[Sentence]:
+        """The translatable sentences among its notes and its tables' text cells (drawn in
+        the reader's language; the JSON twin keeps their English text and, beside it, each
+        one's message id and parameters)."""
+        cells = [v for t in self.tables for row in t.rows for v in row]
+        return list(dict.fromkeys(sentences([*self.notes, *cells])))
+
 
 @dataclass(frozen=True)
 class Page:
@@ -150,8 +159,15 @@ class Page:
         return self
 
     def to_json(self) -> dict[str, Any]:
-        """The page's JSON twin: exactly the numbers the page shows."""
-        return _jsonable(asdict(self))
+        """The page's JSON twin: exactly the numbers the page shows. A section with
+        translatable sentences also lists them (``sentences``: each one's English ``text``,
+        ``message`` id, ``params`` and ``units``)."""
+        doc: dict[str, Any] = _jsonable(asdict(self))
+        for section, out in zip(self.sections, doc["sections"], strict=True):
+            found = section.sentences()
+            if found:
+                out["sentences"] = [s.to_dict() for s in found]
+        return doc
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,8 +5,9 @@ with their forecast (docs/advisor.md, "On the dashboard and in the report").
 Every figure is the advisor library's, as of the window's end: :func:`tenure.advisor.maturity
 .maturity` (``tenure advise --json``) for the stage, the split, the health and the advice;
 :mod:`tenure.dashboard.pages.advisor_budget` for the budget; :mod:`tenure.dashboard.pages
-.advisor_goals` for the goals. The advice sentences are the library's (English in every
-language); every number beside them is drawn for the reader's locale.
+.advisor_goals` for the goals. The advice sentences are the library's
+(:class:`~tenure.advisor.sentence.Sentence`), drawn in the reader's language with their
+numbers for the reader's locale, like every number beside them.
 """
 
 from __future__ import annotations
