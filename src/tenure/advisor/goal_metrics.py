@@ -82,6 +82,8 @@ def person_days(store: Store, scope: Scope, as_of: date) -> pd.DataFrame:
         purchase_revenue=ibis.ifelse(o.is_purchase, o.revenue, ibis.null("float64")).sum(),
     )
     frame = per.to_pandas()
+    money = ["revenue", "margin", "purchase_revenue"]
+    frame[money] = frame[money].round(6)  # the engine's float sums vary in their last bits
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     firsts = frame[frame["purchases"] > 0].groupby("person_id")["day"].min()
     frame["first_day"] = frame["person_id"].map(firsts)
@@ -100,7 +102,9 @@ def daily(frame: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
         new_customers=("new", "sum"),
         purchase_revenue=("purchase_revenue", "sum"),
     )
-    return sums.reindex(index, fill_value=0).astype("float64")
+    # rounded like every money sum (docs/metrics.md): the same series, so the same fit and
+    # forecast, whatever order the rows came in
+    return sums.reindex(index, fill_value=0).astype("float64").round(6)
 
 
 def components(metric: str) -> tuple[str, ...]:
