@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
-from tenure.advisor.maturity import MaturityAdvice, maturity
 from tenure.cli.common import (
     JsonOpt,
     StoreOpt,
@@ -19,6 +20,9 @@ from tenure.cli.common import (
 )
 from tenure.cli.output import AsOfOpt, note_as_of, parse_day
 from tenure.cli.render import plain
+
+if TYPE_CHECKING:
+    from tenure.advisor.maturity import MaturityAdvice
 
 LEVEL_STYLE = {"alarm": "bold red", "watch": "yellow", "info": ""}
 
@@ -86,6 +90,8 @@ def advise(
         return
     day = parse_day(as_of)
     with open_store(store) as st:
+        from tenure.advisor.maturity import maturity
+
         result = maturity(st, as_of=day)
         note_as_of(st, day)
     if as_json:

@@ -4,16 +4,18 @@ function of :mod:`tenure.advisor.goals` and prints."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from tenure.advisor.goals import Goal, Progress
 from tenure.cli.common import JsonOpt, StoreOpt, console, goals_app, kv_table, open_store
 from tenure.cli.common import print_json as show_json
 from tenure.cli.output import AsOfOpt, parse_day
 from tenure.cli.render import plain
+
+if TYPE_CHECKING:
+    from tenure.advisor.goals import Goal, Progress
 
 UNKNOWN = "unknown"
 
