@@ -90,8 +90,7 @@ def build(
                 page = build_page(key, store, settings, window)
         return replace(page, built_at=built_at, live=tuple(sorted(live)))
 
-    params = {**_window_params(window), **({"stale_ok": "yes"} if stale_ok else {})}
-    return cached(store, f"dashboard.page.{key}", params, compute)
+    return cached(store, f"dashboard.page.{key}", _page_params(window, stale_ok), compute)
 
 
 def held(
@@ -105,9 +104,13 @@ def held(
         window = peek_cached(store, DEFAULT_WINDOW, {})
         if window is None:
             return None
-    params = {**_window_params(window), **({"stale_ok": "yes"} if stale_ok else {})}
-    page: Page | None = peek_cached(store, f"dashboard.page.{key}", params)
+    page: Page | None = peek_cached(store, f"dashboard.page.{key}", _page_params(window, stale_ok))
     return page
+
+
+def _page_params(window: Window, stale_ok: bool) -> dict[str, str]:
+    """A page's key in the result cache: its window, and whether a stale kept page does."""
+    return {**_window_params(window), **({"stale_ok": "yes"} if stale_ok else {})}
 
 
 def _window_params(window: Window) -> dict[str, str]:
