@@ -236,6 +236,7 @@ def run(
     finally:
         for name in set(shared.values()):
             store.drop(name)
+        store.compact_data_versions()
     failed = [r for r in result.steps if r.outcome == FAILED]
     if failed:
         raise _failure(failed[0], result)

@@ -565,9 +565,10 @@ FLOW_BACKTESTS = _spec(
 
 DATA_VERSIONS = _spec(
     "data_versions",
-    ("name",),
-    "The data version of each table: a counter every write of the store bumps, kept in the "
-    "store so a result kept there can tell whether the tables it read changed since.",
+    (),
+    "The data version of each table, kept in the store so a result kept there can tell "
+    "whether the tables it read changed since: every write appends a row (name, 1, time) and "
+    "a table's version is the sum of its rows (the pipeline folds them into one).",
     name="string",
     version="int64",
     written_at="timestamp",

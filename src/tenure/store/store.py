@@ -572,6 +572,13 @@ class Store:
             return None
         return stamps.persisted_versions(self.con.con, tables)
 
+    def compact_data_versions(self) -> int:
+        """Fold the log of kept data versions into one row per table
+        (:func:`tenure.store.stamps.compact_persisted`); return the rows removed."""
+        if not self.keeps_versions or self.read_only:
+            return 0
+        return stamps.compact_persisted(self.con.con)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction around the block where the engine has them (DuckDB)."""
