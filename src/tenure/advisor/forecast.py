@@ -53,6 +53,8 @@ class Paths:
     values: np.ndarray
     model: str
     history_days: int
+    params: np.ndarray | None = None
+    log: bool = True
 
     @property
     def days(self) -> list[date]:
@@ -92,7 +94,9 @@ def check_history(days: int, horizon: int) -> None:
         )
 
 
-def _fit(y: np.ndarray) -> object:
+def _fit(y: np.ndarray, params: np.ndarray | None = None) -> object:
+    """The model fitted to ``y`` by maximum likelihood; with ``params`` (those of an earlier
+    fit, on a series starting the same day), run through ``y`` with them instead."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     model = ETSModel(
@@ -105,6 +109,8 @@ def _fit(y: np.ndarray) -> object:
     )
     with warnings.catch_warnings():  # convergence chatter of the optimiser
         warnings.simplefilter("ignore")
+        if params is not None:
+            return model.smooth(params)
         return model.fit(disp=False, maxiter=200)
 
 
@@ -114,10 +120,16 @@ def simulate(
     *,
     simulations: int = SIMULATIONS,
     random_state: int = 0,
+    params: np.ndarray | None = None,
+    log: bool | None = None,
 ) -> Paths:
     """``simulations`` paths of the ``horizon`` days after the last day of ``series`` (daily
     values indexed by consecutive days; a missing day must be given as 0, not left out).
-    A constant series (no variation: nothing to fit) is carried forward as it is."""
+    A constant series (no variation: nothing to fit) is carried forward as it is.
+
+    ``params`` and ``log``: the parameters and scale of an earlier fit (:attr:`Paths.params`,
+    :attr:`Paths.log`) of a longer series starting the same day, to run this one with
+    instead of fitting it (the calibration's past forecasts, :mod:`tenure.advisor.calibration`)."""
     y = series.astype("float64").to_numpy()
     check_history(len(y), horizon)
     last = pd.Timestamp(series.index[-1]).date()
@@ -127,8 +139,9 @@ def simulate(
     if np.nanstd(y) == 0:
         values = np.full((simulations, horizon), float(y[-1]))
         return Paths(start, values, "constant", len(y))
-    log = bool(np.all(y >= 0))  # money can be negative (refunds): then on the values
-    fitted = _fit(np.log1p(y) if log else y)
+    if log is None:
+        log = bool(np.all(y >= 0))  # money can be negative (refunds): then on the values
+    fitted = _fit(np.log1p(y) if log else y, params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sims = fitted.simulate(  # type: ignore[attr-defined]
@@ -141,7 +154,8 @@ def simulate(
     if log:
         values = np.expm1(values)
     name = "ETS(A,Ad,A) period 7" + (" on log(1 + y)" if log else "")
-    return Paths(start, values, name, len(y))
+    fitted_params = np.asarray(fitted.params, dtype="float64")  # type: ignore[attr-defined]
+    return Paths(start, values, name, len(y), fitted_params, log)
 
 
 def simulate_steps(

@@ -1,6 +1,8 @@
 """The goals' forecast backtest: at many cut-off days of a store's history, forecast a goal
 over the next period (a month, a quarter) from the history up to the cut-off only, and count
 how often the stated 80% interval holds the value that came (docs/advisor.md, "Coverage").
+The stated interval is the calibrated one (:mod:`tenure.advisor.calibration`, learnt from the
+history up to the cut-off only); the model's own is counted beside it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from tenure.advisor.calibration import Calibrator
 from tenure.advisor.forecast import simulate
 from tenure.advisor.goal_metrics import Scope, combine, components, daily, person_days
 from tenure.analytics.base import store_end
@@ -20,18 +23,29 @@ from tenure.store import Store
 @dataclass(frozen=True)
 class Coverage:
     """The backtest of one metric and goal length: ``cutoffs`` forecasts, ``covered`` of
-    them holding the outcome in their 80% interval; ``rows`` one per cut-off (cutoff,
-    outcome, low, median, high, covered)."""
+    them holding the outcome in their stated (calibrated) 80% interval, ``raw_covered`` in
+    the model's own; ``rows`` one per cut-off (cutoff, outcome, low, median, high, covered,
+    raw_low, raw_high, raw_covered, factor: None where too few past forecasts)."""
 
     metric: str
     days: int
     cutoffs: int
     covered: int
     rows: pd.DataFrame
+    raw_covered: int = 0
 
     @property
     def rate(self) -> float | None:
         return None if self.cutoffs == 0 else self.covered / self.cutoffs
+
+    @property
+    def raw_rate(self) -> float | None:
+        return None if self.cutoffs == 0 else self.raw_covered / self.cutoffs
+
+    @property
+    def calibrated(self) -> int:
+        """The cut-offs whose interval was calibrated (enough past forecasts)."""
+        return int(self.rows["factor"].notna().sum()) if self.cutoffs else 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -40,6 +54,9 @@ class Coverage:
             "cutoffs": self.cutoffs,
             "covered": self.covered,
             "coverage": self.rate,
+            "calibrated": self.calibrated,
+            "raw_covered": self.raw_covered,
+            "raw_coverage": self.raw_rate,
         }
 
 
@@ -64,24 +81,64 @@ def backtest_coverage(
     while cutoff + timedelta(days=days) <= end:
         rows.append(_one(series, metric, cutoff, days, simulations))
         cutoff += timedelta(days=every)
-    table = pd.DataFrame(rows, columns=["cutoff", "outcome", "low", "median", "high", "covered"])
-    return Coverage(metric, days, len(table), int(table["covered"].sum()), table)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    return Coverage(
+        metric,
+        days,
+        len(table),
+        int(table["covered"].sum()),
+        table,
+        int(table["raw_covered"].sum()),
+    )
+
+
+#: The columns of :attr:`Coverage.rows`.
+COLUMNS = [
+    "cutoff",
+    "outcome",
+    "low",
+    "median",
+    "high",
+    "covered",
+    "raw_low",
+    "raw_high",
+    "raw_covered",
+    "factor",
+]
 
 
 def _one(
     series: pd.DataFrame, metric: str, cutoff: date, days: int, simulations: int
 ) -> tuple[object, ...]:
-    history = series.loc[[d for d in series.index if d <= cutoff]]
-    future = series.loc[[d for d in series.index if cutoff < d <= cutoff + timedelta(days=days)]]
+    """The forecast made at ``cutoff`` as :func:`~tenure.advisor.goal_forecast.forecast_goal`
+    makes it (the model fitted to the history up to the cut-off, its interval calibrated on
+    the forecasts of that history), against the outcome."""
+    at = (cutoff - series.index[0]).days + 1
+    history = series.iloc[:at]
+    future = series.iloc[at : at + days]
     parts = components(metric)
     outcome = float(combine(metric, [float(future[c].sum()) for c in parts]))
-    sums = [
-        simulate(history[c], days, simulations=simulations, random_state=i).values.sum(axis=1)
+    paths = [
+        simulate(history[c], days, simulations=simulations, random_state=i)
         for i, c in enumerate(parts)
     ]
-    values = np.asarray(combine(metric, sums), dtype="float64")
-    low, median, high = (float(v) for v in np.quantile(values, [0.1, 0.5, 0.9]))
-    return (cutoff, outcome, low, median, high, bool(low <= outcome <= high))
+    values = np.asarray(combine(metric, [p.values.sum(axis=1) for p in paths]), dtype="float64")
+    calibration = Calibrator(history, metric, days).at(cutoff)
+    raw_low, raw_high = (float(v) for v in np.nanquantile(values, [0.1, 0.9]))
+    stated = calibration.apply(values[:, None])[:, 0]
+    low, median, high = (float(v) for v in np.nanquantile(stated, [0.1, 0.5, 0.9]))
+    return (
+        cutoff,
+        outcome,
+        low,
+        median,
+        high,
+        bool(low <= outcome <= high),
+        raw_low,
+        raw_high,
+        bool(raw_low <= outcome <= raw_high),
+        calibration.factor,
+    )
 
 
-__all__ = ["Coverage", "backtest_coverage"]
+__all__ = ["COLUMNS", "Coverage", "backtest_coverage"]

@@ -9,6 +9,8 @@ unknown is None) and :func:`forecast_goal` (docs/advisor.md, "Goals and their fo
   days of the goal period.
 * aov: numerator (purchase revenue) and denominator (purchases) are simulated each on its
   own and divided per path, after adding the sums to date.
+* The 80% interval and the fan are calibrated on the store's own past forecasts of the same
+  quantity (:mod:`tenure.advisor.calibration`).
 * A span metric (customers, purchase frequency, repeat rate): measured over every window of
   the goal's length ending a whole number of weeks before the as-of day, that weekly series
   is simulated (:func:`tenure.advisor.forecast.simulate_steps`) to the window that ends at
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tenure.advisor.calibration import MIN_ORIGINS, Calibration, Calibrator, calibrate_steps
 from tenure.advisor.forecast import FAN_QUANTILES, quantiles, simulate, simulate_steps
 from tenure.advisor.goal_metrics import (
     ADDITIVE,
@@ -124,6 +127,7 @@ class Progress:
     fan: list[FanPoint] = field(default_factory=list)
     note: str | None = None
     currency: str | None = None
+    calibration: Calibration | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +146,7 @@ class Progress:
             "fan": [p.to_dict() for p in self.fan],
             "note": self.note,
             "currency": self.currency,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
 
@@ -198,8 +203,30 @@ def _daily_forecast(frame: pd.DataFrame, p: Progress, random_state: int) -> None
         model = paths.model
         sums.append(float(counted[column]) + np.cumsum(paths.values[:, skip:], axis=1))
     values = np.asarray(combine(goal.metric, sums), dtype="float64")
+    calibration = Calibrator(series, goal.metric, horizon, skip).at(as_of)
+    base = float(counted[goal.metric]) if goal.metric in ADDITIVE else 0.0
+    values = calibration.apply(values, base)
     days = [as_of + timedelta(days=skip + 1 + j) for j in range(values.shape[1])]
+    _calibrated(p, calibration, values, days, model)
+
+
+def _calibrated(
+    p: Progress, calibration: Calibration, values: np.ndarray, days: list[date], model: str
+) -> None:
+    """``p`` summarised from the calibrated ``values``, saying so when the interval is the
+    model's own (too few past forecasts)."""
+    p.calibration = calibration
     _summarise(p, values, days, model)
+    if p.note is None and p.forecast is not None and calibration.factor is None:
+        p.note = Sentence(
+            N_(
+                "The interval is the model's own, not yet checked against this store: "
+                "that needs %(need)s past forecasts of the same length, and the history "
+                "allows %(have)s."
+            ),
+            {"need": MIN_ORIGINS, "have": calibration.forecasts},
+            {"need": "count", "have": "count"},
+        )
 
 
 def _span_forecast(frame: pd.DataFrame, p: Progress, random_state: int) -> None:
@@ -226,8 +253,10 @@ def _span_forecast(frame: pd.DataFrame, p: Progress, random_state: int) -> None:
         )
     steps = max(1, round((goal.deadline - as_of).days / 7))
     values = simulate_steps(series, steps, random_state=random_state)
+    calibration = calibrate_steps(series, steps)
+    values = calibration.apply(values)
     days = [min(as_of + timedelta(days=7 * (j + 1)), goal.deadline) for j in range(steps)]
-    _summarise(p, values, days, "ETS(A,Ad,N) on weekly windows")
+    _calibrated(p, calibration, values, days, "ETS(A,Ad,N) on weekly windows")
 
 
 def forecast_goal(
