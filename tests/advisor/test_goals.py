@@ -229,8 +229,11 @@ def test_cli_add_list_show_remove(tmp_path: Path) -> None:
     shown = runner.invoke(app, ["goals", "show", "1", *url, "--json"])
     data = json.loads(shown.stdout)
     assert data["goal"]["goal_id"] == 1 and data["interval"] == 0.8 and data["forecast"] > 0
+    # 182 days, a 30-day goal as of the last: weekly origins from day 151 back to day 60
+    assert data["calibration"]["forecasts"] == 14 and data["calibration"]["factor"] > 0
     table = runner.invoke(app, ["goals", "show", "1", *url])
     assert "80% interval" in table.stdout and "P(meet)" in table.stdout
+    assert "from 14 past forecasts" in table.stdout
     flags = runner.invoke(
         app,
         ["goals", "add", "--metric", "orders", "--target", "+5%", "--deadline", "2024-08-31", *url],

@@ -15,7 +15,16 @@ import pandas as pd
 
 from tenure.advisor.calibration import Calibrator
 from tenure.advisor.forecast import simulate
-from tenure.advisor.goal_metrics import Scope, combine, components, daily, person_days
+from tenure.advisor.goal_forecast import Goal, forecast_goal
+from tenure.advisor.goal_metrics import (
+    SPAN,
+    Scope,
+    combine,
+    components,
+    daily,
+    person_days,
+    span_value,
+)
 from tenure.analytics.base import store_end
 from tenure.store import Store
 
@@ -32,7 +41,7 @@ class Coverage:
     cutoffs: int
     covered: int
     rows: pd.DataFrame
-    raw_covered: int = 0
+    raw_covered: int | None = 0
 
     @property
     def rate(self) -> float | None:
@@ -40,7 +49,10 @@ class Coverage:
 
     @property
     def raw_rate(self) -> float | None:
-        return None if self.cutoffs == 0 else self.raw_covered / self.cutoffs
+        """The model's own coverage (None for a span metric: not kept by its forecast)."""
+        if self.cutoffs == 0 or self.raw_covered is None:
+            return None
+        return self.raw_covered / self.cutoffs
 
     @property
     def calibrated(self) -> int:
@@ -69,9 +81,11 @@ def backtest_coverage(
     warmup: int = 120,
     simulations: int = 1000,
 ) -> Coverage:
-    """Coverage of the 80% interval of ``metric`` (additive or aov) over goals of ``days``
-    days starting the day after each cut-off: cut-offs every ``every`` days from ``warmup``
-    days after the first order to the last one whose goal period has ended."""
+    """Coverage of the 80% interval of ``metric`` over goals of ``days`` days starting the
+    day after each cut-off: cut-offs every ``every`` days from ``warmup`` days after the
+    first order to the last one whose goal period has ended. A span metric is forecast by
+    :func:`~tenure.advisor.goal_forecast.forecast_goal` itself, from the rows up to the
+    cut-off (its model's own interval is not counted)."""
     end = store_end(store)
     frame = person_days(store, Scope(), end)
     first = min(frame["day"])
@@ -79,17 +93,14 @@ def backtest_coverage(
     rows = []
     cutoff = first + timedelta(days=warmup - 1)
     while cutoff + timedelta(days=days) <= end:
-        rows.append(_one(series, metric, cutoff, days, simulations))
+        if metric in SPAN:
+            rows.append(_span(frame, metric, cutoff, days))
+        else:
+            rows.append(_one(series, metric, cutoff, days, simulations))
         cutoff += timedelta(days=every)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return Coverage(
-        metric,
-        days,
-        len(table),
-        int(table["covered"].sum()),
-        table,
-        int(table["raw_covered"].sum()),
-    )
+    raw = None if metric in SPAN else int(table["raw_covered"].sum())
+    return Coverage(metric, days, len(table), int(table["covered"].sum()), table, raw)
 
 
 #: The columns of :attr:`Coverage.rows`.
@@ -139,6 +150,20 @@ def _one(
         bool(raw_low <= outcome <= raw_high),
         calibration.factor,
     )
+
+
+def _span(frame: pd.DataFrame, metric: str, cutoff: date, days: int) -> tuple[object, ...]:
+    """The span metric's goal of ``days`` days after ``cutoff``, forecast from the rows up
+    to the cut-off, against the outcome."""
+    start, deadline = cutoff + timedelta(days=1), cutoff + timedelta(days=days)
+    goal = Goal(0, "backtest", metric, Scope(), "", start, deadline, None, None, start, deadline)
+    p = forecast_goal(frame[frame["day"] <= cutoff], goal, cutoff)
+    outcome = span_value(frame, metric, start, deadline)
+    known = None not in (p.low, p.high, outcome)
+    covered = known and p.low <= outcome <= p.high  # type: ignore[operator]
+    factor = None if p.calibration is None else p.calibration.factor
+    nan = float("nan")
+    return (cutoff, outcome, p.low, p.forecast, p.high, bool(covered), nan, nan, False, factor)
 
 
 __all__ = ["COLUMNS", "Coverage", "backtest_coverage"]

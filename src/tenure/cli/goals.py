@@ -149,10 +149,23 @@ def _progress_rows(p: Progress) -> list[tuple[str, object]]:
         ("P(meet)", UNKNOWN if p.p_meet is None else f"{p.p_meet:.0%}"),
         ("on track", UNKNOWN if p.on_track is None else ("yes" if p.on_track else "no")),
         ("model", p.model or UNKNOWN),
+        ("interval calibration", _calibration(p)),
     ]
     if p.note:
         rows.append(("note", p.note))
     return rows
+
+
+def _calibration(p: Progress) -> str:
+    """How the interval was calibrated on the store's past forecasts (docs/advisor.md)."""
+    from tenure.advisor.calibration import MIN_ORIGINS
+
+    c = p.calibration
+    if c is None:
+        return UNKNOWN
+    if c.factor is None:
+        return f"none: {c.forecasts} past forecasts ({MIN_ORIGINS} needed), the model's own"
+    return f"x{c.factor:.2f} from {c.forecasts} past forecasts"
 
 
 @goals_app.command("remove")

@@ -47,6 +47,11 @@ UNITS = N_(
     "Money figures are in the reporting currency; a rate (repeat rate) is a share: 0.25 is "
     "25%. The forecast is the median of the simulated outcomes at the deadline."
 )
+CALIBRATED = N_(
+    "Each interval is calibrated on the store's own past forecasts of the same length: "
+    "stretched where they missed more often than they should, narrowed where they were too "
+    "cautious (a note says when there are too few of them yet)."
+)
 NOT_FORECAST = N_(
     "Only the first 8 goals are forecast on the page: `tenure goals show ID` forecasts any."
 )
@@ -125,7 +130,7 @@ def section(store: Store, end: date, currency: str) -> Section:
         rows.append(_row(goal, p, currency))
         if p is not None and p.fan and end < goal.deadline and len(charts) < FANS:
             charts.append(fan_chart(p, currency))
-    notes = [UNITS] + ([NOT_FORECAST] if len(goals) > FORECASTS else [])
+    notes = [UNITS, CALIBRATED] + ([NOT_FORECAST] if len(goals) > FORECASTS else [])
     table = Table("goals", N_("Goals and their forecast"), COLUMNS, tuple(rows))
     return Section("goals", N_("Goals"), charts=tuple(charts), tables=(table,), notes=tuple(notes))
 
