@@ -46,6 +46,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,22 @@ def conformal_factor(scores: list[float], level: float = LEVEL) -> float:
     return ordered[k - 1] if k <= len(ordered) else math.inf
 
 
+def _interval(values: np.ndarray) -> tuple[float, float, float] | None:
+    """(low, median, high) of the finite ``values`` (None when there is none)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    low, median, high = (float(v) for v in np.quantile(finite, [LOW, 0.5, HIGH]))
+    return low, median, high
+
+
+def _learnt(scores: list[float], log: bool) -> Calibration:
+    """The calibration learnt from ``scores``: none with fewer than :data:`MIN_ORIGINS` (or
+    no finite factor), the model's own interval then."""
+    factor = conformal_factor(scores) if len(scores) >= MIN_ORIGINS else math.inf
+    return Calibration(factor if math.isfinite(factor) else None, len(scores), log)
+
+
 _fits: OrderedDict[bytes, np.ndarray | None] = OrderedDict()
 _fits_lock = threading.Lock()
 
@@ -163,8 +180,9 @@ class Calibrator:
         default_factory=dict, init=False, repr=False
     )
 
-    @property
+    @cached_property
     def log(self) -> bool:
+        """Whether the quantity is calibrated on ``log(1 + x)`` (no negative value)."""
         parts = self.series[list(components(self.metric))]
         return bool((parts.to_numpy() >= 0).all())
 
@@ -188,11 +206,10 @@ class Calibrator:
             for i, c in enumerate(parts)
         ]
         values = np.asarray(combine(self.metric, sums), dtype="float64")
-        values = values[np.isfinite(values)]
-        if values.size == 0 or not math.isfinite(outcome):
+        interval = _interval(values)
+        if interval is None or not math.isfinite(outcome):
             return None
-        low, median, high = (float(v) for v in np.quantile(values, [LOW, 0.5, HIGH]))
-        self.made[origin] = (outcome, low, median, high)
+        self.made[origin] = (outcome, *interval)
         return self.made[origin]
 
     def at(self, as_of: date) -> Calibration:
@@ -208,8 +225,7 @@ class Calibrator:
             made = self._past(origin)
             if made is not None:
                 scores.append(score(*made, log=log))
-        factor = conformal_factor(scores) if len(scores) >= MIN_ORIGINS else math.inf
-        return Calibration(factor if math.isfinite(factor) else None, len(scores), log)
+        return _learnt(scores, log)
 
 
 def calibrate_steps(values: np.ndarray, steps: int, simulations: int = SIMULATIONS) -> Calibration:
@@ -223,14 +239,10 @@ def calibrate_steps(values: np.ndarray, steps: int, simulations: int = SIMULATIO
         cut = len(y) - steps - j  # the values known at the origin
         if cut < MIN_HISTORY_WEEKS:
             break
-        paths = simulate_steps(y[:cut], steps, simulations=simulations)[:, -1]
-        paths = paths[np.isfinite(paths)]
-        if paths.size == 0:
-            continue
-        low, median, high = (float(v) for v in np.quantile(paths, [LOW, 0.5, HIGH]))
-        scores.append(score(float(y[cut + steps - 1]), low, median, high, log=log))
-    factor = conformal_factor(scores) if len(scores) >= MIN_ORIGINS else math.inf
-    return Calibration(factor if math.isfinite(factor) else None, len(scores), log)
+        interval = _interval(simulate_steps(y[:cut], steps, simulations=simulations)[:, -1])
+        if interval is not None:
+            scores.append(score(float(y[cut + steps - 1]), *interval, log=log))
+    return _learnt(scores, log)
 
 
 __all__ = [

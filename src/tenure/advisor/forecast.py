@@ -54,7 +54,6 @@ class Paths:
     model: str
     history_days: int
     params: np.ndarray | None = None
-    log: bool = True
 
     @property
     def days(self) -> list[date]:
@@ -127,9 +126,10 @@ def simulate(
     values indexed by consecutive days; a missing day must be given as 0, not left out).
     A constant series (no variation: nothing to fit) is carried forward as it is.
 
-    ``params`` and ``log``: the parameters and scale of an earlier fit (:attr:`Paths.params`,
-    :attr:`Paths.log`) of a longer series starting the same day, to run this one with
-    instead of fitting it (the calibration's past forecasts, :mod:`tenure.advisor.calibration`)."""
+    ``params``: the parameters of an earlier fit of this history (:attr:`Paths.params`), to
+    run it with instead of fitting it again; ``log``: the scale to work on (default: the log
+    scale unless a value is negative). Both serve the calibration's past forecasts
+    (:mod:`tenure.advisor.calibration`)."""
     y = series.astype("float64").to_numpy()
     check_history(len(y), horizon)
     last = pd.Timestamp(series.index[-1]).date()
@@ -155,7 +155,7 @@ def simulate(
         values = np.expm1(values)
     name = "ETS(A,Ad,A) period 7" + (" on log(1 + y)" if log else "")
     fitted_params = np.asarray(fitted.params, dtype="float64")  # type: ignore[attr-defined]
-    return Paths(start, values, name, len(y), fitted_params, log)
+    return Paths(start, values, name, len(y), fitted_params)
 
 
 def simulate_steps(
